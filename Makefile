@@ -1,0 +1,172 @@
+# cell — one non-recursive GNU Makefile; everything generated goes under $(BUILD).
+#
+#   make            build the cell command and libcell into build/
+#   make deps       install the Debian packages the build, tests and demo need (apt-get)
+#   make test       deps + build + every test, then the unit tests again under ASan+UBSan
+#   make demo       build, then run cell on examples/demo (offline)
+#   make lint       cppcheck + clang-format --dry-run
+#   make install    PREFIX=/usr/local DESTDIR=
+#   V=1             show the commands; SANITIZE=1 builds with ASan+UBSan
+
+VERSION := 0.1.0
+BUILD ?= build
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+DESTDIR ?=
+PKG_CONFIG ?= pkg-config
+SANITIZE ?= 0
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
+.DELETE_ON_ERROR:
+.SUFFIXES:
+
+# Debian packages: build, tests, demo, lint. `make deps` installs the missing ones.
+DEB_PKGS := build-essential pkg-config clang llvm libbpf-dev bpftool libcjson-dev libssl-dev \
+	bubblewrap libcriterion-dev libseccomp-dev libpam0g-dev cppcheck clang-format \
+	curl python3 tmux zsh fish hyperfine iproute2 util-linux procps git
+
+LIB_PKGS := libcjson libcrypto
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(LIB_PKGS))
+PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(LIB_PKGS))
+TEST_CFLAGS = $(shell $(PKG_CONFIG) --cflags criterion)
+TEST_LIBS = $(shell $(PKG_CONFIG) --libs criterion)
+
+CFLAGS ?= -O2 -g
+WARNINGS := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
+	-Wno-format-nonliteral -Wundef -Wvla -Wpointer-arith -Werror
+ALL_CFLAGS = -std=gnu17 $(WARNINGS) $(CFLAGS) -fno-strict-aliasing -fstack-protector-strong \
+	-D_FORTIFY_SOURCE=2
+ALL_CPPFLAGS = -Imodule/lib -D_GNU_SOURCE -DCELL_VERSION='"$(VERSION)"' $(PKG_CFLAGS) $(CPPFLAGS)
+ALL_LDFLAGS = $(LDFLAGS)
+ifeq ($(SANITIZE),1)
+ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all \
+	-U_FORTIFY_SOURCE
+ALL_LDFLAGS += -fsanitize=address,undefined
+endif
+
+LIB_SRC := $(sort $(wildcard module/lib/*.c))
+CLI_SRC := $(sort $(wildcard module/cli/*.c))
+UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
+INTEG_SRC := $(sort $(wildcard tests/integration/*.c))
+HELPER_SRC := $(sort $(wildcard tests/helpers/*.c))
+
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
+UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
+INTEG_OBJ := $(INTEG_SRC:%.c=$(BUILD)/%.o)
+HELPER_OBJ := $(HELPER_SRC:%.c=$(BUILD)/%.o)
+
+LIBCELL := $(BUILD)/libcell.a
+CELL := $(BUILD)/cell
+UNIT := $(BUILD)/test-unit
+INTEG := $(BUILD)/test-integration
+
+.PHONY: all
+all: $(CELL)
+
+$(BUILD)/module/%.o: module/%.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+# Tests know where the build tree and the fixtures are without being told at run time.
+$(BUILD)/tests/%.o: tests/%.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CPPFLAGS) -Itests/helpers $(TEST_CFLAGS) $(ALL_CFLAGS) \
+		-DCELL_TEST_BUILD='"$(abspath $(BUILD))"' -DCELL_TEST_SRC='"$(CURDIR)"' \
+		-MMD -MP -c -o $@ $<
+
+$(LIBCELL): $(LIB_OBJ)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(CELL): $(CLI_OBJ) $(LIBCELL)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(UNIT): $(UNIT_OBJ) $(HELPER_OBJ) $(LIBCELL)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(TEST_LIBS)
+
+$(INTEG): $(INTEG_OBJ) $(HELPER_OBJ) $(LIBCELL)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(TEST_LIBS)
+
+.PHONY: tests
+tests: $(CELL) $(UNIT) $(INTEG)
+
+# Installs only what is missing, so a machine that has everything pays one dpkg-query.
+.PHONY: deps
+deps:
+	$(Q)missing=""; \
+	for p in $(DEB_PKGS); do \
+		dpkg-query -W -f='$${db:Status-Status}\n' $$p 2>/dev/null | grep -qx installed || \
+			missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "make deps: installing$$missing"; \
+		sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+		$$sudo apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq \
+			--no-install-recommends $$missing >/dev/null || exit 1; \
+	fi
+
+# The test suites: Criterion prints a synthesis line per binary; any failure fails make.
+# A leak found in a Criterion worker only prints a report, so sanitized runs also fail on any
+# sanitizer report in the output.
+ifeq ($(SANITIZE),1)
+run_suite = $(1) --short-filename 2>&1 | tee $(1).log && \
+	! grep -Eq 'ERROR: (Address|Leak)Sanitizer|runtime error:' $(1).log || \
+	{ echo "$(1): sanitizer reports above" >&2; exit 1; }
+else
+run_suite = $(1) --short-filename
+endif
+
+.PHONY: check
+check: tests
+	$(Q)$(call run_suite,$(UNIT))
+	$(Q)$(call run_suite,$(INTEG))
+
+.PHONY: test-asan
+test-asan:
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/asan SANITIZE=1 check
+
+.PHONY: test
+test: deps
+	$(Q)$(MAKE) --no-print-directory check
+	$(Q)$(MAKE) --no-print-directory test-asan
+
+.PHONY: demo
+demo: $(CELL)
+	$(Q)bash examples/demo/demo.sh $(abspath $(CELL))
+
+C_FILES = $(shell find module shim bpf tests -name '*.[ch]' -not -path '*/fixtures/*')
+
+.PHONY: lint
+lint:
+	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+		--inline-suppr --std=c11 -D_GNU_SOURCE -DCELL_VERSION='"lint"' -Imodule/lib \
+		--suppress=missingIncludeSystem module
+	$(Q)clang-format --dry-run -Werror $(C_FILES)
+	@echo "lint: clean"
+
+.PHONY: install
+install: $(CELL)
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 0755 $(CELL) $(DESTDIR)$(BINDIR)/cell
+
+.PHONY: clean
+clean:
+	rm -rf $(BUILD)
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(INTEG_OBJ:.o=.d) $(HELPER_OBJ:.o=.d)

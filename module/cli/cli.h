@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+
+#include "config.h"
+#include "diag.h"
+#include "macro.h"
+#include "project.h"
+
+/* Exit codes of the cell command (README, "Exit status"). */
+enum {
+	CELL_EXIT_OK = 0,
+	CELL_EXIT_FAILURE = 1, /* something did not work: untrusted config, missing tool, ... */
+	CELL_EXIT_CONFIG = 2,  /* a config file is invalid */
+	CELL_EXIT_USAGE = 64,  /* bad command line (sysexits.h EX_USAGE) */
+};
+
+struct cli_command {
+	const char *name;
+	int (*run)(int argc, char *argv[]);
+	const char *args;
+	const char *summary;
+};
+
+const struct cli_command *cli_command_find(const char *name);
+
+/* Prints "usage: cell VERB ARGS" and the summary, to stdout or stderr. */
+void cli_usage(const char *verb, bool to_stderr);
+/* Reports an unknown option or stray argument with usage on stderr; returns CELL_EXIT_USAGE. */
+int cli_bad_usage(const char *verb, const char *fmt, ...) _printf_(2, 3);
+/*
+ * Parses a sub-command that takes only --help and an optional DIR. Returns -1 when parsing
+ * succeeded (*ret_dir is the DIR or "."), otherwise the exit code to return.
+ */
+int cli_parse_dir_only(int argc, char *argv[], const char **ret_dir);
+/* Prints a diag on stderr, with the source line and a caret when the place is known. */
+void cli_print_diag(const struct cell_diag *d);
+/* Finds the project around dir; prints why not and returns an exit code (or -1 on success). */
+int cli_find_project(const char *dir, struct cell_project **ret);
+/* The user's config.json path ($XDG_CONFIG_HOME/cell/config.json). */
+char *cli_user_config_path(void);
+/* Loads the project's effective config; on error prints it and returns CELL_EXIT_CONFIG. */
+int cli_load_config(const struct cell_project *p, struct cell_config **ret);
+/* "cell allow '/path with space'": the exact command that would trust this project. */
+char *cli_allow_command(const struct cell_project *p);

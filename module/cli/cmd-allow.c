@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "trust.h"
+
+/* Allowing a config that does not load would only defer the error; it is refused instead. */
+int cmd_allow(int argc, char *argv[])
+{
+	_cleanup_project_ struct cell_project *p = NULL;
+	_cleanup_config_ struct cell_config *c = NULL;
+	_cleanup_free_ char *dir = NULL;
+	const char *start;
+	int r;
+
+	r = cli_parse_dir_only(argc, argv, &start);
+	if (r >= 0)
+		return r;
+	r = cli_find_project(start, &p);
+	if (r >= 0)
+		return r;
+	r = cli_load_config(p, &c);
+	if (r >= 0) {
+		fprintf(stderr, "cell: not allowed: fix %s first\n", p->config_path);
+		return r;
+	}
+	r = cell_trust_dir(&dir);
+	if (r >= 0)
+		r = cell_trust_allow(dir, p);
+	if (r < 0) {
+		fprintf(stderr, "cell: cannot record trust for %s: %s\n", p->config_path,
+			strerror(-r));
+		return CELL_EXIT_FAILURE;
+	}
+	printf("cell: allowed %s\n", p->config_path);
+	return CELL_EXIT_OK;
+}

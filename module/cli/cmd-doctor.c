@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bwrap.h"
+#include "cgroup.h"
+#include "cli.h"
+#include "commands.h"
+#include "fileio.h"
+
+#define MOUNTINFO "/proc/self/mountinfo"
+
+enum verdict { OK, WARN, FAIL };
+
+static void report(enum verdict v, const char *what, const char *fix)
+{
+	static const char *const tags[] = {"ok", "warn", "FAIL"};
+
+	printf("  %-5s %s\n", tags[v], what);
+	if (fix && v != OK)
+		printf("        fix: %s\n", fix);
+}
+
+/* A sysctl's value as an integer; -1 when the knob does not exist. */
+static long sysctl_long(const char *path)
+{
+	_cleanup_free_ char *text = NULL;
+
+	if (cell_read_file(path, 0, 64, &text, NULL) < 0)
+		return -1;
+	return strtol(text, NULL, 10);
+}
+
+static bool check_bwrap(void)
+{
+	_cleanup_free_ char *path = NULL, *version = NULL;
+	char what[256];
+
+	if (cell_bwrap_find(&path) < 0) {
+		report(FAIL, "bubblewrap: not found in /usr/bin, /usr/local/bin or /bin",
+		       "apt-get install bubblewrap");
+		return false;
+	}
+	if (cell_bwrap_version(path, &version) < 0) {
+		snprintf(what, sizeof(what), "bubblewrap at %s does not answer --version", path);
+		report(FAIL, what, "reinstall bubblewrap (apt-get install --reinstall bubblewrap)");
+		return false;
+	}
+	snprintf(what, sizeof(what), "bubblewrap %s at %s", version, path);
+	report(OK, what, NULL);
+	return true;
+}
+
+/* Tries unshare(CLONE_NEWUSER) in a child, which is what bwrap will do. */
+static bool check_userns(void)
+{
+	long clone = sysctl_long("/proc/sys/kernel/unprivileged_userns_clone");
+	long max = sysctl_long("/proc/sys/user/max_user_namespaces");
+	int status = 0;
+	char what[256];
+	pid_t pid;
+
+	pid = fork();
+	if (pid < 0)
+		return false;
+	if (pid == 0)
+		_exit(unshare(CLONE_NEWUSER) < 0 ? 1 : 0);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		report(FAIL, "user namespaces: unshare(CLONE_NEWUSER) is refused",
+		       clone == 0 ? "sysctl -w kernel.unprivileged_userns_clone=1"
+				  : "sysctl -w user.max_user_namespaces=15000");
+		return false;
+	}
+	snprintf(what, sizeof(what), "user namespaces (max_user_namespaces=%ld%s)%s", max,
+		 clone == 0 ? ", unprivileged_userns_clone=0" : "",
+		 geteuid() == 0 ? " (checked as root)" : "");
+	report(clone == 0 ? WARN : OK, what,
+	       "sysctl -w kernel.unprivileged_userns_clone=1, so users other than root get cells");
+	return true;
+}
+
+static void check_cgroup(void)
+{
+	_cleanup_free_ char *path = NULL;
+	bool hybrid = false;
+	char what[512];
+
+	if (cell_cgroup_find(MOUNTINFO, &path, &hybrid) < 0) {
+		report(WARN, "cgroup2: not mounted; the BPF network rules need it",
+		       "mount -t cgroup2 none /sys/fs/cgroup (or boot with systemd.unified_cgroup_hierarchy=1)");
+		return;
+	}
+	snprintf(what, sizeof(what), "cgroup2 at %s%s", path,
+		 hybrid ? " (hybrid host: v1 controllers beside it; enough for BPF)" : "");
+	report(OK, what, NULL);
+}
+
+static void check_bpf(void)
+{
+	_cleanup_free_ char *bpffs = NULL;
+	long disabled = sysctl_long("/proc/sys/kernel/unprivileged_bpf_disabled");
+	struct stat st;
+	char what[256];
+
+	if (stat("/sys/kernel/btf/vmlinux", &st) == 0)
+		report(OK, "kernel BTF at /sys/kernel/btf/vmlinux", NULL);
+	else
+		report(WARN, "kernel BTF: /sys/kernel/btf/vmlinux is missing",
+		       "a kernel built with CONFIG_DEBUG_INFO_BTF=y");
+	if (cell_mountinfo_find(MOUNTINFO, "bpf", &bpffs) >= 0) {
+		snprintf(what, sizeof(what), "bpffs at %s", bpffs);
+		report(OK, what, NULL);
+	} else {
+		report(WARN, "bpffs: not mounted; pinned BPF programs need it",
+		       "mount -t bpf bpf /sys/fs/bpf");
+	}
+	snprintf(what, sizeof(what), "kernel.unprivileged_bpf_disabled=%ld%s", disabled,
+		 disabled != 0 ? " (only privileged code loads BPF: the session helper's job)"
+			       : "");
+	report(OK, what, NULL);
+}
+
+static void check_privilege(void)
+{
+	if (geteuid() == 0)
+		report(OK, "privilege: running as root, so BPF mode is possible", NULL);
+	else
+		report(WARN, "privilege: not root; cells will run in unprivileged mode",
+		       "run as root, or install the setuid cell-session helper (not built yet)");
+}
+
+static void check_seccomp(void)
+{
+	if (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) < 0 && errno == EINVAL)
+		report(FAIL, "seccomp: the kernel has no seccomp", "a kernel with CONFIG_SECCOMP");
+	else
+		report(OK, "seccomp filters", NULL);
+}
+
+int cmd_doctor(int argc, char *argv[])
+{
+	const char *dir;
+	bool ok;
+	int r;
+
+	r = cli_parse_dir_only(argc, argv, &dir);
+	if (r >= 0)
+		return r;
+	if (!streq(dir, "."))
+		return cli_bad_usage(argv[0], "unexpected argument '%s'", dir);
+	printf("cell %s doctor\n", CELL_VERSION);
+	ok = check_bwrap();
+	ok = check_userns() && ok;
+	check_seccomp();
+	check_cgroup();
+	check_bpf();
+	check_privilege();
+	printf("network: enforcement (BPF programs, proxy, shim) is not implemented yet\n");
+	printf("%s\n", ok ? "cell can build cells on this machine"
+			  : "cell cannot build cells here until the FAIL lines are fixed");
+	return ok ? CELL_EXIT_OK : CELL_EXIT_FAILURE;
+}

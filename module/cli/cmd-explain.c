@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "trust.h"
+
+static void print_rules(const char *title, const struct cell_rule *rules, size_t n)
+{
+	printf("  %s:%s\n", title, n ? "" : " (none)");
+	for (size_t i = 0; i < n; i++)
+		printf("    %-34s %s\n", rules[i].text, rules[i].origin);
+}
+
+static void print_network(const struct cell_config *c)
+{
+	printf("network:\n  mode: %s", cell_net_mode_to_string(c->network.mode));
+	switch (c->network.mode) {
+	case CELL_NET_PROXY:
+		printf(" (default deny: only the hosts allowed below, through the cell's proxy)\n");
+		break;
+	case CELL_NET_NONE:
+		printf(" (no network at all)\n");
+		break;
+	default:
+		printf("\n  WARNING: network.mode is \"host\": the cell can reach any host, and "
+		       "nothing is filtered or counted\n");
+		break;
+	}
+	print_rules("allow", c->network.allow, c->network.n_allow);
+	print_rules("deny", c->network.deny, c->network.n_deny);
+	printf("  local ports:");
+	for (size_t i = 0; i < c->network.n_local_ports; i++)
+		printf(" %u", c->network.local_ports[i]);
+	printf("%s\n", c->network.n_local_ports ? "" : " (none)");
+	for (size_t i = 0; i < c->network.n_resolve; i++)
+		printf("  resolve: %s -> %s\n", c->network.resolve[i].host,
+		       c->network.resolve[i].address);
+}
+
+static void print_config(const struct cell_config *c)
+{
+	printf("name: %s\n", c->name);
+	printf("shell: %s\n", c->shell ? c->shell : "(your login shell)");
+	printf("presets:");
+	for (size_t i = 0; c->presets && c->presets[i]; i++)
+		printf(" %s", c->presets[i]);
+	printf("%s\n", c->presets && c->presets[0] ? "" : " (none)");
+	print_network(c);
+	printf("mounts:%s\n", c->n_mounts ? "" : " (only the defaults)");
+	for (size_t i = 0; i < c->n_mounts; i++) {
+		const struct cell_mount *m = &c->mounts[i];
+
+		printf("  %-7s %s", cell_mount_mode_to_string(m->mode), m->path);
+		if (!streq(m->dest, m->path))
+			printf(" -> %s", m->dest);
+		printf("%s%s\n", m->optional ? " (optional)" : "",
+		       m->canonicalize ? " (canonicalize)" : "");
+		printf("          from %s\n", m->origin);
+	}
+	printf("env:\n  pass:");
+	for (size_t i = 0; c->env.pass && c->env.pass[i]; i++)
+		printf(" %s", c->env.pass[i]);
+	printf("%s\n", c->env.pass && c->env.pass[0] ? "" : " (none beyond the defaults)");
+	for (size_t i = 0; i < c->env.n_set; i++)
+		printf("  set: %s=%s\n", c->env.set[i].name, c->env.set[i].value);
+	printf("limits:");
+	if (c->limits.memory)
+		printf(" memory=%llu bytes", (unsigned long long)c->limits.memory);
+	if (c->limits.pids)
+		printf(" pids=%u", c->limits.pids);
+	printf("%s\n", c->limits.memory || c->limits.pids ? "" : " (none)");
+	printf("hardening: allow_userns=%s allow_io_uring=%s\n",
+	       c->hardening.allow_userns ? "true" : "false",
+	       c->hardening.allow_io_uring ? "true" : "false");
+}
+
+/*
+ * explain is how a user reviews a config before allowing it, so it works on untrusted configs
+ * too, and says loudly that they are not in effect.
+ */
+int cmd_explain(int argc, char *argv[])
+{
+	_cleanup_project_ struct cell_project *p = NULL;
+	_cleanup_config_ struct cell_config *c = NULL;
+	_cleanup_free_ char *dir = NULL, *user = NULL, *allow = NULL;
+	const char *start;
+	bool trusted = false;
+	struct stat st;
+	int r;
+
+	r = cli_parse_dir_only(argc, argv, &start);
+	if (r >= 0)
+		return r;
+	r = cli_find_project(start, &p);
+	if (r >= 0)
+		return r;
+	r = cli_load_config(p, &c);
+	if (r >= 0)
+		return r;
+	r = cell_trust_dir(&dir);
+	if (r >= 0)
+		r = cell_trust_check(dir, p, &trusted);
+	if (r < 0)
+		trusted = false;
+	user = cli_user_config_path();
+	allow = cli_allow_command(p);
+
+	printf("project: %s\n", p->root);
+	printf("id: %s\n", p->id);
+	printf("config: %s (%s)\n", p->config_path, trusted ? "trusted" : "NOT TRUSTED");
+	printf("user config: %s%s\n", user ? user : "(no home directory)",
+	       user && stat(user, &st) == 0 ? "" : " (not present)");
+	print_config(c);
+	printf("run: the cell itself (cell run, cell enter) is not implemented yet\n");
+	if (!trusted) {
+		fprintf(stderr,
+			"cell: %s is not allowed; nothing above takes effect until you run '%s'\n",
+			p->config_path, allow ? allow : "cell allow");
+	}
+	return CELL_EXIT_OK;
+}

@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* One function per sub-command, each in cmd-<verb>.c; argv[0] is the verb. */
+int cmd_allow(int argc, char *argv[]);
+int cmd_deny(int argc, char *argv[]);
+int cmd_explain(int argc, char *argv[]);
+int cmd_doctor(int argc, char *argv[]);
+int cmd_init(int argc, char *argv[]);
+int cmd_help(int argc, char *argv[]);
+int cmd_version(int argc, char *argv[]);

@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: MIT */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "log.h"
+
+static const struct cli_command commands[] = {
+	{"allow", cmd_allow, "[DIR]", "Trust the project's .cell.json as it is now"},
+	{"deny", cmd_deny, "[DIR]", "Revoke trust in the project's .cell.json"},
+	{"explain", cmd_explain, "[DIR]",
+	 "Print the project's merged, resolved config and whether it is trusted"},
+	{"doctor", cmd_doctor, "",
+	 "Check what this machine offers cell, and how to fix what is missing"},
+	{"init", cmd_init, "[--name NAME] [DIR]",
+	 "Write a starter .cell.json for the project type found in DIR"},
+	{"help", cmd_help, "[COMMAND]", "Show help for cell or for one command"},
+	{"version", cmd_version, "", "Print cell's version"},
+};
+
+const struct cli_command *cli_command_find(const char *name)
+{
+	for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+		if (streq(commands[i].name, name))
+			return &commands[i];
+	return NULL;
+}
+
+static void help(FILE *f)
+{
+	fprintf(f, "usage: cell [--verbose] COMMAND [ARGS]\n\n"
+		   "A sandbox cell for every project.\n\nCommands:\n");
+	for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\nRun 'cell COMMAND --help' for a command's options.\n");
+}
+
+int cmd_help(int argc, char *argv[])
+{
+	if (argc > 2)
+		return cli_bad_usage(argv[0], "unexpected argument '%s'", argv[2]);
+	if (argc == 2 && !streq(argv[1], "--help") && !streq(argv[1], "-h")) {
+		if (!cli_command_find(argv[1]))
+			return cli_bad_usage(argv[0], "unknown command '%s'", argv[1]);
+		cli_usage(argv[1], false);
+		return CELL_EXIT_OK;
+	}
+	help(stdout);
+	return CELL_EXIT_OK;
+}
+
+int cmd_version(int argc, char *argv[])
+{
+	const char *dir;
+	int r = cli_parse_dir_only(argc, argv, &dir);
+
+	if (r >= 0)
+		return r;
+	if (!streq(dir, "."))
+		return cli_bad_usage(argv[0], "unexpected argument '%s'", dir);
+	printf("cell %s\n", CELL_VERSION);
+	return CELL_EXIT_OK;
+}
+
+static const char *suggest_command(const char *word)
+{
+	const char *names[ELEMENTSOF(commands)];
+
+	for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+		names[i] = commands[i].name;
+	return cell_config_suggest(word, names, ELEMENTSOF(names));
+}
+
+int main(int argc, char *argv[])
+{
+	static const struct option options[] = {
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{"verbose", no_argument, NULL, 'v'},
+		{0},
+	};
+	const struct cli_command *cmd;
+	const char *level = getenv("CELL_LOG");
+	enum cell_log_level l;
+	int c;
+
+	if (level && cell_log_parse_level(level, &l) >= 0)
+		cell_log_set_level(l);
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+hVv", options, NULL)) >= 0) {
+		switch (c) {
+		case 'h':
+			help(stdout);
+			return CELL_EXIT_OK;
+		case 'V':
+			printf("cell %s\n", CELL_VERSION);
+			return CELL_EXIT_OK;
+		case 'v':
+			cell_log_set_level(CELL_LOG_DEBUG);
+			break;
+		default:
+			fprintf(stderr, "cell: unknown option '%s'\n", argv[optind - 1]);
+			help(stderr);
+			return CELL_EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		help(stderr);
+		return CELL_EXIT_USAGE;
+	}
+	cmd = cli_command_find(argv[optind]);
+	if (!cmd) {
+		const char *s = suggest_command(argv[optind]);
+
+		fprintf(stderr, "cell: unknown command '%s'", argv[optind]);
+		if (s)
+			fprintf(stderr, "; did you mean 'cell %s'?", s);
+		fprintf(stderr, "\nRun 'cell help' for the list of commands.\n");
+		return CELL_EXIT_USAGE;
+	}
+	/* each command parses its own options from its verb on */
+	argv += optind;
+	argc -= optind;
+	optind = 0;
+	return cmd->run(argc, argv);
+}

@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "diag.h"
+
+enum cell_mount_mode {
+	CELL_MOUNT_RO,
+	CELL_MOUNT_RW,
+	CELL_MOUNT_DEV,
+	CELL_MOUNT_TMPFS,
+	CELL_MOUNT_OVERLAY,
+	CELL_MOUNT_STATE,
+	_CELL_MOUNT_MAX,
+};
+
+enum cell_net_mode {
+	CELL_NET_PROXY,
+	CELL_NET_NONE,
+	CELL_NET_HOST,
+	_CELL_NET_MAX,
+};
+
+struct cell_mount {
+	char *path; /* expanded, normalised, absolute */
+	char *dest; /* where it appears in the cell; path when not given */
+	enum cell_mount_mode mode;
+	bool optional;
+	bool canonicalize;
+	char *origin; /* "FILE: mounts[2]" or "preset node" */
+};
+
+/* An allow or deny rule in canonical form, and where it came from. */
+struct cell_rule {
+	char *text;
+	char *origin;
+};
+
+struct cell_resolve {
+	char *host;
+	char *address;
+};
+
+struct cell_setenv {
+	char *name;
+	char *value;
+};
+
+/*
+ * The merged, validated configuration of one project: built-in defaults, then the user's
+ * config.json, then the project's .cell.json, then presets expanded. Owned as a whole; free with
+ * cell_config_free().
+ */
+struct cell_config {
+	char *name;
+	char *shell; /* NULL: the user's login shell */
+	char **presets;
+	struct cell_mount *mounts;
+	size_t n_mounts;
+	struct {
+		enum cell_net_mode mode;
+		struct cell_rule *allow;
+		size_t n_allow;
+		struct cell_rule *deny;
+		size_t n_deny;
+		uint16_t *local_ports;
+		size_t n_local_ports;
+		struct cell_resolve *resolve;
+		size_t n_resolve;
+	} network;
+	struct {
+		char **pass;
+		struct cell_setenv *set;
+		size_t n_set;
+	} env;
+	struct {
+		uint64_t memory; /* bytes; 0: no limit */
+		uint32_t pids;	 /* 0: no limit */
+	} limits;
+	struct {
+		bool allow_userns;
+		bool allow_io_uring;
+	} hardening;
+};
+
+/* The values that path expansion may use; tests pass their own. NULL means unset. */
+struct cell_config_env {
+	const char *home;
+	const char *user;
+	const char *xdg_runtime_dir;
+};
+
+const char *cell_mount_mode_to_string(enum cell_mount_mode m);
+const char *cell_net_mode_to_string(enum cell_net_mode m);
+
+int cell_config_new(struct cell_config **ret);
+void cell_config_free(struct cell_config *c);
+/*
+ * Validates one config file's text (NUL-terminated at len) and applies it on top of c: scalars
+ * replace, lists append (without duplicates), maps merge by key. `./` in paths is relative to
+ * project_root. On error fills diag (file, line, column, JSON path, message) and returns -EINVAL; c
+ * is then half-updated and must be freed, never used.
+ */
+int cell_config_apply(struct cell_config *c, const char *file, const char *text, size_t len,
+		      const char *project_root, const struct cell_config_env *env,
+		      struct cell_diag *diag);
+/* Expands presets and fills defaults (the name from the project directory). */
+int cell_config_finish(struct cell_config *c, const char *project_root,
+		       const struct cell_config_env *env, struct cell_diag *diag);
+/* 1 to 64 of [A-Za-z0-9._-], starting with a letter or digit. */
+bool cell_config_valid_name(const char *s);
+/* Suggests the candidate closest to word ("did you mean"), or NULL when none is close. */
+const char *cell_config_suggest(const char *word, const char *const *candidates, size_t n);
+
+static inline void cell_config_freep(struct cell_config **c)
+{
+	cell_config_free(*c);
+}
+#define _cleanup_config_ _cleanup_(cell_config_freep)

@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Largest config or record file cell reads. */
+#define CELL_FILE_MAX (1024 * 1024)
+
+/* Reads all of fd into a NUL-terminated buffer; -EFBIG past max bytes. */
+int cell_read_full_fd(int fd, size_t max, char **ret, size_t *ret_len);
+/* Opens path with O_RDONLY | flags (O_NOFOLLOW, say) and reads it; it must be a regular file. */
+int cell_read_file(const char *path, int flags, size_t max, char **ret, size_t *ret_len);
+/* write(2) until done, retrying on EINTR and short writes. */
+int cell_write_all(int fd, const void *buf, size_t len);
+/* Writes a new file next to path and renames it into place. */
+int cell_write_file_atomic(const char *path, const void *buf, size_t len, mode_t mode);
+/* mkdir -p; existing directories are fine. */
+int cell_mkdir_p(const char *path, mode_t mode);

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+#include "macro.h"
+#include "preset.h"
+
+#define HOSTS(...) ((const char *const[]){__VA_ARGS__, NULL})
+#define MOUNTS(...)                        \
+	(const struct cell_preset_mount[]) \
+	{                                  \
+		__VA_ARGS__                \
+	}
+#define NMOUNTS(...) ELEMENTSOF(((const struct cell_preset_mount[]){__VA_ARGS__}))
+
+/* Keep README.md's preset reference in step with these tables. */
+static const struct cell_netpreset netpresets[] = {
+	{"npm", HOSTS("registry.npmjs.org", "registry.yarnpkg.com")},
+	{"pypi", HOSTS("pypi.org", "files.pythonhosted.org")},
+	{"crates", HOSTS("crates.io", "index.crates.io", "static.crates.io")},
+	{"go", HOSTS("proxy.golang.org", "sum.golang.org")},
+	{"nix", HOSTS("cache.nixos.org", "channels.nixos.org", "releases.nixos.org")},
+	{"github", HOSTS("github.com", "api.github.com", "codeload.github.com",
+			 "objects.githubusercontent.com", "raw.githubusercontent.com")},
+};
+
+#define PRESET(n, s, a, ...)                                       \
+	{                                                          \
+		n, s, a, MOUNTS(__VA_ARGS__), NMOUNTS(__VA_ARGS__) \
+	}
+
+static const struct cell_preset presets[] = {
+	PRESET("node", "npm registry; a per-project npm cache; nvm's node read-only", HOSTS("@npm"),
+	       {"~/.npm", CELL_MOUNT_STATE, false}, {"~/.nvm", CELL_MOUNT_RO, true}),
+	PRESET("python", "PyPI; a per-project pip cache; pyenv's pythons read-only", HOSTS("@pypi"),
+	       {"~/.cache/pip", CELL_MOUNT_STATE, false}, {"~/.pyenv", CELL_MOUNT_RO, true}),
+	PRESET("rust", "crates.io; per-project cargo registry and git caches; toolchains read-only",
+	       HOSTS("@crates"), {"~/.cargo/registry", CELL_MOUNT_STATE, false},
+	       {"~/.cargo/git", CELL_MOUNT_STATE, false}, {"~/.cargo/bin", CELL_MOUNT_RO, true},
+	       {"~/.rustup", CELL_MOUNT_RO, true}),
+	PRESET("go",
+	       "the Go module proxy and checksum database; per-project module and build caches",
+	       HOSTS("@go"), {"~/go/pkg/mod", CELL_MOUNT_STATE, false},
+	       {"~/.cache/go-build", CELL_MOUNT_STATE, false}),
+	PRESET("nix", "the NixOS binary cache and channels; the store and profiles read-only",
+	       HOSTS("@nix"), {"/nix/store", CELL_MOUNT_RO, true},
+	       {"/nix/var/nix/profiles", CELL_MOUNT_RO, true},
+	       {"~/.nix-profile", CELL_MOUNT_RO, true}),
+	{"github", "GitHub over HTTPS (clone, API, release downloads)", HOSTS("@github"), NULL, 0},
+};
+
+const struct cell_preset *cell_preset_find(const char *name)
+{
+	for (size_t i = 0; i < ELEMENTSOF(presets); i++)
+		if (streq(presets[i].name, name))
+			return &presets[i];
+	return NULL;
+}
+
+const struct cell_netpreset *cell_netpreset_find(const char *name)
+{
+	if (name[0] == '@')
+		name++;
+	for (size_t i = 0; i < ELEMENTSOF(netpresets); i++)
+		if (streq(netpresets[i].name, name))
+			return &netpresets[i];
+	return NULL;
+}
+
+const struct cell_preset *cell_presets(size_t *ret_n)
+{
+	*ret_n = ELEMENTSOF(presets);
+	return presets;
+}
+
+const struct cell_netpreset *cell_netpresets(size_t *ret_n)
+{
+	*ret_n = ELEMENTSOF(netpresets);
+	return netpresets;
+}

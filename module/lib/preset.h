@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stddef.h>
+
+#include "config.h"
+
+/* A named list of hosts, written "@name" in network.allow and network.deny. */
+struct cell_netpreset {
+	const char *name; /* without the '@' */
+	const char *const *hosts;
+};
+
+struct cell_preset_mount {
+	const char *path;
+	enum cell_mount_mode mode;
+	bool optional;
+};
+
+/* A project preset: "presets": ["node"] adds its network rules and mounts. */
+struct cell_preset {
+	const char *name;
+	const char *summary;
+	const char *const *allow; /* rules or "@netpresets" */
+	const struct cell_preset_mount *mounts;
+	size_t n_mounts;
+};
+
+const struct cell_preset *cell_preset_find(const char *name);
+const struct cell_netpreset *cell_netpreset_find(const char *name);
+/* The tables, for listing and for "did you mean". */
+const struct cell_preset *cell_presets(size_t *ret_n);
+const struct cell_netpreset *cell_netpresets(size_t *ret_n);

@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: MIT */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "path.h"
+#include "project.h"
+#include "xdg.h"
+
+void cell_project_free(struct cell_project *p)
+{
+	if (!p)
+		return;
+	free(p->root);
+	free(p->config_path);
+	free(p->id);
+	free(p->text);
+	free(p);
+}
+
+static char *project_id(const char *root)
+{
+	struct cell_hash_piece piece = {root, strlen(root)};
+	char hex[CELL_SHA256_HEX_LEN + 1], *id;
+	const char *base = cell_path_basename(root);
+	char name[33];
+	size_t n = 0;
+
+	if (cell_sha256_hex(&piece, 1, hex) < 0)
+		return NULL;
+	for (const char *s = base; *s && n < sizeof(name) - 1; s++)
+		name[n++] = isalnum((unsigned char)*s) || *s == '.' || *s == '_' || *s == '-' ? *s
+											      : '_';
+	name[n] = '\0';
+	if (n == 0 || streq(base, "/"))
+		strcpy(name, "root");
+	if (asprintf(&id, "%s-%.12s", name, hex) < 0)
+		return NULL;
+	return id;
+}
+
+/* Reads dir/.cell.json into p; -ENOENT when there is none in that directory. */
+static int try_dir(const char *dir, struct cell_project *p, struct cell_diag *diag)
+{
+	_cleanup_free_ char *path = cell_path_join(dir, CELL_CONFIG_FILE);
+	int r;
+
+	if (!path)
+		return -ENOMEM;
+	r = cell_read_file(path, O_NOFOLLOW, CELL_FILE_MAX, &p->text, &p->len);
+	if (r == -ENOENT || r == -ENOTDIR)
+		return -ENOENT;
+	if (r == -ELOOP)
+		return cell_diag_set(diag, r, path, NULL,
+				     "is a symbolic link; cell reads only a regular file here");
+	if (r == -EFBIG)
+		return cell_diag_set(diag, r, path, NULL, "is larger than 1 MiB");
+	if (r == -EISDIR || r == -EINVAL)
+		return cell_diag_set(diag, r, path, NULL, "is not a regular file");
+	if (r < 0)
+		return cell_diag_set(diag, r, path, NULL, "cannot be read: %s", strerror(-r));
+	p->config_path = TAKE_PTR(path);
+	return 0;
+}
+
+int cell_project_find(const char *dir, struct cell_project **ret, struct cell_diag *diag)
+{
+	struct cell_project *p;
+	char *cur;
+	int r;
+
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	cur = realpath(dir, NULL);
+	if (!cur) {
+		r = negative_errno();
+		cell_project_free(p);
+		return cell_diag_set(diag, r, dir, NULL, "cannot resolve the directory: %s",
+				     strerror(-r));
+	}
+	for (;;) {
+		r = try_dir(cur, p, diag);
+		if (r != -ENOENT || streq(cur, "/"))
+			break;
+		*strrchr(cur, '/') = '\0';
+		if (cur[0] == '\0')
+			strcpy(cur, "/");
+	}
+	if (r < 0) {
+		free(cur);
+		cell_project_free(p);
+		return r;
+	}
+	p->root = cur;
+	p->id = project_id(cur);
+	if (!p->id) {
+		cell_project_free(p);
+		return -ENOMEM;
+	}
+	*ret = p;
+	return 0;
+}
+
+struct cell_config_env cell_config_env_from_process(void)
+{
+	struct cell_config_env env = {
+		.home = cell_home(),
+		.user = getenv("USER"),
+		.xdg_runtime_dir = getenv("XDG_RUNTIME_DIR"),
+	};
+
+	if (!env.user || !env.user[0]) {
+		struct passwd *pw = getpwuid(getuid());
+
+		env.user = pw ? pw->pw_name : NULL;
+	}
+	if (env.xdg_runtime_dir && env.xdg_runtime_dir[0] != '/')
+		env.xdg_runtime_dir = NULL;
+	return env;
+}
+
+int cell_project_load_config(const struct cell_project *p, const char *user_config,
+			     const struct cell_config_env *env, struct cell_config **ret,
+			     struct cell_diag *diag)
+{
+	_cleanup_config_ struct cell_config *c = NULL;
+	int r;
+
+	r = cell_config_new(&c);
+	if (r < 0)
+		return r;
+	if (user_config) {
+		_cleanup_free_ char *text = NULL;
+		size_t len = 0;
+
+		r = cell_read_file(user_config, 0, CELL_FILE_MAX, &text, &len);
+		if (r < 0 && r != -ENOENT)
+			return cell_diag_set(diag, r, user_config, NULL, "cannot be read: %s",
+					     r == -EINVAL ? "not a regular file" : strerror(-r));
+		if (r >= 0) {
+			r = cell_config_apply(c, user_config, text, len, p->root, env, diag);
+			if (r < 0)
+				return r;
+		}
+	}
+	r = cell_config_apply(c, p->config_path, p->text, p->len, p->root, env, diag);
+	if (r < 0)
+		return r;
+	r = cell_config_finish(c, p->root, env, diag);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(c);
+	return 0;
+}

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include "config.h"
+#include "diag.h"
+#include "hash.h"
+
+#define CELL_CONFIG_FILE ".cell.json"
+
+/* A project: the directory holding a .cell.json, and the bytes of that file as read once. */
+struct cell_project {
+	char *root;	   /* real path of the project directory */
+	char *config_path; /* root + "/.cell.json" */
+	char *id;	   /* "<dirname>-<12 hex>": stable per project path, safe as a file name */
+	char *text;	   /* the config's bytes, NUL-terminated; trust and parsing use these */
+	size_t len;
+};
+
+/*
+ * Walks up from dir to "/" and takes the first directory holding a .cell.json. Returns -ENOENT
+ * when there is none, -ELOOP when the one found is a symlink (cell reads only a regular file);
+ * other errors fill diag.
+ */
+int cell_project_find(const char *dir, struct cell_project **ret, struct cell_diag *diag);
+void cell_project_free(struct cell_project *p);
+/*
+ * Loads the effective config: built-in defaults, then user_config (NULL or a missing file: none),
+ * then the project's bytes, then presets. On error fills diag and returns a negative errno.
+ */
+int cell_project_load_config(const struct cell_project *p, const char *user_config,
+			     const struct cell_config_env *env, struct cell_config **ret,
+			     struct cell_diag *diag);
+/* The expansion environment of this process: $HOME (or the password database), $USER, ... */
+struct cell_config_env cell_config_env_from_process(void);
+
+static inline void cell_project_freep(struct cell_project **p)
+{
+	cell_project_free(*p);
+}
+#define _cleanup_project_ _cleanup_(cell_project_freep)

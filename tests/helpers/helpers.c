@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: MIT */
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "helpers.h"
+#include "path.h"
+
+char *th_mkdtemp(void)
+{
+	const char *base = getenv("TMPDIR");
+	char *t;
+
+	if (asprintf(&t, "%s/cell-test-XXXXXX", base && *base ? base : "/tmp") < 0)
+		cr_fatal("out of memory");
+	if (!mkdtemp(t))
+		cr_fatal("mkdtemp: %s", strerror(errno));
+	return t;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if (flag == FTW_DP)
+		chmod(path, 0700);
+	return remove(path) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+void th_rm_rf(const char *path)
+{
+	if (path)
+		nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+char *th_join(const char *a, const char *b)
+{
+	char *s = cell_path_join(a, b);
+
+	if (!s)
+		cr_fatal("out of memory");
+	return s;
+}
+
+char *th_write(const char *dir, const char *name, const char *text)
+{
+	char *path = th_join(dir, name);
+	char *parent = strdup(path);
+
+	*strrchr(parent, '/') = '\0';
+	if (cell_mkdir_p(parent, 0755) < 0)
+		cr_fatal("mkdir %s", parent);
+	free(parent);
+	if (cell_write_file_atomic(path, text, strlen(text), 0644) < 0)
+		cr_fatal("write %s: %s", path, strerror(errno));
+	return path;
+}
+
+char *th_read(const char *path)
+{
+	char *s = NULL;
+
+	if (cell_read_file(path, 0, CELL_FILE_MAX, &s, NULL) < 0)
+		return NULL;
+	return s;
+}
+
+struct sink {
+	int fd;
+	char *buf;
+	size_t len;
+};
+
+static void drain(struct sink *s)
+{
+	char chunk[4096];
+	ssize_t n = read(s->fd, chunk, sizeof(chunk));
+
+	if (n <= 0) {
+		close(s->fd);
+		s->fd = -1;
+		return;
+	}
+	s->buf = realloc(s->buf, s->len + (size_t)n + 1);
+	memcpy(s->buf + s->len, chunk, (size_t)n);
+	s->len += (size_t)n;
+	s->buf[s->len] = '\0';
+}
+
+void th_run(const char *dir, char *const argv[], char *const envp[], struct th_result *ret)
+{
+	struct sink sinks[2] = {{-1, NULL, 0}, {-1, NULL, 0}};
+	int out[2], err[2], status = 0;
+	time_t deadline = time(NULL) + 30;
+	pid_t pid;
+
+	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0)
+		cr_fatal("pipe");
+	pid = fork();
+	if (pid < 0)
+		cr_fatal("fork");
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDONLY);
+
+		dup2(null, 0);
+		dup2(out[1], 1);
+		dup2(err[1], 2);
+		if (dir && chdir(dir) < 0)
+			_exit(126);
+		execve(argv[0], argv, envp);
+		_exit(127);
+	}
+	close(out[1]);
+	close(err[1]);
+	sinks[0].fd = out[0];
+	sinks[1].fd = err[0];
+	while (sinks[0].fd >= 0 || sinks[1].fd >= 0) {
+		struct pollfd p[2] = {{sinks[0].fd, POLLIN, 0}, {sinks[1].fd, POLLIN, 0}};
+
+		if (time(NULL) > deadline) {
+			kill(pid, SIGKILL);
+			break;
+		}
+		if (poll(p, 2, 1000) < 0 && errno != EINTR)
+			break;
+		for (int i = 0; i < 2; i++)
+			if (sinks[i].fd >= 0 && (p[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				drain(&sinks[i]);
+	}
+	for (int i = 0; i < 2; i++)
+		if (sinks[i].fd >= 0)
+			close(sinks[i].fd);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	ret->status = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+	ret->out = sinks[0].buf ? sinks[0].buf : strdup("");
+	ret->err = sinks[1].buf ? sinks[1].buf : strdup("");
+}
+
+void th_result_done(struct th_result *r)
+{
+	free(r->out);
+	free(r->err);
+}

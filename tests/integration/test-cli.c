@@ -1,0 +1,402 @@
+/* SPDX-License-Identifier: MIT */
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+#include <criterion/parameterized.h>
+#include <dirent.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "fileio.h"
+#include "helpers.h"
+
+#define CELL CELL_TEST_BUILD "/cell"
+
+static char *tmp, *home, *envp[8];
+
+static void setup(void)
+{
+	tmp = th_mkdtemp();
+	home = th_join(tmp, "home");
+	cr_assert(eq(int, cell_mkdir_p(home, 0755), 0));
+	cr_assert(ge(int, asprintf(&envp[0], "HOME=%s", home), 0));
+	cr_assert(ge(int, asprintf(&envp[1], "XDG_CONFIG_HOME=%s/config", tmp), 0));
+	cr_assert(ge(int, asprintf(&envp[2], "XDG_DATA_HOME=%s/data", tmp), 0));
+	envp[3] = strdup("PATH=/usr/bin:/bin");
+	envp[4] = strdup("USER=tester");
+	envp[5] = strdup("LC_ALL=C");
+	envp[6] = NULL;
+}
+
+static void teardown(void)
+{
+	for (int i = 0; envp[i]; i++)
+		free(envp[i]);
+	th_rm_rf(tmp);
+	free(tmp);
+	free(home);
+}
+
+TestSuite(cli, .init = setup, .fini = teardown);
+
+/* Runs cell with the given arguments (NULL-terminated) in dir (relative to tmp, or NULL). */
+static struct th_result cell(const char *dir, ...)
+{
+	char *argv[16] = {(char *)CELL};
+	struct th_result r;
+	char *cwd = dir ? th_join(tmp, dir) : strdup(tmp);
+	va_list ap;
+	int n = 1;
+
+	va_start(ap, dir);
+	while (n < 15 && (argv[n] = va_arg(ap, char *)))
+		n++;
+	va_end(ap);
+	argv[n] = NULL;
+	th_run(cwd, argv, envp, &r);
+	free(cwd);
+	return r;
+}
+
+static size_t allow_records(void)
+{
+	char *dir = th_join(tmp, "data/cell/allow");
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	size_t n = 0;
+
+	free(dir);
+	if (!d)
+		return 0;
+	while ((de = readdir(d)))
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+static bool contains(const char *haystack, const char *needle)
+{
+	return strstr(haystack, needle) != NULL;
+}
+
+Test(cli, version_and_help)
+{
+	struct th_result r = cell(NULL, "--version", NULL);
+
+	cr_assert(eq(int, r.status, 0));
+	cr_assert(eq(str, r.out, "cell " CELL_VERSION "\n"));
+	th_result_done(&r);
+	r = cell(NULL, "version", NULL);
+	cr_assert(eq(str, r.out, "cell " CELL_VERSION "\n"));
+	th_result_done(&r);
+	r = cell(NULL, "help", NULL);
+	cr_assert(eq(int, r.status, 0));
+	cr_assert(contains(r.out, "  explain   "));
+	th_result_done(&r);
+	r = cell(NULL, "help", "init", NULL);
+	cr_assert(eq(int, r.status, 0));
+	cr_assert(contains(r.out, "usage: cell init [--name NAME] [DIR]\n"));
+	th_result_done(&r);
+}
+
+Test(cli, no_command_and_unknown_command_are_usage_errors)
+{
+	struct th_result r = cell(NULL, NULL);
+
+	cr_assert(eq(int, r.status, 64));
+	cr_assert(contains(r.err, "usage: cell"));
+	th_result_done(&r);
+	r = cell(NULL, "alow", NULL);
+	cr_assert(eq(int, r.status, 64));
+	cr_assert(contains(r.err, "cell: unknown command 'alow'; did you mean 'cell allow'?\n"));
+	th_result_done(&r);
+	r = cell(NULL, "--frobnicate", NULL);
+	cr_assert(eq(int, r.status, 64));
+	cr_assert(contains(r.err, "cell: unknown option '--frobnicate'\n"));
+	th_result_done(&r);
+}
+
+struct verb {
+	char name[16];
+	char usage[48];
+};
+
+ParameterizedTestParameters(cli, every_command_has_help_and_rejects_bad_options)
+{
+	static struct verb verbs[] = {
+		{"allow", "usage: cell allow [DIR]\n"},
+		{"deny", "usage: cell deny [DIR]\n"},
+		{"explain", "usage: cell explain [DIR]\n"},
+		{"doctor", "usage: cell doctor\n"},
+		{"init", "usage: cell init [--name NAME] [DIR]\n"},
+		{"version", "usage: cell version\n"},
+	};
+	return cr_make_param_array(struct verb, verbs, sizeof(verbs) / sizeof(verbs[0]));
+}
+
+ParameterizedTest(struct verb *v, cli, every_command_has_help_and_rejects_bad_options)
+{
+	struct th_result r = cell(NULL, v->name, "--help", NULL);
+	char want[96];
+
+	cr_assert(eq(int, r.status, 0));
+	cr_assert(eq(int, strncmp(r.out, v->usage, strlen(v->usage)), 0), "%s", r.out);
+	th_result_done(&r);
+
+	r = cell(NULL, v->name, "--bogus", NULL);
+	snprintf(want, sizeof(want), "cell %s: unknown option '--bogus'\n%s", v->name, v->usage);
+	cr_assert(eq(int, r.status, 64));
+	cr_assert(eq(int, strncmp(r.err, want, strlen(want)), 0), "%s", r.err);
+	th_result_done(&r);
+
+	r = cell(NULL, v->name, "a", "b", NULL);
+	cr_assert(eq(int, r.status, 64));
+	cr_assert(contains(r.err, "unexpected argument"));
+	th_result_done(&r);
+}
+
+Test(cli, trust_round_trip)
+{
+	char *cfg = th_write(tmp, "proj/.cell.json", "{\"name\": \"proj\"}\n");
+	struct th_result r;
+	char want[512];
+
+	r = cell("proj", "explain", NULL);
+	cr_assert(eq(int, r.status, 0));
+	cr_assert(contains(r.out, "(NOT TRUSTED)"));
+	snprintf(
+		want, sizeof(want),
+		"cell: %s is not allowed; nothing above takes effect until you run 'cell allow %s/proj'\n",
+		cfg, tmp);
+	cr_assert(eq(str, r.err, want));
+	th_result_done(&r);
+
+	r = cell("proj", "allow", NULL);
+	cr_assert(eq(int, r.status, 0));
+	snprintf(want, sizeof(want), "cell: allowed %s\n", cfg);
+	cr_assert(eq(str, r.out, want));
+	th_result_done(&r);
+	r = cell(NULL, "explain", "proj", NULL);
+	cr_assert(contains(r.out, "(trusted)"));
+	cr_assert(eq(str, r.err, ""));
+	th_result_done(&r);
+
+	/* one byte more: untrusted */
+	free(th_write(tmp, "proj/.cell.json", "{\"name\": \"proj\"} \n"));
+	r = cell("proj", "explain", NULL);
+	cr_assert(contains(r.out, "(NOT TRUSTED)"));
+	th_result_done(&r);
+
+	r = cell("proj", "allow", NULL);
+	cr_assert(eq(int, r.status, 0));
+	th_result_done(&r);
+	r = cell("proj", "deny", NULL);
+	cr_assert(eq(int, r.status, 0));
+	snprintf(want, sizeof(want), "cell: denied %s\n", cfg);
+	cr_assert(eq(str, r.out, want));
+	th_result_done(&r);
+	r = cell("proj", "explain", NULL);
+	cr_assert(contains(r.out, "(NOT TRUSTED)"));
+	th_result_done(&r);
+	cr_assert(eq(sz, allow_records(), 0));
+	free(cfg);
+}
+
+Test(cli, invalid_config_is_not_allowed_and_explain_exits_2)
+{
+	char *cfg =
+		th_write(tmp, "proj/.cell.json", "{\n  \"network\": {\"mode\": \"proxi\"}\n}\n");
+	struct th_result r;
+	char want[512];
+
+	snprintf(
+		want, sizeof(want),
+		"cell: %s:2:23: network.mode: \"proxi\" is not a network mode (proxy, none, host); did you mean \"proxy\"?\n"
+		"    2 |   \"network\": {\"mode\": \"proxi\"}\n"
+		"      |                       ^\n",
+		cfg);
+	r = cell("proj", "explain", NULL);
+	cr_assert(eq(int, r.status, 2));
+	cr_assert(eq(str, r.err, want));
+	cr_assert(eq(str, r.out, ""));
+	th_result_done(&r);
+
+	r = cell("proj", "allow", NULL);
+	cr_assert(eq(int, r.status, 2));
+	cr_assert(contains(r.err, "cell: not allowed: fix "));
+	th_result_done(&r);
+	cr_assert(eq(sz, allow_records(), 0));
+	free(cfg);
+}
+
+Test(cli, deny_works_on_a_config_that_no_longer_parses)
+{
+	struct th_result r;
+
+	free(th_write(tmp, "proj/.cell.json", "{}"));
+	r = cell("proj", "allow", NULL);
+	cr_assert(eq(int, r.status, 0));
+	th_result_done(&r);
+	free(th_write(tmp, "proj/.cell.json", "{oops"));
+	r = cell("proj", "deny", NULL);
+	cr_assert(eq(int, r.status, 0));
+	cr_assert(contains(r.out, "cell: denied "));
+	th_result_done(&r);
+	cr_assert(eq(sz, allow_records(), 0));
+}
+
+Test(cli, no_project_says_so)
+{
+	char *dir = th_join(tmp, "empty");
+	struct th_result r;
+	char want[512];
+
+	cr_assert(eq(int, cell_mkdir_p(dir, 0755), 0));
+	r = cell("empty", "explain", NULL);
+	cr_assert(eq(int, r.status, 1));
+	snprintf(
+		want, sizeof(want),
+		"cell: no .cell.json in '%s' or any directory above it (create one with 'cell init')\n",
+		dir);
+	cr_assert(eq(str, r.err, want));
+	th_result_done(&r);
+	free(dir);
+}
+
+Test(cli, paths_with_spaces_and_quotes_are_quoted_in_advice)
+{
+	char *cfg = th_write(tmp, "it's my project/.cell.json", "{}");
+	struct th_result r = cell("it's my project", "explain", NULL);
+	char want[512];
+
+	snprintf(want, sizeof(want), "until you run 'cell allow '%s/it'\\''s my project''\n", tmp);
+	cr_assert(contains(r.err, want), "%s", r.err);
+	th_result_done(&r);
+	free(cfg);
+}
+
+Test(cli, user_config_is_merged_from_xdg_config_home)
+{
+	struct th_result r;
+
+	free(th_write(tmp, "config/cell/config.json",
+		      "{\"network\": {\"allow\": [\"pypi.org\"]}}"));
+	free(th_write(tmp, "proj/.cell.json", "{\"network\": {\"allow\": [\"github.com\"]}}"));
+	r = cell("proj", "explain", NULL);
+	cr_assert(eq(int, r.status, 0));
+	cr_assert(contains(r.out, "    pypi.org "));
+	cr_assert(contains(r.out, "config/cell/config.json: network.allow[0]\n"));
+	cr_assert(contains(r.out, "    github.com "));
+	th_result_done(&r);
+
+	free(th_write(tmp, "config/cell/config.json", "{\"network\": {\"allow\": [7]}}"));
+	r = cell("proj", "explain", NULL);
+	cr_assert(eq(int, r.status, 2));
+	cr_assert(contains(
+		r.err,
+		"config/cell/config.json:1:24: network.allow[0]: expected a string, got a number\n"));
+	th_result_done(&r);
+}
+
+struct init_case {
+	char marker[24];
+	char presets[40];
+};
+
+ParameterizedTestParameters(cli, init_detects_the_project_type)
+{
+	static struct init_case cases[] = {
+		{"package.json", "[\"node\"]"},
+		{"pyproject.toml", "[\"python\"]"},
+		{"requirements.txt", "[\"python\"]"},
+		{"Cargo.toml", "[\"rust\"]"},
+		{"go.mod", "[\"go\"]"},
+		{"flake.nix", "[\"nix\"]"},
+		{"shell.nix", "[\"nix\"]"},
+		{"README", "[]"},
+	};
+	return cr_make_param_array(struct init_case, cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct init_case *c, cli, init_detects_the_project_type)
+{
+	char *marker, *cfg, *text;
+	char want[128];
+	struct th_result r;
+
+	marker = th_write(tmp, "my-app/x", "");
+	free(marker);
+	free(th_write(tmp, "my-app/sub/.keep", ""));
+	marker = th_join("my-app", c->marker);
+	free(th_write(tmp, marker, "{}"));
+	free(marker);
+	r = cell("my-app", "init", NULL);
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	cr_assert(contains(r.out, "review it, then run 'cell allow "));
+	th_result_done(&r);
+
+	cfg = th_join(tmp, "my-app/.cell.json");
+	text = th_read(cfg);
+	snprintf(want, sizeof(want), "  \"presets\": %s,\n", c->presets);
+	cr_assert(contains(text, want), "%s", text);
+	cr_assert(contains(text, "  \"name\": \"my-app\",\n"));
+	free(text);
+
+	/* what init writes loads, and explain from a subdirectory finds it */
+	r = cell("my-app/sub", "explain", NULL);
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	cr_assert(contains(r.out, "name: my-app\n"));
+	th_result_done(&r);
+
+	/* and init never overwrites */
+	free(th_write(tmp, "my-app/.cell.json", "{\"name\": \"mine\"}"));
+	r = cell("my-app", "init", NULL);
+	cr_assert(eq(int, r.status, 1));
+	cr_assert(contains(r.err, "already exists; cell init does not overwrite it"));
+	th_result_done(&r);
+	text = th_read(cfg);
+	cr_assert(eq(str, text, "{\"name\": \"mine\"}"));
+	free(text);
+	free(cfg);
+}
+
+Test(cli, init_with_several_types_and_a_name)
+{
+	struct th_result r;
+	char *text, *cfg;
+
+	free(th_write(tmp, "mono/package.json", "{}"));
+	free(th_write(tmp, "mono/go.mod", "module x"));
+	r = cell(NULL, "init", "--name", "mono-repo", "mono", NULL);
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	th_result_done(&r);
+	cfg = th_join(tmp, "mono/.cell.json");
+	text = th_read(cfg);
+	cr_assert(contains(text, "\"name\": \"mono-repo\""));
+	cr_assert(contains(text, "\"presets\": [\"node\", \"go\"]"));
+	free(text);
+	free(cfg);
+
+	r = cell(NULL, "init", "--name", "bad\"name", "mono", NULL);
+	cr_assert(eq(int, r.status, 64));
+	cr_assert(contains(r.err, "'bad\"name' is not a cell name"));
+	th_result_done(&r);
+	r = cell(NULL, "init", "--name", NULL);
+	cr_assert(eq(int, r.status, 64));
+	cr_assert(contains(r.err, "cell init: option '--name' needs a value\n"));
+	th_result_done(&r);
+}
+
+Test(cli, doctor_reports_this_machine)
+{
+	struct th_result r = cell(NULL, "doctor", NULL);
+
+	/* make deps installs bubblewrap, so this machine can build cells */
+	cr_assert(eq(int, r.status, 0), "%s", r.out);
+	cr_assert(contains(r.out, "  ok    bubblewrap "));
+	cr_assert(contains(r.out, "cgroup2"));
+	cr_assert(contains(r.out, "cell can build cells on this machine\n"));
+	th_result_done(&r);
+}

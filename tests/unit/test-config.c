@@ -1,0 +1,512 @@
+/* SPDX-License-Identifier: MIT */
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "netpolicy.h"
+#include "preset.h"
+
+#define ROOT "/src/web"
+#define FILE_ "/src/web/.cell.json"
+#define USER_FILE "/home/u/.config/cell/config.json"
+
+static const struct cell_config_env env = {"/home/u", "u", "/run/user/1000"};
+static const struct cell_config_env env_no_runtime = {"/home/u", "u", NULL};
+
+/* Applies the user config (or none) and the project config as the loader does. */
+static int load2(const char *user, const char *json, const struct cell_config_env *e,
+		 struct cell_config **ret, struct cell_diag *d)
+{
+	struct cell_config *c = NULL;
+	int r;
+
+	cr_assert(eq(int, cell_config_new(&c), 0));
+	r = user ? cell_config_apply(c, USER_FILE, user, strlen(user), ROOT, e, d) : 0;
+	if (r >= 0)
+		r = cell_config_apply(c, FILE_, json, strlen(json), ROOT, e, d);
+	if (r >= 0)
+		r = cell_config_finish(c, ROOT, e, d);
+	if (r < 0) {
+		cell_config_free(c);
+		return r;
+	}
+	*ret = c;
+	return 0;
+}
+
+static struct cell_config *load_ok(const char *json)
+{
+	struct cell_diag d = {0};
+	struct cell_config *c = NULL;
+	int r = load2(NULL, json, &env, &c, &d);
+
+	cr_assert(eq(int, r, 0), "unexpected error: %s", d.message ? d.message : "?");
+	cell_diag_clear(&d);
+	return c;
+}
+
+/* Asserts that json is rejected with exactly this formatted message. */
+static void expect_error_env(const char *user, const char *json, const struct cell_config_env *e,
+			     const char *want)
+{
+	struct cell_diag d = {0};
+	struct cell_config *c = NULL;
+	char *got;
+	int r = load2(user, json, e, &c, &d);
+
+	cr_assert(eq(int, r, -EINVAL), "accepted: %s", json);
+	got = cell_diag_format(&d);
+	cr_assert(eq(str, got, (char *)want));
+	free(got);
+	cell_diag_clear(&d);
+}
+
+static void expect_error(const char *json, const char *want)
+{
+	expect_error_env(NULL, json, &env, want);
+}
+
+static const char full[] =
+	"{\n"
+	"  \"name\": \"webapp\",\n"
+	"  \"presets\": [\"node\"],\n"
+	"  \"shell\": \"/bin/bash\",\n"
+	"  \"mounts\": [\n"
+	"    {\"path\": \"/nix/store\", \"mode\": \"ro\", \"optional\": true},\n"
+	"    {\"path\": \"~/.cargo\", \"mode\": \"state\"},\n"
+	"    {\"path\": \"./target\", \"mode\": \"tmpfs\"},\n"
+	"    {\"path\": \"$XDG_RUNTIME_DIR/podman/podman.sock\", \"dest\": \"/var/run/docker.sock\", "
+	"\"mode\": \"rw\"},\n"
+	"    {\"path\": \"~/src/shared-lib\", \"mode\": \"overlay\", \"canonicalize\": true}\n"
+	"  ],\n"
+	"  \"network\": {\n"
+	"    \"mode\": \"proxy\",\n"
+	"    \"allow\": [\"@npm\", \"github.com\", \"*.githubusercontent.com\", "
+	"\"api.example.com:8443\"],\n"
+	"    \"deny\": [\"telemetry.example.com\"],\n"
+	"    \"local_ports\": [5432],\n"
+	"    \"resolve\": {\"registry.test\": \"127.0.0.1\"}\n"
+	"  },\n"
+	"  \"env\": {\"pass\": [\"TERM\", \"EDITOR\"], \"set\": {\"NODE_ENV\": \"development\"}},\n"
+	"  \"limits\": {\"memory\": \"4G\", \"pids\": 1024},\n"
+	"  \"hardening\": {\"allow_userns\": false, \"allow_io_uring\": true}\n"
+	"}\n";
+
+Test(config, full_example_is_parsed_into_the_struct)
+{
+	struct cell_config *c = load_ok(full);
+
+	cr_assert(eq(str, c->name, "webapp"));
+	cr_assert(eq(str, c->shell, "/bin/bash"));
+	cr_assert(eq(str, c->presets[0], "node"));
+	cr_assert(eq(ptr, c->presets[1], NULL));
+
+	/* the node preset's two mounts first, then the five of the file, in order */
+	cr_assert(eq(sz, c->n_mounts, 7));
+	cr_assert(eq(str, c->mounts[0].path, "/home/u/.npm"));
+	cr_assert(eq(int, c->mounts[0].mode, CELL_MOUNT_STATE));
+	cr_assert(eq(str, c->mounts[0].origin, "preset node"));
+	cr_assert(eq(str, c->mounts[1].path, "/home/u/.nvm"));
+	cr_assert(c->mounts[1].optional);
+	cr_assert(eq(str, c->mounts[2].path, "/nix/store"));
+	cr_assert(c->mounts[2].optional);
+	cr_assert(eq(str, c->mounts[2].origin, FILE_ ": mounts[0]"));
+	cr_assert(eq(str, c->mounts[3].path, "/home/u/.cargo"));
+	cr_assert(eq(int, c->mounts[3].mode, CELL_MOUNT_STATE));
+	cr_assert(eq(str, c->mounts[4].path, ROOT "/target"));
+	cr_assert(eq(int, c->mounts[4].mode, CELL_MOUNT_TMPFS));
+	cr_assert(eq(str, c->mounts[5].path, "/run/user/1000/podman/podman.sock"));
+	cr_assert(eq(str, c->mounts[5].dest, "/var/run/docker.sock"));
+	cr_assert(eq(int, c->mounts[5].mode, CELL_MOUNT_RW));
+	cr_assert(eq(str, c->mounts[6].dest, "/home/u/src/shared-lib"));
+	cr_assert(eq(int, c->mounts[6].mode, CELL_MOUNT_OVERLAY));
+	cr_assert(c->mounts[6].canonicalize);
+
+	cr_assert(eq(int, c->network.mode, CELL_NET_PROXY));
+	cr_assert(eq(sz, c->network.n_allow, 5));
+	cr_assert(eq(str, c->network.allow[0].text, "registry.npmjs.org"));
+	cr_assert(eq(str, c->network.allow[0].origin, FILE_ ": network.allow[0] (@npm)"));
+	cr_assert(eq(str, c->network.allow[1].text, "registry.yarnpkg.com"));
+	cr_assert(eq(str, c->network.allow[2].text, "github.com"));
+	cr_assert(eq(str, c->network.allow[3].text, "*.githubusercontent.com"));
+	cr_assert(eq(str, c->network.allow[4].text, "api.example.com:8443"));
+	cr_assert(eq(sz, c->network.n_deny, 1));
+	cr_assert(eq(str, c->network.deny[0].text, "telemetry.example.com"));
+	cr_assert(eq(sz, c->network.n_local_ports, 1));
+	cr_assert(eq(u16, c->network.local_ports[0], 5432));
+	cr_assert(eq(sz, c->network.n_resolve, 1));
+	cr_assert(eq(str, c->network.resolve[0].host, "registry.test"));
+	cr_assert(eq(str, c->network.resolve[0].address, "127.0.0.1"));
+
+	cr_assert(eq(str, c->env.pass[0], "TERM"));
+	cr_assert(eq(str, c->env.pass[1], "EDITOR"));
+	cr_assert(eq(sz, c->env.n_set, 1));
+	cr_assert(eq(str, c->env.set[0].name, "NODE_ENV"));
+	cr_assert(eq(str, c->env.set[0].value, "development"));
+	cr_assert(eq(u64, c->limits.memory, 4ULL << 30));
+	cr_assert(eq(u32, c->limits.pids, 1024));
+	cr_assert(not(c->hardening.allow_userns));
+	cr_assert(c->hardening.allow_io_uring);
+	cell_config_free(c);
+}
+
+Test(config, empty_object_gives_defaults)
+{
+	struct cell_config *c = load_ok("{}");
+
+	cr_assert(eq(str, c->name, "web"));
+	cr_assert(eq(ptr, c->shell, NULL));
+	cr_assert(eq(int, c->network.mode, CELL_NET_PROXY));
+	cr_assert(eq(sz, c->network.n_allow, 0));
+	cr_assert(eq(sz, c->n_mounts, 0));
+	cr_assert(eq(u64, c->limits.memory, 0));
+	cr_assert(not(c->hardening.allow_userns));
+	cell_config_free(c);
+}
+
+Test(config, syntax_error_names_line_and_column)
+{
+	expect_error("{\n  \"name\": \"web\",\n  \"network\": {\"allow\": [\"a.com\",]}\n}\n",
+		     FILE_ ":3:33: syntax error: unexpected ']' after a trailing comma");
+}
+
+Test(config, syntax_error_at_end_of_file)
+{
+	expect_error("{\n  \"name\": \"web\"\n", FILE_
+		     ":3:1: syntax error: unexpected end of file (is a '}', ']' or '\"' missing?)");
+}
+
+Test(config, syntax_error_comment_and_quotes)
+{
+	expect_error("{\"name\": \"web\" // mine\n}",
+		     FILE_ ":1:16: syntax error: unexpected '/' (JSON has no comments)");
+	expect_error("{'name': 'web'}",
+		     FILE_ ":1:2: syntax error: unexpected \"'\" (JSON strings use double quotes)");
+	expect_error("{\"name\": \"web\n}",
+		     FILE_ ":1:11: syntax error: a string is not closed (a '\"' is missing)");
+	expect_error("{\"name\": \"web\"} trailing", FILE_ ":1:17: syntax error: unexpected 't'");
+}
+
+Test(config, syntax_error_columns_count_characters_not_bytes)
+{
+	expect_error("{\"name\": \"web\", \"env\": {\"set\": {\"X\": \"é\"}},}",
+		     FILE_ ":1:44: syntax error: unexpected '}' after a trailing comma");
+}
+
+Test(config, empty_file_and_wrong_top_level)
+{
+	expect_error(" \n", FILE_ ": the file is empty; a config is a JSON object, at least {}");
+	expect_error("[1]", FILE_ ":1:1: expected an object at the top level, got an array");
+}
+
+Test(config, wrong_type_names_the_json_path)
+{
+	expect_error("{\n  \"network\": {\n    \"allow\": [\"a.com\", \"b.com\", 3]\n  }\n}",
+		     FILE_ ":3:33: network.allow[2]: expected a string, got a number");
+	expect_error("{\"presets\": \"node\"}",
+		     FILE_ ":1:13: presets: expected an array of preset names, got a string");
+	expect_error("{\"hardening\": {\"allow_userns\": \"yes\"}}",
+		     FILE_ ":1:32: hardening.allow_userns: expected true or false, got a string");
+	expect_error(
+		"{\"mounts\": [\"/opt\"]}", FILE_
+		":1:13: mounts[0]: expected an object with \"path\" (and \"mode\", \"dest\", \"optional\", \"canonicalize\"), got a string");
+}
+
+Test(config, bad_enum_lists_values_and_suggests)
+{
+	expect_error("{\"mounts\": [{}, {}, {}, {\"path\": \"/x\", \"mode\": \"rox\"}]}",
+		     FILE_ ":1:13: mounts[0]: a mount needs \"path\"");
+	expect_error(
+		"{\"mounts\": [{\"path\": \"/a\"}, {\"path\": \"/b\"}, {\"path\": \"/c\"}, "
+		"{\"path\": \"/x\", \"mode\": \"rox\"}]}",
+		FILE_
+		":1:84: mounts[3].mode: \"rox\" is not a mount mode (ro, rw, dev, tmpfs, overlay, state); did you mean \"ro\"?");
+	expect_error(
+		"{\"network\": {\"mode\": \"proxi\"}}", FILE_
+		":1:22: network.mode: \"proxi\" is not a network mode (proxy, none, host); did you mean \"proxy\"?");
+	expect_error("{\"network\": {\"mode\": \"open\"}}", FILE_
+		     ":1:22: network.mode: \"open\" is not a network mode (proxy, none, host)");
+}
+
+Test(config, unknown_key_suggests_or_lists)
+{
+	expect_error("{\n  \"name\": \"web\",\n  \"netwrk\": {}\n}",
+		     FILE_ ":3:3: netwrk: unknown key; did you mean \"network\"?");
+	expect_error("{\"network\": {\"alow\": []}}",
+		     FILE_ ":1:14: network.alow: unknown key; did you mean \"allow\"?");
+	expect_error(
+		"{\"colour\": 1}", FILE_
+		":1:2: colour: unknown key (known keys here: name, presets, shell, mounts, network, env, limits, hardening)");
+}
+
+Test(config, duplicate_key_is_an_error)
+{
+	expect_error("{\"name\": \"web\", \"name\": \"api\"}",
+		     FILE_ ":1:17: name: duplicate key; each key may appear once");
+	expect_error("{\"env\": {\"set\": {\"A\": \"1\", \"A\": \"2\"}}}",
+		     FILE_ ":1:28: env.set.A: duplicate key; each key may appear once");
+}
+
+Test(config, bad_ports)
+{
+	expect_error("{\"network\": {\"local_ports\": [5432, 70000]}}",
+		     FILE_ ":1:36: network.local_ports[1]: 70000 is not a port (1..65535)");
+	expect_error("{\"network\": {\"local_ports\": [0]}}",
+		     FILE_ ":1:30: network.local_ports[0]: 0 is not a port (1..65535)");
+	expect_error("{\"network\": {\"local_ports\": [80.5]}}",
+		     FILE_ ":1:30: network.local_ports[0]: 80.5 is not a port (1..65535)");
+	expect_error("{\"network\": {\"local_ports\": [\"5432\"]}}",
+		     FILE_ ":1:30: network.local_ports[0]: expected an integer, got a string");
+	expect_error(
+		"{\"network\": {\"allow\": [\"a.com:0\"]}}", FILE_
+		":1:24: network.allow[0]: \"a.com:0\" is not a host rule: the port is not a number from 1 to 65535");
+}
+
+Test(config, unknown_variable_is_named)
+{
+	expect_error(
+		"{\"mounts\": [{\"path\": \"$FOO/x\"}]}", FILE_
+		":1:22: mounts[0].path: \"$FOO/x\": unknown variable $FOO (only ~, $HOME, $USER, $XDG_RUNTIME_DIR and a leading ./ expand)");
+	expect_error(
+		"{\"mounts\": [{\"path\": \"/x\", \"dest\": \"${PWD}/y\"}]}", FILE_
+		":1:36: mounts[0].dest: \"${PWD}/y\": unknown variable $PWD (only ~, $HOME, $USER, $XDG_RUNTIME_DIR and a leading ./ expand)");
+}
+
+Test(config, paths_expand_and_normalise)
+{
+	struct cell_config *c = load_ok(
+		"{\"mounts\": [{\"path\": \"./../shared\"}, {\"path\": \"${HOME}/a//b/./c/\"}, "
+		"{\"path\": \"/home/$USER/x\"}, {\"path\": \".\"}, {\"path\": \"~\"}]}");
+
+	cr_assert(eq(str, c->mounts[0].path, "/src/shared"));
+	cr_assert(eq(str, c->mounts[1].path, "/home/u/a/b/c"));
+	cr_assert(eq(str, c->mounts[2].path, "/home/u/x"));
+	cr_assert(eq(str, c->mounts[3].path, ROOT));
+	cr_assert(eq(str, c->mounts[4].path, "/home/u"));
+	cell_config_free(c);
+}
+
+Test(config, relative_and_tilde_user_paths_are_errors)
+{
+	expect_error(
+		"{\"mounts\": [{\"path\": \"target\"}]}", FILE_
+		":1:22: mounts[0].path: \"target\": a relative path; start it with ./ for a path in the project, ~/ for one in your home, or /");
+	expect_error(
+		"{\"mounts\": [{\"path\": \"~root/x\"}]}", FILE_
+		":1:22: mounts[0].path: \"~root/x\": ~user is not supported (only ~, $HOME, $USER, $XDG_RUNTIME_DIR and a leading ./ expand)");
+}
+
+Test(config, unset_variable_skips_an_optional_mount_only)
+{
+	struct cell_config *c = NULL;
+	struct cell_diag d = {0};
+
+	cr_assert(eq(int,
+		     load2(NULL,
+			   "{\"mounts\": [{\"path\": \"$XDG_RUNTIME_DIR/s\", \"optional\": true}, "
+			   "{\"path\": \"/opt\"}]}",
+			   &env_no_runtime, &c, &d),
+		     0));
+	cr_assert(eq(sz, c->n_mounts, 1));
+	cr_assert(eq(str, c->mounts[0].path, "/opt"));
+	cell_config_free(c);
+	expect_error_env(
+		NULL, "{\"mounts\": [{\"path\": \"$XDG_RUNTIME_DIR/s\"}]}", &env_no_runtime,
+		FILE_ ":1:22: mounts[0].path: \"$XDG_RUNTIME_DIR/s\": $XDG_RUNTIME_DIR is not set");
+}
+
+Test(config, user_config_merges_under_project)
+{
+	const char *user =
+		"{\"name\": \"mine\", \"network\": {\"mode\": \"none\", "
+		"\"allow\": [\"pypi.org\", \"github.com\"], \"local_ports\": [8080], "
+		"\"resolve\": {\"a.test\": \"10.0.0.1\", \"b.test\": \"10.0.0.2\"}}, "
+		"\"env\": {\"pass\": [\"LC_*\"], \"set\": {\"A\": \"user\", \"B\": \"user\"}}, "
+		"\"mounts\": [{\"path\": \"/opt\"}], \"limits\": {\"pids\": 10}, "
+		"\"hardening\": {\"allow_userns\": true}}";
+	const char *project =
+		"{\"name\": \"web\", \"network\": {\"mode\": \"proxy\", "
+		"\"allow\": [\"GitHub.com.\", \"crates.io\"], \"local_ports\": [5432, 8080], "
+		"\"resolve\": {\"b.test\": \"::1\"}}, "
+		"\"env\": {\"pass\": [\"EDITOR\"], \"set\": {\"B\": \"project\"}}, "
+		"\"mounts\": [{\"path\": \"/srv\"}]}";
+	struct cell_config *c = NULL;
+	struct cell_diag d = {0};
+
+	cr_assert(eq(int, load2(user, project, &env, &c, &d), 0));
+	/* scalars: the project wins where it speaks, the user's stay where it is silent */
+	cr_assert(eq(str, c->name, "web"));
+	cr_assert(eq(int, c->network.mode, CELL_NET_PROXY));
+	cr_assert(eq(u32, c->limits.pids, 10));
+	cr_assert(c->hardening.allow_userns);
+	/* lists: user first, then project, without duplicates (after normalisation) */
+	cr_assert(eq(sz, c->network.n_allow, 3));
+	cr_assert(eq(str, c->network.allow[0].text, "pypi.org"));
+	cr_assert(eq(str, c->network.allow[0].origin, USER_FILE ": network.allow[0]"));
+	cr_assert(eq(str, c->network.allow[1].text, "github.com"));
+	cr_assert(eq(str, c->network.allow[2].text, "crates.io"));
+	cr_assert(eq(sz, c->network.n_local_ports, 2));
+	cr_assert(eq(u16, c->network.local_ports[0], 8080));
+	cr_assert(eq(u16, c->network.local_ports[1], 5432));
+	cr_assert(eq(str, c->env.pass[0], "LC_*"));
+	cr_assert(eq(str, c->env.pass[1], "EDITOR"));
+	cr_assert(eq(sz, c->n_mounts, 2));
+	cr_assert(eq(str, c->mounts[0].path, "/opt"));
+	cr_assert(eq(str, c->mounts[1].path, "/srv"));
+	/* maps: merged by key, the project's value wins */
+	cr_assert(eq(sz, c->network.n_resolve, 2));
+	cr_assert(eq(str, c->network.resolve[1].host, "b.test"));
+	cr_assert(eq(str, c->network.resolve[1].address, "::1"));
+	cr_assert(eq(sz, c->env.n_set, 2));
+	cr_assert(eq(str, c->env.set[0].value, "user"));
+	cr_assert(eq(str, c->env.set[1].value, "project"));
+	cell_config_free(c);
+}
+
+Test(config, error_in_user_config_names_the_user_file)
+{
+	expect_error_env("{\"network\": {\"mode\": 1}}", "{}", &env,
+			 USER_FILE ":1:22: network.mode: expected a string, got a number");
+}
+
+Test(config, presets_expand_to_rules_and_mounts)
+{
+	struct cell_config *c = load_ok("{\"presets\": [\"rust\", \"github\"]}");
+	bool crates = false, github = false;
+
+	for (size_t i = 0; i < c->network.n_allow; i++) {
+		if (streq(c->network.allow[i].text, "crates.io")) {
+			crates = true;
+			cr_assert(eq(str, c->network.allow[i].origin, "preset rust (@crates)"));
+		}
+		github = github || streq(c->network.allow[i].text, "codeload.github.com");
+	}
+	cr_assert(crates);
+	cr_assert(github);
+	cr_assert(eq(str, c->mounts[0].path, "/home/u/.cargo/registry"));
+	cr_assert(eq(int, c->mounts[0].mode, CELL_MOUNT_STATE));
+	cr_assert(eq(str, c->mounts[2].path, "/home/u/.cargo/bin"));
+	cr_assert(eq(int, c->mounts[2].mode, CELL_MOUNT_RO));
+	cell_config_free(c);
+}
+
+Test(config, every_preset_loads_and_every_preset_host_is_a_rule)
+{
+	size_t n, nn;
+	const struct cell_preset *p = cell_presets(&n);
+	const struct cell_netpreset *np = cell_netpresets(&nn);
+
+	for (size_t i = 0; i < n; i++) {
+		char json[128];
+		struct cell_config *c;
+
+		snprintf(json, sizeof(json), "{\"presets\": [\"%s\"]}", p[i].name);
+		c = load_ok(json);
+		cr_assert(gt(sz, c->network.n_allow, 0), "preset %s allows nothing", p[i].name);
+		cell_config_free(c);
+	}
+	for (size_t i = 0; i < nn; i++)
+		for (const char *const *h = np[i].hosts; *h; h++) {
+			struct cell_netrule rule;
+			const char *why;
+
+			cr_assert(eq(int, cell_netrule_parse(*h, &rule, &why), 0), "%s", *h);
+			cr_assert(eq(int, rule.kind, CELL_NETRULE_HOST));
+		}
+}
+
+Test(config, unknown_presets_suggest)
+{
+	expect_error(
+		"{\"presets\": [\"node\", \"pyton\"]}", FILE_
+		":1:22: presets[1]: \"pyton\" is not a preset (node, python, rust, go, nix, github); did you mean \"python\"?");
+	expect_error(
+		"{\"network\": {\"allow\": [\"@npmm\"]}}", FILE_
+		":1:24: network.allow[0]: \"@npmm\" is not a host preset; did you mean \"@npm\"?");
+	expect_error(
+		"{\"network\": {\"deny\": [\"@ads\"]}}", FILE_
+		":1:23: network.deny[0]: \"@ads\" is not a host preset (@npm, @pypi, @crates, @go, @nix, @github)");
+}
+
+Test(config, bad_host_rules_say_why)
+{
+	expect_error(
+		"{\"network\": {\"allow\": [\"https://x.com/\"]}}", FILE_
+		":1:24: network.allow[0]: \"https://x.com/\" is not a host rule: it is a URL; write the host name only (\"example.com\")");
+	expect_error(
+		"{\"network\": {\"allow\": [\"*.com\"]}}", FILE_
+		":1:24: network.allow[0]: \"*.com\" is not a host rule: \"*.\" needs a domain below a top-level domain (\"*.example.com\", not \"*.com\")");
+	expect_error(
+		"{\"network\": {\"allow\": [\"*\"]}}", FILE_
+		":1:24: network.allow[0]: \"*\" is not a host rule: a lone \"*\" would allow every host; set network.mode to \"host\" to turn filtering off");
+	expect_error("{\"network\": {\"resolve\": {\"a.test\": \"localhost\"}}}", FILE_
+		     ":1:36: network.resolve.a.test: \"localhost\" is not an IPv4 or IPv6 address");
+}
+
+Test(config, names_sizes_and_env)
+{
+	struct cell_config *c = load_ok(
+		"{\"name\": \"my.app_2-x\", \"limits\": {\"memory\": \"1.5G\", \"pids\": 1}}");
+
+	cr_assert(eq(str, c->name, "my.app_2-x"));
+	cr_assert(eq(u64, c->limits.memory, 3ULL << 29));
+	cell_config_free(c);
+	c = load_ok("{\"limits\": {\"memory\": 1048576}}");
+	cr_assert(eq(u64, c->limits.memory, 1048576));
+	cell_config_free(c);
+	c = load_ok("{\"limits\": {\"memory\": \"512MiB\"}}");
+	cr_assert(eq(u64, c->limits.memory, 512ULL << 20));
+	cell_config_free(c);
+
+	expect_error(
+		"{\"name\": \"-web\"}", FILE_
+		":1:10: name: \"-web\" is not a cell name (1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit)");
+	expect_error(
+		"{\"limits\": {\"memory\": \"4 gigs\"}}", FILE_
+		":1:23: limits.memory: \"4 gigs\" is not a size (a number with K, M, G or T: \"512M\", \"4G\")");
+	expect_error("{\"limits\": {\"memory\": \"1K\"}}",
+		     FILE_ ":1:23: limits.memory: \"1K\" is less than the smallest limit, 1M");
+	expect_error("{\"limits\": {\"pids\": 0}}",
+		     FILE_ ":1:21: limits.pids: 0 is not a number of processes (1..4194304)");
+	expect_error("{\"env\": {\"set\": {\"CELL_NAME\": \"x\"}}}",
+		     FILE_ ":1:18: env.set.CELL_NAME: CELL_* variables are set by cell itself");
+	expect_error(
+		"{\"env\": {\"pass\": [\"A-B\"]}}", FILE_
+		":1:19: env.pass[0]: \"A-B\" is not a variable name (letters, digits and '_', not starting with a digit; a final '*' matches a prefix)");
+	expect_error("{\"shell\": \"bash\"}",
+		     FILE_ ":1:11: shell: \"bash\" is not an absolute path (\"/bin/bash\")");
+}
+
+Test(config, nul_byte_and_bom)
+{
+	struct cell_config *c = NULL;
+	struct cell_diag d = {0};
+	const char bom[] = "\xEF\xBB\xBF{\"name\": \"bom\"}";
+	const char nul[] = "{\"name\": \"a\0b\"}";
+
+	cr_assert(eq(int, cell_config_new(&c), 0));
+	cr_assert(eq(int, cell_config_apply(c, FILE_, bom, sizeof(bom) - 1, ROOT, &env, &d), 0));
+	cr_assert(eq(str, c->name, "bom"));
+	cr_assert(eq(int, cell_config_apply(c, FILE_, nul, sizeof(nul) - 1, ROOT, &env, &d),
+		     -EINVAL));
+	cr_assert(eq(str, d.message, "the file contains a NUL byte"));
+	cr_assert(eq(u32, d.line, 1));
+	cr_assert(eq(u32, d.column, 12));
+	cell_diag_clear(&d);
+	cell_config_free(c);
+}
+
+Test(config, suggest_only_close_words)
+{
+	static const char *const words[] = {"allow", "deny", "mode", "local_ports"};
+
+	cr_assert(eq(str, (char *)cell_config_suggest("alow", words, 4), "allow"));
+	cr_assert(eq(str, (char *)cell_config_suggest("Mode", words, 4), "mode"));
+	cr_assert(eq(str, (char *)cell_config_suggest("local_port", words, 4), "local_ports"));
+	cr_assert(eq(ptr, (void *)cell_config_suggest("x", words, 4), NULL));
+	cr_assert(eq(ptr, (void *)cell_config_suggest("colour", words, 4), NULL));
+}
