@@ -153,7 +153,7 @@ demo: $(CELL)
 C_FILES = $(shell find module shim bpf tests -name '*.[ch]' -not -path '*/fixtures/*')
 
 .PHONY: lint
-lint:
+lint: deps
 	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--inline-suppr --std=c11 -D_GNU_SOURCE -DCELL_VERSION='"lint"' -Imodule/lib \
 		--suppress=missingIncludeSystem module

@@ -12,20 +12,13 @@ int cmd_allow(int argc, char *argv[])
 	_cleanup_project_ struct cell_project *p = NULL;
 	_cleanup_config_ struct cell_config *c = NULL;
 	_cleanup_free_ char *dir = NULL;
-	const char *start;
 	int r;
 
-	r = cli_parse_dir_only(argc, argv, &start);
+	r = cli_open_project(argc, argv, &p, &c);
+	if (r == CELL_EXIT_CONFIG)
+		fprintf(stderr, "cell: nothing was allowed; fix the problem above first\n");
 	if (r >= 0)
 		return r;
-	r = cli_find_project(start, &p);
-	if (r >= 0)
-		return r;
-	r = cli_load_config(p, &c);
-	if (r >= 0) {
-		fprintf(stderr, "cell: not allowed: fix %s first\n", p->config_path);
-		return r;
-	}
 	r = cell_trust_dir(&dir);
 	if (r >= 0)
 		r = cell_trust_allow(dir, p);

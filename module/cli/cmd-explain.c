@@ -36,8 +36,8 @@ static void print_network(const struct cell_config *c)
 		printf(" %u", c->network.local_ports[i]);
 	printf("%s\n", c->network.n_local_ports ? "" : " (none)");
 	for (size_t i = 0; i < c->network.n_resolve; i++)
-		printf("  resolve: %s -> %s\n", c->network.resolve[i].host,
-		       c->network.resolve[i].address);
+		printf("  resolve: %s -> %s\n", c->network.resolve[i].key,
+		       c->network.resolve[i].value);
 }
 
 static void print_config(const struct cell_config *c)
@@ -65,7 +65,7 @@ static void print_config(const struct cell_config *c)
 		printf(" %s", c->env.pass[i]);
 	printf("%s\n", c->env.pass && c->env.pass[0] ? "" : " (none beyond the defaults)");
 	for (size_t i = 0; i < c->env.n_set; i++)
-		printf("  set: %s=%s\n", c->env.set[i].name, c->env.set[i].value);
+		printf("  set: %s=%s\n", c->env.set[i].key, c->env.set[i].value);
 	printf("limits:");
 	if (c->limits.memory)
 		printf(" memory=%llu bytes", (unsigned long long)c->limits.memory);
@@ -86,18 +86,11 @@ int cmd_explain(int argc, char *argv[])
 	_cleanup_project_ struct cell_project *p = NULL;
 	_cleanup_config_ struct cell_config *c = NULL;
 	_cleanup_free_ char *dir = NULL, *user = NULL, *allow = NULL;
-	const char *start;
 	bool trusted = false;
 	struct stat st;
 	int r;
 
-	r = cli_parse_dir_only(argc, argv, &start);
-	if (r >= 0)
-		return r;
-	r = cli_find_project(start, &p);
-	if (r >= 0)
-		return r;
-	r = cli_load_config(p, &c);
+	r = cli_open_project(argc, argv, &p, &c);
 	if (r >= 0)
 		return r;
 	r = cell_trust_dir(&dir);

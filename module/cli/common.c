@@ -131,6 +131,26 @@ int cli_load_config(const struct cell_project *p, struct cell_config **ret)
 	return -1;
 }
 
+int cli_open_project(int argc, char *argv[], struct cell_project **ret_project,
+		     struct cell_config **ret_config)
+{
+	_cleanup_project_ struct cell_project *p = NULL;
+	const char *dir;
+	int r;
+
+	r = cli_parse_dir_only(argc, argv, &dir);
+	if (r >= 0)
+		return r;
+	r = cli_find_project(dir, &p);
+	if (r >= 0)
+		return r;
+	r = cli_load_config(p, ret_config);
+	if (r >= 0)
+		return r;
+	*ret_project = TAKE_PTR(p);
+	return -1;
+}
+
 char *cli_allow_command(const struct cell_project *p)
 {
 	_cleanup_free_ char *q = cell_shell_quote(p->root);

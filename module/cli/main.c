@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "log.h"
+#include "suggest.h"
 
 static const struct cli_command commands[] = {
 	{"allow", cmd_allow, "[DIR]", "Trust the project's .cell.json as it is now"},
@@ -71,7 +72,7 @@ static const char *suggest_command(const char *word)
 
 	for (size_t i = 0; i < ELEMENTSOF(commands); i++)
 		names[i] = commands[i].name;
-	return cell_config_suggest(word, names, ELEMENTSOF(names));
+	return cell_suggest(word, names, ELEMENTSOF(names));
 }
 
 int main(int argc, char *argv[])

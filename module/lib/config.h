@@ -39,13 +39,9 @@ struct cell_rule {
 	char *origin;
 };
 
-struct cell_resolve {
-	char *host;
-	char *address;
-};
-
-struct cell_setenv {
-	char *name;
+/* One member of a map: network.resolve (host → address), env.set (name → value). */
+struct cell_kv {
+	char *key;
 	char *value;
 };
 
@@ -68,12 +64,12 @@ struct cell_config {
 		size_t n_deny;
 		uint16_t *local_ports;
 		size_t n_local_ports;
-		struct cell_resolve *resolve;
+		struct cell_kv *resolve; /* host → address */
 		size_t n_resolve;
 	} network;
 	struct {
 		char **pass;
-		struct cell_setenv *set;
+		struct cell_kv *set; /* name → value */
 		size_t n_set;
 	} env;
 	struct {
@@ -112,8 +108,6 @@ int cell_config_finish(struct cell_config *c, const char *project_root,
 		       const struct cell_config_env *env, struct cell_diag *diag);
 /* 1 to 64 of [A-Za-z0-9._-], starting with a letter or digit. */
 bool cell_config_valid_name(const char *s);
-/* Suggests the candidate closest to word ("did you mean"), or NULL when none is close. */
-const char *cell_config_suggest(const char *word, const char *const *candidates, size_t n);
 
 static inline void cell_config_freep(struct cell_config **c)
 {

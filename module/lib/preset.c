@@ -12,13 +12,13 @@
 
 /* Keep README.md's preset reference in step with these tables. */
 static const struct cell_netpreset netpresets[] = {
-	{"npm", HOSTS("registry.npmjs.org", "registry.yarnpkg.com")},
-	{"pypi", HOSTS("pypi.org", "files.pythonhosted.org")},
-	{"crates", HOSTS("crates.io", "index.crates.io", "static.crates.io")},
-	{"go", HOSTS("proxy.golang.org", "sum.golang.org")},
-	{"nix", HOSTS("cache.nixos.org", "channels.nixos.org", "releases.nixos.org")},
-	{"github", HOSTS("github.com", "api.github.com", "codeload.github.com",
-			 "objects.githubusercontent.com", "raw.githubusercontent.com")},
+	{"@npm", HOSTS("registry.npmjs.org", "registry.yarnpkg.com")},
+	{"@pypi", HOSTS("pypi.org", "files.pythonhosted.org")},
+	{"@crates", HOSTS("crates.io", "index.crates.io", "static.crates.io")},
+	{"@go", HOSTS("proxy.golang.org", "sum.golang.org")},
+	{"@nix", HOSTS("cache.nixos.org", "channels.nixos.org", "releases.nixos.org")},
+	{"@github", HOSTS("github.com", "api.github.com", "codeload.github.com",
+			  "objects.githubusercontent.com", "raw.githubusercontent.com")},
 };
 
 #define PRESET(n, s, a, ...)                                       \
@@ -27,23 +27,23 @@ static const struct cell_netpreset netpresets[] = {
 	}
 
 static const struct cell_preset presets[] = {
-	PRESET("node", "npm registry; a per-project npm cache; nvm's node read-only", HOSTS("@npm"),
+	PRESET("node", "npm registry; a per-project npm cache; nvm's node read-only", "@npm",
 	       {"~/.npm", CELL_MOUNT_STATE, false}, {"~/.nvm", CELL_MOUNT_RO, true}),
-	PRESET("python", "PyPI; a per-project pip cache; pyenv's pythons read-only", HOSTS("@pypi"),
+	PRESET("python", "PyPI; a per-project pip cache; pyenv's pythons read-only", "@pypi",
 	       {"~/.cache/pip", CELL_MOUNT_STATE, false}, {"~/.pyenv", CELL_MOUNT_RO, true}),
 	PRESET("rust", "crates.io; per-project cargo registry and git caches; toolchains read-only",
-	       HOSTS("@crates"), {"~/.cargo/registry", CELL_MOUNT_STATE, false},
+	       "@crates", {"~/.cargo/registry", CELL_MOUNT_STATE, false},
 	       {"~/.cargo/git", CELL_MOUNT_STATE, false}, {"~/.cargo/bin", CELL_MOUNT_RO, true},
 	       {"~/.rustup", CELL_MOUNT_RO, true}),
 	PRESET("go",
 	       "the Go module proxy and checksum database; per-project module and build caches",
-	       HOSTS("@go"), {"~/go/pkg/mod", CELL_MOUNT_STATE, false},
+	       "@go", {"~/go/pkg/mod", CELL_MOUNT_STATE, false},
 	       {"~/.cache/go-build", CELL_MOUNT_STATE, false}),
 	PRESET("nix", "the NixOS binary cache and channels; the store and profiles read-only",
-	       HOSTS("@nix"), {"/nix/store", CELL_MOUNT_RO, true},
+	       "@nix", {"/nix/store", CELL_MOUNT_RO, true},
 	       {"/nix/var/nix/profiles", CELL_MOUNT_RO, true},
 	       {"~/.nix-profile", CELL_MOUNT_RO, true}),
-	{"github", "GitHub over HTTPS (clone, API, release downloads)", HOSTS("@github"), NULL, 0},
+	{"github", "GitHub over HTTPS (clone, API, release downloads)", "@github", NULL, 0},
 };
 
 const struct cell_preset *cell_preset_find(const char *name)
@@ -56,8 +56,6 @@ const struct cell_preset *cell_preset_find(const char *name)
 
 const struct cell_netpreset *cell_netpreset_find(const char *name)
 {
-	if (name[0] == '@')
-		name++;
 	for (size_t i = 0; i < ELEMENTSOF(netpresets); i++)
 		if (streq(netpresets[i].name, name))
 			return &netpresets[i];

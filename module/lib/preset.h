@@ -7,7 +7,7 @@
 
 /* A named list of hosts, written "@name" in network.allow and network.deny. */
 struct cell_netpreset {
-	const char *name; /* without the '@' */
+	const char *name; /* "@npm" */
 	const char *const *hosts;
 };
 
@@ -21,7 +21,7 @@ struct cell_preset_mount {
 struct cell_preset {
 	const char *name;
 	const char *summary;
-	const char *const *allow; /* rules or "@netpresets" */
+	const char *netpreset; /* the hosts it allows: "@npm" */
 	const struct cell_preset_mount *mounts;
 	size_t n_mounts;
 };

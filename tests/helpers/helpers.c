@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -16,6 +17,7 @@
 
 #include "fileio.h"
 #include "helpers.h"
+#include "macro.h"
 #include "path.h"
 
 char *th_mkdtemp(void)
@@ -75,6 +77,20 @@ char *th_read(const char *path)
 	if (cell_read_file(path, 0, CELL_FILE_MAX, &s, NULL) < 0)
 		return NULL;
 	return s;
+}
+
+size_t th_count_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	size_t n = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d)))
+		n += !streq(de->d_name, ".") && !streq(de->d_name, "..");
+	closedir(d);
+	return n;
 }
 
 struct sink {

@@ -12,6 +12,8 @@ void th_rm_rf(const char *path);
 char *th_write(const char *dir, const char *name, const char *text);
 char *th_read(const char *path);
 char *th_join(const char *a, const char *b);
+/* Entries in a directory other than "." and ".."; 0 when it does not exist. */
+size_t th_count_entries(const char *dir);
 
 struct th_result {
 	int status; /* exit status, or 128+signal */

@@ -9,6 +9,7 @@
 #include "config.h"
 #include "netpolicy.h"
 #include "preset.h"
+#include "suggest.h"
 
 #define ROOT "/src/web"
 #define FILE_ "/src/web/.cell.json"
@@ -139,13 +140,13 @@ Test(config, full_example_is_parsed_into_the_struct)
 	cr_assert(eq(sz, c->network.n_local_ports, 1));
 	cr_assert(eq(u16, c->network.local_ports[0], 5432));
 	cr_assert(eq(sz, c->network.n_resolve, 1));
-	cr_assert(eq(str, c->network.resolve[0].host, "registry.test"));
-	cr_assert(eq(str, c->network.resolve[0].address, "127.0.0.1"));
+	cr_assert(eq(str, c->network.resolve[0].key, "registry.test"));
+	cr_assert(eq(str, c->network.resolve[0].value, "127.0.0.1"));
 
 	cr_assert(eq(str, c->env.pass[0], "TERM"));
 	cr_assert(eq(str, c->env.pass[1], "EDITOR"));
 	cr_assert(eq(sz, c->env.n_set, 1));
-	cr_assert(eq(str, c->env.set[0].name, "NODE_ENV"));
+	cr_assert(eq(str, c->env.set[0].key, "NODE_ENV"));
 	cr_assert(eq(str, c->env.set[0].value, "development"));
 	cr_assert(eq(u64, c->limits.memory, 4ULL << 30));
 	cr_assert(eq(u32, c->limits.pids, 1024));
@@ -359,8 +360,8 @@ Test(config, user_config_merges_under_project)
 	cr_assert(eq(str, c->mounts[1].path, "/srv"));
 	/* maps: merged by key, the project's value wins */
 	cr_assert(eq(sz, c->network.n_resolve, 2));
-	cr_assert(eq(str, c->network.resolve[1].host, "b.test"));
-	cr_assert(eq(str, c->network.resolve[1].address, "::1"));
+	cr_assert(eq(str, c->network.resolve[1].key, "b.test"));
+	cr_assert(eq(str, c->network.resolve[1].value, "::1"));
 	cr_assert(eq(sz, c->env.n_set, 2));
 	cr_assert(eq(str, c->env.set[0].value, "user"));
 	cr_assert(eq(str, c->env.set[1].value, "project"));
@@ -426,7 +427,7 @@ Test(config, unknown_presets_suggest)
 		":1:22: presets[1]: \"pyton\" is not a preset (node, python, rust, go, nix, github); did you mean \"python\"?");
 	expect_error(
 		"{\"network\": {\"allow\": [\"@npmm\"]}}", FILE_
-		":1:24: network.allow[0]: \"@npmm\" is not a host preset; did you mean \"@npm\"?");
+		":1:24: network.allow[0]: \"@npmm\" is not a host preset (@npm, @pypi, @crates, @go, @nix, @github); did you mean \"@npm\"?");
 	expect_error(
 		"{\"network\": {\"deny\": [\"@ads\"]}}", FILE_
 		":1:23: network.deny[0]: \"@ads\" is not a host preset (@npm, @pypi, @crates, @go, @nix, @github)");
@@ -504,9 +505,9 @@ Test(config, suggest_only_close_words)
 {
 	static const char *const words[] = {"allow", "deny", "mode", "local_ports"};
 
-	cr_assert(eq(str, (char *)cell_config_suggest("alow", words, 4), "allow"));
-	cr_assert(eq(str, (char *)cell_config_suggest("Mode", words, 4), "mode"));
-	cr_assert(eq(str, (char *)cell_config_suggest("local_port", words, 4), "local_ports"));
-	cr_assert(eq(ptr, (void *)cell_config_suggest("x", words, 4), NULL));
-	cr_assert(eq(ptr, (void *)cell_config_suggest("colour", words, 4), NULL));
+	cr_assert(eq(str, (char *)cell_suggest("alow", words, 4), "allow"));
+	cr_assert(eq(str, (char *)cell_suggest("Mode", words, 4), "mode"));
+	cr_assert(eq(str, (char *)cell_suggest("local_port", words, 4), "local_ports"));
+	cr_assert(eq(ptr, (void *)cell_suggest("x", words, 4), NULL));
+	cr_assert(eq(ptr, (void *)cell_suggest("colour", words, 4), NULL));
 }

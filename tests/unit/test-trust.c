@@ -51,16 +51,7 @@ static bool trusted(const char *rel)
 
 static size_t records(void)
 {
-	DIR *d = opendir(allow_dir);
-	struct dirent *de;
-	size_t n = 0;
-
-	if (!d)
-		return 0;
-	while ((de = readdir(d)))
-		n += de->d_name[0] != '.';
-	closedir(d);
-	return n;
+	return th_count_entries(allow_dir);
 }
 
 Test(trust, sha256_is_the_real_thing)

@@ -1,0 +1,354 @@
+/* SPDX-License-Identifier: MIT */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jsonpos.h"
+#include "macro.h"
+#include "schema.h"
+#include "suggest.h"
+
+void cell_schema_push(struct cell_schema *s, const char *key, int index, size_t ordinal)
+{
+	if (s->depth < CELL_SCHEMA_DEPTH)
+		s->segs[s->depth] = (struct cell_schema_segment){key, index, ordinal};
+	s->depth++;
+}
+
+void cell_schema_pop(struct cell_schema *s)
+{
+	s->depth--;
+}
+
+static void render_path(const struct cell_schema *s, char *buf, size_t size)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < s->depth && i < CELL_SCHEMA_DEPTH && used < size; i++) {
+		const struct cell_schema_segment *g = &s->segs[i];
+		int n;
+
+		if (g->index >= 0)
+			n = snprintf(buf + used, size - used, "[%d]", g->index);
+		else
+			n = snprintf(buf + used, size - used, "%s%s", i > 0 ? "." : "", g->key);
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+}
+
+int cell_schema_fail(struct cell_schema *s, bool at_key, const char *fmt, ...)
+{
+	_cleanup_free_ char *msg = NULL;
+	size_t ordinals[CELL_SCHEMA_DEPTH];
+	char path[512];
+	va_list ap;
+	long off;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	render_path(s, path, sizeof(path));
+	cell_diag_set(s->diag, -EINVAL, s->file, path, "%s", msg ? msg : "invalid value");
+	for (size_t i = 0; i < s->depth && i < CELL_SCHEMA_DEPTH; i++)
+		ordinals[i] = s->segs[i].ordinal;
+	off = s->depth <= CELL_SCHEMA_DEPTH
+		      ? cell_json_locate(s->text, s->len, ordinals, s->depth, at_key)
+		      : -1;
+	if (off >= 0)
+		cell_diag_locate(s->diag, s->text, s->len, (size_t)off);
+	return -EINVAL;
+}
+
+char *cell_schema_origin(const struct cell_schema *s)
+{
+	char path[512], *o;
+
+	render_path(s, path, sizeof(path));
+	if (asprintf(&o, "%s: %s", s->file, path) < 0)
+		return NULL;
+	return o;
+}
+
+const char *cell_schema_type_name(const cJSON *v)
+{
+	if (cJSON_IsBool(v))
+		return "a boolean";
+	if (cJSON_IsNull(v))
+		return "null";
+	if (cJSON_IsNumber(v))
+		return "a number";
+	if (cJSON_IsString(v))
+		return "a string";
+	if (cJSON_IsArray(v))
+		return "an array";
+	if (cJSON_IsObject(v))
+		return "an object";
+	return "an unknown value";
+}
+
+int cell_schema_expect(struct cell_schema *s, const cJSON *v, cJSON_bool (*is)(const cJSON *),
+		       const char *what)
+{
+	if (is(v))
+		return 0;
+	return cell_schema_fail(s, false, "expected %s, got %s", what, cell_schema_type_name(v));
+}
+
+int cell_schema_check_unique(struct cell_schema *s, const cJSON *obj, const cJSON *item)
+{
+	for (const cJSON *p = obj->child; p && p != item; p = p->next)
+		if (streq(p->string, item->string))
+			return cell_schema_fail(s, true, "duplicate key; each key may appear once");
+	return 0;
+}
+
+int cell_schema_check_keys(struct cell_schema *s, const cJSON *obj, const char *const *keys,
+			   size_t n)
+{
+	const cJSON *item;
+	size_t i = 0;
+	int r;
+
+	cJSON_ArrayForEach(item, obj)
+	{
+		bool known = false;
+
+		cell_schema_push(s, item->string, -1, i++);
+		r = cell_schema_check_unique(s, obj, item);
+		if (r < 0)
+			return r;
+		for (size_t k = 0; k < n; k++)
+			known = known || streq(keys[k], item->string);
+		if (!known) {
+			const char *near = cell_suggest(item->string, keys, n);
+			_cleanup_free_ char *all = NULL;
+
+			if (near)
+				return cell_schema_fail(s, true,
+							"unknown key; did you mean \"%s\"?", near);
+			all = cell_join_words(keys, n);
+			return cell_schema_fail(s, true, "unknown key (known keys here: %s)",
+						all ? all : "?");
+		}
+		cell_schema_pop(s);
+	}
+	return 0;
+}
+
+int cell_schema_object(struct cell_schema *s, const cJSON *v, const char *what,
+		       const char *const *keys, size_t n)
+{
+	int r = cell_schema_expect(s, v, cJSON_IsObject, what);
+
+	if (r < 0)
+		return r;
+	return cell_schema_check_keys(s, v, keys, n);
+}
+
+int cell_schema_members(struct cell_schema *s, const cJSON *v, const char *what,
+			const struct cell_schema_member *members, size_t n)
+{
+	const char *keys[16];
+	const cJSON *item;
+	size_t i = 0;
+	int r;
+
+	if (n > ELEMENTSOF(keys))
+		return -E2BIG;
+	for (size_t k = 0; k < n; k++)
+		keys[k] = members[k].key;
+	r = cell_schema_object(s, v, what, keys, n);
+	if (r < 0)
+		return r;
+	cJSON_ArrayForEach(item, v)
+	{
+		cell_schema_push(s, item->string, -1, i++);
+		for (size_t k = 0; k < n; k++)
+			if (streq(members[k].key, item->string)) {
+				r = members[k].apply(s, item);
+				break;
+			}
+		if (r < 0)
+			return r;
+		cell_schema_pop(s);
+	}
+	return 0;
+}
+
+int cell_schema_elements(struct cell_schema *s, const cJSON *v, const char *what,
+			 int (*fn)(struct cell_schema *s, const cJSON *item))
+{
+	const cJSON *item;
+	int i = 0, r;
+
+	r = cell_schema_expect(s, v, cJSON_IsArray, what);
+	if (r < 0)
+		return r;
+	cJSON_ArrayForEach(item, v)
+	{
+		cell_schema_push(s, NULL, i, (size_t)i);
+		i++;
+		r = fn(s, item);
+		if (r < 0)
+			return r;
+		cell_schema_pop(s);
+	}
+	return 0;
+}
+
+int cell_schema_map(struct cell_schema *s, const cJSON *v, const char *what,
+		    int (*fn)(struct cell_schema *s, const cJSON *item))
+{
+	const cJSON *item;
+	size_t i = 0;
+	int r;
+
+	r = cell_schema_expect(s, v, cJSON_IsObject, what);
+	if (r < 0)
+		return r;
+	cJSON_ArrayForEach(item, v)
+	{
+		cell_schema_push(s, item->string, -1, i++);
+		r = cell_schema_check_unique(s, v, item);
+		if (r < 0)
+			return r;
+		r = fn(s, item);
+		if (r < 0)
+			return r;
+		cell_schema_pop(s);
+	}
+	return 0;
+}
+
+int cell_schema_get_enum(struct cell_schema *s, const cJSON *v, const char *const *names, size_t n,
+			 const char *what, int *ret)
+{
+	_cleanup_free_ char *all = NULL;
+	const char *near;
+	int r;
+
+	r = cell_schema_expect(s, v, cJSON_IsString, "a string");
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++)
+		if (streq(names[i], v->valuestring)) {
+			*ret = (int)i;
+			return 0;
+		}
+	all = cell_join_words(names, n);
+	near = cell_suggest(v->valuestring, names, n);
+	if (near)
+		return cell_schema_fail(s, false, "\"%s\" is not %s (%s); did you mean \"%s\"?",
+					v->valuestring, what, all ? all : "?", near);
+	return cell_schema_fail(s, false, "\"%s\" is not %s (%s)", v->valuestring, what,
+				all ? all : "?");
+}
+
+int cell_schema_get_int(struct cell_schema *s, const cJSON *v, double min, double max,
+			const char *what, double *ret)
+{
+	int r = cell_schema_expect(s, v, cJSON_IsNumber, "an integer");
+
+	if (r < 0)
+		return r;
+	if (v->valuedouble != floor(v->valuedouble) || v->valuedouble < min || v->valuedouble > max)
+		return cell_schema_fail(s, false, "%.15g is not %s (%.15g..%.15g)", v->valuedouble,
+					what, min, max);
+	*ret = v->valuedouble;
+	return 0;
+}
+
+/* Whether a string whose content starts at off has a closing quote anywhere after it. */
+static bool unterminated_string_ends(const char *text, size_t len, size_t off)
+{
+	for (size_t i = off; i < len; i++) {
+		if (text[i] == '\\')
+			i++;
+		else if (text[i] == '"')
+			return true;
+	}
+	return false;
+}
+
+/* Words for a syntax error at offset: what is there, and a hint for the usual mistakes. */
+static void describe_syntax_error(const char *text, size_t len, size_t off, char *buf, size_t size)
+{
+	size_t prev = off;
+
+	if (off >= len) {
+		snprintf(buf, size, "unexpected end of file (is a '}', ']' or '\"' missing?)");
+		return;
+	}
+	while (prev > 0 && isspace((unsigned char)text[prev - 1]))
+		prev--;
+	if (off > 0 && text[off - 1] == '"' && !unterminated_string_ends(text, len, off))
+		snprintf(buf, size, "a string is not closed (a '\"' is missing)");
+	else if ((text[off] == '}' || text[off] == ']') && prev > 0 && text[prev - 1] == ',')
+		snprintf(buf, size, "unexpected '%c' after a trailing comma", text[off]);
+	else if (text[off] == '/')
+		snprintf(buf, size, "unexpected '/' (JSON has no comments)");
+	else if (text[off] == '\'')
+		snprintf(buf, size, "unexpected \"'\" (JSON strings use double quotes)");
+	else if (isprint((unsigned char)text[off]))
+		snprintf(buf, size, "unexpected '%c'", text[off]);
+	else
+		snprintf(buf, size, "unexpected byte 0x%02x", (unsigned char)text[off]);
+}
+
+int cell_schema_parse(struct cell_schema *s, cJSON **ret)
+{
+	const char *text = s->text, *end = NULL, *start, *nul;
+	size_t len = s->len, skip = 0;
+	cJSON *root;
+	int r;
+
+	if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
+		skip = 3;
+	start = text + skip;
+	while (start < text + len && isspace((unsigned char)*start))
+		start++;
+	if (start == text + len)
+		return cell_diag_set(s->diag, -EINVAL, s->file, NULL,
+				     "the file is empty; a config is a JSON object, at least {}");
+	nul = memchr(text, '\0', len);
+	if (nul) {
+		r = cell_diag_set(s->diag, -EINVAL, s->file, NULL, "the file contains a NUL byte");
+		cell_diag_locate(s->diag, text, len, (size_t)(nul - text));
+		return r;
+	}
+	/* with a length, cJSON wants the terminating NUL inside it to accept the document's end */
+	root = cJSON_ParseWithLengthOpts(text + skip, len - skip + 1, &end, 1);
+	if (!root) {
+		size_t off = end ? (size_t)(end - text) : len;
+		char what[128];
+
+		if (off > len)
+			off = len;
+		/*
+		 * Where an object key should start, cJSON reports one byte past the character it
+		 * refused ("{'a'", "{\"a\": 1,}"): step back onto it.
+		 */
+		if (off > 0 && !isspace((unsigned char)text[off - 1]) && text[off - 1] != '"') {
+			size_t q = off - 1;
+
+			while (q > 0 && isspace((unsigned char)text[q - 1]))
+				q--;
+			if (q > 0 && (text[q - 1] == '{' || text[q - 1] == ','))
+				off--;
+		}
+		describe_syntax_error(text, len, off, what, sizeof(what));
+		r = cell_diag_set(s->diag, -EINVAL, s->file, NULL, "syntax error: %s", what);
+		cell_diag_locate(s->diag, text, len, off);
+		return r;
+	}
+	*ret = root;
+	return 0;
+}
