@@ -32,7 +32,7 @@ DEB_PKGS := build-essential pkg-config clang llvm libbpf-dev bpftool libcjson-de
 	bubblewrap libcriterion-dev libseccomp-dev libpam0g-dev cppcheck clang-format \
 	curl python3 tmux zsh fish hyperfine iproute2 util-linux procps git
 
-LIB_PKGS := libcjson libcrypto
+LIB_PKGS := libcjson libcrypto libseccomp
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(LIB_PKGS))
 PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(LIB_PKGS))
 TEST_CFLAGS = $(shell $(PKG_CONFIG) --cflags criterion)
@@ -43,7 +43,7 @@ WARNINGS := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wfo
 	-Wno-format-nonliteral -Wundef -Wvla -Wpointer-arith -Werror
 ALL_CFLAGS = -std=gnu17 $(WARNINGS) $(CFLAGS) -fno-strict-aliasing -fstack-protector-strong \
 	-D_FORTIFY_SOURCE=2
-ALL_CPPFLAGS = -Imodule/lib -D_GNU_SOURCE -DCELL_VERSION='"$(VERSION)"' $(PKG_CFLAGS) $(CPPFLAGS)
+ALL_CPPFLAGS = -iquote module/lib -D_GNU_SOURCE -DCELL_VERSION='"$(VERSION)"' $(PKG_CFLAGS) $(CPPFLAGS)
 ALL_LDFLAGS = $(LDFLAGS)
 ifeq ($(SANITIZE),1)
 ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all \
@@ -52,7 +52,7 @@ ALL_LDFLAGS += -fsanitize=address,undefined
 endif
 
 LIB_SRC := $(sort $(wildcard module/lib/*.c))
-CLI_SRC := $(sort $(wildcard module/cli/*.c))
+CLI_SRC := $(filter-out module/cli/cell-init.c,$(sort $(wildcard module/cli/*.c)))
 UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 INTEG_SRC := $(sort $(wildcard tests/integration/*.c))
 HELPER_SRC := $(sort $(wildcard tests/helpers/*.c))
@@ -65,11 +65,12 @@ HELPER_OBJ := $(HELPER_SRC:%.c=$(BUILD)/%.o)
 
 LIBCELL := $(BUILD)/libcell.a
 CELL := $(BUILD)/cell
+CELL_INIT := $(BUILD)/cell-init
 UNIT := $(BUILD)/test-unit
 INTEG := $(BUILD)/test-integration
 
 .PHONY: all
-all: $(CELL)
+all: $(CELL) $(CELL_INIT)
 
 $(BUILD)/module/%.o: module/%.c
 	@mkdir -p $(@D)
@@ -80,7 +81,7 @@ $(BUILD)/module/%.o: module/%.c
 $(BUILD)/tests/%.o: tests/%.c
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(ALL_CPPFLAGS) -Itests/helpers $(TEST_CFLAGS) $(ALL_CFLAGS) \
+	$(Q)$(CC) $(ALL_CPPFLAGS) -iquote tests/helpers $(TEST_CFLAGS) $(ALL_CFLAGS) \
 		-DCELL_TEST_BUILD='"$(abspath $(BUILD))"' -DCELL_TEST_SRC='"$(CURDIR)"' \
 		-MMD -MP -c -o $@ $<
 
@@ -91,6 +92,11 @@ $(LIBCELL): $(LIB_OBJ)
 $(CELL): $(CLI_OBJ) $(LIBCELL)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# PID 1 of every cell: libc only, so it runs from any cell's /usr.
+$(CELL_INIT): $(BUILD)/module/cli/cell-init.o
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^
 
 $(UNIT): $(UNIT_OBJ) $(HELPER_OBJ) $(LIBCELL)
 	@mkdir -p $(@D)
@@ -103,7 +109,7 @@ $(INTEG): $(INTEG_OBJ) $(HELPER_OBJ) $(LIBCELL)
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(TEST_LIBS)
 
 .PHONY: tests
-tests: $(CELL) $(UNIT) $(INTEG)
+tests: $(CELL) $(CELL_INIT) $(UNIT) $(INTEG)
 
 # Installs only what is missing, so a machine that has everything pays one dpkg-query.
 .PHONY: deps
@@ -155,7 +161,7 @@ C_FILES = $(shell find module shim bpf tests -name '*.[ch]' -not -path '*/fixtur
 .PHONY: lint
 lint: deps
 	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-		--inline-suppr --std=c11 -D_GNU_SOURCE -DCELL_VERSION='"lint"' -Imodule/lib \
+		--inline-suppr --std=c11 -D_GNU_SOURCE -DCELL_VERSION='"lint"' -Imodule/lib -iquote module/lib \
 		--suppress=missingIncludeSystem module
 	$(Q)clang-format --dry-run -Werror $(C_FILES)
 	@echo "lint: clean"
@@ -169,4 +175,4 @@ install: $(CELL)
 clean:
 	rm -rf $(BUILD)
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(INTEG_OBJ:.o=.d) $(HELPER_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(BUILD)/module/cli/cell-init.d $(UNIT_OBJ:.o=.d) $(INTEG_OBJ:.o=.d) $(HELPER_OBJ:.o=.d)

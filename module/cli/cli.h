@@ -6,6 +6,7 @@
 #include "config.h"
 #include "diag.h"
 #include "macro.h"
+#include "plan.h"
 #include "project.h"
 
 /* Exit codes of the cell command (README, "Exit status"). */
@@ -48,5 +49,25 @@ int cli_load_config(const struct cell_project *p, struct cell_config **ret);
  */
 int cli_open_project(int argc, char *argv[], struct cell_project **ret_project,
 		     struct cell_config **ret_config);
+/* What cell run and cell enter share on their command lines. */
+struct cli_cell_options {
+	const char *dir;  /* -C DIR (run) or DIR (enter); NULL: the current directory */
+	const char *user; /* --user NAME */
+	bool allow_root;  /* --allow-root */
+};
+
+/*
+ * Opens a trusted project for running a cell: as root, first becomes the user the cell is for
+ * (--user, else $SUDO_USER; no user and no --allow-root: refused). Then finds the project around
+ * the directory, loads its config and requires it to be allowed. On success returns -1 and the
+ * real path of the directory in *ret_cwd; otherwise prints why and returns the exit code.
+ */
+int cli_cell_open(const struct cli_cell_options *o, struct cell_project **ret_project,
+		  struct cell_config **ret_config, char **ret_cwd);
+/* Builds the plan for command; prints problems and returns an exit code, or -1. */
+int cli_cell_plan(const struct cell_project *p, const struct cell_config *c, const char *cwd,
+		  char *const *command, struct cell_plan **ret);
+/* Runs a plan: prints its notices, starts it, returns the cell's exit status. */
+int cli_cell_launch(const struct cell_plan *plan);
 /* "cell allow '/path with space'": the exact command that would trust this project. */
 char *cli_allow_command(const struct cell_project *p);

@@ -5,10 +5,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "path.h"
+#include "bwrap.h"
+#include "launch.h"
 #include "quote.h"
+#include "trust.h"
+#include "user.h"
 #include "xdg.h"
 
 void cli_usage(const char *verb, bool to_stderr)
@@ -159,4 +164,141 @@ char *cli_allow_command(const struct cell_project *p)
 	if (!q || asprintf(&s, "cell allow %s", q) < 0)
 		return NULL;
 	return s;
+}
+
+/* As root: whom the cell is for. Returns -1 to go on, or an exit code. */
+static int become_user(const struct cli_cell_options *o)
+{
+	_cleanup_diag_ struct cell_diag d = {0};
+	const char *user = o->user;
+
+	if (geteuid() != 0) {
+		if (o->user) {
+			fprintf(stderr, "cell: --user needs root\n");
+			return CELL_EXIT_USAGE;
+		}
+		return -1;
+	}
+	if (!user) {
+		const char *sudo = getenv("SUDO_USER");
+
+		if (sudo && *sudo && !streq(sudo, "root"))
+			user = sudo;
+	}
+	if (!user) {
+		if (o->allow_root)
+			return -1;
+		fprintf(stderr,
+			"cell: refusing to run a cell as root; name its user with --user NAME "
+			"(or pass --allow-root)\n");
+		return CELL_EXIT_FAILURE;
+	}
+	if (cell_user_become(user, &d) < 0) {
+		cli_print_diag(&d);
+		return CELL_EXIT_FAILURE;
+	}
+	return -1;
+}
+
+int cli_cell_open(const struct cli_cell_options *o, struct cell_project **ret_project,
+		  struct cell_config **ret_config, char **ret_cwd)
+{
+	_cleanup_project_ struct cell_project *p = NULL;
+	_cleanup_config_ struct cell_config *c = NULL;
+	_cleanup_free_ char *cwd = NULL, *trust = NULL, *allow = NULL;
+	bool trusted = false;
+	int r;
+
+	r = become_user(o);
+	if (r >= 0)
+		return r;
+	cwd = realpath(o->dir ? o->dir : ".", NULL);
+	if (!cwd) {
+		fprintf(stderr, "cell: cannot resolve '%s': %s\n", o->dir ? o->dir : ".",
+			strerror(errno));
+		return CELL_EXIT_FAILURE;
+	}
+	r = cli_find_project(cwd, &p);
+	if (r >= 0)
+		return r;
+	r = cli_load_config(p, &c);
+	if (r >= 0)
+		return r;
+	r = cell_trust_dir(&trust);
+	if (r >= 0)
+		r = cell_trust_check(trust, p, &trusted);
+	if (r < 0 || !trusted) {
+		allow = cli_allow_command(p);
+		fprintf(stderr, "cell: %s is not allowed; run '%s' to trust it\n", p->config_path,
+			allow ? allow : "cell allow");
+		return CELL_EXIT_FAILURE;
+	}
+	*ret_project = TAKE_PTR(p);
+	*ret_config = TAKE_PTR(c);
+	*ret_cwd = TAKE_PTR(cwd);
+	return -1;
+}
+
+int cli_cell_plan(const struct cell_project *p, const struct cell_config *c, const char *cwd,
+		  char *const *command, struct cell_plan **ret)
+{
+	_cleanup_diag_ struct cell_diag d = {0};
+	_cleanup_free_ char *state = NULL, *init = NULL;
+	struct cell_config_env env = cell_config_env_from_process();
+	const char *shell = c->shell ? c->shell : getenv("SHELL");
+	struct cell_plan_input in;
+	extern char **environ;
+	int r;
+
+	r = cell_xdg_dir(CELL_XDG_STATE, &state);
+	if (r < 0) {
+		fprintf(stderr, "cell: cannot find your state directory: %s\n", strerror(-r));
+		return CELL_EXIT_FAILURE;
+	}
+	r = cell_launch_find_init(&init);
+	if (r < 0) {
+		fprintf(stderr, "cell: cell-init is missing (looked beside cell and in %s)\n",
+			init ? init : "libexec");
+		return CELL_EXIT_FAILURE;
+	}
+	in = (struct cell_plan_input){
+		.cwd = cwd,
+		.command = command,
+		.environ = environ,
+		.home = env.home,
+		.user = env.user,
+		.shell = shell && *shell ? shell : "/bin/sh",
+		.state_home = state,
+		.init = init,
+	};
+	r = cell_plan_build(p, c, &in, ret, &d);
+	if (r < 0) {
+		if (d.message)
+			cli_print_diag(&d);
+		else
+			fprintf(stderr, "cell: cannot plan the cell: %s\n", strerror(-r));
+		return r == -ENOMEM ? CELL_EXIT_FAILURE : CELL_EXIT_CONFIG;
+	}
+	return -1;
+}
+
+int cli_cell_launch(const struct cell_plan *plan)
+{
+	_cleanup_diag_ struct cell_diag d = {0};
+	_cleanup_free_ char *bwrap = NULL;
+	int status = 0, r;
+
+	for (size_t i = 0; plan->notices && plan->notices[i]; i++)
+		fprintf(stderr, "cell: %s\n", plan->notices[i]);
+	r = cell_bwrap_find(&bwrap);
+	if (r < 0) {
+		fprintf(stderr, "cell: bubblewrap is not installed (apt-get install bubblewrap)\n");
+		return CELL_EXIT_FAILURE;
+	}
+	r = cell_launch(plan, bwrap, &status, &d);
+	if (r < 0) {
+		cli_print_diag(&d);
+		return CELL_EXIT_FAILURE;
+	}
+	return status;
 }

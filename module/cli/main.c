@@ -10,6 +10,10 @@
 #include "suggest.h"
 
 static const struct cli_command commands[] = {
+	{"run", cmd_run, "[-C DIR] [--user NAME] [--allow-root] [--] COMMAND [ARGS...]",
+	 "Run COMMAND in the cell of the project around the current directory"},
+	{"enter", cmd_enter, "[--user NAME] [--allow-root] [DIR]",
+	 "Start your shell in the project's cell; exit it to leave"},
 	{"allow", cmd_allow, "[DIR]", "Trust the project's .cell.json as it is now"},
 	{"deny", cmd_deny, "[DIR]", "Revoke trust in the project's .cell.json"},
 	{"explain", cmd_explain, "[DIR]",

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -7,7 +9,9 @@
 
 #include "bwrap.h"
 #include "macro.h"
+#include "plan.h"
 #include "process.h"
+#include "strv.h"
 
 static const char *const bwrap_paths[] = {"/usr/bin/bwrap", "/usr/local/bin/bwrap", "/bin/bwrap"};
 
@@ -47,4 +51,132 @@ int cell_bwrap_version(const char *bwrap, char **ret)
 		return -EIO;
 	*ret = strdup(v);
 	return *ret ? 0 : -ENOMEM;
+}
+
+static int push(char ***argv, const char *a)
+{
+	return cell_strv_extend(argv, a);
+}
+
+static int push2(char ***argv, const char *a, const char *b)
+{
+	int r = push(argv, a);
+
+	return r < 0 ? r : push(argv, b);
+}
+
+static int push3(char ***argv, const char *a, const char *b, const char *c)
+{
+	int r = push(argv, a);
+
+	return r < 0 ? r : push2(argv, b, c);
+}
+
+static bool has_overlay(const struct cell_plan *p)
+{
+	for (size_t i = 0; i < p->mounts.n; i++)
+		if (p->mounts.ops[i].kind == CELL_OP_OVERLAY)
+			return true;
+	return false;
+}
+
+static int push_op(char ***argv, const struct cell_mount_op *op, unsigned *overlay_n)
+{
+	char stage[64], lower[96], rw[96];
+
+	switch (op->kind) {
+	case CELL_OP_RO_BIND:
+		return push3(argv, "--ro-bind", op->src, op->dest);
+	case CELL_OP_BIND:
+		return push3(argv, "--bind", op->src, op->dest);
+	case CELL_OP_DEV_BIND:
+		return push3(argv, "--dev-bind", op->src, op->dest);
+	case CELL_OP_TMPFS:
+		return push2(argv, "--tmpfs", op->dest);
+	case CELL_OP_RO_TMPFS: {
+		int r = push2(argv, "--tmpfs", op->dest);
+
+		return r < 0 ? r : push2(argv, "--remount-ro", op->dest);
+	}
+	case CELL_OP_SYMLINK:
+		return push3(argv, "--symlink", op->src, op->dest);
+	case CELL_OP_PROC:
+		return push2(argv, "--proc", op->dest);
+	case CELL_OP_DEV:
+		return push2(argv, "--dev", op->dest);
+	case CELL_OP_OVERLAY: {
+		int r;
+
+		/* staged here, mounted at dest by cell-init once bwrap is done */
+		snprintf(stage, sizeof(stage), CELL_OVERLAY_STAGING "/%u", (*overlay_n)++);
+		snprintf(lower, sizeof(lower), "%s/lower", stage);
+		snprintf(rw, sizeof(rw), "%s/rw", stage);
+		r = push3(argv, "--ro-bind", op->src, lower);
+		if (r >= 0)
+			r = op->upper_dir ? push3(argv, "--bind", op->upper_dir, rw)
+					  : push2(argv, "--dir", rw);
+		if (r >= 0)
+			r = push2(argv, "--dir", op->dest);
+		return r;
+	}
+	}
+	return -EINVAL;
+}
+
+int cell_bwrap_argv(const char *bwrap, const struct cell_plan *p, char ***ret)
+{
+	static const char *const unshare[] = {"--unshare-user", "--unshare-pid", "--unshare-ipc",
+					      "--unshare-uts", "--unshare-cgroup"};
+	_cleanup_strv_free_ char **argv = NULL;
+	char num[32];
+	unsigned overlay_n = 0;
+	int r = push(&argv, bwrap);
+
+	for (size_t i = 0; r >= 0 && i < ELEMENTSOF(unshare); i++)
+		r = push(&argv, unshare[i]);
+	if (r >= 0 && p->net_mode != CELL_NET_HOST)
+		r = push(&argv, "--unshare-net");
+	if (r >= 0)
+		r = push2(&argv, "--hostname", p->hostname);
+	if (r >= 0)
+		r = push2(&argv, "--die-with-parent", "--as-pid-1");
+	/* with overlays, cell-init needs capabilities (of the cell's own user namespace) to mount
+	 * them, and drops them all before the command runs */
+	if (r >= 0)
+		r = push2(&argv, has_overlay(p) ? "--cap-add" : "--cap-drop", "ALL");
+	snprintf(num, sizeof(num), "%d", CELL_BWRAP_FD_SECCOMP);
+	if (r >= 0)
+		r = push2(&argv, "--seccomp", num);
+	snprintf(num, sizeof(num), "%d", CELL_BWRAP_FD_INFO);
+	if (r >= 0)
+		r = push2(&argv, "--info-fd", num);
+	for (size_t i = 0; r >= 0 && i < p->mounts.n; i++)
+		r = push_op(&argv, &p->mounts.ops[i], &overlay_n);
+	for (size_t i = 0; r >= 0 && i < p->n_files; i++) {
+		snprintf(num, sizeof(num), "%zu", CELL_BWRAP_FD_FILES + i);
+		r = push3(&argv, "--ro-bind-data", num, p->files[i].dest);
+	}
+	if (r >= 0)
+		r = push3(&argv, "--ro-bind", p->init, CELL_INIT_PATH);
+	if (r >= 0)
+		r = push2(&argv, "--chdir", p->cwd);
+	if (r >= 0)
+		r = push2(&argv, "--", CELL_INIT_PATH);
+	overlay_n = 0;
+	for (size_t i = 0; r >= 0 && i < p->mounts.n; i++) {
+		const struct cell_mount_op *op = &p->mounts.ops[i];
+
+		if (op->kind != CELL_OP_OVERLAY)
+			continue;
+		snprintf(num, sizeof(num), "%u", overlay_n++);
+		r = push3(&argv, op->upper_dir ? "--overlay" : "--tmp-overlay", num, op->dest);
+	}
+	if (r >= 0)
+		r = push(&argv, "--");
+	for (size_t i = 0; r >= 0 && p->argv[i]; i++)
+		r = push(&argv, p->argv[i]);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(argv);
+	return 0;
 }

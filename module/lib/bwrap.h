@@ -8,3 +8,20 @@
 int cell_bwrap_find(char **ret);
 /* "0.8.0" from `bwrap --version`. */
 int cell_bwrap_version(const char *bwrap, char **ret);
+
+struct cell_plan;
+
+/* The fixed descriptors bwrap gets from cell_launch(): the seccomp program, bwrap's info
+ * output, then one per generated file of the plan. */
+enum {
+	CELL_BWRAP_FD_SECCOMP = 3,
+	CELL_BWRAP_FD_INFO = 4,
+	CELL_BWRAP_FD_FILES = 5,
+};
+
+/* Where cell-init and the overlay staging directories are in every cell. */
+#define CELL_INIT_PATH "/run/cell/init"
+#define CELL_OVERLAY_STAGING "/run/cell/overlay"
+
+/* The whole argv that runs the plan under bwrap (argv[0] is bwrap). */
+int cell_bwrap_argv(const char *bwrap, const struct cell_plan *p, char ***ret);

@@ -201,7 +201,12 @@ static int mount_flag(struct cell_schema *s, const cJSON *v)
 
 	if (r < 0)
 		return r;
-	*(streq(v->string, "optional") ? &m->optional : &m->canonicalize) = cJSON_IsTrue(v);
+	if (streq(v->string, "optional"))
+		m->optional = cJSON_IsTrue(v);
+	else if (streq(v->string, "canonicalize"))
+		m->canonicalize = cJSON_IsTrue(v);
+	else
+		m->ephemeral = cJSON_IsTrue(v);
 	return 0;
 }
 
@@ -228,8 +233,9 @@ static int expand_member(struct ctx *x, const cJSON *v, size_t ordinal, char **r
 static int mount_one(struct cell_schema *s, const cJSON *v)
 {
 	static const struct cell_schema_member members[] = {
-		{"path", mount_path_or_dest}, {"dest", mount_path_or_dest}, {"mode", mount_mode},
-		{"optional", mount_flag},     {"canonicalize", mount_flag},
+		{"path", mount_path_or_dest}, {"dest", mount_path_or_dest},
+		{"mode", mount_mode},	      {"optional", mount_flag},
+		{"canonicalize", mount_flag}, {"ephemeral", mount_flag},
 	};
 	struct ctx *x = ctx_of(s);
 	struct cell_mount *m = &x->mount.m;
@@ -239,7 +245,7 @@ static int mount_one(struct cell_schema *s, const cJSON *v)
 	m->mode = CELL_MOUNT_RO;
 	r = cell_schema_members(
 		s, v,
-		"an object with \"path\" (and \"mode\", \"dest\", \"optional\", \"canonicalize\")",
+		"an object with \"path\" (and \"mode\", \"dest\", \"optional\", \"canonicalize\", \"ephemeral\")",
 		members, ELEMENTSOF(members));
 	if (r < 0)
 		return r;

@@ -30,7 +30,8 @@ struct cell_mount {
 	enum cell_mount_mode mode;
 	bool optional;
 	bool canonicalize;
-	char *origin; /* "FILE: mounts[2]" or "preset node" */
+	bool ephemeral; /* overlay: writes go to a tmpfs and are gone when the cell ends */
+	char *origin;	/* "FILE: mounts[2]" or "preset node" */
 };
 
 /* An allow or deny rule in canonical form, and where it came from. */

@@ -214,7 +214,7 @@ Test(config, wrong_type_names_the_json_path)
 		     FILE_ ":1:32: hardening.allow_userns: expected true or false, got a string");
 	expect_error(
 		"{\"mounts\": [\"/opt\"]}", FILE_
-		":1:13: mounts[0]: expected an object with \"path\" (and \"mode\", \"dest\", \"optional\", \"canonicalize\"), got a string");
+		":1:13: mounts[0]: expected an object with \"path\" (and \"mode\", \"dest\", \"optional\", \"canonicalize\", \"ephemeral\"), got a string");
 }
 
 Test(config, bad_enum_lists_values_and_suggests)

@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: MIT */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "path.h"
+#include "strv.h"
+
+#define RC_DIR "/run/cell/rc"
+
+/*
+ * The prompt shows [cell:NAME] without touching the user's files: each shell gets a small rc of
+ * ours, bound read-only into the cell, that reads the user's own files first. CELL_PROMPT=0
+ * leaves the prompt alone (starship and powerlevel users place $CELL_NAME themselves).
+ */
+static const char bash_rc[] =
+	"# cell: a login shell's files, then the prompt\n"
+	"if [ -r /etc/profile ]; then . /etc/profile; fi\n"
+	"__cell_login=\n"
+	"for __cell_f in ~/.bash_profile ~/.bash_login ~/.profile; do\n"
+	"\tif [ -r \"$__cell_f\" ]; then . \"$__cell_f\"; __cell_login=1; break; fi\n"
+	"done\n"
+	"if [ -z \"$__cell_login\" ] && [ -r ~/.bashrc ]; then . ~/.bashrc; fi\n"
+	"unset __cell_f __cell_login\n"
+	"if [ \"${CELL_PROMPT-1}\" != 0 ]; then PS1=\"[cell:$CELL_NAME] $PS1\"; fi\n";
+
+static const char zsh_env[] = "[ -r \"$HOME/.zshenv\" ] && . \"$HOME/.zshenv\"\n";
+static const char zsh_profile[] = "[ -r \"$HOME/.zprofile\" ] && . \"$HOME/.zprofile\"\n";
+/* ZDOTDIR goes back to $HOME here, so zsh reads the user's own .zlogin next */
+static const char zsh_rc[] =
+	"[ -r \"$HOME/.zshrc\" ] && . \"$HOME/.zshrc\"\n"
+	"if [ \"${CELL_PROMPT-1}\" != 0 ]; then PROMPT=\"[cell:$CELL_NAME] $PROMPT\"; fi\n"
+	"ZDOTDIR=\"$HOME\"\n";
+
+static const char fish_init[] =
+	"if test \"$CELL_PROMPT\" != 0; and functions -q fish_prompt\n"
+	"  functions -c fish_prompt __cell_fish_prompt\n"
+	"  function fish_prompt; printf '[cell:%s] ' $CELL_NAME; __cell_fish_prompt; end\n"
+	"end";
+
+static const char sh_rc[] =
+	"if [ \"${CELL_PROMPT-1}\" != 0 ]; then PS1=\"[cell:$CELL_NAME] ${PS1-$ }\"; fi\n";
+
+static int add_env(struct cell_plan *plan, const char *entry)
+{
+	return cell_strv_extend(&plan->env, entry);
+}
+
+/* The shell's argv and the files and variables that mark its prompt. */
+static int shell_setup(struct cell_plan *plan, const char *shell)
+{
+	const char *name = cell_path_basename(shell);
+	int r;
+
+	cell_strv_free(plan->argv);
+	plan->argv = NULL;
+	r = cell_strv_extend(&plan->argv, shell);
+	if (streq(name, "bash")) {
+		if (r >= 0)
+			r = cell_plan_add_file(plan, RC_DIR "/bashrc", bash_rc);
+		if (r >= 0)
+			r = cell_strv_extend(&plan->argv, "--rcfile");
+		if (r >= 0)
+			r = cell_strv_extend(&plan->argv, RC_DIR "/bashrc");
+		if (r >= 0)
+			r = cell_strv_extend(&plan->argv, "-i");
+	} else if (streq(name, "zsh")) {
+		if (r >= 0)
+			r = cell_plan_add_file(plan, RC_DIR "/zsh/.zshenv", zsh_env);
+		if (r >= 0)
+			r = cell_plan_add_file(plan, RC_DIR "/zsh/.zprofile", zsh_profile);
+		if (r >= 0)
+			r = cell_plan_add_file(plan, RC_DIR "/zsh/.zshrc", zsh_rc);
+		if (r >= 0)
+			r = add_env(plan, "ZDOTDIR=" RC_DIR "/zsh");
+		if (r >= 0)
+			r = cell_strv_extend(&plan->argv, "-l");
+	} else if (streq(name, "fish")) {
+		if (r >= 0)
+			r = cell_strv_extend(&plan->argv, "-l");
+		if (r >= 0)
+			r = cell_strv_extend(&plan->argv, "-C");
+		if (r >= 0)
+			r = cell_strv_extend(&plan->argv, fish_init);
+	} else {
+		if (r >= 0)
+			r = cell_plan_add_file(plan, RC_DIR "/shrc", sh_rc);
+		if (r >= 0)
+			r = add_env(plan, "ENV=" RC_DIR "/shrc");
+		if (r >= 0)
+			r = cell_strv_extend(&plan->argv, "-l");
+		if (r >= 0)
+			r = cell_strv_extend(&plan->argv, "-i");
+	}
+	return r;
+}
+
+int cmd_enter(int argc, char *argv[])
+{
+	static const struct option options[] = {
+		{"help", no_argument, NULL, 'h'},
+		{"user", required_argument, NULL, 'u'},
+		{"allow-root", no_argument, NULL, 'R'},
+		{0},
+	};
+	_cleanup_project_ struct cell_project *p = NULL;
+	_cleanup_config_ struct cell_config *c = NULL;
+	_cleanup_plan_ struct cell_plan *plan = NULL;
+	_cleanup_free_ char *cwd = NULL, *shell = NULL;
+	struct cli_cell_options o = {0};
+	char *command[2] = {NULL, NULL};
+	int opt, r;
+
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+:hu:", options, NULL)) >= 0) {
+		switch (opt) {
+		case 'h':
+			cli_usage(argv[0], false);
+			return CELL_EXIT_OK;
+		case 'u':
+			o.user = optarg;
+			break;
+		case 'R':
+			o.allow_root = true;
+			break;
+		case ':':
+			return cli_bad_usage(argv[0], "option '%s' needs a value",
+					     argv[optind - 1]);
+		default:
+			return cli_bad_usage(argv[0], "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (argc - optind > 1)
+		return cli_bad_usage(argv[0], "unexpected argument '%s'", argv[optind + 1]);
+	if (optind < argc)
+		o.dir = argv[optind];
+	r = cli_cell_open(&o, &p, &c, &cwd);
+	if (r >= 0)
+		return r;
+	shell = strdup(c->shell ? c->shell : getenv("SHELL") ? getenv("SHELL") : "/bin/sh");
+	if (!shell)
+		return CELL_EXIT_FAILURE;
+	command[0] = shell;
+	r = cli_cell_plan(p, c, cwd, command, &plan);
+	if (r >= 0)
+		return r;
+	if (shell_setup(plan, shell) < 0)
+		return CELL_EXIT_FAILURE;
+	return cli_cell_launch(plan);
+}

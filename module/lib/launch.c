@@ -1,0 +1,239 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "bwrap.h"
+#include "fileio.h"
+#include "launch.h"
+#include "path.h"
+#include "strv.h"
+
+#ifndef CELL_LIBEXECDIR
+#define CELL_LIBEXECDIR "/usr/local/libexec/cell"
+#endif
+
+/* Signals a cell's command should get when cell is sent them; bwrap itself ignores them. */
+static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+
+extern char **environ;
+
+int cell_launch_find_init(char **ret)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	struct stat st;
+
+	if (n > 0) {
+		self[n] = '\0';
+		*strrchr(self, '/') = '\0';
+		*ret = cell_path_join(self, "cell-init");
+		if (!*ret)
+			return -ENOMEM;
+		if (stat(*ret, &st) == 0 && S_ISREG(st.st_mode))
+			return 0;
+		free(*ret);
+	}
+	*ret = strdup(CELL_LIBEXECDIR "/cell-init");
+	if (!*ret)
+		return -ENOMEM;
+	return stat(*ret, &st) == 0 ? 0 : -ENOENT;
+}
+
+static int memfd_with(const char *name, const char *content)
+{
+	int fd = memfd_create(name, MFD_CLOEXEC), r;
+
+	if (fd < 0)
+		return negative_errno();
+	r = cell_write_all(fd, content, strlen(content));
+	if (r >= 0 && lseek(fd, 0, SEEK_SET) < 0)
+		r = negative_errno();
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+/*
+ * In the child: puts fds[i] on descriptor 3+i (not close-on-exec), closes everything else
+ * above 2, lets bwrap outlive the forwarded signals, and execs it. Never returns.
+ */
+_noreturn_ static void exec_bwrap(char **argv, char **envp, const int *fds, size_t n)
+{
+	int high[16];
+	sigset_t none;
+
+	for (size_t i = 0; i < n && i < ELEMENTSOF(high); i++) {
+		high[i] = fcntl(fds[i], F_DUPFD, 100);
+		if (high[i] < 0)
+			_exit(127);
+	}
+	for (size_t i = 0; i < n && i < ELEMENTSOF(high); i++)
+		if (dup2(high[i], (int)(3 + i)) < 0)
+			_exit(127);
+	close_range((unsigned)(3 + n), ~0U, 0);
+	/* a signal to bwrap would kill the cell's command with SIGKILL (--die-with-parent);
+	 * cell forwards them to the cell's init instead, and cell-init restores defaults */
+	for (size_t i = 0; i < ELEMENTSOF(forwarded); i++)
+		signal(forwarded[i], SIG_IGN);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	execve(argv[0], argv, envp);
+	fprintf(stderr, "cell: cannot run '%s': %s\n", argv[0], strerror(errno));
+	_exit(127);
+}
+
+/* Finds "child-pid": N in what bwrap wrote to its info fd so far. */
+static pid_t parse_child_pid(const char *info)
+{
+	const char *s = strstr(info, "\"child-pid\"");
+
+	if (!s || !(s = strchr(s, ':')))
+		return 0;
+	return (pid_t)strtol(s + 1, NULL, 10);
+}
+
+static int wait_cell(pid_t bwrap, int sigfd, int info_fd, int *ret_status)
+{
+	char info[1024] = "";
+	size_t info_len = 0;
+	pid_t init = 0;
+
+	for (;;) {
+		struct pollfd pfd[2] = {{sigfd, POLLIN, 0}, {info_fd, POLLIN, 0}};
+		struct signalfd_siginfo si;
+		int status;
+
+		if (poll(pfd, info_fd >= 0 ? 2 : 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return negative_errno();
+		}
+		if (info_fd >= 0 && pfd[1].revents) {
+			ssize_t n = read(info_fd, info + info_len, sizeof(info) - 1 - info_len);
+
+			if (n > 0) {
+				info_len += (size_t)n;
+				info[info_len] = '\0';
+				init = parse_child_pid(info);
+			} else {
+				info_fd = -1;
+			}
+		}
+		if (!pfd[0].revents || read(sigfd, &si, sizeof(si)) != sizeof(si))
+			continue;
+		if (si.ssi_signo == SIGCHLD) {
+			pid_t pid = waitpid(bwrap, &status, WNOHANG);
+
+			if (pid == bwrap) {
+				*ret_status = WIFSIGNALED(status) ? 128 + WTERMSIG(status)
+								  : WEXITSTATUS(status);
+				return 0;
+			}
+			continue;
+		}
+		/* the terminal signals the whole foreground group, the command included */
+		if (si.ssi_code > 0)
+			continue;
+		kill(init > 0 ? init : bwrap, (int)si.ssi_signo);
+	}
+}
+
+/* After an interactive shell in the cell took the terminal, give it back to our group. */
+static void reclaim_terminal(bool was_foreground)
+{
+	sigset_t ttou, old;
+
+	if (!was_foreground || tcgetpgrp(STDIN_FILENO) == getpgrp())
+		return;
+	sigemptyset(&ttou);
+	sigaddset(&ttou, SIGTTOU);
+	sigprocmask(SIG_BLOCK, &ttou, &old);
+	tcsetpgrp(STDIN_FILENO, getpgrp());
+	sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
+int cell_launch(const struct cell_plan *p, const char *bwrap, int *ret_status,
+		struct cell_diag *diag)
+{
+	_cleanup_strv_free_ char **argv = NULL;
+	_cleanup_close_ int sigfd = -1, info_r = -1, info_w = -1;
+	int fds[16], n_fds = 0, info[2], r;
+	bool foreground = isatty(STDIN_FILENO) && tcgetpgrp(STDIN_FILENO) == getpgrp();
+	sigset_t mask, old;
+	pid_t pid;
+
+	if (p->n_files + 2 > ELEMENTSOF(fds))
+		return cell_diag_set(diag, -E2BIG, NULL, NULL, "too many generated files");
+	r = cell_mounts_prepare(&p->mounts);
+	if (r < 0)
+		return cell_diag_set(diag, r, NULL, NULL,
+				     "cannot create the cell's state directories: %s",
+				     strerror(-r));
+	r = cell_bwrap_argv(bwrap, p, &argv);
+	if (r < 0)
+		return cell_diag_set(diag, r, NULL, NULL, "out of memory");
+	r = cell_seccomp_compile(&p->seccomp, &fds[n_fds]);
+	if (r < 0)
+		return cell_diag_set(diag, r, NULL, NULL, "cannot compile the seccomp filter: %s",
+				     strerror(-r));
+	n_fds++;
+	if (pipe2(info, O_CLOEXEC) < 0) {
+		r = negative_errno();
+		goto out_fds;
+	}
+	info_r = info[0];
+	info_w = info[1];
+	fds[n_fds++] = info_w;
+	for (size_t i = 0; i < p->n_files; i++) {
+		r = memfd_with("cell-file", p->files[i].content);
+		if (r < 0)
+			goto out_fds;
+		fds[n_fds++] = r;
+	}
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	for (size_t i = 0; i < ELEMENTSOF(forwarded); i++)
+		sigaddset(&mask, forwarded[i]);
+	sigprocmask(SIG_BLOCK, &mask, &old);
+	sigfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (sigfd < 0) {
+		r = negative_errno();
+		goto out_mask;
+	}
+	pid = fork();
+	if (pid < 0) {
+		r = negative_errno();
+		goto out_mask;
+	}
+	if (pid == 0)
+		exec_bwrap(argv, p->env, fds, (size_t)n_fds);
+	close(TAKE_FD(info_w));
+	r = wait_cell(pid, sigfd, info_r, ret_status);
+	reclaim_terminal(foreground);
+out_mask:
+	sigprocmask(SIG_SETMASK, &old, NULL);
+out_fds:
+	/* fds[1] is info_w, closed by its own cleanup */
+	for (int i = 0; i < n_fds; i++)
+		if (i != 1)
+			close(fds[i]);
+	if (r < 0)
+		return cell_diag_set(diag, r, NULL, NULL, "cannot start the cell: %s",
+				     strerror(-r));
+	return 0;
+}

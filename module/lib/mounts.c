@@ -1,0 +1,380 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "mounts.h"
+#include "path.h"
+
+/* System directories bound read-only when they exist (merged-/usr symlinks stay symlinks). */
+static const char *const system_dirs[] = {
+	"/usr",	  "/bin",    "/sbin", "/lib", "/lib32",
+	"/lib64", "/libx32", "/etc",  "/opt", "/nix/store",
+};
+
+/* The user's files that shells and git read at start, bound read-only into the private $HOME. */
+static const char *const home_files[] = {
+	".bashrc",  ".bash_profile", ".bash_login", ".profile",	   ".bash_logout",
+	".inputrc", ".zshenv",	     ".zprofile",   ".zshrc",	   ".zlogin",
+	".zlogout", ".config/fish",  ".gitconfig",  ".config/git",
+};
+
+/*
+ * Inside the project, paths through which code in the cell could reach outside it later: a git
+ * hook or a git config (core.fsmonitor, core.hooksPath) runs the moment the user runs git
+ * outside; .envrc runs under direnv; editor settings run tasks; .cell.json would widen the cell.
+ */
+const char *const cell_protected_paths[] = {
+	".git/hooks", ".git/config", ".cell.json", ".envrc", ".vscode", ".idea", NULL,
+};
+
+static const char *const class_names[] = {
+	[CELL_CLASS_DEFAULT] = "default",     [CELL_CLASS_PROJECT] = "project",
+	[CELL_CLASS_PRESET] = "preset",	      [CELL_CLASS_CONFIG] = "config",
+	[CELL_CLASS_PROTECTED] = "protected",
+};
+
+void cell_mount_plan_done(struct cell_mount_plan *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		free(p->ops[i].src);
+		free(p->ops[i].dest);
+		free(p->ops[i].upper_dir);
+		free(p->ops[i].origin);
+	}
+	free(p->ops);
+	*p = (struct cell_mount_plan){0};
+}
+
+/* Appends an op; the strings are copied. */
+static int add(struct cell_mount_plan *p, enum cell_mount_op_kind kind, enum cell_mount_class class,
+	       const char *src, const char *dest, const char *upper, const char *origin)
+{
+	struct cell_mount_op *ops = reallocarray(p->ops, p->n + 1, sizeof(*ops));
+	struct cell_mount_op *op;
+
+	if (!ops)
+		return -ENOMEM;
+	p->ops = ops;
+	op = &ops[p->n];
+	*op = (struct cell_mount_op){
+		.kind = kind,
+		.class = class,
+		.src = src ? strdup(src) : NULL,
+		.dest = strdup(dest),
+		.upper_dir = upper ? strdup(upper) : NULL,
+		.origin = strdup(origin ? origin : class_names[class]),
+	};
+	p->n++;
+	if ((src && !op->src) || !op->dest || (upper && !op->upper_dir) || !op->origin)
+		return -ENOMEM;
+	return 0;
+}
+
+static int add_system(struct cell_mount_plan *p)
+{
+	for (size_t i = 0; i < ELEMENTSOF(system_dirs); i++) {
+		const char *d = system_dirs[i];
+		char target[PATH_MAX];
+		struct stat st;
+		ssize_t n;
+		int r;
+
+		if (lstat(d, &st) < 0)
+			continue;
+		if (S_ISLNK(st.st_mode)) {
+			n = readlink(d, target, sizeof(target) - 1);
+			if (n < 0)
+				continue;
+			target[n] = '\0';
+			r = add(p, CELL_OP_SYMLINK, CELL_CLASS_DEFAULT, target, d, NULL, NULL);
+		} else if (S_ISDIR(st.st_mode)) {
+			r = add(p, CELL_OP_RO_BIND, CELL_CLASS_DEFAULT, d, d, NULL, NULL);
+		} else {
+			continue;
+		}
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int add_home(struct cell_mount_plan *p, const struct cell_mounts_input *in)
+{
+	int r;
+
+	/* a project that is the home, or holds it, already decides what the home shows */
+	if (cell_path_is_below(in->home, in->root))
+		return 0;
+	r = add(p, CELL_OP_TMPFS, CELL_CLASS_DEFAULT, NULL, in->home, NULL, NULL);
+	for (size_t i = 0; r >= 0 && i < ELEMENTSOF(home_files); i++) {
+		_cleanup_free_ char *f = cell_path_join(in->home, home_files[i]);
+		struct stat st;
+
+		if (!f)
+			return -ENOMEM;
+		if (stat(f, &st) < 0)
+			continue;
+		r = add(p, CELL_OP_RO_BIND, CELL_CLASS_DEFAULT, f, f, NULL, NULL);
+	}
+	return r;
+}
+
+static int add_protected(struct cell_mount_plan *p, const char *root)
+{
+	for (const char *const *rel = cell_protected_paths; *rel; rel++) {
+		_cleanup_free_ char *path = cell_path_join(root, *rel);
+		struct stat st;
+		int r = 0;
+
+		if (!path)
+			return -ENOMEM;
+		if (lstat(path, &st) == 0) {
+			/* a mount would land on the symlink's target, not protect the link */
+			if (S_ISLNK(st.st_mode))
+				continue;
+			r = add(p, CELL_OP_RO_BIND, CELL_CLASS_PROTECTED, path, path, NULL, NULL);
+		} else if (streq(*rel, ".git/hooks")) {
+			_cleanup_free_ char *git = cell_path_join(root, ".git");
+
+			/* no hooks dir yet: an empty read-only one, so none can be planted */
+			if (git && lstat(git, &st) == 0 && S_ISDIR(st.st_mode))
+				r = add(p, CELL_OP_RO_TMPFS, CELL_CLASS_PROTECTED, NULL, path, NULL,
+					NULL);
+		}
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* "home/u/.npm" from "/home/u/.npm" with '%' and '/' escaped: a flat, reversible dir name. */
+static char *escape_dest(const char *dest)
+{
+	size_t n = 0;
+	char *s = malloc(strlen(dest) * 3 + 1);
+
+	if (!s)
+		return NULL;
+	for (const char *c = dest + 1; *c; c++) {
+		if (*c == '/' || *c == '%') {
+			n += (size_t)sprintf(s + n, "%%%02X", (unsigned char)*c);
+		} else {
+			s[n++] = *c;
+		}
+	}
+	s[n] = '\0';
+	return s;
+}
+
+static char *state_path(const struct cell_mounts_input *in, const char *kind, const char *dest)
+{
+	_cleanup_free_ char *name = escape_dest(dest);
+	char *s;
+
+	if (!name || asprintf(&s, "%s/%s/%s", in->state_dir, kind, name) < 0)
+		return NULL;
+	return s;
+}
+
+static int add_config_mount(struct cell_mount_plan *p, const struct cell_mount *m,
+			    const struct cell_mounts_input *in, struct cell_diag *diag)
+{
+	static const enum cell_mount_op_kind kinds[] = {
+		[CELL_MOUNT_RO] = CELL_OP_RO_BIND,	[CELL_MOUNT_RW] = CELL_OP_BIND,
+		[CELL_MOUNT_DEV] = CELL_OP_DEV_BIND,	[CELL_MOUNT_TMPFS] = CELL_OP_TMPFS,
+		[CELL_MOUNT_OVERLAY] = CELL_OP_OVERLAY, [CELL_MOUNT_STATE] = CELL_OP_BIND,
+	};
+	enum cell_mount_class class =
+		startswith(m->origin, "preset ") ? CELL_CLASS_PRESET : CELL_CLASS_CONFIG;
+	_cleanup_free_ char *src = NULL, *upper = NULL;
+	struct stat st;
+
+	if (streq(m->dest, "/"))
+		return cell_diag_set(diag, -EINVAL, NULL, NULL,
+				     "%s: a mount cannot replace the root of the cell", m->origin);
+	switch (m->mode) {
+	case CELL_MOUNT_TMPFS:
+		break;
+	case CELL_MOUNT_STATE:
+		src = state_path(in, "state", m->dest);
+		if (!src)
+			return -ENOMEM;
+		break;
+	default:
+		if (stat(m->path, &st) < 0) {
+			if (errno == ENOENT && m->optional)
+				return 0;
+			return cell_diag_set(
+				diag, -ENOENT, NULL, NULL, "%s: '%s' %s%s", m->origin, m->path,
+				errno == ENOENT ? "does not exist" : strerror(errno),
+				errno == ENOENT ? " (\"optional\": true skips a missing source)"
+						: "");
+		}
+		if (m->mode == CELL_MOUNT_OVERLAY && !S_ISDIR(st.st_mode))
+			return cell_diag_set(diag, -ENOTDIR, NULL, NULL,
+					     "%s: '%s' is not a directory; overlay needs one",
+					     m->origin, m->path);
+		src = m->canonicalize ? realpath(m->path, NULL) : strdup(m->path);
+		if (!src)
+			return -ENOMEM;
+		if (m->mode == CELL_MOUNT_OVERLAY && !m->ephemeral) {
+			upper = state_path(in, "overlay", m->dest);
+			if (!upper)
+				return -ENOMEM;
+		}
+		break;
+	}
+	return add(p, kinds[m->mode], class, src, m->dest,
+		   m->mode == CELL_MOUNT_STATE ? src : upper, m->origin);
+}
+
+static size_t depth(const char *path)
+{
+	size_t n = 0;
+
+	for (const char *c = path; *c; c++)
+		n += *c == '/';
+	return streq(path, "/") ? 0 : n;
+}
+
+/*
+ * Two ops at one dest: the stronger class wins and the other is dropped, except that two
+ * config mounts, or a config mount over a protected path or the project root, are errors.
+ */
+static int resolve_duplicates(struct cell_mount_plan *p, struct cell_diag *diag)
+{
+	for (size_t i = 0; i < p->n; i++)
+		for (size_t j = i + 1; j < p->n; j++) {
+			struct cell_mount_op *a = &p->ops[i], *b = &p->ops[j], *loser;
+			enum cell_mount_class lo = a->class < b->class ? a->class : b->class;
+			enum cell_mount_class hi = a->class < b->class ? b->class : a->class;
+
+			if (!streq(a->dest, b->dest))
+				continue;
+			if ((lo == CELL_CLASS_CONFIG && hi == CELL_CLASS_CONFIG) ||
+			    (hi == CELL_CLASS_PROTECTED && lo >= CELL_CLASS_PRESET) ||
+			    (lo == CELL_CLASS_PROJECT && hi >= CELL_CLASS_PRESET))
+				return cell_diag_set(diag, -EINVAL, NULL, NULL,
+						     "%s and %s both mount '%s'", a->origin,
+						     b->origin, a->dest);
+			loser = a->class < b->class ? a : b;
+			free(loser->src);
+			free(loser->dest);
+			free(loser->upper_dir);
+			free(loser->origin);
+			memmove(loser, loser + 1,
+				(size_t)(p->ops + p->n - loser - 1) * sizeof(*loser));
+			p->n--;
+			i = (size_t)-1;
+			break;
+		}
+	return 0;
+}
+
+/* An overlay is mounted after every other mount, so it must not cover any of them. */
+static int check_overlays(const struct cell_mount_plan *p, struct cell_diag *diag)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		if (p->ops[i].kind != CELL_OP_OVERLAY)
+			continue;
+		for (size_t j = 0; j < p->n; j++)
+			if (j != i && cell_path_is_below(p->ops[j].dest, p->ops[i].dest))
+				return cell_diag_set(
+					diag, -EINVAL, NULL, NULL,
+					"%s: the overlay at '%s' would cover %s at '%s'",
+					p->ops[i].origin, p->ops[i].dest, p->ops[j].origin,
+					p->ops[j].dest);
+	}
+	return 0;
+}
+
+/* Stable insertion sort by depth: parents before children, written order otherwise. */
+static void sort_by_depth(struct cell_mount_plan *p)
+{
+	for (size_t i = 1; i < p->n; i++) {
+		struct cell_mount_op op = p->ops[i];
+		size_t d = depth(op.dest), j = i;
+
+		while (j > 0 && depth(p->ops[j - 1].dest) > d) {
+			p->ops[j] = p->ops[j - 1];
+			j--;
+		}
+		p->ops[j] = op;
+	}
+}
+
+int cell_mounts_plan(const struct cell_config *c, const struct cell_mounts_input *in,
+		     struct cell_mount_plan *ret, struct cell_diag *diag)
+{
+	struct cell_mount_plan p = {0};
+	int r;
+
+	if (streq(in->root, "/"))
+		return cell_diag_set(
+			diag, -EINVAL, NULL, NULL,
+			"the project root cannot be '/': the cell would be the whole system");
+	r = add_system(&p);
+	if (r >= 0)
+		r = add(&p, CELL_OP_PROC, CELL_CLASS_DEFAULT, NULL, "/proc", NULL, NULL);
+	if (r >= 0)
+		r = add(&p, CELL_OP_DEV, CELL_CLASS_DEFAULT, NULL, "/dev", NULL, NULL);
+	if (r >= 0)
+		r = add(&p, CELL_OP_TMPFS, CELL_CLASS_DEFAULT, NULL, "/tmp", NULL, NULL);
+	if (r >= 0)
+		r = add(&p, CELL_OP_TMPFS, CELL_CLASS_DEFAULT, NULL, "/var/tmp", NULL, NULL);
+	if (r >= 0 && in->home)
+		r = add_home(&p, in);
+	if (r >= 0)
+		r = add(&p, CELL_OP_BIND, CELL_CLASS_PROJECT, in->root, in->root, NULL, NULL);
+	if (r >= 0)
+		r = add_protected(&p, in->root);
+	for (size_t i = 0; r >= 0 && i < c->n_mounts; i++)
+		r = add_config_mount(&p, &c->mounts[i], in, diag);
+	if (r >= 0)
+		r = resolve_duplicates(&p, diag);
+	if (r >= 0)
+		r = check_overlays(&p, diag);
+	if (r < 0) {
+		if (r == -ENOMEM && diag && !diag->message)
+			cell_diag_set(diag, r, NULL, NULL, "out of memory");
+		cell_mount_plan_done(&p);
+		return r;
+	}
+	sort_by_depth(&p);
+	*ret = p;
+	return 0;
+}
+
+int cell_mounts_prepare(const struct cell_mount_plan *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		const struct cell_mount_op *op = &p->ops[i];
+		_cleanup_free_ char *upper = NULL, *work = NULL;
+		int r;
+
+		if (!op->upper_dir)
+			continue;
+		if (op->kind != CELL_OP_OVERLAY) {
+			r = cell_mkdir_p(op->upper_dir, 0700);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		upper = cell_path_join(op->upper_dir, "upper");
+		work = cell_path_join(op->upper_dir, "work");
+		if (!upper || !work)
+			return -ENOMEM;
+		r = cell_mkdir_p(upper, 0700);
+		if (r >= 0)
+			r = cell_mkdir_p(work, 0700);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
