@@ -98,6 +98,12 @@ $(CELL_INIT): $(BUILD)/module/cli/cell-init.o
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^
 
+# The escape suite's probe, run inside cells: libc only.
+PROBE := $(BUILD)/test-probe
+$(PROBE): $(BUILD)/tests/probe/probe.o
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^
+
 $(UNIT): $(UNIT_OBJ) $(HELPER_OBJ) $(LIBCELL)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
@@ -109,7 +115,7 @@ $(INTEG): $(INTEG_OBJ) $(HELPER_OBJ) $(LIBCELL)
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(TEST_LIBS)
 
 .PHONY: tests
-tests: $(CELL) $(CELL_INIT) $(UNIT) $(INTEG)
+tests: $(CELL) $(CELL_INIT) $(PROBE) $(UNIT) $(INTEG)
 
 # Installs only what is missing, so a machine that has everything pays one dpkg-query.
 .PHONY: deps
@@ -175,4 +181,5 @@ install: $(CELL)
 clean:
 	rm -rf $(BUILD)
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(BUILD)/module/cli/cell-init.d $(UNIT_OBJ:.o=.d) $(INTEG_OBJ:.o=.d) $(HELPER_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(BUILD)/module/cli/cell-init.d \
+	$(BUILD)/tests/probe/probe.d $(UNIT_OBJ:.o=.d) $(INTEG_OBJ:.o=.d) $(HELPER_OBJ:.o=.d)

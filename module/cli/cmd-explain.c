@@ -5,6 +5,10 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "bwrap.h"
+#include "quote.h"
+#include "seccomp.h"
+#include "strv.h"
 #include "trust.h"
 
 static void print_rules(const char *title, const struct cell_rule *rules, size_t n)
@@ -77,6 +81,41 @@ static void print_config(const struct cell_config *c)
 	       c->hardening.allow_io_uring ? "true" : "false");
 }
 
+/* The exact bwrap command line, the syscall filter, and what deserves a second look. */
+static int print_cell(const struct cell_project *p, const struct cell_config *c)
+{
+	_cleanup_plan_ struct cell_plan *plan = NULL;
+	_cleanup_strv_free_ char **argv = NULL;
+	_cleanup_free_ char *bwrap = NULL;
+	struct cell_seccomp_rule rules[32];
+	char *command[] = {(char *)"COMMAND", NULL};
+	size_t n;
+	int r;
+
+	r = cli_cell_plan(p, c, p->root, command, &plan);
+	if (r >= 0)
+		return r;
+	if (cell_bwrap_find(&bwrap) < 0)
+		bwrap = strdup("bwrap");
+	if (!bwrap || cell_bwrap_argv(bwrap, plan, &argv) < 0)
+		return CELL_EXIT_FAILURE;
+	printf("cell (cell run puts its command where COMMAND is; cell enter runs your shell):\n");
+	for (size_t i = 0; argv[i]; i++) {
+		_cleanup_free_ char *q = cell_shell_quote(argv[i]);
+
+		printf("  %s\n", q ? q : argv[i]);
+	}
+	printf("seccomp (x86-64, x32 and i386 alike):\n");
+	n = cell_seccomp_rules(&plan->seccomp, rules, ELEMENTSOF(rules));
+	for (size_t i = 0; i < n && i < ELEMENTSOF(rules); i++)
+		printf("  %-24s %-6s %s\n", rules[i].what, rules[i].result, rules[i].why);
+	for (size_t i = 0; plan->notices && plan->notices[i]; i++)
+		printf("notice: %s\n", plan->notices[i]);
+	for (size_t i = 0; plan->warnings && plan->warnings[i]; i++)
+		printf("WARNING: %s\n", plan->warnings[i]);
+	return -1;
+}
+
 /*
  * explain is how a user reviews a config before allowing it, so it works on untrusted configs
  * too, and says loudly that they are not in effect.
@@ -107,7 +146,9 @@ int cmd_explain(int argc, char *argv[])
 	printf("user config: %s%s\n", user ? user : "(no home directory)",
 	       user && stat(user, &st) == 0 ? "" : " (not present)");
 	print_config(c);
-	printf("run: the cell itself (cell run, cell enter) is not implemented yet\n");
+	r = print_cell(p, c);
+	if (r >= 0)
+		return r;
 	if (!trusted) {
 		fprintf(stderr,
 			"cell: %s is not allowed; nothing above takes effect until you run '%s'\n",

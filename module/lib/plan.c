@@ -40,6 +40,12 @@ void cell_plan_free(struct cell_plan *plan)
 	free(plan);
 }
 
+static int plan_new(struct cell_plan **ret)
+{
+	*ret = calloc(1, sizeof(**ret));
+	return *ret ? 0 : -ENOMEM;
+}
+
 int cell_plan_add_file(struct cell_plan *plan, const char *dest, const char *content)
 {
 	struct cell_plan_file *f = reallocarray(plan->files, plan->n_files + 1, sizeof(*f));
@@ -189,13 +195,14 @@ int cell_plan_build(const struct cell_project *p, const struct cell_config *c,
 		    const struct cell_plan_input *in, struct cell_plan **ret,
 		    struct cell_diag *diag)
 {
-	_cleanup_plan_ struct cell_plan *plan = calloc(1, sizeof(*plan));
+	_cleanup_plan_ struct cell_plan *plan = NULL;
 	_cleanup_free_ char *state_dir = NULL;
 	struct cell_mounts_input mi;
 	int r;
 
-	if (!plan)
-		return -ENOMEM;
+	r = plan_new(&plan);
+	if (r < 0)
+		return r;
 	if (asprintf(&state_dir, "%s/projects/%s", in->state_home, p->id) < 0)
 		return -ENOMEM;
 	mi = (struct cell_mounts_input){.root = p->root, .home = in->home, .state_dir = state_dir};

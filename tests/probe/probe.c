@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The escape suite's probe: one attempt per sub-command, run inside a cell and outside it (the
+ * positive control). Prints "ok" or "errno=NAME" and exits 0 when the attempt succeeded, 1 when
+ * it failed, 2 when it could not be tried. libc only: it runs from the project dir of a cell.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/bpf.h>
+#include <linux/io_uring.h>
+#include <linux/keyctl.h>
+#include <linux/perf_event.h>
+#include <linux/userfaultfd.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int result(long r)
+{
+	if (r >= 0)
+		printf("ok\n");
+	else
+		printf("errno=%s\n", strerrorname_np(errno) ? strerrorname_np(errno) : "?");
+	fflush(stdout);
+	return r >= 0 ? 0 : 1;
+}
+
+/* TIOCSTI on our own controlling terminal: a new session on a new pty. */
+static int tiocsti(void)
+{
+	int m = posix_openpt(O_RDWR | O_NOCTTY), status;
+	pid_t pid;
+
+	if (m < 0 || grantpt(m) < 0 || unlockpt(m) < 0)
+		return printf("cannot open a pty: %s\n", strerror(errno)), 2;
+	pid = fork();
+	if (pid == 0) {
+		char c = 'x';
+		int s;
+
+		setsid();
+		s = open(ptsname(m), O_RDWR);
+		if (s < 0)
+			_exit(3);
+		_exit(result(ioctl(s, TIOCSTI, &c)));
+	}
+	waitpid(pid, &status, 0);
+	fflush(stdout);
+	return WEXITSTATUS(status);
+}
+
+static int ptrace_child(void)
+{
+	pid_t pid = fork();
+	long r;
+
+	if (pid == 0) {
+		pause();
+		_exit(0);
+	}
+	r = ptrace(PTRACE_SEIZE, pid, 0, 0);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	return result(r);
+}
+
+/* keyctl through the i386 system call gate, to show the filter covers that ABI too */
+static int keyctl32(void)
+{
+	long r;
+
+	__asm__ volatile("int $0x80"
+			 : "=a"(r)
+			 : "a"(288), "b"(KEYCTL_GET_KEYRING_ID), "c"(KEY_SPEC_SESSION_KEYRING),
+			   "d"(0)
+			 : "memory");
+	if (r < 0) {
+		errno = (int)-r;
+		r = -1;
+	}
+	return result(r);
+}
+
+static int connect_port(const char *port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(port)),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	return result(connect(fd, (struct sockaddr *)&a, sizeof(a)));
+}
+
+int main(int argc, char *argv[])
+{
+	const char *what = argc > 1 ? argv[1] : "";
+
+	if (!strcmp(what, "tiocsti"))
+		return tiocsti();
+	if (!strcmp(what, "keyctl"))
+		return result(syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0));
+	if (!strcmp(what, "keyctl32"))
+		return keyctl32();
+	if (!strcmp(what, "bpf")) {
+		/* BPF_OBJ_GET is open to unprivileged callers since 5.19: ENOENT outside */
+		union bpf_attr attr = {.pathname = (__u64)(unsigned long)"/sys/fs/bpf/none"};
+
+		return result(syscall(SYS_bpf, BPF_OBJ_GET, &attr, sizeof(attr)));
+	}
+	if (!strcmp(what, "perf")) {
+		struct perf_event_attr attr = {.type = PERF_TYPE_SOFTWARE,
+					       .size = sizeof(attr),
+					       .config = PERF_COUNT_SW_TASK_CLOCK,
+					       .exclude_kernel = 1,
+					       .exclude_hv = 1};
+
+		return result(syscall(SYS_perf_event_open, &attr, 0, -1, -1, 0));
+	}
+	if (!strcmp(what, "userfaultfd"))
+		return result(syscall(SYS_userfaultfd, O_CLOEXEC | UFFD_USER_MODE_ONLY));
+	if (!strcmp(what, "io_uring")) {
+		struct io_uring_params p = {0};
+
+		return result(syscall(SYS_io_uring_setup, 1, &p));
+	}
+	if (!strcmp(what, "unshare-user"))
+		return result(unshare(CLONE_NEWUSER));
+	if (!strcmp(what, "ptrace") && argc > 2)
+		return result(ptrace(PTRACE_SEIZE, atoi(argv[2]), 0, 0));
+	if (!strcmp(what, "ptrace-child"))
+		return ptrace_child();
+	if (!strcmp(what, "mount"))
+		return result(mount("none", "/tmp", "tmpfs", 0, NULL));
+	if (!strcmp(what, "remount-usr"))
+		return result(mount(NULL, "/usr", NULL, MS_REMOUNT | MS_BIND, NULL));
+	if (!strcmp(what, "euid"))
+		return printf("euid=%d\n", (int)geteuid()), 0;
+	if (!strcmp(what, "connect") && argc > 2)
+		return connect_port(argv[2]);
+	fprintf(stderr, "usage: probe tiocsti|keyctl|keyctl32|bpf|perf|userfaultfd|io_uring|unshare-user|ptrace PID|ptrace-child|mount|remount-usr|euid|connect PORT\n");
+	return 2;
+}
