@@ -32,7 +32,7 @@ void cli_usage(const char *verb, bool to_stderr);
 int cli_bad_usage(const char *verb, const char *fmt, ...) _printf_(2, 3);
 /*
  * Parses a sub-command that takes only --help and an optional DIR. Returns -1 when parsing
- * succeeded (*ret_dir is the DIR or "."), otherwise the exit code to return.
+ * succeeded (*ret_dir is the DIR, or NULL when none was given), otherwise the exit code.
  */
 int cli_parse_dir_only(int argc, char *argv[], const char **ret_dir);
 /* Prints a diag on stderr, with the source line and a caret when the place is known. */

@@ -22,9 +22,14 @@ int cmd_deny(int argc, char *argv[])
 	if (r >= 0)
 		return r;
 	/* deny must work even when the config no longer parses or reads: only its path matters */
+	if (!start)
+		start = ".";
 	r = cell_project_find(start, &p, &d);
 	if (r >= 0) {
 		config = strdup(p->config_path);
+	} else if (d.file) {
+		/* found, but unreadable, too large or a symlink: that file is the one to deny */
+		config = strdup(d.file);
 	} else {
 		_cleanup_free_ char *real = realpath(start, NULL);
 

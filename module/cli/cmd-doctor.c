@@ -155,7 +155,7 @@ int cmd_doctor(int argc, char *argv[])
 	r = cli_parse_dir_only(argc, argv, &dir);
 	if (r >= 0)
 		return r;
-	if (!streq(dir, "."))
+	if (dir)
 		return cli_bad_usage(argv[0], "unexpected argument '%s'", dir);
 	printf("cell %s doctor\n", CELL_VERSION);
 	ok = check_bwrap();

@@ -11,7 +11,9 @@
 #include "path.h"
 #include "bwrap.h"
 #include "launch.h"
+#include "log.h"
 #include "quote.h"
+#include "strv.h"
 #include "trust.h"
 #include "user.h"
 #include "xdg.h"
@@ -60,7 +62,7 @@ int cli_parse_dir_only(int argc, char *argv[], const char **ret_dir)
 	}
 	if (argc - optind > 1)
 		return cli_bad_usage(argv[0], "unexpected argument '%s'", argv[optind + 1]);
-	*ret_dir = optind < argc ? argv[optind] : ".";
+	*ret_dir = optind < argc ? argv[optind] : NULL;
 	return -1;
 }
 
@@ -72,7 +74,11 @@ void cli_print_diag(const struct cell_diag *d)
 	fprintf(stderr, "cell: %s\n", s ? s : "out of memory");
 	if (!d->excerpt || d->line == 0)
 		return;
-	fprintf(stderr, "%5u | %s\n      | ", d->line, d->excerpt);
+	fprintf(stderr, "%5u | ", d->line);
+	/* the excerpt is the file's own bytes: nothing in it may drive the terminal */
+	for (const char *p = d->excerpt; *p; p++)
+		fputc((unsigned char)*p < 0x20 && *p != '\t' ? '?' : *p == 0x7f ? '?' : *p, stderr);
+	fputs("\n      | ", stderr);
 	/* the caret line copies tabs so it lines up with the excerpt in any terminal */
 	for (const char *p = d->excerpt; *p && col < d->column; p++) {
 		if (((unsigned char)*p & 0xC0) == 0x80)
@@ -89,6 +95,9 @@ int cli_find_project(const char *dir, struct cell_project **ret)
 	int r;
 
 	r = cell_project_find(dir, ret, &d);
+	if (r >= 0)
+		cell_log(CELL_LOG_DEBUG, "project '%s', config '%s', id %s", (*ret)->root,
+			 (*ret)->config_path, (*ret)->id);
 	if (r == -ENOENT && !d.message) {
 		_cleanup_free_ char *real = realpath(dir, NULL);
 
@@ -103,7 +112,10 @@ int cli_find_project(const char *dir, struct cell_project **ret)
 		else
 			fprintf(stderr, "cell: cannot look for %s from '%s': %s\n",
 				CELL_CONFIG_FILE, dir, strerror(-r));
-		return r == -ELOOP || r == -EFBIG ? CELL_EXIT_CONFIG : CELL_EXIT_FAILURE;
+		/* the file is there but not one cell will read: a config problem */
+		return r == -ELOOP || r == -EFBIG || r == -EISDIR || r == -EINVAL
+			       ? CELL_EXIT_CONFIG
+			       : CELL_EXIT_FAILURE;
 	}
 	return -1;
 }
@@ -124,6 +136,7 @@ int cli_load_config(const struct cell_project *p, struct cell_config **ret)
 	struct cell_config_env env = cell_config_env_from_process();
 	int r;
 
+	cell_log(CELL_LOG_DEBUG, "user config '%s'", user ? user : "(none)");
 	r = cell_project_load_config(p, user, &env, ret, &d);
 	if (r < 0) {
 		if (d.message)
@@ -146,7 +159,7 @@ int cli_open_project(int argc, char *argv[], struct cell_project **ret_project,
 	r = cli_parse_dir_only(argc, argv, &dir);
 	if (r >= 0)
 		return r;
-	r = cli_find_project(dir, &p);
+	r = cli_find_project(dir ? dir : ".", &p);
 	if (r >= 0)
 		return r;
 	r = cli_load_config(p, ret_config);
@@ -227,6 +240,8 @@ int cli_cell_open(const struct cli_cell_options *o, struct cell_project **ret_pr
 	r = cell_trust_dir(&trust);
 	if (r >= 0)
 		r = cell_trust_check(trust, p, &trusted);
+	cell_log(CELL_LOG_DEBUG, "trust records in '%s': %s", trust ? trust : "?",
+		 trusted ? "trusted" : "not trusted");
 	if (r < 0 || !trusted) {
 		allow = cli_allow_command(p);
 		fprintf(stderr, "cell: %s is not allowed; run '%s' to trust it\n", p->config_path,
@@ -294,6 +309,16 @@ int cli_cell_launch(const struct cell_plan *plan)
 	if (r < 0) {
 		fprintf(stderr, "cell: bubblewrap is not installed (apt-get install bubblewrap)\n");
 		return CELL_EXIT_FAILURE;
+	}
+	if (cell_log_get_level() >= CELL_LOG_DEBUG) {
+		_cleanup_strv_free_ char **argv = NULL;
+
+		if (cell_bwrap_argv(bwrap, plan, &argv) >= 0)
+			for (size_t i = 0; argv[i]; i++) {
+				_cleanup_free_ char *q = cell_shell_quote(argv[i]);
+
+				cell_log(CELL_LOG_DEBUG, "bwrap argv[%zu] %s", i, q ? q : "?");
+			}
 	}
 	r = cell_launch(plan, bwrap, &status, &d);
 	if (r < 0) {

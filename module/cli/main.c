@@ -64,7 +64,7 @@ int cmd_version(int argc, char *argv[])
 
 	if (r >= 0)
 		return r;
-	if (!streq(dir, "."))
+	if (dir)
 		return cli_bad_usage(argv[0], "unexpected argument '%s'", dir);
 	printf("cell %s\n", CELL_VERSION);
 	return CELL_EXIT_OK;

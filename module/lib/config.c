@@ -124,12 +124,14 @@ static int apply_shell(struct cell_schema *s, const cJSON *v)
 static int preset_one(struct cell_schema *s, const cJSON *v)
 {
 	struct cell_config *c = ctx_of(s)->c;
-	const char *names[16];
 	size_t n;
 	const struct cell_preset *all = cell_presets(&n);
+	_cleanup_free_ const char **names = calloc(n, sizeof(*names));
 	int which, r;
 
-	for (size_t k = 0; k < n && k < ELEMENTSOF(names); k++)
+	if (!names)
+		return oom(s);
+	for (size_t k = 0; k < n; k++)
 		names[k] = all[k].name;
 	r = cell_schema_get_enum(s, v, names, n, "a preset", &which);
 	if (r < 0)
@@ -157,6 +159,19 @@ static int insert_mount(struct cell_config *c, const struct cell_mount *m, size_
 	nm[pos] = *m;
 	c->n_mounts++;
 	return 0;
+}
+
+static bool mount_known(const struct cell_config *c, const struct cell_mount *m)
+{
+	for (size_t i = 0; i < c->n_mounts; i++) {
+		const struct cell_mount *o = &c->mounts[i];
+
+		if (streq(o->path, m->path) && streq(o->dest, m->dest) && o->mode == m->mode &&
+		    o->optional == m->optional && o->canonicalize == m->canonicalize &&
+		    o->ephemeral == m->ephemeral)
+			return true;
+	}
+	return false;
 }
 
 static void mount_done(struct cell_mount *m)
@@ -256,6 +271,9 @@ static int mount_one(struct cell_schema *s, const cJSON *v)
 		r = expand_member(x, x->mount.dest, x->mount.dest_ordinal, &m->dest);
 	if (r >= 0 && !m->dest)
 		m->dest = strdup(m->path);
+	if (r >= 0 && m->dest && mount_known(x->c, m))
+		r = -ENXIO; /* the same mount from the user's config and the project's: once is
+			       enough */
 	if (r >= 0) {
 		m->origin = cell_schema_origin(s);
 		if (!m->dest || !m->origin || insert_mount(x->c, m, x->c->n_mounts) < 0)
@@ -327,12 +345,14 @@ static int rule_one(struct cell_schema *s, const cJSON *v)
 	if (!origin)
 		return oom(s);
 	if (v->valuestring[0] == '@') {
-		const char *names[16];
 		size_t n;
 		const struct cell_netpreset *all = cell_netpresets(&n);
+		_cleanup_free_ const char **names = calloc(n, sizeof(*names));
 		int which;
 
-		for (size_t k = 0; k < n && k < ELEMENTSOF(names); k++)
+		if (!names)
+			return oom(s);
+		for (size_t k = 0; k < n; k++)
 			names[k] = all[k].name;
 		r = cell_schema_get_enum(s, v, names, n, "a host preset", &which);
 		if (r < 0)
@@ -532,33 +552,49 @@ static int apply_env(struct cell_schema *s, const cJSON *v)
 	return cell_schema_members(s, v, "an object", members, ELEMENTSOF(members));
 }
 
-/* "4G", "512M", "1.5G" (binary units, an optional "B" or "iB"), or a whole number of bytes. */
+/* "4G", "512M", "1.5G" (binary units, an optional "B" or "iB"), or digits alone: bytes. */
 static int parse_size(const char *s, uint64_t *ret)
 {
 	static const char units[] = "KMGT";
-	char *end;
+	const char *p = s, *u;
 	double v, mult = 1;
 
-	if (!isdigit((unsigned char)s[0]))
+	/* by hand first: strtod alone would take "0x10", "1e6" and "inf" */
+	p += strspn(p, "0123456789");
+	if (p == s)
 		return -EINVAL;
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno != 0)
-		return -EINVAL;
-	if (*end) {
-		const char *u = strchr(units, toupper((unsigned char)*end));
+	if (*p == '.') {
+		size_t frac = strspn(p + 1, "0123456789");
 
-		if (!u)
+		if (frac == 0)
+			return -EINVAL;
+		p += 1 + frac;
+	}
+	if (*p) {
+		u = strchr(units, toupper((unsigned char)*p));
+		if (!u || !*u)
 			return -EINVAL;
 		mult = ldexp(1.0, 10 * (int)(u - units + 1));
-		end++;
-		if (streq(end, "iB") || streq(end, "B"))
-			end += strlen(end);
-		if (*end)
+		p++;
+		if (streq(p, "iB") || streq(p, "B"))
+			p += strlen(p);
+		if (*p)
 			return -EINVAL;
 	}
-	v *= mult;
-	if (v >= 18446744073709551615.0 || v != floor(v))
+	if (mult == 1 && *p == '\0' && !strchr(s, '.')) {
+		/* whole bytes: exact, not through a double */
+		unsigned long long b;
+
+		errno = 0;
+		b = strtoull(s, NULL, 10);
+		if (errno != 0 || b > (1ULL << 53))
+			return -EINVAL;
+		*ret = b;
+		return 0;
+	}
+	v = strtod(s, NULL) * mult;
+	/* 2^53: above it a double no longer counts every byte */
+	if (v > 9007199254740992.0 || v != floor(v))
 		return -EINVAL;
 	*ret = (uint64_t)v;
 	return 0;
@@ -729,6 +765,10 @@ int cell_config_finish(struct cell_config *c, const char *project_root,
 						     p->name, p->mounts[k].path, why ? why : "?");
 			m.dest = strdup(m.path);
 			m.origin = strdup(origin);
+			if (m.dest && mount_known(c, &m)) {
+				mount_done(&m);
+				continue;
+			}
 			if (!m.dest || !m.origin) {
 				mount_done(&m);
 				return -ENOMEM;

@@ -37,9 +37,14 @@ void cell_diag_locate(struct cell_diag *d, const char *text, size_t len, size_t 
 	size_t line_start = 0, line_end;
 	unsigned line = 1, column = 1;
 
+	size_t start = 0;
+
 	if (!d || offset > len)
 		return;
-	for (size_t i = 0; i < offset; i++) {
+	/* a UTF-8 byte order mark takes no column */
+	if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0 && offset >= 3)
+		start = line_start = 3;
+	for (size_t i = start; i < offset; i++) {
 		if (text[i] == '\n') {
 			line++;
 			column = 1;

@@ -109,8 +109,11 @@ int cell_write_file_atomic(const char *path, const void *buf, size_t len, mode_t
 
 int cell_mkdir_p(const char *path, mode_t mode)
 {
-	_cleanup_free_ char *p = strdup(path);
+	_cleanup_free_ char *p = NULL;
 
+	if (path[strspn(path, "/")] == '\0')
+		return 0;
+	p = strdup(path);
 	if (!p)
 		return -ENOMEM;
 	for (char *s = p + 1;; s++) {

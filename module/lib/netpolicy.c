@@ -25,10 +25,15 @@ int cell_hostname_normalize(const char *s, char *buf, size_t size, const char **
 	size_t n = strlen(s), label = 0;
 	const char *last;
 
+	/* one final dot (the DNS root) is dropped; "a.com.." keeps an empty label and is refused */
 	if (n > 0 && s[n - 1] == '.')
 		n--;
 	if (n == 0) {
 		*ret_why = "the host name is empty";
+		return -EINVAL;
+	}
+	if (s[n - 1] == '.') {
+		*ret_why = "a host name has no empty labels (\"..\")";
 		return -EINVAL;
 	}
 	if (n > CELL_HOST_MAX || n >= size) {

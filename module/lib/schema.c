@@ -24,23 +24,55 @@ void cell_schema_pop(struct cell_schema *s)
 	s->depth--;
 }
 
+static bool plain_key(const char *k)
+{
+	if (!*k)
+		return false;
+	for (; *k; k++)
+		if (!isalnum((unsigned char)*k) && *k != '_' && *k != '$')
+			return false;
+	return true;
+}
+
+/* Appends key as `["..."]`, with '"', '\\' and control characters escaped. */
+static size_t render_quoted_key(char *buf, size_t size, const char *k)
+{
+	size_t used = 0;
+
+	used += (size_t)snprintf(buf, size, "[\"");
+	for (; *k && used + 8 < size; k++) {
+		unsigned char c = (unsigned char)*k;
+
+		if (c < 0x20 || c == 0x7f)
+			used += (size_t)snprintf(buf + used, size - used, "\\u%04x", c);
+		else if (c == '"' || c == '\\')
+			used += (size_t)snprintf(buf + used, size - used, "\\%c", c);
+		else
+			buf[used++] = (char)c;
+	}
+	used += (size_t)snprintf(buf + used, size > used ? size - used : 0, "\"]");
+	return used;
+}
+
+/* network.allow[2], env.set.NODE_ENV, network.resolve["registry.test"] */
 static void render_path(const struct cell_schema *s, char *buf, size_t size)
 {
 	size_t used = 0;
 
 	buf[0] = '\0';
-	for (size_t i = 0; i < s->depth && i < CELL_SCHEMA_DEPTH && used < size; i++) {
+	for (size_t i = 0; i < s->depth && i < CELL_SCHEMA_DEPTH && used + 16 < size; i++) {
 		const struct cell_schema_segment *g = &s->segs[i];
-		int n;
 
 		if (g->index >= 0)
-			n = snprintf(buf + used, size - used, "[%d]", g->index);
+			used += (size_t)snprintf(buf + used, size - used, "[%d]", g->index);
+		else if (plain_key(g->key))
+			used += (size_t)snprintf(buf + used, size - used, "%s%s", i > 0 ? "." : "",
+						 g->key);
 		else
-			n = snprintf(buf + used, size - used, "%s%s", i > 0 ? "." : "", g->key);
-		if (n < 0)
-			break;
-		used += (size_t)n;
+			used += render_quoted_key(buf + used, size - used, g->key);
 	}
+	if (used >= size)
+		buf[size - 1] = '\0';
 }
 
 int cell_schema_fail(struct cell_schema *s, bool at_key, const char *fmt, ...)
@@ -192,6 +224,9 @@ int cell_schema_elements(struct cell_schema *s, const cJSON *v, const char *what
 	r = cell_schema_expect(s, v, cJSON_IsArray, what);
 	if (r < 0)
 		return r;
+	if (cJSON_GetArraySize(v) > CELL_SCHEMA_MAX_ITEMS)
+		return cell_schema_fail(s, false, "has %d entries; at most %d are allowed",
+					cJSON_GetArraySize(v), CELL_SCHEMA_MAX_ITEMS);
 	cJSON_ArrayForEach(item, v)
 	{
 		cell_schema_push(s, NULL, i, (size_t)i);
@@ -214,6 +249,9 @@ int cell_schema_map(struct cell_schema *s, const cJSON *v, const char *what,
 	r = cell_schema_expect(s, v, cJSON_IsObject, what);
 	if (r < 0)
 		return r;
+	if (cJSON_GetArraySize(v) > CELL_SCHEMA_MAX_ITEMS)
+		return cell_schema_fail(s, false, "has %d entries; at most %d are allowed",
+					cJSON_GetArraySize(v), CELL_SCHEMA_MAX_ITEMS);
 	cJSON_ArrayForEach(item, v)
 	{
 		cell_schema_push(s, item->string, -1, i++);
@@ -260,7 +298,7 @@ int cell_schema_get_int(struct cell_schema *s, const cJSON *v, double min, doubl
 	if (r < 0)
 		return r;
 	if (v->valuedouble != floor(v->valuedouble) || v->valuedouble < min || v->valuedouble > max)
-		return cell_schema_fail(s, false, "%.15g is not %s (%.15g..%.15g)", v->valuedouble,
+		return cell_schema_fail(s, false, "%.17g is not %s (%.17g..%.17g)", v->valuedouble,
 					what, min, max);
 	*ret = v->valuedouble;
 	return 0;
@@ -303,6 +341,79 @@ static void describe_syntax_error(const char *text, size_t len, size_t off, char
 		snprintf(buf, size, "unexpected byte 0x%02x", (unsigned char)text[off]);
 }
 
+/*
+ * What cJSON lets through but JSON does not, or what would make the config mean something other
+ * than it shows: control bytes (cJSON takes any byte up to 0x20 as white space, and raw tabs and
+ * line breaks inside strings), and "\u0000", which cJSON decodes into a NUL that silently cuts
+ * the string short.
+ */
+static int check_text(struct cell_schema *s)
+{
+	bool in_string = false;
+
+	for (size_t i = 0; i < s->len; i++) {
+		unsigned char c = (unsigned char)s->text[i];
+		const char *what = NULL;
+		size_t at = i;
+
+		if (c == '"')
+			in_string = !in_string;
+		else if (in_string && c == '\\' && i + 1 < s->len) {
+			if (s->text[i + 1] == 'u' && i + 5 < s->len &&
+			    strncmp(s->text + i + 2, "0000", 4) == 0)
+				what = "\"\\u0000\" would cut the string short; it is not allowed";
+			i++;
+		} else if ((c < 0x20 || c == 0x7f) &&
+			   (in_string || (c != '\t' && c != '\n' && c != '\r'))) {
+			what = in_string
+				       ? "a control character inside a string (write it as an escape)"
+				       : "a control character outside a string";
+		}
+		if (what) {
+			int r = cell_diag_set(s->diag, -EINVAL, s->file, NULL, "syntax error: %s",
+					      what);
+
+			cell_diag_locate(s->diag, s->text, s->len, at);
+			return r;
+		}
+	}
+	return 0;
+}
+
+static bool has_control(const char *s)
+{
+	for (; s && *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
+}
+
+/*
+ * No key or string value may hold a control character, escaped or not: cell explain prints
+ * them, and a config must not be able to rewrite the terminal of the user reviewing it.
+ */
+static int check_strings(struct cell_schema *s, const cJSON *node)
+{
+	const cJSON *item;
+	int i = 0, r;
+
+	cJSON_ArrayForEach(item, node)
+	{
+		cell_schema_push(s, cJSON_IsObject(node) ? item->string : NULL,
+				 cJSON_IsObject(node) ? -1 : i, (size_t)i);
+		i++;
+		if (cJSON_IsObject(node) && has_control(item->string))
+			return cell_schema_fail(s, true, "a key holds a control character");
+		if (cJSON_IsString(item) && has_control(item->valuestring))
+			return cell_schema_fail(s, false, "a string holds a control character");
+		r = check_strings(s, item);
+		if (r < 0)
+			return r;
+		cell_schema_pop(s);
+	}
+	return 0;
+}
+
 int cell_schema_parse(struct cell_schema *s, cJSON **ret)
 {
 	const char *text = s->text, *end = NULL, *start, *nul;
@@ -324,6 +435,9 @@ int cell_schema_parse(struct cell_schema *s, cJSON **ret)
 		cell_diag_locate(s->diag, text, len, (size_t)(nul - text));
 		return r;
 	}
+	r = check_text(s);
+	if (r < 0)
+		return r;
 	/* with a length, cJSON wants the terminating NUL inside it to accept the document's end */
 	root = cJSON_ParseWithLengthOpts(text + skip, len - skip + 1, &end, 1);
 	if (!root) {
@@ -347,6 +461,12 @@ int cell_schema_parse(struct cell_schema *s, cJSON **ret)
 		describe_syntax_error(text, len, off, what, sizeof(what));
 		r = cell_diag_set(s->diag, -EINVAL, s->file, NULL, "syntax error: %s", what);
 		cell_diag_locate(s->diag, text, len, off);
+		return r;
+	}
+	r = check_strings(s, root);
+	if (r < 0) {
+		cJSON_Delete(root);
+		s->depth = 0;
 		return r;
 	}
 	*ret = root;

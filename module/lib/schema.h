@@ -20,6 +20,9 @@ struct cell_schema_segment {
 };
 
 #define CELL_SCHEMA_DEPTH 8
+/* No list or map may be longer: a config is written by hand, and each entry is checked against
+ * the earlier ones. */
+#define CELL_SCHEMA_MAX_ITEMS 1024
 
 struct cell_schema {
 	const char *file;

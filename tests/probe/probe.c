@@ -93,7 +93,8 @@ static int keyctl32(void)
 
 static int connect_port(const char *port)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(port)),
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons((uint16_t)atoi(port)),
 				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 
@@ -107,7 +108,8 @@ int main(int argc, char *argv[])
 	if (!strcmp(what, "tiocsti"))
 		return tiocsti();
 	if (!strcmp(what, "keyctl"))
-		return result(syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0));
+		return result(
+			syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0));
 	if (!strcmp(what, "keyctl32"))
 		return keyctl32();
 	if (!strcmp(what, "bpf")) {
@@ -146,6 +148,7 @@ int main(int argc, char *argv[])
 		return printf("euid=%d\n", (int)geteuid()), 0;
 	if (!strcmp(what, "connect") && argc > 2)
 		return connect_port(argv[2]);
-	fprintf(stderr, "usage: probe tiocsti|keyctl|keyctl32|bpf|perf|userfaultfd|io_uring|unshare-user|ptrace PID|ptrace-child|mount|remount-usr|euid|connect PORT\n");
+	fprintf(stderr,
+		"usage: probe tiocsti|keyctl|keyctl32|bpf|perf|userfaultfd|io_uring|unshare-user|ptrace PID|ptrace-child|mount|remount-usr|euid|connect PORT\n");
 	return 2;
 }

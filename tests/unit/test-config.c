@@ -187,7 +187,10 @@ Test(config, syntax_error_comment_and_quotes)
 		     FILE_ ":1:16: syntax error: unexpected '/' (JSON has no comments)");
 	expect_error("{'name': 'web'}",
 		     FILE_ ":1:2: syntax error: unexpected \"'\" (JSON strings use double quotes)");
-	expect_error("{\"name\": \"web\n}",
+	expect_error(
+		"{\"name\": \"web\n}", FILE_
+		":1:14: syntax error: a control character inside a string (write it as an escape)");
+	expect_error("{\"name\": \"web}",
 		     FILE_ ":1:11: syntax error: a string is not closed (a '\"' is missing)");
 	expect_error("{\"name\": \"web\"} trailing", FILE_ ":1:17: syntax error: unexpected 't'");
 }
@@ -444,8 +447,9 @@ Test(config, bad_host_rules_say_why)
 	expect_error(
 		"{\"network\": {\"allow\": [\"*\"]}}", FILE_
 		":1:24: network.allow[0]: \"*\" is not a host rule: a lone \"*\" would allow every host; set network.mode to \"host\" to turn filtering off");
-	expect_error("{\"network\": {\"resolve\": {\"a.test\": \"localhost\"}}}", FILE_
-		     ":1:36: network.resolve.a.test: \"localhost\" is not an IPv4 or IPv6 address");
+	expect_error(
+		"{\"network\": {\"resolve\": {\"a.test\": \"localhost\"}}}", FILE_
+		":1:36: network.resolve[\"a.test\"]: \"localhost\" is not an IPv4 or IPv6 address");
 }
 
 Test(config, names_sizes_and_env)
@@ -510,4 +514,87 @@ Test(config, suggest_only_close_words)
 	cr_assert(eq(str, (char *)cell_suggest("local_port", words, 4), "local_ports"));
 	cr_assert(eq(ptr, (void *)cell_suggest("x", words, 4), NULL));
 	cr_assert(eq(ptr, (void *)cell_suggest("colour", words, 4), NULL));
+}
+
+Test(config, control_characters_and_nul_escapes_are_refused)
+{
+	/* a config must not be able to rewrite the terminal of the user reviewing it */
+	expect_error("{\"name\": \"a\\u001b[2Kb\"}",
+		     FILE_ ":1:10: name: a string holds a control character");
+	expect_error("{\"env\": {\"set\": {\"A\\tB\": \"x\"}}}",
+		     FILE_ ":1:18: env.set[\"A\\u0009B\"]: a key holds a control character");
+	/* cJSON would cut the string at the NUL: "github.com" would be allowed */
+	expect_error(
+		"{\"network\": {\"allow\": [\"github.com\\u0000.evil.com\"]}}", FILE_
+		":1:35: syntax error: \"\\u0000\" would cut the string short; it is not allowed");
+	/* cJSON takes any byte up to 0x20 as white space; JSON does not */
+	expect_error("{\"name\": \"a\"\v}",
+		     FILE_ ":1:13: syntax error: a control character outside a string");
+}
+
+Test(config, keys_that_are_not_identifiers_are_quoted_in_paths)
+{
+	expect_error(
+		"{\"network\": {\"resolve\": {\"ok.com\": 1}}}", FILE_
+		":1:36: network.resolve[\"ok.com\"]: expected an IP address as a string, got a number");
+}
+
+Test(config, sizes_are_parsed_strictly)
+{
+	expect_error(
+		"{\"limits\": {\"memory\": \"0x100000\"}}", FILE_
+		":1:23: limits.memory: \"0x100000\" is not a size (a number with K, M, G or T: \"512M\", \"4G\")");
+	expect_error(
+		"{\"limits\": {\"memory\": \"1e6M\"}}", FILE_
+		":1:23: limits.memory: \"1e6M\" is not a size (a number with K, M, G or T: \"512M\", \"4G\")");
+	expect_error(
+		"{\"limits\": {\"memory\": \"9007199254740993\"}}", FILE_
+		":1:23: limits.memory: \"9007199254740993\" is not a size (a number with K, M, G or T: \"512M\", \"4G\")");
+	expect_error(
+		"{\"limits\": {\"memory\": 1e400}}", FILE_
+		":1:23: limits.memory: inf is not a size in bytes (1048576..9007199254740992)");
+}
+
+Test(config, lists_are_capped)
+{
+	size_t n = 1025, len = 0;
+	char *json = malloc(n * 8 + 64);
+	char want[128];
+
+	len += (size_t)sprintf(json, "{\"network\": {\"local_ports\": [");
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)sprintf(json + len, "%s%zu", i ? "," : "", i + 1);
+	strcpy(json + len, "]}}");
+	snprintf(want, sizeof(want),
+		 FILE_ ":1:29: network.local_ports: has 1025 entries; at most 1024 are allowed");
+	expect_error(json, want);
+	free(json);
+}
+
+Test(config, identical_mounts_from_user_and_project_are_one)
+{
+	const char *m =
+		"{\"mounts\": [{\"path\": \"/opt\", \"optional\": true}], \"presets\": [\"node\"]}";
+	struct cell_config *c = NULL;
+	struct cell_diag d = {0};
+
+	cr_assert(eq(int,
+		     load2(m,
+			   "{\"mounts\": [{\"path\": \"/opt\", \"optional\": true}, "
+			   "{\"path\": \"~/.npm\", \"mode\": \"state\"}]}",
+			   &env, &c, &d),
+		     0));
+	/* /opt once; ~/.npm once (the project's, the preset's identical one dropped) */
+	cr_assert(eq(sz, c->n_mounts, 3));
+	cr_assert(eq(str, c->mounts[0].path, "/home/u/.nvm"));
+	cr_assert(eq(str, c->mounts[1].path, "/opt"));
+	cr_assert(eq(str, c->mounts[2].path, "/home/u/.npm"));
+	cr_assert(eq(str, c->mounts[2].origin, FILE_ ": mounts[1]"));
+	cell_config_free(c);
+}
+
+Test(config, byte_order_mark_takes_no_column)
+{
+	expect_error("\xEF\xBB\xBF{\"nam\": 1}",
+		     FILE_ ":1:2: nam: unknown key; did you mean \"name\"?");
 }

@@ -72,6 +72,8 @@ ParameterizedTestParameters(netpolicy, rejects)
 		{"a.*.com", "a wildcard is allowed only as a leading \"*.\""},
 		{"**.a.com", "a wildcard is allowed only as a leading \"*.\""},
 		{"a..com", "a host name has no empty labels (\"..\")"},
+		{"*.com..", "a host name has no empty labels (\"..\")"},
+		{"example.com..", "a host name has no empty labels (\"..\")"},
 		{"-a.com", "a label of a host name does not start with '-'"},
 		{"a-.com", "a label of a host name does not end with '-'"},
 		{"a.com:", "the port is not a number from 1 to 65535"},

@@ -70,9 +70,9 @@ Test(trust, hash_covers_path_and_bytes)
 		.config_path = (char *)"/p/.cell.json", .text = (char *)"{}", .len = 2};
 	char hex[CELL_SHA256_HEX_LEN + 1];
 
-	/* printf '/p/.cell.json\n{}' | sha256sum */
+	/* printf '/p/.cell.json\0{}' | sha256sum */
 	cr_assert(eq(int, cell_trust_hash(&p, hex), 0));
-	cr_assert(eq(str, hex, "bd554a7b4130b1980050c37bcc13c7e152e42ce5dd57905fc903b87bc57d405b"));
+	cr_assert(eq(str, hex, "a6a1155f48d3dc57240c16e0910bf8fafc8abd2b718d54eaab35dae10d01c91d"));
 }
 
 Test(trust, allow_then_trusted)
