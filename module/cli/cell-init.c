@@ -85,7 +85,9 @@ static void drop_capabilities(void)
 	struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
 	struct __user_cap_data_struct d[2] = {{0, 0, 0}, {0, 0, 0}};
 
-	for (int cap = 0; cap <= last_cap(); cap++)
+	int last = last_cap();
+
+	for (int cap = 0; cap <= last; cap++)
 		if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) > 0 &&
 		    prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
 			die("dropping a capability from the bounding set");

@@ -43,11 +43,8 @@ int cli_find_project(const char *dir, struct cell_project **ret);
 char *cli_user_config_path(void);
 /* Loads the project's effective config; on error prints it and returns CELL_EXIT_CONFIG. */
 int cli_load_config(const struct cell_project *p, struct cell_config **ret);
-/*
- * The prologue of commands that take [DIR] and work on its project: parses the command line,
- * finds the project and loads its config. Returns -1 when all went well, else the exit code.
- */
-int cli_open_project(int argc, char *argv[], struct cell_project **ret_project,
+/* Finds the project around dir (NULL: here) and loads its config; -1, or an exit code. */
+int cli_open_project(const char *dir, struct cell_project **ret_project,
 		     struct cell_config **ret_config);
 /* What cell run and cell enter share on their command lines. */
 struct cli_cell_options {

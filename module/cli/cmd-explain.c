@@ -1,4 +1,7 @@
 /* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -6,6 +9,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "bwrap.h"
+#include "fileio.h"
 #include "quote.h"
 #include "seccomp.h"
 #include "strv.h"
@@ -82,7 +86,24 @@ static void print_config(const struct cell_config *c)
 }
 
 /* The exact bwrap command line, the syscall filter, and what deserves a second look. */
-static int print_cell(const struct cell_project *p, const struct cell_config *c)
+/* Writes the compiled filter (raw BPF, as bwrap loads it) for inspection: scmp_bpf_disasm. */
+static int write_seccomp(const struct cell_seccomp_options *o, const char *path)
+{
+	_cleanup_close_ int in = -1, out = -1;
+	_cleanup_free_ char *bpf = NULL;
+	size_t len = 0;
+
+	if (cell_seccomp_compile(o, &in) < 0 ||
+	    cell_read_full_fd(in, CELL_FILE_MAX, &bpf, &len) < 0)
+		return -EIO;
+	out = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (out < 0)
+		return negative_errno();
+	return cell_write_all(out, bpf, len);
+}
+
+static int print_cell(const struct cell_project *p, const struct cell_config *c,
+		      const char *seccomp_out)
 {
 	_cleanup_plan_ struct cell_plan *plan = NULL;
 	_cleanup_strv_free_ char **argv = NULL;
@@ -109,10 +130,42 @@ static int print_cell(const struct cell_project *p, const struct cell_config *c)
 	n = cell_seccomp_rules(&plan->seccomp, rules, ELEMENTSOF(rules));
 	for (size_t i = 0; i < n && i < ELEMENTSOF(rules); i++)
 		printf("  %-24s %-6s %s\n", rules[i].what, rules[i].result, rules[i].why);
+	if (seccomp_out && write_seccomp(&plan->seccomp, seccomp_out) < 0) {
+		fprintf(stderr, "cell: cannot write the seccomp program to '%s'\n", seccomp_out);
+		return CELL_EXIT_FAILURE;
+	}
 	for (size_t i = 0; plan->notices && plan->notices[i]; i++)
 		printf("notice: %s\n", plan->notices[i]);
 	for (size_t i = 0; plan->warnings && plan->warnings[i]; i++)
 		printf("WARNING: %s\n", plan->warnings[i]);
+	return -1;
+}
+
+static int parse_options(int argc, char *argv[], const char **ret_seccomp_out)
+{
+	static const struct option options[] = {
+		{"help", no_argument, NULL, 'h'},
+		{"write-seccomp", required_argument, NULL, 'S'},
+		{0},
+	};
+	int c;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:h", options, NULL)) >= 0) {
+		switch (c) {
+		case 'h':
+			cli_usage(argv[0], false);
+			return CELL_EXIT_OK;
+		case 'S':
+			*ret_seccomp_out = optarg;
+			break;
+		case ':':
+			return cli_bad_usage(argv[0], "option '%s' needs a value",
+					     argv[optind - 1]);
+		default:
+			return cli_bad_usage(argv[0], "unknown option '%s'", argv[optind - 1]);
+		}
+	}
 	return -1;
 }
 
@@ -125,11 +178,17 @@ int cmd_explain(int argc, char *argv[])
 	_cleanup_project_ struct cell_project *p = NULL;
 	_cleanup_config_ struct cell_config *c = NULL;
 	_cleanup_free_ char *dir = NULL, *user = NULL, *allow = NULL;
+	const char *seccomp_out = NULL;
 	bool trusted = false;
 	struct stat st;
 	int r;
 
-	r = cli_open_project(argc, argv, &p, &c);
+	r = parse_options(argc, argv, &seccomp_out);
+	if (r >= 0)
+		return r;
+	if (argc - optind > 1)
+		return cli_bad_usage(argv[0], "unexpected argument '%s'", argv[optind + 1]);
+	r = cli_open_project(optind < argc ? argv[optind] : NULL, &p, &c);
 	if (r >= 0)
 		return r;
 	r = cell_trust_dir(&dir);
@@ -146,7 +205,7 @@ int cmd_explain(int argc, char *argv[])
 	printf("user config: %s%s\n", user ? user : "(no home directory)",
 	       user && stat(user, &st) == 0 ? "" : " (not present)");
 	print_config(c);
-	r = print_cell(p, c);
+	r = print_cell(p, c, seccomp_out);
 	if (r >= 0)
 		return r;
 	if (!trusted) {

@@ -149,16 +149,12 @@ int cli_load_config(const struct cell_project *p, struct cell_config **ret)
 	return -1;
 }
 
-int cli_open_project(int argc, char *argv[], struct cell_project **ret_project,
+int cli_open_project(const char *dir, struct cell_project **ret_project,
 		     struct cell_config **ret_config)
 {
 	_cleanup_project_ struct cell_project *p = NULL;
-	const char *dir;
 	int r;
 
-	r = cli_parse_dir_only(argc, argv, &dir);
-	if (r >= 0)
-		return r;
 	r = cli_find_project(dir ? dir : ".", &p);
 	if (r >= 0)
 		return r;

@@ -16,7 +16,7 @@ static const struct cli_command commands[] = {
 	 "Start your shell in the project's cell; exit it to leave"},
 	{"allow", cmd_allow, "[DIR]", "Trust the project's .cell.json as it is now"},
 	{"deny", cmd_deny, "[DIR]", "Revoke trust in the project's .cell.json"},
-	{"explain", cmd_explain, "[DIR]",
+	{"explain", cmd_explain, "[--write-seccomp FILE] [DIR]",
 	 "Print the project's merged, resolved config and whether it is trusted"},
 	{"doctor", cmd_doctor, "",
 	 "Check what this machine offers cell, and how to fix what is missing"},

@@ -114,7 +114,7 @@ Test(cli, no_command_and_unknown_command_are_usage_errors)
 
 struct verb {
 	char name[16];
-	char usage[48];
+	char usage[96];
 };
 
 ParameterizedTestParameters(cli, every_command_has_help_and_rejects_bad_options)
@@ -122,7 +122,8 @@ ParameterizedTestParameters(cli, every_command_has_help_and_rejects_bad_options)
 	static struct verb verbs[] = {
 		{"allow", "usage: cell allow [DIR]\n"},
 		{"deny", "usage: cell deny [DIR]\n"},
-		{"explain", "usage: cell explain [DIR]\n"},
+		{"explain", "usage: cell explain [--write-seccomp FILE] [DIR]\n"},
+		{"enter", "usage: cell enter [--user NAME] [--allow-root] [DIR]\n"},
 		{"doctor", "usage: cell doctor\n"},
 		{"init", "usage: cell init [--name NAME] [DIR]\n"},
 		{"version", "usage: cell version\n"},
@@ -133,7 +134,7 @@ ParameterizedTestParameters(cli, every_command_has_help_and_rejects_bad_options)
 ParameterizedTest(struct verb *v, cli, every_command_has_help_and_rejects_bad_options)
 {
 	struct th_result r = cell(NULL, v->name, "--help", NULL);
-	char want[96];
+	char want[160];
 
 	cr_assert(eq(int, r.status, 0));
 	cr_assert(eq(int, strncmp(r.out, v->usage, strlen(v->usage)), 0), "%s", r.out);
@@ -439,5 +440,70 @@ Test(cli, verbose_logs_what_it_found)
 	r = cell("proj", "-v", "explain", NULL);
 	cr_assert(eq(int, r.status, 0));
 	cr_assert(contains(r.err, "cell: project '"), "%s", r.err);
+	th_result_done(&r);
+}
+
+Test(cli, run_needs_a_command_and_known_options)
+{
+	struct th_result r = cell(NULL, "run", NULL);
+
+	cr_assert(eq(int, r.status, 64));
+	cr_assert(contains(
+		r.err,
+		"cell run: no command given\nusage: cell run [-C DIR] [--user NAME] [--allow-root] [--] COMMAND [ARGS...]\n"));
+	th_result_done(&r);
+	r = cell(NULL, "run", "--bogus", "--", "true", NULL);
+	cr_assert(eq(int, r.status, 64));
+	cr_assert(contains(r.err, "cell run: unknown option '--bogus'\n"));
+	th_result_done(&r);
+	r = cell(NULL, "run", "-C", NULL);
+	cr_assert(eq(int, r.status, 64));
+	cr_assert(contains(r.err, "cell run: option '-C' needs a value\n"));
+	th_result_done(&r);
+}
+
+Test(cli, explain_shows_the_bwrap_argv_and_the_filter)
+{
+	struct th_result r;
+	char *bpf;
+
+	free(th_write(tmp, "proj/.cell.json", "{\"network\": {\"mode\": \"host\"}}"));
+	bpf = th_join(tmp, "filter.bpf");
+	r = cell("proj", "explain", "--write-seccomp", bpf, NULL);
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	cr_assert(contains(r.out, "\n  --unshare-user\n"));
+	cr_assert(contains(r.out, "\n  --seccomp\n  3\n"));
+	cr_assert(contains(r.out, "\n  /run/cell/init\n  --\n  COMMAND\n"));
+	cr_assert(contains(r.out, "  ioctl(TIOCSTI)           EPERM  "));
+	cr_assert(contains(r.out, "WARNING: network.mode is \"host\""));
+	/* host mode: no --unshare-net */
+	cr_assert(not(contains(r.out, "--unshare-net")));
+	th_result_done(&r);
+	{
+		struct stat st;
+
+		/* a BPF program is a whole number of 8-byte instructions */
+		cr_assert(eq(int, stat(bpf, &st), 0));
+		cr_assert(gt(sz, (size_t)st.st_size, 0));
+		cr_assert(eq(sz, (size_t)st.st_size % 8, 0));
+	}
+	free(bpf);
+}
+
+Test(cli, explain_warns_about_secrets)
+{
+	struct th_result r;
+	char json[256];
+
+	snprintf(json, sizeof(json),
+		 "{\"mounts\": [{\"path\": \"~/.ssh\", \"optional\": true}, "
+		 "{\"path\": \"~\", \"mode\": \"rw\", \"dest\": \"/mnt/home\"}]}");
+	free(th_write(tmp, "proj/.cell.json", json));
+	free(th_write(home, ".ssh/id_ed25519", "key"));
+	r = cell("proj", "explain", NULL);
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	cr_assert(contains(r.out, "WARNING: "), "%s", r.out);
+	cr_assert(contains(r.out, "exposes ~/.ssh, which holds credentials"), "%s", r.out);
+	cr_assert(contains(r.out, "binds your home directory read-write"), "%s", r.out);
 	th_result_done(&r);
 }
