@@ -200,44 +200,50 @@ static void reclaim_terminal(bool was_foreground)
 	sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
-int cell_launch(const struct cell_plan *p, const char *bwrap, int *ret_status,
-		struct cell_diag *diag)
-{
-	_cleanup_strv_free_ char **argv = NULL;
-	_cleanup_close_ int sigfd = -1, info_r = -1, info_w = -1;
-	int fds[16], n_fds = 0, info[2], r;
-	bool foreground = isatty(STDIN_FILENO) && tcgetpgrp(STDIN_FILENO) == getpgrp();
-	sigset_t mask, old;
-	pid_t pid;
+/* The descriptors bwrap gets, in order: the seccomp program, the info pipe, generated files. */
+struct launch_fds {
+	int fd[16];
+	size_t n;
+};
 
-	if (p->n_files + 2 > ELEMENTSOF(fds))
-		return cell_diag_set(diag, -E2BIG, NULL, NULL, "too many generated files");
-	r = cell_mounts_prepare(&p->mounts);
+static void launch_fds_done(struct launch_fds *f)
+{
+	for (size_t i = 0; i < f->n; i++)
+		if (f->fd[i] >= 0)
+			close(f->fd[i]);
+}
+
+static int open_fds(const struct cell_plan *p, struct launch_fds *f, int *ret_info)
+{
+	int pipefd[2], r;
+
+	if (p->n_files + 2 > ELEMENTSOF(f->fd))
+		return -E2BIG;
+	r = cell_seccomp_compile(&p->seccomp, &f->fd[f->n]);
 	if (r < 0)
-		return cell_diag_set(diag, r, NULL, NULL,
-				     "cannot create the cell's state directories: %s",
-				     strerror(-r));
-	r = cell_bwrap_argv(bwrap, p, &argv);
-	if (r < 0)
-		return cell_diag_set(diag, r, NULL, NULL, "out of memory");
-	r = cell_seccomp_compile(&p->seccomp, &fds[n_fds]);
-	if (r < 0)
-		return cell_diag_set(diag, r, NULL, NULL, "cannot compile the seccomp filter: %s",
-				     strerror(-r));
-	n_fds++;
-	if (pipe2(info, O_CLOEXEC) < 0) {
-		r = negative_errno();
-		goto out_fds;
-	}
-	info_r = info[0];
-	info_w = info[1];
-	fds[n_fds++] = info_w;
+		return r;
+	f->n++;
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return negative_errno();
+	*ret_info = pipefd[0];
+	f->fd[f->n++] = pipefd[1];
 	for (size_t i = 0; i < p->n_files; i++) {
 		r = memfd_with("cell-file", p->files[i].content);
 		if (r < 0)
-			goto out_fds;
-		fds[n_fds++] = r;
+			return r;
+		f->fd[f->n++] = r;
 	}
+	return 0;
+}
+
+/* With the forwarded signals and SIGCHLD taken through a signalfd: start bwrap, wait for it. */
+static int start_and_wait(char **argv, char **envp, struct launch_fds *f, int info_r,
+			  int *ret_status)
+{
+	_cleanup_close_ int sigfd = -1;
+	sigset_t mask, old;
+	pid_t pid;
+	int r;
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);
@@ -247,23 +253,44 @@ int cell_launch(const struct cell_plan *p, const char *bwrap, int *ret_status,
 	sigfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	if (sigfd < 0) {
 		r = negative_errno();
-		goto out_mask;
+	} else {
+		pid = spawn_bwrap(&(struct spawn){argv, envp, f->fd, f->n});
+		if (pid < 0) {
+			r = pid;
+		} else {
+			/* only bwrap may hold the write end, so its exit ends our reads */
+			close(f->fd[1]);
+			f->fd[1] = -1;
+			r = wait_cell(pid, sigfd, info_r, ret_status);
+		}
 	}
-	pid = spawn_bwrap(&(struct spawn){argv, p->env, fds, (size_t)n_fds});
-	if (pid < 0) {
-		r = pid;
-		goto out_mask;
-	}
-	close(TAKE_FD(info_w));
-	r = wait_cell(pid, sigfd, info_r, ret_status);
-	reclaim_terminal(foreground);
-out_mask:
 	sigprocmask(SIG_SETMASK, &old, NULL);
-out_fds:
-	/* fds[1] is info_w, closed by its own cleanup */
-	for (int i = 0; i < n_fds; i++)
-		if (i != 1)
-			close(fds[i]);
+	return r;
+}
+
+int cell_launch(const struct cell_plan *p, const char *bwrap, int *ret_status,
+		struct cell_diag *diag)
+{
+	_cleanup_strv_free_ char **argv = NULL;
+	_cleanup_(launch_fds_done) struct launch_fds fds = {.n = 0};
+	_cleanup_close_ int info_r = -1;
+	bool foreground = isatty(STDIN_FILENO) && tcgetpgrp(STDIN_FILENO) == getpgrp();
+	int r;
+
+	r = cell_mounts_prepare(&p->mounts);
+	if (r < 0)
+		return cell_diag_set(diag, r, NULL, NULL,
+				     "cannot create the cell's state directories: %s",
+				     strerror(-r));
+	r = cell_bwrap_argv(bwrap, p, &argv);
+	if (r < 0)
+		return cell_diag_set(diag, r, NULL, NULL, "out of memory");
+	r = open_fds(p, &fds, &info_r);
+	if (r < 0)
+		return cell_diag_set(diag, r, NULL, NULL, "cannot prepare the cell: %s",
+				     strerror(-r));
+	r = start_and_wait(argv, p->env, &fds, info_r, ret_status);
+	reclaim_terminal(foreground);
 	if (r < 0)
 		return cell_diag_set(diag, r, NULL, NULL, "cannot start the cell: %s",
 				     strerror(-r));
