@@ -54,6 +54,13 @@ struct cli_cell_options {
 };
 
 /*
+ * Parses --help, --user NAME, --allow-root and, with with_dir, -C DIR; stops at the first
+ * argument that is not an option (optind points at it). Returns -1, or the exit code.
+ */
+int cli_parse_cell_options(int argc, char *argv[], bool with_dir, struct cli_cell_options *o);
+/* Reports the option getopt refused (c is ':' or '?'); returns CELL_EXIT_USAGE. */
+int cli_bad_option(char *argv[], int c);
+/*
  * Opens a trusted project for running a cell: as root, first becomes the user the cell is for
  * (--user, else $SUDO_USER; no user and no --allow-root: refused). Then finds the project around
  * the directory, loads its config and requires it to be allowed. On success returns -1 and the

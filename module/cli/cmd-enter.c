@@ -44,11 +44,6 @@ static const char fish_init[] =
 static const char sh_rc[] =
 	"if [ \"${CELL_PROMPT-1}\" != 0 ]; then PS1=\"[cell:$CELL_NAME] ${PS1-$ }\"; fi\n";
 
-static int add_env(struct cell_plan *plan, const char *entry)
-{
-	return cell_strv_extend(&plan->env, entry);
-}
-
 /* The shell's argv and the files and variables that mark its prompt. */
 static int shell_setup(struct cell_plan *plan, const char *shell)
 {
@@ -57,82 +52,46 @@ static int shell_setup(struct cell_plan *plan, const char *shell)
 
 	cell_strv_free(plan->argv);
 	plan->argv = NULL;
-	r = cell_strv_extend(&plan->argv, shell);
 	if (streq(name, "bash")) {
+		r = cell_plan_add_file(plan, RC_DIR "/bashrc", bash_rc);
 		if (r >= 0)
-			r = cell_plan_add_file(plan, RC_DIR "/bashrc", bash_rc);
-		if (r >= 0)
-			r = cell_strv_extend(&plan->argv, "--rcfile");
-		if (r >= 0)
-			r = cell_strv_extend(&plan->argv, RC_DIR "/bashrc");
-		if (r >= 0)
-			r = cell_strv_extend(&plan->argv, "-i");
+			r = cell_strv_extend_many(&plan->argv, shell, "--rcfile", RC_DIR "/bashrc",
+						  "-i", (char *)NULL);
 	} else if (streq(name, "zsh")) {
-		if (r >= 0)
-			r = cell_plan_add_file(plan, RC_DIR "/zsh/.zshenv", zsh_env);
+		r = cell_plan_add_file(plan, RC_DIR "/zsh/.zshenv", zsh_env);
 		if (r >= 0)
 			r = cell_plan_add_file(plan, RC_DIR "/zsh/.zprofile", zsh_profile);
 		if (r >= 0)
 			r = cell_plan_add_file(plan, RC_DIR "/zsh/.zshrc", zsh_rc);
 		if (r >= 0)
-			r = add_env(plan, "ZDOTDIR=" RC_DIR "/zsh");
+			r = cell_strv_extend(&plan->env, "ZDOTDIR=" RC_DIR "/zsh");
 		if (r >= 0)
-			r = cell_strv_extend(&plan->argv, "-l");
+			r = cell_strv_extend_many(&plan->argv, shell, "-l", (char *)NULL);
 	} else if (streq(name, "fish")) {
-		if (r >= 0)
-			r = cell_strv_extend(&plan->argv, "-l");
-		if (r >= 0)
-			r = cell_strv_extend(&plan->argv, "-C");
-		if (r >= 0)
-			r = cell_strv_extend(&plan->argv, fish_init);
+		r = cell_strv_extend_many(&plan->argv, shell, "-l", "-C", fish_init, (char *)NULL);
 	} else {
+		r = cell_plan_add_file(plan, RC_DIR "/shrc", sh_rc);
 		if (r >= 0)
-			r = cell_plan_add_file(plan, RC_DIR "/shrc", sh_rc);
+			r = cell_strv_extend(&plan->env, "ENV=" RC_DIR "/shrc");
 		if (r >= 0)
-			r = add_env(plan, "ENV=" RC_DIR "/shrc");
-		if (r >= 0)
-			r = cell_strv_extend(&plan->argv, "-l");
-		if (r >= 0)
-			r = cell_strv_extend(&plan->argv, "-i");
+			r = cell_strv_extend_many(&plan->argv, shell, "-l", "-i", (char *)NULL);
 	}
 	return r;
 }
 
 int cmd_enter(int argc, char *argv[])
 {
-	static const struct option options[] = {
-		{"help", no_argument, NULL, 'h'},
-		{"user", required_argument, NULL, 'u'},
-		{"allow-root", no_argument, NULL, 'R'},
-		{0},
-	};
 	_cleanup_project_ struct cell_project *p = NULL;
 	_cleanup_config_ struct cell_config *c = NULL;
 	_cleanup_plan_ struct cell_plan *plan = NULL;
 	_cleanup_free_ char *cwd = NULL, *shell = NULL;
 	struct cli_cell_options o = {0};
 	char *command[2] = {NULL, NULL};
-	int opt, r;
+	int r;
 
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+:hu:", options, NULL)) >= 0) {
-		switch (opt) {
-		case 'h':
-			cli_usage(argv[0], false);
-			return CELL_EXIT_OK;
-		case 'u':
-			o.user = optarg;
-			break;
-		case 'R':
-			o.allow_root = true;
-			break;
-		case ':':
-			return cli_bad_usage(argv[0], "option '%s' needs a value",
-					     argv[optind - 1]);
-		default:
-			return cli_bad_usage(argv[0], "unknown option '%s'", argv[optind - 1]);
-		}
-	}
+	r = cli_parse_cell_options(argc, argv, false, &o);
+	if (r >= 0)
+		return r;
 	if (argc - optind > 1)
 		return cli_bad_usage(argv[0], "unexpected argument '%s'", argv[optind + 1]);
 	if (optind < argc)

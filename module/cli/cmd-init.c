@@ -91,20 +91,15 @@ int cmd_init(int argc, char *argv[])
 	int c, n, r;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+hn:", options, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, "+:hn:", options, NULL)) >= 0) {
 		if (c == 'h') {
 			cli_usage(argv[0], false);
 			return CELL_EXIT_OK;
 		}
-		if (c == 'n') {
-			free(name);
-			name = strdup(optarg);
-			continue;
-		}
-		if (optopt == 'n')
-			return cli_bad_usage(argv[0], "option '%s' needs a value",
-					     argv[optind - 1]);
-		return cli_bad_usage(argv[0], "unknown option '%s'", argv[optind - 1]);
+		if (c != 'n')
+			return cli_bad_option(argv, c);
+		free(name);
+		name = strdup(optarg);
 	}
 	if (argc - optind > 1)
 		return cli_bad_usage(argv[0], "unexpected argument '%s'", argv[optind + 1]);

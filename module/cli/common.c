@@ -53,16 +53,59 @@ int cli_parse_dir_only(int argc, char *argv[], const char **ret_dir)
 	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+h", options, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, "+:h", options, NULL)) >= 0) {
 		if (c == 'h') {
 			cli_usage(argv[0], false);
 			return CELL_EXIT_OK;
 		}
-		return cli_bad_usage(argv[0], "unknown option '%s'", argv[optind - 1]);
+		return cli_bad_option(argv, c);
 	}
 	if (argc - optind > 1)
 		return cli_bad_usage(argv[0], "unexpected argument '%s'", argv[optind + 1]);
 	*ret_dir = optind < argc ? argv[optind] : NULL;
+	return -1;
+}
+
+int cli_bad_option(char *argv[], int c)
+{
+	if (c == ':')
+		return cli_bad_usage(argv[0], "option '%s' needs a value", argv[optind - 1]);
+	return cli_bad_usage(argv[0], "unknown option '%s'", argv[optind - 1]);
+}
+
+int cli_parse_cell_options(int argc, char *argv[], bool with_dir, struct cli_cell_options *o)
+{
+	static const struct option options[] = {
+		{"help", no_argument, NULL, 'h'},
+		{"directory", required_argument, NULL, 'C'},
+		{"user", required_argument, NULL, 'u'},
+		{"allow-root", no_argument, NULL, 'R'},
+		{0},
+	};
+	int c;
+
+	opterr = 0;
+	/* '+': a command's own options are not ours */
+	while ((c = getopt_long(argc, argv, with_dir ? "+:hC:u:" : "+:hu:", options, NULL)) >= 0) {
+		switch (c) {
+		case 'h':
+			cli_usage(argv[0], false);
+			return CELL_EXIT_OK;
+		case 'C':
+			if (!with_dir)
+				return cli_bad_option(argv, '?');
+			o->dir = optarg;
+			break;
+		case 'u':
+			o->user = optarg;
+			break;
+		case 'R':
+			o->allow_root = true;
+			break;
+		default:
+			return cli_bad_option(argv, c);
+		}
+	}
 	return -1;
 }
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,6 +54,19 @@ int cell_strv_consume(char ***l, char *s)
 int cell_strv_extend(char ***l, const char *s)
 {
 	return cell_strv_consume(l, strdup(s));
+}
+
+int cell_strv_extend_many(char ***l, ...)
+{
+	const char *s;
+	va_list ap;
+	int r = 0;
+
+	va_start(ap, l);
+	while (r >= 0 && (s = va_arg(ap, const char *)))
+		r = cell_strv_extend(l, s);
+	va_end(ap);
+	return r;
 }
 
 int cell_strv_merge_unique(char ***l, char *const *other)

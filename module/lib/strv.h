@@ -14,6 +14,8 @@ bool cell_strv_contains(char *const *l, const char *s);
 int cell_strv_consume(char ***l, char *s);
 /* Appends a copy of s. */
 int cell_strv_extend(char ***l, const char *s);
+/* Appends copies of each string argument up to a NULL. */
+int cell_strv_extend_many(char ***l, ...) __attribute__((sentinel));
 /* Appends copies of those strings of `other` not already in *l. */
 int cell_strv_merge_unique(char ***l, char *const *other);
 

@@ -753,3 +753,91 @@ Test(escape, root_is_refused_without_a_user_and_dropped_with_one)
 	th_result_done(&r);
 	free(user_home_env[0]);
 }
+
+/* Runs tmux as the test user with the suite's environment; returns its stdout. */
+static char *tmux(const char *a, const char *b, const char *c, const char *d)
+{
+	char *argv[] = {(char *)"/usr/bin/tmux",
+			(char *)"-L",
+			(char *)"cell-test",
+			(char *)a,
+			(char *)b,
+			(char *)c,
+			(char *)d,
+			NULL};
+	struct th_result r;
+	char *out;
+
+	th_run_as(t.uid, t.gid, t.proj, argv, t.env, &r);
+	out = r.out;
+	free(r.err);
+	return out;
+}
+
+/* Polls the pane until it shows want (bounded); returns whether it did. */
+static bool pane_shows(const char *want)
+{
+	for (int i = 0; i < 200; i++) {
+		char *screen = tmux("capture-pane", "-p", "-t", "t");
+		bool found = screen && strstr(screen, want);
+
+		free(screen);
+		if (found)
+			return true;
+		usleep(50000);
+	}
+	return false;
+}
+
+Test(escape, enter_gives_a_marked_shell_with_job_control)
+{
+	char cmd[512], *screen;
+
+	if (access("/usr/bin/tmux", X_OK) < 0)
+		th_skip("tmux is not installed");
+	env_add("SHELL=/bin/bash");
+	env_add("TERM=xterm");
+	free(tmux("kill-server", NULL, NULL, NULL));
+	{
+		char *argv[] = {(char *)"/usr/bin/tmux",
+				(char *)"-L",
+				(char *)"cell-test",
+				(char *)"new-session",
+				(char *)"-d",
+				(char *)"-s",
+				(char *)"t",
+				(char *)"-x",
+				(char *)"150",
+				(char *)"-y",
+				(char *)"30",
+				(char *)"/bin/bash --norc --noprofile",
+				NULL};
+		struct th_result r;
+
+		th_run_as(t.uid, t.gid, t.proj, argv, t.env, &r);
+		cr_assert(eq(int, r.status, 0), "%s", r.err);
+		th_result_done(&r);
+	}
+	snprintf(cmd, sizeof(cmd), "%s enter", CELL);
+	free(tmux("send-keys", "-t", "t", cmd));
+	free(tmux("send-keys", "-t", "t", "Enter"));
+	cr_assert(pane_shows("[cell:esc] "), "no marked prompt");
+	/* job control: a background job, then Ctrl-C stops only the foreground one */
+	free(tmux("send-keys", "-t", "t", "sleep 60 & sleep 61"));
+	free(tmux("send-keys", "-t", "t", "Enter"));
+	usleep(300000);
+	free(tmux("send-keys", "-t", "t", "C-c"));
+	free(tmux("send-keys", "-t", "t", "jobs; echo in-$CELL_NAME-$(hostname)"));
+	free(tmux("send-keys", "-t", "t", "Enter"));
+	cr_assert(pane_shows("in-esc-cell-esc"));
+	screen = tmux("capture-pane", "-p", "-t", "t");
+	cr_assert(not(eq(ptr, strstr(screen, "Running                 sleep 60 &"), NULL)), "%s",
+		  screen);
+	free(screen);
+	free(tmux("send-keys", "-t", "t", "exit"));
+	free(tmux("send-keys", "-t", "t", "Enter"));
+	free(tmux("send-keys", "-t", "t", "echo back-$?-${CELL_NAME:-outside}"));
+	free(tmux("send-keys", "-t", "t", "Enter"));
+	cr_assert(pane_shows("back-0-outside"));
+	free(tmux("kill-server", NULL, NULL, NULL));
+}

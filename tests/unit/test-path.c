@@ -132,5 +132,8 @@ Test(strv, extend_merge_contains)
 	cr_assert(eq(str, l[2], "c"));
 	cr_assert(cell_strv_contains(l, "a"));
 	cr_assert(not(cell_strv_contains(l, "d")));
+	cr_assert(eq(int, cell_strv_extend_many(&l, "x", "y", (char *)NULL), 0));
+	cr_assert(eq(sz, cell_strv_length(l), 5));
+	cr_assert(eq(str, l[4], "y"));
 	cell_strv_free(l);
 }
