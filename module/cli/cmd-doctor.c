@@ -53,6 +53,12 @@ static bool check_bwrap(void)
 		report(FAIL, what, "reinstall bubblewrap (apt-get install --reinstall bubblewrap)");
 		return false;
 	}
+	if (cell_version_compare(version, CELL_BWRAP_MIN_VERSION) < 0) {
+		snprintf(what, sizeof(what), "bubblewrap %s at %s is older than %s", version, path,
+			 CELL_BWRAP_MIN_VERSION);
+		report(FAIL, what, "a newer bubblewrap (Debian 12 has 0.8.0)");
+		return false;
+	}
 	snprintf(what, sizeof(what), "bubblewrap %s at %s", version, path);
 	report(OK, what, NULL);
 	return true;

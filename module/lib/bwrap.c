@@ -30,6 +30,20 @@ int cell_bwrap_find(char **ret)
 	return -ENOENT;
 }
 
+int cell_version_compare(const char *a, const char *b)
+{
+	while (*a || *b) {
+		char *ea, *eb;
+		unsigned long x = strtoul(a, &ea, 10), y = strtoul(b, &eb, 10);
+
+		if (x != y)
+			return x < y ? -1 : 1;
+		a = *ea == '.' ? ea + 1 : ea + strlen(ea);
+		b = *eb == '.' ? eb + 1 : eb + strlen(eb);
+	}
+	return 0;
+}
+
 int cell_bwrap_version(const char *bwrap, char **ret)
 {
 	char *argv[] = {(char *)bwrap, (char *)"--version", NULL};

@@ -6,6 +6,11 @@
  * the sandbox must not be whatever a project put first in $PATH.
  */
 int cell_bwrap_find(char **ret);
+/* The oldest bubblewrap with every option cell passes (--as-pid-1, --info-fd, --seccomp,
+ * --remount-ro, --ro-bind-data, --die-with-parent). */
+#define CELL_BWRAP_MIN_VERSION "0.5.0"
+/* Compares dotted versions ("0.10.0" > "0.8.0"); <0, 0, >0 like strcmp. */
+int cell_version_compare(const char *a, const char *b);
 /* "0.8.0" from `bwrap --version`. */
 int cell_bwrap_version(const char *bwrap, char **ret);
 

@@ -841,3 +841,21 @@ Test(escape, enter_gives_a_marked_shell_with_job_control)
 	cr_assert(pane_shows("back-0-outside"));
 	free(tmux("kill-server", NULL, NULL, NULL));
 }
+
+Test(escape, device_nodes_work_only_in_dev_mounts)
+{
+	char json[512], script[512];
+
+	snprintf(
+		json, sizeof(json),
+		"{\"mounts\": [{\"path\": \"/dev/null\", \"dest\": \"%s/rw-null\", \"mode\": \"rw\"}, "
+		"{\"path\": \"/dev/null\", \"dest\": \"%s/dev-null\", \"mode\": \"dev\"}]}",
+		t.home, t.home);
+	set_config(json);
+	/* bwrap binds with nodev unless the mode is dev */
+	snprintf(
+		script, sizeof(script),
+		"echo x > %s/rw-null 2>/dev/null || echo refused; echo x > %s/dev-null && echo written",
+		t.home, t.home);
+	expect(in_cell(script), 0, "refused\nwritten\n");
+}

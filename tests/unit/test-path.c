@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bwrap.h"
 #include "expand.h"
 #include "path.h"
 #include "quote.h"
@@ -136,4 +137,13 @@ Test(strv, extend_merge_contains)
 	cr_assert(eq(sz, cell_strv_length(l), 5));
 	cr_assert(eq(str, l[4], "y"));
 	cell_strv_free(l);
+}
+
+Test(bwrap, versions_compare_by_number)
+{
+	cr_assert(gt(int, cell_version_compare("0.10.0", "0.8.0"), 0));
+	cr_assert(lt(int, cell_version_compare("0.4.1", CELL_BWRAP_MIN_VERSION), 0));
+	cr_assert(eq(int, cell_version_compare("0.8.0", "0.8.0"), 0));
+	cr_assert(gt(int, cell_version_compare("0.8.0.1", "0.8.0"), 0));
+	cr_assert(lt(int, cell_version_compare("0.8", "0.8.1"), 0));
 }
