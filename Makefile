@@ -30,7 +30,7 @@ SHELL := /bin/bash
 
 # Debian packages: build, tests, demo, lint. `make deps` installs the missing ones.
 DEB_PKGS := build-essential pkg-config clang llvm libbpf-dev bpftool libcjson-dev nettle-dev \
-	bubblewrap libcriterion-dev libseccomp-dev libpam0g-dev cppcheck clang-format \
+	bubblewrap libcriterion-dev libseccomp-dev libpam0g-dev cppcheck clang-format libclang-rt-14-dev \
 	curl python3 tmux zsh fish hyperfine iproute2 util-linux procps git
 
 LIB_PKGS := libcjson nettle libseccomp
@@ -170,6 +170,30 @@ test-asan:
 test: deps
 	$(Q)$(MAKE) --no-print-directory check
 	$(Q)$(MAKE) --no-print-directory test-asan
+
+# libFuzzer targets (clang), each run for FUZZ_SECONDS from the seed corpus in tests/fuzz/corpus;
+# new inputs it finds go to $(BUILD)/fuzz/corpus-*, a crash to $(BUILD)/fuzz/crash-*.
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS := http config
+FUZZ_BINS := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz-%)
+
+$(BUILD)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(LIB_SRC)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)clang -std=gnu17 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		-iquote module/lib -D_GNU_SOURCE -DCELL_VERSION='"fuzz"' $(PKG_CFLAGS) \
+		-o $@ $^ $(PKG_LIBS)
+
+.PHONY: fuzz
+fuzz: deps $(FUZZ_BINS)
+	$(Q)for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(BUILD)/fuzz/corpus-$$t && \
+		$(BUILD)/fuzz/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			-artifact_prefix=$(BUILD)/fuzz/crash-$$t- \
+			$(BUILD)/fuzz/corpus-$$t tests/fuzz/corpus/$$t 2>&1 | \
+			grep -E '^(stat::|==|SUMMARY|INFO: Done)' ; \
+		test $${PIPESTATUS[0]} -eq 0 || exit 1; \
+	done
 
 # Benchmarks print ratios against a baseline measured in the same run; they never fail a build.
 .PHONY: bench

@@ -1,0 +1,332 @@
+/* SPDX-License-Identifier: MIT */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http.h"
+#include "macro.h"
+
+/* RFC 9110 5.6.2: tchar */
+static bool is_tchar(unsigned char c)
+{
+	return isalnum(c) || (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/* A visible character or white space in a field value: no controls, no DEL. */
+static bool is_field_char(unsigned char c)
+{
+	return c == '\t' || (c >= 0x20 && c != 0x7f);
+}
+
+static bool eq_nocase(const char *s, size_t n, const char *lit)
+{
+	return strlen(lit) == n && strncasecmp(s, lit, n) == 0;
+}
+
+#define BAD(why)                      \
+	do {                          \
+		*ret_why = (why);     \
+		return CELL_HTTP_BAD; \
+	} while (0)
+
+int cell_http_parse_authority(const char *s, size_t len, bool need_port, uint16_t default_port,
+			      char host[CELL_HOST_MAX + 1], bool *ret_ipv6, uint16_t *ret_port,
+			      const char **ret_why)
+{
+	char name[CELL_HOST_MAX + 1];
+	const char *port = NULL, *end = s + len;
+	size_t nlen;
+	bool v6 = false;
+
+	if (len == 0) {
+		*ret_why = "no host";
+		return -EINVAL;
+	}
+	if (s[0] == '[') {
+		const char *close = memchr(s, ']', len);
+		unsigned char addr[16];
+
+		if (!close || close - s - 1 >= INET6_ADDRSTRLEN) {
+			*ret_why = "a bad IPv6 address";
+			return -EINVAL;
+		}
+		nlen = (size_t)(close - s - 1);
+		memcpy(name, s + 1, nlen);
+		name[nlen] = '\0';
+		if (inet_pton(AF_INET6, name, addr) != 1) {
+			*ret_why = "a bad IPv6 address";
+			return -EINVAL;
+		}
+		inet_ntop(AF_INET6, addr, name, sizeof(name));
+		v6 = true;
+		if (close + 1 < end) {
+			if (close[1] != ':') {
+				*ret_why = "junk after an IPv6 address";
+				return -EINVAL;
+			}
+			port = close + 2;
+		}
+	} else {
+		const char *colon = memchr(s, ':', len);
+		const char *why;
+
+		nlen = colon ? (size_t)(colon - s) : len;
+		if (nlen == 0 || nlen > CELL_HOST_MAX) {
+			*ret_why = "a bad host";
+			return -EINVAL;
+		}
+		memcpy(name, s, nlen);
+		name[nlen] = '\0';
+		if (colon)
+			port = colon + 1;
+		if (cell_hostname_normalize(name, name, sizeof(name), &why) < 0) {
+			struct in_addr a4;
+
+			if (inet_pton(AF_INET, name, &a4) != 1) {
+				*ret_why = "a bad host";
+				return -EINVAL;
+			}
+		}
+	}
+	if (port) {
+		unsigned long v = 0;
+		size_t digits = (size_t)(end - port);
+
+		if (digits == 0 || digits > 5) {
+			*ret_why = "a bad port";
+			return -EINVAL;
+		}
+		for (const char *p = port; p < end; p++) {
+			if (!isdigit((unsigned char)*p)) {
+				*ret_why = "a bad port";
+				return -EINVAL;
+			}
+			v = v * 10 + (unsigned long)(*p - '0');
+		}
+		if (v < 1 || v > 65535) {
+			*ret_why = "a bad port";
+			return -EINVAL;
+		}
+		*ret_port = (uint16_t)v;
+	} else if (need_port) {
+		*ret_why = "no port";
+		return -EINVAL;
+	} else {
+		*ret_port = default_port;
+	}
+	strcpy(host, name);
+	*ret_ipv6 = v6;
+	return 0;
+}
+
+/* "http://authority/path" into the request; any other scheme is refused. */
+static int parse_absolute(struct cell_http_request *r, const char **ret_why)
+{
+	static const char scheme[] = "http://";
+	const char *t = r->target, *end = r->target + r->target_len, *auth, *slash;
+
+	if (r->target_len < sizeof(scheme) - 1 || strncasecmp(t, scheme, sizeof(scheme) - 1) != 0) {
+		*ret_why = t[0] == '/' ? "an origin-form request; a proxy needs an absolute URL"
+				       : "not an http:// URL (use CONNECT for https)";
+		return -EINVAL;
+	}
+	auth = t + sizeof(scheme) - 1;
+	slash = memchr(auth, '/', (size_t)(end - auth));
+	if (!slash)
+		slash = memchr(auth, '?', (size_t)(end - auth));
+	if (!slash)
+		slash = end;
+	/* userinfo ("user@host") in a proxy URL is a classic confusion: refused */
+	if (memchr(auth, '@', (size_t)(slash - auth))) {
+		*ret_why = "userinfo in the URL";
+		return -EINVAL;
+	}
+	if (cell_http_parse_authority(auth, (size_t)(slash - auth), false, 80, r->host,
+				      &r->host_is_ipv6, &r->port, ret_why) < 0)
+		return -EINVAL;
+	r->path = slash < end ? slash : "/";
+	r->path_len = slash < end ? (size_t)(end - slash) : 1;
+	return 0;
+}
+
+/* Content-Length and Transfer-Encoding, the stuff request smuggling is made of. */
+static int check_framing(struct cell_http_request *r, const char **ret_why)
+{
+	bool has_te = false;
+
+	r->content_length = -1;
+	for (size_t i = 0; i < r->n_headers; i++) {
+		const struct cell_http_header *h = &r->headers[i];
+
+		if (eq_nocase(h->name, h->name_len, "Content-Length")) {
+			int64_t v = 0;
+
+			if (h->value_len == 0 || h->value_len > 15) {
+				*ret_why = "a bad Content-Length";
+				return -EINVAL;
+			}
+			for (size_t k = 0; k < h->value_len; k++) {
+				if (!isdigit((unsigned char)h->value[k])) {
+					*ret_why = "a bad Content-Length";
+					return -EINVAL;
+				}
+				v = v * 10 + (h->value[k] - '0');
+			}
+			if (r->content_length >= 0 && r->content_length != v) {
+				*ret_why = "two different Content-Lengths";
+				return -EINVAL;
+			}
+			r->content_length = v;
+		} else if (eq_nocase(h->name, h->name_len, "Transfer-Encoding")) {
+			if (has_te || !eq_nocase(h->value, h->value_len, "chunked")) {
+				*ret_why = "a Transfer-Encoding other than chunked";
+				return -EINVAL;
+			}
+			has_te = true;
+		}
+	}
+	if (has_te && r->content_length >= 0) {
+		*ret_why = "both Content-Length and Transfer-Encoding";
+		return -EINVAL;
+	}
+	r->chunked = has_te;
+	return 0;
+}
+
+/* An absolute-form request's Host field, if any, must name the same host and port. */
+static int check_host_field(const struct cell_http_request *r, const char **ret_why)
+{
+	const struct cell_http_header *h = NULL;
+	char host[CELL_HOST_MAX + 1];
+	uint16_t port;
+	bool v6;
+
+	for (size_t i = 0; i < r->n_headers; i++)
+		if (eq_nocase(r->headers[i].name, r->headers[i].name_len, "Host")) {
+			if (h) {
+				*ret_why = "two Host fields";
+				return -EINVAL;
+			}
+			h = &r->headers[i];
+		}
+	if (!h || r->form == CELL_HTTP_CONNECT)
+		return 0;
+	if (cell_http_parse_authority(h->value, h->value_len, false, 80, host, &v6, &port,
+				      ret_why) < 0 ||
+	    !streq(host, r->host) || port != r->port) {
+		*ret_why = "a Host field that names another host than the URL";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+long cell_http_parse_request(const char *buf, size_t len, struct cell_http_request *ret,
+			     const char **ret_why)
+{
+	struct cell_http_request r = {0};
+	const char *p = buf, *end = buf + len, *sp;
+
+	/* request line: METHOD SP TARGET SP HTTP/1.x CRLF */
+	sp = p;
+	while (sp < end && is_tchar((unsigned char)*sp))
+		sp++;
+	if (sp == end)
+		return CELL_HTTP_INCOMPLETE;
+	if (sp == p || *sp != ' ')
+		BAD("not an HTTP request");
+	r.method = p;
+	r.method_len = (size_t)(sp - p);
+	p = sp + 1;
+	sp = p;
+	while (sp < end && *sp != ' ' && (unsigned char)*sp > 0x20 && *sp != 0x7f)
+		sp++;
+	if (sp == end)
+		return CELL_HTTP_INCOMPLETE;
+	if (sp == p || *sp != ' ')
+		BAD("a bad request target");
+	r.target = p;
+	r.target_len = (size_t)(sp - p);
+	p = sp + 1;
+	if ((size_t)(end - p) < 10) {
+		size_t have = (size_t)(end - p) < 7 ? (size_t)(end - p) : 7;
+
+		if (memcmp(p, "HTTP/1.", have) != 0)
+			BAD("not HTTP/1.0 or HTTP/1.1");
+		return CELL_HTTP_INCOMPLETE;
+	}
+	if (memcmp(p, "HTTP/1.", 7) != 0 || (p[7] != '0' && p[7] != '1'))
+		BAD("not HTTP/1.0 or HTTP/1.1");
+	r.minor_version = p[7] - '0';
+	if (p[8] != '\r' || p[9] != '\n')
+		BAD("a request line that does not end in CRLF");
+	p += 10;
+
+	/* header fields, then the empty line */
+	for (;;) {
+		const char *colon, *v, *ve, *eol;
+
+		if (end - p < 2)
+			return CELL_HTTP_INCOMPLETE;
+		if (p[0] == '\r' && p[1] == '\n') {
+			p += 2;
+			break;
+		}
+		if (*p == ' ' || *p == '\t')
+			BAD("obsolete line folding");
+		colon = p;
+		while (colon < end && is_tchar((unsigned char)*colon))
+			colon++;
+		if (colon == end)
+			return CELL_HTTP_INCOMPLETE;
+		if (colon == p || *colon != ':')
+			BAD("a bad header field name");
+		eol = colon + 1;
+		while (eol < end && is_field_char((unsigned char)*eol))
+			eol++;
+		if (eol == end)
+			return CELL_HTTP_INCOMPLETE;
+		if (*eol != '\r')
+			BAD("a control character in a header field");
+		if (eol + 1 == end)
+			return CELL_HTTP_INCOMPLETE;
+		if (eol[1] != '\n')
+			BAD("a header line that does not end in CRLF");
+		if (r.n_headers == CELL_HTTP_MAX_HEADERS)
+			BAD("too many header fields");
+		v = colon + 1;
+		ve = eol;
+		while (v < ve && (*v == ' ' || *v == '\t'))
+			v++;
+		while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+			ve--;
+		r.headers[r.n_headers++] =
+			(struct cell_http_header){p, (size_t)(colon - p), v, (size_t)(ve - v)};
+		p = eol + 2;
+	}
+
+	if (eq_nocase(r.method, r.method_len, "CONNECT")) {
+		r.form = CELL_HTTP_CONNECT;
+		if (cell_http_parse_authority(r.target, r.target_len, true, 0, r.host,
+					      &r.host_is_ipv6, &r.port, ret_why) < 0)
+			return CELL_HTTP_BAD;
+	} else {
+		r.form = CELL_HTTP_ABSOLUTE;
+		if (parse_absolute(&r, ret_why) < 0)
+			return CELL_HTTP_BAD;
+	}
+	if (check_framing(&r, ret_why) < 0 || check_host_field(&r, ret_why) < 0)
+		return CELL_HTTP_BAD;
+	*ret = r;
+	return (long)(p - buf);
+}
+
+const struct cell_http_header *cell_http_find_header(const struct cell_http_request *r,
+						     const char *name)
+{
+	for (size_t i = 0; i < r->n_headers; i++)
+		if (eq_nocase(r->headers[i].name, r->headers[i].name_len, name))
+			return &r->headers[i];
+	return NULL;
+}

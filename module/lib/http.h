@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "netpolicy.h"
+
+#define CELL_HTTP_MAX_HEADERS 100
+#define CELL_HTTP_INCOMPLETE (-2)
+#define CELL_HTTP_BAD (-1)
+
+struct cell_http_header {
+	const char *name; /* points into the parsed buffer; not NUL-terminated */
+	size_t name_len;
+	const char *value; /* without surrounding white space */
+	size_t value_len;
+};
+
+enum cell_http_form {
+	CELL_HTTP_CONNECT,  /* CONNECT host:port: a tunnel */
+	CELL_HTTP_ABSOLUTE, /* METHOD http://host[:port]/path: a request to forward */
+};
+
+/* A proxy request head. Pointers point into the buffer given to the parser. */
+struct cell_http_request {
+	enum cell_http_form form;
+	const char *method;
+	size_t method_len;
+	const char *target;
+	size_t target_len;
+	int minor_version; /* HTTP/1.0 or HTTP/1.1 */
+	struct cell_http_header headers[CELL_HTTP_MAX_HEADERS];
+	size_t n_headers;
+	/* the upstream the request names: normalised host (or IP literal) and port */
+	char host[CELL_HOST_MAX + 1];
+	bool host_is_ipv6; /* host is an IPv6 literal, written without brackets */
+	uint16_t port;
+	const char *path; /* absolute form: from the first '/' of the path on ("/" if none) */
+	size_t path_len;
+	bool chunked;		/* Transfer-Encoding: chunked */
+	int64_t content_length; /* -1: none */
+};
+
+/*
+ * Parses a request head: the request line, the header fields and the empty line, CRLF line
+ * endings only. Returns the length of the head, CELL_HTTP_INCOMPLETE when buf ends before it
+ * does, or CELL_HTTP_BAD with *ret_why saying why in a few words. Refused as bad: origin-form
+ * targets ("GET /"), CONNECT without a port, schemes other than http in absolute form, HTTP
+ * versions other than 1.0 and 1.1, obsolete line folding, control characters, more than
+ * CELL_HTTP_MAX_HEADERS fields, and what request smuggling is made of (Content-Length with
+ * Transfer-Encoding, differing Content-Lengths, a Transfer-Encoding other than chunked, a Host
+ * field naming another host than the target).
+ */
+long cell_http_parse_request(const char *buf, size_t len, struct cell_http_request *ret,
+			     const char **ret_why);
+/* The first header named name (case-insensitively), or NULL. */
+const struct cell_http_header *cell_http_find_header(const struct cell_http_request *r,
+						     const char *name);
+/* Parses "host:port" or "[v6]:port" (port required with need_port, else default_port). */
+int cell_http_parse_authority(const char *s, size_t len, bool need_port, uint16_t default_port,
+			      char host[CELL_HOST_MAX + 1], bool *ret_ipv6, uint16_t *ret_port,
+			      const char **ret_why);

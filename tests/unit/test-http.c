@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: MIT */
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+#include <criterion/parameterized.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "http.h"
+
+/* Parameters are copied into worker processes, which may be new images: no pointers in them. */
+struct good {
+	char in[256];
+	int form;
+	char host[64];
+	unsigned port;
+	char path[64];
+};
+
+ParameterizedTestParameters(http, parses)
+{
+	static struct good cases[] = {
+		{"CONNECT github.com:443 HTTP/1.1\r\nHost: github.com:443\r\n\r\n",
+		 CELL_HTTP_CONNECT, "github.com", 443, ""},
+		{"CONNECT GitHub.COM.:8443 HTTP/1.0\r\n\r\n", CELL_HTTP_CONNECT, "github.com", 8443,
+		 ""},
+		{"CONNECT [2001:DB8::1]:443 HTTP/1.1\r\n\r\n", CELL_HTTP_CONNECT, "2001:db8::1",
+		 443, ""},
+		{"CONNECT 10.0.0.1:22 HTTP/1.1\r\n\r\n", CELL_HTTP_CONNECT, "10.0.0.1", 22, ""},
+		{"GET http://example.com/a/b?c=d HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\n\r\n",
+		 CELL_HTTP_ABSOLUTE, "example.com", 80, "/a/b?c=d"},
+		{"GET http://example.com HTTP/1.1\r\n\r\n", CELL_HTTP_ABSOLUTE, "example.com", 80,
+		 "/"},
+		{"POST HTTP://Registry.Test:8080/x HTTP/1.1\r\nContent-Length: 3\r\n\r\n",
+		 CELL_HTTP_ABSOLUTE, "registry.test", 8080, "/x"},
+		{"HEAD http://[::1]:8000/ HTTP/1.1\r\nHost: [::1]:8000\r\n\r\n", CELL_HTTP_ABSOLUTE,
+		 "::1", 8000, "/"},
+		{"GET http://a.test?q HTTP/1.1\r\nX-Empty:\r\nX-Spaces:   v   \r\n\r\n",
+		 CELL_HTTP_ABSOLUTE, "a.test", 80, "?q"},
+	};
+	return cr_make_param_array(struct good, cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct good *c, http, parses)
+{
+	struct cell_http_request r;
+	const char *why = NULL;
+	long n = cell_http_parse_request(c->in, strlen(c->in), &r, &why);
+
+	cr_assert(eq(long, n, (long)strlen(c->in)), "%s: %s", c->in, why ? why : "");
+	cr_assert(eq(int, (int)r.form, c->form));
+	cr_assert(eq(str, r.host, c->host));
+	cr_assert(eq(u32, r.port, c->port));
+	if (c->form == CELL_HTTP_ABSOLUTE) {
+		cr_assert(eq(sz, r.path_len, strlen(c->path)));
+		cr_assert(eq(int, memcmp(r.path, c->path, r.path_len), 0));
+	}
+}
+
+Test(http, headers_and_body_framing)
+{
+	const char in[] = "POST http://a.test/ HTTP/1.1\r\nHost: a.test\r\nX-Spaces:   v  \r\n"
+			  "Transfer-Encoding: chunked\r\n\r\nbody";
+	struct cell_http_request r;
+	const struct cell_http_header *h;
+	const char *why = NULL;
+
+	cr_assert(eq(long, cell_http_parse_request(in, sizeof(in) - 1, &r, &why),
+		     (long)(sizeof(in) - 1 - 4)));
+	cr_assert(eq(sz, r.n_headers, 3));
+	h = cell_http_find_header(&r, "x-spaces");
+	cr_assert(not(eq(ptr, (void *)h, NULL)));
+	cr_assert(eq(sz, h->value_len, 1));
+	cr_assert(eq(chr, h->value[0], 'v'));
+	cr_assert(r.chunked);
+	cr_assert(eq(i64, r.content_length, -1));
+}
+
+struct bad {
+	char in[300];
+	char why[96];
+};
+
+ParameterizedTestParameters(http, refuses)
+{
+	static struct bad cases[] = {
+		{"GET / HTTP/1.1\r\nHost: a.test\r\n\r\n",
+		 "an origin-form request; a proxy needs an absolute URL"},
+		{"GET https://a.test/ HTTP/1.1\r\n\r\n",
+		 "not an http:// URL (use CONNECT for https)"},
+		{"CONNECT a.test HTTP/1.1\r\n\r\n", "no port"},
+		{"CONNECT :443 HTTP/1.1\r\n\r\n", "a bad host"},
+		{"CONNECT a.test:0 HTTP/1.1\r\n\r\n", "a bad port"},
+		{"CONNECT a.test:99999 HTTP/1.1\r\n\r\n", "a bad port"},
+		{"CONNECT a.test:44x HTTP/1.1\r\n\r\n", "a bad port"},
+		{"CONNECT [::1 HTTP/1.1\r\n\r\n", "a bad IPv6 address"},
+		{"CONNECT a..test:443 HTTP/1.1\r\n\r\n", "a bad host"},
+		{"GET http://user@a.test/ HTTP/1.1\r\n\r\n", "userinfo in the URL"},
+		{"GET http://a.test/ HTTP/2.0\r\n\r\n", "not HTTP/1.0 or HTTP/1.1"},
+		{"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "not HTTP/1.0 or HTTP/1.1"},
+		{"GET http://a.test/ HTTP/1.1\n\n", "a request line that does not end in CRLF"},
+		{"GET http://a.test/ HTTP/1.1\r\nHost: a.test\n\r\n",
+		 "a control character in a header field"},
+		{"GET http://a.test/ HTTP/1.1\r\nX: a\r\n b\r\n\r\n", "obsolete line folding"},
+		{"GET http://a.test/ HTTP/1.1\r\nBad Name: v\r\n\r\n", "a bad header field name"},
+		{"GET http://a.test/ HTTP/1.1\r\nX: a\x01z\r\n\r\n",
+		 "a control character in a header field"},
+		{"GE\x01T http://a.test/ HTTP/1.1\r\n\r\n", "not an HTTP request"},
+		{"\r\n", "not an HTTP request"},
+		{"POST http://a.test/ HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+		 "both Content-Length and Transfer-Encoding"},
+		{"POST http://a.test/ HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+		 "two different Content-Lengths"},
+		{"POST http://a.test/ HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+		 "a bad Content-Length"},
+		{"POST http://a.test/ HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+		 "a Transfer-Encoding other than chunked"},
+		{"POST http://a.test/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+		 "a Transfer-Encoding other than chunked"},
+		{"GET http://a.test/ HTTP/1.1\r\nHost: b.test\r\n\r\n",
+		 "a Host field that names another host than the URL"},
+		{"GET http://a.test/ HTTP/1.1\r\nHost: a.test\r\nHost: b.test\r\n\r\n",
+		 "two Host fields"},
+	};
+	return cr_make_param_array(struct bad, cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct bad *c, http, refuses)
+{
+	struct cell_http_request r;
+	const char *why = NULL;
+
+	cr_assert(eq(long, cell_http_parse_request(c->in, strlen(c->in), &r, &why), CELL_HTTP_BAD),
+		  "accepted: %s", c->in);
+	cr_assert(eq(str, (char *)why, c->why), "for %s", c->in);
+}
+
+Test(http, nul_bytes_are_refused)
+{
+	const char in[] = "GET http://a.test/\0x HTTP/1.1\r\n\r\n";
+	const char hdr[] = "GET http://a.test/ HTTP/1.1\r\nX: a\0b\r\n\r\n";
+	struct cell_http_request r;
+	const char *why = NULL;
+
+	cr_assert(eq(long, cell_http_parse_request(in, sizeof(in) - 1, &r, &why), CELL_HTTP_BAD));
+	cr_assert(eq(long, cell_http_parse_request(hdr, sizeof(hdr) - 1, &r, &why), CELL_HTTP_BAD));
+	cr_assert(eq(str, (char *)why, "a control character in a header field"));
+}
+
+Test(http, too_many_headers)
+{
+	char in[8192];
+	size_t n = (size_t)sprintf(in, "GET http://a.test/ HTTP/1.1\r\n");
+	struct cell_http_request r;
+	const char *why = NULL;
+
+	for (int i = 0; i <= CELL_HTTP_MAX_HEADERS; i++)
+		n += (size_t)sprintf(in + n, "X-%d: v\r\n", i);
+	n += (size_t)sprintf(in + n, "\r\n");
+	cr_assert(eq(long, cell_http_parse_request(in, n, &r, &why), CELL_HTTP_BAD));
+	cr_assert(eq(str, (char *)why, "too many header fields"));
+}
+
+/* Every proper prefix of a good head is incomplete, never bad and never accepted. */
+Test(http, every_prefix_is_incomplete)
+{
+	static const char *const heads[] = {
+		"CONNECT github.com:443 HTTP/1.1\r\nHost: github.com:443\r\nUser-Agent: t\r\n\r\n",
+		"GET http://a.test/x HTTP/1.0\r\nX:\r\n\r\n",
+	};
+
+	for (size_t k = 0; k < sizeof(heads) / sizeof(heads[0]); k++)
+		for (size_t len = 0; len < strlen(heads[k]); len++) {
+			struct cell_http_request r;
+			const char *why = NULL;
+
+			cr_assert(eq(long, cell_http_parse_request(heads[k], len, &r, &why),
+				     CELL_HTTP_INCOMPLETE),
+				  "prefix %zu of %s", len, heads[k]);
+		}
+}
+
+/*
+ * Each prefix placed right before an unmapped page, as picohttpparser's tests do: a read past
+ * the end of the buffer is a crash, not a silent success.
+ */
+Test(http, never_reads_past_the_buffer)
+{
+	static const char head[] =
+		"POST http://[::1]:8080/p HTTP/1.1\r\nHost: [::1]:8080\r\nContent-Length: 10\r\n\r\n";
+	long page = sysconf(_SC_PAGESIZE);
+	char *map = mmap(NULL, (size_t)page * 2, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	cr_assert(not(eq(ptr, map, MAP_FAILED)));
+	cr_assert(eq(int, mprotect(map + page, (size_t)page, PROT_NONE), 0));
+	for (size_t len = 0; len <= sizeof(head) - 1; len++) {
+		char *buf = map + page - len;
+		struct cell_http_request r;
+		const char *why = NULL;
+		long n;
+
+		memcpy(buf, head, len);
+		n = cell_http_parse_request(buf, len, &r, &why);
+		cr_assert(eq(long, n, len == sizeof(head) - 1 ? (long)len : CELL_HTTP_INCOMPLETE));
+	}
+	munmap(map, (size_t)page * 2);
+}
