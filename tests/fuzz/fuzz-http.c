@@ -23,7 +23,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    (r.path_len == 0 || (r.path[0] != '/' && r.path[0] != '?')))
 			abort();
 		/* a prefix of an accepted head is never accepted */
-		if (n > 0 && cell_http_parse_request((const char *)data, (size_t)n - 1, &r, &why) >= 0)
+		if (n > 0 &&
+		    cell_http_parse_request((const char *)data, (size_t)n - 1, &r, &why) >= 0)
 			abort();
 	}
 	return 0;
