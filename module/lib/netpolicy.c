@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 
 #include "macro.h"
+#include "config.h"
 #include "netpolicy.h"
 
 static bool all_digits(const char *s, size_t n)
@@ -231,10 +233,6 @@ int cell_netrule_parse(const char *s, struct cell_netrule *ret, const char **ret
 		}
 	}
 	if (port) {
-		if (r.kind == CELL_NETRULE_CIDR) {
-			*ret_why = "an address range takes no port";
-			return -EINVAL;
-		}
 		if (parse_port(port, &r.port, ret_why) < 0)
 			return -EINVAL;
 	}
@@ -260,8 +258,10 @@ int cell_netrule_format(const struct cell_netrule *r, char *buf, size_t size)
 	case CELL_NETRULE_CIDR:
 		if (!inet_ntop(r->family, r->addr, addr, sizeof(addr)))
 			return -EINVAL;
-		if (r->kind == CELL_NETRULE_CIDR)
-			n = snprintf(buf, size, "%s/%u", addr, r->prefix);
+		if (r->kind == CELL_NETRULE_CIDR && r->family == AF_INET6 && r->port)
+			n = snprintf(buf, size, "[%s/%u]%s", addr, r->prefix, port);
+		else if (r->kind == CELL_NETRULE_CIDR)
+			n = snprintf(buf, size, "%s/%u%s", addr, r->prefix, port);
 		else if (r->family == AF_INET6)
 			n = snprintf(buf, size, "[%s]%s", addr, port);
 		else
@@ -271,4 +271,230 @@ int cell_netrule_format(const struct cell_netrule *r, char *buf, size_t size)
 		return -EINVAL;
 	}
 	return n < 0 || (size_t)n >= size ? -ENOSPC : 0;
+}
+
+struct compiled {
+	struct cell_netrule rule;
+	const char *text;
+};
+
+struct cell_netpolicy {
+	struct compiled *allow, *deny;
+	size_t n_allow, n_deny;
+	const struct cell_kv *pins;
+	size_t n_pins;
+};
+
+static int compile(const struct cell_rule *rules, size_t n, struct compiled **ret)
+{
+	struct compiled *out = calloc(n ? n : 1, sizeof(*out));
+
+	if (!out)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const char *why;
+
+		/* the config holds canonical rules that parsed once already */
+		if (cell_netrule_parse(rules[i].text, &out[i].rule, &why) < 0) {
+			free(out);
+			return -EINVAL;
+		}
+		out[i].text = rules[i].text;
+	}
+	*ret = out;
+	return 0;
+}
+
+int cell_netpolicy_new(const struct cell_config *c, struct cell_netpolicy **ret)
+{
+	struct cell_netpolicy *p = calloc(1, sizeof(*p));
+	int r;
+
+	if (!p)
+		return -ENOMEM;
+	r = compile(c->network.allow, c->network.n_allow, &p->allow);
+	if (r >= 0)
+		r = compile(c->network.deny, c->network.n_deny, &p->deny);
+	if (r < 0) {
+		cell_netpolicy_free(p);
+		return r;
+	}
+	p->n_allow = c->network.n_allow;
+	p->n_deny = c->network.n_deny;
+	p->pins = c->network.resolve;
+	p->n_pins = c->network.n_resolve;
+	*ret = p;
+	return 0;
+}
+
+void cell_netpolicy_free(struct cell_netpolicy *p)
+{
+	if (!p)
+		return;
+	free(p->allow);
+	free(p->deny);
+	free(p);
+}
+
+/* The address of an IP literal host, or family 0 for a name. */
+static int literal(const char *host, unsigned char addr[16])
+{
+	if (inet_pton(AF_INET, host, addr) == 1)
+		return AF_INET;
+	if (inet_pton(AF_INET6, host, addr) == 1)
+		return AF_INET6;
+	return 0;
+}
+
+static bool in_range(const struct cell_netrule *r, int family, const unsigned char *addr)
+{
+	unsigned full = r->prefix / 8, rest = r->prefix % 8;
+
+	if (r->family != family)
+		return false;
+	if (memcmp(r->addr, addr, full) != 0)
+		return false;
+	return rest == 0 || ((r->addr[full] ^ addr[full]) & (0xff << (8 - rest))) == 0;
+}
+
+static bool port_matches(const struct cell_netrule *r, uint16_t port, bool deny)
+{
+	if (r->port)
+		return r->port == port;
+	return deny || port == 80 || port == 443;
+}
+
+static bool host_matches(const struct cell_netrule *r, const char *host, int family,
+			 const unsigned char *addr)
+{
+	size_t hl, dl;
+
+	switch (r->kind) {
+	case CELL_NETRULE_HOST:
+		return !family && streq(r->host, host);
+	case CELL_NETRULE_SUFFIX:
+		hl = strlen(host);
+		dl = strlen(r->host);
+		return !family && hl > dl + 1 && host[hl - dl - 1] == '.' &&
+		       streq(host + hl - dl, r->host);
+	case CELL_NETRULE_ADDR:
+	case CELL_NETRULE_CIDR:
+		return family && in_range(r, family, addr);
+	}
+	return false;
+}
+
+static const struct compiled *first_match(const struct compiled *rules, size_t n, const char *host,
+					  uint16_t port, bool deny)
+{
+	unsigned char addr[16];
+	int family = literal(host, addr);
+
+	for (size_t i = 0; i < n; i++)
+		if (host_matches(&rules[i].rule, host, family, addr) &&
+		    port_matches(&rules[i].rule, port, deny))
+			return &rules[i];
+	return NULL;
+}
+
+enum cell_netverdict cell_netpolicy_check(const struct cell_netpolicy *p, const char *host,
+					  uint16_t port, const char **ret_rule)
+{
+	const struct compiled *m = first_match(p->deny, p->n_deny, host, port, true);
+
+	if (m) {
+		*ret_rule = m->text;
+		return CELL_NET_DENIED;
+	}
+	m = first_match(p->allow, p->n_allow, host, port, false);
+	*ret_rule = m ? m->text : NULL;
+	return m ? CELL_NET_ALLOWED : CELL_NET_DENIED;
+}
+
+const char *cell_netpolicy_pinned(const struct cell_netpolicy *p, const char *host)
+{
+	for (size_t i = 0; i < p->n_pins; i++)
+		if (streq(p->pins[i].key, host))
+			return p->pins[i].value;
+	return NULL;
+}
+
+/* What kind of special-purpose IPv4 address this is, or NULL for an ordinary one. */
+static const char *special_v4(const unsigned char a[4])
+{
+	if (a[0] == 0)
+		return "an unspecified address";
+	if (a[0] == 127)
+		return "a loopback address";
+	if (a[0] == 10 || (a[0] == 172 && (a[1] & 0xf0) == 16) || (a[0] == 192 && a[1] == 168))
+		return "a private address";
+	if (a[0] == 100 && (a[1] & 0xc0) == 64)
+		return "a carrier-grade NAT address";
+	if (a[0] == 169 && a[1] == 254)
+		return a[2] == 169 && a[3] == 254 ? "the cloud metadata address"
+						  : "a link-local address";
+	if (a[0] >= 224)
+		return a[0] < 240 ? "a multicast address" : "a reserved address";
+	return NULL;
+}
+
+static const char *special_v6(const unsigned char a[16])
+{
+	static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	static const unsigned char nat64[12] = {0, 0x64, 0xff, 0x9b};
+	static const unsigned char zero[16];
+
+	if (memcmp(a, mapped, 12) == 0 || memcmp(a, nat64, 12) == 0)
+		return special_v4(a + 12);
+	if (memcmp(a, zero, 16) == 0)
+		return "an unspecified address";
+	if (memcmp(a, zero, 15) == 0 && a[15] == 1)
+		return "a loopback address";
+	if ((a[0] & 0xfe) == 0xfc)
+		return "a private (ULA) address";
+	if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80)
+		return "a link-local address";
+	if (a[0] == 0xff)
+		return "a multicast address";
+	return NULL;
+}
+
+bool cell_netpolicy_address_ok(const struct cell_netpolicy *p, const char *host,
+			       const struct sockaddr *sa, const char **ret_why)
+{
+	unsigned char addr[16];
+	char text[INET6_ADDRSTRLEN];
+	const char *pinned, *special;
+	int family = sa->sa_family;
+
+	if (family == AF_INET)
+		memcpy(addr, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	else if (family == AF_INET6)
+		memcpy(addr, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+	else {
+		*ret_why = "not an IP address";
+		return false;
+	}
+	special = family == AF_INET ? special_v4(addr) : special_v6(addr);
+	if (!special)
+		return true;
+	/* the resolve map pinned the host here: the user's own choice */
+	pinned = cell_netpolicy_pinned(p, host);
+	if (pinned && inet_ntop(family, addr, text, sizeof(text))) {
+		unsigned char pin[16];
+
+		if (inet_pton(family, pinned, pin) == 1 &&
+		    memcmp(pin, addr, family == AF_INET ? 4 : 16) == 0)
+			return true;
+	}
+	/* an allow rule that names the address or its range */
+	for (size_t i = 0; i < p->n_allow; i++) {
+		const struct cell_netrule *r = &p->allow[i].rule;
+
+		if ((r->kind == CELL_NETRULE_ADDR || r->kind == CELL_NETRULE_CIDR) &&
+		    in_range(r, family, addr))
+			return true;
+	}
+	*ret_why = special;
+	return false;
 }

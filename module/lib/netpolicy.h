@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
+
+struct cell_config;
 
 /* One entry of network.allow or network.deny. */
 enum cell_netrule_kind {
@@ -32,3 +36,36 @@ int cell_netrule_parse(const char *s, struct cell_netrule *ret, const char **ret
 int cell_netrule_format(const struct cell_netrule *r, char *buf, size_t size);
 /* Checks and normalises a plain host name (no wildcard, no port) into buf. */
 int cell_hostname_normalize(const char *s, char *buf, size_t size, const char **ret_why);
+
+/*
+ * A project's network policy, compiled from its config: default deny; network.deny wins over
+ * network.allow; a rule without a port allows ports 80 and 443 (a deny rule without a port
+ * denies every port); "*.d" matches below d, never d itself; host rules match names, address
+ * and range rules match IP literals.
+ */
+struct cell_netpolicy;
+
+enum cell_netverdict {
+	CELL_NET_DENIED,
+	CELL_NET_ALLOWED,
+};
+
+int cell_netpolicy_new(const struct cell_config *c, struct cell_netpolicy **ret);
+void cell_netpolicy_free(struct cell_netpolicy *p);
+/*
+ * Decides a request for host (normalised, or an IP literal without brackets) and port.
+ * *ret_rule is the rule that decided, in canonical text (NULL for the default deny).
+ */
+enum cell_netverdict cell_netpolicy_check(const struct cell_netpolicy *p, const char *host,
+					  uint16_t port, const char **ret_rule);
+/* The config's resolve map: the address a host is pinned to, or NULL. */
+const char *cell_netpolicy_pinned(const struct cell_netpolicy *p, const char *host);
+/*
+ * After resolution, before connecting: whether the address a name resolved to may be dialled.
+ * Loopback, unspecified, private (RFC 1918, ULA), CGNAT, link-local (the cloud metadata
+ * address among them), multicast and reserved addresses are refused (DNS rebinding must not
+ * reach the host's own services) unless an allow rule names the address or the resolve map
+ * pinned the host to it. IPv4-mapped and NAT64 IPv6 addresses are judged by their IPv4 part.
+ */
+bool cell_netpolicy_address_ok(const struct cell_netpolicy *p, const char *host,
+			       const struct sockaddr *sa, const char **ret_why);

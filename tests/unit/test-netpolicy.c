@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "config.h"
 #include "netpolicy.h"
 
 /* Parameters are copied into worker processes, which may be new images: no pointers in them. */
@@ -34,6 +35,8 @@ ParameterizedTestParameters(netpolicy, accepts)
 		{"[2001:DB8::1]:443", "[2001:db8::1]:443", CELL_NETRULE_ADDR, 443},
 		{"fd00::/8", "fd00::/8", CELL_NETRULE_CIDR, 0},
 		{"[fd00::/8]", "fd00::/8", CELL_NETRULE_CIDR, 0},
+		{"10.0.0.0/8:5432", "10.0.0.0/8:5432", CELL_NETRULE_CIDR, 5432},
+		{"[fd00::/8]:5432", "[fd00::/8]:5432", CELL_NETRULE_CIDR, 5432},
 		{"2001:db8::5", "[2001:db8::5]", CELL_NETRULE_ADDR, 0},
 	};
 	return cr_make_param_array(struct good, cases, sizeof(cases) / sizeof(cases[0]));
@@ -83,7 +86,6 @@ ParameterizedTestParameters(netpolicy, rejects)
 		{"256.1.1.1", "it looks like an IPv4 address but is not one"},
 		{"10.0.0.1/8", "the address has bits set past the prefix length"},
 		{"10.0.0.0/33", "the prefix length is not from 0 to 32"},
-		{"10.0.0.0/8:443", "an address range takes no port"},
 		{"[::1", "a bracketed IPv6 address is written \"[addr]\" or \"[addr]:port\""},
 		{"[nope]", "not a valid IPv6 address"},
 		{"fe80::1%eth0", "a rule has no spaces, '@' or '%'"},
@@ -118,4 +120,151 @@ Test(netpolicy, long_names_are_refused)
 	name[260] = '\0';
 	cr_assert(eq(int, cell_netrule_parse(name, &r, &why), -EINVAL));
 	cr_assert(eq(str, (char *)why, "a host name has at most 253 characters"));
+}
+
+/* A policy from config text, through the real loader. */
+static struct cell_netpolicy *policy(const char *json, struct cell_config **ret_c)
+{
+	static const struct cell_config_env env = {"/home/u", "u", NULL};
+	struct cell_netpolicy *p = NULL;
+	struct cell_diag d = {0};
+
+	cr_assert(eq(int, cell_config_new(ret_c), 0));
+	cr_assert(eq(int,
+		     cell_config_apply(*ret_c, "/p/.cell.json", json, strlen(json), "/p", &env, &d),
+		     0),
+		  "%s", d.message ? d.message : "");
+	cr_assert(eq(int, cell_config_finish(*ret_c, "/p", &env, &d), 0));
+	cr_assert(eq(int, cell_netpolicy_new(*ret_c, &p), 0));
+	return p;
+}
+
+struct decision {
+	char host[48];
+	unsigned port;
+	int verdict;
+	char rule[40]; /* "" for the default deny */
+};
+
+ParameterizedTestParameters(netpolicy, decides)
+{
+	static struct decision cases[] = {
+		{"github.com", 443, CELL_NET_ALLOWED, "github.com"},
+		{"github.com", 80, CELL_NET_ALLOWED, "github.com"},
+		{"github.com", 22, CELL_NET_DENIED, ""},
+		{"api.github.com", 443, CELL_NET_DENIED, ""},
+		{"raw.githubusercontent.com", 443, CELL_NET_ALLOWED, "*.githubusercontent.com"},
+		{"a.b.githubusercontent.com", 443, CELL_NET_ALLOWED, "*.githubusercontent.com"},
+		/* a wildcard never matches its apex, nor a name that merely ends the same way */
+		{"githubusercontent.com", 443, CELL_NET_DENIED, ""},
+		{"evilgithubusercontent.com", 443, CELL_NET_DENIED, ""},
+		{"api.example.com", 8443, CELL_NET_ALLOWED, "api.example.com:8443"},
+		{"api.example.com", 443, CELL_NET_ALLOWED, "*.example.com"},
+		/* deny beats allow, and a deny rule without a port denies every port */
+		{"telemetry.example.com", 443, CELL_NET_DENIED, "telemetry.example.com"},
+		{"telemetry.example.com", 9999, CELL_NET_DENIED, "telemetry.example.com"},
+		{"registry.npmjs.org", 443, CELL_NET_ALLOWED, "registry.npmjs.org"},
+		{"10.1.2.3", 5432, CELL_NET_ALLOWED, "10.0.0.0/8:5432"},
+		{"10.1.2.3", 443, CELL_NET_ALLOWED, "10.0.0.0/8"},
+		{"10.1.2.3", 22, CELL_NET_DENIED, ""},
+		{"2001:db8::7", 443, CELL_NET_ALLOWED, "[2001:db8::7]"},
+		{"11.0.0.1", 443, CELL_NET_DENIED, ""},
+		{"example.net", 443, CELL_NET_DENIED, ""},
+	};
+	return cr_make_param_array(struct decision, cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct decision *c, netpolicy, decides)
+{
+	struct cell_config *cfg = NULL;
+	struct cell_netpolicy *p = policy(
+		"{\"network\": {\"allow\": [\"github.com\", \"*.githubusercontent.com\", "
+		"\"api.example.com:8443\", \"*.example.com\", \"@npm\", \"10.0.0.0/8\", "
+		"\"10.0.0.0/8:5432\", \"[2001:db8::7]\"], \"deny\": [\"telemetry.example.com\"]}}",
+		&cfg);
+	const char *rule = NULL;
+	int v = (int)cell_netpolicy_check(p, c->host, (uint16_t)c->port, &rule);
+
+	cr_assert(eq(int, v, c->verdict), "%s:%u", c->host, c->port);
+	if (c->verdict == CELL_NET_ALLOWED || c->rule[0])
+		cr_assert(eq(str, (char *)rule, c->rule), "%s:%u", c->host, c->port);
+	else
+		cr_assert(eq(ptr, (void *)rule, NULL), "%s:%u matched %s", c->host, c->port, rule);
+	cell_netpolicy_free(p);
+	cell_config_free(cfg);
+}
+
+static bool ok_addr(const struct cell_netpolicy *p, const char *host, const char *addr,
+		    const char **why)
+{
+	struct sockaddr_in6 s6 = {.sin6_family = AF_INET6};
+	struct sockaddr_in s4 = {.sin_family = AF_INET};
+
+	if (inet_pton(AF_INET, addr, &s4.sin_addr) == 1)
+		return cell_netpolicy_address_ok(p, host, (struct sockaddr *)&s4, why);
+	cr_assert(eq(int, inet_pton(AF_INET6, addr, &s6.sin6_addr), 1));
+	return cell_netpolicy_address_ok(p, host, (struct sockaddr *)&s6, why);
+}
+
+Test(netpolicy, rebinding_to_special_addresses_is_refused)
+{
+	static const char *const refused[][2] = {
+		{"127.0.0.1", "a loopback address"},
+		{"0.0.0.0", "an unspecified address"},
+		{"10.0.0.5", "a private address"},
+		{"172.16.0.1", "a private address"},
+		{"172.31.255.255", "a private address"},
+		{"192.168.1.1", "a private address"},
+		{"100.64.0.1", "a carrier-grade NAT address"},
+		{"169.254.169.254", "the cloud metadata address"},
+		{"169.254.1.1", "a link-local address"},
+		{"224.0.0.1", "a multicast address"},
+		{"255.255.255.255", "a reserved address"},
+		{"::1", "a loopback address"},
+		{"::", "an unspecified address"},
+		{"fd00::1", "a private (ULA) address"},
+		{"fe80::1", "a link-local address"},
+		{"ff02::1", "a multicast address"},
+		{"::ffff:127.0.0.1", "a loopback address"},
+		{"64:ff9b::a9fe:a9fe", "the cloud metadata address"},
+	};
+	static const char *const fine[] = {"93.184.216.34", "172.32.0.1", "100.128.0.1",
+					   "2606:2800:220:1::1", "::ffff:8.8.8.8"};
+	struct cell_config *cfg = NULL;
+	struct cell_netpolicy *p = policy("{\"network\": {\"allow\": [\"a.test\"]}}", &cfg);
+	const char *why = NULL;
+
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		why = NULL;
+		cr_assert(not(ok_addr(p, "a.test", refused[i][0], &why)), "%s", refused[i][0]);
+		cr_assert(eq(str, (char *)why, (char *)refused[i][1]), "%s", refused[i][0]);
+	}
+	for (size_t i = 0; i < sizeof(fine) / sizeof(fine[0]); i++)
+		cr_assert(ok_addr(p, "a.test", fine[i], &why), "%s", fine[i]);
+	cell_netpolicy_free(p);
+	cell_config_free(cfg);
+}
+
+Test(netpolicy, a_pin_or_an_address_rule_lets_a_special_address_through)
+{
+	struct cell_config *cfg = NULL;
+	struct cell_netpolicy *p = policy(
+		"{\"network\": {\"allow\": [\"registry.test\", \"db.test:5432\", \"10.9.0.0/16\"], "
+		"\"resolve\": {\"registry.test\": \"127.0.0.1\", \"v6.test\": \"::1\"}}}",
+		&cfg);
+	const char *why = NULL;
+
+	cr_assert(eq(str, (char *)cell_netpolicy_pinned(p, "registry.test"), "127.0.0.1"));
+	cr_assert(eq(ptr, (void *)cell_netpolicy_pinned(p, "db.test"), NULL));
+	/* the pin is the user's own choice */
+	cr_assert(ok_addr(p, "registry.test", "127.0.0.1", &why));
+	cr_assert(ok_addr(p, "v6.test", "::1", &why));
+	/* but a pin is for its own address only, and only for its own host */
+	cr_assert(not(ok_addr(p, "registry.test", "127.0.0.2", &why)));
+	cr_assert(not(ok_addr(p, "db.test", "127.0.0.1", &why)));
+	/* an address rule names the range */
+	cr_assert(ok_addr(p, "db.test", "10.9.3.4", &why));
+	cr_assert(not(ok_addr(p, "db.test", "10.8.3.4", &why)));
+	cell_netpolicy_free(p);
+	cell_config_free(cfg);
 }
