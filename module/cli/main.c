@@ -14,6 +14,8 @@ static const struct cli_command commands[] = {
 	 "Run COMMAND in the cell of the project around the current directory"},
 	{"enter", cmd_enter, "[--user NAME] [--allow-root] [DIR]",
 	 "Start your shell in the project's cell; exit it to leave"},
+	{"stats", cmd_stats, "[--json] [DIR]",
+	 "Print the project's network use per host, from its ledger"},
 	{"allow", cmd_allow, "[DIR]", "Trust the project's .cell.json as it is now"},
 	{"deny", cmd_deny, "[DIR]", "Revoke trust in the project's .cell.json"},
 	{"explain", cmd_explain, "[--write-seccomp FILE] [DIR]",

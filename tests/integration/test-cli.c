@@ -15,7 +15,7 @@
 
 #define CELL CELL_TEST_BUILD "/cell"
 
-static char *tmp, *home, *envp[8];
+static char *tmp, *home, *envp[9];
 
 static void setup(void)
 {
@@ -28,7 +28,8 @@ static void setup(void)
 	envp[3] = strdup("PATH=/usr/bin:/bin");
 	envp[4] = strdup("USER=tester");
 	envp[5] = strdup("LC_ALL=C");
-	envp[6] = NULL;
+	cr_assert(ge(int, asprintf(&envp[6], "XDG_STATE_HOME=%s/state", tmp), 0));
+	envp[7] = NULL;
 }
 
 static void teardown(void)
@@ -506,4 +507,75 @@ Test(cli, explain_warns_about_secrets)
 	cr_assert(contains(r.out, "exposes ~/.ssh, which holds credentials"), "%s", r.out);
 	cr_assert(contains(r.out, "binds your home directory read-write"), "%s", r.out);
 	th_result_done(&r);
+}
+
+/* The table row of host with its columns single-spaced (static buffer). */
+static char *row(const char *out, const char *host)
+{
+	static char buf[256];
+	const char *p = strstr(out, host);
+	size_t n = 0;
+	bool space = false;
+
+	buf[0] = '\0';
+	if (!p)
+		return buf;
+	for (; *p && *p != '\n' && n + 1 < sizeof(buf); p++) {
+		if (*p == ' ') {
+			space = true;
+			continue;
+		}
+		if (space && n)
+			buf[n++] = ' ';
+		space = false;
+		buf[n++] = *p;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+Test(cli, stats_sums_the_ledger_per_host)
+{
+	struct th_result r;
+	char *ledger, *id;
+
+	free(th_write(tmp, "web/.cell.json", "{\"name\": \"web\"}"));
+	r = cell("web", "explain", NULL);
+	cr_assert(eq(int, r.status, 0));
+	id = strstr(r.out, "id: ") + 4;
+	*strchr(id, '\n') = '\0';
+	ledger = NULL;
+	cr_assert(ge(int, asprintf(&ledger, "projects/%s/ledger.jsonl", id), 0));
+	free(th_write(tmp, "state/x", ""));
+	{
+		char *dir = th_join(tmp, "state/cell");
+
+		free(th_write(
+			dir, ledger,
+			"{\"v\":1,\"kind\":\"proxy\",\"start\":10,\"end\":20,\"hosts\":{"
+			"\"github.com\":{\"requests\":0,\"tunnels\":2,\"up\":1000,\"down\":3000000,"
+			"\"denied\":0},\"example.net\":{\"denied\":2}}}\n"
+			"garbage\n"
+			"{\"v\":1,\"kind\":\"proxy\",\"start\":30,\"end\":40,\"hosts\":{"
+			"\"github.com\":{\"tunnels\":1,\"up\":24,\"down\":0}}}\n"));
+		free(dir);
+	}
+	th_result_done(&r);
+	r = cell("web", "stats", NULL);
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	cr_assert(contains(r.out, "web: 2 records\n"), "%s", r.out);
+	cr_assert(eq(str, row(r.out, "github.com"), "github.com 0 3 1.0 KiB 2.9 MiB 0"), "%s",
+		  r.out);
+	cr_assert(eq(str, row(r.out, "example.net"), "example.net 0 0 0 B 0 B 2"), "%s", r.out);
+	cr_assert(eq(str, row(r.out, "total"), "total 0 3 1.0 KiB 2.9 MiB 2"), "%s", r.out);
+	cr_assert(contains(r.err, "1 line of '"), "%s", r.err);
+	th_result_done(&r);
+	r = cell("web", "stats", "--json", NULL);
+	cr_assert(eq(int, r.status, 0));
+	cr_assert(contains(r.out,
+			   "\"start\":10,\"end\":40,\"hosts\":{\"github.com\":{\"requests\":0,"
+			   "\"tunnels\":3,\"up\":1024,\"down\":3000000,\"denied\":0}"),
+		  "%s", r.out);
+	th_result_done(&r);
+	free(ledger);
 }

@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: MIT */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "ledger.h"
+#include "stats.h"
+
+struct merge {
+	struct cell_stats stats;
+	unsigned bad; /* lines that are not records: reported, not fatal */
+};
+
+static int merge(const char *line, size_t len, void *data)
+{
+	struct merge *m = data;
+
+	if (cell_stats_merge_record(&m->stats, line, len) < 0)
+		m->bad++;
+	return 0;
+}
+
+static void human(uint64_t bytes, char *buf, size_t size)
+{
+	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	double v = (double)bytes;
+	size_t u = 0;
+
+	while (v >= 1024 && u + 1 < ELEMENTSOF(units)) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, size, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+}
+
+static void print_table(const struct cell_stats *s, const char *name)
+{
+	struct cell_host_stats total = {.host = (char *)"total"};
+
+	printf("%s: %llu record%s\n", name, (unsigned long long)s->records,
+	       s->records == 1 ? "" : "s");
+	printf("%-40s %9s %8s %11s %11s %7s\n", "host", "requests", "tunnels", "up", "down",
+	       "denied");
+	for (size_t i = 0; i <= s->n_hosts; i++) {
+		const struct cell_host_stats *h = i < s->n_hosts ? &s->hosts[i] : &total;
+		char up[32], down[32];
+
+		if (i < s->n_hosts) {
+			total.requests += h->requests;
+			total.tunnels += h->tunnels;
+			total.bytes_up += h->bytes_up;
+			total.bytes_down += h->bytes_down;
+			total.denied += h->denied;
+		}
+		human(h->bytes_up, up, sizeof(up));
+		human(h->bytes_down, down, sizeof(down));
+		printf("%-40s %9llu %8llu %11s %11s %7llu\n", h->host,
+		       (unsigned long long)h->requests, (unsigned long long)h->tunnels, up, down,
+		       (unsigned long long)h->denied);
+	}
+}
+
+int cmd_stats(int argc, char *argv[])
+{
+	static const struct option options[] = {
+		{"help", no_argument, NULL, 'h'},
+		{"json", no_argument, NULL, 'j'},
+		{0},
+	};
+	_cleanup_project_ struct cell_project *p = NULL;
+	_cleanup_config_ struct cell_config *c = NULL;
+	_cleanup_free_ char *path = NULL, *line = NULL;
+	struct merge m = {0};
+	struct cell_stats *s = &m.stats;
+	bool json = false;
+	int opt, r;
+
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+:h", options, NULL)) >= 0) {
+		if (opt == 'h') {
+			cli_usage(argv[0], false);
+			return CELL_EXIT_OK;
+		}
+		if (opt != 'j')
+			return cli_bad_option(argv, opt);
+		json = true;
+	}
+	if (argc - optind > 1)
+		return cli_bad_usage(argv[0], "unexpected argument '%s'", argv[optind + 1]);
+	r = cli_open_project(optind < argc ? argv[optind] : NULL, &p, &c);
+	if (r >= 0)
+		return r;
+	if (cell_ledger_path(p->id, &path) < 0)
+		return CELL_EXIT_FAILURE;
+	r = cell_ledger_read(path, merge, &m);
+	if (r < 0) {
+		fprintf(stderr, "cell: cannot read the ledger '%s': %s\n", path, strerror(-r));
+		cell_stats_done(s);
+		return CELL_EXIT_FAILURE;
+	}
+	if (m.bad)
+		fprintf(stderr, "cell: %u line%s of '%s' %s not a ledger record; skipped\n", m.bad,
+			m.bad == 1 ? "" : "s", path, m.bad == 1 ? "is" : "are");
+	cell_stats_sort(s);
+	if (json) {
+		r = cell_stats_record(s, "total", p->id, c->name, s->first_start, s->last_end,
+				      &line);
+		if (r >= 0)
+			printf("%s\n", line);
+	} else {
+		print_table(s, c->name);
+	}
+	cell_stats_done(s);
+	return r < 0 ? CELL_EXIT_FAILURE : CELL_EXIT_OK;
+}

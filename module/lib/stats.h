@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* What a project's network did, per host: the proxy counts it, the ledger keeps it. */
+struct cell_host_stats {
+	char *host;
+	uint64_t requests; /* forwarded HTTP requests */
+	uint64_t tunnels;  /* CONNECT tunnels opened */
+	uint64_t bytes_up; /* client to upstream */
+	uint64_t bytes_down;
+	uint64_t denied; /* requests and tunnels refused by the policy */
+};
+
+struct cell_stats {
+	struct cell_host_stats *hosts;
+	size_t n_hosts;
+	uint64_t records;	       /* ledger records merged in */
+	int64_t first_start, last_end; /* unix seconds; 0 when unknown */
+};
+
+/* The entry for host, added (zeroed) if new. */
+int cell_stats_host(struct cell_stats *s, const char *host, struct cell_host_stats **ret);
+void cell_stats_done(struct cell_stats *s);
+/*
+ * One ledger record: {"v":1,"kind":KIND,"project":ID,"name":NAME,"start":S,"end":E,
+ * "hosts":{HOST:{"requests":..,"tunnels":..,"up":..,"down":..,"denied":..}}}.
+ */
+int cell_stats_record(const struct cell_stats *s, const char *kind, const char *project,
+		      const char *name, int64_t start, int64_t end, char **ret_line);
+/* Adds the counts of one ledger record into s; -EINVAL for a line that is not one. */
+int cell_stats_merge_record(struct cell_stats *s, const char *line, size_t len);
+/* Sorts hosts by bytes (up + down), most first, then by name. */
+void cell_stats_sort(struct cell_stats *s);
