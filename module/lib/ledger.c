@@ -36,16 +36,17 @@ static int lock(int fd, int op)
 
 int cell_ledger_append(const char *path, const char *line)
 {
-	_cleanup_free_ char *dir = strdup(path), *rec = NULL;
+	_cleanup_free_ char *dir = NULL, *rec = NULL;
 	_cleanup_close_ int fd = -1;
 	struct stat st;
 	size_t len;
 	int r;
 
-	if (!dir)
-		return -ENOMEM;
 	if (strchr(line, '\n'))
 		return -EINVAL;
+	dir = strdup(path);
+	if (!dir)
+		return -ENOMEM;
 	*strrchr(dir, '/') = '\0';
 	r = cell_mkdir_p(dir, 0700);
 	if (r < 0)
