@@ -2,7 +2,7 @@
 /*
  * cell-init: PID 1 of every cell, started by bwrap (--as-pid-1) as
  *
- *     cell-init [--overlay N DEST | --tmp-overlay N DEST]... -- COMMAND [ARGS...]
+ *     cell-init [--ready-fd FD] [--overlay N DEST | --tmp-overlay N DEST]... -- COMMAND [ARGS...]
  *
  * 1. Overlays. bwrap 0.8 has no --overlay, and unprivileged bwrap runs its child in a second,
  *    nested user namespace that does not own the cell's mount namespace. So for overlays cell
@@ -12,7 +12,10 @@
  *    --tmp-overlay). Every mount bwrap made is locked in the new namespace: it can be neither
  *    unmounted nor remounted writable.
  * 2. Every capability goes, for good, before COMMAND runs; with none left, we refuse to go on.
- * 3. As PID 1 we forward signals that someone sent with kill() (cell forwards its own to us) to
+ * 3. With --ready-fd, one byte on FD says we are up, with our signal handlers in place: until
+ *    then a signal to us would be lost (PID 1 ignores signals it has no handler for), so cell
+ *    holds them back until it reads that byte; and no byte means bwrap failed, not the command.
+ * 4. As PID 1 we forward signals that someone sent with kill() (cell forwards its own to us) to
  *    COMMAND; signals from the terminal reach COMMAND directly, so those are not sent twice.
  *    We reap orphans, and when COMMAND ends we exit with its status (128+N for signal N); the
  *    kernel then ends whatever else is left in the cell.
@@ -117,11 +120,17 @@ int main(int argc, char *argv[])
 {
 	struct sigaction sa = {.sa_handler = noop};
 	bool newns = false;
+	int ready_fd = -1;
 	sigset_t all;
 	pid_t child;
 	int i;
 
-	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i += 3) {
+	i = 1;
+	if (i + 1 < argc && strcmp(argv[i], "--ready-fd") == 0) {
+		ready_fd = atoi(argv[i + 1]);
+		i += 2;
+	}
+	for (; i < argc && strcmp(argv[i], "--") != 0; i += 3) {
 		bool tmp = strcmp(argv[i], "--tmp-overlay") == 0;
 
 		if ((!tmp && strcmp(argv[i], "--overlay") != 0) || i + 2 >= argc) {
@@ -150,6 +159,10 @@ int main(int argc, char *argv[])
 		if (sig != SIGKILL && sig != SIGSTOP)
 			sigaction(sig, &sa, NULL);
 	sigprocmask(SIG_BLOCK, &all, NULL);
+	if (ready_fd >= 0) {
+		(void)!write(ready_fd, "1", 1);
+		close(ready_fd);
+	}
 
 	child = fork();
 	if (child < 0)

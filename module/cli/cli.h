@@ -15,6 +15,7 @@ enum {
 	CELL_EXIT_FAILURE = 1, /* something did not work: untrusted config, missing tool, ... */
 	CELL_EXIT_CONFIG = 2,  /* a config file is invalid */
 	CELL_EXIT_USAGE = 64,  /* bad command line (sysexits.h EX_USAGE) */
+	CELL_EXIT_CELL = 125,  /* bubblewrap could not build the cell; the command never ran */
 };
 
 struct cli_command {

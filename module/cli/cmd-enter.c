@@ -64,7 +64,7 @@ static int shell_setup(struct cell_plan *plan, const char *shell)
 		if (r >= 0)
 			r = cell_plan_add_file(plan, RC_DIR "/zsh/.zshrc", zsh_rc);
 		if (r >= 0)
-			r = cell_strv_extend(&plan->env, "ZDOTDIR=" RC_DIR "/zsh");
+			r = cell_plan_setenv(plan, "ZDOTDIR", RC_DIR "/zsh");
 		if (r >= 0)
 			r = cell_strv_extend_many(&plan->argv, shell, "-l", (char *)NULL);
 	} else if (streq(name, "fish")) {
@@ -72,7 +72,7 @@ static int shell_setup(struct cell_plan *plan, const char *shell)
 	} else {
 		r = cell_plan_add_file(plan, RC_DIR "/shrc", sh_rc);
 		if (r >= 0)
-			r = cell_strv_extend(&plan->env, "ENV=" RC_DIR "/shrc");
+			r = cell_plan_setenv(plan, "ENV", RC_DIR "/shrc");
 		if (r >= 0)
 			r = cell_strv_extend_many(&plan->argv, shell, "-l", "-i", (char *)NULL);
 	}

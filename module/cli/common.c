@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -340,7 +341,7 @@ int cli_cell_launch(const struct cell_plan *plan)
 {
 	_cleanup_diag_ struct cell_diag d = {0};
 	_cleanup_free_ char *bwrap = NULL;
-	int status = 0, r;
+	int status = 0, terminal_sig = 0, r;
 
 	for (size_t i = 0; plan->notices && plan->notices[i]; i++)
 		fprintf(stderr, "cell: %s\n", plan->notices[i]);
@@ -359,10 +360,18 @@ int cli_cell_launch(const struct cell_plan *plan)
 				cell_log(CELL_LOG_DEBUG, "bwrap argv[%zu] %s", i, q ? q : "?");
 			}
 	}
-	r = cell_launch(plan, bwrap, &status, &d);
+	r = cell_launch(plan, bwrap, &status, &terminal_sig, &d);
 	if (r < 0) {
 		cli_print_diag(&d);
-		return CELL_EXIT_FAILURE;
+		return r == -ECHILD ? CELL_EXIT_CELL : CELL_EXIT_FAILURE;
+	}
+	/*
+	 * Ctrl-C ended the command: end ourselves by the same signal, so that a shell running
+	 * cell in a loop stops too (it only does when its child died of SIGINT).
+	 */
+	if (terminal_sig && status == 128 + terminal_sig) {
+		signal(terminal_sig, SIG_DFL);
+		raise(terminal_sig);
 	}
 	return status;
 }

@@ -174,8 +174,11 @@ int cell_bwrap_argv(const char *bwrap, const struct cell_plan *p, char ***ret)
 		r = push3(&argv, "--ro-bind", p->init, CELL_INIT_PATH);
 	if (r >= 0)
 		r = push2(&argv, "--chdir", p->cwd);
+	snprintf(num, sizeof(num), "%d", CELL_BWRAP_FD_READY);
 	if (r >= 0)
 		r = push2(&argv, "--", CELL_INIT_PATH);
+	if (r >= 0)
+		r = push2(&argv, "--ready-fd", num);
 	overlay_n = 0;
 	for (size_t i = 0; r >= 0 && i < p->mounts.n; i++) {
 		const struct cell_mount_op *op = &p->mounts.ops[i];

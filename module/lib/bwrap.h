@@ -17,11 +17,12 @@ int cell_bwrap_version(const char *bwrap, char **ret);
 struct cell_plan;
 
 /* The fixed descriptors bwrap gets from cell_launch(): the seccomp program, bwrap's info
- * output, then one per generated file of the plan. */
+ * output, the pipe on which cell-init says it is up, then one per generated file of the plan. */
 enum {
 	CELL_BWRAP_FD_SECCOMP = 3,
 	CELL_BWRAP_FD_INFO = 4,
-	CELL_BWRAP_FD_FILES = 5,
+	CELL_BWRAP_FD_READY = 5,
+	CELL_BWRAP_FD_FILES = 6,
 };
 
 /* Where cell-init and the overlay staging directories are in every cell. */

@@ -658,8 +658,12 @@ static int apply_hardening_flag(struct cell_schema *s, const cJSON *v)
 
 	if (r < 0)
 		return r;
-	*(streq(v->string, "allow_userns") ? &c->hardening.allow_userns
-					   : &c->hardening.allow_io_uring) = cJSON_IsTrue(v);
+	if (streq(v->string, "allow_userns"))
+		c->hardening.allow_userns = cJSON_IsTrue(v);
+	else if (streq(v->string, "allow_io_uring"))
+		c->hardening.allow_io_uring = cJSON_IsTrue(v);
+	else
+		c->hardening.git_writable = cJSON_IsTrue(v);
 	return 0;
 }
 
@@ -668,6 +672,7 @@ static int apply_hardening(struct cell_schema *s, const cJSON *v)
 	static const struct cell_schema_member members[] = {
 		{"allow_userns", apply_hardening_flag},
 		{"allow_io_uring", apply_hardening_flag},
+		{"git_writable", apply_hardening_flag},
 	};
 
 	return cell_schema_members(s, v, "an object", members, ELEMENTSOF(members));

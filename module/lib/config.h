@@ -80,6 +80,7 @@ struct cell_config {
 	struct {
 		bool allow_userns;
 		bool allow_io_uring;
+		bool git_writable; /* .git writable in the cell (hooks and config stay read-only) */
 	} hardening;
 };
 

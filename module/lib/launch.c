@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,18 +141,28 @@ static pid_t parse_child_pid(const char *info)
 	return (pid_t)strtol(s + 1, NULL, 10);
 }
 
-static int wait_cell(pid_t bwrap, int sigfd, int info_fd, int *ret_status)
+struct waited {
+	int status;
+	bool started;	  /* bwrap reported the cell's init: the cell got as far as its command */
+	int terminal_sig; /* SIGINT or SIGQUIT from the terminal, if one came */
+};
+
+static int wait_cell(pid_t bwrap, int sigfd, int info_fd, int ready_fd, struct waited *w)
 {
 	char info[1024] = "";
 	size_t info_len = 0;
 	pid_t init = 0;
+	sigset_t pending;
 
+	/* signals that come before the cell's init is up wait for it, then go there */
+	sigemptyset(&pending);
 	for (;;) {
-		struct pollfd pfd[2] = {{sigfd, POLLIN, 0}, {info_fd, POLLIN, 0}};
+		struct pollfd pfd[3] = {
+			{sigfd, POLLIN, 0}, {info_fd, POLLIN, 0}, {ready_fd, POLLIN, 0}};
 		struct signalfd_siginfo si;
 		int status;
 
-		if (poll(pfd, info_fd >= 0 ? 2 : 1, -1) < 0) {
+		if (poll(pfd, 3, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			return negative_errno();
@@ -167,22 +178,40 @@ static int wait_cell(pid_t bwrap, int sigfd, int info_fd, int *ret_status)
 				info_fd = -1;
 			}
 		}
+		if (ready_fd >= 0 && pfd[2].revents) {
+			char byte;
+
+			w->started = read(ready_fd, &byte, 1) == 1;
+			ready_fd = -1;
+		}
+		if (w->started && init > 0) {
+			for (int sig = 1; sig < NSIG; sig++)
+				if (sigismember(&pending, sig) == 1)
+					kill(init, sig);
+			sigemptyset(&pending);
+		}
 		if (!pfd[0].revents || read(sigfd, &si, sizeof(si)) != sizeof(si))
 			continue;
 		if (si.ssi_signo == SIGCHLD) {
 			pid_t pid = waitpid(bwrap, &status, WNOHANG);
 
 			if (pid == bwrap) {
-				*ret_status = WIFSIGNALED(status) ? 128 + WTERMSIG(status)
-								  : WEXITSTATUS(status);
+				w->status = WIFSIGNALED(status) ? 128 + WTERMSIG(status)
+								: WEXITSTATUS(status);
 				return 0;
 			}
 			continue;
 		}
 		/* the terminal signals the whole foreground group, the command included */
-		if (si.ssi_code > 0)
+		if (si.ssi_code > 0) {
+			if (si.ssi_signo == SIGINT || si.ssi_signo == SIGQUIT)
+				w->terminal_sig = (int)si.ssi_signo;
 			continue;
-		kill(init > 0 ? init : bwrap, (int)si.ssi_signo);
+		}
+		if (w->started && init > 0)
+			kill(init, (int)si.ssi_signo);
+		else
+			sigaddset(&pending, (int)si.ssi_signo);
 	}
 }
 
@@ -213,11 +242,11 @@ static void launch_fds_done(struct launch_fds *f)
 			close(f->fd[i]);
 }
 
-static int open_fds(const struct cell_plan *p, struct launch_fds *f, int *ret_info)
+static int open_fds(const struct cell_plan *p, struct launch_fds *f, int *ret_info, int *ret_ready)
 {
 	int pipefd[2], r;
 
-	if (p->n_files + 2 > ELEMENTSOF(f->fd))
+	if (p->n_files + 3 > ELEMENTSOF(f->fd))
 		return -E2BIG;
 	r = cell_seccomp_compile(&p->seccomp, &f->fd[f->n]);
 	if (r < 0)
@@ -226,6 +255,10 @@ static int open_fds(const struct cell_plan *p, struct launch_fds *f, int *ret_in
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return negative_errno();
 	*ret_info = pipefd[0];
+	f->fd[f->n++] = pipefd[1];
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return negative_errno();
+	*ret_ready = pipefd[0];
 	f->fd[f->n++] = pipefd[1];
 	for (size_t i = 0; i < p->n_files; i++) {
 		r = memfd_with("cell-file", p->files[i].content);
@@ -237,8 +270,8 @@ static int open_fds(const struct cell_plan *p, struct launch_fds *f, int *ret_in
 }
 
 /* With the forwarded signals and SIGCHLD taken through a signalfd: start bwrap, wait for it. */
-static int start_and_wait(char **argv, char **envp, struct launch_fds *f, int info_r,
-			  int *ret_status)
+static int start_and_wait(char **argv, char **envp, struct launch_fds *f, int info_r, int ready_r,
+			  struct waited *w)
 {
 	_cleanup_close_ int sigfd = -1;
 	sigset_t mask, old;
@@ -258,10 +291,12 @@ static int start_and_wait(char **argv, char **envp, struct launch_fds *f, int in
 		if (pid < 0) {
 			r = pid;
 		} else {
-			/* only bwrap may hold the write end, so its exit ends our reads */
+			/* only bwrap (and cell-init) may hold the write ends, so their exit ends
+			 * our reads */
 			close(f->fd[1]);
-			f->fd[1] = -1;
-			r = wait_cell(pid, sigfd, info_r, ret_status);
+			close(f->fd[2]);
+			f->fd[1] = f->fd[2] = -1;
+			r = wait_cell(pid, sigfd, info_r, ready_r, w);
 		}
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
@@ -269,12 +304,13 @@ static int start_and_wait(char **argv, char **envp, struct launch_fds *f, int in
 }
 
 int cell_launch(const struct cell_plan *p, const char *bwrap, int *ret_status,
-		struct cell_diag *diag)
+		int *ret_terminal_sig, struct cell_diag *diag)
 {
 	_cleanup_strv_free_ char **argv = NULL;
 	_cleanup_(launch_fds_done) struct launch_fds fds = {.n = 0};
-	_cleanup_close_ int info_r = -1;
+	_cleanup_close_ int info_r = -1, ready_r = -1;
 	bool foreground = isatty(STDIN_FILENO) && tcgetpgrp(STDIN_FILENO) == getpgrp();
+	struct waited w = {0};
 	int r;
 
 	r = cell_mounts_prepare(&p->mounts);
@@ -285,14 +321,20 @@ int cell_launch(const struct cell_plan *p, const char *bwrap, int *ret_status,
 	r = cell_bwrap_argv(bwrap, p, &argv);
 	if (r < 0)
 		return cell_diag_set(diag, r, NULL, NULL, "out of memory");
-	r = open_fds(p, &fds, &info_r);
+	r = open_fds(p, &fds, &info_r, &ready_r);
 	if (r < 0)
 		return cell_diag_set(diag, r, NULL, NULL, "cannot prepare the cell: %s",
 				     strerror(-r));
-	r = start_and_wait(argv, p->env, &fds, info_r, ret_status);
+	r = start_and_wait(argv, p->env, &fds, info_r, ready_r, &w);
 	reclaim_terminal(foreground);
 	if (r < 0)
 		return cell_diag_set(diag, r, NULL, NULL, "cannot start the cell: %s",
 				     strerror(-r));
+	if (!w.started)
+		/* bwrap said why on stderr; the command never ran */
+		return cell_diag_set(diag, -ECHILD, NULL, NULL,
+				     "bubblewrap could not build the cell (its message is above)");
+	*ret_status = w.status;
+	*ret_terminal_sig = w.terminal_sig;
 	return 0;
 }

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <fcntl.h>
+#include <strings.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,11 +28,12 @@ static const char *const home_files[] = {
 
 /*
  * Inside the project, paths through which code in the cell could reach outside it later: a git
- * hook or a git config (core.fsmonitor, core.hooksPath) runs the moment the user runs git
- * outside; .envrc runs under direnv; editor settings run tasks; .cell.json would widen the cell.
+ * hook or git config (core.fsmonitor, core.hooksPath, commondir, submodules) runs the moment the
+ * user runs git outside, so .git is read-only as a whole unless hardening.git_writable; .envrc
+ * runs under direnv; editor settings run tasks; .cell.json would widen the cell.
  */
 const char *const cell_protected_paths[] = {
-	".git/hooks", ".git/config", ".cell.json", ".envrc", ".vscode", ".idea", NULL,
+	".git", ".cell.json", ".envrc", ".vscode", ".idea", NULL,
 };
 
 static const char *const class_names[] = {
@@ -108,9 +111,6 @@ static int add_home(struct cell_mount_plan *p, const struct cell_mounts_input *i
 {
 	int r;
 
-	/* a project that is the home, or holds it, already decides what the home shows */
-	if (cell_path_is_below(in->home, in->root))
-		return 0;
 	r = add(p, CELL_OP_TMPFS, CELL_CLASS_DEFAULT, NULL, in->home, NULL, NULL);
 	for (size_t i = 0; r >= 0 && i < ELEMENTSOF(home_files); i++) {
 		_cleanup_free_ char *f = cell_path_join(in->home, home_files[i]);
@@ -125,7 +125,105 @@ static int add_home(struct cell_mount_plan *p, const struct cell_mounts_input *i
 	return r;
 }
 
-static int add_protected(struct cell_mount_plan *p, const char *root)
+static int refuse_symlink(const char *path, struct cell_diag *diag)
+{
+	return cell_diag_set(diag, -ELOOP, NULL, NULL,
+			     "'%s' is a symbolic link; cell keeps it read-only only as a real file "
+			     "or directory (a link could be re-pointed from inside the cell)",
+			     path);
+}
+
+/* core.hooksPath from .git/config, if set: a plain scan of the [core] section. */
+static char *hooks_path(const char *git)
+{
+	_cleanup_free_ char *cfg = cell_path_join(git, "config"), *text = NULL;
+	char *save = NULL;
+	bool core = false;
+
+	if (!cfg || cell_read_file(cfg, O_NOFOLLOW, CELL_FILE_MAX, &text, NULL) < 0)
+		return NULL;
+	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *p = line + strspn(line, " \t"), *v;
+
+		if (*p == '[') {
+			core = strncasecmp(p, "[core]", 6) == 0;
+			continue;
+		}
+		if (!core || strncasecmp(p, "hookspath", 9) != 0)
+			continue;
+		v = strchr(p, '=');
+		if (!v)
+			continue;
+		v += 1 + strspn(v + 1, " \t\"");
+		v[strcspn(v, "\"\r")] = '\0';
+		return strdup(v);
+	}
+	return NULL;
+}
+
+/*
+ * Where git looks for hooks, when that is inside the project but outside .git: core.hooksPath
+ * (husky and friends) or a .git/hooks that is a symlink. Such a place stays read-only too.
+ */
+static int add_hooks_elsewhere(struct cell_mount_plan *p, const char *root, const char *git)
+{
+	_cleanup_free_ char *configured = hooks_path(git), *link = cell_path_join(git, "hooks");
+	_cleanup_free_ char *target = NULL, *abs = NULL;
+	struct stat st;
+
+	if (configured && configured[0] && configured[0] != '~') {
+		abs = configured[0] == '/' ? strdup(configured) : cell_path_join(root, configured);
+		if (abs && cell_path_normalize(abs) >= 0)
+			target = realpath(abs, NULL);
+	} else if (link && lstat(link, &st) == 0 && S_ISLNK(st.st_mode)) {
+		target = realpath(link, NULL);
+	}
+	if (!target || !cell_path_is_below(target, root) || cell_path_is_below(target, git) ||
+	    stat(target, &st) < 0 || !S_ISDIR(st.st_mode))
+		return 0;
+	return add(p, CELL_OP_RO_BIND, CELL_CLASS_PROTECTED, target, target, NULL,
+		   "protected (git hooks)");
+}
+
+static int add_git(struct cell_mount_plan *p, const char *root, const char *git, bool writable,
+		   struct cell_diag *diag)
+{
+	static const char *const inside[] = {"hooks", "config", "commondir", "config.worktree"};
+	struct stat st;
+	int r;
+
+	if (lstat(git, &st) < 0)
+		return 0;
+	if (S_ISLNK(st.st_mode))
+		return refuse_symlink(git, diag);
+	/* a file (a worktree's or submodule's pointer to its git dir) is simply kept as it is */
+	if (!S_ISDIR(st.st_mode) || !writable) {
+		r = add(p, CELL_OP_RO_BIND, CELL_CLASS_PROTECTED, git, git, NULL, NULL);
+		if (r < 0 || !S_ISDIR(st.st_mode))
+			return r;
+		return add_hooks_elsewhere(p, root, git);
+	}
+	/* writable: bound onto itself all the same, so it cannot be renamed away from the
+	 * read-only mounts inside it */
+	r = add(p, CELL_OP_BIND, CELL_CLASS_PROTECTED, git, git, NULL, NULL);
+	for (size_t i = 0; r >= 0 && i < ELEMENTSOF(inside); i++) {
+		_cleanup_free_ char *path = cell_path_join(git, inside[i]);
+
+		if (!path)
+			return -ENOMEM;
+		if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode) && !streq(inside[i], "hooks"))
+			r = refuse_symlink(path, diag);
+		else if (lstat(path, &st) == 0)
+			r = add(p, CELL_OP_RO_BIND, CELL_CLASS_PROTECTED, path, path, NULL, NULL);
+		else if (streq(inside[i], "hooks"))
+			/* no hooks dir yet: an empty read-only one, so none can be planted */
+			r = add(p, CELL_OP_RO_TMPFS, CELL_CLASS_PROTECTED, NULL, path, NULL, NULL);
+	}
+	return r < 0 ? r : add_hooks_elsewhere(p, root, git);
+}
+
+static int add_protected(struct cell_mount_plan *p, const char *root, bool git_writable,
+			 struct cell_diag *diag)
 {
 	for (const char *const *rel = cell_protected_paths; *rel; rel++) {
 		_cleanup_free_ char *path = cell_path_join(root, *rel);
@@ -134,19 +232,15 @@ static int add_protected(struct cell_mount_plan *p, const char *root)
 
 		if (!path)
 			return -ENOMEM;
-		if (lstat(path, &st) == 0) {
-			/* a mount would land on the symlink's target, not protect the link */
-			if (S_ISLNK(st.st_mode))
-				continue;
+		if (streq(*rel, ".git"))
+			r = add_git(p, root, path, git_writable, diag);
+		else if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
+			r = refuse_symlink(path, diag);
+		else if (lstat(path, &st) == 0)
 			r = add(p, CELL_OP_RO_BIND, CELL_CLASS_PROTECTED, path, path, NULL, NULL);
-		} else if (streq(*rel, ".git/hooks")) {
-			_cleanup_free_ char *git = cell_path_join(root, ".git");
-
-			/* no hooks dir yet: an empty read-only one, so none can be planted */
-			if (git && lstat(git, &st) == 0 && S_ISDIR(st.st_mode))
-				r = add(p, CELL_OP_RO_TMPFS, CELL_CLASS_PROTECTED, NULL, path, NULL,
-					NULL);
-		}
+		else if (streq(*rel, ".vscode") || streq(*rel, ".idea"))
+			/* none yet: an empty read-only one, so no editor tasks can be planted */
+			r = add(p, CELL_OP_RO_TMPFS, CELL_CLASS_PROTECTED, NULL, path, NULL, NULL);
 		if (r < 0)
 			return r;
 	}
@@ -223,6 +317,21 @@ static int add_config_mount(struct cell_mount_plan *p, const struct cell_mount *
 		src = m->canonicalize ? realpath(m->path, NULL) : strdup(m->path);
 		if (!src)
 			return -ENOMEM;
+		if (cell_path_is_below(m->path, in->root)) {
+			/* the cell can write here: between two cells it could turn the source into
+			 * a symlink to anywhere, so the real path is bound, and it must still be
+			 * inside the project */
+			_cleanup_free_ char *real = realpath(m->path, NULL);
+
+			if (!real || !cell_path_is_below(real, in->root))
+				return cell_diag_set(
+					diag, -EPERM, NULL, NULL,
+					"%s: '%s' now leads outside the project (to '%s'); "
+					"refusing to mount it",
+					m->origin, m->path, real ? real : "?");
+			free(src);
+			src = TAKE_PTR(real);
+		}
 		if (m->mode == CELL_MOUNT_OVERLAY && !m->ephemeral) {
 			upper = state_path(in, "overlay", m->dest);
 			if (!upper)
@@ -319,6 +428,13 @@ int cell_mounts_plan(const struct cell_config *c, const struct cell_mounts_input
 		return cell_diag_set(
 			diag, -EINVAL, NULL, NULL,
 			"the project root cannot be '/': the cell would be the whole system");
+	if (in->home && cell_path_is_below(in->home, in->root))
+		return cell_diag_set(
+			diag, -EINVAL, NULL, NULL,
+			"the project '%s' holds your home directory '%s': a cell there "
+			"would expose all of it (~/.ssh, your shell rc files, cell's own "
+			"trust records); put .cell.json in a project directory",
+			in->root, in->home);
 	r = add_system(&p);
 	if (r >= 0)
 		r = add(&p, CELL_OP_PROC, CELL_CLASS_DEFAULT, NULL, "/proc", NULL, NULL);
@@ -333,7 +449,7 @@ int cell_mounts_plan(const struct cell_config *c, const struct cell_mounts_input
 	if (r >= 0)
 		r = add(&p, CELL_OP_BIND, CELL_CLASS_PROJECT, in->root, in->root, NULL, NULL);
 	if (r >= 0)
-		r = add_protected(&p, in->root);
+		r = add_protected(&p, in->root, c->hardening.git_writable, diag);
 	for (size_t i = 0; r >= 0 && i < c->n_mounts; i++)
 		r = add_config_mount(&p, &c->mounts[i], in, diag);
 	if (r >= 0)

@@ -93,6 +93,13 @@ static bool env_has(char *const *env, const char *name)
 }
 
 /* Sets NAME=value in env, replacing an earlier NAME. */
+static int env_set(char ***env, const char *name, const char *value);
+
+int cell_plan_setenv(struct cell_plan *plan, const char *name, const char *value)
+{
+	return env_set(&plan->env, name, value);
+}
+
 static int env_set(char ***env, const char *name, const char *value)
 {
 	size_t n = strlen(name);
@@ -226,6 +233,14 @@ int cell_plan_build(const struct cell_project *p, const struct cell_config *c,
 	plan->seccomp = (struct cell_seccomp_options){c->hardening.allow_userns,
 						      c->hardening.allow_io_uring};
 	plan->net_mode = c->network.mode;
+	if (c->limits.memory || c->limits.pids) {
+		r = cell_strv_extend(
+			&plan->notices,
+			"limits.memory and limits.pids are not enforced yet (they come with "
+			"the cell's cgroup)");
+		if (r < 0)
+			return r;
+	}
 	if (plan->net_mode == CELL_NET_PROXY) {
 		plan->net_mode = CELL_NET_NONE;
 		r = cell_strv_extend(&plan->notices,

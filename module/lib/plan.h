@@ -49,6 +49,8 @@ struct cell_plan_input {
 int cell_plan_build(const struct cell_project *p, const struct cell_config *c,
 		    const struct cell_plan_input *in, struct cell_plan **ret,
 		    struct cell_diag *diag);
+/* Sets NAME=value in the cell's environment, replacing an earlier value. */
+int cell_plan_setenv(struct cell_plan *plan, const char *name, const char *value);
 /* Adds a generated read-only file at dest. */
 int cell_plan_add_file(struct cell_plan *plan, const char *dest, const char *content);
 void cell_plan_free(struct cell_plan *plan);

@@ -3,7 +3,7 @@
 
 The two are interleaved (one of each per round) so that machine noise hits both alike, and the
 median of each is compared. The baseline is the exact argv cell runs (from `cell -v`), with the
-same seccomp program on fd 3 and an info pipe on fd 4: the difference is cell's own work
+same seccomp program on fd 3, an info pipe on fd 4 and cell-init's ready pipe on fd 5: the difference is cell's own work
 (starting up, config, trust, plan, seccomp compile, fd plumbing, waiting and forwarding).
 """
 import os
@@ -52,6 +52,7 @@ subprocess.run([cell, "explain", "--write-seccomp", bpf], cwd=proj, env=env, che
 # low fds of its own in the child, so they cannot be moved there)
 os.dup2(os.open(bpf, os.O_RDONLY), 3)
 os.dup2(os.open(os.devnull, os.O_WRONLY), 4)
+os.dup2(os.open(os.devnull, os.O_WRONLY), 5)
 
 
 def bare_bwrap():
@@ -64,7 +65,7 @@ for c, pre in commands.values():
     if pre:
         pre()
     subprocess.run(c, cwd=proj, env=env, check=True, stderr=subprocess.DEVNULL,
-                   pass_fds=(3, 4) if pre else ())
+                   pass_fds=(3, 4, 5) if pre else ())
 
 times = {k: [] for k in commands}
 for _ in range(ROUNDS):
@@ -73,7 +74,7 @@ for _ in range(ROUNDS):
             pre()
         t0 = time.perf_counter_ns()
         subprocess.run(c, cwd=proj, env=env, check=True, stderr=subprocess.DEVNULL,
-                       pass_fds=(3, 4) if pre else ())
+                       pass_fds=(3, 4, 5) if pre else ())
         times[name].append((time.perf_counter_ns() - t0) / 1e6)
 
 med = {k: statistics.median(v) for k, v in times.items()}

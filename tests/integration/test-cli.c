@@ -474,7 +474,7 @@ Test(cli, explain_shows_the_bwrap_argv_and_the_filter)
 	cr_assert(eq(int, r.status, 0), "%s", r.err);
 	cr_assert(contains(r.out, "\n  --unshare-user\n"));
 	cr_assert(contains(r.out, "\n  --seccomp\n  3\n"));
-	cr_assert(contains(r.out, "\n  /run/cell/init\n  --\n  COMMAND\n"));
+	cr_assert(contains(r.out, "\n  /run/cell/init\n  --ready-fd\n  5\n  --\n  COMMAND\n"));
 	cr_assert(contains(r.out, "  ioctl(TIOCSTI)           EPERM  "));
 	cr_assert(contains(r.out, "WARNING: network.mode is \"host\""));
 	/* host mode: no --unshare-net */

