@@ -957,6 +957,20 @@ Test(escape, a_bwrap_failure_is_not_the_commands_exit_status)
 	th_result_done(&r);
 }
 
+static bool blocks_sigterm(pid_t pid)
+{
+	char path[64], *s, *blk;
+	bool r = false;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	s = th_read(path);
+	blk = s ? strstr(s, "SigBlk:\t") : NULL;
+	if (blk)
+		r = (strtoull(blk + 8, NULL, 16) >> (SIGTERM - 1)) & 1;
+	free(s);
+	return r;
+}
+
 Test(escape, a_signal_before_the_cell_is_up_still_reaches_the_command)
 {
 	char *argv[] = {(char *)CELL,	      (char *)"run", (char *)"--",
@@ -964,7 +978,10 @@ Test(escape, a_signal_before_the_cell_is_up_still_reaches_the_command)
 	pid_t pid = th_spawn_as(t.uid, t.gid, t.proj, argv, t.env);
 	int status;
 
-	usleep(2000);
+	/* as soon as cell takes signals (it blocks them for its signalfd), well before the cell
+	 * and its init are up: the window where a signal used to be lost */
+	for (int i = 0; i < 2000 && !blocks_sigterm(pid); i++)
+		usleep(500);
 	kill(pid, SIGTERM);
 	waitpid(pid, &status, 0);
 	/* sleep died of the forwarded SIGTERM: 143, and long before its 5 seconds */
