@@ -37,7 +37,7 @@ LIB_PKGS := libcjson nettle libseccomp
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(LIB_PKGS))
 # nettle and libseccomp are linked in (Debian ships their archives): every cell start pays for
 # each shared library the dynamic loader maps, and these two are a fifth of cell's own cost
-PKG_LIBS = -Wl,-Bstatic $(shell $(PKG_CONFIG) --libs nettle libseccomp) -Wl,-Bdynamic \
+PKG_LIBS = -pthread -Wl,-Bstatic $(shell $(PKG_CONFIG) --libs nettle libseccomp) -Wl,-Bdynamic \
 	$(shell $(PKG_CONFIG) --libs libcjson)
 TEST_CFLAGS = $(shell $(PKG_CONFIG) --cflags criterion)
 TEST_LIBS = $(shell $(PKG_CONFIG) --libs criterion)

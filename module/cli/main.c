@@ -14,6 +14,10 @@ static const struct cli_command commands[] = {
 	 "Run COMMAND in the cell of the project around the current directory"},
 	{"enter", cmd_enter, "[--user NAME] [--allow-root] [DIR]",
 	 "Start your shell in the project's cell; exit it to leave"},
+	{"proxy", cmd_proxy,
+	 "[-C DIR] [--listen ADDR] [--max-head BYTES] [--head-timeout MS] [--connect-timeout MS] "
+	 "[--idle-timeout MS] [--max-tunnels N] [--flush-interval MS]",
+	 "Run the project's allowlisting HTTP proxy in the foreground"},
 	{"stats", cmd_stats, "[--json] [DIR]",
 	 "Print the project's network use per host, from its ledger"},
 	{"allow", cmd_allow, "[DIR]", "Trust the project's .cell.json as it is now"},

@@ -293,8 +293,10 @@ long cell_http_parse_request(const char *buf, size_t len, struct cell_http_reque
 			return CELL_HTTP_INCOMPLETE;
 		if (eol[1] != '\n')
 			BAD("a header line that does not end in CRLF");
-		if (r.n_headers == CELL_HTTP_MAX_HEADERS)
-			BAD("too many header fields");
+		if (r.n_headers == CELL_HTTP_MAX_HEADERS) {
+			*ret_why = "too many header fields";
+			return CELL_HTTP_TOO_MANY;
+		}
 		v = colon + 1;
 		ve = eol;
 		while (v < ve && (*v == ' ' || *v == '\t'))

@@ -10,6 +10,7 @@
 #define CELL_HTTP_MAX_HEADERS 100
 #define CELL_HTTP_INCOMPLETE (-2)
 #define CELL_HTTP_BAD (-1)
+#define CELL_HTTP_TOO_MANY (-3) /* more than CELL_HTTP_MAX_HEADERS fields (HTTP 431) */
 
 struct cell_http_header {
 	const char *name; /* points into the parsed buffer; not NUL-terminated */
@@ -48,10 +49,11 @@ struct cell_http_request {
  * endings only. Returns the length of the head, CELL_HTTP_INCOMPLETE when buf ends before it
  * does, or CELL_HTTP_BAD with *ret_why saying why in a few words. Refused as bad: origin-form
  * targets ("GET /"), CONNECT without a port, schemes other than http in absolute form, HTTP
- * versions other than 1.0 and 1.1, obsolete line folding, control characters, more than
- * CELL_HTTP_MAX_HEADERS fields, and what request smuggling is made of (Content-Length with
+ * versions other than 1.0 and 1.1, obsolete line folding, control characters, and what request
+ * smuggling is made of (Content-Length with
  * Transfer-Encoding, differing Content-Lengths, a Transfer-Encoding other than chunked, a Host
- * field naming another host than the target).
+ * field naming another host than the target). More than CELL_HTTP_MAX_HEADERS fields give
+ * CELL_HTTP_TOO_MANY.
  */
 long cell_http_parse_request(const char *buf, size_t len, struct cell_http_request *ret,
 			     const char **ret_why);

@@ -14,7 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *why = NULL;
 	long n = cell_http_parse_request((const char *)data, size, &r, &why);
 
-	if (n == CELL_HTTP_BAD && !why)
+	if ((n == CELL_HTTP_BAD || n == CELL_HTTP_TOO_MANY) && !why)
 		abort();
 	if (n >= 0) {
 		if ((size_t)n > size || r.port == 0 || r.host[0] == '\0' || r.method_len == 0)

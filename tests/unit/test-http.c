@@ -158,7 +158,7 @@ Test(http, too_many_headers)
 	for (int i = 0; i <= CELL_HTTP_MAX_HEADERS; i++)
 		n += (size_t)sprintf(in + n, "X-%d: v\r\n", i);
 	n += (size_t)sprintf(in + n, "\r\n");
-	cr_assert(eq(long, cell_http_parse_request(in, n, &r, &why), CELL_HTTP_BAD));
+	cr_assert(eq(long, cell_http_parse_request(in, n, &r, &why), CELL_HTTP_TOO_MANY));
 	cr_assert(eq(str, (char *)why, "too many header fields"));
 }
 

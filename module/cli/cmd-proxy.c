@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "ledger.h"
+#include "netpolicy.h"
+#include "proxy.h"
+
+/* The project's proxy in the foreground: "listening on ADDR" first, once it accepts. */
+int cmd_proxy(int argc, char *argv[])
+{
+	static const struct option options[] = {
+		{"help", no_argument, NULL, 'h'},
+		{"directory", required_argument, NULL, 'C'},
+		{"listen", required_argument, NULL, 'l'},
+		{"max-head", required_argument, NULL, 'H'},
+		{"head-timeout", required_argument, NULL, 'T'},
+		{"connect-timeout", required_argument, NULL, 'c'},
+		{"idle-timeout", required_argument, NULL, 'i'},
+		{"max-tunnels", required_argument, NULL, 'm'},
+		{"flush-interval", required_argument, NULL, 'f'},
+		{0},
+	};
+	struct cell_proxy_options po = {0};
+	_cleanup_project_ struct cell_project *p = NULL;
+	_cleanup_config_ struct cell_config *c = NULL;
+	_cleanup_free_ char *cwd = NULL, *ledger = NULL, *desc = NULL;
+	struct cell_netpolicy *policy = NULL;
+	struct cell_proxy *proxy = NULL;
+	struct cli_cell_options o = {0};
+	const char *listen_on = "127.0.0.1:0";
+	int opt, fd = -1, r;
+
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+:hC:l:", options, NULL)) >= 0) {
+		if (opt == 'h') {
+			cli_usage(argv[0], false);
+			return CELL_EXIT_OK;
+		}
+		if (opt == 'C') {
+			o.dir = optarg;
+		} else if (opt == 'l') {
+			listen_on = optarg;
+		} else if (strchr("HTcimf", opt) && opt) {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+
+			if (!*optarg || *end || v == 0 || v > 100000000)
+				return cli_bad_usage(argv[0], "'%s' is not a positive number",
+						     optarg);
+			if (opt == 'H')
+				po.max_head = v;
+			else if (opt == 'T')
+				po.head_timeout_ms = (int)v;
+			else if (opt == 'c')
+				po.connect_timeout_ms = (int)v;
+			else if (opt == 'i')
+				po.idle_timeout_ms = (int)v;
+			else if (opt == 'm')
+				po.max_conns = v;
+			else
+				po.flush_ms = (int)v;
+		} else {
+			return cli_bad_option(argv, opt);
+		}
+	}
+	if (optind < argc)
+		return cli_bad_usage(argv[0], "unexpected argument '%s'", argv[optind]);
+	o.allow_root = true; /* the proxy is not a cell: it runs as whoever starts it */
+	r = cli_cell_open(&o, &p, &c, &cwd);
+	if (r >= 0)
+		return r;
+	if (cell_netpolicy_new(c, &policy) < 0 || cell_ledger_path(p->id, &ledger) < 0)
+		return CELL_EXIT_FAILURE;
+	r = cell_proxy_listen(listen_on, &fd, &desc);
+	if (r < 0) {
+		fprintf(stderr, "cell: cannot listen on '%s': %s\n", listen_on, strerror(-r));
+		cell_netpolicy_free(policy);
+		return r == -EINVAL ? CELL_EXIT_USAGE : CELL_EXIT_FAILURE;
+	}
+	r = cell_proxy_new(&(struct cell_proxy_project){policy, p->id, c->name, ledger}, &po, fd,
+			   &proxy);
+	if (r >= 0) {
+		printf("listening on %s\n", desc);
+		fflush(stdout);
+		r = cell_proxy_run(proxy);
+	}
+	cell_proxy_free(proxy);
+	cell_netpolicy_free(policy);
+	close(fd);
+	if (r < 0) {
+		fprintf(stderr, "cell: the proxy failed: %s\n", strerror(-r));
+		return CELL_EXIT_FAILURE;
+	}
+	return CELL_EXIT_OK;
+}

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "event.h"
+#include "macro.h"
+
+struct cell_event_loop {
+	int epfd;
+	bool quit;
+};
+
+int cell_event_loop_new(struct cell_event_loop **ret)
+{
+	struct cell_event_loop *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		return -ENOMEM;
+	l->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (l->epfd < 0) {
+		int r = negative_errno();
+
+		free(l);
+		return r;
+	}
+	*ret = l;
+	return 0;
+}
+
+void cell_event_loop_free(struct cell_event_loop *l)
+{
+	if (!l)
+		return;
+	close(l->epfd);
+	free(l);
+}
+
+int cell_event_watch(struct cell_event_loop *l, struct cell_event_source *s, uint32_t events)
+{
+	struct epoll_event ev = {.events = events, .data.ptr = s};
+
+	if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, s->fd, &ev) == 0)
+		return 0;
+	if (errno != ENOENT)
+		return negative_errno();
+	return epoll_ctl(l->epfd, EPOLL_CTL_ADD, s->fd, &ev) < 0 ? negative_errno() : 0;
+}
+
+int cell_event_unwatch(struct cell_event_loop *l, struct cell_event_source *s)
+{
+	return epoll_ctl(l->epfd, EPOLL_CTL_DEL, s->fd, NULL) < 0 ? negative_errno() : 0;
+}
+
+void cell_event_loop_quit(struct cell_event_loop *l)
+{
+	l->quit = true;
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+int cell_event_loop_run(struct cell_event_loop *l, int tick_ms, void (*tick)(void *data),
+			void *data)
+{
+	struct epoll_event evs[64];
+	long next_tick = now_ms() + tick_ms;
+
+	while (!l->quit) {
+		long wait = next_tick - now_ms();
+		int n = epoll_wait(l->epfd, evs, (int)ELEMENTSOF(evs), wait > 0 ? (int)wait : 0);
+
+		if (n < 0 && errno != EINTR)
+			return negative_errno();
+		for (int i = 0; i < n && !l->quit; i++) {
+			struct cell_event_source *s = evs[i].data.ptr;
+
+			s->on_event(s, evs[i].events);
+		}
+		if (now_ms() >= next_tick) {
+			next_tick = now_ms() + tick_ms;
+			if (tick)
+				tick(data);
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,859 @@
+/* SPDX-License-Identifier: MIT */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "event.h"
+#include "http.h"
+#include "ledger.h"
+#include "macro.h"
+#include "proxy.h"
+#include "resolver.h"
+#include "stats.h"
+
+#define BUF_SIZE (64 * 1024)
+
+enum state {
+	HEAD,	    /* reading the request head */
+	RESOLVING,  /* waiting for the resolver */
+	CONNECTING, /* non-blocking connect under way */
+	RELAY,	    /* bytes both ways */
+	ANSWERING,  /* sending our own response, then closing */
+};
+
+struct buf {
+	char data[BUF_SIZE];
+	size_t len;
+};
+
+struct conn {
+	struct cell_proxy *p;
+	struct conn *next;
+	struct cell_event_source client, upstream;
+	enum state state;
+	uint64_t id;
+	long deadline; /* ms, monotonic: head, lookup and connect deadlines, then idle */
+	bool dead;
+	char host[CELL_HOST_MAX + 1];
+	uint16_t port;
+	enum cell_http_form form;
+	size_t stats; /* index into p->stats.hosts */
+	size_t head_len;
+	int64_t body_left; /* absolute form: request body bytes still to forward */
+	struct cell_resolved addrs;
+	size_t next_addr;
+	struct buf c2u, u2c; /* client to upstream, upstream to client */
+	bool client_eof, upstream_eof;
+};
+
+struct cell_proxy {
+	struct cell_proxy_project project;
+	struct cell_proxy_options o;
+	struct cell_event_loop *loop;
+	struct cell_event_source listener, resolved, signals;
+	struct cell_resolver *resolver;
+	struct conn *conns;
+	size_t n_conns;
+	uint64_t next_id;
+	struct cell_stats stats;
+	long last_flush;
+	int64_t flush_start;
+};
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+
+static struct cell_host_stats *host_stats(struct conn *c)
+{
+	return &c->p->stats.hosts[c->stats];
+}
+
+static void watch(struct conn *c)
+{
+	uint32_t ce = 0, ue = 0;
+	bool relaying = c->state == RELAY;
+
+	if (c->dead)
+		return;
+	if (c->state == HEAD || c->state == ANSWERING ||
+	    (relaying && !c->client_eof && c->c2u.len < BUF_SIZE &&
+	     (c->form == CELL_HTTP_CONNECT || c->body_left > 0)))
+		ce |= EPOLLIN;
+	if (c->u2c.len > 0)
+		ce |= EPOLLOUT;
+	cell_event_watch(c->p->loop, &c->client, ce);
+	if (c->upstream.fd < 0)
+		return;
+	if (c->state == CONNECTING)
+		ue = EPOLLOUT;
+	if (relaying && !c->upstream_eof && c->u2c.len < BUF_SIZE)
+		ue |= EPOLLIN;
+	if (relaying && c->c2u.len > 0)
+		ue |= EPOLLOUT;
+	cell_event_watch(c->p->loop, &c->upstream, ue);
+}
+
+/* Closes both sides now; the memory goes on the next tick (events may still name it). */
+static void conn_close(struct conn *c)
+{
+	if (c->dead)
+		return;
+	c->dead = true;
+	cell_event_unwatch(c->p->loop, &c->client);
+	close(c->client.fd);
+	if (c->upstream.fd >= 0) {
+		cell_event_unwatch(c->p->loop, &c->upstream);
+		close(c->upstream.fd);
+	}
+	c->p->n_conns--;
+}
+
+/* Sends our own response and closes once it is out. */
+static void answer(struct conn *c, int status, const char *reason, const char *body)
+{
+	int n = snprintf(c->u2c.data, sizeof(c->u2c.data),
+			 "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
+			 "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+			 status, reason, strlen(body), body);
+
+	c->u2c.len = n > 0 && (size_t)n < sizeof(c->u2c.data) ? (size_t)n : 0;
+	c->state = ANSWERING;
+	c->deadline = now_ms() + 2000;
+	if (c->upstream.fd >= 0) {
+		cell_event_unwatch(c->p->loop, &c->upstream);
+		close(c->upstream.fd);
+		c->upstream.fd = -1;
+	}
+	watch(c);
+}
+
+static void deny(struct conn *c, const char *why)
+{
+	char body[1024];
+
+	host_stats(c)->denied++;
+	snprintf(body, sizeof(body),
+		 "cell: %s is not in %s's network allowlist%s%s (cell allow-host %s)\n", c->host,
+		 c->p->project.name, why ? ": " : "", why ? why : "", c->host);
+	answer(c, 403, "Forbidden", body);
+}
+
+static void fail(struct conn *c, int status, const char *fmt, ...) _printf_(3, 4);
+static void fail(struct conn *c, int status, const char *fmt, ...)
+{
+	char body[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(body, sizeof(body) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n > sizeof(body) - 2)
+		n = (int)sizeof(body) - 2;
+	body[n] = '\n';
+	body[n + 1] = '\0';
+	answer(c, status, status == 504 ? "Gateway Timeout" : "Bad Gateway", body);
+}
+
+static void try_connect(struct conn *c);
+
+static void upstream_event(struct cell_event_source *s, uint32_t events);
+static void client_event(struct cell_event_source *s, uint32_t events);
+
+/* Hop-by-hop fields (RFC 9110 7.6.1) are not forwarded, nor those Connection names. */
+static bool hop_by_hop(const struct cell_http_request *r, const struct cell_http_header *h)
+{
+	static const char *const fields[] = {
+		"Connection", "Proxy-Connection", "Keep-Alive",		 "TE",
+		"Trailer",    "Upgrade",	  "Proxy-Authorization", "Proxy-Authenticate"};
+	const struct cell_http_header *conn = cell_http_find_header(r, "Connection");
+
+	for (size_t i = 0; i < ELEMENTSOF(fields); i++)
+		if (h->name_len == strlen(fields[i]) &&
+		    !strncasecmp(h->name, fields[i], h->name_len))
+			return true;
+	for (const char *p = conn ? conn->value : NULL, *e = p ? p + conn->value_len : NULL;
+	     p && p < e;) {
+		const char *comma = memchr(p, ',', (size_t)(e - p));
+		const char *tok_end = comma ? comma : e;
+
+		while (p < tok_end && (*p == ' ' || *p == '\t'))
+			p++;
+		while (tok_end > p && (tok_end[-1] == ' ' || tok_end[-1] == '\t'))
+			tok_end--;
+		if ((size_t)(tok_end - p) == h->name_len && !strncasecmp(p, h->name, h->name_len))
+			return true;
+		p = comma ? comma + 1 : e;
+	}
+	return false;
+}
+
+/*
+ * The request to send upstream: origin-form, hop-by-hop fields dropped, "Connection: close"
+ * (one request per connection to the upstream), then whatever of the body already arrived.
+ */
+static int rewrite_request(struct conn *c)
+{
+	struct cell_http_request r;
+	const char *why;
+	char *out;
+	size_t n = 0, rest;
+	long len = cell_http_parse_request(c->c2u.data, c->c2u.len, &r, &why);
+
+	if (len <= 0)
+		return -EINVAL;
+	out = malloc(BUF_SIZE);
+	if (!out)
+		return -ENOMEM;
+	n += (size_t)snprintf(out, BUF_SIZE, "%.*s %.*s HTTP/1.1\r\n", (int)r.method_len, r.method,
+			      (int)r.path_len, r.path);
+	if (!cell_http_find_header(&r, "Host"))
+		n += (size_t)snprintf(out + n, BUF_SIZE - n,
+				      r.host_is_ipv6 ? "Host: [%s]:%u\r\n" : "Host: %s:%u\r\n",
+				      r.host, r.port);
+	for (size_t i = 0; i < r.n_headers && n < BUF_SIZE; i++)
+		if (!hop_by_hop(&r, &r.headers[i]))
+			n += (size_t)snprintf(out + n, BUF_SIZE - n, "%.*s: %.*s\r\n",
+					      (int)r.headers[i].name_len, r.headers[i].name,
+					      (int)r.headers[i].value_len, r.headers[i].value);
+	if (n < BUF_SIZE)
+		n += (size_t)snprintf(out + n, BUF_SIZE - n, "Connection: close\r\n\r\n");
+	rest = c->c2u.len - (size_t)len;
+	if (n + rest > BUF_SIZE) {
+		free(out);
+		return -E2BIG;
+	}
+	c->body_left = r.content_length > 0 ? r.content_length : 0;
+	if ((int64_t)rest > c->body_left)
+		rest = (size_t)c->body_left; /* a pipelined request after the body: not forwarded */
+	memcpy(out + n, c->c2u.data + len, rest);
+	c->body_left -= (int64_t)rest;
+	memcpy(c->c2u.data, out, n + rest);
+	c->c2u.len = n + rest;
+	free(out);
+	return 0;
+}
+
+static void established(struct conn *c)
+{
+	static const char ok[] = "HTTP/1.1 200 Connection Established\r\n\r\n";
+
+	if (c->form == CELL_HTTP_CONNECT) {
+		host_stats(c)->tunnels++;
+		/* bytes the client sent after the head (a TLS hello) go upstream as they are */
+		memmove(c->c2u.data, c->c2u.data + c->head_len, c->c2u.len - c->head_len);
+		c->c2u.len -= c->head_len;
+		memcpy(c->u2c.data, ok, sizeof(ok) - 1);
+		c->u2c.len = sizeof(ok) - 1;
+	} else {
+		host_stats(c)->requests++;
+		if (rewrite_request(c) < 0) {
+			fail(c, 502, "cell: the request to %s could not be forwarded", c->host);
+			return;
+		}
+	}
+	c->state = RELAY;
+	c->deadline = now_ms() + c->p->o.idle_timeout_ms;
+	watch(c);
+}
+
+static void try_connect(struct conn *c)
+{
+	while (c->next_addr < c->addrs.n) {
+		const struct sockaddr *sa = (const struct sockaddr *)&c->addrs.addrs[c->next_addr];
+		socklen_t len = c->addrs.lens[c->next_addr];
+		const char *why = NULL;
+		int fd;
+
+		c->next_addr++;
+		if (!cell_netpolicy_address_ok(c->p->project.policy, c->host, sa, &why)) {
+			char text[INET6_ADDRSTRLEN] = "?";
+			const void *a =
+				sa->sa_family == AF_INET
+					? (const void *)&((const struct sockaddr_in *)sa)->sin_addr
+					: (const void *)&((const struct sockaddr_in6 *)sa)
+						  ->sin6_addr;
+			char reason[256];
+
+			inet_ntop(sa->sa_family, a, text, sizeof(text));
+			snprintf(reason, sizeof(reason), "it resolves to %s, %s", text, why);
+			deny(c, reason);
+			return;
+		}
+		fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			continue;
+		if (connect(fd, sa, len) < 0 && errno != EINPROGRESS) {
+			close(fd);
+			continue;
+		}
+		c->upstream.fd = fd;
+		c->state = CONNECTING;
+		watch(c);
+		return;
+	}
+	fail(c, 502, "cell: cannot connect to %s:%u", c->host, c->port);
+}
+
+/* The address list for a literal or pinned host, without a lookup. */
+static bool known_address(struct conn *c, const char *text)
+{
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&c->addrs.addrs[0];
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&c->addrs.addrs[0];
+
+	memset(&c->addrs, 0, sizeof(c->addrs));
+	if (inet_pton(AF_INET, text, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(c->port);
+		c->addrs.lens[0] = sizeof(*s4);
+	} else if (inet_pton(AF_INET6, text, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(c->port);
+		c->addrs.lens[0] = sizeof(*s6);
+	} else {
+		return false;
+	}
+	c->addrs.n = 1;
+	return true;
+}
+
+static void handle_request(struct conn *c, const struct cell_http_request *r)
+{
+	const char *rule = NULL, *pinned;
+
+	memcpy(c->host, r->host, sizeof(c->host));
+	c->port = r->port;
+	c->form = r->form;
+	if (r->form == CELL_HTTP_ABSOLUTE && r->chunked) {
+		answer(c, 411, "Length Required",
+		       "cell: chunked request bodies are not forwarded yet; send a Content-Length\n");
+		return;
+	}
+	{
+		struct cell_host_stats *h;
+
+		if (cell_stats_host(&c->p->stats, c->host, &h) < 0) {
+			conn_close(c);
+			return;
+		}
+		c->stats = (size_t)(h - c->p->stats.hosts);
+	}
+	if (cell_netpolicy_check(c->p->project.policy, c->host, c->port, &rule) !=
+	    CELL_NET_ALLOWED) {
+		deny(c, rule ? "network.deny names it" : NULL);
+		return;
+	}
+	c->deadline = now_ms() + c->p->o.connect_timeout_ms;
+	pinned = cell_netpolicy_pinned(c->p->project.policy, c->host);
+	if (known_address(c, pinned ? pinned : c->host)) {
+		try_connect(c);
+		return;
+	}
+	if (cell_resolver_submit(c->p->resolver, c->id, c->host, c->port) < 0) {
+		fail(c, 502, "cell: cannot look up %s", c->host);
+		return;
+	}
+	c->state = RESOLVING;
+	watch(c);
+}
+
+static void read_head(struct conn *c)
+{
+	struct cell_http_request r;
+	const char *why = NULL;
+	ssize_t n = read(c->client.fd, c->c2u.data + c->c2u.len, c->p->o.max_head - c->c2u.len);
+	long len;
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		conn_close(c);
+		return;
+	}
+	c->c2u.len += (size_t)n;
+	len = cell_http_parse_request(c->c2u.data, c->c2u.len, &r, &why);
+	if (len == CELL_HTTP_INCOMPLETE || len == CELL_HTTP_TOO_MANY) {
+		if (c->c2u.len >= c->p->o.max_head || len == CELL_HTTP_TOO_MANY)
+			answer(c, 431, "Request Header Fields Too Large",
+			       "cell: the request head is too large\n");
+		return;
+	}
+	if (len < 0) {
+		char body[256];
+
+		snprintf(body, sizeof(body), "cell: a bad request: %s\n", why ? why : "?");
+		answer(c, 400, "Bad Request", body);
+		return;
+	}
+	c->head_len = (size_t)len;
+	handle_request(c, &r);
+}
+
+/* Moves bytes from fd into b; returns false when the connection must close. */
+static bool pull(int fd, struct buf *b, bool *eof)
+{
+	ssize_t n = read(fd, b->data + b->len, BUF_SIZE - b->len);
+
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR;
+	if (n == 0)
+		*eof = true;
+	b->len += (size_t)n;
+	return true;
+}
+
+/* Moves bytes from b into fd; returns the count, or -1 when the connection must close. */
+static ssize_t push(int fd, struct buf *b)
+{
+	ssize_t n = send(fd, b->data, b->len, MSG_NOSIGNAL);
+
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : -1;
+	memmove(b->data, b->data + n, b->len - (size_t)n);
+	b->len -= (size_t)n;
+	return n;
+}
+
+/* After a side's end of file has been passed on, shut the other side's writing half. */
+static void half_close(struct conn *c)
+{
+	bool c2u_done = (c->client_eof || (c->form == CELL_HTTP_ABSOLUTE && c->body_left == 0)) &&
+			c->c2u.len == 0;
+	bool u2c_done = c->upstream_eof && c->u2c.len == 0;
+
+	if (c2u_done && c->form == CELL_HTTP_CONNECT)
+		shutdown(c->upstream.fd, SHUT_WR);
+	if (u2c_done)
+		shutdown(c->client.fd, SHUT_WR);
+	if (u2c_done && (c2u_done || c->form == CELL_HTTP_ABSOLUTE))
+		conn_close(c);
+}
+
+static void client_event(struct cell_event_source *s, uint32_t events)
+{
+	struct conn *c = container_of(s, struct conn, client);
+	ssize_t n;
+
+	if (c->dead)
+		return;
+	if (c->state == HEAD && (events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
+		read_head(c);
+		return;
+	}
+	if ((events & EPOLLOUT) && c->u2c.len > 0) {
+		n = push(c->client.fd, &c->u2c);
+		if (n < 0) {
+			conn_close(c);
+			return;
+		}
+		if (c->state == RELAY)
+			host_stats(c)->bytes_down += (uint64_t)n;
+	}
+	if (c->state == ANSWERING) {
+		char sink[4096];
+
+		/*
+		 * Closing with unread bytes would reset the connection and could destroy the
+		 * answer at the client: half-close once it is out, then read until the client
+		 * closes (the deadline bounds it).
+		 */
+		if (c->u2c.len == 0)
+			shutdown(c->client.fd, SHUT_WR);
+		if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) &&
+		    read(c->client.fd, sink, sizeof(sink)) <= 0 && errno != EAGAIN)
+			conn_close(c);
+		else
+			watch(c);
+		return;
+	}
+	if (c->state == RELAY && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !c->client_eof) {
+		size_t before = c->c2u.len;
+
+		if (!pull(c->client.fd, &c->c2u, &c->client_eof)) {
+			conn_close(c);
+			return;
+		}
+		if (c->form == CELL_HTTP_ABSOLUTE) {
+			size_t got = c->c2u.len - before;
+
+			if ((int64_t)got > c->body_left)
+				c->c2u.len = before + (size_t)c->body_left;
+			c->body_left -= (int64_t)(c->c2u.len - before);
+		}
+	}
+	if (c->state == RELAY) {
+		c->deadline = now_ms() + c->p->o.idle_timeout_ms;
+		half_close(c);
+	}
+	watch(c);
+}
+
+static void upstream_event(struct cell_event_source *s, uint32_t events)
+{
+	struct conn *c = container_of(s, struct conn, upstream);
+	ssize_t n;
+
+	if (c->dead)
+		return;
+	if (c->state == CONNECTING) {
+		int err = 0;
+		socklen_t len = sizeof(err);
+
+		getsockopt(c->upstream.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+		if (err) {
+			cell_event_unwatch(c->p->loop, &c->upstream);
+			close(c->upstream.fd);
+			c->upstream.fd = -1;
+			if (c->next_addr < c->addrs.n) {
+				try_connect(c);
+				return;
+			}
+			fail(c, 502, "cell: %s:%u refused the connection: %s", c->host, c->port,
+			     strerror(err));
+			return;
+		}
+		established(c);
+		return;
+	}
+	if (c->state != RELAY)
+		return;
+	if ((events & EPOLLOUT) && c->c2u.len > 0) {
+		n = push(c->upstream.fd, &c->c2u);
+		if (n < 0) {
+			conn_close(c);
+			return;
+		}
+		host_stats(c)->bytes_up += (uint64_t)n;
+	}
+	if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !c->upstream_eof &&
+	    !pull(c->upstream.fd, &c->u2c, &c->upstream_eof)) {
+		conn_close(c);
+		return;
+	}
+	c->deadline = now_ms() + c->p->o.idle_timeout_ms;
+	half_close(c);
+	watch(c);
+}
+
+static void on_resolved(const struct cell_resolved *res, void *data)
+{
+	struct cell_proxy *p = data;
+	struct conn *c;
+
+	for (c = p->conns; c; c = c->next)
+		if (c->id == res->id && !c->dead && c->state == RESOLVING)
+			break;
+	if (!c)
+		return;
+	if (res->gai_error || res->n == 0) {
+		fail(c, 502, "cell: DNS lookup of %s failed: %s", c->host,
+		     res->gai_error ? gai_strerror(res->gai_error) : "no address");
+		return;
+	}
+	c->addrs = *res;
+	c->next_addr = 0;
+	try_connect(c);
+}
+
+static void resolved_event(struct cell_event_source *s, uint32_t events)
+{
+	struct cell_proxy *p = container_of(s, struct cell_proxy, resolved);
+
+	(void)events;
+	cell_resolver_drain(p->resolver, on_resolved, p);
+}
+
+static void listener_event(struct cell_event_source *s, uint32_t events)
+{
+	struct cell_proxy *p = container_of(s, struct cell_proxy, listener);
+
+	(void)events;
+	for (;;) {
+		int fd = accept4(p->listener.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct conn *c;
+
+		if (fd < 0)
+			return;
+		if (p->n_conns >= p->o.max_conns) {
+			static const char busy[] =
+				"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
+				"Connection: close\r\n\r\n";
+
+			(void)!send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+			close(fd);
+			continue;
+		}
+		c = calloc(1, sizeof(*c));
+		if (!c) {
+			close(fd);
+			continue;
+		}
+		c->p = p;
+		c->id = ++p->next_id;
+		c->client = (struct cell_event_source){fd, client_event};
+		c->upstream = (struct cell_event_source){-1, upstream_event};
+		c->deadline = now_ms() + p->o.head_timeout_ms;
+		c->next = p->conns;
+		p->conns = c;
+		p->n_conns++;
+		watch(c);
+	}
+}
+
+/* The counters since the last flush become one ledger record, then start again from zero. */
+static void flush(struct cell_proxy *p)
+{
+	_cleanup_free_ char *line = NULL;
+	int64_t now = (int64_t)time(NULL);
+
+	p->last_flush = now_ms();
+	if (!p->project.ledger || p->stats.n_hosts == 0) {
+		p->flush_start = now;
+		return;
+	}
+	if (cell_stats_record(&p->stats, "proxy", p->project.id, p->project.name, p->flush_start,
+			      now, &line) < 0 ||
+	    cell_ledger_append(p->project.ledger, line) < 0)
+		return; /* kept, and tried again at the next flush */
+	cell_stats_done(&p->stats);
+	/* connections point at their host's entry by index: give them fresh ones */
+	for (struct conn *c = p->conns; c; c = c->next) {
+		struct cell_host_stats *h;
+
+		if (!c->dead && c->host[0] && cell_stats_host(&p->stats, c->host, &h) >= 0)
+			c->stats = (size_t)(h - p->stats.hosts);
+	}
+	p->flush_start = now;
+}
+
+static void tick(void *data)
+{
+	struct cell_proxy *p = data;
+	long now = now_ms();
+
+	for (struct conn **pc = &p->conns; *pc;) {
+		struct conn *c = *pc;
+
+		if (!c->dead && now > c->deadline) {
+			if (c->state == HEAD)
+				answer(c, 408, "Request Timeout",
+				       "cell: the request head took too long\n");
+			else if (c->state == RESOLVING || c->state == CONNECTING)
+				fail(c, 504, "cell: %s:%u did not answer in time", c->host,
+				     c->port);
+			else
+				conn_close(c);
+			/* an answer gets two more seconds to go out */
+			if (!c->dead && c->state == ANSWERING && c->deadline < now)
+				c->deadline = now + 2000;
+		}
+		if (c->dead) {
+			*pc = c->next;
+			free(c);
+			continue;
+		}
+		pc = &c->next;
+	}
+	if (now - p->last_flush >= p->o.flush_ms)
+		flush(p);
+}
+
+static void signal_event(struct cell_event_source *s, uint32_t events)
+{
+	struct cell_proxy *p = container_of(s, struct cell_proxy, signals);
+	struct signalfd_siginfo si;
+
+	(void)events;
+	if (read(s->fd, &si, sizeof(si)) == sizeof(si))
+		cell_event_loop_quit(p->loop);
+}
+
+int cell_proxy_listen(const char *spec, int *ret_fd, char **ret_desc)
+{
+	struct sockaddr_storage ss = {0};
+	socklen_t len;
+	int fd, one = 1;
+
+	if (startswith(spec, "unix:")) {
+		struct sockaddr_un *un = (struct sockaddr_un *)&ss;
+
+		if (strlen(spec + 5) >= sizeof(un->sun_path))
+			return -ENAMETOOLONG;
+		un->sun_family = AF_UNIX;
+		strcpy(un->sun_path, spec + 5);
+		len = sizeof(*un);
+	} else {
+		char host[CELL_HOST_MAX + 1];
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+		const char *why;
+		uint16_t port = 0;
+		bool v6;
+		const char *colon = strrchr(spec, ':');
+
+		/* port 0 is any free port, which the authority parser refuses: handle it here */
+		if (colon && streq(colon, ":0")) {
+			if (cell_http_parse_authority(spec, (size_t)(colon - spec), false, 1, host,
+						      &v6, &port, &why) < 0)
+				return -EINVAL;
+			port = 0;
+		} else if (cell_http_parse_authority(spec, strlen(spec), true, 0, host, &v6, &port,
+						     &why) < 0) {
+			return -EINVAL;
+		}
+		if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+			s4->sin_family = AF_INET;
+			s4->sin_port = htons(port);
+			len = sizeof(*s4);
+		} else if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
+			s6->sin6_family = AF_INET6;
+			s6->sin6_port = htons(port);
+			len = sizeof(*s6);
+		} else {
+			return -EINVAL;
+		}
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return negative_errno();
+	if (ss.ss_family != AF_UNIX)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 4096) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
+		int r = negative_errno();
+
+		close(fd);
+		return r;
+	}
+	if (ss.ss_family == AF_UNIX) {
+		if (asprintf(ret_desc, "%s", spec) < 0)
+			*ret_desc = NULL;
+	} else {
+		char text[INET6_ADDRSTRLEN];
+		bool v6 = ss.ss_family == AF_INET6;
+
+		inet_ntop(ss.ss_family,
+			  v6 ? (void *)&((struct sockaddr_in6 *)&ss)->sin6_addr
+			     : (void *)&((struct sockaddr_in *)&ss)->sin_addr,
+			  text, sizeof(text));
+		if (asprintf(ret_desc, v6 ? "[%s]:%u" : "%s:%u", text,
+			     ntohs(v6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+				      : ((struct sockaddr_in *)&ss)->sin_port)) < 0)
+			*ret_desc = NULL;
+	}
+	if (!*ret_desc) {
+		close(fd);
+		return -ENOMEM;
+	}
+	*ret_fd = fd;
+	return 0;
+}
+
+int cell_proxy_new(const struct cell_proxy_project *project, const struct cell_proxy_options *o,
+		   int listen_fd, struct cell_proxy **ret)
+{
+	struct cell_proxy *p = calloc(1, sizeof(*p));
+	sigset_t mask;
+	int r;
+
+	if (!p)
+		return -ENOMEM;
+	p->project = *project;
+	p->o = (struct cell_proxy_options){16 * 1024, 10000, 10000, 300000, 4096, 10000};
+	if (o) {
+		if (o->max_head)
+			p->o.max_head = o->max_head < BUF_SIZE ? o->max_head : BUF_SIZE;
+		if (o->head_timeout_ms)
+			p->o.head_timeout_ms = o->head_timeout_ms;
+		if (o->connect_timeout_ms)
+			p->o.connect_timeout_ms = o->connect_timeout_ms;
+		if (o->idle_timeout_ms)
+			p->o.idle_timeout_ms = o->idle_timeout_ms;
+		if (o->max_conns)
+			p->o.max_conns = o->max_conns;
+		if (o->flush_ms)
+			p->o.flush_ms = o->flush_ms;
+	}
+	p->listener = (struct cell_event_source){listen_fd, listener_event};
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	p->signals = (struct cell_event_source){signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK),
+						signal_event};
+	r = cell_event_loop_new(&p->loop);
+	if (r >= 0)
+		r = cell_resolver_new(4, &p->resolver);
+	if (r >= 0) {
+		p->resolved =
+			(struct cell_event_source){cell_resolver_fd(p->resolver), resolved_event};
+		r = cell_event_watch(p->loop, &p->listener, EPOLLIN);
+	}
+	if (r >= 0)
+		r = cell_event_watch(p->loop, &p->resolved, EPOLLIN);
+	if (r >= 0)
+		r = p->signals.fd < 0 ? -errno : cell_event_watch(p->loop, &p->signals, EPOLLIN);
+	if (r < 0) {
+		cell_proxy_free(p);
+		return r;
+	}
+	p->last_flush = now_ms();
+	p->flush_start = (int64_t)time(NULL);
+	*ret = p;
+	return 0;
+}
+
+int cell_proxy_run(struct cell_proxy *p)
+{
+	int r = cell_event_loop_run(p->loop, 250, tick, p);
+
+	/* stop accepting, count what was done, close everything */
+	cell_event_unwatch(p->loop, &p->listener);
+	for (struct conn *c = p->conns; c; c = c->next)
+		conn_close(c);
+	flush(p);
+	return r;
+}
+
+void cell_proxy_free(struct cell_proxy *p)
+{
+	if (!p)
+		return;
+	while (p->conns) {
+		struct conn *c = p->conns;
+
+		p->conns = c->next;
+		conn_close(c);
+		free(c);
+	}
+	cell_resolver_free(p->resolver);
+	cell_event_loop_free(p->loop);
+	if (p->signals.fd >= 0)
+		close(p->signals.fd);
+	cell_stats_done(&p->stats);
+	free(p);
+}

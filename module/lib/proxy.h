@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stddef.h>
+
+#include "netpolicy.h"
+
+struct cell_proxy_options {
+	size_t max_head;	/* request head size limit (431 past it); default 16 KiB */
+	int head_timeout_ms;	/* to receive a whole head (against slowloris); default 10 s */
+	int connect_timeout_ms; /* lookup plus connect; default 10 s */
+	int idle_timeout_ms;	/* a tunnel with no bytes either way; default 300 s */
+	size_t max_conns;	/* over it a client gets 503; default 4096 */
+	int flush_ms; /* counters go to the ledger this often, and at exit; default 10 s */
+};
+
+/* What the proxy works for: the project's policy, its names, and where the counts go. */
+struct cell_proxy_project {
+	const struct cell_netpolicy *policy;
+	const char *id;	    /* for the ledger record */
+	const char *name;   /* for the 403 message */
+	const char *ledger; /* path, or NULL to keep no ledger */
+};
+
+struct cell_proxy;
+
+/*
+ * "127.0.0.1:PORT" (0: any free port), "[::1]:PORT", or "unix:PATH". Returns a listening,
+ * non-blocking socket and, in *ret_desc, what to print after "listening on ".
+ */
+int cell_proxy_listen(const char *spec, int *ret_fd, char **ret_desc);
+int cell_proxy_new(const struct cell_proxy_project *project, const struct cell_proxy_options *o,
+		   int listen_fd, struct cell_proxy **ret);
+/* Serves until SIGTERM or SIGINT, then stops accepting, writes the counters, closes all. */
+int cell_proxy_run(struct cell_proxy *p);
+void cell_proxy_free(struct cell_proxy *p);

@@ -1,0 +1,489 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The proxy with real sockets on 127.0.0.1: a real `cell proxy`, real curl, and a local
+ * upstream that answers with what it received. Host names reach 127.0.0.1 only through the
+ * config's resolve map.
+ */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+#include <criterion/parameterized.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "helpers.h"
+
+#define CELL CELL_TEST_BUILD "/cell"
+
+static struct {
+	char *tmp, *proj, *env[8];
+	pid_t upstream, proxy;
+	unsigned upstream_port, proxy_port;
+	int proxy_out;
+} t;
+
+/* Reads a request head (and a Content-Length body) and answers with what it saw. */
+static void serve(int fd)
+{
+	char req[16384], resp[20000];
+	size_t len = 0;
+	char *end = NULL, *cl;
+	long body = 0;
+	int n;
+
+	while (len < sizeof(req) - 1 && !(end = strstr(req, "\r\n\r\n"))) {
+		ssize_t r = read(fd, req + len, sizeof(req) - 1 - len);
+
+		if (r <= 0)
+			return;
+		len += (size_t)r;
+		req[len] = '\0';
+	}
+	if (!end)
+		return;
+	cl = strcasestr(req, "\r\nContent-Length: ");
+	if (cl && cl < end)
+		body = strtol(cl + 18, NULL, 10);
+	while ((long)len < (end - req) + 4 + body) {
+		ssize_t r = read(fd, req + len, sizeof(req) - 1 - len);
+
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+		req[len] = '\0';
+	}
+	n = snprintf(resp, sizeof(resp),
+		     "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n\r\n%s",
+		     len, req);
+	(void)!write(fd, resp, (size_t)n);
+}
+
+static void start_upstream(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t alen = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	cr_assert(eq(int, bind(fd, (struct sockaddr *)&a, sizeof(a)), 0));
+	cr_assert(eq(int, listen(fd, 128), 0));
+	getsockname(fd, (struct sockaddr *)&a, &alen);
+	t.upstream_port = ntohs(a.sin_port);
+	t.upstream = fork();
+	if (t.upstream == 0) {
+		for (;;) {
+			int c = accept(fd, NULL, NULL);
+
+			if (c < 0)
+				continue;
+			if (fork() == 0) {
+				serve(c);
+				_exit(0);
+			}
+			close(c);
+			while (waitpid(-1, NULL, WNOHANG) > 0)
+				;
+		}
+	}
+	close(fd);
+}
+
+/* Starts `cell proxy` with extra arguments and waits for "listening on 127.0.0.1:PORT". */
+static void start_proxy(const char *extra1, const char *extra2)
+{
+	char *argv[] = {(char *)CELL,
+			(char *)"proxy",
+			(char *)"--listen",
+			(char *)"127.0.0.1:0",
+			(char *)"--flush-interval",
+			(char *)"200",
+			(char *)extra1,
+			(char *)extra2,
+			NULL};
+	int out[2];
+	char line[128] = "";
+	size_t n = 0;
+
+	cr_assert(eq(int, pipe(out), 0));
+	t.proxy = fork();
+	if (t.proxy == 0) {
+		dup2(out[1], 1);
+		close(out[0]);
+		if (chdir(t.proj) < 0)
+			_exit(126);
+		execve(CELL, argv, t.env);
+		_exit(127);
+	}
+	close(out[1]);
+	t.proxy_out = out[0];
+	while (n < sizeof(line) - 1 && !strchr(line, '\n')) {
+		struct pollfd p = {out[0], POLLIN, 0};
+		ssize_t r;
+
+		cr_assert(gt(int, poll(&p, 1, 10000), 0), "the proxy did not start");
+		r = read(out[0], line + n, sizeof(line) - 1 - n);
+		cr_assert(gt(long, (long)r, 0), "the proxy exited");
+		n += (size_t)r;
+		line[n] = '\0';
+	}
+	cr_assert(eq(int, sscanf(line, "listening on 127.0.0.1:%u", &t.proxy_port), 1), "%s", line);
+}
+
+static void write_config(const char *extra_allow)
+{
+	char json[1024];
+	char *argv[] = {(char *)CELL, (char *)"allow", NULL};
+	struct th_result r;
+
+	snprintf(
+		json, sizeof(json),
+		"{\"name\": \"px\", \"network\": {\"allow\": [\"registry.test:%u\", \"*.corp.test:%u\", "
+		"\"localhost:%u\"%s], \"deny\": [\"bad.corp.test\"], \"resolve\": {"
+		"\"registry.test\": \"127.0.0.1\", \"a.corp.test\": \"127.0.0.1\", "
+		"\"bad.corp.test\": \"127.0.0.1\", \"corp.test\": \"127.0.0.1\"}}}",
+		t.upstream_port, t.upstream_port, t.upstream_port, extra_allow);
+	free(th_write(t.proj, ".cell.json", json));
+	th_run(t.proj, argv, t.env, &r);
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	th_result_done(&r);
+}
+
+static void setup(void)
+{
+	memset(&t, 0, sizeof(t));
+	t.tmp = th_mkdtemp();
+	t.proj = th_join(t.tmp, "proj");
+	cr_assert(ge(int, asprintf(&t.env[0], "HOME=%s/home", t.tmp), 0));
+	cr_assert(ge(int, asprintf(&t.env[1], "XDG_DATA_HOME=%s/data", t.tmp), 0));
+	cr_assert(ge(int, asprintf(&t.env[2], "XDG_STATE_HOME=%s/state", t.tmp), 0));
+	cr_assert(ge(int, asprintf(&t.env[3], "XDG_CONFIG_HOME=%s/config", t.tmp), 0));
+	t.env[4] = strdup("PATH=/usr/bin:/bin");
+	start_upstream();
+	write_config("");
+}
+
+static void stop_proxy(void)
+{
+	int status;
+
+	if (t.proxy <= 0)
+		return;
+	kill(t.proxy, SIGTERM);
+	waitpid(t.proxy, &status, 0);
+	t.proxy = 0;
+	close(t.proxy_out);
+}
+
+static void teardown(void)
+{
+	stop_proxy();
+	if (t.upstream > 0) {
+		kill(t.upstream, SIGKILL);
+		waitpid(t.upstream, NULL, 0);
+	}
+	for (int i = 0; t.env[i]; i++)
+		free(t.env[i]);
+	th_rm_rf(t.tmp);
+	free(t.tmp);
+	free(t.proj);
+}
+
+TestSuite(proxy, .init = setup, .fini = teardown, .timeout = 60);
+
+/* curl through the proxy; extra is "-p" for a CONNECT tunnel, or NULL. */
+static struct th_result curl(const char *url, const char *extra, const char *data)
+{
+	char proxy[64];
+	char *argv[16] = {(char *)"/usr/bin/curl",
+			  (char *)"-s",
+			  (char *)"--max-time",
+			  (char *)"20",
+			  (char *)"-x",
+			  proxy};
+	struct th_result r;
+	int n = 6;
+
+	snprintf(proxy, sizeof(proxy), "http://127.0.0.1:%u", t.proxy_port);
+	if (extra)
+		argv[n++] = (char *)extra;
+	if (data) {
+		argv[n++] = (char *)"--data-binary";
+		argv[n++] = (char *)data;
+	}
+	argv[n++] = (char *)url;
+	argv[n] = NULL;
+	th_run(NULL, argv, t.env, &r);
+	return r;
+}
+
+/* Raw bytes to the proxy; returns what came back before it closed (or 10 s passed). */
+static char *raw(const char *bytes, size_t len)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons((uint16_t)t.proxy_port),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	char *out = calloc(1, 65536);
+	size_t n = 0;
+
+	cr_assert(eq(int, connect(fd, (struct sockaddr *)&a, sizeof(a)), 0));
+	if (len)
+		cr_assert(eq(long, (long)write(fd, bytes, len), (long)len));
+	for (;;) {
+		struct pollfd p = {fd, POLLIN, 0};
+		ssize_t r;
+
+		if (poll(&p, 1, 10000) <= 0)
+			break;
+		r = read(fd, out + n, 65535 - n);
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	return out;
+}
+
+static char *url(const char *host, const char *path)
+{
+	char *s;
+
+	cr_assert(ge(int, asprintf(&s, "http://%s:%u%s", host, t.upstream_port, path), 0));
+	return s;
+}
+
+Test(proxy, forwards_plain_http)
+{
+	char *u = url("registry.test", "/pkg/x?y=1");
+	struct th_result r;
+
+	start_proxy(NULL, NULL);
+	r = curl(u, NULL, NULL);
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	cr_assert(eq(int, strncmp(r.out, "GET /pkg/x?y=1 HTTP/1.1\r\n", 25), 0), "%s", r.out);
+	/* one request per upstream connection, and hop-by-hop fields not passed on */
+	cr_assert(not(eq(ptr, strstr(r.out, "Connection: close\r\n"), NULL)), "%s", r.out);
+	cr_assert(eq(ptr, strstr(r.out, "Proxy-Connection"), NULL), "%s", r.out);
+	th_result_done(&r);
+	free(u);
+}
+
+Test(proxy, tunnels_connect)
+{
+	char *u = url("registry.test", "/through/tunnel");
+	struct th_result r;
+
+	start_proxy(NULL, NULL);
+	r = curl(u, "-p", NULL);
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	/* through a tunnel the upstream sees the origin-form request curl wrote itself */
+	cr_assert(eq(int, strncmp(r.out, "GET /through/tunnel HTTP/1.1\r\n", 30), 0), "%s", r.out);
+	th_result_done(&r);
+	free(u);
+}
+
+Test(proxy, forwards_a_request_body)
+{
+	char *u = url("a.corp.test", "/upload");
+	struct th_result r;
+
+	start_proxy(NULL, NULL);
+	r = curl(u, NULL, "payload=1234");
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	cr_assert(eq(int, strncmp(r.out, "POST /upload HTTP/1.1\r\n", 23), 0), "%s", r.out);
+	cr_assert(not(eq(ptr, strstr(r.out, "\r\n\r\npayload=1234"), NULL)), "%s", r.out);
+	th_result_done(&r);
+	free(u);
+}
+
+Test(proxy, drops_hop_by_hop_fields)
+{
+	char req[512], *resp;
+
+	start_proxy(NULL, NULL);
+	snprintf(req, sizeof(req),
+		 "GET http://registry.test:%u/h HTTP/1.1\r\nHost: registry.test:%u\r\n"
+		 "Proxy-Authorization: Basic c2VjcmV0\r\nConnection: keep-alive, X-Secret\r\n"
+		 "X-Secret: 1\r\nKeep-Alive: 5\r\nX-Kept: yes\r\n\r\n",
+		 t.upstream_port, t.upstream_port);
+	resp = raw(req, strlen(req));
+	cr_assert(eq(int, strncmp(resp, "HTTP/1.1 200 OK\r\n", 17), 0), "%s", resp);
+	cr_assert(not(eq(ptr, strstr(resp, "X-Kept: yes"), NULL)), "%s", resp);
+	cr_assert(eq(ptr, strstr(resp, "Proxy-Authorization"), NULL), "%s", resp);
+	cr_assert(eq(ptr, strstr(resp, "X-Secret"), NULL), "%s", resp);
+	cr_assert(eq(ptr, strstr(resp, "Keep-Alive"), NULL), "%s", resp);
+	free(resp);
+}
+
+Test(proxy, policy_decides_with_a_human_403)
+{
+	char *denied = url("example.net", "/"), *deny_rule = url("bad.corp.test", "/");
+	char *apex = url("corp.test", "/"), *sub = url("a.corp.test", "/"), want[256];
+	struct th_result r;
+
+	start_proxy(NULL, NULL);
+	r = curl(denied, NULL, NULL);
+	cr_assert(eq(
+		str, r.out,
+		"cell: example.net is not in px's network allowlist (cell allow-host example.net)\n"));
+	th_result_done(&r);
+	r = curl(deny_rule, "-p", NULL);
+	cr_assert(not(eq(int, r.status, 0)), "a denied tunnel must not open");
+	th_result_done(&r);
+	r = curl(deny_rule, NULL, NULL);
+	cr_assert(eq(
+		str, r.out,
+		"cell: bad.corp.test is not in px's network allowlist: network.deny names it (cell allow-host bad.corp.test)\n"));
+	th_result_done(&r);
+	/* *.corp.test does not match corp.test itself */
+	r = curl(apex, NULL, NULL);
+	cr_assert(not(eq(ptr, strstr(r.out, "corp.test is not in px's network allowlist"), NULL)),
+		  "%s", r.out);
+	th_result_done(&r);
+	r = curl(sub, NULL, NULL);
+	snprintf(want, sizeof(want), "GET / HTTP/1.1\r\n");
+	cr_assert(eq(int, strncmp(r.out, want, strlen(want)), 0), "%s", r.out);
+	th_result_done(&r);
+	free(denied);
+	free(deny_rule);
+	free(apex);
+	free(sub);
+}
+
+Test(proxy, refuses_rebinding_to_loopback)
+{
+	/* localhost is allowed by name, but it resolves to loopback and no pin or rule says so */
+	char *u = url("localhost", "/");
+	struct th_result r;
+
+	start_proxy(NULL, NULL);
+	r = curl(u, NULL, NULL);
+	cr_assert(not(eq(ptr, strstr(r.out, "it resolves to 127.0.0.1, a loopback address"), NULL)),
+		  "%s", r.out);
+	th_result_done(&r);
+	free(u);
+}
+
+struct hostile {
+	char in[256];
+	char status[48];
+};
+
+ParameterizedTestParameters(proxy, hostile_requests)
+{
+	static struct hostile cases[] = {
+		{"GET / HTTP/1.1\r\nHost: a\r\n\r\n", "HTTP/1.1 400 Bad Request\r\n"},
+		{"CONNECT registry.test HTTP/1.1\r\n\r\n", "HTTP/1.1 400 Bad Request\r\n"},
+		{"CONNECT :443 HTTP/1.1\r\n\r\n", "HTTP/1.1 400 Bad Request\r\n"},
+		{"CONNECT registry.test:99999 HTTP/1.1\r\n\r\n", "HTTP/1.1 400 Bad Request\r\n"},
+		{"GET http://registry.test/ HTTP/1.1\n\n", "HTTP/1.1 400 Bad Request\r\n"},
+		{"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", "HTTP/1.1 400 Bad Request\r\n"},
+		{"POST http://registry.test/ HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+		 "HTTP/1.1 400 Bad Request\r\n"},
+		{"GET http://registry.test/ HTTP/1.1\r\nX: a\0b\r\n\r\n",
+		 "HTTP/1.1 400 Bad Request\r\n"},
+		{"POST http://registry.test/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+		 "HTTP/1.1 411 Length Required\r\n"},
+	};
+	return cr_make_param_array(struct hostile, cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct hostile *c, proxy, hostile_requests)
+{
+	size_t len = strlen(c->in);
+	char *resp;
+
+	/* the NUL case: send through the NUL */
+	if (strstr(c->in, "X: a"))
+		len = strlen(c->in) + 1 + strlen(c->in + strlen(c->in) + 1);
+	start_proxy(NULL, NULL);
+	resp = raw(c->in, len);
+	cr_assert(eq(int, strncmp(resp, c->status, strlen(c->status)), 0), "for %s: %s", c->in,
+		  resp);
+	free(resp);
+	/* and the proxy is still there */
+	resp = raw("CONNECT a:1 HTTP/1.1\r\n\r\n", 24);
+	cr_assert(not(eq(str, resp, "")));
+	free(resp);
+}
+
+Test(proxy, huge_heads_and_slow_heads_are_cut_off)
+{
+	char *big = malloc(70000), *resp;
+	size_t n = (size_t)sprintf(big, "GET http://registry.test/ HTTP/1.1\r\n");
+	time_t t0;
+
+	start_proxy("--head-timeout", "500");
+	while (n < 60000)
+		n += (size_t)sprintf(big + n, "X-Padding: %s\r\n",
+				     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+	resp = raw(big, n);
+	cr_assert(eq(int, strncmp(resp, "HTTP/1.1 431 ", 13), 0), "%.100s", resp);
+	free(resp);
+	/* slowloris: half a head, then nothing; closed at the head timeout, not never */
+	t0 = time(NULL);
+	resp = raw("GET http://registry.test/ HTTP/1.1\r\nX-Slow: ", 44);
+	cr_assert(eq(int, strncmp(resp, "HTTP/1.1 408 ", 13), 0), "%s", resp);
+	cr_assert(lt(long, (long)(time(NULL) - t0), 5L));
+	free(resp);
+	free(big);
+}
+
+Test(proxy, over_the_tunnel_limit_clients_get_503)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int held[2];
+	char *resp;
+
+	start_proxy("--max-tunnels", "2");
+	a.sin_port = htons((uint16_t)t.proxy_port);
+	for (int i = 0; i < 2; i++) {
+		held[i] = socket(AF_INET, SOCK_STREAM, 0);
+		cr_assert(eq(int, connect(held[i], (struct sockaddr *)&a, sizeof(a)), 0));
+	}
+	/* the two held ones are counted once the proxy has accepted them */
+	usleep(300000);
+	resp = raw("", 0);
+	cr_assert(eq(int, strncmp(resp, "HTTP/1.1 503 ", 13), 0), "%s", resp);
+	free(resp);
+	close(held[0]);
+	close(held[1]);
+}
+
+Test(proxy, counts_go_to_the_ledger_and_to_cell_stats)
+{
+	char *ok = url("registry.test", "/count"), *no = url("example.net", "/");
+	char *argv[] = {(char *)CELL, (char *)"stats", (char *)"--json", NULL};
+	struct th_result r;
+
+	start_proxy(NULL, NULL);
+	th_result_done((r = curl(ok, NULL, NULL), &r));
+	th_result_done((r = curl(ok, "-p", NULL), &r));
+	th_result_done((r = curl(no, NULL, NULL), &r));
+	stop_proxy();
+	th_run(t.proj, argv, t.env, &r);
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	cr_assert(not(eq(ptr, strstr(r.out, "\"registry.test\":{\"requests\":1,\"tunnels\":1,"),
+			 NULL)),
+		  "%s", r.out);
+	cr_assert(
+		not(eq(ptr,
+		       strstr(r.out,
+			      "\"example.net\":{\"requests\":0,\"tunnels\":0,\"up\":0,\"down\":0,\"denied\":1}"),
+		       NULL)),
+		"%s", r.out);
+	th_result_done(&r);
+	free(ok);
+	free(no);
+}
