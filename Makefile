@@ -31,7 +31,7 @@ SHELL := /bin/bash
 # Debian packages: build, tests, demo, lint. `make deps` installs the missing ones.
 DEB_PKGS := build-essential pkg-config clang llvm libbpf-dev bpftool libcjson-dev nettle-dev \
 	bubblewrap libcriterion-dev libseccomp-dev libpam0g-dev cppcheck clang-format libclang-rt-14-dev \
-	curl python3 tmux zsh fish hyperfine iproute2 util-linux procps git
+	curl python3 tmux zsh fish hyperfine iproute2 util-linux procps git tinyproxy
 
 LIB_PKGS := libcjson nettle libseccomp
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(LIB_PKGS))
@@ -196,9 +196,15 @@ fuzz: deps $(FUZZ_BINS)
 	done
 
 # Benchmarks print ratios against a baseline measured in the same run; they never fail a build.
+BENCH_UPSTREAM := $(BUILD)/bench-upstream
+$(BENCH_UPSTREAM): $(BUILD)/tests/bench/upstream.o
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^
+
 .PHONY: bench
-bench: deps $(CELL) $(CELL_INIT) test-user
+bench: deps $(CELL) $(CELL_INIT) $(BENCH_UPSTREAM) test-user
 	$(Q)python3 tests/bench/cell-run.py $(abspath $(CELL))
+	$(Q)python3 tests/bench/proxy.py $(abspath $(CELL)) $(abspath $(BENCH_UPSTREAM))
 
 .PHONY: demo
 demo: $(CELL) $(CELL_INIT)
@@ -227,4 +233,4 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(BUILD)/module/cli/cell-init.d \
-	$(BUILD)/tests/probe/probe.d $(UNIT_OBJ:.o=.d) $(INTEG_OBJ:.o=.d) $(HELPER_OBJ:.o=.d)
+	$(BUILD)/tests/probe/probe.d $(BUILD)/tests/bench/upstream.d $(UNIT_OBJ:.o=.d) $(INTEG_OBJ:.o=.d) $(HELPER_OBJ:.o=.d)

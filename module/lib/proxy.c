@@ -37,7 +37,7 @@ enum state {
 };
 
 struct buf {
-	char data[BUF_SIZE];
+	char *data; /* BUF_SIZE bytes, not zeroed: below malloc's mmap threshold, reused */
 	size_t len;
 };
 
@@ -59,6 +59,7 @@ struct conn {
 	size_t next_addr;
 	struct buf c2u, u2c; /* client to upstream, upstream to client */
 	bool client_eof, upstream_eof;
+	uint32_t client_events, upstream_events; /* what epoll watches now, to skip no-op changes */
 };
 
 struct cell_proxy {
@@ -103,7 +104,10 @@ static void watch(struct conn *c)
 		ce |= EPOLLIN;
 	if (c->u2c.len > 0)
 		ce |= EPOLLOUT;
-	cell_event_watch(c->p->loop, &c->client, ce);
+	if (ce != c->client_events) {
+		cell_event_watch(c->p->loop, &c->client, ce);
+		c->client_events = ce;
+	}
 	if (c->upstream.fd < 0)
 		return;
 	if (c->state == CONNECTING)
@@ -112,7 +116,10 @@ static void watch(struct conn *c)
 		ue |= EPOLLIN;
 	if (relaying && c->c2u.len > 0)
 		ue |= EPOLLOUT;
-	cell_event_watch(c->p->loop, &c->upstream, ue);
+	if (ue != c->upstream_events) {
+		cell_event_watch(c->p->loop, &c->upstream, ue);
+		c->upstream_events = ue;
+	}
 }
 
 /* Closes both sides now; the memory goes on the next tick (events may still name it). */
@@ -130,15 +137,22 @@ static void conn_close(struct conn *c)
 	c->p->n_conns--;
 }
 
+static void conn_free(struct conn *c)
+{
+	free(c->c2u.data);
+	free(c->u2c.data);
+	free(c);
+}
+
 /* Sends our own response and closes once it is out. */
 static void answer(struct conn *c, int status, const char *reason, const char *body)
 {
-	int n = snprintf(c->u2c.data, sizeof(c->u2c.data),
+	int n = snprintf(c->u2c.data, BUF_SIZE,
 			 "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
 			 "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
 			 status, reason, strlen(body), body);
 
-	c->u2c.len = n > 0 && (size_t)n < sizeof(c->u2c.data) ? (size_t)n : 0;
+	c->u2c.len = n > 0 && (size_t)n < BUF_SIZE ? (size_t)n : 0;
 	c->state = ANSWERING;
 	c->deadline = now_ms() + 2000;
 	if (c->upstream.fd >= 0) {
@@ -312,6 +326,7 @@ static void try_connect(struct conn *c)
 			continue;
 		}
 		c->upstream.fd = fd;
+		c->upstream_events = 0;
 		c->state = CONNECTING;
 		watch(c);
 		return;
@@ -504,6 +519,15 @@ static void client_event(struct cell_event_source *s, uint32_t events)
 				c->c2u.len = before + (size_t)c->body_left;
 			c->body_left -= (int64_t)(c->c2u.len - before);
 		}
+		/* straight on, rather than another trip through epoll */
+		if (c->c2u.len > 0) {
+			n = push(c->upstream.fd, &c->c2u);
+			if (n < 0) {
+				conn_close(c);
+				return;
+			}
+			host_stats(c)->bytes_up += (uint64_t)n;
+		}
 	}
 	if (c->state == RELAY) {
 		c->deadline = now_ms() + c->p->o.idle_timeout_ms;
@@ -549,10 +573,20 @@ static void upstream_event(struct cell_event_source *s, uint32_t events)
 		}
 		host_stats(c)->bytes_up += (uint64_t)n;
 	}
-	if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !c->upstream_eof &&
-	    !pull(c->upstream.fd, &c->u2c, &c->upstream_eof)) {
-		conn_close(c);
-		return;
+	if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !c->upstream_eof) {
+		if (!pull(c->upstream.fd, &c->u2c, &c->upstream_eof)) {
+			conn_close(c);
+			return;
+		}
+		/* straight on, rather than another trip through epoll */
+		if (c->u2c.len > 0) {
+			n = push(c->client.fd, &c->u2c);
+			if (n < 0) {
+				conn_close(c);
+				return;
+			}
+			host_stats(c)->bytes_down += (uint64_t)n;
+		}
 	}
 	c->deadline = now_ms() + c->p->o.idle_timeout_ms;
 	half_close(c);
@@ -608,7 +642,16 @@ static void listener_event(struct cell_event_source *s, uint32_t events)
 			continue;
 		}
 		c = calloc(1, sizeof(*c));
-		if (!c) {
+		if (c) {
+			c->c2u.data = malloc(BUF_SIZE);
+			c->u2c.data = malloc(BUF_SIZE);
+		}
+		if (!c || !c->c2u.data || !c->u2c.data) {
+			if (c) {
+				free(c->c2u.data);
+				free(c->u2c.data);
+			}
+			free(c);
 			close(fd);
 			continue;
 		}
@@ -673,7 +716,7 @@ static void tick(void *data)
 		}
 		if (c->dead) {
 			*pc = c->next;
-			free(c);
+			conn_free(c);
 			continue;
 		}
 		pc = &c->next;
@@ -848,7 +891,7 @@ void cell_proxy_free(struct cell_proxy *p)
 
 		p->conns = c->next;
 		conn_close(c);
-		free(c);
+		conn_free(c);
 	}
 	cell_resolver_free(p->resolver);
 	cell_event_loop_free(p->loop);
