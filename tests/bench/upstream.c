@@ -37,7 +37,8 @@ static void serve(int fd)
 	if (write(fd, head, strlen(head)) < 0)
 		return;
 	while (sent < n) {
-		size_t want = (size_t)(n - sent) < sizeof(chunk) ? (size_t)(n - sent) : sizeof(chunk);
+		size_t want =
+			(size_t)(n - sent) < sizeof(chunk) ? (size_t)(n - sent) : sizeof(chunk);
 		ssize_t w = write(fd, chunk, want);
 
 		if (w <= 0)
