@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -78,6 +79,15 @@ int cmd_proxy(int argc, char *argv[])
 		return r;
 	if (cell_netpolicy_new(c, &policy) < 0 || cell_ledger_path(p->id, &ledger) < 0)
 		return CELL_EXIT_FAILURE;
+	/* two descriptors a tunnel: as many as the hard limit allows */
+	{
+		struct rlimit rl;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
+	}
 	r = cell_proxy_listen(listen_on, &fd, &desc);
 	if (r < 0) {
 		fprintf(stderr, "cell: cannot listen on '%s': %s\n", listen_on, strerror(-r));

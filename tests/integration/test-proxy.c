@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -486,4 +487,54 @@ Test(proxy, counts_go_to_the_ledger_and_to_cell_stats)
 	th_result_done(&r);
 	free(ok);
 	free(no);
+}
+
+Test(proxy, a_thousand_concurrent_tunnels)
+{
+	enum { N = 1000 };
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct rlimit rl;
+	socklen_t alen = sizeof(a);
+	int sink = socket(AF_INET, SOCK_STREAM, 0), *fds = calloc(N, sizeof(int)), ok = 0;
+	char req[128];
+
+	/* the test holds N sockets itself */
+	getrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_max < 3 * N)
+		th_skip("RLIMIT_NOFILE's hard limit is %lu", (unsigned long)rl.rlim_max);
+	rl.rlim_cur = rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	/* an upstream that completes every TCP handshake from its backlog and then holds still */
+	cr_assert(eq(int, bind(sink, (struct sockaddr *)&a, sizeof(a)), 0));
+	cr_assert(eq(int, listen(sink, 4096), 0));
+	getsockname(sink, (struct sockaddr *)&a, &alen);
+	t.upstream_port = ntohs(a.sin_port);
+	{
+		char extra[64];
+
+		snprintf(extra, sizeof(extra), ", \"127.0.0.1:%u\"", t.upstream_port);
+		write_config(extra);
+	}
+	start_proxy(NULL, NULL);
+	snprintf(req, sizeof(req), "CONNECT 127.0.0.1:%u HTTP/1.1\r\n\r\n", t.upstream_port);
+	a.sin_port = htons((uint16_t)t.proxy_port);
+	for (int i = 0; i < N; i++) {
+		fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+		cr_assert(eq(int, connect(fds[i], (struct sockaddr *)&a, sizeof(a)), 0), "%d: %s",
+			  i, strerror(errno));
+		cr_assert(eq(long, (long)write(fds[i], req, strlen(req)), (long)strlen(req)));
+	}
+	for (int i = 0; i < N; i++) {
+		struct pollfd p = {fds[i], POLLIN, 0};
+		char buf[128] = "";
+
+		if (poll(&p, 1, 20000) > 0 && read(fds[i], buf, sizeof(buf) - 1) > 0 &&
+		    strncmp(buf, "HTTP/1.1 200 ", 13) == 0)
+			ok++;
+	}
+	cr_assert(eq(int, ok, N));
+	for (int i = 0; i < N; i++)
+		close(fds[i]);
+	free(fds);
+	close(sink);
 }
