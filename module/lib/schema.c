@@ -215,13 +215,14 @@ int cell_schema_members(struct cell_schema *s, const cJSON *v, const char *what,
 	return 0;
 }
 
-int cell_schema_elements(struct cell_schema *s, const cJSON *v, const char *what,
-			 int (*fn)(struct cell_schema *s, const cJSON *item))
+/* An array or a map (an object with keys of its own choosing): fn for each entry, at its path. */
+static int each(struct cell_schema *s, const cJSON *v, bool map, const char *what,
+		int (*fn)(struct cell_schema *s, const cJSON *item))
 {
 	const cJSON *item;
 	int i = 0, r;
 
-	r = cell_schema_expect(s, v, cJSON_IsArray, what);
+	r = cell_schema_expect(s, v, map ? cJSON_IsObject : cJSON_IsArray, what);
 	if (r < 0)
 		return r;
 	if (cJSON_GetArraySize(v) > CELL_SCHEMA_MAX_ITEMS)
@@ -229,9 +230,11 @@ int cell_schema_elements(struct cell_schema *s, const cJSON *v, const char *what
 					cJSON_GetArraySize(v), CELL_SCHEMA_MAX_ITEMS);
 	cJSON_ArrayForEach(item, v)
 	{
-		cell_schema_push(s, NULL, i, (size_t)i);
+		cell_schema_push(s, map ? item->string : NULL, map ? -1 : i, (size_t)i);
 		i++;
-		r = fn(s, item);
+		r = map ? cell_schema_check_unique(s, v, item) : 0;
+		if (r >= 0)
+			r = fn(s, item);
 		if (r < 0)
 			return r;
 		cell_schema_pop(s);
@@ -239,31 +242,16 @@ int cell_schema_elements(struct cell_schema *s, const cJSON *v, const char *what
 	return 0;
 }
 
+int cell_schema_elements(struct cell_schema *s, const cJSON *v, const char *what,
+			 int (*fn)(struct cell_schema *s, const cJSON *item))
+{
+	return each(s, v, false, what, fn);
+}
+
 int cell_schema_map(struct cell_schema *s, const cJSON *v, const char *what,
 		    int (*fn)(struct cell_schema *s, const cJSON *item))
 {
-	const cJSON *item;
-	size_t i = 0;
-	int r;
-
-	r = cell_schema_expect(s, v, cJSON_IsObject, what);
-	if (r < 0)
-		return r;
-	if (cJSON_GetArraySize(v) > CELL_SCHEMA_MAX_ITEMS)
-		return cell_schema_fail(s, false, "has %d entries; at most %d are allowed",
-					cJSON_GetArraySize(v), CELL_SCHEMA_MAX_ITEMS);
-	cJSON_ArrayForEach(item, v)
-	{
-		cell_schema_push(s, item->string, -1, i++);
-		r = cell_schema_check_unique(s, v, item);
-		if (r < 0)
-			return r;
-		r = fn(s, item);
-		if (r < 0)
-			return r;
-		cell_schema_pop(s);
-	}
-	return 0;
+	return each(s, v, true, what, fn);
 }
 
 int cell_schema_get_enum(struct cell_schema *s, const cJSON *v, const char *const *names, size_t n,
