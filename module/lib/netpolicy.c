@@ -459,7 +459,7 @@ static const char *special_v6(const unsigned char a[16])
 	return NULL;
 }
 
-bool cell_netpolicy_address_ok(const struct cell_netpolicy *p, const char *host,
+bool cell_netpolicy_address_ok(const struct cell_netpolicy *p, const char *host, uint16_t port,
 			       const struct sockaddr *sa, const char **ret_why)
 {
 	unsigned char addr[16];
@@ -474,6 +474,16 @@ bool cell_netpolicy_address_ok(const struct cell_netpolicy *p, const char *host,
 	else {
 		*ret_why = "not an IP address";
 		return false;
+	}
+	/* an address deny rule holds whatever name led to the address */
+	for (size_t i = 0; i < p->n_deny; i++) {
+		const struct cell_netrule *r = &p->deny[i].rule;
+
+		if ((r->kind == CELL_NETRULE_ADDR || r->kind == CELL_NETRULE_CIDR) &&
+		    in_range(r, family, addr) && port_matches(r, port, true)) {
+			*ret_why = "an address network.deny names";
+			return false;
+		}
 	}
 	special = family == AF_INET ? special_v4(addr) : special_v6(addr);
 	if (!special)
@@ -492,7 +502,7 @@ bool cell_netpolicy_address_ok(const struct cell_netpolicy *p, const char *host,
 		const struct cell_netrule *r = &p->allow[i].rule;
 
 		if ((r->kind == CELL_NETRULE_ADDR || r->kind == CELL_NETRULE_CIDR) &&
-		    in_range(r, family, addr))
+		    in_range(r, family, addr) && port_matches(r, port, false))
 			return true;
 	}
 	*ret_why = special;

@@ -64,8 +64,9 @@ const char *cell_netpolicy_pinned(const struct cell_netpolicy *p, const char *ho
  * After resolution, before connecting: whether the address a name resolved to may be dialled.
  * Loopback, unspecified, private (RFC 1918, ULA), CGNAT, link-local (the cloud metadata
  * address among them), multicast and reserved addresses are refused (DNS rebinding must not
- * reach the host's own services) unless an allow rule names the address or the resolve map
- * pinned the host to it. IPv4-mapped and NAT64 IPv6 addresses are judged by their IPv4 part.
+ * reach the host's own services) unless an allow rule names the address and the port, or the
+ * resolve map pinned the host to it; an address that network.deny names is refused whatever
+ * the name. IPv4-mapped and NAT64 IPv6 addresses are judged by their IPv4 part.
  */
-bool cell_netpolicy_address_ok(const struct cell_netpolicy *p, const char *host,
+bool cell_netpolicy_address_ok(const struct cell_netpolicy *p, const char *host, uint16_t port,
 			       const struct sockaddr *sa, const char **ret_why);

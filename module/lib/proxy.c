@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -60,6 +61,7 @@ struct conn {
 	struct buf c2u, u2c; /* client to upstream, upstream to client */
 	bool client_eof, upstream_eof;
 	uint32_t client_events, upstream_events; /* what epoll watches now, to skip no-op changes */
+	size_t ours_down; /* bytes at the head of u2c that we wrote (a 200), not the upstream */
 };
 
 struct cell_proxy {
@@ -71,6 +73,7 @@ struct cell_proxy {
 	struct conn *conns;
 	size_t n_conns;
 	uint64_t next_id;
+	bool accept_paused;
 	struct cell_stats stats;
 	long last_flush;
 	int64_t flush_start;
@@ -135,6 +138,10 @@ static void conn_close(struct conn *c)
 		close(c->upstream.fd);
 	}
 	c->p->n_conns--;
+	if (c->p->accept_paused) {
+		c->p->accept_paused = false;
+		cell_event_watch(c->p->loop, &c->p->listener, EPOLLIN);
+	}
 }
 
 static void conn_free(struct conn *c)
@@ -243,8 +250,8 @@ static int rewrite_request(struct conn *c)
 	out = malloc(BUF_SIZE);
 	if (!out)
 		return -ENOMEM;
-	n += (size_t)snprintf(out, BUF_SIZE, "%.*s %.*s HTTP/1.1\r\n", (int)r.method_len, r.method,
-			      (int)r.path_len, r.path);
+	n += (size_t)snprintf(out, BUF_SIZE, "%.*s %s%.*s HTTP/1.1\r\n", (int)r.method_len,
+			      r.method, r.path[0] == '?' ? "/" : "", (int)r.path_len, r.path);
 	if (!cell_http_find_header(&r, "Host"))
 		n += (size_t)snprintf(out + n, BUF_SIZE - n,
 				      r.host_is_ipv6 ? "Host: [%s]:%u\r\n" : "Host: %s:%u\r\n",
@@ -257,7 +264,7 @@ static int rewrite_request(struct conn *c)
 	if (n < BUF_SIZE)
 		n += (size_t)snprintf(out + n, BUF_SIZE - n, "Connection: close\r\n\r\n");
 	rest = c->c2u.len - (size_t)len;
-	if (n + rest > BUF_SIZE) {
+	if (n >= BUF_SIZE || n + rest > BUF_SIZE) {
 		free(out);
 		return -E2BIG;
 	}
@@ -283,6 +290,7 @@ static void established(struct conn *c)
 		c->c2u.len -= c->head_len;
 		memcpy(c->u2c.data, ok, sizeof(ok) - 1);
 		c->u2c.len = sizeof(ok) - 1;
+		c->ours_down = sizeof(ok) - 1;
 	} else {
 		host_stats(c)->requests++;
 		if (rewrite_request(c) < 0) {
@@ -304,7 +312,7 @@ static void try_connect(struct conn *c)
 		int fd;
 
 		c->next_addr++;
-		if (!cell_netpolicy_address_ok(c->p->project.policy, c->host, sa, &why)) {
+		if (!cell_netpolicy_address_ok(c->p->project.policy, c->host, c->port, sa, &why)) {
 			char text[INET6_ADDRSTRLEN] = "?";
 			const void *a =
 				sa->sa_family == AF_INET
@@ -431,7 +439,12 @@ static void read_head(struct conn *c)
 /* Moves bytes from fd into b; returns false when the connection must close. */
 static bool pull(int fd, struct buf *b, bool *eof)
 {
-	ssize_t n = read(fd, b->data + b->len, BUF_SIZE - b->len);
+	ssize_t n;
+
+	/* a read of 0 bytes returns 0, which would look like the end of the stream */
+	if (b->len == BUF_SIZE)
+		return true;
+	n = read(fd, b->data + b->len, BUF_SIZE - b->len);
 
 	if (n < 0)
 		return errno == EAGAIN || errno == EINTR;
@@ -471,6 +484,7 @@ static void half_close(struct conn *c)
 static void client_event(struct cell_event_source *s, uint32_t events)
 {
 	struct conn *c = container_of(s, struct conn, client);
+	size_t c2u_before = c->c2u.len, u2c_before = c->u2c.len;
 	ssize_t n;
 
 	if (c->dead)
@@ -479,14 +493,33 @@ static void client_event(struct cell_event_source *s, uint32_t events)
 		read_head(c);
 		return;
 	}
+	/* epoll reports these whatever we watch: a client gone mid-lookup or mid-connect */
+	if ((c->state == RESOLVING || c->state == CONNECTING) && (events & (EPOLLHUP | EPOLLERR))) {
+		conn_close(c);
+		return;
+	}
+	/* a side that reset after its end of file: nothing more can move that way (epoll would
+	 * report it again and again) */
+	if (c->state == RELAY && (events & EPOLLERR)) {
+		conn_close(c);
+		return;
+	}
+	if (c->state == RELAY && (events & EPOLLHUP) && c->client_eof && c->u2c.len == 0) {
+		conn_close(c);
+		return;
+	}
 	if ((events & EPOLLOUT) && c->u2c.len > 0) {
 		n = push(c->client.fd, &c->u2c);
 		if (n < 0) {
 			conn_close(c);
 			return;
 		}
-		if (c->state == RELAY)
-			host_stats(c)->bytes_down += (uint64_t)n;
+		if (c->state == RELAY) {
+			size_t ours = (size_t)n < c->ours_down ? (size_t)n : c->ours_down;
+
+			c->ours_down -= ours;
+			host_stats(c)->bytes_down += (uint64_t)n - ours;
+		}
 	}
 	if (c->state == ANSWERING) {
 		char sink[4096];
@@ -498,8 +531,12 @@ static void client_event(struct cell_event_source *s, uint32_t events)
 		 */
 		if (c->u2c.len == 0)
 			shutdown(c->client.fd, SHUT_WR);
-		if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) &&
-		    read(c->client.fd, sink, sizeof(sink)) <= 0 && errno != EAGAIN)
+		ssize_t n_read = (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+					 ? read(c->client.fd, sink, sizeof(sink))
+					 : -1;
+
+		if (n_read == 0 || (n_read < 0 && (events & (EPOLLHUP | EPOLLERR)) &&
+				    errno != EAGAIN && errno != EINTR))
 			conn_close(c);
 		else
 			watch(c);
@@ -530,7 +567,8 @@ static void client_event(struct cell_event_source *s, uint32_t events)
 		}
 	}
 	if (c->state == RELAY) {
-		c->deadline = now_ms() + c->p->o.idle_timeout_ms;
+		if (c->c2u.len != c2u_before || c->u2c.len != u2c_before)
+			c->deadline = now_ms() + c->p->o.idle_timeout_ms;
 		half_close(c);
 	}
 	watch(c);
@@ -539,6 +577,7 @@ static void client_event(struct cell_event_source *s, uint32_t events)
 static void upstream_event(struct cell_event_source *s, uint32_t events)
 {
 	struct conn *c = container_of(s, struct conn, upstream);
+	size_t c2u_before = c->c2u.len, u2c_before = c->u2c.len;
 	ssize_t n;
 
 	if (c->dead)
@@ -565,6 +604,15 @@ static void upstream_event(struct cell_event_source *s, uint32_t events)
 	}
 	if (c->state != RELAY)
 		return;
+	if ((events & EPOLLERR) ||
+	    ((events & EPOLLHUP) && c->upstream_eof && (c->c2u.len == 0 || c->u2c.len == 0))) {
+		/* reset, or hung up with nothing left to deliver to it: epoll would report it
+		 * on every round from now on */
+		if (c->u2c.len == 0 || (events & EPOLLERR)) {
+			conn_close(c);
+			return;
+		}
+	}
 	if ((events & EPOLLOUT) && c->c2u.len > 0) {
 		n = push(c->upstream.fd, &c->c2u);
 		if (n < 0) {
@@ -588,7 +636,8 @@ static void upstream_event(struct cell_event_source *s, uint32_t events)
 			host_stats(c)->bytes_down += (uint64_t)n;
 		}
 	}
-	c->deadline = now_ms() + c->p->o.idle_timeout_ms;
+	if (c->c2u.len != c2u_before || c->u2c.len != u2c_before)
+		c->deadline = now_ms() + c->p->o.idle_timeout_ms;
 	half_close(c);
 	watch(c);
 }
@@ -630,8 +679,15 @@ static void listener_event(struct cell_event_source *s, uint32_t events)
 		int fd = accept4(p->listener.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		struct conn *c;
 
-		if (fd < 0)
+		if (fd < 0) {
+			/* out of descriptors: the listener would stay readable and spin the loop;
+			 * it is watched again when a connection closes */
+			if (errno == EMFILE || errno == ENFILE) {
+				cell_event_unwatch(p->loop, &p->listener);
+				p->accept_paused = true;
+			}
 			return;
+		}
 		if (p->n_conns >= p->o.max_conns) {
 			static const char busy[] =
 				"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
@@ -840,6 +896,14 @@ int cell_proxy_new(const struct cell_proxy_project *project, const struct cell_p
 			p->o.max_conns = o->max_conns;
 		if (o->flush_ms)
 			p->o.flush_ms = o->flush_ms;
+	}
+	{
+		/* two descriptors a connection, and a few for ourselves */
+		struct rlimit rl;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+		    rl.rlim_cur > 64 && p->o.max_conns > (rl.rlim_cur - 32) / 2)
+			p->o.max_conns = (rl.rlim_cur - 32) / 2;
 	}
 	p->listener = (struct cell_event_source){listen_fd, listener_event};
 	sigemptyset(&mask);

@@ -70,7 +70,13 @@ int cell_stats_record(const struct cell_stats *s, const char *kind, const char *
 	    !(hosts = cJSON_AddObjectToObject(root, "hosts")))
 		goto out;
 	for (size_t i = 0; i < s->n_hosts; i++) {
-		cJSON *h = cJSON_AddObjectToObject(hosts, s->hosts[i].host);
+		const struct cell_host_stats *e = &s->hosts[i];
+		cJSON *h;
+
+		/* a host with nothing counted (an idle tunnel between flushes) is no news */
+		if (!(e->requests | e->tunnels | e->bytes_up | e->bytes_down | e->denied))
+			continue;
+		h = cJSON_AddObjectToObject(hosts, e->host);
 
 		if (!h)
 			goto out;

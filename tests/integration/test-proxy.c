@@ -538,3 +538,130 @@ Test(proxy, a_thousand_concurrent_tunnels)
 	free(fds);
 	close(sink);
 }
+
+/* An upstream that, on each connection, sends `bytes` bytes (then "bye" if bytes is 0) and
+ * closes. Returns its port; the listener's child is killed at teardown via t.upstream. */
+static unsigned sending_upstream(size_t bytes)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t alen = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (t.upstream > 0) {
+		kill(t.upstream, SIGKILL);
+		waitpid(t.upstream, NULL, 0);
+	}
+	cr_assert(eq(int, bind(fd, (struct sockaddr *)&a, sizeof(a)), 0));
+	cr_assert(eq(int, listen(fd, 16), 0));
+	getsockname(fd, (struct sockaddr *)&a, &alen);
+	t.upstream = fork();
+	if (t.upstream == 0) {
+		static char chunk[65536];
+
+		for (;;) {
+			int c = accept(fd, NULL, NULL);
+			size_t sent = 0;
+
+			if (bytes == 0)
+				(void)!write(c, "bye", 3);
+			while (sent < bytes) {
+				ssize_t w = write(c, chunk,
+						  sizeof(chunk) < bytes - sent ? sizeof(chunk)
+									       : bytes - sent);
+				if (w <= 0)
+					break;
+				sent += (size_t)w;
+			}
+			close(c);
+		}
+	}
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+static int tunnel(unsigned port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons((uint16_t)t.proxy_port),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	char req[128], buf[64] = "";
+	const char ok[] = "HTTP/1.1 200 Connection Established\r\n\r\n";
+
+	snprintf(req, sizeof(req), "CONNECT 127.0.0.1:%u HTTP/1.1\r\n\r\n", port);
+	cr_assert(eq(int, connect(fd, (struct sockaddr *)&a, sizeof(a)), 0));
+	cr_assert(eq(long, (long)write(fd, req, strlen(req)), (long)strlen(req)));
+	/* exactly the 200, so that what follows is the upstream's */
+	cr_assert(eq(long, (long)read(fd, buf, sizeof(ok) - 1), (long)(sizeof(ok) - 1)));
+	cr_assert(eq(str, buf, (char *)ok));
+	return fd;
+}
+
+static void allow_port(unsigned port)
+{
+	char extra[64];
+
+	snprintf(extra, sizeof(extra), ", \"127.0.0.1:%u\"", port);
+	write_config(extra);
+}
+
+Test(proxy, a_tunnel_delivers_everything_to_a_slow_reader)
+{
+	enum { SIZE = 8 * 1024 * 1024 };
+	unsigned port = sending_upstream(SIZE);
+	size_t got = 0;
+	char buf[65536];
+	int fd;
+
+	allow_port(port);
+	start_proxy(NULL, NULL);
+	fd = tunnel(port);
+	shutdown(fd, SHUT_WR);
+	/* the proxy's buffers fill and the upstream closes before we read anything */
+	sleep(1);
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	cr_assert(eq(sz, got, (size_t)SIZE));
+}
+
+static double cpu_seconds(pid_t pid)
+{
+	char path[64], *s, *p;
+	unsigned long utime = 0, stime = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	s = th_read(path);
+	cr_assert(not(eq(ptr, s, NULL)));
+	/* fields 14 and 15, after the ')' that closes the command name */
+	p = strrchr(s, ')');
+	sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime);
+	free(s);
+	return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
+Test(proxy, a_tunnel_whose_upstream_reset_costs_no_cpu)
+{
+	unsigned port = sending_upstream(0);
+	char buf[16];
+	double before;
+	int fd;
+
+	allow_port(port);
+	start_proxy(NULL, NULL);
+	fd = tunnel(port);
+	cr_assert(eq(long, (long)read(fd, buf, 3), 3L));
+	/* the upstream is gone; this makes its end answer with a reset */
+	(void)!write(fd, "hello", 5);
+	usleep(200000);
+	before = cpu_seconds(t.proxy);
+	sleep(1);
+	/* an idle proxy: far below a second of CPU in a second */
+	cr_assert(lt(dbl, cpu_seconds(t.proxy) - before, 0.2));
+	close(fd);
+}

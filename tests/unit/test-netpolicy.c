@@ -194,16 +194,22 @@ ParameterizedTest(struct decision *c, netpolicy, decides)
 	cell_config_free(cfg);
 }
 
-static bool ok_addr(const struct cell_netpolicy *p, const char *host, const char *addr,
-		    const char **why)
+static bool ok_addr_port(const struct cell_netpolicy *p, const char *host, uint16_t port,
+			 const char *addr, const char **why)
 {
 	struct sockaddr_in6 s6 = {.sin6_family = AF_INET6};
 	struct sockaddr_in s4 = {.sin_family = AF_INET};
 
 	if (inet_pton(AF_INET, addr, &s4.sin_addr) == 1)
-		return cell_netpolicy_address_ok(p, host, (struct sockaddr *)&s4, why);
+		return cell_netpolicy_address_ok(p, host, port, (struct sockaddr *)&s4, why);
 	cr_assert(eq(int, inet_pton(AF_INET6, addr, &s6.sin6_addr), 1));
-	return cell_netpolicy_address_ok(p, host, (struct sockaddr *)&s6, why);
+	return cell_netpolicy_address_ok(p, host, port, (struct sockaddr *)&s6, why);
+}
+
+static bool ok_addr(const struct cell_netpolicy *p, const char *host, const char *addr,
+		    const char **why)
+{
+	return ok_addr_port(p, host, 443, addr, why);
 }
 
 Test(netpolicy, rebinding_to_special_addresses_is_refused)
@@ -265,6 +271,36 @@ Test(netpolicy, a_pin_or_an_address_rule_lets_a_special_address_through)
 	/* an address rule names the range */
 	cr_assert(ok_addr(p, "db.test", "10.9.3.4", &why));
 	cr_assert(not(ok_addr(p, "db.test", "10.8.3.4", &why)));
+	cell_netpolicy_free(p);
+	cell_config_free(cfg);
+}
+
+Test(netpolicy, an_address_rule_lifts_the_block_only_for_its_own_port)
+{
+	struct cell_config *cfg = NULL;
+	struct cell_netpolicy *p = policy(
+		"{\"network\": {\"allow\": [\"localhost:8080\", \"127.0.0.1:5432\"]}}", &cfg);
+	const char *why = NULL;
+
+	/* a rule for the database does not open every loopback port to names */
+	cr_assert(not(ok_addr_port(p, "localhost", 8080, "127.0.0.1", &why)));
+	cr_assert(eq(str, (char *)why, "a loopback address"));
+	cr_assert(ok_addr_port(p, "localhost", 5432, "127.0.0.1", &why));
+	cell_netpolicy_free(p);
+	cell_config_free(cfg);
+}
+
+Test(netpolicy, address_deny_rules_hold_after_resolution)
+{
+	struct cell_config *cfg = NULL;
+	struct cell_netpolicy *p = policy(
+		"{\"network\": {\"allow\": [\"a.test\", \"93.184.0.0/16\"], \"deny\": [\"93.184.216.34\"]}}",
+		&cfg);
+	const char *why = NULL;
+
+	cr_assert(not(ok_addr(p, "a.test", "93.184.216.34", &why)));
+	cr_assert(eq(str, (char *)why, "an address network.deny names"));
+	cr_assert(ok_addr(p, "a.test", "93.184.216.35", &why));
 	cell_netpolicy_free(p);
 	cell_config_free(cfg);
 }
