@@ -7,6 +7,7 @@ int cmd_enter(int argc, char *argv[]);
 int cmd_proxy(int argc, char *argv[]);
 int cmd_stats(int argc, char *argv[]);
 int cmd_allow(int argc, char *argv[]);
+int cmd_allow_host(int argc, char *argv[]);
 int cmd_deny(int argc, char *argv[]);
 int cmd_explain(int argc, char *argv[]);
 int cmd_doctor(int argc, char *argv[]);

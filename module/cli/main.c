@@ -20,6 +20,8 @@ static const struct cli_command commands[] = {
 	 "Run the project's allowlisting HTTP proxy in the foreground"},
 	{"stats", cmd_stats, "[--json] [DIR]",
 	 "Print the project's network use per host, from its ledger"},
+	{"allow-host", cmd_allow_host, "HOST [DIR]",
+	 "Add HOST (a host rule: name, *.domain, host:port, address) to the project's network.allow"},
 	{"allow", cmd_allow, "[DIR]", "Trust the project's .cell.json as it is now"},
 	{"deny", cmd_deny, "[DIR]", "Revoke trust in the project's .cell.json"},
 	{"explain", cmd_explain, "[--write-seccomp FILE] [DIR]",

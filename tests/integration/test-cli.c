@@ -579,3 +579,84 @@ Test(cli, stats_sums_the_ledger_per_host)
 	th_result_done(&r);
 	free(ledger);
 }
+
+Test(cli, allow_host_adds_the_rule_and_keeps_the_trust)
+{
+	struct th_result r;
+	char *cfg, *text;
+
+	cfg = th_write(
+		tmp, "proj/.cell.json",
+		"{\"name\": \"p\", \"network\": {\"mode\": \"proxy\", \"allow\": [\"github.com\"]},"
+		" \"env\": {\"pass\": [\"TERM\"]}}");
+	r = cell("proj", "allow-host", "registry.npmjs.org", NULL);
+	cr_assert(eq(int, r.status, 1), "an untrusted config is not widened: %s", r.err);
+	cr_assert(contains(r.err, "is not allowed as it is; review it and run 'cell allow "));
+	th_result_done(&r);
+	r = cell("proj", "allow", NULL);
+	th_result_done(&r);
+	r = cell("proj", "allow-host", "Registry.NPMjs.org.", NULL);
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	cr_assert(contains(r.out, "now allows registry.npmjs.org (and is allowed)"), "%s", r.out);
+	th_result_done(&r);
+	text = th_read(cfg);
+	/* keys keep their order, the rule is canonical and appended */
+	cr_assert(lt(long, (long)(strstr(text, "\"name\"") - text),
+		     (long)(strstr(text, "\"network\"") - text)));
+	cr_assert(lt(long, (long)(strstr(text, "\"network\"") - text),
+		     (long)(strstr(text, "\"env\"") - text)));
+	cr_assert(contains(text, "\"github.com\", \"registry.npmjs.org\""), "%s", text);
+	free(text);
+	r = cell("proj", "explain", NULL);
+	cr_assert(contains(r.out, "(trusted)"));
+	cr_assert(contains(r.out, "    registry.npmjs.org "));
+	th_result_done(&r);
+	r = cell("proj", "allow-host", "registry.npmjs.org", NULL);
+	cr_assert(eq(int, r.status, 0));
+	cr_assert(contains(r.out, "already allows registry.npmjs.org"));
+	th_result_done(&r);
+	r = cell("proj", "allow-host", "https://x.test/", NULL);
+	cr_assert(eq(int, r.status, 64));
+	cr_assert(contains(r.err, "is not a host rule: it is a URL"));
+	th_result_done(&r);
+	free(cfg);
+}
+
+Test(cli, allow_host_adds_a_network_section_when_there_is_none)
+{
+	struct th_result r;
+	char *cfg = th_write(tmp, "proj/.cell.json", "{\"name\": \"p\"}"), *text;
+
+	th_result_done((r = cell("proj", "allow", NULL), &r));
+	r = cell("proj", "allow-host", "*.example.com:8443", NULL);
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	th_result_done(&r);
+	text = th_read(cfg);
+	cr_assert(contains(text, "\"allow\":"), "%s", text);
+	cr_assert(contains(text, "\"*.example.com:8443\""), "%s", text);
+	free(text);
+	free(cfg);
+}
+
+Test(cli, allow_host_refuses_inside_a_cell)
+{
+	struct th_result r;
+	char *argv[] = {(char *)CELL, (char *)"allow-host", (char *)"evil.example", NULL};
+	char *env[10];
+	int n = 0;
+
+	free(th_write(tmp, "proj/.cell.json", "{}"));
+	for (; envp[n]; n++)
+		env[n] = envp[n];
+	env[n++] = (char *)"CELL_ID=proj-123";
+	env[n] = NULL;
+	{
+		char *dir = th_join(tmp, "proj");
+
+		th_run(dir, argv, env, &r);
+		free(dir);
+	}
+	cr_assert(eq(int, r.status, 1));
+	cr_assert(contains(r.err, "allow-host works only outside a cell"));
+	th_result_done(&r);
+}
