@@ -48,7 +48,7 @@ int cmd_allow_host(int argc, char *argv[])
 	};
 	_cleanup_project_ struct cell_project *p = NULL;
 	_cleanup_config_ struct cell_config *c = NULL, *check = NULL;
-	_cleanup_free_ char *text = NULL, *trust = NULL;
+	_cleanup_free_ char *text = NULL, *trust = NULL, *old = NULL;
 	char canon[CELL_HOST_MAX + 16];
 	struct cell_netrule rule;
 	const char *why = NULL;
@@ -104,15 +104,28 @@ int cmd_allow_host(int argc, char *argv[])
 		return CELL_EXIT_FAILURE;
 	}
 	/* the new text must load before it replaces the old one */
-	free(p->text);
+	old = TAKE_PTR(p->text);
 	p->text = TAKE_PTR(text);
 	p->len = strlen(p->text);
 	r = cli_load_config(p, &check);
 	if (r >= 0)
 		return r;
-	if (cell_write_file_atomic(p->config_path, p->text, p->len, 0644) < 0 ||
-	    cell_trust_allow(trust, p) < 0) {
-		fprintf(stderr, "cell: cannot update %s: %s\n", p->config_path, strerror(errno));
+	/*
+	 * Trust first, then the file: a running proxy reloads the moment the file changes, and
+	 * must find it allowed. If the write fails, the old bytes get their record back.
+	 */
+	r = cell_trust_allow(trust, p);
+	if (r >= 0) {
+		r = cell_write_file_atomic(p->config_path, p->text, p->len, 0644);
+		if (r < 0) {
+			free(p->text);
+			p->text = TAKE_PTR(old);
+			p->len = strlen(p->text);
+			(void)cell_trust_allow(trust, p);
+		}
+	}
+	if (r < 0) {
+		fprintf(stderr, "cell: cannot update %s: %s\n", p->config_path, strerror(-r));
 		return CELL_EXIT_FAILURE;
 	}
 	printf("cell: %s now allows %s (and is allowed)\n", p->config_path, canon);

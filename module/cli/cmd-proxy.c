@@ -12,6 +12,51 @@
 #include "ledger.h"
 #include "netpolicy.h"
 #include "proxy.h"
+#include "trust.h"
+
+/* What the proxy runs on, and what a reload replaces. */
+struct served {
+	struct cell_project *project;
+	struct cell_config *config; /* the policy points into it */
+	struct cell_netpolicy *policy;
+};
+
+/*
+ * .cell.json changed: the new policy takes over only if the new file loads and is allowed
+ * (cell allow-host allows what it writes); otherwise the old one stays, and we say so.
+ */
+static void reload(void *data, const struct cell_netpolicy **policy)
+{
+	struct served *s = data;
+	_cleanup_project_ struct cell_project *p = NULL;
+	_cleanup_free_ char *trust = NULL;
+	struct cell_config *c = NULL;
+	struct cell_netpolicy *np = NULL;
+	bool trusted = false;
+
+	if (cli_find_project(s->project->root, &p) >= 0 || !streq(p->root, s->project->root)) {
+		fprintf(stderr, "cell: %s is gone; keeping the policy in force\n",
+			s->project->config_path);
+		return;
+	}
+	if (cell_trust_dir(&trust) < 0 || cell_trust_check(trust, p, &trusted) < 0 || !trusted) {
+		fprintf(stderr,
+			"cell: %s changed and is not allowed; keeping the policy in force\n",
+			p->config_path);
+		return;
+	}
+	if (cli_load_config(p, &c) >= 0 || cell_netpolicy_new(c, &np) < 0) {
+		cell_config_free(c);
+		fprintf(stderr, "cell: keeping the policy in force\n");
+		return;
+	}
+	cell_netpolicy_free(s->policy);
+	cell_config_free(s->config);
+	s->policy = np;
+	s->config = c;
+	*policy = np;
+	fprintf(stderr, "cell: %s reloaded\n", p->config_path);
+}
 
 /* The project's proxy in the foreground: "listening on ADDR" first, once it accepts. */
 int cmd_proxy(int argc, char *argv[])
@@ -31,10 +76,11 @@ int cmd_proxy(int argc, char *argv[])
 	struct cell_proxy_options po = {0};
 	_cleanup_project_ struct cell_project *p = NULL;
 	_cleanup_config_ struct cell_config *c = NULL;
-	_cleanup_free_ char *cwd = NULL, *ledger = NULL, *desc = NULL;
+	_cleanup_free_ char *cwd = NULL, *ledger = NULL, *desc = NULL, *name = NULL;
 	struct cell_netpolicy *policy = NULL;
 	struct cell_proxy *proxy = NULL;
 	struct cli_cell_options o = {0};
+	struct served served = {0};
 	const char *listen_on = "127.0.0.1:0";
 	int opt, fd = -1, r;
 
@@ -94,15 +140,25 @@ int cmd_proxy(int argc, char *argv[])
 		cell_netpolicy_free(policy);
 		return r == -EINVAL ? CELL_EXIT_USAGE : CELL_EXIT_FAILURE;
 	}
-	r = cell_proxy_new(&(struct cell_proxy_project){policy, p->id, c->name, ledger}, &po, fd,
-			   &proxy);
+	/* the config is served's from here on: a reload replaces it, and the name we show
+	 * must not point into it */
+	name = strdup(c->name);
+	served = (struct served){p, TAKE_PTR(c), policy};
+	r = name ? 0 : -ENOMEM;
+	if (r >= 0)
+		r = cell_proxy_new(&(struct cell_proxy_project){policy, p->id, name, ledger,
+								p->root, CELL_CONFIG_FILE, reload,
+								&served},
+				   &po, fd, &proxy);
 	if (r >= 0) {
 		printf("listening on %s\n", desc);
 		fflush(stdout);
 		r = cell_proxy_run(proxy);
 	}
 	cell_proxy_free(proxy);
-	cell_netpolicy_free(policy);
+	/* a reload may have replaced them */
+	cell_netpolicy_free(served.policy);
+	cell_config_free(served.config);
 	close(fd);
 	if (r < 0) {
 		fprintf(stderr, "cell: the proxy failed: %s\n", strerror(-r));

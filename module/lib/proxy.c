@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
+#include <sys/inotify.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -68,7 +69,7 @@ struct cell_proxy {
 	struct cell_proxy_project project;
 	struct cell_proxy_options o;
 	struct cell_event_loop *loop;
-	struct cell_event_source listener, resolved, signals;
+	struct cell_event_source listener, resolved, signals, watcher;
 	struct cell_resolver *resolver;
 	struct conn *conns;
 	size_t n_conns;
@@ -781,6 +782,26 @@ static void tick(void *data)
 		flush(p);
 }
 
+static void watch_event(struct cell_event_source *s, uint32_t events)
+{
+	struct cell_proxy *p = container_of(s, struct cell_proxy, watcher);
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	bool changed = false;
+	ssize_t n;
+
+	(void)events;
+	while ((n = read(s->fd, buf, sizeof(buf))) > 0)
+		for (char *e = buf; e < buf + n;) {
+			const struct inotify_event *ev = (const struct inotify_event *)e;
+
+			if (ev->len && streq(ev->name, p->project.watch_file))
+				changed = true;
+			e += sizeof(*ev) + ev->len;
+		}
+	if (changed && p->project.reload)
+		p->project.reload(p->project.reload_data, &p->project.policy);
+}
+
 static void signal_event(struct cell_event_source *s, uint32_t events)
 {
 	struct cell_proxy *p = container_of(s, struct cell_proxy, signals);
@@ -924,6 +945,17 @@ int cell_proxy_new(const struct cell_proxy_project *project, const struct cell_p
 		r = cell_event_watch(p->loop, &p->resolved, EPOLLIN);
 	if (r >= 0)
 		r = p->signals.fd < 0 ? -errno : cell_event_watch(p->loop, &p->signals, EPOLLIN);
+	p->watcher.fd = -1;
+	if (r >= 0 && project->watch_dir) {
+		p->watcher = (struct cell_event_source){inotify_init1(IN_NONBLOCK | IN_CLOEXEC),
+							watch_event};
+		if (p->watcher.fd < 0 ||
+		    inotify_add_watch(p->watcher.fd, project->watch_dir,
+				      IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE) < 0)
+			r = negative_errno();
+		else
+			r = cell_event_watch(p->loop, &p->watcher, EPOLLIN);
+	}
 	if (r < 0) {
 		cell_proxy_free(p);
 		return r;
@@ -961,6 +993,8 @@ void cell_proxy_free(struct cell_proxy *p)
 	cell_event_loop_free(p->loop);
 	if (p->signals.fd >= 0)
 		close(p->signals.fd);
+	if (p->watcher.fd >= 0)
+		close(p->watcher.fd);
 	cell_stats_done(&p->stats);
 	free(p);
 }

@@ -20,6 +20,15 @@ struct cell_proxy_project {
 	const char *id;	    /* for the ledger record */
 	const char *name;   /* for the 403 message */
 	const char *ledger; /* path, or NULL to keep no ledger */
+	/*
+	 * With watch_dir, a change to watch_dir/watch_file (written or renamed into place) calls
+	 * reload, which may put a new policy in *policy (and free the old one: the proxy holds no
+	 * other reference to it). Requests already decided, and open tunnels, are unaffected.
+	 */
+	const char *watch_dir;
+	const char *watch_file;
+	void (*reload)(void *data, const struct cell_netpolicy **policy);
+	void *reload_data;
 };
 
 struct cell_proxy;

@@ -152,7 +152,8 @@ static void write_config(const char *extra_allow)
 		"{\"name\": \"px\", \"network\": {\"allow\": [\"registry.test:%u\", \"*.corp.test:%u\", "
 		"\"localhost:%u\"%s], \"deny\": [\"bad.corp.test\"], \"resolve\": {"
 		"\"registry.test\": \"127.0.0.1\", \"a.corp.test\": \"127.0.0.1\", "
-		"\"bad.corp.test\": \"127.0.0.1\", \"corp.test\": \"127.0.0.1\"}}}",
+		"\"bad.corp.test\": \"127.0.0.1\", \"corp.test\": \"127.0.0.1\", "
+		"\"later.test\": \"127.0.0.1\"}}}",
 		t.upstream_port, t.upstream_port, t.upstream_port, extra_allow);
 	free(th_write(t.proj, ".cell.json", json));
 	th_run(t.proj, argv, t.env, &r);
@@ -664,4 +665,39 @@ Test(proxy, a_tunnel_whose_upstream_reset_costs_no_cpu)
 	/* an idle proxy: far below a second of CPU in a second */
 	cr_assert(lt(dbl, cpu_seconds(t.proxy) - before, 0.2));
 	close(fd);
+}
+
+Test(proxy, reloads_an_allowed_change_and_ignores_an_untrusted_one)
+{
+	char *later = url("later.test", "/now"), *reg = url("registry.test", "/still"), host[64];
+	char *argv[] = {(char *)CELL, (char *)"allow-host", host, NULL};
+	struct th_result r;
+	bool allowed = false;
+
+	start_proxy(NULL, NULL);
+	r = curl(later, NULL, NULL);
+	cr_assert(not(eq(ptr, strstr(r.out, "later.test is not in px's network allowlist"), NULL)),
+		  "%s", r.out);
+	th_result_done(&r);
+	snprintf(host, sizeof(host), "later.test:%u", t.upstream_port);
+	th_run(t.proj, argv, t.env, &r);
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	th_result_done(&r);
+	/* the running proxy picks the allowed change up: poll, bounded */
+	for (int i = 0; i < 50 && !allowed; i++) {
+		r = curl(later, NULL, NULL);
+		allowed = strncmp(r.out, "GET /now HTTP/1.1\r\n", 19) == 0;
+		th_result_done(&r);
+		if (!allowed)
+			usleep(100000);
+	}
+	cr_assert(allowed, "the proxy did not reload its policy");
+	/* an edit nobody allowed changes nothing: registry.test stays allowed */
+	free(th_write(t.proj, ".cell.json", "{\"name\": \"px\"}"));
+	usleep(300000);
+	r = curl(reg, NULL, NULL);
+	cr_assert(eq(int, strncmp(r.out, "GET /still HTTP/1.1\r\n", 21), 0), "%s", r.out);
+	th_result_done(&r);
+	free(later);
+	free(reg);
 }
