@@ -242,15 +242,13 @@ static int rewrite_request(struct conn *c)
 {
 	struct cell_http_request r;
 	const char *why;
-	char *out;
+	/* nothing has come from upstream yet: its buffer is free to build the request in */
+	char *out = c->u2c.data;
 	size_t n = 0, rest;
 	long len = cell_http_parse_request(c->c2u.data, c->c2u.len, &r, &why);
 
 	if (len <= 0)
 		return -EINVAL;
-	out = malloc(BUF_SIZE);
-	if (!out)
-		return -ENOMEM;
 	n += (size_t)snprintf(out, BUF_SIZE, "%.*s %s%.*s HTTP/1.1\r\n", (int)r.method_len,
 			      r.method, r.path[0] == '?' ? "/" : "", (int)r.path_len, r.path);
 	if (!cell_http_find_header(&r, "Host"))
@@ -265,10 +263,8 @@ static int rewrite_request(struct conn *c)
 	if (n < BUF_SIZE)
 		n += (size_t)snprintf(out + n, BUF_SIZE - n, "Connection: close\r\n\r\n");
 	rest = c->c2u.len - (size_t)len;
-	if (n >= BUF_SIZE || n + rest > BUF_SIZE) {
-		free(out);
+	if (n >= BUF_SIZE || n + rest > BUF_SIZE)
 		return -E2BIG;
-	}
 	c->body_left = r.content_length > 0 ? r.content_length : 0;
 	if ((int64_t)rest > c->body_left)
 		rest = (size_t)c->body_left; /* a pipelined request after the body: not forwarded */
@@ -276,7 +272,6 @@ static int rewrite_request(struct conn *c)
 	c->body_left -= (int64_t)rest;
 	memcpy(c->c2u.data, out, n + rest);
 	c->c2u.len = n + rest;
-	free(out);
 	return 0;
 }
 
@@ -482,11 +477,84 @@ static void half_close(struct conn *c)
 		conn_close(c);
 }
 
+/* Bytes moved on a relaying connection: it is not idle. */
+static void moved(struct conn *c, ssize_t n)
+{
+	if (n > 0 && c->state == RELAY)
+		c->deadline = now_ms() + c->p->o.idle_timeout_ms;
+}
+
+/* Sends what waits for the client; counts what came from upstream (not our own 200). */
+static bool to_client(struct conn *c)
+{
+	ssize_t n = c->u2c.len ? push(c->client.fd, &c->u2c) : 0;
+	size_t ours;
+
+	if (n < 0)
+		return false;
+	ours = (size_t)n < c->ours_down ? (size_t)n : c->ours_down;
+	c->ours_down -= ours;
+	if (c->state == RELAY)
+		host_stats(c)->bytes_down += (uint64_t)n - ours;
+	moved(c, n);
+	return true;
+}
+
+/* Sends what waits for the upstream, and counts it. */
+static bool to_upstream(struct conn *c)
+{
+	ssize_t n = c->c2u.len ? push(c->upstream.fd, &c->c2u) : 0;
+
+	if (n < 0)
+		return false;
+	host_stats(c)->bytes_up += (uint64_t)n;
+	moved(c, n);
+	return true;
+}
+
+/* Reads from fd into b, then passes it straight on rather than via another epoll round. */
+static bool relay_from(struct conn *c, int fd, struct buf *b, bool *eof,
+		       bool (*pass_on)(struct conn *c))
+{
+	size_t before = b->len;
+
+	if (!pull(fd, b, eof))
+		return false;
+	/* a forwarded request's body ends where its Content-Length says */
+	if (b == &c->c2u && c->form == CELL_HTTP_ABSOLUTE) {
+		if ((int64_t)(b->len - before) > c->body_left)
+			b->len = before + (size_t)c->body_left;
+		c->body_left -= (int64_t)(b->len - before);
+	}
+	moved(c, (ssize_t)(b->len - before));
+	return pass_on(c);
+}
+
+/* What is left after the client's reads and hang-ups in ANSWERING: drain, then close. */
+static void answering_event(struct conn *c, uint32_t events)
+{
+	char sink[4096];
+	ssize_t n = -1;
+
+	/*
+	 * Closing with unread bytes would reset the connection and could destroy the answer at
+	 * the client: half-close once it is out, then read until the client closes (the
+	 * deadline bounds it).
+	 */
+	if (c->u2c.len == 0)
+		shutdown(c->client.fd, SHUT_WR);
+	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+		n = read(c->client.fd, sink, sizeof(sink));
+	if (n == 0 ||
+	    (n < 0 && (events & (EPOLLHUP | EPOLLERR)) && errno != EAGAIN && errno != EINTR))
+		conn_close(c);
+	else
+		watch(c);
+}
+
 static void client_event(struct cell_event_source *s, uint32_t events)
 {
 	struct conn *c = container_of(s, struct conn, client);
-	size_t c2u_before = c->c2u.len, u2c_before = c->u2c.len;
-	ssize_t n;
 
 	if (c->dead)
 		return;
@@ -494,92 +562,41 @@ static void client_event(struct cell_event_source *s, uint32_t events)
 		read_head(c);
 		return;
 	}
-	/* epoll reports these whatever we watch: a client gone mid-lookup or mid-connect */
-	if ((c->state == RESOLVING || c->state == CONNECTING) && (events & (EPOLLHUP | EPOLLERR))) {
+	/*
+	 * epoll reports these whatever we watch: a client gone mid-lookup or mid-connect, reset
+	 * while relaying, or hung up after its end of file with nothing left for it
+	 */
+	if (((c->state == RESOLVING || c->state == CONNECTING) &&
+	     (events & (EPOLLHUP | EPOLLERR))) ||
+	    (c->state == RELAY && (events & EPOLLERR)) ||
+	    (c->state == RELAY && (events & EPOLLHUP) && c->client_eof && c->u2c.len == 0)) {
 		conn_close(c);
 		return;
 	}
-	/* a side that reset after its end of file: nothing more can move that way (epoll would
-	 * report it again and again) */
-	if (c->state == RELAY && (events & EPOLLERR)) {
+	if ((events & EPOLLOUT) && !to_client(c)) {
 		conn_close(c);
 		return;
-	}
-	if (c->state == RELAY && (events & EPOLLHUP) && c->client_eof && c->u2c.len == 0) {
-		conn_close(c);
-		return;
-	}
-	if ((events & EPOLLOUT) && c->u2c.len > 0) {
-		n = push(c->client.fd, &c->u2c);
-		if (n < 0) {
-			conn_close(c);
-			return;
-		}
-		if (c->state == RELAY) {
-			size_t ours = (size_t)n < c->ours_down ? (size_t)n : c->ours_down;
-
-			c->ours_down -= ours;
-			host_stats(c)->bytes_down += (uint64_t)n - ours;
-		}
 	}
 	if (c->state == ANSWERING) {
-		char sink[4096];
-
-		/*
-		 * Closing with unread bytes would reset the connection and could destroy the
-		 * answer at the client: half-close once it is out, then read until the client
-		 * closes (the deadline bounds it).
-		 */
-		if (c->u2c.len == 0)
-			shutdown(c->client.fd, SHUT_WR);
-		ssize_t n_read = (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-					 ? read(c->client.fd, sink, sizeof(sink))
-					 : -1;
-
-		if (n_read == 0 || (n_read < 0 && (events & (EPOLLHUP | EPOLLERR)) &&
-				    errno != EAGAIN && errno != EINTR))
-			conn_close(c);
-		else
-			watch(c);
+		answering_event(c, events);
 		return;
 	}
-	if (c->state == RELAY && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !c->client_eof) {
-		size_t before = c->c2u.len;
-
-		if (!pull(c->client.fd, &c->c2u, &c->client_eof)) {
-			conn_close(c);
-			return;
-		}
-		if (c->form == CELL_HTTP_ABSOLUTE) {
-			size_t got = c->c2u.len - before;
-
-			if ((int64_t)got > c->body_left)
-				c->c2u.len = before + (size_t)c->body_left;
-			c->body_left -= (int64_t)(c->c2u.len - before);
-		}
-		/* straight on, rather than another trip through epoll */
-		if (c->c2u.len > 0) {
-			n = push(c->upstream.fd, &c->c2u);
-			if (n < 0) {
-				conn_close(c);
-				return;
-			}
-			host_stats(c)->bytes_up += (uint64_t)n;
-		}
+	if (c->state != RELAY) {
+		watch(c);
+		return;
 	}
-	if (c->state == RELAY) {
-		if (c->c2u.len != c2u_before || c->u2c.len != u2c_before)
-			c->deadline = now_ms() + c->p->o.idle_timeout_ms;
-		half_close(c);
+	if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !c->client_eof &&
+	    !relay_from(c, c->client.fd, &c->c2u, &c->client_eof, to_upstream)) {
+		conn_close(c);
+		return;
 	}
+	half_close(c);
 	watch(c);
 }
 
 static void upstream_event(struct cell_event_source *s, uint32_t events)
 {
 	struct conn *c = container_of(s, struct conn, upstream);
-	size_t c2u_before = c->c2u.len, u2c_before = c->u2c.len;
-	ssize_t n;
 
 	if (c->dead)
 		return;
@@ -605,40 +622,21 @@ static void upstream_event(struct cell_event_source *s, uint32_t events)
 	}
 	if (c->state != RELAY)
 		return;
-	if ((events & EPOLLERR) ||
-	    ((events & EPOLLHUP) && c->upstream_eof && (c->c2u.len == 0 || c->u2c.len == 0))) {
-		/* reset, or hung up with nothing left to deliver to it: epoll would report it
-		 * on every round from now on */
-		if (c->u2c.len == 0 || (events & EPOLLERR)) {
-			conn_close(c);
-			return;
-		}
+	/* reset, or hung up after its end of file with nothing left for the client: epoll
+	 * would report it on every round from now on */
+	if ((events & EPOLLERR) || ((events & EPOLLHUP) && c->upstream_eof && c->u2c.len == 0)) {
+		conn_close(c);
+		return;
 	}
-	if ((events & EPOLLOUT) && c->c2u.len > 0) {
-		n = push(c->upstream.fd, &c->c2u);
-		if (n < 0) {
-			conn_close(c);
-			return;
-		}
-		host_stats(c)->bytes_up += (uint64_t)n;
+	if ((events & EPOLLOUT) && !to_upstream(c)) {
+		conn_close(c);
+		return;
 	}
-	if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !c->upstream_eof) {
-		if (!pull(c->upstream.fd, &c->u2c, &c->upstream_eof)) {
-			conn_close(c);
-			return;
-		}
-		/* straight on, rather than another trip through epoll */
-		if (c->u2c.len > 0) {
-			n = push(c->client.fd, &c->u2c);
-			if (n < 0) {
-				conn_close(c);
-				return;
-			}
-			host_stats(c)->bytes_down += (uint64_t)n;
-		}
+	if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !c->upstream_eof &&
+	    !relay_from(c, c->upstream.fd, &c->u2c, &c->upstream_eof, to_client)) {
+		conn_close(c);
+		return;
 	}
-	if (c->c2u.len != c2u_before || c->u2c.len != u2c_before)
-		c->deadline = now_ms() + c->p->o.idle_timeout_ms;
 	half_close(c);
 	watch(c);
 }

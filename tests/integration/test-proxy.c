@@ -701,3 +701,56 @@ Test(proxy, reloads_an_allowed_change_and_ignores_an_untrusted_one)
 	free(later);
 	free(reg);
 }
+
+/* An upstream that sends `chunks` small chunks, one every `ms` milliseconds, then closes. */
+static unsigned trickling_upstream(int chunks, int ms)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t alen = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (t.upstream > 0) {
+		kill(t.upstream, SIGKILL);
+		waitpid(t.upstream, NULL, 0);
+	}
+	cr_assert(eq(int, bind(fd, (struct sockaddr *)&a, sizeof(a)), 0));
+	cr_assert(eq(int, listen(fd, 16), 0));
+	getsockname(fd, (struct sockaddr *)&a, &alen);
+	t.upstream = fork();
+	if (t.upstream == 0) {
+		for (;;) {
+			int c = accept(fd, NULL, NULL);
+
+			for (int i = 0; i < chunks; i++) {
+				if (write(c, "0123456789abcdef", 16) != 16)
+					break;
+				usleep((useconds_t)ms * 1000);
+			}
+			close(c);
+		}
+	}
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+Test(proxy, a_tunnel_that_keeps_moving_is_never_idle)
+{
+	/* 30 chunks over about 1.5 s, with an idle timeout of 300 ms: bytes keep moving */
+	unsigned port = trickling_upstream(30, 50);
+	size_t got = 0;
+	char buf[4096];
+	int fd;
+
+	allow_port(port);
+	start_proxy("--idle-timeout", "300");
+	fd = tunnel(port);
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	cr_assert(eq(sz, got, (size_t)30 * 16));
+}
