@@ -19,7 +19,7 @@ void cell_schema_push(struct cell_schema *s, const char *key, int index, size_t 
 	s->depth++;
 }
 
-void cell_schema_pop(struct cell_schema *s)
+static void pop(struct cell_schema *s)
 {
 	s->depth--;
 }
@@ -109,7 +109,7 @@ char *cell_schema_origin(const struct cell_schema *s)
 	return o;
 }
 
-const char *cell_schema_type_name(const cJSON *v)
+static const char *type_name(const cJSON *v)
 {
 	if (cJSON_IsBool(v))
 		return "a boolean";
@@ -131,10 +131,10 @@ int cell_schema_expect(struct cell_schema *s, const cJSON *v, cJSON_bool (*is)(c
 {
 	if (is(v))
 		return 0;
-	return cell_schema_fail(s, false, "expected %s, got %s", what, cell_schema_type_name(v));
+	return cell_schema_fail(s, false, "expected %s, got %s", what, type_name(v));
 }
 
-int cell_schema_check_unique(struct cell_schema *s, const cJSON *obj, const cJSON *item)
+static int check_unique(struct cell_schema *s, const cJSON *obj, const cJSON *item)
 {
 	for (const cJSON *p = obj->child; p && p != item; p = p->next)
 		if (streq(p->string, item->string))
@@ -142,8 +142,7 @@ int cell_schema_check_unique(struct cell_schema *s, const cJSON *obj, const cJSO
 	return 0;
 }
 
-int cell_schema_check_keys(struct cell_schema *s, const cJSON *obj, const char *const *keys,
-			   size_t n)
+static int check_keys(struct cell_schema *s, const cJSON *obj, const char *const *keys, size_t n)
 {
 	const cJSON *item;
 	size_t i = 0;
@@ -154,7 +153,7 @@ int cell_schema_check_keys(struct cell_schema *s, const cJSON *obj, const char *
 		bool known = false;
 
 		cell_schema_push(s, item->string, -1, i++);
-		r = cell_schema_check_unique(s, obj, item);
+		r = check_unique(s, obj, item);
 		if (r < 0)
 			return r;
 		for (size_t k = 0; k < n; k++)
@@ -170,19 +169,19 @@ int cell_schema_check_keys(struct cell_schema *s, const cJSON *obj, const char *
 			return cell_schema_fail(s, true, "unknown key (known keys here: %s)",
 						all ? all : "?");
 		}
-		cell_schema_pop(s);
+		pop(s);
 	}
 	return 0;
 }
 
-int cell_schema_object(struct cell_schema *s, const cJSON *v, const char *what,
-		       const char *const *keys, size_t n)
+static int check_object(struct cell_schema *s, const cJSON *v, const char *what,
+			const char *const *keys, size_t n)
 {
 	int r = cell_schema_expect(s, v, cJSON_IsObject, what);
 
 	if (r < 0)
 		return r;
-	return cell_schema_check_keys(s, v, keys, n);
+	return check_keys(s, v, keys, n);
 }
 
 int cell_schema_members(struct cell_schema *s, const cJSON *v, const char *what,
@@ -197,7 +196,7 @@ int cell_schema_members(struct cell_schema *s, const cJSON *v, const char *what,
 		return -E2BIG;
 	for (size_t k = 0; k < n; k++)
 		keys[k] = members[k].key;
-	r = cell_schema_object(s, v, what, keys, n);
+	r = check_object(s, v, what, keys, n);
 	if (r < 0)
 		return r;
 	cJSON_ArrayForEach(item, v)
@@ -210,7 +209,7 @@ int cell_schema_members(struct cell_schema *s, const cJSON *v, const char *what,
 			}
 		if (r < 0)
 			return r;
-		cell_schema_pop(s);
+		pop(s);
 	}
 	return 0;
 }
@@ -232,12 +231,12 @@ static int each(struct cell_schema *s, const cJSON *v, bool map, const char *wha
 	{
 		cell_schema_push(s, map ? item->string : NULL, map ? -1 : i, (size_t)i);
 		i++;
-		r = map ? cell_schema_check_unique(s, v, item) : 0;
+		r = map ? check_unique(s, v, item) : 0;
 		if (r >= 0)
 			r = fn(s, item);
 		if (r < 0)
 			return r;
-		cell_schema_pop(s);
+		pop(s);
 	}
 	return 0;
 }
@@ -397,7 +396,7 @@ static int check_strings(struct cell_schema *s, const cJSON *node)
 		r = check_strings(s, item);
 		if (r < 0)
 			return r;
-		cell_schema_pop(s);
+		pop(s);
 	}
 	return 0;
 }

@@ -40,19 +40,14 @@ struct cell_schema {
 int cell_schema_parse(struct cell_schema *s, cJSON **ret);
 
 void cell_schema_push(struct cell_schema *s, const char *key, int index, size_t ordinal);
-void cell_schema_pop(struct cell_schema *s);
 /* Fails at the current path (at its key with at_key): fills s->diag, returns -EINVAL. */
 int cell_schema_fail(struct cell_schema *s, bool at_key, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* "FILE: PATH", the origin of whatever is at the current path. */
 char *cell_schema_origin(const struct cell_schema *s);
-const char *cell_schema_type_name(const cJSON *v);
 /* Fails with "expected WHAT, got TYPE" unless is(v). */
 int cell_schema_expect(struct cell_schema *s, const cJSON *v, cJSON_bool (*is)(const cJSON *),
 		       const char *what);
-/* Fails on an unknown (with "did you mean") or duplicate member of obj. */
-int cell_schema_check_keys(struct cell_schema *s, const cJSON *obj, const char *const *keys,
-			   size_t n);
 /* A known member of an object and what to do with it; apply runs with the path at the member. */
 struct cell_schema_member {
 	const char *key;
@@ -68,11 +63,6 @@ int cell_schema_elements(struct cell_schema *s, const cJSON *v, const char *what
 /* v must be an object (what) with keys of its own choosing, each once; fn runs for each. */
 int cell_schema_map(struct cell_schema *s, const cJSON *v, const char *what,
 		    int (*fn)(struct cell_schema *s, const cJSON *item));
-/* An object (what says which) with only the given keys, each once. */
-int cell_schema_object(struct cell_schema *s, const cJSON *v, const char *what,
-		       const char *const *keys, size_t n);
-/* Fails when item's name appeared before it in obj (the current path is item). */
-int cell_schema_check_unique(struct cell_schema *s, const cJSON *obj, const cJSON *item);
 /* A string that must be one of names: its index in *ret. */
 int cell_schema_get_enum(struct cell_schema *s, const cJSON *v, const char *const *names, size_t n,
 			 const char *what, int *ret);
