@@ -12,7 +12,16 @@
 struct cell_event_loop {
 	int epfd;
 	bool quit;
+	long now; /* ms, monotonic: read once a round, not once an event */
 };
+
+static long clock_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
 
 int cell_event_loop_new(struct cell_event_loop **ret)
 {
@@ -27,6 +36,7 @@ int cell_event_loop_new(struct cell_event_loop **ret)
 		free(l);
 		return r;
 	}
+	l->now = clock_ms();
 	*ret = l;
 	return 0;
 }
@@ -60,33 +70,35 @@ void cell_event_loop_quit(struct cell_event_loop *l)
 	l->quit = true;
 }
 
-static long now_ms(void)
+long cell_event_now(const struct cell_event_loop *l)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+	return l->now;
 }
 
 int cell_event_loop_run(struct cell_event_loop *l, int tick_ms, void (*tick)(void *data),
 			void *data)
 {
 	struct epoll_event evs[64];
-	long next_tick = now_ms() + tick_ms;
+	long next_tick;
 
+	l->now = clock_ms();
+	next_tick = l->now + tick_ms;
 	while (!l->quit) {
-		long wait = next_tick - now_ms();
+		long wait = next_tick - l->now;
 		int n = epoll_wait(l->epfd, evs, (int)ELEMENTSOF(evs), wait > 0 ? (int)wait : 0);
 
 		if (n < 0 && errno != EINTR)
 			return negative_errno();
+		l->now = clock_ms();
 		for (int i = 0; i < n && !l->quit; i++) {
 			struct cell_event_source *s = evs[i].data.ptr;
 
 			s->on_event(s, evs[i].events);
 		}
-		if (now_ms() >= next_tick) {
-			next_tick = now_ms() + tick_ms;
+		if (n > 0)
+			l->now = clock_ms();
+		if (l->now >= next_tick) {
+			next_tick = l->now + tick_ms;
 			if (tick)
 				tick(data);
 		}

@@ -24,3 +24,5 @@ int cell_event_unwatch(struct cell_event_loop *l, struct cell_event_source *s);
 int cell_event_loop_run(struct cell_event_loop *l, int tick_ms, void (*tick)(void *data),
 			void *data);
 void cell_event_loop_quit(struct cell_event_loop *l);
+/* The loop's clock (ms, monotonic), read after each wait: "now" for callbacks and the tick. */
+long cell_event_now(const struct cell_event_loop *l);

@@ -80,14 +80,6 @@ struct cell_proxy {
 	int64_t flush_start;
 };
 
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 static struct cell_host_stats *host_stats(struct conn *c)
@@ -162,7 +154,7 @@ static void answer(struct conn *c, int status, const char *reason, const char *b
 
 	c->u2c.len = n > 0 && (size_t)n < BUF_SIZE ? (size_t)n : 0;
 	c->state = ANSWERING;
-	c->deadline = now_ms() + 2000;
+	c->deadline = cell_event_now(c->p->loop) + 2000;
 	if (c->upstream.fd >= 0) {
 		cell_event_unwatch(c->p->loop, &c->upstream);
 		close(c->upstream.fd);
@@ -295,7 +287,7 @@ static void established(struct conn *c)
 		}
 	}
 	c->state = RELAY;
-	c->deadline = now_ms() + c->p->o.idle_timeout_ms;
+	c->deadline = cell_event_now(c->p->loop) + c->p->o.idle_timeout_ms;
 	watch(c);
 }
 
@@ -386,7 +378,7 @@ static void handle_request(struct conn *c, const struct cell_http_request *r)
 		deny(c, rule ? "network.deny names it" : NULL);
 		return;
 	}
-	c->deadline = now_ms() + c->p->o.connect_timeout_ms;
+	c->deadline = cell_event_now(c->p->loop) + c->p->o.connect_timeout_ms;
 	pinned = cell_netpolicy_pinned(c->p->project.policy, c->host);
 	if (known_address(c, pinned ? pinned : c->host)) {
 		try_connect(c);
@@ -481,7 +473,7 @@ static void half_close(struct conn *c)
 static void moved(struct conn *c, ssize_t n)
 {
 	if (n > 0 && c->state == RELAY)
-		c->deadline = now_ms() + c->p->o.idle_timeout_ms;
+		c->deadline = cell_event_now(c->p->loop) + c->p->o.idle_timeout_ms;
 }
 
 /* Sends what waits for the client; counts what came from upstream (not our own 200). */
@@ -714,7 +706,7 @@ static void listener_event(struct cell_event_source *s, uint32_t events)
 		c->id = ++p->next_id;
 		c->client = (struct cell_event_source){fd, client_event};
 		c->upstream = (struct cell_event_source){-1, upstream_event};
-		c->deadline = now_ms() + p->o.head_timeout_ms;
+		c->deadline = cell_event_now(p->loop) + p->o.head_timeout_ms;
 		c->next = p->conns;
 		p->conns = c;
 		p->n_conns++;
@@ -728,7 +720,7 @@ static void flush(struct cell_proxy *p)
 	_cleanup_free_ char *line = NULL;
 	int64_t now = (int64_t)time(NULL);
 
-	p->last_flush = now_ms();
+	p->last_flush = cell_event_now(p->loop);
 	if (!p->project.ledger || p->stats.n_hosts == 0) {
 		p->flush_start = now;
 		return;
@@ -751,7 +743,7 @@ static void flush(struct cell_proxy *p)
 static void tick(void *data)
 {
 	struct cell_proxy *p = data;
-	long now = now_ms();
+	long now = cell_event_now(p->loop);
 
 	for (struct conn **pc = &p->conns; *pc;) {
 		struct conn *c = *pc;
@@ -958,7 +950,7 @@ int cell_proxy_new(const struct cell_proxy_project *project, const struct cell_p
 		cell_proxy_free(p);
 		return r;
 	}
-	p->last_flush = now_ms();
+	p->last_flush = cell_event_now(p->loop);
 	p->flush_start = (int64_t)time(NULL);
 	*ret = p;
 	return 0;
