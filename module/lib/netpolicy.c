@@ -462,8 +462,7 @@ static const char *special_v6(const unsigned char a[16])
 bool cell_netpolicy_address_ok(const struct cell_netpolicy *p, const char *host, uint16_t port,
 			       const struct sockaddr *sa, const char **ret_why)
 {
-	unsigned char addr[16];
-	char text[INET6_ADDRSTRLEN];
+	unsigned char addr[16], pin[16];
 	const char *pinned, *special;
 	int family = sa->sa_family;
 
@@ -490,13 +489,9 @@ bool cell_netpolicy_address_ok(const struct cell_netpolicy *p, const char *host,
 		return true;
 	/* the resolve map pinned the host here: the user's own choice */
 	pinned = cell_netpolicy_pinned(p, host);
-	if (pinned && inet_ntop(family, addr, text, sizeof(text))) {
-		unsigned char pin[16];
-
-		if (inet_pton(family, pinned, pin) == 1 &&
-		    memcmp(pin, addr, family == AF_INET ? 4 : 16) == 0)
-			return true;
-	}
+	if (pinned && literal(pinned, pin) == family &&
+	    memcmp(pin, addr, family == AF_INET ? 4 : 16) == 0)
+		return true;
 	/* an allow rule that names the address or its range */
 	for (size_t i = 0; i < p->n_allow; i++) {
 		const struct cell_netrule *r = &p->allow[i].rule;
