@@ -193,6 +193,47 @@ static void fail(struct conn *c, int status, const char *fmt, ...)
 	answer(c, status, status == 504 ? "Gateway Timeout" : "Bad Gateway", body);
 }
 
+/* An IP literal and a port as a socket address; false for a name. */
+static bool literal_sockaddr(const char *text, uint16_t port, struct sockaddr_storage *ss,
+			     socklen_t *ret_len)
+{
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, text, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(port);
+		*ret_len = sizeof(*s4);
+		return true;
+	}
+	if (inet_pton(AF_INET6, text, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		*ret_len = sizeof(*s6);
+		return true;
+	}
+	return false;
+}
+
+/* The address of an IPv4 or IPv6 socket address as text (left alone otherwise); its port. */
+static uint16_t sockaddr_text(const struct sockaddr *sa, char text[INET6_ADDRSTRLEN])
+{
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, text, INET6_ADDRSTRLEN);
+		return ntohs(s6->sin6_port);
+	}
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+
+		inet_ntop(AF_INET, &s4->sin_addr, text, INET6_ADDRSTRLEN);
+		return ntohs(s4->sin_port);
+	}
+	return 0;
+}
+
 static void try_connect(struct conn *c);
 
 static void upstream_event(struct cell_event_source *s, uint32_t events);
@@ -302,14 +343,9 @@ static void try_connect(struct conn *c)
 		c->next_addr++;
 		if (!cell_netpolicy_address_ok(c->p->project.policy, c->host, c->port, sa, &why)) {
 			char text[INET6_ADDRSTRLEN] = "?";
-			const void *a =
-				sa->sa_family == AF_INET
-					? (const void *)&((const struct sockaddr_in *)sa)->sin_addr
-					: (const void *)&((const struct sockaddr_in6 *)sa)
-						  ->sin6_addr;
 			char reason[256];
 
-			inet_ntop(sa->sa_family, a, text, sizeof(text));
+			sockaddr_text(sa, text);
 			snprintf(reason, sizeof(reason), "it resolves to %s, %s", text, why);
 			deny(c, reason);
 			return;
@@ -333,23 +369,8 @@ static void try_connect(struct conn *c)
 /* The address list for a literal or pinned host, without a lookup. */
 static bool known_address(struct conn *c, const char *text)
 {
-	struct sockaddr_in *s4 = (struct sockaddr_in *)&c->addrs.addrs[0];
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&c->addrs.addrs[0];
-
-	memset(&c->addrs, 0, sizeof(c->addrs));
-	if (inet_pton(AF_INET, text, &s4->sin_addr) == 1) {
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons(c->port);
-		c->addrs.lens[0] = sizeof(*s4);
-	} else if (inet_pton(AF_INET6, text, &s6->sin6_addr) == 1) {
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(c->port);
-		c->addrs.lens[0] = sizeof(*s6);
-	} else {
-		return false;
-	}
-	c->addrs.n = 1;
-	return true;
+	c->addrs.n = literal_sockaddr(text, c->port, &c->addrs.addrs[0], &c->addrs.lens[0]);
+	return c->addrs.n == 1;
 }
 
 static void handle_request(struct conn *c, const struct cell_http_request *r)
@@ -818,8 +839,6 @@ int cell_proxy_listen(const char *spec, int *ret_fd, char **ret_desc)
 		len = sizeof(*un);
 	} else {
 		char host[CELL_HOST_MAX + 1];
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
 		const char *why;
 		uint16_t port = 0;
 		bool v6;
@@ -835,17 +854,8 @@ int cell_proxy_listen(const char *spec, int *ret_fd, char **ret_desc)
 						     &why) < 0) {
 			return -EINVAL;
 		}
-		if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
-			s4->sin_family = AF_INET;
-			s4->sin_port = htons(port);
-			len = sizeof(*s4);
-		} else if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
-			s6->sin6_family = AF_INET6;
-			s6->sin6_port = htons(port);
-			len = sizeof(*s6);
-		} else {
+		if (!literal_sockaddr(host, port, &ss, &len))
 			return -EINVAL;
-		}
 	}
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -863,16 +873,11 @@ int cell_proxy_listen(const char *spec, int *ret_fd, char **ret_desc)
 		if (asprintf(ret_desc, "%s", spec) < 0)
 			*ret_desc = NULL;
 	} else {
-		char text[INET6_ADDRSTRLEN];
-		bool v6 = ss.ss_family == AF_INET6;
+		char text[INET6_ADDRSTRLEN] = "?";
+		uint16_t bound = sockaddr_text((struct sockaddr *)&ss, text);
 
-		inet_ntop(ss.ss_family,
-			  v6 ? (void *)&((struct sockaddr_in6 *)&ss)->sin6_addr
-			     : (void *)&((struct sockaddr_in *)&ss)->sin_addr,
-			  text, sizeof(text));
-		if (asprintf(ret_desc, v6 ? "[%s]:%u" : "%s:%u", text,
-			     ntohs(v6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-				      : ((struct sockaddr_in *)&ss)->sin_port)) < 0)
+		if (asprintf(ret_desc, ss.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", text,
+			     bound) < 0)
 			*ret_desc = NULL;
 	}
 	if (!*ret_desc) {
