@@ -240,12 +240,11 @@ static void upstream_event(struct cell_event_source *s, uint32_t events);
 static void client_event(struct cell_event_source *s, uint32_t events);
 
 /* Hop-by-hop fields (RFC 9110 7.6.1) are not forwarded, nor those Connection names. */
-static bool hop_by_hop(const struct cell_http_request *r, const struct cell_http_header *h)
+static bool hop_by_hop(const struct cell_http_header *conn, const struct cell_http_header *h)
 {
 	static const char *const fields[] = {
 		"Connection", "Proxy-Connection", "Keep-Alive",		 "TE",
 		"Trailer",    "Upgrade",	  "Proxy-Authorization", "Proxy-Authenticate"};
-	const struct cell_http_header *conn = cell_http_find_header(r, "Connection");
 
 	for (size_t i = 0; i < ELEMENTSOF(fields); i++)
 		if (h->name_len == strlen(fields[i]) &&
@@ -268,40 +267,37 @@ static bool hop_by_hop(const struct cell_http_request *r, const struct cell_http
 }
 
 /*
- * The request to send upstream: origin-form, hop-by-hop fields dropped, "Connection: close"
- * (one request per connection to the upstream), then whatever of the body already arrived.
+ * Replaces the request head r (parsed from c2u) with the request to send upstream: origin-form,
+ * hop-by-hop fields dropped, "Connection: close" (one request per connection to the upstream),
+ * then whatever of the body already arrived.
  */
-static int rewrite_request(struct conn *c)
+static int rewrite_request(struct conn *c, const struct cell_http_request *r)
 {
-	struct cell_http_request r;
-	const char *why;
+	const struct cell_http_header *conn = cell_http_find_header(r, "Connection");
 	/* nothing has come from upstream yet: its buffer is free to build the request in */
 	char *out = c->u2c.data;
 	size_t n = 0, rest;
-	long len = cell_http_parse_request(c->c2u.data, c->c2u.len, &r, &why);
 
-	if (len <= 0)
-		return -EINVAL;
-	n += (size_t)snprintf(out, BUF_SIZE, "%.*s %s%.*s HTTP/1.1\r\n", (int)r.method_len,
-			      r.method, r.path[0] == '?' ? "/" : "", (int)r.path_len, r.path);
-	if (!cell_http_find_header(&r, "Host"))
+	n += (size_t)snprintf(out, BUF_SIZE, "%.*s %s%.*s HTTP/1.1\r\n", (int)r->method_len,
+			      r->method, r->path[0] == '?' ? "/" : "", (int)r->path_len, r->path);
+	if (!cell_http_find_header(r, "Host"))
 		n += (size_t)snprintf(out + n, BUF_SIZE - n,
-				      r.host_is_ipv6 ? "Host: [%s]:%u\r\n" : "Host: %s:%u\r\n",
-				      r.host, r.port);
-	for (size_t i = 0; i < r.n_headers && n < BUF_SIZE; i++)
-		if (!hop_by_hop(&r, &r.headers[i]))
+				      r->host_is_ipv6 ? "Host: [%s]:%u\r\n" : "Host: %s:%u\r\n",
+				      r->host, r->port);
+	for (size_t i = 0; i < r->n_headers && n < BUF_SIZE; i++)
+		if (!hop_by_hop(conn, &r->headers[i]))
 			n += (size_t)snprintf(out + n, BUF_SIZE - n, "%.*s: %.*s\r\n",
-					      (int)r.headers[i].name_len, r.headers[i].name,
-					      (int)r.headers[i].value_len, r.headers[i].value);
+					      (int)r->headers[i].name_len, r->headers[i].name,
+					      (int)r->headers[i].value_len, r->headers[i].value);
 	if (n < BUF_SIZE)
 		n += (size_t)snprintf(out + n, BUF_SIZE - n, "Connection: close\r\n\r\n");
-	rest = c->c2u.len - (size_t)len;
+	rest = c->c2u.len - c->head_len;
 	if (n >= BUF_SIZE || n + rest > BUF_SIZE)
 		return -E2BIG;
-	c->body_left = r.content_length > 0 ? r.content_length : 0;
+	c->body_left = r->content_length > 0 ? r->content_length : 0;
 	if ((int64_t)rest > c->body_left)
 		rest = (size_t)c->body_left; /* a pipelined request after the body: not forwarded */
-	memcpy(out + n, c->c2u.data + len, rest);
+	memcpy(out + n, c->c2u.data + c->head_len, rest);
 	c->body_left -= (int64_t)rest;
 	memcpy(c->c2u.data, out, n + rest);
 	c->c2u.len = n + rest;
@@ -322,10 +318,6 @@ static void established(struct conn *c)
 		c->ours_down = sizeof(ok) - 1;
 	} else {
 		host_stats(c)->requests++;
-		if (rewrite_request(c) < 0) {
-			fail(c, 502, "cell: the request to %s could not be forwarded", c->host);
-			return;
-		}
 	}
 	c->state = RELAY;
 	c->deadline = cell_event_now(c->p->loop) + c->p->o.idle_timeout_ms;
@@ -397,6 +389,11 @@ static void handle_request(struct conn *c, const struct cell_http_request *r)
 	if (cell_netpolicy_check(c->p->project.policy, c->host, c->port, &rule) !=
 	    CELL_NET_ALLOWED) {
 		deny(c, rule ? "network.deny names it" : NULL);
+		return;
+	}
+	/* the parsed head points into c2u: rewrite it now, not parse it again once connected */
+	if (r->form == CELL_HTTP_ABSOLUTE && rewrite_request(c, r) < 0) {
+		fail(c, 502, "cell: the request to %s could not be forwarded", c->host);
 		return;
 	}
 	c->deadline = cell_event_now(c->p->loop) + c->p->o.connect_timeout_ms;
