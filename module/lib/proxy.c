@@ -712,11 +712,8 @@ static void listener_event(struct cell_event_source *s, uint32_t events)
 			c->u2c.data = malloc(BUF_SIZE);
 		}
 		if (!c || !c->c2u.data || !c->u2c.data) {
-			if (c) {
-				free(c->c2u.data);
-				free(c->u2c.data);
-			}
-			free(c);
+			if (c)
+				conn_free(c);
 			close(fd);
 			continue;
 		}
