@@ -17,7 +17,7 @@
 static void serve(int fd)
 {
 	static char chunk[256 * 1024];
-	char req[8192], head[128];
+	char req[8192] = "", head[128];
 	size_t len = 0;
 	long long n = 0, sent = 0;
 	char *sp;

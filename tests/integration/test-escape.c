@@ -440,6 +440,7 @@ Test(escape, cell_variables_are_set)
 
 Test(escape, setuid_binaries_gain_nothing)
 {
+	char want[64];
 	char *suid;
 
 	if (geteuid() != 0)
@@ -455,14 +456,9 @@ Test(escape, setuid_binaries_gain_nothing)
 	cr_assert(eq(int, chown(suid, 0, 0), 0));
 	cr_assert(eq(int, chmod(suid, 04755), 0));
 	expect(outside("./suid-probe euid"), 0, "euid=0\n");
-	expect(in_cell("./suid-probe euid; grep NoNewPrivs /proc/self/status | tr -d '\\t'"), 0,
-	       NULL);
-	{
-		struct th_result r = in_cell("./suid-probe euid");
-
-		cr_assert(ne(str, r.out, "euid=0\n"));
-		th_result_done(&r);
-	}
+	/* the same binary inside runs as the user who ran it */
+	snprintf(want, sizeof(want), "euid=%u\n", (unsigned)t.uid);
+	expect(in_cell("./suid-probe euid"), 0, want);
 	expect(in_cell("grep NoNewPrivs /proc/self/status | tr -d '\\t'"), 0, "NoNewPrivs:1\n");
 	free(suid);
 }
@@ -648,7 +644,6 @@ Test(escape, working_directory_is_kept)
 {
 	char want[512];
 
-	cr_assert(eq(int, cell_mkdir_p(t.proj, 0755), 0));
 	free(th_write(t.proj, "src/deep/dir/.keep", ""));
 	th_chown_r(t.proj, t.uid, t.gid);
 	snprintf(want, sizeof(want), "%s/src/deep/dir\n", t.proj);

@@ -38,7 +38,7 @@ static struct {
 /* Reads a request head (and a Content-Length body) and answers with what it saw. */
 static void serve(int fd)
 {
-	char req[16384], resp[20000];
+	char req[16384] = "", resp[20000];
 	size_t len = 0;
 	char *end = NULL, *cl;
 	long body = 0;
