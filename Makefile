@@ -2,8 +2,8 @@
 #
 #   make            build the cell command and libcell into build/
 #   make deps       install the Debian packages the build, tests and demo need (apt-get)
-#   make test       deps + build + every test, then the unit tests again under ASan+UBSan
-#   make demo       build, then run cell on examples/demo (offline)
+#   make test       deps + build + every test, then every test again under ASan+UBSan
+#   make demo       deps + build, then run cell on examples/demo (offline)
 #   make lint       cppcheck + clang-format --dry-run
 #   make install    PREFIX=/usr/local DESTDIR=
 #   V=1             show the commands; SANITIZE=1 builds with ASan+UBSan
@@ -177,12 +177,12 @@ FUZZ_SECONDS ?= 30
 FUZZ_TARGETS := http config
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz-%)
 
-$(BUILD)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(LIB_SRC)
+$(BUILD)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(LIB_SRC) $(wildcard module/lib/*.h)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  FUZZ    $@")
 	$(Q)clang -std=gnu17 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 		-iquote module/lib -D_GNU_SOURCE -DCELL_VERSION='"fuzz"' $(PKG_CFLAGS) \
-		-o $@ $^ $(PKG_LIBS)
+		-o $@ $(filter %.c,$^) $(PKG_LIBS)
 
 .PHONY: fuzz
 fuzz: deps $(FUZZ_BINS)
@@ -206,8 +206,12 @@ bench: deps $(CELL) $(CELL_INIT) $(BENCH_UPSTREAM) test-user
 	$(Q)python3 tests/bench/cell-run.py $(abspath $(CELL))
 	$(Q)python3 tests/bench/proxy.py $(abspath $(CELL)) $(abspath $(BENCH_UPSTREAM))
 
-.PHONY: demo
-demo: $(CELL) $(CELL_INIT)
+.PHONY: demo demo-run
+# deps first, then the build (a fresh machine has no compiler yet); offline once installed
+demo: deps
+	$(Q)$(MAKE) --no-print-directory demo-run
+
+demo-run: $(CELL) $(CELL_INIT)
 	$(Q)bash examples/demo/demo.sh $(abspath $(CELL))
 
 C_FILES = $(shell find module shim bpf tests -name '*.[ch]' -not -path '*/fixtures/*')
