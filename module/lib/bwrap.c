@@ -86,6 +86,12 @@ static int push3(char ***argv, const char *a, const char *b, const char *c)
 	return r < 0 ? r : push2(argv, b, c);
 }
 
+/*
+ * What cell-init needs (in the cell's own user namespace) to mount overlays: mounting, reaching
+ * the staging directories, and emptying its bounding set before the command runs.
+ */
+static const char *const init_caps[] = {"CAP_SYS_ADMIN", "CAP_DAC_OVERRIDE", "CAP_SETPCAP"};
+
 static bool has_overlay(const struct cell_plan *p)
 {
 	for (size_t i = 0; i < p->mounts.n; i++)
@@ -154,10 +160,12 @@ int cell_bwrap_argv(const char *bwrap, const struct cell_plan *p, char ***ret)
 		r = push2(&argv, "--hostname", p->hostname);
 	if (r >= 0)
 		r = push2(&argv, "--die-with-parent", "--as-pid-1");
-	/* with overlays, cell-init needs capabilities (of the cell's own user namespace) to mount
-	 * them, and drops them all before the command runs */
+	/* with overlays, cell-init gets what it needs to mount them, and drops it all before the
+	 * command runs */
 	if (r >= 0)
-		r = push2(&argv, has_overlay(p) ? "--cap-add" : "--cap-drop", "ALL");
+		r = push2(&argv, "--cap-drop", "ALL");
+	for (size_t i = 0; r >= 0 && i < (has_overlay(p) ? ELEMENTSOF(init_caps) : 0); i++)
+		r = push2(&argv, "--cap-add", init_caps[i]);
 	snprintf(num, sizeof(num), "%d", CELL_BWRAP_FD_SECCOMP);
 	if (r >= 0)
 		r = push2(&argv, "--seccomp", num);
