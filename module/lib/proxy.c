@@ -729,6 +729,36 @@ static void listener_event(struct cell_event_source *s, uint32_t events)
 	}
 }
 
+/*
+ * Counting starts again from zero, with entries only for the hosts of open connections (so that
+ * names tried once do not pile up). Connections point at their host's entry by index: the new
+ * table replaces the old only once it holds every one of them; if it cannot, the old one is
+ * zeroed where it stands.
+ */
+static void restart_stats(struct cell_proxy *p)
+{
+	struct cell_stats fresh = {0};
+	struct cell_host_stats *h;
+	int r = 0;
+
+	for (struct conn *c = p->conns; c && r >= 0; c = c->next)
+		if (!c->dead && c->host[0])
+			r = cell_stats_host(&fresh, c->host, &h);
+	if (r < 0) {
+		cell_stats_done(&fresh);
+		for (size_t i = 0; i < p->stats.n_hosts; i++)
+			p->stats.hosts[i] =
+				(struct cell_host_stats){.host = p->stats.hosts[i].host};
+		return;
+	}
+	cell_stats_done(&p->stats);
+	p->stats = fresh;
+	/* every host is in the table now: these lookups find, never add */
+	for (struct conn *c = p->conns; c; c = c->next)
+		if (!c->dead && c->host[0] && cell_stats_host(&p->stats, c->host, &h) >= 0)
+			c->stats = (size_t)(h - p->stats.hosts);
+}
+
 /* The counters since the last flush become one ledger record, then start again from zero. */
 static void flush(struct cell_proxy *p)
 {
@@ -736,7 +766,7 @@ static void flush(struct cell_proxy *p)
 	int64_t now = (int64_t)time(NULL);
 
 	p->last_flush = cell_event_now(p->loop);
-	if (!p->project.ledger || p->stats.n_hosts == 0) {
+	if (!p->project.ledger || !cell_stats_counted(&p->stats)) {
 		p->flush_start = now;
 		return;
 	}
@@ -744,14 +774,7 @@ static void flush(struct cell_proxy *p)
 			      now, &line) < 0 ||
 	    cell_ledger_append(p->project.ledger, line) < 0)
 		return; /* kept, and tried again at the next flush */
-	cell_stats_done(&p->stats);
-	/* connections point at their host's entry by index: give them fresh ones */
-	for (struct conn *c = p->conns; c; c = c->next) {
-		struct cell_host_stats *h;
-
-		if (!c->dead && c->host[0] && cell_stats_host(&p->stats, c->host, &h) >= 0)
-			c->stats = (size_t)(h - p->stats.hosts);
-	}
+	restart_stats(p);
 	p->flush_start = now;
 }
 

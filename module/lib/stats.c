@@ -53,6 +53,19 @@ static uint64_t *counter(struct cell_host_stats *h, size_t i)
 	return (uint64_t *)((char *)h + counters[i].offset);
 }
 
+static bool counted(const struct cell_host_stats *e)
+{
+	return e->requests | e->tunnels | e->bytes_up | e->bytes_down | e->denied;
+}
+
+bool cell_stats_counted(const struct cell_stats *s)
+{
+	for (size_t i = 0; i < s->n_hosts; i++)
+		if (counted(&s->hosts[i]))
+			return true;
+	return false;
+}
+
 int cell_stats_record(const struct cell_stats *s, const char *kind, const char *project,
 		      const char *name, int64_t start, int64_t end, char **ret_line)
 {
@@ -74,7 +87,7 @@ int cell_stats_record(const struct cell_stats *s, const char *kind, const char *
 		cJSON *h;
 
 		/* a host with nothing counted (an idle tunnel between flushes) is no news */
-		if (!(e->requests | e->tunnels | e->bytes_up | e->bytes_down | e->denied))
+		if (!counted(e))
 			continue;
 		h = cJSON_AddObjectToObject(hosts, e->host);
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,6 +25,8 @@ struct cell_stats {
 /* The entry for host, added (zeroed) if new. */
 int cell_stats_host(struct cell_stats *s, const char *host, struct cell_host_stats **ret);
 void cell_stats_done(struct cell_stats *s);
+/* Whether any host has anything counted. */
+bool cell_stats_counted(const struct cell_stats *s);
 /*
  * One ledger record: {"v":1,"kind":KIND,"project":ID,"name":NAME,"start":S,"end":E,
  * "hosts":{HOST:{"requests":..,"tunnels":..,"up":..,"down":..,"denied":..}}}.

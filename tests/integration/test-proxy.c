@@ -754,3 +754,23 @@ Test(proxy, a_tunnel_that_keeps_moving_is_never_idle)
 	close(fd);
 	cr_assert(eq(sz, got, (size_t)30 * 16));
 }
+
+Test(proxy, an_idle_tunnel_adds_no_empty_records)
+{
+	char *argv[] = {(char *)CELL, (char *)"stats", NULL};
+	struct th_result r;
+	int fd;
+
+	allow_port(t.upstream_port);
+	start_proxy(NULL, NULL);
+	fd = tunnel(t.upstream_port);
+	/* about six flushes go by (--flush-interval 200) with the tunnel open and silent */
+	usleep(1200 * 1000);
+	close(fd);
+	stop_proxy();
+	th_run(t.proj, argv, t.env, &r);
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	/* the one that counted the tunnel; none for the quiet flushes after it */
+	cr_assert(not(eq(ptr, strstr(r.out, "px: 1 record\n"), NULL)), "%s", r.out);
+	th_result_done(&r);
+}
