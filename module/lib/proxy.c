@@ -795,9 +795,6 @@ static void tick(void *data)
 				     c->port);
 			else
 				conn_close(c);
-			/* an answer gets two more seconds to go out */
-			if (!c->dead && c->state == ANSWERING && c->deadline < now)
-				c->deadline = now + 2000;
 		}
 		if (c->dead) {
 			*pc = c->next;
@@ -945,7 +942,7 @@ int cell_proxy_new(const struct cell_proxy_project *project, const struct cell_p
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	p->signals = (struct cell_event_source){signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK),
 						signal_event};
-	r = cell_event_loop_new(&p->loop);
+	r = p->signals.fd < 0 ? negative_errno() : cell_event_loop_new(&p->loop);
 	if (r >= 0)
 		r = cell_resolver_new(4, &p->resolver);
 	if (r >= 0) {
@@ -956,7 +953,7 @@ int cell_proxy_new(const struct cell_proxy_project *project, const struct cell_p
 	if (r >= 0)
 		r = cell_event_watch(p->loop, &p->resolved, EPOLLIN);
 	if (r >= 0)
-		r = p->signals.fd < 0 ? -errno : cell_event_watch(p->loop, &p->signals, EPOLLIN);
+		r = cell_event_watch(p->loop, &p->signals, EPOLLIN);
 	p->watcher.fd = -1;
 	if (r >= 0 && project->watch_dir) {
 		p->watcher = (struct cell_event_source){inotify_init1(IN_NONBLOCK | IN_CLOEXEC),

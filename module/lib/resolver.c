@@ -15,7 +15,6 @@
 
 struct job {
 	struct job *next;
-	uint64_t id;
 	char host[CELL_HOST_MAX + 1];
 	char port[8];
 	struct cell_resolved res;
@@ -38,7 +37,6 @@ static void lookup(struct job *j)
 				 .ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG};
 	struct addrinfo *ai = NULL;
 
-	j->res.id = j->id;
 	j->res.gai_error = getaddrinfo(j->host, j->port, &hints, &ai);
 	for (struct addrinfo *a = ai; a && j->res.n < CELL_RESOLVE_MAX_ADDRS; a = a->ai_next) {
 		if (a->ai_addrlen > sizeof(j->res.addrs[0]))
@@ -87,8 +85,14 @@ int cell_resolver_new(unsigned threads, struct cell_resolver **ret)
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->wake, NULL);
 	r->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (r->efd < 0) {
+		int e = negative_errno();
+
+		cell_resolver_free(r);
+		return e;
+	}
 	r->threads = calloc(threads, sizeof(*r->threads));
-	if (r->efd < 0 || !r->threads) {
+	if (!r->threads) {
 		cell_resolver_free(r);
 		return -ENOMEM;
 	}
@@ -147,7 +151,7 @@ int cell_resolver_submit(struct cell_resolver *r, uint64_t id, const char *host,
 		free(j);
 		return -EINVAL;
 	}
-	j->id = id;
+	j->res.id = id;
 	strcpy(j->host, host);
 	snprintf(j->port, sizeof(j->port), "%u", port);
 	pthread_mutex_lock(&r->lock);
