@@ -70,6 +70,8 @@ int cli_bad_option(char *argv[], int c);
 int cli_cell_open(const struct cli_cell_options *o, struct cell_project **ret_project,
 		  struct cell_config **ret_config, char **ret_cwd);
 /* Builds the plan for command; prints problems and returns an exit code, or -1. */
+/* The cell's shell: config's shell, else a non-empty $SHELL, else /bin/sh. */
+const char *cli_shell(const struct cell_config *c);
 int cli_cell_plan(const struct cell_project *p, const struct cell_config *c, const char *cwd,
 		  char *const *command, struct cell_plan **ret);
 /* Runs a plan: prints its notices, starts it, returns the cell's exit status. */

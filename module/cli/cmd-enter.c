@@ -84,7 +84,7 @@ int cmd_enter(int argc, char *argv[])
 	_cleanup_project_ struct cell_project *p = NULL;
 	_cleanup_config_ struct cell_config *c = NULL;
 	_cleanup_plan_ struct cell_plan *plan = NULL;
-	_cleanup_free_ char *cwd = NULL, *shell = NULL;
+	_cleanup_free_ char *cwd = NULL;
 	struct cli_cell_options o = {0};
 	char *command[2] = {NULL, NULL};
 	int r;
@@ -99,14 +99,12 @@ int cmd_enter(int argc, char *argv[])
 	r = cli_cell_open(&o, &p, &c, &cwd);
 	if (r >= 0)
 		return r;
-	shell = strdup(c->shell ? c->shell : getenv("SHELL") ? getenv("SHELL") : "/bin/sh");
-	if (!shell)
-		return CELL_EXIT_FAILURE;
-	command[0] = shell;
+	/* the plan's command is replaced by shell_setup(); the same shell is $SHELL inside */
+	command[0] = (char *)cli_shell(c);
 	r = cli_cell_plan(p, c, cwd, command, &plan);
 	if (r >= 0)
 		return r;
-	if (shell_setup(plan, shell) < 0)
+	if (shell_setup(plan, command[0]) < 0)
 		return CELL_EXIT_FAILURE;
 	return cli_cell_launch(plan);
 }

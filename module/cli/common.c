@@ -294,13 +294,19 @@ int cli_cell_open(const struct cli_cell_options *o, struct cell_project **ret_pr
 	return -1;
 }
 
+const char *cli_shell(const struct cell_config *c)
+{
+	const char *shell = c->shell ? c->shell : getenv("SHELL");
+
+	return shell && *shell ? shell : "/bin/sh";
+}
+
 int cli_cell_plan(const struct cell_project *p, const struct cell_config *c, const char *cwd,
 		  char *const *command, struct cell_plan **ret)
 {
 	_cleanup_diag_ struct cell_diag d = {0};
 	_cleanup_free_ char *state = NULL, *init = NULL;
 	struct cell_config_env env = cell_config_env_from_process();
-	const char *shell = c->shell ? c->shell : getenv("SHELL");
 	struct cell_plan_input in;
 	extern char **environ;
 	int r;
@@ -322,7 +328,7 @@ int cli_cell_plan(const struct cell_project *p, const struct cell_config *c, con
 		.environ = environ,
 		.home = env.home,
 		.user = env.user,
-		.shell = shell && *shell ? shell : "/bin/sh",
+		.shell = cli_shell(c),
 		.state_home = state,
 		.init = init,
 	};

@@ -982,3 +982,16 @@ Test(escape, a_signal_before_the_cell_is_up_still_reaches_the_command)
 	/* sleep died of the forwarded SIGTERM: 143, and long before its 5 seconds */
 	cr_assert(eq(int, WIFEXITED(status) ? WEXITSTATUS(status) : -1, 143));
 }
+
+Test(escape, enter_with_an_empty_shell_variable_runs_sh)
+{
+	char cmd[512];
+	struct th_result r;
+
+	/* the shell that runs and the $SHELL inside are one choice: here /bin/sh for both */
+	snprintf(cmd, sizeof(cmd), "echo 'echo \"shell=$SHELL\"' | SHELL= %s enter 2>&1", CELL);
+	r = outside(cmd);
+	cr_assert(eq(int, r.status, 0), "%s", r.out);
+	cr_assert(not(eq(ptr, strstr(r.out, "shell=/bin/sh\n"), NULL)), "%s", r.out);
+	th_result_done(&r);
+}
