@@ -159,11 +159,8 @@ static int parse_options(int argc, char *argv[], const char **ret_seccomp_out)
 		case 'S':
 			*ret_seccomp_out = optarg;
 			break;
-		case ':':
-			return cli_bad_usage(argv[0], "option '%s' needs a value",
-					     argv[optind - 1]);
 		default:
-			return cli_bad_usage(argv[0], "unknown option '%s'", argv[optind - 1]);
+			return cli_bad_option(argv, c);
 		}
 	}
 	return -1;

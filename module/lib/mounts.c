@@ -305,8 +305,8 @@ static int add_config_mount(struct cell_mount_plan *p, const struct cell_mount *
 			if (errno == ENOENT && m->optional)
 				return 0;
 			return cell_diag_set(
-				diag, -ENOENT, NULL, NULL, "%s: '%s' %s%s", m->origin, m->path,
-				errno == ENOENT ? "does not exist" : strerror(errno),
+				diag, negative_errno(), NULL, NULL, "%s: '%s' %s%s", m->origin,
+				m->path, errno == ENOENT ? "does not exist" : strerror(errno),
 				errno == ENOENT ? " (\"optional\": true skips a missing source)"
 						: "");
 		}
@@ -315,6 +315,9 @@ static int add_config_mount(struct cell_mount_plan *p, const struct cell_mount *
 					     "%s: '%s' is not a directory; overlay needs one",
 					     m->origin, m->path);
 		src = m->canonicalize ? realpath(m->path, NULL) : strdup(m->path);
+		if (!src && m->canonicalize && errno != ENOMEM)
+			return cell_diag_set(diag, negative_errno(), NULL, NULL, "%s: '%s': %s",
+					     m->origin, m->path, strerror(errno));
 		if (!src)
 			return -ENOMEM;
 		if (cell_path_is_below(m->path, in->root)) {

@@ -130,7 +130,7 @@ int cell_seccomp_compile(const struct cell_seccomp_options *o, int *ret_fd)
 		if (applies(&blocked[i], o))
 			r = add_rule(ctx, &blocked[i]);
 	if (r >= 0) {
-		fd = memfd_create("cell-seccomp", 0);
+		fd = memfd_create("cell-seccomp", MFD_CLOEXEC);
 		if (fd < 0)
 			r = negative_errno();
 	}
