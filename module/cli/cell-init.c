@@ -36,7 +36,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define STAGING "/run/cell/overlay"
+#include "bwrap.h"
+
+#define STAGING CELL_OVERLAY_STAGING
 
 static void die(const char *what)
 {

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "bwrap.h"
 #include "cli.h"
 #include "commands.h"
 #include "fileio.h"
@@ -67,7 +68,7 @@ int cmd_allow_host(int argc, char *argv[])
 		return cli_bad_usage(argv[0], "no host given");
 	if (argc - optind > 2)
 		return cli_bad_usage(argv[0], "unexpected argument '%s'", argv[optind + 2]);
-	if (getenv("CELL_ID") || stat("/run/cell/init", &st) == 0) {
+	if (getenv("CELL_ID") || stat(CELL_INIT_PATH, &st) == 0) {
 		fprintf(stderr, "cell: allow-host works only outside a cell: nothing in a cell may "
 				"widen its own network\n");
 		return CELL_EXIT_FAILURE;
