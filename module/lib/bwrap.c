@@ -72,18 +72,15 @@ static int push(char ***argv, const char *a)
 	return cell_strv_extend(argv, a);
 }
 
+/* an option and its values: a fixed count, checked by the compiler */
 static int push2(char ***argv, const char *a, const char *b)
 {
-	int r = push(argv, a);
-
-	return r < 0 ? r : push(argv, b);
+	return cell_strv_extend_many(argv, a, b, (char *)NULL);
 }
 
 static int push3(char ***argv, const char *a, const char *b, const char *c)
 {
-	int r = push(argv, a);
-
-	return r < 0 ? r : push2(argv, b, c);
+	return cell_strv_extend_many(argv, a, b, c, (char *)NULL);
 }
 
 /*
