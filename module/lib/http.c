@@ -91,25 +91,10 @@ int cell_http_parse_authority(const char *s, size_t len, bool need_port, uint16_
 		}
 	}
 	if (port) {
-		unsigned long v = 0;
-		size_t digits = (size_t)(end - port);
-
-		if (digits == 0 || digits > 5) {
+		if (!cell_port_parse(port, (size_t)(end - port), ret_port)) {
 			*ret_why = "a bad port";
 			return -EINVAL;
 		}
-		for (const char *p = port; p < end; p++) {
-			if (!isdigit((unsigned char)*p)) {
-				*ret_why = "a bad port";
-				return -EINVAL;
-			}
-			v = v * 10 + (unsigned long)(*p - '0');
-		}
-		if (v < 1 || v > 65535) {
-			*ret_why = "a bad port";
-			return -EINVAL;
-		}
-		*ret_port = (uint16_t)v;
 	} else if (need_port) {
 		*ret_why = "no port";
 		return -EINVAL;

@@ -87,20 +87,26 @@ int cell_hostname_normalize(const char *s, char *buf, size_t size, const char **
 	return 0;
 }
 
+bool cell_port_parse(const char *s, size_t len, uint16_t *ret)
+{
+	unsigned long v = 0;
+
+	if (len > 5 || !all_digits(s, len))
+		return false;
+	for (size_t i = 0; i < len; i++)
+		v = v * 10 + (unsigned long)(s[i] - '0');
+	if (v < 1 || v > 65535)
+		return false;
+	*ret = (uint16_t)v;
+	return true;
+}
+
 static int parse_port(const char *s, uint16_t *ret, const char **ret_why)
 {
-	unsigned long v;
-
-	if (!all_digits(s, strlen(s)) || strlen(s) > 5) {
+	if (!cell_port_parse(s, strlen(s), ret)) {
 		*ret_why = "the port is not a number from 1 to 65535";
 		return -EINVAL;
 	}
-	v = strtoul(s, NULL, 10);
-	if (v < 1 || v > 65535) {
-		*ret_why = "the port is not a number from 1 to 65535";
-		return -EINVAL;
-	}
-	*ret = (uint16_t)v;
 	return 0;
 }
 

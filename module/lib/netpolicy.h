@@ -36,6 +36,8 @@ int cell_netrule_parse(const char *s, struct cell_netrule *ret, const char **ret
 int cell_netrule_format(const struct cell_netrule *r, char *buf, size_t size);
 /* Checks and normalises a plain host name (no wildcard, no port) into buf. */
 int cell_hostname_normalize(const char *s, char *buf, size_t size, const char **ret_why);
+/* A port from 1 to 65535 in decimal digits (s need not be NUL-terminated). */
+bool cell_port_parse(const char *s, size_t len, uint16_t *ret);
 
 /*
  * A project's network policy, compiled from its config: default deny; network.deny wins over
