@@ -78,3 +78,6 @@ int cli_cell_plan(const struct cell_project *p, const struct cell_config *c, con
 int cli_cell_launch(const struct cell_plan *plan);
 /* "cell allow '/path with space'": the exact command that would trust this project. */
 char *cli_allow_command(const struct cell_project *p);
+/* Whether the trust store records p's config as it is now; errors count as not trusted. The trust
+ * directory goes to *ret_dir if asked for (NULL if it cannot be found). */
+bool cli_trusted(const struct cell_project *p, char **ret_dir);

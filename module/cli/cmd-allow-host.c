@@ -54,7 +54,6 @@ int cmd_allow_host(int argc, char *argv[])
 	struct cell_netrule rule;
 	const char *why = NULL;
 	struct stat st;
-	bool trusted = false;
 	int opt, r;
 
 	opterr = 0;
@@ -84,10 +83,7 @@ int cmd_allow_host(int argc, char *argv[])
 	if (r >= 0)
 		return r;
 	/* trusting the result must not trust other edits along with it */
-	r = cell_trust_dir(&trust);
-	if (r >= 0)
-		r = cell_trust_check(trust, p, &trusted);
-	if (r < 0 || !trusted) {
+	if (!cli_trusted(p, &trust)) {
 		_cleanup_free_ char *allow = cli_allow_command(p);
 
 		fprintf(stderr, "cell: %s is not allowed as it is; review it and run '%s' first\n",

@@ -13,7 +13,6 @@
 #include "quote.h"
 #include "seccomp.h"
 #include "strv.h"
-#include "trust.h"
 
 static void print_rules(const char *title, const struct cell_rule *rules, size_t n)
 {
@@ -174,7 +173,7 @@ int cmd_explain(int argc, char *argv[])
 {
 	_cleanup_project_ struct cell_project *p = NULL;
 	_cleanup_config_ struct cell_config *c = NULL;
-	_cleanup_free_ char *dir = NULL, *user = NULL, *allow = NULL;
+	_cleanup_free_ char *user = NULL, *allow = NULL;
 	const char *seccomp_out = NULL;
 	bool trusted = false;
 	struct stat st;
@@ -188,11 +187,7 @@ int cmd_explain(int argc, char *argv[])
 	r = cli_open_project(optind < argc ? argv[optind] : NULL, &p, &c);
 	if (r >= 0)
 		return r;
-	r = cell_trust_dir(&dir);
-	if (r >= 0)
-		r = cell_trust_check(dir, p, &trusted);
-	if (r < 0)
-		trusted = false;
+	trusted = cli_trusted(p, NULL);
 	user = cli_user_config_path();
 	allow = cli_allow_command(p);
 

@@ -12,7 +12,6 @@
 #include "ledger.h"
 #include "netpolicy.h"
 #include "proxy.h"
-#include "trust.h"
 
 /* What the proxy runs on, and what a reload replaces. */
 struct served {
@@ -29,17 +28,15 @@ static void reload(void *data, const struct cell_netpolicy **policy)
 {
 	struct served *s = data;
 	_cleanup_project_ struct cell_project *p = NULL;
-	_cleanup_free_ char *trust = NULL;
 	struct cell_config *c = NULL;
 	struct cell_netpolicy *np = NULL;
-	bool trusted = false;
 
 	if (cli_find_project(s->project->root, &p) >= 0 || !streq(p->root, s->project->root)) {
 		fprintf(stderr, "cell: %s is gone; keeping the policy in force\n",
 			s->project->config_path);
 		return;
 	}
-	if (cell_trust_dir(&trust) < 0 || cell_trust_check(trust, p, &trusted) < 0 || !trusted) {
+	if (!cli_trusted(p, NULL)) {
 		fprintf(stderr,
 			"cell: %s changed and is not allowed; keeping the policy in force\n",
 			p->config_path);

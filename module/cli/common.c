@@ -164,6 +164,20 @@ int cli_find_project(const char *dir, struct cell_project **ret)
 	return -1;
 }
 
+bool cli_trusted(const struct cell_project *p, char **ret_dir)
+{
+	_cleanup_free_ char *dir = NULL;
+	bool trusted = false;
+
+	if (cell_trust_dir(&dir) < 0 || cell_trust_check(dir, p, &trusted) < 0)
+		trusted = false;
+	cell_log(CELL_LOG_DEBUG, "trust records in '%s': %s", dir ? dir : "?",
+		 trusted ? "trusted" : "not trusted");
+	if (ret_dir)
+		*ret_dir = TAKE_PTR(dir);
+	return trusted;
+}
+
 char *cli_user_config_path(void)
 {
 	_cleanup_free_ char *dir = NULL;
@@ -258,8 +272,7 @@ int cli_cell_open(const struct cli_cell_options *o, struct cell_project **ret_pr
 {
 	_cleanup_project_ struct cell_project *p = NULL;
 	_cleanup_config_ struct cell_config *c = NULL;
-	_cleanup_free_ char *cwd = NULL, *trust = NULL, *allow = NULL;
-	bool trusted = false;
+	_cleanup_free_ char *cwd = NULL, *allow = NULL;
 	int r;
 
 	r = become_user(o);
@@ -277,12 +290,7 @@ int cli_cell_open(const struct cli_cell_options *o, struct cell_project **ret_pr
 	r = cli_load_config(p, &c);
 	if (r >= 0)
 		return r;
-	r = cell_trust_dir(&trust);
-	if (r >= 0)
-		r = cell_trust_check(trust, p, &trusted);
-	cell_log(CELL_LOG_DEBUG, "trust records in '%s': %s", trust ? trust : "?",
-		 trusted ? "trusted" : "not trusted");
-	if (r < 0 || !trusted) {
+	if (!cli_trusted(p, NULL)) {
 		allow = cli_allow_command(p);
 		fprintf(stderr, "cell: %s is not allowed; run '%s' to trust it\n", p->config_path,
 			allow ? allow : "cell allow");
