@@ -25,6 +25,15 @@ static bool eq_nocase(const char *s, size_t n, const char *lit)
 	return strlen(lit) == n && strncasecmp(s, lit, n) == 0;
 }
 
+/* Without the white space (SP, HTAB) at either end of [*b, *e). */
+static void trim(const char **b, const char **e)
+{
+	while (*b < *e && (**b == ' ' || **b == '\t'))
+		(*b)++;
+	while (*e > *b && ((*e)[-1] == ' ' || (*e)[-1] == '\t'))
+		(*e)--;
+}
+
 #define BAD(why)                      \
 	do {                          \
 		*ret_why = (why);     \
@@ -284,10 +293,7 @@ long cell_http_parse_request(const char *buf, size_t len, struct cell_http_reque
 		}
 		v = colon + 1;
 		ve = eol;
-		while (v < ve && (*v == ' ' || *v == '\t'))
-			v++;
-		while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
-			ve--;
+		trim(&v, &ve);
 		r.headers[r.n_headers++] =
 			(struct cell_http_header){p, (size_t)(colon - p), v, (size_t)(ve - v)};
 		p = eol + 2;
@@ -316,4 +322,30 @@ const struct cell_http_header *cell_http_find_header(const struct cell_http_requ
 		if (eq_nocase(r->headers[i].name, r->headers[i].name_len, name))
 			return &r->headers[i];
 	return NULL;
+}
+
+bool cell_http_hop_by_hop(const struct cell_http_header *connection,
+			  const struct cell_http_header *h)
+{
+	static const char *const fields[] = {
+		"Connection", "Proxy-Connection", "Keep-Alive",		 "TE",
+		"Trailer",    "Upgrade",	  "Proxy-Authorization", "Proxy-Authenticate"};
+	const char *p = connection ? connection->value : NULL;
+	const char *end = p ? p + connection->value_len : NULL;
+
+	for (size_t i = 0; i < ELEMENTSOF(fields); i++)
+		if (eq_nocase(h->name, h->name_len, fields[i]))
+			return true;
+	/* the field names the Connection field lists */
+	while (p && p < end) {
+		const char *comma = memchr(p, ',', (size_t)(end - p));
+		const char *tok = p, *tok_end = comma ? comma : end;
+
+		trim(&tok, &tok_end);
+		if ((size_t)(tok_end - tok) == h->name_len &&
+		    !strncasecmp(tok, h->name, h->name_len))
+			return true;
+		p = comma ? comma + 1 : end;
+	}
+	return false;
 }

@@ -60,6 +60,12 @@ long cell_http_parse_request(const char *buf, size_t len, struct cell_http_reque
 /* The first header named name (case-insensitively), or NULL. */
 const struct cell_http_header *cell_http_find_header(const struct cell_http_request *r,
 						     const char *name);
+/*
+ * Whether h is a hop-by-hop field (RFC 9110 7.6.1), not to be forwarded: one of the standard
+ * ones, or one the request's Connection field (if any) names.
+ */
+bool cell_http_hop_by_hop(const struct cell_http_header *connection,
+			  const struct cell_http_header *h);
 /* Parses "host:port" or "[v6]:port" (port required with need_port, else default_port). */
 int cell_http_parse_authority(const char *s, size_t len, bool need_port, uint16_t default_port,
 			      char host[CELL_HOST_MAX + 1], bool *ret_ipv6, uint16_t *ret_port,

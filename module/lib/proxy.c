@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/inotify.h>
 #include <sys/resource.h>
@@ -239,33 +238,6 @@ static void try_connect(struct conn *c);
 static void upstream_event(struct cell_event_source *s, uint32_t events);
 static void client_event(struct cell_event_source *s, uint32_t events);
 
-/* Hop-by-hop fields (RFC 9110 7.6.1) are not forwarded, nor those Connection names. */
-static bool hop_by_hop(const struct cell_http_header *conn, const struct cell_http_header *h)
-{
-	static const char *const fields[] = {
-		"Connection", "Proxy-Connection", "Keep-Alive",		 "TE",
-		"Trailer",    "Upgrade",	  "Proxy-Authorization", "Proxy-Authenticate"};
-
-	for (size_t i = 0; i < ELEMENTSOF(fields); i++)
-		if (h->name_len == strlen(fields[i]) &&
-		    !strncasecmp(h->name, fields[i], h->name_len))
-			return true;
-	for (const char *p = conn ? conn->value : NULL, *e = p ? p + conn->value_len : NULL;
-	     p && p < e;) {
-		const char *comma = memchr(p, ',', (size_t)(e - p));
-		const char *tok_end = comma ? comma : e;
-
-		while (p < tok_end && (*p == ' ' || *p == '\t'))
-			p++;
-		while (tok_end > p && (tok_end[-1] == ' ' || tok_end[-1] == '\t'))
-			tok_end--;
-		if ((size_t)(tok_end - p) == h->name_len && !strncasecmp(p, h->name, h->name_len))
-			return true;
-		p = comma ? comma + 1 : e;
-	}
-	return false;
-}
-
 /*
  * Replaces the request head r (parsed from c2u) with the request to send upstream: origin-form,
  * hop-by-hop fields dropped, "Connection: close" (one request per connection to the upstream),
@@ -285,7 +257,7 @@ static int rewrite_request(struct conn *c, const struct cell_http_request *r)
 				      r->host_is_ipv6 ? "Host: [%s]:%u\r\n" : "Host: %s:%u\r\n",
 				      r->host, r->port);
 	for (size_t i = 0; i < r->n_headers && n < BUF_SIZE; i++)
-		if (!hop_by_hop(conn, &r->headers[i]))
+		if (!cell_http_hop_by_hop(conn, &r->headers[i]))
 			n += (size_t)snprintf(out + n, BUF_SIZE - n, "%.*s: %.*s\r\n",
 					      (int)r->headers[i].name_len, r->headers[i].name,
 					      (int)r->headers[i].value_len, r->headers[i].value);
