@@ -39,7 +39,7 @@ int cell_launch_find_init(char **ret)
 
 	if (n > 0) {
 		self[n] = '\0';
-		*strrchr(self, '/') = '\0';
+		cell_path_dirname(self);
 		*ret = cell_path_join(self, "cell-init");
 		if (!*ret)
 			return -ENOMEM;

@@ -47,7 +47,7 @@ int cell_ledger_append(const char *path, const char *line)
 	dir = strdup(path);
 	if (!dir)
 		return -ENOMEM;
-	*strrchr(dir, '/') = '\0';
+	cell_path_dirname(dir);
 	r = cell_mkdir_p(dir, 0700);
 	if (r < 0)
 		return r;

@@ -83,3 +83,15 @@ const char *cell_path_basename(const char *path)
 		return path;
 	return s + 1;
 }
+
+void cell_path_dirname(char *path)
+{
+	char *s = strrchr(path, '/');
+
+	if (s == path)
+		path[1] = '\0';
+	else if (s)
+		*s = '\0';
+	else if (path[0])
+		strcpy(path, "."); /* fits: path held at least one character and its NUL */
+}

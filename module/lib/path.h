@@ -14,3 +14,5 @@ int cell_path_normalize(char *path);
 bool cell_path_is_below(const char *path, const char *prefix);
 /* The last component of a normalised path ("/" for "/"). Points into path. */
 const char *cell_path_basename(const char *path);
+/* Cuts a normalised path to its parent in place: "/a/b" → "/a", "/a" → "/", "a" → ".". */
+void cell_path_dirname(char *path);

@@ -91,9 +91,7 @@ int cell_project_find(const char *dir, struct cell_project **ret, struct cell_di
 		r = try_dir(cur, p, diag);
 		if (r != -ENOENT || streq(cur, "/"))
 			break;
-		*strrchr(cur, '/') = '\0';
-		if (cur[0] == '\0')
-			strcpy(cur, "/");
+		cell_path_dirname(cur);
 	}
 	if (r < 0) {
 		free(cur);

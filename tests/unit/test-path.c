@@ -66,6 +66,20 @@ Test(path, join_below_basename)
 	cr_assert(eq(str, (char *)cell_path_basename("/"), "/"));
 }
 
+Test(path, dirname_cuts_in_place)
+{
+	char a[] = "/a/b", b[] = "/a", c[] = "a", d[] = "/";
+
+	cell_path_dirname(a);
+	cell_path_dirname(b);
+	cell_path_dirname(c);
+	cell_path_dirname(d);
+	cr_assert(eq(str, a, "/a"));
+	cr_assert(eq(str, b, "/"));
+	cr_assert(eq(str, c, "."));
+	cr_assert(eq(str, d, "/"));
+}
+
 Test(expand, variables_and_errors)
 {
 	struct cell_config_env env = {"/home/u", "u", NULL};
