@@ -53,16 +53,31 @@ int cell_event_watch(struct cell_event_loop *l, struct cell_event_source *s, uin
 {
 	struct epoll_event ev = {.events = events, .data.ptr = s};
 
-	if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, s->fd, &ev) == 0)
+	if (events == s->events && (s->watched || events == 0))
 		return 0;
-	if (errno != ENOENT)
+	if (epoll_ctl(l->epfd, s->watched ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, s->fd, &ev) < 0)
 		return negative_errno();
-	return epoll_ctl(l->epfd, EPOLL_CTL_ADD, s->fd, &ev) < 0 ? negative_errno() : 0;
+	s->watched = true;
+	s->events = events;
+	return 0;
 }
 
 int cell_event_unwatch(struct cell_event_loop *l, struct cell_event_source *s)
 {
+	if (!s->watched)
+		return 0;
+	s->watched = false;
+	s->events = 0;
 	return epoll_ctl(l->epfd, EPOLL_CTL_DEL, s->fd, NULL) < 0 ? negative_errno() : 0;
+}
+
+void cell_event_close(struct cell_event_source *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
+	s->watched = false;
+	s->events = 0;
 }
 
 void cell_event_loop_quit(struct cell_event_loop *l)

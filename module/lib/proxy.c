@@ -60,7 +60,6 @@ struct conn {
 	size_t next_addr;
 	struct buf c2u, u2c; /* client to upstream, upstream to client */
 	bool client_eof, upstream_eof;
-	uint32_t client_events, upstream_events; /* what epoll watches now, to skip no-op changes */
 	size_t ours_down; /* bytes at the head of u2c that we wrote (a 200), not the upstream */
 };
 
@@ -99,10 +98,7 @@ static void watch(struct conn *c)
 		ce |= EPOLLIN;
 	if (c->u2c.len > 0)
 		ce |= EPOLLOUT;
-	if (ce != c->client_events) {
-		cell_event_watch(c->p->loop, &c->client, ce);
-		c->client_events = ce;
-	}
+	cell_event_watch(c->p->loop, &c->client, ce);
 	if (c->upstream.fd < 0)
 		return;
 	if (c->state == CONNECTING)
@@ -111,10 +107,7 @@ static void watch(struct conn *c)
 		ue |= EPOLLIN;
 	if (relaying && c->c2u.len > 0)
 		ue |= EPOLLOUT;
-	if (ue != c->upstream_events) {
-		cell_event_watch(c->p->loop, &c->upstream, ue);
-		c->upstream_events = ue;
-	}
+	cell_event_watch(c->p->loop, &c->upstream, ue);
 }
 
 /* Closes both sides now; the memory goes on the next tick (events may still name it). */
@@ -123,12 +116,8 @@ static void conn_close(struct conn *c)
 	if (c->dead)
 		return;
 	c->dead = true;
-	cell_event_unwatch(c->p->loop, &c->client);
-	close(c->client.fd);
-	if (c->upstream.fd >= 0) {
-		cell_event_unwatch(c->p->loop, &c->upstream);
-		close(c->upstream.fd);
-	}
+	cell_event_close(&c->client);
+	cell_event_close(&c->upstream);
 	c->p->n_conns--;
 	if (c->p->accept_paused) {
 		c->p->accept_paused = false;
@@ -154,11 +143,7 @@ static void answer(struct conn *c, int status, const char *reason, const char *b
 	c->u2c.len = n > 0 && (size_t)n < BUF_SIZE ? (size_t)n : 0;
 	c->state = ANSWERING;
 	c->deadline = cell_event_now(c->p->loop) + 2000;
-	if (c->upstream.fd >= 0) {
-		cell_event_unwatch(c->p->loop, &c->upstream);
-		close(c->upstream.fd);
-		c->upstream.fd = -1;
-	}
+	cell_event_close(&c->upstream);
 	watch(c);
 }
 
@@ -322,7 +307,6 @@ static void try_connect(struct conn *c)
 			continue;
 		}
 		c->upstream.fd = fd;
-		c->upstream_events = 0;
 		c->state = CONNECTING;
 		watch(c);
 		return;
@@ -588,9 +572,7 @@ static void upstream_event(struct cell_event_source *s, uint32_t events)
 
 		getsockopt(c->upstream.fd, SOL_SOCKET, SO_ERROR, &err, &len);
 		if (err) {
-			cell_event_unwatch(c->p->loop, &c->upstream);
-			close(c->upstream.fd);
-			c->upstream.fd = -1;
+			cell_event_close(&c->upstream);
 			if (c->next_addr < c->addrs.n) {
 				try_connect(c);
 				return;
@@ -691,8 +673,8 @@ static void listener_event(struct cell_event_source *s, uint32_t events)
 		}
 		c->p = p;
 		c->id = ++p->next_id;
-		c->client = (struct cell_event_source){fd, client_event};
-		c->upstream = (struct cell_event_source){-1, upstream_event};
+		c->client = (struct cell_event_source){.fd = fd, .on_event = client_event};
+		c->upstream = (struct cell_event_source){.fd = -1, .on_event = upstream_event};
 		c->deadline = cell_event_now(p->loop) + p->o.head_timeout_ms;
 		c->next = p->conns;
 		p->conns = c;
@@ -907,19 +889,19 @@ int cell_proxy_new(const struct cell_proxy_project *project, const struct cell_p
 		    rl.rlim_cur > 64 && p->o.max_conns > (rl.rlim_cur - 32) / 2)
 			p->o.max_conns = (rl.rlim_cur - 32) / 2;
 	}
-	p->listener = (struct cell_event_source){listen_fd, listener_event};
+	p->listener = (struct cell_event_source){.fd = listen_fd, .on_event = listener_event};
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
-	p->signals = (struct cell_event_source){signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK),
-						signal_event};
+	p->signals = (struct cell_event_source){
+		.fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK), .on_event = signal_event};
 	r = p->signals.fd < 0 ? negative_errno() : cell_event_loop_new(&p->loop);
 	if (r >= 0)
 		r = cell_resolver_new(4, &p->resolver);
 	if (r >= 0) {
-		p->resolved =
-			(struct cell_event_source){cell_resolver_fd(p->resolver), resolved_event};
+		p->resolved = (struct cell_event_source){.fd = cell_resolver_fd(p->resolver),
+							 .on_event = resolved_event};
 		r = cell_event_watch(p->loop, &p->listener, EPOLLIN);
 	}
 	if (r >= 0)
@@ -928,8 +910,8 @@ int cell_proxy_new(const struct cell_proxy_project *project, const struct cell_p
 		r = cell_event_watch(p->loop, &p->signals, EPOLLIN);
 	p->watcher.fd = -1;
 	if (r >= 0 && project->watch_dir) {
-		p->watcher = (struct cell_event_source){inotify_init1(IN_NONBLOCK | IN_CLOEXEC),
-							watch_event};
+		p->watcher = (struct cell_event_source){
+			.fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC), .on_event = watch_event};
 		if (p->watcher.fd < 0 ||
 		    inotify_add_watch(p->watcher.fd, project->watch_dir,
 				      IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE) < 0)
