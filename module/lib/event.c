@@ -12,7 +12,7 @@
 struct cell_event_loop {
 	int epfd;
 	bool quit;
-	long now; /* ms, monotonic: read once a round, not once an event */
+	long now; /* ms, monotonic: read once a round, after the wait, not once an event */
 };
 
 static long clock_ms(void)
@@ -110,8 +110,6 @@ int cell_event_loop_run(struct cell_event_loop *l, int tick_ms, void (*tick)(voi
 
 			s->on_event(s, evs[i].events);
 		}
-		if (n > 0)
-			l->now = clock_ms();
 		if (l->now >= next_tick) {
 			next_tick = l->now + tick_ms;
 			if (tick)
