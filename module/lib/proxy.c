@@ -60,6 +60,7 @@ struct conn {
 	size_t next_addr;
 	struct buf c2u, u2c; /* client to upstream, upstream to client */
 	bool client_eof, upstream_eof;
+	bool client_shut, upstream_shut; /* our writing half of that side is shut */
 	size_t ours_down; /* bytes at the head of u2c that we wrote (a 200), not the upstream */
 };
 
@@ -435,10 +436,10 @@ static void half_close(struct conn *c)
 			c->c2u.len == 0;
 	bool u2c_done = c->upstream_eof && c->u2c.len == 0;
 
-	if (c2u_done && c->form == CELL_HTTP_CONNECT)
-		shutdown(c->upstream.fd, SHUT_WR);
-	if (u2c_done)
-		shutdown(c->client.fd, SHUT_WR);
+	if (c2u_done && c->form == CELL_HTTP_CONNECT && !c->upstream_shut)
+		c->upstream_shut = shutdown(c->upstream.fd, SHUT_WR) == 0;
+	if (u2c_done && !c->client_shut)
+		c->client_shut = shutdown(c->client.fd, SHUT_WR) == 0;
 	if (u2c_done && (c2u_done || c->form == CELL_HTTP_ABSOLUTE))
 		conn_close(c);
 }
@@ -507,8 +508,8 @@ static void answering_event(struct conn *c, uint32_t events)
 	 * the client: half-close once it is out, then read until the client closes (the
 	 * deadline bounds it).
 	 */
-	if (c->u2c.len == 0)
-		shutdown(c->client.fd, SHUT_WR);
+	if (c->u2c.len == 0 && !c->client_shut)
+		c->client_shut = shutdown(c->client.fd, SHUT_WR) == 0;
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
 		n = read(c->client.fd, sink, sizeof(sink));
 	if (n == 0 ||
