@@ -390,17 +390,23 @@ static bool host_matches(const struct cell_netrule *r, const char *host, int fam
 	return false;
 }
 
-static const struct compiled *first_match(const struct compiled *rules, size_t n, const char *host,
-					  uint16_t port, bool deny)
+/* The first rule for host, or (family set) for the address addr, and port. */
+static const struct compiled *match(const struct compiled *rules, size_t n, const char *host,
+				    int family, const unsigned char *addr, uint16_t port, bool deny)
 {
-	unsigned char addr[16];
-	int family = literal(host, addr);
-
 	for (size_t i = 0; i < n; i++)
 		if (host_matches(&rules[i].rule, host, family, addr) &&
 		    port_matches(&rules[i].rule, port, deny))
 			return &rules[i];
 	return NULL;
+}
+
+static const struct compiled *first_match(const struct compiled *rules, size_t n, const char *host,
+					  uint16_t port, bool deny)
+{
+	unsigned char addr[16];
+
+	return match(rules, n, host, literal(host, addr), addr, port, deny);
 }
 
 enum cell_netverdict cell_netpolicy_check(const struct cell_netpolicy *p, const char *host,
@@ -481,14 +487,9 @@ bool cell_netpolicy_address_ok(const struct cell_netpolicy *p, const char *host,
 		return false;
 	}
 	/* an address deny rule holds whatever name led to the address */
-	for (size_t i = 0; i < p->n_deny; i++) {
-		const struct cell_netrule *r = &p->deny[i].rule;
-
-		if ((r->kind == CELL_NETRULE_ADDR || r->kind == CELL_NETRULE_CIDR) &&
-		    in_range(r, family, addr) && port_matches(r, port, true)) {
-			*ret_why = "an address network.deny names";
-			return false;
-		}
+	if (match(p->deny, p->n_deny, host, family, addr, port, true)) {
+		*ret_why = "an address network.deny names";
+		return false;
 	}
 	special = family == AF_INET ? special_v4(addr) : special_v6(addr);
 	if (!special)
@@ -499,13 +500,8 @@ bool cell_netpolicy_address_ok(const struct cell_netpolicy *p, const char *host,
 	    memcmp(pin, addr, family == AF_INET ? 4 : 16) == 0)
 		return true;
 	/* an allow rule that names the address or its range */
-	for (size_t i = 0; i < p->n_allow; i++) {
-		const struct cell_netrule *r = &p->allow[i].rule;
-
-		if ((r->kind == CELL_NETRULE_ADDR || r->kind == CELL_NETRULE_CIDR) &&
-		    in_range(r, family, addr) && port_matches(r, port, false))
-			return true;
-	}
+	if (match(p->allow, p->n_allow, host, family, addr, port, false))
+		return true;
 	*ret_why = special;
 	return false;
 }
