@@ -32,7 +32,7 @@ static const char *const home_files[] = {
  * user runs git outside, so .git is read-only as a whole unless hardening.git_writable; .envrc
  * runs under direnv; editor settings run tasks; .cell.json would widen the cell.
  */
-const char *const cell_protected_paths[] = {
+static const char *const protected_paths[] = {
 	".git", ".cell.json", ".envrc", ".vscode", ".idea", NULL,
 };
 
@@ -225,7 +225,7 @@ static int add_git(struct cell_mount_plan *p, const char *root, const char *git,
 static int add_protected(struct cell_mount_plan *p, const char *root, bool git_writable,
 			 struct cell_diag *diag)
 {
-	for (const char *const *rel = cell_protected_paths; *rel; rel++) {
+	for (const char *const *rel = protected_paths; *rel; rel++) {
 		_cleanup_free_ char *path = cell_path_join(root, *rel);
 		struct stat st;
 		int r = 0;

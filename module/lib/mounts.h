@@ -62,5 +62,3 @@ int cell_mounts_plan(const struct cell_config *c, const struct cell_mounts_input
 /* Creates the state and overlay directories the plan needs (mode 0700). */
 int cell_mounts_prepare(const struct cell_mount_plan *p);
 void cell_mount_plan_done(struct cell_mount_plan *p);
-/* The project paths that stay read-only, relative to the root. */
-extern const char *const cell_protected_paths[];

@@ -9,7 +9,8 @@
 #include "plan.h"
 #include "strv.h"
 
-const char *const cell_env_default_pass[] = {
+/* The variables passed from outside unless a config adds more (env.pass). */
+static const char *const env_default_pass[] = {
 	"TERM",	 "COLORTERM", "LANG",	"LC_*",	  "TZ",	   "USER",	  "LOGNAME", "HOME",
 	"SHELL", "PATH",      "EDITOR", "VISUAL", "PAGER", "CELL_PROMPT", NULL,
 };
@@ -75,7 +76,7 @@ static bool env_matches(const char *entry, const char *pattern)
 
 static bool passes(const char *entry, char *const *extra)
 {
-	for (const char *const *p = cell_env_default_pass; *p; p++)
+	for (const char *const *p = env_default_pass; *p; p++)
 		if (env_matches(entry, *p))
 			return true;
 	for (size_t i = 0; extra && extra[i]; i++)

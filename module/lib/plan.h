@@ -54,8 +54,6 @@ int cell_plan_setenv(struct cell_plan *plan, const char *name, const char *value
 /* Adds a generated read-only file at dest. */
 int cell_plan_add_file(struct cell_plan *plan, const char *dest, const char *content);
 void cell_plan_free(struct cell_plan *plan);
-/* The variables passed from outside unless a config adds more (env.pass). */
-extern const char *const cell_env_default_pass[];
 
 static inline void cell_plan_freep(struct cell_plan **p)
 {
