@@ -759,7 +759,8 @@ int cell_config_finish(struct cell_config *c, const char *project_root,
 			return r;
 		for (size_t k = 0; k < p->n_mounts; k++) {
 			struct cell_mount m = {.mode = p->mounts[k].mode,
-					       .optional = p->mounts[k].optional};
+					       .optional = p->mounts[k].optional,
+					       .from_preset = true};
 			_cleanup_free_ char *why = NULL;
 
 			r = cell_expand_path(p->mounts[k].path, project_root, env, &m.path, &why);

@@ -31,7 +31,8 @@ struct cell_mount {
 	bool optional;
 	bool canonicalize;
 	bool ephemeral; /* overlay: writes go to a tmpfs and are gone when the cell ends */
-	char *origin;	/* "FILE: mounts[2]" or "preset node" */
+	bool from_preset;
+	char *origin; /* "FILE: mounts[2]" or "preset node" */
 };
 
 /* An allow or deny rule in canonical form, and where it came from. */

@@ -42,14 +42,18 @@ static const char *const class_names[] = {
 	[CELL_CLASS_PROTECTED] = "protected",
 };
 
+static void op_done(struct cell_mount_op *o)
+{
+	free(o->src);
+	free(o->dest);
+	free(o->upper_dir);
+	free(o->origin);
+}
+
 void cell_mount_plan_done(struct cell_mount_plan *p)
 {
-	for (size_t i = 0; i < p->n; i++) {
-		free(p->ops[i].src);
-		free(p->ops[i].dest);
-		free(p->ops[i].upper_dir);
-		free(p->ops[i].origin);
-	}
+	for (size_t i = 0; i < p->n; i++)
+		op_done(&p->ops[i]);
 	free(p->ops);
 	*p = (struct cell_mount_plan){0};
 }
@@ -284,8 +288,7 @@ static int add_config_mount(struct cell_mount_plan *p, const struct cell_mount *
 		[CELL_MOUNT_DEV] = CELL_OP_DEV_BIND,	[CELL_MOUNT_TMPFS] = CELL_OP_TMPFS,
 		[CELL_MOUNT_OVERLAY] = CELL_OP_OVERLAY, [CELL_MOUNT_STATE] = CELL_OP_BIND,
 	};
-	enum cell_mount_class class =
-		startswith(m->origin, "preset ") ? CELL_CLASS_PRESET : CELL_CLASS_CONFIG;
+	enum cell_mount_class class = m->from_preset ? CELL_CLASS_PRESET : CELL_CLASS_CONFIG;
 	_cleanup_free_ char *src = NULL, *upper = NULL;
 	struct stat st;
 
@@ -376,10 +379,7 @@ static int resolve_duplicates(struct cell_mount_plan *p, struct cell_diag *diag)
 						     "%s and %s both mount '%s'", a->origin,
 						     b->origin, a->dest);
 			loser = a->class < b->class ? a : b;
-			free(loser->src);
-			free(loser->dest);
-			free(loser->upper_dir);
-			free(loser->origin);
+			op_done(loser);
 			memmove(loser, loser + 1,
 				(size_t)(p->ops + p->n - loser - 1) * sizeof(*loser));
 			p->n--;

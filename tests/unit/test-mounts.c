@@ -261,6 +261,7 @@ Test(mounts, config_replaces_a_default_and_a_preset)
 		{.path = (char *)"/etc",
 		 .dest = (char *)"/opt",
 		 .mode = CELL_MOUNT_RO,
+		 .from_preset = true,
 		 .origin = (char *)"preset x"},
 		{.path = (char *)"/usr",
 		 .dest = (char *)"/opt",
