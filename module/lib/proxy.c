@@ -38,8 +38,8 @@ enum state {
 };
 
 struct buf {
-	char *data; /* BUF_SIZE bytes, not zeroed: below malloc's mmap threshold, reused */
-	size_t len;
+	char *data;	 /* BUF_SIZE bytes, not zeroed: below malloc's mmap threshold, reused */
+	size_t off, len; /* the bytes waiting are data[off, off + len) */
 };
 
 struct conn {
@@ -141,6 +141,7 @@ static void answer(struct conn *c, int status, const char *reason, const char *b
 			 "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
 			 status, reason, strlen(body), body);
 
+	c->u2c.off = 0;
 	c->u2c.len = n > 0 && (size_t)n < BUF_SIZE ? (size_t)n : 0;
 	c->state = ANSWERING;
 	c->deadline = cell_event_now(c->p->loop) + 2000;
@@ -269,7 +270,7 @@ static void established(struct conn *c)
 	if (c->form == CELL_HTTP_CONNECT) {
 		host_stats(c)->tunnels++;
 		/* bytes the client sent after the head (a TLS hello) go upstream as they are */
-		memmove(c->c2u.data, c->c2u.data + c->head_len, c->c2u.len - c->head_len);
+		c->c2u.off = c->head_len;
 		c->c2u.len -= c->head_len;
 		memcpy(c->u2c.data, ok, sizeof(ok) - 1);
 		c->u2c.len = sizeof(ok) - 1;
@@ -407,7 +408,12 @@ static bool pull(int fd, struct buf *b, bool *eof)
 	/* a read of 0 bytes returns 0, which would look like the end of the stream */
 	if (b->len == BUF_SIZE)
 		return true;
-	n = read(fd, b->data + b->len, BUF_SIZE - b->len);
+	/* what waits moves to the front only once all the free space is before it */
+	if (b->off + b->len == BUF_SIZE) {
+		memmove(b->data, b->data + b->off, b->len);
+		b->off = 0;
+	}
+	n = read(fd, b->data + b->off + b->len, BUF_SIZE - b->off - b->len);
 
 	if (n < 0)
 		return errno == EAGAIN || errno == EINTR;
@@ -420,12 +426,12 @@ static bool pull(int fd, struct buf *b, bool *eof)
 /* Moves bytes from b into fd; returns the count, or -1 when the connection must close. */
 static ssize_t push(int fd, struct buf *b)
 {
-	ssize_t n = send(fd, b->data, b->len, MSG_NOSIGNAL);
+	ssize_t n = send(fd, b->data + b->off, b->len, MSG_NOSIGNAL);
 
 	if (n < 0)
 		return errno == EAGAIN || errno == EINTR ? 0 : -1;
-	memmove(b->data, b->data + n, b->len - (size_t)n);
 	b->len -= (size_t)n;
+	b->off = b->len ? b->off + (size_t)n : 0;
 	return n;
 }
 
