@@ -364,16 +364,6 @@ int cli_cell_launch(const struct cell_plan *plan)
 		fprintf(stderr, "cell: bubblewrap is not installed (apt-get install bubblewrap)\n");
 		return CELL_EXIT_FAILURE;
 	}
-	if (cell_log_get_level() >= CELL_LOG_DEBUG) {
-		_cleanup_strv_free_ char **argv = NULL;
-
-		if (cell_bwrap_argv(bwrap, plan, &argv) >= 0)
-			for (size_t i = 0; argv[i]; i++) {
-				_cleanup_free_ char *q = cell_shell_quote(argv[i]);
-
-				cell_log(CELL_LOG_DEBUG, "bwrap argv[%zu] %s", i, q ? q : "?");
-			}
-	}
 	r = cell_launch(plan, bwrap, &status, &terminal_sig, &d);
 	if (r < 0) {
 		cli_print_diag(&d);

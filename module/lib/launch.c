@@ -19,7 +19,9 @@
 #include "bwrap.h"
 #include "fileio.h"
 #include "launch.h"
+#include "log.h"
 #include "path.h"
+#include "quote.h"
 #include "strv.h"
 
 #ifndef CELL_LIBEXECDIR
@@ -321,6 +323,11 @@ int cell_launch(const struct cell_plan *p, const char *bwrap, int *ret_status,
 	r = cell_bwrap_argv(bwrap, p, &argv);
 	if (r < 0)
 		return cell_diag_set(diag, r, NULL, NULL, "out of memory");
+	for (size_t i = 0; cell_log_get_level() >= CELL_LOG_DEBUG && argv[i]; i++) {
+		_cleanup_free_ char *q = cell_shell_quote(argv[i]);
+
+		cell_log(CELL_LOG_DEBUG, "bwrap argv[%zu] %s", i, q ? q : "?");
+	}
 	r = open_fds(p, &fds, &info_r, &ready_r);
 	if (r < 0)
 		return cell_diag_set(diag, r, NULL, NULL, "cannot prepare the cell: %s",
