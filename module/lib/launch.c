@@ -21,6 +21,7 @@
 #include "launch.h"
 #include "log.h"
 #include "path.h"
+#include "process.h"
 #include "quote.h"
 #include "strv.h"
 
@@ -198,8 +199,7 @@ static int wait_cell(pid_t bwrap, int sigfd, int info_fd, int ready_fd, struct w
 			pid_t pid = waitpid(bwrap, &status, WNOHANG);
 
 			if (pid == bwrap) {
-				w->status = WIFSIGNALED(status) ? 128 + WTERMSIG(status)
-								: WEXITSTATUS(status);
+				w->status = cell_exit_code(status);
 				return 0;
 			}
 			continue;

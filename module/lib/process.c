@@ -41,7 +41,10 @@ int cell_run_capture(char *const argv[], size_t max, char **ret_out)
 		return r;
 	if (ret_out)
 		*ret_out = TAKE_PTR(out);
-	if (WIFSIGNALED(status))
-		return 128 + WTERMSIG(status);
-	return WEXITSTATUS(status);
+	return cell_exit_code(status);
+}
+
+int cell_exit_code(int wait_status)
+{
+	return WIFSIGNALED(wait_status) ? 128 + WTERMSIG(wait_status) : WEXITSTATUS(wait_status);
 }

@@ -9,3 +9,5 @@
  * (0..255), 128+N for a signal, or a negative errno if it could not run.
  */
 int cell_run_capture(char *const argv[], size_t max, char **ret_out);
+/* A waitpid() status as a shell reports it: the exit status, or 128+N for signal N. */
+int cell_exit_code(int wait_status);
