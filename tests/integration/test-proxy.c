@@ -71,16 +71,30 @@ static void serve(int fd)
 	(void)!write(fd, resp, (size_t)n);
 }
 
-static void start_upstream(void)
+static void stop_upstream(void)
+{
+	if (t.upstream > 0) {
+		kill(t.upstream, SIGKILL);
+		waitpid(t.upstream, NULL, 0);
+		t.upstream = 0;
+	}
+}
+
+/*
+ * Starts an upstream (in place of the one before) on a free loopback port: handle(c) gets each
+ * connection, in a child of its own when concurrent, and closes it. Returns the port; the
+ * server is killed at teardown.
+ */
+static unsigned start_server(void (*handle)(int c), bool concurrent)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t alen = sizeof(a);
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 
+	stop_upstream();
 	cr_assert(eq(int, bind(fd, (struct sockaddr *)&a, sizeof(a)), 0));
 	cr_assert(eq(int, listen(fd, 128), 0));
 	getsockname(fd, (struct sockaddr *)&a, &alen);
-	t.upstream_port = ntohs(a.sin_port);
 	t.upstream = fork();
 	if (t.upstream == 0) {
 		for (;;) {
@@ -88,8 +102,12 @@ static void start_upstream(void)
 
 			if (c < 0)
 				continue;
+			if (!concurrent) {
+				handle(c);
+				continue;
+			}
 			if (fork() == 0) {
-				serve(c);
+				handle(c);
 				_exit(0);
 			}
 			close(c);
@@ -98,6 +116,7 @@ static void start_upstream(void)
 		}
 	}
 	close(fd);
+	return ntohs(a.sin_port);
 }
 
 /* Starts `cell proxy` with extra arguments and waits for "listening on 127.0.0.1:PORT". */
@@ -171,7 +190,7 @@ static void setup(void)
 	cr_assert(ge(int, asprintf(&t.env[2], "XDG_STATE_HOME=%s/state", t.tmp), 0));
 	cr_assert(ge(int, asprintf(&t.env[3], "XDG_CONFIG_HOME=%s/config", t.tmp), 0));
 	t.env[4] = strdup("PATH=/usr/bin:/bin");
-	start_upstream();
+	t.upstream_port = start_server(serve, true);
 	write_config("");
 }
 
@@ -190,10 +209,7 @@ static void stop_proxy(void)
 static void teardown(void)
 {
 	stop_proxy();
-	if (t.upstream > 0) {
-		kill(t.upstream, SIGKILL);
-		waitpid(t.upstream, NULL, 0);
-	}
+	stop_upstream();
 	for (int i = 0; t.env[i]; i++)
 		free(t.env[i]);
 	th_rm_rf(t.tmp);
@@ -540,44 +556,32 @@ Test(proxy, a_thousand_concurrent_tunnels)
 	close(sink);
 }
 
-/* An upstream that, on each connection, sends `bytes` bytes (then "bye" if bytes is 0) and
- * closes. Returns its port; the listener's child is killed at teardown via t.upstream. */
+/* What sending_upstream() sends on each connection: `send_bytes` bytes, or "bye" if 0. */
+static size_t send_bytes;
+
+static void send_and_close(int c)
+{
+	static char chunk[65536];
+	size_t sent = 0;
+
+	if (send_bytes == 0)
+		(void)!write(c, "bye", 3);
+	while (sent < send_bytes) {
+		ssize_t w = write(c, chunk,
+				  sizeof(chunk) < send_bytes - sent ? sizeof(chunk)
+								    : send_bytes - sent);
+
+		if (w <= 0)
+			break;
+		sent += (size_t)w;
+	}
+	close(c);
+}
+
 static unsigned sending_upstream(size_t bytes)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t alen = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	if (t.upstream > 0) {
-		kill(t.upstream, SIGKILL);
-		waitpid(t.upstream, NULL, 0);
-	}
-	cr_assert(eq(int, bind(fd, (struct sockaddr *)&a, sizeof(a)), 0));
-	cr_assert(eq(int, listen(fd, 16), 0));
-	getsockname(fd, (struct sockaddr *)&a, &alen);
-	t.upstream = fork();
-	if (t.upstream == 0) {
-		static char chunk[65536];
-
-		for (;;) {
-			int c = accept(fd, NULL, NULL);
-			size_t sent = 0;
-
-			if (bytes == 0)
-				(void)!write(c, "bye", 3);
-			while (sent < bytes) {
-				ssize_t w = write(c, chunk,
-						  sizeof(chunk) < bytes - sent ? sizeof(chunk)
-									       : bytes - sent);
-				if (w <= 0)
-					break;
-				sent += (size_t)w;
-			}
-			close(c);
-		}
-	}
-	close(fd);
-	return ntohs(a.sin_port);
+	send_bytes = bytes;
+	return start_server(send_and_close, false);
 }
 
 static int tunnel(unsigned port)
@@ -702,35 +706,24 @@ Test(proxy, reloads_an_allowed_change_and_ignores_an_untrusted_one)
 	free(reg);
 }
 
-/* An upstream that sends `chunks` small chunks, one every `ms` milliseconds, then closes. */
+/* What trickling_upstream() sends: `trickle_chunks` small chunks, one every `trickle_ms`. */
+static int trickle_chunks, trickle_ms;
+
+static void trickle_and_close(int c)
+{
+	for (int i = 0; i < trickle_chunks; i++) {
+		if (write(c, "0123456789abcdef", 16) != 16)
+			break;
+		usleep((useconds_t)trickle_ms * 1000);
+	}
+	close(c);
+}
+
 static unsigned trickling_upstream(int chunks, int ms)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t alen = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	if (t.upstream > 0) {
-		kill(t.upstream, SIGKILL);
-		waitpid(t.upstream, NULL, 0);
-	}
-	cr_assert(eq(int, bind(fd, (struct sockaddr *)&a, sizeof(a)), 0));
-	cr_assert(eq(int, listen(fd, 16), 0));
-	getsockname(fd, (struct sockaddr *)&a, &alen);
-	t.upstream = fork();
-	if (t.upstream == 0) {
-		for (;;) {
-			int c = accept(fd, NULL, NULL);
-
-			for (int i = 0; i < chunks; i++) {
-				if (write(c, "0123456789abcdef", 16) != 16)
-					break;
-				usleep((useconds_t)ms * 1000);
-			}
-			close(c);
-		}
-	}
-	close(fd);
-	return ntohs(a.sin_port);
+	trickle_chunks = chunks;
+	trickle_ms = ms;
+	return start_server(trickle_and_close, false);
 }
 
 Test(proxy, a_tunnel_that_keeps_moving_is_never_idle)
