@@ -184,8 +184,12 @@ $(BUILD)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(LIB_SRC) $(wildcard module/lib/*.h)
 		-iquote module/lib -D_GNU_SOURCE -DCELL_VERSION='"fuzz"' $(PKG_CFLAGS) \
 		-o $@ $(filter %.c,$^) $(PKG_LIBS)
 
-.PHONY: fuzz
-fuzz: deps $(FUZZ_BINS)
+.PHONY: fuzz fuzz-run
+# deps, then the rest in a second make: with -j, prerequisites would not wait for deps
+fuzz: deps
+	$(Q)$(MAKE) --no-print-directory fuzz-run
+
+fuzz-run: $(FUZZ_BINS)
 	$(Q)for t in $(FUZZ_TARGETS); do \
 		mkdir -p $(BUILD)/fuzz/corpus-$$t && \
 		$(BUILD)/fuzz/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
@@ -201,13 +205,16 @@ $(BENCH_UPSTREAM): $(BUILD)/tests/bench/upstream.o
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^
 
-.PHONY: bench
-bench: deps $(CELL) $(CELL_INIT) $(BENCH_UPSTREAM) test-user
+.PHONY: bench bench-run
+bench: deps
+	$(Q)$(MAKE) --no-print-directory bench-run
+
+bench-run: $(CELL) $(CELL_INIT) $(BENCH_UPSTREAM) test-user
 	$(Q)python3 tests/bench/cell-run.py $(abspath $(CELL))
 	$(Q)python3 tests/bench/proxy.py $(abspath $(CELL)) $(abspath $(BENCH_UPSTREAM))
 
 .PHONY: demo demo-run
-# deps first, then the build (a fresh machine has no compiler yet); offline once installed
+# deps first (a fresh machine has no compiler yet); offline once everything is installed
 demo: deps
 	$(Q)$(MAKE) --no-print-directory demo-run
 
