@@ -145,14 +145,19 @@ static int parse_absolute(struct cell_http_request *r, const char **ret_why)
 	return 0;
 }
 
-/* Content-Length and Transfer-Encoding, the stuff request smuggling is made of. */
-static int check_framing(struct cell_http_request *r, const char **ret_why)
+/*
+ * Content-Length and Transfer-Encoding, the stuff request smuggling is made of. A message
+ * with a Transfer-Encoding other than one "chunked" sets *ret_other_te (a request with one is
+ * refused by the caller; a response with one runs until the connection closes).
+ */
+static int check_framing(const struct cell_http_header *headers, size_t n, bool *ret_chunked,
+			 bool *ret_other_te, int64_t *ret_length, const char **ret_why)
 {
-	bool has_te = false;
+	bool has_te = false, other_te = false;
+	int64_t length = -1;
 
-	r->content_length = -1;
-	for (size_t i = 0; i < r->n_headers; i++) {
-		const struct cell_http_header *h = &r->headers[i];
+	for (size_t i = 0; i < n; i++) {
+		const struct cell_http_header *h = &headers[i];
 
 		if (eq_nocase(h->name, h->name_len, "Content-Length")) {
 			int64_t v = 0;
@@ -168,24 +173,24 @@ static int check_framing(struct cell_http_request *r, const char **ret_why)
 				}
 				v = v * 10 + (h->value[k] - '0');
 			}
-			if (r->content_length >= 0 && r->content_length != v) {
+			if (length >= 0 && length != v) {
 				*ret_why = "two different Content-Lengths";
 				return -EINVAL;
 			}
-			r->content_length = v;
+			length = v;
 		} else if (eq_nocase(h->name, h->name_len, "Transfer-Encoding")) {
-			if (has_te || !eq_nocase(h->value, h->value_len, "chunked")) {
-				*ret_why = "a Transfer-Encoding other than chunked";
-				return -EINVAL;
-			}
+			if (has_te || !eq_nocase(h->value, h->value_len, "chunked"))
+				other_te = true;
 			has_te = true;
 		}
 	}
-	if (has_te && r->content_length >= 0) {
+	if (has_te && length >= 0) {
 		*ret_why = "both Content-Length and Transfer-Encoding";
 		return -EINVAL;
 	}
-	r->chunked = has_te;
+	*ret_chunked = has_te && !other_te;
+	*ret_other_te = other_te;
+	*ret_length = length;
 	return 0;
 }
 
@@ -216,11 +221,63 @@ static int check_host_field(const struct cell_http_request *r, const char **ret_
 	return 0;
 }
 
+/*
+ * Header fields from p on, then the empty line: returns the bytes they take, or one of the
+ * CELL_HTTP_ codes.
+ */
+static long parse_fields(const char *start, const char *end, struct cell_http_header *headers,
+			 size_t *ret_n, const char **ret_why)
+{
+	const char *p = start;
+
+	*ret_n = 0;
+	for (;;) {
+		const char *colon, *v, *ve, *eol;
+
+		if (end - p < 2)
+			return CELL_HTTP_INCOMPLETE;
+		if (p[0] == '\r' && p[1] == '\n')
+			return (long)(p + 2 - start);
+		if (*p == ' ' || *p == '\t')
+			BAD("obsolete line folding");
+		colon = p;
+		while (colon < end && is_tchar((unsigned char)*colon))
+			colon++;
+		if (colon == end)
+			return CELL_HTTP_INCOMPLETE;
+		if (colon == p || *colon != ':')
+			BAD("a bad header field name");
+		eol = colon + 1;
+		while (eol < end && is_field_char((unsigned char)*eol))
+			eol++;
+		if (eol == end)
+			return CELL_HTTP_INCOMPLETE;
+		if (*eol != '\r')
+			BAD("a control character in a header field");
+		if (eol + 1 == end)
+			return CELL_HTTP_INCOMPLETE;
+		if (eol[1] != '\n')
+			BAD("a header line that does not end in CRLF");
+		if (*ret_n == CELL_HTTP_MAX_HEADERS) {
+			*ret_why = "too many header fields";
+			return CELL_HTTP_TOO_MANY;
+		}
+		v = colon + 1;
+		ve = eol;
+		trim(&v, &ve);
+		headers[(*ret_n)++] =
+			(struct cell_http_header){p, (size_t)(colon - p), v, (size_t)(ve - v)};
+		p = eol + 2;
+	}
+}
+
 long cell_http_parse_request(const char *buf, size_t len, struct cell_http_request *ret,
 			     const char **ret_why)
 {
 	struct cell_http_request r = {0};
 	const char *p = buf, *end = buf + len, *sp;
+	bool other_te;
+	long n;
 
 	/* request line: METHOD SP TARGET SP HTTP/1.x CRLF */
 	sp = p;
@@ -257,47 +314,10 @@ long cell_http_parse_request(const char *buf, size_t len, struct cell_http_reque
 		BAD("a request line that does not end in CRLF");
 	p += 10;
 
-	/* header fields, then the empty line */
-	for (;;) {
-		const char *colon, *v, *ve, *eol;
-
-		if (end - p < 2)
-			return CELL_HTTP_INCOMPLETE;
-		if (p[0] == '\r' && p[1] == '\n') {
-			p += 2;
-			break;
-		}
-		if (*p == ' ' || *p == '\t')
-			BAD("obsolete line folding");
-		colon = p;
-		while (colon < end && is_tchar((unsigned char)*colon))
-			colon++;
-		if (colon == end)
-			return CELL_HTTP_INCOMPLETE;
-		if (colon == p || *colon != ':')
-			BAD("a bad header field name");
-		eol = colon + 1;
-		while (eol < end && is_field_char((unsigned char)*eol))
-			eol++;
-		if (eol == end)
-			return CELL_HTTP_INCOMPLETE;
-		if (*eol != '\r')
-			BAD("a control character in a header field");
-		if (eol + 1 == end)
-			return CELL_HTTP_INCOMPLETE;
-		if (eol[1] != '\n')
-			BAD("a header line that does not end in CRLF");
-		if (r.n_headers == CELL_HTTP_MAX_HEADERS) {
-			*ret_why = "too many header fields";
-			return CELL_HTTP_TOO_MANY;
-		}
-		v = colon + 1;
-		ve = eol;
-		trim(&v, &ve);
-		r.headers[r.n_headers++] =
-			(struct cell_http_header){p, (size_t)(colon - p), v, (size_t)(ve - v)};
-		p = eol + 2;
-	}
+	n = parse_fields(p, end, r.headers, &r.n_headers, ret_why);
+	if (n < 0)
+		return n;
+	p += n;
 
 	if (eq_nocase(r.method, r.method_len, "CONNECT")) {
 		r.form = CELL_HTTP_CONNECT;
@@ -309,43 +329,217 @@ long cell_http_parse_request(const char *buf, size_t len, struct cell_http_reque
 		if (parse_absolute(&r, ret_why) < 0)
 			return CELL_HTTP_BAD;
 	}
-	if (check_framing(&r, ret_why) < 0 || check_host_field(&r, ret_why) < 0)
+	if (check_framing(r.headers, r.n_headers, &r.chunked, &other_te, &r.content_length,
+			  ret_why) < 0 ||
+	    check_host_field(&r, ret_why) < 0)
 		return CELL_HTTP_BAD;
+	if (other_te)
+		BAD("a Transfer-Encoding other than chunked");
 	*ret = r;
 	return (long)(p - buf);
 }
 
-const struct cell_http_header *cell_http_find_header(const struct cell_http_request *r,
-						     const char *name)
+long cell_http_parse_response(const char *buf, size_t len, struct cell_http_response *ret,
+			      const char **ret_why)
 {
-	for (size_t i = 0; i < r->n_headers; i++)
-		if (eq_nocase(r->headers[i].name, r->headers[i].name_len, name))
-			return &r->headers[i];
+	static const char version[] = "HTTP/1.";
+	struct cell_http_response r = {0};
+	const char *p = buf, *end = buf + len;
+	bool other_te;
+	long n;
+
+	/* status line: HTTP/1.x SP 3DIGIT SP reason CRLF */
+	if (len < 13) {
+		if (memcmp(buf, version, len < 7 ? len : 7) != 0)
+			BAD("not an HTTP/1.x response");
+		return CELL_HTTP_INCOMPLETE;
+	}
+	if (memcmp(p, version, 7) != 0 || (p[7] != '0' && p[7] != '1') || p[8] != ' ' ||
+	    !isdigit((unsigned char)p[9]) || !isdigit((unsigned char)p[10]) ||
+	    !isdigit((unsigned char)p[11]) || p[9] == '0' || (p[12] != ' ' && p[12] != '\r'))
+		BAD("a bad status line");
+	r.minor_version = p[7] - '0';
+	r.status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
+	p += 12;
+	while (p < end && is_field_char((unsigned char)*p))
+		p++;
+	if (end - p < 2)
+		return CELL_HTTP_INCOMPLETE;
+	if (p[0] != '\r' || p[1] != '\n')
+		BAD("a status line that does not end in CRLF");
+	p += 2;
+	r.status_line_len = (size_t)(p - buf);
+	n = parse_fields(p, end, r.headers, &r.n_headers, ret_why);
+	if (n < 0)
+		return n;
+	p += n;
+	if (check_framing(r.headers, r.n_headers, &r.chunked, &other_te, &r.content_length,
+			  ret_why) < 0)
+		return CELL_HTTP_BAD;
+	r.until_close = other_te || (!r.chunked && r.content_length < 0);
+	*ret = r;
+	return (long)(p - buf);
+}
+
+static int hex_digit(unsigned char c)
+{
+	if (isdigit(c))
+		return c - '0';
+	c = (unsigned char)tolower(c);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* RFC 9112 7.1: chunk-size [ext] CRLF data CRLF ... 0 [ext] CRLF trailers CRLF */
+enum {
+	CHUNK_SIZE = 0, /* the first digit of a size line */
+	CHUNK_SIZE_MORE,
+	CHUNK_EXT,
+	CHUNK_SIZE_LF,
+	CHUNK_DATA,
+	CHUNK_DATA_CR,
+	CHUNK_DATA_LF,
+	CHUNK_TRAILER, /* the start of a trailer line, or the final CRLF */
+	CHUNK_TRAILER_LINE,
+	CHUNK_TRAILER_LF,
+	CHUNK_FINAL_LF,
+	CHUNK_DONE,
+};
+
+long cell_http_chunks_scan(struct cell_http_chunks *s, const char *buf, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len && s->state != CHUNK_DONE) {
+		unsigned char ch = (unsigned char)buf[i];
+		int d;
+
+		switch (s->state) {
+		case CHUNK_SIZE:
+		case CHUNK_SIZE_MORE:
+			d = hex_digit(ch);
+			if (d >= 0) {
+				/* 15 hex digits: more than any body, less than overflow */
+				if (++s->digits > 15)
+					return CELL_HTTP_BAD;
+				s->left = s->left * 16 + (uint64_t)d;
+				s->state = CHUNK_SIZE_MORE;
+			} else if (s->state == CHUNK_SIZE) {
+				return CELL_HTTP_BAD;
+			} else if (ch == ';' || ch == ' ' || ch == '\t') {
+				s->state = CHUNK_EXT;
+			} else if (ch == '\r') {
+				s->state = CHUNK_SIZE_LF;
+			} else {
+				return CELL_HTTP_BAD;
+			}
+			i++;
+			break;
+		case CHUNK_EXT:
+		case CHUNK_TRAILER_LINE:
+			if (ch == '\r')
+				s->state = s->state == CHUNK_EXT ? CHUNK_SIZE_LF : CHUNK_TRAILER_LF;
+			else if (!is_field_char(ch))
+				return CELL_HTTP_BAD;
+			i++;
+			break;
+		case CHUNK_SIZE_LF:
+			if (ch != '\n')
+				return CELL_HTTP_BAD;
+			s->state = s->left ? CHUNK_DATA : CHUNK_TRAILER;
+			s->digits = 0;
+			i++;
+			break;
+		case CHUNK_DATA: {
+			size_t take = len - i < s->left ? len - i : (size_t)s->left;
+
+			s->left -= take;
+			i += take;
+			if (s->left == 0)
+				s->state = CHUNK_DATA_CR;
+			break;
+		}
+		case CHUNK_DATA_CR:
+		case CHUNK_TRAILER_LF:
+			if (ch != (s->state == CHUNK_DATA_CR ? '\r' : '\n'))
+				return CELL_HTTP_BAD;
+			s->state = s->state == CHUNK_DATA_CR ? CHUNK_DATA_LF : CHUNK_TRAILER;
+			i++;
+			break;
+		case CHUNK_DATA_LF:
+			if (ch != '\n')
+				return CELL_HTTP_BAD;
+			s->state = CHUNK_SIZE;
+			i++;
+			break;
+		case CHUNK_TRAILER:
+			if (ch == '\r')
+				s->state = CHUNK_FINAL_LF;
+			else if (is_tchar(ch))
+				s->state = CHUNK_TRAILER_LINE;
+			else
+				return CELL_HTTP_BAD;
+			i++;
+			break;
+		case CHUNK_FINAL_LF:
+			if (ch != '\n')
+				return CELL_HTTP_BAD;
+			s->state = CHUNK_DONE;
+			i++;
+			break;
+		default:
+			return CELL_HTTP_BAD;
+		}
+	}
+	return (long)i;
+}
+
+bool cell_http_chunks_done(const struct cell_http_chunks *s)
+{
+	return s->state == CHUNK_DONE;
+}
+
+const struct cell_http_header *cell_http_find_header(const struct cell_http_header *headers,
+						     size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (eq_nocase(headers[i].name, headers[i].name_len, name))
+			return &headers[i];
 	return NULL;
+}
+
+/* Whether the comma-separated list [p, end) has the token tok (case-insensitively). */
+static bool list_has(const char *p, const char *end, const char *tok, size_t tok_len)
+{
+	while (p && p < end) {
+		const char *comma = memchr(p, ',', (size_t)(end - p));
+		const char *t = p, *t_end = comma ? comma : end;
+
+		trim(&t, &t_end);
+		if ((size_t)(t_end - t) == tok_len && !strncasecmp(t, tok, tok_len))
+			return true;
+		p = comma ? comma + 1 : end;
+	}
+	return false;
+}
+
+bool cell_http_has_token(const struct cell_http_header *h, const char *token)
+{
+	return h && list_has(h->value, h->value + h->value_len, token, strlen(token));
 }
 
 bool cell_http_hop_by_hop(const struct cell_http_header *connection,
 			  const struct cell_http_header *h)
 {
+	/* RFC 9110 7.6.1, and what is for the proxy alone. Transfer-Encoding is passed on: the
+	 * proxy forwards a chunked body as it is. */
 	static const char *const fields[] = {
-		"Connection", "Proxy-Connection", "Keep-Alive",		 "TE",
-		"Trailer",    "Upgrade",	  "Proxy-Authorization", "Proxy-Authenticate"};
-	const char *p = connection ? connection->value : NULL;
-	const char *end = p ? p + connection->value_len : NULL;
+		"Connection", "Proxy-Connection",    "Keep-Alive",	  "TE",
+		"Upgrade",    "Proxy-Authorization", "Proxy-Authenticate"};
 
 	for (size_t i = 0; i < ELEMENTSOF(fields); i++)
 		if (eq_nocase(h->name, h->name_len, fields[i]))
 			return true;
-	/* the field names the Connection field lists */
-	while (p && p < end) {
-		const char *comma = memchr(p, ',', (size_t)(end - p));
-		const char *tok = p, *tok_end = comma ? comma : end;
-
-		trim(&tok, &tok_end);
-		if ((size_t)(tok_end - tok) == h->name_len &&
-		    !strncasecmp(tok, h->name, h->name_len))
-			return true;
-		p = comma ? comma + 1 : end;
-	}
-	return false;
+	/* the fields the Connection field names */
+	return connection && list_has(connection->value, connection->value + connection->value_len,
+				      h->name, h->name_len);
 }

@@ -57,9 +57,48 @@ struct cell_http_request {
  */
 long cell_http_parse_request(const char *buf, size_t len, struct cell_http_request *ret,
 			     const char **ret_why);
-/* The first header named name (case-insensitively), or NULL. */
-const struct cell_http_header *cell_http_find_header(const struct cell_http_request *r,
-						     const char *name);
+/* A response head from an upstream. Pointers point into the buffer given to the parser. */
+struct cell_http_response {
+	int minor_version;
+	int status;
+	size_t status_line_len; /* with its CRLF */
+	struct cell_http_header headers[CELL_HTTP_MAX_HEADERS];
+	size_t n_headers;
+	bool chunked;		/* Transfer-Encoding: chunked */
+	int64_t content_length; /* -1: none */
+	bool until_close;	/* neither: the body runs until the connection closes */
+};
+
+/*
+ * Parses a response head as cell_http_parse_request() parses a request head. Refused as bad:
+ * versions other than 1.0 and 1.1, a malformed status line, the header field errors, and
+ * Content-Length together with Transfer-Encoding or two different Content-Lengths.
+ */
+long cell_http_parse_response(const char *buf, size_t len, struct cell_http_response *ret,
+			      const char **ret_why);
+
+/*
+ * Where a chunked body ends, found as its bytes stream past (they are not changed or kept).
+ * Start from a zeroed struct.
+ */
+struct cell_http_chunks {
+	int state;
+	unsigned digits;
+	uint64_t left; /* size being read, then data bytes left in the chunk */
+};
+
+/*
+ * Scans bytes of a chunked body: returns how many belong to it (fewer than len only when the
+ * body ended before len), or CELL_HTTP_BAD for a malformed body.
+ */
+long cell_http_chunks_scan(struct cell_http_chunks *s, const char *buf, size_t len);
+bool cell_http_chunks_done(const struct cell_http_chunks *s);
+
+/* The first of the n headers named name (case-insensitively), or NULL. */
+const struct cell_http_header *cell_http_find_header(const struct cell_http_header *headers,
+						     size_t n, const char *name);
+/* Whether the comma-separated list in field h (may be NULL) has token, case-insensitively. */
+bool cell_http_has_token(const struct cell_http_header *h, const char *token);
 /*
  * Whether h is a hop-by-hop field (RFC 9110 7.6.1), not to be forwarded: one of the standard
  * ones, or one the request's Connection field (if any) names.

@@ -28,6 +28,8 @@
 #include "stats.h"
 
 #define BUF_SIZE (64 * 1024)
+/* room a response head keeps free in its buffer for what the rewrite adds ("Connection: ...") */
+#define HEAD_ROOM 64
 
 enum state {
 	HEAD,	    /* reading the request head */
@@ -35,6 +37,14 @@ enum state {
 	CONNECTING, /* non-blocking connect under way */
 	RELAY,	    /* bytes both ways */
 	ANSWERING,  /* sending our own response, then closing */
+};
+
+/* Where a message body ends: a length, chunks, the end of the connection, or no body. */
+struct body {
+	enum { BODY_NONE, BODY_LENGTH, BODY_CHUNKED, BODY_UNTIL_CLOSE } kind;
+	bool done;
+	int64_t left; /* BODY_LENGTH */
+	struct cell_http_chunks chunks;
 };
 
 struct buf {
@@ -55,7 +65,15 @@ struct conn {
 	enum cell_http_form form;
 	size_t stats; /* index into p->stats.hosts */
 	size_t head_len;
-	int64_t body_left; /* absolute form: request body bytes still to forward */
+	/* a forwarded request (absolute form): where its body and its response's end */
+	struct body req, resp;
+	bool resp_head;	  /* the response head (or an interim one's) is still to come */
+	bool head_method; /* a HEAD request: the response has no body */
+	bool keep_alive;  /* the client may send another request on this connection */
+	bool answered;	  /* a response head went to the client */
+	size_t u2c_ready; /* bytes at the front of u2c checked and ready for the client */
+	char *pending;	  /* bytes after the request, read with it: the next request's */
+	size_t pending_len;
 	struct cell_resolved addrs;
 	size_t next_addr;
 	struct buf c2u, u2c; /* client to upstream, upstream to client */
@@ -77,6 +95,7 @@ struct cell_proxy {
 	struct cell_stats stats;
 	long last_flush;
 	int64_t flush_start;
+	char scratch[BUF_SIZE]; /* where heads are rewritten */
 };
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
@@ -84,6 +103,48 @@ struct cell_proxy {
 static struct cell_host_stats *host_stats(struct conn *c)
 {
 	return &c->p->stats.hosts[c->stats];
+}
+
+static void body_start(struct body *b, int kind, int64_t length)
+{
+	*b = (struct body){.kind = kind, .left = length};
+	b->done = kind == BODY_NONE || (kind == BODY_LENGTH && length == 0);
+}
+
+/* How many of the n bytes at p belong to the body (the rest follow it), or -1 if malformed. */
+static long body_take(struct body *b, const char *p, size_t n)
+{
+	long k;
+
+	if (b->done)
+		return 0;
+	switch (b->kind) {
+	case BODY_LENGTH:
+		k = (int64_t)n < b->left ? (long)n : (long)b->left;
+		b->left -= k;
+		b->done = b->left == 0;
+		return k;
+	case BODY_CHUNKED:
+		k = cell_http_chunks_scan(&b->chunks, p, n);
+		b->done = k >= 0 && cell_http_chunks_done(&b->chunks);
+		return k < 0 ? -1 : k;
+	case BODY_UNTIL_CLOSE:
+		return (long)n;
+	default:
+		return 0;
+	}
+}
+
+/* The bytes in u2c the client may have now: a response's head waits until it is complete. */
+static size_t for_client(const struct conn *c)
+{
+	return c->state == RELAY && c->form == CELL_HTTP_ABSOLUTE ? c->u2c_ready : c->u2c.len;
+}
+
+/* How full u2c may get: a response head keeps room for its rewrite. */
+static size_t u2c_cap(const struct conn *c)
+{
+	return c->form == CELL_HTTP_ABSOLUTE && c->resp_head ? BUF_SIZE - HEAD_ROOM : BUF_SIZE;
 }
 
 static void watch(struct conn *c)
@@ -95,16 +156,16 @@ static void watch(struct conn *c)
 		return;
 	if (c->state == HEAD || c->state == ANSWERING ||
 	    (relaying && !c->client_eof && c->c2u.len < BUF_SIZE &&
-	     (c->form == CELL_HTTP_CONNECT || c->body_left > 0)))
+	     (c->form == CELL_HTTP_CONNECT || (!c->req.done && c->upstream.fd >= 0))))
 		ce |= EPOLLIN;
-	if (c->u2c.len > 0)
+	if (for_client(c) > 0)
 		ce |= EPOLLOUT;
 	cell_event_watch(c->p->loop, &c->client, ce);
 	if (c->upstream.fd < 0)
 		return;
 	if (c->state == CONNECTING)
 		ue = EPOLLOUT;
-	if (relaying && !c->upstream_eof && c->u2c.len < BUF_SIZE)
+	if (relaying && !c->upstream_eof && c->u2c.len < u2c_cap(c) && !c->resp.done)
 		ue |= EPOLLIN;
 	if (relaying && c->c2u.len > 0)
 		ue |= EPOLLOUT;
@@ -128,6 +189,7 @@ static void conn_close(struct conn *c)
 
 static void conn_free(struct conn *c)
 {
+	free(c->pending);
 	free(c->c2u.data);
 	free(c->u2c.data);
 	free(c);
@@ -225,21 +287,53 @@ static void try_connect(struct conn *c);
 static void upstream_event(struct cell_event_source *s, uint32_t events);
 static void client_event(struct cell_event_source *s, uint32_t events);
 
+/* Keeps the n bytes at p for the next request (they came with this one). */
+static int keep_pending(struct conn *c, const char *p, size_t n)
+{
+	char *k;
+
+	if (n == 0)
+		return 0;
+	k = realloc(c->pending, c->pending_len + n);
+	if (!k)
+		return -ENOMEM;
+	memcpy(k + c->pending_len, p, n);
+	c->pending = k;
+	c->pending_len += n;
+	return 0;
+}
+
+/* Whether the client asks to keep the connection open after this request. */
+static bool wants_keep_alive(const struct cell_http_request *r)
+{
+	const struct cell_http_header *conn =
+		cell_http_find_header(r->headers, r->n_headers, "Connection");
+	const struct cell_http_header *pconn =
+		cell_http_find_header(r->headers, r->n_headers, "Proxy-Connection");
+
+	if (cell_http_has_token(conn, "close") || cell_http_has_token(pconn, "close"))
+		return false;
+	return r->minor_version > 0 || cell_http_has_token(conn, "keep-alive") ||
+	       cell_http_has_token(pconn, "keep-alive");
+}
+
 /*
  * Replaces the request head r (parsed from c2u) with the request to send upstream: origin-form,
  * hop-by-hop fields dropped, "Connection: close" (one request per connection to the upstream),
- * then whatever of the body already arrived.
+ * then whatever of the body already arrived. Bytes after the body are the next request's.
  */
 static int rewrite_request(struct conn *c, const struct cell_http_request *r)
 {
-	const struct cell_http_header *conn = cell_http_find_header(r, "Connection");
-	/* nothing has come from upstream yet: its buffer is free to build the request in */
-	char *out = c->u2c.data;
-	size_t n = 0, rest;
+	const struct cell_http_header *conn =
+		cell_http_find_header(r->headers, r->n_headers, "Connection");
+	char *out = c->p->scratch, *body = c->c2u.data + c->head_len;
+	size_t n = 0, rest = c->c2u.len - c->head_len;
+	long k;
 
-	n += (size_t)snprintf(out, BUF_SIZE, "%.*s %s%.*s HTTP/1.1\r\n", (int)r->method_len,
-			      r->method, r->path[0] == '?' ? "/" : "", (int)r->path_len, r->path);
-	if (!cell_http_find_header(r, "Host"))
+	n += (size_t)snprintf(out, BUF_SIZE, "%.*s %s%.*s HTTP/1.%d\r\n", (int)r->method_len,
+			      r->method, r->path[0] == '?' ? "/" : "", (int)r->path_len, r->path,
+			      r->minor_version);
+	if (!cell_http_find_header(r->headers, r->n_headers, "Host"))
 		n += (size_t)snprintf(out + n, BUF_SIZE - n,
 				      r->host_is_ipv6 ? "Host: [%s]:%u\r\n" : "Host: %s:%u\r\n",
 				      r->host, r->port);
@@ -250,16 +344,21 @@ static int rewrite_request(struct conn *c, const struct cell_http_request *r)
 					      (int)r->headers[i].value_len, r->headers[i].value);
 	if (n < BUF_SIZE)
 		n += (size_t)snprintf(out + n, BUF_SIZE - n, "Connection: close\r\n\r\n");
-	rest = c->c2u.len - c->head_len;
-	if (n >= BUF_SIZE || n + rest > BUF_SIZE)
+	if (r->chunked)
+		body_start(&c->req, BODY_CHUNKED, 0);
+	else
+		body_start(&c->req, BODY_LENGTH, r->content_length > 0 ? r->content_length : 0);
+	k = body_take(&c->req, body, rest);
+	if (k < 0)
+		return -EBADMSG;
+	if (n >= BUF_SIZE || n + (size_t)k > BUF_SIZE)
 		return -E2BIG;
-	c->body_left = r->content_length > 0 ? r->content_length : 0;
-	if ((int64_t)rest > c->body_left)
-		rest = (size_t)c->body_left; /* a pipelined request after the body: not forwarded */
-	memcpy(out + n, c->c2u.data + c->head_len, rest);
-	c->body_left -= (int64_t)rest;
-	memcpy(c->c2u.data, out, n + rest);
-	c->c2u.len = n + rest;
+	if (keep_pending(c, body + k, rest - (size_t)k) < 0)
+		return -ENOMEM;
+	memcpy(out + n, body, (size_t)k);
+	memcpy(c->c2u.data, out, n + (size_t)k);
+	c->c2u.off = 0;
+	c->c2u.len = n + (size_t)k;
 	return 0;
 }
 
@@ -330,11 +429,9 @@ static void handle_request(struct conn *c, const struct cell_http_request *r)
 	memcpy(c->host, r->host, sizeof(c->host));
 	c->port = r->port;
 	c->form = r->form;
-	if (r->form == CELL_HTTP_ABSOLUTE && r->chunked) {
-		answer(c, 411, "Length Required",
-		       "cell: chunked request bodies are not forwarded yet; send a Content-Length\n");
-		return;
-	}
+	c->keep_alive = r->form == CELL_HTTP_ABSOLUTE && wants_keep_alive(r);
+	c->head_method = r->method_len == 4 && !memcmp(r->method, "HEAD", 4);
+	c->resp_head = true;
 	{
 		struct cell_host_stats *h;
 
@@ -350,9 +447,18 @@ static void handle_request(struct conn *c, const struct cell_http_request *r)
 		return;
 	}
 	/* the parsed head points into c2u: rewrite it now, not parse it again once connected */
-	if (r->form == CELL_HTTP_ABSOLUTE && rewrite_request(c, r) < 0) {
-		fail(c, 502, "cell: the request to %s could not be forwarded", c->host);
-		return;
+	if (r->form == CELL_HTTP_ABSOLUTE) {
+		int e = rewrite_request(c, r);
+
+		if (e == -EBADMSG) {
+			answer(c, 400, "Bad Request",
+			       "cell: a bad request: a malformed chunked body\n");
+			return;
+		}
+		if (e < 0) {
+			fail(c, 502, "cell: the request to %s could not be forwarded", c->host);
+			return;
+		}
 	}
 	c->deadline = cell_event_now(c->p->loop) + c->p->o.connect_timeout_ms;
 	pinned = cell_netpolicy_pinned(c->p->project.policy, c->host);
@@ -368,21 +474,13 @@ static void handle_request(struct conn *c, const struct cell_http_request *r)
 	watch(c);
 }
 
-static void read_head(struct conn *c)
+/* Acts on the request head in c2u once it is complete. */
+static void parse_head(struct conn *c)
 {
 	struct cell_http_request r;
 	const char *why = NULL;
-	ssize_t n = read(c->client.fd, c->c2u.data + c->c2u.len, c->p->o.max_head - c->c2u.len);
-	long len;
+	long len = cell_http_parse_request(c->c2u.data, c->c2u.len, &r, &why);
 
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n <= 0) {
-		conn_close(c);
-		return;
-	}
-	c->c2u.len += (size_t)n;
-	len = cell_http_parse_request(c->c2u.data, c->c2u.len, &r, &why);
 	if (len == CELL_HTTP_INCOMPLETE || len == CELL_HTTP_TOO_MANY) {
 		if (c->c2u.len >= c->p->o.max_head || len == CELL_HTTP_TOO_MANY)
 			answer(c, 431, "Request Header Fields Too Large",
@@ -400,20 +498,40 @@ static void read_head(struct conn *c)
 	handle_request(c, &r);
 }
 
-/* Moves bytes from fd into b; returns false when the connection must close. */
-static bool pull(int fd, struct buf *b, bool *eof)
+static void read_head(struct conn *c)
+{
+	ssize_t n;
+
+	if (c->c2u.len >= c->p->o.max_head) {
+		parse_head(c);
+		return;
+	}
+	n = read(c->client.fd, c->c2u.data + c->c2u.len, c->p->o.max_head - c->c2u.len);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		conn_close(c);
+		return;
+	}
+	c->c2u.len += (size_t)n;
+	parse_head(c);
+}
+
+/* Moves bytes from fd into b, filling it up to cap; returns false when the connection must
+ * close. */
+static bool pull(int fd, struct buf *b, size_t cap, bool *eof)
 {
 	ssize_t n;
 
 	/* a read of 0 bytes returns 0, which would look like the end of the stream */
-	if (b->len == BUF_SIZE)
+	if (b->len >= cap)
 		return true;
 	/* what waits moves to the front only once all the free space is before it */
-	if (b->off + b->len == BUF_SIZE) {
+	if (b->off + b->len >= cap) {
 		memmove(b->data, b->data + b->off, b->len);
 		b->off = 0;
 	}
-	n = read(fd, b->data + b->off + b->len, BUF_SIZE - b->off - b->len);
+	n = read(fd, b->data + b->off + b->len, cap - b->off - b->len);
 
 	if (n < 0)
 		return errno == EAGAIN || errno == EINTR;
@@ -423,10 +541,11 @@ static bool pull(int fd, struct buf *b, bool *eof)
 	return true;
 }
 
-/* Moves bytes from b into fd; returns the count, or -1 when the connection must close. */
-static ssize_t push(int fd, struct buf *b)
+/* Moves up to max bytes from b into fd; returns the count, or -1 when the connection must
+ * close. */
+static ssize_t push(int fd, struct buf *b, size_t max)
 {
-	ssize_t n = send(fd, b->data + b->off, b->len, MSG_NOSIGNAL);
+	ssize_t n = send(fd, b->data + b->off, max, MSG_NOSIGNAL);
 
 	if (n < 0)
 		return errno == EAGAIN || errno == EINTR ? 0 : -1;
@@ -435,18 +554,94 @@ static ssize_t push(int fd, struct buf *b)
 	return n;
 }
 
+/* The response went out: a closing linger, as for our own answers. */
+static void linger(struct conn *c)
+{
+	cell_event_close(&c->upstream);
+	if (!c->client_shut)
+		c->client_shut = shutdown(c->client.fd, SHUT_WR) == 0;
+	c->state = ANSWERING;
+	c->deadline = cell_event_now(c->p->loop) + 2000;
+	watch(c);
+}
+
+/* The response went out and the client keeps the connection: on to its next request. */
+static void next_request(struct conn *c)
+{
+	cell_event_close(&c->upstream);
+	c->state = HEAD;
+	c->host[0] = '\0';
+	c->port = 0;
+	c->head_len = 0;
+	c->req = c->resp = (struct body){0};
+	c->resp_head = c->head_method = c->keep_alive = c->answered = false;
+	c->u2c_ready = 0;
+	c->addrs.n = c->next_addr = 0;
+	c->upstream_eof = c->upstream_shut = false;
+	c->u2c.off = c->u2c.len = 0;
+	c->c2u.off = c->c2u.len = 0;
+	c->deadline = cell_event_now(c->p->loop) + c->p->o.head_timeout_ms;
+	watch(c);
+	if (c->pending_len > BUF_SIZE) {
+		conn_close(c);
+		return;
+	}
+	if (c->pending_len) {
+		memcpy(c->c2u.data, c->pending, c->pending_len);
+		c->c2u.len = c->pending_len;
+		free(c->pending);
+		c->pending = NULL;
+		c->pending_len = 0;
+		parse_head(c);
+	}
+}
+
+/* A forwarded request: once its response is all out, the next request or the end. */
+static void forward_done(struct conn *c)
+{
+	if (!c->resp.done) {
+		if (!c->upstream_eof)
+			return;
+		if (c->resp_head) {
+			if (c->answered)
+				conn_close(c);
+			else
+				fail(c, 502, "cell: %s:%u closed the connection without a response",
+				     c->host, c->port);
+			return;
+		}
+		/* the end of a body that runs until the close, or a truncated one: the client
+		 * learns of the truncation from the close */
+		if (c->resp.kind != BODY_UNTIL_CLOSE)
+			c->keep_alive = false;
+		c->resp.done = true;
+	}
+	/* nothing more from upstream is for the client */
+	cell_event_close(&c->upstream);
+	if (c->u2c.len > 0)
+		return;
+	if (c->keep_alive && c->resp.kind != BODY_UNTIL_CLOSE && c->req.done && c->c2u.len == 0 &&
+	    !c->client_eof)
+		next_request(c);
+	else
+		linger(c);
+}
+
 /* After a side's end of file has been passed on, shut the other side's writing half. */
 static void half_close(struct conn *c)
 {
-	bool c2u_done = (c->client_eof || (c->form == CELL_HTTP_ABSOLUTE && c->body_left == 0)) &&
-			c->c2u.len == 0;
+	bool c2u_done = c->client_eof && c->c2u.len == 0;
 	bool u2c_done = c->upstream_eof && c->u2c.len == 0;
 
-	if (c2u_done && c->form == CELL_HTTP_CONNECT && !c->upstream_shut)
+	if (c->form == CELL_HTTP_ABSOLUTE) {
+		forward_done(c);
+		return;
+	}
+	if (c2u_done && !c->upstream_shut)
 		c->upstream_shut = shutdown(c->upstream.fd, SHUT_WR) == 0;
 	if (u2c_done && !c->client_shut)
 		c->client_shut = shutdown(c->client.fd, SHUT_WR) == 0;
-	if (u2c_done && (c2u_done || c->form == CELL_HTTP_ABSOLUTE))
+	if (u2c_done && c2u_done)
 		conn_close(c);
 }
 
@@ -460,11 +655,14 @@ static void moved(struct conn *c, ssize_t n)
 /* Sends what waits for the client; counts what came from upstream (not our own 200). */
 static bool to_client(struct conn *c)
 {
-	ssize_t n = c->u2c.len ? push(c->client.fd, &c->u2c) : 0;
+	size_t max = for_client(c);
+	ssize_t n = max ? push(c->client.fd, &c->u2c, max) : 0;
 	size_t ours;
 
 	if (n < 0)
 		return false;
+	if (c->state == RELAY && c->form == CELL_HTTP_ABSOLUTE)
+		c->u2c_ready -= (size_t)n;
 	ours = (size_t)n < c->ours_down ? (size_t)n : c->ours_down;
 	c->ours_down -= ours;
 	if (c->state == RELAY)
@@ -476,12 +674,109 @@ static bool to_client(struct conn *c)
 /* Sends what waits for the upstream, and counts it. */
 static bool to_upstream(struct conn *c)
 {
-	ssize_t n = c->c2u.len ? push(c->upstream.fd, &c->c2u) : 0;
+	ssize_t n =
+		c->c2u.len && c->upstream.fd >= 0 ? push(c->upstream.fd, &c->c2u, c->c2u.len) : 0;
 
 	if (n < 0)
 		return false;
 	host_stats(c)->bytes_up += (uint64_t)n;
 	moved(c, n);
+	return true;
+}
+
+/*
+ * The response head at the front of the n bytes at p, if complete, in its place rewritten for
+ * the client: hop-by-hop fields dropped, our own Connection field. Returns false when the
+ * connection must close (having answered 502 if the client had nothing yet).
+ */
+static bool response_head(struct conn *c, char *p, size_t n)
+{
+	struct cell_http_response r;
+	const struct cell_http_header *conn;
+	const char *why = "?";
+	char *out = c->p->scratch;
+	size_t o;
+	long len = cell_http_parse_response(p, n, &r, &why);
+	bool interim;
+
+	if (len == CELL_HTTP_INCOMPLETE && c->u2c.len < u2c_cap(c) && !c->upstream_eof)
+		return true;
+	if (len == CELL_HTTP_INCOMPLETE)
+		why = c->upstream_eof ? "an incomplete head" : "a head too large";
+	if (len < 0 || r.status == 101) {
+		if (len >= 0)
+			why = "a protocol switch it was not asked for";
+		if (c->answered) {
+			conn_close(c);
+			return false;
+		}
+		fail(c, 502, "cell: %s:%u sent a bad response: %s", c->host, c->port, why);
+		return false;
+	}
+	interim = r.status < 200;
+	memcpy(out, p, r.status_line_len);
+	o = r.status_line_len;
+	conn = cell_http_find_header(r.headers, r.n_headers, "Connection");
+	for (size_t i = 0; i < r.n_headers; i++)
+		if (!cell_http_hop_by_hop(conn, &r.headers[i]))
+			o += (size_t)snprintf(out + o, BUF_SIZE - o, "%.*s: %.*s\r\n",
+					      (int)r.headers[i].name_len, r.headers[i].name,
+					      (int)r.headers[i].value_len, r.headers[i].value);
+	if (!interim) {
+		if (c->head_method || r.status == 204 || r.status == 304)
+			body_start(&c->resp, BODY_NONE, 0);
+		else if (r.chunked)
+			body_start(&c->resp, BODY_CHUNKED, 0);
+		else if (!r.until_close)
+			body_start(&c->resp, BODY_LENGTH, r.content_length);
+		else
+			body_start(&c->resp, BODY_UNTIL_CLOSE, 0);
+		if (c->resp.kind == BODY_UNTIL_CLOSE)
+			c->keep_alive = false;
+		o += (size_t)snprintf(out + o, BUF_SIZE - o, "Connection: %s\r\n",
+				      c->keep_alive ? "keep-alive" : "close");
+	}
+	o += (size_t)snprintf(out + o, BUF_SIZE - o, "\r\n");
+	/* the head only ever grows by our Connection field, which HEAD_ROOM keeps room for */
+	memmove(p + o, p + len, n - (size_t)len);
+	memcpy(p, out, o);
+	c->u2c.len = c->u2c.len + o - (size_t)len;
+	c->u2c_ready += o;
+	c->answered = true;
+	c->resp_head = interim;
+	return true;
+}
+
+/*
+ * Checks the bytes from upstream not checked yet: a response head is rewritten once complete,
+ * and the body is passed on up to its end (what follows it is dropped). Returns false when the
+ * connection must close.
+ */
+static bool scan_response(struct conn *c)
+{
+	struct buf *b = &c->u2c;
+
+	while (c->u2c_ready < b->len && !c->resp.done) {
+		char *at = b->data + b->off + c->u2c_ready;
+		size_t n = b->len - c->u2c_ready, was = c->u2c_ready;
+		long k;
+
+		if (c->resp_head) {
+			if (!response_head(c, at, n))
+				return false;
+			if (c->u2c_ready == was)
+				return true; /* not complete yet */
+			continue;
+		}
+		k = body_take(&c->resp, at, n);
+		if (k < 0) {
+			conn_close(c); /* the client sees the body cut short */
+			return false;
+		}
+		c->u2c_ready += (size_t)k;
+	}
+	if (c->resp.done && !c->resp_head)
+		b->len = c->u2c_ready;
 	return true;
 }
 
@@ -491,13 +786,21 @@ static bool relay_from(struct conn *c, int fd, struct buf *b, bool *eof,
 {
 	size_t before = b->len;
 
-	if (!pull(fd, b, eof))
+	if (!pull(fd, b, b == &c->u2c ? u2c_cap(c) : BUF_SIZE, eof))
 		return false;
-	/* a forwarded request's body ends where its Content-Length says */
-	if (b == &c->c2u && c->form == CELL_HTTP_ABSOLUTE) {
-		if ((int64_t)(b->len - before) > c->body_left)
-			b->len = before + (size_t)c->body_left;
-		c->body_left -= (int64_t)(b->len - before);
+	if (c->form == CELL_HTTP_ABSOLUTE && b == &c->c2u) {
+		/* a forwarded request's body ends where its framing says: the rest is the next
+		 * request's */
+		char *fresh = b->data + b->off + before;
+		size_t n = b->len - before;
+		long k = body_take(&c->req, fresh, n);
+
+		if (k < 0 || keep_pending(c, fresh + k, n - (size_t)k) < 0)
+			return false;
+		b->len = before + (size_t)k;
+	} else if (c->form == CELL_HTTP_ABSOLUTE) {
+		if (!scan_response(c))
+			return true; /* closed, or answered */
 	}
 	moved(c, (ssize_t)(b->len - before));
 	return pass_on(c);
@@ -528,6 +831,7 @@ static void answering_event(struct conn *c, uint32_t events)
 static void client_event(struct cell_event_source *s, uint32_t events)
 {
 	struct conn *c = container_of(s, struct conn, client);
+	bool forwarding = c->form == CELL_HTTP_ABSOLUTE;
 
 	if (c->dead)
 		return;
@@ -537,12 +841,14 @@ static void client_event(struct cell_event_source *s, uint32_t events)
 	}
 	/*
 	 * epoll reports these whatever we watch: a client gone mid-lookup or mid-connect, reset
-	 * while relaying, or hung up after its end of file with nothing left for it
+	 * while relaying, hung up after its end of file with nothing left for it, or gone while
+	 * its request waits for the response
 	 */
 	if (((c->state == RESOLVING || c->state == CONNECTING) &&
 	     (events & (EPOLLHUP | EPOLLERR))) ||
 	    (c->state == RELAY && (events & EPOLLERR)) ||
-	    (c->state == RELAY && (events & EPOLLHUP) && c->client_eof && c->u2c.len == 0)) {
+	    (c->state == RELAY && (events & EPOLLHUP) &&
+	     ((c->client_eof && c->u2c.len == 0) || (forwarding && c->req.done)))) {
 		conn_close(c);
 		return;
 	}
@@ -559,12 +865,16 @@ static void client_event(struct cell_event_source *s, uint32_t events)
 		return;
 	}
 	if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !c->client_eof &&
+	    (!forwarding || !c->req.done) &&
 	    !relay_from(c, c->client.fd, &c->c2u, &c->client_eof, to_upstream)) {
 		conn_close(c);
 		return;
 	}
+	if (c->dead || c->state != RELAY)
+		return;
 	half_close(c);
-	watch(c);
+	if (!c->dead && c->state == RELAY)
+		watch(c);
 }
 
 static void upstream_event(struct cell_event_source *s, uint32_t events)
@@ -593,9 +903,10 @@ static void upstream_event(struct cell_event_source *s, uint32_t events)
 	}
 	if (c->state != RELAY)
 		return;
-	/* reset, or hung up after its end of file with nothing left for the client: epoll
-	 * would report it on every round from now on */
-	if ((events & EPOLLERR) || ((events & EPOLLHUP) && c->upstream_eof && c->u2c.len == 0)) {
+	/* reset, or (a tunnel) hung up after its end of file with nothing left for the client:
+	 * epoll would report it on every round from now on */
+	if ((events & EPOLLERR) || ((events & EPOLLHUP) && c->form == CELL_HTTP_CONNECT &&
+				    c->upstream_eof && c->u2c.len == 0)) {
 		conn_close(c);
 		return;
 	}
@@ -603,13 +914,16 @@ static void upstream_event(struct cell_event_source *s, uint32_t events)
 		conn_close(c);
 		return;
 	}
-	if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !c->upstream_eof &&
+	if ((events & (EPOLLIN | EPOLLHUP)) && !c->upstream_eof &&
 	    !relay_from(c, c->upstream.fd, &c->u2c, &c->upstream_eof, to_client)) {
 		conn_close(c);
 		return;
 	}
+	if (c->dead || c->state != RELAY)
+		return;
 	half_close(c);
-	watch(c);
+	if (!c->dead && c->state == RELAY)
+		watch(c);
 }
 
 static void on_resolved(const struct cell_resolved *res, void *data)

@@ -57,6 +57,16 @@ static void serve(int fd)
 	cl = strcasestr(req, "\r\nContent-Length: ");
 	if (cl && cl < end)
 		body = strtol(cl + 18, NULL, 10);
+	/* a chunked body: until its last chunk and empty trailer */
+	cl = strcasestr(req, "\r\nTransfer-Encoding: chunked\r\n");
+	while (cl && cl < end && len < sizeof(req) - 1 && !strstr(end + 2, "\r\n0\r\n\r\n")) {
+		ssize_t r = read(fd, req + len, sizeof(req) - 1 - len);
+
+		if (r <= 0)
+			return;
+		len += (size_t)r;
+		req[len] = '\0';
+	}
 	while ((long)len < (end - req) + 4 + body) {
 		ssize_t r = read(fd, req + len, sizeof(req) - 1 - len);
 
@@ -245,6 +255,27 @@ static struct th_result curl(const char *url, const char *extra, const char *dat
 	return r;
 }
 
+/* curl through the proxy with the NULL-terminated arguments args. */
+static struct th_result curl_args(const char *const *args)
+{
+	char proxy[64];
+	char *argv[24] = {(char *)"/usr/bin/curl",
+			  (char *)"-s",
+			  (char *)"--max-time",
+			  (char *)"20",
+			  (char *)"-x",
+			  proxy};
+	struct th_result r;
+	int n = 6;
+
+	snprintf(proxy, sizeof(proxy), "http://127.0.0.1:%u", t.proxy_port);
+	while (*args && n < 23)
+		argv[n++] = (char *)*args++;
+	argv[n] = NULL;
+	th_run(NULL, argv, t.env, &r);
+	return r;
+}
+
 /* Raw bytes to the proxy; returns what came back before it closed (or 10 s passed). */
 static char *raw(const char *bytes, size_t len)
 {
@@ -332,7 +363,7 @@ Test(proxy, drops_hop_by_hop_fields)
 	start_proxy(NULL, NULL);
 	snprintf(req, sizeof(req),
 		 "GET http://registry.test:%u/h HTTP/1.1\r\nHost: registry.test:%u\r\n"
-		 "Proxy-Authorization: Basic c2VjcmV0\r\nConnection: keep-alive, X-Secret\r\n"
+		 "Proxy-Authorization: Basic c2VjcmV0\r\nConnection: close, X-Secret\r\n"
 		 "X-Secret: 1\r\nKeep-Alive: 5\r\nX-Kept: yes\r\n\r\n",
 		 t.upstream_port, t.upstream_port);
 	resp = raw(req, strlen(req));
@@ -411,8 +442,13 @@ ParameterizedTestParameters(proxy, hostile_requests)
 		 "HTTP/1.1 400 Bad Request\r\n"},
 		{"GET http://registry.test/ HTTP/1.1\r\nX: a\0b\r\n\r\n",
 		 "HTTP/1.1 400 Bad Request\r\n"},
-		{"POST http://registry.test/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
-		 "HTTP/1.1 411 Length Required\r\n"},
+		{"POST http://registry.test/ HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
+		 "HTTP/1.1 400 Bad Request\r\n"},
+		{"POST http://registry.test/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
+		 "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+		 "HTTP/1.1 400 Bad Request\r\n"},
+		{"GET http://registry.test/ HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+		 "HTTP/1.1 400 Bad Request\r\n"},
 	};
 	return cr_make_param_array(struct hostile, cases, sizeof(cases) / sizeof(cases[0]));
 }
@@ -434,6 +470,194 @@ ParameterizedTest(struct hostile *c, proxy, hostile_requests)
 	resp = raw("CONNECT a:1 HTTP/1.1\r\n\r\n", 24);
 	cr_assert(not(eq(str, resp, "")));
 	free(resp);
+}
+
+Test(proxy, keeps_the_client_connection_alive_and_checks_each_request)
+{
+	char *one = url("registry.test", "/one"), *two = url("a.corp.test", "/two");
+	char *three = url("example.net", "/three");
+	const char *args[] = {"-w", "[%{num_connects} %{http_code}]", one, two, three, NULL};
+	struct th_result r;
+	char *p;
+
+	start_proxy(NULL, NULL);
+	r = curl_args(args);
+	/* curl opened one connection to the proxy and used it for all three */
+	p = strstr(r.out, "GET /one HTTP/1.1\r\n");
+	cr_assert(not(eq(ptr, p, NULL)), "%s", r.out);
+	p = strstr(p, "[1 200]GET /two HTTP/1.1\r\n");
+	cr_assert(not(eq(ptr, p, NULL)), "%s", r.out);
+	/* the third request names another host: checked again, and refused */
+	p = strstr(p, "[0 200]cell: example.net is not in px's network allowlist");
+	cr_assert(not(eq(ptr, p, NULL)), "%s", r.out);
+	cr_assert(not(eq(ptr, strstr(p, "[0 403]"), NULL)), "%s", r.out);
+	th_result_done(&r);
+	free(one);
+	free(two);
+	free(three);
+}
+
+Test(proxy, answers_pipelined_requests_in_order_and_checks_the_second)
+{
+	char req[512], *resp, *first, *second;
+
+	start_proxy(NULL, NULL);
+	snprintf(req, sizeof(req),
+		 "GET http://registry.test:%u/first HTTP/1.1\r\n\r\n"
+		 "GET http://example.net/second HTTP/1.1\r\n\r\n",
+		 t.upstream_port);
+	resp = raw(req, strlen(req));
+	first = strstr(resp, "HTTP/1.1 200 OK\r\n");
+	cr_assert(not(eq(ptr, first, NULL)), "%s", resp);
+	cr_assert(not(eq(ptr, strstr(first, "GET /first HTTP/1.1\r\n"), NULL)), "%s", resp);
+	/* the upstream saw the first request alone */
+	cr_assert(eq(ptr, strstr(first, "GET /second"), NULL), "%s", resp);
+	second = strstr(first, "HTTP/1.1 403 Forbidden\r\n");
+	cr_assert(not(eq(ptr, second, NULL)), "%s", resp);
+	free(resp);
+}
+
+Test(proxy, forwards_a_chunked_request_body)
+{
+	char *u = url("registry.test", "/chunked");
+	const char *args[] = {"-H", "Transfer-Encoding: chunked", "--data-binary", "hello there", u,
+			      NULL};
+	struct th_result r;
+	char req[512], *resp;
+
+	start_proxy(NULL, NULL);
+	r = curl_args(args);
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	cr_assert(not(eq(ptr, strstr(r.out, "Transfer-Encoding: chunked\r\n"), NULL)), "%s", r.out);
+	cr_assert(not(eq(ptr, strstr(r.out, "\r\n\r\nb\r\nhello there\r\n0\r\n\r\n"), NULL)), "%s",
+		  r.out);
+	th_result_done(&r);
+	/* a malformed chunk size is refused before anything goes upstream */
+	snprintf(req, sizeof(req),
+		 "POST http://registry.test:%u/x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+		 "zz\r\nhello\r\n0\r\n\r\n",
+		 t.upstream_port);
+	resp = raw(req, strlen(req));
+	cr_assert(eq(int, strncmp(resp, "HTTP/1.1 400 Bad Request\r\n", 26), 0), "%s", resp);
+	cr_assert(not(eq(ptr, strstr(resp, "chunked body"), NULL)), "%s", resp);
+	free(resp);
+	free(u);
+}
+
+/* An upstream that reads a request head and answers with canned, whatever was asked. */
+static const char *canned;
+
+static void serve_canned(int fd)
+{
+	char req[16384];
+	size_t len = 0;
+
+	while (len < sizeof(req) - 1) {
+		ssize_t r = read(fd, req + len, sizeof(req) - 1 - len);
+
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+		req[len] = '\0';
+		if (strstr(req, "\r\n\r\n"))
+			break;
+	}
+	(void)!write(fd, canned, strlen(canned));
+	close(fd);
+}
+
+struct framing {
+	char response[256];
+	char method[8]; /* curl -X, or "" (an array: the cases are copied to the test) */
+	char want[160]; /* curl's output for two requests */
+};
+
+ParameterizedTestParameters(proxy, passes_each_response_framing_and_reuses_what_it_can)
+{
+	static struct framing cases[] = {
+		/* chunked, with extensions and a trailer field: the connection is reused */
+		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+		 "5\r\nhello\r\n6;x=y\r\n world\r\n0\r\nX-Trailer: 1\r\n\r\n",
+		 "", "hello world[1]hello world[0]"},
+		/* an interim 100 before the response */
+		{"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", "",
+		 "ok[1]ok[0]"},
+		/* bytes after the Content-Length are not a second response */
+		{"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 Smuggled\r\n"
+		 "Content-Length: 3\r\n\r\nbad",
+		 "", "ok[1]ok[0]"},
+		/* a body until the close: the proxy has to close the client connection too */
+		{"HTTP/1.0 200 OK\r\n\r\nuntil close", "", "until close[1]until close[1]"},
+		/* no body for HEAD, whatever Content-Length says */
+		{"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", "HEAD", "[1][0]"},
+		{"HTTP/1.1 204 No Content\r\n\r\n", "", "[1][0]"},
+	};
+	return cr_make_param_array(struct framing, cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct framing *c, proxy, passes_each_response_framing_and_reuses_what_it_can)
+{
+	char *u;
+	const char *args[8] = {"-w", "[%{num_connects}]"};
+	struct th_result r;
+	int n = 2;
+
+	canned = c->response;
+	t.upstream_port = start_server(serve_canned, true);
+	write_config("");
+	start_proxy(NULL, NULL);
+	u = url("registry.test", "/");
+	if (c->method[0]) {
+		args[n++] = "-X";
+		args[n++] = c->method;
+		args[n++] = "-I";
+	}
+	args[n++] = u;
+	args[n++] = u;
+	r = curl_args(args);
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	if (c->method[0]) {
+		/* -I prints heads: keep only the counts */
+		char *w = r.out;
+
+		for (char *p = r.out; *p; p++)
+			if (*p == '[' || (w > r.out && w[-1] != ']' && (p[-1] == '[' || *p == ']')))
+				*w++ = *p;
+			else if (w > r.out && w[-1] == '[')
+				*w++ = *p;
+		*w = '\0';
+	}
+	cr_assert(eq(str, r.out, c->want), "%s", r.err);
+	th_result_done(&r);
+	free(u);
+}
+
+Test(proxy, a_bad_or_missing_response_is_a_502)
+{
+	char *u;
+	struct th_result r;
+
+	canned = "HTTP/1.1 2000 What\r\n\r\n";
+	t.upstream_port = start_server(serve_canned, true);
+	write_config("");
+	start_proxy(NULL, NULL);
+	u = url("registry.test", "/");
+	r = curl(u, NULL, NULL);
+	cr_assert(not(eq(ptr, strstr(r.out, "sent a bad response: a bad status line"), NULL)), "%s",
+		  r.out);
+	th_result_done(&r);
+	canned = "";
+	stop_proxy();
+	t.upstream_port = start_server(serve_canned, true);
+	write_config("");
+	start_proxy(NULL, NULL);
+	free(u);
+	u = url("registry.test", "/");
+	r = curl(u, NULL, NULL);
+	cr_assert(not(eq(ptr, strstr(r.out, "closed the connection without a response"), NULL)),
+		  "%s", r.out);
+	th_result_done(&r);
+	free(u);
 }
 
 Test(proxy, huge_heads_and_slow_heads_are_cut_off)

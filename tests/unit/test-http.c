@@ -69,7 +69,7 @@ Test(http, headers_and_body_framing)
 	cr_assert(eq(long, cell_http_parse_request(in, sizeof(in) - 1, &r, &why),
 		     (long)(sizeof(in) - 1 - 4)));
 	cr_assert(eq(sz, r.n_headers, 3));
-	h = cell_http_find_header(&r, "x-spaces");
+	h = cell_http_find_header(r.headers, r.n_headers, "x-spaces");
 	cr_assert(not(eq(ptr, (void *)h, NULL)));
 	cr_assert(eq(sz, h->value_len, 1));
 	cr_assert(eq(chr, h->value[0], 'v'));
@@ -206,4 +206,108 @@ Test(http, never_reads_past_the_buffer)
 		cr_assert(eq(long, n, len == sizeof(head) - 1 ? (long)len : CELL_HTTP_INCOMPLETE));
 	}
 	munmap(map, (size_t)page * 2);
+}
+
+Test(http, parses_response_heads_and_their_framing)
+{
+	static const char chunked[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n";
+	static const char length[] = "HTTP/1.0 404 Not Found\r\nContent-Length: 12\r\n\r\n";
+	static const char bare[] = "HTTP/1.1 204\r\n\r\n";
+	static const char gzip[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n";
+	struct cell_http_response r;
+	const char *why = NULL;
+
+	cr_assert(eq(long, cell_http_parse_response(chunked, strlen(chunked), &r, &why),
+		     (long)strlen(chunked) - 3));
+	cr_assert(eq(int, r.status, 200));
+	cr_assert(r.chunked && !r.until_close);
+	cr_assert(eq(sz, r.status_line_len, 17));
+	cr_assert(eq(long, cell_http_parse_response(length, strlen(length), &r, &why),
+		     (long)strlen(length)));
+	cr_assert(eq(int, r.status, 404));
+	cr_assert(eq(int, r.minor_version, 0));
+	cr_assert(eq(i64, r.content_length, 12));
+	cr_assert(r.until_close == false && r.chunked == false);
+	/* no reason phrase, no framing: the body runs until the close */
+	cr_assert(eq(long, cell_http_parse_response(bare, strlen(bare), &r, &why),
+		     (long)strlen(bare)));
+	cr_assert(eq(int, r.status, 204));
+	cr_assert(r.until_close);
+	/* a coding other than chunked: the body runs until the close as well */
+	cr_assert(eq(long, cell_http_parse_response(gzip, strlen(gzip), &r, &why),
+		     (long)strlen(gzip)));
+	cr_assert(r.until_close && !r.chunked);
+	for (size_t len = 0; len < strlen(length); len++)
+		cr_assert(eq(long, cell_http_parse_response(length, len, &r, &why),
+			     CELL_HTTP_INCOMPLETE),
+			  "prefix %zu", len);
+}
+
+Test(http, refuses_bad_response_heads)
+{
+	static const char *const bad[] = {
+		"HTTP/2 200 OK\r\n\r\n",
+		"HTTP/1.1 20 OK\r\n\r\n",
+		"HTTP/1.1 099 Low\r\n\r\n",
+		"HTTP/1.1 2000 OK\r\n\r\n",
+		"HTTP/1.1 200 OK\n\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+		"HTTP/1.1 200 OK\r\n Folded: x\r\n\r\n",
+		"ICY 200 OK\r\n\r\n",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct cell_http_response r;
+		const char *why = NULL;
+
+		cr_assert(eq(long, cell_http_parse_response(bad[i], strlen(bad[i]), &r, &why),
+			     CELL_HTTP_BAD),
+			  "%s", bad[i]);
+		cr_assert(not(eq(ptr, (void *)why, NULL)));
+	}
+}
+
+/* The chunk scanner finds the same end whether the bytes come at once or one by one. */
+Test(http, finds_the_end_of_a_chunked_body)
+{
+	static const char body[] = "5\r\nhello\r\n1A;name=\"v\"\r\n"
+				   "abcdefghijklmnopqrstuvwxyz\r\n0\r\nX-Sum: 1\r\nY: 2\r\n\r\n";
+	static const char after[] = "GET http://next/ HTTP/1.1\r\n\r\n";
+	char both[256];
+	struct cell_http_chunks s = {0};
+
+	snprintf(both, sizeof(both), "%s%s", body, after);
+	cr_assert(eq(long, cell_http_chunks_scan(&s, both, strlen(both)), (long)strlen(body)));
+	cr_assert(cell_http_chunks_done(&s));
+	memset(&s, 0, sizeof(s));
+	for (size_t i = 0; i < strlen(body); i++) {
+		cr_assert(eq(int, cell_http_chunks_done(&s), false), "done early at %zu", i);
+		cr_assert(eq(long, cell_http_chunks_scan(&s, body + i, 1), 1), "at %zu", i);
+	}
+	cr_assert(cell_http_chunks_done(&s));
+	cr_assert(eq(long, cell_http_chunks_scan(&s, after, strlen(after)), 0));
+}
+
+Test(http, refuses_malformed_chunks)
+{
+	static const char *const bad[] = {
+		"zz\r\nhello\r\n0\r\n\r\n",	 /* no size */
+		"5\nhello\r\n0\r\n\r\n",	 /* a bare LF */
+		"5\r\nhelloX\r\n0\r\n\r\n",	 /* data longer than its size */
+		"1000000000000000\r\n",		 /* 16 hex digits */
+		"0\r\n\x01: x\r\n\r\n",		 /* a control character for a trailer */
+		"0\r\nX: \x7f\r\n\r\n",		 /* and inside one */
+		"5;\x01\r\nhello\r\n0\r\n\r\n",	 /* and in an extension */
+		"-5\r\nhello\r\n0\r\n\r\n",	 /* a sign */
+		"5\r\nhello\r\n0\r\nX: 1\r\n\n", /* a bare LF to end the trailers */
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct cell_http_chunks s = {0};
+
+		cr_assert(
+			eq(long, cell_http_chunks_scan(&s, bad[i], strlen(bad[i])), CELL_HTTP_BAD),
+			"case %zu", i);
+	}
 }
