@@ -11,6 +11,7 @@
 #include "commands.h"
 #include "ledger.h"
 #include "netpolicy.h"
+#include "path.h"
 #include "proxy.h"
 
 /* What the proxy runs on, and what a reload replaces. */
@@ -68,12 +69,13 @@ int cmd_proxy(int argc, char *argv[])
 		{"idle-timeout", required_argument, NULL, 'i'},
 		{"max-tunnels", required_argument, NULL, 'm'},
 		{"flush-interval", required_argument, NULL, 'f'},
+		{"log-max", required_argument, NULL, 'L'},
 		{0},
 	};
 	struct cell_proxy_options po = {0};
 	_cleanup_project_ struct cell_project *p = NULL;
 	_cleanup_config_ struct cell_config *c = NULL;
-	_cleanup_free_ char *cwd = NULL, *ledger = NULL, *desc = NULL, *name = NULL;
+	_cleanup_free_ char *cwd = NULL, *ledger = NULL, *desc = NULL, *name = NULL, *log = NULL;
 	struct cell_netpolicy *policy = NULL;
 	struct cell_proxy *proxy = NULL;
 	struct cli_cell_options o = {0};
@@ -91,7 +93,7 @@ int cmd_proxy(int argc, char *argv[])
 			o.dir = optarg;
 		} else if (opt == 'l') {
 			listen_on = optarg;
-		} else if (strchr("HTcimf", opt) && opt) {
+		} else if (strchr("HTcimfL", opt) && opt) {
 			char *end;
 			unsigned long v = strtoul(optarg, &end, 10);
 
@@ -108,6 +110,8 @@ int cmd_proxy(int argc, char *argv[])
 				po.idle_timeout_ms = (int)v;
 			else if (opt == 'm')
 				po.max_conns = v;
+			else if (opt == 'L')
+				po.log_max = v;
 			else
 				po.flush_ms = (int)v;
 		} else {
@@ -122,6 +126,23 @@ int cmd_proxy(int argc, char *argv[])
 		return r;
 	if (cell_netpolicy_new(c, &policy) < 0 || cell_ledger_path(p->id, &ledger) < 0)
 		return CELL_EXIT_FAILURE;
+	/* the request log lives next to the ledger */
+	log = strdup(ledger);
+	if (!log) {
+		cell_netpolicy_free(policy);
+		return CELL_EXIT_FAILURE;
+	}
+	cell_path_dirname(log);
+	{
+		char *full;
+
+		if (asprintf(&full, "%s/proxy.log", log) < 0) {
+			cell_netpolicy_free(policy);
+			return CELL_EXIT_FAILURE;
+		}
+		free(log);
+		log = full;
+	}
 	/* two descriptors a tunnel: as many as the hard limit allows */
 	{
 		struct rlimit rl;
@@ -143,7 +164,7 @@ int cmd_proxy(int argc, char *argv[])
 	served = (struct served){p, TAKE_PTR(c), policy};
 	r = name ? 0 : -ENOMEM;
 	if (r >= 0)
-		r = cell_proxy_new(&(struct cell_proxy_project){policy, p->id, name, ledger,
+		r = cell_proxy_new(&(struct cell_proxy_project){policy, p->id, name, ledger, log,
 								p->root, CELL_CONFIG_FILE, reload,
 								&served},
 				   &po, fd, &proxy);

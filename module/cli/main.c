@@ -16,7 +16,7 @@ static const struct cli_command commands[] = {
 	 "Start your shell in the project's cell; exit it to leave"},
 	{"proxy", cmd_proxy,
 	 "[-C DIR] [--listen ADDR] [--max-head BYTES] [--head-timeout MS] [--connect-timeout MS] "
-	 "[--idle-timeout MS] [--max-tunnels N] [--flush-interval MS]",
+	 "[--idle-timeout MS] [--max-tunnels N] [--flush-interval MS] [--log-max BYTES]",
 	 "Run the project's allowlisting HTTP proxy in the foreground"},
 	{"stats", cmd_stats, "[--json] [DIR]",
 	 "Print the project's network use per host, from its ledger"},

@@ -24,6 +24,7 @@
 #include "ledger.h"
 #include "macro.h"
 #include "proxy.h"
+#include "reqlog.h"
 #include "resolver.h"
 #include "stats.h"
 
@@ -74,6 +75,15 @@ struct conn {
 	size_t u2c_ready; /* bytes at the front of u2c checked and ready for the client */
 	char *pending;	  /* bytes after the request, read with it: the next request's */
 	size_t pending_len;
+	bool served; /* a request was answered: the client may now idle between requests */
+	/* for the request log: this request's or tunnel's */
+	bool logged;
+	char method[12];
+	char *rule;
+	int status;
+	long started;
+	int64_t started_wall;
+	uint64_t up, down;
 	struct cell_resolved addrs;
 	size_t next_addr;
 	struct buf c2u, u2c; /* client to upstream, upstream to client */
@@ -93,6 +103,8 @@ struct cell_proxy {
 	uint64_t next_id;
 	bool accept_paused;
 	struct cell_stats stats;
+	struct cell_reqlog *log;
+	bool log_failed; /* said once on stderr */
 	long last_flush;
 	int64_t flush_start;
 	char scratch[BUF_SIZE]; /* where heads are rewritten */
@@ -172,11 +184,66 @@ static void watch(struct conn *c)
 	cell_event_watch(c->p->loop, &c->upstream, ue);
 }
 
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A new request starts on c: for the request log. */
+static void log_start(struct conn *c)
+{
+	c->started = cell_event_now(c->p->loop);
+	c->started_wall = wall_ms();
+}
+
+/* The request's (or tunnel's) line in the request log, once. */
+static void log_request(struct conn *c, const char *decision, const char *reason)
+{
+	struct cell_proxy *p = c->p;
+	struct cell_reqlog_entry e = {
+		.time_ms = c->started_wall,
+		/* a request refused before it was parsed is no tunnel */
+		.kind = c->form == CELL_HTTP_CONNECT && c->method[0] ? "tunnel" : "request",
+		.method = c->form == CELL_HTTP_CONNECT || !c->method[0] ? NULL : c->method,
+		.host = c->host[0] ? c->host : NULL,
+		.port = c->port,
+		.decision = decision,
+		.rule = c->rule,
+		.status = c->status,
+		.up = c->up,
+		.down = c->down,
+		.duration_ms = cell_event_now(p->loop) - c->started,
+		.reason = reason,
+	};
+	int r;
+
+	if (c->logged || !p->log)
+		return;
+	c->logged = true;
+	r = cell_reqlog_write(p->log, &e);
+	if (r < 0 && !p->log_failed) {
+		fprintf(stderr, "cell: cannot write to the request log: %s\n", strerror(-r));
+		p->log_failed = true;
+	}
+}
+
 /* Closes both sides now; the memory goes on the next tick (events may still name it). */
 static void conn_close(struct conn *c)
 {
 	if (c->dead)
 		return;
+	if (c->host[0] && !c->logged) {
+		const char *why = NULL;
+
+		if (c->state == RESOLVING || c->state == CONNECTING)
+			why = "the client left before the upstream answered";
+		else if (c->form == CELL_HTTP_ABSOLUTE && !c->resp.done)
+			why = "closed before the response ended";
+		log_request(c, "allowed", why);
+	}
 	c->dead = true;
 	cell_event_close(&c->client);
 	cell_event_close(&c->upstream);
@@ -189,6 +256,7 @@ static void conn_close(struct conn *c)
 
 static void conn_free(struct conn *c)
 {
+	free(c->rule);
 	free(c->pending);
 	free(c->c2u.data);
 	free(c->u2c.data);
@@ -205,6 +273,16 @@ static void answer(struct conn *c, int status, const char *reason, const char *b
 
 	c->u2c.off = 0;
 	c->u2c.len = n > 0 && (size_t)n < BUF_SIZE ? (size_t)n : 0;
+	c->status = status;
+	{
+		/* the body without "cell: " and its newline */
+		char why[512];
+		const char *b = startswith(body, "cell: ") ? body + 6 : body;
+		size_t len = strcspn(b, "\n");
+
+		snprintf(why, sizeof(why), "%.*s", (int)len, b);
+		log_request(c, status == 403 ? "denied" : status >= 500 ? "failed" : "bad", why);
+	}
 	c->state = ANSWERING;
 	c->deadline = cell_event_now(c->p->loop) + 2000;
 	cell_event_close(&c->upstream);
@@ -368,6 +446,7 @@ static void established(struct conn *c)
 
 	if (c->form == CELL_HTTP_CONNECT) {
 		host_stats(c)->tunnels++;
+		c->status = 200;
 		/* bytes the client sent after the head (a TLS hello) go upstream as they are */
 		c->c2u.off = c->head_len;
 		c->c2u.len -= c->head_len;
@@ -425,10 +504,12 @@ static bool known_address(struct conn *c, const char *text)
 static void handle_request(struct conn *c, const struct cell_http_request *r)
 {
 	const char *rule = NULL, *pinned;
+	enum cell_netverdict verdict;
 
 	memcpy(c->host, r->host, sizeof(c->host));
 	c->port = r->port;
 	c->form = r->form;
+	snprintf(c->method, sizeof(c->method), "%.*s", (int)r->method_len, r->method);
 	c->keep_alive = r->form == CELL_HTTP_ABSOLUTE && wants_keep_alive(r);
 	c->head_method = r->method_len == 4 && !memcmp(r->method, "HEAD", 4);
 	c->resp_head = true;
@@ -441,8 +522,11 @@ static void handle_request(struct conn *c, const struct cell_http_request *r)
 		}
 		c->stats = (size_t)(h - c->p->stats.hosts);
 	}
-	if (cell_netpolicy_check(c->p->project.policy, c->host, c->port, &rule) !=
-	    CELL_NET_ALLOWED) {
+	verdict = cell_netpolicy_check(c->p->project.policy, c->host, c->port, &rule);
+	/* for the request log; a reload may replace the policy while a tunnel is open */
+	free(c->rule);
+	c->rule = rule ? strdup(rule) : NULL;
+	if (verdict != CELL_NET_ALLOWED) {
 		deny(c, rule ? "network.deny names it" : NULL);
 		return;
 	}
@@ -580,6 +664,13 @@ static void next_request(struct conn *c)
 	c->upstream_eof = c->upstream_shut = false;
 	c->u2c.off = c->u2c.len = 0;
 	c->c2u.off = c->c2u.len = 0;
+	c->logged = false;
+	c->method[0] = '\0';
+	free(c->rule);
+	c->rule = NULL;
+	c->status = 0;
+	c->up = c->down = 0;
+	log_start(c);
 	c->deadline = cell_event_now(c->p->loop) + c->p->o.head_timeout_ms;
 	watch(c);
 	if (c->pending_len > BUF_SIZE) {
@@ -620,6 +711,11 @@ static void forward_done(struct conn *c)
 	cell_event_close(&c->upstream);
 	if (c->u2c.len > 0)
 		return;
+	log_request(c, "allowed",
+		    c->resp.kind != BODY_UNTIL_CLOSE && !c->keep_alive && c->upstream_eof
+			    ? "the upstream cut the response short"
+			    : NULL);
+	c->served = true;
 	if (c->keep_alive && c->resp.kind != BODY_UNTIL_CLOSE && c->req.done && c->c2u.len == 0 &&
 	    !c->client_eof)
 		next_request(c);
@@ -665,8 +761,10 @@ static bool to_client(struct conn *c)
 		c->u2c_ready -= (size_t)n;
 	ours = (size_t)n < c->ours_down ? (size_t)n : c->ours_down;
 	c->ours_down -= ours;
-	if (c->state == RELAY)
+	if (c->state == RELAY) {
 		host_stats(c)->bytes_down += (uint64_t)n - ours;
+		c->down += (uint64_t)n - ours;
+	}
 	moved(c, n);
 	return true;
 }
@@ -680,6 +778,7 @@ static bool to_upstream(struct conn *c)
 	if (n < 0)
 		return false;
 	host_stats(c)->bytes_up += (uint64_t)n;
+	c->up += (uint64_t)n;
 	moved(c, n);
 	return true;
 }
@@ -735,6 +834,7 @@ static bool response_head(struct conn *c, char *p, size_t n)
 			c->keep_alive = false;
 		o += (size_t)snprintf(out + o, BUF_SIZE - o, "Connection: %s\r\n",
 				      c->keep_alive ? "keep-alive" : "close");
+		c->status = r.status;
 	}
 	o += (size_t)snprintf(out + o, BUF_SIZE - o, "\r\n");
 	/* the head only ever grows by our Connection field, which HEAD_ROOM keeps room for */
@@ -997,6 +1097,7 @@ static void listener_event(struct cell_event_source *s, uint32_t events)
 		c->client = (struct cell_event_source){.fd = fd, .on_event = client_event};
 		c->upstream = (struct cell_event_source){.fd = -1, .on_event = upstream_event};
 		c->deadline = cell_event_now(p->loop) + p->o.head_timeout_ms;
+		log_start(c);
 		c->next = p->conns;
 		p->conns = c;
 		p->n_conns++;
@@ -1062,7 +1163,9 @@ static void tick(void *data)
 		struct conn *c = *pc;
 
 		if (!c->dead && now > c->deadline) {
-			if (c->state == HEAD)
+			if (c->state == HEAD && c->served && c->c2u.len == 0)
+				conn_close(c); /* a kept-alive connection, idle */
+			else if (c->state == HEAD)
 				answer(c, 408, "Request Timeout",
 				       "cell: the request head took too long\n");
 			else if (c->state == RESOLVING || c->state == CONNECTING)
@@ -1187,7 +1290,8 @@ int cell_proxy_new(const struct cell_proxy_project *project, const struct cell_p
 	if (!p)
 		return -ENOMEM;
 	p->project = *project;
-	p->o = (struct cell_proxy_options){16 * 1024, 10000, 10000, 300000, 4096, 10000};
+	p->o = (struct cell_proxy_options){16 * 1024, 10000, 10000,	      300000,
+					   4096,      10000, 10 * 1024 * 1024};
 	if (o) {
 		if (o->max_head)
 			p->o.max_head = o->max_head < BUF_SIZE ? o->max_head : BUF_SIZE;
@@ -1201,6 +1305,8 @@ int cell_proxy_new(const struct cell_proxy_project *project, const struct cell_p
 			p->o.max_conns = o->max_conns;
 		if (o->flush_ms)
 			p->o.flush_ms = o->flush_ms;
+		if (o->log_max)
+			p->o.log_max = o->log_max;
 	}
 	{
 		/* two descriptors a connection, and a few for ourselves */
@@ -1218,6 +1324,8 @@ int cell_proxy_new(const struct cell_proxy_project *project, const struct cell_p
 	p->signals = (struct cell_event_source){
 		.fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK), .on_event = signal_event};
 	r = p->signals.fd < 0 ? negative_errno() : cell_event_loop_new(&p->loop);
+	if (r >= 0 && project->log)
+		r = cell_reqlog_open(project->log, p->o.log_max, &p->log);
 	if (r >= 0)
 		r = cell_resolver_new(4, &p->resolver);
 	if (r >= 0) {
@@ -1280,5 +1388,6 @@ void cell_proxy_free(struct cell_proxy *p)
 	if (p->watcher.fd >= 0)
 		close(p->watcher.fd);
 	cell_stats_done(&p->stats);
+	cell_reqlog_free(p->log);
 	free(p);
 }

@@ -11,7 +11,8 @@ struct cell_proxy_options {
 	int connect_timeout_ms; /* lookup plus connect; default 10 s */
 	int idle_timeout_ms;	/* a tunnel with no bytes either way; default 300 s */
 	size_t max_conns;	/* over it a client gets 503; default 4096 */
-	int flush_ms; /* counters go to the ledger this often, and at exit; default 10 s */
+	int flush_ms;	/* counters go to the ledger this often, and at exit; default 10 s */
+	size_t log_max; /* the request log is rotated past this size; default 10 MiB */
 };
 
 /* What the proxy works for: the project's policy, its names, and where the counts go. */
@@ -20,6 +21,7 @@ struct cell_proxy_project {
 	const char *id;	    /* for the ledger record */
 	const char *name;   /* for the 403 message */
 	const char *ledger; /* path, or NULL to keep no ledger */
+	const char *log;    /* the request log's path (see reqlog.h), or NULL for none */
 	/*
 	 * With watch_dir, a change to watch_dir/watch_file (written or renamed into place) calls
 	 * reload, which may put a new policy in *policy (and free the old one: the proxy holds no

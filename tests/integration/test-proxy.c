@@ -10,6 +10,7 @@
 #include <criterion/parameterized.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -22,6 +23,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <cjson/cJSON.h>
 
 #include "fileio.h"
 #include "helpers.h"
@@ -701,6 +704,112 @@ Test(proxy, over_the_tunnel_limit_clients_get_503)
 	free(resp);
 	close(held[0]);
 	close(held[1]);
+}
+
+/* The lines of the project's request log FILE (proxy.log, proxy.log.1, ...), or "" if none. */
+static char *request_log(const char *file)
+{
+	char pattern[4096], *text;
+	glob_t g;
+
+	snprintf(pattern, sizeof(pattern), "%s/state/cell/projects/*/%s", t.tmp, file);
+	if (glob(pattern, 0, NULL, &g) != 0)
+		return strdup("");
+	text = th_read(g.gl_pathv[0]);
+	globfree(&g);
+	return text;
+}
+
+static void unlink_request_log(const char *file)
+{
+	char pattern[4096];
+	glob_t g;
+
+	snprintf(pattern, sizeof(pattern), "%s/state/cell/projects/*/%s", t.tmp, file);
+	if (glob(pattern, 0, NULL, &g) == 0) {
+		unlink(g.gl_pathv[0]);
+		globfree(&g);
+	}
+}
+
+/* Each line of text is a JSON object; returns how many. */
+static int json_lines(char *text)
+{
+	int n = 0;
+
+	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+		cJSON *j = cJSON_Parse(line);
+
+		cr_assert(cJSON_IsObject(j), "not a JSON object: %s", line);
+		cJSON_Delete(j);
+		n++;
+	}
+	return n;
+}
+
+Test(proxy, logs_each_request_and_tunnel_and_rotates_the_log)
+{
+	char *ok = url("registry.test", "/logged"), *no = url("example.net", "/"), *log, *p;
+	char denied[128];
+	int lines = 0;
+
+	start_proxy(NULL, NULL);
+	th_result_done((struct th_result[]){curl(ok, NULL, NULL)});
+	th_result_done((struct th_result[]){curl(ok, "-p", NULL)});
+	th_result_done((struct th_result[]){curl(no, NULL, NULL)});
+	free(raw("GET / HTTP/1.1\r\n\r\n", 18));
+	stop_proxy();
+	log = request_log("proxy.log");
+	/* a forwarded request, with the rule that allowed it and the bytes both ways */
+	p = strstr(log, "\"kind\":\"request\",\"method\":\"GET\",\"host\":\"registry.test\"");
+	cr_assert(not(eq(ptr, p, NULL)), "%s", log);
+	cr_assert(eq(int, strncmp(strchr(p, ','), ",\"method\"", 9), 0));
+	cr_assert(
+		not(eq(ptr, strstr(p, "\"decision\":\"allowed\",\"rule\":\"registry.test:"), NULL)),
+		"%s", log);
+	cr_assert(not(eq(ptr, strstr(p, "\"status\":200,\"up\":"), NULL)), "%s", log);
+	/* a tunnel */
+	cr_assert(not(eq(ptr, strstr(log, "\"kind\":\"tunnel\",\"host\":\"registry.test\""), NULL)),
+		  "%s", log);
+	/* a denial, with its reason */
+	snprintf(denied, sizeof(denied),
+		 "\"host\":\"example.net\",\"port\":%u,\"decision\":\"denied\",\"status\":403",
+		 t.upstream_port);
+	p = strstr(log, denied);
+	cr_assert(not(eq(ptr, p, NULL)), "%s", log);
+	cr_assert(not(eq(ptr, strstr(p, "\"reason\":\"example.net is not in px's network"), NULL)),
+		  "%s", log);
+	/* a bad request names no host */
+	cr_assert(
+		not(eq(ptr, strstr(log, "\"kind\":\"request\",\"decision\":\"bad\",\"status\":400"),
+		       NULL)),
+		"%s", log);
+	cr_assert(eq(int, json_lines(log), 4));
+	free(log);
+
+	/*
+	 * past --log-max the log moves to proxy.log.1, then .2, lines whole: with lines of about
+	 * 200 bytes, two to a file, eight requests fill four files of which the three newest stay
+	 */
+	unlink_request_log("proxy.log");
+	start_proxy("--log-max", "500");
+	for (int i = 0; i < 8; i++)
+		th_result_done((struct th_result[]){curl(ok, NULL, NULL)});
+	stop_proxy();
+	for (int i = 0; i < 3; i++) {
+		static const char *const files[] = {"proxy.log", "proxy.log.1", "proxy.log.2"};
+
+		log = request_log(files[i]);
+		cr_assert(le(sz, strlen(log), 500), "%s is %zu bytes", files[i], strlen(log));
+		lines += json_lines(log);
+		free(log);
+	}
+	cr_assert(eq(int, lines, 6));
+	log = request_log("proxy.log.3");
+	cr_assert(eq(str, log, ""), "only two old files are kept");
+	free(log);
+	free(ok);
+	free(no);
 }
 
 Test(proxy, counts_go_to_the_ledger_and_to_cell_stats)
