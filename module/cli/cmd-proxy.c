@@ -13,12 +13,15 @@
 #include "netpolicy.h"
 #include "path.h"
 #include "proxy.h"
+#include "trust.h"
 
 /* What the proxy runs on, and what a reload replaces. */
 struct served {
 	struct cell_project *project;
 	struct cell_config *config; /* the policy points into it */
 	struct cell_netpolicy *policy;
+	char hash[CELL_SHA256_HEX_LEN + 1]; /* the trust hash of the config in force */
+	char *trust_dir;
 };
 
 /*
@@ -32,11 +35,18 @@ static void reload(void *data, const struct cell_netpolicy **policy)
 	struct cell_config *c = NULL;
 	struct cell_netpolicy *np = NULL;
 
+	char hash[CELL_SHA256_HEX_LEN + 1] = "";
+
 	if (cli_find_project(s->project->root, &p) >= 0 || !streq(p->root, s->project->root)) {
 		fprintf(stderr, "cell: %s is gone; keeping the policy in force\n",
 			s->project->config_path);
 		return;
 	}
+	/* the same bytes (another project's record came or went, or a write of the same) */
+	if (cell_trust_hash(p, hash) < 0)
+		hash[0] = '\0';
+	else if (streq(hash, s->hash))
+		return;
 	if (!cli_trusted(p, NULL)) {
 		fprintf(stderr,
 			"cell: %s changed and is not allowed; keeping the policy in force\n",
@@ -52,6 +62,7 @@ static void reload(void *data, const struct cell_netpolicy **policy)
 	cell_config_free(s->config);
 	s->policy = np;
 	s->config = c;
+	memcpy(s->hash, hash, sizeof(hash));
 	*policy = np;
 	fprintf(stderr, "cell: %s reloaded\n", p->config_path);
 }
@@ -161,12 +172,14 @@ int cmd_proxy(int argc, char *argv[])
 	/* the config is served's from here on: a reload replaces it, and the name we show
 	 * must not point into it */
 	name = strdup(c->name);
-	served = (struct served){p, TAKE_PTR(c), policy};
+	served = (struct served){.project = p, .config = TAKE_PTR(c), .policy = policy};
+	if (cell_trust_hash(p, served.hash) < 0 || cell_trust_dir(&served.trust_dir) < 0)
+		served.hash[0] = '\0';
 	r = name ? 0 : -ENOMEM;
 	if (r >= 0)
 		r = cell_proxy_new(&(struct cell_proxy_project){policy, p->id, name, ledger, log,
-								p->root, CELL_CONFIG_FILE, reload,
-								&served},
+								p->root, CELL_CONFIG_FILE,
+								served.trust_dir, reload, &served},
 				   &po, fd, &proxy);
 	if (r >= 0) {
 		printf("listening on %s\n", desc);
@@ -177,6 +190,7 @@ int cmd_proxy(int argc, char *argv[])
 	/* a reload may have replaced them */
 	cell_netpolicy_free(served.policy);
 	cell_config_free(served.config);
+	free(served.trust_dir);
 	close(fd);
 	if (r < 0) {
 		fprintf(stderr, "cell: the proxy failed: %s\n", strerror(-r));

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/inotify.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -29,6 +30,8 @@
 #include "stats.h"
 
 #define BUF_SIZE (64 * 1024)
+/* free buffers kept for reuse; past that they go back to the kernel */
+#define POOL_MAX 32
 /* room a response head keeps free in its buffer for what the rewrite adds ("Connection: ...") */
 #define HEAD_ROOM 64
 
@@ -48,8 +51,12 @@ struct body {
 	struct cell_http_chunks chunks;
 };
 
+/*
+ * A buffer holds memory (BUF_SIZE bytes from the proxy's pool) only while bytes wait in it or
+ * are about to: an idle tunnel holds none.
+ */
 struct buf {
-	char *data;	 /* BUF_SIZE bytes, not zeroed: below malloc's mmap threshold, reused */
+	char *data;
 	size_t off, len; /* the bytes waiting are data[off, off + len) */
 };
 
@@ -84,7 +91,7 @@ struct conn {
 	long started;
 	int64_t started_wall;
 	uint64_t up, down;
-	struct cell_resolved addrs;
+	struct cell_resolved *addrs; /* while resolving and connecting */
 	size_t next_addr;
 	struct buf c2u, u2c; /* client to upstream, upstream to client */
 	bool client_eof, upstream_eof;
@@ -97,6 +104,7 @@ struct cell_proxy {
 	struct cell_proxy_options o;
 	struct cell_event_loop *loop;
 	struct cell_event_source listener, resolved, signals, watcher;
+	int trust_wd; /* the trust directory's watch, or -1 */
 	struct cell_resolver *resolver;
 	struct conn *conns;
 	size_t n_conns;
@@ -107,6 +115,8 @@ struct cell_proxy {
 	bool log_failed; /* said once on stderr */
 	long last_flush;
 	int64_t flush_start;
+	char *pool[POOL_MAX]; /* free buffers */
+	size_t n_pool;
 	char scratch[BUF_SIZE]; /* where heads are rewritten */
 };
 
@@ -115,6 +125,36 @@ struct cell_proxy {
 static struct cell_host_stats *host_stats(struct conn *c)
 {
 	return &c->p->stats.hosts[c->stats];
+}
+
+/* Gives b memory if it has none; false when there is none to give. */
+static bool buf_hold(struct cell_proxy *p, struct buf *b)
+{
+	void *m;
+
+	if (b->data)
+		return true;
+	if (p->n_pool) {
+		b->data = p->pool[--p->n_pool];
+		return true;
+	}
+	m = mmap(NULL, BUF_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	b->data = m == MAP_FAILED ? NULL : m;
+	b->off = 0;
+	return b->data != NULL;
+}
+
+/* Gives b's memory back while nothing waits in it. */
+static void buf_drop(struct cell_proxy *p, struct buf *b)
+{
+	if (!b->data || b->len > 0)
+		return;
+	if (p->n_pool < POOL_MAX)
+		p->pool[p->n_pool++] = b->data;
+	else
+		munmap(b->data, BUF_SIZE);
+	b->data = NULL;
+	b->off = 0;
 }
 
 static void body_start(struct body *b, int kind, int64_t length)
@@ -258,18 +298,26 @@ static void conn_free(struct conn *c)
 {
 	free(c->rule);
 	free(c->pending);
-	free(c->c2u.data);
-	free(c->u2c.data);
+	free(c->addrs);
+	c->c2u.len = c->u2c.len = 0;
+	buf_drop(c->p, &c->c2u);
+	buf_drop(c->p, &c->u2c);
 	free(c);
 }
 
 /* Sends our own response and closes once it is out. */
 static void answer(struct conn *c, int status, const char *reason, const char *body)
 {
-	int n = snprintf(c->u2c.data, BUF_SIZE,
-			 "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
-			 "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-			 status, reason, strlen(body), body);
+	int n;
+
+	if (!buf_hold(c->p, &c->u2c)) {
+		conn_close(c);
+		return;
+	}
+	n = snprintf(c->u2c.data, BUF_SIZE,
+		     "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
+		     "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+		     status, reason, strlen(body), body);
 
 	c->u2c.off = 0;
 	c->u2c.len = n > 0 && (size_t)n < BUF_SIZE ? (size_t)n : 0;
@@ -444,12 +492,15 @@ static void established(struct conn *c)
 {
 	static const char ok[] = "HTTP/1.1 200 Connection Established\r\n\r\n";
 
+	free(c->addrs);
+	c->addrs = NULL;
 	if (c->form == CELL_HTTP_CONNECT) {
+		if (!buf_hold(c->p, &c->u2c)) {
+			conn_close(c);
+			return;
+		}
 		host_stats(c)->tunnels++;
 		c->status = 200;
-		/* bytes the client sent after the head (a TLS hello) go upstream as they are */
-		c->c2u.off = c->head_len;
-		c->c2u.len -= c->head_len;
 		memcpy(c->u2c.data, ok, sizeof(ok) - 1);
 		c->u2c.len = sizeof(ok) - 1;
 		c->ours_down = sizeof(ok) - 1;
@@ -463,9 +514,9 @@ static void established(struct conn *c)
 
 static void try_connect(struct conn *c)
 {
-	while (c->next_addr < c->addrs.n) {
-		const struct sockaddr *sa = (const struct sockaddr *)&c->addrs.addrs[c->next_addr];
-		socklen_t len = c->addrs.lens[c->next_addr];
+	while (c->addrs && c->next_addr < c->addrs->n) {
+		const struct sockaddr *sa = (const struct sockaddr *)&c->addrs->addrs[c->next_addr];
+		socklen_t len = c->addrs->lens[c->next_addr];
 		const char *why = NULL;
 		int fd;
 
@@ -497,8 +548,20 @@ static void try_connect(struct conn *c)
 /* The address list for a literal or pinned host, without a lookup. */
 static bool known_address(struct conn *c, const char *text)
 {
-	c->addrs.n = literal_sockaddr(text, c->port, &c->addrs.addrs[0], &c->addrs.lens[0]);
-	return c->addrs.n == 1;
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	if (!literal_sockaddr(text, c->port, &ss, &len))
+		return false;
+	free(c->addrs);
+	c->addrs = calloc(1, sizeof(*c->addrs));
+	if (c->addrs) {
+		c->addrs->addrs[0] = ss;
+		c->addrs->lens[0] = len;
+		c->addrs->n = 1;
+	}
+	c->next_addr = 0;
+	return true;
 }
 
 static void handle_request(struct conn *c, const struct cell_http_request *r)
@@ -580,6 +643,13 @@ static void parse_head(struct conn *c)
 	}
 	c->head_len = (size_t)len;
 	handle_request(c, &r);
+	if (!c->dead && c->form == CELL_HTTP_CONNECT && c->state != ANSWERING) {
+		/* bytes the client sent after the head (a TLS hello) go upstream as they are */
+		c->c2u.len -= c->head_len;
+		memmove(c->c2u.data, c->c2u.data + c->head_len, c->c2u.len);
+		c->head_len = 0;
+		buf_drop(c->p, &c->c2u);
+	}
 }
 
 static void read_head(struct conn *c)
@@ -590,9 +660,15 @@ static void read_head(struct conn *c)
 		parse_head(c);
 		return;
 	}
-	n = read(c->client.fd, c->c2u.data + c->c2u.len, c->p->o.max_head - c->c2u.len);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+	if (!buf_hold(c->p, &c->c2u)) {
+		conn_close(c);
 		return;
+	}
+	n = read(c->client.fd, c->c2u.data + c->c2u.len, c->p->o.max_head - c->c2u.len);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+		buf_drop(c->p, &c->c2u);
+		return;
+	}
 	if (n <= 0) {
 		conn_close(c);
 		return;
@@ -603,13 +679,15 @@ static void read_head(struct conn *c)
 
 /* Moves bytes from fd into b, filling it up to cap; returns false when the connection must
  * close. */
-static bool pull(int fd, struct buf *b, size_t cap, bool *eof)
+static bool pull(struct cell_proxy *p, int fd, struct buf *b, size_t cap, bool *eof)
 {
 	ssize_t n;
 
 	/* a read of 0 bytes returns 0, which would look like the end of the stream */
 	if (b->len >= cap)
 		return true;
+	if (!buf_hold(p, b))
+		return false;
 	/* what waits moves to the front only once all the free space is before it */
 	if (b->off + b->len >= cap) {
 		memmove(b->data, b->data + b->off, b->len);
@@ -617,17 +695,20 @@ static bool pull(int fd, struct buf *b, size_t cap, bool *eof)
 	}
 	n = read(fd, b->data + b->off + b->len, cap - b->off - b->len);
 
-	if (n < 0)
+	if (n < 0) {
+		buf_drop(p, b);
 		return errno == EAGAIN || errno == EINTR;
+	}
 	if (n == 0)
 		*eof = true;
 	b->len += (size_t)n;
+	buf_drop(p, b);
 	return true;
 }
 
 /* Moves up to max bytes from b into fd; returns the count, or -1 when the connection must
  * close. */
-static ssize_t push(int fd, struct buf *b, size_t max)
+static ssize_t push(struct cell_proxy *p, int fd, struct buf *b, size_t max)
 {
 	ssize_t n = send(fd, b->data + b->off, max, MSG_NOSIGNAL);
 
@@ -635,6 +716,7 @@ static ssize_t push(int fd, struct buf *b, size_t max)
 		return errno == EAGAIN || errno == EINTR ? 0 : -1;
 	b->len -= (size_t)n;
 	b->off = b->len ? b->off + (size_t)n : 0;
+	buf_drop(p, b);
 	return n;
 }
 
@@ -660,7 +742,9 @@ static void next_request(struct conn *c)
 	c->req = c->resp = (struct body){0};
 	c->resp_head = c->head_method = c->keep_alive = c->answered = false;
 	c->u2c_ready = 0;
-	c->addrs.n = c->next_addr = 0;
+	free(c->addrs);
+	c->addrs = NULL;
+	c->next_addr = 0;
 	c->upstream_eof = c->upstream_shut = false;
 	c->u2c.off = c->u2c.len = 0;
 	c->c2u.off = c->c2u.len = 0;
@@ -678,6 +762,10 @@ static void next_request(struct conn *c)
 		return;
 	}
 	if (c->pending_len) {
+		if (!buf_hold(c->p, &c->c2u)) {
+			conn_close(c);
+			return;
+		}
 		memcpy(c->c2u.data, c->pending, c->pending_len);
 		c->c2u.len = c->pending_len;
 		free(c->pending);
@@ -752,7 +840,7 @@ static void moved(struct conn *c, ssize_t n)
 static bool to_client(struct conn *c)
 {
 	size_t max = for_client(c);
-	ssize_t n = max ? push(c->client.fd, &c->u2c, max) : 0;
+	ssize_t n = max ? push(c->p, c->client.fd, &c->u2c, max) : 0;
 	size_t ours;
 
 	if (n < 0)
@@ -772,8 +860,9 @@ static bool to_client(struct conn *c)
 /* Sends what waits for the upstream, and counts it. */
 static bool to_upstream(struct conn *c)
 {
-	ssize_t n =
-		c->c2u.len && c->upstream.fd >= 0 ? push(c->upstream.fd, &c->c2u, c->c2u.len) : 0;
+	ssize_t n = c->c2u.len && c->upstream.fd >= 0
+			    ? push(c->p, c->upstream.fd, &c->c2u, c->c2u.len)
+			    : 0;
 
 	if (n < 0)
 		return false;
@@ -886,18 +975,19 @@ static bool relay_from(struct conn *c, int fd, struct buf *b, bool *eof,
 {
 	size_t before = b->len;
 
-	if (!pull(fd, b, b == &c->u2c ? u2c_cap(c) : BUF_SIZE, eof))
+	if (!pull(c->p, fd, b, b == &c->u2c ? u2c_cap(c) : BUF_SIZE, eof))
 		return false;
 	if (c->form == CELL_HTTP_ABSOLUTE && b == &c->c2u) {
 		/* a forwarded request's body ends where its framing says: the rest is the next
 		 * request's */
-		char *fresh = b->data + b->off + before;
 		size_t n = b->len - before;
-		long k = body_take(&c->req, fresh, n);
+		char *fresh = n ? b->data + b->off + before : NULL;
+		long k = n ? body_take(&c->req, fresh, n) : 0;
 
-		if (k < 0 || keep_pending(c, fresh + k, n - (size_t)k) < 0)
+		if (k < 0 || (n && keep_pending(c, fresh + k, n - (size_t)k) < 0))
 			return false;
 		b->len = before + (size_t)k;
+		buf_drop(c->p, b);
 	} else if (c->form == CELL_HTTP_ABSOLUTE) {
 		if (!scan_response(c))
 			return true; /* closed, or answered */
@@ -919,6 +1009,8 @@ static void answering_event(struct conn *c, uint32_t events)
 	 */
 	if (c->u2c.len == 0 && !c->client_shut)
 		c->client_shut = shutdown(c->client.fd, SHUT_WR) == 0;
+	c->c2u.len = 0; /* nothing more goes upstream */
+	buf_drop(c->p, &c->c2u);
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
 		n = read(c->client.fd, sink, sizeof(sink));
 	if (n == 0 ||
@@ -990,7 +1082,7 @@ static void upstream_event(struct cell_event_source *s, uint32_t events)
 		getsockopt(c->upstream.fd, SOL_SOCKET, SO_ERROR, &err, &len);
 		if (err) {
 			cell_event_close(&c->upstream);
-			if (c->next_addr < c->addrs.n) {
+			if (c->addrs && c->next_addr < c->addrs->n) {
 				try_connect(c);
 				return;
 			}
@@ -1041,7 +1133,10 @@ static void on_resolved(const struct cell_resolved *res, void *data)
 		     res->gai_error ? gai_strerror(res->gai_error) : "no address");
 		return;
 	}
-	c->addrs = *res;
+	free(c->addrs);
+	c->addrs = malloc(sizeof(*c->addrs));
+	if (c->addrs)
+		*c->addrs = *res;
 	c->next_addr = 0;
 	try_connect(c);
 }
@@ -1082,13 +1177,7 @@ static void listener_event(struct cell_event_source *s, uint32_t events)
 			continue;
 		}
 		c = calloc(1, sizeof(*c));
-		if (c) {
-			c->c2u.data = malloc(BUF_SIZE);
-			c->u2c.data = malloc(BUF_SIZE);
-		}
-		if (!c || !c->c2u.data || !c->u2c.data) {
-			if (c)
-				conn_free(c);
+		if (!c) {
 			close(fd);
 			continue;
 		}
@@ -1197,7 +1286,8 @@ static void watch_event(struct cell_event_source *s, uint32_t events)
 		for (char *e = buf; e < buf + n;) {
 			const struct inotify_event *ev = (const struct inotify_event *)e;
 
-			if (ev->len && streq(ev->name, p->project.watch_file))
+			if (ev->wd == p->trust_wd ||
+			    (ev->len && streq(ev->name, p->project.watch_file)))
 				changed = true;
 			e += sizeof(*ev) + ev->len;
 		}
@@ -1338,6 +1428,7 @@ int cell_proxy_new(const struct cell_proxy_project *project, const struct cell_p
 	if (r >= 0)
 		r = cell_event_watch(p->loop, &p->signals, EPOLLIN);
 	p->watcher.fd = -1;
+	p->trust_wd = -1;
 	if (r >= 0 && project->watch_dir) {
 		p->watcher = (struct cell_event_source){
 			.fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC), .on_event = watch_event};
@@ -1347,6 +1438,11 @@ int cell_proxy_new(const struct cell_proxy_project *project, const struct cell_p
 			r = negative_errno();
 		else
 			r = cell_event_watch(p->loop, &p->watcher, EPOLLIN);
+		/* `cell allow` after an edit changes only the trust records */
+		if (r >= 0 && project->trust_dir)
+			p->trust_wd = inotify_add_watch(p->watcher.fd, project->trust_dir,
+							IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE |
+								IN_MOVED_FROM);
 	}
 	if (r < 0) {
 		cell_proxy_free(p);
@@ -1389,5 +1485,7 @@ void cell_proxy_free(struct cell_proxy *p)
 		close(p->watcher.fd);
 	cell_stats_done(&p->stats);
 	cell_reqlog_free(p->log);
+	while (p->n_pool)
+		munmap(p->pool[--p->n_pool], BUF_SIZE);
 	free(p);
 }

@@ -29,6 +29,7 @@ struct cell_proxy_project {
 	 */
 	const char *watch_dir;
 	const char *watch_file;
+	const char *trust_dir; /* a record added or removed here calls reload as well (or NULL) */
 	void (*reload)(void *data, const struct cell_netpolicy **policy);
 	void *reload_data;
 };

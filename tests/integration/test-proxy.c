@@ -1035,6 +1035,23 @@ Test(proxy, reloads_an_allowed_change_and_ignores_an_untrusted_one)
 	r = curl(reg, NULL, NULL);
 	cr_assert(eq(int, strncmp(r.out, "GET /still HTTP/1.1\r\n", 21), 0), "%s", r.out);
 	th_result_done(&r);
+	/* until `cell allow` trusts it: that changes only the trust records, which are watched */
+	{
+		char *allow[] = {(char *)CELL, (char *)"allow", NULL};
+		bool denied = false;
+
+		th_run(t.proj, allow, t.env, &r);
+		cr_assert(eq(int, r.status, 0), "%s", r.err);
+		th_result_done(&r);
+		for (int i = 0; i < 50 && !denied; i++) {
+			r = curl(reg, NULL, NULL);
+			denied = strstr(r.out, "registry.test is not in px's network allowlist");
+			th_result_done(&r);
+			if (!denied)
+				usleep(100000);
+		}
+		cr_assert(denied, "the proxy did not take the allowed edit");
+	}
 	free(later);
 	free(reg);
 }
