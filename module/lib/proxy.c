@@ -29,9 +29,9 @@
 #include "resolver.h"
 #include "stats.h"
 
-#define BUF_SIZE (64 * 1024)
+#define BUF_SIZE (256 * 1024)
 /* free buffers kept for reuse; past that they go back to the kernel */
-#define POOL_MAX 32
+#define POOL_MAX 16
 /* room a response head keeps free in its buffer for what the rewrite adds ("Connection: ...") */
 #define HEAD_ROOM 64
 

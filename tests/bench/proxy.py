@@ -7,7 +7,9 @@ alike; medians compared. The target is 127.0.0.1 itself for every path (an addre
 it in cell's config), so no name lookup is measured.
 """
 import os
+import resource
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -20,6 +22,15 @@ upstream_bin = os.path.abspath(sys.argv[2])
 SIZE = 100 * 1000 * 1000
 ROUNDS = int(os.environ.get("ROUNDS", "5"))
 SMALL = int(os.environ.get("SMALL", "300"))
+TUNNELS = [int(n) for n in os.environ.get("TUNNELS", "1000 10000").split()]
+
+# descriptors for 10,000 tunnels: the client and the sink here, two a tunnel in each proxy
+# (the proxies inherit the limit); as root the hard limit can rise, else it is what it is
+_, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+try:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (65536, max(65536, hard)))
+except (ValueError, OSError):
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 work = tempfile.mkdtemp(prefix="cell-proxy-bench-")
 env = dict(os.environ, HOME=work, XDG_STATE_HOME=work + "/state", XDG_DATA_HOME=work + "/data",
@@ -45,12 +56,13 @@ try:
         f.write('{"name": "bench", "network": {"allow": ["127.0.0.1:%d"]}}\n' % up)
     subprocess.run([cell, "allow"], cwd=proj, env=env, check=True, stdout=subprocess.DEVNULL)
     out = os.path.join(work, "proxy.out")
-    procs.append(subprocess.Popen([cell, "proxy", "--listen", "127.0.0.1:0"], cwd=proj, env=env,
-                                  stdout=open(out, "w")))
+    procs.append(subprocess.Popen([cell, "proxy", "--listen", "127.0.0.1:0", "--max-tunnels",
+                                   "30000"], cwd=proj, env=env, stdout=open(out, "w")))
+    cell_pid = procs[-1].pid
     cell_port = int(wait_for(out).split(":")[-1])
 
     tiny = shutil.which("tinyproxy")
-    tiny_port = None
+    tiny_port = tiny_pid = None
     if tiny:
         s = socket.socket()
         s.bind(("127.0.0.1", 0))
@@ -58,10 +70,11 @@ try:
         s.close()
         conf = os.path.join(work, "tinyproxy.conf")
         with open(conf, "w") as f:
-            f.write("Port %d\nListen 127.0.0.1\nMaxClients 1000\nConnectPort %d\nLogLevel Critical\n"
-                    "Timeout 60\n" % (tiny_port, up))
+            f.write("Port %d\nListen 127.0.0.1\nMaxClients 30000\nLogLevel Critical\n"
+                    "Timeout 600\n" % tiny_port)
         procs.append(subprocess.Popen([tiny, "-d", "-c", conf], stdout=subprocess.DEVNULL,
                                       stderr=subprocess.DEVNULL))
+        tiny_pid = procs[-1].pid
         time.sleep(0.5)
 
     target = "http://127.0.0.1:%d/%d" % (up, SIZE)
@@ -121,9 +134,85 @@ try:
     for k in small:
         if k != "direct":
             print("  added by %-9s median %.3f ms" % (k.split()[0], statistics.median(small[k]) - statistics.median(small["direct"])))
+
+    # idle tunnels: N CONNECTs open at once to a sink upstream that accepts and holds (in a
+    # process of its own, so that its descriptors do not count against ours)
+    sink_code = ("import signal,socket\n"
+                 "s=socket.socket();s.bind(('127.0.0.1',0));s.listen(4096)\n"
+                 "print(s.getsockname()[1],flush=True);held=[]\n"
+                 "def reset(*_):\n"
+                 " for c in held: c.close()\n"
+                 " held.clear()\n"
+                 "signal.signal(signal.SIGUSR1,reset)\n"
+                 "while True:\n"
+                 " c,_=s.accept()\n"
+                 " c.setsockopt(socket.SOL_SOCKET,socket.SO_LINGER,b'\\1\\0\\0\\0\\0\\0\\0\\0')\n"
+                 " held.append(c)\n")
+    sink = subprocess.Popen([sys.executable, "-c", sink_code], stdout=subprocess.PIPE, text=True)
+    sink_port = int(sink.stdout.readline())
+    with open(os.path.join(proj, ".cell.json"), "w") as f:
+        f.write('{"name": "bench", "network": {"allow": ["127.0.0.1:%d", "127.0.0.1:%d"]}}\n'
+                % (up, sink_port))
+    subprocess.run([cell, "allow"], cwd=proj, env=env, check=True, stdout=subprocess.DEVNULL)
+    time.sleep(0.5)  # the proxy reloads its policy
+
+    def rss_kib(pid):
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
+    def idle_tunnels(port, pid, n, sink_port):
+        before = rss_kib(pid)
+        req = b"CONNECT 127.0.0.1:%d HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % (sink_port, sink_port)
+        socks, ok = [], 0
+        for i in range(0, n, 500):
+            batch = []
+            for _ in range(min(500, n - i)):
+                s = socket.socket()
+                try:
+                    s.connect(("127.0.0.1", port))
+                    s.sendall(req)
+                    batch.append(s)
+                except OSError:
+                    s.close()
+            for s in batch:
+                s.settimeout(20)
+                try:
+                    data = s.recv(256)
+                except OSError:
+                    data = b""
+                ok += data.startswith((b"HTTP/1.1 200", b"HTTP/1.0 200"))
+            socks += batch
+        time.sleep(0.5)
+        after = rss_kib(pid)
+        for s in socks:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\0\0\0\0\0\0\0")
+            s.close()
+        return ok, (after - before) * 1024 / max(ok, 1)
+
+    # two descriptors a tunnel in the proxy, one in this client
+    limit = (resource.getrlimit(resource.RLIMIT_NOFILE)[0] - 64) // 2
+    print("idle CONNECT tunnels open at once (proxy RSS growth per tunnel):")
+    for want in TUNNELS:
+        n = min(want, limit)
+        note = "" if n == want else "  (%d asked; RLIMIT_NOFILE allows %d)" % (want, n)
+        for name, port, pid in (("cell", cell_port, cell_pid), ("tinyproxy", tiny_port, tiny_pid)):
+            if not port:
+                continue
+            ok, per = idle_tunnels(port, pid, n, sink_port)
+            # the upstream side resets its end, so no TIME_WAIT piles up
+            sink.send_signal(signal.SIGUSR1)
+            time.sleep(1.5)
+            print("  %-9s %6d tunnels: %6d ok, %6.0f B RSS per tunnel%s" % (name, n, ok, per, note))
 finally:
     for p in procs:
         p.terminate()
+    try:
+        sink.kill()
+    except NameError:
+        pass
     for p in procs:
         p.wait()
     shutil.rmtree(work, ignore_errors=True)
