@@ -31,7 +31,7 @@ SHELL := /bin/bash
 # Debian packages: build, tests, demo, lint. `make deps` installs the missing ones.
 DEB_PKGS := build-essential pkg-config clang llvm libbpf-dev bpftool libcjson-dev nettle-dev \
 	bubblewrap libcriterion-dev libseccomp-dev libpam0g-dev cppcheck clang-format libclang-rt-14-dev \
-	curl python3 tmux zsh fish hyperfine iproute2 util-linux procps git tinyproxy
+	curl python3 tmux zsh fish hyperfine iproute2 util-linux procps git tinyproxy openssl
 
 LIB_PKGS := libcjson nettle libseccomp
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(LIB_PKGS))

@@ -902,7 +902,9 @@ static bool response_head(struct conn *c, char *p, size_t n)
 		return false;
 	}
 	interim = r.status < 200;
-	memcpy(out, p, r.status_line_len);
+	/* our own version (RFC 9110 6.2): the upstream's would tell the client what we speak */
+	memcpy(out, "HTTP/1.1", 8);
+	memcpy(out + 8, p + 8, r.status_line_len - 8);
 	o = r.status_line_len;
 	conn = cell_http_find_header(r.headers, r.n_headers, "Connection");
 	for (size_t i = 0; i < r.n_headers; i++)

@@ -635,6 +635,23 @@ ParameterizedTest(struct framing *c, proxy, passes_each_response_framing_and_reu
 	free(u);
 }
 
+Test(proxy, answers_in_its_own_http_version_and_framing)
+{
+	char req[256], *resp;
+
+	canned = "HTTP/1.0 200 Fine\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n\r\nbody";
+	t.upstream_port = start_server(serve_canned, true);
+	write_config("");
+	start_proxy(NULL, NULL);
+	snprintf(req, sizeof(req), "GET http://registry.test:%u/ HTTP/1.1\r\n\r\n",
+		 t.upstream_port);
+	resp = raw(req, strlen(req));
+	/* its version, not the upstream's; the upstream's hop-by-hop fields gone; a body that
+	 * runs until the close, so the connection to the client closes too */
+	cr_assert(eq(str, resp, "HTTP/1.1 200 Fine\r\nConnection: close\r\n\r\nbody"));
+	free(resp);
+}
+
 Test(proxy, a_bad_or_missing_response_is_a_502)
 {
 	char *u;
@@ -661,6 +678,205 @@ Test(proxy, a_bad_or_missing_response_is_a_502)
 		  "%s", r.out);
 	th_result_done(&r);
 	free(u);
+}
+
+/*
+ * Starts argv (in dir) as the upstream, in place of the one before, and reads the port it
+ * listens on from the first line it prints, with fmt ("%u" somewhere in it).
+ */
+static unsigned start_upstream_program(const char *dir, char *const argv[], const char *fmt)
+{
+	char line[256] = "";
+	size_t n = 0;
+	unsigned port = 0;
+	int out[2];
+
+	stop_upstream();
+	cr_assert(eq(int, pipe(out), 0));
+	t.upstream = fork();
+	if (t.upstream == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(out[1], 1);
+		dup2(null, 2); /* servers that log every request */
+		close(out[0]);
+		if (chdir(dir) < 0)
+			_exit(126);
+		execve(argv[0], argv, t.env);
+		_exit(127);
+	}
+	close(out[1]);
+	while (n < sizeof(line) - 1 && !strchr(line, '\n')) {
+		struct pollfd p = {out[0], POLLIN, 0};
+		ssize_t r;
+
+		cr_assert(gt(int, poll(&p, 1, 10000), 0), "%s did not start", argv[0]);
+		r = read(out[0], line + n, sizeof(line) - 1 - n);
+		cr_assert(gt(long, (long)r, 0), "%s exited", argv[0]);
+		n += (size_t)r;
+		line[n] = '\0';
+	}
+	close(out[0]);
+	cr_assert(eq(int, sscanf(line, fmt, &port), 1), "%s", line);
+	return port;
+}
+
+static void run_ok(const char *dir, char *const argv[], char *const envp[])
+{
+	struct th_result r;
+
+	th_run(dir, argv, envp, &r);
+	cr_assert(eq(int, r.status, 0), "%s: %s%s", argv[0], r.out, r.err);
+	th_result_done(&r);
+}
+
+/* A TLS server (python's ssl, a self-signed certificate for registry.test) behind a tunnel. */
+Test(proxy, tls_through_a_tunnel_with_curl_and_python)
+{
+	static const char server[] = "import http.server, ssl\n"
+				     "class H(http.server.BaseHTTPRequestHandler):\n"
+				     "    def do_GET(self):\n"
+				     "        body = b'hello over tls ' + self.path.encode()\n"
+				     "        self.send_response(200)\n"
+				     "        self.send_header('Content-Length', str(len(body)))\n"
+				     "        self.end_headers()\n"
+				     "        self.wfile.write(body)\n"
+				     "    def log_message(self, *a):\n"
+				     "        pass\n"
+				     "s = http.server.HTTPServer(('127.0.0.1', 0), H)\n"
+				     "c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n"
+				     "c.load_cert_chain('cert.pem', 'key.pem')\n"
+				     "s.socket = c.wrap_socket(s.socket, server_side=True)\n"
+				     "print(s.server_address[1], flush=True)\n"
+				     "s.serve_forever()\n";
+	static const char client[] =
+		"import ssl, sys, urllib.request\n"
+		"ctx = ssl.create_default_context(cafile='cert.pem')\n"
+		"print(urllib.request.urlopen(sys.argv[1], context=ctx, timeout=20).read().decode())\n";
+	char *openssl[] = {(char *)"/usr/bin/openssl",
+			   (char *)"req",
+			   (char *)"-x509",
+			   (char *)"-newkey",
+			   (char *)"rsa:2048",
+			   (char *)"-nodes",
+			   (char *)"-keyout",
+			   (char *)"key.pem",
+			   (char *)"-out",
+			   (char *)"cert.pem",
+			   (char *)"-days",
+			   (char *)"1",
+			   (char *)"-subj",
+			   (char *)"/CN=registry.test",
+			   (char *)"-addext",
+			   (char *)"subjectAltName=DNS:registry.test",
+			   NULL};
+	char *serve_argv[] = {(char *)"/usr/bin/python3", (char *)"-c", (char *)server, NULL};
+	char *u, proxy_env[64], *env[8], *curl_argv[12];
+	char *py[] = {(char *)"/usr/bin/python3", (char *)"-c", (char *)client, NULL, NULL};
+	struct th_result r;
+	int n = 0;
+
+	run_ok(t.tmp, openssl, t.env);
+	t.upstream_port = start_upstream_program(t.tmp, serve_argv, "%u");
+	write_config("");
+	start_proxy(NULL, NULL);
+	cr_assert(ge(int, asprintf(&u, "https://registry.test:%u/secret", t.upstream_port), 0));
+
+	/* curl tunnels https on its own; it checks the certificate against the name */
+	{
+		char cacert[4096];
+
+		snprintf(cacert, sizeof(cacert), "%s/cert.pem", t.tmp);
+		curl_argv[n++] = (char *)"--cacert";
+		curl_argv[n++] = cacert;
+		curl_argv[n++] = u;
+		curl_argv[n] = NULL;
+		r = curl_args((const char *const *)curl_argv);
+		cr_assert(eq(int, r.status, 0), "%s", r.err);
+		cr_assert(eq(str, r.out, "hello over tls /secret"), "%s", r.out);
+		th_result_done(&r);
+	}
+
+	/* python's urllib through HTTPS_PROXY */
+	snprintf(proxy_env, sizeof(proxy_env), "HTTPS_PROXY=http://127.0.0.1:%u", t.proxy_port);
+	for (n = 0; t.env[n]; n++)
+		env[n] = t.env[n];
+	env[n++] = proxy_env;
+	env[n] = NULL;
+	py[3] = u;
+	th_run(t.tmp, py, env, &r);
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	cr_assert(eq(str, r.out, "hello over tls /secret\n"), "%s", r.err);
+	th_result_done(&r);
+	free(u);
+}
+
+/* git clone over http:// (the dumb protocol, from python's http.server) through the proxy. */
+Test(proxy, git_clone_over_http_through_the_proxy)
+{
+	char *git_init[] = {(char *)"/usr/bin/git", (char *)"init", (char *)"-q", (char *)"src",
+			    NULL};
+	char *git_commit[] = {(char *)"/usr/bin/git",
+			      (char *)"-C",
+			      (char *)"src",
+			      (char *)"-c",
+			      (char *)"user.name=t",
+			      (char *)"-c",
+			      (char *)"user.email=t@t.test",
+			      (char *)"commit",
+			      (char *)"-qam",
+			      (char *)"first",
+			      NULL};
+	char *git_add[] = {(char *)"/usr/bin/git", (char *)"-C",     (char *)"src",
+			   (char *)"add",	   (char *)"README", NULL};
+	char *git_bare[] = {
+		(char *)"/usr/bin/git", (char *)"clone",	(char *)"-q", (char *)"--bare",
+		(char *)"src",		(char *)"srv/repo.git", NULL};
+	char *git_info[] = {(char *)"/usr/bin/git", (char *)"-C", (char *)"srv/repo.git",
+			    (char *)"update-server-info", NULL};
+	char *serve_argv[] = {(char *)"/usr/bin/python3",
+			      (char *)"-u",
+			      (char *)"-m",
+			      (char *)"http.server",
+			      (char *)"--bind",
+			      (char *)"127.0.0.1",
+			      (char *)"0",
+			      NULL};
+	char proxy_opt[64], *u, *readme;
+	char *git_clone[] = {(char *)"/usr/bin/git", (char *)"-c", proxy_opt,	  (char *)"clone",
+			     (char *)"-q",	     NULL,	   (char *)"dst", NULL};
+	char *src;
+
+	src = th_join(t.tmp, "src");
+	run_ok(t.tmp, git_init, t.env);
+	free(th_write(src, "README", "cloned through the cell proxy\n"));
+	run_ok(t.tmp, git_add, t.env);
+	run_ok(t.tmp, git_commit, t.env);
+	run_ok(t.tmp, git_bare, t.env);
+	run_ok(t.tmp, git_info, t.env);
+	{
+		char *srv = th_join(t.tmp, "srv");
+
+		t.upstream_port = start_upstream_program(srv, serve_argv,
+							 "Serving HTTP on 127.0.0.1 port %u");
+		free(srv);
+	}
+	write_config("");
+	start_proxy(NULL, NULL);
+	snprintf(proxy_opt, sizeof(proxy_opt), "http.proxy=http://127.0.0.1:%u", t.proxy_port);
+	cr_assert(ge(int, asprintf(&u, "http://registry.test:%u/repo.git", t.upstream_port), 0));
+	git_clone[5] = u;
+	run_ok(t.tmp, git_clone, t.env);
+	{
+		char *path = th_join(t.tmp, "dst/README");
+
+		readme = th_read(path);
+		free(path);
+	}
+	cr_assert(eq(str, readme, "cloned through the cell proxy\n"));
+	free(readme);
+	free(u);
+	free(src);
 }
 
 Test(proxy, huge_heads_and_slow_heads_are_cut_off)
