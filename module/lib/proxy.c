@@ -1419,7 +1419,7 @@ int cell_proxy_new(const struct cell_proxy_project *project, const struct cell_p
 	if (r >= 0 && project->log)
 		r = cell_reqlog_open(project->log, p->o.log_max, &p->log);
 	if (r >= 0)
-		r = cell_resolver_new(4, &p->resolver);
+		r = cell_resolver_new(2, 32, &p->resolver);
 	if (r >= 0) {
 		p->resolved = (struct cell_event_source){.fd = cell_resolver_fd(p->resolver),
 							 .on_event = resolved_event};

@@ -27,7 +27,7 @@ struct cell_resolver {
 	bool stop;
 	int efd;
 	pthread_t *threads;
-	unsigned n_threads;
+	unsigned n_threads, max_threads, idle;
 };
 
 static void lookup(struct job *j)
@@ -57,8 +57,10 @@ static void *worker(void *arg)
 		struct job *j;
 		uint64_t one = 1;
 
+		r->idle++;
 		while (!r->todo && !r->stop)
 			pthread_cond_wait(&r->wake, &r->lock);
+		r->idle--;
 		if (r->stop && !r->todo)
 			break;
 		j = r->todo;
@@ -76,7 +78,7 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-int cell_resolver_new(unsigned threads, struct cell_resolver **ret)
+int cell_resolver_new(unsigned threads, unsigned max_threads, struct cell_resolver **ret)
 {
 	struct cell_resolver *r = calloc(1, sizeof(*r));
 
@@ -91,7 +93,8 @@ int cell_resolver_new(unsigned threads, struct cell_resolver **ret)
 		cell_resolver_free(r);
 		return e;
 	}
-	r->threads = calloc(threads, sizeof(*r->threads));
+	r->max_threads = max_threads > threads ? max_threads : threads;
+	r->threads = calloc(r->max_threads, sizeof(*r->threads));
 	if (!r->threads) {
 		cell_resolver_free(r);
 		return -ENOMEM;
@@ -160,6 +163,10 @@ int cell_resolver_submit(struct cell_resolver *r, uint64_t id, const char *host,
 	else
 		r->todo = j;
 	r->todo_tail = j;
+	/* every worker busy (slow lookups): one more, up to the limit */
+	if (r->idle == 0 && r->n_threads < r->max_threads &&
+	    pthread_create(&r->threads[r->n_threads], NULL, worker, r) == 0)
+		r->n_threads++;
 	pthread_cond_signal(&r->wake);
 	pthread_mutex_unlock(&r->lock);
 	return 0;

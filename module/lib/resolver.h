@@ -7,8 +7,9 @@
 
 /*
  * Name lookups off the event loop: getaddrinfo() (so /etc/hosts and nsswitch apply, as for
- * every other program) on a few worker threads; finished lookups are handed back through an
- * eventfd the loop watches. A slow lookup holds one worker, never the loop.
+ * every other program) on a few worker threads, and more while all of them are busy; finished
+ * lookups are handed back through an eventfd the loop watches. A slow lookup holds one worker,
+ * never the loop, and does not hold up the lookups after it.
  */
 struct cell_resolver;
 
@@ -22,7 +23,8 @@ struct cell_resolved {
 	size_t n;
 };
 
-int cell_resolver_new(unsigned threads, struct cell_resolver **ret);
+/* Starts threads workers; more start while every one is busy, up to max_threads. */
+int cell_resolver_new(unsigned threads, unsigned max_threads, struct cell_resolver **ret);
 /* Stops and joins the workers; lookups still running are waited for. */
 void cell_resolver_free(struct cell_resolver *r);
 /* Readable when finished lookups are waiting for cell_resolver_drain(). */
