@@ -110,6 +110,8 @@ run curl -s -x "http://$proxy_addr" "http://example.net/"
 kill -TERM "$proxy"; wait "$proxy" 2>/dev/null || true
 kill "$upstream" 2>/dev/null; wait "$upstream" 2>/dev/null || true
 run cell stats
+# and one JSON line per request or tunnel, next to the ledger
+run tail -n 3 "$(ls "$XDG_STATE_HOME"/cell/projects/*/proxy.log | head -n 1)"
 cd "$work/demo"
 
 step "cell init writes a starter config for the project type it finds"
