@@ -1193,6 +1193,8 @@ static void listener_event(struct cell_event_source *s, uint32_t events)
 		p->conns = c;
 		p->n_conns++;
 		watch(c);
+		/* on loopback the request is often there already: no epoll round to wait for it */
+		read_head(c);
 	}
 }
 
