@@ -31,14 +31,17 @@ SHELL := /bin/bash
 # Debian packages: build, tests, demo, lint. `make deps` installs the missing ones.
 DEB_PKGS := build-essential pkg-config clang llvm libbpf-dev bpftool libcjson-dev nettle-dev \
 	bubblewrap libcriterion-dev libseccomp-dev libpam0g-dev cppcheck clang-format libclang-rt-14-dev \
-	curl python3 tmux zsh fish hyperfine iproute2 util-linux procps git tinyproxy openssl
+	curl python3 tmux zsh fish hyperfine iproute2 util-linux procps git tinyproxy openssl \
+	libelf-dev zlib1g-dev
 
 LIB_PKGS := libcjson nettle libseccomp
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(LIB_PKGS))
 # nettle and libseccomp are linked in (Debian ships their archives): every cell start pays for
 # each shared library the dynamic loader maps, and these two are a fifth of cell's own cost
 PKG_LIBS = -pthread -Wl,-Bstatic $(shell $(PKG_CONFIG) --libs nettle libseccomp) -Wl,-Bdynamic \
-	$(shell $(PKG_CONFIG) --libs libcjson)
+	$(shell $(PKG_CONFIG) --libs libcjson) $(BPF_LIBS)
+# libbpf (and what it needs) linked in as well, for the same reason
+BPF_LIBS = -Wl,-Bstatic $(shell $(PKG_CONFIG) --libs --static libbpf) -Wl,-Bdynamic
 TEST_CFLAGS = $(shell $(PKG_CONFIG) --cflags criterion)
 TEST_LIBS = $(shell $(PKG_CONFIG) --libs criterion)
 
@@ -47,7 +50,7 @@ WARNINGS := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wfo
 	-Wno-format-nonliteral -Wundef -Wvla -Wpointer-arith -Werror
 ALL_CFLAGS = -std=gnu17 $(WARNINGS) $(CFLAGS) -fno-strict-aliasing -fstack-protector-strong \
 	-D_FORTIFY_SOURCE=2
-ALL_CPPFLAGS = -iquote module/lib -D_GNU_SOURCE -DCELL_VERSION='"$(VERSION)"' \
+ALL_CPPFLAGS = -iquote module/lib -iquote bpf -iquote $(BUILD)/bpf -D_GNU_SOURCE -DCELL_VERSION='"$(VERSION)"' \
 	-DCELL_LIBEXECDIR='"$(LIBEXECDIR)"' $(PKG_CFLAGS) $(CPPFLAGS)
 ALL_LDFLAGS = $(LDFLAGS)
 ifeq ($(SANITIZE),1)
@@ -76,6 +79,31 @@ INTEG := $(BUILD)/test-integration
 
 .PHONY: all
 all: $(CELL) $(CELL_INIT)
+
+# BPF, as libbpf-bootstrap builds it: vmlinux.h from the running kernel's BTF, the object, a
+# linked object, then the skeleton that module/lib/bpf.c (its only user) includes.
+BPFTOOL ?= bpftool
+BPF_DIR := $(BUILD)/bpf
+BPF_SKEL := $(BPF_DIR)/cell.skel.h
+BTF ?= /sys/kernel/btf/vmlinux
+
+$(BPF_DIR)/vmlinux.h:
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  GEN     $@")
+	$(Q)test -r $(BTF) || { echo "no BTF at $(BTF): this kernel cannot build cell's BPF" >&2; exit 1; }
+	$(Q)$(BPFTOOL) btf dump file $(BTF) format c > $@
+
+$(BPF_DIR)/cell.bpf.o: bpf/cell.bpf.c bpf/cell.h $(BPF_DIR)/vmlinux.h
+	@$(if $(Q),echo "  BPF     $<")
+	$(Q)clang -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_x86 -Wall -Werror \
+		-I$(BPF_DIR) -Ibpf -c $< -o $@
+
+$(BPF_SKEL): $(BPF_DIR)/cell.bpf.o
+	@$(if $(Q),echo "  GEN     $@")
+	$(Q)$(BPFTOOL) gen object $(BPF_DIR)/cell.o $<
+	$(Q)$(BPFTOOL) gen skeleton $(BPF_DIR)/cell.o name cell_bpf > $@
+
+$(BUILD)/module/lib/bpf.o: $(BPF_SKEL)
 
 $(BUILD)/module/%.o: module/%.c
 	@mkdir -p $(@D)
@@ -177,7 +205,9 @@ FUZZ_SECONDS ?= 30
 FUZZ_TARGETS := http config
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz-%)
 
-$(BUILD)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(LIB_SRC) $(wildcard module/lib/*.h)
+# (the BPF loader is left out: a fuzzer needs no kernel programs)
+$(BUILD)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(filter-out module/lib/bpf.c,$(LIB_SRC)) \
+		$(wildcard module/lib/*.h)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  FUZZ    $@")
 	$(Q)clang -std=gnu17 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \

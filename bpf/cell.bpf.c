@@ -1,0 +1,430 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * The cell's kernel side, attached once to <cgroup2>/cell.slice: a cell's sockets reach only
+ * loopback, and there only the cell's proxy, its listed local ports and the ports the cell
+ * itself bound; every connection and byte is counted per cell, every denial reported.
+ *
+ * A cell is a cgroup below cell.slice with an entry in cell_policy; a cgroup below a cell's
+ * uses its cell's entry (the nearest ancestor's), and no entry at all means deny.
+ */
+#include "vmlinux.h"
+
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "cell.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+#define AF_PACKET 17
+#define SOCK_RAW 3
+#define IPPROTO_TCP 6
+#define IPPROTO_UDP 17
+#define ETH_P_IP 0x0800
+#define ETH_P_IPV6 0x86DD
+
+#define ALLOW 1
+#define DENY 0
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, struct cell_policy);
+} cell_policy SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, struct cell_counters);
+} cell_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} cell_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct cell_bound_key);
+	__type(value, __u32);
+} cell_bound SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct cell_binder);
+} cell_binders SEC(".maps");
+
+/* [0]: the CELL_BPF_VERSION of the programs attached, written by the loader */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} cell_meta SEC(".maps");
+
+/* The policy of the calling task's cell: its cgroup's, or the nearest ancestor's. */
+static __always_inline struct cell_policy *current_policy(__u64 *ret_cgroup)
+{
+	__u64 cg = bpf_get_current_cgroup_id();
+	struct cell_policy *p = bpf_map_lookup_elem(&cell_policy, &cg);
+
+	if (p) {
+		*ret_cgroup = cg;
+		return p;
+	}
+	for (int level = CELL_CGROUP_DEPTH_MAX - 1; level > 0; level--) {
+		cg = bpf_get_current_ancestor_cgroup_id(level);
+		if (!cg)
+			continue;
+		p = bpf_map_lookup_elem(&cell_policy, &cg);
+		if (p) {
+			*ret_cgroup = cg;
+			return p;
+		}
+	}
+	return NULL;
+}
+
+/* The same for a packet: its socket's cgroup, or the nearest ancestor's. */
+static __always_inline struct cell_policy *skb_policy(struct __sk_buff *skb, __u64 *ret_cgroup)
+{
+	__u64 cg = bpf_skb_cgroup_id(skb);
+	struct cell_policy *p = bpf_map_lookup_elem(&cell_policy, &cg);
+
+	if (p) {
+		*ret_cgroup = cg;
+		return p;
+	}
+	for (int level = CELL_CGROUP_DEPTH_MAX - 1; level > 0; level--) {
+		cg = bpf_skb_ancestor_cgroup_id(skb, level);
+		if (!cg)
+			continue;
+		p = bpf_map_lookup_elem(&cell_policy, &cg);
+		if (p) {
+			*ret_cgroup = cg;
+			return p;
+		}
+	}
+	return NULL;
+}
+
+static __always_inline struct cell_counters *counters(__u64 cg)
+{
+	struct cell_counters *c = bpf_map_lookup_elem(&cell_stats, &cg);
+
+	if (c)
+		return c;
+	{
+		struct cell_counters zero = {};
+
+		bpf_map_update_elem(&cell_stats, &cg, &zero, BPF_NOEXIST);
+	}
+	return bpf_map_lookup_elem(&cell_stats, &cg);
+}
+
+static __always_inline void report(__u64 cg, __u16 family, __u16 protocol, const __u32 *addr,
+				   int addr_words, __u16 port, __u16 reason)
+{
+	struct cell_event *e = bpf_ringbuf_reserve(&cell_events, sizeof(*e), 0);
+	__u64 id = bpf_get_current_pid_tgid();
+
+	if (!e)
+		return; /* full: the counters still have it */
+	e->time_ns = bpf_ktime_get_boot_ns();
+	e->cgroup = cg;
+	e->pid = (__u32)id;
+	e->tgid = (__u32)(id >> 32);
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	e->family = family;
+	e->protocol = protocol;
+	e->port = port;
+	e->reason = reason;
+	__builtin_memset(e->addr, 0, sizeof(e->addr));
+	if (addr_words >= 1)
+		__builtin_memcpy(e->addr, &addr[0], 4);
+	if (addr_words == 4)
+		__builtin_memcpy(e->addr + 4, &addr[1], 12);
+	bpf_ringbuf_submit(e, 0);
+}
+
+static __always_inline bool local_port(const struct cell_policy *p, __u16 port)
+{
+	for (int i = 0; i < CELL_LOCAL_PORTS_MAX; i++) {
+		if (i >= p->n_local_ports)
+			break;
+		if (p->local_ports[i] == port)
+			return true;
+	}
+	return false;
+}
+
+static __always_inline bool bound_by(__u64 cg, __u8 family, __u8 protocol, __u16 port)
+{
+	struct cell_bound_key k = {
+		.cgroup = cg, .port = port, .family = family, .protocol = protocol};
+
+	return bpf_map_lookup_elem(&cell_bound, &k) != NULL;
+}
+
+/*
+ * The verdict on a connect or a UDP send by the calling task to a destination: family is the
+ * one the destination is judged as (an IPv4-mapped IPv6 address is IPv4), addr its address in
+ * network byte order (one word for IPv4, four for IPv6).
+ */
+static __always_inline int decide(struct bpf_sock_addr *ctx, __u16 family, bool loopback,
+				  const __u32 *addr, int addr_words, bool send)
+{
+	__u16 port = bpf_ntohs((__u16)ctx->user_port);
+	__u8 protocol = (__u8)ctx->protocol;
+	struct cell_counters *c;
+	struct cell_policy *p;
+	__u16 reason = 0;
+	__u64 cg = 0;
+
+	p = current_policy(&cg);
+	if (!p)
+		reason = CELL_DENY_NO_POLICY;
+	else if (!loopback)
+		reason = CELL_DENY_NOT_LOOPBACK;
+	else if (!(protocol == IPPROTO_TCP && port && port == p->proxy_port) &&
+		 !local_port(p, port) && !bound_by(cg, (__u8)family, protocol, port))
+		reason = CELL_DENY_PORT;
+	if (!p) {
+		report(bpf_get_current_cgroup_id(), family, protocol, addr, addr_words, port,
+		       reason);
+		return DENY;
+	}
+	c = counters(cg);
+	if (c) {
+		if (!reason)
+			__sync_fetch_and_add(&c->connects_allowed, 1);
+		else if (send)
+			__sync_fetch_and_add(&c->udp_denied, 1);
+		else
+			__sync_fetch_and_add(&c->connects_denied, 1);
+	}
+	if (!reason)
+		return ALLOW;
+	if (!(p->flags & CELL_POLICY_QUIET))
+		report(cg, family, protocol, addr, addr_words, port, reason);
+	return DENY;
+}
+
+static __always_inline bool loopback4(__u32 addr_be)
+{
+	return (bpf_ntohl(addr_be) >> 24) == 127;
+}
+
+static __always_inline bool v4_mapped(const __u32 *a)
+{
+	return a[0] == 0 && a[1] == 0 && a[2] == bpf_htonl(0xffff);
+}
+
+static __always_inline bool loopback6(const __u32 *a)
+{
+	return a[0] == 0 && a[1] == 0 && a[2] == 0 && a[3] == bpf_htonl(1);
+}
+
+static __always_inline int decide4(struct bpf_sock_addr *ctx, bool send)
+{
+	__u32 a = ctx->user_ip4;
+
+	return decide(ctx, AF_INET, loopback4(a), &a, 1, send);
+}
+
+static __always_inline int decide6(struct bpf_sock_addr *ctx, bool send)
+{
+	__u32 a[4] = {ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2], ctx->user_ip6[3]};
+
+	/* ::ffff:a.b.c.d reaches a.b.c.d: judged as IPv4 */
+	if (v4_mapped(a))
+		return decide(ctx, AF_INET, loopback4(a[3]), &a[3], 1, send);
+	return decide(ctx, AF_INET6, loopback6(a), a, 4, send);
+}
+
+SEC("cgroup/connect4")
+int cell_connect4(struct bpf_sock_addr *ctx)
+{
+	return decide4(ctx, false);
+}
+
+SEC("cgroup/connect6")
+int cell_connect6(struct bpf_sock_addr *ctx)
+{
+	return decide6(ctx, false);
+}
+
+SEC("cgroup/sendmsg4")
+int cell_sendmsg4(struct bpf_sock_addr *ctx)
+{
+	return decide4(ctx, true);
+}
+
+SEC("cgroup/sendmsg6")
+int cell_sendmsg6(struct bpf_sock_addr *ctx)
+{
+	return decide6(ctx, true);
+}
+
+/* Records a port bound to loopback or to the wildcard address, for connects from the cell. */
+static __always_inline int record_bind(struct bpf_sock *sk, __u8 family, bool local, bool any6)
+{
+	struct cell_binder b = {};
+	__u64 cookie, cg = 0;
+	__u32 one = 1, *n;
+
+	if (!local || !sk->src_port || !current_policy(&cg))
+		return ALLOW;
+	b.key.cgroup = cg;
+	b.key.port = (__u16)sk->src_port;
+	b.key.family = family;
+	b.key.protocol = (__u8)sk->protocol;
+	b.also_inet = any6;
+	cookie = bpf_get_socket_cookie(sk);
+	if (bpf_map_update_elem(&cell_binders, &cookie, &b, BPF_NOEXIST))
+		return ALLOW;
+	n = bpf_map_lookup_elem(&cell_bound, &b.key);
+	if (n)
+		__sync_fetch_and_add(n, 1);
+	else
+		bpf_map_update_elem(&cell_bound, &b.key, &one, BPF_ANY);
+	if (any6) {
+		b.key.family = AF_INET;
+		n = bpf_map_lookup_elem(&cell_bound, &b.key);
+		if (n)
+			__sync_fetch_and_add(n, 1);
+		else
+			bpf_map_update_elem(&cell_bound, &b.key, &one, BPF_ANY);
+	}
+	return ALLOW;
+}
+
+SEC("cgroup/post_bind4")
+int cell_post_bind4(struct bpf_sock *sk)
+{
+	__u32 a = sk->src_ip4;
+
+	return record_bind(sk, AF_INET, a == 0 || loopback4(a), false);
+}
+
+SEC("cgroup/post_bind6")
+int cell_post_bind6(struct bpf_sock *sk)
+{
+	__u32 a[4] = {sk->src_ip6[0], sk->src_ip6[1], sk->src_ip6[2], sk->src_ip6[3]};
+	bool any = !a[0] && !a[1] && !a[2] && !a[3];
+
+	/* a wildcard IPv6 socket takes IPv4 connections too, unless IPV6_V6ONLY (which
+	 * bpf_sock does not show: such a socket's port counts for IPv4 as well) */
+	if (v4_mapped(a))
+		return record_bind(sk, AF_INET, loopback4(a[3]), false);
+	return record_bind(sk, AF_INET6, any || loopback6(a), any);
+}
+
+static __always_inline void unbind(struct cell_bound_key *k)
+{
+	__u32 *n = bpf_map_lookup_elem(&cell_bound, k);
+
+	if (n && __sync_fetch_and_add(n, -1) == 1)
+		bpf_map_delete_elem(&cell_bound, k);
+}
+
+/* A socket that recorded a bind is gone: its port no longer counts. */
+SEC("cgroup/sock_release")
+int cell_sock_release(struct bpf_sock *sk)
+{
+	__u64 cookie = bpf_get_socket_cookie(sk);
+	struct cell_binder *b = bpf_map_lookup_elem(&cell_binders, &cookie);
+	struct cell_bound_key k;
+
+	if (!b)
+		return ALLOW;
+	k = b->key;
+	unbind(&k);
+	if (b->also_inet) {
+		k.family = AF_INET;
+		unbind(&k);
+	}
+	bpf_map_delete_elem(&cell_binders, &cookie);
+	return ALLOW;
+}
+
+SEC("cgroup/sock_create")
+int cell_sock_create(struct bpf_sock *sk)
+{
+	struct cell_counters *c;
+	__u64 cg = 0;
+
+	if (sk->type != SOCK_RAW && sk->family != AF_PACKET)
+		return ALLOW;
+	if (current_policy(&cg)) {
+		c = counters(cg);
+		if (c)
+			__sync_fetch_and_add(&c->sockets_denied, 1);
+	} else {
+		cg = bpf_get_current_cgroup_id();
+	}
+	report(cg, (__u16)sk->family, (__u16)sk->protocol, NULL, 0, 0, CELL_DENY_SOCKET);
+	return DENY;
+}
+
+/* Whether the packet's destination is loopback. */
+static __always_inline bool skb_to_loopback(struct __sk_buff *skb)
+{
+	__u32 a[4];
+
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		/* the IPv4 header's destination address */
+		if (bpf_skb_load_bytes(skb, 16, a, 4))
+			return false;
+		return loopback4(a[0]);
+	}
+	if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		if (bpf_skb_load_bytes(skb, 24, a, 16))
+			return false;
+		return loopback6(a) || (v4_mapped(a) && loopback4(a[3]));
+	}
+	return false;
+}
+
+/* Counts what leaves; anything not to loopback is dropped (ICMP, raw: what the connect hooks
+ * do not see). */
+SEC("cgroup_skb/egress")
+int cell_egress(struct __sk_buff *skb)
+{
+	struct cell_counters *c;
+	struct cell_policy *p;
+	__u64 cg = 0;
+
+	p = skb_policy(skb, &cg);
+	if (!p || !skb_to_loopback(skb))
+		return DENY;
+	c = counters(cg);
+	if (c) {
+		__sync_fetch_and_add(&c->bytes_out, skb->len);
+		__sync_fetch_and_add(&c->packets_out, 1);
+	}
+	return ALLOW;
+}
+
+SEC("cgroup_skb/ingress")
+int cell_ingress(struct __sk_buff *skb)
+{
+	struct cell_counters *c;
+	__u64 cg = 0;
+
+	if (!skb_policy(skb, &cg))
+		return ALLOW;
+	c = counters(cg);
+	if (c) {
+		__sync_fetch_and_add(&c->bytes_in, skb->len);
+		__sync_fetch_and_add(&c->packets_in, 1);
+	}
+	return ALLOW;
+}

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/* What bpf/cell.bpf.c and user space (module/lib/bpf.c) share: map keys, values, events. */
+#pragma once
+
+/* Bumped when a program's behaviour or a map's layout changes: a newer loader replaces the
+ * pinned programs of an older one in place. */
+#define CELL_BPF_VERSION 1
+
+#define CELL_LOCAL_PORTS_MAX 16
+/* cgroup levels searched above a socket's cgroup for its cell's policy */
+#define CELL_CGROUP_DEPTH_MAX 16
+
+/* cell_policy: cgroup id → what the cell's sockets may reach (ports in host byte order) */
+struct cell_policy {
+	__u16 proxy_port; /* TCP to loopback at this port: the cell's proxy (0: none) */
+	__u16 n_local_ports;
+	__u16 local_ports[CELL_LOCAL_PORTS_MAX]; /* TCP or UDP to loopback: network.local_ports */
+	__u32 flags;				 /* CELL_POLICY_* */
+};
+
+/* no deny events for this cell (counters only) */
+#define CELL_POLICY_QUIET (1u << 0)
+
+/* cell_stats (per CPU): cgroup id → counters */
+struct cell_counters {
+	__u64 connects_allowed; /* TCP and UDP connects, and UDP sends, let through */
+	__u64 connects_denied;
+	__u64 udp_denied; /* unconnected UDP sends refused */
+	__u64 bytes_in, bytes_out;
+	__u64 packets_in, packets_out;
+	__u64 sockets_denied; /* raw and packet sockets refused */
+};
+
+/* cell_bound: a loopback (or wildcard) port bound by a cell → how many of its sockets hold it */
+struct cell_bound_key {
+	__u64 cgroup;
+	__u16 port;
+	__u8 family; /* AF_INET or AF_INET6 */
+	__u8 protocol;
+	__u32 pad; /* zero */
+};
+
+/* cell_binders: socket cookie → the key its bind recorded, so its release can undo it */
+struct cell_binder {
+	struct cell_bound_key key;
+	__u32 also_inet; /* an IPv6 wildcard bind: recorded for AF_INET as well (dual stack) */
+	__u32 pad;
+};
+
+enum cell_deny_reason {
+	CELL_DENY_NO_POLICY = 1, /* a cgroup under cell.slice with no policy of its own or above */
+	CELL_DENY_NOT_LOOPBACK,	 /* anything but loopback: only the proxy goes out */
+	CELL_DENY_PORT,	  /* loopback, but not the proxy, a listed port or one the cell bound */
+	CELL_DENY_SOCKET, /* a raw or packet socket */
+	CELL_DENY_ABSTRACT_UNIX, /* an abstract Unix socket (shared with the host's namespace) */
+};
+
+/* cell_events (ring buffer): one per denial */
+struct cell_event {
+	__u64 time_ns; /* CLOCK_BOOTTIME */
+	__u64 cgroup;
+	__u32 pid, tgid;
+	char comm[16];
+	__u16 family, protocol;
+	__u16 port; /* host byte order */
+	__u16 reason;
+	__u8 addr[16]; /* an IPv4 address in the first four bytes */
+};

@@ -1,0 +1,297 @@
+/* SPDX-License-Identifier: MIT */
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include "bpf.h"
+#include "cell.skel.h"
+#include "fileio.h"
+#include "macro.h"
+
+#define BPF_FS_MAGIC_NUMBER 0xcafe4a11
+
+static void skel_destroy(struct cell_bpf **s)
+{
+	cell_bpf__destroy(*s);
+}
+
+static int map_fd(const char *name)
+{
+	char path[256];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", CELL_BPF_PIN_DIR, name);
+	fd = bpf_obj_get(path);
+	return fd < 0 ? -errno : fd;
+}
+
+int cell_bpf_cgroup_id(const char *path, uint64_t *ret)
+{
+	/* a cgroup2 directory's file handle is its kernfs id, which is the cgroup id */
+	union {
+		struct file_handle fh;
+		char bytes[sizeof(struct file_handle) + sizeof(uint64_t)];
+	} h = {.fh.handle_bytes = sizeof(uint64_t)};
+	int mount_id;
+
+	if (name_to_handle_at(AT_FDCWD, path, &h.fh, &mount_id, 0) < 0)
+		return negative_errno();
+	if (h.fh.handle_bytes != sizeof(uint64_t))
+		return -EOPNOTSUPP;
+	memcpy(ret, h.fh.f_handle, sizeof(*ret));
+	return 0;
+}
+
+static int ensure_bpffs(void)
+{
+	struct statfs sf;
+
+	if (statfs(CELL_BPF_FS, &sf) == 0 && sf.f_type == BPF_FS_MAGIC_NUMBER)
+		return 0;
+	if (mount("bpf", CELL_BPF_FS, "bpf", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700") < 0)
+		return negative_errno();
+	return 0;
+}
+
+/* The version the attached programs were built as, or 0 if none are. */
+static uint32_t attached_version(void)
+{
+	uint32_t key = 0, version = 0;
+	int fd = map_fd("cell_meta");
+
+	if (fd < 0)
+		return 0;
+	if (bpf_map_lookup_elem(fd, &key, &version) < 0)
+		version = 0;
+	close(fd);
+	return version;
+}
+
+/* Whether the link pinned at path is attached to the cgroup cg. */
+static bool link_on(const char *path, uint64_t cg)
+{
+	struct bpf_link_info info = {0};
+	uint32_t len = sizeof(info);
+	int fd = bpf_obj_get(path);
+	bool on;
+
+	if (fd < 0)
+		return false;
+	on = bpf_obj_get_info_by_fd(fd, &info, &len) == 0 && info.type == BPF_LINK_TYPE_CGROUP &&
+	     info.cgroup.cgroup_id == cg;
+	close(fd);
+	return on;
+}
+
+/* Whether every program is attached to the cgroup cg, as this build's version. */
+static bool in_place(const struct cell_bpf *skel, uint64_t cg)
+{
+	struct bpf_program *prog;
+
+	if (attached_version() != CELL_BPF_VERSION)
+		return false;
+	bpf_object__for_each_program(prog, skel->obj)
+	{
+		char path[256];
+
+		snprintf(path, sizeof(path), "%s/link_%s", CELL_BPF_PIN_DIR,
+			 bpf_program__name(prog));
+		if (!link_on(path, cg))
+			return false;
+	}
+	return true;
+}
+
+/* Attaches prog to the cgroup at cgfd through a link pinned at path, or updates that link. */
+static int attach(struct bpf_program *prog, int cgfd, uint64_t cg, const char *path)
+{
+	struct bpf_link *link;
+	int r;
+
+	if (link_on(path, cg)) {
+		link = bpf_link__open(path);
+		if (!link)
+			return -errno;
+		r = bpf_link__update_program(link, prog);
+		bpf_link__destroy(link); /* closes our fd; the pin keeps the link */
+		return r;
+	}
+	/* a link of a cgroup that is gone, or none */
+	if (unlink(path) < 0 && errno != ENOENT)
+		return negative_errno();
+	link = bpf_program__attach_cgroup(prog, cgfd);
+	if (!link)
+		return -errno;
+	r = bpf_link__pin(link, path);
+	bpf_link__destroy(link);
+	return r;
+}
+
+int cell_bpf_setup(const char *slice)
+{
+	struct cell_bpf *skel _cleanup_(skel_destroy) = NULL;
+	_cleanup_close_ int cgfd = -1, lockfd = -1;
+	struct bpf_program *prog;
+	struct bpf_map *map;
+	uint32_t key = 0, version = CELL_BPF_VERSION;
+	uint64_t cg;
+	int r;
+
+	r = ensure_bpffs();
+	if (r < 0)
+		return r;
+	r = cell_mkdir_p(CELL_BPF_PIN_DIR, 0700);
+	if (r < 0)
+		return r;
+	/* two cells starting at once: one loads, the other then finds it all in place */
+	lockfd = open(CELL_BPF_PIN_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (lockfd < 0)
+		return negative_errno();
+	while (flock(lockfd, LOCK_EX) < 0)
+		if (errno != EINTR)
+			return negative_errno();
+	r = cell_mkdir_p(slice, 0755);
+	if (r >= 0)
+		r = cell_bpf_cgroup_id(slice, &cg);
+	if (r < 0)
+		return r;
+	skel = cell_bpf__open();
+	if (!skel)
+		return -errno;
+	if (in_place(skel, cg))
+		return 0;
+	/* the maps pinned already (by an older build, say) are reused: they keep their contents */
+	bpf_object__for_each_map(map, skel->obj)
+	{
+		char path[256];
+
+		snprintf(path, sizeof(path), "%s/%s", CELL_BPF_PIN_DIR, bpf_map__name(map));
+		r = bpf_map__set_pin_path(map, path);
+		if (r < 0)
+			return r;
+	}
+	r = cell_bpf__load(skel);
+	if (r < 0)
+		return r;
+	cgfd = open(slice, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cgfd < 0)
+		return negative_errno();
+	bpf_object__for_each_program(prog, skel->obj)
+	{
+		char path[256];
+
+		snprintf(path, sizeof(path), "%s/link_%s", CELL_BPF_PIN_DIR,
+			 bpf_program__name(prog));
+		r = attach(prog, cgfd, cg, path);
+		if (r < 0)
+			return r;
+	}
+	return bpf_map__update_elem(skel->maps.cell_meta, &key, sizeof(key), &version,
+				    sizeof(version), BPF_ANY);
+}
+
+int cell_bpf_policy_set(uint64_t cgroup, const struct cell_policy *p)
+{
+	_cleanup_close_ int fd = map_fd("cell_policy");
+
+	if (fd < 0)
+		return fd;
+	return bpf_map_update_elem(fd, &cgroup, p, BPF_ANY) < 0 ? -errno : 0;
+}
+
+int cell_bpf_policy_delete(uint64_t cgroup)
+{
+	_cleanup_close_ int fd = map_fd("cell_policy");
+
+	if (fd < 0)
+		return fd;
+	if (bpf_map_delete_elem(fd, &cgroup) < 0 && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+int cell_bpf_counters(uint64_t cgroup, struct cell_counters *ret)
+{
+	_cleanup_close_ int fd = map_fd("cell_stats");
+	_cleanup_free_ struct cell_counters *per_cpu = NULL;
+	int n = libbpf_num_possible_cpus();
+
+	memset(ret, 0, sizeof(*ret));
+	if (fd < 0)
+		return fd;
+	if (n <= 0)
+		return n < 0 ? n : -EINVAL;
+	per_cpu = calloc((size_t)n, sizeof(*per_cpu));
+	if (!per_cpu)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(fd, &cgroup, per_cpu) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	for (int i = 0; i < n; i++) {
+		ret->connects_allowed += per_cpu[i].connects_allowed;
+		ret->connects_denied += per_cpu[i].connects_denied;
+		ret->udp_denied += per_cpu[i].udp_denied;
+		ret->bytes_in += per_cpu[i].bytes_in;
+		ret->bytes_out += per_cpu[i].bytes_out;
+		ret->packets_in += per_cpu[i].packets_in;
+		ret->packets_out += per_cpu[i].packets_out;
+		ret->sockets_denied += per_cpu[i].sockets_denied;
+	}
+	return 0;
+}
+
+int cell_bpf_counters_delete(uint64_t cgroup)
+{
+	_cleanup_close_ int fd = map_fd("cell_stats");
+
+	if (fd < 0)
+		return fd;
+	if (bpf_map_delete_elem(fd, &cgroup) < 0 && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+struct events_ctx {
+	int (*fn)(const struct cell_event *e, void *data);
+	void *data;
+	int stopped;
+};
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	struct events_ctx *c = ctx;
+
+	if (size < sizeof(struct cell_event))
+		return 0;
+	c->stopped = c->fn(data, c->data);
+	return c->stopped;
+}
+
+int cell_bpf_events(int timeout_ms, int (*fn)(const struct cell_event *e, void *data), void *data)
+{
+	_cleanup_close_ int fd = map_fd("cell_events");
+	struct events_ctx ctx = {fn, data, 0};
+	struct ring_buffer *rb;
+	int r;
+
+	if (fd < 0)
+		return fd;
+	rb = ring_buffer__new(fd, on_event, &ctx, NULL);
+	if (!rb)
+		return -errno;
+	r = ring_buffer__consume(rb);
+	if (r >= 0 && !ctx.stopped && timeout_ms > 0)
+		r = ring_buffer__poll(rb, timeout_ms);
+	ring_buffer__free(rb);
+	if (ctx.stopped)
+		return ctx.stopped;
+	return r < 0 ? r : 0;
+}

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <linux/types.h>
+#include <stdint.h>
+
+#include "cell.h"
+
+/*
+ * The cell's BPF programs (bpf/cell.bpf.c): loaded once and attached to <cgroup2>/cell.slice
+ * through bpf links pinned, with the maps, under CELL_BPF_PIN_DIR, so they outlive whoever
+ * loaded them. Everything here needs root (CAP_BPF, CAP_NET_ADMIN, CAP_SYS_ADMIN): it is for
+ * cell-session and for tests.
+ */
+#define CELL_BPF_FS "/sys/fs/bpf"
+#define CELL_BPF_PIN_DIR CELL_BPF_FS "/cell"
+
+/*
+ * Makes sure the programs are attached to slice (a cgroup2 directory, created if missing):
+ * mounts the BPF filesystem if nothing is, loads and attaches what is missing, and replaces
+ * the programs of an older CELL_BPF_VERSION in place (the maps, and so the counters and
+ * policies, stay). Cheap when all is in place already.
+ */
+int cell_bpf_setup(const char *slice);
+/* The id of the cgroup2 directory at path (what the programs see as the cgroup id). */
+int cell_bpf_cgroup_id(const char *path, uint64_t *ret);
+int cell_bpf_policy_set(uint64_t cgroup, const struct cell_policy *p);
+int cell_bpf_policy_delete(uint64_t cgroup);
+/* The cell's counters, summed over CPUs (zero if it has none yet). */
+int cell_bpf_counters(uint64_t cgroup, struct cell_counters *ret);
+int cell_bpf_counters_delete(uint64_t cgroup);
+/*
+ * Calls fn for each denial event waiting or arriving within timeout_ms (0: only those
+ * waiting); stops early when fn returns non-zero, and returns that.
+ */
+int cell_bpf_events(int timeout_ms, int (*fn)(const struct cell_event *e, void *data), void *data);

@@ -1,0 +1,537 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The BPF programs on a real kernel: a cgroup below cell.slice with a policy is a cell, and a
+ * process moved into it tries real connects, sends and sockets. Needs root (loading BPF).
+ */
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bpf.h"
+#include "cgroup.h"
+#include "helpers.h"
+#include "macro.h"
+
+static struct {
+	char *cell_cg;
+	uint64_t cgid;
+	int host_tcp, host_udp, host_tcp6, proxy, local;
+	uint16_t host_tcp_port, host_udp_port, host_tcp6_port, proxy_port, local_port;
+	pid_t drain;
+} b;
+
+/* A socket of type on [::1] or 127.0.0.1 port 0, listening if TCP; its port. */
+static int listener(int family, int type, uint16_t *ret_port)
+{
+	struct sockaddr_storage ss = {0};
+	socklen_t len =
+		family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+	int fd = socket(family, type | SOCK_CLOEXEC, 0);
+
+	cr_assert(ge(int, fd, 0));
+	ss.ss_family = (sa_family_t)family;
+	if (family == AF_INET)
+		((struct sockaddr_in *)&ss)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	else
+		((struct sockaddr_in6 *)&ss)->sin6_addr = in6addr_loopback;
+	cr_assert(eq(int, bind(fd, (struct sockaddr *)&ss, len), 0), "%s", strerror(errno));
+	if (type == SOCK_STREAM)
+		cr_assert(eq(int, listen(fd, 128), 0));
+	getsockname(fd, (struct sockaddr *)&ss, &len);
+	*ret_port = ntohs(family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+					    : ((struct sockaddr_in6 *)&ss)->sin6_port);
+	return fd;
+}
+
+/* Accepts on fd and reads everything, in a child, until killed. */
+static pid_t drain(int fd)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		char buf[65536];
+
+		for (;;) {
+			int c = accept(fd, NULL, NULL);
+
+			while (c >= 0 && read(c, buf, sizeof(buf)) > 0)
+				;
+			if (c >= 0)
+				close(c);
+		}
+	}
+	return pid;
+}
+
+static void setup(void)
+{
+	_cleanup_free_ char *cg2 = NULL, *slice = NULL;
+	struct cell_policy policy = {0};
+	bool hybrid;
+	int r;
+
+	memset(&b, 0, sizeof(b));
+	if (geteuid() != 0)
+		th_skip("needs root to load BPF programs");
+	if (access("/sys/kernel/btf/vmlinux", R_OK) < 0)
+		th_skip("the kernel has no BTF");
+	cr_assert(eq(int, cell_cgroup_find("/proc/self/mountinfo", &cg2, &hybrid), 0));
+	slice = th_join(cg2, "cell.slice");
+	r = cell_bpf_setup(slice);
+	if (r == -EPERM)
+		th_skip("loading BPF programs is not permitted here");
+	cr_assert(eq(int, r, 0), "cell_bpf_setup: %s", strerror(-r));
+	cr_assert(ge(int, asprintf(&b.cell_cg, "%s/test-%d", slice, (int)getpid()), 0));
+	cr_assert(eq(int, mkdir(b.cell_cg, 0755), 0), "%s", strerror(errno));
+	cr_assert(eq(int, cell_bpf_cgroup_id(b.cell_cg, &b.cgid), 0));
+	b.host_tcp = listener(AF_INET, SOCK_STREAM, &b.host_tcp_port);
+	b.host_udp = listener(AF_INET, SOCK_DGRAM, &b.host_udp_port);
+	b.host_tcp6 = listener(AF_INET6, SOCK_STREAM, &b.host_tcp6_port);
+	b.proxy = listener(AF_INET, SOCK_STREAM, &b.proxy_port);
+	b.local = listener(AF_INET, SOCK_STREAM, &b.local_port);
+	b.drain = drain(b.proxy);
+	policy.proxy_port = b.proxy_port;
+	policy.n_local_ports = 1;
+	policy.local_ports[0] = b.local_port;
+	cr_assert(eq(int, cell_bpf_policy_set(b.cgid, &policy), 0));
+}
+
+static void teardown(void)
+{
+	if (!b.cell_cg)
+		return;
+	if (b.drain > 0) {
+		kill(b.drain, SIGKILL);
+		waitpid(b.drain, NULL, 0);
+	}
+	cell_bpf_policy_delete(b.cgid);
+	cell_bpf_counters_delete(b.cgid);
+	rmdir(b.cell_cg);
+	free(b.cell_cg);
+}
+
+TestSuite(bpf, .init = setup, .fini = teardown, .timeout = 60);
+
+/* Runs fn in a child moved into the cell's cgroup; returns what fn returned (an errno). */
+static int in_cell(int (*fn)(void))
+{
+	pid_t pid = fork();
+	int status;
+
+	cr_assert(ge(int, pid, 0));
+	if (pid == 0) {
+		char *procs = th_join(b.cell_cg, "cgroup.procs");
+		int fd = open(procs, O_WRONLY);
+
+		if (fd < 0 || write(fd, "0", 1) != 1)
+			_exit(200);
+		close(fd);
+		prctl(PR_SET_NAME, "cellprobe");
+		_exit(fn());
+	}
+	waitpid(pid, &status, 0);
+	cr_assert(eq(int, WIFEXITED(status), 1), "the probe died");
+	cr_assert(ne(int, WEXITSTATUS(status), 200), "could not join the cell's cgroup");
+	return WEXITSTATUS(status);
+}
+
+/* 0 if a connect of type to text:port succeeds, else its errno. */
+static int try_connect(int type, const char *text, uint16_t port)
+{
+	struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
+	struct sockaddr_in a4 = {.sin_family = AF_INET, .sin_port = htons(port)};
+	bool v6 = strchr(text, ':') != NULL;
+	int fd = socket(v6 ? AF_INET6 : AF_INET, type, 0), r;
+
+	if (fd < 0)
+		return errno;
+	if (v6)
+		inet_pton(AF_INET6, text, &a6.sin6_addr);
+	else
+		inet_pton(AF_INET, text, &a4.sin_addr);
+	r = v6 ? connect(fd, (struct sockaddr *)&a6, sizeof(a6))
+	       : connect(fd, (struct sockaddr *)&a4, sizeof(a4));
+	r = r < 0 ? errno : 0;
+	close(fd);
+	return r;
+}
+
+static int udp_send(const char *text, uint16_t port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+	int fd = socket(AF_INET, SOCK_DGRAM, 0), r;
+
+	inet_pton(AF_INET, text, &a.sin_addr);
+	r = sendto(fd, "x", 1, 0, (struct sockaddr *)&a, sizeof(a)) < 0 ? errno : 0;
+	close(fd);
+	return r;
+}
+
+static int connect_host_tcp(void)
+{
+	return try_connect(SOCK_STREAM, "127.0.0.1", b.host_tcp_port);
+}
+static int connect_host_tcp_other_loopback(void)
+{
+	return try_connect(SOCK_STREAM, "127.0.0.2", b.host_tcp_port);
+}
+static int connect_host_tcp6(void)
+{
+	return try_connect(SOCK_STREAM, "::1", b.host_tcp6_port);
+}
+static int connect_mapped_host(void)
+{
+	return try_connect(SOCK_STREAM, "::ffff:127.0.0.1", b.host_tcp_port);
+}
+static int connect_host_udp(void)
+{
+	return try_connect(SOCK_DGRAM, "127.0.0.1", b.host_udp_port);
+}
+static int send_host_udp(void)
+{
+	return udp_send("127.0.0.1", b.host_udp_port);
+}
+static int connect_proxy(void)
+{
+	return try_connect(SOCK_STREAM, "127.0.0.1", b.proxy_port);
+}
+static int connect_mapped_proxy(void)
+{
+	return try_connect(SOCK_STREAM, "::ffff:127.0.0.1", b.proxy_port);
+}
+static int connect_local_port(void)
+{
+	return try_connect(SOCK_STREAM, "127.0.0.1", b.local_port);
+}
+
+Test(bpf, loopback_reaches_only_the_proxy_and_listed_ports)
+{
+	/* ports the host bound: TCP, UDP connect, UDP send, IPv6, IPv4-mapped */
+	cr_assert(eq(int, in_cell(connect_host_tcp), EPERM));
+	cr_assert(eq(int, in_cell(connect_host_tcp_other_loopback), EPERM));
+	cr_assert(eq(int, in_cell(connect_host_udp), EPERM));
+	cr_assert(eq(int, in_cell(send_host_udp), EPERM));
+	cr_assert(eq(int, in_cell(connect_host_tcp6), EPERM));
+	cr_assert(eq(int, in_cell(connect_mapped_host), EPERM));
+	/* the proxy, also as ::ffff:127.0.0.1, and network.local_ports */
+	cr_assert(eq(int, in_cell(connect_proxy), 0));
+	cr_assert(eq(int, in_cell(connect_mapped_proxy), 0));
+	cr_assert(eq(int, in_cell(connect_local_port), 0));
+	/* the positive control: outside the cell the host's port answers */
+	cr_assert(eq(int, connect_host_tcp(), 0));
+}
+
+/* A server the cell starts is reachable from the cell, until it closes. */
+static int own_server(void)
+{
+	uint16_t port, port6;
+	int fd = listener(AF_INET, SOCK_STREAM, &port);
+	int fd6 = listener(AF_INET6, SOCK_STREAM, &port6);
+	int udp;
+	uint16_t uport;
+
+	if (try_connect(SOCK_STREAM, "127.0.0.1", port) != 0)
+		return 10;
+	if (try_connect(SOCK_STREAM, "::1", port6) != 0)
+		return 11;
+	/* a port is bound per protocol: the TCP port does not open UDP */
+	if (try_connect(SOCK_DGRAM, "127.0.0.1", port) != EPERM)
+		return 12;
+	udp = listener(AF_INET, SOCK_DGRAM, &uport);
+	if (udp_send("127.0.0.1", uport) != 0)
+		return 13;
+	close(fd);
+	close(fd6);
+	close(udp);
+	/* released with the socket */
+	if (try_connect(SOCK_STREAM, "127.0.0.1", port) != EPERM)
+		return 14;
+	if (udp_send("127.0.0.1", uport) != EPERM)
+		return 15;
+	return 0;
+}
+
+/* A dual-stack wildcard server (Node's default) takes IPv4 connections from the cell. */
+static int own_wildcard_server(void)
+{
+	struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET6, SOCK_STREAM, 0);
+
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 8) < 0)
+		return 20;
+	getsockname(fd, (struct sockaddr *)&a, &len);
+	if (try_connect(SOCK_STREAM, "127.0.0.1", ntohs(a.sin6_port)) != 0)
+		return 21;
+	if (try_connect(SOCK_STREAM, "::1", ntohs(a.sin6_port)) != 0)
+		return 22;
+	close(fd);
+	return 0;
+}
+
+Test(bpf, the_cell_reaches_the_servers_it_started)
+{
+	cr_assert(eq(int, in_cell(own_server), 0));
+	cr_assert(eq(int, in_cell(own_wildcard_server), 0));
+}
+
+/* Another cell's server stays closed. */
+static uint16_t other_port;
+
+static int connect_other(void)
+{
+	return try_connect(SOCK_STREAM, "127.0.0.1", other_port);
+}
+
+Test(bpf, another_cells_server_is_closed)
+{
+	char *other_cg;
+	uint64_t other_id;
+	struct cell_policy policy = {0};
+	int ready[2];
+	pid_t server;
+	char c;
+
+	cr_assert(ge(int, asprintf(&other_cg, "%s-other", b.cell_cg), 0));
+	cr_assert(eq(int, mkdir(other_cg, 0755), 0));
+	cr_assert(eq(int, cell_bpf_cgroup_id(other_cg, &other_id), 0));
+	cr_assert(eq(int, cell_bpf_policy_set(other_id, &policy), 0));
+	cr_assert(eq(int, pipe(ready), 0));
+	server = fork();
+	if (server == 0) {
+		char *procs = th_join(other_cg, "cgroup.procs");
+		int fd = open(procs, O_WRONLY);
+		uint16_t port;
+
+		if (fd < 0 || write(fd, "0", 1) != 1)
+			_exit(1);
+		listener(AF_INET, SOCK_STREAM, &port);
+		(void)!write(ready[1], &port, sizeof(port));
+		pause();
+		_exit(0);
+	}
+	cr_assert(eq(long, (long)read(ready[0], &other_port, sizeof(other_port)),
+		     (long)sizeof(other_port)));
+	cr_assert(eq(int, in_cell(connect_other), EPERM));
+	kill(server, SIGKILL);
+	waitpid(server, &(int){0}, 0);
+	(void)c;
+	cell_bpf_policy_delete(other_id);
+	cell_bpf_counters_delete(other_id);
+	rmdir(other_cg);
+	free(other_cg);
+}
+
+static int raw_socket(void)
+{
+	int fd = socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
+
+	return fd < 0 ? errno : 0;
+}
+
+static int raw_socket6(void)
+{
+	int fd = socket(AF_INET6, SOCK_RAW, IPPROTO_ICMPV6);
+
+	return fd < 0 ? errno : 0;
+}
+
+Test(bpf, no_raw_sockets)
+{
+	/* the test runs as root: without the program these would succeed */
+	cr_assert(eq(int, raw_socket(), 0), "the positive control");
+	cr_assert(eq(int, in_cell(raw_socket), EPERM));
+	cr_assert(eq(int, in_cell(raw_socket6), EPERM));
+}
+
+/* Five connects to the proxy, 1 MB through one of them; three refused. */
+static int counted_traffic(void)
+{
+	static char chunk[65536];
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons(b.proxy_port),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	size_t sent = 0;
+	int fd;
+
+	for (int i = 0; i < 4; i++)
+		if (connect_proxy() != 0)
+			return 30;
+	for (int i = 0; i < 3; i++)
+		if (connect_host_tcp() != EPERM)
+			return 31;
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+		return 32;
+	while (sent < 1000000) {
+		size_t want = 1000000 - sent < sizeof(chunk) ? 1000000 - sent : sizeof(chunk);
+		ssize_t n = write(fd, chunk, want);
+
+		if (n <= 0)
+			return 33;
+		sent += (size_t)n;
+	}
+	/* the bytes are counted when they go out, not when write() queues them: wait for the
+	 * proxy's end of file, which comes after it read them all */
+	shutdown(fd, SHUT_WR);
+	while (read(fd, chunk, sizeof(chunk)) > 0)
+		;
+	close(fd);
+	return 0;
+}
+
+Test(bpf, counts_connects_and_bytes_per_cell)
+{
+	struct cell_counters c;
+
+	cr_assert(eq(int, in_cell(counted_traffic), 0));
+	cr_assert(eq(int, cell_bpf_counters(b.cgid, &c), 0));
+	cr_assert(eq(u64, c.connects_allowed, 5));
+	cr_assert(eq(u64, c.connects_denied, 3));
+	/* the payload plus the TCP/IP headers: within 1% */
+	cr_assert(ge(u64, c.bytes_out, 1000000));
+	cr_assert(le(u64, c.bytes_out, 1010000), "%llu bytes out", (unsigned long long)c.bytes_out);
+	cr_assert(gt(u64, c.packets_out, 0));
+	cr_assert(gt(u64, c.bytes_in, 0), "the proxy's ACKs and handshakes come back");
+}
+
+struct seen {
+	pid_t pid;
+	uint16_t port;
+	int found;
+	char comm[16];
+	uint16_t reason;
+};
+
+static int on_denial(const struct cell_event *e, void *data)
+{
+	struct seen *s = data;
+
+	if (e->cgroup == b.cgid && e->port == s->port) {
+		s->found++;
+		s->pid = (pid_t)e->tgid;
+		memcpy(s->comm, e->comm, sizeof(s->comm));
+		s->reason = e->reason;
+	}
+	return 0;
+}
+
+Test(bpf, denials_are_reported_with_pid_and_comm)
+{
+	struct seen s = {.port = b.host_tcp_port};
+	pid_t pid = fork();
+	int status;
+
+	cr_assert(ge(int, pid, 0));
+	if (pid == 0) {
+		char *procs = th_join(b.cell_cg, "cgroup.procs");
+		int fd = open(procs, O_WRONLY);
+
+		if (fd < 0 || write(fd, "0", 1) != 1)
+			_exit(200);
+		prctl(PR_SET_NAME, "cellprobe");
+		_exit(connect_host_tcp());
+	}
+	waitpid(pid, &status, 0);
+	cr_assert(eq(int, WEXITSTATUS(status), EPERM));
+	/* earlier tests' events may wait in the ring too: only this cell's count */
+	cr_assert(ge(int, cell_bpf_events(1000, on_denial, &s), 0));
+	cr_assert(eq(int, s.found, 1));
+	cr_assert(eq(int, s.pid, pid));
+	cr_assert(eq(str, s.comm, "cellprobe"));
+	cr_assert(eq(u16, s.reason, CELL_DENY_PORT));
+}
+
+/* A cgroup under cell.slice with no policy of its own, below a cell: the cell's policy. */
+static int in_sub_cgroup(void)
+{
+	char *sub = th_join(b.cell_cg, "sub"), *procs = th_join(sub, "cgroup.procs");
+	int fd;
+
+	if (mkdir(sub, 0755) < 0)
+		return 40;
+	fd = open(procs, O_WRONLY);
+	if (fd < 0 || write(fd, "0", 1) != 1)
+		return 41;
+	close(fd);
+	if (connect_proxy() != 0)
+		return 42;
+	if (connect_host_tcp() != EPERM)
+		return 43;
+	return 0;
+}
+
+Test(bpf, a_cgroup_below_a_cell_has_the_cells_policy_and_none_means_deny)
+{
+	char *sub = th_join(b.cell_cg, "sub");
+	uint64_t id = b.cgid;
+
+	cr_assert(eq(int, in_cell(in_sub_cgroup), 0));
+	rmdir(sub);
+	free(sub);
+	/* without the policy entry the cell may not even reach its proxy */
+	cr_assert(eq(int, cell_bpf_policy_delete(b.cgid), 0));
+	cr_assert(eq(int, in_cell(connect_proxy), EPERM));
+	b.cgid = id;
+}
+
+static struct bpf_link_info pinned_link(const char *name)
+{
+	struct bpf_link_info info = {0};
+	uint32_t len = sizeof(info);
+	char path[256];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/link_%s", CELL_BPF_PIN_DIR, name);
+	fd = bpf_obj_get(path);
+	cr_assert(ge(int, fd, 0), "%s: %s", path, strerror(errno));
+	cr_assert(eq(int, bpf_obj_get_info_by_fd(fd, &info, &len), 0));
+	close(fd);
+	return info;
+}
+
+Test(bpf, a_newer_build_replaces_older_programs_in_place_and_keeps_the_maps)
+{
+	_cleanup_free_ char *cg2 = NULL, *slice = NULL;
+	struct bpf_link_info before = pinned_link("cell_connect4"), after;
+	uint32_t key = 0, old = 0;
+	struct cell_counters c;
+	bool hybrid;
+	int fd;
+
+	cr_assert(eq(int, in_cell(connect_proxy), 0));
+	/* pretend the attached programs are an older version's */
+	fd = bpf_obj_get(CELL_BPF_PIN_DIR "/cell_meta");
+	cr_assert(ge(int, fd, 0));
+	cr_assert(eq(int, bpf_map_update_elem(fd, &key, &old, BPF_ANY), 0));
+	cr_assert(eq(int, cell_cgroup_find("/proc/self/mountinfo", &cg2, &hybrid), 0));
+	slice = th_join(cg2, "cell.slice");
+	cr_assert(eq(int, cell_bpf_setup(slice), 0));
+	after = pinned_link("cell_connect4");
+	/* the same link, a new program in it */
+	cr_assert(eq(u32, after.id, before.id));
+	cr_assert(ne(u32, after.prog_id, before.prog_id));
+	cr_assert(eq(int, bpf_map_lookup_elem(fd, &key, &old), 0));
+	cr_assert(eq(u32, old, CELL_BPF_VERSION));
+	close(fd);
+	/* the policy and the counters are still there */
+	cr_assert(eq(int, in_cell(connect_proxy), 0));
+	cr_assert(eq(int, cell_bpf_counters(b.cgid, &c), 0));
+	cr_assert(eq(u64, c.connects_allowed, 2));
+	/* and a second setup finds everything in place: nothing changes */
+	cr_assert(eq(int, cell_bpf_setup(slice), 0));
+	cr_assert(eq(u32, pinned_link("cell_connect4").prog_id, after.prog_id));
+}
