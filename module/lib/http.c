@@ -405,6 +405,17 @@ enum {
 	CHUNK_DONE,
 };
 
+/* The states that take one exact character, and where it leads. */
+static const struct {
+	char ch;
+	int next;
+} exact[] = {
+	[CHUNK_DATA_CR] = {'\r', CHUNK_DATA_LF},
+	[CHUNK_DATA_LF] = {'\n', CHUNK_SIZE},
+	[CHUNK_TRAILER_LF] = {'\n', CHUNK_TRAILER},
+	[CHUNK_FINAL_LF] = {'\n', CHUNK_DONE},
+};
+
 long cell_http_chunks_scan(struct cell_http_chunks *s, const char *buf, size_t len)
 {
 	size_t i = 0;
@@ -413,6 +424,16 @@ long cell_http_chunks_scan(struct cell_http_chunks *s, const char *buf, size_t l
 		unsigned char ch = (unsigned char)buf[i];
 		int d;
 
+		if (s->state == CHUNK_DATA) {
+			size_t take = len - i < s->left ? len - i : (size_t)s->left;
+
+			s->left -= take;
+			i += take;
+			if (s->left == 0)
+				s->state = CHUNK_DATA_CR;
+			continue;
+		}
+		i++;
 		switch (s->state) {
 		case CHUNK_SIZE:
 		case CHUNK_SIZE_MORE:
@@ -432,44 +453,24 @@ long cell_http_chunks_scan(struct cell_http_chunks *s, const char *buf, size_t l
 			} else {
 				return CELL_HTTP_BAD;
 			}
-			i++;
 			break;
 		case CHUNK_EXT:
-		case CHUNK_TRAILER_LINE:
 			if (ch == '\r')
-				s->state = s->state == CHUNK_EXT ? CHUNK_SIZE_LF : CHUNK_TRAILER_LF;
+				s->state = CHUNK_SIZE_LF;
 			else if (!is_field_char(ch))
 				return CELL_HTTP_BAD;
-			i++;
+			break;
+		case CHUNK_TRAILER_LINE:
+			if (ch == '\r')
+				s->state = CHUNK_TRAILER_LF;
+			else if (!is_field_char(ch))
+				return CELL_HTTP_BAD;
 			break;
 		case CHUNK_SIZE_LF:
 			if (ch != '\n')
 				return CELL_HTTP_BAD;
 			s->state = s->left ? CHUNK_DATA : CHUNK_TRAILER;
 			s->digits = 0;
-			i++;
-			break;
-		case CHUNK_DATA: {
-			size_t take = len - i < s->left ? len - i : (size_t)s->left;
-
-			s->left -= take;
-			i += take;
-			if (s->left == 0)
-				s->state = CHUNK_DATA_CR;
-			break;
-		}
-		case CHUNK_DATA_CR:
-		case CHUNK_TRAILER_LF:
-			if (ch != (s->state == CHUNK_DATA_CR ? '\r' : '\n'))
-				return CELL_HTTP_BAD;
-			s->state = s->state == CHUNK_DATA_CR ? CHUNK_DATA_LF : CHUNK_TRAILER;
-			i++;
-			break;
-		case CHUNK_DATA_LF:
-			if (ch != '\n')
-				return CELL_HTTP_BAD;
-			s->state = CHUNK_SIZE;
-			i++;
 			break;
 		case CHUNK_TRAILER:
 			if (ch == '\r')
@@ -478,16 +479,12 @@ long cell_http_chunks_scan(struct cell_http_chunks *s, const char *buf, size_t l
 				s->state = CHUNK_TRAILER_LINE;
 			else
 				return CELL_HTTP_BAD;
-			i++;
-			break;
-		case CHUNK_FINAL_LF:
-			if (ch != '\n')
-				return CELL_HTTP_BAD;
-			s->state = CHUNK_DONE;
-			i++;
 			break;
 		default:
-			return CELL_HTTP_BAD;
+			if ((size_t)s->state >= ELEMENTSOF(exact) || !exact[s->state].ch ||
+			    ch != (unsigned char)exact[s->state].ch)
+				return CELL_HTTP_BAD;
+			s->state = exact[s->state].next;
 		}
 	}
 	return (long)i;
