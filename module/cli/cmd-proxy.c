@@ -11,7 +11,7 @@
 #include "commands.h"
 #include "ledger.h"
 #include "netpolicy.h"
-#include "path.h"
+#include "xdg.h"
 #include "proxy.h"
 #include "trust.h"
 
@@ -135,24 +135,13 @@ int cmd_proxy(int argc, char *argv[])
 	r = cli_cell_open(&o, &p, &c, &cwd);
 	if (r >= 0)
 		return r;
-	if (cell_netpolicy_new(c, &policy) < 0 || cell_ledger_path(p->id, &ledger) < 0)
+	if (cell_netpolicy_new(c, &policy) < 0)
 		return CELL_EXIT_FAILURE;
 	/* the request log lives next to the ledger */
-	log = strdup(ledger);
-	if (!log) {
+	if (cell_ledger_path(p->id, &ledger) < 0 ||
+	    cell_project_state_file(p->id, "proxy.log", &log) < 0) {
 		cell_netpolicy_free(policy);
 		return CELL_EXIT_FAILURE;
-	}
-	cell_path_dirname(log);
-	{
-		char *full;
-
-		if (asprintf(&full, "%s/proxy.log", log) < 0) {
-			cell_netpolicy_free(policy);
-			return CELL_EXIT_FAILURE;
-		}
-		free(log);
-		log = full;
 	}
 	/* two descriptors a tunnel: as many as the hard limit allows */
 	{

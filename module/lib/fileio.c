@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "fileio.h"
+#include "path.h"
 #include "macro.h"
 
 int cell_read_full_fd(int fd, size_t max, char **ret, size_t *ret_len)
@@ -129,4 +130,14 @@ int cell_mkdir_p(const char *path, mode_t mode)
 			break;
 	}
 	return 0;
+}
+
+int cell_mkdir_parent(const char *path, mode_t mode)
+{
+	_cleanup_free_ char *dir = strdup(path);
+
+	if (!dir)
+		return -ENOMEM;
+	cell_path_dirname(dir);
+	return cell_mkdir_p(dir, mode);
 }

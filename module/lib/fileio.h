@@ -17,3 +17,5 @@ int cell_write_all(int fd, const void *buf, size_t len);
 int cell_write_file_atomic(const char *path, const void *buf, size_t len, mode_t mode);
 /* mkdir -p; existing directories are fine. */
 int cell_mkdir_p(const char *path, mode_t mode);
+/* mkdir -p of the directory path is in. */
+int cell_mkdir_parent(const char *path, mode_t mode);

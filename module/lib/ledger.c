@@ -11,19 +11,13 @@
 #include "fileio.h"
 #include "ledger.h"
 #include "macro.h"
-#include "path.h"
 #include "xdg.h"
 
 #define LEDGER_MAX (64 * 1024 * 1024)
 
 int cell_ledger_path(const char *project_id, char **ret)
 {
-	_cleanup_free_ char *state = NULL;
-	int r = cell_xdg_dir(CELL_XDG_STATE, &state);
-
-	if (r < 0)
-		return r;
-	return asprintf(ret, "%s/projects/%s/ledger.jsonl", state, project_id) < 0 ? -ENOMEM : 0;
+	return cell_project_state_file(project_id, "ledger.jsonl", ret);
 }
 
 static int lock(int fd, int op)
@@ -44,11 +38,7 @@ int cell_ledger_append(const char *path, const char *line)
 
 	if (strchr(line, '\n'))
 		return -EINVAL;
-	dir = strdup(path);
-	if (!dir)
-		return -ENOMEM;
-	cell_path_dirname(dir);
-	r = cell_mkdir_p(dir, 0700);
+	r = cell_mkdir_parent(path, 0700);
 	if (r < 0)
 		return r;
 	/* read-write: the last byte is read to find a torn line */

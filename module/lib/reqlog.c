@@ -12,7 +12,6 @@
 
 #include "fileio.h"
 #include "macro.h"
-#include "path.h"
 #include "reqlog.h"
 
 #define LINE_MAX_BYTES 4096
@@ -45,14 +44,9 @@ static int reopen(struct cell_reqlog *l)
 
 int cell_reqlog_open(const char *path, size_t max_bytes, struct cell_reqlog **ret)
 {
-	_cleanup_free_ char *dir = strdup(path);
 	struct cell_reqlog *l;
-	int r;
+	int r = cell_mkdir_parent(path, 0700);
 
-	if (!dir)
-		return -ENOMEM;
-	cell_path_dirname(dir);
-	r = cell_mkdir_p(dir, 0700);
 	if (r < 0)
 		return r;
 	l = calloc(1, sizeof(*l));

@@ -38,3 +38,13 @@ int cell_xdg_dir(enum cell_xdg kind, char **ret)
 		return -ENOENT;
 	return asprintf(ret, "%s/%s/cell", home, table[kind].fallback) < 0 ? -ENOMEM : 0;
 }
+
+int cell_project_state_file(const char *project_id, const char *file, char **ret)
+{
+	_cleanup_free_ char *state = NULL;
+	int r = cell_xdg_dir(CELL_XDG_STATE, &state);
+
+	if (r < 0)
+		return r;
+	return asprintf(ret, "%s/projects/%s/%s", state, project_id, file) < 0 ? -ENOMEM : 0;
+}
