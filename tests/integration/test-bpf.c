@@ -125,7 +125,23 @@ static void teardown(void)
 
 TestSuite(bpf, .init = setup, .fini = teardown, .timeout = 60);
 
-/* Runs fn in a child moved into the cell's cgroup; returns what fn returned (an errno). */
+static pid_t last_probe; /* the pid of in_cell()'s last child */
+
+/* Moves the calling process into the cgroup at path; false if it cannot. */
+static bool join(const char *path)
+{
+	char *procs = th_join(path, "cgroup.procs");
+	int fd = open(procs, O_WRONLY | O_CLOEXEC);
+	bool ok = fd >= 0 && write(fd, "0", 1) == 1;
+
+	if (fd >= 0)
+		close(fd);
+	free(procs);
+	return ok;
+}
+
+/* Runs fn in a child (named "cellprobe") moved into the cell's cgroup; returns what fn
+ * returned (an errno). */
 static int in_cell(int (*fn)(void))
 {
 	pid_t pid = fork();
@@ -133,16 +149,13 @@ static int in_cell(int (*fn)(void))
 
 	cr_assert(ge(int, pid, 0));
 	if (pid == 0) {
-		char *procs = th_join(b.cell_cg, "cgroup.procs");
-		int fd = open(procs, O_WRONLY);
-
-		if (fd < 0 || write(fd, "0", 1) != 1)
+		if (!join(b.cell_cg))
 			_exit(200);
-		close(fd);
 		prctl(PR_SET_NAME, "cellprobe");
 		_exit(fn());
 	}
 	waitpid(pid, &status, 0);
+	last_probe = pid;
 	cr_assert(eq(int, WIFEXITED(status), 1), "the probe died");
 	cr_assert(ne(int, WEXITSTATUS(status), 200), "could not join the cell's cgroup");
 	return WEXITSTATUS(status);
@@ -303,7 +316,6 @@ Test(bpf, another_cells_server_is_closed)
 	struct cell_policy policy = {0};
 	int ready[2];
 	pid_t server;
-	char c;
 
 	cr_assert(ge(int, asprintf(&other_cg, "%s-other", b.cell_cg), 0));
 	cr_assert(eq(int, mkdir(other_cg, 0755), 0));
@@ -312,11 +324,9 @@ Test(bpf, another_cells_server_is_closed)
 	cr_assert(eq(int, pipe(ready), 0));
 	server = fork();
 	if (server == 0) {
-		char *procs = th_join(other_cg, "cgroup.procs");
-		int fd = open(procs, O_WRONLY);
 		uint16_t port;
 
-		if (fd < 0 || write(fd, "0", 1) != 1)
+		if (!join(other_cg))
 			_exit(1);
 		listener(AF_INET, SOCK_STREAM, &port);
 		(void)!write(ready[1], &port, sizeof(port));
@@ -328,7 +338,6 @@ Test(bpf, another_cells_server_is_closed)
 	cr_assert(eq(int, in_cell(connect_other), EPERM));
 	kill(server, SIGKILL);
 	waitpid(server, &(int){0}, 0);
-	(void)c;
 	cell_bpf_policy_delete(other_id);
 	cell_bpf_counters_delete(other_id);
 	rmdir(other_cg);
@@ -432,25 +441,12 @@ static int on_denial(const struct cell_event *e, void *data)
 Test(bpf, denials_are_reported_with_pid_and_comm)
 {
 	struct seen s = {.port = b.host_tcp_port};
-	pid_t pid = fork();
-	int status;
 
-	cr_assert(ge(int, pid, 0));
-	if (pid == 0) {
-		char *procs = th_join(b.cell_cg, "cgroup.procs");
-		int fd = open(procs, O_WRONLY);
-
-		if (fd < 0 || write(fd, "0", 1) != 1)
-			_exit(200);
-		prctl(PR_SET_NAME, "cellprobe");
-		_exit(connect_host_tcp());
-	}
-	waitpid(pid, &status, 0);
-	cr_assert(eq(int, WEXITSTATUS(status), EPERM));
+	cr_assert(eq(int, in_cell(connect_host_tcp), EPERM));
 	/* earlier tests' events may wait in the ring too: only this cell's count */
 	cr_assert(ge(int, cell_bpf_events(1000, on_denial, &s), 0));
 	cr_assert(eq(int, s.found, 1));
-	cr_assert(eq(int, s.pid, pid));
+	cr_assert(eq(int, s.pid, last_probe));
 	cr_assert(eq(str, s.comm, "cellprobe"));
 	cr_assert(eq(u16, s.reason, CELL_DENY_PORT));
 }
@@ -458,15 +454,12 @@ Test(bpf, denials_are_reported_with_pid_and_comm)
 /* A cgroup under cell.slice with no policy of its own, below a cell: the cell's policy. */
 static int in_sub_cgroup(void)
 {
-	char *sub = th_join(b.cell_cg, "sub"), *procs = th_join(sub, "cgroup.procs");
-	int fd;
+	char *sub = th_join(b.cell_cg, "sub");
 
 	if (mkdir(sub, 0755) < 0)
 		return 40;
-	fd = open(procs, O_WRONLY);
-	if (fd < 0 || write(fd, "0", 1) != 1)
+	if (!join(sub))
 		return 41;
-	close(fd);
 	if (connect_proxy() != 0)
 		return 42;
 	if (connect_host_tcp() != EPERM)

@@ -232,32 +232,6 @@ static void teardown(void)
 
 TestSuite(proxy, .init = setup, .fini = teardown, .timeout = 60);
 
-/* curl through the proxy; extra is "-p" for a CONNECT tunnel, or NULL. */
-static struct th_result curl(const char *url, const char *extra, const char *data)
-{
-	char proxy[64];
-	char *argv[16] = {(char *)"/usr/bin/curl",
-			  (char *)"-s",
-			  (char *)"--max-time",
-			  (char *)"20",
-			  (char *)"-x",
-			  proxy};
-	struct th_result r;
-	int n = 6;
-
-	snprintf(proxy, sizeof(proxy), "http://127.0.0.1:%u", t.proxy_port);
-	if (extra)
-		argv[n++] = (char *)extra;
-	if (data) {
-		argv[n++] = (char *)"--data-binary";
-		argv[n++] = (char *)data;
-	}
-	argv[n++] = (char *)url;
-	argv[n] = NULL;
-	th_run(NULL, argv, t.env, &r);
-	return r;
-}
-
 /* curl through the proxy with the NULL-terminated arguments args. */
 static struct th_result curl_args(const char *const *args)
 {
@@ -277,6 +251,23 @@ static struct th_result curl_args(const char *const *args)
 	argv[n] = NULL;
 	th_run(NULL, argv, t.env, &r);
 	return r;
+}
+
+/* curl through the proxy; extra is "-p" for a CONNECT tunnel, or NULL. */
+static struct th_result curl(const char *url, const char *extra, const char *data)
+{
+	const char *args[6];
+	int n = 0;
+
+	if (extra)
+		args[n++] = extra;
+	if (data) {
+		args[n++] = "--data-binary";
+		args[n++] = data;
+	}
+	args[n++] = url;
+	args[n] = NULL;
+	return curl_args(args);
 }
 
 /* Raw bytes to the proxy; returns what came back before it closed (or 10 s passed). */
