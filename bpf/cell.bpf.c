@@ -69,33 +69,20 @@ struct {
 	__type(value, __u32);
 } cell_meta SEC(".maps");
 
-/* The policy of the calling task's cell: its cgroup's, or the nearest ancestor's. */
-static __always_inline struct cell_policy *current_policy(__u64 *ret_cgroup)
+/* The cgroup at level (its own for -1) of the packet's socket, or of the calling task if skb is
+ * NULL. Always inlined with a constant skb: each program keeps only its own helpers. */
+static __always_inline __u64 cgroup_at(struct __sk_buff *skb, int level)
 {
-	__u64 cg = bpf_get_current_cgroup_id();
-	struct cell_policy *p = bpf_map_lookup_elem(&cell_policy, &cg);
-
-	if (p) {
-		*ret_cgroup = cg;
-		return p;
-	}
-	for (int level = CELL_CGROUP_DEPTH_MAX - 1; level > 0; level--) {
-		cg = bpf_get_current_ancestor_cgroup_id(level);
-		if (!cg)
-			continue;
-		p = bpf_map_lookup_elem(&cell_policy, &cg);
-		if (p) {
-			*ret_cgroup = cg;
-			return p;
-		}
-	}
-	return NULL;
+	if (skb)
+		return level < 0 ? bpf_skb_cgroup_id(skb) : bpf_skb_ancestor_cgroup_id(skb, level);
+	return level < 0 ? bpf_get_current_cgroup_id() : bpf_get_current_ancestor_cgroup_id(level);
 }
 
-/* The same for a packet: its socket's cgroup, or the nearest ancestor's. */
-static __always_inline struct cell_policy *skb_policy(struct __sk_buff *skb, __u64 *ret_cgroup)
+/* The policy of a packet's (or the calling task's) cell: its cgroup's, or the nearest
+ * ancestor's. */
+static __always_inline struct cell_policy *policy_of(struct __sk_buff *skb, __u64 *ret_cgroup)
 {
-	__u64 cg = bpf_skb_cgroup_id(skb);
+	__u64 cg = cgroup_at(skb, -1);
 	struct cell_policy *p = bpf_map_lookup_elem(&cell_policy, &cg);
 
 	if (p) {
@@ -103,7 +90,7 @@ static __always_inline struct cell_policy *skb_policy(struct __sk_buff *skb, __u
 		return p;
 	}
 	for (int level = CELL_CGROUP_DEPTH_MAX - 1; level > 0; level--) {
-		cg = bpf_skb_ancestor_cgroup_id(skb, level);
+		cg = cgroup_at(skb, level);
 		if (!cg)
 			continue;
 		p = bpf_map_lookup_elem(&cell_policy, &cg);
@@ -188,7 +175,7 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, __u16 family, bool 
 	__u16 reason = 0;
 	__u64 cg = 0;
 
-	p = current_policy(&cg);
+	p = policy_of(NULL, &cg);
 	if (!p)
 		reason = CELL_DENY_NO_POLICY;
 	else if (!loopback)
@@ -273,14 +260,24 @@ int cell_sendmsg6(struct bpf_sock_addr *ctx)
 	return decide6(ctx, true);
 }
 
+/* One more socket of the cell holds the port. */
+static __always_inline void hold(struct cell_bound_key *k)
+{
+	__u32 one = 1, *n = bpf_map_lookup_elem(&cell_bound, k);
+
+	if (n)
+		__sync_fetch_and_add(n, 1);
+	else
+		bpf_map_update_elem(&cell_bound, k, &one, BPF_ANY);
+}
+
 /* Records a port bound to loopback or to the wildcard address, for connects from the cell. */
 static __always_inline int record_bind(struct bpf_sock *sk, __u8 family, bool local, bool any6)
 {
 	struct cell_binder b = {};
 	__u64 cookie, cg = 0;
-	__u32 one = 1, *n;
 
-	if (!local || !sk->src_port || !current_policy(&cg))
+	if (!local || !sk->src_port || !policy_of(NULL, &cg))
 		return ALLOW;
 	b.key.cgroup = cg;
 	b.key.port = (__u16)sk->src_port;
@@ -290,18 +287,10 @@ static __always_inline int record_bind(struct bpf_sock *sk, __u8 family, bool lo
 	cookie = bpf_get_socket_cookie(sk);
 	if (bpf_map_update_elem(&cell_binders, &cookie, &b, BPF_NOEXIST))
 		return ALLOW;
-	n = bpf_map_lookup_elem(&cell_bound, &b.key);
-	if (n)
-		__sync_fetch_and_add(n, 1);
-	else
-		bpf_map_update_elem(&cell_bound, &b.key, &one, BPF_ANY);
+	hold(&b.key);
 	if (any6) {
 		b.key.family = AF_INET;
-		n = bpf_map_lookup_elem(&cell_bound, &b.key);
-		if (n)
-			__sync_fetch_and_add(n, 1);
-		else
-			bpf_map_update_elem(&cell_bound, &b.key, &one, BPF_ANY);
+		hold(&b.key);
 	}
 	return ALLOW;
 }
@@ -327,6 +316,7 @@ int cell_post_bind6(struct bpf_sock *sk)
 	return record_bind(sk, AF_INET6, any || loopback6(a), any);
 }
 
+/* One socket fewer holds the port; with the last, the port no longer counts. */
 static __always_inline void unbind(struct cell_bound_key *k)
 {
 	__u32 *n = bpf_map_lookup_elem(&cell_bound, k);
@@ -363,7 +353,7 @@ int cell_sock_create(struct bpf_sock *sk)
 
 	if (sk->type != SOCK_RAW && sk->family != AF_PACKET)
 		return ALLOW;
-	if (current_policy(&cg)) {
+	if (policy_of(NULL, &cg)) {
 		c = counters(cg);
 		if (c)
 			__sync_fetch_and_add(&c->sockets_denied, 1);
@@ -402,7 +392,7 @@ int cell_egress(struct __sk_buff *skb)
 	struct cell_policy *p;
 	__u64 cg = 0;
 
-	p = skb_policy(skb, &cg);
+	p = policy_of(skb, &cg);
 	if (!p || !skb_to_loopback(skb))
 		return DENY;
 	c = counters(cg);
@@ -419,7 +409,7 @@ int cell_ingress(struct __sk_buff *skb)
 	struct cell_counters *c;
 	__u64 cg = 0;
 
-	if (!skb_policy(skb, &cg))
+	if (!policy_of(skb, &cg))
 		return ALLOW;
 	c = counters(cg);
 	if (c) {

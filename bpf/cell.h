@@ -21,7 +21,7 @@ struct cell_policy {
 /* no deny events for this cell (counters only) */
 #define CELL_POLICY_QUIET (1u << 0)
 
-/* cell_stats (per CPU): cgroup id → counters */
+/* cell_stats (per CPU): cgroup id → counters (all __u64: user space sums them as an array) */
 struct cell_counters {
 	__u64 connects_allowed; /* TCP and UDP connects, and UDP sends, let through */
 	__u64 connects_denied;

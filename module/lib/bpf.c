@@ -208,15 +208,21 @@ int cell_bpf_policy_set(uint64_t cgroup, const struct cell_policy *p)
 	return bpf_map_update_elem(fd, &cgroup, p, BPF_ANY) < 0 ? -errno : 0;
 }
 
-int cell_bpf_policy_delete(uint64_t cgroup)
+/* Removes the cell's entry from the pinned map name; none is fine. */
+static int map_delete(const char *name, uint64_t cgroup)
 {
-	_cleanup_close_ int fd = map_fd("cell_policy");
+	_cleanup_close_ int fd = map_fd(name);
 
 	if (fd < 0)
 		return fd;
 	if (bpf_map_delete_elem(fd, &cgroup) < 0 && errno != ENOENT)
 		return -errno;
 	return 0;
+}
+
+int cell_bpf_policy_delete(uint64_t cgroup)
+{
+	return map_delete("cell_policy", cgroup);
 }
 
 int cell_bpf_counters(uint64_t cgroup, struct cell_counters *ret)
@@ -235,28 +241,20 @@ int cell_bpf_counters(uint64_t cgroup, struct cell_counters *ret)
 		return -ENOMEM;
 	if (bpf_map_lookup_elem(fd, &cgroup, per_cpu) < 0)
 		return errno == ENOENT ? 0 : -errno;
+	/* the counters are all __u64: summed as an array, a new one cannot be forgotten here */
 	for (int i = 0; i < n; i++) {
-		ret->connects_allowed += per_cpu[i].connects_allowed;
-		ret->connects_denied += per_cpu[i].connects_denied;
-		ret->udp_denied += per_cpu[i].udp_denied;
-		ret->bytes_in += per_cpu[i].bytes_in;
-		ret->bytes_out += per_cpu[i].bytes_out;
-		ret->packets_in += per_cpu[i].packets_in;
-		ret->packets_out += per_cpu[i].packets_out;
-		ret->sockets_denied += per_cpu[i].sockets_denied;
+		const __u64 *from = (const __u64 *)&per_cpu[i];
+		__u64 *to = (__u64 *)ret;
+
+		for (size_t k = 0; k < sizeof(*ret) / sizeof(__u64); k++)
+			to[k] += from[k];
 	}
 	return 0;
 }
 
 int cell_bpf_counters_delete(uint64_t cgroup)
 {
-	_cleanup_close_ int fd = map_fd("cell_stats");
-
-	if (fd < 0)
-		return fd;
-	if (bpf_map_delete_elem(fd, &cgroup) < 0 && errno != ENOENT)
-		return -errno;
-	return 0;
+	return map_delete("cell_stats", cgroup);
 }
 
 struct events_ctx {
