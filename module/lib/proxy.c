@@ -140,7 +140,6 @@ static bool buf_hold(struct cell_proxy *p, struct buf *b)
 	}
 	m = mmap(NULL, BUF_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	b->data = m == MAP_FAILED ? NULL : m;
-	b->off = 0;
 	return b->data != NULL;
 }
 
@@ -243,7 +242,13 @@ static void log_start(struct conn *c)
 static void log_request(struct conn *c, const char *decision, const char *reason)
 {
 	struct cell_proxy *p = c->p;
-	struct cell_reqlog_entry e = {
+	struct cell_reqlog_entry e;
+	int r;
+
+	if (c->logged || !p->log)
+		return;
+	c->logged = true;
+	e = (struct cell_reqlog_entry){
 		.time_ms = c->started_wall,
 		/* a request refused before it was parsed is no tunnel */
 		.kind = c->form == CELL_HTTP_CONNECT && c->method[0] ? "tunnel" : "request",
@@ -258,11 +263,6 @@ static void log_request(struct conn *c, const char *decision, const char *reason
 		.duration_ms = cell_event_now(p->loop) - c->started,
 		.reason = reason,
 	};
-	int r;
-
-	if (c->logged || !p->log)
-		return;
-	c->logged = true;
 	r = cell_reqlog_write(p->log, &e);
 	if (r < 0 && !p->log_failed) {
 		fprintf(stderr, "cell: cannot write to the request log: %s\n", strerror(-r));
@@ -998,6 +998,17 @@ static bool relay_from(struct conn *c, int fd, struct buf *b, bool *eof,
 	return pass_on(c);
 }
 
+/* After bytes moved either way: pass on ends of file, then watch what is next (unless that
+ * closed the connection, answered, or went on to the next request). */
+static void after_relay(struct conn *c)
+{
+	if (c->dead || c->state != RELAY)
+		return;
+	half_close(c);
+	if (!c->dead && c->state == RELAY)
+		watch(c);
+}
+
 /* What is left after the client's reads and hang-ups in ANSWERING: drain, then close. */
 static void answering_event(struct conn *c, uint32_t events)
 {
@@ -1064,11 +1075,7 @@ static void client_event(struct cell_event_source *s, uint32_t events)
 		conn_close(c);
 		return;
 	}
-	if (c->dead || c->state != RELAY)
-		return;
-	half_close(c);
-	if (!c->dead && c->state == RELAY)
-		watch(c);
+	after_relay(c);
 }
 
 static void upstream_event(struct cell_event_source *s, uint32_t events)
@@ -1113,11 +1120,7 @@ static void upstream_event(struct cell_event_source *s, uint32_t events)
 		conn_close(c);
 		return;
 	}
-	if (c->dead || c->state != RELAY)
-		return;
-	half_close(c);
-	if (!c->dead && c->state == RELAY)
-		watch(c);
+	after_relay(c);
 }
 
 static void on_resolved(const struct cell_resolved *res, void *data)
