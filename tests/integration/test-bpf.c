@@ -197,52 +197,45 @@ static int connect_host_tcp(void)
 {
 	return try_connect(SOCK_STREAM, "127.0.0.1", b.host_tcp_port);
 }
-static int connect_host_tcp_other_loopback(void)
-{
-	return try_connect(SOCK_STREAM, "127.0.0.2", b.host_tcp_port);
-}
-static int connect_host_tcp6(void)
-{
-	return try_connect(SOCK_STREAM, "::1", b.host_tcp6_port);
-}
-static int connect_mapped_host(void)
-{
-	return try_connect(SOCK_STREAM, "::ffff:127.0.0.1", b.host_tcp_port);
-}
-static int connect_host_udp(void)
-{
-	return try_connect(SOCK_DGRAM, "127.0.0.1", b.host_udp_port);
-}
-static int send_host_udp(void)
-{
-	return udp_send("127.0.0.1", b.host_udp_port);
-}
+
 static int connect_proxy(void)
 {
 	return try_connect(SOCK_STREAM, "127.0.0.1", b.proxy_port);
 }
-static int connect_mapped_proxy(void)
+/* What probe() tries in the cell: a connect, or a UDP send (fork copies it to the child). */
+static struct {
+	int type; /* SOCK_STREAM or SOCK_DGRAM; 0: an unconnected UDP send */
+	const char *addr;
+	uint16_t port;
+} try;
+
+static int probe(void)
 {
-	return try_connect(SOCK_STREAM, "::ffff:127.0.0.1", b.proxy_port);
+	return try.type ? try_connect(try.type, try.addr, try.port) : udp_send(try.addr, try.port);
 }
-static int connect_local_port(void)
+
+/* try_connect() (type 0: udp_send()) from inside the cell: 0 or the errno. */
+static int from_cell(int type, const char *addr, uint16_t port)
 {
-	return try_connect(SOCK_STREAM, "127.0.0.1", b.local_port);
+	try.type = type;
+	try.addr = addr;
+	try.port = port;
+	return in_cell(probe);
 }
 
 Test(bpf, loopback_reaches_only_the_proxy_and_listed_ports)
 {
 	/* ports the host bound: TCP, UDP connect, UDP send, IPv6, IPv4-mapped */
-	cr_assert(eq(int, in_cell(connect_host_tcp), EPERM));
-	cr_assert(eq(int, in_cell(connect_host_tcp_other_loopback), EPERM));
-	cr_assert(eq(int, in_cell(connect_host_udp), EPERM));
-	cr_assert(eq(int, in_cell(send_host_udp), EPERM));
-	cr_assert(eq(int, in_cell(connect_host_tcp6), EPERM));
-	cr_assert(eq(int, in_cell(connect_mapped_host), EPERM));
+	cr_assert(eq(int, from_cell(SOCK_STREAM, "127.0.0.1", b.host_tcp_port), EPERM));
+	cr_assert(eq(int, from_cell(SOCK_STREAM, "127.0.0.2", b.host_tcp_port), EPERM));
+	cr_assert(eq(int, from_cell(SOCK_DGRAM, "127.0.0.1", b.host_udp_port), EPERM));
+	cr_assert(eq(int, from_cell(0, "127.0.0.1", b.host_udp_port), EPERM));
+	cr_assert(eq(int, from_cell(SOCK_STREAM, "::1", b.host_tcp6_port), EPERM));
+	cr_assert(eq(int, from_cell(SOCK_STREAM, "::ffff:127.0.0.1", b.host_tcp_port), EPERM));
 	/* the proxy, also as ::ffff:127.0.0.1, and network.local_ports */
-	cr_assert(eq(int, in_cell(connect_proxy), 0));
-	cr_assert(eq(int, in_cell(connect_mapped_proxy), 0));
-	cr_assert(eq(int, in_cell(connect_local_port), 0));
+	cr_assert(eq(int, from_cell(SOCK_STREAM, "127.0.0.1", b.proxy_port), 0));
+	cr_assert(eq(int, from_cell(SOCK_STREAM, "::ffff:127.0.0.1", b.proxy_port), 0));
+	cr_assert(eq(int, from_cell(SOCK_STREAM, "127.0.0.1", b.local_port), 0));
 	/* the positive control: outside the cell the host's port answers */
 	cr_assert(eq(int, connect_host_tcp(), 0));
 }
