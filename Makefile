@@ -5,7 +5,8 @@
 #   make test       deps + build + every test, then every test again under ASan+UBSan
 #   make demo       deps + build, then run cell on examples/demo (offline)
 #   make lint       cppcheck + clang-format --dry-run
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= SETUID=1 (cell-session setuid root: BPF mode
+#                   for every user)
 #   V=1             show the commands; SANITIZE=1 builds with ASan+UBSan
 
 VERSION := 0.1.0
@@ -60,7 +61,8 @@ ALL_LDFLAGS += -fsanitize=address,undefined
 endif
 
 LIB_SRC := $(sort $(wildcard module/lib/*.c))
-CLI_SRC := $(filter-out module/cli/cell-init.c,$(sort $(wildcard module/cli/*.c)))
+CLI_SRC := $(filter-out module/cli/cell-init.c module/cli/cell-session.c,\
+	$(sort $(wildcard module/cli/*.c)))
 UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 INTEG_SRC := $(sort $(wildcard tests/integration/*.c))
 HELPER_SRC := $(sort $(wildcard tests/helpers/*.c))
@@ -74,11 +76,12 @@ HELPER_OBJ := $(HELPER_SRC:%.c=$(BUILD)/%.o)
 LIBCELL := $(BUILD)/libcell.a
 CELL := $(BUILD)/cell
 CELL_INIT := $(BUILD)/cell-init
+CELL_SESSION := $(BUILD)/cell-session
 UNIT := $(BUILD)/test-unit
 INTEG := $(BUILD)/test-integration
 
 .PHONY: all
-all: $(CELL) $(CELL_INIT)
+all: $(CELL) $(CELL_INIT) $(CELL_SESSION)
 
 # BPF, as libbpf-bootstrap builds it: vmlinux.h from the running kernel's BTF, the object, a
 # linked object, then the skeleton that module/lib/bpf.c (its only user) includes.
@@ -131,6 +134,11 @@ $(CELL_INIT): $(BUILD)/module/cli/cell-init.o
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^
 
+# The privileged helper: libcell's session and BPF parts, and libc.
+$(CELL_SESSION): $(BUILD)/module/cli/cell-session.o $(LIBCELL)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(BPF_LIBS)
+
 # The escape suite's probe, run inside cells: libc only.
 PROBE := $(BUILD)/test-probe
 $(PROBE): $(BUILD)/tests/probe/probe.o
@@ -148,7 +156,7 @@ $(INTEG): $(INTEG_OBJ) $(HELPER_OBJ) $(LIBCELL)
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(TEST_LIBS)
 
 .PHONY: tests
-tests: $(CELL) $(CELL_INIT) $(PROBE) $(UNIT) $(INTEG)
+tests: $(CELL) $(CELL_INIT) $(CELL_SESSION) $(PROBE) $(UNIT) $(INTEG)
 
 # Installs only what is missing, so a machine that has everything pays one dpkg-query.
 .PHONY: deps
@@ -239,7 +247,7 @@ $(BENCH_UPSTREAM): $(BUILD)/tests/bench/upstream.o
 bench: deps
 	$(Q)$(MAKE) --no-print-directory bench-run
 
-bench-run: $(CELL) $(CELL_INIT) $(BENCH_UPSTREAM) test-user
+bench-run: $(CELL) $(CELL_INIT) $(CELL_SESSION) $(BENCH_UPSTREAM) test-user
 	$(Q)python3 tests/bench/cell-run.py $(abspath $(CELL))
 	$(Q)python3 tests/bench/proxy.py $(abspath $(CELL)) $(abspath $(BENCH_UPSTREAM))
 
@@ -248,7 +256,7 @@ bench-run: $(CELL) $(CELL_INIT) $(BENCH_UPSTREAM) test-user
 demo: deps
 	$(Q)$(MAKE) --no-print-directory demo-run
 
-demo-run: $(CELL) $(CELL_INIT)
+demo-run: $(CELL) $(CELL_INIT) $(CELL_SESSION)
 	$(Q)bash examples/demo/demo.sh $(abspath $(CELL))
 
 C_FILES = $(shell find module shim bpf tests -name '*.[ch]' -not -path '*/fixtures/*')
@@ -264,10 +272,12 @@ lint: deps
 # cell finds cell-init next to itself (a build tree) or in LIBEXECDIR, which is compiled in:
 # build with the same PREFIX you install with.
 .PHONY: install
-install: $(CELL) $(CELL_INIT)
+install: $(CELL) $(CELL_INIT) $(CELL_SESSION)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR)
 	install -m 0755 $(CELL) $(DESTDIR)$(BINDIR)/cell
 	install -m 0755 $(CELL_INIT) $(DESTDIR)$(LIBEXECDIR)/cell-init
+	install -m $(if $(filter 1,$(SETUID)),4755,0755) $(CELL_SESSION) \
+		$(DESTDIR)$(LIBEXECDIR)/cell-session
 
 .PHONY: clean
 clean:

@@ -74,8 +74,24 @@ int cli_cell_open(const struct cli_cell_options *o, struct cell_project **ret_pr
 const char *cli_shell(const struct cell_config *c);
 int cli_cell_plan(const struct cell_project *p, const struct cell_config *c, const char *cwd,
 		  char *const *command, struct cell_plan **ret);
-/* Runs a plan: prints its notices, starts it, returns the cell's exit status. */
-int cli_cell_launch(const struct cell_plan *plan);
+/*
+ * Runs a plan: reaps cells cut short, falls back from network.mode "proxy" to "none" (with a
+ * notice) where no kernel-enforced cell can be opened, prints the plan's notices, starts it,
+ * returns the cell's exit status.
+ */
+int cli_cell_launch(const struct cell_project *p, const struct cell_config *c,
+		    struct cell_plan *plan);
+/* cell-session, if this process can open cells with it; else NULL and why not. */
+char *cli_session_helper(const char **why);
+/*
+ * Closes the user's cells whose cell command and keeper are gone, and records them; with
+ * verbose, says which. Returns how many.
+ */
+unsigned cli_reap_cells(bool verbose);
+/* A network.mode "proxy" cell: its proxy, cell-session, the ledger record (proxy-cell.c). */
+int cli_proxy_cell_launch(const struct cell_project *p, const struct cell_config *c,
+			  struct cell_plan *plan, const char *bwrap, const char *helper,
+			  int *ret_status, int *ret_terminal_sig, struct cell_diag *d);
 /* "cell allow '/path with space'": the exact command that would trust this project. */
 char *cli_allow_command(const struct cell_project *p);
 /* Whether the trust store records p's config as it is now; errors count as not trusted. The trust

@@ -106,5 +106,5 @@ int cmd_enter(int argc, char *argv[])
 		return r;
 	if (shell_setup(plan, command[0]) < 0)
 		return CELL_EXIT_FAILURE;
-	return cli_cell_launch(plan);
+	return cli_cell_launch(p, c, plan);
 }

@@ -25,5 +25,5 @@ int cmd_run(int argc, char *argv[])
 	r = cli_cell_plan(p, c, cwd, argv + optind, &plan);
 	if (r >= 0)
 		return r;
-	return cli_cell_launch(plan);
+	return cli_cell_launch(p, c, plan);
 }

@@ -42,6 +42,21 @@ static void print_table(const struct cell_stats *s, const char *name)
 
 	printf("%s: %llu record%s\n", name, (unsigned long long)s->records,
 	       s->records == 1 ? "" : "s");
+	if (s->cells) {
+		char in[32], out[32];
+
+		human(s->kernel.bytes_in, in, sizeof(in));
+		human(s->kernel.bytes_out, out, sizeof(out));
+		printf("kernel: %llu cell%s; connects %llu allowed, %llu denied; udp sends denied "
+		       "%llu; raw sockets denied %llu; in %s (%llu packets), out %s (%llu packets)\n",
+		       (unsigned long long)s->cells, s->cells == 1 ? "" : "s",
+		       (unsigned long long)s->kernel.connects_allowed,
+		       (unsigned long long)s->kernel.connects_denied,
+		       (unsigned long long)s->kernel.udp_denied,
+		       (unsigned long long)s->kernel.sockets_denied, in,
+		       (unsigned long long)s->kernel.packets_in, out,
+		       (unsigned long long)s->kernel.packets_out);
+	}
 	printf("%-40s %9s %8s %11s %11s %7s\n", "host", "requests", "tunnels", "up", "down",
 	       "denied");
 	for (size_t i = 0; i <= s->n_hosts; i++) {

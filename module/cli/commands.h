@@ -6,6 +6,8 @@ int cmd_run(int argc, char *argv[]);
 int cmd_enter(int argc, char *argv[]);
 int cmd_proxy(int argc, char *argv[]);
 int cmd_stats(int argc, char *argv[]);
+int cmd_status(int argc, char *argv[]);
+int cmd_gc(int argc, char *argv[]);
 int cmd_allow(int argc, char *argv[]);
 int cmd_allow_host(int argc, char *argv[]);
 int cmd_deny(int argc, char *argv[]);

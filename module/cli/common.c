@@ -324,7 +324,7 @@ int cli_cell_plan(const struct cell_project *p, const struct cell_config *c, con
 		fprintf(stderr, "cell: cannot find your state directory: %s\n", strerror(-r));
 		return CELL_EXIT_FAILURE;
 	}
-	r = cell_launch_find_init(&init);
+	r = cell_launch_find_helper("cell-init", &init);
 	if (r < 0) {
 		fprintf(stderr, "cell: cell-init is missing (looked beside cell and in %s)\n",
 			init ? init : "libexec");
@@ -351,12 +351,27 @@ int cli_cell_plan(const struct cell_project *p, const struct cell_config *c, con
 	return -1;
 }
 
-int cli_cell_launch(const struct cell_plan *plan)
+int cli_cell_launch(const struct cell_project *p, const struct cell_config *c,
+		    struct cell_plan *plan)
 {
 	_cleanup_diag_ struct cell_diag d = {0};
-	_cleanup_free_ char *bwrap = NULL;
+	_cleanup_free_ char *bwrap = NULL, *helper = NULL;
 	int status = 0, terminal_sig = 0, r;
+	const char *why = NULL;
 
+	cli_reap_cells(false);
+	if (plan->net_mode == CELL_NET_PROXY && !(helper = cli_session_helper(&why))) {
+		char *notice;
+
+		plan->net_mode = CELL_NET_NONE;
+		if (asprintf(
+			    &notice,
+			    "network.mode \"proxy\" needs the kernel's help, and %s; this cell has "
+			    "no network (as with \"none\")",
+			    why) < 0 ||
+		    cell_strv_consume(&plan->notices, notice) < 0)
+			return CELL_EXIT_FAILURE;
+	}
 	for (size_t i = 0; plan->notices && plan->notices[i]; i++)
 		fprintf(stderr, "cell: %s\n", plan->notices[i]);
 	r = cell_bwrap_find(&bwrap);
@@ -364,7 +379,10 @@ int cli_cell_launch(const struct cell_plan *plan)
 		fprintf(stderr, "cell: bubblewrap is not installed (apt-get install bubblewrap)\n");
 		return CELL_EXIT_FAILURE;
 	}
-	r = cell_launch(plan, bwrap, &status, &terminal_sig, &d);
+	if (helper)
+		r = cli_proxy_cell_launch(p, c, plan, bwrap, helper, &status, &terminal_sig, &d);
+	else
+		r = cell_launch(plan, bwrap, NULL, &status, &terminal_sig, &d);
 	if (r < 0) {
 		cli_print_diag(&d);
 		return r == -ECHILD ? CELL_EXIT_CELL : CELL_EXIT_FAILURE;

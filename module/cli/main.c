@@ -20,6 +20,10 @@ static const struct cli_command commands[] = {
 	 "Run the project's allowlisting HTTP proxy in the foreground"},
 	{"stats", cmd_stats, "[--json] [DIR]",
 	 "Print the project's network use per host, from its ledger"},
+	{"status", cmd_status, "", "List your open cells: project, since when, keeper"},
+	{"gc", cmd_gc, "",
+	 "Close and record cells cut short (a killed cell command or keeper); cell run and cell "
+	 "enter do it too"},
 	{"allow-host", cmd_allow_host, "HOST [DIR]",
 	 "Add HOST (a host rule: name, *.domain, host:port, address) to the project's network.allow"},
 	{"allow", cmd_allow, "[DIR]", "Trust the project's .cell.json as it is now"},

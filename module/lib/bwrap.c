@@ -151,7 +151,8 @@ int cell_bwrap_argv(const char *bwrap, const struct cell_plan *p, char ***ret)
 
 	for (size_t i = 0; r >= 0 && i < ELEMENTSOF(unshare); i++)
 		r = push(&argv, unshare[i]);
-	if (r >= 0 && p->net_mode != CELL_NET_HOST)
+	/* proxy: the host's network, which the cell's cgroup confines (bpf/cell.bpf.c) */
+	if (r >= 0 && p->net_mode == CELL_NET_NONE)
 		r = push(&argv, "--unshare-net");
 	if (r >= 0)
 		r = push2(&argv, "--hostname", p->hostname);

@@ -34,35 +34,45 @@ static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUS
 
 extern char **environ;
 
-int cell_launch_find_init(char **ret)
+static int helper_at(const char *dir, const char *rel, const char *name, char **ret)
+{
+	_cleanup_free_ char *d = rel ? cell_path_join(dir, rel) : strdup(dir), *path = NULL;
+	struct stat st;
+
+	if (!d || !(path = cell_path_join(d, name)))
+		return -ENOMEM;
+	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+		return -ENOENT;
+	/* "bin/../libexec" reads badly in ps and in the cell's mounts */
+	*ret = realpath(path, NULL);
+	return *ret ? 0 : negative_errno();
+}
+
+int cell_launch_find_helper(const char *name, char **ret)
 {
 	char self[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	struct stat st;
+	int r = -ENOENT;
 
 	if (n > 0) {
 		self[n] = '\0';
 		cell_path_dirname(self);
-		*ret = cell_path_join(self, "cell-init");
-		if (!*ret)
-			return -ENOMEM;
-		if (stat(*ret, &st) == 0 && S_ISREG(st.st_mode))
-			return 0;
-		free(*ret);
+		r = helper_at(self, NULL, name, ret);
+		if (r == -ENOENT)
+			r = helper_at(self, "../libexec/cell", name, ret);
 	}
-	*ret = strdup(CELL_LIBEXECDIR "/cell-init");
-	if (!*ret)
-		return -ENOMEM;
-	return stat(*ret, &st) == 0 ? 0 : -ENOENT;
+	if (r == -ENOENT)
+		r = helper_at(CELL_LIBEXECDIR, NULL, name, ret);
+	return r;
 }
 
-static int memfd_with(const char *name, const char *content)
+static int memfd_with(const char *name, const char *content, size_t len)
 {
 	int fd = memfd_create(name, MFD_CLOEXEC), r;
 
 	if (fd < 0)
 		return negative_errno();
-	r = cell_write_all(fd, content, strlen(content));
+	r = cell_write_all(fd, content, len);
 	if (r >= 0 && lseek(fd, 0, SEEK_SET) < 0)
 		r = negative_errno();
 	if (r < 0) {
@@ -244,11 +254,47 @@ static void launch_fds_done(struct launch_fds *f)
 			close(f->fd[i]);
 }
 
-static int open_fds(const struct cell_plan *p, struct launch_fds *f, int *ret_info, int *ret_ready)
+/* bwrap's --args for the cell's environment: NUL-separated "--clearenv --setenv NAME VALUE..." */
+static int env_args(char **env)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0, cap = 16;
+	int r;
+
+	for (size_t i = 0; env && env[i]; i++)
+		cap += strlen(env[i]) + sizeof("--setenv") + 2;
+	buf = malloc(cap);
+	if (!buf)
+		return -ENOMEM;
+	memcpy(buf, "--clearenv", sizeof("--clearenv"));
+	len = sizeof("--clearenv");
+	for (size_t i = 0; env && env[i]; i++) {
+		const char *eq = strchr(env[i], '=');
+
+		if (!eq)
+			continue;
+		memcpy(buf + len, "--setenv", sizeof("--setenv"));
+		len += sizeof("--setenv");
+		memcpy(buf + len, env[i], (size_t)(eq - env[i]));
+		len += (size_t)(eq - env[i]);
+		buf[len++] = '\0';
+		memcpy(buf + len, eq + 1, strlen(eq + 1) + 1);
+		len += strlen(eq + 1) + 1;
+	}
+	r = memfd_with("cell-env", buf, len);
+	return r;
+}
+
+/*
+ * The descriptors bwrap gets (bwrap.h), then for a session: the environment's --args and
+ * cell-session's status pipe, whose reading end goes to *ret_status.
+ */
+static int open_fds(const struct cell_plan *p, bool session, struct launch_fds *f, int *ret_info,
+		    int *ret_ready, int *ret_status)
 {
 	int pipefd[2], r;
 
-	if (p->n_files + 3 > ELEMENTSOF(f->fd))
+	if (p->n_files + 5 > ELEMENTSOF(f->fd))
 		return -E2BIG;
 	r = cell_seccomp_compile(&p->seccomp, &f->fd[f->n]);
 	if (r < 0)
@@ -263,17 +309,63 @@ static int open_fds(const struct cell_plan *p, struct launch_fds *f, int *ret_in
 	*ret_ready = pipefd[0];
 	f->fd[f->n++] = pipefd[1];
 	for (size_t i = 0; i < p->n_files; i++) {
-		r = memfd_with("cell-file", p->files[i].content);
+		r = memfd_with("cell-file", p->files[i].content, strlen(p->files[i].content));
 		if (r < 0)
 			return r;
 		f->fd[f->n++] = r;
 	}
+	if (!session)
+		return 0;
+	r = env_args(p->env);
+	if (r < 0)
+		return r;
+	f->fd[f->n++] = r;
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return negative_errno();
+	*ret_status = pipefd[0];
+	f->fd[f->n++] = pipefd[1];
+	return 0;
+}
+
+/*
+ * cell-session open --id ID --status-fd N [--proxy-port P] [--local-port P]... [--quiet] --
+ * BWRAP --args K ARGS...: the descriptors are the last two of f, as the child numbers them.
+ */
+static int session_argv(const struct cell_launch_session *s, char **bwrap_argv, size_t n_fds,
+			char ***ret)
+{
+	_cleanup_strv_free_ char **argv = NULL;
+	char env_fd[16], status_fd[16], port[8];
+	int r;
+
+	snprintf(env_fd, sizeof(env_fd), "%zu", 3 + n_fds - 2);
+	snprintf(status_fd, sizeof(status_fd), "%zu", 3 + n_fds - 1);
+	r = cell_strv_extend_many(&argv, s->helper, "open", "--id", s->id, "--status-fd", status_fd,
+				  (char *)NULL);
+	if (r >= 0 && s->policy.proxy_port) {
+		snprintf(port, sizeof(port), "%u", (unsigned)s->policy.proxy_port);
+		r = cell_strv_extend_many(&argv, "--proxy-port", port, (char *)NULL);
+	}
+	for (size_t i = 0; r >= 0 && i < s->policy.n_local_ports; i++) {
+		snprintf(port, sizeof(port), "%u", (unsigned)s->policy.local_ports[i]);
+		r = cell_strv_extend_many(&argv, "--local-port", port, (char *)NULL);
+	}
+	if (r >= 0 && (s->policy.flags & CELL_POLICY_QUIET))
+		r = cell_strv_extend(&argv, "--quiet");
+	if (r >= 0)
+		r = cell_strv_extend_many(&argv, "--", bwrap_argv[0], "--args", env_fd,
+					  (char *)NULL);
+	for (size_t i = 1; r >= 0 && bwrap_argv[i]; i++)
+		r = cell_strv_extend(&argv, bwrap_argv[i]);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(argv);
 	return 0;
 }
 
 /* With the forwarded signals and SIGCHLD taken through a signalfd: start bwrap, wait for it. */
 static int start_and_wait(char **argv, char **envp, struct launch_fds *f, int info_r, int ready_r,
-			  struct waited *w)
+			  struct cell_launch_session *session, struct waited *w)
 {
 	_cleanup_close_ int sigfd = -1;
 	sigset_t mask, old;
@@ -298,6 +390,12 @@ static int start_and_wait(char **argv, char **envp, struct launch_fds *f, int in
 			close(f->fd[1]);
 			close(f->fd[2]);
 			f->fd[1] = f->fd[2] = -1;
+			if (session) {
+				close(f->fd[f->n - 1]);
+				f->fd[f->n - 1] = -1;
+				if (session->started)
+					session->started(pid, session->data);
+			}
 			r = wait_cell(pid, sigfd, info_r, ready_r, w);
 		}
 	}
@@ -305,12 +403,28 @@ static int start_and_wait(char **argv, char **envp, struct launch_fds *f, int in
 	return r;
 }
 
-int cell_launch(const struct cell_plan *p, const char *bwrap, int *ret_status,
-		int *ret_terminal_sig, struct cell_diag *diag)
+/* cell-session's line about the closed cell: it has exited, so the pipe holds all it wrote. */
+static void read_record(int fd, struct cell_launch_session *s)
 {
-	_cleanup_strv_free_ char **argv = NULL;
+	char *text = NULL, *nl;
+
+	if (cell_read_full_fd(fd, 64 * 1024, &text, NULL) < 0)
+		return;
+	nl = strchr(text, '\n');
+	if (nl && nl != text) {
+		*nl = '\0';
+		s->record = text;
+	} else {
+		free(text);
+	}
+}
+
+int cell_launch(const struct cell_plan *p, const char *bwrap, struct cell_launch_session *session,
+		int *ret_status, int *ret_terminal_sig, struct cell_diag *diag)
+{
+	_cleanup_strv_free_ char **argv = NULL, **bwrap_argv = NULL;
 	_cleanup_(launch_fds_done) struct launch_fds fds = {.n = 0};
-	_cleanup_close_ int info_r = -1, ready_r = -1;
+	_cleanup_close_ int info_r = -1, ready_r = -1, status_r = -1;
 	bool foreground = isatty(STDIN_FILENO) && tcgetpgrp(STDIN_FILENO) == getpgrp();
 	struct waited w = {0};
 	int r;
@@ -320,19 +434,28 @@ int cell_launch(const struct cell_plan *p, const char *bwrap, int *ret_status,
 		return cell_diag_set(diag, r, NULL, NULL,
 				     "cannot create the cell's state directories: %s",
 				     strerror(-r));
-	r = cell_bwrap_argv(bwrap, p, &argv);
+	r = cell_bwrap_argv(bwrap, p, &bwrap_argv);
 	if (r < 0)
 		return cell_diag_set(diag, r, NULL, NULL, "out of memory");
-	for (size_t i = 0; cell_log_get_level() >= CELL_LOG_DEBUG && argv[i]; i++) {
-		_cleanup_free_ char *q = cell_shell_quote(argv[i]);
-
-		cell_log(CELL_LOG_DEBUG, "bwrap argv[%zu] %s", i, q ? q : "?");
-	}
-	r = open_fds(p, &fds, &info_r, &ready_r);
+	r = open_fds(p, session != NULL, &fds, &info_r, &ready_r, &status_r);
 	if (r < 0)
 		return cell_diag_set(diag, r, NULL, NULL, "cannot prepare the cell: %s",
 				     strerror(-r));
-	r = start_and_wait(argv, p->env, &fds, info_r, ready_r, &w);
+	if (session) {
+		r = session_argv(session, bwrap_argv, fds.n, &argv);
+		if (r < 0)
+			return cell_diag_set(diag, r, NULL, NULL, "out of memory");
+	} else {
+		argv = TAKE_PTR(bwrap_argv);
+	}
+	for (size_t i = 0; cell_log_get_level() >= CELL_LOG_DEBUG && argv[i]; i++) {
+		_cleanup_free_ char *q = cell_shell_quote(argv[i]);
+
+		cell_log(CELL_LOG_DEBUG, "argv[%zu] %s", i, q ? q : "?");
+	}
+	r = start_and_wait(argv, p->env, &fds, info_r, ready_r, session, &w);
+	if (r >= 0 && session)
+		read_record(status_r, session);
 	reclaim_terminal(foreground);
 	if (r < 0)
 		return cell_diag_set(diag, r, NULL, NULL, "cannot start the cell: %s",
@@ -340,7 +463,9 @@ int cell_launch(const struct cell_plan *p, const char *bwrap, int *ret_status,
 	if (!w.started)
 		/* bwrap said why on stderr; the command never ran */
 		return cell_diag_set(diag, -ECHILD, NULL, NULL,
-				     "bubblewrap could not build the cell (its message is above)");
+				     "%s could not build the cell (its "
+				     "message is above)",
+				     session ? "cell-session" : "bubblewrap");
 	*ret_status = w.status;
 	*ret_terminal_sig = w.terminal_sig;
 	return 0;

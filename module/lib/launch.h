@@ -1,7 +1,25 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <linux/types.h>
+#include <sys/types.h>
+
+#include "cell.h"
 #include "plan.h"
+
+/*
+ * A cell the kernel confines (network.mode "proxy"): cell-session opens it, runs bwrap in it
+ * and closes it (DESIGN §3). The cell's environment then reaches bwrap in its arguments (an
+ * --args descriptor), since a setuid helper passes on none.
+ */
+struct cell_launch_session {
+	const char *helper; /* cell-session */
+	const char *id;
+	struct cell_policy policy;
+	void (*started)(pid_t helper, void *data); /* cell-session runs: record its pid */
+	void *data;
+	char *record; /* out: cell-session's JSON line about the closed cell, if it wrote one */
+};
 
 /*
  * Runs a plan: creates the state and overlay directories it needs, compiles the seccomp
@@ -12,7 +30,10 @@
  * Returns a negative errno when the cell could not start (diag says why; -ECHILD when
  * bubblewrap failed to build it).
  */
-int cell_launch(const struct cell_plan *p, const char *bwrap, int *ret_status,
-		int *ret_terminal_sig, struct cell_diag *diag);
-/* cell-init next to the running cell binary (a build tree), else the installed one. */
-int cell_launch_find_init(char **ret);
+int cell_launch(const struct cell_plan *p, const char *bwrap, struct cell_launch_session *session,
+		int *ret_status, int *ret_terminal_sig, struct cell_diag *diag);
+/*
+ * A helper program (cell-init, cell-session) next to the running cell binary (a build tree),
+ * else in ../libexec/cell from it (an installed prefix), else in the compiled-in libexec.
+ */
+int cell_launch_find_helper(const char *name, char **ret);

@@ -53,6 +53,13 @@ static inline int startswith(const char *s, const char *prefix)
 	return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
+static inline int endswith(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
 /* errno as a negative return value, never 0 even if a libc call forgot to set it. */
 static inline int negative_errno(void)
 {

@@ -242,14 +242,6 @@ int cell_plan_build(const struct cell_project *p, const struct cell_config *c,
 		if (r < 0)
 			return r;
 	}
-	if (plan->net_mode == CELL_NET_PROXY) {
-		plan->net_mode = CELL_NET_NONE;
-		r = cell_strv_extend(&plan->notices,
-				     "network.mode \"proxy\" is not implemented yet; this cell has "
-				     "no network (as with \"none\")");
-		if (r < 0)
-			return r;
-	}
 	r = build_env(plan, p, c, in);
 	if (r >= 0)
 		r = collect_warnings(plan, c, in->home);

@@ -28,7 +28,7 @@ struct cell_plan {
 	char **env;		     /* the cell's whole environment, NAME=value */
 	char *cwd;		     /* the working directory in the cell */
 	char **argv;		     /* what runs in the cell */
-	enum cell_net_mode net_mode; /* the mode in effect (proxy falls back to none for now) */
+	enum cell_net_mode net_mode; /* the mode in effect */
 	struct cell_seccomp_options seccomp;
 	char *init;	 /* host path of cell-init */
 	char **notices;	 /* things the user should know before the cell starts */

@@ -82,6 +82,16 @@ int cell_stats_record(const struct cell_stats *s, const char *kind, const char *
 	    !cJSON_AddNumberToObject(root, "end", (double)end) ||
 	    !(hosts = cJSON_AddObjectToObject(root, "hosts")))
 		goto out;
+	if (s->cells) {
+		cJSON *k = cJSON_AddObjectToObject(root, "kernel");
+
+		if (!k || !cJSON_AddNumberToObject(k, "cells", (double)s->cells))
+			goto out;
+		for (size_t i = 0; i < cell_counter_n_fields; i++)
+			if (!cJSON_AddNumberToObject(k, cell_counter_fields[i].key,
+						     (double)cell_counter_get(&s->kernel, i)))
+				goto out;
+	}
 	for (size_t i = 0; i < s->n_hosts; i++) {
 		const struct cell_host_stats *e = &s->hosts[i];
 		cJSON *h;
@@ -111,10 +121,43 @@ static bool whole(const cJSON *v)
 	       v->valuedouble == floor(v->valuedouble) && v->valuedouble < 9007199254740992.0;
 }
 
+/* Adds kernel counters from k (all or nothing); "cells" counts how many cells they sum. */
+static int merge_kernel(struct cell_stats *s, const cJSON *k)
+{
+	const cJSON *cells = cJSON_GetObjectItemCaseSensitive(k, "cells");
+
+	if (!cJSON_IsObject(k) || (cells && !whole(cells)))
+		return -EINVAL;
+	for (size_t i = 0; i < cell_counter_n_fields; i++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(k, cell_counter_fields[i].key);
+
+		if (v && !whole(v))
+			return -EINVAL;
+	}
+	for (size_t i = 0; i < cell_counter_n_fields; i++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(k, cell_counter_fields[i].key);
+
+		if (v)
+			*cell_counter(&s->kernel, i) += (uint64_t)v->valuedouble;
+	}
+	s->cells += cells ? (uint64_t)cells->valuedouble : 1;
+	return 0;
+}
+
+int cell_stats_merge_kernel(struct cell_stats *s, const char *json, size_t len)
+{
+	cJSON *root = cJSON_ParseWithLength(json, len);
+	int r = root ? merge_kernel(s, root) : -EINVAL;
+
+	cJSON_Delete(root);
+	return r;
+}
+
 int cell_stats_merge_record(struct cell_stats *s, const char *line, size_t len)
 {
 	cJSON *root = cJSON_ParseWithLength(line, len), *hosts, *h;
-	const cJSON *start, *end;
+	const cJSON *start, *end, *kernel;
+	struct cell_stats kstats = {0};
 	int r = 0;
 
 	if (!root)
@@ -126,7 +169,10 @@ int cell_stats_merge_record(struct cell_stats *s, const char *line, size_t len)
 		cJSON_Delete(root);
 		return -EINVAL;
 	}
+	kernel = cJSON_GetObjectItemCaseSensitive(root, "kernel");
 	/* check the whole record before counting any of it */
+	if (kernel && merge_kernel(&kstats, kernel) < 0)
+		r = -EINVAL;
 	cJSON_ArrayForEach(h, hosts)
 	{
 		size_t n = strlen(h->string);
@@ -156,6 +202,9 @@ int cell_stats_merge_record(struct cell_stats *s, const char *line, size_t len)
 		}
 	}
 	if (r >= 0) {
+		for (size_t i = 0; i < cell_counter_n_fields; i++)
+			*cell_counter(&s->kernel, i) += cell_counter_get(&kstats.kernel, i);
+		s->cells += kstats.cells;
 		s->records++;
 		if (!s->first_start || (int64_t)start->valuedouble < s->first_start)
 			s->first_start = (int64_t)start->valuedouble;

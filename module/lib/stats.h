@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "counters.h"
+
 /* What a project's network did, per host: the proxy counts it, the ledger keeps it. */
 struct cell_host_stats {
 	char *host;
@@ -18,6 +20,8 @@ struct cell_host_stats {
 struct cell_stats {
 	struct cell_host_stats *hosts;
 	size_t n_hosts;
+	struct cell_counters kernel;   /* what the cells' cgroups counted (BPF), summed */
+	uint64_t cells;		       /* records of cells the kernel counted */
 	uint64_t records;	       /* ledger records merged in */
 	int64_t first_start, last_end; /* unix seconds; 0 when unknown */
 };
@@ -29,11 +33,17 @@ void cell_stats_done(struct cell_stats *s);
 bool cell_stats_counted(const struct cell_stats *s);
 /*
  * One ledger record: {"v":1,"kind":KIND,"project":ID,"name":NAME,"start":S,"end":E,
- * "hosts":{HOST:{"requests":..,"tunnels":..,"up":..,"down":..,"denied":..}}}.
+ * "hosts":{HOST:{"requests":..,"tunnels":..,"up":..,"down":..,"denied":..}}}, and with
+ * "kernel":{"connects_allowed":..,...} when s->cells is not zero.
  */
 int cell_stats_record(const struct cell_stats *s, const char *kind, const char *project,
 		      const char *name, int64_t start, int64_t end, char **ret_line);
 /* Adds the counts of one ledger record into s; -EINVAL for a line that is not one. */
 int cell_stats_merge_record(struct cell_stats *s, const char *line, size_t len);
+/*
+ * Adds a JSON object of kernel counters (a cell-session record, a ledger record's "kernel")
+ * to s->kernel and counts one cell; -EINVAL when it is not one.
+ */
+int cell_stats_merge_kernel(struct cell_stats *s, const char *json, size_t len);
 /* Sorts hosts by bytes (up + down), most first, then by name. */
 void cell_stats_sort(struct cell_stats *s);

@@ -7,6 +7,7 @@
 #include <ftw.h>
 #include <grp.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -235,4 +236,26 @@ void th_result_done(struct th_result *r)
 {
 	free(r->out);
 	free(r->err);
+}
+
+void th_test_user(uid_t *ret_uid, gid_t *ret_gid)
+{
+	struct passwd *pw;
+
+	for (int i = 0; i < 50 && !(pw = getpwnam(TH_TEST_USER)); i++) {
+		char *argv[] = {(char *)"/usr/sbin/useradd", (char *)"--create-home",
+				(char *)"--shell",	     (char *)"/bin/bash",
+				(char *)TH_TEST_USER,	     NULL};
+		struct th_result r;
+
+		th_run(NULL, argv, (char *[]){NULL}, &r);
+		th_result_done(&r);
+		/* parallel tests may race on the user database; the loser tries again */
+		if (!getpwnam(TH_TEST_USER))
+			usleep(100000);
+	}
+	pw = getpwnam(TH_TEST_USER);
+	cr_assert(not(eq(ptr, pw, NULL)), "cannot create the test user " TH_TEST_USER);
+	*ret_uid = pw->pw_uid;
+	*ret_gid = pw->pw_gid;
 }

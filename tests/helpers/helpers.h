@@ -46,3 +46,7 @@ bool th_wait_for_file(const char *path, int seconds);
 /* chown -R, without following symlinks. */
 void th_chown_r(const char *path, uid_t uid, gid_t gid);
 void th_result_done(struct th_result *r);
+
+/* The unprivileged user root's tests run cells as; made (useradd) if missing. */
+#define TH_TEST_USER "celltest"
+void th_test_user(uid_t *ret_uid, gid_t *ret_gid);

@@ -25,7 +25,7 @@
 
 #define CELL CELL_TEST_BUILD "/cell"
 #define PROBE CELL_TEST_BUILD "/test-probe"
-#define TEST_USER "celltest"
+#define TEST_USER TH_TEST_USER
 
 static const char default_config[] = "{\"name\": \"esc\", \"network\": {\"mode\": \"none\"}}\n";
 
@@ -47,32 +47,15 @@ static void env_add(const char *fmt, ...)
 	t.env[t.n_env] = NULL;
 }
 
-/* CI runs as root: the cells run as TEST_USER, made here if the Makefile did not make it. */
+/* CI runs as root: the cells run as the test user then. */
 static void find_user(void)
 {
-	struct passwd *pw;
-
 	if (geteuid() != 0) {
 		t.uid = getuid();
 		t.gid = getgid();
 		return;
 	}
-	for (int i = 0; i < 50 && !(pw = getpwnam(TEST_USER)); i++) {
-		char *argv[] = {(char *)"/usr/sbin/useradd", (char *)"--create-home",
-				(char *)"--shell",	     (char *)"/bin/bash",
-				(char *)TEST_USER,	     NULL};
-		struct th_result r;
-
-		th_run(NULL, argv, (char *[]){NULL}, &r);
-		th_result_done(&r);
-		/* parallel tests may race on the user database; the loser tries again */
-		if (!getpwnam(TEST_USER))
-			usleep(100000);
-	}
-	pw = getpwnam(TEST_USER);
-	cr_assert(not(eq(ptr, pw, NULL)), "cannot create the test user " TEST_USER);
-	t.uid = pw->pw_uid;
-	t.gid = pw->pw_gid;
+	th_test_user(&t.uid, &t.gid);
 }
 
 static void allow(void)

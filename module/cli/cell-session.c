@@ -1,0 +1,337 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cell-session: the only program of cell that holds privilege (DESIGN §3). Installed setuid
+ * root, or run by root. It trusts nothing it is given: no environment, no user file; every
+ * argument is checked; the caller can open, and reap, cells under its own uid only. It serves
+ * a closed table of requests:
+ *
+ *   cell-session open --id ID --status-fd FD [--proxy-port P] [--local-port P]... [--quiet]
+ *                -- BWRAP [ARGS...]
+ *       opens cell ID, runs BWRAP ARGS in it as the caller (privilege dropped for good,
+ *       no_new_privs), waits, closes the cell and writes its counters as one line of JSON to
+ *       FD (a pipe or socket: never the terminal). Exits with the cell's status.
+ *   cell-session reap --id ID --status-fd FD
+ *       closes cell ID if its keeper is gone (exit 3: it is alive; 4: there is no such cell)
+ *       and writes its counters to FD.
+ *   cell-session list --status-fd FD
+ *       writes the ids of the caller's cells to FD, one a line.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "macro.h"
+#include "process.h"
+#include "session.h"
+
+enum {
+	EXIT_FAIL = 1,
+	EXIT_USAGE = 2,
+	EXIT_ALIVE = 3,
+	EXIT_NO_CELL = 4,
+	EXIT_EXEC = 127,
+};
+
+#ifndef CELL_BWRAP
+#define CELL_BWRAP "/usr/bin/bwrap"
+#endif
+
+/* The only programs a cell may be built by. */
+static const char *const trusted_bwrap[] = {CELL_BWRAP, "/usr/bin/bwrap", "/usr/local/bin/bwrap"};
+
+struct caller {
+	uid_t uid;
+	gid_t gid;
+	gid_t groups[NGROUPS_MAX];
+	int n_groups;
+};
+
+struct request {
+	const char *id;
+	int status_fd;
+	struct cell_policy policy;
+	char **argv; /* bwrap and its arguments */
+};
+
+static _printf_(1, 2) void say(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("cell-session: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static int port_arg(const char *s, __u16 *ret)
+{
+	char *end;
+	unsigned long v;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v == 0 || v > 65535)
+		return -EINVAL;
+	*ret = (__u16)v;
+	return 0;
+}
+
+/* A descriptor we may write counters to: open for writing, and a pipe or a socket. */
+static int status_fd_arg(const char *s, int *ret)
+{
+	char *end;
+	long v;
+	struct stat st;
+	int fl;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || !*s || v < 1 || v > 1024)
+		return -EINVAL;
+	if (fstat((int)v, &st) < 0 || (!S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode)))
+		return -EBADF;
+	fl = fcntl((int)v, F_GETFL);
+	if (fl < 0 || (fl & O_ACCMODE) == O_RDONLY)
+		return -EBADF;
+	/* only we write to it: bwrap and the cell must not inherit it */
+	if (fcntl((int)v, F_SETFD, FD_CLOEXEC) < 0)
+		return -EBADF;
+	*ret = (int)v;
+	return 0;
+}
+
+/* bwrap from the trusted list, owned by root and writable by no one else. */
+static bool bwrap_trusted(const char *path)
+{
+	struct stat st;
+
+	for (size_t i = 0; i < ELEMENTSOF(trusted_bwrap); i++)
+		if (streq(path, trusted_bwrap[i]))
+			return stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == 0 &&
+			       !(st.st_mode & (S_IWGRP | S_IWOTH));
+	return false;
+}
+
+static int parse(int argc, char *argv[], const char *verb, struct request *q)
+{
+	static const struct option options[] = {
+		{"id", required_argument, NULL, 'i'},
+		{"status-fd", required_argument, NULL, 's'},
+		{"proxy-port", required_argument, NULL, 'p'},
+		{"local-port", required_argument, NULL, 'l'},
+		{"quiet", no_argument, NULL, 'q'},
+		{0},
+	};
+	bool open_verb = streq(verb, "open");
+	int opt;
+
+	q->status_fd = -1;
+	opterr = 0;
+	optind = 2;
+	while ((opt = getopt_long(argc, argv, "+", options, NULL)) >= 0) {
+		if (opt == 'i' && cell_session_id_valid(optarg)) {
+			q->id = optarg;
+		} else if (opt == 'i') {
+			say("'%s' is not a cell id (1-%d of A-Z a-z 0-9 _ -)", optarg,
+			    CELL_SESSION_ID_MAX);
+			return -EINVAL;
+		} else if (opt == 's') {
+			if (status_fd_arg(optarg, &q->status_fd) < 0) {
+				say("--status-fd '%s' is not an open pipe or socket", optarg);
+				return -EINVAL;
+			}
+		} else if (open_verb && opt == 'p') {
+			if (port_arg(optarg, &q->policy.proxy_port) < 0) {
+				say("'%s' is not a port (1-65535)", optarg);
+				return -EINVAL;
+			}
+		} else if (open_verb && opt == 'l') {
+			if (q->policy.n_local_ports >= CELL_LOCAL_PORTS_MAX ||
+			    port_arg(optarg, &q->policy.local_ports[q->policy.n_local_ports]) < 0) {
+				say("'%s' is not a port (1-65535), or too many (at most %d)",
+				    optarg, CELL_LOCAL_PORTS_MAX);
+				return -EINVAL;
+			}
+			q->policy.n_local_ports++;
+		} else if (open_verb && opt == 'q') {
+			q->policy.flags |= CELL_POLICY_QUIET;
+		} else {
+			say("%s: unknown or misplaced option '%s'", verb, argv[optind - 1]);
+			return -EINVAL;
+		}
+	}
+	if (q->status_fd < 0 || (!q->id && !streq(verb, "list"))) {
+		say("%s needs --status-fd%s", verb, streq(verb, "list") ? "" : " and --id");
+		return -EINVAL;
+	}
+	if (!open_verb) {
+		if (optind < argc) {
+			say("%s: unexpected argument '%s'", verb, argv[optind]);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (optind >= argc || !bwrap_trusted(argv[optind])) {
+		say("open: '%s' is not a trusted bubblewrap", optind < argc ? argv[optind] : "");
+		return -EINVAL;
+	}
+	q->argv = argv + optind;
+	return 0;
+}
+
+/* In the child: for good, become the caller; no way back, and no new privileges by exec. */
+static int drop_privilege(const struct caller *c)
+{
+	if (setgroups((size_t)c->n_groups, c->groups) < 0 ||
+	    setresgid(c->gid, c->gid, c->gid) < 0 || setresuid(c->uid, c->uid, c->uid) < 0)
+		return -EPERM;
+	if (c->uid != 0 && (setuid(0) == 0 || seteuid(0) == 0 || geteuid() != c->uid))
+		return -EPERM;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -EPERM;
+	return 0;
+}
+
+static int write_line(int fd, const char *line)
+{
+	int r = cell_write_all(fd, line, strlen(line));
+
+	return r < 0 ? r : cell_write_all(fd, "\n", 1);
+}
+
+/* The reading end of a pipe is closed: poll() says POLLERR for its writing end (pipe(7)). */
+static bool caller_gone(int fd)
+{
+	struct pollfd pfd = {fd, POLLOUT, 0};
+
+	return poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLERR | POLLHUP));
+}
+
+static int run_open(const struct caller *c, const char *slice, const struct request *q)
+{
+	struct cell_session *s = NULL;
+	struct cell_counters counters = {0};
+	_cleanup_free_ char *record = NULL;
+	char *const no_env[] = {NULL};
+	int status, r;
+	pid_t pid;
+
+	r = cell_session_open(slice, c->uid, q->id, &q->policy, &s);
+	if (r < 0) {
+		say("cannot open cell '%s' in '%s': %s", q->id, slice, strerror(-r));
+		return EXIT_FAIL;
+	}
+	pid = fork();
+	if (pid == 0) {
+		/* the cell's environment comes in bwrap's arguments (--args): we pass none */
+		if (cell_session_join(s, 0) < 0 || drop_privilege(c) < 0) {
+			say("cannot enter the cell's cgroup as uid %u", (unsigned)c->uid);
+			_exit(EXIT_EXEC);
+		}
+		execve(q->argv[0], q->argv, no_env);
+		say("cannot run '%s': %s", q->argv[0], strerror(errno));
+		_exit(EXIT_EXEC);
+	}
+	if (pid < 0) {
+		say("cannot fork: %s", strerror(errno));
+		cell_session_close(s, NULL);
+		return EXIT_FAIL;
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return EXIT_FAIL;
+	if (caller_gone(q->status_fd)) {
+		/* no one would read the counters: leave the cell to the reaper, who reports them */
+		cell_session_free(s);
+		return cell_exit_code(status);
+	}
+	r = cell_session_close(s, &counters);
+	if (r < 0)
+		say("cannot close cell '%s': %s", q->id, strerror(-r));
+	else if (cell_session_record(q->id, cell_exit_code(status), &counters, &record) >= 0)
+		(void)!write_line(q->status_fd, record);
+	return cell_exit_code(status);
+}
+
+static int run_reap(const struct caller *c, const char *slice, const struct request *q)
+{
+	struct cell_counters counters = {0};
+	_cleanup_free_ char *record = NULL;
+	int r = cell_session_reap(slice, c->uid, q->id, &counters);
+
+	if (r == -EBUSY)
+		return EXIT_ALIVE;
+	if (r == -ENOENT)
+		return EXIT_NO_CELL;
+	if (r < 0) {
+		say("cannot reap cell '%s': %s", q->id, strerror(-r));
+		return EXIT_FAIL;
+	}
+	if (cell_session_record(q->id, -1, &counters, &record) < 0 ||
+	    write_line(q->status_fd, record) < 0)
+		return EXIT_FAIL;
+	return 0;
+}
+
+static int list_one(const char *id, void *data)
+{
+	return write_line(*(int *)data, id) < 0 ? -EIO : 0;
+}
+
+int main(int argc, char *argv[])
+{
+	static const int ignored[] = {SIGINT, SIGQUIT, SIGHUP, SIGTERM, SIGUSR1, SIGUSR2, SIGPIPE};
+	_cleanup_free_ char *slice = NULL;
+	struct request q = {0};
+	struct caller c;
+	const char *verb;
+	int r;
+
+	/* nothing from the caller's environment is used; the dynamic loader (AT_SECURE) already
+	 * ignored LD_* and its other unsafe variables */
+	clearenv();
+	umask(022);
+	/* the cell's signals go to the cell; the cell ending ends us */
+	for (size_t i = 0; i < ELEMENTSOF(ignored); i++)
+		signal(ignored[i], SIG_IGN);
+	c.uid = getuid();
+	c.gid = getgid();
+	c.n_groups = getgroups(NGROUPS_MAX, c.groups);
+	if (geteuid() != 0 || c.n_groups < 0) {
+		say("needs root: install it setuid root (make install SETUID=1), or run as root");
+		return EXIT_FAIL;
+	}
+	verb = argc > 1 ? argv[1] : "";
+	if (!streq(verb, "open") && !streq(verb, "reap") && !streq(verb, "list")) {
+		say("usage: cell-session open|reap|list ... (see cell-session.c)");
+		return EXIT_USAGE;
+	}
+	if (parse(argc, argv, verb, &q) < 0)
+		return EXIT_USAGE;
+	r = cell_session_slice("/proc/self/mountinfo", &slice);
+	if (r < 0) {
+		say("no cgroup2 hierarchy is mounted: %s", strerror(-r));
+		return EXIT_FAIL;
+	}
+	if (streq(verb, "open"))
+		return run_open(&c, slice, &q);
+	if (streq(verb, "reap"))
+		return run_reap(&c, slice, &q);
+	return cell_session_list(slice, c.uid, list_one, &q.status_fd) < 0 ? EXIT_FAIL : 0;
+}

@@ -1,0 +1,332 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * network.mode "proxy": the cell's own proxy, started as the user, and the cell opened by
+ * cell-session so that the kernel lets its sockets reach that proxy only (DESIGN §3, §4).
+ * When the cell is over, its record (the kernel's counters) goes to the project's ledger;
+ * the proxy writes its per-host counts there itself.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "ledger.h"
+#include "launch.h"
+#include "process.h"
+#include "running.h"
+#include "session.h"
+#include "stats.h"
+
+/* How long the proxy may take to say where it listens, and to stop. */
+#define PROXY_START_MS 10000
+#define PROXY_STOP_MS 5000
+
+extern char **environ;
+
+char *cli_session_helper(const char **why)
+{
+	_cleanup_free_ char *helper = NULL;
+	struct statvfs vfs;
+	struct stat st;
+
+	if (cell_launch_find_helper("cell-session", &helper) < 0) {
+		*why = "cell-session is not installed";
+		return NULL;
+	}
+	if (getuid() == 0 && geteuid() == 0)
+		return TAKE_PTR(helper);
+	if (stat(helper, &st) < 0 || st.st_uid != 0 || !(st.st_mode & S_ISUID)) {
+		*why = "cell-session is not setuid root (make install SETUID=1), and cell is not "
+		       "running as root";
+		return NULL;
+	}
+	if (statvfs(helper, &vfs) == 0 && (vfs.f_flag & ST_NOSUID)) {
+		*why = "cell-session is on a nosuid mount";
+		return NULL;
+	}
+	return TAKE_PTR(helper);
+}
+
+static void wait_bounded(pid_t pid, int ms)
+{
+	for (int waited = 0; waitpid(pid, NULL, WNOHANG) == 0; waited += 10) {
+		if (waited >= ms) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			return;
+		}
+		usleep(10000);
+	}
+}
+
+/* Stops the proxy (it writes its counters on SIGTERM); a proxy that hangs is killed. */
+static void stop_proxy(pid_t pid, bool ours)
+{
+	if (pid <= 0)
+		return;
+	kill(pid, SIGTERM);
+	if (ours)
+		wait_bounded(pid, PROXY_STOP_MS);
+}
+
+/* Reads "listening on 127.0.0.1:PORT" from the proxy's stdout. */
+static int proxy_port(int fd, uint16_t *ret)
+{
+	char buf[256];
+	size_t len = 0;
+	int waited = 0;
+
+	while (waited < PROXY_START_MS && len < sizeof(buf) - 1) {
+		struct pollfd pfd = {fd, POLLIN, 0};
+		const char *colon;
+		ssize_t n;
+
+		if (poll(&pfd, 1, 100) == 0) {
+			waited += 100;
+			continue;
+		}
+		n = read(fd, buf + len, sizeof(buf) - 1 - len);
+		if (n <= 0)
+			return -EPIPE;
+		len += (size_t)n;
+		buf[len] = '\0';
+		if (!strchr(buf, '\n'))
+			continue;
+		colon = strrchr(buf, ':');
+		if (!startswith(buf, "listening on 127.0.0.1:") || !colon)
+			return -EPROTO;
+		*ret = (uint16_t)strtoul(colon + 1, NULL, 10);
+		return *ret ? 0 : -EPROTO;
+	}
+	return -ETIMEDOUT;
+}
+
+/* cell proxy for the project, in its own session (the terminal's signals are the cell's). */
+static int start_proxy(const struct cell_project *p, pid_t *ret_pid, int *ret_out,
+		       uint16_t *ret_port)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *argv[] = {self, (char *)"proxy", (char *)"-C", p->root, NULL};
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	int pipefd[2], r;
+	pid_t pid;
+
+	if (n <= 0)
+		return -ENOENT;
+	self[n] = '\0';
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return negative_errno();
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
+	r = -posix_spawn(&pid, self, &fa, &attr, argv, environ);
+	posix_spawnattr_destroy(&attr);
+	posix_spawn_file_actions_destroy(&fa);
+	close(pipefd[1]);
+	if (r >= 0)
+		r = proxy_port(pipefd[0], ret_port);
+	if (r < 0) {
+		close(pipefd[0]);
+		if (pid > 0)
+			stop_proxy(pid, true);
+		return r;
+	}
+	*ret_pid = pid;
+	/* kept open: the proxy must not get EPIPE should it write to stdout again */
+	*ret_out = pipefd[0];
+	return 0;
+}
+
+/* The ledger's record of a cell: the kernel's counters from cell-session's line, if any. */
+static void record_cell(const struct cell_running *c, const char *session_line)
+{
+	_cleanup_free_ char *path = NULL, *line = NULL;
+	struct cell_stats s = {0};
+	int r;
+
+	if (session_line && cell_stats_merge_kernel(&s, session_line, strlen(session_line)) < 0)
+		fprintf(stderr, "cell: cell-session's record of cell %s is unreadable\n", c->id);
+	r = cell_ledger_path(c->project, &path);
+	if (r >= 0)
+		r = cell_stats_record(&s, "cell", c->project, c->name, c->start, time(NULL), &line);
+	if (r >= 0)
+		r = cell_ledger_append(path, line);
+	if (r < 0)
+		fprintf(stderr, "cell: cannot record cell %s in the ledger: %s\n", c->id,
+			strerror(-r));
+	cell_stats_done(&s);
+}
+
+/*
+ * Closes a cell whose keeper is gone: its counters from cell-session, its proxy stopped, its
+ * record in the ledger (only if the cell ran: keep_empty), its file removed.
+ */
+static void reap(const struct cell_running *c, const char *helper, bool keep_empty)
+{
+	char *argv[] = {(char *)helper,
+			(char *)"reap",
+			(char *)"--id",
+			c->id,
+			(char *)"--status-fd",
+			(char *)"1",
+			NULL};
+	_cleanup_free_ char *out = NULL;
+	int r = -ENOENT;
+
+	if (helper) {
+		r = cell_run_capture(argv, 64 * 1024, &out);
+		if (r == 3) /* its keeper is alive after all */
+			return;
+	}
+	if (cell_process_alive(c->proxy, c->proxy_start))
+		stop_proxy(c->proxy, false);
+	if (out && strchr(out, '\n'))
+		*strchr(out, '\n') = '\0';
+	if (r == 0 && out && *out)
+		record_cell(c, out);
+	else if (keep_empty)
+		record_cell(c, NULL);
+	cell_running_remove(c->id);
+}
+
+struct reaping {
+	const char *helper;
+	bool verbose;
+	unsigned n;
+};
+
+/* A cell cut short: neither the cell command that opened it nor its keeper is alive. */
+static int reap_if_orphaned(const struct cell_running *c, void *data)
+{
+	struct reaping *g = data;
+
+	if (cell_process_alive(c->owner, c->owner_start) ||
+	    cell_process_alive(c->keeper, c->keeper_start))
+		return 0;
+	reap(c, g->helper, c->keeper != 0);
+	if (g->verbose)
+		printf("closed cell %s of %s\n", c->id, c->name);
+	g->n++;
+	return 0;
+}
+
+unsigned cli_reap_cells(bool verbose)
+{
+	const char *why;
+	_cleanup_free_ char *helper = cli_session_helper(&why);
+	struct reaping g = {helper, verbose, 0};
+
+	cell_running_list(reap_if_orphaned, &g);
+	return g.n;
+}
+
+static int proxy_env(struct cell_plan *plan, uint16_t port)
+{
+	static const char *const names[] = {"HTTP_PROXY",  "HTTPS_PROXY", "http_proxy",
+					    "https_proxy", "ALL_PROXY",	  "all_proxy"};
+	char url[64];
+	int r = 0;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u", (unsigned)port);
+	for (size_t i = 0; r >= 0 && i < ELEMENTSOF(names); i++)
+		r = cell_plan_setenv(plan, names[i], url);
+	if (r >= 0)
+		r = cell_plan_setenv(plan, "NO_PROXY", "localhost,127.0.0.1,::1");
+	if (r >= 0)
+		r = cell_plan_setenv(plan, "no_proxy", "localhost,127.0.0.1,::1");
+	return r;
+}
+
+/* The tail of the project id and a random part: unique, and tells whose cell it is. */
+static int new_id(const struct cell_project *p, char **ret)
+{
+	const char *dash = strrchr(p->id, '-');
+	uint32_t rnd;
+
+	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+		return -EIO;
+	if (asprintf(ret, "%.12s-%08x", dash ? dash + 1 : "cell", rnd) < 0)
+		return -ENOMEM;
+	return cell_session_id_valid(*ret) ? 0 : -EINVAL;
+}
+
+static void keeper_started(pid_t pid, void *data)
+{
+	struct cell_running *c = data;
+
+	c->keeper = pid;
+	c->keeper_start = cell_process_start(pid);
+	cell_running_save(c);
+}
+
+int cli_proxy_cell_launch(const struct cell_project *p, const struct cell_config *c,
+			  struct cell_plan *plan, const char *bwrap, const char *helper,
+			  int *ret_status, int *ret_terminal_sig, struct cell_diag *d)
+{
+	_cleanup_free_ char *id = NULL;
+	_cleanup_close_ int proxy_out = -1;
+	struct cell_launch_session session = {.helper = helper};
+	struct cell_running running = {0};
+	uint16_t port = 0;
+	pid_t proxy = 0;
+	int r;
+
+	if (c->network.n_local_ports > CELL_LOCAL_PORTS_MAX)
+		return cell_diag_set(d, -E2BIG, p->config_path, "network.local_ports",
+				     "at most %d ports can be listed", CELL_LOCAL_PORTS_MAX);
+	r = new_id(p, &id);
+	if (r < 0)
+		return cell_diag_set(d, r, NULL, NULL, "cannot name the cell: %s", strerror(-r));
+	r = start_proxy(p, &proxy, &proxy_out, &port);
+	if (r < 0)
+		return cell_diag_set(d, r, NULL, NULL, "the cell's proxy did not start: %s",
+				     strerror(-r));
+	r = proxy_env(plan, port);
+	if (r < 0) {
+		stop_proxy(proxy, true);
+		return cell_diag_set(d, r, NULL, NULL, "out of memory");
+	}
+	running = (struct cell_running){.id = id,
+					.project = p->id,
+					.name = c->name,
+					.start = time(NULL),
+					.owner = getpid(),
+					.owner_start = cell_process_start(getpid()),
+					.proxy = proxy,
+					.proxy_start = cell_process_start(proxy)};
+	cell_running_save(&running);
+	session.id = id;
+	session.policy.proxy_port = port;
+	session.policy.n_local_ports = (__u16)c->network.n_local_ports;
+	for (size_t i = 0; i < c->network.n_local_ports; i++)
+		session.policy.local_ports[i] = c->network.local_ports[i];
+	session.started = keeper_started;
+	session.data = &running;
+	r = cell_launch(plan, bwrap, &session, ret_status, ret_terminal_sig, d);
+	stop_proxy(proxy, true);
+	if (session.record) {
+		record_cell(&running, session.record);
+		cell_running_remove(id);
+	} else {
+		/* cell-session died before it could close the cell, or never opened it */
+		reap(&running, helper, r >= 0);
+	}
+	free(session.record);
+	return r;
+}

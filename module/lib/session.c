@@ -1,0 +1,262 @@
+/* SPDX-License-Identifier: MIT */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bpf.h"
+#include "cgroup.h"
+#include "counters.h"
+#include "fileio.h"
+#include "macro.h"
+#include "path.h"
+#include "session.h"
+
+/* How long close waits for a killed cell's processes to be gone. */
+#define EMPTY_WAIT_MS 5000
+
+bool cell_session_id_valid(const char *id)
+{
+	size_t n = strlen(id);
+
+	return n > 0 && n <= CELL_SESSION_ID_MAX && id[0] != '-' &&
+	       strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") == n;
+}
+
+int cell_session_slice(const char *mountinfo, char **ret)
+{
+	_cleanup_free_ char *cg2 = NULL;
+	bool hybrid;
+	int r;
+
+	r = cell_cgroup_find(mountinfo, &cg2, &hybrid);
+	if (r < 0)
+		return r;
+	*ret = cell_path_join(cg2, CELL_SESSION_SLICE);
+	return *ret ? 0 : -ENOMEM;
+}
+
+static char *cell_name(uid_t uid, const char *id)
+{
+	char *name;
+
+	if (asprintf(&name, "%u-%s", (unsigned)uid, id) < 0)
+		return NULL;
+	return name;
+}
+
+void cell_session_free(struct cell_session *s)
+{
+	if (!s)
+		return;
+	if (s->dir_fd >= 0)
+		close(s->dir_fd);
+	free(s->path);
+	free(s);
+}
+
+static void session_freep(struct cell_session **s)
+{
+	cell_session_free(*s);
+}
+
+/* Opens and locks the cell's cgroup directory (-EBUSY: someone keeps it). */
+static int session_get(const char *slice, uid_t uid, const char *id, struct cell_session **ret)
+{
+	struct cell_session *s = calloc(1, sizeof(*s));
+	char *name = cell_name(uid, id);
+	int r = -ENOMEM;
+
+	if (!s || !name)
+		goto out;
+	s->dir_fd = -1;
+	s->path = cell_path_join(slice, name);
+	if (!s->path)
+		goto out;
+	s->dir_fd = open(s->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (s->dir_fd < 0) {
+		r = negative_errno();
+		goto out;
+	}
+	if (flock(s->dir_fd, LOCK_EX | LOCK_NB) < 0) {
+		r = errno == EWOULDBLOCK ? -EBUSY : negative_errno();
+		goto out;
+	}
+	r = cell_bpf_cgroup_id(s->path, &s->cgroup);
+	if (r >= 0) {
+		*ret = s;
+		s = NULL;
+	}
+out:
+	cell_session_free(s);
+	free(name);
+	return r;
+}
+
+int cell_session_open(const char *slice, uid_t uid, const char *id, const struct cell_policy *p,
+		      struct cell_session **ret)
+{
+	_cleanup_(session_freep) struct cell_session *s = NULL;
+	_cleanup_free_ char *name = cell_name(uid, id), *path = NULL;
+	int r;
+
+	if (!cell_session_id_valid(id))
+		return -EINVAL;
+	if (!name)
+		return -ENOMEM;
+	r = cell_bpf_setup(slice);
+	if (r < 0)
+		return r;
+	path = cell_path_join(slice, name);
+	if (!path)
+		return -ENOMEM;
+	/* root's, 0700: no one else can open (and so lock) it */
+	if (mkdir(path, 0700) < 0)
+		return negative_errno();
+	r = session_get(slice, uid, id, &s);
+	if (r >= 0)
+		r = cell_bpf_policy_set(s->cgroup, p);
+	if (r < 0) {
+		rmdir(path);
+		return r;
+	}
+	*ret = TAKE_PTR(s);
+	return 0;
+}
+
+int cell_session_join(const struct cell_session *s, pid_t pid)
+{
+	_cleanup_close_ int fd = openat(s->dir_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+	char num[16];
+
+	if (fd < 0)
+		return negative_errno();
+	snprintf(num, sizeof(num), "%d", (int)pid);
+	return cell_write_all(fd, num, strlen(num));
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool populated(int events_fd)
+{
+	char buf[256];
+	ssize_t n = pread(events_fd, buf, sizeof(buf) - 1, 0);
+
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	return !strstr(buf, "populated 0");
+}
+
+/* Kills whatever is still in the cell (cgroup.kill, Linux 5.14) and waits until it is empty. */
+static int empty(const struct cell_session *s)
+{
+	_cleanup_close_ int events = openat(s->dir_fd, "cgroup.events", O_RDONLY | O_CLOEXEC);
+	_cleanup_close_ int kill_fd = -1;
+	int64_t deadline = now_ms() + EMPTY_WAIT_MS;
+
+	if (events < 0)
+		return negative_errno();
+	if (!populated(events))
+		return 0;
+	kill_fd = openat(s->dir_fd, "cgroup.kill", O_WRONLY | O_CLOEXEC);
+	if (kill_fd < 0 || cell_write_all(kill_fd, "1", 1) < 0)
+		return kill_fd < 0 ? negative_errno() : -EIO;
+	/* cgroup.events signals a change of "populated" as POLLPRI (cgroup-v2.rst) */
+	while (populated(events)) {
+		int64_t left = deadline - now_ms();
+		struct pollfd pfd = {events, POLLPRI, 0};
+
+		if (left <= 0)
+			return -EBUSY;
+		if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR)
+			return negative_errno();
+	}
+	return 0;
+}
+
+int cell_session_close(struct cell_session *s, struct cell_counters *ret)
+{
+	_cleanup_(session_freep) struct cell_session *owned = s;
+	int r;
+
+	r = empty(s);
+	if (r < 0)
+		return r;
+	if (ret) {
+		r = cell_bpf_counters(s->cgroup, ret);
+		if (r < 0)
+			return r;
+	}
+	r = cell_bpf_policy_delete(s->cgroup);
+	if (r < 0 && r != -ENOENT)
+		return r;
+	r = cell_bpf_counters_delete(s->cgroup);
+	if (r < 0 && r != -ENOENT)
+		return r;
+	if (rmdir(s->path) < 0)
+		return negative_errno();
+	return 0;
+}
+
+int cell_session_reap(const char *slice, uid_t uid, const char *id, struct cell_counters *ret)
+{
+	struct cell_session *s = NULL;
+	int r;
+
+	if (!cell_session_id_valid(id))
+		return -EINVAL;
+	r = session_get(slice, uid, id, &s);
+	if (r < 0)
+		return r;
+	return cell_session_close(s, ret);
+}
+
+int cell_session_list(const char *slice, uid_t uid, int (*fn)(const char *id, void *data),
+		      void *data)
+{
+	DIR *d = opendir(slice);
+	char prefix[24];
+	struct dirent *e;
+	int r = 0;
+
+	if (!d)
+		return errno == ENOENT ? 0 : negative_errno();
+	snprintf(prefix, sizeof(prefix), "%u-", (unsigned)uid);
+	while (r == 0 && (e = readdir(d)))
+		if (e->d_type == DT_DIR && startswith(e->d_name, prefix) &&
+		    cell_session_id_valid(e->d_name + strlen(prefix)))
+			r = fn(e->d_name + strlen(prefix), data);
+	closedir(d);
+	return r;
+}
+
+int cell_session_record(const char *id, int status, const struct cell_counters *c, char **ret)
+{
+	char buf[1024];
+	size_t n;
+
+	n = (size_t)snprintf(buf, sizeof(buf), "{\"id\":\"%s\"", id);
+	if (status >= 0)
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, ",\"status\":%d", status);
+	for (size_t i = 0; i < cell_counter_n_fields; i++)
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, ",\"%s\":%llu",
+				      cell_counter_fields[i].key,
+				      (unsigned long long)cell_counter_get(c, i));
+	snprintf(buf + n, sizeof(buf) - n, "}");
+	*ret = strdup(buf);
+	return *ret ? 0 : -ENOMEM;
+}

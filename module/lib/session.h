@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <linux/types.h>
+
+#include "cell.h"
+
+/*
+ * The privileged half of a cell (DESIGN §3), for cell-session and pam_cell.so: a cell is the
+ * cgroup <cgroup2>/cell.slice/<uid>-<id>, its entry in the BPF policy map, and its counters.
+ * The session that opened it holds a lock on the cgroup directory for as long as it keeps the
+ * cell; a cell whose lock is free has lost its keeper, and cell_session_reap() may close it.
+ * Everything here needs root.
+ */
+#define CELL_SESSION_ID_MAX 48
+#define CELL_SESSION_SLICE "cell.slice"
+
+struct cell_session {
+	int dir_fd; /* the cell's cgroup directory, locked while the session keeps it */
+	uint64_t cgroup;
+	char *path;
+};
+
+/* An id is 1 to CELL_SESSION_ID_MAX of [A-Za-z0-9_-], not starting with '-'. */
+bool cell_session_id_valid(const char *id);
+/* <cgroup2>/cell.slice, from a mountinfo file ("/proc/self/mountinfo", or a fixture). */
+int cell_session_slice(const char *mountinfo, char **ret);
+/*
+ * Opens a new cell: the BPF programs attached to slice, the cell's cgroup made (mode 0700,
+ * -EEXIST if it is there already) and locked, its policy written. Nothing is left behind on
+ * failure.
+ */
+int cell_session_open(const char *slice, uid_t uid, const char *id, const struct cell_policy *p,
+		      struct cell_session **ret);
+/* Moves pid into the cell (0: the caller). */
+int cell_session_join(const struct cell_session *s, pid_t pid);
+/*
+ * Closes the cell: kills what is left in it, waits until it is empty, reads its counters into
+ * *ret (if not NULL), deletes its policy and counters and removes the cgroup. Frees s, also
+ * on failure.
+ */
+int cell_session_close(struct cell_session *s, struct cell_counters *ret);
+/* Releases s and its lock, leaving the cell as it is (for cell_session_reap() to close). */
+void cell_session_free(struct cell_session *s);
+/*
+ * Closes uid's cell id if no session keeps it: -ENOENT when there is no such cell, -EBUSY when
+ * its keeper is alive.
+ */
+int cell_session_reap(const char *slice, uid_t uid, const char *id, struct cell_counters *ret);
+/*
+ * Calls fn with the id of each of uid's cells in slice (the part after "<uid>-"); stops early
+ * when fn returns non-zero and returns that.
+ */
+int cell_session_list(const char *slice, uid_t uid, int (*fn)(const char *id, void *data),
+		      void *data);
+/*
+ * One line of JSON about a closed cell: {"id":ID,"status":S,"connects_allowed":..,...} with
+ * every counter; status < 0 leaves it out (a reaped cell's status is unknown).
+ */
+int cell_session_record(const char *id, int status, const struct cell_counters *c, char **ret);

@@ -1,0 +1,647 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Kernel-enforced cells end to end: cell and cell-session installed into a temporary prefix,
+ * cell-session setuid root, cells run by an unprivileged user. Needs root (to install the
+ * helper setuid and to load BPF); skips elsewhere.
+ */
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+#include <criterion/parameterized.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <dirent.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+#include "helpers.h"
+#include "macro.h"
+#include "session.h"
+
+static struct {
+	char *tmp, *prefix, *cell, *helper, *home, *proj, *www, *slice;
+	uid_t uid;
+	gid_t gid;
+	char *env[16];
+	pid_t upstream;
+	unsigned port; /* the upstream's, on the host's loopback */
+} t;
+
+/* Python in the cell: each argument is one probe; one line of result each. */
+static const char net_py[] =
+	"import os, socket, sys, time, urllib.request\n"
+	"def tcp(host, port):\n"
+	"    fam = socket.AF_INET6 if ':' in host else socket.AF_INET\n"
+	"    s = socket.socket(fam, socket.SOCK_STREAM)\n"
+	"    try:\n"
+	"        s.connect((host, int(port))); return 'ok'\n"
+	"    except OSError as e: return 'errno %d' % e.errno\n"
+	"    finally: s.close()\n"
+	"def udp(host, port):\n"
+	"    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+	"    try:\n"
+	"        s.sendto(b'x', (host, int(port))); return 'ok'\n"
+	"    except OSError as e: return 'errno %d' % e.errno\n"
+	"def sock(kind):\n"
+	"    try:\n"
+	"        if kind == 'raw': socket.socket(socket.AF_INET, socket.SOCK_RAW, 1)\n"
+	"        else: socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)\n"
+	"        return 'ok'\n"
+	"    except OSError as e: return 'errno %d' % e.errno\n"
+	"def own(n):\n"
+	"    l = socket.socket(); l.bind(('127.0.0.1', 0)); l.listen(16)\n"
+	"    out = []\n"
+	"    for _ in range(int(n)):\n"
+	"        out.append(tcp('127.0.0.1', l.getsockname()[1])); l.accept()[0].close()\n"
+	"    return ' '.join(out)\n"
+	"def fetch(url):\n"
+	"    try:\n"
+	"        with urllib.request.urlopen(url, timeout=10) as r: return '%d %d' % (r.status, "
+	"len(r.read()))\n"
+	"    except urllib.error.HTTPError as e: return '%d' % e.code\n"
+	"for a in sys.argv[1:]:\n"
+	"    op, *args = a.split()\n"
+	"    if op == 'sleep': time.sleep(float(args[0])); print('slept'); continue\n"
+	"    print({'tcp': tcp, 'udp': udp, 'sock': sock, 'own': own, 'fetch': fetch}[op](*args),"
+	" flush=True)\n";
+
+static const char upstream_py[] =
+	"import http.server, functools, sys\n"
+	"class H(http.server.SimpleHTTPRequestHandler):\n"
+	"    def log_message(self, *a): pass\n"
+	"s = http.server.HTTPServer(('127.0.0.1', 0), functools.partial(H, directory=sys.argv[1]))\n"
+	"print(s.server_address[1], flush=True)\n"
+	"s.serve_forever()\n";
+
+static void env_add(size_t i, const char *fmt, const char *value)
+{
+	cr_assert(ge(int, asprintf(&t.env[i], fmt, value), 0));
+}
+
+static void run_ok(char *const argv[])
+{
+	struct th_result r;
+
+	th_run(NULL, argv, (char *[]){NULL}, &r);
+	cr_assert(eq(int, r.status, 0), "%s: %s%s", argv[0], r.out, r.err);
+	th_result_done(&r);
+}
+
+static void install(const char *from, const char *to, const char *mode)
+{
+	char *src = th_join(CELL_TEST_BUILD, from);
+	char *argv[] = {(char *)"/usr/bin/install",
+			(char *)"-D",
+			(char *)"-m",
+			(char *)mode,
+			src,
+			(char *)to,
+			NULL};
+
+	run_ok(argv);
+	free(src);
+}
+
+static void start_upstream(void)
+{
+	char *argv[] = {(char *)"/usr/bin/python3", (char *)"-c", (char *)upstream_py, t.www, NULL};
+	char line[64] = "";
+	int out[2];
+	ssize_t n;
+	struct pollfd p;
+
+	cr_assert(eq(int, pipe(out), 0));
+	t.upstream = fork();
+	if (t.upstream == 0) {
+		dup2(out[1], 1);
+		close(out[0]);
+		execve(argv[0], argv, t.env);
+		_exit(127);
+	}
+	close(out[1]);
+	p = (struct pollfd){out[0], POLLIN, 0};
+	cr_assert(gt(int, poll(&p, 1, 10000), 0), "the upstream did not start");
+	n = read(out[0], line, sizeof(line) - 1);
+	close(out[0]);
+	cr_assert(gt(long, (long)n, 0));
+	t.port = (unsigned)strtoul(line, NULL, 10);
+	cr_assert(gt(uint, t.port, 0));
+}
+
+/* .cell.json: proxy mode, the upstream allowed as registry.test, and extra JSON members. */
+static void set_config(const char *extra)
+{
+	char *json, *argv[] = {t.cell, (char *)"allow", NULL};
+	struct th_result r;
+
+	cr_assert(ge(int,
+		     asprintf(&json,
+			      "{\"name\": \"sess\", \"network\": {\"mode\": \"proxy\", "
+			      "\"allow\": [\"registry.test:%u\"], \"resolve\": {\"registry.test\": "
+			      "\"127.0.0.1\"}%s}}",
+			      t.port, extra ? extra : ""),
+		     0));
+	free(th_write(t.proj, ".cell.json", json));
+	free(json);
+	th_chown_r(t.proj, t.uid, t.gid);
+	th_run_as(t.uid, t.gid, t.proj, argv, t.env, &r);
+	cr_assert(eq(int, r.status, 0), "cell allow: %s", r.err);
+	th_result_done(&r);
+}
+
+static void setup(void)
+{
+	char *big;
+
+	if (geteuid() != 0)
+		th_skip("needs root (to install cell-session setuid and load BPF)");
+	memset(&t, 0, sizeof(t));
+	th_test_user(&t.uid, &t.gid);
+	t.tmp = th_mkdtemp();
+	chmod(t.tmp, 0755);
+	t.prefix = th_join(t.tmp, "prefix");
+	t.cell = th_join(t.prefix, "bin/cell");
+	t.helper = th_join(t.prefix, "libexec/cell/cell-session");
+	t.home = th_join(t.tmp, "home");
+	t.proj = th_join(t.tmp, "proj");
+	t.www = th_join(t.tmp, "www");
+	install("cell", t.cell, "0755");
+	{
+		char *init = th_join(t.prefix, "libexec/cell/cell-init");
+
+		install("cell-init", init, "0755");
+		free(init);
+	}
+	install("cell-session", t.helper, "4755");
+	free(th_write(t.proj, "net.py", net_py));
+	free(th_write(t.www, "hello", "hello\n"));
+	/* 1 MiB for the byte counters */
+	big = calloc(1, 1 << 20);
+	cr_assert(not(eq(ptr, big, NULL)));
+	memset(big, 'x', (1 << 20) - 1);
+	free(th_write(t.www, "big", big));
+	free(big);
+	free(th_write(t.home, ".profile", "\n"));
+	th_chown_r(t.home, t.uid, t.gid);
+	env_add(0, "HOME=%s", t.home);
+	env_add(1, "PATH=%s", "/usr/local/bin:/usr/bin:/bin");
+	env_add(2, "XDG_STATE_HOME=%s/.local/state", t.home);
+	env_add(3, "XDG_CONFIG_HOME=%s/.config", t.home);
+	env_add(4, "XDG_DATA_HOME=%s/.local/share", t.home);
+	env_add(5, "USER=%s", TH_TEST_USER);
+	env_add(6, "LANG=%s", "C.UTF-8");
+	cr_assert(eq(int, cell_session_slice("/proc/self/mountinfo", &t.slice), 0));
+	start_upstream();
+	set_config(NULL);
+}
+
+static void teardown(void)
+{
+	if (t.upstream > 0) {
+		kill(t.upstream, SIGKILL);
+		waitpid(t.upstream, NULL, 0);
+	}
+	if (t.tmp)
+		th_rm_rf(t.tmp);
+	free(t.tmp);
+	free(t.prefix);
+	free(t.cell);
+	free(t.helper);
+	free(t.home);
+	free(t.proj);
+	free(t.www);
+	free(t.slice);
+	for (size_t i = 0; i < ELEMENTSOF(t.env); i++)
+		free(t.env[i]);
+}
+
+TestSuite(session, .init = setup, .fini = teardown, .timeout = 90);
+
+/* cell run -- python3 net.py PROBES... as the test user, in the project. */
+static struct th_result in_cell(char *const probes[])
+{
+	char *argv[32] = {t.cell, (char *)"run", (char *)"--", (char *)"/usr/bin/python3",
+			  (char *)"net.py"};
+	size_t n = 5;
+	struct th_result r;
+
+	for (size_t i = 0; probes[i] && n < ELEMENTSOF(argv) - 1; i++)
+		argv[n++] = probes[i];
+	argv[n] = NULL;
+	th_run_as(t.uid, t.gid, t.proj, argv, t.env, &r);
+	return r;
+}
+
+static char *probe(const char *fmt, unsigned port)
+{
+	char *s;
+
+	cr_assert(ge(int, asprintf(&s, fmt, port), 0));
+	return s;
+}
+
+/* What `cell stats --json` says, as text. */
+static char *stats_json(void)
+{
+	char *argv[] = {t.cell, (char *)"stats", (char *)"--json", NULL};
+	struct th_result r;
+	char *out;
+
+	th_run_as(t.uid, t.gid, t.proj, argv, t.env, &r);
+	cr_assert(eq(int, r.status, 0), "cell stats: %s", r.err);
+	out = r.out;
+	r.out = NULL;
+	th_result_done(&r);
+	return out;
+}
+
+static unsigned long long stat_of(const char *json, const char *key)
+{
+	char pat[64];
+	const char *s;
+
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	s = strstr(json, pat);
+	cr_assert(not(eq(ptr, (void *)s, NULL)), "no %s in %s", key, json);
+	return strtoull(s + strlen(pat), NULL, 10);
+}
+
+/* The test user's cells under cell.slice whose id starts with a prefix. */
+struct counting {
+	const char *prefix;
+	int n;
+};
+
+static int count_one(const char *id, void *data)
+{
+	struct counting *c = data;
+
+	c->n += startswith(id, c->prefix);
+	return 0;
+}
+
+static int cells_named(const char *prefix)
+{
+	struct counting c = {prefix, 0};
+
+	cell_session_list(t.slice, t.uid, count_one, &c);
+	return c.n;
+}
+
+/* This project's cells: their ids start with the hex tail of the project id. */
+static int user_cells(void)
+{
+	char *dir = th_join(t.home, ".local/state/cell/projects"), prefix[16] = "";
+	struct dirent *e;
+	DIR *d = opendir(dir);
+
+	cr_assert(not(eq(ptr, d, NULL)), "no %s", dir);
+	while ((e = readdir(d)))
+		if (strrchr(e->d_name, '-'))
+			snprintf(prefix, sizeof(prefix), "%s", strrchr(e->d_name, '-') + 1);
+	closedir(d);
+	free(dir);
+	cr_assert(eq(sz, strlen(prefix), 12));
+	return cells_named(prefix);
+}
+
+static size_t running_files(void)
+{
+	char *dir = th_join(t.home, ".local/state/cell/cells");
+	size_t n = th_count_entries(dir);
+
+	free(dir);
+	return n;
+}
+
+Test(session, a_cell_reaches_its_proxy_and_own_servers_and_nothing_else)
+{
+	char *probes[] = {probe("fetch http://registry.test:%u/hello", t.port),
+			  probe("tcp 127.0.0.1 %u", t.port),
+			  probe("tcp ::1 %u", t.port),
+			  probe("tcp ::ffff:127.0.0.1 %u", t.port),
+			  probe("udp 127.0.0.1 %u", t.port),
+			  (char *)"own 5",
+			  (char *)"sock raw",
+			  (char *)"sock packet",
+			  NULL};
+	struct th_result r = in_cell(probes);
+	char *json;
+
+	cr_assert(eq(int, r.status, 0), "%s%s", r.out, r.err);
+	cr_assert(eq(str, r.out,
+		     (char *)"200 6\nerrno 1\nerrno 1\nerrno 1\nerrno 1\nok ok ok ok ok\n"
+			     "errno 1\nerrno 1\n"),
+		  "stderr: %s", r.err);
+	th_result_done(&r);
+	/* the positive control: outside the cell the same port answers */
+	{
+		char *argv[] = {(char *)"/usr/bin/python3", (char *)"net.py", probes[1], NULL};
+
+		th_run_as(t.uid, t.gid, t.proj, argv, t.env, &r);
+		cr_assert(eq(str, r.out, (char *)"ok\n"), "%s", r.err);
+		th_result_done(&r);
+	}
+	json = stats_json();
+	/* the proxy and five to its own server; three TCP and one UDP to the host's port */
+	cr_assert(eq(ullong, stat_of(json, "connects_allowed"), 6), "%s", json);
+	cr_assert(eq(ullong, stat_of(json, "connects_denied"), 3), "%s", json);
+	cr_assert(eq(ullong, stat_of(json, "udp_denied"), 1), "%s", json);
+	/* (raw sockets: the kernel's capability check refuses them before the BPF hook can) */
+	cr_assert(eq(ullong, stat_of(json, "cells"), 1), "%s", json);
+	cr_assert(eq(ullong, stat_of(json, "requests"), 1), "%s", json);
+	free(json);
+	cr_assert(eq(int, user_cells(), 0));
+	cr_assert(eq(sz, running_files(), 0));
+	for (size_t i = 0; i < 5; i++)
+		free(probes[i]);
+}
+
+Test(session, bytes_are_counted_within_one_percent)
+{
+	char *probes[] = {probe("fetch http://registry.test:%u/big", t.port), NULL};
+	struct th_result r = in_cell(probes);
+	unsigned long long in;
+	char *json;
+
+	cr_assert(eq(str, r.out, (char *)"200 1048575\n"), "%s", r.err);
+	th_result_done(&r);
+	json = stats_json();
+	in = stat_of(json, "bytes_in");
+	/* the body, the response head, and TCP/IP headers of ~20 loopback segments */
+	cr_assert(ge(ullong, in, 1048575ULL), "%s", json);
+	cr_assert(le(ullong, in, 1048575ULL + 1048575ULL / 100), "%s", json);
+	free(json);
+	free(probes[0]);
+}
+
+Test(session, listed_local_ports_are_reachable)
+{
+	char *probes[2];
+	struct th_result r;
+
+	set_config(NULL);
+	{
+		char *extra = probe(", \"local_ports\": [%u]", t.port);
+
+		set_config(extra);
+		free(extra);
+	}
+	probes[0] = probe("tcp 127.0.0.1 %u", t.port);
+	probes[1] = NULL;
+	r = in_cell(probes);
+	cr_assert(eq(str, r.out, (char *)"ok\n"), "%s", r.err);
+	th_result_done(&r);
+	free(probes[0]);
+}
+
+/* cell-session as the test user, with exactly argv after the program, and stdout a pipe. */
+static struct th_result helper_as(uid_t uid, gid_t gid, const char *const *args, char **env)
+{
+	char *argv[24] = {t.helper};
+	size_t n = 1;
+	struct th_result r;
+
+	for (size_t i = 0; args[i] && n < ELEMENTSOF(argv) - 1; i++)
+		argv[n++] = (char *)args[i];
+	argv[n] = NULL;
+	th_run_as(uid, gid, t.tmp, argv, env ? env : t.env, &r);
+	return r;
+}
+
+Test(session, the_helper_refuses_crafted_arguments)
+{
+	static const char *const bad[][12] = {
+		{"open", "--id", "../x", "--status-fd", "1", "--", "/usr/bin/bwrap"},
+		{"open", "--id", "a/b", "--status-fd", "1", "--", "/usr/bin/bwrap"},
+		{"open", "--id", "-x", "--status-fd", "1", "--", "/usr/bin/bwrap"},
+		{"open", "--id", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "--status-fd",
+		 "1", "--", "/usr/bin/bwrap"},
+		{"open", "--id", "ok", "--status-fd", "1", "--proxy-port", "0", "--",
+		 "/usr/bin/bwrap"},
+		{"open", "--id", "ok", "--status-fd", "1", "--proxy-port", "65536", "--",
+		 "/usr/bin/bwrap"},
+		{"open", "--id", "ok", "--status-fd", "1", "--proxy-port", "-1", "--",
+		 "/usr/bin/bwrap"},
+		{"open", "--id", "ok", "--status-fd", "1", "--local-port", "99999999999999999999",
+		 "--", "/usr/bin/bwrap"},
+		{"open", "--id", "ok", "--status-fd", "1", "--", "/tmp/bwrap"},
+		{"open", "--id", "ok", "--status-fd", "1", "--", "/usr/bin/env"},
+		{"open", "--id", "ok", "--status-fd", "1", "--", "/usr/bin/../bin/bwrap"},
+		{"open", "--id", "ok", "--status-fd", "0", "--", "/usr/bin/bwrap"},
+		{"open", "--id", "ok", "--status-fd", "99", "--", "/usr/bin/bwrap"},
+		{"open", "--id", "ok", "--", "/usr/bin/bwrap"},
+		{"reap", "--id", "ok", "--status-fd", "1", "--proxy-port", "80"},
+		{"exec", "/bin/sh"},
+	};
+
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+		struct th_result r = helper_as(t.uid, t.gid, bad[i], NULL);
+
+		cr_assert(eq(int, r.status, 2), "case %zu: status %d, %s", i, r.status, r.err);
+		cr_assert(eq(str, r.out, (char *)""), "case %zu", i);
+		th_result_done(&r);
+	}
+	cr_assert(eq(int, cells_named("ok"), 0));
+}
+
+Test(session, the_helper_reaps_only_its_own_users_cells)
+{
+	char *root_cell = th_join(t.slice, "0-victim");
+	const char *reap[] = {"reap", "--id", "victim", "--status-fd", "1", NULL};
+	struct th_result r;
+
+	cr_assert(eq(int, mkdir(root_cell, 0700), 0), "%s", strerror(errno));
+	r = helper_as(t.uid, t.gid, reap, NULL);
+	cr_assert(eq(int, r.status, 4), "%s", r.err);
+	th_result_done(&r);
+	cr_assert(eq(int, access(root_cell, F_OK), 0), "another user's cell was reaped");
+	/* its owner (root) can */
+	r = helper_as(0, 0, reap, NULL);
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	cr_assert(not(eq(ptr, strstr(r.out, "\"id\":\"victim\""), NULL)), "%s", r.out);
+	th_result_done(&r);
+	cr_assert(not(eq(int, access(root_cell, F_OK), 0)));
+	free(root_cell);
+}
+
+Test(session, the_cell_gets_no_environment_and_no_privilege_from_the_helper)
+{
+	/* the counters to stderr, which bwrap then does not get */
+	const char *args[] = {
+		"open",
+		"--id",
+		"envtest",
+		"--status-fd",
+		"2",
+		"--",
+		"/usr/bin/bwrap",
+		"--ro-bind",
+		"/",
+		"/",
+		"--proc",
+		"/proc",
+		"--",
+		"/bin/sh",
+		"-c",
+		"env; grep -E '^(Uid|Gid|CapEff|CapPrm|NoNewPrivs)' /proc/self/status; "
+		"cat /proc/self/cgroup",
+		NULL};
+	char *env[] = {(char *)"LD_PRELOAD=/nonexistent/libevil.so", (char *)"FOO=bar",
+		       (char *)"LD_LIBRARY_PATH=/tmp", (char *)"PATH=/tmp", NULL};
+	char want[256];
+	struct th_result r = helper_as(t.uid, t.gid, args, env);
+
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	cr_assert(eq(ptr, strstr(r.out, "LD_"), NULL), "%s", r.out);
+	cr_assert(eq(ptr, strstr(r.out, "FOO"), NULL), "%s", r.out);
+	snprintf(want, sizeof(want), "Uid:\t%u\t%u\t%u\t%u", t.uid, t.uid, t.uid, t.uid);
+	cr_assert(not(eq(ptr, strstr(r.out, want), NULL)), "%s", r.out);
+	cr_assert(not(eq(ptr, strstr(r.out, "CapEff:\t0000000000000000"), NULL)), "%s", r.out);
+	cr_assert(not(eq(ptr, strstr(r.out, "CapPrm:\t0000000000000000"), NULL)), "%s", r.out);
+	cr_assert(not(eq(ptr, strstr(r.out, "NoNewPrivs:\t1"), NULL)), "%s", r.out);
+	snprintf(want, sizeof(want), "/cell.slice/%u-envtest\n", t.uid);
+	cr_assert(not(eq(ptr, strstr(r.out, want), NULL)), "%s", r.out);
+	/* and the counters came last, on the status descriptor */
+	cr_assert(not(eq(ptr, strstr(r.err, "{\"id\":\"envtest\",\"status\":0,"), NULL)), "%s",
+		  r.err);
+	th_result_done(&r);
+	cr_assert(eq(int, cells_named("envtest"), 0));
+}
+
+/* Waits (bounded) until cmdline of some process of the test user contains what. */
+static pid_t find_process(const char *what)
+{
+	for (int i = 0; i < 200; i++) {
+		char *argv[] = {(char *)"/usr/bin/pgrep", (char *)"-n", (char *)"-f", (char *)what,
+				NULL};
+		struct th_result r;
+		pid_t pid;
+
+		th_run(NULL, argv, (char *[]){NULL}, &r);
+		pid = r.status == 0 ? (pid_t)strtol(r.out, NULL, 10) : 0;
+		th_result_done(&r);
+		if (pid > 0)
+			return pid;
+		usleep(50000);
+	}
+	cr_assert(0, "no process matches '%s'", what);
+	return 0;
+}
+
+static bool gone(pid_t pid)
+{
+	for (int i = 0; i < 200; i++) {
+		if (kill(pid, 0) < 0 && errno == ESRCH)
+			return true;
+		usleep(25000);
+	}
+	return false;
+}
+
+/* The number of "kind":"cell" records in the project's ledger. */
+static size_t cell_records(void)
+{
+	char *json = stats_json();
+	size_t n = (size_t)stat_of(json, "cells");
+
+	free(json);
+	return n;
+}
+
+/* Waits (bounded) until no process's command line contains what. */
+static bool none_left(const char *what)
+{
+	for (int i = 0; i < 200; i++) {
+		char *argv[] = {(char *)"/usr/bin/pgrep", (char *)"-f", (char *)what, NULL};
+		struct th_result r;
+
+		th_run(NULL, argv, (char *[]){NULL}, &r);
+		th_result_done(&r);
+		if (r.status == 1)
+			return true;
+		usleep(50000);
+	}
+	return false;
+}
+
+struct fault {
+	int victim;    /* 0 cell-session, 1 cell run, 2 the proxy, 3 the cell's command */
+	char sleep[8]; /* the command's "sleep N": tells this test's cell from the others' */
+};
+
+static struct fault faults[] = {
+	{0, "1.51"},
+	{1, "1.52"},
+	{2, "1.53"},
+	{3, "1.54"},
+};
+
+ParameterizedTestParameters(session, a_killed_process_leaves_nothing_behind)
+{
+	return cr_make_param_array(struct fault, faults, ELEMENTSOF(faults));
+}
+
+ParameterizedTest(struct fault *f, session, a_killed_process_leaves_nothing_behind)
+{
+	char *sleep, *gc[] = {t.cell, (char *)"gc", NULL};
+	char *argv[] = {t.cell,		  (char *)"run", (char *)"--", (char *)"/usr/bin/python3",
+			(char *)"net.py", NULL,		 NULL};
+	char *pattern[4];
+	pid_t run, victim, proxy;
+	struct th_result r;
+
+	cr_assert(ge(int, asprintf(&sleep, "sleep %s", f->sleep), 0));
+	argv[5] = sleep;
+	/* anchored: bwrap's command line holds the cell's command too */
+	cr_assert(ge(int, asprintf(&pattern[0], "^%s open", t.helper), 0));
+	cr_assert(ge(int, asprintf(&pattern[1], "^%s run", t.cell), 0));
+	cr_assert(ge(int, asprintf(&pattern[2], "^%s proxy", t.cell), 0));
+	cr_assert(ge(int, asprintf(&pattern[3], "^/usr/bin/python3 net.py %s", sleep), 0));
+	run = th_spawn_as(t.uid, t.gid, t.proj, argv, t.env);
+	proxy = find_process(pattern[2]);
+	find_process(pattern[3]);
+	victim = find_process(pattern[f->victim]);
+	cr_assert(eq(int, kill(victim, SIGKILL), 0));
+	waitpid(run, NULL, 0);
+	/* with cell run killed, the cell runs to its end; then its keeper leaves it to a reaper */
+	cr_assert(none_left(pattern[3]));
+	cr_assert(none_left(pattern[0]));
+	th_run_as(t.uid, t.gid, t.proj, gc, t.env, &r);
+	cr_assert(eq(int, r.status, 0), "cell gc: %s", r.err);
+	th_result_done(&r);
+	cr_assert(eq(int, user_cells(), 0), "a cgroup is left");
+	cr_assert(eq(sz, running_files(), 0), "a cell is still listed");
+	cr_assert(gone(proxy), "the proxy is still running");
+	cr_assert(eq(sz, cell_records(), 1), "the ledger has no record of the cell");
+	for (size_t i = 0; i < ELEMENTSOF(pattern); i++)
+		free(pattern[i]);
+	free(sleep);
+}
+
+Test(session, two_cells_of_a_project_at_once_make_two_records)
+{
+	char *argv[] = {
+		t.cell,		  (char *)"run",   (char *)"--",	(char *)"/usr/bin/python3",
+		(char *)"net.py", (char *)"own 2", (char *)"sleep 0.5", NULL};
+	pid_t a = th_spawn_as(t.uid, t.gid, t.proj, argv, t.env);
+	pid_t b = th_spawn_as(t.uid, t.gid, t.proj, argv, t.env);
+	int sa, sb;
+	char *json;
+
+	cr_assert(eq(int, waitpid(a, &sa, 0), a));
+	cr_assert(eq(int, waitpid(b, &sb, 0), b));
+	cr_assert(eq(int, sa, 0));
+	cr_assert(eq(int, sb, 0));
+	json = stats_json();
+	cr_assert(eq(ullong, stat_of(json, "cells"), 2), "%s", json);
+	cr_assert(eq(ullong, stat_of(json, "connects_allowed"), 4), "%s", json);
+	free(json);
+	cr_assert(eq(int, user_cells(), 0));
+}
