@@ -75,7 +75,7 @@ step "Revoke trust"
 run cell deny
 run cell run "${as_user[@]}" -- true
 
-step "The network path: the project's allowlisting proxy, and what it counted"
+step "A cell with a proxy: the kernel lets it reach its proxy and nothing else"
 # an offline stand-in for a package registry: a local server, reached by name only through the
 # config's resolve map (as curl's --resolve does)
 mkdir -p "$work/registry" && echo "left-pad 1.3.0" > "$work/registry/left-pad"
@@ -92,26 +92,33 @@ cat > "$work/net/.cell.json" <<JSON
 {
   "name": "net",
   "network": {
+    "mode": "proxy",
     "allow": ["registry.test:$port"],
     "resolve": {"registry.test": "127.0.0.1"}
   }
 }
 JSON
+chmod -R a+rX "$work/net"
 cd "$work/net"
 cell allow >/dev/null
-"$cell" proxy --listen 127.0.0.1:0 > "$work/proxy.out" &
-proxy=$!
-for _ in $(seq 50); do grep -q listening "$work/proxy.out" && break; sleep 0.1; done
-cat "$work/proxy.out"
-proxy_addr=$(sed -n 's/listening on //p' "$work/proxy.out")
-run curl -s -x "http://$proxy_addr" "http://registry.test:$port/left-pad"
-run curl -s -p -x "http://$proxy_addr" "http://registry.test:$port/left-pad"
-run curl -s -x "http://$proxy_addr" "http://example.net/"
-kill -TERM "$proxy"; wait "$proxy" 2>/dev/null || true
+# HTTP_PROXY points at the cell's own proxy, which allows registry.test and nothing else
+run cell run "${as_user[@]}" -- curl -sS "http://registry.test:$port/left-pad"
+run cell run "${as_user[@]}" -- curl -sS -o /dev/null -w '%{http_code} from the proxy\n' http://example.net/
+# a client that ignores HTTP_PROXY: the kernel refuses the connect itself (EPERM)
+run cell run "${as_user[@]}" -- python3 -c "
+import socket
+for dest in [('127.0.0.1', $port), ('::1', 22)]:
+    try:
+        socket.create_connection(dest, timeout=3)
+        print('connected to', dest)
+    except OSError as e:
+        print('connect', dest, '->', e)
+"
 kill "$upstream" 2>/dev/null; wait "$upstream" 2>/dev/null || true
+# what the proxy counted per host, and what the kernel counted for the cells
 run cell stats
 # and one JSON line per request or tunnel, next to the ledger
-run tail -n 3 "$(ls "$XDG_STATE_HOME"/cell/projects/*/proxy.log | head -n 1)"
+run tail -n 2 "$(ls "$XDG_STATE_HOME"/cell/projects/net-*/proxy.log | head -n 1)"
 cd "$work/demo"
 
 step "cell init writes a starter config for the project type it finds"
@@ -119,4 +126,4 @@ mkdir -p "$work/py" && touch "$work/py/pyproject.toml"
 run cell init "$work/py"
 cat "$work/py/.cell.json"
 
-printf '\nNot implemented yet: the shell hook, the BPF programs and the shim, and routing a cell through its proxy: see README.md.\n'
+printf '\nNot implemented yet: the shell hook, the LD_PRELOAD shim and pam_cell.so: see README.md.\n'
