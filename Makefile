@@ -213,13 +213,15 @@ FUZZ_SECONDS ?= 30
 FUZZ_TARGETS := http config
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz-%)
 
-# (the BPF loader is left out: a fuzzer needs no kernel programs)
-$(BUILD)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(filter-out module/lib/bpf.c,$(LIB_SRC)) \
+# (the BPF loader, and the session and cell-registry modules that use it, are left out: a fuzzer
+# needs no kernel programs)
+FUZZ_SKIP := module/lib/bpf.c module/lib/session.c module/lib/running.c
+$(BUILD)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(filter-out $(FUZZ_SKIP),$(LIB_SRC)) \
 		$(wildcard module/lib/*.h)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  FUZZ    $@")
 	$(Q)clang -std=gnu17 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-		-iquote module/lib -D_GNU_SOURCE -DCELL_VERSION='"fuzz"' $(PKG_CFLAGS) \
+		-iquote module/lib -iquote bpf -D_GNU_SOURCE -DCELL_VERSION='"fuzz"' $(PKG_CFLAGS) \
 		-o $@ $(filter %.c,$^) $(PKG_LIBS)
 
 .PHONY: fuzz fuzz-run
