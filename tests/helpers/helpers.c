@@ -259,3 +259,49 @@ void th_test_user(uid_t *ret_uid, gid_t *ret_gid)
 	*ret_uid = pw->pw_uid;
 	*ret_gid = pw->pw_gid;
 }
+
+void th_run_ok(const char *dir, char *const argv[], char *const envp[])
+{
+	struct th_result r;
+
+	th_run(dir, argv, envp, &r);
+	cr_assert(eq(int, r.status, 0), "%s: %s%s", argv[0], r.out, r.err);
+	th_result_done(&r);
+}
+
+pid_t th_spawn_server(const char *dir, char *const argv[], char *const envp[], const char *fmt,
+		      unsigned *ret_port)
+{
+	char line[256] = "";
+	size_t n = 0;
+	int out[2];
+	pid_t pid;
+
+	cr_assert(eq(int, pipe(out), 0));
+	pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(out[1], 1);
+		dup2(null, 2); /* servers that log every request */
+		close(out[0]);
+		if (dir && chdir(dir) < 0)
+			_exit(126);
+		execve(argv[0], argv, envp);
+		_exit(127);
+	}
+	close(out[1]);
+	while (n < sizeof(line) - 1 && !strchr(line, '\n')) {
+		struct pollfd p = {out[0], POLLIN, 0};
+		ssize_t r;
+
+		cr_assert(gt(int, poll(&p, 1, 10000), 0), "%s did not start", argv[0]);
+		r = read(out[0], line + n, sizeof(line) - 1 - n);
+		cr_assert(gt(long, (long)r, 0), "%s exited", argv[0]);
+		n += (size_t)r;
+		line[n] = '\0';
+	}
+	close(out[0]);
+	cr_assert(eq(int, sscanf(line, fmt, ret_port), 1), "%s", line);
+	return pid;
+}

@@ -41,6 +41,14 @@ void th_run_as(uid_t uid, gid_t gid, const char *dir, char *const argv[], char *
 	       struct th_result *ret);
 /* fork + exec as th_run_as does, without waiting; stdin and stdout go to /dev/null. */
 pid_t th_spawn_as(uid_t uid, gid_t gid, const char *dir, char *const argv[], char *const envp[]);
+/* th_run, and the test fails unless argv exits 0. */
+void th_run_ok(const char *dir, char *const argv[], char *const envp[]);
+/*
+ * Starts a server (argv, in dir, stderr to /dev/null) and reads the port it listens on from
+ * the first line it prints, with fmt ("%u" somewhere in it). Returns its pid; kill it.
+ */
+pid_t th_spawn_server(const char *dir, char *const argv[], char *const envp[], const char *fmt,
+		      unsigned *ret_port);
 /* Waits for path to exist, up to seconds; whether it does. */
 bool th_wait_for_file(const char *path, int seconds);
 /* chown -R, without following symlinks. */

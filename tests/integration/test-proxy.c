@@ -671,54 +671,14 @@ Test(proxy, a_bad_or_missing_response_is_a_502)
 	free(u);
 }
 
-/*
- * Starts argv (in dir) as the upstream, in place of the one before, and reads the port it
- * listens on from the first line it prints, with fmt ("%u" somewhere in it).
- */
+/* Starts argv (in dir) as the upstream, in place of the one before: th_spawn_server. */
 static unsigned start_upstream_program(const char *dir, char *const argv[], const char *fmt)
 {
-	char line[256] = "";
-	size_t n = 0;
 	unsigned port = 0;
-	int out[2];
 
 	stop_upstream();
-	cr_assert(eq(int, pipe(out), 0));
-	t.upstream = fork();
-	if (t.upstream == 0) {
-		int null = open("/dev/null", O_WRONLY);
-
-		dup2(out[1], 1);
-		dup2(null, 2); /* servers that log every request */
-		close(out[0]);
-		if (chdir(dir) < 0)
-			_exit(126);
-		execve(argv[0], argv, t.env);
-		_exit(127);
-	}
-	close(out[1]);
-	while (n < sizeof(line) - 1 && !strchr(line, '\n')) {
-		struct pollfd p = {out[0], POLLIN, 0};
-		ssize_t r;
-
-		cr_assert(gt(int, poll(&p, 1, 10000), 0), "%s did not start", argv[0]);
-		r = read(out[0], line + n, sizeof(line) - 1 - n);
-		cr_assert(gt(long, (long)r, 0), "%s exited", argv[0]);
-		n += (size_t)r;
-		line[n] = '\0';
-	}
-	close(out[0]);
-	cr_assert(eq(int, sscanf(line, fmt, &port), 1), "%s", line);
+	t.upstream = th_spawn_server(dir, argv, t.env, fmt, &port);
 	return port;
-}
-
-static void run_ok(const char *dir, char *const argv[], char *const envp[])
-{
-	struct th_result r;
-
-	th_run(dir, argv, envp, &r);
-	cr_assert(eq(int, r.status, 0), "%s: %s%s", argv[0], r.out, r.err);
-	th_result_done(&r);
 }
 
 /* A TLS server (python's ssl, a self-signed certificate for registry.test) behind a tunnel. */
@@ -767,7 +727,7 @@ Test(proxy, tls_through_a_tunnel_with_curl_and_python)
 	struct th_result r;
 	int n = 0;
 
-	run_ok(t.tmp, openssl, t.env);
+	th_run_ok(t.tmp, openssl, t.env);
 	t.upstream_port = start_upstream_program(t.tmp, serve_argv, "%u");
 	write_config("");
 	start_proxy(NULL, NULL);
@@ -839,12 +799,12 @@ Test(proxy, git_clone_over_http_through_the_proxy)
 	char *src;
 
 	src = th_join(t.tmp, "src");
-	run_ok(t.tmp, git_init, t.env);
+	th_run_ok(t.tmp, git_init, t.env);
 	free(th_write(src, "README", "cloned through the cell proxy\n"));
-	run_ok(t.tmp, git_add, t.env);
-	run_ok(t.tmp, git_commit, t.env);
-	run_ok(t.tmp, git_bare, t.env);
-	run_ok(t.tmp, git_info, t.env);
+	th_run_ok(t.tmp, git_add, t.env);
+	th_run_ok(t.tmp, git_commit, t.env);
+	th_run_ok(t.tmp, git_bare, t.env);
+	th_run_ok(t.tmp, git_info, t.env);
 	{
 		char *srv = th_join(t.tmp, "srv");
 
@@ -857,7 +817,7 @@ Test(proxy, git_clone_over_http_through_the_proxy)
 	snprintf(proxy_opt, sizeof(proxy_opt), "http.proxy=http://127.0.0.1:%u", t.proxy_port);
 	cr_assert(ge(int, asprintf(&u, "http://registry.test:%u/repo.git", t.upstream_port), 0));
 	git_clone[5] = u;
-	run_ok(t.tmp, git_clone, t.env);
+	th_run_ok(t.tmp, git_clone, t.env);
 	{
 		char *path = th_join(t.tmp, "dst/README");
 
@@ -1150,12 +1110,24 @@ static void allow_port(unsigned port)
 	write_config(extra);
 }
 
+/* Reads fd until EOF or an error, closes it; how many bytes came. */
+static size_t read_to_end(int fd)
+{
+	char buf[65536];
+	size_t got = 0;
+	ssize_t n;
+
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		got += (size_t)n;
+	close(fd);
+	return got;
+}
+
 Test(proxy, a_tunnel_delivers_everything_to_a_slow_reader)
 {
 	enum { SIZE = 8 * 1024 * 1024 };
 	unsigned port = sending_upstream(SIZE);
-	size_t got = 0;
-	char buf[65536];
+	size_t got;
 	int fd;
 
 	allow_port(port);
@@ -1164,14 +1136,7 @@ Test(proxy, a_tunnel_delivers_everything_to_a_slow_reader)
 	shutdown(fd, SHUT_WR);
 	/* the proxy's buffers fill and the upstream closes before we read anything */
 	sleep(1);
-	for (;;) {
-		ssize_t n = read(fd, buf, sizeof(buf));
-
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	close(fd);
+	got = read_to_end(fd);
 	cr_assert(eq(sz, got, (size_t)SIZE));
 }
 
@@ -1287,21 +1252,13 @@ Test(proxy, a_tunnel_that_keeps_moving_is_never_idle)
 {
 	/* 30 chunks over about 1.5 s, with an idle timeout of 300 ms: bytes keep moving */
 	unsigned port = trickling_upstream(30, 50);
-	size_t got = 0;
-	char buf[4096];
+	size_t got;
 	int fd;
 
 	allow_port(port);
 	start_proxy("--idle-timeout", "300");
 	fd = tunnel(port);
-	for (;;) {
-		ssize_t n = read(fd, buf, sizeof(buf));
-
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	close(fd);
+	got = read_to_end(fd);
 	cr_assert(eq(sz, got, (size_t)30 * 16));
 }
 

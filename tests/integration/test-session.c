@@ -84,15 +84,6 @@ static void env_add(size_t i, const char *fmt, const char *value)
 	cr_assert(ge(int, asprintf(&t.env[i], fmt, value), 0));
 }
 
-static void run_ok(char *const argv[])
-{
-	struct th_result r;
-
-	th_run(NULL, argv, (char *[]){NULL}, &r);
-	cr_assert(eq(int, r.status, 0), "%s: %s%s", argv[0], r.out, r.err);
-	th_result_done(&r);
-}
-
 static void install(const char *from, const char *to, const char *mode)
 {
 	char *src = th_join(CELL_TEST_BUILD, from);
@@ -104,34 +95,15 @@ static void install(const char *from, const char *to, const char *mode)
 			(char *)to,
 			NULL};
 
-	run_ok(argv);
+	th_run_ok(NULL, argv, (char *[]){NULL});
 	free(src);
 }
 
 static void start_upstream(void)
 {
 	char *argv[] = {(char *)"/usr/bin/python3", (char *)"-c", (char *)upstream_py, t.www, NULL};
-	char line[64] = "";
-	int out[2];
-	ssize_t n;
-	struct pollfd p;
 
-	cr_assert(eq(int, pipe(out), 0));
-	t.upstream = fork();
-	if (t.upstream == 0) {
-		dup2(out[1], 1);
-		close(out[0]);
-		execve(argv[0], argv, t.env);
-		_exit(127);
-	}
-	close(out[1]);
-	p = (struct pollfd){out[0], POLLIN, 0};
-	cr_assert(gt(int, poll(&p, 1, 10000), 0), "the upstream did not start");
-	n = read(out[0], line, sizeof(line) - 1);
-	close(out[0]);
-	cr_assert(gt(long, (long)n, 0));
-	t.port = (unsigned)strtoul(line, NULL, 10);
-	cr_assert(gt(uint, t.port, 0));
+	t.upstream = th_spawn_server(NULL, argv, t.env, "%u", &t.port);
 }
 
 /* .cell.json: proxy mode, the upstream allowed as registry.test, and extra JSON members. */
