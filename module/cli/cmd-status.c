@@ -32,5 +32,7 @@ int cmd_status(int argc, char *argv[])
 	printf("%-24s %-20s %-19s %s\n", "cell", "project", "since", "state");
 	if (cell_running_list(show, &n) < 0)
 		return CELL_EXIT_FAILURE;
+	if (n == 0)
+		printf("(no open cells)\n");
 	return CELL_EXIT_OK;
 }

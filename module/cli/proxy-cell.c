@@ -206,7 +206,8 @@ static void reap(const struct cell_running *c, const char *helper, bool keep_emp
 }
 
 struct reaping {
-	const char *helper;
+	char *helper; /* looked for at the first cell to reap: most calls find none */
+	bool looked;
 	bool verbose;
 	unsigned n;
 };
@@ -216,9 +217,15 @@ static int reap_if_orphaned(const struct cell_running *c, void *data)
 {
 	struct reaping *g = data;
 
+	const char *why;
+
 	if (cell_process_alive(c->owner, c->owner_start) ||
 	    cell_process_alive(c->keeper, c->keeper_start))
 		return 0;
+	if (!g->looked) {
+		g->helper = cli_session_helper(&why);
+		g->looked = true;
+	}
 	reap(c, g->helper, c->keeper != 0);
 	if (g->verbose)
 		printf("closed cell %s of %s\n", c->id, c->name);
@@ -228,11 +235,10 @@ static int reap_if_orphaned(const struct cell_running *c, void *data)
 
 unsigned cli_reap_cells(bool verbose)
 {
-	const char *why;
-	_cleanup_free_ char *helper = cli_session_helper(&why);
-	struct reaping g = {helper, verbose, 0};
+	struct reaping g = {.verbose = verbose};
 
 	cell_running_list(reap_if_orphaned, &g);
+	free(g.helper);
 	return g.n;
 }
 

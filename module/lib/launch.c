@@ -259,7 +259,6 @@ static int env_args(char **env)
 {
 	_cleanup_free_ char *buf = NULL;
 	size_t len = 0, cap = 16;
-	int r;
 
 	for (size_t i = 0; env && env[i]; i++)
 		cap += strlen(env[i]) + sizeof("--setenv") + 2;
@@ -281,8 +280,7 @@ static int env_args(char **env)
 		memcpy(buf + len, eq + 1, strlen(eq + 1) + 1);
 		len += strlen(eq + 1) + 1;
 	}
-	r = memfd_with("cell-env", buf, len);
-	return r;
+	return memfd_with("cell-env", buf, len);
 }
 
 /*

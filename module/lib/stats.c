@@ -121,12 +121,12 @@ static bool whole(const cJSON *v)
 	       v->valuedouble == floor(v->valuedouble) && v->valuedouble < 9007199254740992.0;
 }
 
-/* Adds kernel counters from k (all or nothing); "cells" counts how many cells they sum. */
-static int merge_kernel(struct cell_stats *s, const cJSON *k)
+/* Adds kernel counters from k to *sum (all or nothing); "cells" says how many cells they sum. */
+static int merge_kernel(struct cell_counters *sum, uint64_t *cells, const cJSON *k)
 {
-	const cJSON *cells = cJSON_GetObjectItemCaseSensitive(k, "cells");
+	const cJSON *n = cJSON_GetObjectItemCaseSensitive(k, "cells");
 
-	if (!cJSON_IsObject(k) || (cells && !whole(cells)))
+	if (!cJSON_IsObject(k) || (n && !whole(n)))
 		return -EINVAL;
 	for (size_t i = 0; i < cell_counter_n_fields; i++) {
 		const cJSON *v = cJSON_GetObjectItemCaseSensitive(k, cell_counter_fields[i].key);
@@ -138,16 +138,16 @@ static int merge_kernel(struct cell_stats *s, const cJSON *k)
 		const cJSON *v = cJSON_GetObjectItemCaseSensitive(k, cell_counter_fields[i].key);
 
 		if (v)
-			*cell_counter(&s->kernel, i) += (uint64_t)v->valuedouble;
+			*cell_counter(sum, i) += (uint64_t)v->valuedouble;
 	}
-	s->cells += cells ? (uint64_t)cells->valuedouble : 1;
+	*cells += n ? (uint64_t)n->valuedouble : 1;
 	return 0;
 }
 
 int cell_stats_merge_kernel(struct cell_stats *s, const char *json, size_t len)
 {
 	cJSON *root = cJSON_ParseWithLength(json, len);
-	int r = root ? merge_kernel(s, root) : -EINVAL;
+	int r = root ? merge_kernel(&s->kernel, &s->cells, root) : -EINVAL;
 
 	cJSON_Delete(root);
 	return r;
@@ -157,7 +157,8 @@ int cell_stats_merge_record(struct cell_stats *s, const char *line, size_t len)
 {
 	cJSON *root = cJSON_ParseWithLength(line, len), *hosts, *h;
 	const cJSON *start, *end, *kernel;
-	struct cell_stats kstats = {0};
+	struct cell_counters kernel_sum = {0};
+	uint64_t cells = 0;
 	int r = 0;
 
 	if (!root)
@@ -171,7 +172,7 @@ int cell_stats_merge_record(struct cell_stats *s, const char *line, size_t len)
 	}
 	kernel = cJSON_GetObjectItemCaseSensitive(root, "kernel");
 	/* check the whole record before counting any of it */
-	if (kernel && merge_kernel(&kstats, kernel) < 0)
+	if (kernel && merge_kernel(&kernel_sum, &cells, kernel) < 0)
 		r = -EINVAL;
 	cJSON_ArrayForEach(h, hosts)
 	{
@@ -203,8 +204,8 @@ int cell_stats_merge_record(struct cell_stats *s, const char *line, size_t len)
 	}
 	if (r >= 0) {
 		for (size_t i = 0; i < cell_counter_n_fields; i++)
-			*cell_counter(&s->kernel, i) += cell_counter_get(&kstats.kernel, i);
-		s->cells += kstats.cells;
+			*cell_counter(&s->kernel, i) += cell_counter_get(&kernel_sum, i);
+		s->cells += cells;
 		s->records++;
 		if (!s->first_start || (int64_t)start->valuedouble < s->first_start)
 			s->first_start = (int64_t)start->valuedouble;
