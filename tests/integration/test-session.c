@@ -9,9 +9,12 @@
 #include <criterion/parameterized.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
+#include <ifaddrs.h>
 #include <dirent.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +33,9 @@ static struct {
 	gid_t gid;
 	char *env[16];
 	pid_t upstream;
-	unsigned port; /* the upstream's, on the host's loopback */
+	unsigned port;	    /* the upstream's, on the host's loopback */
+	char netns[32];	    /* a network namespace made by the test, removed by teardown */
+	pid_t netns_server; /* a server in it (which keeps it alive) */
 } t;
 
 /* Python in the cell: each argument is one probe; one line of result each. */
@@ -75,7 +80,8 @@ static const char upstream_py[] =
 	"import http.server, functools, sys\n"
 	"class H(http.server.SimpleHTTPRequestHandler):\n"
 	"    def log_message(self, *a): pass\n"
-	"s = http.server.HTTPServer(('127.0.0.1', 0), functools.partial(H, directory=sys.argv[1]))\n"
+	"addr = sys.argv[2] if len(sys.argv) > 2 else '127.0.0.1'\n"
+	"s = http.server.HTTPServer((addr, 0), functools.partial(H, directory=sys.argv[1]))\n"
 	"print(s.server_address[1], flush=True)\n"
 	"s.serve_forever()\n";
 
@@ -106,25 +112,34 @@ static void start_upstream(void)
 	t.upstream = th_spawn_server(NULL, argv, t.env, "%u", &t.port);
 }
 
-/* .cell.json: proxy mode, the upstream allowed as registry.test, and extra JSON members. */
-static void set_config(const char *extra)
+/* .cell.json with this network section, trusted by the test user. */
+static void write_config(const char *network)
 {
 	char *json, *argv[] = {t.cell, (char *)"allow", NULL};
 	struct th_result r;
 
-	cr_assert(ge(int,
-		     asprintf(&json,
-			      "{\"name\": \"sess\", \"network\": {\"mode\": \"proxy\", "
-			      "\"allow\": [\"registry.test:%u\"], \"resolve\": {\"registry.test\": "
-			      "\"127.0.0.1\"}%s}}",
-			      t.port, extra ? extra : ""),
-		     0));
+	cr_assert(ge(int, asprintf(&json, "{\"name\": \"sess\", \"network\": %s}", network), 0));
 	free(th_write(t.proj, ".cell.json", json));
 	free(json);
 	th_chown_r(t.proj, t.uid, t.gid);
 	th_run_as(t.uid, t.gid, t.proj, argv, t.env, &r);
 	cr_assert(eq(int, r.status, 0), "cell allow: %s", r.err);
 	th_result_done(&r);
+}
+
+/* .cell.json: proxy mode, the upstream allowed as registry.test, and extra JSON members. */
+static void set_config(const char *extra)
+{
+	char *network;
+
+	cr_assert(ge(int,
+		     asprintf(&network,
+			      "{\"mode\": \"proxy\", \"allow\": [\"registry.test:%u\"], "
+			      "\"resolve\": {\"registry.test\": \"127.0.0.1\"}%s}",
+			      t.port, extra ? extra : ""),
+		     0));
+	write_config(network);
+	free(network);
 }
 
 static void setup(void)
@@ -175,6 +190,23 @@ static void setup(void)
 
 static void teardown(void)
 {
+	if (t.netns_server > 0) {
+		kill(t.netns_server, SIGKILL);
+		waitpid(t.netns_server, NULL, 0);
+	}
+	if (t.netns[0]) {
+		/* the namespace's end would go with it, but only once the kernel gets to it */
+		char veth[32], *del_veth[] = {(char *)"/usr/sbin/ip", (char *)"link",
+					      (char *)"delete", veth, NULL};
+		char *del_ns[] = {(char *)"/usr/sbin/ip", (char *)"netns", (char *)"delete",
+				  t.netns, NULL};
+		struct th_result r;
+
+		snprintf(veth, sizeof(veth), "ch%d", (int)getpid());
+		th_run(NULL, del_veth, (char *[]){NULL}, &r);
+		th_result_done(&r);
+		th_run_ok(NULL, del_ns, (char *[]){NULL});
+	}
 	if (t.upstream > 0) {
 		kill(t.upstream, SIGKILL);
 		waitpid(t.upstream, NULL, 0);
@@ -371,6 +403,119 @@ Test(session, listed_local_ports_are_reachable)
 	cr_assert(eq(str, r.out, (char *)"ok\n"), "%s", r.err);
 	th_result_done(&r);
 	free(probes[0]);
+}
+
+/* /usr/sbin/ip with these arguments (split at spaces), which must succeed. */
+static void _printf_(1, 2) ip(const char *fmt, ...)
+{
+	char *args, *argv[16] = {(char *)"/usr/sbin/ip"}, *save = NULL;
+	size_t n = 1;
+	va_list ap;
+
+	va_start(ap, fmt);
+	cr_assert(ge(int, vasprintf(&args, fmt, ap), 0));
+	va_end(ap);
+	for (char *w = strtok_r(args, " ", &save); w && n < ELEMENTSOF(argv) - 1;
+	     w = strtok_r(NULL, " ", &save))
+		argv[n++] = w;
+	argv[n] = NULL;
+	th_run_ok(NULL, argv, (char *[]){NULL});
+	free(args);
+}
+
+/* A documentation network (RFC 5737: never routed on the internet) no interface here is on. */
+static const char *unused_net(void)
+{
+	static const char *const nets[] = {"203.0.113", "198.51.100", "192.0.2"};
+	struct ifaddrs *ifs;
+
+	cr_assert(eq(int, getifaddrs(&ifs), 0));
+	for (size_t i = 0; i < ELEMENTSOF(nets); i++) {
+		bool used = false;
+
+		for (struct ifaddrs *a = ifs; a && !used; a = a->ifa_next) {
+			char text[INET_ADDRSTRLEN];
+
+			if (!a->ifa_addr || a->ifa_addr->sa_family != AF_INET)
+				continue;
+			inet_ntop(AF_INET, &((struct sockaddr_in *)a->ifa_addr)->sin_addr, text,
+				  sizeof(text));
+			used = startswith(text, nets[i]) && text[strlen(nets[i])] == '.';
+		}
+		if (!used) {
+			freeifaddrs(ifs);
+			return nets[i];
+		}
+	}
+	freeifaddrs(ifs);
+	th_skip("every documentation network is on an interface of this machine");
+}
+
+/* A host that is not this machine: the test's own, in a network namespace behind a veth pair. */
+Test(session, a_cell_reaches_another_host_only_through_its_proxy)
+{
+	const char *net = unused_net();
+	char *network, *probes[4], there[INET_ADDRSTRLEN];
+	int id = (int)getpid();
+	unsigned port;
+	struct th_result r;
+
+	snprintf(there, sizeof(there), "%s.2", net);
+	snprintf(t.netns, sizeof(t.netns), "cellt%d", id);
+	ip("netns add %s", t.netns);
+	ip("link add ch%d type veth peer name cn%d netns %s", id, id, t.netns);
+	ip("addr add %s.1/24 dev ch%d", net, id);
+	ip("link set ch%d up", id);
+	ip("-n %s addr add %s/24 dev cn%d", t.netns, there, id);
+	ip("-n %s link set cn%d up", t.netns, id);
+	{
+		char *argv[] = {(char *)"/usr/sbin/ip",
+				(char *)"netns",
+				(char *)"exec",
+				t.netns,
+				(char *)"/usr/bin/python3",
+				(char *)"-c",
+				(char *)upstream_py,
+				t.www,
+				there,
+				NULL};
+
+		t.netns_server = th_spawn_server(NULL, argv, t.env, "%u", &port);
+	}
+	cr_assert(ge(int,
+		     asprintf(&network,
+			      "{\"mode\": \"proxy\", \"allow\": [\"upstream.test:%u\"], "
+			      "\"resolve\": {\"upstream.test\": \"%s\"}}",
+			      port, there),
+		     0));
+	write_config(network);
+	free(network);
+	cr_assert(ge(int, asprintf(&probes[0], "tcp %s %u", there, port), 0));
+	cr_assert(ge(int, asprintf(&probes[1], "udp %s %u", there, port), 0));
+	probes[2] = probe("fetch http://upstream.test:%u/hello", port);
+	probes[3] = NULL;
+	/* the positive control: outside a cell, the test user reaches it directly */
+	{
+		char *argv[] = {(char *)"/usr/bin/python3", (char *)"net.py", probes[0], probes[1],
+				NULL};
+
+		th_run_as(t.uid, t.gid, t.proj, argv, t.env, &r);
+		cr_assert(eq(str, r.out, (char *)"ok\nok\n"), "%s", r.err);
+		th_result_done(&r);
+	}
+	r = in_cell(probes);
+	cr_assert(eq(str, r.out, (char *)"errno 1\nerrno 1\n200 6\n"), "%s", r.err);
+	th_result_done(&r);
+	{
+		char *json = stats_json();
+
+		cr_assert(eq(ullong, stat_of(json, "connects_allowed"), 1), "%s", json);
+		cr_assert(eq(ullong, stat_of(json, "connects_denied"), 1), "%s", json);
+		cr_assert(eq(ullong, stat_of(json, "udp_denied"), 1), "%s", json);
+		free(json);
+	}
+	for (size_t i = 0; i < 3; i++)
+		free(probes[i]);
 }
 
 /* cell-session as the test user, with exactly argv after the program, and stdout a pipe. */
