@@ -14,6 +14,7 @@
 
 #include "cell.h"
 
+#define AF_UNIX 1
 #define AF_INET 2
 #define AF_INET6 10
 #define AF_PACKET 17
@@ -27,6 +28,16 @@
 #define DENY 0
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+/* 6.2+; the Unix hooks that use it are only loaded where the kernel has them (6.7+) */
+extern void *bpf_cast_to_kern_ctx(void *obj) __ksym __weak;
+
+/* what the Unix hooks read of the kernel's side of their context (CO-RE: named by its own
+ * flavour, so that building on a kernel without uaddrlen still works) */
+struct bpf_sock_addr_kern___cell {
+	struct sockaddr *uaddr;
+	u32 uaddrlen;
+} __attribute__((preserve_access_index));
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -417,4 +428,55 @@ int cell_ingress(struct __sk_buff *skb)
 		__sync_fetch_and_add(&c->packets_in, 1);
 	}
 	return ALLOW;
+}
+
+/*
+ * Abstract Unix sockets belong to a network namespace, and a cell shares the host's: an
+ * abstract name (X11's, D-Bus's, a container runtime's) would be a way out. Path-bound sockets
+ * are left to the file system view.
+ */
+static __always_inline int decide_unix(struct bpf_sock_addr *ctx, bool send)
+{
+	struct bpf_sock_addr_kern___cell *sa = bpf_cast_to_kern_ctx(ctx);
+	__u32 name[4] = {}, len, n;
+	struct cell_counters *c;
+	struct cell_policy *p;
+	char first = 1;
+	__u64 cg = 0;
+
+	if (!sa)
+		return DENY;
+	len = sa->uaddrlen;
+	/* sun_family, then the path: a first byte of zero is an abstract name */
+	if (len <= 2 || bpf_probe_read_kernel(&first, 1, (char *)sa->uaddr + 2) || first)
+		return ALLOW;
+	/* the name's first 16 bytes, for the event */
+	n = len - 3 < sizeof(name) ? len - 3 : sizeof(name);
+	if (n)
+		bpf_probe_read_kernel(name, n, (char *)sa->uaddr + 3);
+	p = policy_of(NULL, &cg);
+	if (!p) {
+		cg = bpf_get_current_cgroup_id();
+	} else {
+		c = counters(cg);
+		if (c)
+			__sync_fetch_and_add(send ? &c->udp_denied : &c->connects_denied, 1);
+		if (p->flags & CELL_POLICY_QUIET)
+			return DENY;
+	}
+	report(cg, AF_UNIX, 0, name, 4, 0, CELL_DENY_ABSTRACT_UNIX);
+	return DENY;
+}
+
+/* Section names libbpf 1.1 does not know: the loader sets their type and attach type. */
+SEC("cgroup/connect_unix")
+int cell_connect_unix(struct bpf_sock_addr *ctx)
+{
+	return decide_unix(ctx, false);
+}
+
+SEC("cgroup/sendmsg_unix")
+int cell_sendmsg_unix(struct bpf_sock_addr *ctx)
+{
+	return decide_unix(ctx, true);
 }

@@ -4,7 +4,7 @@
 
 /* Bumped when a program's behaviour or a map's layout changes: a newer loader replaces the
  * pinned programs of an older one in place. */
-#define CELL_BPF_VERSION 1
+#define CELL_BPF_VERSION 2
 
 #define CELL_LOCAL_PORTS_MAX 16
 /* cgroup levels searched above a socket's cgroup for its cell's policy */
@@ -25,7 +25,7 @@ struct cell_policy {
 struct cell_counters {
 	__u64 connects_allowed; /* TCP and UDP connects, and UDP sends, let through */
 	__u64 connects_denied;
-	__u64 udp_denied; /* unconnected UDP sends refused */
+	__u64 udp_denied; /* unconnected UDP (and Unix datagram) sends refused */
 	__u64 bytes_in, bytes_out;
 	__u64 packets_in, packets_out;
 	__u64 sockets_denied; /* raw and packet sockets refused */

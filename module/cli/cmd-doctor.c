@@ -6,9 +6,11 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bpf.h"
 #include "bwrap.h"
 #include "cgroup.h"
 #include "cli.h"
@@ -135,13 +137,35 @@ static void check_bpf(void)
 	report(OK, what, NULL);
 }
 
-static void check_privilege(void)
+/* Which network mode a proxy cell gets here, and why. */
+static void check_network(void)
 {
-	if (geteuid() == 0)
-		report(OK, "privilege: running as root, so BPF mode is possible", NULL);
-	else
-		report(WARN, "privilege: not root; cells will run in unprivileged mode",
-		       "run as root, or install the setuid cell-session helper (not built yet)");
+	_cleanup_free_ char *helper = NULL;
+	const char *why = NULL;
+	struct utsname u = {0};
+	char what[512];
+
+	helper = cli_session_helper(&why);
+	if (helper) {
+		snprintf(what, sizeof(what),
+			 "network: proxy cells are kernel-enforced (BPF) through %s%s", helper,
+			 geteuid() == 0 ? " (cell runs as root)" : " (setuid root)");
+		report(OK, what, NULL);
+	} else {
+		snprintf(what, sizeof(what), "network: proxy cells fall back to none: %s", why);
+		report(WARN, what,
+		       "make install SETUID=1 (cell-session setuid root, on a mount without nosuid)");
+	}
+	uname(&u);
+	if (cell_bpf_has_unix_hooks()) {
+		report(OK, "abstract Unix sockets: closed to cells (cgroup/connect_unix)", NULL);
+	} else {
+		snprintf(what, sizeof(what),
+			 "abstract Unix sockets: kernel %s has no cgroup/connect_unix (6.7+), so "
+			 "cells can reach the host's (X11, D-Bus, container runtimes)",
+			 u.release);
+		report(WARN, what, "a 6.7 or newer kernel (Debian 12: bookworm-backports)");
+	}
 }
 
 static void check_seccomp(void)
@@ -169,8 +193,7 @@ int cmd_doctor(int argc, char *argv[])
 	check_seccomp();
 	check_cgroup();
 	check_bpf();
-	check_privilege();
-	printf("network: enforcement (BPF programs, proxy, shim) is not implemented yet\n");
+	check_network();
 	printf("%s\n", ok ? "cell can build cells on this machine"
 			  : "cell cannot build cells here until the FAIL lines are fixed");
 	return ok ? CELL_EXIT_OK : CELL_EXIT_FAILURE;

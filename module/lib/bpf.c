@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -92,7 +93,93 @@ static bool link_on(const char *path, uint64_t cg)
 	return on;
 }
 
-/* Whether every program is attached to the cgroup cg, as this build's version. */
+/*
+ * The Unix socket hooks (6.7+): section names libbpf 1.1 does not know, so their program and
+ * attach types are set here, the latter as the running kernel's BTF numbers it.
+ */
+static const struct {
+	const char *prog, *attach_type;
+} unix_hooks[] = {
+	{"cell_connect_unix", "BPF_CGROUP_UNIX_CONNECT"},
+	{"cell_sendmsg_unix", "BPF_CGROUP_UNIX_SENDMSG"},
+};
+
+static bool is_unix_hook(const struct bpf_program *prog)
+{
+	for (size_t i = 0; i < ELEMENTSOF(unix_hooks); i++)
+		if (streq(bpf_program__name(prog), unix_hooks[i].prog))
+			return true;
+	return false;
+}
+
+/* The values of enum bpf_attach_type's names in the kernel's BTF; -ENOENT if one is missing. */
+static int kernel_attach_types(int ret[static ELEMENTSOF(unix_hooks)])
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	const struct btf_type *t;
+	size_t found = 0;
+	int id;
+
+	if (!btf)
+		return -errno;
+	id = btf__find_by_name_kind(btf, "bpf_attach_type", BTF_KIND_ENUM);
+	t = id > 0 ? btf__type_by_id(btf, (__u32)id) : NULL;
+	for (int i = 0; t && i < btf_vlen(t); i++) {
+		const char *name = btf__name_by_offset(btf, btf_enum(t)[i].name_off);
+
+		for (size_t k = 0; name && k < ELEMENTSOF(unix_hooks); k++)
+			if (streq(name, unix_hooks[k].attach_type)) {
+				ret[k] = btf_enum(t)[i].val;
+				found++;
+			}
+	}
+	btf__free(btf);
+	return found == ELEMENTSOF(unix_hooks) ? 0 : -ENOENT;
+}
+
+bool cell_bpf_has_unix_hooks(void)
+{
+	int types[ELEMENTSOF(unix_hooks)];
+
+	return kernel_attach_types(types) == 0;
+}
+
+/* Sets up the Unix hooks where the kernel has them; elsewhere they are not loaded. */
+static int prepare_unix_hooks(struct cell_bpf *skel)
+{
+	int types[ELEMENTSOF(unix_hooks)];
+	bool have = kernel_attach_types(types) == 0;
+	struct bpf_program *prog;
+
+	bpf_object__for_each_program(prog, skel->obj)
+	{
+		for (size_t i = 0; i < ELEMENTSOF(unix_hooks); i++) {
+			int r;
+
+			if (!streq(bpf_program__name(prog), unix_hooks[i].prog))
+				continue;
+			if (!have) {
+				r = bpf_program__set_autoload(prog, false);
+				if (r < 0)
+					return r;
+				continue;
+			}
+			r = bpf_program__set_type(prog, BPF_PROG_TYPE_CGROUP_SOCK_ADDR);
+			if (r >= 0)
+				r = bpf_program__set_expected_attach_type(
+					prog, (enum bpf_attach_type)types[i]);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Whether every program is attached to the cgroup cg, as this build's version. A Unix hook's
+ * link may be missing: the load that wrote this version attached them where the kernel has
+ * them, and the kernel does not change under a pinned program.
+ */
 static bool in_place(const struct cell_bpf *skel, uint64_t cg)
 {
 	struct bpf_program *prog;
@@ -105,7 +192,7 @@ static bool in_place(const struct cell_bpf *skel, uint64_t cg)
 
 		snprintf(path, sizeof(path), "%s/link_%s", CELL_BPF_PIN_DIR,
 			 bpf_program__name(prog));
-		if (!link_on(path, cg))
+		if (!link_on(path, cg) && !(is_unix_hook(prog) && access(path, F_OK) < 0))
 			return false;
 	}
 	return true;
@@ -179,6 +266,9 @@ int cell_bpf_setup(const char *slice)
 		if (r < 0)
 			return r;
 	}
+	r = prepare_unix_hooks(skel);
+	if (r < 0)
+		return r;
 	r = cell_bpf__load(skel);
 	if (r < 0)
 		return r;
@@ -189,6 +279,8 @@ int cell_bpf_setup(const char *slice)
 	{
 		char path[256];
 
+		if (!bpf_program__autoload(prog))
+			continue;
 		snprintf(path, sizeof(path), "%s/link_%s", CELL_BPF_PIN_DIR,
 			 bpf_program__name(prog));
 		r = attach(prog, cgfd, cg, path);

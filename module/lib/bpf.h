@@ -2,6 +2,7 @@
 #pragma once
 
 #include <linux/types.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "cell.h"
@@ -22,6 +23,11 @@
  * policies, stay). Cheap when all is in place already.
  */
 int cell_bpf_setup(const char *slice);
+/*
+ * Whether the kernel has the Unix socket hooks (cgroup/connect_unix and sendmsg_unix, 6.7+) that
+ * keep cells off the host's abstract Unix sockets: read from its BTF, so anyone can ask.
+ */
+bool cell_bpf_has_unix_hooks(void);
 /* The id of the cgroup2 directory at path (what the programs see as the cgroup id). */
 int cell_bpf_cgroup_id(const char *path, uint64_t *ret);
 int cell_bpf_policy_set(uint64_t cgroup, const struct cell_policy *p);

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bpf.h"
 #include "fileio.h"
 #include "helpers.h"
 
@@ -394,6 +395,15 @@ Test(cli, doctor_reports_this_machine)
 	cr_assert(contains(r.out, "  ok    bubblewrap "));
 	cr_assert(contains(r.out, "cgroup2"));
 	cr_assert(contains(r.out, "cell can build cells on this machine\n"));
+	/* root (CI) runs cell-session from the build tree */
+	cr_assert(contains(r.out, geteuid() == 0
+					  ? "  ok    network: proxy cells are kernel-enforced (BPF)"
+					  : "  warn  network: proxy cells fall back to none: "),
+		  "%s", r.out);
+	cr_assert(contains(r.out, cell_bpf_has_unix_hooks()
+					  ? "  ok    abstract Unix sockets: closed"
+					  : "  warn  abstract Unix sockets: "),
+		  "%s", r.out);
 	th_result_done(&r);
 }
 

@@ -18,10 +18,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bpf.h"
 #include "cgroup.h"
 #include "helpers.h"
 #include "macro.h"
@@ -59,6 +63,14 @@ static const char net_py[] =
 	"        else: socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)\n"
 	"        return 'ok'\n"
 	"    except OSError as e: return 'errno %d' % e.errno\n"
+	"def unix(addr, kind):\n"
+	"    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM if kind == 'stream' else "
+	"socket.SOCK_DGRAM)\n"
+	"    a = '\\0' + addr[1:] if addr.startswith('@') else addr\n"
+	"    try:\n"
+	"        s.connect(a) if kind == 'stream' else s.sendto(b'x', a); return 'ok'\n"
+	"    except OSError as e: return 'errno %d' % e.errno\n"
+	"    finally: s.close()\n"
 	"def own(n):\n"
 	"    l = socket.socket(); l.bind(('127.0.0.1', 0)); l.listen(16)\n"
 	"    out = []\n"
@@ -73,7 +85,7 @@ static const char net_py[] =
 	"for a in sys.argv[1:]:\n"
 	"    op, *args = a.split()\n"
 	"    if op == 'sleep': time.sleep(float(args[0])); print('slept'); continue\n"
-	"    print({'tcp': tcp, 'udp': udp, 'sock': sock, 'own': own, 'fetch': fetch}[op](*args),"
+	"    print({'tcp': tcp, 'udp': udp, 'unix': unix, 'sock': sock, 'own': own, 'fetch': fetch}[op](*args),"
 	" flush=True)\n";
 
 static const char upstream_py[] =
@@ -516,6 +528,79 @@ Test(session, a_cell_reaches_another_host_only_through_its_proxy)
 	}
 	for (size_t i = 0; i < 3; i++)
 		free(probes[i]);
+}
+
+/* A Unix socket listening at addr (a leading '@': abstract), of type (SOCK_STREAM or DGRAM). */
+static int unix_listener(const char *addr, int type)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	size_t len = strlen(addr);
+	int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+
+	cr_assert(ge(int, fd, 0));
+	memcpy(sa.sun_path, addr, len);
+	if (addr[0] == '@')
+		sa.sun_path[0] = '\0';
+	cr_assert(eq(int,
+		     bind(fd, (struct sockaddr *)&sa,
+			  (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)),
+		     0),
+		  "%s: %s", addr, strerror(errno));
+	if (addr[0] != '@')
+		chmod(addr, 0777);
+	if (type == SOCK_STREAM)
+		cr_assert(eq(int, listen(fd, 16), 0));
+	return fd;
+}
+
+/* The cell shares the host's network namespace, and so its abstract Unix sockets (X11's,
+ * D-Bus's, a container runtime's): the kernel hooks keep cells off them. */
+Test(session, a_cell_cannot_reach_the_hosts_abstract_unix_sockets)
+{
+	char stream[64], dgram[64], *path = th_join(t.proj, "dev.sock"), *probes[5];
+	int fds[3];
+	struct th_result r;
+
+	if (!cell_bpf_has_unix_hooks())
+		th_skip("this kernel has no cgroup/connect_unix (6.7+)");
+	snprintf(stream, sizeof(stream), "@cell-test-%d", (int)getpid());
+	snprintf(dgram, sizeof(dgram), "@cell-test-%d-dgram", (int)getpid());
+	fds[0] = unix_listener(stream, SOCK_STREAM);
+	fds[1] = unix_listener(dgram, SOCK_DGRAM);
+	fds[2] = unix_listener(path, SOCK_STREAM);
+	cr_assert(ge(int, asprintf(&probes[0], "unix %s stream", stream), 0));
+	cr_assert(ge(int, asprintf(&probes[1], "unix %s dgram", dgram), 0));
+	cr_assert(ge(int, asprintf(&probes[2], "unix %s stream", path), 0));
+	probes[3] = NULL;
+	/* the positive control: outside a cell, the test user reaches all three */
+	{
+		char *argv[] = {(char *)"/usr/bin/python3",
+				(char *)"net.py",
+				probes[0],
+				probes[1],
+				probes[2],
+				NULL};
+
+		th_run_as(t.uid, t.gid, t.proj, argv, t.env, &r);
+		cr_assert(eq(str, r.out, (char *)"ok\nok\nok\n"), "%s", r.err);
+		th_result_done(&r);
+	}
+	r = in_cell(probes);
+	/* a socket bound to a path in the project is the file system's business */
+	cr_assert(eq(str, r.out, (char *)"errno 1\nerrno 1\nok\n"), "%s", r.err);
+	th_result_done(&r);
+	{
+		char *json = stats_json();
+
+		cr_assert(eq(ullong, stat_of(json, "connects_denied"), 1), "%s", json);
+		cr_assert(eq(ullong, stat_of(json, "udp_denied"), 1), "%s", json);
+		free(json);
+	}
+	for (size_t i = 0; i < 3; i++) {
+		close(fds[i]);
+		free(probes[i]);
+	}
+	free(path);
 }
 
 /* cell-session as the test user, with exactly argv after the program, and stdout a pipe. */
