@@ -72,6 +72,18 @@ struct {
 	__type(value, struct cell_binder);
 } cell_binders SEC(".maps");
 
+struct cell_ring {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, CELL_RING_BYTES);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__array(values, struct cell_ring);
+} cell_rings SEC(".maps");
+
 /* [0]: the CELL_BPF_VERSION of the programs attached, written by the loader */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -130,9 +142,14 @@ static __always_inline struct cell_counters *counters(__u64 cg)
 static __always_inline void report(__u64 cg, __u16 family, __u16 protocol, const __u32 *addr,
 				   int addr_words, __u16 port, __u16 reason)
 {
-	struct cell_event *e = bpf_ringbuf_reserve(&cell_events, sizeof(*e), 0);
+	void *ring = bpf_map_lookup_elem(&cell_rings, &cg);
 	__u64 id = bpf_get_current_pid_tgid();
+	struct cell_event *e;
 
+	if (ring)
+		e = bpf_ringbuf_reserve(ring, sizeof(*e), 0);
+	else
+		e = bpf_ringbuf_reserve(&cell_events, sizeof(*e), 0);
 	if (!e)
 		return; /* full: the counters still have it */
 	e->time_ns = bpf_ktime_get_boot_ns();

@@ -4,7 +4,7 @@
 
 /* Bumped when a program's behaviour or a map's layout changes: a newer loader replaces the
  * pinned programs of an older one in place. */
-#define CELL_BPF_VERSION 2
+#define CELL_BPF_VERSION 3
 
 #define CELL_LOCAL_PORTS_MAX 16
 /* cgroup levels searched above a socket's cgroup for its cell's policy */
@@ -55,7 +55,13 @@ enum cell_deny_reason {
 	CELL_DENY_ABSTRACT_UNIX, /* an abstract Unix socket (shared with the host's namespace) */
 };
 
-/* cell_events (ring buffer): one per denial */
+/*
+ * A cell's denials go to its own ring buffer (cell_rings: cgroup id → a ring buffer of this
+ * size, made and drained by the cell's keeper), or to the shared cell_events if it has none.
+ */
+#define CELL_RING_BYTES (64 * 1024)
+
+/* one per denial */
 struct cell_event {
 	__u64 time_ns; /* CLOCK_BOOTTIME */
 	__u64 cgroup;

@@ -8,8 +8,10 @@
  *   cell-session open --id ID --status-fd FD [--proxy-port P] [--local-port P]... [--quiet]
  *                -- BWRAP [ARGS...]
  *       opens cell ID, runs BWRAP ARGS in it as the caller (privilege dropped for good,
- *       no_new_privs), waits, closes the cell and writes its counters as one line of JSON to
- *       FD (a pipe or socket: never the terminal). Exits with the cell's status.
+ *       no_new_privs), and waits, writing each denial the kernel reports for the cell as a
+ *       line of JSON to FD (a pipe or socket: never the terminal; denial.h) while the caller
+ *       reads it; then closes the cell and writes its counters as one line of JSON to FD.
+ *       Exits with the cell's status.
  *   cell-session reap --id ID --status-fd FD
  *       closes cell ID if its keeper is gone (exit 3: it is alive; 4: there is no such cell)
  *       and writes its counters to FD.
@@ -27,11 +29,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "denial.h"
 #include "fileio.h"
 #include "macro.h"
 #include "process.h"
@@ -223,6 +228,62 @@ static bool caller_gone(int fd)
 	return poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLERR | POLLHUP));
 }
 
+/* An event's time (CLOCK_BOOTTIME) as wall-clock milliseconds. */
+static int64_t wall_ms(uint64_t boot_ns)
+{
+	struct timespec boot, real;
+	int64_t ago_ns;
+
+	clock_gettime(CLOCK_BOOTTIME, &boot);
+	clock_gettime(CLOCK_REALTIME, &real);
+	ago_ns = (int64_t)boot.tv_sec * 1000000000 + boot.tv_nsec - (int64_t)boot_ns;
+	return ((int64_t)real.tv_sec * 1000000000 + real.tv_nsec - ago_ns) / 1000000;
+}
+
+/* Hands a denial to the caller; one that does not read (stopped, or gone) misses it. */
+static int forward_denial(const struct cell_event *e, void *data)
+{
+	const struct request *q = data;
+	struct pollfd pfd = {q->status_fd, POLLOUT, 0};
+	char line[CELL_DENIAL_LINE_MAX + 1];
+	size_t n;
+
+	if (cell_denial_json(q->id, e, wall_ms(e->time_ns), cell_denial_ns_pid((pid_t)e->tgid),
+			     line, sizeof(line) - 1) < 0)
+		return 0;
+	n = strlen(line);
+	line[n++] = '\n';
+	if (poll(&pfd, 1, 0) == 1 && pfd.revents == POLLOUT)
+		(void)!cell_write_all(q->status_fd, line, n);
+	return 0;
+}
+
+/* Waits for the cell's first process, forwarding denials until it is gone. */
+static int wait_forwarding(struct cell_session *s, pid_t pid, const struct request *q,
+			   int *ret_status)
+{
+	_cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+
+	while (pidfd >= 0) {
+		struct pollfd pfd[2] = {{pidfd, POLLIN, 0}, {cell_session_events_fd(s), POLLIN, 0}};
+
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (pfd[1].revents)
+			cell_session_events(s, forward_denial, (void *)q);
+		if (pfd[0].revents)
+			break;
+	}
+	while (waitpid(pid, ret_status, 0) < 0)
+		if (errno != EINTR)
+			return negative_errno();
+	cell_session_events(s, forward_denial, (void *)q);
+	return 0;
+}
+
 static int run_open(const struct caller *c, const char *slice, const struct request *q)
 {
 	struct cell_session *s = NULL;
@@ -253,9 +314,8 @@ static int run_open(const struct caller *c, const char *slice, const struct requ
 		cell_session_close(s, NULL);
 		return EXIT_FAIL;
 	}
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return EXIT_FAIL;
+	if (wait_forwarding(s, pid, q, &status) < 0)
+		return EXIT_FAIL;
 	if (caller_gone(q->status_fd)) {
 		/* no one would read the counters: leave the cell to the reaper, who reports them */
 		cell_session_free(s);

@@ -6,6 +6,7 @@ int cmd_run(int argc, char *argv[]);
 int cmd_enter(int argc, char *argv[]);
 int cmd_proxy(int argc, char *argv[]);
 int cmd_stats(int argc, char *argv[]);
+int cmd_log(int argc, char *argv[]);
 int cmd_status(int argc, char *argv[]);
 int cmd_gc(int argc, char *argv[]);
 int cmd_allow(int argc, char *argv[]);

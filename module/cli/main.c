@@ -20,6 +20,8 @@ static const struct cli_command commands[] = {
 	 "Run the project's allowlisting HTTP proxy in the foreground"},
 	{"stats", cmd_stats, "[--json] [DIR]",
 	 "Print the project's network use per host, from its ledger"},
+	{"log", cmd_log, "[-f] [--json] [DIR]",
+	 "Print what the kernel and the proxy refused the project's cells; -f follows"},
 	{"status", cmd_status, "", "List your open cells: project, since when, keeper"},
 	{"gc", cmd_gc, "",
 	 "Close and record cells cut short (a killed cell command or keeper); cell run and cell "

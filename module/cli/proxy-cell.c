@@ -22,12 +22,15 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "ledger.h"
+#include "denial.h"
 #include "launch.h"
+#include "ledger.h"
 #include "process.h"
+#include "reqlog.h"
 #include "running.h"
 #include "session.h"
 #include "stats.h"
+#include "xdg.h"
 
 /* How long the proxy may take to say where it listens, and to stop. */
 #define PROXY_START_MS 10000
@@ -272,13 +275,49 @@ static int new_id(const struct cell_project *p, char **ret)
 	return cell_session_id_valid(*ret) ? 0 : -EINVAL;
 }
 
+/* The kernel's denials of a project's cells, next to its ledger, rotated like the proxy's log. */
+#define DENIALS_LOG "denials.log"
+#define DENIALS_LOG_MAX (10 * 1024 * 1024)
+
+struct keeping {
+	struct cell_running *running;
+	struct cell_reqlog *denials; /* opened at the first denial */
+	bool failed;
+};
+
 static void keeper_started(pid_t pid, void *data)
 {
-	struct cell_running *c = data;
+	struct keeping *k = data;
 
-	c->keeper = pid;
-	c->keeper_start = cell_process_start(pid);
-	cell_running_save(c);
+	k->running->keeper = pid;
+	k->running->keeper_start = cell_process_start(pid);
+	cell_running_save(k->running);
+}
+
+static void denied(const char *line, void *data)
+{
+	struct keeping *k = data;
+	char buf[CELL_DENIAL_LINE_MAX + 1];
+	size_t n = strlen(line);
+	int r = 0;
+
+	if (!k->denials && !k->failed) {
+		_cleanup_free_ char *path = NULL;
+
+		r = cell_project_state_file(k->running->project, DENIALS_LOG, &path);
+		if (r >= 0)
+			r = cell_reqlog_open(path, DENIALS_LOG_MAX, &k->denials);
+	}
+	if (k->denials && n < sizeof(buf)) {
+		memcpy(buf, line, n);
+		buf[n++] = '\n';
+		r = cell_reqlog_append(k->denials, buf, n);
+	}
+	if (r < 0 && !k->failed) {
+		k->failed = true;
+		fprintf(stderr, "cell: cannot keep the cell's denials in %s: %s\n", DENIALS_LOG,
+			strerror(-r));
+	}
 }
 
 int cli_proxy_cell_launch(const struct cell_project *p, const struct cell_config *c,
@@ -289,6 +328,7 @@ int cli_proxy_cell_launch(const struct cell_project *p, const struct cell_config
 	_cleanup_close_ int proxy_out = -1;
 	struct cell_launch_session session = {.helper = helper};
 	struct cell_running running = {0};
+	struct keeping keeping = {.running = &running};
 	uint16_t port = 0;
 	pid_t proxy = 0;
 	int r;
@@ -323,8 +363,10 @@ int cli_proxy_cell_launch(const struct cell_project *p, const struct cell_config
 	for (size_t i = 0; i < c->network.n_local_ports; i++)
 		session.policy.local_ports[i] = c->network.local_ports[i];
 	session.started = keeper_started;
-	session.data = &running;
+	session.denied = denied;
+	session.data = &keeping;
 	r = cell_launch(plan, bwrap, &session, ret_status, ret_terminal_sig, d);
+	cell_reqlog_free(keeping.denials);
 	stop_proxy(proxy, true);
 	if (session.record) {
 		record_cell(&running, session.record);

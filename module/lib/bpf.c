@@ -385,3 +385,71 @@ int cell_bpf_events(int timeout_ms, int (*fn)(const struct cell_event *e, void *
 		return ctx.stopped;
 	return r < 0 ? r : 0;
 }
+
+struct cell_bpf_ring {
+	struct ring_buffer *rb;
+	int fd; /* the ring buffer map */
+	struct events_ctx ctx;
+};
+
+int cell_bpf_ring_open(uint64_t cgroup, struct cell_bpf_ring **ret)
+{
+	_cleanup_close_ int outer = map_fd("cell_rings");
+	struct cell_bpf_ring *r;
+	int e = 0;
+
+	if (outer < 0)
+		return outer;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "cell_ring", 0, 0, CELL_RING_BYTES, NULL);
+	if (r->fd < 0 || bpf_map_update_elem(outer, &cgroup, &r->fd, BPF_NOEXIST) < 0) {
+		e = -errno;
+	} else {
+		r->rb = ring_buffer__new(r->fd, on_event, &r->ctx, NULL);
+		if (!r->rb) {
+			e = -errno;
+			bpf_map_delete_elem(outer, &cgroup);
+		}
+	}
+	if (e < 0) {
+		if (r->fd >= 0)
+			close(r->fd);
+		free(r);
+		return e;
+	}
+	*ret = r;
+	return 0;
+}
+
+int cell_bpf_ring_fd(const struct cell_bpf_ring *r)
+{
+	return ring_buffer__epoll_fd(r->rb);
+}
+
+int cell_bpf_ring_drain(struct cell_bpf_ring *r, int (*fn)(const struct cell_event *e, void *data),
+			void *data)
+{
+	int n;
+
+	r->ctx = (struct events_ctx){fn, data, 0};
+	n = ring_buffer__consume(r->rb);
+	if (r->ctx.stopped)
+		return r->ctx.stopped;
+	return n < 0 ? n : 0;
+}
+
+void cell_bpf_ring_free(struct cell_bpf_ring *r)
+{
+	if (!r)
+		return;
+	ring_buffer__free(r->rb);
+	close(r->fd);
+	free(r);
+}
+
+int cell_bpf_ring_delete(uint64_t cgroup)
+{
+	return map_delete("cell_rings", cgroup);
+}

@@ -40,3 +40,18 @@ int cell_bpf_counters_delete(uint64_t cgroup);
  * waiting); stops early when fn returns non-zero, and returns that.
  */
 int cell_bpf_events(int timeout_ms, int (*fn)(const struct cell_event *e, void *data), void *data);
+
+/*
+ * A cell's own ring buffer of denials: made and put in cell_rings for the cell's cgroup by
+ * cell_bpf_ring_open (-EEXIST if it has one), drained by its keeper. cell_bpf_ring_free lets go
+ * of it here; cell_bpf_ring_delete takes it out of cell_rings (the kernel then frees it).
+ */
+struct cell_bpf_ring;
+int cell_bpf_ring_open(uint64_t cgroup, struct cell_bpf_ring **ret);
+/* Readable (poll) when events wait. */
+int cell_bpf_ring_fd(const struct cell_bpf_ring *r);
+/* Calls fn for each waiting event; stops early when fn returns non-zero, and returns that. */
+int cell_bpf_ring_drain(struct cell_bpf_ring *r, int (*fn)(const struct cell_event *e, void *data),
+			void *data);
+void cell_bpf_ring_free(struct cell_bpf_ring *r);
+int cell_bpf_ring_delete(uint64_t cgroup);

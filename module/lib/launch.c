@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "bwrap.h"
+#include "denial.h"
 #include "fileio.h"
 #include "launch.h"
 #include "log.h"
@@ -160,7 +161,51 @@ struct waited {
 	int terminal_sig; /* SIGINT or SIGQUIT from the terminal, if one came */
 };
 
-static int wait_cell(pid_t bwrap, int sigfd, int info_fd, int ready_fd, struct waited *w)
+/* cell-session's status pipe: denials while the cell runs, then the record of the closed cell. */
+struct status_lines {
+	int fd;
+	struct cell_launch_session *session;
+	size_t len;
+	char buf[4 * CELL_DENIAL_LINE_MAX];
+};
+
+static void status_line(struct status_lines *l, char *line)
+{
+	struct cell_launch_session *s = l->session;
+
+	if (startswith(line, CELL_DENIAL_PREFIX)) {
+		if (s->denied)
+			s->denied(line, s->data);
+	} else if (line[0] && !s->record) {
+		s->record = strdup(line);
+	}
+}
+
+/* Reads what is there and hands on each whole line; at the end of the pipe, l->fd is -1. */
+static void status_read(struct status_lines *l)
+{
+	ssize_t n = read(l->fd, l->buf + l->len, sizeof(l->buf) - 1 - l->len);
+	char *line, *nl;
+
+	if (n <= 0) {
+		if (n == 0 || (errno != EINTR && errno != EAGAIN))
+			l->fd = -1;
+		return;
+	}
+	l->len += (size_t)n;
+	l->buf[l->len] = '\0';
+	for (line = l->buf; (nl = strchr(line, '\n')); line = nl + 1) {
+		*nl = '\0';
+		status_line(l, line);
+	}
+	l->len -= (size_t)(line - l->buf);
+	memmove(l->buf, line, l->len);
+	if (l->len == sizeof(l->buf) - 1)
+		l->len = 0; /* no line is this long */
+}
+
+static int wait_cell(pid_t bwrap, int sigfd, int info_fd, int ready_fd, struct status_lines *st,
+		     struct waited *w)
 {
 	char info[1024] = "";
 	size_t info_len = 0;
@@ -170,16 +215,20 @@ static int wait_cell(pid_t bwrap, int sigfd, int info_fd, int ready_fd, struct w
 	/* signals that come before the cell's init is up wait for it, then go there */
 	sigemptyset(&pending);
 	for (;;) {
-		struct pollfd pfd[3] = {
-			{sigfd, POLLIN, 0}, {info_fd, POLLIN, 0}, {ready_fd, POLLIN, 0}};
+		struct pollfd pfd[4] = {{sigfd, POLLIN, 0},
+					{info_fd, POLLIN, 0},
+					{ready_fd, POLLIN, 0},
+					{st ? st->fd : -1, POLLIN, 0}};
 		struct signalfd_siginfo si;
 		int status;
 
-		if (poll(pfd, 3, -1) < 0) {
+		if (poll(pfd, 4, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			return negative_errno();
 		}
+		if (st && st->fd >= 0 && pfd[3].revents)
+			status_read(st);
 		if (info_fd >= 0 && pfd[1].revents) {
 			ssize_t n = read(info_fd, info + info_len, sizeof(info) - 1 - info_len);
 
@@ -363,8 +412,9 @@ static int session_argv(const struct cell_launch_session *s, char **bwrap_argv, 
 
 /* With the forwarded signals and SIGCHLD taken through a signalfd: start bwrap, wait for it. */
 static int start_and_wait(char **argv, char **envp, struct launch_fds *f, int info_r, int ready_r,
-			  struct cell_launch_session *session, struct waited *w)
+			  struct status_lines *st, struct waited *w)
 {
+	struct cell_launch_session *session = st ? st->session : NULL;
 	_cleanup_close_ int sigfd = -1;
 	sigset_t mask, old;
 	pid_t pid;
@@ -394,27 +444,11 @@ static int start_and_wait(char **argv, char **envp, struct launch_fds *f, int in
 				if (session->started)
 					session->started(pid, session->data);
 			}
-			r = wait_cell(pid, sigfd, info_r, ready_r, w);
+			r = wait_cell(pid, sigfd, info_r, ready_r, st, w);
 		}
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	return r;
-}
-
-/* cell-session's line about the closed cell: it has exited, so the pipe holds all it wrote. */
-static void read_record(int fd, struct cell_launch_session *s)
-{
-	char *text = NULL, *nl;
-
-	if (cell_read_full_fd(fd, 64 * 1024, &text, NULL) < 0)
-		return;
-	nl = strchr(text, '\n');
-	if (nl && nl != text) {
-		*nl = '\0';
-		s->record = text;
-	} else {
-		free(text);
-	}
 }
 
 int cell_launch(const struct cell_plan *p, const char *bwrap, struct cell_launch_session *session,
@@ -423,6 +457,7 @@ int cell_launch(const struct cell_plan *p, const char *bwrap, struct cell_launch
 	_cleanup_strv_free_ char **argv = NULL, **bwrap_argv = NULL;
 	_cleanup_(launch_fds_done) struct launch_fds fds = {.n = 0};
 	_cleanup_close_ int info_r = -1, ready_r = -1, status_r = -1;
+	_cleanup_free_ struct status_lines *st = NULL;
 	bool foreground = isatty(STDIN_FILENO) && tcgetpgrp(STDIN_FILENO) == getpgrp();
 	struct waited w = {0};
 	int r;
@@ -451,9 +486,17 @@ int cell_launch(const struct cell_plan *p, const char *bwrap, struct cell_launch
 
 		cell_log(CELL_LOG_DEBUG, "argv[%zu] %s", i, q ? q : "?");
 	}
-	r = start_and_wait(argv, p->env, &fds, info_r, ready_r, session, &w);
-	if (r >= 0 && session)
-		read_record(status_r, session);
+	if (session) {
+		st = calloc(1, sizeof(*st));
+		if (!st)
+			return cell_diag_set(diag, -ENOMEM, NULL, NULL, "out of memory");
+		st->fd = status_r;
+		st->session = session;
+	}
+	r = start_and_wait(argv, p->env, &fds, info_r, ready_r, st, &w);
+	/* cell-session has exited: the rest of what it wrote is in the pipe */
+	while (r >= 0 && st && st->fd >= 0)
+		status_read(st);
 	reclaim_terminal(foreground);
 	if (r < 0)
 		return cell_diag_set(diag, r, NULL, NULL, "cannot start the cell: %s",

@@ -30,6 +30,9 @@ struct cell_reqlog_entry {
 
 /* Opens (creating it and its directory) the log at path. */
 int cell_reqlog_open(const char *path, size_t max_bytes, struct cell_reqlog **ret);
+/* Appends a whole line (n bytes, its newline included), rotating first if it would pass
+ * max_bytes. */
+int cell_reqlog_append(struct cell_reqlog *l, const char *line, size_t n);
 /* Appends the entry's line, rotating first if it would pass max_bytes. */
 int cell_reqlog_write(struct cell_reqlog *l, const struct cell_reqlog_entry *e);
 void cell_reqlog_free(struct cell_reqlog *l);

@@ -58,6 +58,7 @@ void cell_session_free(struct cell_session *s)
 		return;
 	if (s->dir_fd >= 0)
 		close(s->dir_fd);
+	cell_bpf_ring_free(s->ring);
 	free(s->path);
 	free(s);
 }
@@ -122,13 +123,28 @@ int cell_session_open(const char *slice, uid_t uid, const char *id, const struct
 		return negative_errno();
 	r = session_get(slice, uid, id, &s);
 	if (r >= 0)
+		r = cell_bpf_ring_open(s->cgroup, &s->ring);
+	if (r >= 0)
 		r = cell_bpf_policy_set(s->cgroup, p);
 	if (r < 0) {
+		if (s && s->ring)
+			cell_bpf_ring_delete(s->cgroup);
 		rmdir(path);
 		return r;
 	}
 	*ret = TAKE_PTR(s);
 	return 0;
+}
+
+int cell_session_events_fd(const struct cell_session *s)
+{
+	return s->ring ? cell_bpf_ring_fd(s->ring) : -EBADF;
+}
+
+int cell_session_events(struct cell_session *s, int (*fn)(const struct cell_event *e, void *data),
+			void *data)
+{
+	return s->ring ? cell_bpf_ring_drain(s->ring, fn, data) : 0;
 }
 
 int cell_session_join(const struct cell_session *s, pid_t pid)
@@ -205,6 +221,9 @@ int cell_session_close(struct cell_session *s, struct cell_counters *ret)
 	if (r < 0 && r != -ENOENT)
 		return r;
 	r = cell_bpf_counters_delete(s->cgroup);
+	if (r < 0 && r != -ENOENT)
+		return r;
+	r = cell_bpf_ring_delete(s->cgroup);
 	if (r < 0 && r != -ENOENT)
 		return r;
 	if (rmdir(s->path) < 0)

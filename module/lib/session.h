@@ -7,6 +7,7 @@
 
 #include <linux/types.h>
 
+#include "bpf.h"
 #include "cell.h"
 
 /*
@@ -23,6 +24,7 @@ struct cell_session {
 	int dir_fd; /* the cell's cgroup directory, locked while the session keeps it */
 	uint64_t cgroup;
 	char *path;
+	struct cell_bpf_ring *ring; /* the cell's denials (cell_session_open's session) */
 };
 
 /* An id is 1 to CELL_SESSION_ID_MAX of [A-Za-z0-9_-], not starting with '-'. */
@@ -31,17 +33,22 @@ bool cell_session_id_valid(const char *id);
 int cell_session_slice(const char *mountinfo, char **ret);
 /*
  * Opens a new cell: the BPF programs attached to slice, the cell's cgroup made (mode 0700,
- * -EEXIST if it is there already) and locked, its policy written. Nothing is left behind on
- * failure.
+ * -EEXIST if it is there already) and locked, its ring buffer of denials and its policy
+ * written. Nothing is left behind on failure.
  */
 int cell_session_open(const char *slice, uid_t uid, const char *id, const struct cell_policy *p,
 		      struct cell_session **ret);
+/* Readable (poll) when denials wait for cell_session_events(). */
+int cell_session_events_fd(const struct cell_session *s);
+/* Calls fn for each denial waiting in the cell's ring buffer; stops when fn returns non-zero. */
+int cell_session_events(struct cell_session *s, int (*fn)(const struct cell_event *e, void *data),
+			void *data);
 /* Moves pid into the cell (0: the caller). */
 int cell_session_join(const struct cell_session *s, pid_t pid);
 /*
  * Closes the cell: kills what is left in it, waits until it is empty, reads its counters into
- * *ret (if not NULL), deletes its policy and counters and removes the cgroup. Frees s, also
- * on failure.
+ * *ret (if not NULL), deletes its policy, counters and ring buffer and removes the cgroup.
+ * Frees s, also on failure.
  */
 int cell_session_close(struct cell_session *s, struct cell_counters *ret);
 /* Releases s and its lock, leaving the cell as it is (for cell_session_reap() to close). */

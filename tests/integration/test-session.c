@@ -9,6 +9,7 @@
 #include <criterion/parameterized.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <arpa/inet.h>
 #include <ifaddrs.h>
 #include <dirent.h>
@@ -85,6 +86,7 @@ static const char net_py[] =
 	"for a in sys.argv[1:]:\n"
 	"    op, *args = a.split()\n"
 	"    if op == 'sleep': time.sleep(float(args[0])); print('slept'); continue\n"
+	"    if op == 'pid': print(os.getpid(), flush=True); continue\n"
 	"    print({'tcp': tcp, 'udp': udp, 'unix': unix, 'sock': sock, 'own': own, 'fetch': fetch}[op](*args),"
 	" flush=True)\n";
 
@@ -601,6 +603,96 @@ Test(session, a_cell_cannot_reach_the_hosts_abstract_unix_sockets)
 		free(probes[i]);
 	}
 	free(path);
+}
+
+/* `cell log -f --json` in the project, its output on a pipe (returned in *ret_out). */
+static pid_t follow_log(int *ret_out)
+{
+	int out[2];
+	pid_t pid;
+
+	cr_assert(eq(int, pipe2(out, O_CLOEXEC), 0));
+	pid = fork();
+	if (pid == 0) {
+		char *argv[] = {t.cell, (char *)"log", (char *)"-f", (char *)"--json", NULL};
+
+		dup2(out[1], 1);
+		if (chdir(t.proj) < 0 || setgroups(0, NULL) < 0 || setgid(t.gid) < 0 ||
+		    setuid(t.uid) < 0)
+			_exit(126);
+		execve(argv[0], argv, t.env);
+		_exit(127);
+	}
+	close(out[1]);
+	*ret_out = out[0];
+	return pid;
+}
+
+/* What fd says within seconds, until it says what. */
+static char *read_until(int fd, const char *what, int seconds)
+{
+	char *buf = calloc(1, 64 * 1024);
+	size_t n = 0;
+
+	cr_assert(not(eq(ptr, buf, NULL)));
+	for (int waited = 0; !strstr(buf, what) && waited < seconds * 10; waited++) {
+		struct pollfd pfd = {fd, POLLIN, 0};
+		ssize_t k;
+
+		if (poll(&pfd, 1, 100) != 1)
+			continue;
+		k = read(fd, buf + n, 64 * 1024 - 1 - n);
+		if (k <= 0)
+			break;
+		n += (size_t)k;
+	}
+	return buf;
+}
+
+Test(session, denials_show_in_cell_log_with_pid_and_comm)
+{
+	char *probes[] = {(char *)"pid", probe("tcp 127.0.0.1 %u", t.port), NULL};
+	char *argv[] = {t.cell, (char *)"log", NULL}, *want, *seen, *pid;
+	int follow_fd;
+	pid_t follower = follow_log(&follow_fd);
+	struct th_result r = in_cell(probes);
+
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	pid = strtok(r.out, "\n");
+	cr_assert(not(eq(ptr, pid, NULL)));
+	pid = strdup(pid);
+	cr_assert(eq(str, strtok(NULL, "\n"), (char *)"errno 1"));
+	/* the process as the cell sees it, its name, where it tried to go and why not */
+	cr_assert(ge(int,
+		     asprintf(&want,
+			      "\"cell_pid\":%s,\"comm\":\"python3\",\"family\":\"ipv4\","
+			      "\"protocol\":\"tcp\",\"address\":\"127.0.0.1\",\"port\":%u,"
+			      "\"reason\":\"port\"}",
+			      pid, t.port),
+		     0));
+	/* -f saw it as it came */
+	seen = read_until(follow_fd, want, 10);
+	cr_assert(not(eq(ptr, strstr(seen, want), NULL)), "%s", seen);
+	cr_assert(not(eq(ptr, strstr(seen, "{\"kind\":\"denial\","), NULL)), "%s", seen);
+	free(seen);
+	kill(follower, SIGTERM);
+	waitpid(follower, NULL, 0);
+	close(follow_fd);
+	th_result_done(&r);
+	/* and it is kept: for people, with the host's pid and the cell's */
+	th_run_as(t.uid, t.gid, t.proj, argv, t.env, &r);
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	seen = probe("tcp 127.0.0.1:%u  a loopback port", t.port);
+	cr_assert(not(eq(ptr, strstr(r.out, seen), NULL)), "%s", r.out);
+	cr_assert(not(eq(ptr, strstr(r.out, "  kernel  python3["), NULL)), "%s", r.out);
+	free(seen);
+	cr_assert(ge(int, asprintf(&seen, "(pid %s in the cell)", pid), 0));
+	cr_assert(not(eq(ptr, strstr(r.out, seen), NULL)), "%s", r.out);
+	free(seen);
+	th_result_done(&r);
+	free(want);
+	free(pid);
+	free(probes[1]);
 }
 
 /* cell-session as the test user, with exactly argv after the program, and stdout a pipe. */
