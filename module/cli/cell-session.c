@@ -16,7 +16,8 @@
  *       closes cell ID if its keeper is gone (exit 3: it is alive; 4: there is no such cell)
  *       and writes its counters to FD.
  *   cell-session list --status-fd FD
- *       writes the ids of the caller's cells to FD, one a line.
+ *       writes a line of JSON for each of the caller's cells to FD: its id and its counters
+ *       so far.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -349,9 +350,22 @@ static int run_reap(const struct caller *c, const char *slice, const struct requ
 	return 0;
 }
 
+struct listing {
+	const char *slice;
+	uid_t uid;
+	int fd;
+};
+
 static int list_one(const char *id, void *data)
 {
-	return write_line(*(int *)data, id) < 0 ? -EIO : 0;
+	const struct listing *l = data;
+	struct cell_counters counters = {0};
+	_cleanup_free_ char *record = NULL;
+
+	if (cell_session_counters(l->slice, l->uid, id, &counters) < 0 ||
+	    cell_session_record(id, -1, &counters, &record) < 0)
+		return 0; /* closed meanwhile */
+	return write_line(l->fd, record) < 0 ? -EIO : 0;
 }
 
 int main(int argc, char *argv[])
@@ -393,5 +407,8 @@ int main(int argc, char *argv[])
 		return run_open(&c, slice, &q);
 	if (streq(verb, "reap"))
 		return run_reap(&c, slice, &q);
-	return cell_session_list(slice, c.uid, list_one, &q.status_fd) < 0 ? EXIT_FAIL : 0;
+	return cell_session_list(slice, c.uid, list_one,
+				 &(struct listing){slice, c.uid, q.status_fd}) < 0
+		       ? EXIT_FAIL
+		       : 0;
 }

@@ -88,6 +88,11 @@ char *cli_session_helper(const char **why);
  * verbose, says which. Returns how many.
  */
 unsigned cli_reap_cells(bool verbose);
+/*
+ * What the kernel has counted so far for the user's open cells: cell-session's lines
+ * ({"id":ID,"connects_allowed":N,...}, one a cell), or NULL without a helper to ask.
+ */
+char *cli_live_cells(void);
 /* A network.mode "proxy" cell: its proxy, cell-session, the ledger record (proxy-cell.c). */
 int cli_proxy_cell_launch(const struct cell_project *p, const struct cell_config *c,
 			  struct cell_plan *plan, const char *bwrap, const char *helper,

@@ -1,26 +1,110 @@
 /* SPDX-License-Identifier: MIT */
+#include <cJSON.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 #include "commands.h"
 #include "ledger.h"
+#include "running.h"
 #include "stats.h"
 
 struct merge {
 	struct cell_stats stats;
-	unsigned bad; /* lines that are not records: reported, not fatal */
+	unsigned bad;	     /* lines that are not records: reported, not fatal */
+	int64_t since;	     /* only records that ended then or later (0: all) */
+	const char *project; /* for the open cells */
+	const char *live;    /* cell-session's lines about the open cells, or NULL */
+	unsigned open;	     /* open cells counted */
 };
+
+/* Whether a ledger record ended before the --since time. */
+static bool too_old(const char *line, size_t len, int64_t since)
+{
+	cJSON *o = cJSON_ParseWithLength(line, len);
+	const cJSON *end = cJSON_GetObjectItemCaseSensitive(o, "end");
+	bool old = cJSON_IsNumber(end) && end->valuedouble < (double)since;
+
+	cJSON_Delete(o);
+	return old;
+}
 
 static int merge(const char *line, size_t len, void *data)
 {
 	struct merge *m = data;
 
+	if (m->since && too_old(line, len, m->since))
+		return 0;
 	if (cell_stats_merge_record(&m->stats, line, len) < 0)
 		m->bad++;
 	return 0;
+}
+
+/* An open cell of the project: what the kernel counted so far. */
+static int merge_open(const struct cell_running *c, void *data)
+{
+	struct merge *m = data;
+	char key[96];
+	const char *line, *end;
+
+	if (!streq(c->project, m->project) || !cell_process_alive(c->keeper, c->keeper_start))
+		return 0;
+	snprintf(key, sizeof(key), "{\"id\":\"%s\"", c->id);
+	line = m->live ? strstr(m->live, key) : NULL;
+	if (!line)
+		return 0;
+	end = strchr(line, '\n');
+	if (cell_stats_merge_kernel(&m->stats, line, end ? (size_t)(end - line) : strlen(line)) >=
+	    0)
+		m->open++;
+	return 0;
+}
+
+/*
+ * --since: "YYYY-MM-DD", with " HH:MM[:SS]" or "THH:MM[:SS]" (local time), "today",
+ * "yesterday", or a span ago: "N" and s, m, h or d ("2h", "-7d").
+ */
+static int parse_since(const char *s, int64_t *ret)
+{
+	static const char *const formats[] = {"%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S",
+					      "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d"};
+	time_t now = time(NULL);
+	struct tm tm;
+	char *end;
+
+	if (streq(s, "today") || streq(s, "yesterday")) {
+		localtime_r(&now, &tm);
+		tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+		tm.tm_mday -= streq(s, "yesterday");
+		tm.tm_isdst = -1;
+		*ret = (int64_t)mktime(&tm);
+		return 0;
+	}
+	for (size_t i = 0; i < ELEMENTSOF(formats); i++) {
+		const char *rest;
+
+		memset(&tm, 0, sizeof(tm));
+		rest = strptime(s, formats[i], &tm);
+		if (rest && !*rest) {
+			tm.tm_isdst = -1;
+			*ret = (int64_t)mktime(&tm);
+			return 0;
+		}
+	}
+	{
+		long long n = strtoll(s[0] == '-' ? s + 1 : s, &end, 10);
+		static const char units[] = "smhd";
+		static const long long secs[] = {1, 60, 3600, 86400};
+		const char *u = end && end[0] && !end[1] ? strchr(units, end[0]) : NULL;
+
+		if (!u || n < 0 || end == (s[0] == '-' ? s + 1 : s) || n > 100LL * 365 * 86400)
+			return -EINVAL;
+		*ret = (int64_t)now - n * secs[u - units];
+		return 0;
+	}
 }
 
 static void human(uint64_t bytes, char *buf, size_t size)
@@ -83,11 +167,12 @@ int cmd_stats(int argc, char *argv[])
 	static const struct option options[] = {
 		{"help", no_argument, NULL, 'h'},
 		{"json", no_argument, NULL, 'j'},
+		{"since", required_argument, NULL, 's'},
 		{0},
 	};
 	_cleanup_project_ struct cell_project *p = NULL;
 	_cleanup_config_ struct cell_config *c = NULL;
-	_cleanup_free_ char *path = NULL, *line = NULL;
+	_cleanup_free_ char *path = NULL, *line = NULL, *live = NULL;
 	struct merge m = {0};
 	struct cell_stats *s = &m.stats;
 	bool json = false;
@@ -98,6 +183,15 @@ int cmd_stats(int argc, char *argv[])
 		if (opt == 'h') {
 			cli_usage(argv[0], false);
 			return CELL_EXIT_OK;
+		}
+		if (opt == 's') {
+			if (parse_since(optarg, &m.since) < 0)
+				return cli_bad_usage(
+					argv[0],
+					"--since '%s': expected YYYY-MM-DD [HH:MM[:SS]], "
+					"today, yesterday, or a span ago such as 2h or 7d",
+					optarg);
+			continue;
 		}
 		if (opt != 'j')
 			return cli_bad_option(argv, opt);
@@ -119,6 +213,10 @@ int cmd_stats(int argc, char *argv[])
 	if (m.bad)
 		fprintf(stderr, "cell: %u line%s of '%s' %s not a ledger record; skipped\n", m.bad,
 			m.bad == 1 ? "" : "s", path, m.bad == 1 ? "is" : "are");
+	/* and the cells still open, as far as the kernel has counted them */
+	m.project = p->id;
+	m.live = live = cli_live_cells();
+	cell_running_list(merge_open, &m);
 	cell_stats_sort(s);
 	if (json) {
 		r = cell_stats_record(s, "total", p->id, c->name, s->first_start, s->last_end,
@@ -127,6 +225,9 @@ int cmd_stats(int argc, char *argv[])
 			printf("%s\n", line);
 	} else {
 		print_table(s, c->name);
+		if (m.open)
+			printf("(the kernel's counts include %u open cell%s)\n", m.open,
+			       m.open == 1 ? "" : "s");
 	}
 	cell_stats_done(s);
 	return r < 0 ? CELL_EXIT_FAILURE : CELL_EXIT_OK;

@@ -18,11 +18,12 @@ static const struct cli_command commands[] = {
 	 "[-C DIR] [--listen ADDR] [--max-head BYTES] [--head-timeout MS] [--connect-timeout MS] "
 	 "[--idle-timeout MS] [--max-tunnels N] [--flush-interval MS] [--log-max BYTES]",
 	 "Run the project's allowlisting HTTP proxy in the foreground"},
-	{"stats", cmd_stats, "[--json] [DIR]",
+	{"stats", cmd_stats, "[--json] [--since DATE] [DIR]",
 	 "Print the project's network use per host, from its ledger"},
 	{"log", cmd_log, "[-f] [--json] [DIR]",
 	 "Print what the kernel and the proxy refused the project's cells; -f follows"},
-	{"status", cmd_status, "", "List your open cells: project, since when, keeper"},
+	{"status", cmd_status, "[--json]",
+	 "List your open cells: project, since when, state, pid, proxy port, live counters"},
 	{"gc", cmd_gc, "",
 	 "Close and record cells cut short (a killed cell command or keeper); cell run and cell "
 	 "enter do it too"},

@@ -236,6 +236,20 @@ static int reap_if_orphaned(const struct cell_running *c, void *data)
 	return 0;
 }
 
+char *cli_live_cells(void)
+{
+	const char *why;
+	_cleanup_free_ char *helper = cli_session_helper(&why);
+	char *argv[] = {helper, (char *)"list", (char *)"--status-fd", (char *)"1", NULL};
+	char *out = NULL;
+
+	if (!helper || cell_run_capture(argv, 1024 * 1024, &out) != 0) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
 unsigned cli_reap_cells(bool verbose)
 {
 	struct reaping g = {.verbose = verbose};
@@ -355,7 +369,8 @@ int cli_proxy_cell_launch(const struct cell_project *p, const struct cell_config
 					.owner = getpid(),
 					.owner_start = cell_process_start(getpid()),
 					.proxy = proxy,
-					.proxy_start = cell_process_start(proxy)};
+					.proxy_start = cell_process_start(proxy),
+					.proxy_port = port};
 	cell_running_save(&running);
 	session.id = id;
 	session.policy.proxy_port = port;

@@ -23,6 +23,7 @@ struct cell_running {
 	uint64_t keeper_start;
 	pid_t proxy;
 	uint64_t proxy_start;
+	uint16_t proxy_port;
 };
 
 int cell_running_save(const struct cell_running *c);

@@ -244,6 +244,22 @@ int cell_session_reap(const char *slice, uid_t uid, const char *id, struct cell_
 	return cell_session_close(s, ret);
 }
 
+int cell_session_counters(const char *slice, uid_t uid, const char *id, struct cell_counters *ret)
+{
+	_cleanup_free_ char *name = cell_name(uid, id), *path = NULL;
+	uint64_t cg;
+	int r;
+
+	if (!cell_session_id_valid(id))
+		return -EINVAL;
+	if (!name || !(path = cell_path_join(slice, name)))
+		return -ENOMEM;
+	r = cell_bpf_cgroup_id(path, &cg);
+	if (r < 0)
+		return r;
+	return cell_bpf_counters(cg, ret);
+}
+
 int cell_session_list(const char *slice, uid_t uid, int (*fn)(const char *id, void *data),
 		      void *data)
 {

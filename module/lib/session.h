@@ -58,6 +58,8 @@ void cell_session_free(struct cell_session *s);
  * its keeper is alive.
  */
 int cell_session_reap(const char *slice, uid_t uid, const char *id, struct cell_counters *ret);
+/* The counters so far of uid's cell id (-ENOENT: no such cell). */
+int cell_session_counters(const char *slice, uid_t uid, const char *id, struct cell_counters *ret);
 /*
  * Calls fn with the id of each of uid's cells in slice (the part after "<uid>-"); stops early
  * when fn returns non-zero and returns that.

@@ -695,6 +695,74 @@ Test(session, denials_show_in_cell_log_with_pid_and_comm)
 	free(probes[1]);
 }
 
+/* What the test user's cell command says, on stdout; the test fails unless it exits 0. */
+static char *cell_out(const char *verb, const char *arg1, const char *arg2)
+{
+	char *argv[] = {t.cell, (char *)verb, (char *)arg1, (char *)arg2, NULL};
+	struct th_result r;
+	char *out;
+
+	th_run_as(t.uid, t.gid, t.proj, argv, t.env, &r);
+	cr_assert(eq(int, r.status, 0), "cell %s: %s", verb, r.err);
+	out = r.out;
+	r.out = NULL;
+	th_result_done(&r);
+	return out;
+}
+
+Test(session, an_open_cell_shows_its_live_counters_in_status_and_stats)
+{
+	char *argv[] = {t.cell,
+			(char *)"run",
+			(char *)"--",
+			(char *)"/usr/bin/python3",
+			(char *)"net.py",
+			probe("tcp 127.0.0.1 %u", t.port),
+			(char *)"sleep 30",
+			NULL};
+	pid_t cell = th_spawn_as(t.uid, t.gid, t.proj, argv, t.env);
+	char *status = NULL, *stats;
+	int status_code;
+
+	/* the denied connect comes first, then the cell sleeps */
+	for (int i = 0; i < 100; i++) {
+		free(status);
+		status = cell_out("status", "--json", NULL);
+		if (strstr(status, "\"connects_denied\":1"))
+			break;
+		usleep(100000);
+	}
+	cr_assert(not(eq(ptr, strstr(status, "\"connects_denied\":1"), NULL)), "%s", status);
+	cr_assert(not(eq(ptr, strstr(status, "\"state\":\"open\",\"mode\":\"proxy\""), NULL)), "%s",
+		  status);
+	cr_assert(gt(ullong, stat_of(status, "proxy_port"), 0), "%s", status);
+	cr_assert(eq(ullong, stat_of(status, "pid"), (unsigned long long)cell), "%s", status);
+	free(status);
+	/* stats counts the open cell with the ledger */
+	stats = stats_json();
+	cr_assert(eq(ullong, stat_of(stats, "connects_denied"), 1), "%s", stats);
+	cr_assert(eq(ullong, stat_of(stats, "cells"), 1), "%s", stats);
+	free(stats);
+	kill(cell, SIGTERM);
+	cr_assert(eq(int, waitpid(cell, &status_code, 0), cell));
+	/* closed: once, from the ledger */
+	stats = stats_json();
+	cr_assert(eq(ullong, stat_of(stats, "connects_denied"), 1), "%s", stats);
+	cr_assert(eq(ullong, stat_of(stats, "cells"), 1), "%s", stats);
+	free(stats);
+	status = cell_out("status", NULL, NULL);
+	cr_assert(not(eq(ptr, strstr(status, "(no open cells)"), NULL)), "%s", status);
+	free(status);
+	/* --since: the record ended just now */
+	stats = cell_out("stats", "--json", "--since=1h");
+	cr_assert(eq(ullong, stat_of(stats, "cells"), 1), "%s", stats);
+	free(stats);
+	stats = cell_out("stats", "--json", "--since=2999-01-01");
+	cr_assert(eq(ptr, strstr(stats, "\"cells\""), NULL), "%s", stats);
+	free(stats);
+	free(argv[5]);
+}
+
 /* cell-session as the test user, with exactly argv after the program, and stdout a pipe. */
 static struct th_result helper_as(uid_t uid, gid_t gid, const char *const *args, char **env)
 {
