@@ -245,13 +245,20 @@ $(BENCH_UPSTREAM): $(BUILD)/tests/bench/upstream.o
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^
 
+# The BPF bench's workload, run inside proxy-mode cells: libc only.
+BENCH_CONNECT := $(BUILD)/bench-connect
+$(BENCH_CONNECT): $(BUILD)/tests/bench/connect.o
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -pthread -o $@ $^
+
 .PHONY: bench bench-run
 bench: deps
 	$(Q)$(MAKE) --no-print-directory bench-run
 
-bench-run: $(CELL) $(CELL_INIT) $(CELL_SESSION) $(BENCH_UPSTREAM) test-user
+bench-run: $(CELL) $(CELL_INIT) $(CELL_SESSION) $(BENCH_UPSTREAM) $(BENCH_CONNECT) test-user
 	$(Q)python3 tests/bench/cell-run.py $(abspath $(CELL))
 	$(Q)python3 tests/bench/proxy.py $(abspath $(CELL)) $(abspath $(BENCH_UPSTREAM))
+	$(Q)python3 tests/bench/bpf.py $(abspath $(BUILD)) $(abspath $(BENCH_CONNECT))
 
 .PHONY: demo demo-run
 # deps first (a fresh machine has no compiler yet); offline once everything is installed
@@ -286,4 +293,4 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(BUILD)/module/cli/cell-init.d \
-	$(BUILD)/tests/probe/probe.d $(BUILD)/tests/bench/upstream.d $(UNIT_OBJ:.o=.d) $(INTEG_OBJ:.o=.d) $(HELPER_OBJ:.o=.d)
+	$(BUILD)/tests/probe/probe.d $(BUILD)/tests/bench/upstream.d $(BUILD)/tests/bench/connect.d $(UNIT_OBJ:.o=.d) $(INTEG_OBJ:.o=.d) $(HELPER_OBJ:.o=.d)
