@@ -40,7 +40,7 @@ subprocess.run([cell, "allow"], cwd=proj, env=env, check=True, stdout=subprocess
 log = subprocess.run([cell, "-v", "run", "--", "true"], cwd=proj, env=env, check=True,
                      stderr=subprocess.PIPE, text=True).stderr
 argv = [shlex.split(line.split("] ", 1)[1])[0]
-        for line in log.splitlines() if "bwrap argv[" in line]
+        for line in log.splitlines() if line.startswith("cell: argv[")]
 # the same argv: bwrap gets the same seccomp program (written by cell explain) on fd 3 and an
 # info pipe on fd 4, as under cell
 bpf = os.path.join(work, "filter.bpf")
