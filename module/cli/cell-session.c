@@ -8,9 +8,10 @@
  *   cell-session open --id ID --status-fd FD [--proxy-port P] [--local-port P]... [--quiet]
  *                -- BWRAP [ARGS...]
  *       opens cell ID, runs BWRAP ARGS in it as the caller (privilege dropped for good,
- *       no_new_privs), and waits, writing each denial the kernel reports for the cell as a
- *       line of JSON to FD (a pipe or socket: never the terminal; denial.h) while the caller
- *       reads it; then closes the cell and writes its counters as one line of JSON to FD.
+ *       no_new_privs), and waits, writing each denial the kernel reports for the cell to FD
+ *       (a pipe or socket: never the terminal) as {"event":HEX}, the raw event (denial.h),
+ *       while the caller reads; then closes the cell and writes its counters as one line of
+ *       JSON to FD.
  *       Exits with the cell's status.
  *   cell-session reap --id ID --status-fd FD
  *       closes cell ID if its keeper is gone (exit 3: it is alive; 4: there is no such cell)
@@ -30,7 +31,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -229,28 +229,18 @@ static bool caller_gone(int fd)
 	return poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLERR | POLLHUP));
 }
 
-/* An event's time (CLOCK_BOOTTIME) as wall-clock milliseconds. */
-static int64_t wall_ms(uint64_t boot_ns)
-{
-	struct timespec boot, real;
-	int64_t ago_ns;
-
-	clock_gettime(CLOCK_BOOTTIME, &boot);
-	clock_gettime(CLOCK_REALTIME, &real);
-	ago_ns = (int64_t)boot.tv_sec * 1000000000 + boot.tv_nsec - (int64_t)boot_ns;
-	return ((int64_t)real.tv_sec * 1000000000 + real.tv_nsec - ago_ns) / 1000000;
-}
-
-/* Hands a denial to the caller; one that does not read (stopped, or gone) misses it. */
+/*
+ * Hands a denial to the caller as it came (denial.h: decoding and formatting it is the user's
+ * work); a caller that does not read (stopped, or gone) misses it.
+ */
 static int forward_denial(const struct cell_event *e, void *data)
 {
 	const struct request *q = data;
 	struct pollfd pfd = {q->status_fd, POLLOUT, 0};
-	char line[CELL_DENIAL_LINE_MAX + 1];
+	char line[CELL_EVENT_LINE_MAX + 1];
 	size_t n;
 
-	if (cell_denial_json(q->id, e, wall_ms(e->time_ns), cell_denial_ns_pid((pid_t)e->tgid),
-			     line, sizeof(line) - 1) < 0)
+	if (cell_event_encode(e, line, sizeof(line) - 1) < 0)
 		return 0;
 	n = strlen(line);
 	line[n++] = '\n';

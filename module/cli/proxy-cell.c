@@ -308,13 +308,18 @@ static void keeper_started(pid_t pid, void *data)
 	cell_running_save(k->running);
 }
 
+/* A denial from cell-session: formatted here, as the user, and kept. */
 static void denied(const char *line, void *data)
 {
 	struct keeping *k = data;
 	char buf[CELL_DENIAL_LINE_MAX + 1];
-	size_t n = strlen(line);
+	struct cell_event e;
 	int r = 0;
 
+	if (cell_event_decode(line, &e) < 0 ||
+	    cell_denial_json(k->running->id, &e, cell_denial_wall_ms(e.time_ns),
+			     cell_denial_ns_pid((pid_t)e.tgid), buf, sizeof(buf) - 1) < 0)
+		return;
 	if (!k->denials && !k->failed) {
 		_cleanup_free_ char *path = NULL;
 
@@ -322,8 +327,9 @@ static void denied(const char *line, void *data)
 		if (r >= 0)
 			r = cell_reqlog_open(path, DENIALS_LOG_MAX, &k->denials);
 	}
-	if (k->denials && n < sizeof(buf)) {
-		memcpy(buf, line, n);
+	if (k->denials) {
+		size_t n = strlen(buf);
+
 		buf[n++] = '\n';
 		r = cell_reqlog_append(k->denials, buf, n);
 	}

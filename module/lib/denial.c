@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "denial.h"
 #include "fileio.h"
@@ -104,6 +105,63 @@ int cell_denial_json(const char *cell, const struct cell_event *e, int64_t time_
 	     cell_json_put_field(buf, size, &n, "reason", cell_denial_reason_key(e->reason)) &&
 	     cell_json_put(buf, size, &n, "}");
 	return ok ? 0 : -E2BIG;
+}
+
+int cell_event_encode(const struct cell_event *e, char *buf, size_t size)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *b = (const unsigned char *)e;
+	size_t n = strlen(CELL_EVENT_PREFIX);
+
+	if (size < CELL_EVENT_LINE_MAX)
+		return -E2BIG;
+	memcpy(buf, CELL_EVENT_PREFIX, n);
+	for (size_t i = 0; i < sizeof(*e); i++) {
+		buf[n++] = hex[b[i] >> 4];
+		buf[n++] = hex[b[i] & 15];
+	}
+	memcpy(buf + n, "\"}", 3);
+	return 0;
+}
+
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+int cell_event_decode(const char *line, struct cell_event *ret)
+{
+	unsigned char *b = (unsigned char *)ret;
+	const char *h;
+
+	if (!startswith(line, CELL_EVENT_PREFIX))
+		return -EINVAL;
+	h = line + strlen(CELL_EVENT_PREFIX);
+	if (strlen(h) != 2 * sizeof(*ret) + 2 || !streq(h + 2 * sizeof(*ret), "\"}"))
+		return -EINVAL;
+	for (size_t i = 0; i < sizeof(*ret); i++) {
+		int hi = hex_digit(h[2 * i]), lo = hex_digit(h[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return -EINVAL;
+		b[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+int64_t cell_denial_wall_ms(uint64_t boot_ns)
+{
+	struct timespec boot, real;
+	int64_t ago_ns;
+
+	clock_gettime(CLOCK_BOOTTIME, &boot);
+	clock_gettime(CLOCK_REALTIME, &real);
+	ago_ns = (int64_t)boot.tv_sec * 1000000000 + boot.tv_nsec - (int64_t)boot_ns;
+	return ((int64_t)real.tv_sec * 1000000000 + real.tv_nsec - ago_ns) / 1000000;
 }
 
 pid_t cell_denial_ns_pid(pid_t pid)

@@ -11,8 +11,7 @@
 
 /*
  * A denial by the kernel (a struct cell_event from a cell's ring buffer) as one line of JSON,
- * which cell-session hands to cell on its status pipe and cell appends to the project's
- * denials.log:
+ * which cell appends to the project's denials.log:
  *
  *   {"kind":"denial","time":"2026-11-23T10:00:00.000Z","cell":ID,"pid":P,"tid":T,
  *    "cell_pid":C,"comm":"curl","family":"ipv4","protocol":"tcp","address":"192.0.2.1",
@@ -24,6 +23,20 @@
  */
 #define CELL_DENIAL_LINE_MAX 1024
 #define CELL_DENIAL_PREFIX "{\"kind\":\"denial\","
+
+/*
+ * On cell-session's status pipe a denial is the raw event, {"event":"HEX"}: the keeper, which
+ * holds privilege, only copies bytes; the caller (cell, as the user) decodes and formats it.
+ */
+#define CELL_EVENT_PREFIX "{\"event\":\""
+#define CELL_EVENT_LINE_MAX (sizeof(CELL_EVENT_PREFIX) + 2 * sizeof(struct cell_event) + 2)
+
+/* The event's pipe line (no newline) into buf; -E2BIG if it does not fit. */
+int cell_event_encode(const struct cell_event *e, char *buf, size_t size);
+/* A pipe line back into the event; -EINVAL unless it is exactly one. */
+int cell_event_decode(const char *line, struct cell_event *ret);
+/* An event's time (CLOCK_BOOTTIME nanoseconds) as wall-clock milliseconds. */
+int64_t cell_denial_wall_ms(uint64_t boot_ns);
 
 /* The line (no newline) into buf; -E2BIG if it does not fit. */
 int cell_denial_json(const char *cell, const struct cell_event *e, int64_t time_ms, pid_t cell_pid,

@@ -166,14 +166,14 @@ struct status_lines {
 	int fd;
 	struct cell_launch_session *session;
 	size_t len;
-	char buf[4 * CELL_DENIAL_LINE_MAX];
+	char buf[8 * CELL_EVENT_LINE_MAX];
 };
 
 static void status_line(struct status_lines *l, char *line)
 {
 	struct cell_launch_session *s = l->session;
 
-	if (startswith(line, CELL_DENIAL_PREFIX)) {
+	if (startswith(line, CELL_EVENT_PREFIX)) {
 		if (s->denied)
 			s->denied(line, s->data);
 	} else if (line[0] && !s->record) {

@@ -17,7 +17,7 @@ struct cell_launch_session {
 	const char *id;
 	struct cell_policy policy;
 	void (*started)(pid_t helper, void *data);    /* cell-session runs: record its pid */
-	void (*denied)(const char *line, void *data); /* a denial (denial.h) in the cell */
+	void (*denied)(const char *line, void *data); /* a denial's line (denial.h) */
 	void *data;
 	char *record; /* out: cell-session's JSON line about the closed cell, if it wrote one */
 };

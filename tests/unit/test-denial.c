@@ -102,3 +102,33 @@ Test(denial, a_pid_in_its_own_namespace)
 	cr_assert(eq(int, (int)cell_denial_ns_pid(getpid()), (int)getpid()));
 	cr_assert(eq(int, (int)cell_denial_ns_pid(0x7ffffff0), 0));
 }
+
+Test(denial, an_event_crosses_the_pipe_as_it_was)
+{
+	struct cell_event e = event(AF_INET6, 6, CELL_DENY_PORT), back;
+	char line[CELL_EVENT_LINE_MAX];
+
+	e.time_ns = 123456789012345ULL;
+	inet_pton(AF_INET6, "2001:db8::1", e.addr);
+	cr_assert(eq(int, cell_event_encode(&e, line, sizeof(line)), 0));
+	cr_assert(eq(int, strncmp(line, CELL_EVENT_PREFIX, strlen(CELL_EVENT_PREFIX)), 0));
+	cr_assert(eq(int, cell_event_decode(line, &back), 0));
+	cr_assert(eq(int, memcmp(&e, &back, sizeof(e)), 0));
+	cr_assert(eq(int, cell_event_encode(&e, line, sizeof(line) - 1), -E2BIG));
+}
+
+Test(denial, anything_but_a_whole_event_is_refused)
+{
+	struct cell_event e = event(AF_INET, 6, CELL_DENY_PORT), back;
+	char line[CELL_EVENT_LINE_MAX], *tail;
+
+	cr_assert(eq(int, cell_event_encode(&e, line, sizeof(line)), 0));
+	tail = line + strlen(line) - 2;
+	tail[-1] = 'g'; /* not hex */
+	cr_assert(eq(int, cell_event_decode(line, &back), -EINVAL));
+	tail[-1] = '0';
+	tail[0] = '\0'; /* cut short */
+	cr_assert(eq(int, cell_event_decode(line, &back), -EINVAL));
+	cr_assert(eq(int, cell_event_decode("{\"id\":\"x\"}", &back), -EINVAL));
+	cr_assert(eq(int, cell_event_decode(CELL_EVENT_PREFIX "00\"}", &back), -EINVAL));
+}
