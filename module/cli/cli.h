@@ -92,7 +92,10 @@ unsigned cli_reap_cells(bool verbose);
  * What the kernel has counted so far for the user's open cells: cell-session's lines
  * ({"id":ID,"connects_allowed":N,...}, one a cell), or NULL without a helper to ask.
  */
+struct cell_stats;
 char *cli_live_cells(void);
+/* Adds cell id's counts from cli_live_cells()'s lines (live may be NULL) to s; false if none. */
+bool cli_live_counters(const char *live, const char *id, struct cell_stats *s);
 /* A network.mode "proxy" cell: its proxy, cell-session, the ledger record (proxy-cell.c). */
 int cli_proxy_cell_launch(const struct cell_project *p, const struct cell_config *c,
 			  struct cell_plan *plan, const char *bwrap, const char *helper,

@@ -47,18 +47,9 @@ static int merge(const char *line, size_t len, void *data)
 static int merge_open(const struct cell_running *c, void *data)
 {
 	struct merge *m = data;
-	char key[96];
-	const char *line, *end;
 
-	if (!streq(c->project, m->project) || !cell_process_alive(c->keeper, c->keeper_start))
-		return 0;
-	snprintf(key, sizeof(key), "{\"id\":\"%s\"", c->id);
-	line = m->live ? strstr(m->live, key) : NULL;
-	if (!line)
-		return 0;
-	end = strchr(line, '\n');
-	if (cell_stats_merge_kernel(&m->stats, line, end ? (size_t)(end - line) : strlen(line)) >=
-	    0)
+	if (streq(c->project, m->project) && cell_process_alive(c->keeper, c->keeper_start) &&
+	    cli_live_counters(m->live, c->id, &m->stats))
 		m->open++;
 	return 0;
 }

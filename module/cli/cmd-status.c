@@ -18,20 +18,6 @@ struct listing {
 	unsigned n;
 };
 
-/* The live counters of cell id in cell-session's lines (false: it has none). */
-static bool live_counters(const char *live, const char *id, struct cell_stats *ret)
-{
-	char key[96];
-	const char *line, *end;
-
-	snprintf(key, sizeof(key), "{\"id\":\"%s\"", id);
-	line = live ? strstr(live, key) : NULL;
-	if (!line)
-		return false;
-	end = strchr(line, '\n');
-	return cell_stats_merge_kernel(ret, line, end ? (size_t)(end - line) : strlen(line)) >= 0;
-}
-
 static const char *state_of(const struct cell_running *c)
 {
 	if (cell_process_alive(c->keeper, c->keeper_start))
@@ -76,7 +62,7 @@ static int show(const struct cell_running *c, void *data)
 {
 	struct listing *l = data;
 	struct cell_stats s = {0};
-	bool live = live_counters(l->live, c->id, &s);
+	bool live = cli_live_counters(l->live, c->id, &s);
 	time_t start = (time_t)c->start;
 	char when[32] = "?", counts[96] = "-";
 	struct tm tm;

@@ -250,6 +250,19 @@ char *cli_live_cells(void)
 	return out;
 }
 
+bool cli_live_counters(const char *live, const char *id, struct cell_stats *s)
+{
+	char key[96];
+	const char *line, *end;
+
+	snprintf(key, sizeof(key), "{\"id\":\"%s\"", id);
+	line = live ? strstr(live, key) : NULL;
+	if (!line)
+		return false;
+	end = strchr(line, '\n');
+	return cell_stats_merge_kernel(s, line, end ? (size_t)(end - line) : strlen(line)) >= 0;
+}
+
 unsigned cli_reap_cells(bool verbose)
 {
 	struct reaping g = {.verbose = verbose};

@@ -104,12 +104,13 @@ static const struct {
 	{"cell_sendmsg_unix", "BPF_CGROUP_UNIX_SENDMSG"},
 };
 
-static bool is_unix_hook(const struct bpf_program *prog)
+/* Which of unix_hooks prog is, or -1. */
+static int unix_hook(const struct bpf_program *prog)
 {
 	for (size_t i = 0; i < ELEMENTSOF(unix_hooks); i++)
 		if (streq(bpf_program__name(prog), unix_hooks[i].prog))
-			return true;
-	return false;
+			return (int)i;
+	return -1;
 }
 
 /* The values of enum bpf_attach_type's names in the kernel's BTF; -ENOENT if one is missing. */
@@ -153,24 +154,20 @@ static int prepare_unix_hooks(struct cell_bpf *skel)
 
 	bpf_object__for_each_program(prog, skel->obj)
 	{
-		for (size_t i = 0; i < ELEMENTSOF(unix_hooks); i++) {
-			int r;
+		int i = unix_hook(prog), r;
 
-			if (!streq(bpf_program__name(prog), unix_hooks[i].prog))
-				continue;
-			if (!have) {
-				r = bpf_program__set_autoload(prog, false);
-				if (r < 0)
-					return r;
-				continue;
-			}
+		if (i < 0)
+			continue;
+		if (!have) {
+			r = bpf_program__set_autoload(prog, false);
+		} else {
 			r = bpf_program__set_type(prog, BPF_PROG_TYPE_CGROUP_SOCK_ADDR);
 			if (r >= 0)
 				r = bpf_program__set_expected_attach_type(
 					prog, (enum bpf_attach_type)types[i]);
-			if (r < 0)
-				return r;
 		}
+		if (r < 0)
+			return r;
 	}
 	return 0;
 }
@@ -192,7 +189,7 @@ static bool in_place(const struct cell_bpf *skel, uint64_t cg)
 
 		snprintf(path, sizeof(path), "%s/link_%s", CELL_BPF_PIN_DIR,
 			 bpf_program__name(prog));
-		if (!link_on(path, cg) && !(is_unix_hook(prog) && access(path, F_OK) < 0))
+		if (!link_on(path, cg) && !(unix_hook(prog) >= 0 && access(path, F_OK) < 0))
 			return false;
 	}
 	return true;
