@@ -78,11 +78,26 @@ struct cell_ring {
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, CELL_RING_SLOTS);
+	__type(key, __u32);
+	__array(values, struct cell_ring);
+} cell_ring_pool SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 4096);
 	__type(key, __u64);
-	__array(values, struct cell_ring);
-} cell_rings SEC(".maps");
+	__type(value, __u32);
+} cell_ring_slot SEC(".maps");
+
+/* user space's only: who holds each slot of cell_ring_pool */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CELL_RING_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} cell_ring_owner SEC(".maps");
 
 /* [0]: the CELL_BPF_VERSION of the programs attached, written by the loader */
 struct {
@@ -142,7 +157,8 @@ static __always_inline struct cell_counters *counters(__u64 cg)
 static __always_inline void report(__u64 cg, __u16 family, __u16 protocol, const __u32 *addr,
 				   int addr_words, __u16 port, __u16 reason)
 {
-	void *ring = bpf_map_lookup_elem(&cell_rings, &cg);
+	__u32 *slot = bpf_map_lookup_elem(&cell_ring_slot, &cg);
+	void *ring = slot ? bpf_map_lookup_elem(&cell_ring_pool, slot) : NULL;
 	__u64 id = bpf_get_current_pid_tgid();
 	struct cell_event *e;
 

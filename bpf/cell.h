@@ -4,7 +4,7 @@
 
 /* Bumped when a program's behaviour or a map's layout changes: a newer loader replaces the
  * pinned programs of an older one in place. */
-#define CELL_BPF_VERSION 3
+#define CELL_BPF_VERSION 4
 
 #define CELL_LOCAL_PORTS_MAX 16
 /* cgroup levels searched above a socket's cgroup for its cell's policy */
@@ -56,9 +56,14 @@ enum cell_deny_reason {
 };
 
 /*
- * A cell's denials go to its own ring buffer (cell_rings: cgroup id → a ring buffer of this
- * size, made and drained by the cell's keeper), or to the shared cell_events if it has none.
+ * A cell's denials go to a ring buffer of its own, drained by its keeper: one of a pool of
+ * CELL_RING_SLOTS (cell_ring_pool), each made the first time a cell takes its slot and kept
+ * for the next (putting a map into a map of maps waits for an RCU grace period: ~15 ms a
+ * cell). cell_ring_owner (slot → cgroup id, taken with BPF_NOEXIST) hands the slots out,
+ * cell_ring_slot (cgroup id → slot) is the programs' way to a cell's. A cell with no slot (all
+ * taken) reports to the shared cell_events, which no one reads: its counters still count.
  */
+#define CELL_RING_SLOTS 256
 #define CELL_RING_BYTES (64 * 1024)
 
 /* one per denial */

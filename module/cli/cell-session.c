@@ -33,7 +33,6 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -250,12 +249,10 @@ static int forward_denial(const struct cell_event *e, void *data)
 }
 
 /* Waits for the cell's first process, forwarding denials until it is gone. */
-static int wait_forwarding(struct cell_session *s, pid_t pid, const struct request *q,
+static int wait_forwarding(struct cell_session *s, pid_t pid, int pidfd, const struct request *q,
 			   int *ret_status)
 {
-	_cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-
-	while (pidfd >= 0) {
+	for (;;) {
 		struct pollfd pfd[2] = {{pidfd, POLLIN, 0}, {cell_session_events_fd(s), POLLIN, 0}};
 
 		if (poll(pfd, 2, -1) < 0) {
@@ -282,18 +279,25 @@ static int run_open(const struct caller *c, const char *slice, const struct requ
 	_cleanup_free_ char *record = NULL;
 	char *const no_env[] = {NULL};
 	int status, r;
+	_cleanup_close_ int pidfd = -1;
 	pid_t pid;
 
 	r = cell_session_open(slice, c->uid, q->id, &q->policy, &s);
+	if (r == -EPROTONOSUPPORT) {
+		say("the BPF programs attached are a newer cell's (version %u; this cell-session is "
+		    "version %u): use that cell's cell-session",
+		    (unsigned)cell_bpf_attached_version(), (unsigned)CELL_BPF_VERSION);
+		return EXIT_FAIL;
+	}
 	if (r < 0) {
 		say("cannot open cell '%s' in '%s': %s", q->id, slice, strerror(-r));
 		return EXIT_FAIL;
 	}
-	pid = fork();
+	pid = cell_session_fork(s, &pidfd);
 	if (pid == 0) {
 		/* the cell's environment comes in bwrap's arguments (--args): we pass none */
-		if (cell_session_join(s, 0) < 0 || drop_privilege(c) < 0) {
-			say("cannot enter the cell's cgroup as uid %u", (unsigned)c->uid);
+		if (drop_privilege(c) < 0) {
+			say("cannot become uid %u for good", (unsigned)c->uid);
 			_exit(EXIT_EXEC);
 		}
 		execve(q->argv[0], q->argv, no_env);
@@ -301,11 +305,11 @@ static int run_open(const struct caller *c, const char *slice, const struct requ
 		_exit(EXIT_EXEC);
 	}
 	if (pid < 0) {
-		say("cannot fork: %s", strerror(errno));
+		say("cannot fork into the cell's cgroup: %s", strerror(-pid));
 		cell_session_close(s, NULL);
 		return EXIT_FAIL;
 	}
-	if (wait_forwarding(s, pid, q, &status) < 0)
+	if (wait_forwarding(s, pid, pidfd, q, &status) < 0)
 		return EXIT_FAIL;
 	if (caller_gone(q->status_fd)) {
 		/* no one would read the counters: leave the cell to the reaper, who reports them */

@@ -2,6 +2,7 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -63,8 +64,7 @@ static int ensure_bpffs(void)
 	return 0;
 }
 
-/* The version the attached programs were built as, or 0 if none are. */
-static uint32_t attached_version(void)
+uint32_t cell_bpf_attached_version(void)
 {
 	uint32_t key = 0, version = 0;
 	int fd = map_fd("cell_meta");
@@ -181,7 +181,7 @@ static bool in_place(const struct cell_bpf *skel, uint64_t cg)
 {
 	struct bpf_program *prog;
 
-	if (attached_version() != CELL_BPF_VERSION)
+	if (cell_bpf_attached_version() != CELL_BPF_VERSION)
 		return false;
 	bpf_object__for_each_program(prog, skel->obj)
 	{
@@ -220,6 +220,31 @@ static int attach(struct bpf_program *prog, int cgfd, uint64_t cg, const char *p
 	return r;
 }
 
+/* Whether name, in the pin directory, is one of obj's maps or the link of one of its programs. */
+static bool pinned_by(const struct bpf_object *obj, const char *name)
+{
+	if (startswith(name, "link_"))
+		return bpf_object__find_program_by_name(obj, name + strlen("link_")) != NULL;
+	return bpf_object__find_map_by_name(obj, name) != NULL;
+}
+
+/*
+ * Unpins what an older build pinned and this one has no use for: its maps (freed when no
+ * program or cell-session holds them any more) and links (detached).
+ */
+static void unpin_obsolete(const struct bpf_object *obj)
+{
+	DIR *d = opendir(CELL_BPF_PIN_DIR);
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.' && !pinned_by(obj, e->d_name))
+			unlinkat(dirfd(d), e->d_name, 0);
+	closedir(d);
+}
+
 int cell_bpf_setup(const char *slice)
 {
 	struct cell_bpf *skel _cleanup_(skel_destroy) = NULL;
@@ -230,6 +255,9 @@ int cell_bpf_setup(const char *slice)
 	uint64_t cg;
 	int r;
 
+	/* checked again once locked: a newer build may be loading now */
+	if (cell_bpf_attached_version() > CELL_BPF_VERSION)
+		return -EPROTONOSUPPORT;
 	r = ensure_bpffs();
 	if (r < 0)
 		return r;
@@ -253,6 +281,9 @@ int cell_bpf_setup(const char *slice)
 		return -errno;
 	if (in_place(skel, cg))
 		return 0;
+	/* an older build's programs would not know what a newer one's cells rely on */
+	if (cell_bpf_attached_version() > CELL_BPF_VERSION)
+		return -EPROTONOSUPPORT;
 	/* the maps pinned already (by an older build, say) are reused: they keep their contents */
 	bpf_object__for_each_map(map, skel->obj)
 	{
@@ -284,8 +315,11 @@ int cell_bpf_setup(const char *slice)
 		if (r < 0)
 			return r;
 	}
-	return bpf_map__update_elem(skel->maps.cell_meta, &key, sizeof(key), &version,
-				    sizeof(version), BPF_ANY);
+	r = bpf_map__update_elem(skel->maps.cell_meta, &key, sizeof(key), &version, sizeof(version),
+				 BPF_ANY);
+	if (r >= 0)
+		unpin_obsolete(skel->obj);
+	return r;
 }
 
 int cell_bpf_policy_set(uint64_t cgroup, const struct cell_policy *p)
@@ -347,16 +381,18 @@ int cell_bpf_counters_delete(uint64_t cgroup)
 }
 
 struct events_ctx {
-	int (*fn)(const struct cell_event *e, void *data);
+	int (*fn)(const struct cell_event *e, void *data); /* NULL: skip them all */
 	void *data;
+	uint64_t cgroup; /* only this cell's events (0: all) */
 	int stopped;
 };
 
 static int on_event(void *ctx, void *data, size_t size)
 {
 	struct events_ctx *c = ctx;
+	const struct cell_event *e = data;
 
-	if (size < sizeof(struct cell_event))
+	if (size < sizeof(*e) || !c->fn || (c->cgroup && e->cgroup != c->cgroup))
 		return 0;
 	c->stopped = c->fn(data, c->data);
 	return c->stopped;
@@ -365,7 +401,7 @@ static int on_event(void *ctx, void *data, size_t size)
 int cell_bpf_events(int timeout_ms, int (*fn)(const struct cell_event *e, void *data), void *data)
 {
 	_cleanup_close_ int fd = map_fd("cell_events");
-	struct events_ctx ctx = {fn, data, 0};
+	struct events_ctx ctx = {fn, data, 0, 0};
 	struct ring_buffer *rb;
 	int r;
 
@@ -385,35 +421,107 @@ int cell_bpf_events(int timeout_ms, int (*fn)(const struct cell_event *e, void *
 
 struct cell_bpf_ring {
 	struct ring_buffer *rb;
-	int fd; /* the ring buffer map */
+	int fd; /* the slot's ring buffer */
+	uint64_t cgroup;
 	struct events_ctx ctx;
 };
 
+/* Takes a free slot of the pool for the cell: its index, or -ENOSPC if all are taken. */
+static int ring_claim(int owner_fd, uint64_t cgroup)
+{
+	/* the lowest free: the pool's ring buffers are made once for as many cells as are ever
+	 * open at once, and then reused */
+	for (uint32_t slot = 0; slot < CELL_RING_SLOTS; slot++) {
+		if (bpf_map_update_elem(owner_fd, &slot, &cgroup, BPF_NOEXIST) == 0)
+			return (int)slot;
+		if (errno != EEXIST)
+			return -errno;
+	}
+	return -ENOSPC;
+}
+
+/* The ring buffer in a slot (the caller holds it), made if the slot has none yet. */
+static int ring_in_slot(int pool_fd, uint32_t slot)
+{
+	uint32_t id;
+	int fd, r;
+
+	if (bpf_map_lookup_elem(pool_fd, &slot, &id) == 0) {
+		fd = bpf_map_get_fd_by_id(id);
+		return fd < 0 ? -errno : fd;
+	}
+	if (errno != ENOENT)
+		return -errno;
+	fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "cell_ring", 0, 0, CELL_RING_BYTES, NULL);
+	if (fd < 0)
+		return -errno;
+	if (bpf_map_update_elem(pool_fd, &slot, &fd, BPF_ANY) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+/* Deletes the cell's slot entries (slot → cell and cell → slot); none is fine. */
+static int ring_unclaim(int owner_fd, int slot_fd, uint64_t cgroup)
+{
+	uint32_t slot, next, *prev = NULL;
+	uint64_t owner;
+	int r = 0;
+
+	if (bpf_map_delete_elem(slot_fd, &cgroup) < 0 && errno != ENOENT)
+		r = -errno;
+	/* by owner rather than through cell_ring_slot: a claim whose cell → slot entry was never
+	 * written (its keeper died in between) is given back too */
+	while (bpf_map_get_next_key(owner_fd, prev, &next) == 0) {
+		if (bpf_map_lookup_elem(owner_fd, &next, &owner) == 0 && owner == cgroup) {
+			if (bpf_map_delete_elem(owner_fd, &next) < 0 && errno != ENOENT)
+				r = -errno;
+			continue; /* the key after prev is the next one still */
+		}
+		slot = next;
+		prev = &slot;
+	}
+	return r;
+}
+
 int cell_bpf_ring_open(uint64_t cgroup, struct cell_bpf_ring **ret)
 {
-	_cleanup_close_ int outer = map_fd("cell_rings");
-	struct cell_bpf_ring *r;
-	int e = 0;
+	_cleanup_close_ int owner_fd = map_fd("cell_ring_owner"),
+			    slot_fd = map_fd("cell_ring_slot"), pool_fd = map_fd("cell_ring_pool");
+	struct cell_bpf_ring *r = NULL;
+	int e, slot;
+	uint32_t s;
 
-	if (outer < 0)
-		return outer;
+	if (owner_fd < 0 || slot_fd < 0 || pool_fd < 0)
+		return owner_fd < 0 ? owner_fd : slot_fd < 0 ? slot_fd : pool_fd;
+	if (bpf_map_lookup_elem(slot_fd, &cgroup, &s) == 0)
+		return -EEXIST;
+	slot = ring_claim(owner_fd, cgroup);
+	if (slot < 0)
+		return slot;
+	s = (uint32_t)slot;
 	r = calloc(1, sizeof(*r));
-	if (!r)
-		return -ENOMEM;
-	r->fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "cell_ring", 0, 0, CELL_RING_BYTES, NULL);
-	if (r->fd < 0 || bpf_map_update_elem(outer, &cgroup, &r->fd, BPF_NOEXIST) < 0) {
-		e = -errno;
-	} else {
-		r->rb = ring_buffer__new(r->fd, on_event, &r->ctx, NULL);
-		if (!r->rb) {
-			e = -errno;
-			bpf_map_delete_elem(outer, &cgroup);
-		}
+	e = r ? 0 : -ENOMEM;
+	if (r) {
+		r->cgroup = cgroup;
+		r->ctx.cgroup = cgroup;
+		r->fd = ring_in_slot(pool_fd, s);
+		e = r->fd < 0 ? r->fd : 0;
 	}
+	if (e >= 0) {
+		r->rb = ring_buffer__new(r->fd, on_event, &r->ctx, NULL);
+		e = r->rb ? 0 : -errno;
+	}
+	/* what the slot's last cell left unread is skipped (its events are not ours anyway) */
+	if (e >= 0 && ring_buffer__consume(r->rb) < 0)
+		e = -EIO;
+	if (e >= 0 && bpf_map_update_elem(slot_fd, &cgroup, &s, BPF_NOEXIST) < 0)
+		e = -errno;
 	if (e < 0) {
-		if (r->fd >= 0)
-			close(r->fd);
-		free(r);
+		ring_unclaim(owner_fd, slot_fd, cgroup);
+		cell_bpf_ring_free(r);
 		return e;
 	}
 	*ret = r;
@@ -430,7 +538,7 @@ int cell_bpf_ring_drain(struct cell_bpf_ring *r, int (*fn)(const struct cell_eve
 {
 	int n;
 
-	r->ctx = (struct events_ctx){fn, data, 0};
+	r->ctx = (struct events_ctx){fn, data, r->cgroup, 0};
 	n = ring_buffer__consume(r->rb);
 	if (r->ctx.stopped)
 		return r->ctx.stopped;
@@ -442,11 +550,17 @@ void cell_bpf_ring_free(struct cell_bpf_ring *r)
 	if (!r)
 		return;
 	ring_buffer__free(r->rb);
-	close(r->fd);
+	if (r->fd >= 0)
+		close(r->fd);
 	free(r);
 }
 
-int cell_bpf_ring_delete(uint64_t cgroup)
+int cell_bpf_ring_release(uint64_t cgroup)
 {
-	return map_delete("cell_rings", cgroup);
+	_cleanup_close_ int owner_fd = map_fd("cell_ring_owner"),
+			    slot_fd = map_fd("cell_ring_slot");
+
+	if (owner_fd < 0 || slot_fd < 0)
+		return owner_fd < 0 ? owner_fd : slot_fd;
+	return ring_unclaim(owner_fd, slot_fd, cgroup);
 }

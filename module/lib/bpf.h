@@ -20,9 +20,12 @@
  * Makes sure the programs are attached to slice (a cgroup2 directory, created if missing):
  * mounts the BPF filesystem if nothing is, loads and attaches what is missing, and replaces
  * the programs of an older CELL_BPF_VERSION in place (the maps, and so the counters and
- * policies, stay). Cheap when all is in place already.
+ * policies, stay). Cheap when all is in place already. -EPROTONOSUPPORT: a newer build's
+ * programs are attached, and an older build does not replace them.
  */
 int cell_bpf_setup(const char *slice);
+/* The CELL_BPF_VERSION of the programs attached, or 0 if none are. */
+uint32_t cell_bpf_attached_version(void);
 /*
  * Whether the kernel has the Unix socket hooks (cgroup/connect_unix and sendmsg_unix, 6.7+) that
  * keep cells off the host's abstract Unix sockets: read from its BTF, so anyone can ask.
@@ -42,9 +45,11 @@ int cell_bpf_counters_delete(uint64_t cgroup);
 int cell_bpf_events(int timeout_ms, int (*fn)(const struct cell_event *e, void *data), void *data);
 
 /*
- * A cell's own ring buffer of denials: made and put in cell_rings for the cell's cgroup by
- * cell_bpf_ring_open (-EEXIST if it has one), drained by its keeper. cell_bpf_ring_free lets go
- * of it here; cell_bpf_ring_delete takes it out of cell_rings (the kernel then frees it).
+ * A cell's own ring buffer of denials: cell_bpf_ring_open takes a slot of the pool for the
+ * cell's cgroup (-ENOSPC: all are taken; -EEXIST: the cell has one) and its ring buffer (made
+ * on a slot's first use, kept for the next cell), drained by the cell's keeper, which sees only
+ * the cell's own events. cell_bpf_ring_free lets go of it here; cell_bpf_ring_release gives
+ * the cell's slot back (no slot is fine).
  */
 struct cell_bpf_ring;
 int cell_bpf_ring_open(uint64_t cgroup, struct cell_bpf_ring **ret);
@@ -54,4 +59,4 @@ int cell_bpf_ring_fd(const struct cell_bpf_ring *r);
 int cell_bpf_ring_drain(struct cell_bpf_ring *r, int (*fn)(const struct cell_event *e, void *data),
 			void *data);
 void cell_bpf_ring_free(struct cell_bpf_ring *r);
-int cell_bpf_ring_delete(uint64_t cgroup);
+int cell_bpf_ring_release(uint64_t cgroup);

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <dirent.h>
+#include <linux/sched.h>
+#include <signal.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -8,6 +10,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -122,13 +125,17 @@ int cell_session_open(const char *slice, uid_t uid, const char *id, const struct
 	if (mkdir(path, 0700) < 0)
 		return negative_errno();
 	r = session_get(slice, uid, id, &s);
-	if (r >= 0)
+	if (r >= 0) {
 		r = cell_bpf_ring_open(s->cgroup, &s->ring);
+		/* with every slot taken, the cell runs without a live log of its denials */
+		if (r == -ENOSPC)
+			r = 0;
+	}
 	if (r >= 0)
 		r = cell_bpf_policy_set(s->cgroup, p);
 	if (r < 0) {
 		if (s && s->ring)
-			cell_bpf_ring_delete(s->cgroup);
+			cell_bpf_ring_release(s->cgroup);
 		rmdir(path);
 		return r;
 	}
@@ -147,15 +154,17 @@ int cell_session_events(struct cell_session *s, int (*fn)(const struct cell_even
 	return s->ring ? cell_bpf_ring_drain(s->ring, fn, data) : 0;
 }
 
-int cell_session_join(const struct cell_session *s, pid_t pid)
+pid_t cell_session_fork(const struct cell_session *s, int *ret_pidfd)
 {
-	_cleanup_close_ int fd = openat(s->dir_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
-	char num[16];
+	struct clone_args args = {
+		.flags = CLONE_INTO_CGROUP | CLONE_PIDFD,
+		.pidfd = (uint64_t)(uintptr_t)ret_pidfd,
+		.exit_signal = SIGCHLD,
+		.cgroup = (uint64_t)s->dir_fd,
+	};
+	long pid = syscall(SYS_clone3, &args, sizeof(args));
 
-	if (fd < 0)
-		return negative_errno();
-	snprintf(num, sizeof(num), "%d", (int)pid);
-	return cell_write_all(fd, num, strlen(num));
+	return pid < 0 ? negative_errno() : (pid_t)pid;
 }
 
 static int64_t now_ms(void)
@@ -223,7 +232,7 @@ int cell_session_close(struct cell_session *s, struct cell_counters *ret)
 	r = cell_bpf_counters_delete(s->cgroup);
 	if (r < 0 && r != -ENOENT)
 		return r;
-	r = cell_bpf_ring_delete(s->cgroup);
+	r = cell_bpf_ring_release(s->cgroup);
 	if (r < 0 && r != -ENOENT)
 		return r;
 	if (rmdir(s->path) < 0)

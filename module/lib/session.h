@@ -43,8 +43,12 @@ int cell_session_events_fd(const struct cell_session *s);
 /* Calls fn for each denial waiting in the cell's ring buffer; stops when fn returns non-zero. */
 int cell_session_events(struct cell_session *s, int (*fn)(const struct cell_event *e, void *data),
 			void *data);
-/* Moves pid into the cell (0: the caller). */
-int cell_session_join(const struct cell_session *s, pid_t pid);
+/*
+ * Forks a child that starts in the cell's cgroup (clone3 with CLONE_INTO_CGROUP: no write to
+ * cgroup.procs, which waits for an RCU grace period); returns its pid (0 in the child) and a
+ * pidfd of it in *ret_pidfd, or a negative errno.
+ */
+pid_t cell_session_fork(const struct cell_session *s, int *ret_pidfd);
 /*
  * Closes the cell: kills what is left in it, waits until it is empty, reads its counters into
  * *ret (if not NULL), deletes its policy, counters and ring buffer and removes the cgroup.

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -520,4 +521,90 @@ Test(bpf, a_newer_build_replaces_older_programs_in_place_and_keeps_the_maps)
 	/* and a second setup finds everything in place: nothing changes */
 	cr_assert(eq(int, cell_bpf_setup(slice), 0));
 	cr_assert(eq(u32, pinned_link("cell_connect4").prog_id, after.prog_id));
+}
+
+static int count_denial(const struct cell_event *e, void *data)
+{
+	uint64_t *cg = data;
+
+	cr_assert(eq(u64, e->cgroup, cg[0]), "another cell's denial");
+	cg[1]++;
+	return 0;
+}
+
+static uint32_t ring_slot(uint64_t cg)
+{
+	int fd = bpf_obj_get(CELL_BPF_PIN_DIR "/cell_ring_slot");
+	uint32_t slot = UINT32_MAX;
+
+	cr_assert(ge(int, fd, 0));
+	cr_assert(eq(int, bpf_map_lookup_elem(fd, &cg, &slot), 0), "no slot for %llu",
+		  (unsigned long long)cg);
+	close(fd);
+	return slot;
+}
+
+static uint32_t slot_ring_id(uint32_t slot)
+{
+	int fd = bpf_obj_get(CELL_BPF_PIN_DIR "/cell_ring_pool");
+	uint32_t id = 0;
+
+	cr_assert(ge(int, fd, 0));
+	cr_assert(eq(int, bpf_map_lookup_elem(fd, &slot, &id), 0));
+	close(fd);
+	return id;
+}
+
+Test(bpf, a_cells_ring_has_its_own_denials_and_the_next_cell_reuses_it)
+{
+	struct cell_bpf_ring *ring = NULL, *again = NULL;
+	/* an id no cgroup has */
+	uint64_t mine[2] = {b.cgid, 0}, other[2] = {UINT64_MAX - 1, 0};
+	uint32_t slot, id;
+
+	cr_assert(eq(int, cell_bpf_ring_open(b.cgid, &ring), 0));
+	cr_assert(eq(int, cell_bpf_ring_open(b.cgid, &again), -EEXIST));
+	slot = ring_slot(b.cgid);
+	id = slot_ring_id(slot);
+	cr_assert(eq(int, in_cell(connect_host_tcp), EPERM));
+	cr_assert(eq(int, cell_bpf_ring_drain(ring, count_denial, mine), 0));
+	cr_assert(eq(u64, mine[1], 1));
+	/* a denial left unread when the cell goes */
+	cr_assert(eq(int, in_cell(connect_host_tcp), EPERM));
+	cell_bpf_ring_free(ring);
+	cr_assert(eq(int, cell_bpf_ring_release(b.cgid), 0));
+	cr_assert(eq(int, cell_bpf_ring_release(b.cgid), 0), "releasing twice is fine");
+	/* the next cell gets the slot and its ring buffer as it was, without the denial */
+	cr_assert(eq(int, cell_bpf_ring_open(other[0], &ring), 0));
+	cr_assert(eq(u32, ring_slot(other[0]), slot), "the slot was not free (another test?)");
+	cr_assert(eq(u32, slot_ring_id(slot), id));
+	cr_assert(eq(int, cell_bpf_ring_drain(ring, count_denial, other), 0));
+	cr_assert(eq(u64, other[1], 0));
+	cell_bpf_ring_free(ring);
+	cr_assert(eq(int, cell_bpf_ring_release(other[0]), 0));
+}
+
+Test(bpf, an_older_build_leaves_a_newer_ones_programs_alone)
+{
+	_cleanup_free_ char *cg2 = NULL, *slice = NULL;
+	uint32_t key = 0, newer = CELL_BPF_VERSION + 1, now = CELL_BPF_VERSION;
+	struct bpf_link_info before = pinned_link("cell_connect4");
+	int fd, lock;
+	bool hybrid;
+
+	cr_assert(eq(int, cell_cgroup_find("/proc/self/mountinfo", &cg2, &hybrid), 0));
+	slice = th_join(cg2, "cell.slice");
+	/* cells opening meanwhile wait for the loader's lock instead of seeing the fake version */
+	lock = open(CELL_BPF_PIN_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cr_assert(ge(int, lock, 0));
+	cr_assert(eq(int, flock(lock, LOCK_EX), 0));
+	fd = bpf_obj_get(CELL_BPF_PIN_DIR "/cell_meta");
+	cr_assert(ge(int, fd, 0));
+	cr_assert(eq(int, bpf_map_update_elem(fd, &key, &newer, BPF_ANY), 0));
+	cr_assert(eq(int, cell_bpf_setup(slice), -EPROTONOSUPPORT));
+	cr_assert(eq(u32, cell_bpf_attached_version(), CELL_BPF_VERSION + 1));
+	cr_assert(eq(int, bpf_map_update_elem(fd, &key, &now, BPF_ANY), 0));
+	close(fd);
+	close(lock);
+	cr_assert(eq(u32, pinned_link("cell_connect4").prog_id, before.prog_id));
 }
