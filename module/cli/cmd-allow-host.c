@@ -113,7 +113,7 @@ int cmd_allow_host(int argc, char *argv[])
 	 */
 	r = cell_trust_allow(trust, p);
 	if (r >= 0) {
-		r = cell_write_file_atomic(p->config_path, p->text, p->len, 0644);
+		r = cell_write_file_atomic(p->config_path, p->text, p->len, 0644, true);
 		if (r < 0) {
 			free(p->text);
 			p->text = TAKE_PTR(old);

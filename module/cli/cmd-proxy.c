@@ -67,6 +67,52 @@ static void reload(void *data, const struct cell_netpolicy **policy)
 	fprintf(stderr, "cell: %s reloaded\n", p->config_path);
 }
 
+/* Socket activation's first descriptor (sd_listen_fds(3)). */
+#define LISTEN_FDS_START 3
+
+/*
+ * The listening socket handed over by socket activation, as systemd does it and as cell enter
+ * does to start the proxy at a cell's first connection: LISTEN_PID is ours and LISTEN_FDS is
+ * 1, the socket is descriptor 3. *ret_fd is -1 if none was; the variables are gone after.
+ */
+static int activated(int *ret_fd)
+{
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	_cleanup_free_ char *n_fds = fds ? strdup(fds) : NULL;
+	char *end;
+	long who;
+	int r;
+
+	*ret_fd = -1;
+	if (!pid || !fds)
+		return 0;
+	if (!n_fds)
+		return -ENOMEM;
+	who = strtol(pid, &end, 10);
+	/* another process's: not for us (sd_listen_fds does the same) */
+	if (!*pid || *end || who != (long)getpid())
+		return 0;
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	if (!streq(n_fds, "1")) {
+		fprintf(stderr,
+			"cell: LISTEN_FDS=%s: the proxy takes exactly one listening socket\n",
+			n_fds);
+		return -EINVAL;
+	}
+	r = cell_proxy_adopt(LISTEN_FDS_START);
+	if (r < 0) {
+		fprintf(stderr,
+			"cell: descriptor %d from socket activation is not a listening stream "
+			"socket: %s\n",
+			LISTEN_FDS_START, strerror(-r));
+		return -EINVAL;
+	}
+	*ret_fd = LISTEN_FDS_START;
+	return 0;
+}
+
 /* The project's proxy in the foreground: "listening on ADDR" first, once it accepts. */
 int cmd_proxy(int argc, char *argv[])
 {
@@ -91,8 +137,9 @@ int cmd_proxy(int argc, char *argv[])
 	struct cell_proxy *proxy = NULL;
 	struct cli_cell_options o = {0};
 	struct served served = {0};
-	const char *listen_on = "127.0.0.1:0";
-	int opt, fd = -1, r;
+	const char *listen_on = NULL;
+	_cleanup_close_ int fd = -1;
+	int opt, r;
 
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "+:hC:l:", options, NULL)) >= 0) {
@@ -131,6 +178,11 @@ int cmd_proxy(int argc, char *argv[])
 	}
 	if (optind < argc)
 		return cli_bad_usage(argv[0], "unexpected argument '%s'", argv[optind]);
+	if (activated(&fd) < 0)
+		return CELL_EXIT_USAGE;
+	if (fd >= 0 && listen_on)
+		return cli_bad_usage(argv[0], "--listen and socket activation (LISTEN_FDS) "
+					      "cannot be used together");
 	o.allow_root = true; /* the proxy is not a cell: it runs as whoever starts it */
 	r = cli_cell_open(&o, &p, &c, &cwd);
 	if (r >= 0)
@@ -152,9 +204,16 @@ int cmd_proxy(int argc, char *argv[])
 			setrlimit(RLIMIT_NOFILE, &rl);
 		}
 	}
-	r = cell_proxy_listen(listen_on, &fd, &desc);
+	if (fd >= 0) {
+		r = cell_proxy_describe(fd, &desc);
+	} else {
+		if (!listen_on)
+			listen_on = "127.0.0.1:0";
+		r = cell_proxy_listen(listen_on, &fd, &desc);
+	}
 	if (r < 0) {
-		fprintf(stderr, "cell: cannot listen on '%s': %s\n", listen_on, strerror(-r));
+		fprintf(stderr, "cell: cannot listen on '%s': %s\n", listen_on ? listen_on : "fd 3",
+			strerror(-r));
 		cell_netpolicy_free(policy);
 		return r == -EINVAL ? CELL_EXIT_USAGE : CELL_EXIT_FAILURE;
 	}
@@ -180,7 +239,6 @@ int cmd_proxy(int argc, char *argv[])
 	cell_netpolicy_free(served.policy);
 	cell_config_free(served.config);
 	free(served.trust_dir);
-	close(fd);
 	if (r < 0) {
 		fprintf(stderr, "cell: the proxy failed: %s\n", strerror(-r));
 		return CELL_EXIT_FAILURE;

@@ -8,15 +8,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,16 +25,17 @@
 #include "cli.h"
 #include "denial.h"
 #include "launch.h"
+#include "log.h"
 #include "ledger.h"
 #include "process.h"
 #include "reqlog.h"
 #include "running.h"
 #include "session.h"
 #include "stats.h"
+#include "strv.h"
 #include "xdg.h"
 
-/* How long the proxy may take to say where it listens, and to stop. */
-#define PROXY_START_MS 10000
+/* How long the proxy may take to stop. */
 #define PROXY_STOP_MS 5000
 
 extern char **environ;
@@ -62,16 +64,20 @@ char *cli_session_helper(const char **why)
 	return TAKE_PTR(helper);
 }
 
+/* Waits up to ms for pid, our child, to exit; kills it if it does not. */
 static void wait_bounded(pid_t pid, int ms)
 {
-	for (int waited = 0; waitpid(pid, NULL, WNOHANG) == 0; waited += 10) {
-		if (waited >= ms) {
-			kill(pid, SIGKILL);
-			waitpid(pid, NULL, 0);
-			return;
-		}
-		usleep(10000);
-	}
+	_cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	struct pollfd pfd = {pidfd, POLLIN, 0};
+	int n;
+
+	do
+		n = pidfd >= 0 ? poll(&pfd, 1, ms) : 0;
+	while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		kill(pid, SIGKILL);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
 }
 
 /* Stops the proxy (it writes its counters on SIGTERM); a proxy that hangs is killed. */
@@ -84,76 +90,87 @@ static void stop_proxy(pid_t pid, bool ours)
 		wait_bounded(pid, PROXY_STOP_MS);
 }
 
-/* Reads "listening on 127.0.0.1:PORT" from the proxy's stdout. */
-static int proxy_port(int fd, uint16_t *ret)
+/* The cell's proxy's socket: listening on an ephemeral loopback port, whose number it returns. */
+static int proxy_socket(int *ret_fd, uint16_t *ret_port)
 {
-	char buf[256];
-	size_t len = 0;
-	int waited = 0;
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), r;
 
-	while (waited < PROXY_START_MS && len < sizeof(buf) - 1) {
-		struct pollfd pfd = {fd, POLLIN, 0};
-		const char *colon;
-		ssize_t n;
-
-		if (poll(&pfd, 1, 100) == 0) {
-			waited += 100;
-			continue;
-		}
-		n = read(fd, buf + len, sizeof(buf) - 1 - len);
-		if (n <= 0)
-			return -EPIPE;
-		len += (size_t)n;
-		buf[len] = '\0';
-		if (!strchr(buf, '\n'))
-			continue;
-		colon = strrchr(buf, ':');
-		if (!startswith(buf, "listening on 127.0.0.1:") || !colon)
-			return -EPROTO;
-		*ret = (uint16_t)strtoul(colon + 1, NULL, 10);
-		return *ret ? 0 : -EPROTO;
-	}
-	return -ETIMEDOUT;
-}
-
-/* cell proxy for the project, in its own session (the terminal's signals are the cell's). */
-static int start_proxy(const struct cell_project *p, pid_t *ret_pid, int *ret_out,
-		       uint16_t *ret_port)
-{
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	char *argv[] = {self, (char *)"proxy", (char *)"-C", p->root, NULL};
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	int pipefd[2], r;
-	pid_t pid;
-
-	if (n <= 0)
-		return -ENOENT;
-	self[n] = '\0';
-	if (pipe2(pipefd, O_CLOEXEC) < 0)
+	if (fd < 0)
 		return negative_errno();
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
-	posix_spawnattr_init(&attr);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
-	r = -posix_spawn(&pid, self, &fa, &attr, argv, environ);
-	posix_spawnattr_destroy(&attr);
-	posix_spawn_file_actions_destroy(&fa);
-	close(pipefd[1]);
-	if (r >= 0)
-		r = proxy_port(pipefd[0], ret_port);
-	if (r < 0) {
-		close(pipefd[0]);
-		if (pid > 0)
-			stop_proxy(pid, true);
+	if (bind(fd, (struct sockaddr *)&sin, len) < 0 || listen(fd, 4096) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sin, &len) < 0) {
+		r = negative_errno();
+		close(fd);
 		return r;
 	}
-	*ret_pid = pid;
-	/* kept open: the proxy must not get EPIPE should it write to stdout again */
-	*ret_out = pipefd[0];
+	*ret_fd = fd;
+	*ret_port = ntohs(sin.sin_port);
 	return 0;
+}
+
+#define LISTEN_PID_VAR "LISTEN_PID="
+
+/* Writes pid in decimal at to (async-signal-safe: for a child between fork and exec). */
+static void put_pid(char *to, pid_t pid)
+{
+	char digits[16];
+	size_t n = 0;
+
+	do
+		digits[n++] = (char)('0' + pid % 10);
+	while ((pid /= 10) > 0 && n < sizeof(digits));
+	while (n > 0)
+		*to++ = digits[--n];
+	*to = '\0';
+}
+
+/*
+ * cell proxy for the project, in its own session (the terminal's signals are the cell's),
+ * handed the listening socket as socket activation does (sd_listen_fds(3): descriptor 3,
+ * LISTEN_FDS=1, LISTEN_PID=its pid, which only the child knows: so fork, not posix_spawn).
+ */
+static pid_t spawn_proxy(const struct cell_project *p, int listen_fd)
+{
+	char self[PATH_MAX], fds_var[] = "LISTEN_FDS=1", pid_var[sizeof(LISTEN_PID_VAR) + 16];
+	ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *argv[] = {self, (char *)"proxy", (char *)"-C", p->root, NULL};
+	_cleanup_free_ char **envp = NULL;
+	size_t n = 0;
+	sigset_t none;
+	pid_t pid;
+
+	if (len <= 0)
+		return -ENOENT;
+	self[len] = '\0';
+	envp = calloc(cell_strv_length(environ) + 3, sizeof(*envp));
+	if (!envp)
+		return -ENOMEM;
+	for (char **e = environ; *e; e++)
+		if (!startswith(*e, "LISTEN_"))
+			envp[n++] = *e;
+	envp[n++] = fds_var;
+	envp[n++] = pid_var;
+	memcpy(pid_var, LISTEN_PID_VAR, sizeof(LISTEN_PID_VAR));
+	sigemptyset(&none);
+	pid = fork();
+	if (pid == 0) {
+		/* system calls only from here */
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+		if (null < 0 || setsid() < 0 || dup2(null, STDIN_FILENO) < 0 ||
+		    dup2(null, STDOUT_FILENO) < 0)
+			_exit(127);
+		if (listen_fd == 3 ? fcntl(3, F_SETFD, 0) < 0 : dup2(listen_fd, 3) < 0)
+			_exit(127);
+		close_range(4, ~0U, 0);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		put_pid(pid_var + strlen(LISTEN_PID_VAR), getpid());
+		execve(self, argv, envp);
+		_exit(127);
+	}
+	return pid < 0 ? negative_errno() : pid;
 }
 
 /* The ledger's record of a cell: the kernel's counters from cell-session's line, if any. */
@@ -310,7 +327,33 @@ struct keeping {
 	struct cell_running *running;
 	struct cell_reqlog *denials; /* opened at the first denial */
 	bool failed;
+	const struct cell_project *project;
+	int listen_fd; /* the proxy's, until it starts */
 };
+
+/*
+ * The cell's first connection to its proxy's port: the proxy starts now, with the socket
+ * (DESIGN §4: lazily; a cell that never goes out never pays for a proxy). Until then the
+ * connection waits in the socket's backlog.
+ */
+static void first_connection(void *data)
+{
+	struct keeping *k = data;
+	pid_t pid = spawn_proxy(k->project, k->listen_fd);
+
+	/* the proxy has it now; should the proxy die, connections are refused, not left waiting */
+	close(k->listen_fd);
+	k->listen_fd = -1;
+	if (pid < 0) {
+		fprintf(stderr, "cell: cannot start the cell's proxy: %s\n", strerror(-pid));
+		return;
+	}
+	cell_log(CELL_LOG_DEBUG, "the cell's proxy started at its first connection: pid %d",
+		 (int)pid);
+	k->running->proxy = pid;
+	k->running->proxy_start = cell_process_start(pid);
+	cell_running_save(k->running);
+}
 
 static void keeper_started(pid_t pid, void *data)
 {
@@ -358,12 +401,10 @@ int cli_proxy_cell_launch(const struct cell_project *p, const struct cell_config
 			  int *ret_status, int *ret_terminal_sig, struct cell_diag *d)
 {
 	_cleanup_free_ char *id = NULL;
-	_cleanup_close_ int proxy_out = -1;
 	struct cell_launch_session session = {.helper = helper};
 	struct cell_running running = {0};
-	struct keeping keeping = {.running = &running};
+	struct keeping keeping = {.running = &running, .project = p, .listen_fd = -1};
 	uint16_t port = 0;
-	pid_t proxy = 0;
 	int r;
 
 	if (c->network.n_local_ports > CELL_LOCAL_PORTS_MAX)
@@ -372,13 +413,15 @@ int cli_proxy_cell_launch(const struct cell_project *p, const struct cell_config
 	r = new_id(p, &id);
 	if (r < 0)
 		return cell_diag_set(d, r, NULL, NULL, "cannot name the cell: %s", strerror(-r));
-	r = start_proxy(p, &proxy, &proxy_out, &port);
+	r = proxy_socket(&keeping.listen_fd, &port);
 	if (r < 0)
-		return cell_diag_set(d, r, NULL, NULL, "the cell's proxy did not start: %s",
+		return cell_diag_set(d, r, NULL, NULL, "cannot make the cell's proxy socket: %s",
 				     strerror(-r));
+	cell_log(CELL_LOG_DEBUG, "the cell's proxy: 127.0.0.1:%u, started at the first connection",
+		 (unsigned)port);
 	r = proxy_env(plan, port);
 	if (r < 0) {
-		stop_proxy(proxy, true);
+		close(keeping.listen_fd);
 		return cell_diag_set(d, r, NULL, NULL, "out of memory");
 	}
 	running = (struct cell_running){.id = id,
@@ -387,8 +430,6 @@ int cli_proxy_cell_launch(const struct cell_project *p, const struct cell_config
 					.start = time(NULL),
 					.owner = getpid(),
 					.owner_start = cell_process_start(getpid()),
-					.proxy = proxy,
-					.proxy_start = cell_process_start(proxy),
 					.proxy_port = port};
 	cell_running_save(&running);
 	session.id = id;
@@ -398,10 +439,14 @@ int cli_proxy_cell_launch(const struct cell_project *p, const struct cell_config
 		session.policy.local_ports[i] = c->network.local_ports[i];
 	session.started = keeper_started;
 	session.denied = denied;
+	session.connection = first_connection;
+	session.listen_fd = keeping.listen_fd;
 	session.data = &keeping;
 	r = cell_launch(plan, bwrap, &session, ret_status, ret_terminal_sig, d);
 	cell_reqlog_free(keeping.denials);
-	stop_proxy(proxy, true);
+	if (keeping.listen_fd >= 0)
+		close(keeping.listen_fd);
+	stop_proxy(running.proxy, true);
 	if (session.record) {
 		record_cell(&running, session.record);
 		cell_running_remove(id);

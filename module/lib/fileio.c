@@ -87,7 +87,7 @@ int cell_write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-int cell_write_file_atomic(const char *path, const void *buf, size_t len, mode_t mode)
+int cell_write_file_atomic(const char *path, const void *buf, size_t len, mode_t mode, bool durable)
 {
 	_cleanup_free_ char *tmp = NULL;
 	_cleanup_close_ int fd = -1;
@@ -99,7 +99,7 @@ int cell_write_file_atomic(const char *path, const void *buf, size_t len, mode_t
 	if (fd < 0)
 		return negative_errno();
 	r = cell_write_all(fd, buf, len);
-	if (r >= 0 && fsync(fd) < 0)
+	if (r >= 0 && durable && fsync(fd) < 0)
 		r = negative_errno();
 	if (r >= 0 && rename(tmp, path) < 0)
 		r = negative_errno();

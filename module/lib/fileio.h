@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -13,8 +14,12 @@ int cell_read_full_fd(int fd, size_t max, char **ret, size_t *ret_len);
 int cell_read_file(const char *path, int flags, size_t max, char **ret, size_t *ret_len);
 /* write(2) until done, retrying on EINTR and short writes. */
 int cell_write_all(int fd, const void *buf, size_t len);
-/* Writes a new file next to path and renames it into place. */
-int cell_write_file_atomic(const char *path, const void *buf, size_t len, mode_t mode);
+/*
+ * Writes a new file next to path and renames it into place; durable: synced to disk first, so
+ * that a crash leaves the old file or the new one, never an empty one.
+ */
+int cell_write_file_atomic(const char *path, const void *buf, size_t len, mode_t mode,
+			   bool durable);
 /* mkdir -p; existing directories are fine. */
 int cell_mkdir_p(const char *path, mode_t mode);
 /* mkdir -p of the directory path is in. */

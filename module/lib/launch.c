@@ -204,6 +204,12 @@ static void status_read(struct status_lines *l)
 		l->len = 0; /* no line is this long */
 }
 
+/* The listening socket whose first connection the session waits for, if it does. */
+static int lazy_fd(const struct status_lines *st)
+{
+	return st && st->session->connection ? st->session->listen_fd : -1;
+}
+
 static int wait_cell(pid_t bwrap, int sigfd, int info_fd, int ready_fd, struct status_lines *st,
 		     struct waited *w)
 {
@@ -215,20 +221,27 @@ static int wait_cell(pid_t bwrap, int sigfd, int info_fd, int ready_fd, struct s
 	/* signals that come before the cell's init is up wait for it, then go there */
 	sigemptyset(&pending);
 	for (;;) {
-		struct pollfd pfd[4] = {{sigfd, POLLIN, 0},
+		struct pollfd pfd[5] = {{sigfd, POLLIN, 0},
 					{info_fd, POLLIN, 0},
 					{ready_fd, POLLIN, 0},
-					{st ? st->fd : -1, POLLIN, 0}};
+					{st ? st->fd : -1, POLLIN, 0},
+					{lazy_fd(st), POLLIN, 0}};
 		struct signalfd_siginfo si;
 		int status;
 
-		if (poll(pfd, 4, -1) < 0) {
+		if (poll(pfd, 5, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			return negative_errno();
 		}
 		if (st && st->fd >= 0 && pfd[3].revents)
 			status_read(st);
+		if (pfd[4].fd >= 0 && pfd[4].revents) {
+			void (*connection)(void *data) = st->session->connection;
+
+			st->session->connection = NULL;
+			connection(st->session->data);
+		}
 		if (info_fd >= 0 && pfd[1].revents) {
 			ssize_t n = read(info_fd, info + info_len, sizeof(info) - 1 - info_len);
 

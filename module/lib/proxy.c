@@ -1316,7 +1316,7 @@ int cell_proxy_listen(const char *spec, int *ret_fd, char **ret_desc)
 {
 	struct sockaddr_storage ss = {0};
 	socklen_t len;
-	int fd, one = 1;
+	int fd, one = 1, r;
 
 	if (startswith(spec, "unix:")) {
 		struct sockaddr_un *un = (struct sockaddr_un *)&ss;
@@ -1351,29 +1351,56 @@ int cell_proxy_listen(const char *spec, int *ret_fd, char **ret_desc)
 		return negative_errno();
 	if (ss.ss_family != AF_UNIX)
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 4096) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
-		int r = negative_errno();
-
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 4096) < 0) {
+		r = negative_errno();
 		close(fd);
 		return r;
 	}
+	r = cell_proxy_describe(fd, ret_desc);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	*ret_fd = fd;
+	return 0;
+}
+
+int cell_proxy_describe(int fd, char **ret_desc)
+{
+	struct sockaddr_storage ss = {0};
+	socklen_t len = sizeof(ss);
+	int r;
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return negative_errno();
 	if (ss.ss_family == AF_UNIX) {
-		if (asprintf(ret_desc, "%s", spec) < 0)
-			*ret_desc = NULL;
+		const struct sockaddr_un *un = (const struct sockaddr_un *)&ss;
+
+		r = asprintf(ret_desc, "unix:%.*s", (int)sizeof(un->sun_path), un->sun_path);
 	} else {
 		char text[INET6_ADDRSTRLEN] = "?";
 		uint16_t bound = sockaddr_text((struct sockaddr *)&ss, text);
 
-		if (asprintf(ret_desc, ss.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", text,
-			     bound) < 0)
-			*ret_desc = NULL;
+		r = asprintf(ret_desc, ss.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", text, bound);
 	}
-	if (!*ret_desc) {
-		close(fd);
-		return -ENOMEM;
-	}
-	*ret_fd = fd;
+	return r < 0 ? -ENOMEM : 0;
+}
+
+int cell_proxy_adopt(int fd)
+{
+	int type = 0, listening = 0, flags;
+	socklen_t len = sizeof(type);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
+		return errno == EBADF ? -EBADF : -ENOTSOCK;
+	len = sizeof(listening);
+	if (type != SOCK_STREAM ||
+	    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 || !listening)
+		return -EINVAL;
+	flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+		return negative_errno();
 	return 0;
 }
 

@@ -67,8 +67,9 @@ int cell_running_save(const struct cell_running *c)
 	r = file_path(c->id, &path);
 	if (r >= 0)
 		r = cell_mkdir_parent(path, 0700);
+	/* not synced: after a crash of the machine no cell is left to describe */
 	if (r >= 0)
-		r = cell_write_file_atomic(path, text, strlen(text), 0600);
+		r = cell_write_file_atomic(path, text, strlen(text), 0600, false);
 	return r;
 }
 

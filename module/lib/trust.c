@@ -129,5 +129,5 @@ int cell_trust_allow(const char *allow_dir, const struct cell_project *p)
 	record = cell_path_join(allow_dir, hex);
 	if (!record || asprintf(&content, "%s\n", p->config_path) < 0)
 		return -ENOMEM;
-	return cell_write_file_atomic(record, content, strlen(content), 0600);
+	return cell_write_file_atomic(record, content, strlen(content), 0600, true);
 }

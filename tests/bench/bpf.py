@@ -10,7 +10,9 @@
    connection, in the same three places.
 3. `cell run -- true` in proxy mode against bare bwrap with the argv cell-session gets (no
    cgroup, no proxy); cell-session with that argv, and the cell's proxy from spawn to
-   "listening" and from SIGTERM to exit, measured on their own.
+   "listening" and from SIGTERM to exit, measured on their own (a cell starts its proxy at
+   its first connection to it, so `true` runs none), and /bin/true: what running one more
+   program costs here (cell and cell-session are two more than bare bwrap).
 
 Rounds are interleaved (one of each per round) so that noise hits all alike; medians compared.
 Then, once the numbers are taken, where the time goes: kernel.bpf_stats_enabled for one cell's
@@ -231,14 +233,15 @@ def measure(cell, proj, env, tmp):
         return (t1 - t0) / 1e6, (t2 - t1) / 1e6
 
     times = {"cell run -- true": [], "bwrap (same argv)": [], "cell-session + bwrap": [],
-             "proxy start": [], "proxy stop": []}
+             "proxy start": [], "proxy stop": [], "/bin/true": []}
     for i in range(START_ROUNDS + 1):
         a = timed([cell, "run", "--", "true"], proj, env)
         b = timed(bwrap, proj, env, fds, rewind)
         s = timed(sess, proj, env, fds, rewind)
         ps, pt = proxy_start_stop()
+        t = timed(["/bin/true"], proj, env)
         if i:
-            for k, v in zip(times, (a, b, s, ps, pt)):
+            for k, v in zip(times, (a, b, s, ps, pt, t)):
                 times[k].append(v)
     m = {k: med(v) for k, v in times.items()}
     print("3. cell run -- true in proxy mode against bare bwrap with the same argv; %d rounds, ms:"
@@ -248,13 +251,18 @@ def measure(cell, proj, env, tmp):
         print("    %-22s median %7.3f   p10 %7.3f   p90 %7.3f" % (k, m[k], q[0], q[-1]))
     more = m["cell run -- true"] - m["bwrap (same argv)"]
     session = m["cell-session + bwrap"] - m["bwrap (same argv)"]
-    proxy = m["proxy start"] + m["proxy stop"]
     print("    ratio cell/bwrap %.2f (target <= 1.3); %.1f ms more a cell, of which"
           % (m["cell run -- true"] / m["bwrap (same argv)"], more))
     print("      cell-session (exec, BPF check, cgroup, policy, ring, close) %6.1f ms" % session)
-    print("      the cell's proxy (spawn to listening, SIGTERM to exit)      %6.1f ms" % proxy)
-    print("      the rest: cell's own work, and its waits                    %6.1f ms"
-          % (more - session - proxy), flush=True)
+    print("      cell's own (exec, config, trust, seccomp, plan, records)    %6.1f ms"
+          % (more - session))
+    print("    two programs more than bare bwrap, at %.1f ms a program here (/bin/true): "
+          "the ratio with cell's work free would be %.2f"
+          % (m["/bin/true"], (m["bwrap (same argv)"] + 2 * m["/bin/true"])
+             / m["bwrap (same argv)"]))
+    print("    the proxy starts at a cell's first connection to it (`true` makes none); on its "
+          "own it takes %.1f ms to listen and %.1f ms to stop" % (m["proxy start"],
+                                                                  m["proxy stop"]), flush=True)
     return 0
 
 

@@ -67,7 +67,7 @@ char *th_write(const char *dir, const char *name, const char *text)
 	if (cell_mkdir_p(parent, 0755) < 0)
 		cr_fatal("mkdir %s", parent);
 	free(parent);
-	if (cell_write_file_atomic(path, text, strlen(text), 0644) < 0)
+	if (cell_write_file_atomic(path, text, strlen(text), 0644, true) < 0)
 		cr_fatal("write %s: %s", path, strerror(errno));
 	return path;
 }

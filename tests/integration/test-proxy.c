@@ -28,6 +28,7 @@
 
 #include "fileio.h"
 #include "helpers.h"
+#include "macro.h"
 
 #define CELL CELL_TEST_BUILD "/cell"
 
@@ -132,18 +133,13 @@ static unsigned start_server(void (*handle)(int c), bool concurrent)
 	return ntohs(a.sin_port);
 }
 
-/* Starts `cell proxy` with extra arguments and waits for "listening on 127.0.0.1:PORT". */
-static void start_proxy(const char *extra1, const char *extra2)
+/*
+ * Starts `cell proxy` with argv and waits for "listening on 127.0.0.1:PORT"; with a socket
+ * activation_fd >= 0, it is handed over as systemd does (descriptor 3, LISTEN_FDS=1,
+ * LISTEN_PID=the proxy's pid).
+ */
+static void start_proxy_argv(char *const argv[], int activation_fd)
 {
-	char *argv[] = {(char *)CELL,
-			(char *)"proxy",
-			(char *)"--listen",
-			(char *)"127.0.0.1:0",
-			(char *)"--flush-interval",
-			(char *)"200",
-			(char *)extra1,
-			(char *)extra2,
-			NULL};
 	int out[2];
 	char line[128] = "";
 	size_t n = 0;
@@ -151,11 +147,25 @@ static void start_proxy(const char *extra1, const char *extra2)
 	cr_assert(eq(int, pipe(out), 0));
 	t.proxy = fork();
 	if (t.proxy == 0) {
+		char *envp[16], fds[] = "LISTEN_FDS=1", pid[32];
+		size_t k = 0;
+
 		dup2(out[1], 1);
 		close(out[0]);
 		if (chdir(t.proj) < 0)
 			_exit(126);
-		execve(CELL, argv, t.env);
+		for (; t.env[k] && k < ELEMENTSOF(envp) - 3; k++)
+			envp[k] = t.env[k];
+		if (activation_fd >= 0) {
+			if (activation_fd == 3 ? fcntl(3, F_SETFD, 0) < 0
+					       : dup2(activation_fd, 3) < 0)
+				_exit(125);
+			snprintf(pid, sizeof(pid), "LISTEN_PID=%d", (int)getpid());
+			envp[k++] = fds;
+			envp[k++] = pid;
+		}
+		envp[k] = NULL;
+		execve(CELL, argv, envp);
 		_exit(127);
 	}
 	close(out[1]);
@@ -171,6 +181,22 @@ static void start_proxy(const char *extra1, const char *extra2)
 		line[n] = '\0';
 	}
 	cr_assert(eq(int, sscanf(line, "listening on 127.0.0.1:%u", &t.proxy_port), 1), "%s", line);
+}
+
+/* Starts `cell proxy` with extra arguments on a port of its own choosing. */
+static void start_proxy(const char *extra1, const char *extra2)
+{
+	char *argv[] = {(char *)CELL,
+			(char *)"proxy",
+			(char *)"--listen",
+			(char *)"127.0.0.1:0",
+			(char *)"--flush-interval",
+			(char *)"200",
+			(char *)extra1,
+			(char *)extra2,
+			NULL};
+
+	start_proxy_argv(argv, -1);
 }
 
 static void write_config(const char *extra_allow)
@@ -1279,5 +1305,98 @@ Test(proxy, an_idle_tunnel_adds_no_empty_records)
 	cr_assert(eq(int, r.status, 0), "%s", r.err);
 	/* the one that counted the tunnel; none for the quiet flushes after it */
 	cr_assert(not(eq(ptr, strstr(r.out, "px: 1 record\n"), NULL)), "%s", r.out);
+	th_result_done(&r);
+}
+
+/* A listening TCP socket on 127.0.0.1, port chosen by the kernel; its port in *ret_port. */
+static int listening_socket(unsigned *ret_port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t alen = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	cr_assert(ge(int, fd, 0));
+	cr_assert(eq(int, bind(fd, (struct sockaddr *)&a, sizeof(a)), 0));
+	cr_assert(eq(int, listen(fd, 16), 0));
+	getsockname(fd, (struct sockaddr *)&a, &alen);
+	*ret_port = ntohs(a.sin_port);
+	return fd;
+}
+
+Test(proxy, takes_its_socket_from_socket_activation)
+{
+	char *argv[] = {(char *)CELL, (char *)"proxy", (char *)"--flush-interval", (char *)"200",
+			NULL};
+	char *u = url("registry.test", "/activated");
+	unsigned port;
+	int fd = listening_socket(&port);
+	struct th_result r;
+
+	start_proxy_argv(argv, fd);
+	close(fd);
+	/* it serves on the socket it was given, not on one of its own */
+	cr_assert(eq(u32, t.proxy_port, port));
+	r = curl(u, NULL, NULL);
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	cr_assert(eq(int, strncmp(r.out, "GET /activated HTTP/1.1\r\n", 25), 0), "%s", r.out);
+	th_result_done(&r);
+	free(u);
+}
+
+struct bad_activation {
+	char fds[16];	 /* LISTEN_FDS */
+	bool file;	 /* descriptor 3 a file, not a socket */
+	bool listen_too; /* --listen as well */
+	char says[64];
+};
+
+static struct bad_activation bad_activations[] = {
+	{"2", false, false, "exactly one listening socket"},
+	{"x", false, false, "exactly one listening socket"},
+	{"1", true, false, "not a listening stream socket"},
+	{"1", false, true, "cannot be used together"},
+};
+
+ParameterizedTestParameters(proxy, bad_socket_activation_is_a_usage_error)
+{
+	return cr_make_param_array(struct bad_activation, bad_activations,
+				   ELEMENTSOF(bad_activations));
+}
+
+ParameterizedTest(struct bad_activation *b, proxy, bad_socket_activation_is_a_usage_error)
+{
+	char script[512];
+	char *argv[] = {(char *)"/usr/bin/python3", (char *)"-c", script, NULL};
+	struct th_result r;
+
+	/* python3 sets descriptor 3 up and becomes cell proxy (same pid: LISTEN_PID holds) */
+	snprintf(
+		script, sizeof(script),
+		"import os, socket\n"
+		"s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\n"
+		"fd = os.open('/dev/null', os.O_RDONLY) if %d else s.fileno()\n"
+		"os.dup2(fd, 3); os.set_inheritable(3, True)\n"
+		"os.environ.update(LISTEN_FDS='%s', LISTEN_PID=str(os.getpid()))\n"
+		"os.execv('%s', ['cell', 'proxy'] + (['--listen', '127.0.0.1:0'] if %d else []))\n",
+		b->file, b->fds, CELL, b->listen_too);
+	th_run(t.proj, argv, t.env, &r);
+	cr_assert(eq(int, r.status, 64), "exit %d: %s", r.status, r.err);
+	cr_assert(not(eq(ptr, strstr(r.err, b->says), NULL)), "%s", r.err);
+	th_result_done(&r);
+}
+
+Test(proxy, another_processs_socket_activation_is_ignored)
+{
+	char *argv[] = {(char *)"/usr/bin/python3", (char *)"-c",
+			(char *)"import os, sys\n"
+				"os.environ.update(LISTEN_FDS='1', LISTEN_PID='1')\n"
+				"os.execv(sys.argv[1], ['cell', 'proxy', '--listen', 'bad'])\n",
+			(char *)CELL, NULL};
+	struct th_result r;
+
+	/* not ours: the variables are left alone and --listen is used (and refused here) */
+	th_run(t.proj, argv, t.env, &r);
+	cr_assert(eq(int, r.status, 64), "exit %d: %s", r.status, r.err);
+	cr_assert(not(eq(ptr, strstr(r.err, "cannot listen on 'bad'"), NULL)), "%s", r.err);
 	th_result_done(&r);
 }

@@ -9,6 +9,7 @@
 #include <criterion/parameterized.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <grp.h>
 #include <arpa/inet.h>
 #include <ifaddrs.h>
@@ -78,6 +79,15 @@ static const char net_py[] =
 	"    for _ in range(int(n)):\n"
 	"        out.append(tcp('127.0.0.1', l.getsockname()[1])); l.accept()[0].close()\n"
 	"    return ' '.join(out)\n"
+	"def proxy():\n"
+	"    return tcp('127.0.0.1', os.environ['HTTP_PROXY'].rsplit(':', 1)[1])\n"
+	"def listening():\n"
+	"    n = 0\n"
+	"    for fd in os.listdir('/proc/self/fd'):\n"
+	"        try: s = socket.socket(fileno=int(fd))\n"
+	"        except OSError: continue\n"
+	"        n += s.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN); s.detach()\n"
+	"    return str(n)\n"
 	"def fetch(url):\n"
 	"    try:\n"
 	"        with urllib.request.urlopen(url, timeout=10) as r: return '%d %d' % (r.status, "
@@ -87,7 +97,8 @@ static const char net_py[] =
 	"    op, *args = a.split()\n"
 	"    if op == 'sleep': time.sleep(float(args[0])); print('slept'); continue\n"
 	"    if op == 'pid': print(os.getpid(), flush=True); continue\n"
-	"    print({'tcp': tcp, 'udp': udp, 'unix': unix, 'sock': sock, 'own': own, 'fetch': fetch}[op](*args),"
+	"    print({'tcp': tcp, 'udp': udp, 'unix': unix, 'sock': sock, 'own': own, 'fetch': fetch,"
+	" 'proxy': proxy, 'listening': listening}[op](*args),"
 	" flush=True)\n";
 
 static const char upstream_py[] =
@@ -953,19 +964,20 @@ ParameterizedTestParameters(session, a_killed_process_leaves_nothing_behind)
 ParameterizedTest(struct fault *f, session, a_killed_process_leaves_nothing_behind)
 {
 	char *sleep, *gc[] = {t.cell, (char *)"gc", NULL};
-	char *argv[] = {t.cell,		  (char *)"run", (char *)"--", (char *)"/usr/bin/python3",
-			(char *)"net.py", NULL,		 NULL};
+	/* the proxy starts at the cell's first connection to it */
+	char *argv[] = {t.cell,		  (char *)"run",   (char *)"--", (char *)"/usr/bin/python3",
+			(char *)"net.py", (char *)"proxy", NULL,	 NULL};
 	char *pattern[4];
 	pid_t run, victim, proxy;
 	struct th_result r;
 
 	cr_assert(ge(int, asprintf(&sleep, "sleep %s", f->sleep), 0));
-	argv[5] = sleep;
+	argv[6] = sleep;
 	/* anchored: bwrap's command line holds the cell's command too */
 	cr_assert(ge(int, asprintf(&pattern[0], "^%s open", t.helper), 0));
 	cr_assert(ge(int, asprintf(&pattern[1], "^%s run", t.cell), 0));
 	cr_assert(ge(int, asprintf(&pattern[2], "^%s proxy", t.cell), 0));
-	cr_assert(ge(int, asprintf(&pattern[3], "^/usr/bin/python3 net.py %s", sleep), 0));
+	cr_assert(ge(int, asprintf(&pattern[3], "^/usr/bin/python3 net.py proxy %s", sleep), 0));
 	run = th_spawn_as(t.uid, t.gid, t.proj, argv, t.env);
 	proxy = find_process(pattern[2]);
 	find_process(pattern[3]);
@@ -985,6 +997,68 @@ ParameterizedTest(struct fault *f, session, a_killed_process_leaves_nothing_behi
 	for (size_t i = 0; i < ELEMENTSOF(pattern); i++)
 		free(pattern[i]);
 	free(sleep);
+}
+
+/* This test's one open cell's record in the registry of open cells. */
+static char *running_record(void)
+{
+	char *dir = th_join(t.home, ".local/state/cell/cells"), *pattern = th_join(dir, "*.json");
+	char *text;
+	glob_t g;
+
+	cr_assert(eq(int, glob(pattern, 0, NULL, &g), 0), "no open cell");
+	cr_assert(eq(sz, g.gl_pathc, 1));
+	text = th_read(g.gl_pathv[0]);
+	globfree(&g);
+	free(pattern);
+	free(dir);
+	return text;
+}
+
+Test(session, the_proxy_starts_at_the_cells_first_connection)
+{
+	char *argv[] = {t.cell,
+			(char *)"run",
+			(char *)"--",
+			(char *)"/usr/bin/python3",
+			(char *)"net.py",
+			(char *)"sleep 1.61",
+			(char *)"proxy",
+			(char *)"sleep 1.62",
+			NULL};
+	char *probes[] = {(char *)"listening", (char *)"proxy", NULL};
+	char *record = NULL, *at, path[64], cmdline[64] = "";
+	pid_t run, proxy = 0;
+	struct th_result r;
+	int status, fd;
+
+	run = th_spawn_as(t.uid, t.gid, t.proj, argv, t.env);
+	find_process("^/usr/bin/python3 net.py sleep 1.61");
+	/* a cell that has not connected to its proxy has none */
+	record = running_record();
+	cr_assert(not(eq(ptr, strstr(record, "\"proxy\":0,"), NULL)), "%s", record);
+	free(record);
+	for (int i = 0; i < 200 && proxy <= 0; i++, usleep(25000)) {
+		record = running_record();
+		at = strstr(record, "\"proxy\":");
+		proxy = at ? (pid_t)strtol(at + strlen("\"proxy\":"), NULL, 10) : 0;
+		free(record);
+	}
+	cr_assert(gt(int, proxy, 0), "the proxy did not start at the first connection");
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)proxy);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	cr_assert(ge(int, fd, 0));
+	cr_assert(gt(long, (long)read(fd, cmdline, sizeof(cmdline) - 1), 0));
+	close(fd);
+	cr_assert(eq(str, cmdline + strlen(cmdline) + 1, (char *)"proxy"));
+	cr_assert(eq(int, waitpid(run, &status, 0), run));
+	cr_assert(eq(int, status, 0));
+	cr_assert(gone(proxy), "the proxy outlived its cell");
+	/* the cell holds no listening socket of the proxy's (it could answer in its place) */
+	r = in_cell(probes);
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	cr_assert(eq(str, r.out, (char *)"0\nok\n"));
+	th_result_done(&r);
 }
 
 Test(session, two_cells_of_a_project_at_once_make_two_records)
