@@ -251,14 +251,23 @@ $(BENCH_CONNECT): $(BUILD)/tests/bench/connect.o
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -pthread -o $@ $^
 
+# The BPF bench's floor: the same hooks with programs that do nothing.
+BENCH_EMPTY_BPF := $(BPF_DIR)/bench-empty.bpf.o
+$(BENCH_EMPTY_BPF): tests/bench/empty.bpf.c $(BPF_DIR)/vmlinux.h
+	@$(if $(Q),echo "  BPF     $<")
+	$(Q)clang -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_x86 -Wall -Werror \
+		-I$(BPF_DIR) -c $< -o $@
+
 .PHONY: bench bench-run
 bench: deps
 	$(Q)$(MAKE) --no-print-directory bench-run
 
-bench-run: $(CELL) $(CELL_INIT) $(CELL_SESSION) $(BENCH_UPSTREAM) $(BENCH_CONNECT) test-user
+bench-run: $(CELL) $(CELL_INIT) $(CELL_SESSION) $(BENCH_UPSTREAM) $(BENCH_CONNECT) $(BENCH_EMPTY_BPF) \
+	   test-user
 	$(Q)python3 tests/bench/cell-run.py $(abspath $(CELL))
 	$(Q)python3 tests/bench/proxy.py $(abspath $(CELL)) $(abspath $(BENCH_UPSTREAM))
-	$(Q)python3 tests/bench/bpf.py $(abspath $(BUILD)) $(abspath $(BENCH_CONNECT))
+	$(Q)python3 tests/bench/bpf.py $(abspath $(BUILD)) $(abspath $(BENCH_CONNECT)) \
+		$(abspath $(BENCH_EMPTY_BPF))
 
 .PHONY: demo demo-run
 # deps first (a fresh machine has no compiler yet); offline once everything is installed

@@ -65,12 +65,14 @@ struct {
 	__type(value, __u32);
 } cell_bound SEC(".maps");
 
+/* a socket that recorded a bind → what it recorded, for its release to undo (socket storage:
+ * a release of a socket that never bound finds none at once, and it goes with the socket) */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u64);
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct cell_binder);
-} cell_binders SEC(".maps");
+} cell_binder_of SEC(".maps");
 
 struct cell_ring {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -318,8 +320,8 @@ static __always_inline void hold(struct cell_bound_key *k)
 /* Records a port bound to loopback or to the wildcard address, for connects from the cell. */
 static __always_inline int record_bind(struct bpf_sock *sk, __u8 family, bool local, bool any6)
 {
-	struct cell_binder b = {};
-	__u64 cookie, cg = 0;
+	struct cell_binder b = {}, *stored;
+	__u64 cg = 0;
 
 	if (!local || !sk->src_port || !policy_of(NULL, &cg))
 		return ALLOW;
@@ -328,8 +330,12 @@ static __always_inline int record_bind(struct bpf_sock *sk, __u8 family, bool lo
 	b.key.family = family;
 	b.key.protocol = (__u8)sk->protocol;
 	b.also_inet = any6;
-	cookie = bpf_get_socket_cookie(sk);
-	if (bpf_map_update_elem(&cell_binders, &cookie, &b, BPF_NOEXIST))
+	/* a socket binds once: a record already there means this bind was counted */
+	stored = bpf_sk_storage_get(&cell_binder_of, sk, NULL, 0);
+	if (stored)
+		return ALLOW;
+	stored = bpf_sk_storage_get(&cell_binder_of, sk, &b, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!stored)
 		return ALLOW;
 	hold(&b.key);
 	if (any6) {
@@ -373,8 +379,7 @@ static __always_inline void unbind(struct cell_bound_key *k)
 SEC("cgroup/sock_release")
 int cell_sock_release(struct bpf_sock *sk)
 {
-	__u64 cookie = bpf_get_socket_cookie(sk);
-	struct cell_binder *b = bpf_map_lookup_elem(&cell_binders, &cookie);
+	struct cell_binder *b = bpf_sk_storage_get(&cell_binder_of, sk, NULL, 0);
 	struct cell_bound_key k;
 
 	if (!b)
@@ -385,8 +390,7 @@ int cell_sock_release(struct bpf_sock *sk)
 		k.family = AF_INET;
 		unbind(&k);
 	}
-	bpf_map_delete_elem(&cell_binders, &cookie);
-	return ALLOW;
+	return ALLOW; /* the record goes with the socket */
 }
 
 SEC("cgroup/sock_create")
@@ -408,23 +412,49 @@ int cell_sock_create(struct bpf_sock *sk)
 	return DENY;
 }
 
-/* Whether the packet's destination is loopback. */
+/* Whether the packet's destination is loopback (read in place: the packet starts at its IP
+ * header here). */
 static __always_inline bool skb_to_loopback(struct __sk_buff *skb)
 {
-	__u32 a[4];
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
 
 	if (skb->protocol == bpf_htons(ETH_P_IP)) {
-		/* the IPv4 header's destination address */
-		if (bpf_skb_load_bytes(skb, 16, a, 4))
+		struct iphdr *ip = data;
+
+		if ((void *)(ip + 1) > end)
 			return false;
-		return loopback4(a[0]);
+		return loopback4(ip->daddr);
 	}
 	if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
-		if (bpf_skb_load_bytes(skb, 24, a, 16))
+		struct ipv6hdr *ip6 = data;
+		__u32 a[4];
+
+		if ((void *)(ip6 + 1) > end)
 			return false;
+		__builtin_memcpy(a, &ip6->daddr, sizeof(a));
 		return loopback6(a) || (v4_mapped(a) && loopback4(a[3]));
 	}
 	return false;
+}
+
+/*
+ * Whether a packet's socket is in a cell, and the cell's counters in *ret (NULL if there is no
+ * room for them). Most packets are of a socket in the cell's own cgroup, which has counters
+ * from the cell's first connect: one lookup (a cell being closed keeps them until its
+ * processes are gone). Otherwise (a cgroup below the cell's, or no counters yet) through the
+ * policy.
+ */
+static __always_inline bool skb_cell(struct __sk_buff *skb, struct cell_counters **ret)
+{
+	__u64 cg = bpf_skb_cgroup_id(skb);
+
+	*ret = bpf_map_lookup_elem(&cell_stats, &cg);
+	if (*ret)
+		return true;
+	if (!policy_of(skb, &cg))
+		return false;
+	*ret = counters(cg);
+	return true;
 }
 
 /* Counts what leaves; anything not to loopback is dropped (ICMP, raw: what the connect hooks
@@ -433,13 +463,9 @@ SEC("cgroup_skb/egress")
 int cell_egress(struct __sk_buff *skb)
 {
 	struct cell_counters *c;
-	struct cell_policy *p;
-	__u64 cg = 0;
 
-	p = policy_of(skb, &cg);
-	if (!p || !skb_to_loopback(skb))
+	if (!skb_to_loopback(skb) || !skb_cell(skb, &c))
 		return DENY;
-	c = counters(cg);
 	if (c) {
 		__sync_fetch_and_add(&c->bytes_out, skb->len);
 		__sync_fetch_and_add(&c->packets_out, 1);
@@ -451,12 +477,8 @@ SEC("cgroup_skb/ingress")
 int cell_ingress(struct __sk_buff *skb)
 {
 	struct cell_counters *c;
-	__u64 cg = 0;
 
-	if (!policy_of(skb, &cg))
-		return ALLOW;
-	c = counters(cg);
-	if (c) {
+	if (skb_cell(skb, &c) && c) {
 		__sync_fetch_and_add(&c->bytes_in, skb->len);
 		__sync_fetch_and_add(&c->packets_in, 1);
 	}

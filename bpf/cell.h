@@ -4,7 +4,7 @@
 
 /* Bumped when a program's behaviour or a map's layout changes: a newer loader replaces the
  * pinned programs of an older one in place. */
-#define CELL_BPF_VERSION 4
+#define CELL_BPF_VERSION 5
 
 #define CELL_LOCAL_PORTS_MAX 16
 /* cgroup levels searched above a socket's cgroup for its cell's policy */
@@ -40,7 +40,7 @@ struct cell_bound_key {
 	__u32 pad; /* zero */
 };
 
-/* cell_binders: socket cookie → the key its bind recorded, so its release can undo it */
+/* cell_binder_of (socket storage): the key a socket's bind recorded, for its release to undo */
 struct cell_binder {
 	struct cell_bound_key key;
 	__u32 also_inet; /* an IPv6 wildcard bind: recorded for AF_INET as well (dual stack) */

@@ -6,6 +6,8 @@
    bpf/cell.bpf.c runs with the real policy and counters, and as the same user in a plain
    cgroup with no programs. Also as bare bwrap with the cell's argv in that plain cgroup: the
    cell's seccomp program and namespaces but no BPF, so that cell minus bwrap is the hooks.
+   And in a cgroup below the plain one with the same hooks running programs that do nothing
+   (tests/bench/empty.bpf.c): the kernel's own cost of running programs on those hooks.
 2. Loopback throughput (the cgroup_skb counters): the same program streams BYTES over one
    connection, in the same three places.
 3. `cell run -- true` in proxy mode against bare bwrap with the argv cell-session gets (no
@@ -46,6 +48,7 @@ STREAM = int(os.environ.get("STREAM_MIB", "256")) << 20  # bytes a run
 START_ROUNDS = int(os.environ.get("START_ROUNDS", "100"))
 TRACES = int(os.environ.get("TRACES", "5"))  # cell runs under strace
 USER = "celltest"
+EMPTY_CGROUP = None  # below the plain cgroup, with tests/bench/empty.bpf.c attached
 SKIPPED = 3  # the measuring child's exit code when it printed SKIP
 
 
@@ -178,8 +181,15 @@ def measure(cell, proj, env, tmp):
     def in_cell(args):
         return run([cell, "run", "--", workload] + args, proj, env, out=True)
 
+    def in_empty(args):
+        # the shell moves itself into the cgroup, then becomes the workload
+        return run(["/bin/sh", "-c", 'echo 0 > "$0/cgroup.procs" && exec "$@"', EMPTY_CGROUP,
+                    workload] + args, proj, env, out=True)
+
     places = {"plain cgroup": in_plain_cgroup, "bwrap, plain cgroup": in_bwrap,
               "cell (BPF)": in_cell}
+    if EMPTY_CGROUP:
+        places["empty programs"] = in_empty
     conn, conn_only, rate = ({k: [] for k in places} for _ in range(3))
     for i in range(ROUNDS + 1):  # the first round warms up and is not counted
         for name, go in places.items():
@@ -205,6 +215,12 @@ def measure(cell, proj, env, tmp):
           "connect() alone %+.0f ns" % (c - p, c / p, co - po))
     print("    cell - bwrap:        %+.0f ns a connection, the BPF hooks alone (seccomp and "
           "namespaces are in both); connect() alone %+.0f ns" % (c - b, co - bo))
+    if "empty programs" in places:
+        e, eo = med(conn["empty programs"]), med(conn_only["empty programs"])
+        print("    empty programs - plain cgroup: %+.0f ns a connection, connect() alone %+.0f "
+              "ns: the kernel's part, before a program does anything" % (e - p, eo - po))
+        print("    cell - bwrap - that: %+.0f ns a connection, connect() alone %+.0f ns: what "
+              "cell's programs do" % (c - b - (e - p), co - bo - (eo - po)))
     print("2. loopback throughput, %d rounds of %d MiB over one connection, medians:"
           % (ROUNDS, STREAM >> 20))
     for k in places:
@@ -386,9 +402,48 @@ def slow_syscalls(cell, proj, env, tmp):
             print("    %6.1f  %s" % (ms, k))
 
 
+def remove_cgroup(path):
+    """rmdir, waiting (boundedly) for its last process to be reaped; its programs go with it."""
+    for _ in range(100):
+        try:
+            os.rmdir(path)
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            time.sleep(0.05)
+
+
+def attach_empty(obj, plain, pw):
+    """A cgroup below plain, the test user's to move into, with obj's programs attached.
+
+    Sets EMPTY_CGROUP (None if bpftool or the object is missing); returns the pin directory."""
+    global EMPTY_CGROUP
+    pins = "/sys/fs/bpf/cell-bench-empty-%d" % os.getpid()
+    if not shutil.which("bpftool") or not os.path.exists(obj):
+        print("note: no bpftool or no %s: no floor measured (empty programs)" % obj)
+        return pins
+    cg = os.path.join(plain, "empty")
+    os.mkdir(cg)
+    # moving from plain into it takes write access to both cgroup.procs files
+    for f in (os.path.join(plain, "cgroup.procs"), os.path.join(cg, "cgroup.procs")):
+        os.chown(f, pw.pw_uid, pw.pw_gid)
+    subprocess.run(["bpftool", "prog", "loadall", obj, pins], check=True)
+    hooks = {"empty_connect4": "connect4", "empty_post_bind4": "post_bind4",
+             "empty_sock_create": "sock_create", "empty_sock_release": "sock_release",
+             "empty_egress": "cgroup_inet_egress", "empty_ingress": "cgroup_inet_ingress"}
+    for prog, hook in hooks.items():
+        subprocess.run(["bpftool", "cgroup", "attach", cg, hook, "pinned",
+                        os.path.join(pins, prog), "multi"], check=True)
+    EMPTY_CGROUP = cg
+    return pins
+
+
 def main():
     build = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build")
     workload = os.path.abspath(sys.argv[2] if len(sys.argv) > 2 else build + "/bench-connect")
+    empty_obj = os.path.abspath(sys.argv[3] if len(sys.argv) > 3
+                                else build + "/bpf/bench-empty.bpf.o")
     if os.geteuid() != 0:
         skip("needs root (to install cell-session setuid, load BPF and make a cgroup)")
     try:
@@ -432,6 +487,7 @@ def main():
                 for n in [root] + [os.path.join(root, x) for x in dirs + files]:
                     os.chown(n, pw.pw_uid, pw.pw_gid)
         os.mkdir(plain)
+        empty_pins = attach_empty(empty_obj, plain, pw)
         if shutil.which("bpftool"):
             r = subprocess.run(["bpftool", "cgroup", "show", plain, "effective"],
                                capture_output=True, text=True)
@@ -477,6 +533,9 @@ def main():
         if status == SKIPPED:
             status = 0
     finally:
+        if EMPTY_CGROUP:
+            remove_cgroup(EMPTY_CGROUP)
+            shutil.rmtree(empty_pins, ignore_errors=True)
         # the cgroup empties as its last process is reaped: wait for that, boundedly
         for _ in range(100):
             try:
