@@ -122,8 +122,7 @@ static int parse_absolute(struct cell_http_request *r, const char **ret_why)
 	const char *t = r->target, *end = r->target + r->target_len, *auth, *slash;
 
 	if (r->target_len < sizeof(scheme) - 1 || strncasecmp(t, scheme, sizeof(scheme) - 1) != 0) {
-		*ret_why = t[0] == '/' ? "an origin-form request; a proxy needs an absolute URL"
-				       : "not an http:// URL (use CONNECT for https)";
+		*ret_why = "not an http:// URL (use CONNECT for https)";
 		return -EINVAL;
 	}
 	auth = t + sizeof(scheme) - 1;
@@ -210,7 +209,7 @@ static int check_host_field(const struct cell_http_request *r, const char **ret_
 			}
 			h = &r->headers[i];
 		}
-	if (!h || r->form == CELL_HTTP_CONNECT)
+	if (!h || r->form != CELL_HTTP_ABSOLUTE)
 		return 0;
 	if (cell_http_parse_authority(h->value, h->value_len, false, 80, host, &v6, &port,
 				      ret_why) < 0 ||
@@ -324,6 +323,10 @@ long cell_http_parse_request(const char *buf, size_t len, struct cell_http_reque
 		if (cell_http_parse_authority(r.target, r.target_len, true, 0, r.host,
 					      &r.host_is_ipv6, &r.port, ret_why) < 0)
 			return CELL_HTTP_BAD;
+	} else if (r.target[0] == '/') {
+		r.form = CELL_HTTP_ORIGIN;
+		r.path = r.target;
+		r.path_len = r.target_len;
 	} else {
 		r.form = CELL_HTTP_ABSOLUTE;
 		if (parse_absolute(&r, ret_why) < 0)

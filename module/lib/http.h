@@ -22,6 +22,7 @@ struct cell_http_header {
 enum cell_http_form {
 	CELL_HTTP_CONNECT,  /* CONNECT host:port: a tunnel */
 	CELL_HTTP_ABSOLUTE, /* METHOD http://host[:port]/path: a request to forward */
+	CELL_HTTP_ORIGIN,   /* METHOD /path: addressed to the proxy itself (path, no host) */
 };
 
 /* A proxy request head. Pointers point into the buffer given to the parser. */
@@ -47,8 +48,9 @@ struct cell_http_request {
 /*
  * Parses a request head: the request line, the header fields and the empty line, CRLF line
  * endings only. Returns the length of the head, CELL_HTTP_INCOMPLETE when buf ends before it
- * does, or CELL_HTTP_BAD with *ret_why saying why in a few words. Refused as bad: origin-form
- * targets ("GET /"), CONNECT without a port, schemes other than http in absolute form, HTTP
+ * does, or CELL_HTTP_BAD with *ret_why saying why in a few words. An origin-form target
+ * ("GET /cell/...") is a request to the proxy itself: CELL_HTTP_ORIGIN, with only the path
+ * set. Refused as bad: CONNECT without a port, schemes other than http in absolute form, HTTP
  * versions other than 1.0 and 1.1, obsolete line folding, control characters, and what request
  * smuggling is made of (Content-Length with
  * Transfer-Encoding, differing Content-Lengths, a Transfer-Encoding other than chunked, a Host

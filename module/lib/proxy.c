@@ -24,6 +24,7 @@
 #include "http.h"
 #include "ledger.h"
 #include "macro.h"
+#include "nameserv.h"
 #include "proxy.h"
 #include "reqlog.h"
 #include "resolver.h"
@@ -106,6 +107,7 @@ struct cell_proxy {
 	struct cell_event_source listener, resolved, signals, watcher;
 	int trust_wd; /* the trust directory's watch, or -1 */
 	struct cell_resolver *resolver;
+	struct cell_fakeaddr *fakes; /* the cell's fake addresses (nameserv.h), from the first */
 	struct conn *conns;
 	size_t n_conns;
 	uint64_t next_id;
@@ -564,12 +566,47 @@ static bool known_address(struct conn *c, const char *text)
 	return true;
 }
 
+/* A request to the proxy itself: the shim's name service (not in the request log), or a bad
+ * request. */
+static void serve_own(struct conn *c, const struct cell_http_request *r)
+{
+	static const char *const reasons[] = {[200] = "OK",
+					      [400] = "Bad Request",
+					      [404] = "Not Found",
+					      [500] = "Internal Server Error"};
+	char body[512];
+	int status;
+
+	if (r->path_len < strlen(CELL_NAMESERV_PREFIX) ||
+	    strncmp(r->path, CELL_NAMESERV_PREFIX, strlen(CELL_NAMESERV_PREFIX)) != 0) {
+		answer(c, 400, "Bad Request",
+		       "cell: a bad request: an origin-form request; a proxy needs an absolute URL\n");
+		return;
+	}
+	status = cell_nameserv_answer(&c->p->fakes, r->path, r->path_len, body, sizeof(body));
+	c->logged = true;
+	answer(c, status, reasons[status] ? reasons[status] : "Error", body);
+}
+
 static void handle_request(struct conn *c, const struct cell_http_request *r)
 {
 	const char *rule = NULL, *pinned;
 	enum cell_netverdict verdict;
 
+	if (r->form == CELL_HTTP_ORIGIN) {
+		serve_own(c, r);
+		return;
+	}
 	memcpy(c->host, r->host, sizeof(c->host));
+	/* an address the shim handed out stands for its name: the allowlist and the counts see
+	 * the name */
+	if (cell_nameserv_unfake(c->p->fakes, c->host, sizeof(c->host)) < 0) {
+		fail(c, 502,
+		     "cell: %s is a fake address that stands for no name here (looked up in another "
+		     "cell, or before the cell's proxy restarted)",
+		     r->host);
+		return;
+	}
 	c->port = r->port;
 	c->form = r->form;
 	snprintf(c->method, sizeof(c->method), "%.*s", (int)r->method_len, r->method);
@@ -1512,6 +1549,7 @@ void cell_proxy_free(struct cell_proxy *p)
 		conn_free(c);
 	}
 	cell_resolver_free(p->resolver);
+	cell_fakeaddr_free(p->fakes);
 	cell_event_loop_free(p->loop);
 	if (p->signals.fd >= 0)
 		close(p->signals.fd);

@@ -1400,3 +1400,140 @@ Test(proxy, another_processs_socket_activation_is_ignored)
 	cr_assert(not(eq(ptr, strstr(r.err, "cannot listen on 'bad'"), NULL)), "%s", r.err);
 	th_result_done(&r);
 }
+
+/* The body of the proxy's answer to GET PATH (its own resources), and its status in *status. */
+static char *own(const char *path, int *status)
+{
+	char req[512], *out, *body;
+
+	snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: cell\r\n\r\n", path);
+	out = raw(req, strlen(req));
+	cr_assert(eq(int, sscanf(out, "HTTP/1.1 %d", status), 1), "%s", out);
+	body = strstr(out, "\r\n\r\n");
+	cr_assert(not(eq(ptr, body, NULL)), "%s", out);
+	body = strdup(body + 4);
+	free(out);
+	return body;
+}
+
+Test(proxy, hands_out_fake_addresses_for_names_and_maps_them_back)
+{
+	char *b;
+	int status;
+
+	start_proxy(NULL, NULL);
+	b = own("/cell/resolve/Registry.Test.", &status);
+	cr_assert(eq(int, status, 200));
+	cr_assert(eq(str, b, "198.18.0.1 2001:2::1\n"));
+	free(b);
+	/* the same name, the same addresses; another name, the next ones */
+	b = own("/cell/resolve/registry.test", &status);
+	cr_assert(eq(str, b, "198.18.0.1 2001:2::1\n"));
+	free(b);
+	b = own("/cell/resolve/a.corp.test", &status);
+	cr_assert(eq(str, b, "198.18.0.2 2001:2::2\n"));
+	free(b);
+	b = own("/cell/name/198.18.0.2", &status);
+	cr_assert(eq(int, status, 200));
+	cr_assert(eq(str, b, "a.corp.test\n"));
+	free(b);
+	b = own("/cell/name/2001:2::1", &status);
+	cr_assert(eq(str, b, "registry.test\n"));
+	free(b);
+	b = own("/cell/name/198.18.0.77", &status);
+	cr_assert(eq(int, status, 404));
+	cr_assert(eq(str, b, "cell: 198.18.0.77 stands for no name in this cell\n"));
+	free(b);
+	b = own("/cell/name/10.0.0.1", &status);
+	cr_assert(eq(int, status, 400));
+	free(b);
+	b = own("/cell/resolve/bad_name!", &status);
+	cr_assert(eq(int, status, 400));
+	cr_assert(eq(str, b, "cell: 'bad_name!' is not a host name\n"));
+	free(b);
+	b = own("/cell/resolve/10.1.2.3", &status);
+	cr_assert(eq(int, status, 400));
+	free(b);
+	b = own("/cell/other", &status);
+	cr_assert(eq(int, status, 404));
+	cr_assert(eq(str, b, "cell: the proxy has no /cell/other\n"));
+	free(b);
+}
+
+Test(proxy, a_request_to_a_fake_address_goes_to_its_name)
+{
+	char *b, *u, *log;
+	int status;
+	struct th_result r;
+
+	start_proxy(NULL, NULL);
+	b = own("/cell/resolve/registry.test", &status);
+	cr_assert(eq(int, status, 200));
+	free(b);
+	/* a tunnel and a forwarded request to 198.18.0.1 reach registry.test (allowed, and
+	 * resolved through the config's resolve map) */
+	cr_assert(ge(int, asprintf(&u, "http://198.18.0.1:%u/fake", t.upstream_port), 0));
+	r = curl(u, "-p", NULL);
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	cr_assert(eq(int, strncmp(r.out, "GET /fake HTTP/1.1\r\n", 20), 0), "%s", r.out);
+	th_result_done(&r);
+	r = curl(u, NULL, NULL);
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	cr_assert(eq(int, strncmp(r.out, "GET /fake HTTP/1.1\r\n", 20), 0), "%s", r.out);
+	th_result_done(&r);
+	free(u);
+	/* one that was never handed out */
+	cr_assert(ge(int, asprintf(&u, "http://198.18.0.9:%u/", t.upstream_port), 0));
+	r = curl(u, "-p", NULL);
+	cr_assert(not(eq(int, r.status, 0)));
+	th_result_done(&r);
+	r = curl(u, NULL, NULL);
+	cr_assert(not(eq(ptr, strstr(r.out, "198.18.0.9 is a fake address that stands for no name"),
+			 NULL)),
+		  "%s", r.out);
+	th_result_done(&r);
+	free(u);
+	/* the log names the host, not the address */
+	stop_proxy();
+	log = request_log("proxy.log");
+	cr_assert(not(eq(ptr, strstr(log, "\"host\":\"registry.test\""), NULL)), "%s", log);
+	cr_assert(eq(ptr, strstr(log, "\"host\":\"198.18.0.1\""), NULL), "%s", log);
+	free(log);
+}
+
+Test(proxy, processes_resolving_at_once_get_one_table)
+{
+	/* 8 processes ask for the same 40 names at once, each in its own order: every name gets
+	 * one address whoever asked, and no two names share one */
+	char port[16],
+		*argv[] = {
+			(char *)"/usr/bin/python3", (char *)"-c",
+			(char *)"import multiprocessing, random, socket, sys\n"
+				"port = int(sys.argv[1])\n"
+				"def ask(name):\n"
+				"    s = socket.create_connection(('127.0.0.1', port))\n"
+				"    s.sendall(b'GET /cell/resolve/%s HTTP/1.1\\r\\n\\r\\n' % name.encode())\n"
+				"    out = b''\n"
+				"    while True:\n"
+				"        b = s.recv(4096)\n"
+				"        if not b: break\n"
+				"        out += b\n"
+				"    return out.split(b'\\r\\n\\r\\n', 1)[1].decode().split()[0]\n"
+				"def worker(seed):\n"
+				"    names = ['n%d.test' % i for i in range(40)]\n"
+				"    random.Random(seed).shuffle(names)\n"
+				"    return {n: ask(n) for n in names}\n"
+				"with multiprocessing.Pool(8) as p:\n"
+				"    maps = p.map(worker, range(8))\n"
+				"ok = all(m == maps[0] for m in maps) and len(set(maps[0].values())) == 40\n"
+				"print('ok' if ok else maps)\n",
+			port, NULL};
+	struct th_result r;
+
+	start_proxy(NULL, NULL);
+	snprintf(port, sizeof(port), "%u", t.proxy_port);
+	th_run(NULL, argv, t.env, &r);
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	cr_assert(eq(str, r.out, "ok\n"));
+	th_result_done(&r);
+}

@@ -77,6 +77,20 @@ Test(http, headers_and_body_framing)
 	cr_assert(eq(i64, r.content_length, -1));
 }
 
+Test(http, an_origin_form_request_is_for_the_proxy_itself)
+{
+	const char in[] = "GET /cell/resolve/a.test HTTP/1.1\r\nHost: whatever\r\n\r\n";
+	struct cell_http_request r;
+	const char *why = NULL;
+
+	cr_assert(eq(long, cell_http_parse_request(in, sizeof(in) - 1, &r, &why),
+		     (long)(sizeof(in) - 1)));
+	cr_assert(eq(int, r.form, CELL_HTTP_ORIGIN));
+	cr_assert(eq(sz, r.path_len, strlen("/cell/resolve/a.test")));
+	cr_assert(eq(int, strncmp(r.path, "/cell/resolve/a.test", r.path_len), 0));
+	cr_assert(eq(str, r.host, ""));
+}
+
 struct bad {
 	char in[300];
 	char why[96];
@@ -85,8 +99,6 @@ struct bad {
 ParameterizedTestParameters(http, refuses)
 {
 	static struct bad cases[] = {
-		{"GET / HTTP/1.1\r\nHost: a.test\r\n\r\n",
-		 "an origin-form request; a proxy needs an absolute URL"},
 		{"GET https://a.test/ HTTP/1.1\r\n\r\n",
 		 "not an http:// URL (use CONNECT for https)"},
 		{"CONNECT a.test HTTP/1.1\r\n\r\n", "no port"},
