@@ -81,7 +81,7 @@ UNIT := $(BUILD)/test-unit
 INTEG := $(BUILD)/test-integration
 
 .PHONY: all
-all: $(CELL) $(CELL_INIT) $(CELL_SESSION)
+all: $(CELL) $(CELL_INIT) $(CELL_SESSION) $(SHIM)
 
 # BPF, as libbpf-bootstrap builds it: vmlinux.h from the running kernel's BTF, the object, a
 # linked object, then the skeleton that module/lib/bpf.c (its only user) includes.
@@ -139,6 +139,21 @@ $(CELL_SESSION): $(BUILD)/module/cli/cell-session.o $(LIBCELL)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(BPF_LIBS)
 
+# The LD_PRELOAD shim, loaded into every process of a proxy-mode cell: position-independent,
+# only its hooks exported, never built with the sanitizers (it goes into programs that are not).
+SHIM := $(BUILD)/libcellshim.so
+SHIM_SRC := $(sort $(wildcard shim/*.c)) module/lib/shimproto.c module/lib/fakeaddr.c
+SHIM_OBJ := $(SHIM_SRC:%.c=$(BUILD)/shim-obj/%.o)
+SHIM_CFLAGS = -std=gnu17 $(WARNINGS) $(CFLAGS) -fPIC -fvisibility=hidden -fno-strict-aliasing \
+	-fstack-protector-strong -D_FORTIFY_SOURCE=2
+$(BUILD)/shim-obj/%.o: %.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $< (shim)")
+	$(Q)$(CC) -iquote module/lib -iquote shim -D_GNU_SOURCE $(SHIM_CFLAGS) -MMD -MP -c -o $@ $<
+$(SHIM): $(SHIM_OBJ)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(SHIM_CFLAGS) -shared -Wl,-z,defs -Wl,-z,now -Wl,-z,relro -o $@ $^
+
 # The escape suite's probe, run inside cells: libc only.
 PROBE := $(BUILD)/test-probe
 $(PROBE): $(BUILD)/tests/probe/probe.o
@@ -156,7 +171,7 @@ $(INTEG): $(INTEG_OBJ) $(HELPER_OBJ) $(LIBCELL)
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(TEST_LIBS)
 
 .PHONY: tests
-tests: $(CELL) $(CELL_INIT) $(CELL_SESSION) $(PROBE) $(UNIT) $(INTEG)
+tests: $(CELL) $(CELL_INIT) $(CELL_SESSION) $(SHIM) $(PROBE) $(UNIT) $(INTEG)
 
 # Installs only what is missing, so a machine that has everything pays one dpkg-query.
 .PHONY: deps
@@ -290,10 +305,11 @@ lint: deps
 # cell finds cell-init next to itself (a build tree) or in LIBEXECDIR, which is compiled in:
 # build with the same PREFIX you install with.
 .PHONY: install
-install: $(CELL) $(CELL_INIT) $(CELL_SESSION)
+install: $(CELL) $(CELL_INIT) $(CELL_SESSION) $(SHIM)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR)
 	install -m 0755 $(CELL) $(DESTDIR)$(BINDIR)/cell
 	install -m 0755 $(CELL_INIT) $(DESTDIR)$(LIBEXECDIR)/cell-init
+	install -m 0644 $(SHIM) $(DESTDIR)$(LIBEXECDIR)/libcellshim.so
 	install -m $(if $(filter 1,$(SETUID)),4755,0755) $(CELL_SESSION) \
 		$(DESTDIR)$(LIBEXECDIR)/cell-session
 
@@ -302,4 +318,5 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(BUILD)/module/cli/cell-init.d \
-	$(BUILD)/tests/probe/probe.d $(BUILD)/tests/bench/upstream.d $(BUILD)/tests/bench/connect.d $(UNIT_OBJ:.o=.d) $(INTEG_OBJ:.o=.d) $(HELPER_OBJ:.o=.d)
+	$(BUILD)/tests/probe/probe.d $(BUILD)/tests/bench/upstream.d $(BUILD)/tests/bench/connect.d $(UNIT_OBJ:.o=.d) $(INTEG_OBJ:.o=.d) $(HELPER_OBJ:.o=.d) \
+	$(SHIM_OBJ:.o=.d)

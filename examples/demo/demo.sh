@@ -126,4 +126,4 @@ mkdir -p "$work/py" && touch "$work/py/pyproject.toml"
 run cell init "$work/py"
 cat "$work/py/.cell.json"
 
-printf '\nNot implemented yet: the shell hook, the LD_PRELOAD shim and pam_cell.so: see README.md.\n'
+printf '\nNot implemented yet: the shell hook and pam_cell.so (the LD_PRELOAD shim is in progress): see README.md.\n'

@@ -31,6 +31,7 @@
 #include "reqlog.h"
 #include "running.h"
 #include "session.h"
+#include "shimproto.h"
 #include "stats.h"
 #include "strv.h"
 #include "xdg.h"
@@ -306,6 +307,46 @@ static int proxy_env(struct cell_plan *plan, uint16_t port)
 	return r;
 }
 
+/*
+ * The LD_PRELOAD shim in the cell, for clients that ignore the proxy variables: bound
+ * read-only at CELL_SHIM_PATH, with its settings (the proxy's port, and the variables a
+ * program started with a cleaned-up environment is to keep) at CELL_SHIM_CONF_PATH. A build
+ * without it runs the cell without it.
+ */
+static int add_shim(struct cell_plan *plan, const struct cell_config *c, uint16_t port)
+{
+	static const char *const kept[] = {"HTTP_PROXY",  "HTTPS_PROXY", "http_proxy",
+					   "https_proxy", "ALL_PROXY",	 "all_proxy",
+					   "NO_PROXY",	  "no_proxy",	 "LD_PRELOAD"};
+	_cleanup_free_ char *lib = NULL;
+	char *env[ELEMENTSOF(kept) + 1] = {NULL}, text[4096];
+	size_t n = 0;
+	int r;
+
+	if (cell_launch_find_helper("libcellshim.so", &lib) < 0) {
+		cell_log(CELL_LOG_DEBUG, "no libcellshim.so: the cell runs without the shim");
+		return 0;
+	}
+	r = cell_plan_setenv(plan, "LD_PRELOAD", CELL_SHIM_PATH);
+	for (size_t i = 0; r >= 0 && i < ELEMENTSOF(kept); i++) {
+		size_t len = strlen(kept[i]);
+
+		for (size_t k = 0; plan->env && plan->env[k]; k++)
+			if (!strncmp(plan->env[k], kept[i], len) && plan->env[k][len] == '=')
+				env[n++] = plan->env[k];
+	}
+	if (r >= 0)
+		r = cell_shim_conf_format(port, c->network.local_ports, c->network.n_local_ports,
+					  env, text, sizeof(text));
+	if (r >= 0)
+		r = cell_plan_add_file(plan, CELL_SHIM_CONF_PATH, text);
+	if (r >= 0) {
+		plan->shim = TAKE_PTR(lib);
+		cell_log(CELL_LOG_DEBUG, "the shim: %s", plan->shim);
+	}
+	return r;
+}
+
 /* The tail of the project id and a random part: unique, and tells whose cell it is. */
 static int new_id(const struct cell_project *p, char **ret)
 {
@@ -420,6 +461,8 @@ int cli_proxy_cell_launch(const struct cell_project *p, const struct cell_config
 	cell_log(CELL_LOG_DEBUG, "the cell's proxy: 127.0.0.1:%u, started at the first connection",
 		 (unsigned)port);
 	r = proxy_env(plan, port);
+	if (r >= 0)
+		r = add_shim(plan, c, port);
 	if (r < 0) {
 		close(keeping.listen_fd);
 		return cell_diag_set(d, r, NULL, NULL, "out of memory");

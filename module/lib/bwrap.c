@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "bwrap.h"
+#include "shimproto.h"
 #include "macro.h"
 #include "plan.h"
 #include "process.h"
@@ -178,6 +179,8 @@ int cell_bwrap_argv(const char *bwrap, const struct cell_plan *p, char ***ret)
 	}
 	if (r >= 0)
 		r = push3(&argv, "--ro-bind", p->init, CELL_INIT_PATH);
+	if (r >= 0 && p->shim)
+		r = push3(&argv, "--ro-bind", p->shim, CELL_SHIM_PATH);
 	if (r >= 0)
 		r = push2(&argv, "--chdir", p->cwd);
 	snprintf(num, sizeof(num), "%d", CELL_BWRAP_FD_READY);

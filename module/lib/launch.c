@@ -472,6 +472,7 @@ int cell_launch(const struct cell_plan *p, const char *bwrap, struct cell_launch
 	_cleanup_close_ int info_r = -1, ready_r = -1, status_r = -1;
 	_cleanup_free_ struct status_lines *st = NULL;
 	bool foreground = isatty(STDIN_FILENO) && tcgetpgrp(STDIN_FILENO) == getpgrp();
+	char *no_env[] = {NULL};
 	struct waited w = {0};
 	int r;
 
@@ -506,7 +507,9 @@ int cell_launch(const struct cell_plan *p, const char *bwrap, struct cell_launch
 		st->fd = status_r;
 		st->session = session;
 	}
-	r = start_and_wait(argv, p->env, &fds, info_r, ready_r, st, &w);
+	/* cell-session gets the cell's environment in --args, and none of its own: the dynamic
+	 * loader would act on the cell's (its LD_PRELOAD names a path only the cell has) */
+	r = start_and_wait(argv, session ? no_env : p->env, &fds, info_r, ready_r, st, &w);
 	/* cell-session has exited: the rest of what it wrote is in the pipe */
 	while (r >= 0 && st && st->fd >= 0)
 		status_read(st);

@@ -36,6 +36,7 @@ void cell_plan_free(struct cell_plan *plan)
 	free(plan->cwd);
 	cell_strv_free(plan->argv);
 	free(plan->init);
+	free(plan->shim);
 	cell_strv_free(plan->notices);
 	cell_strv_free(plan->warnings);
 	free(plan);

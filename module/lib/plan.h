@@ -31,6 +31,7 @@ struct cell_plan {
 	enum cell_net_mode net_mode; /* the mode in effect */
 	struct cell_seccomp_options seccomp;
 	char *init;	 /* host path of cell-init */
+	char *shim;	 /* host path of libcellshim.so, bound at CELL_SHIM_PATH (NULL: none) */
 	char **notices;	 /* things the user should know before the cell starts */
 	char **warnings; /* risky choices the config made, for cell explain */
 };

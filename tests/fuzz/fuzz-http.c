@@ -63,7 +63,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if ((n == CELL_HTTP_BAD || n == CELL_HTTP_TOO_MANY) && !why)
 		abort();
 	if (n >= 0) {
-		if ((size_t)n > size || r.port == 0 || r.host[0] == '\0' || r.method_len == 0)
+		if ((size_t)n > size || r.method_len == 0)
+			abort();
+		/* a request to the proxy itself has a path and no host; any other, a host */
+		if (r.form == CELL_HTTP_ORIGIN
+			    ? r.path_len == 0 || r.path[0] != '/' || r.host[0] || r.port
+			    : r.port == 0 || r.host[0] == '\0')
 			abort();
 		if (r.form == CELL_HTTP_ABSOLUTE &&
 		    (r.path_len == 0 || (r.path[0] != '/' && r.path[0] != '?')))

@@ -79,6 +79,14 @@ static const char net_py[] =
 	"    for _ in range(int(n)):\n"
 	"        out.append(tcp('127.0.0.1', l.getsockname()[1])); l.accept()[0].close()\n"
 	"    return ' '.join(out)\n"
+	"def raw(host, port, fam='any'):\n"
+	"    f = {'4': socket.AF_INET, '6': socket.AF_INET6}.get(fam, 0)\n"
+	"    try:\n"
+	"        ai = socket.getaddrinfo(host, int(port), f, socket.SOCK_STREAM)[0]\n"
+	"        s = socket.socket(ai[0], socket.SOCK_STREAM); s.connect(ai[4])\n"
+	"        s.sendall(b'GET /hello HTTP/1.0\\r\\nHost: x\\r\\n\\r\\n')\n"
+	"        return s.recv(64).split(b' ')[1].decode()\n"
+	"    except OSError as e: return 'errno %d' % e.errno\n"
 	"def proxy():\n"
 	"    return tcp('127.0.0.1', os.environ['HTTP_PROXY'].rsplit(':', 1)[1])\n"
 	"def listening():\n"
@@ -98,7 +106,7 @@ static const char net_py[] =
 	"    if op == 'sleep': time.sleep(float(args[0])); print('slept'); continue\n"
 	"    if op == 'pid': print(os.getpid(), flush=True); continue\n"
 	"    print({'tcp': tcp, 'udp': udp, 'unix': unix, 'sock': sock, 'own': own, 'fetch': fetch,"
-	" 'proxy': proxy, 'listening': listening}[op](*args),"
+	" 'proxy': proxy, 'listening': listening, 'raw': raw}[op](*args),"
 	" flush=True)\n";
 
 static const char upstream_py[] =
@@ -191,6 +199,12 @@ static void setup(void)
 		free(init);
 	}
 	install("cell-session", t.helper, "4755");
+	{
+		char *shim = th_join(t.prefix, "libexec/cell/libcellshim.so");
+
+		install("libcellshim.so", shim, "0644");
+		free(shim);
+	}
 	free(th_write(t.proj, "net.py", net_py));
 	free(th_write(t.www, "hello", "hello\n"));
 	/* 1 MiB for the byte counters */
@@ -258,6 +272,26 @@ static struct th_result in_cell(char *const probes[])
 	char *argv[32] = {t.cell, (char *)"run", (char *)"--", (char *)"/usr/bin/python3",
 			  (char *)"net.py"};
 	size_t n = 5;
+	struct th_result r;
+
+	for (size_t i = 0; probes[i] && n < ELEMENTSOF(argv) - 1; i++)
+		argv[n++] = probes[i];
+	argv[n] = NULL;
+	th_run_as(t.uid, t.gid, t.proj, argv, t.env, &r);
+	return r;
+}
+
+/* The same, with the shim out of the way (LD_PRELOAD empty): what the kernel alone does. */
+static struct th_result in_cell_without_shim(char *const probes[])
+{
+	char *argv[32] = {t.cell,
+			  (char *)"run",
+			  (char *)"--",
+			  (char *)"/usr/bin/env",
+			  (char *)"LD_PRELOAD=",
+			  (char *)"/usr/bin/python3",
+			  (char *)"net.py"};
+	size_t n = 7;
 	struct th_result r;
 
 	for (size_t i = 0; probes[i] && n < ELEMENTSOF(argv) - 1; i++)
@@ -561,7 +595,8 @@ Test(session, a_cell_reaches_another_host_only_through_its_proxy)
 		cr_assert(eq(str, r.out, (char *)"ok\nok\n"), "%s", r.err);
 		th_result_done(&r);
 	}
-	r = in_cell(probes);
+	/* the kernel's part: without the shim, which would take the TCP connect to the proxy */
+	r = in_cell_without_shim(probes);
 	cr_assert(eq(str, r.out, (char *)"errno 1\nerrno 1\n200 6\n"), "%s", r.err);
 	th_result_done(&r);
 	{
@@ -1092,6 +1127,53 @@ Test(session, the_proxy_starts_at_the_cells_first_connection)
 	cr_assert(eq(int, r.status, 0), "%s", r.err);
 	cr_assert(eq(str, r.out, (char *)"0\nok\n"));
 	th_result_done(&r);
+}
+
+Test(session, the_shim_takes_clients_that_ignore_the_proxy_through_it)
+{
+	char *script,
+		*argv[] = {
+			t.cell, (char *)"run", (char *)"--", (char *)"/bin/sh", (char *)"shim.sh",
+			NULL};
+	const char *denied = "cell: evil.test is not in sess's network allowlist (cell allow-host "
+			     "evil.test)\n";
+	struct th_result r;
+	char *json, *at;
+
+	cr_assert(ge(int,
+		     asprintf(&script,
+			      /* curl told not to use the proxy: the shim takes it there */
+			      "curl -sS --noproxy '*' -o /dev/null -w '%%{http_code}\\n' "
+			      "http://registry.test:%u/hello\n"
+			      "curl -sS --noproxy '*' http://evil.test:%u/; echo \"curl $?\"\n"
+			      /* a raw socket, resolving with getaddrinfo: IPv4 and IPv6 */
+			      "python3 net.py 'raw registry.test %u 4' 'raw registry.test %u 6'\n"
+			      /* urllib with an environment of its own (env -i): the cell's comes
+			       * back */
+			      "env -i /usr/bin/python3 -c 'import urllib.request as u; "
+			      "print(u.urlopen(\"http://registry.test:%u/hello\").status)'\n"
+			      /* without the shim the kernel refuses the same connect */
+			      "LD_PRELOAD= python3 net.py 'tcp 198.18.0.1 %u'\n",
+			      t.port, t.port, t.port, t.port, t.port, t.port),
+		     0));
+	free(th_write(t.proj, "shim.sh", script));
+	free(script);
+	th_chown_r(t.proj, t.uid, t.gid);
+	th_run_as(t.uid, t.gid, t.proj, argv, t.env, &r);
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	cr_assert(eq(str, r.out, (char *)"200\ncurl 7\n200\n200\n200\nerrno 1\n"), "%s", r.err);
+	/* the proxy's reason, once although curl tried both addresses */
+	at = strstr(r.err, denied);
+	cr_assert(not(eq(ptr, at, NULL)), "%s", r.err);
+	cr_assert(eq(ptr, strstr(at + 1, denied), NULL), "%s", r.err);
+	th_result_done(&r);
+	/* the proxy counted them by name */
+	json = stats_json();
+	cr_assert(not(eq(ptr, strstr(json, "\"registry.test\":{\"requests\":1,\"tunnels\":3,"),
+			 NULL)),
+		  "%s", json);
+	cr_assert(not(eq(ptr, strstr(json, "\"evil.test\":"), NULL)), "%s", json);
+	free(json);
 }
 
 Test(session, two_cells_of_a_project_at_once_make_two_records)

@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shimproto.h"
+
+/* A port in decimal, 1 to 65535, the whole of s. */
+static bool port_of(const char *s, uint16_t *ret)
+{
+	unsigned long v = 0;
+
+	if (!*s)
+		return false;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return false;
+		v = v * 10 + (unsigned long)(*s - '0');
+		if (v > 65535)
+			return false;
+	}
+	if (v == 0)
+		return false;
+	*ret = (uint16_t)v;
+	return true;
+}
+
+int cell_shim_conf_parse(const char *text, size_t len, struct cell_shim_conf *c)
+{
+	char *line, *next;
+
+	memset(c, 0, sizeof(*c));
+	if (len >= sizeof(c->text))
+		return -EINVAL;
+	memcpy(c->text, text, len);
+	c->text[len] = '\0';
+	for (line = c->text; *line; line = next) {
+		char *nl = strchr(line, '\n');
+
+		next = nl ? nl + 1 : line + strlen(line);
+		if (nl)
+			*nl = '\0';
+		if (!*line)
+			continue;
+		if (!strncmp(line, "proxy ", 6)) {
+			if (!port_of(line + 6, &c->proxy_port))
+				return -EINVAL;
+		} else if (!strncmp(line, "local ", 6)) {
+			if (c->n_local_ports == CELL_SHIM_LOCAL_PORTS_MAX ||
+			    !port_of(line + 6, &c->local_ports[c->n_local_ports]))
+				return -EINVAL;
+			c->n_local_ports++;
+		} else if (!strncmp(line, "env ", 4)) {
+			const char *kv = line + 4, *eq = strchr(kv, '=');
+
+			if (c->n_env == CELL_SHIM_ENV_MAX || !eq || eq == kv)
+				return -EINVAL;
+			c->env[c->n_env++] = kv;
+		} else {
+			return -EINVAL;
+		}
+	}
+	return c->proxy_port ? 0 : -EINVAL;
+}
+
+int cell_shim_conf_format(uint16_t proxy_port, const uint16_t *local_ports, size_t n_local,
+			  char *const *env, char *buf, size_t size)
+{
+	size_t n = 0;
+	int w;
+
+	w = snprintf(buf, size, "proxy %u\n", (unsigned)proxy_port);
+	if (w < 0 || (size_t)w >= size)
+		return -ENOSPC;
+	n = (size_t)w;
+	for (size_t i = 0; i < n_local; i++) {
+		w = snprintf(buf + n, size - n, "local %u\n", (unsigned)local_ports[i]);
+		if (w < 0 || (size_t)w >= size - n)
+			return -ENOSPC;
+		n += (size_t)w;
+	}
+	for (size_t i = 0; env && env[i]; i++) {
+		if (i == CELL_SHIM_ENV_MAX || strchr(env[i], '\n') || !strchr(env[i], '='))
+			return -EINVAL;
+		w = snprintf(buf + n, size - n, "env %s\n", env[i]);
+		if (w < 0 || (size_t)w >= size - n)
+			return -ENOSPC;
+		n += (size_t)w;
+	}
+	/* what the shim reads must fit what it parses into */
+	return n < sizeof(((struct cell_shim_conf *)0)->text) ? 0 : -ENOSPC;
+}
+
+int cell_shim_connect_request(const char *host, uint16_t port, char *buf, size_t size)
+{
+	bool v6 = strchr(host, ':') != NULL;
+	int w = snprintf(buf, size, "CONNECT %s%s%s:%u HTTP/1.1\r\nHost: %s%s%s:%u\r\n\r\n",
+			 v6 ? "[" : "", host, v6 ? "]" : "", (unsigned)port, v6 ? "[" : "", host,
+			 v6 ? "]" : "", (unsigned)port);
+
+	return w < 0 || (size_t)w >= size ? -ENOSPC : w;
+}
+
+/* The value of header name (case-insensitive) in head[0..len), or NULL. */
+static const char *field(const char *head, size_t len, const char *name)
+{
+	size_t nlen = strlen(name);
+
+	for (const char *p = head; p < head + len;) {
+		const char *eol = memchr(p, '\n', (size_t)(head + len - p));
+
+		if (!eol)
+			break;
+		if ((size_t)(eol - p) > nlen && !strncasecmp(p, name, nlen) && p[nlen] == ':')
+			return p + nlen + 1;
+		p = eol + 1;
+	}
+	return NULL;
+}
+
+int cell_shim_reply_parse(const char *buf, size_t len, int *status, size_t *body_len)
+{
+	const char *end = NULL, *cl;
+
+	for (size_t i = 0; i + 3 < len; i++)
+		if (!memcmp(buf + i, "\r\n\r\n", 4)) {
+			end = buf + i + 4;
+			break;
+		}
+	if (len >= 7 && strncmp(buf, "HTTP/1.", 7) != 0)
+		return -EBADMSG;
+	if (!end)
+		return len > 8192 ? -EBADMSG : 0;
+	if (end - buf < 13 || (buf[7] != '0' && buf[7] != '1') || buf[8] != ' ' || buf[9] < '1' ||
+	    buf[9] > '5' || buf[10] < '0' || buf[10] > '9' || buf[11] < '0' || buf[11] > '9')
+		return -EBADMSG;
+	*status = (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
+	*body_len = 0;
+	cl = field(buf, (size_t)(end - buf), "Content-Length");
+	if (cl) {
+		char *stop;
+		unsigned long v;
+
+		while (*cl == ' ' || *cl == '\t')
+			cl++;
+		v = strtoul(cl, &stop, 10);
+		if (stop == cl || v > 65536)
+			return -EBADMSG;
+		*body_len = v;
+	}
+	return (int)(end - buf);
+}
+
+/* Whether envp has a variable named like kv's name (up to its '='). */
+static bool has_name(char *const envp[], const char *kv)
+{
+	size_t n = (size_t)(strchr(kv, '=') - kv);
+
+	for (size_t i = 0; envp && envp[i]; i++)
+		if (!strncmp(envp[i], kv, n) && envp[i][n] == '=')
+			return true;
+	return false;
+}
+
+int cell_shim_env_fill(char *const envp[], const struct cell_shim_conf *c, char **out, size_t n)
+{
+	size_t have = 0, missing = 0, k;
+
+	while (envp && envp[have])
+		have++;
+	for (size_t i = 0; i < c->n_env; i++)
+		missing += !has_name(envp, c->env[i]);
+	if (!missing || have + missing + 1 > n)
+		return 0;
+	for (k = 0; k < have; k++)
+		out[k] = envp[k];
+	for (size_t i = 0; i < c->n_env; i++)
+		if (!has_name(envp, c->env[i]))
+			out[k++] = (char *)c->env[i];
+	out[k] = NULL;
+	return 1;
+}

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * What the LD_PRELOAD shim (shim/) and cell share: the cell's settings for the shim, fixed
+ * when the cell starts and read by the shim in every process, and the shim's side of the
+ * proxy's protocol. Nothing here allocates: the shim runs it in any process, at any moment.
+ */
+
+/* Where the cell has the shim and its settings (read-only binds). */
+#define CELL_SHIM_PATH "/run/cell/libcellshim.so"
+#define CELL_SHIM_CONF_PATH "/run/cell/shim.conf"
+
+#define CELL_SHIM_LOCAL_PORTS_MAX 16
+#define CELL_SHIM_ENV_MAX 16
+
+/*
+ * The settings, one per line: "proxy PORT" (the proxy on 127.0.0.1), "local PORT" (a
+ * network.local_ports entry: loopback ports the shim leaves alone anyway, kept for the
+ * record), "env NAME=VALUE" (what a program started with an environment that lacks NAME gets).
+ */
+struct cell_shim_conf {
+	uint16_t proxy_port;
+	uint16_t local_ports[CELL_SHIM_LOCAL_PORTS_MAX];
+	size_t n_local_ports;
+	const char *env[CELL_SHIM_ENV_MAX]; /* "NAME=VALUE", pointing into text */
+	size_t n_env;
+	char text[4096]; /* the file's text, lines cut at their ends */
+};
+
+/* Parses the settings file's text (copied into c->text); -EINVAL if a line is bad. */
+int cell_shim_conf_parse(const char *text, size_t len, struct cell_shim_conf *c);
+/* Writes the settings file's text for proxy_port and env (NULL-terminated "NAME=VALUE"s). */
+int cell_shim_conf_format(uint16_t proxy_port, const uint16_t *local_ports, size_t n_local,
+			  char *const *env, char *buf, size_t size);
+
+/* The CONNECT request head for host (a name or an IP literal) and port. */
+int cell_shim_connect_request(const char *host, uint16_t port, char *buf, size_t size);
+
+/*
+ * The proxy's reply head in buf[0..len): its length (up to and with the empty line) and status
+ * in *status, and its Content-Length in *body_len (0 if none); 0 if the head is not complete
+ * yet, -EBADMSG if it is no HTTP/1.x reply.
+ */
+int cell_shim_reply_parse(const char *buf, size_t len, int *status, size_t *body_len);
+
+/*
+ * Fills out (room for n pointers, NULL-terminated) with envp and then each of c->env whose
+ * name envp lacks; envp unchanged (out not written, returns 0) if nothing is missing or out
+ * is too small. Returns 1 if out is the environment to use.
+ */
+int cell_shim_env_fill(char *const envp[], const struct cell_shim_conf *c, char **out, size_t n);

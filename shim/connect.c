@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * connect() (and the ways glibc programs open TCP connections without it: sendto and sendmsg
+ * with MSG_FASTOPEN) of a TCP socket to anywhere but loopback: the socket is connected to the
+ * cell's proxy instead, which is asked for a tunnel with CONNECT. On 200 the caller has a
+ * connected socket; a refusal is ECONNREFUSED, with the proxy's reason on stderr once.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+/* The destination as the proxy is to see it (its text), unless it is one to leave alone. */
+static bool destination(const struct sockaddr *sa, socklen_t len, char *text, uint16_t *port)
+{
+	if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+		uint32_t a = ntohl(in->sin_addr.s_addr);
+
+		/* loopback, and 0.0.0.0 (which Linux takes for loopback) */
+		if ((a >> 24) == 127 || a == 0)
+			return false;
+		inet_ntop(AF_INET, &in->sin_addr, text, INET6_ADDRSTRLEN);
+		*port = ntohs(in->sin_port);
+		return true;
+	}
+	if (sa->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+		const struct in6_addr *a = &in6->sin6_addr;
+
+		if (IN6_IS_ADDR_LOOPBACK(a) || IN6_IS_ADDR_UNSPECIFIED(a))
+			return false;
+		if (IN6_IS_ADDR_V4MAPPED(a)) {
+			if (a->s6_addr[12] == 127 || !memcmp(a->s6_addr + 12, "\0\0\0\0", 4))
+				return false;
+			inet_ntop(AF_INET, a->s6_addr + 12, text, INET6_ADDRSTRLEN);
+		} else {
+			inet_ntop(AF_INET6, a, text, INET6_ADDRSTRLEN);
+		}
+		*port = ntohs(in6->sin6_port);
+		return true;
+	}
+	return false;
+}
+
+/* Whether fd is a TCP socket. */
+static bool tcp_socket(int fd, int *family)
+{
+	int type = 0, protocol = 0;
+	socklen_t len = sizeof(int);
+	struct sockaddr_storage ss;
+	socklen_t slen = sizeof(ss);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_STREAM)
+		return false;
+	len = sizeof(int);
+	if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &len) < 0 || protocol != IPPROTO_TCP)
+		return false;
+	if (getsockname(fd, (struct sockaddr *)&ss, &slen) < 0)
+		return false;
+	*family = ss.ss_family;
+	return true;
+}
+
+/* The proxy's answer to the CONNECT: its status (the head consumed, nothing after it), or
+ * -errno; a refusal's reason in why. */
+static int read_reply(int fd, int64_t deadline, char *why, size_t why_size)
+{
+	char head[8192];
+	size_t body_len = 0;
+	int status = 0, n;
+
+	*why = '\0';
+	for (;;) {
+		/* peek, so that nothing past the head (the upstream's first bytes) is taken */
+		ssize_t got = recv(fd, head, sizeof(head), MSG_PEEK | MSG_DONTWAIT);
+		struct pollfd p = {fd, POLLIN, 0};
+
+		if (got == 0)
+			return -ECONNRESET;
+		if (got < 0 && errno != EAGAIN && errno != EINTR)
+			return -errno;
+		if (got > 0) {
+			n = cell_shim_reply_parse(head, (size_t)got, &status, &body_len);
+			if (n < 0 || (n == 0 && (size_t)got == sizeof(head)))
+				return -EPROTO;
+			if (n > 0)
+				break;
+		}
+		if (shim_now_ms() >= deadline)
+			return -ETIMEDOUT;
+		if (got > 0) {
+			/* a part of the head: poll would say readable at once */
+			usleep(1000);
+			continue;
+		}
+		poll(&p, 1, (int)(deadline - shim_now_ms()));
+	}
+	if (shim_recv_exact(fd, head, (size_t)n, deadline) < 0)
+		return -ECONNRESET;
+	if (status != 200 && body_len > 0) {
+		size_t take = body_len < why_size - 1 ? body_len : why_size - 1;
+
+		if (shim_recv_exact(fd, why, take, deadline) == 0)
+			why[take] = '\0';
+	}
+	return status;
+}
+
+/* Through the proxy: 0 (fd is a tunnel to text:port) or -errno. */
+static int via_proxy(int fd, int family, const char *text, uint16_t port)
+{
+	int64_t deadline = shim_now_ms() + SHIM_CONNECT_MS;
+	char req[600], why[512];
+	int flags = fcntl(fd, F_GETFL), r, status;
+
+	if (flags < 0)
+		return -errno;
+	r = cell_shim_connect_request(text, port, req, sizeof(req));
+	if (r < 0)
+		return -EINVAL;
+	r = shim_connect_proxy(fd, family, deadline);
+	if (r < 0) {
+		shim_say_once("noproxy",
+			      "cell: the cell's proxy cannot be reached: connections out fail\n");
+		return r == -ECONNREFUSED ? -ECONNREFUSED : r;
+	}
+	r = shim_send_all(fd, req, strlen(req), deadline);
+	status = r < 0 ? r : read_reply(fd, deadline, why, sizeof(why));
+	/* the descriptor's flags as the caller left them (the helpers never changed them) */
+	fcntl(fd, F_SETFL, flags);
+	if (status == 200)
+		return 0;
+	/* keyed by the reason, which names the host: a client that tries the name's IPv4 and
+	 * IPv6 addresses in turn hears it once */
+	if (status > 0 && why[0]) {
+		char line[600];
+
+		snprintf(line, sizeof(line), "%s%s", why, why[strlen(why) - 1] == '\n' ? "" : "\n");
+		shim_say_once(line, line);
+	}
+	/* the proxy closes after a refusal: the socket is of no more use, as after a refused
+	 * connect */
+	return status == -ETIMEDOUT ? -ETIMEDOUT : -ECONNREFUSED;
+}
+
+/* The hook's work: -1 with errno, or the next connect's result. */
+static int hooked_connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	int (*next)(int, const struct sockaddr *, socklen_t) = SHIM_NEXT(connect);
+	char text[INET6_ADDRSTRLEN];
+	uint16_t port;
+	int family, saved = errno, r;
+
+	if (!shim_conf() || !sa || !destination(sa, len, text, &port) || !tcp_socket(fd, &family))
+		return next(fd, sa, len);
+	r = via_proxy(fd, family, text, port);
+	if (r < 0) {
+		errno = -r;
+		return -1;
+	}
+	errno = saved;
+	return 0;
+}
+
+SHIM_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	return hooked_connect(fd, sa, len);
+}
+
+/* glibc 2.36 exports it too (and calls it itself) */
+SHIM_EXPORT int __connect(int fd, const struct sockaddr *sa, socklen_t len);
+SHIM_EXPORT int __connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	return hooked_connect(fd, sa, len);
+}
+
+/* TCP Fast Open: a connect and a send in one call. Through the proxy: a connect, then a send. */
+SHIM_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *sa,
+			   socklen_t len)
+{
+	ssize_t (*next)(int, const void *, size_t, int, const struct sockaddr *, socklen_t) =
+		SHIM_NEXT(sendto);
+	char text[INET6_ADDRSTRLEN];
+	uint16_t port;
+	int family;
+
+	if (!(flags & MSG_FASTOPEN) || !shim_conf() || !sa || !destination(sa, len, text, &port) ||
+	    !tcp_socket(fd, &family))
+		return next(fd, buf, n, flags, sa, len);
+	if (hooked_connect(fd, sa, len) < 0)
+		return -1;
+	return next(fd, buf, n, flags & ~MSG_FASTOPEN, NULL, 0);
+}
+
+SHIM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	ssize_t (*next)(int, const struct msghdr *, int) = SHIM_NEXT(sendmsg);
+	char text[INET6_ADDRSTRLEN];
+	struct msghdr plain;
+	uint16_t port;
+	int family;
+
+	if (!(flags & MSG_FASTOPEN) || !shim_conf() || !msg->msg_name ||
+	    !destination(msg->msg_name, msg->msg_namelen, text, &port) || !tcp_socket(fd, &family))
+		return next(fd, msg, flags);
+	if (hooked_connect(fd, msg->msg_name, msg->msg_namelen) < 0)
+		return -1;
+	plain = *msg;
+	plain.msg_name = NULL;
+	plain.msg_namelen = 0;
+	return next(fd, &plain, flags & ~MSG_FASTOPEN);
+}

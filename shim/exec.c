@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A program started with an environment of its caller's making (env -i, a build tool that
+ * cleans it up) still gets the shim and the proxy variables: the cell's values, fixed when it
+ * started (shimproto.h), for each one the environment lacks. A variable the caller set is kept
+ * as it is. This can run in a vfork child: no allocation, no locks.
+ */
+#include <errno.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+/* environments longer than this are passed on as they are (and execle takes this many
+ * arguments at most): the room is on the caller's stack */
+#define ENV_ROOM 1024
+
+static __typeof__(&execve) next_execve;
+static __typeof__(&execvpe) next_execvpe;
+static __typeof__(&fexecve) next_fexecve;
+static __typeof__(&posix_spawn) next_posix_spawn;
+static __typeof__(&posix_spawnp) next_posix_spawnp;
+
+/* Looked up when the library loads: these may first run in a vfork child, where dlsym's lock
+ * could be held by a thread that is not there. */
+__attribute__((constructor)) static void exec_init(void)
+{
+	next_execve = (__typeof__(&execve))shim_next("execve");
+	next_execvpe = (__typeof__(&execvpe))shim_next("execvpe");
+	next_fexecve = (__typeof__(&fexecve))shim_next("fexecve");
+	next_posix_spawn = (__typeof__(&posix_spawn))shim_next("posix_spawn");
+	next_posix_spawnp = (__typeof__(&posix_spawnp))shim_next("posix_spawnp");
+}
+
+/* envp, or out filled with envp and what it lacks. */
+static char *const *with_cell_env(char *const envp[], char **out)
+{
+	const struct cell_shim_conf *c = shim_conf();
+
+	if (c && cell_shim_env_fill(envp, c, out, ENV_ROOM + CELL_SHIM_ENV_MAX + 1) == 1)
+		return out;
+	return envp;
+}
+
+SHIM_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+	char *room[ENV_ROOM + CELL_SHIM_ENV_MAX + 1];
+
+	return next_execve(path, argv, with_cell_env(envp, room));
+}
+
+SHIM_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+	char *room[ENV_ROOM + CELL_SHIM_ENV_MAX + 1];
+
+	return next_execvpe(file, argv, with_cell_env(envp, room));
+}
+
+SHIM_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+{
+	char *room[ENV_ROOM + CELL_SHIM_ENV_MAX + 1];
+
+	return next_fexecve(fd, argv, with_cell_env(envp, room));
+}
+
+/* The ones without an environment argument pass the process's: env -i empties it, then
+ * calls execvp. */
+SHIM_EXPORT int execv(const char *path, char *const argv[])
+{
+	char *room[ENV_ROOM + CELL_SHIM_ENV_MAX + 1];
+
+	return next_execve(path, argv, with_cell_env(environ, room));
+}
+
+SHIM_EXPORT int execvp(const char *file, char *const argv[])
+{
+	char *room[ENV_ROOM + CELL_SHIM_ENV_MAX + 1];
+
+	return next_execvpe(file, argv, with_cell_env(environ, room));
+}
+
+/* The arguments of execl, execlp and execle after arg, up to their NULL, into argv (room for
+ * ENV_ROOM); false if there are more. */
+#define COLLECT_ARGS(argv, arg, ap)                    \
+	({                                             \
+		size_t n_ = 0;                         \
+		const char *a_ = (arg);                \
+		(argv)[n_++] = (char *)a_;             \
+		while (a_ && n_ < ENV_ROOM) {          \
+			a_ = va_arg(ap, const char *); \
+			(argv)[n_++] = (char *)a_;     \
+		}                                      \
+		a_ == NULL;                            \
+	})
+
+SHIM_EXPORT int execl(const char *path, const char *arg, ...)
+{
+	char *argv[ENV_ROOM], *room[ENV_ROOM + CELL_SHIM_ENV_MAX + 1];
+	va_list ap;
+	bool all;
+
+	va_start(ap, arg);
+	all = COLLECT_ARGS(argv, arg, ap);
+	va_end(ap);
+	if (!all) {
+		errno = E2BIG;
+		return -1;
+	}
+	return next_execve(path, argv, with_cell_env(environ, room));
+}
+
+SHIM_EXPORT int execlp(const char *file, const char *arg, ...)
+{
+	char *argv[ENV_ROOM], *room[ENV_ROOM + CELL_SHIM_ENV_MAX + 1];
+	va_list ap;
+	bool all;
+
+	va_start(ap, arg);
+	all = COLLECT_ARGS(argv, arg, ap);
+	va_end(ap);
+	if (!all) {
+		errno = E2BIG;
+		return -1;
+	}
+	return next_execvpe(file, argv, with_cell_env(environ, room));
+}
+
+SHIM_EXPORT int execle(const char *path, const char *arg, ...)
+{
+	char *argv[ENV_ROOM], *room[ENV_ROOM + CELL_SHIM_ENV_MAX + 1];
+	char *const *envp = NULL;
+	va_list ap;
+	bool all;
+
+	va_start(ap, arg);
+	all = COLLECT_ARGS(argv, arg, ap);
+	if (all)
+		envp = va_arg(ap, char *const *);
+	va_end(ap);
+	if (!all) {
+		errno = E2BIG;
+		return -1;
+	}
+	return next_execve(path, argv, with_cell_env(envp, room));
+}
+
+SHIM_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+			    const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+	char *room[ENV_ROOM + CELL_SHIM_ENV_MAX + 1];
+
+	return next_posix_spawn(pid, path, fa, attr, argv, with_cell_env(envp, room));
+}
+
+SHIM_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
+			     const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+	char *room[ENV_ROOM + CELL_SHIM_ENV_MAX + 1];
+
+	return next_posix_spawnp(pid, file, fa, attr, argv, with_cell_env(envp, room));
+}

@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: MIT */
+/* The shim's settings, the next definitions of what it hooks, and its I/O helpers. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+static struct cell_shim_conf conf;
+static atomic_int conf_state; /* 0 not read, 1 read: in a cell, 2 read: not in a cell */
+
+/* Reads the settings (open/read only: this can run in any process at any moment). */
+static void load(void)
+{
+	char buf[sizeof(conf.text)];
+	size_t len = 0;
+	int fd = open(CELL_SHIM_CONF_PATH, O_RDONLY | O_CLOEXEC), state = 2;
+
+	if (fd >= 0) {
+		for (;;) {
+			ssize_t n = read(fd, buf + len, sizeof(buf) - len);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+			len += (size_t)n;
+			if (len == sizeof(buf))
+				break;
+		}
+		close(fd);
+		if (len < sizeof(buf) && cell_shim_conf_parse(buf, len, &conf) == 0)
+			state = 1;
+	}
+	atomic_store(&conf_state, state);
+}
+
+__attribute__((constructor)) static void shim_init(void)
+{
+	int saved = errno;
+
+	load();
+	errno = saved;
+}
+
+const struct cell_shim_conf *shim_conf(void)
+{
+	int state = atomic_load(&conf_state);
+
+	/* a hook called by another library's constructor, before ours ran */
+	if (state == 0) {
+		int saved = errno;
+
+		load();
+		errno = saved;
+		state = atomic_load(&conf_state);
+	}
+	return state == 1 ? &conf : NULL;
+}
+
+void *shim_next(const char *name)
+{
+	return dlsym(RTLD_NEXT, name);
+}
+
+int64_t shim_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits for events on fd until deadline_ms: 0, or -ETIMEDOUT. */
+static int wait_for(int fd, short events, int64_t deadline_ms)
+{
+	for (;;) {
+		int64_t left = deadline_ms - shim_now_ms();
+		struct pollfd p = {fd, events, 0};
+		int n;
+
+		if (left <= 0)
+			return -ETIMEDOUT;
+		n = poll(&p, 1, (int)left);
+		if (n > 0)
+			return 0;
+		if (n < 0 && errno != EINTR)
+			return -errno;
+	}
+}
+
+int shim_connect_proxy(int fd, int family, int64_t deadline_ms)
+{
+	int (*next_connect)(int, const struct sockaddr *, socklen_t) = SHIM_NEXT(connect);
+	struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6};
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+	const struct sockaddr *sa;
+	socklen_t len, elen = sizeof(int);
+	int err = 0;
+
+	if (family == AF_INET6) {
+		sin6.sin6_port = htons(shim_conf()->proxy_port);
+		/* ::ffff:127.0.0.1 (an IPV6_V6ONLY socket cannot: it fails) */
+		sin6.sin6_addr.s6_addr[10] = sin6.sin6_addr.s6_addr[11] = 0xff;
+		sin6.sin6_addr.s6_addr[12] = 127;
+		sin6.sin6_addr.s6_addr[15] = 1;
+		sa = (const struct sockaddr *)&sin6;
+		len = sizeof(sin6);
+	} else {
+		sin.sin_port = htons(shim_conf()->proxy_port);
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		sa = (const struct sockaddr *)&sin;
+		len = sizeof(sin);
+	}
+	if (next_connect(fd, sa, len) == 0)
+		return 0;
+	if (errno != EINPROGRESS && errno != EINTR)
+		return -errno;
+	/* interrupted or non-blocking: the connection goes on; its end shows as writable */
+	err = wait_for(fd, POLLOUT, deadline_ms);
+	if (err < 0)
+		return err;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
+		return -errno;
+	return -err;
+}
+
+int shim_send_all(int fd, const void *buf, size_t n, int64_t deadline_ms)
+{
+	const char *p = buf;
+
+	while (n > 0) {
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		int r;
+
+		if (w > 0) {
+			p += w;
+			n -= (size_t)w;
+			continue;
+		}
+		if (w < 0 && errno != EAGAIN && errno != EINTR)
+			return -errno;
+		r = wait_for(fd, POLLOUT, deadline_ms);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int shim_recv_exact(int fd, void *buf, size_t n, int64_t deadline_ms)
+{
+	char *p = buf;
+
+	while (n > 0) {
+		ssize_t got = recv(fd, p, n, MSG_DONTWAIT);
+		int r;
+
+		if (got > 0) {
+			p += got;
+			n -= (size_t)got;
+			continue;
+		}
+		if (got == 0)
+			return -ECONNRESET;
+		if (errno != EAGAIN && errno != EINTR)
+			return -errno;
+		r = wait_for(fd, POLLIN, deadline_ms);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+#define SAID_MAX 64
+
+/* FNV-1a hashes of what was said; 0 is a free slot */
+static _Atomic uint64_t said[SAID_MAX];
+
+void shim_say_once(const char *key, const char *line)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (const char *s = key; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+	h |= 1;
+	for (size_t i = 0; i < SAID_MAX; i++) {
+		uint64_t free_slot = 0;
+
+		if (atomic_load(&said[i]) == h)
+			return;
+		if (atomic_compare_exchange_strong(&said[i], &free_slot, h))
+			break;
+		if (free_slot == h)
+			return;
+	}
+	/* a full table says it again: better than staying silent */
+	(void)!write(STDERR_FILENO, line, strlen(line));
+}
