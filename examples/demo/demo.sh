@@ -114,6 +114,13 @@ for dest in [('127.0.0.1', $port), ('::1', 22)]:
     except OSError as e:
         print('connect', dest, '->', e)
 "
+# curl told to ignore the proxy: without the shim it cannot even resolve the name (a cell
+# reaches no DNS server, and connects nowhere but its proxy)...
+run cell run "${as_user[@]}" -- env LD_PRELOAD= curl -sS --noproxy '*' "http://registry.test:$port/left-pad"
+# ...with it (every proxy cell has it), the name gets a fake address and the connect goes
+# through the proxy, under the same allowlist
+run cell run "${as_user[@]}" -- curl -sS --noproxy '*' "http://registry.test:$port/left-pad"
+run cell run "${as_user[@]}" -- curl -sS --noproxy '*' http://example.net/
 kill "$upstream" 2>/dev/null; wait "$upstream" 2>/dev/null || true
 # what the proxy counted per host, and what the kernel counted for the cells
 run cell stats
