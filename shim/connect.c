@@ -81,6 +81,7 @@ static int read_reply(int fd, int64_t deadline, char *why, size_t why_size)
 		/* peek, so that nothing past the head (the upstream's first bytes) is taken */
 		ssize_t got = recv(fd, head, sizeof(head), MSG_PEEK | MSG_DONTWAIT);
 		struct pollfd p = {fd, POLLIN, 0};
+		int64_t left;
 
 		if (got == 0)
 			return -ECONNRESET;
@@ -93,14 +94,15 @@ static int read_reply(int fd, int64_t deadline, char *why, size_t why_size)
 			if (n > 0)
 				break;
 		}
-		if (shim_now_ms() >= deadline)
+		left = deadline - shim_now_ms();
+		if (left <= 0)
 			return -ETIMEDOUT;
 		if (got > 0) {
 			/* a part of the head: poll would say readable at once */
 			usleep(1000);
 			continue;
 		}
-		poll(&p, 1, (int)(deadline - shim_now_ms()));
+		poll(&p, 1, (int)left);
 	}
 	if (shim_recv_exact(fd, head, (size_t)n, deadline) < 0)
 		return -ECONNRESET;
@@ -118,23 +120,23 @@ static int via_proxy(int fd, int family, const char *text, uint16_t port)
 {
 	int64_t deadline = shim_now_ms() + SHIM_CONNECT_MS;
 	char req[600], why[512];
-	int flags = fcntl(fd, F_GETFL), r, status;
+	int r, status;
 
-	if (flags < 0)
-		return -errno;
 	r = cell_shim_connect_request(text, port, req, sizeof(req));
 	if (r < 0)
 		return -EINVAL;
 	r = shim_connect_proxy(fd, family, deadline);
 	if (r < 0) {
-		shim_say_once("noproxy",
-			      "cell: the cell's proxy cannot be reached: connections out fail\n");
-		return r == -ECONNREFUSED ? -ECONNREFUSED : r;
+		/* (not for a second connect of a socket, which says EISCONN or EALREADY) */
+		if (r == -ECONNREFUSED || r == -ETIMEDOUT)
+			shim_say_once(
+				"noproxy",
+				"cell: the cell's proxy cannot be reached: connections out fail\n");
+		return r;
 	}
+	/* the helpers use MSG_DONTWAIT and poll: the descriptor's flags stay as they are */
 	r = shim_send_all(fd, req, strlen(req), deadline);
 	status = r < 0 ? r : read_reply(fd, deadline, why, sizeof(why));
-	/* the descriptor's flags as the caller left them (the helpers never changed them) */
-	fcntl(fd, F_SETFL, flags);
 	if (status == 200)
 		return 0;
 	/* keyed by the reason, which names the host: a client that tries the name's IPv4 and
@@ -153,7 +155,7 @@ static int via_proxy(int fd, int family, const char *text, uint16_t port)
 /* The hook's work: -1 with errno, or the next connect's result. */
 static int hooked_connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
-	int (*next)(int, const struct sockaddr *, socklen_t) = SHIM_NEXT(connect);
+	int (*next)(int, const struct sockaddr *, socklen_t) = shim_next()->connect;
 	char text[INET6_ADDRSTRLEN];
 	uint16_t port;
 	int family, saved = errno, r;
@@ -186,7 +188,7 @@ SHIM_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const s
 			   socklen_t len)
 {
 	ssize_t (*next)(int, const void *, size_t, int, const struct sockaddr *, socklen_t) =
-		SHIM_NEXT(sendto);
+		shim_next()->sendto;
 	char text[INET6_ADDRSTRLEN];
 	uint16_t port;
 	int family;
@@ -201,13 +203,13 @@ SHIM_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const s
 
 SHIM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
-	ssize_t (*next)(int, const struct msghdr *, int) = SHIM_NEXT(sendmsg);
+	ssize_t (*next)(int, const struct msghdr *, int) = shim_next()->sendmsg;
 	char text[INET6_ADDRSTRLEN];
 	struct msghdr plain;
 	uint16_t port;
 	int family;
 
-	if (!(flags & MSG_FASTOPEN) || !shim_conf() || !msg->msg_name ||
+	if (!(flags & MSG_FASTOPEN) || !shim_conf() || !msg || !msg->msg_name ||
 	    !destination(msg->msg_name, msg->msg_namelen, text, &port) || !tcp_socket(fd, &family))
 		return next(fd, msg, flags);
 	if (hooked_connect(fd, msg->msg_name, msg->msg_namelen) < 0)

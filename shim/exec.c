@@ -17,23 +17,6 @@
  * arguments at most): the room is on the caller's stack */
 #define ENV_ROOM 1024
 
-static __typeof__(&execve) next_execve;
-static __typeof__(&execvpe) next_execvpe;
-static __typeof__(&fexecve) next_fexecve;
-static __typeof__(&posix_spawn) next_posix_spawn;
-static __typeof__(&posix_spawnp) next_posix_spawnp;
-
-/* Looked up when the library loads: these may first run in a vfork child, where dlsym's lock
- * could be held by a thread that is not there. */
-__attribute__((constructor)) static void exec_init(void)
-{
-	next_execve = (__typeof__(&execve))shim_next("execve");
-	next_execvpe = (__typeof__(&execvpe))shim_next("execvpe");
-	next_fexecve = (__typeof__(&fexecve))shim_next("fexecve");
-	next_posix_spawn = (__typeof__(&posix_spawn))shim_next("posix_spawn");
-	next_posix_spawnp = (__typeof__(&posix_spawnp))shim_next("posix_spawnp");
-}
-
 /* envp, or out filled with envp and what it lacks. */
 static char *const *with_cell_env(char *const envp[], char **out)
 {
@@ -48,21 +31,21 @@ SHIM_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
 	char *room[ENV_ROOM + CELL_SHIM_ENV_MAX + 1];
 
-	return next_execve(path, argv, with_cell_env(envp, room));
+	return shim_next()->execve(path, argv, with_cell_env(envp, room));
 }
 
 SHIM_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
 	char *room[ENV_ROOM + CELL_SHIM_ENV_MAX + 1];
 
-	return next_execvpe(file, argv, with_cell_env(envp, room));
+	return shim_next()->execvpe(file, argv, with_cell_env(envp, room));
 }
 
 SHIM_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
 	char *room[ENV_ROOM + CELL_SHIM_ENV_MAX + 1];
 
-	return next_fexecve(fd, argv, with_cell_env(envp, room));
+	return shim_next()->fexecve(fd, argv, with_cell_env(envp, room));
 }
 
 /* The ones without an environment argument pass the process's: env -i empties it, then
@@ -71,14 +54,14 @@ SHIM_EXPORT int execv(const char *path, char *const argv[])
 {
 	char *room[ENV_ROOM + CELL_SHIM_ENV_MAX + 1];
 
-	return next_execve(path, argv, with_cell_env(environ, room));
+	return shim_next()->execve(path, argv, with_cell_env(environ, room));
 }
 
 SHIM_EXPORT int execvp(const char *file, char *const argv[])
 {
 	char *room[ENV_ROOM + CELL_SHIM_ENV_MAX + 1];
 
-	return next_execvpe(file, argv, with_cell_env(environ, room));
+	return shim_next()->execvpe(file, argv, with_cell_env(environ, room));
 }
 
 /* The arguments of execl, execlp and execle after arg, up to their NULL, into argv (room for
@@ -108,7 +91,7 @@ SHIM_EXPORT int execl(const char *path, const char *arg, ...)
 		errno = E2BIG;
 		return -1;
 	}
-	return next_execve(path, argv, with_cell_env(environ, room));
+	return shim_next()->execve(path, argv, with_cell_env(environ, room));
 }
 
 SHIM_EXPORT int execlp(const char *file, const char *arg, ...)
@@ -124,7 +107,7 @@ SHIM_EXPORT int execlp(const char *file, const char *arg, ...)
 		errno = E2BIG;
 		return -1;
 	}
-	return next_execvpe(file, argv, with_cell_env(environ, room));
+	return shim_next()->execvpe(file, argv, with_cell_env(environ, room));
 }
 
 SHIM_EXPORT int execle(const char *path, const char *arg, ...)
@@ -143,7 +126,7 @@ SHIM_EXPORT int execle(const char *path, const char *arg, ...)
 		errno = E2BIG;
 		return -1;
 	}
-	return next_execve(path, argv, with_cell_env(envp, room));
+	return shim_next()->execve(path, argv, with_cell_env(envp, room));
 }
 
 SHIM_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
@@ -151,7 +134,7 @@ SHIM_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file
 {
 	char *room[ENV_ROOM + CELL_SHIM_ENV_MAX + 1];
 
-	return next_posix_spawn(pid, path, fa, attr, argv, with_cell_env(envp, room));
+	return shim_next()->posix_spawn(pid, path, fa, attr, argv, with_cell_env(envp, room));
 }
 
 SHIM_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
@@ -159,5 +142,5 @@ SHIM_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_fil
 {
 	char *room[ENV_ROOM + CELL_SHIM_ENV_MAX + 1];
 
-	return next_posix_spawnp(pid, file, fa, attr, argv, with_cell_env(envp, room));
+	return shim_next()->posix_spawnp(pid, file, fa, attr, argv, with_cell_env(envp, room));
 }

@@ -10,6 +10,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,11 +23,11 @@
 /* Whether the line of /etc/hosts names name (after its address). */
 static bool line_names(char *line, const char *name)
 {
-	char *save = NULL, *tok = strtok_r(line, " \t", &save);
+	char *save = NULL, *tok = strtok_r(line, " \t\r", &save);
 
 	if (!tok || *tok == '#')
 		return false;
-	while ((tok = strtok_r(NULL, " \t", &save)) && *tok != '#')
+	while ((tok = strtok_r(NULL, " \t\r", &save)) && *tok != '#')
 		if (!strcasecmp(tok, name))
 			return true;
 	return false;
@@ -35,13 +36,16 @@ static bool line_names(char *line, const char *name)
 /* Whether the system resolves name itself: localhost, or a name in /etc/hosts. */
 static bool local_name(const char *name)
 {
-	char buf[16384], *line, *save = NULL;
+	char buf[16384], *line, *save = NULL, host[256];
 	size_t len = 0;
 	bool found = false;
 	int fd;
 
 	if (!strcasecmp(name, "localhost") || !strcasecmp(name, "localhost.") ||
 	    (strlen(name) > 10 && !strcasecmp(name + strlen(name) - 10, ".localhost")))
+		return true;
+	/* the machine's own name (nss-myhostname answers it when /etc/hosts does not) */
+	if (gethostname(host, sizeof(host)) == 0 && !strcasecmp(name, host))
 		return true;
 	fd = open("/etc/hosts", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -69,7 +73,8 @@ static bool fake_name(const char *name)
 
 	if (!name || !*name || strlen(name) > 253)
 		return false;
-	if (inet_pton(AF_INET, name, &a4) == 1 || inet_pton(AF_INET6, name, &a6) == 1)
+	/* numeric as glibc takes it: inet_aton's forms too (127.1, 0x7f000001) */
+	if (inet_aton(name, &a4) || inet_pton(AF_INET6, name, &a6) == 1)
 		return false;
 	for (const char *s = name; *s; s++)
 		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '.' && *s != '_')
@@ -95,14 +100,16 @@ static int ask_proxy(const char *path, char *body, size_t size)
 	r = shim_connect_proxy(fd, AF_INET, deadline);
 	if (r >= 0)
 		r = shim_send_all(fd, req, strlen(req), deadline);
-	/* the proxy answers and closes: read to the end */
+	/* the proxy answers and closes: read to the end, or to the deadline */
 	while (r >= 0 && len < sizeof(reply) - 1) {
-		ssize_t n = recv(fd, reply + len, sizeof(reply) - 1 - len, 0);
+		ssize_t n = recv(fd, reply + len, sizeof(reply) - 1 - len, MSG_DONTWAIT);
 
 		if (n > 0)
 			len += (size_t)n;
 		else if (n == 0)
 			break;
+		else if (errno == EAGAIN)
+			r = shim_wait(fd, POLLIN, deadline);
 		else if (errno != EINTR)
 			r = -errno;
 	}
@@ -148,7 +155,7 @@ SHIM_EXPORT int getaddrinfo(const char *node, const char *service, const struct 
 			    struct addrinfo **res)
 {
 	int (*next)(const char *, const char *, const struct addrinfo *, struct addrinfo **) =
-		SHIM_NEXT(getaddrinfo);
+		shim_next()->getaddrinfo;
 	char v4[INET6_ADDRSTRLEN], v6[INET6_ADDRSTRLEN];
 	struct addrinfo h = {0}, *out = NULL, *part;
 	int family, r, r6 = EAI_NONAME;
@@ -191,7 +198,7 @@ SHIM_EXPORT int getnameinfo(const struct sockaddr *sa, socklen_t salen, char *ho
 			    socklen_t hostlen, char *serv, socklen_t servlen, int flags)
 {
 	int (*next)(const struct sockaddr *, socklen_t, char *, socklen_t, char *, socklen_t, int) =
-		SHIM_NEXT(getnameinfo);
+		shim_next()->getnameinfo;
 	char text[INET6_ADDRSTRLEN], path[300], name[256];
 	uint32_t index;
 	bool fake = false;

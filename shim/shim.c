@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <time.h>
@@ -13,15 +14,24 @@
 #include "shim.h"
 
 static struct cell_shim_conf conf;
-static atomic_int conf_state; /* 0 not read, 1 read: in a cell, 2 read: not in a cell */
+/* 0 not read, 1 read: in a cell, 2 read: not in a cell, 3 being read */
+static atomic_int conf_state;
 
-/* Reads the settings (open/read only: this can run in any process at any moment). */
+/* Reads the settings (open/read only: this can run in any process at any moment), once. */
 static void load(void)
 {
+	static struct cell_shim_conf fresh;
 	char buf[sizeof(conf.text)];
 	size_t len = 0;
-	int fd = open(CELL_SHIM_CONF_PATH, O_RDONLY | O_CLOEXEC), state = 2;
+	int fd, state = 2, expected = 0;
 
+	if (!atomic_compare_exchange_strong(&conf_state, &expected, 3)) {
+		/* another thread reads them: a moment */
+		while (atomic_load(&conf_state) == 3)
+			sched_yield();
+		return;
+	}
+	fd = open(CELL_SHIM_CONF_PATH, O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {
 		for (;;) {
 			ssize_t n = read(fd, buf + len, sizeof(buf) - len);
@@ -35,17 +45,56 @@ static void load(void)
 				break;
 		}
 		close(fd);
-		if (len < sizeof(buf) && cell_shim_conf_parse(buf, len, &conf) == 0)
+		if (len < sizeof(buf) && cell_shim_conf_parse(buf, len, &fresh) == 0) {
+			conf = fresh;
+			/* env points into the text: into conf's own */
+			for (size_t i = 0; i < conf.n_env; i++)
+				conf.env[i] = conf.text + (fresh.env[i] - fresh.text);
 			state = 1;
+		}
 	}
 	atomic_store(&conf_state, state);
+}
+
+static struct shim_nexts nexts;
+static atomic_int nexts_state; /* 0 not looked up, 1 being looked up, 2 done */
+
+static void load_nexts(void)
+{
+	int expected = 0;
+
+	if (!atomic_compare_exchange_strong(&nexts_state, &expected, 1)) {
+		while (atomic_load(&nexts_state) != 2)
+			sched_yield();
+		return;
+	}
+	nexts.connect = (__typeof__(nexts.connect))dlsym(RTLD_NEXT, "connect");
+	nexts.sendto = (__typeof__(nexts.sendto))dlsym(RTLD_NEXT, "sendto");
+	nexts.sendmsg = (__typeof__(nexts.sendmsg))dlsym(RTLD_NEXT, "sendmsg");
+	nexts.getaddrinfo = (__typeof__(nexts.getaddrinfo))dlsym(RTLD_NEXT, "getaddrinfo");
+	nexts.getnameinfo = (__typeof__(nexts.getnameinfo))dlsym(RTLD_NEXT, "getnameinfo");
+	nexts.execve = (__typeof__(nexts.execve))dlsym(RTLD_NEXT, "execve");
+	nexts.execvpe = (__typeof__(nexts.execvpe))dlsym(RTLD_NEXT, "execvpe");
+	nexts.fexecve = (__typeof__(nexts.fexecve))dlsym(RTLD_NEXT, "fexecve");
+	nexts.posix_spawn = (__typeof__(nexts.posix_spawn))dlsym(RTLD_NEXT, "posix_spawn");
+	nexts.posix_spawnp = (__typeof__(nexts.posix_spawnp))dlsym(RTLD_NEXT, "posix_spawnp");
+	atomic_store(&nexts_state, 2);
+}
+
+const struct shim_nexts *shim_next(void)
+{
+	if (atomic_load(&nexts_state) != 2)
+		load_nexts();
+	return &nexts;
 }
 
 __attribute__((constructor)) static void shim_init(void)
 {
 	int saved = errno;
 
-	load();
+	load_nexts();
+	if (atomic_load(&conf_state) == 0)
+		load();
 	errno = saved;
 }
 
@@ -54,7 +103,7 @@ const struct cell_shim_conf *shim_conf(void)
 	int state = atomic_load(&conf_state);
 
 	/* a hook called by another library's constructor, before ours ran */
-	if (state == 0) {
+	if (state == 0 || state == 3) {
 		int saved = errno;
 
 		load();
@@ -62,11 +111,6 @@ const struct cell_shim_conf *shim_conf(void)
 		state = atomic_load(&conf_state);
 	}
 	return state == 1 ? &conf : NULL;
-}
-
-void *shim_next(const char *name)
-{
-	return dlsym(RTLD_NEXT, name);
 }
 
 int64_t shim_now_ms(void)
@@ -77,8 +121,7 @@ int64_t shim_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Waits for events on fd until deadline_ms: 0, or -ETIMEDOUT. */
-static int wait_for(int fd, short events, int64_t deadline_ms)
+int shim_wait(int fd, short events, int64_t deadline_ms)
 {
 	for (;;) {
 		int64_t left = deadline_ms - shim_now_ms();
@@ -97,7 +140,6 @@ static int wait_for(int fd, short events, int64_t deadline_ms)
 
 int shim_connect_proxy(int fd, int family, int64_t deadline_ms)
 {
-	int (*next_connect)(int, const struct sockaddr *, socklen_t) = SHIM_NEXT(connect);
 	struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6};
 	struct sockaddr_in sin = {.sin_family = AF_INET};
 	const struct sockaddr *sa;
@@ -118,12 +160,12 @@ int shim_connect_proxy(int fd, int family, int64_t deadline_ms)
 		sa = (const struct sockaddr *)&sin;
 		len = sizeof(sin);
 	}
-	if (next_connect(fd, sa, len) == 0)
+	if (shim_next()->connect(fd, sa, len) == 0)
 		return 0;
 	if (errno != EINPROGRESS && errno != EINTR)
 		return -errno;
 	/* interrupted or non-blocking: the connection goes on; its end shows as writable */
-	err = wait_for(fd, POLLOUT, deadline_ms);
+	err = shim_wait(fd, POLLOUT, deadline_ms);
 	if (err < 0)
 		return err;
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
@@ -146,7 +188,7 @@ int shim_send_all(int fd, const void *buf, size_t n, int64_t deadline_ms)
 		}
 		if (w < 0 && errno != EAGAIN && errno != EINTR)
 			return -errno;
-		r = wait_for(fd, POLLOUT, deadline_ms);
+		r = shim_wait(fd, POLLOUT, deadline_ms);
 		if (r < 0)
 			return r;
 	}
@@ -170,7 +212,7 @@ int shim_recv_exact(int fd, void *buf, size_t n, int64_t deadline_ms)
 			return -ECONNRESET;
 		if (errno != EAGAIN && errno != EINTR)
 			return -errno;
-		r = wait_for(fd, POLLIN, deadline_ms);
+		r = shim_wait(fd, POLLIN, deadline_ms);
 		if (r < 0)
 			return r;
 	}

@@ -7,10 +7,12 @@
 #pragma once
 
 #include <netdb.h>
+#include <spawn.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "shimproto.h"
 
@@ -20,22 +22,27 @@
  * passes straight through). */
 const struct cell_shim_conf *shim_conf(void);
 
-/* The next definition of a libc function (the one the hook stands in for). */
-void *shim_next(const char *name);
 /*
- * The next fn, looked up once per call site and kept. exec.c looks its own up when the library
- * loads: a vfork child must not be the first to (dlsym takes the loader's lock).
+ * The next definitions of what the shim hooks (libc's), looked up when the library loads, or
+ * by the first hook that runs before that (another library's constructor): never first in a
+ * signal handler or a vfork child, where dlsym's lock may be held by someone who is not there.
  */
-#define SHIM_NEXT(fn)                                                           \
-	({                                                                      \
-		static __typeof__(&fn) next_;                                   \
-		__typeof__(&fn) f_ = __atomic_load_n(&next_, __ATOMIC_ACQUIRE); \
-		if (!f_) {                                                      \
-			f_ = (__typeof__(&fn))shim_next(#fn);                   \
-			__atomic_store_n(&next_, f_, __ATOMIC_RELEASE);         \
-		}                                                               \
-		f_;                                                             \
-	})
+struct shim_nexts {
+	__typeof__(&connect) connect;
+	__typeof__(&sendto) sendto;
+	__typeof__(&sendmsg) sendmsg;
+	__typeof__(&getaddrinfo) getaddrinfo;
+	__typeof__(&getnameinfo) getnameinfo;
+	__typeof__(&execve) execve;
+	__typeof__(&execvpe) execvpe;
+	__typeof__(&fexecve) fexecve;
+	__typeof__(&posix_spawn) posix_spawn;
+	__typeof__(&posix_spawnp) posix_spawnp;
+};
+const struct shim_nexts *shim_next(void);
+
+/* Waits until fd has events, up to deadline_ms: 0, or -ETIMEDOUT (or -errno). */
+int shim_wait(int fd, short events, int64_t deadline_ms);
 
 /* Connects fd to the cell's proxy on 127.0.0.1 (IPv4-mapped on an IPv6 socket) and waits, up
  * to deadline_ms (CLOCK_MONOTONIC), until it is connected: 0 or -errno. */

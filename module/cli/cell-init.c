@@ -2,7 +2,8 @@
 /*
  * cell-init: PID 1 of every cell, started by bwrap (--as-pid-1) as
  *
- *     cell-init [--ready-fd FD] [--overlay N DEST | --tmp-overlay N DEST]... -- COMMAND [ARGS...]
+ *     cell-init [--ready-fd FD] [--preload LIB] [--overlay N DEST | --tmp-overlay N DEST]...
+ *               -- COMMAND [ARGS...]
  *
  * 1. Overlays. bwrap 0.8 has no --overlay, and unprivileged bwrap runs its child in a second,
  *    nested user namespace that does not own the cell's mount namespace. So for overlays cell
@@ -11,6 +12,7 @@
  *    bwrap bound at /run/cell/overlay/N: lower/ (read-only) and rw/{upper,work} (a tmpfs for
  *    --tmp-overlay). Every mount bwrap made is locked in the new namespace: it can be neither
  *    unmounted nor remounted writable.
+ * With --preload, COMMAND (not this process) gets LD_PRELOAD=LIB: the cell's shim.
  * 2. Every capability goes, for good, before COMMAND runs; with none left, we refuse to go on.
  * 3. With --ready-fd, one byte on FD says we are up, with our signal handlers in place: until
  *    then a signal to us would be lost (PID 1 ignores signals it has no handler for), so cell
@@ -132,12 +134,20 @@ int main(int argc, char *argv[])
 		ready_fd = atoi(argv[i + 1]);
 		i += 2;
 	}
+	/* the cell's LD_PRELOAD (the shim) is for the command, not for PID 1: a sanitizer build
+	 * of cell-init would refuse it, and PID 1 has no use for it */
+	if (i + 1 < argc && strcmp(argv[i], "--preload") == 0) {
+		if (setenv("LD_PRELOAD", argv[i + 1], 1) < 0)
+			die("setting LD_PRELOAD");
+		i += 2;
+	}
 	for (; i < argc && strcmp(argv[i], "--") != 0; i += 3) {
 		bool tmp = strcmp(argv[i], "--tmp-overlay") == 0;
 
 		if ((!tmp && strcmp(argv[i], "--overlay") != 0) || i + 2 >= argc) {
 			fprintf(stderr,
-				"usage: cell-init [--overlay N DEST | --tmp-overlay N DEST]... -- COMMAND [ARGS...]\n");
+				"usage: cell-init [--ready-fd FD] [--preload LIB] [--overlay N DEST | --tmp-overlay N "
+				"DEST]... -- COMMAND [ARGS...]\n");
 			return 127;
 		}
 		if (!newns) {

@@ -315,11 +315,10 @@ static int proxy_env(struct cell_plan *plan, uint16_t port)
  */
 static int add_shim(struct cell_plan *plan, const struct cell_config *c, uint16_t port)
 {
-	static const char *const kept[] = {"HTTP_PROXY",  "HTTPS_PROXY", "http_proxy",
-					   "https_proxy", "ALL_PROXY",	 "all_proxy",
-					   "NO_PROXY",	  "no_proxy",	 "LD_PRELOAD"};
+	static const char *const kept[] = {"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy",
+					   "ALL_PROXY",	 "all_proxy",	"NO_PROXY",   "no_proxy"};
 	_cleanup_free_ char *lib = NULL;
-	char *env[ELEMENTSOF(kept) + 1] = {NULL}, text[4096];
+	char *env[ELEMENTSOF(kept) + 2] = {NULL}, text[4096];
 	size_t n = 0;
 	int r;
 
@@ -327,17 +326,17 @@ static int add_shim(struct cell_plan *plan, const struct cell_config *c, uint16_
 		cell_log(CELL_LOG_DEBUG, "no libcellshim.so: the cell runs without the shim");
 		return 0;
 	}
-	r = cell_plan_setenv(plan, "LD_PRELOAD", CELL_SHIM_PATH);
-	for (size_t i = 0; r >= 0 && i < ELEMENTSOF(kept); i++) {
+	/* cell-init puts it in the command's environment (--preload), not in its own */
+	env[n++] = (char *)"LD_PRELOAD=" CELL_SHIM_PATH;
+	for (size_t i = 0; i < ELEMENTSOF(kept); i++) {
 		size_t len = strlen(kept[i]);
 
 		for (size_t k = 0; plan->env && plan->env[k]; k++)
 			if (!strncmp(plan->env[k], kept[i], len) && plan->env[k][len] == '=')
 				env[n++] = plan->env[k];
 	}
-	if (r >= 0)
-		r = cell_shim_conf_format(port, c->network.local_ports, c->network.n_local_ports,
-					  env, text, sizeof(text));
+	r = cell_shim_conf_format(port, c->network.local_ports, c->network.n_local_ports, env, text,
+				  sizeof(text));
 	if (r >= 0)
 		r = cell_plan_add_file(plan, CELL_SHIM_CONF_PATH, text);
 	if (r >= 0) {

@@ -188,6 +188,8 @@ int cell_bwrap_argv(const char *bwrap, const struct cell_plan *p, char ***ret)
 		r = push2(&argv, "--", CELL_INIT_PATH);
 	if (r >= 0)
 		r = push2(&argv, "--ready-fd", num);
+	if (r >= 0 && p->shim)
+		r = push2(&argv, "--preload", CELL_SHIM_PATH);
 	overlay_n = 0;
 	for (size_t i = 0; r >= 0 && i < p->mounts.n; i++) {
 		const struct cell_mount_op *op = &p->mounts.ops[i];

@@ -139,13 +139,14 @@ int cell_shim_reply_parse(const char *buf, size_t len, int *status, size_t *body
 	*body_len = 0;
 	cl = field(buf, (size_t)(end - buf), "Content-Length");
 	if (cl) {
-		char *stop;
-		unsigned long v;
+		/* digits only, within the head (buf is not NUL-terminated) */
+		size_t v = 0, digits = 0;
 
-		while (*cl == ' ' || *cl == '\t')
+		while (cl < end && (*cl == ' ' || *cl == '\t'))
 			cl++;
-		v = strtoul(cl, &stop, 10);
-		if (stop == cl || v > 65536)
+		for (; cl < end && *cl >= '0' && *cl <= '9' && v <= 65536; cl++, digits++)
+			v = v * 10 + (size_t)(*cl - '0');
+		if (!digits || v > 65536 || cl >= end || (*cl != '\r' && *cl != ' '))
 			return -EBADMSG;
 		*body_len = v;
 	}

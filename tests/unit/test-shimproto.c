@@ -81,6 +81,18 @@ Test(shimproto, replies_are_parsed_without_reading_past_the_head)
 		eq(int, cell_shim_reply_parse("SSH-2.0-x\r\n\r\n", 13, &status, &body), -EBADMSG));
 	cr_assert(eq(int, cell_shim_reply_parse("HTTP/1.1 2x0 OK\r\n\r\n", 19, &status, &body),
 		     -EBADMSG));
+	/* a Content-Length that is no number, or says nothing, is no answer to trust */
+	{
+		const char *bad[] = {"HTTP/1.1 403 No\r\nContent-Length:\r\n\r\nxx",
+				     "HTTP/1.1 403 No\r\nContent-Length: 12x\r\n\r\n",
+				     "HTTP/1.1 403 No\r\nContent-Length: 99999999\r\n\r\n"};
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+			cr_assert(eq(int,
+				     cell_shim_reply_parse(bad[i], strlen(bad[i]), &status, &body),
+				     -EBADMSG),
+				  "%s", bad[i]);
+	}
 }
 
 Test(shimproto, missing_variables_are_added_and_present_ones_kept)
