@@ -228,3 +228,88 @@ SHIM_EXPORT int getnameinfo(const struct sockaddr *sa, socklen_t salen, char *ho
 	strcpy(host, name);
 	return 0;
 }
+
+/*
+ * The gethostbyname family: a name to fake is answered with its fake address of family af,
+ * laid out in buf (the address, the address list, an empty alias list, the name). 0, ERANGE
+ * if buf is too small, or -1 with *h_err set.
+ */
+static int fake_hostent(const char *name, int af, struct hostent *h, char *buf, size_t len,
+			int *h_err)
+{
+	char v4[INET6_ADDRSTRLEN], v6[INET6_ADDRSTRLEN];
+	size_t alen = af == AF_INET6 ? sizeof(struct in6_addr) : sizeof(struct in_addr);
+	size_t nlen = strlen(name) + 1, need;
+	char **list;
+	uintptr_t at;
+	int r;
+
+	/* the address first, then the pointers, aligned */
+	need = alen + sizeof(char *) - 1 + 3 * sizeof(char *) + nlen;
+	if (len < need)
+		return ERANGE;
+	r = fake_addresses(name, v4, v6);
+	if (r) {
+		*h_err = r == EAI_AGAIN ? TRY_AGAIN : HOST_NOT_FOUND;
+		return -1;
+	}
+	if (inet_pton(af, af == AF_INET6 ? v6 : v4, buf) != 1) {
+		*h_err = NO_RECOVERY;
+		return -1;
+	}
+	at = ((uintptr_t)buf + alen + sizeof(char *) - 1) & ~(uintptr_t)(sizeof(char *) - 1);
+	list = (char **)at;
+	list[0] = buf;
+	list[1] = NULL;
+	list[2] = NULL; /* the aliases: none */
+	memcpy((char *)(list + 3), name, nlen);
+	h->h_name = (char *)(list + 3);
+	h->h_aliases = list + 2;
+	h->h_addrtype = af;
+	h->h_length = (int)alen;
+	h->h_addr_list = list;
+	*h_err = NETDB_SUCCESS;
+	return 0;
+}
+
+SHIM_EXPORT int gethostbyname2_r(const char *name, int af, struct hostent *ret, char *buf,
+				 size_t buflen, struct hostent **result, int *h_errnop)
+{
+	int r;
+
+	if (!shim_conf() || (af != AF_INET && af != AF_INET6) || !fake_name(name))
+		return shim_next()->gethostbyname2_r(name, af, ret, buf, buflen, result, h_errnop);
+	*result = NULL;
+	r = fake_hostent(name, af, ret, buf, buflen, h_errnop);
+	if (r == 0)
+		*result = ret;
+	return r < 0 ? 0 : r;
+}
+
+SHIM_EXPORT int gethostbyname_r(const char *name, struct hostent *ret, char *buf, size_t buflen,
+				struct hostent **result, int *h_errnop)
+{
+	return gethostbyname2_r(name, AF_INET, ret, buf, buflen, result, h_errnop);
+}
+
+SHIM_EXPORT struct hostent *gethostbyname2(const char *name, int af)
+{
+	/* like glibc's: one static result for the whole process (the API has no other) */
+	static struct hostent h;
+	static char buf[512];
+	struct hostent *result = NULL;
+	int err = 0;
+
+	if (!shim_conf() || (af != AF_INET && af != AF_INET6) || !fake_name(name))
+		return shim_next()->gethostbyname2(name, af);
+	if (fake_hostent(name, af, &h, buf, sizeof(buf), &err) == 0)
+		result = &h;
+	else
+		h_errno = err;
+	return result;
+}
+
+SHIM_EXPORT struct hostent *gethostbyname(const char *name)
+{
+	return gethostbyname2(name, AF_INET);
+}

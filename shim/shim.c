@@ -73,6 +73,9 @@ static void load_nexts(void)
 	nexts.sendmsg = (__typeof__(nexts.sendmsg))dlsym(RTLD_NEXT, "sendmsg");
 	nexts.getaddrinfo = (__typeof__(nexts.getaddrinfo))dlsym(RTLD_NEXT, "getaddrinfo");
 	nexts.getnameinfo = (__typeof__(nexts.getnameinfo))dlsym(RTLD_NEXT, "getnameinfo");
+	nexts.gethostbyname2 = (__typeof__(nexts.gethostbyname2))dlsym(RTLD_NEXT, "gethostbyname2");
+	nexts.gethostbyname2_r =
+		(__typeof__(nexts.gethostbyname2_r))dlsym(RTLD_NEXT, "gethostbyname2_r");
 	nexts.execve = (__typeof__(nexts.execve))dlsym(RTLD_NEXT, "execve");
 	nexts.execvpe = (__typeof__(nexts.execvpe))dlsym(RTLD_NEXT, "execvpe");
 	nexts.fexecve = (__typeof__(nexts.fexecve))dlsym(RTLD_NEXT, "fexecve");

@@ -33,6 +33,8 @@ struct shim_nexts {
 	__typeof__(&sendmsg) sendmsg;
 	__typeof__(&getaddrinfo) getaddrinfo;
 	__typeof__(&getnameinfo) getnameinfo;
+	__typeof__(&gethostbyname2) gethostbyname2;
+	__typeof__(&gethostbyname2_r) gethostbyname2_r;
 	__typeof__(&execve) execve;
 	__typeof__(&execvpe) execvpe;
 	__typeof__(&fexecve) fexecve;

@@ -1154,6 +1154,12 @@ Test(session, the_shim_takes_clients_that_ignore_the_proxy_through_it)
 			      "print(u.urlopen(\"http://registry.test:%u/hello\").status)'\n"
 			      /* without the shim the kernel refuses the same connect */
 			      "LD_PRELOAD= python3 net.py 'tcp 198.18.0.1 %u'\n"
+			      /* the gethostbyname family: gethostbyname_r (python), gethostbyname
+			       * (perl) */
+			      "python3 -c \"import socket; "
+			      "print(socket.gethostbyname_ex('registry.test')[2][0])\"\n"
+			      "perl -e 'print join(\".\", unpack(\"C4\", "
+			      "(gethostbyname(\"registry.test\"))[4])), \"\\n\"'\n"
 			      /* numbers glibc takes as addresses stay addresses */
 			      "python3 -c \"import socket; "
 			      "print(socket.getaddrinfo('127.1', 80)[0][4][0])\"\n",
@@ -1164,8 +1170,10 @@ Test(session, the_shim_takes_clients_that_ignore_the_proxy_through_it)
 	th_chown_r(t.proj, t.uid, t.gid);
 	th_run_as(t.uid, t.gid, t.proj, argv, t.env, &r);
 	cr_assert(eq(int, r.status, 0), "%s", r.err);
-	cr_assert(eq(str, r.out, (char *)"200\ncurl 7\n200\n200\n200\nerrno 1\n127.0.0.1\n"), "%s",
-		  r.err);
+	cr_assert(
+		eq(str, r.out,
+		   (char *)"200\ncurl 7\n200\n200\n200\nerrno 1\n198.18.0.1\n198.18.0.1\n127.0.0.1\n"),
+		"%s", r.err);
 	/* the proxy's reason, once although curl tried both addresses */
 	at = strstr(r.err, denied);
 	cr_assert(not(eq(ptr, at, NULL)), "%s", r.err);
