@@ -1188,6 +1188,66 @@ Test(session, the_shim_takes_clients_that_ignore_the_proxy_through_it)
 	free(json);
 }
 
+Test(session, real_clients_that_ignore_the_proxy_go_through_the_shim)
+{
+	char *script, *argv[] = {t.cell,
+				 (char *)"run",
+				 (char *)"--",
+				 (char *)"/bin/sh",
+				 (char *)"clients.sh",
+				 NULL};
+	struct th_result r;
+	char *json;
+
+	cr_assert(ge(
+		int,
+		asprintf(
+			&script,
+			"U=http://registry.test:%u\n"
+			"wget -q --no-proxy -O - $U/hello\n"
+			/* Node's fetch ignores the proxy variables */
+			"node -e 'fetch(process.argv[1]).then(r => console.log(\"node\", r.status))' "
+			"$U/hello\n"
+			/* a non-blocking connect */
+			"python3 -c 'import asyncio\n"
+			"async def main():\n"
+			"    r, w = await asyncio.open_connection(\"registry.test\", %u)\n"
+			"    w.write(b\"GET /hello HTTP/1.0\\r\\n\\r\\n\"); await w.drain()\n"
+			"    print(\"asyncio\", (await r.readline()).split()[1].decode())\n"
+			"asyncio.run(main())'\n"
+			/* 16 threads, 64 connections */
+			"python3 -c 'import socket, concurrent.futures as f\n"
+			"def get(i):\n"
+			"    s = socket.create_connection((\"registry.test\", %u))\n"
+			"    s.sendall(b\"GET /hello HTTP/1.0\\r\\n\\r\\n\"); return s.recv(12).split()[1]\n"
+			"with f.ThreadPoolExecutor(16) as ex: r = list(ex.map(get, range(64)))\n"
+			"print(\"threads\", r.count(b\"200\"))'\n"
+			/* a name resolved by one process, connected to by its child */
+			"python3 -c 'import socket, subprocess, sys\n"
+			"a = socket.getaddrinfo(\"registry.test\", %u, socket.AF_INET)[0][4][0]\n"
+			"subprocess.run([sys.executable, \"net.py\", \"raw %%s %u\" %% a])'\n"
+			/* git with its proxy setting emptied: it reaches the server (a 404) */
+			"git -c http.proxy= ls-remote $U/nothing 2>&1 | grep -q 'not found' && "
+			"echo git reached\n",
+			t.port, t.port, t.port, t.port, t.port),
+		0));
+	free(th_write(t.proj, "clients.sh", script));
+	free(script);
+	th_chown_r(t.proj, t.uid, t.gid);
+	th_run_as(t.uid, t.gid, t.proj, argv, t.env, &r);
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	cr_assert(eq(str, r.out,
+		     (char *)"hello\nnode 200\nasyncio 200\nthreads 64\n200\ngit reached\n"),
+		  "%s", r.err);
+	th_result_done(&r);
+	json = stats_json();
+	/* each through a tunnel of the proxy, under the host's name: at least 69 */
+	cr_assert(ge(ullong, (unsigned long long)stat_of(json, "tunnels"), 69ULL), "%s", json);
+	cr_assert(eq(ullong, (unsigned long long)stat_of(json, "connects_denied"), 0ULL), "%s",
+		  json);
+	free(json);
+}
+
 Test(session, two_cells_of_a_project_at_once_make_two_records)
 {
 	char *argv[] = {
