@@ -15,6 +15,8 @@
    "listening" and from SIGTERM to exit, measured on their own (a cell starts its proxy at
    its first connection to it, so `true` runs none), and /bin/true: what running one more
    program costs here (cell and cell-session are two more than bare bwrap).
+4. the LD_PRELOAD shim: `true` and `python3 -c pass` started with and without it
+   in a proxy cell, and a loopback connect() with and without it (it passes those through).
 
 Rounds are interleaved (one of each per round) so that noise hits all alike; medians compared.
 Then, once the numbers are taken, where the time goes: kernel.bpf_stats_enabled for one cell's
@@ -134,7 +136,7 @@ def med(v):
 
 
 def measure(cell, proj, env, tmp):
-    """Runs as the test user, in the plain cgroup: sections 1 to 3."""
+    """Runs as the test user, in the plain cgroup: sections 1 to 4."""
     run([cell, "allow"], proj, env)
     probe = subprocess.run([cell, "-v", "run", "--", "true"], cwd=proj, env=env,
                            stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -279,7 +281,60 @@ def measure(cell, proj, env, tmp):
     print("    the proxy starts at a cell's first connection to it (`true` makes none); on its "
           "own it takes %.1f ms to listen and %.1f ms to stop" % (m["proxy start"],
                                                                   m["proxy stop"]), flush=True)
+    shim_costs(cell, proj, env, workload)
     return 0
+
+
+SHIM_INNER = r"""
+import os, statistics, subprocess, sys, time
+rounds, connects, workload = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+env = dict(os.environ)
+bare = dict(env, LD_PRELOAD="")
+def timed(argv, e):
+    t0 = time.perf_counter_ns()
+    subprocess.run(argv, env=e, check=True, stdout=subprocess.DEVNULL)
+    return (time.perf_counter_ns() - t0) / 1e6
+out = {}
+for name, argv in (("true", ["/bin/true"]), ("python3 -c pass", [sys.executable, "-c", "pass"])):
+    w, wo = [], []
+    for _ in range(rounds):
+        w.append(timed(argv, env))
+        wo.append(timed(argv, bare))
+    out[name] = (statistics.median(w), statistics.median(wo))
+w, wo = [], []
+for _ in range(max(3, rounds // 20)):
+    for e, acc in ((env, w), (bare, wo)):
+        r = subprocess.run([workload, "connect", connects], env=e, check=True,
+                           capture_output=True, text=True).stdout.split()
+        acc.append(float(r[2]))
+out["loopback connect() (ns)"] = (statistics.median(w), statistics.median(wo))
+for k, (a, b) in out.items():
+    print("%s %.4f %.4f" % (k.replace(" ", "_"), a, b))
+"""
+
+
+def shim_costs(cell, proj, env, workload):
+    """4. The shim in a proxy cell: a program's start and a pass-through (loopback) connect,
+    with it and without it (LD_PRELOAD emptied), in the same cell."""
+    inner = os.path.join(proj, "shim-bench.py")
+    with open(inner, "w") as f:
+        f.write(SHIM_INNER)
+    rounds = max(20, START_ROUNDS * 2)
+    out = run([cell, "run", "--", "python3", inner, str(rounds), str(CONNECTS), workload], proj,
+              env, out=True)
+    print("4. the LD_PRELOAD shim in a proxy cell, with it and without it (LD_PRELOAD emptied), "
+          "medians of %d runs each, interleaved:" % rounds)
+    for line in out.splitlines():
+        name, a, b = line.split()
+        a, b = float(a), float(b)
+        name = name.replace("_", " ")
+        if "ns" in name:
+            print("    %-26s %8.0f with, %8.0f without: %+.0f ns a connect (pass-through)"
+                  % (name, a, b, a - b))
+        else:
+            print("    %-26s %8.3f ms with, %8.3f ms without: %+.3f ms an exec (target <= +0.2)"
+                  % (name, a, b, a - b))
+    sys.stdout.flush()
 
 
 def attached(slice_dir):

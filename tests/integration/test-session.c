@@ -1248,6 +1248,30 @@ Test(session, real_clients_that_ignore_the_proxy_go_through_the_shim)
 	free(json);
 }
 
+Test(session, the_shim_changes_nothing_for_programs_that_do_not_go_out)
+{
+	char *argv[] = {t.cell, (char *)"run", (char *)"--", (char *)"/bin/sh", (char *)"same.sh",
+			NULL};
+	struct th_result r;
+
+	free(th_write(t.proj, "m.mk", "all:\n\t@echo built $(words a b c) $(shell echo x)\n"));
+	free(th_write(
+		t.proj, "same.sh",
+		"git init -q repo && echo a > repo/f\n"
+		"for c in 'ls -la /usr/bin/env /run/cell' 'git -C repo status --short --branch' "
+		"'python3 -c \"import os, socket; print(os.getcwd(), socket.gethostname(), "
+		"socket.getaddrinfo(\\\"localhost\\\", 80)[0][4])\"' 'make -f m.mk' "
+		"'getent hosts localhost'; do\n"
+		"  a=$(sh -c \"$c\" 2>&1); b=$(LD_PRELOAD= sh -c \"$c\" 2>&1)\n"
+		"  [ -n \"$a\" ] && [ \"$a\" = \"$b\" ] && echo same || echo \"differs: $c: $a / $b\"\n"
+		"done\n"));
+	th_chown_r(t.proj, t.uid, t.gid);
+	th_run_as(t.uid, t.gid, t.proj, argv, t.env, &r);
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	cr_assert(eq(str, r.out, (char *)"same\nsame\nsame\nsame\nsame\n"), "%s", r.err);
+	th_result_done(&r);
+}
+
 Test(session, two_cells_of_a_project_at_once_make_two_records)
 {
 	char *argv[] = {
