@@ -340,8 +340,20 @@ Test(escape, ptrace_reaches_only_the_cells_own_processes)
 	char *argv[] = {(char *)"/bin/sleep", (char *)"31338", NULL};
 	pid_t pid = th_spawn_as(t.uid, t.gid, NULL, argv, t.env);
 	struct th_result in, out;
-	char script[64];
+	char script[64], comm[64] = "";
 
+	/* until it runs sleep it is not the test user's to trace: root's before its setuid, and
+	 * not dumpable after it until exec */
+	snprintf(script, sizeof(script), "/proc/%d/comm", (int)pid);
+	for (int i = 0; i < 500 && strcmp(comm, "sleep\n") != 0; i++) {
+		char *text = th_read(script);
+
+		snprintf(comm, sizeof(comm), "%s", text ? text : "");
+		free(text);
+		if (strcmp(comm, "sleep\n") != 0)
+			usleep(10000);
+	}
+	cr_assert(eq(str, comm, "sleep\n"));
 	snprintf(script, sizeof(script), "./probe ptrace %d", (int)pid);
 	out = outside(script);
 	in = in_cell(script);
