@@ -150,6 +150,14 @@ int shim_connect_proxy(int fd, int family, int64_t deadline_ms)
 	int err = 0;
 
 	if (family == AF_INET6) {
+		int v6only = 0, off = 0;
+		socklen_t olen = sizeof(v6only);
+
+		/* an IPv6-only socket cannot reach the proxy's IPv4 address: it may, for this
+		 * connection (the option matters no more once the socket is connected) */
+		if (getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &olen) == 0 && v6only &&
+		    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)) < 0)
+			return -errno;
 		sin6.sin6_port = htons(shim_conf()->proxy_port);
 		/* ::ffff:127.0.0.1 (an IPV6_V6ONLY socket cannot: it fails) */
 		sin6.sin6_addr.s6_addr[10] = sin6.sin6_addr.s6_addr[11] = 0xff;

@@ -80,10 +80,12 @@ static const char net_py[] =
 	"        out.append(tcp('127.0.0.1', l.getsockname()[1])); l.accept()[0].close()\n"
 	"    return ' '.join(out)\n"
 	"def raw(host, port, fam='any'):\n"
-	"    f = {'4': socket.AF_INET, '6': socket.AF_INET6}.get(fam, 0)\n"
+	"    f = {'4': socket.AF_INET, '6': socket.AF_INET6, '6only': socket.AF_INET6}.get(fam, 0)\n"
 	"    try:\n"
 	"        ai = socket.getaddrinfo(host, int(port), f, socket.SOCK_STREAM)[0]\n"
-	"        s = socket.socket(ai[0], socket.SOCK_STREAM); s.connect(ai[4])\n"
+	"        s = socket.socket(ai[0], socket.SOCK_STREAM)\n"
+	"        if fam == '6only': s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)\n"
+	"        s.connect(ai[4])\n"
 	"        s.sendall(b'GET /hello HTTP/1.0\\r\\nHost: x\\r\\n\\r\\n')\n"
 	"        return s.recv(64).split(b' ')[1].decode()\n"
 	"    except OSError as e: return 'errno %d' % e.errno\n"
@@ -1147,7 +1149,8 @@ Test(session, the_shim_takes_clients_that_ignore_the_proxy_through_it)
 			      "http://registry.test:%u/hello\n"
 			      "curl -sS --noproxy '*' http://evil.test:%u/; echo \"curl $?\"\n"
 			      /* a raw socket, resolving with getaddrinfo: IPv4 and IPv6 */
-			      "python3 net.py 'raw registry.test %u 4' 'raw registry.test %u 6'\n"
+			      "python3 net.py 'raw registry.test %u 4' 'raw registry.test %u 6' "
+			      "'raw registry.test %u 6only'\n"
 			      /* urllib with an environment of its own (env -i): the cell's comes
 			       * back */
 			      "env -i /usr/bin/python3 -c 'import urllib.request as u; "
@@ -1163,7 +1166,7 @@ Test(session, the_shim_takes_clients_that_ignore_the_proxy_through_it)
 			      /* numbers glibc takes as addresses stay addresses */
 			      "python3 -c \"import socket; "
 			      "print(socket.getaddrinfo('127.1', 80)[0][4][0])\"\n",
-			      t.port, t.port, t.port, t.port, t.port, t.port),
+			      t.port, t.port, t.port, t.port, t.port, t.port, t.port),
 		     0));
 	free(th_write(t.proj, "shim.sh", script));
 	free(script);
@@ -1172,7 +1175,7 @@ Test(session, the_shim_takes_clients_that_ignore_the_proxy_through_it)
 	cr_assert(eq(int, r.status, 0), "%s", r.err);
 	cr_assert(
 		eq(str, r.out,
-		   (char *)"200\ncurl 7\n200\n200\n200\nerrno 1\n198.18.0.1\n198.18.0.1\n127.0.0.1\n"),
+		   (char *)"200\ncurl 7\n200\n200\n200\n200\nerrno 1\n198.18.0.1\n198.18.0.1\n127.0.0.1\n"),
 		"%s", r.err);
 	/* the proxy's reason, once although curl tried both addresses */
 	at = strstr(r.err, denied);
@@ -1181,7 +1184,7 @@ Test(session, the_shim_takes_clients_that_ignore_the_proxy_through_it)
 	th_result_done(&r);
 	/* the proxy counted them by name */
 	json = stats_json();
-	cr_assert(not(eq(ptr, strstr(json, "\"registry.test\":{\"requests\":1,\"tunnels\":3,"),
+	cr_assert(not(eq(ptr, strstr(json, "\"registry.test\":{\"requests\":1,\"tunnels\":4,"),
 			 NULL)),
 		  "%s", json);
 	cr_assert(not(eq(ptr, strstr(json, "\"evil.test\":"), NULL)), "%s", json);
