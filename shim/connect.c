@@ -120,9 +120,12 @@ static int via_proxy(int fd, int family, const char *text, uint16_t port)
 {
 	int64_t deadline = shim_now_ms() + SHIM_CONNECT_MS;
 	char req[600], why[512];
-	int r, status;
+	int flags = fcntl(fd, F_GETFL), r, status;
 
-	r = cell_shim_connect_request(text, port, req, sizeof(req));
+	/* a non-blocking caller is answered once the allowlist lets it through, not after the
+	 * upstream connected (which then shows as a reset, as a failed connect would) */
+	r = cell_shim_connect_request(text, port, flags >= 0 && (flags & O_NONBLOCK), req,
+				      sizeof(req));
 	if (r < 0)
 		return -EINVAL;
 	r = shim_connect_proxy(fd, family, deadline);

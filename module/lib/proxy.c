@@ -28,6 +28,7 @@
 #include "proxy.h"
 #include "reqlog.h"
 #include "resolver.h"
+#include "shimproto.h"
 #include "stats.h"
 
 #define BUF_SIZE (256 * 1024)
@@ -98,6 +99,8 @@ struct conn {
 	bool client_eof, upstream_eof;
 	bool client_shut, upstream_shut; /* our writing half of that side is shut */
 	size_t ours_down; /* bytes at the head of u2c that we wrote (a 200), not the upstream */
+	bool early;	  /* a CONNECT answered 200 at once (CELL_SHIM_EARLY_FIELD): a failure later
+			     resets the client's connection */
 };
 
 struct cell_proxy {
@@ -366,6 +369,17 @@ static void fail(struct conn *c, int status, const char *fmt, ...)
 		n = (int)sizeof(body) - 2;
 	body[n] = '\n';
 	body[n + 1] = '\0';
+	if (c->early) {
+		/* the client was told 200 already: the tunnel breaks (a reset) instead */
+		struct linger reset = {1, 0};
+
+		c->status = status;
+		body[n] = '\0';
+		log_request(c, "failed", startswith(body, "cell: ") ? body + 6 : body);
+		setsockopt(c->client.fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+		conn_close(c);
+		return;
+	}
 	answer(c, status, status == 504 ? "Gateway Timeout" : "Bad Gateway", body);
 }
 
@@ -496,7 +510,9 @@ static void established(struct conn *c)
 
 	free(c->addrs);
 	c->addrs = NULL;
-	if (c->form == CELL_HTTP_CONNECT) {
+	if (c->form == CELL_HTTP_CONNECT && c->early) {
+		host_stats(c)->tunnels++;
+	} else if (c->form == CELL_HTTP_CONNECT) {
 		if (!buf_hold(c->p, &c->u2c)) {
 			conn_close(c);
 			return;
@@ -564,6 +580,23 @@ static bool known_address(struct conn *c, const char *text)
 	}
 	c->next_addr = 0;
 	return true;
+}
+
+/*
+ * A CONNECT that asked for it (the shim, for a caller's non-blocking socket) is answered 200
+ * once the allowlist lets it through, before the upstream is looked up and connected: should
+ * that fail, the client's connection is reset. The 200 goes out at once: the client's socket
+ * has room for it, having had nothing else from us.
+ */
+static void answer_early(struct conn *c)
+{
+	static const char ok[] = "HTTP/1.1 200 Connection Established\r\n\r\n";
+
+	if (send(c->client.fd, ok, sizeof(ok) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) !=
+	    (ssize_t)sizeof(ok) - 1)
+		return; /* then it is answered the usual way, once connected */
+	c->early = true;
+	c->status = 200;
 }
 
 /* A request to the proxy itself: the shim's name service (not in the request log), or a bad
@@ -644,6 +677,9 @@ static void handle_request(struct conn *c, const struct cell_http_request *r)
 			return;
 		}
 	}
+	if (r->form == CELL_HTTP_CONNECT &&
+	    cell_http_find_header(r->headers, r->n_headers, CELL_SHIM_EARLY_FIELD))
+		answer_early(c);
 	c->deadline = cell_event_now(c->p->loop) + c->p->o.connect_timeout_ms;
 	pinned = cell_netpolicy_pinned(c->p->project.policy, c->host);
 	if (known_address(c, pinned ? pinned : c->host)) {

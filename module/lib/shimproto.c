@@ -92,12 +92,13 @@ int cell_shim_conf_format(uint16_t proxy_port, const uint16_t *local_ports, size
 	return n < sizeof(((struct cell_shim_conf *)0)->text) ? 0 : -ENOSPC;
 }
 
-int cell_shim_connect_request(const char *host, uint16_t port, char *buf, size_t size)
+int cell_shim_connect_request(const char *host, uint16_t port, bool early, char *buf, size_t size)
 {
 	bool v6 = strchr(host, ':') != NULL;
-	int w = snprintf(buf, size, "CONNECT %s%s%s:%u HTTP/1.1\r\nHost: %s%s%s:%u\r\n\r\n",
+	int w = snprintf(buf, size, "CONNECT %s%s%s:%u HTTP/1.1\r\nHost: %s%s%s:%u\r\n%s\r\n",
 			 v6 ? "[" : "", host, v6 ? "]" : "", (unsigned)port, v6 ? "[" : "", host,
-			 v6 ? "]" : "", (unsigned)port);
+			 v6 ? "]" : "", (unsigned)port,
+			 early ? CELL_SHIM_EARLY_FIELD ": 1\r\n" : "");
 
 	return w < 0 || (size_t)w >= size ? -ENOSPC : w;
 }

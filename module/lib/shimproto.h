@@ -15,6 +15,13 @@
 #define CELL_SHIM_PATH "/run/cell/libcellshim.so"
 #define CELL_SHIM_CONF_PATH "/run/cell/shim.conf"
 
+/*
+ * A CONNECT with this header field is answered 200 by the proxy as soon as the allowlist lets
+ * it through: an upstream that then cannot be reached resets the connection. The shim asks
+ * for it for non-blocking sockets.
+ */
+#define CELL_SHIM_EARLY_FIELD "Cell-Early"
+
 #define CELL_SHIM_LOCAL_PORTS_MAX 16
 #define CELL_SHIM_ENV_MAX 16
 
@@ -38,8 +45,12 @@ int cell_shim_conf_parse(const char *text, size_t len, struct cell_shim_conf *c)
 int cell_shim_conf_format(uint16_t proxy_port, const uint16_t *local_ports, size_t n_local,
 			  char *const *env, char *buf, size_t size);
 
-/* The CONNECT request head for host (a name or an IP literal) and port. */
-int cell_shim_connect_request(const char *host, uint16_t port, char *buf, size_t size);
+/*
+ * The CONNECT request head for host (a name or an IP literal) and port; early: asking to be
+ * answered once the allowlist lets it through, before the upstream is connected
+ * (CELL_SHIM_EARLY_FIELD).
+ */
+int cell_shim_connect_request(const char *host, uint16_t port, bool early, char *buf, size_t size);
 
 /*
  * The proxy's reply head in buf[0..len): its length (up to and with the empty line) and status

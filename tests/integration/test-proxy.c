@@ -1537,3 +1537,78 @@ Test(proxy, processes_resolving_at_once_get_one_table)
 	cr_assert(eq(str, r.out, "ok\n"));
 	th_result_done(&r);
 }
+
+/* A CONNECT on a new connection to the proxy; returns the socket once the request is sent. */
+static int connect_request(const char *req)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons((uint16_t)t.proxy_port),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	cr_assert(eq(int, connect(fd, (struct sockaddr *)&a, sizeof(a)), 0));
+	cr_assert(eq(long, (long)write(fd, req, strlen(req)), (long)strlen(req)));
+	return fd;
+}
+
+/* Reads what comes within 10 s into buf (NUL-terminated); the last read's errno (0: EOF). */
+static int read_until_end(int fd, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	for (;;) {
+		struct pollfd p = {fd, POLLIN, 0};
+		ssize_t r;
+
+		if (poll(&p, 1, 10000) <= 0)
+			return ETIMEDOUT;
+		r = read(fd, buf + n, size - 1 - n);
+		if (r <= 0) {
+			buf[n] = '\0';
+			return r == 0 ? 0 : errno;
+		}
+		n += (size_t)r;
+	}
+}
+
+Test(proxy, an_early_connect_is_answered_before_the_upstream_and_reset_if_it_fails)
+{
+	static const char ok[] = "HTTP/1.1 200 Connection Established\r\n\r\n";
+	char req[256], buf[4096], *log;
+	int fd;
+
+	/* an allowed host whose port nothing listens on */
+	write_config(", \"registry.test:1\"");
+	start_proxy(NULL, NULL);
+	fd = connect_request("CONNECT registry.test:1 HTTP/1.1\r\nHost: registry.test:1\r\n"
+			     "Cell-Early: 1\r\n\r\n");
+	/* 200 first, then the connection is reset once the upstream refuses */
+	cr_assert(eq(int, read_until_end(fd, buf, sizeof(buf)), ECONNRESET), "%s", buf);
+	cr_assert(eq(str, buf, (char *)ok));
+	close(fd);
+	/* without the field: the upstream's refusal is a 502 with the reason */
+	fd = connect_request("CONNECT registry.test:1 HTTP/1.1\r\nHost: registry.test:1\r\n\r\n");
+	cr_assert(eq(int, read_until_end(fd, buf, sizeof(buf)), 0));
+	cr_assert(eq(int, strncmp(buf, "HTTP/1.1 502 ", 13), 0), "%s", buf);
+	cr_assert(not(eq(ptr, strstr(buf, "refused the connection"), NULL)), "%s", buf);
+	close(fd);
+	/* an early tunnel that works carries the client's bytes, sent right after the 200 */
+	snprintf(req, sizeof(req),
+		 "CONNECT registry.test:%u HTTP/1.1\r\nHost: x\r\nCell-Early: 1\r\n\r\n"
+		 "GET /early HTTP/1.0\r\n\r\n",
+		 t.upstream_port);
+	fd = connect_request(req);
+	cr_assert(eq(int, read_until_end(fd, buf, sizeof(buf)), 0));
+	cr_assert(eq(int, strncmp(buf, ok, strlen(ok)), 0), "%s", buf);
+	cr_assert(not(eq(ptr, strstr(buf + strlen(ok), "GET /early HTTP/1.0"), NULL)), "%s", buf);
+	close(fd);
+	/* the log says what became of the early one */
+	stop_proxy();
+	log = request_log("proxy.log");
+	cr_assert(not(eq(ptr,
+			 strstr(log, "\"kind\":\"tunnel\",\"host\":\"registry.test\",\"port\":1,"
+				     "\"decision\":\"failed\""),
+			 NULL)),
+		  "%s", log);
+	free(log);
+}

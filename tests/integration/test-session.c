@@ -1251,6 +1251,50 @@ Test(session, real_clients_that_ignore_the_proxy_go_through_the_shim)
 	free(json);
 }
 
+Test(session, a_non_blocking_connect_through_the_shim_is_answered_early)
+{
+	char *network,
+		*argv[] = {t.cell,	    (char *)"run", (char *)"--", (char *)"/usr/bin/python3",
+			   (char *)"nb.py", NULL};
+	struct th_result r;
+
+	/* closed.test is allowed, and nothing listens where it leads */
+	cr_assert(ge(int,
+		     asprintf(&network,
+			      "{\"mode\": \"proxy\", \"allow\": [\"registry.test:%u\", "
+			      "\"closed.test:1\"], \"resolve\": {\"registry.test\": "
+			      "\"127.0.0.1\", \"closed.test\": \"127.0.0.1\"}}",
+			      t.port),
+		     0));
+	write_config(network);
+	free(network);
+	cr_assert(ge(int,
+		     asprintf(&network,
+			      "import select, socket\n"
+			      "def nb(host, port):\n"
+			      "    s = socket.socket(); s.setblocking(False)\n"
+			      "    try: s.connect((host, port)); how = 'connected'\n"
+			      "    except BlockingIOError: how = 'in progress'\n"
+			      "    select.select([], [s], [], 10)\n"
+			      "    try:\n"
+			      "        s.send(b'GET /hello HTTP/1.0\\r\\n\\r\\n')\n"
+			      "        select.select([s], [], [], 10)\n"
+			      "        return how + ' ' + s.recv(12).decode().split()[1]\n"
+			      "    except ConnectionResetError: return how + ' reset'\n"
+			      "print(nb('registry.test', %u))\n"
+			      "print(nb('closed.test', 1))\n",
+			      t.port),
+		     0));
+	free(th_write(t.proj, "nb.py", network));
+	free(network);
+	th_chown_r(t.proj, t.uid, t.gid);
+	th_run_as(t.uid, t.gid, t.proj, argv, t.env, &r);
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	/* the allowlist answered at once; the upstream that is not there shows as a reset */
+	cr_assert(eq(str, r.out, (char *)"connected 200\nconnected reset\n"), "%s", r.err);
+	th_result_done(&r);
+}
+
 Test(session, the_shim_changes_nothing_for_programs_that_do_not_go_out)
 {
 	char *argv[] = {t.cell, (char *)"run", (char *)"--", (char *)"/bin/sh", (char *)"same.sh",

@@ -52,11 +52,14 @@ Test(shimproto, connect_requests_bracket_ipv6)
 {
 	char buf[256];
 
-	cr_assert(gt(int, cell_shim_connect_request("198.18.0.1", 443, buf, sizeof(buf)), 0));
+	cr_assert(
+		gt(int, cell_shim_connect_request("198.18.0.1", 443, false, buf, sizeof(buf)), 0));
 	cr_assert(eq(str, buf, "CONNECT 198.18.0.1:443 HTTP/1.1\r\nHost: 198.18.0.1:443\r\n\r\n"));
-	cr_assert(gt(int, cell_shim_connect_request("2001:2::1", 80, buf, sizeof(buf)), 0));
-	cr_assert(eq(str, buf, "CONNECT [2001:2::1]:80 HTTP/1.1\r\nHost: [2001:2::1]:80\r\n\r\n"));
-	cr_assert(eq(int, cell_shim_connect_request("a.test", 80, buf, 10), -ENOSPC));
+	cr_assert(gt(int, cell_shim_connect_request("2001:2::1", 80, true, buf, sizeof(buf)), 0));
+	cr_assert(eq(str, buf,
+		     "CONNECT [2001:2::1]:80 HTTP/1.1\r\nHost: [2001:2::1]:80\r\n"
+		     "Cell-Early: 1\r\n\r\n"));
+	cr_assert(eq(int, cell_shim_connect_request("a.test", 80, false, buf, 10), -ENOSPC));
 }
 
 Test(shimproto, replies_are_parsed_without_reading_past_the_head)
