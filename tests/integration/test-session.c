@@ -1295,6 +1295,77 @@ Test(session, a_non_blocking_connect_through_the_shim_is_answered_early)
 	th_result_done(&r);
 }
 
+Test(session, openssl_s_client_reaches_a_tls_upstream_through_the_shim)
+{
+	static const char tls_py[] =
+		"import functools, http.server, ssl, sys\n"
+		"class H(http.server.SimpleHTTPRequestHandler):\n"
+		"    def log_message(self, *a): pass\n"
+		"ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n"
+		"ctx.load_cert_chain(sys.argv[2], sys.argv[3])\n"
+		"s = http.server.HTTPServer(('127.0.0.1', 0), functools.partial(H, "
+		"directory=sys.argv[1]))\n"
+		"s.socket = ctx.wrap_socket(s.socket, server_side=True)\n"
+		"print(s.server_address[1], flush=True)\n"
+		"s.serve_forever()\n";
+	char *cert = th_join(t.tmp, "cert.pem"), *key = th_join(t.tmp, "key.pem"), *network;
+	char *req[] = {(char *)"/usr/bin/openssl",
+		       (char *)"req",
+		       (char *)"-x509",
+		       (char *)"-newkey",
+		       (char *)"rsa:2048",
+		       (char *)"-nodes",
+		       (char *)"-subj",
+		       (char *)"/CN=registry.test",
+		       (char *)"-days",
+		       (char *)"1",
+		       (char *)"-keyout",
+		       key,
+		       (char *)"-out",
+		       cert,
+		       NULL};
+	char *server[] = {
+		(char *)"/usr/bin/python3", (char *)"-c", (char *)tls_py, t.www, cert, key, NULL};
+	char *argv[] = {t.cell,		  (char *)"run", (char *)"--", (char *)"/bin/sh",
+			(char *)"tls.sh", NULL};
+	struct th_result r;
+	unsigned port;
+	pid_t tls;
+	char *script;
+
+	th_run_ok(NULL, req, t.env);
+	tls = th_spawn_server(NULL, server, t.env, "%u", &port);
+	cr_assert(ge(int,
+		     asprintf(&network,
+			      "{\"mode\": \"proxy\", \"allow\": [\"registry.test:%u\"], "
+			      "\"resolve\": {\"registry.test\": \"127.0.0.1\"}}",
+			      port),
+		     0));
+	write_config(network);
+	free(network);
+	cr_assert(ge(int,
+		     asprintf(&script,
+			      "printf 'GET /hello HTTP/1.0\\r\\n\\r\\n' | openssl s_client -quiet "
+			      "-connect registry.test:%u -servername registry.test 2>/dev/null | "
+			      "head -n 1 | tr -d '\\r'\n"
+			      /* without the shim: no name, no connection */
+			      "LD_PRELOAD= openssl s_client -connect 198.18.0.1:%u </dev/null "
+			      ">/dev/null 2>&1 || echo refused\n",
+			      port, port),
+		     0));
+	free(th_write(t.proj, "tls.sh", script));
+	free(script);
+	th_chown_r(t.proj, t.uid, t.gid);
+	th_run_as(t.uid, t.gid, t.proj, argv, t.env, &r);
+	kill(tls, SIGKILL);
+	waitpid(tls, NULL, 0);
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	cr_assert(eq(str, r.out, (char *)"HTTP/1.0 200 OK\nrefused\n"), "%s", r.err);
+	th_result_done(&r);
+	free(cert);
+	free(key);
+}
+
 Test(session, the_shim_changes_nothing_for_programs_that_do_not_go_out)
 {
 	char *argv[] = {t.cell, (char *)"run", (char *)"--", (char *)"/bin/sh", (char *)"same.sh",
