@@ -49,23 +49,14 @@ static bool destination(const struct sockaddr *sa, socklen_t len, char *text, ui
 	return false;
 }
 
-/* Whether fd is a TCP socket. */
-static bool tcp_socket(int fd, int *family)
+/* Whether fd is a TCP socket (of the destination's family: connect takes no other). */
+static bool tcp_socket(int fd)
 {
-	int type = 0, protocol = 0;
-	socklen_t len = sizeof(int);
-	struct sockaddr_storage ss;
-	socklen_t slen = sizeof(ss);
+	int protocol = 0;
+	socklen_t len = sizeof(protocol);
 
-	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_STREAM)
-		return false;
-	len = sizeof(int);
-	if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &len) < 0 || protocol != IPPROTO_TCP)
-		return false;
-	if (getsockname(fd, (struct sockaddr *)&ss, &slen) < 0)
-		return false;
-	*family = ss.ss_family;
-	return true;
+	return getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &len) == 0 &&
+	       protocol == IPPROTO_TCP;
 }
 
 /* The proxy's answer to the CONNECT: its status (the head consumed, nothing after it), or
@@ -161,11 +152,11 @@ static int hooked_connect(int fd, const struct sockaddr *sa, socklen_t len)
 	int (*next)(int, const struct sockaddr *, socklen_t) = shim_next()->connect;
 	char text[INET6_ADDRSTRLEN];
 	uint16_t port;
-	int family, saved = errno, r;
+	int saved = errno, r;
 
-	if (!shim_conf() || !sa || !destination(sa, len, text, &port) || !tcp_socket(fd, &family))
+	if (!shim_conf() || !sa || !destination(sa, len, text, &port) || !tcp_socket(fd))
 		return next(fd, sa, len);
-	r = via_proxy(fd, family, text, port);
+	r = via_proxy(fd, sa->sa_family, text, port);
 	if (r < 0) {
 		errno = -r;
 		return -1;
@@ -194,10 +185,9 @@ SHIM_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const s
 		shim_next()->sendto;
 	char text[INET6_ADDRSTRLEN];
 	uint16_t port;
-	int family;
 
 	if (!(flags & MSG_FASTOPEN) || !shim_conf() || !sa || !destination(sa, len, text, &port) ||
-	    !tcp_socket(fd, &family))
+	    !tcp_socket(fd))
 		return next(fd, buf, n, flags, sa, len);
 	if (hooked_connect(fd, sa, len) < 0)
 		return -1;
@@ -210,10 +200,9 @@ SHIM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 	char text[INET6_ADDRSTRLEN];
 	struct msghdr plain;
 	uint16_t port;
-	int family;
 
 	if (!(flags & MSG_FASTOPEN) || !shim_conf() || !msg || !msg->msg_name ||
-	    !destination(msg->msg_name, msg->msg_namelen, text, &port) || !tcp_socket(fd, &family))
+	    !destination(msg->msg_name, msg->msg_namelen, text, &port) || !tcp_socket(fd))
 		return next(fd, msg, flags);
 	if (hooked_connect(fd, msg->msg_name, msg->msg_namelen) < 0)
 		return -1;

@@ -64,69 +64,61 @@ SHIM_EXPORT int execvp(const char *file, char *const argv[])
 	return shim_next()->execvpe(file, argv, with_cell_env(environ, room));
 }
 
-/* The arguments of execl, execlp and execle after arg, up to their NULL, into argv (room for
- * ENV_ROOM); false if there are more. */
-#define COLLECT_ARGS(argv, arg, ap)                    \
-	({                                             \
-		size_t n_ = 0;                         \
-		const char *a_ = (arg);                \
-		(argv)[n_++] = (char *)a_;             \
-		while (a_ && n_ < ENV_ROOM) {          \
-			a_ = va_arg(ap, const char *); \
-			(argv)[n_++] = (char *)a_;     \
-		}                                      \
-		a_ == NULL;                            \
-	})
-
-SHIM_EXPORT int execl(const char *path, const char *arg, ...)
+/*
+ * execl, execlp and execle: the arguments after arg up to their NULL (at most ENV_ROOM, else
+ * E2BIG), then for execle the environment; search: along PATH.
+ */
+static int exec_list(const char *file, bool search, bool has_env, const char *arg, va_list ap)
 {
 	char *argv[ENV_ROOM], *room[ENV_ROOM + CELL_SHIM_ENV_MAX + 1];
-	va_list ap;
-	bool all;
+	char *const *envp = environ;
+	size_t n = 0;
 
-	va_start(ap, arg);
-	all = COLLECT_ARGS(argv, arg, ap);
-	va_end(ap);
-	if (!all) {
+	argv[n++] = (char *)arg;
+	while (argv[n - 1] && n < ENV_ROOM)
+		argv[n++] = va_arg(ap, char *);
+	if (argv[n - 1]) {
 		errno = E2BIG;
 		return -1;
 	}
-	return shim_next()->execve(path, argv, with_cell_env(environ, room));
+	if (has_env)
+		envp = va_arg(ap, char *const *);
+	envp = with_cell_env(envp, room);
+	return search ? shim_next()->execvpe(file, argv, envp)
+		      : shim_next()->execve(file, argv, envp);
+}
+
+SHIM_EXPORT int execl(const char *path, const char *arg, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, arg);
+	r = exec_list(path, false, false, arg, ap);
+	va_end(ap);
+	return r;
 }
 
 SHIM_EXPORT int execlp(const char *file, const char *arg, ...)
 {
-	char *argv[ENV_ROOM], *room[ENV_ROOM + CELL_SHIM_ENV_MAX + 1];
 	va_list ap;
-	bool all;
+	int r;
 
 	va_start(ap, arg);
-	all = COLLECT_ARGS(argv, arg, ap);
+	r = exec_list(file, true, false, arg, ap);
 	va_end(ap);
-	if (!all) {
-		errno = E2BIG;
-		return -1;
-	}
-	return shim_next()->execvpe(file, argv, with_cell_env(environ, room));
+	return r;
 }
 
 SHIM_EXPORT int execle(const char *path, const char *arg, ...)
 {
-	char *argv[ENV_ROOM], *room[ENV_ROOM + CELL_SHIM_ENV_MAX + 1];
-	char *const *envp = NULL;
 	va_list ap;
-	bool all;
+	int r;
 
 	va_start(ap, arg);
-	all = COLLECT_ARGS(argv, arg, ap);
-	if (all)
-		envp = va_arg(ap, char *const *);
+	r = exec_list(path, false, true, arg, ap);
 	va_end(ap);
-	if (!all) {
-		errno = E2BIG;
-		return -1;
-	}
-	return shim_next()->execve(path, argv, with_cell_env(envp, room));
+	return r;
 }
 
 SHIM_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,

@@ -20,7 +20,6 @@ static atomic_int conf_state;
 /* Reads the settings (open/read only: this can run in any process at any moment), once. */
 static void load(void)
 {
-	static struct cell_shim_conf fresh;
 	char buf[sizeof(conf.text)];
 	size_t len = 0;
 	int fd, state = 2, expected = 0;
@@ -31,6 +30,7 @@ static void load(void)
 			sched_yield();
 		return;
 	}
+	/* no one reads conf until the state says 1 */
 	fd = open(CELL_SHIM_CONF_PATH, O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {
 		for (;;) {
@@ -45,13 +45,8 @@ static void load(void)
 				break;
 		}
 		close(fd);
-		if (len < sizeof(buf) && cell_shim_conf_parse(buf, len, &fresh) == 0) {
-			conf = fresh;
-			/* env points into the text: into conf's own */
-			for (size_t i = 0; i < conf.n_env; i++)
-				conf.env[i] = conf.text + (fresh.env[i] - fresh.text);
+		if (len < sizeof(buf) && cell_shim_conf_parse(buf, len, &conf) == 0)
 			state = 1;
-		}
 	}
 	atomic_store(&conf_state, state);
 }
