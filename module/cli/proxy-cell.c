@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -28,6 +27,7 @@
 #include "log.h"
 #include "ledger.h"
 #include "process.h"
+#include "proxy.h"
 #include "reqlog.h"
 #include "running.h"
 #include "session.h"
@@ -94,20 +94,17 @@ static void stop_proxy(pid_t pid, bool ours)
 /* The cell's proxy's socket: listening on an ephemeral loopback port, whose number it returns. */
 static int proxy_socket(int *ret_fd, uint16_t *ret_port)
 {
-	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(sin);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), r;
+	_cleanup_free_ char *desc = NULL;
+	const char *colon;
+	int fd, r;
 
-	if (fd < 0)
-		return negative_errno();
-	if (bind(fd, (struct sockaddr *)&sin, len) < 0 || listen(fd, 4096) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&sin, &len) < 0) {
-		r = negative_errno();
-		close(fd);
+	r = cell_proxy_listen("127.0.0.1:0", &fd, &desc);
+	if (r < 0)
 		return r;
-	}
+	/* "127.0.0.1:PORT" */
+	colon = strrchr(desc, ':');
+	*ret_port = (uint16_t)strtoul(colon + 1, NULL, 10);
 	*ret_fd = fd;
-	*ret_port = ntohs(sin.sin_port);
 	return 0;
 }
 
