@@ -296,30 +296,46 @@ static struct th_result curl(const char *url, const char *extra, const char *dat
 	return curl_args(args);
 }
 
-/* Raw bytes to the proxy; returns what came back before it closed (or 10 s passed). */
-static char *raw(const char *bytes, size_t len)
+/* A new connection to the proxy, with len bytes sent on it. */
+static int send_to_proxy(const char *bytes, size_t len)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET,
 				.sin_port = htons((uint16_t)t.proxy_port),
 				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	char *out = calloc(1, 65536);
-	size_t n = 0;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	cr_assert(eq(int, connect(fd, (struct sockaddr *)&a, sizeof(a)), 0));
 	if (len)
 		cr_assert(eq(long, (long)write(fd, bytes, len), (long)len));
+	return fd;
+}
+
+/* Reads what comes within 10 s into buf (NUL-terminated); the last read's errno (0: EOF). */
+static int read_until_end(int fd, char *buf, size_t size)
+{
+	size_t n = 0;
+
 	for (;;) {
 		struct pollfd p = {fd, POLLIN, 0};
 		ssize_t r;
 
+		buf[n] = '\0';
 		if (poll(&p, 1, 10000) <= 0)
-			break;
-		r = read(fd, out + n, 65535 - n);
+			return ETIMEDOUT;
+		r = read(fd, buf + n, size - 1 - n);
 		if (r <= 0)
-			break;
+			return r == 0 ? 0 : errno;
 		n += (size_t)r;
 	}
+}
+
+/* Raw bytes to the proxy; returns what came back before it closed (or 10 s passed). */
+static char *raw(const char *bytes, size_t len)
+{
+	int fd = send_to_proxy(bytes, len);
+	char *out = calloc(1, 65536);
+
+	read_until_end(fd, out, 65536);
 	close(fd);
 	return out;
 }
@@ -1416,60 +1432,42 @@ static char *own(const char *path, int *status)
 	return body;
 }
 
+/* The proxy answers GET PATH (its own resources) with status, and with body if not NULL. */
+static void expect_own(const char *path, int status, const char *body)
+{
+	int got;
+	char *b = own(path, &got);
+
+	cr_assert(eq(int, got, status), "%s: %s", path, b);
+	if (body)
+		cr_assert(eq(str, b, (char *)body), "%s", path);
+	free(b);
+}
+
 Test(proxy, hands_out_fake_addresses_for_names_and_maps_them_back)
 {
-	char *b;
-	int status;
-
 	start_proxy(NULL, NULL);
-	b = own("/cell/resolve/Registry.Test.", &status);
-	cr_assert(eq(int, status, 200));
-	cr_assert(eq(str, b, "198.18.0.1 2001:2::1\n"));
-	free(b);
+	expect_own("/cell/resolve/Registry.Test.", 200, "198.18.0.1 2001:2::1\n");
 	/* the same name, the same addresses; another name, the next ones */
-	b = own("/cell/resolve/registry.test", &status);
-	cr_assert(eq(str, b, "198.18.0.1 2001:2::1\n"));
-	free(b);
-	b = own("/cell/resolve/a.corp.test", &status);
-	cr_assert(eq(str, b, "198.18.0.2 2001:2::2\n"));
-	free(b);
-	b = own("/cell/name/198.18.0.2", &status);
-	cr_assert(eq(int, status, 200));
-	cr_assert(eq(str, b, "a.corp.test\n"));
-	free(b);
-	b = own("/cell/name/2001:2::1", &status);
-	cr_assert(eq(str, b, "registry.test\n"));
-	free(b);
-	b = own("/cell/name/198.18.0.77", &status);
-	cr_assert(eq(int, status, 404));
-	cr_assert(eq(str, b, "cell: 198.18.0.77 stands for no name in this cell\n"));
-	free(b);
-	b = own("/cell/name/10.0.0.1", &status);
-	cr_assert(eq(int, status, 400));
-	free(b);
-	b = own("/cell/resolve/bad_name!", &status);
-	cr_assert(eq(int, status, 400));
-	cr_assert(eq(str, b, "cell: 'bad_name!' is not a host name\n"));
-	free(b);
-	b = own("/cell/resolve/10.1.2.3", &status);
-	cr_assert(eq(int, status, 400));
-	free(b);
-	b = own("/cell/other", &status);
-	cr_assert(eq(int, status, 404));
-	cr_assert(eq(str, b, "cell: the proxy has no /cell/other\n"));
-	free(b);
+	expect_own("/cell/resolve/registry.test", 200, "198.18.0.1 2001:2::1\n");
+	expect_own("/cell/resolve/a.corp.test", 200, "198.18.0.2 2001:2::2\n");
+	expect_own("/cell/name/198.18.0.2", 200, "a.corp.test\n");
+	expect_own("/cell/name/2001:2::1", 200, "registry.test\n");
+	expect_own("/cell/name/198.18.0.77", 404,
+		   "cell: 198.18.0.77 stands for no name in this cell\n");
+	expect_own("/cell/name/10.0.0.1", 400, NULL);
+	expect_own("/cell/resolve/bad_name!", 400, "cell: 'bad_name!' is not a host name\n");
+	expect_own("/cell/resolve/10.1.2.3", 400, NULL);
+	expect_own("/cell/other", 404, "cell: the proxy has no /cell/other\n");
 }
 
 Test(proxy, a_request_to_a_fake_address_goes_to_its_name)
 {
-	char *b, *u, *log;
-	int status;
+	char *u, *log;
 	struct th_result r;
 
 	start_proxy(NULL, NULL);
-	b = own("/cell/resolve/registry.test", &status);
-	cr_assert(eq(int, status, 200));
-	free(b);
+	expect_own("/cell/resolve/registry.test", 200, "198.18.0.1 2001:2::1\n");
 	/* a tunnel and a forwarded request to 198.18.0.1 reach registry.test (allowed, and
 	 * resolved through the config's resolve map) */
 	cr_assert(ge(int, asprintf(&u, "http://198.18.0.1:%u/fake", t.upstream_port), 0));
@@ -1538,56 +1536,26 @@ Test(proxy, processes_resolving_at_once_get_one_table)
 	th_result_done(&r);
 }
 
-/* A CONNECT on a new connection to the proxy; returns the socket once the request is sent. */
-static int connect_request(const char *req)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET,
-				.sin_port = htons((uint16_t)t.proxy_port),
-				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	cr_assert(eq(int, connect(fd, (struct sockaddr *)&a, sizeof(a)), 0));
-	cr_assert(eq(long, (long)write(fd, req, strlen(req)), (long)strlen(req)));
-	return fd;
-}
-
-/* Reads what comes within 10 s into buf (NUL-terminated); the last read's errno (0: EOF). */
-static int read_until_end(int fd, char *buf, size_t size)
-{
-	size_t n = 0;
-
-	for (;;) {
-		struct pollfd p = {fd, POLLIN, 0};
-		ssize_t r;
-
-		if (poll(&p, 1, 10000) <= 0)
-			return ETIMEDOUT;
-		r = read(fd, buf + n, size - 1 - n);
-		if (r <= 0) {
-			buf[n] = '\0';
-			return r == 0 ? 0 : errno;
-		}
-		n += (size_t)r;
-	}
-}
-
 Test(proxy, an_early_connect_is_answered_before_the_upstream_and_reset_if_it_fails)
 {
 	static const char ok[] = "HTTP/1.1 200 Connection Established\r\n\r\n";
+	static const char early[] = "CONNECT registry.test:1 HTTP/1.1\r\nHost: registry.test:1\r\n"
+				    "Cell-Early: 1\r\n\r\n";
+	static const char plain[] =
+		"CONNECT registry.test:1 HTTP/1.1\r\nHost: registry.test:1\r\n\r\n";
 	char req[256], buf[4096], *log;
 	int fd;
 
 	/* an allowed host whose port nothing listens on */
 	write_config(", \"registry.test:1\"");
 	start_proxy(NULL, NULL);
-	fd = connect_request("CONNECT registry.test:1 HTTP/1.1\r\nHost: registry.test:1\r\n"
-			     "Cell-Early: 1\r\n\r\n");
+	fd = send_to_proxy(early, strlen(early));
 	/* 200 first, then the connection is reset once the upstream refuses */
 	cr_assert(eq(int, read_until_end(fd, buf, sizeof(buf)), ECONNRESET), "%s", buf);
 	cr_assert(eq(str, buf, (char *)ok));
 	close(fd);
 	/* without the field: the upstream's refusal is a 502 with the reason */
-	fd = connect_request("CONNECT registry.test:1 HTTP/1.1\r\nHost: registry.test:1\r\n\r\n");
+	fd = send_to_proxy(plain, strlen(plain));
 	cr_assert(eq(int, read_until_end(fd, buf, sizeof(buf)), 0));
 	cr_assert(eq(int, strncmp(buf, "HTTP/1.1 502 ", 13), 0), "%s", buf);
 	cr_assert(not(eq(ptr, strstr(buf, "refused the connection"), NULL)), "%s", buf);
@@ -1597,7 +1565,7 @@ Test(proxy, an_early_connect_is_answered_before_the_upstream_and_reset_if_it_fai
 		 "CONNECT registry.test:%u HTTP/1.1\r\nHost: x\r\nCell-Early: 1\r\n\r\n"
 		 "GET /early HTTP/1.0\r\n\r\n",
 		 t.upstream_port);
-	fd = connect_request(req);
+	fd = send_to_proxy(req, strlen(req));
 	cr_assert(eq(int, read_until_end(fd, buf, sizeof(buf)), 0));
 	cr_assert(eq(int, strncmp(buf, ok, strlen(ok)), 0), "%s", buf);
 	cr_assert(not(eq(ptr, strstr(buf + strlen(ok), "GET /early HTTP/1.0"), NULL)), "%s", buf);

@@ -269,13 +269,20 @@ static void teardown(void)
 TestSuite(session, .init = setup, .fini = teardown, .timeout = 90);
 
 /* cell run -- python3 net.py PROBES... as the test user, in the project. */
-static struct th_result in_cell(char *const probes[])
+/* cell run -- python3 net.py PROBES... as the test user; without the shim (LD_PRELOAD
+ * emptied) unless shim: what the kernel alone does. */
+static struct th_result probes_in_cell(bool shim, char *const probes[])
 {
-	char *argv[32] = {t.cell, (char *)"run", (char *)"--", (char *)"/usr/bin/python3",
-			  (char *)"net.py"};
-	size_t n = 5;
+	char *argv[32] = {t.cell, (char *)"run", (char *)"--"};
+	size_t n = 3;
 	struct th_result r;
 
+	if (!shim) {
+		argv[n++] = (char *)"/usr/bin/env";
+		argv[n++] = (char *)"LD_PRELOAD=";
+	}
+	argv[n++] = (char *)"/usr/bin/python3";
+	argv[n++] = (char *)"net.py";
 	for (size_t i = 0; probes[i] && n < ELEMENTSOF(argv) - 1; i++)
 		argv[n++] = probes[i];
 	argv[n] = NULL;
@@ -283,22 +290,20 @@ static struct th_result in_cell(char *const probes[])
 	return r;
 }
 
-/* The same, with the shim out of the way (LD_PRELOAD empty): what the kernel alone does. */
-static struct th_result in_cell_without_shim(char *const probes[])
+static struct th_result in_cell(char *const probes[])
 {
-	char *argv[32] = {t.cell,
-			  (char *)"run",
-			  (char *)"--",
-			  (char *)"/usr/bin/env",
-			  (char *)"LD_PRELOAD=",
-			  (char *)"/usr/bin/python3",
-			  (char *)"net.py"};
-	size_t n = 7;
+	return probes_in_cell(true, probes);
+}
+
+/* cell run -- INTERPRETER NAME as the test user, NAME written into the project with text. */
+static struct th_result run_file(const char *interpreter, const char *name, const char *text)
+{
+	char *argv[] = {t.cell,	      (char *)"run", (char *)"--", (char *)interpreter,
+			(char *)name, NULL};
 	struct th_result r;
 
-	for (size_t i = 0; probes[i] && n < ELEMENTSOF(argv) - 1; i++)
-		argv[n++] = probes[i];
-	argv[n] = NULL;
+	free(th_write(t.proj, name, text));
+	th_chown_r(t.proj, t.uid, t.gid);
 	th_run_as(t.uid, t.gid, t.proj, argv, t.env, &r);
 	return r;
 }
@@ -598,7 +603,7 @@ Test(session, a_cell_reaches_another_host_only_through_its_proxy)
 		th_result_done(&r);
 	}
 	/* the kernel's part: without the shim, which would take the TCP connect to the proxy */
-	r = in_cell_without_shim(probes);
+	r = probes_in_cell(false, probes);
 	cr_assert(eq(str, r.out, (char *)"errno 1\nerrno 1\n200 6\n"), "%s", r.err);
 	th_result_done(&r);
 	{
@@ -1133,10 +1138,7 @@ Test(session, the_proxy_starts_at_the_cells_first_connection)
 
 Test(session, the_shim_takes_clients_that_ignore_the_proxy_through_it)
 {
-	char *script,
-		*argv[] = {
-			t.cell, (char *)"run", (char *)"--", (char *)"/bin/sh", (char *)"shim.sh",
-			NULL};
+	char *script;
 	const char *denied = "cell: evil.test is not in sess's network allowlist (cell allow-host "
 			     "evil.test)\n";
 	struct th_result r;
@@ -1168,10 +1170,8 @@ Test(session, the_shim_takes_clients_that_ignore_the_proxy_through_it)
 			      "print(socket.getaddrinfo('127.1', 80)[0][4][0])\"\n",
 			      t.port, t.port, t.port, t.port, t.port, t.port, t.port),
 		     0));
-	free(th_write(t.proj, "shim.sh", script));
+	r = run_file("/bin/sh", "shim.sh", script);
 	free(script);
-	th_chown_r(t.proj, t.uid, t.gid);
-	th_run_as(t.uid, t.gid, t.proj, argv, t.env, &r);
 	cr_assert(eq(int, r.status, 0), "%s", r.err);
 	cr_assert(
 		eq(str, r.out,
@@ -1193,12 +1193,7 @@ Test(session, the_shim_takes_clients_that_ignore_the_proxy_through_it)
 
 Test(session, real_clients_that_ignore_the_proxy_go_through_the_shim)
 {
-	char *script, *argv[] = {t.cell,
-				 (char *)"run",
-				 (char *)"--",
-				 (char *)"/bin/sh",
-				 (char *)"clients.sh",
-				 NULL};
+	char *script;
 	struct th_result r;
 	char *json;
 
@@ -1234,10 +1229,8 @@ Test(session, real_clients_that_ignore_the_proxy_go_through_the_shim)
 			"echo git reached\n",
 			t.port, t.port, t.port, t.port, t.port),
 		0));
-	free(th_write(t.proj, "clients.sh", script));
+	r = run_file("/bin/sh", "clients.sh", script);
 	free(script);
-	th_chown_r(t.proj, t.uid, t.gid);
-	th_run_as(t.uid, t.gid, t.proj, argv, t.env, &r);
 	cr_assert(eq(int, r.status, 0), "%s", r.err);
 	cr_assert(eq(str, r.out,
 		     (char *)"hello\nnode 200\nasyncio 200\nthreads 64\n200\ngit reached\n"),
@@ -1253,9 +1246,7 @@ Test(session, real_clients_that_ignore_the_proxy_go_through_the_shim)
 
 Test(session, a_non_blocking_connect_through_the_shim_is_answered_early)
 {
-	char *network,
-		*argv[] = {t.cell,	    (char *)"run", (char *)"--", (char *)"/usr/bin/python3",
-			   (char *)"nb.py", NULL};
+	char *network;
 	struct th_result r;
 
 	/* closed.test is allowed, and nothing listens where it leads */
@@ -1285,10 +1276,8 @@ Test(session, a_non_blocking_connect_through_the_shim_is_answered_early)
 			      "print(nb('closed.test', 1))\n",
 			      t.port),
 		     0));
-	free(th_write(t.proj, "nb.py", network));
+	r = run_file("/usr/bin/python3", "nb.py", network);
 	free(network);
-	th_chown_r(t.proj, t.uid, t.gid);
-	th_run_as(t.uid, t.gid, t.proj, argv, t.env, &r);
 	cr_assert(eq(int, r.status, 0), "%s", r.err);
 	/* the allowlist answered at once; the upstream that is not there shows as a reset */
 	cr_assert(eq(str, r.out, (char *)"connected 200\nconnected reset\n"), "%s", r.err);
@@ -1326,8 +1315,6 @@ Test(session, openssl_s_client_reaches_a_tls_upstream_through_the_shim)
 		       NULL};
 	char *server[] = {
 		(char *)"/usr/bin/python3", (char *)"-c", (char *)tls_py, t.www, cert, key, NULL};
-	char *argv[] = {t.cell,		  (char *)"run", (char *)"--", (char *)"/bin/sh",
-			(char *)"tls.sh", NULL};
 	struct th_result r;
 	unsigned port;
 	pid_t tls;
@@ -1353,10 +1340,8 @@ Test(session, openssl_s_client_reaches_a_tls_upstream_through_the_shim)
 			      ">/dev/null 2>&1 || echo refused\n",
 			      port, port),
 		     0));
-	free(th_write(t.proj, "tls.sh", script));
+	r = run_file("/bin/sh", "tls.sh", script);
 	free(script);
-	th_chown_r(t.proj, t.uid, t.gid);
-	th_run_as(t.uid, t.gid, t.proj, argv, t.env, &r);
 	kill(tls, SIGKILL);
 	waitpid(tls, NULL, 0);
 	cr_assert(eq(int, r.status, 0), "%s", r.err);
@@ -1368,13 +1353,11 @@ Test(session, openssl_s_client_reaches_a_tls_upstream_through_the_shim)
 
 Test(session, the_shim_changes_nothing_for_programs_that_do_not_go_out)
 {
-	char *argv[] = {t.cell, (char *)"run", (char *)"--", (char *)"/bin/sh", (char *)"same.sh",
-			NULL};
 	struct th_result r;
 
 	free(th_write(t.proj, "m.mk", "all:\n\t@echo built $(words a b c) $(shell echo x)\n"));
-	free(th_write(
-		t.proj, "same.sh",
+	r = run_file(
+		"/bin/sh", "same.sh",
 		"git init -q repo && echo a > repo/f\n"
 		"for c in 'ls -la /usr/bin/env /run/cell' 'git -C repo status --short --branch' "
 		"'python3 -c \"import os, socket; print(os.getcwd(), socket.gethostname(), "
@@ -1382,9 +1365,7 @@ Test(session, the_shim_changes_nothing_for_programs_that_do_not_go_out)
 		"'getent hosts localhost'; do\n"
 		"  a=$(sh -c \"$c\" 2>&1); b=$(LD_PRELOAD= sh -c \"$c\" 2>&1)\n"
 		"  [ -n \"$a\" ] && [ \"$a\" = \"$b\" ] && echo same || echo \"differs: $c: $a / $b\"\n"
-		"done\n"));
-	th_chown_r(t.proj, t.uid, t.gid);
-	th_run_as(t.uid, t.gid, t.proj, argv, t.env, &r);
+		"done\n");
 	cr_assert(eq(int, r.status, 0), "%s", r.err);
 	cr_assert(eq(str, r.out, (char *)"same\nsame\nsame\nsame\nsame\n"), "%s", r.err);
 	th_result_done(&r);
