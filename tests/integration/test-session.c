@@ -1244,6 +1244,36 @@ Test(session, real_clients_that_ignore_the_proxy_go_through_the_shim)
 	free(json);
 }
 
+/* Each client of the tests above ignores the proxy variables (which the cell sets) by itself:
+ * without the shim the kernel refuses its connect with EPERM. */
+Test(session, without_the_shim_the_same_clients_are_refused_by_the_kernel)
+{
+	struct th_result r;
+
+	r = run_file(
+		"/bin/sh", "noshim.sh",
+		"export LD_PRELOAD=\n"
+		"[ -n \"$http_proxy\" ] && [ -n \"$HTTPS_PROXY\" ] && echo proxy variables set\n"
+		"U=http://192.0.2.1:8765/hello\n"
+		"p() { grep -q 'Operation not permitted\\|EPERM' && echo \"$1 EPERM\" || echo \"$1 ?\"; }\n"
+		"curl -v --noproxy '*' $U 2>&1 | p curl\n"
+		"wget --no-proxy -t 1 -O - $U 2>&1 | p wget\n"
+		"node -e 'fetch(process.argv[1]).catch(e => console.log(e.cause.code))' $U | p node\n"
+		"python3 -c 'import socket; socket.create_connection((\"192.0.2.1\", 80))' 2>&1 | p raw\n"
+		"python3 -c 'import socket; socket.create_connection((\"2001:db8::1\", 80))' 2>&1 | p raw6\n"
+		"env -i /usr/bin/python3 -c 'import urllib.request as u; u.urlopen(\"'$U'\")' 2>&1 | "
+		"p urllib\n"
+		"python3 -c 'import asyncio; asyncio.run(asyncio.open_connection(\"192.0.2.1\", 80))' "
+		"2>&1 | p asyncio\n"
+		"GIT_CURL_VERBOSE=1 git -c http.proxy= ls-remote $U 2>&1 | p git\n");
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	cr_assert(eq(str, r.out,
+		     (char *)"proxy variables set\ncurl EPERM\nwget EPERM\nnode EPERM\nraw EPERM\n"
+			     "raw6 EPERM\nurllib EPERM\nasyncio EPERM\ngit EPERM\n"),
+		  "%s", r.err);
+	th_result_done(&r);
+}
+
 Test(session, a_non_blocking_connect_through_the_shim_is_answered_early)
 {
 	char *network;
