@@ -37,6 +37,7 @@ struct shim_nexts {
 	__typeof__(&gethostbyname2_r) gethostbyname2_r;
 	__typeof__(&execve) execve;
 	__typeof__(&execvpe) execvpe;
+	__typeof__(&execveat) execveat;
 	__typeof__(&fexecve) fexecve;
 	__typeof__(&posix_spawn) posix_spawn;
 	__typeof__(&posix_spawnp) posix_spawnp;

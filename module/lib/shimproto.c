@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "shimproto.h"
 
@@ -165,18 +166,66 @@ static bool has_name(char *const envp[], const char *kv)
 	return false;
 }
 
-int cell_shim_env_fill(char *const envp[], const struct cell_shim_conf *c, char **out, size_t n)
+/* Whether list (ld.so's: separated by spaces or colons) has item as one of its entries. */
+static bool has_entry(const char *list, const char *item, size_t len)
+{
+	for (const char *p = list; *p;) {
+		size_t n = strcspn(p, " :");
+
+		if (n == len && !strncmp(p, item, len))
+			return true;
+		p += n;
+		p += *p != '\0';
+	}
+	return false;
+}
+
+/* kv ("LD_PRELOAD=OURS") joined onto envp's own non-empty LD_PRELOAD that lacks OURS, in buf:
+ * index of that entry in envp, or -1 if there is nothing to join (or no room). */
+static ssize_t join_preload(char *const envp[], const char *kv, char *buf, size_t size)
+{
+	static const char name[] = "LD_PRELOAD=";
+	const char *ours = kv + strlen(name);
+
+	if (strncmp(kv, name, strlen(name)))
+		return -1;
+	for (size_t i = 0; envp && envp[i]; i++) {
+		const char *theirs = envp[i] + strlen(name);
+		size_t tl, ol = strlen(ours);
+
+		if (strncmp(envp[i], name, strlen(name)))
+			continue;
+		/* empty: the caller asked for no preloading at all, and gets none */
+		tl = strlen(theirs);
+		if (!tl || has_entry(theirs, ours, ol) || strlen(name) + tl + 1 + ol + 1 > size)
+			return -1;
+		/* theirs first: a library of theirs that hooks connect too wraps ours */
+		memcpy(buf, envp[i], strlen(name) + tl);
+		buf[strlen(name) + tl] = ':';
+		memcpy(buf + strlen(name) + tl + 1, ours, ol + 1);
+		return (ssize_t)i;
+	}
+	return -1;
+}
+
+int cell_shim_env_fill(char *const envp[], const struct cell_shim_conf *c, char **out, size_t n,
+		       char *preload, size_t preload_size)
 {
 	size_t have = 0, missing = 0, k;
+	ssize_t joined = -1;
 
 	while (envp && envp[have])
 		have++;
-	for (size_t i = 0; i < c->n_env; i++)
-		missing += !has_name(envp, c->env[i]);
-	if (!missing || have + missing + 1 > n)
+	for (size_t i = 0; i < c->n_env; i++) {
+		if (!has_name(envp, c->env[i]))
+			missing++;
+		else if (joined < 0)
+			joined = join_preload(envp, c->env[i], preload, preload_size);
+	}
+	if ((!missing && joined < 0) || have + missing + 1 > n)
 		return 0;
 	for (k = 0; k < have; k++)
-		out[k] = envp[k];
+		out[k] = (ssize_t)k == joined ? preload : envp[k];
 	for (size_t i = 0; i < c->n_env; i++)
 		if (!has_name(envp, c->env[i]))
 			out[k++] = (char *)c->env[i];

@@ -61,7 +61,10 @@ int cell_shim_reply_parse(const char *buf, size_t len, int *status, size_t *body
 
 /*
  * Fills out (room for n pointers, NULL-terminated) with envp and then each of c->env whose
- * name envp lacks; envp unchanged (out not written, returns 0) if nothing is missing or out
- * is too small. Returns 1 if out is the environment to use.
+ * name envp lacks. An LD_PRELOAD of envp's own that does not list c's gets c's added after
+ * its own entries, written into preload (an empty one is left empty: no preloading asked
+ * for). Returns 1 if out is the environment to use; 0 (out not written) if envp needs
+ * nothing, or out or preload is too small.
  */
-int cell_shim_env_fill(char *const envp[], const struct cell_shim_conf *c, char **out, size_t n);
+int cell_shim_env_fill(char *const envp[], const struct cell_shim_conf *c, char **out, size_t n,
+		       char *preload, size_t preload_size);

@@ -103,20 +103,49 @@ Test(shimproto, missing_variables_are_added_and_present_ones_kept)
 	const char text[] =
 		"proxy 4000\nenv HTTP_PROXY=http://127.0.0.1:4000\nenv LD_PRELOAD=/x.so\n";
 	char *envp[] = {(char *)"PATH=/bin", (char *)"HTTP_PROXY=http://elsewhere", NULL};
-	char *full[] = {(char *)"HTTP_PROXY=1", (char *)"LD_PRELOAD=2", NULL};
+	char *full[] = {(char *)"HTTP_PROXY=1", (char *)"LD_PRELOAD=", NULL};
 	struct cell_shim_conf c;
-	char *out[8];
+	char *out[8], preload[64];
 
 	cr_assert(eq(int, cell_shim_conf_parse(text, sizeof(text) - 1, &c), 0));
-	cr_assert(eq(int, cell_shim_env_fill(envp, &c, out, 8), 1));
+	cr_assert(eq(int, cell_shim_env_fill(envp, &c, out, 8, preload, sizeof(preload)), 1));
 	cr_assert(eq(str, out[0], "PATH=/bin"));
 	cr_assert(eq(str, out[1], "HTTP_PROXY=http://elsewhere"));
 	cr_assert(eq(str, out[2], "LD_PRELOAD=/x.so"));
 	cr_assert(eq(ptr, out[3], NULL));
 	/* env -i: an empty environment gets them all */
-	cr_assert(eq(int, cell_shim_env_fill(NULL, &c, out, 8), 1));
+	cr_assert(eq(int, cell_shim_env_fill(NULL, &c, out, 8, preload, sizeof(preload)), 1));
 	cr_assert(eq(str, out[0], "HTTP_PROXY=http://127.0.0.1:4000"));
 	/* nothing missing, or no room: the caller's environment as it is */
-	cr_assert(eq(int, cell_shim_env_fill(full, &c, out, 8), 0));
-	cr_assert(eq(int, cell_shim_env_fill(envp, &c, out, 3), 0));
+	cr_assert(eq(int, cell_shim_env_fill(full, &c, out, 8, preload, sizeof(preload)), 0));
+	cr_assert(eq(int, cell_shim_env_fill(envp, &c, out, 3, preload, sizeof(preload)), 0));
+}
+
+Test(shimproto, a_callers_own_ld_preload_gets_the_shim_added_after_its_entries)
+{
+	const char text[] = "proxy 4000\nenv HTTP_PROXY=h\nenv LD_PRELOAD=/run/cell/s.so\n";
+	char *theirs[] = {(char *)"HTTP_PROXY=h", (char *)"LD_PRELOAD=/a.so /b.so", NULL};
+	char *listed[] = {(char *)"HTTP_PROXY=h", (char *)"LD_PRELOAD=/a.so:/run/cell/s.so", NULL};
+	char *prefix[] = {(char *)"HTTP_PROXY=h", (char *)"LD_PRELOAD=/run/cell/s.so.1", NULL};
+	char *missing[] = {(char *)"LD_PRELOAD=/a.so", NULL};
+	struct cell_shim_conf c;
+	char *out[8], preload[64];
+
+	cr_assert(eq(int, cell_shim_conf_parse(text, sizeof(text) - 1, &c), 0));
+	cr_assert(eq(int, cell_shim_env_fill(theirs, &c, out, 8, preload, sizeof(preload)), 1));
+	cr_assert(eq(str, out[0], "HTTP_PROXY=h"));
+	cr_assert(eq(str, out[1], "LD_PRELOAD=/a.so /b.so:/run/cell/s.so"));
+	cr_assert(eq(ptr, out[2], NULL));
+	/* listed already (with a colon): as it is */
+	cr_assert(eq(int, cell_shim_env_fill(listed, &c, out, 8, preload, sizeof(preload)), 0));
+	/* a longer name that starts like it is another library */
+	cr_assert(eq(int, cell_shim_env_fill(prefix, &c, out, 8, preload, sizeof(preload)), 1));
+	cr_assert(eq(str, out[1], "LD_PRELOAD=/run/cell/s.so.1:/run/cell/s.so"));
+	/* joined and a variable added at once */
+	cr_assert(eq(int, cell_shim_env_fill(missing, &c, out, 8, preload, sizeof(preload)), 1));
+	cr_assert(eq(str, out[0], "LD_PRELOAD=/a.so:/run/cell/s.so"));
+	cr_assert(eq(str, out[1], "HTTP_PROXY=h"));
+	cr_assert(eq(ptr, out[2], NULL));
+	/* no room for the joined value: as it is */
+	cr_assert(eq(int, cell_shim_env_fill(theirs, &c, out, 8, preload, 20), 0));
 }
