@@ -10,8 +10,10 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "shim.h"
@@ -30,7 +32,8 @@ static bool destination(const struct sockaddr *sa, socklen_t len, char *text, ui
 		*port = ntohs(in->sin_port);
 		return true;
 	}
-	if (sa->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+	/* (RFC 2133's sockaddr_in6, without sin6_scope_id, is as good to the kernel) */
+	if (sa->sa_family == AF_INET6 && len >= offsetof(struct sockaddr_in6, sin6_scope_id)) {
 		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
 		const struct in6_addr *a = &in6->sin6_addr;
 
@@ -49,14 +52,15 @@ static bool destination(const struct sockaddr *sa, socklen_t len, char *text, ui
 	return false;
 }
 
-/* Whether fd is a TCP socket (of the destination's family: connect takes no other). */
+/* Whether fd is a TCP socket, or a Multipath TCP one (of the destination's family: connect
+ * takes no other). */
 static bool tcp_socket(int fd)
 {
 	int protocol = 0;
 	socklen_t len = sizeof(protocol);
 
 	return getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &len) == 0 &&
-	       protocol == IPPROTO_TCP;
+	       (protocol == IPPROTO_TCP || protocol == IPPROTO_MPTCP);
 }
 
 /* The proxy's answer to the CONNECT: its status (the head consumed, nothing after it), or
@@ -106,10 +110,28 @@ static int read_reply(int fd, int64_t deadline, char *why, size_t why_size)
 	return status;
 }
 
+/*
+ * How long setting up the tunnel may take: SHIM_CONNECT_MS, or less if the socket has a send
+ * timeout (which bounds a blocking connect). A signal does not end the wait: its handler runs
+ * and the wait goes on, as if it had SA_RESTART (returning EINTR halfway would leave a socket
+ * that polls as connected to the proxy, not to where the caller asked).
+ */
+static int64_t deadline_of(int fd)
+{
+	struct timeval tv = {0, 0};
+	socklen_t len = sizeof(tv);
+	int64_t ms = SHIM_CONNECT_MS;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, &len) == 0 && (tv.tv_sec || tv.tv_usec) &&
+	    tv.tv_sec < SHIM_CONNECT_MS / 1000)
+		ms = (int64_t)tv.tv_sec * 1000 + (tv.tv_usec + 999) / 1000;
+	return shim_now_ms() + ms;
+}
+
 /* Through the proxy: 0 (fd is a tunnel to text:port) or -errno. */
 static int via_proxy(int fd, int family, const char *text, uint16_t port)
 {
-	int64_t deadline = shim_now_ms() + SHIM_CONNECT_MS;
+	int64_t deadline = deadline_of(fd);
 	char req[600], why[512];
 	int flags = fcntl(fd, F_GETFL), r, status;
 
