@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,13 +34,59 @@ static bool line_names(char *line, const char *name)
 	return false;
 }
 
+/* Whether /etc/hosts names name, read a piece at a time (a line longer than a piece, 4 KiB,
+ * is not looked at). */
+static bool in_hosts_file(const char *name)
+{
+	char buf[4096], *start, *nl;
+	size_t len = 0;
+	bool found = false, skipping = false;
+	int fd, cancel;
+
+	/* (not cancelled with the file open: see ask_proxy) */
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
+	fd = open("/etc/hosts", O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		pthread_setcancelstate(cancel, NULL);
+		return false;
+	}
+	while (!found) {
+		ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			break;
+		if (n == 0) {
+			/* the last line, without its newline */
+			buf[len] = '\0';
+			found = !skipping && len && line_names(buf, name);
+			break;
+		}
+		len += (size_t)n;
+		buf[len] = '\0';
+		for (start = buf; !found && (nl = memchr(start, '\n', len - (size_t)(start - buf)));
+		     start = nl + 1) {
+			*nl = '\0';
+			found = !skipping && line_names(start, name);
+			skipping = false;
+		}
+		len -= (size_t)(start - buf);
+		memmove(buf, start, len);
+		if (len == sizeof(buf) - 1) {
+			skipping = true;
+			len = 0;
+		}
+	}
+	close(fd);
+	pthread_setcancelstate(cancel, NULL);
+	return found;
+}
+
 /* Whether the system resolves name itself: localhost, or a name in /etc/hosts. */
 static bool local_name(const char *name)
 {
-	char buf[16384], *line, *save = NULL, host[256];
-	size_t len = 0;
-	bool found = false;
-	int fd;
+	char host[256];
 
 	if (!strcasecmp(name, "localhost") || !strcasecmp(name, "localhost.") ||
 	    (strlen(name) > 10 && !strcasecmp(name + strlen(name) - 10, ".localhost")))
@@ -47,22 +94,7 @@ static bool local_name(const char *name)
 	/* the machine's own name (nss-myhostname answers it when /etc/hosts does not) */
 	if (gethostname(host, sizeof(host)) == 0 && !strcasecmp(name, host))
 		return true;
-	fd = open("/etc/hosts", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	for (ssize_t n;
-	     len < sizeof(buf) - 1 && (n = read(fd, buf + len, sizeof(buf) - 1 - len));) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fd);
-	buf[len] = '\0';
-	for (line = strtok_r(buf, "\n", &save); line && !found; line = strtok_r(NULL, "\n", &save))
-		found = line_names(line, name);
-	return found;
+	return in_hosts_file(name);
 }
 
 /* Whether name is one to give a fake address: a host name the system does not know itself. */
@@ -82,11 +114,7 @@ static bool fake_name(const char *name)
 	return !local_name(name);
 }
 
-/*
- * Asks the proxy GET path; its body (one line, without the newline) in body: the HTTP status,
- * or -errno.
- */
-static int ask_proxy(const char *path, char *body, size_t size)
+static int ask(const char *path, char *body, size_t size)
 {
 	int64_t deadline = shim_now_ms() + SHIM_CONNECT_MS;
 	char req[512], reply[1024];
@@ -124,6 +152,21 @@ static int ask_proxy(const char *path, char *body, size_t size)
 	snprintf(body, size, "%.*s", nl ? (int)(nl - (reply + r)) : (int)strlen(reply + r),
 		 reply + r);
 	return status;
+}
+
+/*
+ * Asks the proxy GET path; its body (one line, without the newline) in body: the HTTP status,
+ * or -errno. A thread cancelled while it waits here would leave a descriptor open: it is
+ * cancelled at its next cancellation point after this.
+ */
+static int ask_proxy(const char *path, char *body, size_t size)
+{
+	int cancel, r;
+
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
+	r = ask(path, body, size);
+	pthread_setcancelstate(cancel, NULL);
+	return r;
 }
 
 /* The name's fake addresses as text, or an EAI_ error. */

@@ -8,6 +8,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -73,6 +74,7 @@ static void load_nexts(void)
 		(__typeof__(nexts.gethostbyname2_r))dlsym(RTLD_NEXT, "gethostbyname2_r");
 	nexts.execve = (__typeof__(nexts.execve))dlsym(RTLD_NEXT, "execve");
 	nexts.execvpe = (__typeof__(nexts.execvpe))dlsym(RTLD_NEXT, "execvpe");
+	nexts.execveat = (__typeof__(nexts.execveat))dlsym(RTLD_NEXT, "execveat");
 	nexts.fexecve = (__typeof__(nexts.fexecve))dlsym(RTLD_NEXT, "fexecve");
 	nexts.posix_spawn = (__typeof__(nexts.posix_spawn))dlsym(RTLD_NEXT, "posix_spawn");
 	nexts.posix_spawnp = (__typeof__(nexts.posix_spawnp))dlsym(RTLD_NEXT, "posix_spawnp");
@@ -86,10 +88,22 @@ const struct shim_nexts *shim_next(void)
 	return &nexts;
 }
 
+/* What descriptor 2 was when the program started: the shim says things there only while it
+ * still is (a program that closed it may have put a file or a socket of its own there). */
+static dev_t stderr_dev;
+static ino_t stderr_ino;
+static bool stderr_known;
+
 __attribute__((constructor)) static void shim_init(void)
 {
 	int saved = errno;
+	struct stat st;
 
+	if (fstat(STDERR_FILENO, &st) == 0) {
+		stderr_dev = st.st_dev;
+		stderr_ino = st.st_ino;
+		stderr_known = true;
+	}
 	load_nexts();
 	if (atomic_load(&conf_state) == 0)
 		load();
@@ -233,6 +247,7 @@ static _Atomic uint64_t said[SAID_MAX];
 void shim_say_once(const char *key, const char *line)
 {
 	uint64_t h = 0xcbf29ce484222325ull;
+	struct stat st;
 
 	for (const char *s = key; *s; s++)
 		h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
@@ -248,5 +263,7 @@ void shim_say_once(const char *key, const char *line)
 			return;
 	}
 	/* a full table says it again: better than staying silent */
-	(void)!write(STDERR_FILENO, line, strlen(line));
+	if (stderr_known && fstat(STDERR_FILENO, &st) == 0 && st.st_dev == stderr_dev &&
+	    st.st_ino == stderr_ino)
+		(void)!write(STDERR_FILENO, line, strlen(line));
 }
