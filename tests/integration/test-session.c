@@ -80,10 +80,11 @@ static const char net_py[] =
 	"        out.append(tcp('127.0.0.1', l.getsockname()[1])); l.accept()[0].close()\n"
 	"    return ' '.join(out)\n"
 	"def raw(host, port, fam='any'):\n"
-	"    f = {'4': socket.AF_INET, '6': socket.AF_INET6, '6only': socket.AF_INET6}.get(fam, 0)\n"
+	"    f = {'4': socket.AF_INET, '6': socket.AF_INET6, '6only': socket.AF_INET6, "
+	"'mptcp': socket.AF_INET}.get(fam, 0)\n"
 	"    try:\n"
 	"        ai = socket.getaddrinfo(host, int(port), f, socket.SOCK_STREAM)[0]\n"
-	"        s = socket.socket(ai[0], socket.SOCK_STREAM)\n"
+	"        s = socket.socket(ai[0], socket.SOCK_STREAM, 262 if fam == 'mptcp' else 0)\n"
 	"        if fam == '6only': s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)\n"
 	"        s.connect(ai[4])\n"
 	"        s.sendall(b'GET /hello HTTP/1.0\\r\\nHost: x\\r\\n\\r\\n')\n"
@@ -1144,38 +1145,48 @@ Test(session, the_shim_takes_clients_that_ignore_the_proxy_through_it)
 	struct th_result r;
 	char *json, *at;
 
-	cr_assert(ge(int,
-		     asprintf(&script,
-			      /* curl told not to use the proxy: the shim takes it there */
-			      "curl -sS --noproxy '*' -o /dev/null -w '%%{http_code}\\n' "
-			      "http://registry.test:%u/hello\n"
-			      "curl -sS --noproxy '*' http://evil.test:%u/; echo \"curl $?\"\n"
-			      /* a raw socket, resolving with getaddrinfo: IPv4 and IPv6 */
-			      "python3 net.py 'raw registry.test %u 4' 'raw registry.test %u 6' "
-			      "'raw registry.test %u 6only'\n"
-			      /* urllib with an environment of its own (env -i): the cell's comes
-			       * back */
-			      "env -i /usr/bin/python3 -c 'import urllib.request as u; "
-			      "print(u.urlopen(\"http://registry.test:%u/hello\").status)'\n"
-			      /* without the shim the kernel refuses the same connect */
-			      "LD_PRELOAD= python3 net.py 'tcp 198.18.0.1 %u'\n"
-			      /* the gethostbyname family: gethostbyname_r (python), gethostbyname
-			       * (perl) */
-			      "python3 -c \"import socket; "
-			      "print(socket.gethostbyname_ex('registry.test')[2][0])\"\n"
-			      "perl -e 'print join(\".\", unpack(\"C4\", "
-			      "(gethostbyname(\"registry.test\"))[4])), \"\\n\"'\n"
-			      /* numbers glibc takes as addresses stay addresses */
-			      "python3 -c \"import socket; "
-			      "print(socket.getaddrinfo('127.1', 80)[0][4][0])\"\n",
-			      t.port, t.port, t.port, t.port, t.port, t.port, t.port),
-		     0));
+	cr_assert(
+		ge(int,
+		   asprintf(&script,
+			    /* curl told not to use the proxy: the shim takes it there */
+			    "curl -sS --noproxy '*' -o /dev/null -w '%%{http_code}\\n' "
+			    "http://registry.test:%u/hello\n"
+			    "curl -sS --noproxy '*' http://evil.test:%u/; echo \"curl $?\"\n"
+			    /* a raw socket, resolving with getaddrinfo: IPv4 and IPv6 */
+			    "python3 net.py 'raw registry.test %u 4' 'raw registry.test %u 6' "
+			    "'raw registry.test %u 6only' 'raw registry.test %u mptcp'\n"
+			    /* urllib with an environment of its own (env -i): the cell's comes
+			     * back */
+			    "env -i /usr/bin/python3 -c 'import urllib.request as u; "
+			    "print(u.urlopen(\"http://registry.test:%u/hello\").status)'\n"
+			    /* a preload of the caller's own keeps the shim after it */
+			    "LD_PRELOAD=libm.so.6 python3 net.py 'raw registry.test %u 4'\n"
+			    "LD_PRELOAD=libm.so.6 sh -c 'echo $LD_PRELOAD'\n"
+			    /* without the shim the kernel refuses the same connect */
+			    "LD_PRELOAD= python3 net.py 'tcp 198.18.0.1 %u'\n"
+			    /* the gethostbyname family: gethostbyname_r (python), gethostbyname
+			     * (perl) */
+			    "python3 -c \"import socket; "
+			    "print(socket.gethostbyname_ex('registry.test')[2][0])\"\n"
+			    "perl -e 'print join(\".\", unpack(\"C4\", "
+			    "(gethostbyname(\"registry.test\"))[4])), \"\\n\"'\n"
+			    /* a program's own file where stderr was gets no word of the shim's */
+			    "python3 -c 'import os, socket\nos.close(2); f = open(\"fd2\", \"w\")\n"
+			    "try: socket.create_connection((\"evil.test\", %u))\n"
+			    "except OSError: pass\n"
+			    "f.close(); print(\"fd2\", os.path.getsize(\"fd2\"))'\n"
+			    /* numbers glibc takes as addresses stay addresses */
+			    "python3 -c \"import socket; "
+			    "print(socket.getaddrinfo('127.1', 80)[0][4][0])\"\n",
+			    t.port, t.port, t.port, t.port, t.port, t.port, t.port, t.port, t.port,
+			    t.port),
+		   0));
 	r = run_file("/bin/sh", "shim.sh", script);
 	free(script);
 	cr_assert(eq(int, r.status, 0), "%s", r.err);
 	cr_assert(
 		eq(str, r.out,
-		   (char *)"200\ncurl 7\n200\n200\n200\n200\nerrno 1\n198.18.0.1\n198.18.0.1\n127.0.0.1\n"),
+		   (char *)"200\ncurl 7\n200\n200\n200\n200\n200\n200\nlibm.so.6:/run/cell/libcellshim.so\nerrno 1\n198.18.0.1\n198.18.0.1\nfd2 0\n127.0.0.1\n"),
 		"%s", r.err);
 	/* the proxy's reason, once although curl tried both addresses */
 	at = strstr(r.err, denied);
@@ -1184,7 +1195,7 @@ Test(session, the_shim_takes_clients_that_ignore_the_proxy_through_it)
 	th_result_done(&r);
 	/* the proxy counted them by name */
 	json = stats_json();
-	cr_assert(not(eq(ptr, strstr(json, "\"registry.test\":{\"requests\":1,\"tunnels\":4,"),
+	cr_assert(not(eq(ptr, strstr(json, "\"registry.test\":{\"requests\":1,\"tunnels\":6,"),
 			 NULL)),
 		  "%s", json);
 	cr_assert(not(eq(ptr, strstr(json, "\"evil.test\":"), NULL)), "%s", json);
@@ -1261,6 +1272,8 @@ Test(session, without_the_shim_the_same_clients_are_refused_by_the_kernel)
 		"node -e 'fetch(process.argv[1]).catch(e => console.log(e.cause.code))' $U | p node\n"
 		"python3 -c 'import socket; socket.create_connection((\"192.0.2.1\", 80))' 2>&1 | p raw\n"
 		"python3 -c 'import socket; socket.create_connection((\"2001:db8::1\", 80))' 2>&1 | p raw6\n"
+		"python3 -c 'import socket; socket.socket(socket.AF_INET, socket.SOCK_STREAM, "
+		"262).connect((\"192.0.2.1\", 80))' 2>&1 | p mptcp\n"
 		"env -i /usr/bin/python3 -c 'import urllib.request as u; u.urlopen(\"'$U'\")' 2>&1 | "
 		"p urllib\n"
 		"python3 -c 'import asyncio; asyncio.run(asyncio.open_connection(\"192.0.2.1\", 80))' "
@@ -1269,7 +1282,42 @@ Test(session, without_the_shim_the_same_clients_are_refused_by_the_kernel)
 	cr_assert(eq(int, r.status, 0), "%s", r.err);
 	cr_assert(eq(str, r.out,
 		     (char *)"proxy variables set\ncurl EPERM\nwget EPERM\nnode EPERM\nraw EPERM\n"
-			     "raw6 EPERM\nurllib EPERM\nasyncio EPERM\ngit EPERM\n"),
+			     "raw6 EPERM\nmptcp EPERM\nurllib EPERM\nasyncio EPERM\ngit EPERM\n"),
+		  "%s", r.err);
+	th_result_done(&r);
+}
+
+/* Names in /etc/hosts are the system's to resolve, wherever they are in a long file. */
+Test(session, the_shim_leaves_names_in_etc_hosts_to_the_system)
+{
+	char *hosts = NULL, *long_line = malloc(5001);
+	size_t size = 0;
+	FILE *f = open_memstream(&hosts, &size);
+	struct th_result r;
+
+	cr_assert(not(eq(ptr, f, NULL)));
+	for (int i = 0; i < 400; i++)
+		fprintf(f, "# a comment line to make the file longer than any one read %d\n", i);
+	memset(long_line, 'x', 5000);
+	long_line[5000] = '\0';
+	fprintf(f, "127.0.0.1\tlate.test\n#%s\n127.0.0.2 afterlong.test # comment\n", long_line);
+	fprintf(f, "127.0.0.3 first.last.test last.test");
+	fclose(f);
+	free(long_line);
+	cr_assert(gt(ulong, (unsigned long)size, 20000UL));
+	free(th_write(t.proj, "hosts", hosts));
+	free(hosts);
+	/* (a mount beside the network member) */
+	write_config("{\"mode\": \"proxy\"}, \"mounts\": [{\"path\": \"./hosts\", \"dest\": "
+		     "\"/etc/hosts\"}]");
+	r = run_file("/usr/bin/python3", "hosts.py",
+		     "import socket\n"
+		     "for n in ['late.test', 'afterlong.test', 'last.test', 'other.test']:\n"
+		     "    print(n, socket.getaddrinfo(n, 80, socket.AF_INET)[0][4][0])\n");
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	cr_assert(eq(str, r.out,
+		     (char *)"late.test 127.0.0.1\nafterlong.test 127.0.0.2\nlast.test "
+			     "127.0.0.3\nother.test 198.18.0.1\n"),
 		  "%s", r.err);
 	th_result_done(&r);
 }
@@ -1311,6 +1359,59 @@ Test(session, a_non_blocking_connect_through_the_shim_is_answered_early)
 	cr_assert(eq(int, r.status, 0), "%s", r.err);
 	/* the allowlist answered at once; the upstream that is not there shows as a reset */
 	cr_assert(eq(str, r.out, (char *)"connected 200\nconnected reset\n"), "%s", r.err);
+	th_result_done(&r);
+}
+
+/* A blocking connect with a send timeout (SO_SNDTIMEO bounds a blocking connect) gives up
+ * after it, through the shim too, while the proxy still waits for an upstream that does not
+ * answer; and a signal meanwhile runs its handler without ending the connect. */
+Test(session, a_blocking_connect_through_the_shim_keeps_to_the_sockets_send_timeout)
+{
+	/* a listener whose queue is full: SYNs to it go unanswered */
+	static const char hole_py[] = "import socket, time\n"
+				      "l = socket.socket(); l.bind(('127.0.0.1', 0)); l.listen(0)\n"
+				      "fill = [socket.socket() for i in range(4)]\n"
+				      "for c in fill:\n"
+				      "    c.setblocking(False)\n"
+				      "    try: c.connect(l.getsockname())\n"
+				      "    except BlockingIOError: pass\n"
+				      "print(l.getsockname()[1], flush=True)\n"
+				      "time.sleep(600)\n";
+	char *server[] = {(char *)"/usr/bin/python3", (char *)"-c", (char *)hole_py, NULL};
+	char *network, *script;
+	struct th_result r;
+	unsigned port;
+	pid_t hole;
+
+	hole = th_spawn_server(NULL, server, t.env, "%u", &port);
+	cr_assert(ge(int,
+		     asprintf(&network,
+			      "{\"mode\": \"proxy\", \"allow\": [\"hole.test:%u\"], "
+			      "\"resolve\": {\"hole.test\": \"127.0.0.1\"}}",
+			      port),
+		     0));
+	write_config(network);
+	free(network);
+	cr_assert(
+		ge(int,
+		   asprintf(&script,
+			    "import errno, signal, socket, struct\n"
+			    "signal.signal(signal.SIGALRM, lambda *a: print('alarm'))\n"
+			    "signal.setitimer(signal.ITIMER_REAL, 0.3)\n"
+			    "s = socket.socket()\n"
+			    "s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack('ll', "
+			    "1, 0))\n"
+			    "try: s.connect(('hole.test', %u)); print('connected')\n"
+			    "except OSError as e: print(errno.errorcode[e.errno])\n",
+			    port),
+		   0));
+	r = run_file("/usr/bin/python3", "hole.py", script);
+	free(script);
+	kill(hole, SIGKILL);
+	waitpid(hole, NULL, 0);
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	/* not ECONNREFUSED: that is the proxy's 504, ten seconds on */
+	cr_assert(eq(str, r.out, (char *)"alarm\nETIMEDOUT\n"), "%s", r.err);
 	th_result_done(&r);
 }
 
