@@ -33,7 +33,7 @@ SHELL := /bin/bash
 DEB_PKGS := build-essential pkg-config clang llvm libbpf-dev bpftool libcjson-dev nettle-dev \
 	bubblewrap libcriterion-dev libseccomp-dev libpam0g-dev cppcheck clang-format libclang-rt-14-dev \
 	curl python3 tmux zsh fish hyperfine iproute2 util-linux procps git tinyproxy openssl \
-	libelf-dev zlib1g-dev wget nodejs perl
+	libelf-dev zlib1g-dev wget nodejs perl direnv strace
 
 LIB_PKGS := libcjson nettle libseccomp
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(LIB_PKGS))
@@ -51,7 +51,7 @@ WARNINGS := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wfo
 	-Wno-format-nonliteral -Wundef -Wvla -Wpointer-arith -Werror
 ALL_CFLAGS = -std=gnu17 $(WARNINGS) $(CFLAGS) -fno-strict-aliasing -fstack-protector-strong \
 	-D_FORTIFY_SOURCE=2
-ALL_CPPFLAGS = -iquote module/lib -iquote bpf -iquote $(BUILD)/bpf -D_GNU_SOURCE -DCELL_VERSION='"$(VERSION)"' \
+ALL_CPPFLAGS = -iquote module/lib -iquote bpf -iquote $(BUILD)/bpf -iquote $(BUILD)/gen -D_GNU_SOURCE -DCELL_VERSION='"$(VERSION)"' \
 	-DCELL_LIBEXECDIR='"$(LIBEXECDIR)"' $(PKG_CFLAGS) $(CPPFLAGS)
 ALL_LDFLAGS = $(LDFLAGS)
 ifeq ($(SANITIZE),1)
@@ -107,6 +107,19 @@ $(BPF_SKEL): $(BPF_DIR)/cell.bpf.o
 	$(Q)$(BPFTOOL) gen skeleton $(BPF_DIR)/cell.o name cell_bpf > $@
 
 $(BUILD)/module/lib/bpf.o: $(BPF_SKEL)
+
+# The shell hooks (shell/cell.*), as C strings for cell hook.
+HOOK_SCRIPTS := shell/cell.bash shell/cell.zsh shell/cell.fish
+$(BUILD)/gen/hook-scripts.h: $(HOOK_SCRIPTS)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  GEN     $@")
+	$(Q)for f in $^; do \
+		printf 'static const char cell_hook_%s[] =\n' "$${f##*.}"; \
+		sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/\t/\\t/g' -e 's/^/\t"/' -e 's/$$/\\n"/' "$$f"; \
+		printf ';\n'; \
+	done > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/module/cli/cmd-hook.o: $(BUILD)/gen/hook-scripts.h
 
 $(BUILD)/module/%.o: module/%.c
 	@mkdir -p $(@D)

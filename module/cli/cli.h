@@ -49,14 +49,16 @@ int cli_open_project(const char *dir, struct cell_project **ret_project,
 		     struct cell_config **ret_config);
 /* What cell run and cell enter share on their command lines. */
 struct cli_cell_options {
-	const char *dir;  /* -C DIR (run) or DIR (enter); NULL: the current directory */
-	const char *user; /* --user NAME */
-	bool allow_root;  /* --allow-root */
+	const char *dir;      /* -C DIR (run) or DIR (enter); NULL: the current directory */
+	const char *user;     /* --user NAME */
+	bool allow_root;      /* --allow-root */
+	const char *leave_to; /* enter --leave-to FILE (the shell hook's) */
 };
 
 /*
- * Parses --help, --user NAME, --allow-root and, with with_dir, -C DIR; stops at the first
- * argument that is not an option (optind points at it). Returns -1, or the exit code.
+ * Parses --help, --user NAME, --allow-root and, with with_dir, -C DIR (else --leave-to FILE);
+ * stops at the first argument that is not an option (optind points at it). Returns -1, or the
+ * exit code.
  */
 int cli_parse_cell_options(int argc, char *argv[], bool with_dir, struct cli_cell_options *o);
 /* Reports the option getopt refused (c is ':' or '?'); returns CELL_EXIT_USAGE. */

@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "commands.h"
@@ -79,6 +83,44 @@ static int shell_setup(struct cell_plan *plan, const char *shell)
 	return r;
 }
 
+/*
+ * --leave-to FILE, the shell hook's: FILE (the user's own regular file, made if missing) is
+ * emptied now, so its time says when the hook last tried; "+" is written into it once the cell
+ * is to start, and the cell's shell, bound to it at LEAVE_PATH, replaces it with "+DIR" to have
+ * the outer shell go to DIR.
+ */
+#define LEAVE_PATH "/run/cell/leave"
+
+static int leave_file_reset(const char *path)
+{
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid())
+		return -EPERM;
+	if (ftruncate(fd, 0) < 0 || futimens(fd, NULL) < 0)
+		return -errno;
+	return 0;
+}
+
+static int leave_file_mark(const char *path, struct cell_plan *plan)
+{
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC);
+	int r;
+
+	if (fd < 0 || write(fd, "+", 1) != 1)
+		return -errno;
+	r = cell_mount_plan_add(&plan->mounts, CELL_OP_BIND, path, LEAVE_PATH, "the shell hook");
+	if (r >= 0)
+		r = cell_plan_setenv(plan, "CELL_LEAVE", LEAVE_PATH);
+	/* cd - in the cell's shell goes where the outer one was */
+	if (r >= 0 && getenv("OLDPWD") && getenv("OLDPWD")[0] == '/')
+		r = cell_plan_setenv(plan, "CELL_OLDPWD", getenv("OLDPWD"));
+	return r;
+}
+
 int cmd_enter(int argc, char *argv[])
 {
 	_cleanup_project_ struct cell_project *p = NULL;
@@ -96,6 +138,12 @@ int cmd_enter(int argc, char *argv[])
 		return cli_bad_usage(argv[0], "unexpected argument '%s'", argv[optind + 1]);
 	if (optind < argc)
 		o.dir = argv[optind];
+	r = o.leave_to ? leave_file_reset(o.leave_to) : 0;
+	if (r < 0) {
+		fprintf(stderr, "cell: --leave-to '%s': %s\n", o.leave_to,
+			r == -EPERM || r == -ELOOP ? "not a regular file of yours" : strerror(-r));
+		return CELL_EXIT_FAILURE;
+	}
 	r = cli_cell_open(&o, &p, &c, &cwd);
 	if (r >= 0)
 		return r;
@@ -106,5 +154,10 @@ int cmd_enter(int argc, char *argv[])
 		return r;
 	if (shell_setup(plan, command[0]) < 0)
 		return CELL_EXIT_FAILURE;
+	r = o.leave_to ? leave_file_mark(o.leave_to, plan) : 0;
+	if (r < 0) {
+		fprintf(stderr, "cell: --leave-to '%s': %s\n", o.leave_to, strerror(-r));
+		return CELL_EXIT_FAILURE;
+	}
 	return cli_cell_launch(p, c, plan);
 }

@@ -4,6 +4,7 @@
 /* One function per sub-command, each in cmd-<verb>.c; argv[0] is the verb. */
 int cmd_run(int argc, char *argv[]);
 int cmd_enter(int argc, char *argv[]);
+int cmd_hook(int argc, char *argv[]);
 int cmd_proxy(int argc, char *argv[]);
 int cmd_stats(int argc, char *argv[]);
 int cmd_log(int argc, char *argv[]);

@@ -81,6 +81,7 @@ int cli_parse_cell_options(int argc, char *argv[], bool with_dir, struct cli_cel
 		{"directory", required_argument, NULL, 'C'},
 		{"user", required_argument, NULL, 'u'},
 		{"allow-root", no_argument, NULL, 'R'},
+		{"leave-to", required_argument, NULL, 'L'},
 		{0},
 	};
 	int c;
@@ -102,6 +103,11 @@ int cli_parse_cell_options(int argc, char *argv[], bool with_dir, struct cli_cel
 			break;
 		case 'R':
 			o->allow_root = true;
+			break;
+		case 'L':
+			if (with_dir)
+				return cli_bad_option(argv, '?');
+			o->leave_to = optarg;
 			break;
 		default:
 			return cli_bad_option(argv, c);
@@ -291,9 +297,16 @@ int cli_cell_open(const struct cli_cell_options *o, struct cell_project **ret_pr
 	if (r >= 0)
 		return r;
 	if (!cli_trusted(p, NULL)) {
-		allow = cli_allow_command(p);
-		fprintf(stderr, "cell: %s is not allowed; run '%s' to trust it\n", p->config_path,
-			allow ? allow : "cell allow");
+		const char *home = cell_home();
+		size_t n = home ? strlen(home) : 0;
+		bool tilde = n > 1 && !strncmp(p->config_path, home, n) && p->config_path[n] == '/';
+
+		/* from within the project (the shell hook, cell run there), plain 'cell allow' */
+		allow = o->dir ? cli_allow_command(p) : NULL;
+		fprintf(stderr, "cell: %s%s is not allowed; run %s%s%s to trust it\n",
+			tilde ? "~" : "", p->config_path + (tilde ? n : 0),
+			allow && strchr(allow, '\'') ? "" : "'", allow ? allow : "cell allow",
+			allow && strchr(allow, '\'') ? "" : "'");
 		return CELL_EXIT_FAILURE;
 	}
 	*ret_project = TAKE_PTR(p);
@@ -307,6 +320,27 @@ const char *cli_shell(const struct cell_config *c)
 	const char *shell = c->shell ? c->shell : getenv("SHELL");
 
 	return shell && *shell ? shell : "/bin/sh";
+}
+
+/*
+ * cell itself in the cell, at its own path, for the shell hook in the user's rc files there
+ * (eval "$(cell hook bash)") and cell status: bound read-only unless the system directories
+ * bring it already, or it is the project's own (a build of cell, which must stay writable).
+ */
+static int add_self(struct cell_plan *plan, const char *root)
+{
+	static const char *const system[] = {"/usr/", "/bin/", "/sbin/",     "/lib",
+					     "/etc/", "/opt/", "/nix/store/"};
+	_cleanup_free_ char *self = realpath("/proc/self/exe", NULL);
+
+	if (!self)
+		return 0;
+	for (size_t i = 0; i < ELEMENTSOF(system); i++)
+		if (!strncmp(self, system[i], strlen(system[i])))
+			return 0;
+	if (cell_path_is_below(self, root))
+		return 0;
+	return cell_mount_plan_add(&plan->mounts, CELL_OP_RO_BIND, self, self, "cell itself");
 }
 
 int cli_cell_plan(const struct cell_project *p, const struct cell_config *c, const char *cwd,
@@ -347,6 +381,11 @@ int cli_cell_plan(const struct cell_project *p, const struct cell_config *c, con
 		else
 			fprintf(stderr, "cell: cannot plan the cell: %s\n", strerror(-r));
 		return r == -ENOMEM ? CELL_EXIT_FAILURE : CELL_EXIT_CONFIG;
+	}
+	if (add_self(*ret, p->root) < 0) {
+		cell_plan_free(*ret);
+		*ret = NULL;
+		return CELL_EXIT_FAILURE;
 	}
 	return -1;
 }

@@ -14,6 +14,8 @@ static const struct cli_command commands[] = {
 	 "Run COMMAND in the cell of the project around the current directory"},
 	{"enter", cmd_enter, "[--user NAME] [--allow-root] [DIR]",
 	 "Start your shell in the project's cell; exit it to leave"},
+	{"hook", cmd_hook, "bash|zsh|fish | --status",
+	 "Print the shell code that enters a project's cell on cd (eval it in your shell's rc)"},
 	{"proxy", cmd_proxy,
 	 "[-C DIR] [--listen ADDR] [--max-head BYTES] [--head-timeout MS] [--connect-timeout MS] "
 	 "[--idle-timeout MS] [--max-tunnels N] [--flush-interval MS] [--log-max BYTES]",

@@ -83,6 +83,12 @@ static int add(struct cell_mount_plan *p, enum cell_mount_op_kind kind, enum cel
 	return 0;
 }
 
+int cell_mount_plan_add(struct cell_mount_plan *p, enum cell_mount_op_kind kind, const char *src,
+			const char *dest, const char *origin)
+{
+	return add(p, kind, CELL_CLASS_DEFAULT, src, dest, NULL, origin);
+}
+
 static int add_system(struct cell_mount_plan *p)
 {
 	for (size_t i = 0; i < ELEMENTSOF(system_dirs); i++) {

@@ -59,6 +59,10 @@ struct cell_mounts_input {
  */
 int cell_mounts_plan(const struct cell_config *c, const struct cell_mounts_input *in,
 		     struct cell_mount_plan *ret, struct cell_diag *diag);
+/* Appends a bind (or another op without an upper dir) after the plan's own: for a file cell
+ * itself puts in the cell, whose place nothing else claims. */
+int cell_mount_plan_add(struct cell_mount_plan *p, enum cell_mount_op_kind kind, const char *src,
+			const char *dest, const char *origin);
 /* Creates the state and overlay directories the plan needs (mode 0700). */
 int cell_mounts_prepare(const struct cell_mount_plan *p);
 void cell_mount_plan_done(struct cell_mount_plan *p);

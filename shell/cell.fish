@@ -1,0 +1,146 @@
+# cell's hook for fish: add  cell hook fish | source  to ~/.config/fish/config.fish.
+#
+# Outside a cell: at a prompt where $PWD changed, look for .cell.json here and above (builtins
+# only) and, for a project other than the last one seen, run 'cell enter', which takes the
+# terminal until the cell's shell ends. Inside a cell entered this way: a cd out of the project
+# (or into another project within it) ends the cell's shell and tells the outer one where to
+# go. A prompt where $PWD did not change runs built-ins only. CELL_DISABLE=1 turns it off.
+if status is-interactive; and not set -q _cell_hooked
+    set -g _cell_hooked 1
+    set -g _cell_bin @CELL@
+    set -g _cell_trust @TRUST_DIR@
+    set -g _cell_pwd ''
+    set -g _cell_root ''
+    set -g _cell_pending ''
+    set -g _cell_found ''
+    set -g _cell_path ''
+    set -l runtime /tmp
+    if set -q TMPDIR; and test -n "$TMPDIR"
+        set runtime $TMPDIR
+    end
+    if set -q XDG_RUNTIME_DIR; and test -n "$XDG_RUNTIME_DIR"
+        set runtime $XDG_RUNTIME_DIR
+    end
+    set -g _cell_leave $runtime/cell-hook.(id -u).$fish_pid
+    set -gx CELL_HOOK "fish $fish_pid"
+
+    # The nearest directory from $argv[1] up (stopping short of $argv[2], if given) with a
+    # .cell.json, in _cell_found.
+    function _cell_find
+        set -l d (string replace -r '/$' '' -- $argv[1])
+        set -g _cell_found ''
+        while true
+            if test (count $argv) -ge 2; and test "$d" = "$argv[2]"
+                return 1
+            end
+            if test -f "$d/.cell.json"
+                set -g _cell_found $d
+                test -z "$d"; and set -g _cell_found /
+                return 0
+            end
+            test -z "$d"; and return 1
+            set d (string replace -r '/[^/]*$' '' -- $d)
+        end
+    end
+
+    # $argv[1] made absolute and without . and .., in _cell_path.
+    function _cell_norm
+        set -l p $argv[1]
+        string match -q '/*' -- $p; or set p $PWD/$p
+        set -l out ''
+        for part in (string split / -- $p)
+            switch $part
+                case '' .
+                case ..
+                    set out (string replace -r '/[^/]*$' '' -- $out)
+                case '*'
+                    set out $out/$part
+            end
+        end
+        test -z "$out"; and set out /
+        set -g _cell_path $out
+    end
+
+    function _cell_enter
+        # where cd - in the cell goes
+        set -q dirprev[1]; and set -lx OLDPWD $dirprev[-1]
+        $_cell_bin enter --leave-to $_cell_leave
+        set -l to ''
+        read -z to <$_cell_leave
+        switch "$to"
+            case ''
+                set -g _cell_pending 1
+            case +
+                set -g _cell_pending ''
+            case '+*'
+                set -g _cell_pending ''
+                # (the cd function: it keeps dirprev, for cd -)
+                cd (string sub -s 2 -- $to)
+        end
+    end
+
+    function _cell_outside
+        while test "$PWD" != "$_cell_pwd"
+            set -g _cell_pwd $PWD
+            _cell_find $PWD
+            test "$_cell_found" = "$_cell_root"; and return
+            set -g _cell_root $_cell_found
+            set -g _cell_pending ''
+            test -n "$_cell_root"; and _cell_enter
+        end
+        if test -n "$_cell_pending"
+            if test "$_cell_trust" -nt "$_cell_leave"; or test "$_cell_root/.cell.json" -nt "$_cell_leave"
+                _cell_enter
+                _cell_outside
+            end
+        end
+    end
+
+    function _cell_out
+        printf '+%s' $argv[1] >$CELL_LEAVE
+        exit 0
+    end
+
+    function _cell_inside
+        test "$PWD" = "$_cell_pwd"; and return
+        set -g _cell_pwd $PWD
+        if string match -q -- "$CELL_ROOT/*" "$PWD/"
+            _cell_find $PWD $CELL_ROOT; or return
+        end
+        _cell_out $PWD
+    end
+
+    function _cell_hook --on-event fish_prompt
+        set -q CELL_DISABLE; and test "$CELL_DISABLE" != 0; and return
+        if set -q CELL_LEAVE
+            _cell_inside
+        else
+            _cell_outside
+        end
+    end
+
+    if set -q CELL_LEAVE
+        # a place that exists outside only (most of $HOME): straight out, to be looked for
+        # there
+        # cd - goes where the outer shell was before
+        set -q CELL_OLDPWD; and set -g dirprev $CELL_OLDPWD
+        functions -c cd _cell_prev_cd
+        function cd --wraps cd
+            if not set -q CELL_DISABLE; or test "$CELL_DISABLE" = 0
+                if test (count $argv) -eq 1; and begin; test "$argv[1]" = -; or not string match -q -- '-*' $argv[1]; end
+                    if test "$argv[1]" = -; and set -q dirprev[1]
+                        _cell_norm $dirprev[-1]
+                    else if test "$argv[1]" = -
+                        _cell_norm .
+                    else
+                        _cell_norm $argv[1]
+                    end
+                    if not string match -q -- "$CELL_ROOT/*" "$_cell_path/"
+                        test "$argv[1]" != -; and test -d "$_cell_path"; or _cell_out $_cell_path
+                    end
+                end
+            end
+            _cell_prev_cd $argv
+        end
+    end
+end

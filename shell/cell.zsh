@@ -1,0 +1,128 @@
+# cell's hook for zsh: add  eval "$(cell hook zsh)"  to ~/.zshrc.
+#
+# Outside a cell: at a prompt where $PWD changed, look for .cell.json here and above (shell
+# tests only) and, for a project other than the last one seen, run 'cell enter', which takes
+# the terminal until the cell's shell ends. Inside a cell entered this way: a cd out of the
+# project (or into another project within it) ends the cell's shell and tells the outer one
+# where to go. A prompt where $PWD did not change runs built-ins only. CELL_DISABLE=1 turns it
+# off.
+if [[ -o interactive && -z ${_cell_hooked-} ]]; then
+	typeset -g _cell_hooked=1
+	typeset -g _cell_bin=@CELL@
+	typeset -g _cell_trust=@TRUST_DIR@
+	typeset -g _cell_pwd= _cell_root= _cell_pending= _cell_found= _cell_path=
+	typeset -g _cell_leave=${XDG_RUNTIME_DIR:-${TMPDIR:-/tmp}}/cell-hook.$UID.$$
+	export CELL_HOOK="zsh $$"
+
+	# The nearest directory from $1 up (stopping short of $2, if given) with a .cell.json,
+	# in _cell_found.
+	_cell_find() {
+		local d=${1%/}
+		_cell_found=
+		while :; do
+			[[ -n $2 && $d == "$2" ]] && return 1
+			if [[ -f $d/.cell.json ]]; then
+				_cell_found=${d:-/}
+				return 0
+			fi
+			[[ -z $d ]] && return 1
+			d=${d%/*}
+		done
+	}
+
+	# $1 made absolute and without . and .. (as cd -L sees it), in _cell_path.
+	_cell_norm() {
+		local rest=$1 part out=
+		[[ $rest == /* ]] || rest=$PWD/$rest
+		while [[ -n $rest ]]; do
+			part=${rest%%/*}
+			if [[ $rest == */* ]]; then rest=${rest#*/}; else rest=; fi
+			case $part in
+			'' | .) ;;
+			..) out=${out%/*} ;;
+			*) out=$out/$part ;;
+			esac
+		done
+		_cell_path=${out:-/}
+	}
+
+	_cell_enter() {
+		local to=
+		"$_cell_bin" enter --leave-to "$_cell_leave"
+		IFS= read -r -d '' to <"$_cell_leave"
+		case $to in
+		'') _cell_pending=1 ;;
+		+) _cell_pending= ;;
+		+*)
+			_cell_pending=
+			builtin cd -q -- "${to#+}"
+			;;
+		esac
+	}
+
+	_cell_outside() {
+		while [[ $PWD != "$_cell_pwd" ]]; do
+			_cell_pwd=$PWD
+			_cell_find "$PWD"
+			[[ $_cell_found == "$_cell_root" ]] && return
+			_cell_root=$_cell_found
+			_cell_pending=
+			[[ -n $_cell_root ]] && _cell_enter
+		done
+		if [[ -n $_cell_pending ]] &&
+			[[ $_cell_trust -nt $_cell_leave || $_cell_root/.cell.json -nt $_cell_leave ]]; then
+			_cell_enter
+			_cell_outside
+		fi
+	}
+
+	_cell_out() {
+		printf '+%s' "$1" >"$CELL_LEAVE"
+		exit 0
+	}
+
+	_cell_inside() {
+		[[ $PWD == "$_cell_pwd" ]] && return
+		_cell_pwd=$PWD
+		case $PWD/ in
+		"$CELL_ROOT"/*) _cell_find "$PWD" "$CELL_ROOT" || return ;;
+		esac
+		_cell_out "$PWD"
+	}
+
+	_cell_hook() {
+		if [[ ${CELL_DISABLE:-0} == 0 ]]; then
+			if [[ -n ${CELL_LEAVE-} ]]; then
+				_cell_inside
+			else
+				_cell_outside
+			fi
+		fi
+	}
+
+	if [[ -n ${CELL_LEAVE-} ]]; then
+		# cd - goes where the outer shell was before
+		[[ -n ${CELL_OLDPWD-} ]] && OLDPWD=$CELL_OLDPWD
+		# a place that exists outside only (most of $HOME): straight out, to be looked for
+		# there
+		if (( ${+functions[cd]} )); then
+			functions[_cell_prev_cd]=$functions[cd]
+		else
+			_cell_prev_cd() { builtin cd "$@"; }
+		fi
+		cd() {
+			if [[ ${CELL_DISABLE:-0} == 0 && $# == 1 && ($1 == - || $1 != -*) ]]; then
+				if [[ $1 == - ]]; then _cell_norm "${OLDPWD-}"; else _cell_norm "$1"; fi
+				case $_cell_path/ in
+				"$CELL_ROOT"/*) ;;
+				*) [[ $1 != - && -d $_cell_path ]] || _cell_out "$_cell_path" ;;
+				esac
+			fi
+			_cell_prev_cd "$@"
+		}
+	fi
+
+	# (precmd hooks do not change $?)
+	typeset -ga precmd_functions
+	precmd_functions=(_cell_hook ${precmd_functions:#_cell_hook})
+fi

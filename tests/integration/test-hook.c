@@ -1,0 +1,338 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The shell hooks (shell/cell.*): real bash, zsh and fish in a real terminal (tmux), each with
+ * an rc that has only the hook, cd-ing into and out of real cells.
+ */
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+#include <criterion/parameterized.h>
+#include <errno.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "helpers.h"
+#include "macro.h"
+
+#define CELL CELL_TEST_BUILD "/cell"
+
+static struct {
+	char *tmp, *home, *src, *sock;
+	uid_t uid;
+	gid_t gid;
+	char *env[16];
+	size_t n_env;
+	int shell; /* index in shells[] */
+	unsigned probe;
+} t;
+
+static const struct shell {
+	const char *name, *path, *rc;
+	const char *rc_text; /* %s: cell */
+} shells[] = {
+	{"bash", "/bin/bash", ".bashrc", "PS1='$ '\neval \"$(%s hook bash)\"\n"},
+	{"zsh", "/usr/bin/zsh", ".zshrc", "PS1='$ '\neval \"$(%s hook zsh)\"\n"},
+	{"fish", "/usr/bin/fish", ".config/fish/config.fish",
+	 "function fish_greeting; end\nfunction fish_prompt; echo -n '$ '; end\n"
+	 "%s hook fish | source\n"},
+};
+
+static void env_add(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	cr_assert(ge(int, vasprintf(&t.env[t.n_env++], fmt, ap), 0));
+	va_end(ap);
+	t.env[t.n_env] = NULL;
+}
+
+/* A project at src/DIR with config, allowed (or not). */
+static char *project(const char *dir, const char *config, bool allowed)
+{
+	char *root = th_join(t.src, dir), *argv[] = {(char *)CELL, (char *)"allow", NULL};
+	struct th_result r;
+
+	free(th_write(root, ".cell.json", config));
+	free(th_write(root, "sub/.keep", ""));
+	th_chown_r(t.tmp, t.uid, t.gid);
+	if (allowed) {
+		th_run_as(t.uid, t.gid, root, argv, t.env, &r);
+		cr_assert(eq(int, r.status, 0), "cell allow: %s", r.err);
+		th_result_done(&r);
+	}
+	return root;
+}
+
+static void setup(void)
+{
+	memset(&t, 0, sizeof(t));
+	if (geteuid() == 0)
+		th_test_user(&t.uid, &t.gid);
+	else
+		t.uid = getuid(), t.gid = getgid();
+	t.tmp = th_mkdtemp();
+	chmod(t.tmp, 0755);
+	t.home = th_join(t.tmp, "home");
+	t.src = th_join(t.home, "src");
+	t.sock = th_join(t.tmp, "tmux.sock");
+	free(th_write(t.home, ".ssh/id", "FAKE KEY\n"));
+	free(th_write(t.home, "notes/.keep", ""));
+	env_add("HOME=%s", t.home);
+	env_add("USER=%s", geteuid() == 0 ? TH_TEST_USER : getpwuid(getuid())->pw_name);
+	env_add("PATH=/usr/local/bin:/usr/bin:/bin");
+	env_add("LANG=C.UTF-8");
+	env_add("TERM=xterm");
+	env_add("XDG_CONFIG_HOME=%s/.config", t.home);
+	env_add("XDG_DATA_HOME=%s/.local/share", t.home);
+	env_add("XDG_STATE_HOME=%s/.local/state", t.home);
+	env_add("XDG_RUNTIME_DIR=%s/run", t.tmp);
+	free(th_write(t.tmp, "run/.keep", ""));
+	th_chown_r(t.tmp, t.uid, t.gid);
+	chmod(t.home, 0755);
+}
+
+static void tmux(const char *a, const char *b, const char *c)
+{
+	char *argv[] = {(char *)"/usr/bin/tmux",
+			(char *)"-S",
+			t.sock,
+			(char *)a,
+			(char *)b,
+			(char *)c,
+			NULL};
+	struct th_result r;
+
+	th_run_as(t.uid, t.gid, t.home, argv, t.env, &r);
+	cr_assert(eq(int, r.status, 0), "tmux %s: %s", a, r.err);
+	th_result_done(&r);
+}
+
+static void teardown(void)
+{
+	char *argv[] = {(char *)"/usr/bin/tmux", (char *)"-S", t.sock, (char *)"kill-server", NULL};
+	struct th_result r;
+
+	if (t.sock) {
+		th_run_as(t.uid, t.gid, "/", argv, t.env, &r);
+		th_result_done(&r);
+	}
+	for (size_t i = 0; i < t.n_env; i++)
+		free(t.env[i]);
+	th_rm_rf(t.tmp);
+	free(t.tmp);
+	free(t.home);
+	free(t.src);
+	free(t.sock);
+}
+
+TestSuite(hook, .init = setup, .fini = teardown, .timeout = 120);
+
+/* The shell of shells[i] in a new tmux session, its rc holding extra and the hook. */
+static void start_shell(int i, const char *extra)
+{
+	const struct shell *sh = &shells[i];
+	char *rc, *cmd;
+	char *argv[] = {(char *)"/usr/bin/tmux",
+			(char *)"-S",
+			t.sock,
+			(char *)"-f",
+			(char *)"/dev/null",
+			(char *)"new-session",
+			(char *)"-d",
+			(char *)"-x",
+			(char *)"230",
+			(char *)"-y",
+			(char *)"50",
+			(char *)"-c",
+			t.home,
+			NULL,
+			NULL};
+	struct th_result r;
+
+	t.shell = i;
+	cr_assert(ge(int, asprintf(&rc, sh->rc_text, CELL), 0));
+	if (extra) {
+		char *both;
+
+		cr_assert(ge(int, asprintf(&both, "%s%s", extra, rc), 0));
+		free(rc);
+		rc = both;
+	}
+	free(th_write(t.home, sh->rc, rc));
+	free(rc);
+	th_chown_r(t.tmp, t.uid, t.gid);
+	cr_assert(ge(int, asprintf(&cmd, "env SHELL=%s %s -i", sh->path, sh->path), 0));
+	argv[13] = cmd;
+	th_run_as(t.uid, t.gid, t.home, argv, t.env, &r);
+	cr_assert(eq(int, r.status, 0), "tmux: %s", r.err);
+	th_result_done(&r);
+	free(cmd);
+}
+
+/* What the terminal shows, its history too. */
+static char *screen(void)
+{
+	char *argv[] = {(char *)"/usr/bin/tmux",
+			(char *)"-S",
+			t.sock,
+			(char *)"capture-pane",
+			(char *)"-p",
+			(char *)"-J",
+			(char *)"-S",
+			(char *)"-3000",
+			NULL};
+	struct th_result r;
+	char *out;
+
+	th_run_as(t.uid, t.gid, t.home, argv, t.env, &r);
+	cr_assert(eq(int, r.status, 0), "tmux capture-pane: %s", r.err);
+	out = r.out;
+	r.out = NULL;
+	th_result_done(&r);
+	return out;
+}
+
+/* Types line and Enter. */
+static void type(const char *line)
+{
+	tmux("send-keys", "-l", line);
+	tmux("send-keys", "Enter", NULL);
+}
+
+/* The rest of the first line starting with start, once the terminal shows one (15 s at
+ * most). */
+static char *wait_line(const char *start)
+{
+	for (int i = 0; i < 300; i++) {
+		char *s = screen(), *at = s, *line = NULL;
+
+		while ((at = strstr(at, start)) && at != s && at[-1] != '\n')
+			at++;
+		if (at) {
+			size_t n = strcspn(at + strlen(start), "\n");
+
+			line = strndup(at + strlen(start), n);
+			while (n > 0 && line[n - 1] == ' ')
+				line[--n] = '\0';
+		}
+		free(s);
+		if (line)
+			return line;
+		usleep(50000);
+	}
+	cr_fatal("the terminal never showed a line starting with '%s':\n%s", start, screen());
+	return NULL;
+}
+
+/*
+ * Asks the shell where it is: "NAME DIR ssh|nossh" (NAME the cell's, "out" outside a cell; ssh
+ * if ~/.ssh/id can be seen), compared with want (%s: the home directory).
+ */
+static void expect_at(const char *fmt_want, const char *dir)
+{
+	char probe[300], mark[16], *got, *want;
+
+	t.probe++;
+	snprintf(probe, sizeof(probe),
+		 "sh -c 'echo \"@@$0 ${CELL_NAME:-out} $PWD $(test -e ~/.ssh/id && echo ssh || "
+		 "echo nossh)\"' %u",
+		 t.probe);
+	type(probe);
+	snprintf(mark, sizeof(mark), "@@%u ", t.probe);
+	got = wait_line(mark);
+	cr_assert(ge(int, asprintf(&want, fmt_want, dir), 0));
+	cr_assert(eq(str, got, want), "probe %u (%s): got '%s', want '%s'\n%s", t.probe,
+		  shells[t.shell].name, got, want, screen());
+	free(got);
+	free(want);
+}
+
+static unsigned count(const char *s, const char *what)
+{
+	unsigned n = 0;
+
+	for (const char *at = s; (at = strstr(at, what)); at++)
+		n++;
+	return n;
+}
+
+ParameterizedTestParameters(hook, cd_into_and_out_of_cells)
+{
+	static int idx[] = {0, 1, 2};
+
+	return cr_make_param_array(int, idx, ELEMENTSOF(idx));
+}
+
+ParameterizedTest(int *i, hook, cd_into_and_out_of_cells)
+{
+	char *a = project("a", "{\"network\": {\"mode\": \"none\"}}", true);
+	char *b = project("a/b", "{\"network\": {\"mode\": \"none\"}}", true);
+	char *spaced = project("my proj", "{\"network\": {\"mode\": \"none\"}}", true);
+	char *untrusted = project("u", "{\"network\": {\"mode\": \"none\"}}", false);
+	char *broken = project("broken", "{\"network\": {\"mode\": \"nonne\"}}", false);
+	char *text;
+
+	start_shell(*i, NULL);
+	expect_at("out %s ssh", t.home);
+	/* in: the cell, without the user's secrets */
+	type("cd src/a");
+	expect_at("a %s nossh", a);
+	/* out to the parent */
+	type("cd ..");
+	expect_at("out %s ssh", t.src);
+	/* in again from outside; exit: outside, in the project, not in again at once */
+	type("cd a/sub");
+	expect_at("a %s/sub nossh", a);
+	type("exit 3");
+	expect_at("out %s/sub ssh", a);
+	type("cd ..");
+	expect_at("out %s ssh", a);
+	/* out to a place only the outside has, then back in */
+	type("cd ..");
+	type("cd a");
+	expect_at("a %s nossh", a);
+	type("cd ~/notes");
+	expect_at("out %s/notes ssh", t.home);
+	/* from a's cell into b's (a project inside a) */
+	type("cd ../src/a");
+	expect_at("a %s nossh", a);
+	type("cd b");
+	expect_at("b %s nossh", b);
+	type("cd -");
+	expect_at("a %s nossh", a);
+	/* a name with a space */
+	type("cd '../my proj'");
+	expect_at("my-proj %s nossh", spaced);
+	/* not allowed: said once, however many prompts and cds within */
+	type("cd ../u");
+	expect_at("out %s ssh", untrusted);
+	type("cd sub");
+	type("cd ..");
+	expect_at("out %s ssh", untrusted);
+	/* a config with an error: said once, not entered */
+	type("cd ../broken");
+	expect_at("out %s ssh", broken);
+	type("cd sub");
+	expect_at("out %s/sub ssh", broken);
+	text = screen();
+	cr_assert(eq(uint, count(text, "u/.cell.json is not allowed; run 'cell allow' to trust it"),
+		     1),
+		  "%s", text);
+	cr_assert(eq(uint, count(text, "\"nonne\" is not a network mode"), 1), "%s", text);
+	free(text);
+	/* allowed now: in at the next prompt */
+	type("cd ../../u && " CELL " allow");
+	expect_at("u %s nossh", untrusted);
+	free(a);
+	free(b);
+	free(spaced);
+	free(untrusted);
+	free(broken);
+}
