@@ -336,3 +336,164 @@ ParameterizedTest(int *i, hook, cd_into_and_out_of_cells)
 	free(untrusted);
 	free(broken);
 }
+
+/* The shell's pid (the pane's process: env execs the shell). */
+static pid_t shell_pid(void)
+{
+	char *argv[] = {(char *)"/usr/bin/tmux",
+			(char *)"-S",
+			t.sock,
+			(char *)"display-message",
+			(char *)"-p",
+			(char *)"#{pane_pid}",
+			NULL};
+	struct th_result r;
+	pid_t pid;
+
+	th_run_as(t.uid, t.gid, t.home, argv, t.env, &r);
+	cr_assert(eq(int, r.status, 0), "tmux display-message: %s", r.err);
+	pid = (pid_t)strtol(r.out, NULL, 10);
+	th_result_done(&r);
+	cr_assert(gt(int, pid, 0));
+	return pid;
+}
+
+/* Whether pid has a tracer. */
+static bool traced(pid_t pid)
+{
+	char path[64], *text, *at;
+	bool yes;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	text = th_read(path);
+	cr_assert(not(eq(ptr, text, NULL)));
+	at = strstr(text, "TracerPid:");
+	yes = at && strtol(at + strlen("TracerPid:"), NULL, 10) != 0;
+	free(text);
+	return yes;
+}
+
+ParameterizedTestParameters(hook, a_prompt_without_cd_starts_no_process)
+{
+	static int idx[] = {0, 1, 2};
+
+	return cr_make_param_array(int, idx, ELEMENTSOF(idx));
+}
+
+/* 100 prompts, no cd: strace sees no fork, clone or exec in the shell. In a project that
+ * was left with exit too (where the hook has a project at hand). */
+ParameterizedTest(int *i, hook, a_prompt_without_cd_starts_no_process)
+{
+	char *a = project("a", "{\"network\": {\"mode\": \"none\"}}", true);
+	char *out = th_join(t.tmp, "strace.out"), *text;
+	char *keys[110] = {(char *)"/usr/bin/tmux", (char *)"-S", t.sock, (char *)"send-keys"};
+	char *strace[] = {(char *)"/usr/bin/strace",
+			  (char *)"-f",
+			  (char *)"-qq",
+			  (char *)"-e",
+			  (char *)"trace=execve,execveat,clone,clone3,fork,vfork",
+			  (char *)"-o",
+			  out,
+			  (char *)"-p",
+			  NULL,
+			  NULL};
+	char pid_text[16];
+	struct th_result r;
+	pid_t tracer;
+	int status;
+
+	if (geteuid() != 0) {
+		cr_log_warn("SKIP: tracing the shell needs root");
+		cr_skip_test();
+	}
+	start_shell(*i, NULL);
+	type("cd src/a");
+	expect_at("a %s nossh", a);
+	type("exit");
+	expect_at("out %s ssh", a);
+	snprintf(pid_text, sizeof(pid_text), "%d", (int)shell_pid());
+	strace[8] = pid_text;
+	tracer = th_spawn_as(0, 0, t.tmp, strace, t.env);
+	for (int k = 0; k < 200 && !traced(shell_pid()); k++)
+		usleep(25000);
+	cr_assert(traced(shell_pid()), "strace did not attach");
+	for (size_t k = 4; k < 104; k++)
+		keys[k] = (char *)"Enter";
+	keys[104] = NULL;
+	th_run_as(t.uid, t.gid, t.home, keys, t.env, &r);
+	cr_assert(eq(int, r.status, 0), "tmux send-keys: %s", r.err);
+	th_result_done(&r);
+	type("echo @@done");
+	free(wait_line("@@done"));
+	kill(tracer, SIGINT);
+	cr_assert(eq(int, waitpid(tracer, &status, 0), tracer));
+	text = th_read(out);
+	cr_assert(not(eq(ptr, text, NULL)));
+	/* (the echo is a built-in in each of them) fish starts threads of its own for
+	 * highlighting and history, with or without the hook: a thread is no process */
+	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"))
+		cr_assert(not(eq(ptr, strstr(line, "CLONE_THREAD"), NULL)),
+			  "%s: a process started at a prompt: %s", shells[*i].name, line);
+	free(text);
+	free(out);
+	free(a);
+}
+
+ParameterizedTestParameters(hook, works_beside_direnv_and_can_be_turned_off)
+{
+	static int idx[] = {0, 1, 2};
+
+	return cr_make_param_array(int, idx, ELEMENTSOF(idx));
+}
+
+ParameterizedTest(int *i, hook, works_beside_direnv_and_can_be_turned_off)
+{
+	char *a = project("a", "{\"network\": {\"mode\": \"none\"}}", true);
+	char *envdir = th_join(t.home, "envdir"), *direnv_hook, *got, *want;
+	char *allow[] = {(char *)"/usr/bin/direnv", (char *)"allow", envdir, NULL};
+
+	free(th_write(envdir, ".envrc", "export FROM_DIRENV=yes\n"));
+	th_chown_r(t.tmp, t.uid, t.gid);
+	{
+		struct th_result r;
+
+		th_run_as(t.uid, t.gid, t.home, allow, t.env, &r);
+		cr_assert(eq(int, r.status, 0), "direnv allow: %s", r.err);
+		th_result_done(&r);
+	}
+	cr_assert(ge(
+		int,
+		asprintf(&direnv_hook,
+			 *i == 2 ? "direnv hook fish | source\n" : "eval \"$(direnv hook %s)\"\n",
+			 shells[*i].name),
+		0));
+	start_shell(*i, direnv_hook);
+	free(direnv_hook);
+	/* direnv's hook still works */
+	type("cd envdir");
+	type("echo @@env1 $FROM_DIRENV");
+	got = wait_line("@@env1 ");
+	cr_assert(eq(str, got, (char *)"yes"), "%s", screen());
+	free(got);
+	/* and ours beside it */
+	type("cd ../src/a");
+	expect_at("a %s nossh", a);
+	type(CELL " hook --status");
+	got = wait_line("cell hook: ");
+	want = NULL;
+	cr_assert(ge(int, asprintf(&want, "active in this %s, inside a cell", shells[*i].name), 0));
+	cr_assert(eq(str, got, want), "%s", screen());
+	free(want);
+	free(got);
+	type("cd ~/envdir");
+	type("echo @@env2 $FROM_DIRENV");
+	got = wait_line("@@env2 ");
+	cr_assert(eq(str, got, (char *)"yes"), "%s", screen());
+	free(got);
+	/* CELL_DISABLE=1: not entered */
+	type(*i == 2 ? "set -gx CELL_DISABLE 1" : "export CELL_DISABLE=1");
+	type("cd ../src/a");
+	expect_at("out %s ssh", a);
+	free(a);
+	free(envdir);
+}
