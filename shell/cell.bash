@@ -86,7 +86,16 @@ if [[ $- == *i* && -z ${_cell_hooked-} ]]; then
 		exit 0
 	}
 
+	# What the cell refused since the last prompt (cell writes them, a line each), dimmed.
+	_cell_notices() {
+		local line
+		while IFS= read -r -u "$_cell_nfd" line; do
+			printf '\e[2m%s\e[0m\n' "$line" >&2
+		done
+	}
+
 	_cell_inside() {
+		[[ -n ${_cell_nfd-} ]] && _cell_notices
 		[[ $PWD == "$_cell_pwd" ]] && return
 		_cell_pwd=$PWD
 		case $PWD/ in
@@ -107,6 +116,9 @@ if [[ $- == *i* && -z ${_cell_hooked-} ]]; then
 		return $s
 	}
 
+	if [[ -n ${CELL_LEAVE-} && -r ${CELL_NOTICES-} ]]; then
+		exec {_cell_nfd}<"$CELL_NOTICES"
+	fi
 	if [[ -n ${CELL_LEAVE-} ]]; then
 		# cd - goes where the outer shell was before
 		[[ -n ${CELL_OLDPWD-} ]] && OLDPWD=$CELL_OLDPWD

@@ -101,7 +101,22 @@ if status is-interactive; and not set -q _cell_hooked
         exit 0
     end
 
+    # What the cell refused since the last prompt (cell writes them, a line each), dimmed:
+    # fish keeps no descriptor open across prompts, so the lines seen are counted.
+    set -g _cell_nseen 0
+    function _cell_notices
+        set -l n 0
+        while read -l line
+            set n (math $n + 1)
+            if test $n -gt $_cell_nseen
+                printf '\e[2m%s\e[0m\n' $line >&2
+            end
+        end <$CELL_NOTICES
+        set -g _cell_nseen $n
+    end
+
     function _cell_inside
+        set -q CELL_NOTICES; and _cell_notices
         test "$PWD" = "$_cell_pwd"; and return
         set -g _cell_pwd $PWD
         if string match -q -- "$CELL_ROOT/*" "$PWD/"

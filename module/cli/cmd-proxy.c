@@ -127,6 +127,7 @@ int cmd_proxy(int argc, char *argv[])
 		{"max-tunnels", required_argument, NULL, 'm'},
 		{"flush-interval", required_argument, NULL, 'f'},
 		{"log-max", required_argument, NULL, 'L'},
+		{"notices", required_argument, NULL, 'n'},
 		{0},
 	};
 	struct cell_proxy_options po = {0};
@@ -137,7 +138,7 @@ int cmd_proxy(int argc, char *argv[])
 	struct cell_proxy *proxy = NULL;
 	struct cli_cell_options o = {0};
 	struct served served = {0};
-	const char *listen_on = NULL;
+	const char *listen_on = NULL, *notices = NULL;
 	_cleanup_close_ int fd = -1;
 	int opt, r;
 
@@ -151,6 +152,8 @@ int cmd_proxy(int argc, char *argv[])
 			o.dir = optarg;
 		} else if (opt == 'l') {
 			listen_on = optarg;
+		} else if (opt == 'n') {
+			notices = optarg;
 		} else if (strchr("HTcimfL", opt) && opt) {
 			char *end;
 			unsigned long v = strtoul(optarg, &end, 10);
@@ -227,7 +230,8 @@ int cmd_proxy(int argc, char *argv[])
 	if (r >= 0)
 		r = cell_proxy_new(&(struct cell_proxy_project){policy, p->id, name, ledger, log,
 								p->root, CELL_CONFIG_FILE,
-								served.trust_dir, reload, &served},
+								served.trust_dir, reload, &served,
+								notices},
 				   &po, fd, &proxy);
 	if (r >= 0) {
 		printf("listening on %s\n", desc);

@@ -18,7 +18,7 @@ static const struct cli_command commands[] = {
 	 "Print the shell code that enters a project's cell on cd (eval it in your shell's rc)"},
 	{"proxy", cmd_proxy,
 	 "[-C DIR] [--listen ADDR] [--max-head BYTES] [--head-timeout MS] [--connect-timeout MS] "
-	 "[--idle-timeout MS] [--max-tunnels N] [--flush-interval MS] [--log-max BYTES]",
+	 "[--idle-timeout MS] [--max-tunnels N] [--flush-interval MS] [--log-max BYTES] [--notices FILE]",
 	 "Run the project's allowlisting HTTP proxy in the foreground"},
 	{"stats", cmd_stats, "[--json] [--since DATE] [DIR]",
 	 "Print the project's network use per host, from its ledger"},

@@ -23,6 +23,7 @@
 
 #include "cli.h"
 #include "denial.h"
+#include "fileio.h"
 #include "launch.h"
 #include "log.h"
 #include "ledger.h"
@@ -129,11 +130,13 @@ static void put_pid(char *to, pid_t pid)
  * handed the listening socket as socket activation does (sd_listen_fds(3): descriptor 3,
  * LISTEN_FDS=1, LISTEN_PID=its pid, which only the child knows: so fork, not posix_spawn).
  */
-static pid_t spawn_proxy(const struct cell_project *p, int listen_fd)
+static pid_t spawn_proxy(const struct cell_project *p, int listen_fd, const char *notices)
 {
 	char self[PATH_MAX], fds_var[] = "LISTEN_FDS=1", pid_var[sizeof(LISTEN_PID_VAR) + 16];
 	ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	char *argv[] = {self, (char *)"proxy", (char *)"-C", p->root, NULL};
+	char *argv[] = {self,	 (char *)"proxy",     (char *)"-C",
+			p->root, (char *)"--notices", (char *)notices,
+			NULL};
 	_cleanup_free_ char **envp = NULL;
 	size_t n = 0;
 	sigset_t none;
@@ -366,6 +369,10 @@ struct keeping {
 	bool failed;
 	const struct cell_project *project;
 	int listen_fd; /* the proxy's, until it starts */
+	/* denials for the person at the cell's prompt (the shell hook prints them): the proxy's
+	 * and the kernel's, a line each */
+	char *notices_path;
+	int notices_fd;
 };
 
 /*
@@ -376,7 +383,7 @@ struct keeping {
 static void first_connection(void *data)
 {
 	struct keeping *k = data;
-	pid_t pid = spawn_proxy(k->project, k->listen_fd);
+	pid_t pid = spawn_proxy(k->project, k->listen_fd, k->notices_path);
 
 	/* the proxy has it now; should the proxy die, connections are refused, not left waiting */
 	close(k->listen_fd);
@@ -426,11 +433,44 @@ static void denied(const char *line, void *data)
 		buf[n++] = '\n';
 		r = cell_reqlog_append(k->denials, buf, n);
 	}
+	if (k->notices_fd >= 0) {
+		char notice[256];
+		int n = cell_denial_notice(&e, notice, sizeof(notice));
+
+		if (n > 0)
+			(void)!write(k->notices_fd, notice, (size_t)n);
+	}
 	if (r < 0 && !k->failed) {
 		k->failed = true;
 		fprintf(stderr, "cell: cannot keep the cell's denials in %s: %s\n", DENIALS_LOG,
 			strerror(-r));
 	}
+}
+
+/* The notices file (see struct keeping), bound read-only at CELL_NOTICES_PATH. */
+#define CELL_NOTICES_PATH "/run/cell/notices"
+
+static int add_notices(struct cell_plan *plan, const struct cell_project *p, const char *id,
+		       struct keeping *k)
+{
+	_cleanup_free_ char *name = NULL;
+	int r;
+
+	if (asprintf(&name, "notices-%s", id) < 0)
+		return -ENOMEM;
+	r = cell_project_state_file(p->id, name, &k->notices_path);
+	if (r >= 0)
+		r = cell_mkdir_parent(k->notices_path, 0700);
+	if (r < 0)
+		return r;
+	k->notices_fd =
+		open(k->notices_path,
+		     O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (k->notices_fd < 0)
+		return -errno;
+	r = cell_mount_plan_add(&plan->mounts, CELL_OP_RO_BIND, k->notices_path, CELL_NOTICES_PATH,
+				"the cell's notices");
+	return r < 0 ? r : cell_plan_setenv(plan, "CELL_NOTICES", CELL_NOTICES_PATH);
 }
 
 int cli_proxy_cell_launch(const struct cell_project *p, const struct cell_config *c,
@@ -440,7 +480,8 @@ int cli_proxy_cell_launch(const struct cell_project *p, const struct cell_config
 	_cleanup_free_ char *id = NULL;
 	struct cell_launch_session session = {.helper = helper};
 	struct cell_running running = {0};
-	struct keeping keeping = {.running = &running, .project = p, .listen_fd = -1};
+	struct keeping keeping = {
+		.running = &running, .project = p, .listen_fd = -1, .notices_fd = -1};
 	uint16_t port = 0;
 	int r;
 
@@ -459,9 +500,17 @@ int cli_proxy_cell_launch(const struct cell_project *p, const struct cell_config
 	r = proxy_env(plan, port);
 	if (r >= 0)
 		r = add_shim(plan, c, port);
+	if (r >= 0)
+		r = add_notices(plan, p, id, &keeping);
 	if (r < 0) {
 		close(keeping.listen_fd);
-		return cell_diag_set(d, r, NULL, NULL, "out of memory");
+		if (keeping.notices_fd >= 0) {
+			close(keeping.notices_fd);
+			unlink(keeping.notices_path);
+		}
+		free(keeping.notices_path);
+		return cell_diag_set(d, r, NULL, NULL, "cannot prepare the cell: %s",
+				     strerror(-r));
 	}
 	running = (struct cell_running){.id = id,
 					.project = p->id,
@@ -483,6 +532,11 @@ int cli_proxy_cell_launch(const struct cell_project *p, const struct cell_config
 	session.data = &keeping;
 	r = cell_launch(plan, bwrap, &session, ret_status, ret_terminal_sig, d);
 	cell_reqlog_free(keeping.denials);
+	if (keeping.notices_fd >= 0) {
+		close(keeping.notices_fd);
+		unlink(keeping.notices_path);
+	}
+	free(keeping.notices_path);
 	if (keeping.listen_fd >= 0)
 		close(keeping.listen_fd);
 	stop_proxy(running.proxy, true);

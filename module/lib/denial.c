@@ -107,6 +107,35 @@ int cell_denial_json(const char *cell, const struct cell_event *e, int64_t time_
 	return ok ? 0 : -E2BIG;
 }
 
+int cell_denial_notice(const struct cell_event *e, char *buf, size_t size)
+{
+	char comm[sizeof(e->comm) + 1], addr[64], where[96];
+	int n;
+
+	/* the program names itself: nothing in it may drive the terminal it is printed on */
+	for (size_t i = 0; i < sizeof(e->comm); i++)
+		comm[i] = (unsigned char)e->comm[i] < 0x20 || (unsigned char)e->comm[i] >= 0x7f
+				  ? (e->comm[i] ? '?' : '\0')
+				  : e->comm[i];
+	comm[sizeof(e->comm)] = '\0';
+	address_text(e, addr, sizeof(addr));
+	for (char *c = addr; *c; c++)
+		if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
+			*c = '?';
+	if (e->family == AF_INET && addr[0])
+		snprintf(where, sizeof(where), "%s:%u", addr, e->port);
+	else if (e->family == AF_INET6 && addr[0])
+		snprintf(where, sizeof(where), "[%s]:%u", addr, e->port);
+	else if (e->family == AF_UNIX)
+		snprintf(where, sizeof(where), "unix %s", addr);
+	else
+		snprintf(where, sizeof(where), "a %s socket",
+			 family_name(e->family) ? family_name(e->family) : "raw");
+	n = snprintf(buf, size, "cell: blocked %s by %s: %s\n", where, comm,
+		     cell_denial_reason_text(cell_denial_reason_key(e->reason)));
+	return n > 0 && (size_t)n < size ? n : -E2BIG;
+}
+
 int cell_event_encode(const struct cell_event *e, char *buf, size_t size)
 {
 	static const char hex[] = "0123456789abcdef";

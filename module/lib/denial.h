@@ -41,6 +41,9 @@ int64_t cell_denial_wall_ms(uint64_t boot_ns);
 /* The line (no newline) into buf; -E2BIG if it does not fit. */
 int cell_denial_json(const char *cell, const struct cell_event *e, int64_t time_ms, pid_t cell_pid,
 		     char *buf, size_t size);
+/* The denial for the person at the cell's terminal, one line with its newline: "cell: blocked
+ * 192.0.2.1:443 by curl: REASON"; its length, or -E2BIG. */
+int cell_denial_notice(const struct cell_event *e, char *buf, size_t size);
 /* The reason's key in the line ("not-loopback", ...), and what it means, for people. */
 const char *cell_denial_reason_key(unsigned reason);
 const char *cell_denial_reason_text(const char *key);

@@ -118,6 +118,7 @@ struct cell_proxy {
 	struct cell_stats stats;
 	struct cell_reqlog *log;
 	bool log_failed; /* said once on stderr */
+	int notices_fd;	 /* project.notices, or -1 */
 	long last_flush;
 	int64_t flush_start;
 	char *pool[POOL_MAX]; /* free buffers */
@@ -350,6 +351,9 @@ static void deny(struct conn *c, const char *why)
 	snprintf(body, sizeof(body),
 		 "cell: %s is not in %s's network allowlist%s%s (cell allow-host %s)\n", c->host,
 		 c->p->project.name, why ? ": " : "", why ? why : "", c->host);
+	/* the line for the cell's prompt (one write: lines of two writers never mix) */
+	if (c->p->notices_fd >= 0)
+		(void)!write(c->p->notices_fd, body, strlen(body));
 	answer(c, 403, "Forbidden", body);
 }
 
@@ -1513,6 +1517,16 @@ int cell_proxy_new(const struct cell_proxy_project *project, const struct cell_p
 		    rl.rlim_cur > 64 && p->o.max_conns > (rl.rlim_cur - 32) / 2)
 			p->o.max_conns = (rl.rlim_cur - 32) / 2;
 	}
+	p->notices_fd = -1;
+	if (project->notices) {
+		p->notices_fd =
+			open(project->notices, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+		if (p->notices_fd < 0) {
+			r = -errno;
+			free(p);
+			return r;
+		}
+	}
 	p->listener = (struct cell_event_source){.fd = listen_fd, .on_event = listener_event};
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -1584,6 +1598,8 @@ void cell_proxy_free(struct cell_proxy *p)
 		conn_close(c);
 		conn_free(c);
 	}
+	if (p->notices_fd >= 0)
+		close(p->notices_fd);
 	cell_resolver_free(p->resolver);
 	cell_fakeaddr_free(p->fakes);
 	cell_event_loop_free(p->loop);

@@ -32,6 +32,7 @@ struct cell_proxy_project {
 	const char *trust_dir; /* a record added or removed here calls reload as well (or NULL) */
 	void (*reload)(void *data, const struct cell_netpolicy **policy);
 	void *reload_data;
+	const char *notices; /* each denial appended here too, a line for people (or NULL) */
 };
 
 struct cell_proxy;

@@ -24,6 +24,7 @@
 
 static struct {
 	char *tmp, *home, *src, *sock;
+	char *cell; /* the cell the shells' hooks run */
 	uid_t uid;
 	gid_t gid;
 	char *env[16];
@@ -56,12 +57,12 @@ static void env_add(const char *fmt, ...)
 /* A project at src/DIR with config, allowed (or not). */
 static char *project(const char *dir, const char *config, bool allowed)
 {
-	char *root = th_join(t.src, dir), *argv[] = {(char *)CELL, (char *)"allow", NULL};
+	char *root = th_join(t.src, dir), *argv[] = {t.cell, (char *)"allow", NULL};
 	struct th_result r;
 
 	free(th_write(root, ".cell.json", config));
 	free(th_write(root, "sub/.keep", ""));
-	th_chown_r(t.tmp, t.uid, t.gid);
+	th_chown_r(t.home, t.uid, t.gid);
 	if (allowed) {
 		th_run_as(t.uid, t.gid, root, argv, t.env, &r);
 		cr_assert(eq(int, r.status, 0), "cell allow: %s", r.err);
@@ -82,6 +83,7 @@ static void setup(void)
 	t.home = th_join(t.tmp, "home");
 	t.src = th_join(t.home, "src");
 	t.sock = th_join(t.tmp, "tmux.sock");
+	t.cell = strdup(CELL);
 	free(th_write(t.home, ".ssh/id", "FAKE KEY\n"));
 	free(th_write(t.home, "notes/.keep", ""));
 	env_add("HOME=%s", t.home);
@@ -130,6 +132,7 @@ static void teardown(void)
 	free(t.home);
 	free(t.src);
 	free(t.sock);
+	free(t.cell);
 }
 
 TestSuite(hook, .init = setup, .fini = teardown, .timeout = 120);
@@ -157,7 +160,7 @@ static void start_shell(int i, const char *extra)
 	struct th_result r;
 
 	t.shell = i;
-	cr_assert(ge(int, asprintf(&rc, sh->rc_text, CELL), 0));
+	cr_assert(ge(int, asprintf(&rc, sh->rc_text, t.cell), 0));
 	if (extra) {
 		char *both;
 
@@ -167,7 +170,7 @@ static void start_shell(int i, const char *extra)
 	}
 	free(th_write(t.home, sh->rc, rc));
 	free(rc);
-	th_chown_r(t.tmp, t.uid, t.gid);
+	th_chown_r(t.home, t.uid, t.gid);
 	cr_assert(ge(int, asprintf(&cmd, "env SHELL=%s %s -i", sh->path, sh->path), 0));
 	argv[13] = cmd;
 	th_run_as(t.uid, t.gid, t.home, argv, t.env, &r);
@@ -453,7 +456,7 @@ ParameterizedTest(int *i, hook, works_beside_direnv_and_can_be_turned_off)
 	char *allow[] = {(char *)"/usr/bin/direnv", (char *)"allow", envdir, NULL};
 
 	free(th_write(envdir, ".envrc", "export FROM_DIRENV=yes\n"));
-	th_chown_r(t.tmp, t.uid, t.gid);
+	th_chown_r(t.home, t.uid, t.gid);
 	{
 		struct th_result r;
 
@@ -496,4 +499,98 @@ ParameterizedTest(int *i, hook, works_beside_direnv_and_can_be_turned_off)
 	expect_at("out %s ssh", a);
 	free(a);
 	free(envdir);
+}
+
+/* cell, cell-init, the shim and cell-session (setuid root) in a prefix of the test's, for
+ * proxy cells as the test user. */
+static void install_prefix(void)
+{
+	static const char *const files[][3] = {
+		{"cell", "bin/cell", "0755"},
+		{"cell-init", "libexec/cell/cell-init", "0755"},
+		{"cell-session", "libexec/cell/cell-session", "4755"},
+		{"libcellshim.so", "libexec/cell/libcellshim.so", "0644"},
+	};
+
+	for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+		char *src = th_join(CELL_TEST_BUILD, files[i][0]),
+		     *prefix = th_join(t.tmp, "prefix");
+		char *dst = th_join(prefix, files[i][1]);
+		char *argv[] = {(char *)"/usr/bin/install",
+				(char *)"-D",
+				(char *)"-m",
+				(char *)files[i][2],
+				src,
+				dst,
+				NULL};
+
+		th_run_ok(NULL, argv, (char *[]){NULL});
+		if (i == 0) {
+			free(t.cell);
+			t.cell = strdup(dst);
+		}
+		free(src);
+		free(prefix);
+		free(dst);
+	}
+}
+
+/* Waits until the terminal shows line (a whole line) at least once, pressing Enter for new
+ * prompts meanwhile (a denial by the kernel reaches the cell a moment after the command);
+ * then it must be there once. */
+static void expect_notice_once(const char *line)
+{
+	char *s = NULL;
+
+	for (int i = 0; i < 100; i++) {
+		free(s);
+		s = screen();
+		if (strstr(s, line))
+			break;
+		tmux("send-keys", "Enter", NULL);
+		usleep(100000);
+	}
+	cr_assert(eq(uint, count(s, line), 1), "'%s' should be shown once:\n%s", line, s);
+	free(s);
+}
+
+ParameterizedTestParameters(hook, denials_are_shown_once_at_the_next_prompt)
+{
+	static int idx[] = {0, 1, 2};
+
+	return cr_make_param_array(int, idx, ELEMENTSOF(idx));
+}
+
+ParameterizedTest(int *i, hook, denials_are_shown_once_at_the_next_prompt)
+{
+	char *a, *s;
+
+	if (geteuid() != 0) {
+		cr_log_warn("SKIP: proxy cells as the test user need cell-session setuid root");
+		cr_skip_test();
+	}
+	install_prefix();
+	th_chown_r(t.home, t.uid, t.gid);
+	a = project("a", "{\"network\": {\"mode\": \"proxy\", \"allow\": []}}", true);
+	start_shell(*i, NULL);
+	type("cd src/a");
+	expect_at("a %s nossh", a);
+	/* the proxy refuses a host; the kernel, a connection around the proxy */
+	type("curl -s -o /dev/null http://evil.test/; echo @@curl");
+	free(wait_line("@@curl"));
+	expect_notice_once("cell: evil.test is not in a's network allowlist (cell allow-host "
+			   "evil.test)");
+	type("LD_PRELOAD= python3 -c 'import socket; socket.create_connection((\"192.0.2.1\", "
+	     "80))' 2>/dev/null; echo @@py");
+	free(wait_line("@@py"));
+	expect_notice_once("cell: blocked 192.0.2.1:80 by python3: not loopback: a cell goes out "
+			   "only through its proxy");
+	/* a few prompts on: still once each */
+	type("echo @@later");
+	free(wait_line("@@later"));
+	s = screen();
+	cr_assert(eq(uint, count(s, "(cell allow-host evil.test)"), 1), "%s", s);
+	cr_assert(eq(uint, count(s, "cell: blocked 192.0.2.1:80"), 1), "%s", s);
+	free(s);
+	free(a);
 }

@@ -132,3 +132,24 @@ Test(denial, anything_but_a_whole_event_is_refused)
 	cr_assert(eq(int, cell_event_decode("{\"id\":\"x\"}", &back), -EINVAL));
 	cr_assert(eq(int, cell_event_decode(CELL_EVENT_PREFIX "00\"}", &back), -EINVAL));
 }
+
+Test(denial, a_notice_for_the_prompt_is_one_line_that_cannot_drive_the_terminal)
+{
+	struct cell_event e = event(AF_INET6, 6, CELL_DENY_NOT_LOOPBACK);
+	char line[256];
+
+	inet_pton(AF_INET6, "2001:db8::1", e.addr);
+	memcpy(e.comm, "ev\033[2Jil\n", 10);
+	cr_assert(eq(int, cell_denial_notice(&e, line, sizeof(line)), (int)strlen(line)));
+	cr_assert(eq(str, line,
+		     (char *)"cell: blocked [2001:db8::1]:443 by ev?[2Jil?: not loopback: a cell "
+			     "goes out only through its proxy\n"));
+	e = event(AF_INET, 17, CELL_DENY_PORT);
+	inet_pton(AF_INET, "127.0.0.1", e.addr);
+	cr_assert(gt(int, cell_denial_notice(&e, line, sizeof(line)), 0));
+	cr_assert(eq(ptr, strchr(line, '\n'), line + strlen(line) - 1));
+	cr_assert(not(eq(ptr, strstr(line, "cell: blocked 127.0.0.1:443 by curl: a loopback port"),
+			 NULL)),
+		  "%s", line);
+	cr_assert(eq(int, cell_denial_notice(&e, line, 20), -E2BIG));
+}
