@@ -509,8 +509,7 @@ int cli_proxy_cell_launch(const struct cell_project *p, const struct cell_config
 			unlink(keeping.notices_path);
 		}
 		free(keeping.notices_path);
-		return cell_diag_set(d, r, NULL, NULL, "cannot prepare the cell: %s",
-				     strerror(-r));
+		return cell_diag_set(d, r, NULL, NULL, "cannot prepare the cell: %s", strerror(-r));
 	}
 	running = (struct cell_running){.id = id,
 					.project = p->id,
