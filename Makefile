@@ -296,6 +296,7 @@ bench-run: $(CELL) $(CELL_INIT) $(CELL_SESSION) $(BENCH_UPSTREAM) $(BENCH_CONNEC
 	$(Q)python3 tests/bench/proxy.py $(abspath $(CELL)) $(abspath $(BENCH_UPSTREAM))
 	$(Q)python3 tests/bench/bpf.py $(abspath $(BUILD)) $(abspath $(BENCH_CONNECT)) \
 		$(abspath $(BENCH_EMPTY_BPF))
+	$(Q)python3 tests/bench/hook.py $(abspath $(CELL))
 
 .PHONY: demo demo-run
 # deps first (a fresh machine has no compiler yet); offline once everything is installed

@@ -104,6 +104,7 @@ if status is-interactive; and not set -q _cell_hooked
     # What the cell refused since the last prompt (cell writes them, a line each), dimmed:
     # fish keeps no descriptor open across prompts, so the lines seen are counted.
     set -g _cell_nseen 0
+    set -g _cell_seen /tmp/.cell-notices-seen.$fish_pid
     function _cell_notices
         set -l n 0
         while read -l line
@@ -113,11 +114,10 @@ if status is-interactive; and not set -q _cell_hooked
             end
         end <$CELL_NOTICES
         set -g _cell_nseen $n
+        printf '' >$_cell_seen
     end
 
     function _cell_inside
-        set -q CELL_NOTICES; and _cell_notices
-        test "$PWD" = "$_cell_pwd"; and return
         set -g _cell_pwd $PWD
         if string match -q -- "$CELL_ROOT/*" "$PWD/"
             _cell_find $PWD $CELL_ROOT; or return
@@ -128,8 +128,12 @@ if status is-interactive; and not set -q _cell_hooked
     function _cell_hook --on-event fish_prompt
         set -q CELL_DISABLE; and test "$CELL_DISABLE" != 0; and return
         if set -q CELL_LEAVE
-            _cell_inside
-        else
+            # notices written since they were last read (a time test, no read)
+            if set -q CELL_NOTICES; and not test "$_cell_seen" -nt "$CELL_NOTICES"
+                _cell_notices
+            end
+            test "$PWD" != "$_cell_pwd"; and _cell_inside
+        else if test "$PWD" != "$_cell_pwd" -o -n "$_cell_pending"
             _cell_outside
         end
     end

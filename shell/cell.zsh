@@ -87,11 +87,10 @@ if [[ -o interactive && -z ${_cell_hooked-} ]]; then
 		while IFS= read -r -u "$_cell_nfd" line; do
 			printf '\e[2m%s\e[0m\n' "$line" >&2
 		done
+		: >"$_cell_seen"
 	}
 
 	_cell_inside() {
-		[[ -n ${_cell_nfd-} ]] && _cell_notices
-		[[ $PWD == "$_cell_pwd" ]] && return
 		_cell_pwd=$PWD
 		case $PWD/ in
 		"$CELL_ROOT"/*) _cell_find "$PWD" "$CELL_ROOT" || return ;;
@@ -102,8 +101,10 @@ if [[ -o interactive && -z ${_cell_hooked-} ]]; then
 	_cell_hook() {
 		if [[ ${CELL_DISABLE:-0} == 0 ]]; then
 			if [[ -n ${CELL_LEAVE-} ]]; then
-				_cell_inside
-			else
+				# notices written since they were last read (a time test, no read)
+				[[ -n ${_cell_nfd-} && ! $_cell_seen -nt $CELL_NOTICES ]] && _cell_notices
+				[[ $PWD != "$_cell_pwd" ]] && _cell_inside
+			elif [[ $PWD != "$_cell_pwd" || -n $_cell_pending ]]; then
 				_cell_outside
 			fi
 		fi
@@ -111,6 +112,8 @@ if [[ -o interactive && -z ${_cell_hooked-} ]]; then
 
 	if [[ -n ${CELL_LEAVE-} && -r ${CELL_NOTICES-} ]]; then
 		exec {_cell_nfd}<"$CELL_NOTICES"
+		# (the cell's own /tmp)
+		_cell_seen=${TMPDIR:-/tmp}/.cell-notices-seen.$$
 	fi
 	if [[ -n ${CELL_LEAVE-} ]]; then
 		# cd - goes where the outer shell was before

@@ -121,6 +121,29 @@ run cell run "${as_user[@]}" -- env LD_PRELOAD= curl -sS --noproxy '*' "http://r
 # through the proxy, under the same allowlist
 run cell run "${as_user[@]}" -- curl -sS --noproxy '*' "http://registry.test:$port/left-pad"
 run cell run "${as_user[@]}" -- curl -sS --noproxy '*' http://example.net/
+
+step "The shell hook: cd into the project enters its cell, cd out leaves it (bash, scripted in tmux)"
+printf 'PS1="\\w \\$ "\neval "$(%q hook bash)"\n' "$cell" > "$HOME/.bashrc"
+sock="$work/tmux.sock"
+# (as root: CELL_ALLOW_ROOT=1 is the hook's --allow-root)
+tmux -S "$sock" -f /dev/null new-session -d -x 110 -y 30 -c "$work" \
+	"env CELL_ALLOW_ROOT=$([ "$(id -u)" -eq 0 ] && echo 1 || echo 0) SHELL=/bin/bash bash -i"
+keys() { tmux -S "$sock" send-keys -l "$1"; tmux -S "$sock" send-keys Enter; }
+shows() {
+	for _ in $(seq 150); do
+		tmux -S "$sock" capture-pane -p | grep -q -- "$1" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+keys "cd net" && shows '^\[cell:net\]'
+keys "curl -sS http://registry.test:$port/left-pad" && shows '^left-pad 1.3.0'
+keys "curl -sS http://example.net/ -o /dev/null -w '%{http_code}\\n'" && shows '^403'
+keys "cd .." && shows '^~/.* \$ $' || true
+keys "echo back outside, in \$PWD" && shows '^back outside'
+tmux -S "$sock" capture-pane -p | sed -e '/^$/d' -e "s|$work|~|g"
+tmux -S "$sock" kill-server
+
 kill "$upstream" 2>/dev/null; wait "$upstream" 2>/dev/null || true
 # what the proxy counted per host, and what the kernel counted for the cells
 run cell stats
@@ -133,4 +156,4 @@ mkdir -p "$work/py" && touch "$work/py/pyproject.toml"
 run cell init "$work/py"
 cat "$work/py/.cell.json"
 
-printf '\nNot implemented yet: the shell hook and pam_cell.so (the LD_PRELOAD shim is in progress): see README.md.\n'
+printf '\nNot implemented yet: pam_cell.so: see README.md.\n'

@@ -84,8 +84,11 @@ int cli_parse_cell_options(int argc, char *argv[], bool with_dir, struct cli_cel
 		{"leave-to", required_argument, NULL, 'L'},
 		{0},
 	};
+	const char *allow_root = getenv("CELL_ALLOW_ROOT");
 	int c;
 
+	/* the shell hook's way to say --allow-root for root's shells */
+	o->allow_root = allow_root && streq(allow_root, "1");
 	opterr = 0;
 	/* '+': a command's own options are not ours */
 	while ((c = getopt_long(argc, argv, with_dir ? "+:hC:u:" : "+:hu:", options, NULL)) >= 0) {
