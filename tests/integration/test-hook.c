@@ -33,14 +33,22 @@ static struct {
 	unsigned probe;
 } t;
 
+/* What the rc files put before cell: nothing, but in a sanitizer build, which in a proxy cell
+ * must not start with the shim preloaded (ASan wants to come first) */
+#ifdef __SANITIZE_ADDRESS__
+#define HOOK_ENV "env LD_PRELOAD= "
+#else
+#define HOOK_ENV ""
+#endif
+
 static const struct shell {
 	const char *name, *path, *rc;
 	const char *rc_text; /* %s: cell */
 } shells[] = {
-	{"bash", "/bin/bash", ".bashrc", "PS1='$ '\neval \"$(%s hook bash)\"\n"},
-	{"zsh", "/usr/bin/zsh", ".zshrc", "PS1='$ '\neval \"$(%s hook zsh)\"\n"},
+	{"bash", "/bin/bash", ".bashrc", "PS1='$ '\neval \"$(" HOOK_ENV "%s hook bash)\"\n"},
+	{"zsh", "/usr/bin/zsh", ".zshrc", "PS1='$ '\neval \"$(" HOOK_ENV "%s hook zsh)\"\n"},
 	{"fish", "/usr/bin/fish", ".config/fish/config.fish",
-	 "function fish_greeting; end\nfunction fish_prompt; echo -n '$ '; end\n"
+	 "function fish_greeting; end\nfunction fish_prompt; echo -n '$ '; end\n" HOOK_ENV
 	 "%s hook fish | source\n"},
 };
 
