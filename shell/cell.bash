@@ -144,6 +144,16 @@ if [[ $- == *i* && -z ${_cell_hooked-} ]]; then
 			fi
 			_cell_prev_cd "$@"
 		}
+		pushd() {
+			if [[ ${CELL_DISABLE:-0} == 0 && $# == 1 && $1 != [-+]* ]]; then
+				_cell_norm "$1"
+				case $_cell_path/ in
+				"$CELL_ROOT"/*) ;;
+				*) [[ -d $_cell_path ]] || _cell_out "$_cell_path" ;;
+				esac
+			fi
+			builtin pushd "$@"
+		}
 	fi
 
 	if [[ ${PROMPT_COMMAND@a} == *a* ]]; then

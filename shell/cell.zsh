@@ -135,6 +135,16 @@ if [[ -o interactive && -z ${_cell_hooked-} ]]; then
 			fi
 			_cell_prev_cd "$@"
 		}
+		pushd() {
+			if [[ ${CELL_DISABLE:-0} == 0 && $# == 1 && $1 != [-+]* ]]; then
+				_cell_norm "$1"
+				case $_cell_path/ in
+				"$CELL_ROOT"/*) ;;
+				*) [[ -d $_cell_path ]] || _cell_out "$_cell_path" ;;
+				esac
+			fi
+			builtin pushd "$@"
+		}
 	fi
 
 	# (precmd hooks do not change $?)

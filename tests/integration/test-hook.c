@@ -309,7 +309,7 @@ ParameterizedTest(int *i, hook, cd_into_and_out_of_cells)
 	type("cd ..");
 	type("cd a");
 	expect_at("a %s nossh", a);
-	type("cd ~/notes");
+	type("pushd ~/notes");
 	expect_at("out %s/notes ssh", t.home);
 	/* from a's cell into b's (a project inside a) */
 	type("cd ../src/a");
