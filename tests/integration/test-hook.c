@@ -472,28 +472,48 @@ ParameterizedTest(int *i, hook, works_beside_direnv_and_can_be_turned_off)
 		cr_assert(eq(int, r.status, 0), "direnv allow: %s", r.err);
 		th_result_done(&r);
 	}
-	cr_assert(ge(
-		int,
-		asprintf(&direnv_hook,
-			 *i == 2 ? "direnv hook fish | source\n" : "eval \"$(direnv hook %s)\"\n",
-			 shells[*i].name),
-		0));
+	/* direnv's hook, and a prompt hook of the user's own, set the way each shell lets one
+	 * (bash: PROMPT_COMMAND as an array) */
+	static const char *const own[] = {
+		"_own() { _own_n=$((_own_n + 1)); }\nPROMPT_COMMAND=(_own)\n",
+		"_own() { _own_n=$((_own_n + 1)); }\nprecmd_functions+=(_own)\n",
+		"set -g _own_n 0\nfunction _own --on-event fish_prompt; set -g _own_n (math "
+		"$_own_n + 1); end\n",
+	};
+
+	cr_assert(ge(int,
+		     asprintf(&direnv_hook,
+			      *i == 2 ? "%sdirenv hook fish | source\n"
+				      : "%seval \"$(direnv hook %s)\"\n",
+			      own[*i], shells[*i].name),
+		     0));
 	start_shell(*i, direnv_hook);
 	free(direnv_hook);
-	/* direnv's hook still works */
+	type(CELL " hook --status");
+	got = wait_line("cell hook: ");
+	want = NULL;
+	cr_assert(ge(int, asprintf(&want, "active in this %s", shells[*i].name), 0));
+	cr_assert(eq(str, got, want), "%s", screen());
+	free(want);
+	free(got);
+	/* direnv's hook still works, and the user's own */
 	type("cd envdir");
-	type("echo @@env1 $FROM_DIRENV");
+	type("echo @@env1 $FROM_DIRENV $_own_n");
 	got = wait_line("@@env1 ");
-	cr_assert(eq(str, got, (char *)"yes"), "%s", screen());
+	/* (a prompt at the start and after each of the two commands before) */
+	cr_assert(eq(str, got, (char *)"yes 3"), "%s", screen());
 	free(got);
 	/* and ours beside it */
 	type("cd ../src/a");
 	expect_at("a %s nossh", a);
 	type(CELL " hook --status");
-	got = wait_line("cell hook: ");
 	want = NULL;
-	cr_assert(ge(int, asprintf(&want, "active in this %s, inside a cell", shells[*i].name), 0));
-	cr_assert(eq(str, got, want), "%s", screen());
+	cr_assert(
+		ge(int,
+		   asprintf(&want, "cell hook: active in this %s, inside a cell", shells[*i].name),
+		   0));
+	got = wait_line(want);
+	cr_assert(eq(str, got, (char *)""), "%s", screen());
 	free(want);
 	free(got);
 	type("cd ~/envdir");
