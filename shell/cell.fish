@@ -125,6 +125,15 @@ if status is-interactive; and not set -q _cell_hooked
         _cell_out $PWD
     end
 
+    # the cell's first shell hands the way out; a shell started in it is just a shell
+    if set -q CELL_LEAVE
+        if set -q CELL_LEAVE_PID; and test "$CELL_LEAVE_PID" != "$fish_pid"
+            set -e CELL_LEAVE
+        else
+            set -gx CELL_LEAVE_PID $fish_pid
+        end
+    end
+
     function _cell_hook --on-event fish_prompt
         set -q CELL_DISABLE; and test "$CELL_DISABLE" != 0; and return
         if set -q CELL_LEAVE

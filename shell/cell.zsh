@@ -110,6 +110,14 @@ if [[ -o interactive && -z ${_cell_hooked-} ]]; then
 		fi
 	}
 
+	# the cell's first shell hands the way out; a shell started in it is just a shell
+	if [[ -n ${CELL_LEAVE-} ]]; then
+		if [[ -n ${CELL_LEAVE_PID-} && $CELL_LEAVE_PID != "$$" ]]; then
+			unset CELL_LEAVE
+		else
+			export CELL_LEAVE_PID=$$
+		fi
+	fi
 	if [[ -n ${CELL_LEAVE-} && -r ${CELL_NOTICES-} ]]; then
 		exec {_cell_nfd}<"$CELL_NOTICES"
 		# (the cell's own /tmp)

@@ -318,6 +318,12 @@ ParameterizedTest(int *i, hook, cd_into_and_out_of_cells)
 	expect_at("b %s nossh", b);
 	type("cd -");
 	expect_at("a %s nossh", a);
+	/* a shell started in the cell is just a shell: its cd out stays in the cell */
+	type(shells[*i].path);
+	type("cd ..");
+	expect_at("a %s nossh", t.src);
+	type("exit");
+	expect_at("a %s nossh", a);
 	/* a name with a space */
 	type("cd '../my proj'");
 	expect_at("my-proj %s nossh", spaced);
