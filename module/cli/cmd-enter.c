@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,13 +94,20 @@ static int shell_setup(struct cell_plan *plan, const char *shell)
 
 static int leave_file_reset(const char *path)
 {
-	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	_cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	struct stat st;
 
 	if (fd < 0 || fstat(fd, &st) < 0)
 		return -errno;
-	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid())
+	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || st.st_nlink != 1)
 		return -EPERM;
+	/* a file of the hook's is empty or holds "+DIR": nothing else is emptied by mistake */
+	if (st.st_size > 0) {
+		char c = 0;
+
+		if (st.st_size > PATH_MAX + 1 || pread(fd, &c, 1, 0) != 1 || c != '+')
+			return -EPERM;
+	}
 	if (ftruncate(fd, 0) < 0 || futimens(fd, NULL) < 0)
 		return -errno;
 	return 0;
@@ -141,7 +149,8 @@ int cmd_enter(int argc, char *argv[])
 	r = o.leave_to ? leave_file_reset(o.leave_to) : 0;
 	if (r < 0) {
 		fprintf(stderr, "cell: --leave-to '%s': %s\n", o.leave_to,
-			r == -EPERM || r == -ELOOP ? "not a regular file of yours" : strerror(-r));
+			r == -EPERM || r == -ELOOP ? "not a shell hook's file of yours"
+						   : strerror(-r));
 		return CELL_EXIT_FAILURE;
 	}
 	r = cli_cell_open(&o, &p, &c, &cwd);

@@ -125,7 +125,9 @@ ParameterizedTestParameters(cli, every_command_has_help_and_rejects_bad_options)
 		{"allow", "usage: cell allow [DIR]\n"},
 		{"deny", "usage: cell deny [DIR]\n"},
 		{"explain", "usage: cell explain [--write-seccomp FILE] [DIR]\n"},
-		{"enter", "usage: cell enter [--user NAME] [--allow-root] [DIR]\n"},
+		{"enter",
+		 "usage: cell enter [--user NAME] [--allow-root] [--leave-to FILE] [DIR]\n"},
+		{"hook", "usage: cell hook bash|zsh|fish | --status\n"},
 		{"doctor", "usage: cell doctor\n"},
 		{"init", "usage: cell init [--name NAME] [DIR]\n"},
 		{"version", "usage: cell version\n"},
@@ -668,5 +670,39 @@ Test(cli, allow_host_refuses_inside_a_cell)
 	}
 	cr_assert(eq(int, r.status, 1));
 	cr_assert(contains(r.err, "allow-host works only outside a cell"));
+	th_result_done(&r);
+}
+
+Test(cli, enter_leave_to_empties_only_a_shell_hooks_file)
+{
+	char *precious = th_write(tmp, "precious", "not a hook's\n"), *text;
+	struct th_result r = cell(NULL, "enter", "--leave-to", precious, NULL);
+
+	cr_assert(eq(int, r.status, 1));
+	cr_assert(not(eq(ptr, strstr(r.err, "not a shell hook's file of yours"), NULL)), "%s",
+		  r.err);
+	th_result_done(&r);
+	text = th_read(precious);
+	cr_assert(eq(str, text, (char *)"not a hook's\n"));
+	free(text);
+	free(precious);
+}
+
+Test(cli, hook_prints_each_shells_code_and_refuses_others)
+{
+	struct th_result r = cell(NULL, "hook", "bash", NULL);
+
+	cr_assert(eq(int, r.status, 0));
+	cr_assert(not(eq(ptr, strstr(r.out, "PROMPT_COMMAND"), NULL)));
+	cr_assert(eq(ptr, strstr(r.out, "@CELL@"), NULL));
+	th_result_done(&r);
+	r = cell(NULL, "hook", "tcsh", NULL);
+	cr_assert(eq(int, r.status, 64));
+	cr_assert(not(eq(ptr, strstr(r.err, "'tcsh' is not a shell cell has a hook for"), NULL)));
+	th_result_done(&r);
+	/* run by this test, not by a shell with the hook */
+	r = cell(NULL, "hook", "--status", NULL);
+	cr_assert(eq(int, r.status, 1));
+	cr_assert(not(eq(ptr, strstr(r.out, "not active in this shell"), NULL)));
 	th_result_done(&r);
 }
