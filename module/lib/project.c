@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "fileio.h"
+#include "macro.h"
 #include "path.h"
 #include "project.h"
 #include "xdg.h"
@@ -103,6 +104,64 @@ int cell_project_find(const char *dir, struct cell_project **ret, struct cell_di
 	if (!p->id) {
 		cell_project_free(p);
 		return -ENOMEM;
+	}
+	*ret = p;
+	return 0;
+}
+
+/* cell_project_open_system's work, into p (which the caller frees). */
+static int open_system(struct cell_project *p, const char *root, const char *config,
+		       struct cell_diag *diag)
+{
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+	int r;
+
+	p->root = realpath(root, NULL);
+	r = !p->root || stat(p->root, &st) < 0 ? negative_errno()
+	    : S_ISDIR(st.st_mode)	       ? 0
+					       : -ENOTDIR;
+	if (r < 0)
+		return cell_diag_set(diag, r, root, NULL, "is not a directory that can be used: %s",
+				     strerror(-r));
+	p->config_path = config ? strdup(config) : cell_path_join(p->root, CELL_CONFIG_FILE);
+	p->id = project_id(p->root);
+	if (!p->config_path || !p->id)
+		return -ENOMEM;
+	fd = open(p->config_path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		r = negative_errno();
+		return cell_diag_set(diag, r, p->config_path, NULL, "cannot be read: %s",
+				     strerror(-r));
+	}
+	/* root reads it and a whole login obeys it: only root may have written it */
+	if (!S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)))
+		return cell_diag_set(diag, -EPERM, p->config_path, NULL,
+				     "must be a regular file owned by root and writable by no one "
+				     "else (it is %s, owner %u, mode %04o)",
+				     S_ISREG(st.st_mode) ? "a file" : "not a regular file",
+				     (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+	r = cell_read_full_fd(fd, CELL_FILE_MAX, &p->text, &p->len);
+	if (r == -EFBIG)
+		return cell_diag_set(diag, r, p->config_path, NULL, "is larger than 1 MiB");
+	if (r < 0)
+		return cell_diag_set(diag, r, p->config_path, NULL, "cannot be read: %s",
+				     strerror(-r));
+	return 0;
+}
+
+int cell_project_open_system(const char *root, const char *config, struct cell_project **ret,
+			     struct cell_diag *diag)
+{
+	struct cell_project *p = calloc(1, sizeof(*p));
+	int r;
+
+	if (!p)
+		return -ENOMEM;
+	r = open_system(p, root, config, diag);
+	if (r < 0) {
+		cell_project_free(p);
+		return r;
 	}
 	*ret = p;
 	return 0;

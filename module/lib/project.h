@@ -24,6 +24,13 @@ struct cell_project {
 int cell_project_find(const char *dir, struct cell_project **ret, struct cell_diag *diag);
 void cell_project_free(struct cell_project *p);
 /*
+ * The project at root for a cell root opens for someone else (pam_cell.so): its config is
+ * config, or root/.cell.json, and must be a regular file owned by root and writable by no
+ * one else (-EPERM). Nothing is looked for above root.
+ */
+int cell_project_open_system(const char *root, const char *config, struct cell_project **ret,
+			     struct cell_diag *diag);
+/*
  * Loads the effective config: built-in defaults, then user_config (NULL or a missing file: none),
  * then the project's bytes, then presets. On error fills diag and returns a negative errno.
  */

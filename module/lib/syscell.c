@@ -1,0 +1,483 @@
+/* SPDX-License-Identifier: MIT */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "ledger.h"
+#include "macro.h"
+#include "netpolicy.h"
+#include "path.h"
+#include "project.h"
+#include "proxy.h"
+#include "running.h"
+#include "session.h"
+#include "stats.h"
+#include "syscell.h"
+
+int cell_syscell_args_parse(int argc, const char **argv, struct cell_syscell_args *ret,
+			    struct cell_diag *diag)
+{
+	struct cell_syscell_args a = {.network = -1};
+
+	for (int i = 0; i < argc; i++) {
+		const char *arg = argv[i];
+
+		if (startswith(arg, "project=") && arg[8] == '/')
+			a.project = arg + 8;
+		else if (startswith(arg, "config=") && arg[7] == '/')
+			a.config = arg + 7;
+		else if (streq(arg, "network=proxy"))
+			a.network = CELL_NET_PROXY;
+		else if (streq(arg, "network=none"))
+			a.network = CELL_NET_NONE;
+		else if (streq(arg, "debug"))
+			a.debug = true;
+		else
+			return cell_diag_set(diag, -EINVAL, NULL, NULL,
+					     "unknown or bad argument '%s' (project=/DIR, "
+					     "config=/FILE, network=proxy|none, debug)",
+					     arg);
+	}
+	if (!a.project)
+		return cell_diag_set(diag, -EINVAL, NULL, NULL,
+				     "project=/DIR is required (the directory the cell is for)");
+	*ret = a;
+	return 0;
+}
+
+static char *state_path(const char *dir, const char *id)
+{
+	if (!cell_session_id_valid(id))
+		return NULL;
+	return cell_path_join(dir, id);
+}
+
+int cell_syscell_state_save(const char *dir, const struct cell_syscell_state *s)
+{
+	_cleanup_free_ char *path = state_path(dir, s->id);
+	char text[2048];
+	int n;
+
+	if (!path)
+		return -EINVAL;
+	n = snprintf(text, sizeof(text),
+		     "uid %u\nproxy %d %" PRIu64 "\nport %u\nstart %" PRId64
+		     "\nproject %s\nname %s\ncgroup %s\nledger %s\n",
+		     (unsigned)s->uid, (int)s->proxy, s->proxy_start, (unsigned)s->proxy_port,
+		     s->start, s->project_id, s->name, s->cgroup, s->ledger);
+	if (n < 0 || (size_t)n >= sizeof(text))
+		return -E2BIG;
+	if (cell_mkdir_p(dir, 0700) < 0)
+		return -errno;
+	return cell_write_file_atomic(path, text, (size_t)n, 0600, false);
+}
+
+/* The rest of line after "key " into out (size), or -EBADMSG. */
+static int field(const char *text, const char *key, char *out, size_t size)
+{
+	size_t klen = strlen(key);
+
+	for (const char *line = text; line && *line; line = strchr(line, '\n'), line += !!line) {
+		size_t n = strcspn(line, "\n");
+
+		if (n > klen && !strncmp(line, key, klen) && line[klen] == ' ') {
+			if (n - klen - 1 >= size)
+				return -EBADMSG;
+			memcpy(out, line + klen + 1, n - klen - 1);
+			out[n - klen - 1] = '\0';
+			return 0;
+		}
+	}
+	return -EBADMSG;
+}
+
+int cell_syscell_state_load(const char *dir, const char *id, struct cell_syscell_state *ret)
+{
+	_cleanup_free_ char *path = state_path(dir, id), *text = NULL;
+	struct cell_syscell_state s = {0};
+	char num[64];
+	unsigned uid, port;
+	int proxy, r;
+
+	if (!path)
+		return -EINVAL;
+	r = cell_read_file(path, O_NOFOLLOW, 4096, &text, NULL);
+	if (r < 0)
+		return r;
+	snprintf(s.id, sizeof(s.id), "%s", id);
+	if (field(text, "uid", num, sizeof(num)) < 0 || sscanf(num, "%u", &uid) != 1 ||
+	    field(text, "proxy", num, sizeof(num)) < 0 ||
+	    sscanf(num, "%d %" SCNu64, &proxy, &s.proxy_start) != 2 ||
+	    field(text, "port", num, sizeof(num)) < 0 || sscanf(num, "%u", &port) != 1 ||
+	    field(text, "start", num, sizeof(num)) < 0 || sscanf(num, "%" SCNd64, &s.start) != 1 ||
+	    port > 65535 || field(text, "project", s.project_id, sizeof(s.project_id)) < 0 ||
+	    field(text, "name", s.name, sizeof(s.name)) < 0 ||
+	    field(text, "cgroup", s.cgroup, sizeof(s.cgroup)) < 0 ||
+	    field(text, "ledger", s.ledger, sizeof(s.ledger)) < 0)
+		return -EBADMSG;
+	s.uid = (uid_t)uid;
+	s.proxy = (pid_t)proxy;
+	s.proxy_port = (uint16_t)port;
+	*ret = s;
+	return 0;
+}
+
+int cell_syscell_state_remove(const char *dir, const char *id)
+{
+	_cleanup_free_ char *path = state_path(dir, id);
+
+	if (!path)
+		return -EINVAL;
+	return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
+}
+
+int cell_syscell_cgroup_of(const char *proc_cgroup, char *path, size_t path_size)
+{
+	for (const char *line = proc_cgroup; line && *line;
+	     line = strchr(line, '\n'), line += !!line) {
+		size_t n = strcspn(line, "\n");
+
+		if (n > 3 && !strncmp(line, "0::", 3)) {
+			if (n - 3 >= path_size)
+				return -ENAMETOOLONG;
+			memcpy(path, line + 3, n - 3);
+			path[n - 3] = '\0';
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+int cell_syscell_cell_of(const char *cgroup_path, uid_t uid, char *id, size_t id_size)
+{
+	const char *at = strstr(cgroup_path, "/" CELL_SESSION_SLICE "/");
+	char prefix[32];
+	size_t n;
+
+	if (!at)
+		return -ENOENT;
+	at += strlen("/" CELL_SESSION_SLICE "/");
+	snprintf(prefix, sizeof(prefix), "%u-", (unsigned)uid);
+	if (strncmp(at, prefix, strlen(prefix)))
+		return -ENOENT;
+	at += strlen(prefix);
+	n = strcspn(at, "/");
+	if (n == 0 || n >= id_size)
+		return -ENOENT;
+	memcpy(id, at, n);
+	id[n] = '\0';
+	return cell_session_id_valid(id) ? 0 : -ENOENT;
+}
+
+/* Becomes pw's user for good (a forked child of root's): groups, gid, uid, no way back. */
+static int become(const struct passwd *pw)
+{
+	if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
+	    setuid(pw->pw_uid) < 0 || setuid(0) == 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -EPERM;
+	return 0;
+}
+
+/* An environment of the account's own for the keeper: nothing of the caller's. */
+static void account_env(const struct passwd *pw)
+{
+	clearenv();
+	setenv("HOME", pw->pw_dir, 1);
+	setenv("USER", pw->pw_name, 1);
+	setenv("LOGNAME", pw->pw_name, 1);
+	setenv("PATH", "/usr/bin:/bin", 1);
+}
+
+/*
+ * The keeper of a system cell, in a forked child: holds the cgroup directory (and so its lock,
+ * shared with the descriptor root's session closed) for as long as the cell is to live, as the
+ * account, and is the cell's proxy when it has one (listen_fd >= 0). Never returns.
+ */
+static _noreturn_ void keeper(const struct passwd *pw, int dir_fd, int listen_fd,
+			      const struct cell_config *c, const struct cell_project *p,
+			      const char *ledger)
+{
+	struct cell_netpolicy *policy = NULL;
+	struct cell_proxy *proxy = NULL;
+	_cleanup_free_ char *log = NULL;
+	sigset_t all;
+
+	/* nothing of the caller's (sshd's sockets, say) but the two descriptors, at 3 and 4 (by
+	 * way of high numbers: either may be at 3 or 4 now) */
+	dir_fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 100);
+	if (listen_fd >= 0)
+		listen_fd = fcntl(listen_fd, F_DUPFD_CLOEXEC, 100);
+	if (dir_fd < 0 || dup2(dir_fd, 3) < 0 || (listen_fd >= 0 && dup2(listen_fd, 4) < 0))
+		_exit(127);
+	close_range(listen_fd >= 0 ? 5 : 4, ~0U, 0);
+	if (setsid() < 0 || become(pw) < 0)
+		_exit(127);
+	account_env(pw);
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	if (listen_fd < 0) {
+		for (;;)
+			pause();
+	}
+	if (cell_netpolicy_new(c, &policy) < 0 || !(log = strdup(ledger)) || !(strrchr(log, '/')) ||
+	    cell_mkdir_parent(ledger, 0700) < 0)
+		_exit(1);
+	strcpy(strrchr(log, '/') + 1, "proxy.log");
+	if (cell_proxy_new(&(struct cell_proxy_project){.policy = policy,
+							.id = p->id,
+							.name = c->name,
+							.ledger = ledger,
+							.log = log},
+			   NULL, 4, &proxy) < 0)
+		_exit(1);
+	_exit(cell_proxy_run(proxy) < 0 ? 1 : 0);
+}
+
+/* Moves pid into the cgroup at path (cgroup2). */
+static int join(const char *path, pid_t pid)
+{
+	_cleanup_free_ char *procs = cell_path_join(path, "cgroup.procs");
+	_cleanup_close_ int fd = procs ? open(procs, O_WRONLY | O_CLOEXEC) : -1;
+	char num[24];
+	int n = snprintf(num, sizeof(num), "%d", (int)pid);
+
+	if (!procs)
+		return -ENOMEM;
+	if (fd < 0)
+		return -errno;
+	return write(fd, num, (size_t)n) == n ? 0 : -errno;
+}
+
+/* The cgroup2 root: the slice's parent. */
+static int cgroup_root(const char *slice, char *out, size_t size)
+{
+	const char *end = strrchr(slice, '/');
+
+	if (!end || (size_t)(end - slice) >= size)
+		return -EINVAL;
+	memcpy(out, slice, (size_t)(end - slice));
+	out[end - slice] = '\0';
+	return 0;
+}
+
+static int self_cgroup(char *path, size_t size)
+{
+	_cleanup_free_ char *text = NULL;
+	int r = cell_read_file("/proc/self/cgroup", 0, 65536, &text, NULL);
+
+	return r < 0 ? r : cell_syscell_cgroup_of(text, path, size);
+}
+
+int cell_syscell_open(const struct cell_syscell_args *a, const struct passwd *pw,
+		      struct cell_syscell_state *ret, struct cell_diag *d)
+{
+	_cleanup_project_ struct cell_project *p = NULL;
+	_cleanup_config_ struct cell_config *c = NULL;
+	_cleanup_free_ char *slice = NULL, *desc = NULL;
+	struct cell_config_env env = {.home = pw->pw_dir, .user = pw->pw_name};
+	struct cell_syscell_state s = {.uid = pw->pw_uid, .start = time(NULL)};
+	struct cell_policy policy = {0};
+	struct cell_session *session = NULL;
+	_cleanup_close_ int listen_fd = -1;
+	char root[512], cell[1024];
+	int mode, r;
+	pid_t pid;
+
+	if (pw->pw_uid == 0)
+		return cell_diag_set(d, -EPERM, NULL, NULL, "a cell is never root's: not for '%s'",
+				     pw->pw_name);
+	r = cell_project_open_system(a->project, a->config, &p, d);
+	if (r < 0)
+		return r;
+	r = cell_project_load_config(p, NULL, &env, &c, d);
+	if (r < 0)
+		return r;
+	mode = a->network >= 0 ? a->network : (int)c->network.mode;
+	if (mode == CELL_NET_HOST)
+		return cell_diag_set(d, -EPERM, p->config_path, "network.mode",
+				     "\"host\" is not for a whole login: use proxy or none");
+	r = cell_session_slice("/proc/self/mountinfo", &slice);
+	if (r >= 0)
+		r = cgroup_root(slice, root, sizeof(root));
+	if (r >= 0)
+		r = self_cgroup(s.cgroup, sizeof(s.cgroup));
+	if (r < 0)
+		return cell_diag_set(d, r, NULL, NULL, "cannot find the cgroup2 hierarchy: %s",
+				     strerror(-r));
+	snprintf(s.id, sizeof(s.id), "pam-%u-%08x", (unsigned)pw->pw_uid,
+		 (unsigned)(getpid() ^ (unsigned)time(NULL) ^ (unsigned)random()));
+	snprintf(s.project_id, sizeof(s.project_id), "%s", p->id);
+	snprintf(s.name, sizeof(s.name), "%s", c->name);
+	if ((size_t)snprintf(s.ledger, sizeof(s.ledger), "%s/.local/state/cell/projects/%s/%s",
+			     pw->pw_dir, p->id, "ledger.jsonl") >= sizeof(s.ledger))
+		return cell_diag_set(d, -ENAMETOOLONG, pw->pw_dir, NULL, "home is too long");
+	if (mode == CELL_NET_PROXY) {
+		struct sockaddr_in sin;
+		socklen_t len = sizeof(sin);
+
+		r = cell_proxy_listen("127.0.0.1:0", &listen_fd, &desc);
+		if (r >= 0 && getsockname(listen_fd, (struct sockaddr *)&sin, &len) < 0)
+			r = -errno;
+		if (r < 0)
+			return cell_diag_set(d, r, NULL, NULL, "cannot make the proxy's socket: %s",
+					     strerror(-r));
+		s.proxy_port = ntohs(sin.sin_port);
+		policy.proxy_port = s.proxy_port;
+	}
+	r = cell_session_open(slice, pw->pw_uid, s.id, &policy, &session);
+	if (r < 0)
+		return cell_diag_set(d, r, NULL, NULL, "cannot open the cell: %s", strerror(-r));
+	pid = fork();
+	if (pid == 0)
+		keeper(pw, session->dir_fd, listen_fd, c, p, s.ledger);
+	if (pid < 0) {
+		r = -errno;
+		cell_session_close(session, NULL);
+		return cell_diag_set(d, r, NULL, NULL, "cannot start the cell's keeper: %s",
+				     strerror(-r));
+	}
+	s.proxy = pid;
+	s.proxy_start = cell_process_start(pid);
+	snprintf(cell, sizeof(cell), "%s/%u-%s", slice, (unsigned)pw->pw_uid, s.id);
+	r = cell_syscell_state_save(CELL_SYSCELL_STATE_DIR, &s);
+	if (r >= 0)
+		r = join(cell, getpid());
+	if (r < 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		cell_syscell_state_remove(CELL_SYSCELL_STATE_DIR, s.id);
+		cell_session_close(session, NULL);
+		return cell_diag_set(d, r, NULL, NULL, "cannot put the session in its cell: %s",
+				     strerror(-r));
+	}
+	/* the keeper holds the lock now; root's copy goes */
+	cell_session_free(session);
+	*ret = s;
+	return 0;
+}
+
+/* Waits for pid (ours or not) to be gone, up to ms. */
+static void wait_gone(pid_t pid, int ms)
+{
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+
+	if (waitpid(pid, NULL, WNOHANG) == pid)
+		return;
+	if (fd >= 0) {
+		struct pollfd pfd = {fd, POLLIN, 0};
+
+		poll(&pfd, 1, ms);
+		close(fd);
+	}
+	waitpid(pid, NULL, WNOHANG);
+}
+
+/* Appends line to the account's ledger as the account (never root in its home). */
+static int append_as(const struct passwd *pw, const char *ledger, const char *line)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		if (become(pw) < 0 || cell_mkdir_parent(ledger, 0700) < 0 ||
+		    cell_ledger_append(ledger, line) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	if (pid < 0)
+		return -errno;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
+}
+
+/* The cell's record, as cell's own cells have theirs (stats.h): the kernel's counters. */
+static int ledger_line(const struct cell_syscell_state *s, const char *id,
+		       const struct cell_counters *counters, char **ret)
+{
+	_cleanup_free_ char *kernel = NULL;
+	struct cell_stats st = {0};
+	int r = cell_session_record(id, -1, counters, &kernel);
+
+	if (r >= 0)
+		r = cell_stats_merge_kernel(&st, kernel, strlen(kernel));
+	if (r >= 0)
+		r = cell_stats_record(&st, "cell", s->project_id, s->name, s->start, time(NULL),
+				      ret);
+	cell_stats_done(&st);
+	return r;
+}
+
+int cell_syscell_find(uid_t uid, char *id, size_t size)
+{
+	char path[512];
+	int r = self_cgroup(path, sizeof(path));
+
+	return r < 0 ? r : cell_syscell_cell_of(path, uid, id, size);
+}
+
+int cell_syscell_close(const char *id, const struct passwd *pw, struct cell_diag *d)
+{
+	_cleanup_free_ char *slice = NULL, *record = NULL;
+	struct cell_syscell_state s;
+	struct cell_counters counters = {0};
+	char root[512], back[1024];
+	int r;
+
+	r = cell_syscell_state_load(CELL_SYSCELL_STATE_DIR, id, &s);
+	if (r == -ENOENT)
+		return -ENOENT;
+	if (r < 0)
+		return cell_diag_set(d, r, CELL_SYSCELL_STATE_DIR, NULL, "%s: unreadable state",
+				     id);
+	if (s.uid != pw->pw_uid)
+		return cell_diag_set(d, -EPERM, NULL, NULL, "cell %s is not %s's", id, pw->pw_name);
+	r = cell_session_slice("/proc/self/mountinfo", &slice);
+	if (r >= 0)
+		r = cgroup_root(slice, root, sizeof(root));
+	if (r < 0)
+		return cell_diag_set(d, r, NULL, NULL, "cannot find the cgroup2 hierarchy: %s",
+				     strerror(-r));
+	/* out of the cell first: closing it ends everything in it */
+	snprintf(back, sizeof(back), "%s%s", root, s.cgroup);
+	if (join(back, getpid()) < 0)
+		join(root, getpid());
+	if (s.proxy > 0 && s.proxy_start && cell_process_start(s.proxy) == s.proxy_start) {
+		kill(s.proxy, SIGTERM);
+		wait_gone(s.proxy, 5000);
+	}
+	for (int i = 0; i < 100; i++) {
+		r = cell_session_reap(slice, s.uid, id, &counters);
+		if (r != -EBUSY)
+			break;
+		usleep(20000);
+	}
+	if (r < 0 && r != -ENOENT)
+		return cell_diag_set(d, r, NULL, NULL, "cannot close cell %s: %s", id,
+				     strerror(-r));
+	if (r == 0)
+		r = ledger_line(&s, id, &counters, &record);
+	if (r == 0)
+		r = append_as(pw, s.ledger, record);
+	cell_syscell_state_remove(CELL_SYSCELL_STATE_DIR, id);
+	if (r < 0)
+		return cell_diag_set(d, r, s.ledger, NULL, "the cell's record was not written: %s",
+				     strerror(-r));
+	return 0;
+}

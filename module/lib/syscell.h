@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <pwd.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "diag.h"
+
+/*
+ * Cells root opens for an account's whole login (pam_cell.so, DESIGN §3): the module's
+ * arguments, and what open_session leaves for close_session, which may run in another process
+ * (sshd's), in a file of its own under CELL_SYSCELL_STATE_DIR.
+ */
+#define CELL_SYSCELL_STATE_DIR "/run/cell/pam"
+
+struct cell_syscell_args {
+	const char *project; /* project=DIR (required) */
+	const char *config;  /* config=FILE (default DIR/.cell.json) */
+	int network;	     /* network=proxy|none: an enum cell_net_mode, or -1 (the config's) */
+	bool debug;	     /* debug: more in syslog */
+};
+
+/* Parses pam_cell.so's arguments (pointing into argv); an unknown or bad one fills diag. */
+int cell_syscell_args_parse(int argc, const char **argv, struct cell_syscell_args *ret,
+			    struct cell_diag *diag);
+
+/* What close needs of an open cell. */
+struct cell_syscell_state {
+	char id[64];
+	uid_t uid;
+	pid_t proxy; /* 0: none */
+	uint64_t proxy_start;
+	uint16_t proxy_port;
+	int64_t start; /* when the cell opened (time()) */
+	char project_id[80];
+	char ledger[512]; /* the account's ledger for this project */
+	char cgroup[512]; /* where the caller was before it joined the cell (cgroup2 path) */
+	char name[80];
+};
+
+/* Writes (atomically), reads or removes state dir/<id>; read: -ENOENT if there is none. */
+int cell_syscell_state_save(const char *dir, const struct cell_syscell_state *s);
+int cell_syscell_state_load(const char *dir, const char *id, struct cell_syscell_state *ret);
+int cell_syscell_state_remove(const char *dir, const char *id);
+
+/*
+ * From /proc/PID/cgroup's text, the cgroup2 path ("0::PATH"), and the id of uid's cell if the
+ * path is one ("/.../cell.slice/<uid>-<id>[/...]"): -ENOENT if not in a cell.
+ */
+int cell_syscell_cgroup_of(const char *proc_cgroup, char *path, size_t path_size);
+int cell_syscell_cell_of(const char *cgroup_path, uid_t uid, char *id, size_t id_size);
+
+/*
+ * Opens pw's system cell for the calling process (root): the project and its root-owned
+ * config, the cell's cgroup and policy, a keeper process as the account that holds the cell
+ * (and is its proxy in proxy mode), the state for close; then moves the caller into the cell.
+ * Nothing is left behind on failure.
+ */
+int cell_syscell_open(const struct cell_syscell_args *a, const struct passwd *pw,
+		      struct cell_syscell_state *ret, struct cell_diag *d);
+/* The id of pw's cell the calling process is in (-ENOENT: none). */
+int cell_syscell_find(uid_t uid, char *id, size_t size);
+/*
+ * Closes cell id: the caller back where it was, the keeper stopped, the cell closed, its
+ * record appended to the account's ledger (as the account), the state removed. -ENOENT when
+ * there is no state (closed already, or never opened).
+ */
+int cell_syscell_close(const char *id, const struct passwd *pw, struct cell_diag *d);

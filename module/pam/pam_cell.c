@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pam_cell.so: a whole login session in a cell (DESIGN §3).
+ *
+ *   session required pam_cell.so project=/srv/agent/work [config=/etc/cell/agent.json]
+ *                                [network=proxy|none] [debug]
+ *
+ * open_session opens the account's cell (module/lib/syscell.c: the same session code as
+ * cell-session) and exports the cell's variables into the PAM environment; close_session
+ * closes it and writes its record to the account's ledger. With "required" a cell that cannot
+ * be opened denies the session; with "optional" the session goes on without one.
+ */
+#include <errno.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include <security/pam_ext.h>
+#include <security/pam_modules.h>
+
+#include "diag.h"
+#include "macro.h"
+#include "syscell.h"
+
+#define DATA_ID "pam_cell.id"
+
+static void cleanup_id(pam_handle_t *pamh, void *data, int error_status)
+{
+	(void)pamh;
+	(void)error_status;
+	free(data);
+}
+
+static int account(pam_handle_t *pamh, struct passwd *pw, char *buf, size_t size)
+{
+	const char *user = NULL;
+	struct passwd *found = NULL;
+
+	if (pam_get_user(pamh, &user, NULL) != PAM_SUCCESS || !user || !*user)
+		return PAM_USER_UNKNOWN;
+	if (getpwnam_r(user, pw, buf, size, &found) != 0 || !found) {
+		pam_syslog(pamh, LOG_ERR, "no such user '%s'", user);
+		return PAM_USER_UNKNOWN;
+	}
+	return PAM_SUCCESS;
+}
+
+static void say(pam_handle_t *pamh, const struct cell_diag *d, const char *what)
+{
+	_cleanup_free_ char *text = cell_diag_format(d);
+
+	pam_syslog(pamh, LOG_ERR, "%s: %s", what, text ? text : "out of memory");
+}
+
+/* The cell's variables for the session's processes. */
+static int export(pam_handle_t *pamh, const struct cell_syscell_state *s, const char *project)
+{
+	static const char *const proxies[] = {"HTTP_PROXY",  "HTTPS_PROXY", "http_proxy",
+					      "https_proxy", "ALL_PROXY",   "all_proxy"};
+	char kv[1024];
+	int r = PAM_SUCCESS;
+
+	for (size_t i = 0; s->proxy_port && r == PAM_SUCCESS && i < ELEMENTSOF(proxies); i++) {
+		snprintf(kv, sizeof(kv), "%s=http://127.0.0.1:%u", proxies[i],
+			 (unsigned)s->proxy_port);
+		r = pam_putenv(pamh, kv);
+	}
+	if (r == PAM_SUCCESS && s->proxy_port)
+		r = pam_putenv(pamh, "NO_PROXY=localhost,127.0.0.1,::1");
+	if (r == PAM_SUCCESS && s->proxy_port)
+		r = pam_putenv(pamh, "no_proxy=localhost,127.0.0.1,::1");
+	snprintf(kv, sizeof(kv), "CELL_ID=%s", s->id);
+	if (r == PAM_SUCCESS)
+		r = pam_putenv(pamh, kv);
+	snprintf(kv, sizeof(kv), "CELL_NAME=%s", s->name);
+	if (r == PAM_SUCCESS)
+		r = pam_putenv(pamh, kv);
+	snprintf(kv, sizeof(kv), "CELL_ROOT=%s", project);
+	if (r == PAM_SUCCESS)
+		r = pam_putenv(pamh, kv);
+	return r;
+}
+
+PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	_cleanup_diag_ struct cell_diag d = {0};
+	struct cell_syscell_args a;
+	struct cell_syscell_state s;
+	struct passwd pw;
+	char buf[4096], *id;
+	int r;
+
+	(void)flags;
+	if (cell_syscell_args_parse(argc, argv, &a, &d) < 0) {
+		say(pamh, &d, "bad arguments");
+		return PAM_SERVICE_ERR;
+	}
+	r = account(pamh, &pw, buf, sizeof(buf));
+	if (r != PAM_SUCCESS)
+		return r;
+	if (cell_syscell_open(&a, &pw, &s, &d) < 0) {
+		say(pamh, &d, "no cell for this session");
+		return PAM_SESSION_ERR;
+	}
+	if (a.debug)
+		pam_syslog(pamh, LOG_DEBUG, "cell %s for %s: project %s, proxy port %u, keeper %d",
+			   s.id, pw.pw_name, a.project, (unsigned)s.proxy_port, (int)s.proxy);
+	id = strdup(s.id);
+	if (!id || pam_set_data(pamh, DATA_ID, id, cleanup_id) != PAM_SUCCESS ||
+	    export(pamh, &s, a.project) != PAM_SUCCESS) {
+		if (!id)
+			pam_syslog(pamh, LOG_ERR, "out of memory");
+		cell_syscell_close(s.id, &pw, &d);
+		return PAM_SESSION_ERR;
+	}
+	return PAM_SUCCESS;
+}
+
+PAM_EXTERN int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	_cleanup_diag_ struct cell_diag d = {0};
+	struct cell_syscell_args a = {0};
+	const void *data = NULL;
+	struct passwd pw;
+	char buf[4096], id[64];
+	int r;
+
+	(void)flags;
+	if (cell_syscell_args_parse(argc, argv, &a, &d) < 0) {
+		say(pamh, &d, "bad arguments");
+		return PAM_SERVICE_ERR;
+	}
+	r = account(pamh, &pw, buf, sizeof(buf));
+	if (r != PAM_SUCCESS)
+		return r;
+	/* the cell this handle opened, else the one this process is in (sshd may close from
+	 * another process than the one that opened) */
+	if (pam_get_data(pamh, DATA_ID, &data) == PAM_SUCCESS && data)
+		snprintf(id, sizeof(id), "%s", (const char *)data);
+	else if (cell_syscell_find(pw.pw_uid, id, sizeof(id)) < 0) {
+		if (a.debug)
+			pam_syslog(pamh, LOG_DEBUG, "no cell to close for %s", pw.pw_name);
+		return PAM_SUCCESS;
+	}
+	r = cell_syscell_close(id, &pw, &d);
+	if (r == -ENOENT) {
+		if (a.debug)
+			pam_syslog(pamh, LOG_DEBUG, "cell %s was closed already", id);
+		return PAM_SUCCESS;
+	}
+	if (r < 0) {
+		say(pamh, &d, "closing the cell");
+		return PAM_SESSION_ERR;
+	}
+	if (a.debug)
+		pam_syslog(pamh, LOG_DEBUG, "cell %s of %s closed", id, pw.pw_name);
+	pam_set_data(pamh, DATA_ID, NULL, NULL);
+	return PAM_SUCCESS;
+}
