@@ -269,9 +269,9 @@ FUZZ_SECONDS ?= 30
 FUZZ_TARGETS := http config
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz-%)
 
-# (the BPF loader, and the session and cell-registry modules that use it, are left out: a fuzzer
-# needs no kernel programs)
-FUZZ_SKIP := module/lib/bpf.c module/lib/session.c module/lib/running.c
+# (the BPF loader, and the session, system-cell and cell-registry modules that use it, are left
+# out: a fuzzer needs no kernel programs)
+FUZZ_SKIP := module/lib/bpf.c module/lib/session.c module/lib/running.c module/lib/syscell.c
 $(BUILD)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(filter-out $(FUZZ_SKIP),$(LIB_SRC)) \
 		$(wildcard module/lib/*.h)
 	@mkdir -p $(@D)

@@ -1,0 +1,349 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pam_cell.so through real Linux-PAM: a driver that opens and closes a session as sshd does
+ * (tests/pam/pam-driver.c), and runuser -l, a real login program, with a service file of the
+ * test's (bound over runuser-l's in a mount namespace of its own: the system's stays as it is).
+ */
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "helpers.h"
+#include "macro.h"
+#include "project.h"
+#include "session.h"
+#include "syscell.h"
+
+#define MODULE CELL_TEST_BUILD "/pam_cell.so"
+#define DRIVER CELL_TEST_BUILD "/test-pam-driver"
+
+static const char upstream_py[] =
+	"import http.server, functools, sys\n"
+	"class H(http.server.SimpleHTTPRequestHandler):\n"
+	"    def log_message(self, *a): pass\n"
+	"s = http.server.HTTPServer(('127.0.0.1', 0), functools.partial(H, directory=sys.argv[1]))\n"
+	"print(s.server_address[1], flush=True)\n"
+	"s.serve_forever()\n";
+
+/* In the session, as the account: where it is, a direct connection, one through the proxy. */
+static const char probe_py[] =
+	"import socket, sys, urllib.request\n"
+	"print('cgroup', [l for l in open('/proc/self/cgroup').read().split() if "
+	"l.startswith('0::')][0][3:])\n"
+	"try: socket.create_connection(('192.0.2.1', 80), timeout=5); print('direct connected')\n"
+	"except OSError as e: print('direct errno', e.errno)\n"
+	"print('proxy', urllib.request.urlopen('http://registry.test:%s/hello' % sys.argv[1], "
+	"timeout=10).status)\n";
+
+static struct {
+	char *tmp, *proj, *www, *slice, service[64], *service_path, *state_home;
+	uid_t uid;
+	gid_t gid;
+	pid_t upstream;
+	unsigned port;
+	int lock_fd; /* the suite's tests one at a time: they count the test user's pam cells */
+} t;
+
+static void write_service(const char *lines)
+{
+	free(th_write("/etc/pam.d", t.service, lines));
+}
+
+static void setup(void)
+{
+	char *argv[] = {(char *)"/usr/bin/python3", (char *)"-c", (char *)upstream_py, NULL, NULL};
+	char *config;
+
+	if (geteuid() != 0)
+		th_skip("needs root (a PAM session module opens cells as root)");
+	memset(&t, 0, sizeof(t));
+	t.lock_fd = open("/run/cell-test-pam.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	cr_assert(ge(int, t.lock_fd, 0));
+	cr_assert(eq(int, flock(t.lock_fd, LOCK_EX), 0));
+	th_test_user(&t.uid, &t.gid);
+	t.tmp = th_mkdtemp();
+	chmod(t.tmp, 0755);
+	t.proj = th_join(t.tmp, "work");
+	t.www = th_join(t.tmp, "www");
+	free(th_write(t.www, "hello", "hello\n"));
+	argv[3] = t.www;
+	t.upstream = th_spawn_server(NULL, argv, (char *[]){NULL}, "%u", &t.port);
+	cr_assert(ge(int,
+		     asprintf(&config,
+			      "{\"name\": \"agent\", \"network\": {\"mode\": \"proxy\", \"allow\": "
+			      "[\"registry.test:%u\"], \"resolve\": {\"registry.test\": "
+			      "\"127.0.0.1\"}}}\n",
+			      t.port),
+		     0));
+	free(th_write(t.proj, ".cell.json", config));
+	free(config);
+	free(th_write(t.proj, "probe.py", probe_py));
+	chmod(t.proj, 0755);
+	snprintf(t.service, sizeof(t.service), "cell-test-%d", (int)getpid());
+	t.service_path = th_join("/etc/pam.d", t.service);
+	cr_assert(eq(int, cell_session_slice("/proc/self/mountinfo", &t.slice), 0));
+}
+
+static void teardown(void)
+{
+	if (t.service_path)
+		unlink(t.service_path);
+	if (t.upstream > 0) {
+		kill(t.upstream, SIGKILL);
+		waitpid(t.upstream, NULL, 0);
+	}
+	if (t.tmp)
+		th_rm_rf(t.tmp);
+	free(t.tmp);
+	free(t.proj);
+	free(t.www);
+	free(t.slice);
+	free(t.service_path);
+	if (t.lock_fd > 0)
+		close(t.lock_fd);
+}
+
+TestSuite(pam, .init = setup, .fini = teardown, .timeout = 90);
+
+/* The test user's cells (pam-*) in the slice, and state files of them, as a count. */
+static unsigned leftovers(void)
+{
+	char prefix[32];
+	unsigned n = 0;
+	DIR *d;
+
+	snprintf(prefix, sizeof(prefix), "%u-pam-", (unsigned)t.uid);
+	d = opendir(t.slice);
+	for (struct dirent *e; d && (e = readdir(d));)
+		n += !strncmp(e->d_name, prefix, strlen(prefix));
+	if (d)
+		closedir(d);
+	snprintf(prefix, sizeof(prefix), "pam-%u-", (unsigned)t.uid);
+	d = opendir(CELL_SYSCELL_STATE_DIR);
+	for (struct dirent *e; d && (e = readdir(d));)
+		n += !strncmp(e->d_name, prefix, strlen(prefix));
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* The driver's output for a session of the test user running argv (NULL: no command). */
+static struct th_result drive(char *const cmd[])
+{
+	char *argv[16] = {(char *)DRIVER, t.service, (char *)TH_TEST_USER};
+	char *env[] = {(char *)"PATH=/usr/bin:/bin", NULL};
+	struct th_result r;
+	size_t n = 3;
+
+	for (size_t i = 0; cmd && cmd[i] && n < ELEMENTSOF(argv) - 1; i++)
+		argv[n++] = cmd[i];
+	argv[n] = NULL;
+	th_run(t.tmp, argv, env, &r);
+	return r;
+}
+
+/* The account's ledger for the project, as text ("" if none). */
+static char *ledger(void)
+{
+	struct cell_project *p = NULL;
+	struct cell_diag d = {0};
+	struct passwd *pw = getpwnam(TH_TEST_USER);
+	char *path, *text;
+
+	cr_assert(not(eq(ptr, pw, NULL)));
+	cr_assert(eq(int, cell_project_open_system(t.proj, NULL, &p, &d), 0));
+	cr_assert(ge(
+		int,
+		asprintf(&path, "%s/.local/state/cell/projects/%s/ledger.jsonl", pw->pw_dir, p->id),
+		0));
+	cell_project_free(p);
+	text = th_read(path);
+	free(path);
+	return text ? text : strdup("");
+}
+
+Test(pam, a_session_is_confined_to_its_cell_and_recorded_when_it_closes)
+{
+	char *service, *cmd[] = {(char *)"/usr/bin/python3", NULL, NULL, NULL}, want[128], *l;
+	char port[16];
+	struct th_result r;
+
+	cr_assert(ge(int,
+		     asprintf(&service, "session required " MODULE " project=%s debug\n", t.proj),
+		     0));
+	write_service(service);
+	free(service);
+	cmd[1] = th_join(t.proj, "probe.py");
+	snprintf(port, sizeof(port), "%u", t.port);
+	cmd[2] = port;
+	r = drive(cmd);
+	free(cmd[1]);
+	cr_assert(eq(int, r.status, 0), "%s\n%s", r.out, r.err);
+	cr_assert(not(eq(ptr, strstr(r.out, "open: Success\n"), NULL)), "%s", r.out);
+	/* the variables the session's processes get */
+	cr_assert(not(eq(ptr, strstr(r.out, "env: HTTP_PROXY=http://127.0.0.1:"), NULL)), "%s",
+		  r.out);
+	cr_assert(not(eq(ptr, strstr(r.out, "env: CELL_NAME=agent\n"), NULL)), "%s", r.out);
+	snprintf(want, sizeof(want), "env: CELL_ID=pam-%u-", (unsigned)t.uid);
+	cr_assert(not(eq(ptr, strstr(r.out, want), NULL)), "%s", r.out);
+	/* in the cell: nothing but the proxy, and through it the allowed host */
+	snprintf(want, sizeof(want), "/" CELL_SESSION_SLICE "/%u-pam-%u-", (unsigned)t.uid,
+		 (unsigned)t.uid);
+	cr_assert(not(eq(ptr, strstr(r.out, want), NULL)), "%s", r.out);
+	cr_assert(not(eq(ptr, strstr(r.out, "direct errno 1\nproxy 200\nstatus: 0\n"), NULL)),
+		  "%s\n%s", r.out, r.err);
+	cr_assert(not(eq(ptr, strstr(r.out, "close: Success\n"), NULL)), "%s", r.out);
+	th_result_done(&r);
+	/* closed: nothing left, and the account's ledger has the cell and its proxy */
+	cr_assert(eq(uint, leftovers(), 0));
+	l = ledger();
+	cr_assert(not(eq(ptr, strstr(l, "\"kind\":\"cell\""), NULL)), "%s", l);
+	cr_assert(not(eq(ptr, strstr(l, "\"connects_denied\":1,"), NULL)), "%s", l);
+	cr_assert(not(eq(ptr, strstr(l, "\"registry.test\":{\"requests\":1,"), NULL)), "%s", l);
+	free(l);
+}
+
+/* open_session with the service's line for pam_cell.so: the driver's output. */
+static struct th_result open_with(const char *line)
+{
+	char *service;
+
+	cr_assert(ge(int, asprintf(&service, "%s\n", line), 0));
+	write_service(service);
+	free(service);
+	return drive(NULL);
+}
+
+Test(pam, bad_arguments_and_configs_deny_the_session_and_leave_nothing)
+{
+	char *config = th_join(t.proj, ".cell.json"), *line;
+	struct th_result r;
+
+	/* an argument pam_cell.so does not know: the service is misconfigured */
+	cr_assert(ge(int,
+		     asprintf(&line, "session required " MODULE " project=%s netwrk=none", t.proj),
+		     0));
+	r = open_with(line);
+	free(line);
+	cr_assert(eq(int, r.status, 1));
+	cr_assert(not(eq(ptr, strstr(r.out, "open: Error in service module\n"), NULL)), "%s",
+		  r.out);
+	th_result_done(&r);
+	/* a project that is not there */
+	r = open_with("session required " MODULE " project=/nonexistent/work");
+	cr_assert(eq(int, r.status, 1));
+	cr_assert(not(eq(ptr,
+			 strstr(r.out, "open: Cannot make/remove an entry for the specified "
+				       "session\n"),
+			 NULL)),
+		  "%s", r.out);
+	th_result_done(&r);
+	cr_assert(ge(int, asprintf(&line, "session required " MODULE " project=%s", t.proj), 0));
+	/* a config others may write, or the account itself */
+	chmod(config, 0666);
+	r = open_with(line);
+	cr_assert(eq(int, r.status, 1));
+	cr_assert(not(eq(ptr, strstr(r.out, "open: Cannot make/remove"), NULL)), "%s", r.out);
+	th_result_done(&r);
+	chmod(config, 0644);
+	cr_assert(eq(int, chown(config, t.uid, t.gid), 0));
+	r = open_with(line);
+	cr_assert(eq(int, r.status, 1));
+	cr_assert(eq(ptr, strstr(r.out, "env: CELL_ID="), NULL), "%s", r.out);
+	th_result_done(&r);
+	cr_assert(eq(int, chown(config, 0, 0), 0));
+	free(line);
+	/* nothing half-made by any of them */
+	cr_assert(eq(uint, leftovers(), 0));
+	/* optional: the session goes on without a cell */
+	r = open_with("session required pam_permit.so\n"
+		      "session optional " MODULE " project=/nonexistent/work");
+	cr_assert(eq(int, r.status, 0), "%s", r.out);
+	cr_assert(eq(ptr, strstr(r.out, "env: CELL_ID="), NULL), "%s", r.out);
+	th_result_done(&r);
+	free(config);
+}
+
+Test(pam, close_without_open_or_twice_is_fine)
+{
+	char *line;
+	struct th_result r;
+
+	/* a close with no cell to close (the driver's process is in none) */
+	cr_assert(ge(int, asprintf(&line, "session required " MODULE " project=%s", t.proj), 0));
+	write_service(line);
+	free(line);
+	{
+		char *argv[] = {
+			(char *)"/usr/bin/python3", (char *)"-c",
+			(char *)"import ctypes, sys\n"
+				"pam = ctypes.CDLL('libpam.so.0')\n"
+				"h = ctypes.c_void_p()\n"
+				"class C(ctypes.Structure): _fields_ = [('f', ctypes.c_void_p), "
+				"('d', ctypes.c_void_p)]\n"
+				"c = C()\n"
+				"print(pam.pam_start(sys.argv[1].encode(), b'" TH_TEST_USER
+				"', ctypes.byref(c), ctypes.byref(h)))\n"
+				"print(pam.pam_close_session(h, 0))\n"
+				"print(pam.pam_close_session(h, 0))\n",
+			t.service, NULL};
+
+		th_run(t.tmp, argv, (char *[]){(char *)"PATH=/usr/bin:/bin", NULL}, &r);
+	}
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	cr_assert(eq(str, r.out, (char *)"0\n0\n0\n"), "%s", r.err);
+	th_result_done(&r);
+	cr_assert(eq(uint, leftovers(), 0));
+}
+
+/* runuser -l, a real login program, with the test's service in place of runuser-l's (in a
+ * mount namespace of its own: the system's file is never touched). */
+Test(pam, a_login_by_runuser_runs_in_the_cell)
+{
+	char *service = th_join(t.tmp, "runuser-l"), *script, *l;
+	struct th_result r;
+	char *argv[] = {(char *)"/usr/bin/unshare",
+			(char *)"-m",
+			(char *)"/bin/sh",
+			(char *)"-c",
+			NULL,
+			NULL};
+	char text[512];
+
+	snprintf(text, sizeof(text),
+		 "auth sufficient pam_rootok.so\naccount required pam_permit.so\n"
+		 "session required pam_unix.so\nsession required " MODULE " project=%s\n",
+		 t.proj);
+	free(th_write(t.tmp, "runuser-l", text));
+	cr_assert(ge(int,
+		     asprintf(&script,
+			      "mount --make-rprivate / && mount --bind %s /etc/pam.d/runuser-l && "
+			      "runuser -l " TH_TEST_USER " -c 'python3 %s/probe.py %u'",
+			      service, t.proj, t.port),
+		     0));
+	argv[4] = script;
+	th_run(t.tmp, argv, (char *[]){(char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL}, &r);
+	free(script);
+	cr_assert(eq(int, r.status, 0), "%s\n%s", r.out, r.err);
+	snprintf(text, sizeof(text), "/" CELL_SESSION_SLICE "/%u-pam-", (unsigned)t.uid);
+	cr_assert(not(eq(ptr, strstr(r.out, text), NULL)), "%s", r.out);
+	cr_assert(not(eq(ptr, strstr(r.out, "direct errno 1\nproxy 200\n"), NULL)), "%s\n%s", r.out,
+		  r.err);
+	th_result_done(&r);
+	cr_assert(eq(uint, leftovers(), 0));
+	l = ledger();
+	cr_assert(not(eq(ptr, strstr(l, "\"connects_denied\":1,"), NULL)), "%s", l);
+	free(l);
+	free(service);
+}
