@@ -14,6 +14,8 @@ BUILD ?= build
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 LIBEXECDIR ?= $(PREFIX)/libexec/cell
+# where the system's PAM modules are (Debian: /lib/x86_64-linux-gnu/security)
+PAMDIR ?= $(shell pkg-config --variable=libdir pam 2>/dev/null || echo /lib)/security
 DESTDIR ?=
 PKG_CONFIG ?= pkg-config
 SANITIZE ?= 0
@@ -348,7 +350,8 @@ lint: deps
 # build with the same PREFIX you install with.
 .PHONY: install
 install: $(CELL) $(CELL_INIT) $(CELL_SESSION) $(SHIM) $(PAM_MODULE)
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(PAMDIR)
+	install -m 0644 $(PAM_MODULE) $(DESTDIR)$(PAMDIR)/pam_cell.so
 	install -m 0755 $(CELL) $(DESTDIR)$(BINDIR)/cell
 	install -m 0755 $(CELL_INIT) $(DESTDIR)$(LIBEXECDIR)/cell-init
 	install -m 0644 $(SHIM) $(DESTDIR)$(LIBEXECDIR)/libcellshim.so

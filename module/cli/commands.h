@@ -5,6 +5,7 @@
 int cmd_run(int argc, char *argv[]);
 int cmd_enter(int argc, char *argv[]);
 int cmd_hook(int argc, char *argv[]);
+int cmd_login_shell(int argc, char *argv[]);
 int cmd_proxy(int argc, char *argv[]);
 int cmd_stats(int argc, char *argv[]);
 int cmd_log(int argc, char *argv[]);

@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "log.h"
+#include "path.h"
 #include "suggest.h"
 
 static const struct cli_command commands[] = {
@@ -16,6 +17,8 @@ static const struct cli_command commands[] = {
 	 "Start your shell in the project's cell; exit it to leave"},
 	{"hook", cmd_hook, "bash|zsh|fish | --status",
 	 "Print the shell code that enters a project's cell on cd (eval it in your shell's rc)"},
+	{"login-shell", cmd_login_shell, "[-c COMMAND]",
+	 "An account's login shell for logins pam_cell.so puts in a cell (as cell-login-shell)"},
 	{"proxy", cmd_proxy,
 	 "[-C DIR] [--listen ADDR] [--max-head BYTES] [--head-timeout MS] [--connect-timeout MS] "
 	 "[--idle-timeout MS] [--max-tunnels N] [--flush-interval MS] [--log-max BYTES] [--notices FILE]",
@@ -111,6 +114,10 @@ int main(int argc, char *argv[])
 
 	if (level && cell_log_parse_level(level, &l) >= 0)
 		cell_log_set_level(l);
+	/* a login shell by the name cell-login-shell ("-cell-login-shell" from login and sshd) */
+	if (argc > 0 &&
+	    streq(cell_path_basename(argv[0]) + (argv[0][0] == '-'), "cell-login-shell"))
+		return cmd_login_shell(argc, argv);
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+hVv", options, NULL)) >= 0) {
 		switch (c) {

@@ -55,7 +55,8 @@ static void say(pam_handle_t *pamh, const struct cell_diag *d, const char *what)
 }
 
 /* The cell's variables for the session's processes. */
-static int export(pam_handle_t *pamh, const struct cell_syscell_state *s, const char *project)
+static int export(pam_handle_t *pamh, const struct cell_syscell_state *s, const char *project,
+		  const char *config)
 {
 	static const char *const proxies[] = {"HTTP_PROXY",  "HTTPS_PROXY", "http_proxy",
 					      "https_proxy", "ALL_PROXY",   "all_proxy"};
@@ -79,6 +80,10 @@ static int export(pam_handle_t *pamh, const struct cell_syscell_state *s, const 
 		r = pam_putenv(pamh, kv);
 	snprintf(kv, sizeof(kv), "CELL_ROOT=%s", project);
 	if (r == PAM_SUCCESS)
+		r = pam_putenv(pamh, kv);
+	/* for cell login-shell */
+	snprintf(kv, sizeof(kv), "CELL_CONFIG=%s", config ? config : "");
+	if (r == PAM_SUCCESS && config)
 		r = pam_putenv(pamh, kv);
 	return r;
 }
@@ -109,7 +114,7 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 			   s.id, pw.pw_name, a.project, (unsigned)s.proxy_port, (int)s.proxy);
 	id = strdup(s.id);
 	if (!id || pam_set_data(pamh, DATA_ID, id, cleanup_id) != PAM_SUCCESS ||
-	    export(pamh, &s, a.project) != PAM_SUCCESS) {
+	    export(pamh, &s, a.project, a.config) != PAM_SUCCESS) {
 		if (!id)
 			pam_syslog(pamh, LOG_ERR, "out of memory");
 		cell_syscell_close(s.id, &pw, &d);

@@ -347,3 +347,51 @@ Test(pam, a_login_by_runuser_runs_in_the_cell)
 	free(l);
 	free(service);
 }
+
+/* cell-login-shell (a link to cell, as an account's shell in /etc/passwd would name it) with
+ * -c, as sshd runs a command: in the project's bubblewrap cell, within the login's cell. */
+Test(pam, the_login_shell_adds_the_filesystem_cell)
+{
+	char *link = th_join(t.tmp, "cell-login-shell"), *line, *script;
+	char *cmd[] = {link, (char *)"-c", NULL, NULL};
+	struct th_result r;
+
+	cr_assert(eq(int, symlink(CELL_TEST_BUILD "/cell", link), 0));
+	/* the account's workspace; its config stays root's */
+	cr_assert(eq(int, chown(t.proj, t.uid, t.gid), 0));
+	cr_assert(ge(int, asprintf(&line, "session required " MODULE " project=%s", t.proj), 0));
+	write_service(line);
+	free(line);
+	cr_assert(ge(int,
+		     asprintf(&script,
+			      "cd \"$CELL_ROOT\" && python3 probe.py %u; "
+			      "test -e /etc/shadow && echo shadow; test -d ~/.ssh && echo ssh; "
+			      "touch /usr/x 2>/dev/null || echo usr read-only; echo in $PWD",
+			      t.port),
+		     0));
+	cmd[2] = script;
+	free(th_write("/home/" TH_TEST_USER, ".ssh/known_hosts", "x\n"));
+	r = drive(cmd);
+	free(script);
+	cr_assert(eq(int, r.status, 0), "%s\n%s", r.out, r.err);
+	/* the kernel's rules still hold (the session's cell), the proxy's variables came in */
+	cr_assert(not(eq(ptr, strstr(r.out, "direct errno 1\nproxy 200\n"), NULL)), "%s\n%s", r.out,
+		  r.err);
+	/* and now the filesystem is a cell's: no ~/.ssh, the system read-only */
+	cr_assert(eq(ptr, strstr(r.out, "\nssh\n"), NULL), "%s", r.out);
+	cr_assert(not(eq(ptr, strstr(r.out, "usr read-only\n"), NULL)), "%s", r.out);
+	th_result_done(&r);
+	/* outside a login's cell it refuses to start a shell at all */
+	{
+		char *argv[] = {link, (char *)"-c", (char *)"echo ran", NULL};
+
+		th_run_as(t.uid, t.gid, t.tmp, argv,
+			  (char *[]){(char *)"CELL_ROOT=/tmp", (char *)"PATH=/usr/bin:/bin", NULL},
+			  &r);
+	}
+	cr_assert(eq(int, r.status, 1));
+	cr_assert(eq(ptr, strstr(r.out, "ran"), NULL));
+	cr_assert(not(eq(ptr, strstr(r.err, "not in its login's cell"), NULL)), "%s", r.err);
+	th_result_done(&r);
+	free(link);
+}

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cell login-shell [-c COMMAND]: an account's login shell for logins pam_cell.so puts in a cell
+ * (docs/pam.md). Set as the account's shell by way of the name cell-login-shell (a link to
+ * cell: /etc/passwd holds no arguments); sshd and login run it as "-cell-login-shell" and
+ * with "-c COMMAND" for a command.
+ *
+ * The login is in its cell already (pam_cell.so: the cgroup, the kernel's rules, the proxy and
+ * its variables); this adds the filesystem: the shell runs in a bubblewrap cell of the
+ * project pam_cell.so named (CELL_ROOT, and CELL_CONFIG when the service gave config=), with
+ * the host's network as the session has it, which the kernel confines.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "plan.h"
+#include "project.h"
+#include "syscell.h"
+
+/* The shell to start: the config's, else bash, else sh (the account's own is this). */
+static const char *inner_shell(const struct cell_config *c)
+{
+	if (c->shell)
+		return c->shell;
+	return access("/bin/bash", X_OK) == 0 ? "/bin/bash" : "/bin/sh";
+}
+
+int cmd_login_shell(int argc, char *argv[])
+{
+	static const char *const proxies[] = {"HTTP_PROXY",  "HTTPS_PROXY", "http_proxy",
+					      "https_proxy", "ALL_PROXY",   "all_proxy",
+					      "NO_PROXY",    "no_proxy",    "CELL_ID"};
+	_cleanup_project_ struct cell_project *p = NULL;
+	_cleanup_config_ struct cell_config *c = NULL;
+	_cleanup_plan_ struct cell_plan *plan = NULL;
+	_cleanup_diag_ struct cell_diag d = {0};
+	struct cell_config_env env = cell_config_env_from_process();
+	const char *root = getenv("CELL_ROOT"), *command = NULL;
+	char *shell_argv[4] = {NULL}, id[64];
+	int opt, r;
+
+	opterr = 0;
+	while ((opt = getopt(argc, argv, "+:hc:")) >= 0) {
+		if (opt == 'h') {
+			cli_usage("login-shell", false);
+			return CELL_EXIT_OK;
+		}
+		if (opt != 'c')
+			return cli_bad_option(argv, opt);
+		command = optarg;
+	}
+	if (optind < argc)
+		return cli_bad_usage("login-shell", "unexpected argument '%s'", argv[optind]);
+	if (!root || root[0] != '/') {
+		fprintf(stderr, "cell login-shell: this login has no cell (pam_cell.so in the "
+				"service's session stack sets CELL_ROOT)\n");
+		return CELL_EXIT_FAILURE;
+	}
+	/* the kernel's confinement comes from the session's cell: never start a shell outside */
+	if (cell_syscell_find(getuid(), id, sizeof(id)) < 0) {
+		fprintf(stderr, "cell login-shell: this process is not in its login's cell\n");
+		return CELL_EXIT_FAILURE;
+	}
+	r = cell_project_open_system(root, getenv("CELL_CONFIG"), &p, &d);
+	if (r >= 0)
+		r = cell_project_load_config(p, NULL, &env, &c, &d);
+	if (r < 0) {
+		cli_print_diag(&d);
+		return CELL_EXIT_CONFIG;
+	}
+	shell_argv[0] = (char *)inner_shell(c);
+	shell_argv[1] = (char *)(command ? "-c" : "-l");
+	shell_argv[2] = (char *)command;
+	r = cli_cell_plan(p, c, p->root, shell_argv, &plan);
+	if (r >= 0)
+		return r;
+	/* the host's network, as the session's cell lets it: its proxy, and nothing else */
+	plan->net_mode = CELL_NET_HOST;
+	for (size_t i = 0; i < ELEMENTSOF(proxies); i++)
+		if (getenv(proxies[i]) &&
+		    cell_plan_setenv(plan, proxies[i], getenv(proxies[i])) < 0)
+			return CELL_EXIT_FAILURE;
+	return cli_cell_launch(p, c, plan);
+}
