@@ -333,8 +333,9 @@ bench-run: $(CELL) $(CELL_INIT) $(CELL_SESSION) $(BENCH_UPSTREAM) $(BENCH_CONNEC
 demo: deps
 	$(Q)$(MAKE) --no-print-directory demo-run
 
-demo-run: $(CELL) $(CELL_INIT) $(CELL_SESSION)
-	$(Q)bash examples/demo/demo.sh $(abspath $(CELL))
+demo-run: $(CELL) $(CELL_INIT) $(CELL_SESSION) $(SHIM) $(PAM_MODULE) $(PAM_DRIVER) test-user
+	$(Q)bash examples/demo/demo.sh $(abspath $(CELL)) $(abspath $(PAM_MODULE)) \
+		$(abspath $(PAM_DRIVER))
 
 C_FILES = $(shell find module shim bpf tests -name '*.[ch]' -not -path '*/fixtures/*')
 

@@ -4,7 +4,9 @@
 # config are never touched.
 set -euo pipefail
 
-cell=${1:?usage: demo.sh PATH-TO-CELL}
+cell=${1:?usage: demo.sh PATH-TO-CELL [PAM-MODULE PAM-DRIVER]}
+pam_module=${2:-}
+pam_driver=${3:-}
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/cell-demo.XXXXXX")
 chmod 755 "$work"
@@ -156,4 +158,27 @@ mkdir -p "$work/py" && touch "$work/py/pyproject.toml"
 run cell init "$work/py"
 cat "$work/py/.cell.json"
 
-printf '\nNot implemented yet: pam_cell.so: see README.md.\n'
+if [ "$(id -u)" -eq 0 ] && [ -x "$pam_driver" ] && id celltest >/dev/null 2>&1; then
+	step "A whole login in a cell: pam_cell.so (as root: a PAM session for the user celltest)"
+	# a system cell's config is root's and writable by no one else; the service file is the
+	# demo's own, removed at the end
+	mkdir -p "$work/agent" && chmod 755 "$work/agent"
+	cat > "$work/agent/.cell.json" <<JSON
+{"name": "agent", "network": {"mode": "proxy", "allow": ["registry.test:$port"],
+ "resolve": {"registry.test": "127.0.0.1"}}}
+JSON
+	chmod 644 "$work/agent/.cell.json"
+	service="cell-demo-$$"
+	echo "session required $pam_module project=$work/agent" > "/etc/pam.d/$service"
+	trap 'rm -f "/etc/pam.d/$service"; rm -rf "$work"' EXIT
+	python3 -m http.server "$port" --bind 127.0.0.1 -d "$work/registry" > /dev/null 2>&1 &
+	upstream=$!
+	sleep 0.3
+	run "$pam_driver" "$service" celltest sh -c "grep '^0::' /proc/self/cgroup; \
+curl -sS http://registry.test:$port/left-pad; \
+curl -sS -o /dev/null -w '%{http_code} for example.net\n' http://example.net/; \
+python3 -c 'import socket; socket.create_connection((\"192.0.2.1\", 80))' 2>&1 | tail -n 1"
+	kill "$upstream" 2>/dev/null; wait "$upstream" 2>/dev/null || true
+fi
+
+printf '\nThat is the tour; README.md says more about each part.\n'
