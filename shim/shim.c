@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -22,6 +23,7 @@ static atomic_int conf_state;
 static void load(void)
 {
 	char buf[sizeof(conf.text)];
+	const char *path;
 	size_t len = 0;
 	int fd, state = 2, expected = 0;
 
@@ -32,7 +34,9 @@ static void load(void)
 		return;
 	}
 	/* no one reads conf until the state says 1 */
-	fd = open(CELL_SHIM_CONF_PATH, O_RDONLY | O_CLOEXEC);
+	/* a login pam_cell.so put in a cell has them elsewhere (no cell's /run/cell there) */
+	path = getenv(CELL_SHIM_CONF_VAR);
+	fd = open(path && path[0] == '/' ? path : CELL_SHIM_CONF_PATH, O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {
 		for (;;) {
 			ssize_t n = read(fd, buf + len, sizeof(buf) - len);

@@ -74,6 +74,8 @@ int cli_cell_open(const struct cli_cell_options *o, struct cell_project **ret_pr
 /* Builds the plan for command; prints problems and returns an exit code, or -1. */
 /* The cell's shell: config's shell, else a non-empty $SHELL, else /bin/sh. */
 const char *cli_shell(const struct cell_config *c);
+/* The LD_PRELOAD shim in a cell whose proxy is on 127.0.0.1:port (none if not built). */
+int cli_add_shim(struct cell_plan *plan, const struct cell_config *c, uint16_t port);
 int cli_cell_plan(const struct cell_project *p, const struct cell_config *c, const char *cwd,
 		  char *const *command, struct cell_plan **ret);
 /*

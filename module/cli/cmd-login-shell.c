@@ -20,6 +20,7 @@
 #include "commands.h"
 #include "plan.h"
 #include "project.h"
+#include "shimproto.h"
 #include "syscell.h"
 
 /* The shell to start: the config's, else bash, else sh (the account's own is this). */
@@ -42,6 +43,7 @@ int cmd_login_shell(int argc, char *argv[])
 	struct cell_config_env env = cell_config_env_from_process();
 	const char *root = getenv("CELL_ROOT"), *command = NULL;
 	char *shell_argv[4] = {NULL}, id[64];
+	unsigned port = 0;
 	int opt, r;
 
 	opterr = 0;
@@ -85,5 +87,16 @@ int cmd_login_shell(int argc, char *argv[])
 		if (getenv(proxies[i]) &&
 		    cell_plan_setenv(plan, proxies[i], getenv(proxies[i])) < 0)
 			return CELL_EXIT_FAILURE;
+	/* this process may have the session's shim, whose exec hook would give bwrap and the cell
+	 * the session's LD_PRELOAD and settings (paths the cell has not): empty ones instead (the
+	 * cell's own shim is the command's, from cell-init) */
+	if (cell_plan_setenv(plan, "LD_PRELOAD", "") < 0 ||
+	    cell_plan_setenv(plan, CELL_SHIM_CONF_VAR, "") < 0)
+		return CELL_EXIT_FAILURE;
+	/* and the cell's own shim, for clients that ignore the proxy's variables */
+	if (getenv("HTTP_PROXY") &&
+	    sscanf(getenv("HTTP_PROXY"), "http://127.0.0.1:%u", &port) == 1 && port > 0 &&
+	    port < 65536 && cli_add_shim(plan, c, (uint16_t)port) < 0)
+		return CELL_EXIT_FAILURE;
 	return cli_cell_launch(p, c, plan);
 }

@@ -313,7 +313,7 @@ static int proxy_env(struct cell_plan *plan, uint16_t port)
  * program started with a cleaned-up environment is to keep) at CELL_SHIM_CONF_PATH. A build
  * without it runs the cell without it.
  */
-static int add_shim(struct cell_plan *plan, const struct cell_config *c, uint16_t port)
+int cli_add_shim(struct cell_plan *plan, const struct cell_config *c, uint16_t port)
 {
 	static const char *const kept[] = {"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy",
 					   "ALL_PROXY",	 "all_proxy",	"NO_PROXY",   "no_proxy"};
@@ -499,7 +499,7 @@ int cli_proxy_cell_launch(const struct cell_project *p, const struct cell_config
 		 (unsigned)port);
 	r = proxy_env(plan, port);
 	if (r >= 0)
-		r = add_shim(plan, c, port);
+		r = cli_add_shim(plan, c, port);
 	if (r >= 0)
 		r = add_notices(plan, p, id, &keeping);
 	if (r < 0) {

@@ -14,6 +14,8 @@
 /* Where the cell has the shim and its settings (read-only binds). */
 #define CELL_SHIM_PATH "/run/cell/libcellshim.so"
 #define CELL_SHIM_CONF_PATH "/run/cell/shim.conf"
+/* Outside a bubblewrap cell (a login pam_cell.so put in a cell), where the settings are. */
+#define CELL_SHIM_CONF_VAR "CELL_SHIM_CONF"
 
 /*
  * A CONNECT with this header field is answered 200 by the proxy as soon as the allowlist lets

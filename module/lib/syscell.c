@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -26,6 +27,7 @@
 #include "proxy.h"
 #include "running.h"
 #include "session.h"
+#include "shimproto.h"
 #include "stats.h"
 #include "syscell.h"
 
@@ -77,9 +79,10 @@ int cell_syscell_state_save(const char *dir, const struct cell_syscell_state *s)
 		return -EINVAL;
 	n = snprintf(text, sizeof(text),
 		     "uid %u\nproxy %d %" PRIu64 "\nport %u\nstart %" PRId64
-		     "\nproject %s\nname %s\ncgroup %s\nledger %s\n",
+		     "\nproject %s\nname %s\ncgroup %s\nledger %s\nshim %s\n",
 		     (unsigned)s->uid, (int)s->proxy, s->proxy_start, (unsigned)s->proxy_port,
-		     s->start, s->project_id, s->name, s->cgroup, s->ledger);
+		     s->start, s->project_id, s->name, s->cgroup, s->ledger,
+		     s->shim_conf[0] ? s->shim_conf : "-");
 	if (n < 0 || (size_t)n >= sizeof(text))
 		return -E2BIG;
 	if (cell_mkdir_p(dir, 0700) < 0)
@@ -128,8 +131,11 @@ int cell_syscell_state_load(const char *dir, const char *id, struct cell_syscell
 	    port > 65535 || field(text, "project", s.project_id, sizeof(s.project_id)) < 0 ||
 	    field(text, "name", s.name, sizeof(s.name)) < 0 ||
 	    field(text, "cgroup", s.cgroup, sizeof(s.cgroup)) < 0 ||
-	    field(text, "ledger", s.ledger, sizeof(s.ledger)) < 0)
+	    field(text, "ledger", s.ledger, sizeof(s.ledger)) < 0 ||
+	    field(text, "shim", s.shim_conf, sizeof(s.shim_conf)) < 0)
 		return -EBADMSG;
+	if (streq(s.shim_conf, "-"))
+		s.shim_conf[0] = '\0';
 	s.uid = (uid_t)uid;
 	s.proxy = (pid_t)proxy;
 	s.proxy_port = (uint16_t)port;
@@ -248,6 +254,37 @@ static _noreturn_ void keeper(const struct passwd *pw, int dir_fd, int listen_fd
 	_exit(cell_proxy_run(proxy) < 0 ? 1 : 0);
 }
 
+/* The shim's settings for the session's processes: the proxy, and what a program started
+ * with an environment of its own keeps (the proxy's variables, LD_PRELOAD, where these are). */
+static int shim_conf(struct cell_syscell_state *s, const struct cell_config *c, const char *lib)
+{
+	static const char *const names[] = {"HTTP_PROXY",  "HTTPS_PROXY", "http_proxy",
+					    "https_proxy", "ALL_PROXY",	  "all_proxy"};
+	char vars[ELEMENTSOF(names) + 4][600], *env[ELEMENTSOF(names) + 5] = {NULL}, text[4096];
+	size_t n = 0;
+	int r;
+
+	snprintf(s->shim_conf, sizeof(s->shim_conf), "%s/%s.conf", CELL_SYSCELL_SHIM_DIR, s->id);
+	for (size_t i = 0; i < ELEMENTSOF(names); i++, n++)
+		snprintf(vars[n], sizeof(vars[n]), "%s=http://127.0.0.1:%u", names[i],
+			 (unsigned)s->proxy_port);
+	snprintf(vars[n++], sizeof(vars[0]), "NO_PROXY=localhost,127.0.0.1,::1");
+	snprintf(vars[n++], sizeof(vars[0]), "no_proxy=localhost,127.0.0.1,::1");
+	snprintf(vars[n++], sizeof(vars[0]), "LD_PRELOAD=%s", lib);
+	snprintf(vars[n++], sizeof(vars[0]), "%s=%s", CELL_SHIM_CONF_VAR, s->shim_conf);
+	for (size_t i = 0; i < n; i++)
+		env[i] = vars[i];
+	r = cell_shim_conf_format(s->proxy_port, c->network.local_ports, c->network.n_local_ports,
+				  env, text, sizeof(text));
+	if (r >= 0 && cell_mkdir_p(CELL_SYSCELL_SHIM_DIR, 0755) < 0)
+		r = -errno;
+	if (r >= 0)
+		r = cell_write_file_atomic(s->shim_conf, text, strlen(text), 0644, false);
+	if (r < 0)
+		s->shim_conf[0] = '\0';
+	return r;
+}
+
 /* Moves pid into the cgroup at path (cgroup2). */
 static int join(const char *path, pid_t pid)
 {
@@ -295,6 +332,7 @@ int cell_syscell_open(const struct cell_syscell_args *a, const struct passwd *pw
 	struct cell_session *session = NULL;
 	_cleanup_close_ int listen_fd = -1;
 	char root[512], cell[1024];
+	uint32_t rnd;
 	int mode, r;
 	pid_t pid;
 
@@ -319,8 +357,9 @@ int cell_syscell_open(const struct cell_syscell_args *a, const struct passwd *pw
 	if (r < 0)
 		return cell_diag_set(d, r, NULL, NULL, "cannot find the cgroup2 hierarchy: %s",
 				     strerror(-r));
-	snprintf(s.id, sizeof(s.id), "pam-%u-%08x", (unsigned)pw->pw_uid,
-		 (unsigned)(getpid() ^ (unsigned)time(NULL) ^ (unsigned)random()));
+	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+		return cell_diag_set(d, -EIO, NULL, NULL, "no random numbers for the cell's id");
+	snprintf(s.id, sizeof(s.id), "pam-%u-%08x", (unsigned)pw->pw_uid, rnd);
 	snprintf(s.project_id, sizeof(s.project_id), "%s", p->id);
 	snprintf(s.name, sizeof(s.name), "%s", c->name);
 	if ((size_t)snprintf(s.ledger, sizeof(s.ledger), "%s/.local/state/cell/projects/%s/%s",
@@ -353,14 +392,20 @@ int cell_syscell_open(const struct cell_syscell_args *a, const struct passwd *pw
 	}
 	s.proxy = pid;
 	s.proxy_start = cell_process_start(pid);
+	/* (without it the session still works: clients that ignore the proxy are refused) */
+	if (mode == CELL_NET_PROXY && a->shim)
+		(void)shim_conf(&s, c, a->shim);
 	snprintf(cell, sizeof(cell), "%s/%u-%s", slice, (unsigned)pw->pw_uid, s.id);
-	r = cell_syscell_state_save(CELL_SYSCELL_STATE_DIR, &s);
+	if (r >= 0)
+		r = cell_syscell_state_save(CELL_SYSCELL_STATE_DIR, &s);
 	if (r >= 0)
 		r = join(cell, getpid());
 	if (r < 0) {
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
 		cell_syscell_state_remove(CELL_SYSCELL_STATE_DIR, s.id);
+		if (s.shim_conf[0])
+			unlink(s.shim_conf);
 		cell_session_close(session, NULL);
 		return cell_diag_set(d, r, NULL, NULL, "cannot put the session in its cell: %s",
 				     strerror(-r));
@@ -476,6 +521,8 @@ int cell_syscell_close(const char *id, const struct passwd *pw, struct cell_diag
 	if (r == 0)
 		r = append_as(pw, s.ledger, record);
 	cell_syscell_state_remove(CELL_SYSCELL_STATE_DIR, id);
+	if (s.shim_conf[0])
+		unlink(s.shim_conf);
 	if (r < 0)
 		return cell_diag_set(d, r, s.ledger, NULL, "the cell's record was not written: %s",
 				     strerror(-r));

@@ -15,12 +15,15 @@
  * (sshd's), in a file of its own under CELL_SYSCELL_STATE_DIR.
  */
 #define CELL_SYSCELL_STATE_DIR "/run/cell/pam"
+/* The shim's settings of each system cell in proxy mode, <id>.conf, readable by its account. */
+#define CELL_SYSCELL_SHIM_DIR "/run/cell-shim"
 
 struct cell_syscell_args {
 	const char *project; /* project=DIR (required) */
 	const char *config;  /* config=FILE (default DIR/.cell.json) */
 	int network;	     /* network=proxy|none: an enum cell_net_mode, or -1 (the config's) */
 	bool debug;	     /* debug: more in syslog */
+	const char *shim;    /* libcellshim.so for the session (not an argument: the caller's) */
 };
 
 /* Parses pam_cell.so's arguments (pointing into argv); an unknown or bad one fills diag. */
@@ -39,6 +42,7 @@ struct cell_syscell_state {
 	char ledger[512]; /* the account's ledger for this project */
 	char cgroup[512]; /* where the caller was before it joined the cell (cgroup2 path) */
 	char name[80];
+	char shim_conf[128]; /* the shim's settings ("" without the shim) */
 };
 
 /* Writes (atomically), reads or removes state dir/<id>; read: -ENOENT if there is none. */
@@ -56,7 +60,8 @@ int cell_syscell_cell_of(const char *cgroup_path, uid_t uid, char *id, size_t id
 /*
  * Opens pw's system cell for the calling process (root): the project and its root-owned
  * config, the cell's cgroup and policy, a keeper process as the account that holds the cell
- * (and is its proxy in proxy mode), the state for close; then moves the caller into the cell.
+ * (and is its proxy in proxy mode), the state for close, the shim's settings (a->shim, proxy
+ * mode); then moves the caller into the cell.
  * Nothing is left behind on failure.
  */
 int cell_syscell_open(const struct cell_syscell_args *a, const struct passwd *pw,

@@ -10,18 +10,22 @@
  * closes it and writes its record to the account's ledger. With "required" a cell that cannot
  * be opened denies the session; with "optional" the session goes on without one.
  */
+#include <dlfcn.h>
 #include <errno.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
 
 #include "diag.h"
 #include "macro.h"
+#include "shimproto.h"
 #include "syscell.h"
 
 #define DATA_ID "pam_cell.id"
@@ -54,9 +58,25 @@ static void say(pam_handle_t *pamh, const struct cell_diag *d, const char *what)
 	pam_syslog(pamh, LOG_ERR, "%s: %s", what, text ? text : "out of memory");
 }
 
+/* libcellshim.so: beside this module (a build tree), else where make install puts it. */
+static const char *shim_path(char *buf, size_t size)
+{
+	Dl_info info;
+
+	if (dladdr((void *)pam_sm_open_session, &info) && info.dli_fname &&
+	    (size_t)snprintf(buf, size, "%s", info.dli_fname) < size && strrchr(buf, '/')) {
+		snprintf(strrchr(buf, '/') + 1, size - (size_t)(strrchr(buf, '/') + 1 - buf),
+			 "libcellshim.so");
+		if (access(buf, R_OK) == 0)
+			return buf;
+	}
+	snprintf(buf, size, "%s/libcellshim.so", CELL_LIBEXECDIR);
+	return access(buf, R_OK) == 0 ? buf : NULL;
+}
+
 /* The cell's variables for the session's processes. */
 static int export(pam_handle_t *pamh, const struct cell_syscell_state *s, const char *project,
-		  const char *config)
+		  const char *config, const char *shim)
 {
 	static const char *const proxies[] = {"HTTP_PROXY",  "HTTPS_PROXY", "http_proxy",
 					      "https_proxy", "ALL_PROXY",   "all_proxy"};
@@ -78,6 +98,13 @@ static int export(pam_handle_t *pamh, const struct cell_syscell_state *s, const 
 	snprintf(kv, sizeof(kv), "CELL_NAME=%s", s->name);
 	if (r == PAM_SUCCESS)
 		r = pam_putenv(pamh, kv);
+	if (r == PAM_SUCCESS && s->shim_conf[0]) {
+		snprintf(kv, sizeof(kv), "%s=%s", CELL_SHIM_CONF_VAR, s->shim_conf);
+		r = pam_putenv(pamh, kv);
+		snprintf(kv, sizeof(kv), "LD_PRELOAD=%s", shim);
+		if (r == PAM_SUCCESS)
+			r = pam_putenv(pamh, kv);
+	}
 	snprintf(kv, sizeof(kv), "CELL_ROOT=%s", project);
 	if (r == PAM_SUCCESS)
 		r = pam_putenv(pamh, kv);
@@ -94,7 +121,7 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 	struct cell_syscell_args a;
 	struct cell_syscell_state s;
 	struct passwd pw;
-	char buf[4096], *id;
+	char buf[4096], shim[PATH_MAX], *id;
 	int r;
 
 	(void)flags;
@@ -105,6 +132,7 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 	r = account(pamh, &pw, buf, sizeof(buf));
 	if (r != PAM_SUCCESS)
 		return r;
+	a.shim = shim_path(shim, sizeof(shim));
 	if (cell_syscell_open(&a, &pw, &s, &d) < 0) {
 		say(pamh, &d, "no cell for this session");
 		return PAM_SESSION_ERR;
@@ -114,7 +142,7 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 			   s.id, pw.pw_name, a.project, (unsigned)s.proxy_port, (int)s.proxy);
 	id = strdup(s.id);
 	if (!id || pam_set_data(pamh, DATA_ID, id, cleanup_id) != PAM_SUCCESS ||
-	    export(pamh, &s, a.project, a.config) != PAM_SUCCESS) {
+	    export(pamh, &s, a.project, a.config, a.shim) != PAM_SUCCESS) {
 		if (!id)
 			pam_syslog(pamh, LOG_ERR, "out of memory");
 		cell_syscell_close(s.id, &pw, &d);

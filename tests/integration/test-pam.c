@@ -36,15 +36,22 @@ static const char upstream_py[] =
 	"print(s.server_address[1], flush=True)\n"
 	"s.serve_forever()\n";
 
-/* In the session, as the account: where it is, a direct connection, one through the proxy. */
+/* In the session, as the account: where it is, a direct connection (the shim takes it to the
+ * proxy, which refuses the address; without the shim, the kernel refuses it), one through the
+ * proxy, one that ignores the proxy variables (the shim takes it there). */
 static const char probe_py[] =
-	"import socket, sys, urllib.request\n"
+	"import os, socket, subprocess, sys, urllib.request\n"
 	"print('cgroup', [l for l in open('/proc/self/cgroup').read().split() if "
 	"l.startswith('0::')][0][3:])\n"
 	"try: socket.create_connection(('192.0.2.1', 80), timeout=5); print('direct connected')\n"
-	"except OSError as e: print('direct errno', e.errno)\n"
+	"except OSError as e: print('direct errno', e.errno, flush=True)\n"
+	"subprocess.run([sys.executable, '-c', 'import socket\\ntry: "
+	"socket.create_connection((\"192.0.2.1\", 80), timeout=5)\\nexcept OSError as e: "
+	"print(\"kernel errno\", e.errno)'], env=dict(os.environ, LD_PRELOAD=''))\n"
 	"print('proxy', urllib.request.urlopen('http://registry.test:%s/hello' % sys.argv[1], "
-	"timeout=10).status)\n";
+	"timeout=10).status)\n"
+	"print('shim', urllib.request.build_opener(urllib.request.ProxyHandler({})).open("
+	"'http://registry.test:%s/hello' % sys.argv[1], timeout=10).status)\n";
 
 static struct {
 	char *tmp, *proj, *www, *slice, service[64], *service_path, *state_home;
@@ -201,8 +208,15 @@ Test(pam, a_session_is_confined_to_its_cell_and_recorded_when_it_closes)
 	snprintf(want, sizeof(want), "/" CELL_SESSION_SLICE "/%u-pam-%u-", (unsigned)t.uid,
 		 (unsigned)t.uid);
 	cr_assert(not(eq(ptr, strstr(r.out, want), NULL)), "%s", r.out);
-	cr_assert(not(eq(ptr, strstr(r.out, "direct errno 1\nproxy 200\nstatus: 0\n"), NULL)),
-		  "%s\n%s", r.out, r.err);
+	cr_assert(
+		not(eq(ptr,
+		       strstr(r.out,
+			      "direct errno 111\nkernel errno 1\nproxy 200\nshim 200\nstatus: 0\n"),
+		       NULL)),
+		"%s\n%s", r.out, r.err);
+	cr_assert(not(eq(ptr, strstr(r.out, "env: LD_PRELOAD=" CELL_TEST_BUILD "/libcellshim.so\n"),
+			 NULL)),
+		  "%s", r.out);
 	cr_assert(not(eq(ptr, strstr(r.out, "close: Success\n"), NULL)), "%s", r.out);
 	th_result_done(&r);
 	/* closed: nothing left, and the account's ledger has the cell and its proxy */
@@ -338,8 +352,10 @@ Test(pam, a_login_by_runuser_runs_in_the_cell)
 	cr_assert(eq(int, r.status, 0), "%s\n%s", r.out, r.err);
 	snprintf(text, sizeof(text), "/" CELL_SESSION_SLICE "/%u-pam-", (unsigned)t.uid);
 	cr_assert(not(eq(ptr, strstr(r.out, text), NULL)), "%s", r.out);
-	cr_assert(not(eq(ptr, strstr(r.out, "direct errno 1\nproxy 200\n"), NULL)), "%s\n%s", r.out,
-		  r.err);
+	cr_assert(not(eq(ptr,
+			 strstr(r.out, "direct errno 111\nkernel errno 1\nproxy 200\nshim 200\n"),
+			 NULL)),
+		  "%s\n%s", r.out, r.err);
 	th_result_done(&r);
 	cr_assert(eq(uint, leftovers(), 0));
 	l = ledger();
@@ -375,8 +391,10 @@ Test(pam, the_login_shell_adds_the_filesystem_cell)
 	free(script);
 	cr_assert(eq(int, r.status, 0), "%s\n%s", r.out, r.err);
 	/* the kernel's rules still hold (the session's cell), the proxy's variables came in */
-	cr_assert(not(eq(ptr, strstr(r.out, "direct errno 1\nproxy 200\n"), NULL)), "%s\n%s", r.out,
-		  r.err);
+	cr_assert(not(eq(ptr,
+			 strstr(r.out, "direct errno 111\nkernel errno 1\nproxy 200\nshim 200\n"),
+			 NULL)),
+		  "%s\n%s", r.out, r.err);
 	/* and now the filesystem is a cell's: no ~/.ssh, the system read-only */
 	cr_assert(eq(ptr, strstr(r.out, "\nssh\n"), NULL), "%s", r.out);
 	cr_assert(not(eq(ptr, strstr(r.out, "usr read-only\n"), NULL)), "%s", r.out);
