@@ -321,6 +321,34 @@ Test(pam, close_without_open_or_twice_is_fine)
 	cr_assert(eq(uint, leftovers(), 0));
 }
 
+Test(pam, a_session_whose_proxy_died_still_closes_cleanly)
+{
+	/* the keeper (the proxy) runs as the account, which may kill it: the command does */
+	char *cmd[] = {
+		(char *)"/bin/sh", (char *)"-c",
+		(char *)"pkill -KILL -u " TH_TEST_USER
+			" -x test-pam-driver; for i in $(seq 200); do "
+			"pgrep -u " TH_TEST_USER " -x test-pam-driver >/dev/null || break; "
+			"sleep 0.01; done; "
+			"python3 -c 'import os, socket; socket.create_connection((\"127.0.0.1\", "
+			"int(os.environ[\"HTTP_PROXY\"].rsplit(\":\", 1)[1])))' 2>&1 | "
+			"tail -n 1",
+		NULL};
+	struct th_result r;
+	char *line;
+
+	cr_assert(ge(int, asprintf(&line, "session required " MODULE " project=%s", t.proj), 0));
+	write_service(line);
+	free(line);
+	r = drive(cmd);
+	cr_assert(eq(int, r.status, 0), "%s\n%s", r.out, r.err);
+	/* the proxy is gone: refused, not left hanging */
+	cr_assert(not(eq(ptr, strstr(r.out, "ConnectionRefusedError"), NULL)), "%s", r.out);
+	cr_assert(not(eq(ptr, strstr(r.out, "close: Success\n"), NULL)), "%s", r.out);
+	th_result_done(&r);
+	cr_assert(eq(uint, leftovers(), 0));
+}
+
 /* runuser -l, a real login program, with the test's service in place of runuser-l's (in a
  * mount namespace of its own: the system's file is never touched). */
 Test(pam, a_login_by_runuser_runs_in_the_cell)
