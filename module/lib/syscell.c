@@ -231,7 +231,12 @@ static _noreturn_ void keeper(const struct passwd *pw, int dir_fd, int listen_fd
 	if (dir_fd < 0 || dup2(dir_fd, 3) < 0 || (listen_fd >= 0 && dup2(listen_fd, 4) < 0))
 		_exit(127);
 	close_range(listen_fd >= 0 ? 5 : 4, ~0U, 0);
-	if (setsid() < 0 || become(pw) < 0)
+	/* the caller's handlers (sshd's) are not ours to run */
+	for (int sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
+	/* a fork of the caller holds its memory (sshd's keys, say): the account must not be able
+	 * to read it (the uid change makes the process non-dumpable too; this says it outright) */
+	if (setsid() < 0 || become(pw) < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		_exit(127);
 	account_env(pw);
 	sigemptyset(&all);

@@ -326,7 +326,11 @@ Test(pam, a_session_whose_proxy_died_still_closes_cleanly)
 	/* the keeper (the proxy) runs as the account, which may kill it: the command does */
 	char *cmd[] = {
 		(char *)"/bin/sh", (char *)"-c",
-		(char *)"pkill -KILL -u " TH_TEST_USER
+		/* it is a fork of the PAM caller (its memory): the account cannot read it */
+		(char *)"k=$(pgrep -u " TH_TEST_USER " -x test-pam-driver); "
+			"cat /proc/$k/environ >/dev/null 2>&1 && echo keeper readable || "
+			"echo keeper unreadable; "
+			"pkill -KILL -u " TH_TEST_USER
 			" -x test-pam-driver; for i in $(seq 200); do "
 			"pgrep -u " TH_TEST_USER " -x test-pam-driver >/dev/null || break; "
 			"sleep 0.01; done; "
@@ -342,6 +346,7 @@ Test(pam, a_session_whose_proxy_died_still_closes_cleanly)
 	free(line);
 	r = drive(cmd);
 	cr_assert(eq(int, r.status, 0), "%s\n%s", r.out, r.err);
+	cr_assert(not(eq(ptr, strstr(r.out, "keeper unreadable\n"), NULL)), "%s", r.out);
 	/* the proxy is gone: refused, not left hanging */
 	cr_assert(not(eq(ptr, strstr(r.out, "ConnectionRefusedError"), NULL)), "%s", r.out);
 	cr_assert(not(eq(ptr, strstr(r.out, "close: Success\n"), NULL)), "%s", r.out);
