@@ -321,6 +321,32 @@ Test(pam, close_without_open_or_twice_is_fine)
 	cr_assert(eq(uint, leftovers(), 0));
 }
 
+/* network=none overrides the config's proxy: no proxy, no variables, nothing reachable */
+Test(pam, network_none_gives_a_session_no_network)
+{
+	char *line, port[16];
+	char *cmd[] = {(char *)"/usr/bin/python3", (char *)"-c",
+		       (char *)"import socket, sys\n"
+			       "try: socket.create_connection(('127.0.0.1', int(sys.argv[1])))\n"
+			       "except OSError as e: print('upstream errno', e.errno)\n",
+		       port, NULL};
+	struct th_result r;
+
+	snprintf(port, sizeof(port), "%u", t.port);
+	cr_assert(ge(int,
+		     asprintf(&line, "session required " MODULE " project=%s network=none", t.proj),
+		     0));
+	write_service(line);
+	free(line);
+	r = drive(cmd);
+	cr_assert(eq(int, r.status, 0), "%s\n%s", r.out, r.err);
+	cr_assert(eq(ptr, strstr(r.out, "PROXY="), NULL), "%s", r.out);
+	cr_assert(not(eq(ptr, strstr(r.out, "env: CELL_ID=pam-"), NULL)), "%s", r.out);
+	cr_assert(not(eq(ptr, strstr(r.out, "upstream errno 1\n"), NULL)), "%s", r.out);
+	th_result_done(&r);
+	cr_assert(eq(uint, leftovers(), 0));
+}
+
 Test(pam, a_session_whose_proxy_died_still_closes_cleanly)
 {
 	/* the keeper (the proxy) runs as the account, which may kill it: the command does */
