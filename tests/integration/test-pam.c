@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -237,6 +238,97 @@ static struct th_result open_with(const char *line)
 	write_service(service);
 	free(service);
 	return drive(NULL);
+}
+
+/* A syslog of the test's: what is sent to it goes to a file, a line each. */
+static const char syslog_py[] =
+	"import socket, sys\n"
+	"s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n"
+	"s.bind(sys.argv[1])\n"
+	"print(1, flush=True)\n"
+	"with open(sys.argv[2], 'a') as f:\n"
+	"    while True:\n"
+	"        f.write(s.recv(4096).decode(errors='replace') + '\\n'); f.flush()\n";
+
+/*
+ * The driver's open_session with the service's line for pam_cell.so, its syslog caught: /dev/log
+ * in a mount namespace of the driver's own leads to the test's syslog. The log in *ret_log.
+ */
+static struct th_result open_logged(const char *line, char **ret_log)
+{
+	char *sock = th_join(t.tmp, "log.sock"), *log = th_join(t.tmp, "syslog"), *script;
+	char *server[] = {
+		(char *)"/usr/bin/python3", (char *)"-c", (char *)syslog_py, sock, log, NULL};
+	char *argv[] = {(char *)"/usr/bin/unshare",
+			(char *)"-m",
+			(char *)"/bin/sh",
+			(char *)"-c",
+			NULL,
+			NULL};
+	struct th_result r;
+	unsigned one;
+	pid_t pid;
+
+	unlink(sock);
+	unlink(log);
+	free(th_write(t.tmp, "syslog", ""));
+	pid = th_spawn_server(NULL, server, (char *[]){NULL}, "%u", &one);
+	write_service(line);
+	cr_assert(ge(int,
+		     asprintf(&script,
+			      "mount --make-rprivate / && mount -t tmpfs tmpfs /dev && "
+			      "ln -s %s /dev/log && " DRIVER " %s " TH_TEST_USER,
+			      sock, t.service),
+		     0));
+	argv[4] = script;
+	th_run(t.tmp, argv, (char *[]){(char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL}, &r);
+	free(script);
+	/* the datagrams are in the socket's queue before the driver ends: read them all */
+	for (int i = 0; i < 100; i++) {
+		char *text = th_read(log);
+		bool some = text && strstr(text, "pam_cell");
+
+		free(text);
+		if (some)
+			break;
+		usleep(20000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	*ret_log = th_read(log);
+	free(sock);
+	free(log);
+	return r;
+}
+
+Test(pam, refusals_are_said_in_syslog)
+{
+	char *line, *log, *config = th_join(t.proj, ".cell.json");
+	struct th_result r;
+
+	r = open_logged("session required " MODULE " project=/srv/x netwrk=none\n", &log);
+	cr_assert(eq(int, r.status, 1), "%s\n%s", r.out, r.err);
+	cr_assert(not(eq(ptr, strstr(log, "pam_cell("), NULL)), "%s", log);
+	cr_assert(not(eq(ptr, strstr(log, "bad arguments: unknown or bad argument 'netwrk=none'"),
+			 NULL)),
+		  "%s", log);
+	th_result_done(&r);
+	free(log);
+	chmod(config, 0666);
+	cr_assert(ge(int, asprintf(&line, "session required " MODULE " project=%s\n", t.proj), 0));
+	r = open_logged(line, &log);
+	free(line);
+	chmod(config, 0644);
+	cr_assert(eq(int, r.status, 1));
+	cr_assert(not(eq(ptr, strstr(log, "no cell for this session: "), NULL)), "%s", log);
+	cr_assert(not(eq(ptr,
+			 strstr(log, ".cell.json: must be a regular file owned by root and "
+				     "writable by no one else (it is a file, owner 0, mode 0666)"),
+			 NULL)),
+		  "%s", log);
+	th_result_done(&r);
+	free(log);
+	free(config);
 }
 
 Test(pam, bad_arguments_and_configs_deny_the_session_and_leave_nothing)
