@@ -212,7 +212,7 @@ static __always_inline bool bound_by(__u64 cg, __u8 family, __u8 protocol, __u16
  * network byte order (one word for IPv4, four for IPv6).
  */
 static __always_inline int decide(struct bpf_sock_addr *ctx, __u16 family, bool loopback,
-				  const __u32 *addr, int addr_words, bool send)
+				  bool proxy_addr, const __u32 *addr, int addr_words, bool send)
 {
 	__u16 port = bpf_ntohs((__u16)ctx->user_port);
 	__u8 protocol = (__u8)ctx->protocol;
@@ -226,7 +226,9 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, __u16 family, bool 
 		reason = CELL_DENY_NO_POLICY;
 	else if (!loopback)
 		reason = CELL_DENY_NOT_LOOPBACK;
-	else if (!(protocol == IPPROTO_TCP && port && port == p->proxy_port) &&
+	/* the proxy at 127.0.0.1 only: another listener on its port at 127.0.0.2 or ::1 (someone
+	 * outside the cell's) is not the cell's proxy */
+	else if (!(protocol == IPPROTO_TCP && port && port == p->proxy_port && proxy_addr) &&
 		 !local_port(p, port) && !bound_by(cg, (__u8)family, protocol, port))
 		reason = CELL_DENY_PORT;
 	if (!p) {
@@ -269,7 +271,7 @@ static __always_inline int decide4(struct bpf_sock_addr *ctx, bool send)
 {
 	__u32 a = ctx->user_ip4;
 
-	return decide(ctx, AF_INET, loopback4(a), &a, 1, send);
+	return decide(ctx, AF_INET, loopback4(a), a == bpf_htonl(0x7f000001), &a, 1, send);
 }
 
 static __always_inline int decide6(struct bpf_sock_addr *ctx, bool send)
@@ -278,8 +280,9 @@ static __always_inline int decide6(struct bpf_sock_addr *ctx, bool send)
 
 	/* ::ffff:a.b.c.d reaches a.b.c.d: judged as IPv4 */
 	if (v4_mapped(a))
-		return decide(ctx, AF_INET, loopback4(a[3]), &a[3], 1, send);
-	return decide(ctx, AF_INET6, loopback6(a), a, 4, send);
+		return decide(ctx, AF_INET, loopback4(a[3]), a[3] == bpf_htonl(0x7f000001), &a[3],
+			      1, send);
+	return decide(ctx, AF_INET6, loopback6(a), false, a, 4, send);
 }
 
 SEC("cgroup/connect4")

@@ -90,8 +90,8 @@ static const char net_py[] =
 	"        s.sendall(b'GET /hello HTTP/1.0\\r\\nHost: x\\r\\n\\r\\n')\n"
 	"        return s.recv(64).split(b' ')[1].decode()\n"
 	"    except OSError as e: return 'errno %d' % e.errno\n"
-	"def proxy():\n"
-	"    return tcp('127.0.0.1', os.environ['HTTP_PROXY'].rsplit(':', 1)[1])\n"
+	"def proxy(addr='127.0.0.1'):\n"
+	"    return tcp(addr, os.environ['HTTP_PROXY'].rsplit(':', 1)[1])\n"
 	"def listening():\n"
 	"    n = 0\n"
 	"    for fd in os.listdir('/proc/self/fd'):\n"
@@ -432,6 +432,20 @@ Test(session, a_cell_reaches_its_proxy_and_own_servers_and_nothing_else)
 	cr_assert(eq(sz, running_files(), 0));
 	for (size_t i = 0; i < 5; i++)
 		free(probes[i]);
+}
+
+/* The proxy's port is the cell's proxy at 127.0.0.1 only: a listener on that port at another
+ * loopback address (someone's outside the cell, on 127.0.0.2 or ::1) is refused by the kernel
+ * (EPERM, not the ECONNREFUSED of a port no one listens on). */
+Test(session, the_proxys_port_at_another_loopback_address_is_not_the_proxy)
+{
+	char *probes[] = {(char *)"proxy", (char *)"proxy 127.0.0.2", (char *)"proxy ::1",
+			  (char *)"proxy ::ffff:127.0.0.1", NULL};
+	struct th_result r = in_cell(probes);
+
+	cr_assert(eq(int, r.status, 0), "%s%s", r.out, r.err);
+	cr_assert(eq(str, r.out, (char *)"ok\nerrno 1\nerrno 1\nok\n"), "stderr: %s", r.err);
+	th_result_done(&r);
 }
 
 /* The machine's TCP segments retransmitted so far (RetransSegs in /proc/net/snmp). */
