@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -169,15 +170,18 @@ int cell_syscell_cgroup_of(const char *proc_cgroup, char *path, size_t path_size
 	return -ENOENT;
 }
 
-int cell_syscell_cell_of(const char *cgroup_path, uid_t uid, char *id, size_t id_size)
+int cell_syscell_cell_of(const char *cgroup_path, const char *slice, uid_t uid, char *id,
+			 size_t id_size)
 {
-	const char *at = strstr(cgroup_path, "/" CELL_SESSION_SLICE "/");
+	const char *at = cgroup_path;
 	char prefix[32];
 	size_t n;
 
-	if (!at)
+	/* the real slice only: a cgroup of the user's own (systemd's user@ subtree) may be named
+	 * cell.slice as well */
+	if (strncmp(at, slice, strlen(slice)) || at[strlen(slice)] != '/')
 		return -ENOENT;
-	at += strlen("/" CELL_SESSION_SLICE "/");
+	at += strlen(slice) + 1;
 	snprintf(prefix, sizeof(prefix), "%u-", (unsigned)uid);
 	if (strncmp(at, prefix, strlen(prefix)))
 		return -ENOENT;
@@ -190,13 +194,47 @@ int cell_syscell_cell_of(const char *cgroup_path, uid_t uid, char *id, size_t id
 	return cell_session_id_valid(id) ? 0 : -ENOENT;
 }
 
-/* Becomes pw's user for good (a forked child of root's): groups, gid, uid, no way back. */
-static int become(const struct passwd *pw)
+/* The account's groups, looked up before a fork (NSS in a forked child of a threaded host could
+ * wait on a lock no one will release). */
+struct groups {
+	gid_t list[NGROUPS_MAX];
+	int n;
+};
+
+static int groups_of(const struct passwd *pw, struct groups *g)
 {
-	if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
-	    setuid(pw->pw_uid) < 0 || setuid(0) == 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+	g->n = NGROUPS_MAX;
+	if (getgrouplist(pw->pw_name, pw->pw_gid, g->list, &g->n) < 0)
+		return -E2BIG;
+	return 0;
+}
+
+/* Becomes pw's user for good (a forked child of root's): groups, gid, uid, no way back; not
+ * dumpable (a fork of the caller holds its memory: sshd's keys, say). */
+static int become(const struct passwd *pw, const struct groups *g)
+{
+	if (setgroups((size_t)g->n, g->list) < 0 || setgid(pw->pw_gid) < 0 ||
+	    setuid(pw->pw_uid) < 0 || setuid(0) == 0 ||
+	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		return -EPERM;
 	return 0;
+}
+
+/* In a forked child: the caller's signal handlers (sshd's) are not ours to run, nor its
+ * terminal ours to write on (fds 0 to 2 go to /dev/null). */
+static void detach(void)
+{
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	for (int sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
+	if (null >= 0) {
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+		if (null > 2)
+			close(null);
+	}
 }
 
 /* An environment of the account's own for the keeper: nothing of the caller's. */
@@ -212,36 +250,38 @@ static void account_env(const struct passwd *pw)
 /*
  * The keeper of a system cell, in a forked child: holds the cgroup directory (and so its lock,
  * shared with the descriptor root's session closed) for as long as the cell is to live, as the
- * account, and is the cell's proxy when it has one (listen_fd >= 0). Never returns.
+ * account, and is the cell's proxy when it has one (listen_fd >= 0). Writes a byte to ready_fd
+ * once it serves. Never returns.
  */
-static _noreturn_ void keeper(const struct passwd *pw, int dir_fd, int listen_fd,
-			      const struct cell_config *c, const struct cell_project *p,
-			      const char *ledger)
+static _noreturn_ void keeper(const struct passwd *pw, const struct groups *g, int dir_fd,
+			      int listen_fd, int ready_fd, const struct cell_config *c,
+			      const struct cell_project *p, const char *ledger)
 {
 	struct cell_netpolicy *policy = NULL;
 	struct cell_proxy *proxy = NULL;
 	_cleanup_free_ char *log = NULL;
 	sigset_t all;
 
-	/* nothing of the caller's (sshd's sockets, say) but the two descriptors, at 3 and 4 (by
-	 * way of high numbers: either may be at 3 or 4 now) */
+	/* nothing of the caller's (sshd's sockets, say) but the three descriptors, at 3, 4 and 5
+	 * (by way of high numbers: any of them may be at 3 to 5 now) */
 	dir_fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 100);
+	ready_fd = fcntl(ready_fd, F_DUPFD_CLOEXEC, 100);
 	if (listen_fd >= 0)
 		listen_fd = fcntl(listen_fd, F_DUPFD_CLOEXEC, 100);
-	if (dir_fd < 0 || dup2(dir_fd, 3) < 0 || (listen_fd >= 0 && dup2(listen_fd, 4) < 0))
+	if (dir_fd < 0 || ready_fd < 0 || dup2(dir_fd, 3) < 0 || dup2(ready_fd, 4) < 0 ||
+	    (listen_fd >= 0 && dup2(listen_fd, 5) < 0))
 		_exit(127);
-	close_range(listen_fd >= 0 ? 5 : 4, ~0U, 0);
-	/* the caller's handlers (sshd's) are not ours to run */
-	for (int sig = 1; sig < NSIG; sig++)
-		signal(sig, SIG_DFL);
-	/* a fork of the caller holds its memory (sshd's keys, say): the account must not be able
-	 * to read it (the uid change makes the process non-dumpable too; this says it outright) */
-	if (setsid() < 0 || become(pw) < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+	close_range(listen_fd >= 0 ? 6 : 5, ~0U, 0);
+	detach();
+	if (setsid() < 0 || become(pw, g) < 0)
 		_exit(127);
 	account_env(pw);
 	sigemptyset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
 	if (listen_fd < 0) {
+		if (write(4, "1", 1) != 1)
+			_exit(1);
+		close(4);
 		for (;;)
 			pause();
 	}
@@ -254,9 +294,20 @@ static _noreturn_ void keeper(const struct passwd *pw, int dir_fd, int listen_fd
 							.name = c->name,
 							.ledger = ledger,
 							.log = log},
-			   NULL, 4, &proxy) < 0)
+			   NULL, 5, &proxy) < 0 ||
+	    write(4, "1", 1) != 1)
 		_exit(1);
+	close(4);
 	_exit(cell_proxy_run(proxy) < 0 ? 1 : 0);
+}
+
+/* Whether the keeper said it serves, within 10 s. */
+static bool keeper_ready(int fd)
+{
+	struct pollfd p = {fd, POLLIN, 0};
+	char c;
+
+	return poll(&p, 1, 10000) == 1 && read(fd, &c, 1) == 1;
 }
 
 /* The shim's settings for the session's processes: the proxy, and what a program started
@@ -337,8 +388,9 @@ int cell_syscell_open(const struct cell_syscell_args *a, const struct passwd *pw
 	struct cell_session *session = NULL;
 	_cleanup_close_ int listen_fd = -1;
 	char root[512], cell[1024];
+	struct groups groups;
+	int ready[2], mode, r;
 	uint32_t rnd;
-	int mode, r;
 	pid_t pid;
 
 	if (pw->pw_uid == 0)
@@ -362,6 +414,12 @@ int cell_syscell_open(const struct cell_syscell_args *a, const struct passwd *pw
 	if (r < 0)
 		return cell_diag_set(d, r, NULL, NULL, "cannot find the cgroup2 hierarchy: %s",
 				     strerror(-r));
+	/* a login from within a cell (su in one) must not leave it for a cell of its own */
+	if (!strncmp(s.cgroup, slice + strlen(root), strlen(slice + strlen(root))) &&
+	    s.cgroup[strlen(slice + strlen(root))] == '/')
+		return cell_diag_set(d, -EPERM, NULL, NULL,
+				     "the caller is in a cell already (%s): no new cell from there",
+				     s.cgroup);
 	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
 		return cell_diag_set(d, -EIO, NULL, NULL, "no random numbers for the cell's id");
 	snprintf(s.id, sizeof(s.id), "pam-%u-%08x", (unsigned)pw->pw_uid, rnd);
@@ -383,18 +441,36 @@ int cell_syscell_open(const struct cell_syscell_args *a, const struct passwd *pw
 		s.proxy_port = ntohs(sin.sin_port);
 		policy.proxy_port = s.proxy_port;
 	}
+	if (groups_of(pw, &groups) < 0)
+		return cell_diag_set(d, -E2BIG, NULL, NULL, "'%s' is in too many groups",
+				     pw->pw_name);
+	if (pipe2(ready, O_CLOEXEC) < 0)
+		return cell_diag_set(d, -errno, NULL, NULL, "cannot make a pipe: %s",
+				     strerror(errno));
 	r = cell_session_open(slice, pw->pw_uid, s.id, &policy, &session);
-	if (r < 0)
+	if (r < 0) {
+		close(ready[0]);
+		close(ready[1]);
 		return cell_diag_set(d, r, NULL, NULL, "cannot open the cell: %s", strerror(-r));
+	}
 	pid = fork();
 	if (pid == 0)
-		keeper(pw, session->dir_fd, listen_fd, c, p, s.ledger);
-	if (pid < 0) {
-		r = -errno;
+		keeper(pw, &groups, session->dir_fd, listen_fd, ready[1], c, p, s.ledger);
+	close(ready[1]);
+	if (pid < 0 || !keeper_ready(ready[0])) {
+		r = pid < 0 ? -errno : -EIO;
+		close(ready[0]);
+		if (pid > 0) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+		}
 		cell_session_close(session, NULL);
-		return cell_diag_set(d, r, NULL, NULL, "cannot start the cell's keeper: %s",
-				     strerror(-r));
+		return cell_diag_set(d, r, s.ledger, NULL,
+				     "the cell's keeper (its proxy, as %s) did not start: is the "
+				     "account's home writable?",
+				     pw->pw_name);
 	}
+	close(ready[0]);
 	s.proxy = pid;
 	s.proxy_start = cell_process_start(pid);
 	/* (without it the session still works: clients that ignore the proxy are refused) */
@@ -421,30 +497,40 @@ int cell_syscell_open(const struct cell_syscell_args *a, const struct passwd *pw
 	return 0;
 }
 
-/* Waits for pid (ours or not) to be gone, up to ms. */
-static void wait_gone(pid_t pid, int ms)
+/* Stops the keeper pid if it is still the one started at start: TERM, then KILL after 5 s; by
+ * pidfd, so that a pid used again by then is never signalled. */
+static void stop_keeper(pid_t pid, uint64_t start)
 {
 	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	struct pollfd p = {fd, POLLIN, 0};
 
-	if (waitpid(pid, NULL, WNOHANG) == pid)
+	if (fd < 0)
 		return;
-	if (fd >= 0) {
-		struct pollfd pfd = {fd, POLLIN, 0};
-
-		poll(&pfd, 1, ms);
-		close(fd);
+	if (cell_process_start(pid) == start &&
+	    syscall(SYS_pidfd_send_signal, fd, SIGTERM, NULL, 0) == 0 && poll(&p, 1, 5000) != 1) {
+		syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0);
+		poll(&p, 1, 5000);
 	}
+	close(fd);
+	/* (a child of this process's: reaped) */
 	waitpid(pid, NULL, WNOHANG);
 }
 
-/* Appends line to the account's ledger as the account (never root in its home). */
+/* Appends line to the account's ledger as the account (never root in its home); a ledger
+ * the account keeps locked does not hold the login up past 10 s. */
 static int append_as(const struct passwd *pw, const char *ledger, const char *line)
 {
+	struct groups g;
 	int status;
-	pid_t pid = fork();
+	pid_t pid;
 
+	if (groups_of(pw, &g) < 0)
+		return -E2BIG;
+	pid = fork();
 	if (pid == 0) {
-		if (become(pw) < 0 || cell_mkdir_parent(ledger, 0700) < 0 ||
+		detach();
+		alarm(10);
+		if (become(pw, &g) < 0 || cell_mkdir_parent(ledger, 0700) < 0 ||
 		    cell_ledger_append(ledger, line) < 0)
 			_exit(1);
 		_exit(0);
@@ -474,12 +560,28 @@ static int ledger_line(const struct cell_syscell_state *s, const char *id,
 	return r;
 }
 
+/* The slice's path in the cgroup2 hierarchy ("/cell.slice"), as /proc/PID/cgroup names it. */
+static int slice_in_hierarchy(char *out, size_t size)
+{
+	_cleanup_free_ char *slice = NULL;
+	char root[512];
+	int r = cell_session_slice("/proc/self/mountinfo", &slice);
+
+	if (r >= 0)
+		r = cgroup_root(slice, root, sizeof(root));
+	if (r < 0)
+		return r;
+	return snprintf(out, size, "%s", slice + strlen(root)) < (int)size ? 0 : -ENAMETOOLONG;
+}
+
 int cell_syscell_find(uid_t uid, char *id, size_t size)
 {
-	char path[512];
+	char path[512], slice[256];
 	int r = self_cgroup(path, sizeof(path));
 
-	return r < 0 ? r : cell_syscell_cell_of(path, uid, id, size);
+	if (r >= 0)
+		r = slice_in_hierarchy(slice, sizeof(slice));
+	return r < 0 ? r : cell_syscell_cell_of(path, slice, uid, id, size);
 }
 
 int cell_syscell_close(const char *id, const struct passwd *pw, struct cell_diag *d)
@@ -506,12 +608,14 @@ int cell_syscell_close(const char *id, const struct passwd *pw, struct cell_diag
 				     strerror(-r));
 	/* out of the cell first: closing it ends everything in it */
 	snprintf(back, sizeof(back), "%s%s", root, s.cgroup);
-	if (join(back, getpid()) < 0)
-		join(root, getpid());
-	if (s.proxy > 0 && s.proxy_start && cell_process_start(s.proxy) == s.proxy_start) {
-		kill(s.proxy, SIGTERM);
-		wait_gone(s.proxy, 5000);
-	}
+	if (s.cgroup[0] != '/' || strstr(s.cgroup, "/..") ||
+	    (join(back, getpid()) < 0 && join(root, getpid()) < 0))
+		return cell_diag_set(d, -EPERM, back, NULL,
+				     "cannot leave cell %s before closing it: closing would end "
+				     "this process",
+				     id);
+	if (s.proxy > 0 && s.proxy_start)
+		stop_keeper(s.proxy, s.proxy_start);
 	for (int i = 0; i < 100; i++) {
 		r = cell_session_reap(slice, s.uid, id, &counters);
 		if (r != -EBUSY)
@@ -526,8 +630,9 @@ int cell_syscell_close(const char *id, const struct passwd *pw, struct cell_diag
 	if (r == 0)
 		r = append_as(pw, s.ledger, record);
 	cell_syscell_state_remove(CELL_SYSCELL_STATE_DIR, id);
-	if (s.shim_conf[0])
-		unlink(s.shim_conf);
+	/* (from the id, not from what the file says) */
+	snprintf(s.shim_conf, sizeof(s.shim_conf), "%s/%s.conf", CELL_SYSCELL_SHIM_DIR, id);
+	unlink(s.shim_conf);
 	if (r < 0)
 		return cell_diag_set(d, r, s.ledger, NULL, "the cell's record was not written: %s",
 				     strerror(-r));

@@ -52,10 +52,12 @@ int cell_syscell_state_remove(const char *dir, const char *id);
 
 /*
  * From /proc/PID/cgroup's text, the cgroup2 path ("0::PATH"), and the id of uid's cell if the
- * path is one ("/.../cell.slice/<uid>-<id>[/...]"): -ENOENT if not in a cell.
+ * path is one ("SLICE/<uid>-<id>[/...]", SLICE the slice's path in the hierarchy, e.g.
+ * "/cell.slice"): -ENOENT if not in a cell.
  */
 int cell_syscell_cgroup_of(const char *proc_cgroup, char *path, size_t path_size);
-int cell_syscell_cell_of(const char *cgroup_path, uid_t uid, char *id, size_t id_size);
+int cell_syscell_cell_of(const char *cgroup_path, const char *slice, uid_t uid, char *id,
+			 size_t id_size);
 
 /*
  * Opens pw's system cell for the calling process (root): the project and its root-owned

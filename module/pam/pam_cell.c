@@ -74,44 +74,54 @@ static const char *shim_path(char *buf, size_t size)
 	return access(buf, R_OK) == 0 ? buf : NULL;
 }
 
-/* The cell's variables for the session's processes. */
+/* The variables export() may set, for taking them back. */
+static const char *const exported[] = {
+	"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy",      "ALL_PROXY",
+	"all_proxy",  "NO_PROXY",    "no_proxy",   "CELL_ID",	       "CELL_NAME",
+	"CELL_ROOT",  "CELL_CONFIG", "LD_PRELOAD", CELL_SHIM_CONF_VAR,
+};
+
+/* NAME=VALUE into the PAM environment, whatever its length. */
+static int put(pam_handle_t *pamh, const char *name, const char *value)
+{
+	char *kv;
+	int r;
+
+	if (asprintf(&kv, "%s=%s", name, value) < 0)
+		return PAM_BUF_ERR;
+	r = pam_putenv(pamh, kv);
+	free(kv);
+	return r;
+}
+
+/* The cell's variables for the session's processes; on failure none of them. */
 static int export(pam_handle_t *pamh, const struct cell_syscell_state *s, const char *project,
 		  const char *config, const char *shim)
 {
-	static const char *const proxies[] = {"HTTP_PROXY",  "HTTPS_PROXY", "http_proxy",
-					      "https_proxy", "ALL_PROXY",   "all_proxy"};
-	char kv[1024];
+	char url[64];
 	int r = PAM_SUCCESS;
 
-	for (size_t i = 0; s->proxy_port && r == PAM_SUCCESS && i < ELEMENTSOF(proxies); i++) {
-		snprintf(kv, sizeof(kv), "%s=http://127.0.0.1:%u", proxies[i],
-			 (unsigned)s->proxy_port);
-		r = pam_putenv(pamh, kv);
-	}
-	if (r == PAM_SUCCESS && s->proxy_port)
-		r = pam_putenv(pamh, "NO_PROXY=localhost,127.0.0.1,::1");
-	if (r == PAM_SUCCESS && s->proxy_port)
-		r = pam_putenv(pamh, "no_proxy=localhost,127.0.0.1,::1");
-	snprintf(kv, sizeof(kv), "CELL_ID=%s", s->id);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u", (unsigned)s->proxy_port);
+	for (size_t i = 0; s->proxy_port && r == PAM_SUCCESS && i < 6; i++)
+		r = put(pamh, exported[i], url);
+	for (size_t i = 6; s->proxy_port && r == PAM_SUCCESS && i < 8; i++)
+		r = put(pamh, exported[i], "localhost,127.0.0.1,::1");
 	if (r == PAM_SUCCESS)
-		r = pam_putenv(pamh, kv);
-	snprintf(kv, sizeof(kv), "CELL_NAME=%s", s->name);
+		r = put(pamh, "CELL_ID", s->id);
 	if (r == PAM_SUCCESS)
-		r = pam_putenv(pamh, kv);
-	if (r == PAM_SUCCESS && s->shim_conf[0]) {
-		snprintf(kv, sizeof(kv), "%s=%s", CELL_SHIM_CONF_VAR, s->shim_conf);
-		r = pam_putenv(pamh, kv);
-		snprintf(kv, sizeof(kv), "LD_PRELOAD=%s", shim);
-		if (r == PAM_SUCCESS)
-			r = pam_putenv(pamh, kv);
-	}
-	snprintf(kv, sizeof(kv), "CELL_ROOT=%s", project);
+		r = put(pamh, "CELL_NAME", s->name);
 	if (r == PAM_SUCCESS)
-		r = pam_putenv(pamh, kv);
+		r = put(pamh, "CELL_ROOT", project);
 	/* for cell login-shell */
-	snprintf(kv, sizeof(kv), "CELL_CONFIG=%s", config ? config : "");
 	if (r == PAM_SUCCESS && config)
-		r = pam_putenv(pamh, kv);
+		r = put(pamh, "CELL_CONFIG", config);
+	if (r == PAM_SUCCESS && s->shim_conf[0] && shim) {
+		r = put(pamh, CELL_SHIM_CONF_VAR, s->shim_conf);
+		if (r == PAM_SUCCESS)
+			r = put(pamh, "LD_PRELOAD", shim);
+	}
+	for (size_t i = 0; r != PAM_SUCCESS && i < ELEMENTSOF(exported); i++)
+		pam_putenv(pamh, exported[i]);
 	return r;
 }
 

@@ -369,6 +369,13 @@ Test(pam, bad_arguments_and_configs_deny_the_session_and_leave_nothing)
 	cr_assert(eq(ptr, strstr(r.out, "env: CELL_ID="), NULL), "%s", r.out);
 	th_result_done(&r);
 	cr_assert(eq(int, chown(config, 0, 0), 0));
+	/* a root-owned config in a directory the account owns (it could swap the file) */
+	cr_assert(eq(int, chown(t.proj, t.uid, t.gid), 0));
+	r = open_with(line);
+	cr_assert(eq(int, r.status, 1));
+	cr_assert(eq(ptr, strstr(r.out, "env: CELL_ID="), NULL), "%s", r.out);
+	th_result_done(&r);
+	cr_assert(eq(int, chown(t.proj, 0, 0), 0));
 	free(line);
 	/* nothing half-made by any of them */
 	cr_assert(eq(uint, leftovers(), 0));
@@ -533,9 +540,20 @@ Test(pam, the_login_shell_adds_the_filesystem_cell)
 	struct th_result r;
 
 	cr_assert(eq(int, symlink(CELL_TEST_BUILD "/cell", link), 0));
-	/* the account's workspace; its config stays root's */
+	/* the account's workspace: its config is root's, elsewhere (in the project the account
+	 * could put another file in its place) */
 	cr_assert(eq(int, chown(t.proj, t.uid, t.gid), 0));
-	cr_assert(ge(int, asprintf(&line, "session required " MODULE " project=%s", t.proj), 0));
+	{
+		char *config = th_join(t.proj, ".cell.json"), *text = th_read(config);
+
+		free(th_write(t.tmp, "agent.json", text));
+		free(text);
+		free(config);
+	}
+	cr_assert(ge(int,
+		     asprintf(&line, "session required " MODULE " project=%s config=%s/agent.json",
+			      t.proj, t.tmp),
+		     0));
 	write_service(line);
 	free(line);
 	cr_assert(ge(int,

@@ -64,15 +64,23 @@ Test(syscell, the_cell_a_process_is_in_comes_from_its_cgroup)
 	char path[256], id[64];
 
 	cr_assert(eq(int,
-		     cell_syscell_cgroup_of("12:pids:/x\n0::/sys/cell.slice/1001-pam-a-1\n", path,
+		     cell_syscell_cgroup_of("12:pids:/x\n0::/cell.slice/1001-pam-a-1\n", path,
 					    sizeof(path)),
 		     0));
-	cr_assert(eq(str, path, (char *)"/sys/cell.slice/1001-pam-a-1"));
-	cr_assert(eq(int, cell_syscell_cell_of(path, 1001, id, sizeof(id)), 0));
+	cr_assert(eq(str, path, (char *)"/cell.slice/1001-pam-a-1"));
+	cr_assert(eq(int, cell_syscell_cell_of(path, "/cell.slice", 1001, id, sizeof(id)), 0));
 	cr_assert(eq(str, id, (char *)"pam-a-1"));
 	/* another user's cell, or none */
-	cr_assert(eq(int, cell_syscell_cell_of(path, 1002, id, sizeof(id)), -ENOENT));
-	cr_assert(eq(int, cell_syscell_cell_of("/user.slice/session-1.scope", 1001, id, sizeof(id)),
+	cr_assert(
+		eq(int, cell_syscell_cell_of(path, "/cell.slice", 1002, id, sizeof(id)), -ENOENT));
+	cr_assert(eq(int,
+		     cell_syscell_cell_of("/user.slice/session-1.scope", "/cell.slice", 1001, id,
+					  sizeof(id)),
+		     -ENOENT));
+	/* a cgroup of the user's own named like the slice is no cell */
+	cr_assert(eq(int,
+		     cell_syscell_cell_of("/user.slice/user-1001.slice/cell.slice/1001-pam-a-1",
+					  "/cell.slice", 1001, id, sizeof(id)),
 		     -ENOENT));
 	cr_assert(
 		eq(int, cell_syscell_cgroup_of("1:name=systemd:/\n", path, sizeof(path)), -ENOENT));
