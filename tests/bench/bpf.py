@@ -145,6 +145,12 @@ def measure(cell, proj, env, tmp):
         skip("no proxy-mode cell here: " + (lines[-1] if lines else "exit %d" % probe.returncode),
              SKIPPED)
     sess, bwrap = session_argv(probe.stderr)
+    # files that cell makes for each cell and removes after it (the cell's notices): made again
+    # for the argv's reuse
+    for i, a in enumerate(bwrap[:-2]):
+        if a in ("--ro-bind", "--bind") and not os.path.exists(bwrap[i + 1]) and \
+                os.path.basename(bwrap[i + 1]).startswith("notices-"):
+            open(bwrap[i + 1], "w").close()
     # the descriptors cell-session's child has: 3 seccomp, 4 info, 5 cell-init's ready pipe,
     # 6 the environment's --args, 7 cell-session's status pipe
     filt = os.path.join(tmp, "filter.bpf")
