@@ -20,7 +20,6 @@
 #include "commands.h"
 #include "plan.h"
 #include "project.h"
-#include "shimproto.h"
 #include "syscell.h"
 
 /* The shell to start: the config's, else bash, else sh (the account's own is this). */
@@ -87,12 +86,6 @@ int cmd_login_shell(int argc, char *argv[])
 		if (getenv(proxies[i]) &&
 		    cell_plan_setenv(plan, proxies[i], getenv(proxies[i])) < 0)
 			return CELL_EXIT_FAILURE;
-	/* this process may have the session's shim, whose exec hook would give bwrap and the cell
-	 * the session's LD_PRELOAD and settings (paths the cell has not): empty ones instead (the
-	 * cell's own shim is the command's, from cell-init) */
-	if (cell_plan_setenv(plan, "LD_PRELOAD", "") < 0 ||
-	    cell_plan_setenv(plan, CELL_SHIM_CONF_VAR, "") < 0)
-		return CELL_EXIT_FAILURE;
 	/* and the cell's own shim, for clients that ignore the proxy's variables */
 	if (getenv("HTTP_PROXY") &&
 	    sscanf(getenv("HTTP_PROXY"), "http://127.0.0.1:%u", &port) == 1 && port > 0 &&

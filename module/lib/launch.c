@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -121,7 +122,10 @@ static int exec_bwrap(void *arg)
 		signal(forwarded[i], SIG_IGN);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	execve(s->argv[0], s->argv, s->envp);
+	/* the system call itself: a cell's environment is exactly envp, even when cell runs with
+	 * an LD_PRELOAD shim of its own (in a login pam_cell.so put in a cell), whose exec hook
+	 * would add that session's LD_PRELOAD and settings, paths the cell has not */
+	syscall(SYS_execve, s->argv[0], s->argv, s->envp);
 	say("cell: cannot run bwrap: ");
 	say(strerror(errno));
 	say("\n");

@@ -576,6 +576,8 @@ Test(pam, the_login_shell_adds_the_filesystem_cell)
 	/* and now the filesystem is a cell's: no ~/.ssh, the system read-only */
 	cr_assert(eq(ptr, strstr(r.out, "\nssh\n"), NULL), "%s", r.out);
 	cr_assert(not(eq(ptr, strstr(r.out, "usr read-only\n"), NULL)), "%s", r.out);
+	/* nothing of the session's shim in the cell (its path is not there) */
+	cr_assert(eq(ptr, strstr(r.err, "ld.so"), NULL), "%s", r.err);
 	th_result_done(&r);
 	/* outside a login's cell it refuses to start a shell at all */
 	{
