@@ -110,8 +110,8 @@ $(BPF_SKEL): $(BPF_DIR)/cell.bpf.o
 
 $(BUILD)/module/lib/bpf.o: $(BPF_SKEL)
 
-# The shell hooks (shell/cell.*), as C strings for cell hook.
-HOOK_SCRIPTS := shell/cell.bash shell/cell.zsh shell/cell.fish
+# The shell hooks (shell/cell.*; cell.sh is what bash and zsh share), as C strings for cell hook.
+HOOK_SCRIPTS := shell/cell.bash shell/cell.zsh shell/cell.fish shell/cell.sh
 $(BUILD)/gen/hook-scripts.h: $(HOOK_SCRIPTS)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  GEN     $@")

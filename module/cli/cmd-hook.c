@@ -34,7 +34,8 @@ static char *fish_quote(const char *s)
 	return out;
 }
 
-/* Writes script with @CELL@ and @TRUST_DIR@ replaced by those paths, quoted. */
+/* Writes script with @CELL@ and @TRUST_DIR@ replaced by those paths, quoted, and @COMMON@ by
+ * the part bash and zsh share. */
 static int print_script(const char *script, bool fish, const char *self, const char *trust)
 {
 	_cleanup_free_ char *q_self = fish ? fish_quote(self) : cell_shell_quote(self);
@@ -54,6 +55,9 @@ static int print_script(const char *script, bool fish, const char *self, const c
 		if (!strncmp(at, "@CELL@", 6)) {
 			fputs(q_self, stdout);
 			s = at + 6;
+		} else if (!strncmp(at, "@COMMON@\n", 9)) {
+			fputs(cell_hook_sh, stdout);
+			s = at + 9;
 		} else if (!strncmp(at, "@TRUST_DIR@", 11)) {
 			fputs(q_trust, stdout);
 			s = at + 11;
