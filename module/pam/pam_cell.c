@@ -125,6 +125,19 @@ static int export(pam_handle_t *pamh, const struct cell_syscell_state *s, const 
 	return r;
 }
 
+/* What both entry points start with: the module's arguments, and the account. */
+static int begin(pam_handle_t *pamh, int argc, const char **argv, struct cell_syscell_args *a,
+		 struct passwd *pw, char *buf, size_t size)
+{
+	_cleanup_diag_ struct cell_diag d = {0};
+
+	if (cell_syscell_args_parse(argc, argv, a, &d) < 0) {
+		say(pamh, &d, "bad arguments");
+		return PAM_SERVICE_ERR;
+	}
+	return account(pamh, pw, buf, size);
+}
+
 PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
 	_cleanup_diag_ struct cell_diag d = {0};
@@ -135,11 +148,7 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 	int r;
 
 	(void)flags;
-	if (cell_syscell_args_parse(argc, argv, &a, &d) < 0) {
-		say(pamh, &d, "bad arguments");
-		return PAM_SERVICE_ERR;
-	}
-	r = account(pamh, &pw, buf, sizeof(buf));
+	r = begin(pamh, argc, argv, &a, &pw, buf, sizeof(buf));
 	if (r != PAM_SUCCESS)
 		return r;
 	a.shim = shim_path(shim, sizeof(shim));
@@ -171,11 +180,7 @@ PAM_EXTERN int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, con
 	int r;
 
 	(void)flags;
-	if (cell_syscell_args_parse(argc, argv, &a, &d) < 0) {
-		say(pamh, &d, "bad arguments");
-		return PAM_SERVICE_ERR;
-	}
-	r = account(pamh, &pw, buf, sizeof(buf));
+	r = begin(pamh, argc, argv, &a, &pw, buf, sizeof(buf));
 	if (r != PAM_SUCCESS)
 		return r;
 	/* the cell this handle opened, else the one this process is in (sshd may close from
