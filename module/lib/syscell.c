@@ -80,10 +80,9 @@ int cell_syscell_state_save(const char *dir, const struct cell_syscell_state *s)
 		return -EINVAL;
 	n = snprintf(text, sizeof(text),
 		     "uid %u\nproxy %d %" PRIu64 "\nport %u\nstart %" PRId64
-		     "\nproject %s\nname %s\ncgroup %s\nledger %s\nshim %s\n",
+		     "\nproject %s\nname %s\ncgroup %s\nledger %s\n",
 		     (unsigned)s->uid, (int)s->proxy, s->proxy_start, (unsigned)s->proxy_port,
-		     s->start, s->project_id, s->name, s->cgroup, s->ledger,
-		     s->shim_conf[0] ? s->shim_conf : "-");
+		     s->start, s->project_id, s->name, s->cgroup, s->ledger);
 	if (n < 0 || (size_t)n >= sizeof(text))
 		return -E2BIG;
 	if (cell_mkdir_p(dir, 0700) < 0)
@@ -132,11 +131,8 @@ int cell_syscell_state_load(const char *dir, const char *id, struct cell_syscell
 	    port > 65535 || field(text, "project", s.project_id, sizeof(s.project_id)) < 0 ||
 	    field(text, "name", s.name, sizeof(s.name)) < 0 ||
 	    field(text, "cgroup", s.cgroup, sizeof(s.cgroup)) < 0 ||
-	    field(text, "ledger", s.ledger, sizeof(s.ledger)) < 0 ||
-	    field(text, "shim", s.shim_conf, sizeof(s.shim_conf)) < 0)
+	    field(text, "ledger", s.ledger, sizeof(s.ledger)) < 0)
 		return -EBADMSG;
-	if (streq(s.shim_conf, "-"))
-		s.shim_conf[0] = '\0';
 	s.uid = (uid_t)uid;
 	s.proxy = (pid_t)proxy;
 	s.proxy_port = (uint16_t)port;
@@ -310,6 +306,12 @@ static bool keeper_ready(int fd)
 	return poll(&p, 1, 10000) == 1 && read(fd, &c, 1) == 1;
 }
 
+/* Where a system cell's shim settings are: named by its id (nothing to keep in its state). */
+static void shim_conf_path(const char *id, char *out, size_t size)
+{
+	snprintf(out, size, "%s/%s.conf", CELL_SYSCELL_SHIM_DIR, id);
+}
+
 /* The shim's settings for the session's processes: the proxy, and what a program started
  * with an environment of its own keeps (the proxy's variables, LD_PRELOAD, where these are). */
 static int shim_conf(struct cell_syscell_state *s, const struct cell_config *c, const char *lib)
@@ -320,7 +322,7 @@ static int shim_conf(struct cell_syscell_state *s, const struct cell_config *c, 
 	size_t n = 0;
 	int r;
 
-	snprintf(s->shim_conf, sizeof(s->shim_conf), "%s/%s.conf", CELL_SYSCELL_SHIM_DIR, s->id);
+	shim_conf_path(s->id, s->shim_conf, sizeof(s->shim_conf));
 	for (size_t i = 0; i < ELEMENTSOF(names); i++, n++)
 		snprintf(vars[n], sizeof(vars[n]), "%s=http://127.0.0.1:%u", names[i],
 			 (unsigned)s->proxy_port);
@@ -630,8 +632,7 @@ int cell_syscell_close(const char *id, const struct passwd *pw, struct cell_diag
 	if (r == 0)
 		r = append_as(pw, s.ledger, record);
 	cell_syscell_state_remove(CELL_SYSCELL_STATE_DIR, id);
-	/* (from the id, not from what the file says) */
-	snprintf(s.shim_conf, sizeof(s.shim_conf), "%s/%s.conf", CELL_SYSCELL_SHIM_DIR, id);
+	shim_conf_path(id, s.shim_conf, sizeof(s.shim_conf));
 	unlink(s.shim_conf);
 	if (r < 0)
 		return cell_diag_set(d, r, s.ledger, NULL, "the cell's record was not written: %s",

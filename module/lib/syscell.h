@@ -42,7 +42,8 @@ struct cell_syscell_state {
 	char ledger[512]; /* the account's ledger for this project */
 	char cgroup[512]; /* where the caller was before it joined the cell (cgroup2 path) */
 	char name[80];
-	char shim_conf[128]; /* the shim's settings ("" without the shim) */
+	char shim_conf[128]; /* the shim's settings ("" without the shim; not in the state file:
+			      * named by the id) */
 };
 
 /* Writes (atomically), reads or removes state dir/<id>; read: -ENOENT if there is none. */
