@@ -20,6 +20,7 @@
 #include "commands.h"
 #include "plan.h"
 #include "project.h"
+#include "shimproto.h"
 #include "syscell.h"
 
 /* The shell to start: the config's, else bash, else sh (the account's own is this). */
@@ -32,9 +33,6 @@ static const char *inner_shell(const struct cell_config *c)
 
 int cmd_login_shell(int argc, char *argv[])
 {
-	static const char *const proxies[] = {"HTTP_PROXY",  "HTTPS_PROXY", "http_proxy",
-					      "https_proxy", "ALL_PROXY",   "all_proxy",
-					      "NO_PROXY",    "no_proxy",    "CELL_ID"};
 	_cleanup_project_ struct cell_project *p = NULL;
 	_cleanup_config_ struct cell_config *c = NULL;
 	_cleanup_plan_ struct cell_plan *plan = NULL;
@@ -82,10 +80,12 @@ int cmd_login_shell(int argc, char *argv[])
 		return r;
 	/* the host's network, as the session's cell lets it: its proxy, and nothing else */
 	plan->net_mode = CELL_NET_HOST;
-	for (size_t i = 0; i < ELEMENTSOF(proxies); i++)
-		if (getenv(proxies[i]) &&
-		    cell_plan_setenv(plan, proxies[i], getenv(proxies[i])) < 0)
+	for (size_t i = 0; i < CELL_PROXY_VARS; i++)
+		if (getenv(cell_proxy_vars[i]) &&
+		    cell_plan_setenv(plan, cell_proxy_vars[i], getenv(cell_proxy_vars[i])) < 0)
 			return CELL_EXIT_FAILURE;
+	if (getenv("CELL_ID") && cell_plan_setenv(plan, "CELL_ID", getenv("CELL_ID")) < 0)
+		return CELL_EXIT_FAILURE;
 	/* and the cell's own shim, for clients that ignore the proxy's variables */
 	if (getenv("HTTP_PROXY") &&
 	    sscanf(getenv("HTTP_PROXY"), "http://127.0.0.1:%u", &port) == 1 && port > 0 &&

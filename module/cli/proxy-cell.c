@@ -292,18 +292,13 @@ unsigned cli_reap_cells(bool verbose)
 
 static int proxy_env(struct cell_plan *plan, uint16_t port)
 {
-	static const char *const names[] = {"HTTP_PROXY",  "HTTPS_PROXY", "http_proxy",
-					    "https_proxy", "ALL_PROXY",	  "all_proxy"};
 	char url[64];
 	int r = 0;
 
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u", (unsigned)port);
-	for (size_t i = 0; r >= 0 && i < ELEMENTSOF(names); i++)
-		r = cell_plan_setenv(plan, names[i], url);
-	if (r >= 0)
-		r = cell_plan_setenv(plan, "NO_PROXY", "localhost,127.0.0.1,::1");
-	if (r >= 0)
-		r = cell_plan_setenv(plan, "no_proxy", "localhost,127.0.0.1,::1");
+	for (size_t i = 0; r >= 0 && i < CELL_PROXY_VARS; i++)
+		r = cell_plan_setenv(plan, cell_proxy_vars[i],
+				     i < CELL_PROXY_URL_VARS ? url : CELL_NO_PROXY);
 	return r;
 }
 
@@ -315,10 +310,8 @@ static int proxy_env(struct cell_plan *plan, uint16_t port)
  */
 int cli_add_shim(struct cell_plan *plan, const struct cell_config *c, uint16_t port)
 {
-	static const char *const kept[] = {"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy",
-					   "ALL_PROXY",	 "all_proxy",	"NO_PROXY",   "no_proxy"};
 	_cleanup_free_ char *lib = NULL;
-	char *env[ELEMENTSOF(kept) + 2] = {NULL}, text[4096];
+	char *env[CELL_PROXY_VARS + 2] = {NULL}, text[4096];
 	size_t n = 0;
 	int r;
 
@@ -328,11 +321,12 @@ int cli_add_shim(struct cell_plan *plan, const struct cell_config *c, uint16_t p
 	}
 	/* cell-init puts it in the command's environment (--preload), not in its own */
 	env[n++] = (char *)"LD_PRELOAD=" CELL_SHIM_PATH;
-	for (size_t i = 0; i < ELEMENTSOF(kept); i++) {
-		size_t len = strlen(kept[i]);
+	for (size_t i = 0; i < CELL_PROXY_VARS; i++) {
+		size_t len = strlen(cell_proxy_vars[i]);
 
 		for (size_t k = 0; plan->env && plan->env[k]; k++)
-			if (!strncmp(plan->env[k], kept[i], len) && plan->env[k][len] == '=')
+			if (!strncmp(plan->env[k], cell_proxy_vars[i], len) &&
+			    plan->env[k][len] == '=')
 				env[n++] = plan->env[k];
 	}
 	r = cell_shim_conf_format(port, c->network.local_ports, c->network.n_local_ports, env, text,

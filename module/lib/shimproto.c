@@ -65,6 +65,11 @@ int cell_shim_conf_parse(const char *text, size_t len, struct cell_shim_conf *c)
 	return c->proxy_port ? 0 : -EINVAL;
 }
 
+const char *const cell_proxy_vars[CELL_PROXY_VARS] = {
+	"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy",
+	"ALL_PROXY",  "all_proxy",   "NO_PROXY",   "no_proxy",
+};
+
 int cell_shim_conf_format(uint16_t proxy_port, const uint16_t *local_ports, size_t n_local,
 			  char *const *env, char *buf, size_t size)
 {

@@ -24,6 +24,15 @@
  */
 #define CELL_SHIM_EARLY_FIELD "Cell-Early"
 
+/*
+ * The proxy's variables a proxy cell (or a login in one) has: the first CELL_PROXY_URL_VARS
+ * name the proxy, http://127.0.0.1:PORT; the rest exempt loopback (CELL_NO_PROXY).
+ */
+#define CELL_PROXY_VARS 8
+#define CELL_PROXY_URL_VARS 6
+#define CELL_NO_PROXY "localhost,127.0.0.1,::1"
+extern const char *const cell_proxy_vars[CELL_PROXY_VARS];
+
 #define CELL_SHIM_LOCAL_PORTS_MAX 16
 #define CELL_SHIM_ENV_MAX 16
 

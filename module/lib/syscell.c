@@ -316,18 +316,17 @@ static void shim_conf_path(const char *id, char *out, size_t size)
  * with an environment of its own keeps (the proxy's variables, LD_PRELOAD, where these are). */
 static int shim_conf(struct cell_syscell_state *s, const struct cell_config *c, const char *lib)
 {
-	static const char *const names[] = {"HTTP_PROXY",  "HTTPS_PROXY", "http_proxy",
-					    "https_proxy", "ALL_PROXY",	  "all_proxy"};
-	char vars[ELEMENTSOF(names) + 4][600], *env[ELEMENTSOF(names) + 5] = {NULL}, text[4096];
+	char vars[CELL_PROXY_VARS + 2][600], *env[CELL_PROXY_VARS + 3] = {NULL}, text[4096];
 	size_t n = 0;
 	int r;
 
 	shim_conf_path(s->id, s->shim_conf, sizeof(s->shim_conf));
-	for (size_t i = 0; i < ELEMENTSOF(names); i++, n++)
-		snprintf(vars[n], sizeof(vars[n]), "%s=http://127.0.0.1:%u", names[i],
-			 (unsigned)s->proxy_port);
-	snprintf(vars[n++], sizeof(vars[0]), "NO_PROXY=localhost,127.0.0.1,::1");
-	snprintf(vars[n++], sizeof(vars[0]), "no_proxy=localhost,127.0.0.1,::1");
+	for (; n < CELL_PROXY_VARS; n++)
+		if (n < CELL_PROXY_URL_VARS)
+			snprintf(vars[n], sizeof(vars[n]), "%s=http://127.0.0.1:%u",
+				 cell_proxy_vars[n], (unsigned)s->proxy_port);
+		else
+			snprintf(vars[n], sizeof(vars[n]), "%s=" CELL_NO_PROXY, cell_proxy_vars[n]);
 	snprintf(vars[n++], sizeof(vars[0]), "LD_PRELOAD=%s", lib);
 	snprintf(vars[n++], sizeof(vars[0]), "%s=%s", CELL_SHIM_CONF_VAR, s->shim_conf);
 	for (size_t i = 0; i < n; i++)

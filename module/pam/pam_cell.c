@@ -74,11 +74,9 @@ static const char *shim_path(char *buf, size_t size)
 	return access(buf, R_OK) == 0 ? buf : NULL;
 }
 
-/* The variables export() may set, for taking them back. */
+/* The variables export() may set besides the proxy's, for taking them back. */
 static const char *const exported[] = {
-	"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy",      "ALL_PROXY",
-	"all_proxy",  "NO_PROXY",    "no_proxy",   "CELL_ID",	       "CELL_NAME",
-	"CELL_ROOT",  "CELL_CONFIG", "LD_PRELOAD", CELL_SHIM_CONF_VAR,
+	"CELL_ID", "CELL_NAME", "CELL_ROOT", "CELL_CONFIG", "LD_PRELOAD", CELL_SHIM_CONF_VAR,
 };
 
 /* NAME=VALUE into the PAM environment, whatever its length. */
@@ -102,10 +100,8 @@ static int export(pam_handle_t *pamh, const struct cell_syscell_state *s, const 
 	int r = PAM_SUCCESS;
 
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u", (unsigned)s->proxy_port);
-	for (size_t i = 0; s->proxy_port && r == PAM_SUCCESS && i < 6; i++)
-		r = put(pamh, exported[i], url);
-	for (size_t i = 6; s->proxy_port && r == PAM_SUCCESS && i < 8; i++)
-		r = put(pamh, exported[i], "localhost,127.0.0.1,::1");
+	for (size_t i = 0; s->proxy_port && r == PAM_SUCCESS && i < CELL_PROXY_VARS; i++)
+		r = put(pamh, cell_proxy_vars[i], i < CELL_PROXY_URL_VARS ? url : CELL_NO_PROXY);
 	if (r == PAM_SUCCESS)
 		r = put(pamh, "CELL_ID", s->id);
 	if (r == PAM_SUCCESS)
@@ -120,6 +116,8 @@ static int export(pam_handle_t *pamh, const struct cell_syscell_state *s, const 
 		if (r == PAM_SUCCESS)
 			r = put(pamh, "LD_PRELOAD", shim);
 	}
+	for (size_t i = 0; r != PAM_SUCCESS && i < CELL_PROXY_VARS; i++)
+		pam_putenv(pamh, cell_proxy_vars[i]);
 	for (size_t i = 0; r != PAM_SUCCESS && i < ELEMENTSOF(exported); i++)
 		pam_putenv(pamh, exported[i]);
 	return r;
