@@ -303,6 +303,12 @@ $(BENCH_UPSTREAM): $(BUILD)/tests/bench/upstream.o
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^
 
+# The proxy bench's request/response exchanges (client and server).
+BENCH_EXCHANGE := $(BUILD)/bench-exchange
+$(BENCH_EXCHANGE): $(BUILD)/tests/bench/exchange.o
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^
+
 # The BPF bench's workload, run inside proxy-mode cells: libc only.
 BENCH_CONNECT := $(BUILD)/bench-connect
 $(BENCH_CONNECT): $(BUILD)/tests/bench/connect.o
@@ -320,10 +326,11 @@ $(BENCH_EMPTY_BPF): tests/bench/empty.bpf.c $(BPF_DIR)/vmlinux.h
 bench: deps
 	$(Q)$(MAKE) --no-print-directory bench-run
 
-bench-run: $(CELL) $(CELL_INIT) $(CELL_SESSION) $(BENCH_UPSTREAM) $(BENCH_CONNECT) $(BENCH_EMPTY_BPF) \
-	   test-user
+bench-run: $(CELL) $(CELL_INIT) $(CELL_SESSION) $(BENCH_UPSTREAM) $(BENCH_EXCHANGE) $(BENCH_CONNECT) \
+	   $(BENCH_EMPTY_BPF) test-user
 	$(Q)python3 tests/bench/cell-run.py $(abspath $(CELL))
-	$(Q)python3 tests/bench/proxy.py $(abspath $(CELL)) $(abspath $(BENCH_UPSTREAM))
+	$(Q)python3 tests/bench/proxy.py $(abspath $(CELL)) $(abspath $(BENCH_UPSTREAM)) \
+		$(abspath $(BENCH_EXCHANGE))
 	$(Q)python3 tests/bench/bpf.py $(abspath $(BUILD)) $(abspath $(BENCH_CONNECT)) \
 		$(abspath $(BENCH_EMPTY_BPF))
 	$(Q)python3 tests/bench/hook.py $(abspath $(CELL))
@@ -364,5 +371,5 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(BUILD)/module/cli/cell-init.d \
-	$(BUILD)/tests/probe/probe.d $(BUILD)/tests/bench/upstream.d $(BUILD)/tests/bench/connect.d $(UNIT_OBJ:.o=.d) $(INTEG_OBJ:.o=.d) $(HELPER_OBJ:.o=.d) \
+	$(BUILD)/tests/probe/probe.d $(BUILD)/tests/bench/upstream.d $(BUILD)/tests/bench/exchange.d $(BUILD)/tests/bench/connect.d $(UNIT_OBJ:.o=.d) $(INTEG_OBJ:.o=.d) $(HELPER_OBJ:.o=.d) \
 	$(SHIM_OBJ:.o=.d) $(PAM_OBJ:.o=.d)

@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fileio.h"
@@ -70,6 +74,158 @@ int cell_ledger_append(const char *path, const char *line)
 		r = negative_errno();
 	/* closing the fd releases the lock */
 	return r;
+}
+
+struct record {
+	struct record *next;
+	char line[];
+};
+
+struct cell_ledger_writer {
+	char *path;
+	int retry_ms;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake; /* a record queued, or stop */
+	struct record *head, **tail;
+	size_t queued;
+	bool stop;
+};
+
+/* Waits on w->wake (w->lock held) for up to ms, or until woken. */
+static void wait_ms(struct cell_ledger_writer *w, int ms)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&w->wake, &w->lock, &until);
+}
+
+static void *writer_main(void *data)
+{
+	struct cell_ledger_writer *w = data;
+
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		struct record *rec = w->head;
+		bool last_try = w->stop;
+		int r;
+
+		if (!rec) {
+			if (w->stop)
+				break;
+			pthread_cond_wait(&w->wake, &w->lock);
+			continue;
+		}
+		/* the record stays queued (and counted) until it is in the ledger */
+		pthread_mutex_unlock(&w->lock);
+		r = cell_ledger_append(w->path, rec->line);
+		pthread_mutex_lock(&w->lock);
+		if (r >= 0) {
+			w->head = rec->next;
+			if (!w->head)
+				w->tail = &w->head;
+			w->queued--;
+			free(rec);
+			continue;
+		}
+		/* a record that fails once the writer stops stays unwritten */
+		if (last_try)
+			break;
+		if (!w->stop)
+			wait_ms(w, w->retry_ms);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+int cell_ledger_writer_new(const char *path, int retry_ms, struct cell_ledger_writer **ret)
+{
+	struct cell_ledger_writer *w = calloc(1, sizeof(*w));
+	pthread_condattr_t attr;
+	sigset_t all, old;
+	int r;
+
+	if (!w)
+		return -ENOMEM;
+	w->path = strdup(path);
+	if (!w->path) {
+		free(w);
+		return -ENOMEM;
+	}
+	w->retry_ms = retry_ms > 0 ? retry_ms : 1000;
+	w->tail = &w->head;
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&w->wake, &attr);
+	pthread_condattr_destroy(&attr);
+	/* the thread starts with every signal blocked: they are the caller's to take */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	r = -pthread_create(&w->thread, NULL, writer_main, w);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r < 0) {
+		pthread_cond_destroy(&w->wake);
+		pthread_mutex_destroy(&w->lock);
+		free(w->path);
+		free(w);
+		return r;
+	}
+	*ret = w;
+	return 0;
+}
+
+int cell_ledger_writer_add(struct cell_ledger_writer *w, const char *line)
+{
+	size_t len = strlen(line);
+	struct record *rec;
+
+	if (memchr(line, '\n', len))
+		return -EINVAL;
+	rec = malloc(sizeof(*rec) + len + 1);
+	if (!rec)
+		return -ENOMEM;
+	rec->next = NULL;
+	memcpy(rec->line, line, len + 1);
+	pthread_mutex_lock(&w->lock);
+	*w->tail = rec;
+	w->tail = &rec->next;
+	w->queued++;
+	pthread_cond_signal(&w->wake);
+	pthread_mutex_unlock(&w->lock);
+	return 0;
+}
+
+size_t cell_ledger_writer_free(struct cell_ledger_writer *w)
+{
+	size_t lost;
+
+	if (!w)
+		return 0;
+	pthread_mutex_lock(&w->lock);
+	w->stop = true;
+	pthread_cond_signal(&w->wake);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->thread, NULL);
+	lost = w->queued;
+	while (w->head) {
+		struct record *rec = w->head;
+
+		w->head = rec->next;
+		free(rec);
+	}
+	pthread_cond_destroy(&w->wake);
+	pthread_mutex_destroy(&w->lock);
+	free(w->path);
+	free(w);
+	return lost;
 }
 
 int cell_ledger_read(const char *path, int (*fn)(const char *line, size_t len, void *data),

@@ -14,6 +14,19 @@ int cell_ledger_path(const char *project_id, char **ret);
 /* Appends one record; line is a single line of JSON without its newline. */
 int cell_ledger_append(const char *path, const char *line);
 /*
+ * A writer that appends in a thread of its own, for an event loop that must never wait for the
+ * ledger's lock (a reader such as `cell stats` holds it while it reads) or for the disk:
+ * cell_ledger_writer_add queues a copy of the line and returns at once; the thread appends the
+ * lines in order, and keeps one it could not append to try it again (after retry_ms, and once
+ * more at the end). cell_ledger_writer_free appends what is still queued, stops the thread and
+ * returns how many records it could not write (0: all are in the ledger). The thread takes no
+ * signals.
+ */
+struct cell_ledger_writer;
+int cell_ledger_writer_new(const char *path, int retry_ms, struct cell_ledger_writer **ret);
+int cell_ledger_writer_add(struct cell_ledger_writer *w, const char *line);
+size_t cell_ledger_writer_free(struct cell_ledger_writer *w);
+/*
  * Calls fn for each complete line (without its newline), under a shared lock; stops early when
  * fn returns non-zero and returns that. A missing ledger has no lines.
  */

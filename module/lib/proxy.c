@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -117,8 +118,9 @@ struct cell_proxy {
 	bool accept_paused;
 	struct cell_stats stats;
 	struct cell_reqlog *log;
-	bool log_failed; /* said once on stderr */
-	int notices_fd;	 /* project.notices, or -1 */
+	bool log_failed;		   /* said once on stderr */
+	struct cell_ledger_writer *ledger; /* project.ledger's, or NULL */
+	int notices_fd;			   /* project.notices, or -1 */
 	long last_flush;
 	int64_t flush_start;
 	char *pool[POOL_MAX]; /* free buffers */
@@ -534,6 +536,20 @@ static void established(struct conn *c)
 	watch(c);
 }
 
+/*
+ * Both legs of a relayed connection send what they have at once (TCP_NODELAY). A client that
+ * set it (curl, git, database drivers, ssh) would otherwise lose it at the relay: the proxy's
+ * second small write would wait for the peer's delayed ACK, some 40 ms (Nagle, RFC 896), for
+ * every request that goes out in two writes. A client that coalesces its own writes still does
+ * so on its own leg. No effect (and no harm) on a Unix socket.
+ */
+static void no_delay(int fd)
+{
+	static const int one = 1;
+
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
 static void try_connect(struct conn *c)
 {
 	while (c->addrs && c->next_addr < c->addrs->n) {
@@ -555,6 +571,7 @@ static void try_connect(struct conn *c)
 		fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			continue;
+		no_delay(fd);
 		if (connect(fd, sa, len) < 0 && errno != EINPROGRESS) {
 			close(fd);
 			continue;
@@ -895,6 +912,10 @@ static void half_close(struct conn *c)
 	bool u2c_done = c->upstream_eof && c->u2c.len == 0;
 
 	if (c->form == CELL_HTTP_ABSOLUTE) {
+		/* a request body cut short by the client's end of file: the upstream learns of it
+		 * the same way, rather than wait for the rest until the idle timeout */
+		if (c2u_done && !c->req.done && !c->upstream_shut && c->upstream.fd >= 0)
+			c->upstream_shut = shutdown(c->upstream.fd, SHUT_WR) == 0;
 		forward_done(c);
 		return;
 	}
@@ -1263,6 +1284,7 @@ static void listener_event(struct cell_event_source *s, uint32_t events)
 			close(fd);
 			continue;
 		}
+		no_delay(fd);
 		c->p = p;
 		c->id = ++p->next_id;
 		c->client = (struct cell_event_source){.fd = fd, .on_event = client_event};
@@ -1308,20 +1330,24 @@ static void restart_stats(struct cell_proxy *p)
 			c->stats = (size_t)(h - p->stats.hosts);
 }
 
-/* The counters since the last flush become one ledger record, then start again from zero. */
+/*
+ * The counters since the last flush become one ledger record, then start again from zero. The
+ * record goes to the ledger's writer thread: the relay never waits for the ledger's lock or
+ * the disk.
+ */
 static void flush(struct cell_proxy *p)
 {
 	_cleanup_free_ char *line = NULL;
 	int64_t now = (int64_t)time(NULL);
 
 	p->last_flush = cell_event_now(p->loop);
-	if (!p->project.ledger || !cell_stats_counted(&p->stats)) {
+	if (!p->ledger || !cell_stats_counted(&p->stats)) {
 		p->flush_start = now;
 		return;
 	}
 	if (cell_stats_record(&p->stats, "proxy", p->project.id, p->project.name, p->flush_start,
 			      now, &line) < 0 ||
-	    cell_ledger_append(p->project.ledger, line) < 0)
+	    cell_ledger_writer_add(p->ledger, line) < 0)
 		return; /* kept, and tried again at the next flush */
 	restart_stats(p);
 	p->flush_start = now;
@@ -1537,6 +1563,8 @@ int cell_proxy_new(const struct cell_proxy_project *project, const struct cell_p
 	r = p->signals.fd < 0 ? negative_errno() : cell_event_loop_new(&p->loop);
 	if (r >= 0 && project->log)
 		r = cell_reqlog_open(project->log, p->o.log_max, &p->log);
+	if (r >= 0 && project->ledger)
+		r = cell_ledger_writer_new(project->ledger, p->o.flush_ms, &p->ledger);
 	if (r >= 0)
 		r = cell_resolver_new(2, 32, &p->resolver);
 	if (r >= 0) {
@@ -1578,12 +1606,17 @@ int cell_proxy_new(const struct cell_proxy_project *project, const struct cell_p
 int cell_proxy_run(struct cell_proxy *p)
 {
 	int r = cell_event_loop_run(p->loop, 250, tick, p);
+	size_t lost;
 
 	/* stop accepting, count what was done, close everything */
 	cell_event_unwatch(p->loop, &p->listener);
 	for (struct conn *c = p->conns; c; c = c->next)
 		conn_close(c);
 	flush(p);
+	lost = cell_ledger_writer_free(TAKE_PTR(p->ledger));
+	if (lost > 0)
+		fprintf(stderr, "cell: %zu of the proxy's records could not be written to '%s'\n",
+			lost, p->project.ledger);
 	return r;
 }
 
@@ -1609,6 +1642,7 @@ void cell_proxy_free(struct cell_proxy *p)
 		close(p->watcher.fd);
 	cell_stats_done(&p->stats);
 	cell_reqlog_free(p->log);
+	cell_ledger_writer_free(p->ledger);
 	while (p->n_pool)
 		munmap(p->pool[--p->n_pool], BUF_SIZE);
 	free(p);

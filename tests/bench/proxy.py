@@ -2,9 +2,10 @@
 """make bench: cell proxy against a direct connection and against tinyproxy.
 
 Same upstream (tests/bench/upstream.c, bytes as fast as the kernel takes them), same client
-(curl for throughput, raw sockets for latency), rounds interleaved so that noise hits all
-alike; medians compared. The target is 127.0.0.1 itself for every path (an address rule allows
-it in cell's config), so no name lookup is measured.
+(curl for throughput, raw sockets for latency, tests/bench/exchange.c for request/response
+exchanges over one connection), rounds interleaved so that noise hits all alike; medians
+compared. The target is 127.0.0.1 itself for every path (an address rule allows it in cell's
+config), so no name lookup is measured.
 """
 import os
 import resource
@@ -19,10 +20,12 @@ import time
 
 cell = os.path.abspath(sys.argv[1])
 upstream_bin = os.path.abspath(sys.argv[2])
+exchange_bin = os.path.abspath(sys.argv[3])
 SIZE = 100 * 1000 * 1000
 ROUNDS = int(os.environ.get("ROUNDS", "5"))
 SMALL = int(os.environ.get("SMALL", "300"))
 TUNNELS = [int(n) for n in os.environ.get("TUNNELS", "1000 10000").split()]
+EXCHANGES = int(os.environ.get("EXCHANGES", "1000"))
 
 # descriptors for 10,000 tunnels: the client and the sink here, two a tunnel in each proxy
 # (the proxies inherit the limit); as root the hard limit can rise, else it is what it is
@@ -50,10 +53,14 @@ try:
     portfile = os.path.join(work, "upstream.port")
     procs.append(subprocess.Popen([upstream_bin, portfile]))
     up = int(wait_for(portfile))
+    xportfile = os.path.join(work, "exchange.port")
+    procs.append(subprocess.Popen([exchange_bin, "serve", xportfile]))
+    xup = int(wait_for(xportfile))
     proj = os.path.join(work, "proj")
     os.makedirs(proj)
     with open(os.path.join(proj, ".cell.json"), "w") as f:
-        f.write('{"name": "bench", "network": {"allow": ["127.0.0.1:%d"]}}\n' % up)
+        f.write('{"name": "bench", "network": {"allow": ["127.0.0.1:%d", "127.0.0.1:%d"]}}\n'
+                % (up, xup))
     subprocess.run([cell, "allow"], cwd=proj, env=env, check=True, stdout=subprocess.DEVNULL)
     out = os.path.join(work, "proxy.out")
     procs.append(subprocess.Popen([cell, "proxy", "--listen", "127.0.0.1:0", "--max-tunnels",
@@ -134,6 +141,42 @@ try:
     for k in small:
         if k != "direct":
             print("  added by %-9s median %.3f ms" % (k.split()[0], statistics.median(small[k]) - statistics.median(small["direct"])))
+
+    # exchanges: two small writes (a 100-byte head, a 100-byte body) and a 1-byte answer, over
+    # one connection with TCP_NODELAY, as database drivers, git and RPC clients talk; each
+    # round one connection per path, interleaved. Client, proxies and server share one CPU:
+    # on a VM, waking an idle virtual CPU costs up to a millisecond, and a path through a proxy
+    # wakes one more process than a direct one, so unpinned medians measure the hypervisor.
+    cpus = os.sched_getaffinity(0)
+    one = {min(cpus)}
+
+    def pin(pid, mask):
+        for task in os.listdir("/proc/%d/task" % pid):
+            os.sched_setaffinity(int(task), mask)
+
+    xpaths = {"direct": None, "cell CONNECT": cell_port}
+    if tiny_port:
+        xpaths["tinyproxy CONNECT"] = tiny_port
+    xs = {k: [] for k in xpaths}
+    for p in procs:
+        pin(p.pid, one)
+    for _ in range(ROUNDS):
+        for name, port in xpaths.items():
+            argv = [exchange_bin, "run", str(xup), str(EXCHANGES)] + ([str(port)] if port else [])
+            r = subprocess.run(argv, capture_output=True, text=True, check=True,
+                               preexec_fn=lambda: os.sched_setaffinity(0, one))
+            xs[name] += [int(line) / 1e6 for line in r.stdout.split()]
+    for p in procs:
+        pin(p.pid, cpus)
+    print("exchanges (two small writes, a 1-byte answer; %d over one tunnel, %d rounds; one CPU),"
+          " ms:" % (EXCHANGES, ROUNDS))
+    for k, v in xs.items():
+        q = statistics.quantiles(v, n=100)
+        print("  %-18s median %.3f  p99 %.3f  max %.3f  over 10 ms: %d of %d"
+              % (k, statistics.median(v), q[98], max(v), sum(x > 10 for x in v), len(v)))
+    for k in xs:
+        if k != "direct":
+            print("  added by %-9s median %.3f ms" % (k.split()[0], statistics.median(xs[k]) - statistics.median(xs["direct"])))
 
     # idle tunnels: N CONNECTs open at once to a sink upstream that accepts and holds (in a
     # process of its own, so that its descriptors do not count against ours)

@@ -12,14 +12,17 @@
 #include <fcntl.h>
 #include <glob.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1048,6 +1051,58 @@ Test(proxy, counts_go_to_the_ledger_and_to_cell_stats)
 	free(no);
 }
 
+/* Whether process pid waits for a flock (in /proc/locks, a "->" line). */
+static bool waits_for_a_lock(pid_t pid)
+{
+	_cleanup_free_ char *locks = th_read("/proc/locks");
+	char want[64];
+
+	snprintf(want, sizeof(want), "-> FLOCK  ADVISORY  WRITE %d ", (int)pid);
+	return strstr(locks, want) != NULL;
+}
+
+Test(proxy, relays_while_a_reader_holds_the_ledger)
+{
+	char *ok = url("registry.test", "/count"), *ledger;
+	char *argv[] = {(char *)CELL, (char *)"stats", (char *)"--json", NULL};
+	struct th_result r;
+	glob_t g;
+	int fd;
+
+	start_proxy(NULL, NULL);
+	th_result_done((r = curl(ok, NULL, NULL), &r));
+	/* the first flush (every 200 ms here) makes the ledger */
+	ledger = th_join(t.tmp, "state/cell/projects/*/ledger.jsonl");
+	for (int i = 0; i < 1000 && glob(ledger, 0, NULL, &g) != 0; i++)
+		usleep(10000);
+	cr_assert(eq(sz, g.gl_pathc, 1), "no ledger at %s", ledger);
+	/* a reader holds the ledger's lock; the proxy counts a request and tries to write it */
+	fd = open(g.gl_pathv[0], O_RDONLY | O_CLOEXEC);
+	cr_assert(eq(int, flock(fd, LOCK_EX), 0));
+	th_result_done((r = curl(ok, "-p", NULL), &r));
+	for (int i = 0; i < 1000 && !waits_for_a_lock(t.proxy); i++)
+		usleep(10000);
+	cr_assert(waits_for_a_lock(t.proxy), "the proxy never tried to write its record");
+	/* a request while the record waits for the lock goes through all the same (the lock
+	 * goes before the verdict: a proxy stuck in flock could not be stopped) */
+	r = curl(ok, NULL, NULL);
+	close(fd);
+	cr_assert(eq(int, r.status, 0), "curl: %d %s", r.status, r.err);
+	cr_assert(eq(int, strncmp(r.out, "GET /count HTTP/1.1\r\n", 20), 0), "%s", r.out);
+	th_result_done(&r);
+	/* and no record is lost */
+	stop_proxy();
+	th_run(t.proj, argv, t.env, &r);
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	cr_assert(not(eq(ptr, strstr(r.out, "\"registry.test\":{\"requests\":2,\"tunnels\":1,"),
+			 NULL)),
+		  "%s", r.out);
+	th_result_done(&r);
+	globfree(&g);
+	free(ledger);
+	free(ok);
+}
+
 Test(proxy, a_thousand_concurrent_tunnels)
 {
 	enum { N = 1000 };
@@ -1579,4 +1634,90 @@ Test(proxy, an_early_connect_is_answered_before_the_upstream_and_reset_if_it_fai
 			 NULL)),
 		  "%s", log);
 	free(log);
+}
+
+/*
+ * The TCP_NODELAY option of the proxy's two legs of a connection (the one from the client at
+ * 127.0.0.1:client_port, any one to the upstream), read from the proxy's own descriptors
+ * (pidfd_getfd); -1 for a leg the proxy does not hold (yet, or any more).
+ */
+static void proxy_legs(unsigned client_port, int *ret_client, int *ret_upstream)
+{
+	_cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, t.proxy, 0);
+	char dir[64];
+	glob_t g;
+
+	*ret_client = *ret_upstream = -1;
+	cr_assert(ge(int, pidfd, 0), "pidfd_open: %s", strerror(errno));
+	snprintf(dir, sizeof(dir), "/proc/%d/fd/*", (int)t.proxy);
+	cr_assert(eq(int, glob(dir, 0, NULL, &g), 0));
+	for (size_t i = 0; i < g.gl_pathc; i++) {
+		int n = atoi(strrchr(g.gl_pathv[i], '/') + 1), domain = 0, nodelay = -1;
+		_cleanup_close_ int fd = (int)syscall(SYS_pidfd_getfd, pidfd, n, 0);
+		struct sockaddr_in6 self, peer; /* the ports are where sockaddr_in has them too */
+		socklen_t len = sizeof(domain), slen = sizeof(self), plen = sizeof(peer);
+
+		if (fd < 0 && errno == EPERM)
+			th_skip("pidfd_getfd of the proxy's sockets is not allowed here");
+		if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0 ||
+		    (domain != AF_INET && domain != AF_INET6) ||
+		    getsockname(fd, (struct sockaddr *)&self, &slen) < 0 ||
+		    getpeername(fd, (struct sockaddr *)&peer, &plen) < 0)
+			continue;
+		len = sizeof(nodelay);
+		cr_assert(eq(int, getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, &len), 0));
+		if (ntohs(self.sin6_port) == t.proxy_port && ntohs(peer.sin6_port) == client_port)
+			*ret_client = nodelay;
+		else if (ntohs(peer.sin6_port) == t.upstream_port)
+			*ret_upstream = nodelay;
+	}
+	globfree(&g);
+}
+
+Test(proxy, both_legs_of_every_relayed_connection_send_at_once)
+{
+	/* each way a connection is relayed: a tunnel, a tunnel answered early (the shim's), a
+	 * tunnel to a fake address (the shim's name service), a forwarded request whose body is
+	 * still to come */
+	static const char *const kinds[] = {"CONNECT", "early CONNECT", "fake-address CONNECT",
+					    "forwarded request"};
+	struct sockaddr_in a;
+	socklen_t alen = sizeof(a);
+	char req[256];
+
+	start_proxy(NULL, NULL);
+	expect_own("/cell/resolve/registry.test", 200, "198.18.0.1 2001:2::1\n");
+	for (size_t k = 0; k < ELEMENTSOF(kinds); k++) {
+		int client = -1, upstream = -1, fd;
+
+		if (k == 3)
+			snprintf(
+				req, sizeof(req),
+				"POST http://registry.test:%u/ HTTP/1.1\r\nHost: registry.test:%u\r\n"
+				"Content-Length: 10\r\n\r\nhalf",
+				t.upstream_port, t.upstream_port);
+		else
+			snprintf(req, sizeof(req), "CONNECT %s:%u HTTP/1.1\r\nHost: x\r\n%s\r\n",
+				 k == 2 ? "198.18.0.1" : "registry.test", t.upstream_port,
+				 k == 1 ? "Cell-Early: 1\r\n" : "");
+		fd = send_to_proxy(req, strlen(req));
+		cr_assert(eq(int, getsockname(fd, (struct sockaddr *)&a, &alen), 0));
+		/* until the proxy holds both legs (the upstream's is connected by then) */
+		for (int i = 0; i < 1000 && (client < 0 || upstream < 0); i++) {
+			proxy_legs(ntohs(a.sin_port), &client, &upstream);
+			if (client < 0 || upstream < 0)
+				usleep(10000);
+		}
+		cr_assert(eq(int, client, 1), "%s: TCP_NODELAY on the client's leg", kinds[k]);
+		cr_assert(eq(int, upstream, 1), "%s: TCP_NODELAY on the upstream's leg", kinds[k]);
+		close(fd);
+		/* until the proxy let both go, so that the next upstream leg is the next one's */
+		for (int i = 0; i < 1000 && (client >= 0 || upstream >= 0); i++) {
+			proxy_legs(ntohs(a.sin_port), &client, &upstream);
+			if (client >= 0 || upstream >= 0)
+				usleep(10000);
+		}
+		cr_assert(eq(int, upstream, -1), "%s: the upstream's leg outlives the client's",
+			  kinds[k]);
+	}
 }

@@ -2,9 +2,11 @@
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -127,6 +129,58 @@ Test(ledger, concurrent_writers_lose_nothing)
 	cr_assert(eq(int, cell_ledger_read(path, count_distinct, seen), 0));
 	for (int k = 0; k < WRITERS * EACH; k++)
 		cr_assert(eq(u8, seen[k], 1), "record %d/%d lost", k / EACH, k % EACH);
+}
+
+Test(ledger, a_writer_never_waits_for_the_lock_and_keeps_the_order, .timeout = 30)
+{
+	struct cell_ledger_writer *w;
+	struct lines l = {0};
+	char *text;
+	int fd;
+
+	cr_assert(eq(int, cell_ledger_append(path, "{\"a\":0}"), 0));
+	/* a reader (cell stats, say) holds the lock */
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	cr_assert(eq(int, flock(fd, LOCK_EX), 0));
+	cr_assert(eq(int, cell_ledger_writer_new(path, 10, &w), 0));
+	cr_assert(eq(int, cell_ledger_writer_add(w, "{\"a\":1}"), 0));
+	cr_assert(eq(int, cell_ledger_writer_add(w, "{\"a\":2}"), 0));
+	cr_assert(eq(int, cell_ledger_writer_add(w, "two\nlines"), -EINVAL));
+	cr_assert(eq(int, cell_ledger_writer_add(w, "{\"a\":3}"), 0));
+	text = th_read(path);
+	cr_assert(eq(str, text, "{\"a\":0}\n"));
+	free(text);
+	close(fd);
+	cr_assert(eq(sz, cell_ledger_writer_free(w), 0));
+	cr_assert(eq(int, cell_ledger_read(path, collect, &l), 0));
+	cr_assert(eq(str, l.all, "{\"a\":0}|{\"a\":1}|{\"a\":2}|{\"a\":3}|"));
+	free(l.all);
+}
+
+Test(ledger, a_writer_tries_again_and_counts_what_it_could_not_write, .timeout = 30)
+{
+	char *blocker = th_join(tmp, "projects");
+	struct cell_ledger_writer *w;
+	struct lines l = {0};
+
+	/* the ledger's directory cannot be made while a file stands in its way */
+	free(th_write(tmp, "projects", "in the way"));
+	cr_assert(eq(int, cell_ledger_writer_new(path, 10, &w), 0));
+	cr_assert(eq(int, cell_ledger_writer_add(w, "{\"a\":1}"), 0));
+	/* out of the way: the record arrives without another add */
+	cr_assert(eq(int, unlink(blocker), 0));
+	cr_assert(th_wait_for_file(path, 10), "the writer did not try again");
+	cr_assert(eq(sz, cell_ledger_writer_free(w), 0));
+	cr_assert(eq(int, cell_ledger_read(path, collect, &l), 0));
+	cr_assert(eq(str, l.all, "{\"a\":1}|"));
+	free(l.all);
+	/* in the way to the end: one record lost, and said so */
+	th_rm_rf(blocker);
+	free(th_write(tmp, "projects", "in the way"));
+	cr_assert(eq(int, cell_ledger_writer_new(path, 10, &w), 0));
+	cr_assert(eq(int, cell_ledger_writer_add(w, "{\"a\":2}"), 0));
+	cr_assert(eq(sz, cell_ledger_writer_free(w), 1));
+	free(blocker);
 }
 
 Test(stats, records_round_trip_and_merge)
