@@ -32,7 +32,8 @@ static int lock(int fd, int op)
 	return 0;
 }
 
-int cell_ledger_append(const char *path, const char *line)
+/* Appends line under the ledger's lock, taken with op (LOCK_EX, or LOCK_EX | LOCK_NB). */
+static int append(const char *path, const char *line, int op)
 {
 	_cleanup_free_ char *dir = NULL, *rec = NULL;
 	_cleanup_close_ int fd = -1;
@@ -49,7 +50,7 @@ int cell_ledger_append(const char *path, const char *line)
 	fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return negative_errno();
-	r = lock(fd, LOCK_EX);
+	r = lock(fd, op);
 	if (r < 0)
 		return r;
 	if (fstat(fd, &st) < 0)
@@ -70,10 +71,21 @@ int cell_ledger_append(const char *path, const char *line)
 	len += strlen(line);
 	rec[len++] = '\n';
 	r = cell_write_all(fd, rec, len);
-	if (r >= 0 && fdatasync(fd) < 0)
-		r = negative_errno();
+	/* written is written: an fdatasync that fails cannot be undone by writing it again */
+	if (r >= 0)
+		(void)fdatasync(fd);
 	/* closing the fd releases the lock */
 	return r;
+}
+
+int cell_ledger_append(const char *path, const char *line)
+{
+	return append(path, line, LOCK_EX);
+}
+
+int cell_ledger_try_append(const char *path, const char *line)
+{
+	return append(path, line, LOCK_EX | LOCK_NB);
 }
 
 struct record {
@@ -81,9 +93,13 @@ struct record {
 	char line[];
 };
 
+/* how often a writer tries again while someone else holds the ledger's lock */
+#define LOCKED_RETRY_MS 50
+
 struct cell_ledger_writer {
 	char *path;
-	int retry_ms;
+	int retry_ms, finish_ms;
+	long give_up; /* ms, monotonic: once stopping, when what is queued is given up */
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t wake; /* a record queued, or stop */
@@ -91,6 +107,14 @@ struct cell_ledger_writer {
 	size_t queued;
 	bool stop;
 };
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
 
 /* Waits on w->wake (w->lock held) for up to ms, or until woken. */
 static void wait_ms(struct cell_ledger_writer *w, int ms)
@@ -114,7 +138,6 @@ static void *writer_main(void *data)
 	pthread_mutex_lock(&w->lock);
 	for (;;) {
 		struct record *rec = w->head;
-		bool last_try = w->stop;
 		int r;
 
 		if (!rec) {
@@ -125,7 +148,7 @@ static void *writer_main(void *data)
 		}
 		/* the record stays queued (and counted) until it is in the ledger */
 		pthread_mutex_unlock(&w->lock);
-		r = cell_ledger_append(w->path, rec->line);
+		r = cell_ledger_try_append(w->path, rec->line);
 		pthread_mutex_lock(&w->lock);
 		if (r >= 0) {
 			w->head = rec->next;
@@ -135,17 +158,16 @@ static void *writer_main(void *data)
 			free(rec);
 			continue;
 		}
-		/* a record that fails once the writer stops stays unwritten */
-		if (last_try)
+		if (w->stop && now_ms() >= w->give_up)
 			break;
-		if (!w->stop)
-			wait_ms(w, w->retry_ms);
+		wait_ms(w, r == -EWOULDBLOCK || w->stop ? LOCKED_RETRY_MS : w->retry_ms);
 	}
 	pthread_mutex_unlock(&w->lock);
 	return NULL;
 }
 
-int cell_ledger_writer_new(const char *path, int retry_ms, struct cell_ledger_writer **ret)
+int cell_ledger_writer_new(const char *path, int retry_ms, int finish_ms,
+			   struct cell_ledger_writer **ret)
 {
 	struct cell_ledger_writer *w = calloc(1, sizeof(*w));
 	pthread_condattr_t attr;
@@ -160,6 +182,7 @@ int cell_ledger_writer_new(const char *path, int retry_ms, struct cell_ledger_wr
 		return -ENOMEM;
 	}
 	w->retry_ms = retry_ms > 0 ? retry_ms : 1000;
+	w->finish_ms = finish_ms;
 	w->tail = &w->head;
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_condattr_init(&attr);
@@ -195,6 +218,11 @@ int cell_ledger_writer_add(struct cell_ledger_writer *w, const char *line)
 	rec->next = NULL;
 	memcpy(rec->line, line, len + 1);
 	pthread_mutex_lock(&w->lock);
+	if (w->queued >= CELL_LEDGER_QUEUE_MAX) {
+		pthread_mutex_unlock(&w->lock);
+		free(rec);
+		return -EAGAIN;
+	}
 	*w->tail = rec;
 	w->tail = &rec->next;
 	w->queued++;
@@ -211,6 +239,7 @@ size_t cell_ledger_writer_free(struct cell_ledger_writer *w)
 		return 0;
 	pthread_mutex_lock(&w->lock);
 	w->stop = true;
+	w->give_up = now_ms() + w->finish_ms;
 	pthread_cond_signal(&w->wake);
 	pthread_mutex_unlock(&w->lock);
 	pthread_join(w->thread, NULL);

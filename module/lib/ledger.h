@@ -11,19 +11,29 @@
  * closed off first, so it cannot swallow the next record.
  */
 int cell_ledger_path(const char *project_id, char **ret);
-/* Appends one record; line is a single line of JSON without its newline. */
+/*
+ * Appends one record; line is a single line of JSON without its newline. A record written
+ * counts as appended even if fdatasync then fails (writing it again would count it twice).
+ */
 int cell_ledger_append(const char *path, const char *line);
+/* cell_ledger_append, but -EWOULDBLOCK rather than wait while someone holds the lock. */
+int cell_ledger_try_append(const char *path, const char *line);
+
 /*
  * A writer that appends in a thread of its own, for an event loop that must never wait for the
- * ledger's lock (a reader such as `cell stats` holds it while it reads) or for the disk:
- * cell_ledger_writer_add queues a copy of the line and returns at once; the thread appends the
- * lines in order, and keeps one it could not append to try it again (after retry_ms, and once
- * more at the end). cell_ledger_writer_free appends what is still queued, stops the thread and
- * returns how many records it could not write (0: all are in the ledger). The thread takes no
- * signals.
+ * ledger's lock (a reader such as `cell stats` holds it while it reads; in a login's cell, the
+ * cell's own processes can) or for the disk: cell_ledger_writer_add queues a copy of the line
+ * and returns at once, -EAGAIN when CELL_LEDGER_QUEUE_MAX records wait already (keep the counts
+ * and add them to the next record); the thread appends the lines in order, trying a record it
+ * could not append again (every 50 ms while the lock is held, every retry_ms after an error).
+ * cell_ledger_writer_free stops the thread once what is queued is written, or after finish_ms,
+ * and returns how many records it could not write (0: all are in the ledger). The thread
+ * takes no signals.
  */
+#define CELL_LEDGER_QUEUE_MAX 8
 struct cell_ledger_writer;
-int cell_ledger_writer_new(const char *path, int retry_ms, struct cell_ledger_writer **ret);
+int cell_ledger_writer_new(const char *path, int retry_ms, int finish_ms,
+			   struct cell_ledger_writer **ret);
 int cell_ledger_writer_add(struct cell_ledger_writer *w, const char *line);
 size_t cell_ledger_writer_free(struct cell_ledger_writer *w);
 /*

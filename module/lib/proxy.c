@@ -37,6 +37,13 @@
 #define POOL_MAX 16
 /* room a response head keeps free in its buffer for what the rewrite adds ("Connection: ...") */
 #define HEAD_ROOM 64
+/* at exit, how long the last records may wait for the ledger's lock (a login's keeper is
+ * killed 5 s after it is asked to stop) */
+#define FINISH_MS 2000
+/* distinct hosts in one ledger record; past them, the rest count as OTHER_HOSTS (a name
+ * that is no one's: .invalid, RFC 6761) */
+#define HOSTS_MAX 4096
+#define OTHER_HOSTS "other-hosts.invalid"
 
 enum state {
 	HEAD,	    /* reading the request head */
@@ -206,6 +213,20 @@ static size_t u2c_cap(const struct conn *c)
 	return c->form == CELL_HTTP_ABSOLUTE && c->resp_head ? BUF_SIZE - HEAD_ROOM : BUF_SIZE;
 }
 
+/*
+ * Watches a side for events; one with none to watch whose buffer to read into is full is taken
+ * out of epoll instead: epoll reports a hang-up whatever was asked for, and with nowhere to
+ * read it to, the end of file behind the bytes could not be taken and the report would come
+ * again at once, for ever. It is watched again once there is room.
+ */
+static void watch_side(struct conn *c, struct cell_event_source *s, uint32_t events, bool full)
+{
+	if (!events && full)
+		cell_event_unwatch(c->p->loop, s);
+	else
+		cell_event_watch(c->p->loop, s, events);
+}
+
 static void watch(struct conn *c)
 {
 	uint32_t ce = 0, ue = 0;
@@ -219,7 +240,7 @@ static void watch(struct conn *c)
 		ce |= EPOLLIN;
 	if (for_client(c) > 0)
 		ce |= EPOLLOUT;
-	cell_event_watch(c->p->loop, &c->client, ce);
+	watch_side(c, &c->client, ce, relaying && c->c2u.len >= BUF_SIZE);
 	if (c->upstream.fd < 0)
 		return;
 	if (c->state == CONNECTING)
@@ -228,7 +249,7 @@ static void watch(struct conn *c)
 		ue |= EPOLLIN;
 	if (relaying && c->c2u.len > 0)
 		ue |= EPOLLOUT;
-	cell_event_watch(c->p->loop, &c->upstream, ue);
+	watch_side(c, &c->upstream, ue, relaying && c->u2c.len >= u2c_cap(c));
 }
 
 static int64_t wall_ms(void)
@@ -668,13 +689,19 @@ static void handle_request(struct conn *c, const struct cell_http_request *r)
 	c->head_method = r->method_len == 4 && !memcmp(r->method, "HEAD", 4);
 	c->resp_head = true;
 	{
+		struct cell_stats *st = &c->p->stats;
 		struct cell_host_stats *h;
+		/* a cell that asks for ever new names cannot grow a record (or the proxy) without
+		 * end: past HOSTS_MAX, new names are counted together */
+		const char *counted = st->n_hosts < HOSTS_MAX || cell_stats_find(st, c->host)
+					      ? c->host
+					      : OTHER_HOSTS;
 
-		if (cell_stats_host(&c->p->stats, c->host, &h) < 0) {
+		if (cell_stats_host(st, counted, &h) < 0) {
 			conn_close(c);
 			return;
 		}
-		c->stats = (size_t)(h - c->p->stats.hosts);
+		c->stats = (size_t)(h - st->hosts);
 	}
 	verdict = cell_netpolicy_check(c->p->project.policy, c->host, c->port, &rule);
 	/* for the request log; a reload may replace the policy while a tunnel is open */
@@ -1564,7 +1591,7 @@ int cell_proxy_new(const struct cell_proxy_project *project, const struct cell_p
 	if (r >= 0 && project->log)
 		r = cell_reqlog_open(project->log, p->o.log_max, &p->log);
 	if (r >= 0 && project->ledger)
-		r = cell_ledger_writer_new(project->ledger, p->o.flush_ms, &p->ledger);
+		r = cell_ledger_writer_new(project->ledger, p->o.flush_ms, FINISH_MS, &p->ledger);
 	if (r >= 0)
 		r = cell_resolver_new(2, 32, &p->resolver);
 	if (r >= 0) {

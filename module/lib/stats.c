@@ -9,15 +9,22 @@
 #include "netpolicy.h"
 #include "stats.h"
 
+struct cell_host_stats *cell_stats_find(const struct cell_stats *s, const char *host)
+{
+	for (size_t i = 0; i < s->n_hosts; i++)
+		if (streq(s->hosts[i].host, host))
+			return &s->hosts[i];
+	return NULL;
+}
+
 int cell_stats_host(struct cell_stats *s, const char *host, struct cell_host_stats **ret)
 {
-	struct cell_host_stats *h;
+	struct cell_host_stats *h = cell_stats_find(s, host);
 
-	for (size_t i = 0; i < s->n_hosts; i++)
-		if (streq(s->hosts[i].host, host)) {
-			*ret = &s->hosts[i];
-			return 0;
-		}
+	if (h) {
+		*ret = h;
+		return 0;
+	}
 	h = reallocarray(s->hosts, s->n_hosts + 1, sizeof(*h));
 	if (!h)
 		return -ENOMEM;

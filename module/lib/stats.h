@@ -26,6 +26,8 @@ struct cell_stats {
 	int64_t first_start, last_end; /* unix seconds; 0 when unknown */
 };
 
+/* The entry for host, or NULL. */
+struct cell_host_stats *cell_stats_find(const struct cell_stats *s, const char *host);
 /* The entry for host, added (zeroed) if new. */
 int cell_stats_host(struct cell_stats *s, const char *host, struct cell_host_stats **ret);
 void cell_stats_done(struct cell_stats *s);

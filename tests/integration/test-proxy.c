@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -20,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/inotify.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -1051,14 +1053,13 @@ Test(proxy, counts_go_to_the_ledger_and_to_cell_stats)
 	free(no);
 }
 
-/* Whether process pid waits for a flock (in /proc/locks, a "->" line). */
-static bool waits_for_a_lock(pid_t pid)
+/* Whether the file an inotify descriptor watches (IN_OPEN) was opened within 10 s. */
+static bool opened(int in)
 {
-	_cleanup_free_ char *locks = th_read("/proc/locks");
-	char want[64];
+	char ev[sizeof(struct inotify_event) + NAME_MAX + 1];
+	struct pollfd p = {in, POLLIN, 0};
 
-	snprintf(want, sizeof(want), "-> FLOCK  ADVISORY  WRITE %d ", (int)pid);
-	return strstr(locks, want) != NULL;
+	return poll(&p, 1, 10000) == 1 && read(in, ev, sizeof(ev)) > 0;
 }
 
 Test(proxy, relays_while_a_reader_holds_the_ledger)
@@ -1067,7 +1068,7 @@ Test(proxy, relays_while_a_reader_holds_the_ledger)
 	char *argv[] = {(char *)CELL, (char *)"stats", (char *)"--json", NULL};
 	struct th_result r;
 	glob_t g;
-	int fd;
+	int fd, in;
 
 	start_proxy(NULL, NULL);
 	th_result_done((r = curl(ok, NULL, NULL), &r));
@@ -1079,10 +1080,11 @@ Test(proxy, relays_while_a_reader_holds_the_ledger)
 	/* a reader holds the ledger's lock; the proxy counts a request and tries to write it */
 	fd = open(g.gl_pathv[0], O_RDONLY | O_CLOEXEC);
 	cr_assert(eq(int, flock(fd, LOCK_EX), 0));
+	in = inotify_init1(IN_CLOEXEC);
+	cr_assert(ge(int, inotify_add_watch(in, g.gl_pathv[0], IN_OPEN), 0));
 	th_result_done((r = curl(ok, "-p", NULL), &r));
-	for (int i = 0; i < 1000 && !waits_for_a_lock(t.proxy); i++)
-		usleep(10000);
-	cr_assert(waits_for_a_lock(t.proxy), "the proxy never tried to write its record");
+	cr_assert(opened(in), "the proxy never tried to write its record");
+	close(in);
 	/* a request while the record waits for the lock goes through all the same (the lock
 	 * goes before the verdict: a proxy stuck in flock could not be stopped) */
 	r = curl(ok, NULL, NULL);
@@ -1101,6 +1103,40 @@ Test(proxy, relays_while_a_reader_holds_the_ledger)
 	globfree(&g);
 	free(ledger);
 	free(ok);
+}
+
+Test(proxy, a_record_counts_at_most_4096_hosts_by_name)
+{
+	enum { NAMES = 4100, MAX = 4096 };
+	char *argv[] = {(char *)CELL, (char *)"stats", (char *)"--json", NULL}, req[128], buf[256];
+	const cJSON *hosts, *other;
+	struct th_result r;
+	cJSON *j;
+
+	/* one record for all of them */
+	start_proxy("--flush-interval", "600000");
+	for (int i = 0; i < NAMES; i++) {
+		int fd;
+
+		snprintf(req, sizeof(req), "CONNECT n%d.example.net:443 HTTP/1.1\r\n\r\n", i);
+		fd = send_to_proxy(req, strlen(req));
+		cr_assert(eq(int, read_until_end(fd, buf, sizeof(buf)), 0));
+		cr_assert(eq(int, strncmp(buf, "HTTP/1.1 403 ", 13), 0), "%s", buf);
+		close(fd);
+	}
+	stop_proxy();
+	th_run(t.proj, argv, t.env, &r);
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	j = cJSON_Parse(r.out);
+	hosts = cJSON_GetObjectItemCaseSensitive(j, "hosts");
+	cr_assert(cJSON_IsObject(hosts), "%s", r.out);
+	/* the first 4096 names, and the rest together */
+	cr_assert(eq(int, cJSON_GetArraySize(hosts), MAX + 1));
+	other = cJSON_GetObjectItemCaseSensitive(hosts, "other-hosts.invalid");
+	cr_assert(eq(int, cJSON_GetObjectItemCaseSensitive(other, "denied")->valueint, NAMES - MAX),
+		  "%s", r.out);
+	cJSON_Delete(j);
+	th_result_done(&r);
 }
 
 Test(proxy, a_thousand_concurrent_tunnels)
@@ -1271,6 +1307,135 @@ Test(proxy, a_tunnel_whose_upstream_reset_costs_no_cpu)
 	/* an idle proxy: far below a second of CPU in a second */
 	cr_assert(lt(dbl, cpu_seconds(t.proxy) - before, 0.2));
 	close(fd);
+}
+
+/*
+ * The proxy's own socket (through pidfd_getfd) of the connection from the client at
+ * 127.0.0.1:client_port, or (client_port 0) of one to the upstream at upstream_port; -1 if the
+ * proxy holds none (yet, or any more).
+ */
+static int proxy_leg(unsigned client_port, unsigned upstream_port)
+{
+	_cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, t.proxy, 0);
+	char dir[64];
+	int found = -1;
+	glob_t g;
+
+	cr_assert(ge(int, pidfd, 0), "pidfd_open: %s", strerror(errno));
+	snprintf(dir, sizeof(dir), "/proc/%d/fd/*", (int)t.proxy);
+	cr_assert(eq(int, glob(dir, 0, NULL, &g), 0));
+	for (size_t i = 0; i < g.gl_pathc && found < 0; i++) {
+		int n = atoi(strrchr(g.gl_pathv[i], '/') + 1), domain = 0;
+		_cleanup_close_ int fd = (int)syscall(SYS_pidfd_getfd, pidfd, n, 0);
+		struct sockaddr_in6 self, peer; /* the ports are where sockaddr_in has them too */
+		socklen_t len = sizeof(domain), slen = sizeof(self), plen = sizeof(peer);
+
+		if (fd < 0 && errno == EPERM)
+			th_skip("pidfd_getfd of the proxy's sockets is not allowed here");
+		if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0 ||
+		    (domain != AF_INET && domain != AF_INET6) ||
+		    getsockname(fd, (struct sockaddr *)&self, &slen) < 0 ||
+		    getpeername(fd, (struct sockaddr *)&peer, &plen) < 0)
+			continue;
+		if (client_port ? ntohs(self.sin6_port) == t.proxy_port &&
+					  ntohs(peer.sin6_port) == client_port
+				: ntohs(peer.sin6_port) == upstream_port)
+			found = TAKE_FD(fd);
+	}
+	globfree(&g);
+	return found;
+}
+
+/* What read_then_send() sends: an HTTP head first (for a forwarded request) or not; a byte to
+ * sent[1] once it has sent it all and closed. */
+static bool send_head;
+static int sent[2];
+
+/* Reads all the client sends, to its end of file, then sends send_bytes (after a head if
+ * send_head) and closes (nothing unread: a close, not a reset). */
+static void read_then_send(int c)
+{
+	char buf[4096], head[128];
+
+	while (read(c, buf, sizeof(buf)) > 0)
+		;
+	if (send_head) {
+		snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n",
+			 send_bytes);
+		(void)!write(c, head, strlen(head));
+	}
+	send_and_close(c);
+	(void)!write(sent[1], "", 1);
+}
+
+/*
+ * A client that sends its end of file and then reads nothing, from an upstream that sends more
+ * than the proxy holds and closes: the proxy waits for the client, without spinning on the
+ * upstream's hang-up (which epoll reports whatever the proxy asked for).
+ */
+static void stuck_reader_costs_no_cpu(bool forwarded)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t alen = sizeof(a);
+	unsigned port;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), small = 2048, leg;
+	char req[256], buf[64];
+	double before;
+
+	/* more than the proxy's buffer (256 KiB) and the two small socket buffers on the client's
+	 * side hold, less than what the proxy's socket from the upstream takes at first */
+	send_bytes = 256 * 1024 + 40 * 1024;
+	send_head = forwarded;
+	cr_assert(eq(int, pipe2(sent, O_CLOEXEC), 0));
+	port = start_server(read_then_send, false);
+	allow_port(port);
+	start_proxy(NULL, NULL);
+	cr_assert(eq(int, setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0));
+	a.sin_port = htons((uint16_t)t.proxy_port);
+	cr_assert(eq(int, connect(fd, (struct sockaddr *)&a, sizeof(a)), 0));
+	cr_assert(eq(int, getsockname(fd, (struct sockaddr *)&a, &alen), 0));
+	/* the proxy's socket to us gets the smallest send buffer, which it would not grow */
+	for (int i = 0; i < 1000 && (leg = proxy_leg(ntohs(a.sin_port), 0)) < 0; i++)
+		usleep(10000);
+	cr_assert(ge(int, leg, 0), "the proxy did not take the connection");
+	cr_assert(eq(int, setsockopt(leg, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0));
+	close(leg);
+	if (forwarded)
+		snprintf(req, sizeof(req),
+			 "POST http://127.0.0.1:%u/ HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n"
+			 "Content-Length: 100\r\n\r\nabc",
+			 port, port);
+	else
+		snprintf(req, sizeof(req), "CONNECT 127.0.0.1:%u HTTP/1.1\r\n\r\n", port);
+	cr_assert(eq(long, (long)write(fd, req, strlen(req)), (long)strlen(req)));
+	if (!forwarded)
+		cr_assert(gt(long, (long)read(fd, buf, sizeof(buf)), 0L));
+	shutdown(fd, SHUT_WR);
+	/* the upstream sends and closes; the proxy's buffer for us is full, its socket from the
+	 * upstream has the rest and the end of file: hung up both ways (it passed ours on) */
+	{
+		struct pollfd p = {sent[0], POLLIN, 0};
+
+		cr_assert(eq(int, poll(&p, 1, 10000), 1), "the upstream did not send it all");
+	}
+	before = cpu_seconds(t.proxy);
+	sleep(1);
+	/* a waiting proxy: far below a second of CPU in a second */
+	cr_assert(lt(dbl, cpu_seconds(t.proxy) - before, 0.2), "%s: the proxy spins",
+		  forwarded ? "forwarded" : "tunnel");
+	close(fd);
+	close(sent[0]);
+	close(sent[1]);
+}
+
+Test(proxy, a_tunnel_whose_client_stopped_reading_costs_no_cpu)
+{
+	stuck_reader_costs_no_cpu(false);
+}
+
+Test(proxy, a_forwarded_request_whose_client_stopped_reading_costs_no_cpu)
+{
+	stuck_reader_costs_no_cpu(true);
 }
 
 Test(proxy, reloads_an_allowed_change_and_ignores_an_untrusted_one)
@@ -1636,42 +1801,25 @@ Test(proxy, an_early_connect_is_answered_before_the_upstream_and_reset_if_it_fai
 	free(log);
 }
 
-/*
- * The TCP_NODELAY option of the proxy's two legs of a connection (the one from the client at
- * 127.0.0.1:client_port, any one to the upstream), read from the proxy's own descriptors
- * (pidfd_getfd); -1 for a leg the proxy does not hold (yet, or any more).
- */
+/* The TCP_NODELAY option of a socket, or -1 for none. */
+static int nodelay(int fd)
+{
+	int on = -1;
+	socklen_t len = sizeof(on);
+
+	if (fd >= 0)
+		cr_assert(eq(int, getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, &len), 0));
+	return on;
+}
+
+/* What proxy_leg() sees of the proxy's two legs of a connection: TCP_NODELAY on each. */
 static void proxy_legs(unsigned client_port, int *ret_client, int *ret_upstream)
 {
-	_cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, t.proxy, 0);
-	char dir[64];
-	glob_t g;
+	_cleanup_close_ int client = proxy_leg(client_port, 0),
+			    upstream = proxy_leg(0, t.upstream_port);
 
-	*ret_client = *ret_upstream = -1;
-	cr_assert(ge(int, pidfd, 0), "pidfd_open: %s", strerror(errno));
-	snprintf(dir, sizeof(dir), "/proc/%d/fd/*", (int)t.proxy);
-	cr_assert(eq(int, glob(dir, 0, NULL, &g), 0));
-	for (size_t i = 0; i < g.gl_pathc; i++) {
-		int n = atoi(strrchr(g.gl_pathv[i], '/') + 1), domain = 0, nodelay = -1;
-		_cleanup_close_ int fd = (int)syscall(SYS_pidfd_getfd, pidfd, n, 0);
-		struct sockaddr_in6 self, peer; /* the ports are where sockaddr_in has them too */
-		socklen_t len = sizeof(domain), slen = sizeof(self), plen = sizeof(peer);
-
-		if (fd < 0 && errno == EPERM)
-			th_skip("pidfd_getfd of the proxy's sockets is not allowed here");
-		if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0 ||
-		    (domain != AF_INET && domain != AF_INET6) ||
-		    getsockname(fd, (struct sockaddr *)&self, &slen) < 0 ||
-		    getpeername(fd, (struct sockaddr *)&peer, &plen) < 0)
-			continue;
-		len = sizeof(nodelay);
-		cr_assert(eq(int, getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, &len), 0));
-		if (ntohs(self.sin6_port) == t.proxy_port && ntohs(peer.sin6_port) == client_port)
-			*ret_client = nodelay;
-		else if (ntohs(peer.sin6_port) == t.upstream_port)
-			*ret_upstream = nodelay;
-	}
-	globfree(&g);
+	*ret_client = nodelay(client);
+	*ret_upstream = nodelay(upstream);
 }
 
 Test(proxy, both_legs_of_every_relayed_connection_send_at_once)

@@ -142,7 +142,7 @@ Test(ledger, a_writer_never_waits_for_the_lock_and_keeps_the_order, .timeout = 3
 	/* a reader (cell stats, say) holds the lock */
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	cr_assert(eq(int, flock(fd, LOCK_EX), 0));
-	cr_assert(eq(int, cell_ledger_writer_new(path, 10, &w), 0));
+	cr_assert(eq(int, cell_ledger_writer_new(path, 10, 100, &w), 0));
 	cr_assert(eq(int, cell_ledger_writer_add(w, "{\"a\":1}"), 0));
 	cr_assert(eq(int, cell_ledger_writer_add(w, "{\"a\":2}"), 0));
 	cr_assert(eq(int, cell_ledger_writer_add(w, "two\nlines"), -EINVAL));
@@ -157,6 +157,28 @@ Test(ledger, a_writer_never_waits_for_the_lock_and_keeps_the_order, .timeout = 3
 	free(l.all);
 }
 
+Test(ledger, a_writer_holds_a_bounded_queue_and_gives_up_in_time, .timeout = 30)
+{
+	struct cell_ledger_writer *w;
+	char line[32];
+	int fd, r = 0, i;
+
+	cr_assert(eq(int, cell_ledger_append(path, "{\"a\":0}"), 0));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	cr_assert(eq(int, flock(fd, LOCK_SH), 0));
+	cr_assert(eq(int, cell_ledger_writer_new(path, 10, 100, &w), 0));
+	/* while the lock is held for good: so many records, then no more */
+	for (i = 0; i < 100 && r == 0; i++) {
+		snprintf(line, sizeof(line), "{\"a\":%d}", i + 1);
+		r = cell_ledger_writer_add(w, line);
+	}
+	cr_assert(eq(int, r, -EAGAIN));
+	cr_assert(eq(int, i - 1, CELL_LEDGER_QUEUE_MAX));
+	/* and it stops after finish_ms with all of them unwritten, said so */
+	cr_assert(eq(sz, cell_ledger_writer_free(w), CELL_LEDGER_QUEUE_MAX));
+	close(fd);
+}
+
 Test(ledger, a_writer_tries_again_and_counts_what_it_could_not_write, .timeout = 30)
 {
 	char *blocker = th_join(tmp, "projects");
@@ -165,7 +187,7 @@ Test(ledger, a_writer_tries_again_and_counts_what_it_could_not_write, .timeout =
 
 	/* the ledger's directory cannot be made while a file stands in its way */
 	free(th_write(tmp, "projects", "in the way"));
-	cr_assert(eq(int, cell_ledger_writer_new(path, 10, &w), 0));
+	cr_assert(eq(int, cell_ledger_writer_new(path, 10, 100, &w), 0));
 	cr_assert(eq(int, cell_ledger_writer_add(w, "{\"a\":1}"), 0));
 	/* out of the way: the record arrives without another add */
 	cr_assert(eq(int, unlink(blocker), 0));
@@ -177,7 +199,7 @@ Test(ledger, a_writer_tries_again_and_counts_what_it_could_not_write, .timeout =
 	/* in the way to the end: one record lost, and said so */
 	th_rm_rf(blocker);
 	free(th_write(tmp, "projects", "in the way"));
-	cr_assert(eq(int, cell_ledger_writer_new(path, 10, &w), 0));
+	cr_assert(eq(int, cell_ledger_writer_new(path, 10, 100, &w), 0));
 	cr_assert(eq(int, cell_ledger_writer_add(w, "{\"a\":2}"), 0));
 	cr_assert(eq(sz, cell_ledger_writer_free(w), 1));
 	free(blocker);
