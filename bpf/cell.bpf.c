@@ -58,21 +58,13 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } cell_events SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
-	__type(key, struct cell_bound_key);
-	__type(value, __u32);
-} cell_bound SEC(".maps");
-
-/* a socket that recorded a bind → what it recorded, for its release to undo (socket storage:
- * a release of a socket that never bound finds none at once, and it goes with the socket) */
+/* a socket bound by a process of a cell → that cell (socket storage: it goes with the socket) */
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
-	__type(value, struct cell_binder);
-} cell_binder_of SEC(".maps");
+	__type(value, struct cell_owner);
+} cell_owner_of SEC(".maps");
 
 struct cell_ring {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -198,12 +190,43 @@ static __always_inline bool local_port(const struct cell_policy *p, __u16 port)
 	return false;
 }
 
-static __always_inline bool bound_by(__u64 cg, __u8 family, __u8 protocol, __u16 port)
+/*
+ * Whether the socket that would take a connection (or a datagram) from the calling task to
+ * addr:port is one the cell bound itself. The lookup is the kernel's own, so it finds what the
+ * connection would reach: an exact-address socket before a wildcard one; for IPv4, a dual-stack
+ * IPv6 wildcard socket but no IPV6_V6ONLY one. A port the cell bound at another address (or
+ * IPV6_V6ONLY) does not open the same port of someone else's socket.
+ */
+static __always_inline bool cells_own(struct bpf_sock_addr *ctx, __u64 cg, __u16 family,
+				      const __u32 *addr, __u16 port, __u8 protocol)
 {
-	struct cell_bound_key k = {
-		.cgroup = cg, .port = port, .family = family, .protocol = protocol};
+	struct bpf_sock_tuple t = {};
+	struct cell_owner *o;
+	struct bpf_sock *sk;
+	__u32 size;
+	bool own;
 
-	return bpf_map_lookup_elem(&cell_bound, &k) != NULL;
+	if (family == AF_INET) {
+		t.ipv4.daddr = addr[0];
+		t.ipv4.dport = bpf_htons(port);
+		size = sizeof(t.ipv4);
+	} else {
+		__builtin_memcpy(t.ipv6.daddr, addr, sizeof(t.ipv6.daddr));
+		t.ipv6.dport = bpf_htons(port);
+		size = sizeof(t.ipv6);
+	}
+	if (protocol == IPPROTO_TCP)
+		sk = bpf_sk_lookup_tcp(ctx, &t, size, BPF_F_CURRENT_NETNS, 0);
+	else if (protocol == IPPROTO_UDP)
+		sk = bpf_sk_lookup_udp(ctx, &t, size, BPF_F_CURRENT_NETNS, 0);
+	else
+		return false;
+	if (!sk)
+		return false;
+	o = bpf_sk_storage_get(&cell_owner_of, sk, NULL, 0);
+	own = o && o->cgroup == cg;
+	bpf_sk_release(sk);
+	return own;
 }
 
 /*
@@ -229,7 +252,7 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, __u16 family, bool 
 	/* the proxy at 127.0.0.1 only: another listener on its port at 127.0.0.2 or ::1 (someone
 	 * outside the cell's) is not the cell's proxy */
 	else if (!(protocol == IPPROTO_TCP && port && port == p->proxy_port && proxy_addr) &&
-		 !local_port(p, port) && !bound_by(cg, (__u8)family, protocol, port))
+		 !local_port(p, port) && !cells_own(ctx, cg, family, addr, port, protocol))
 		reason = CELL_DENY_PORT;
 	if (!p) {
 		report(bpf_get_current_cgroup_id(), family, protocol, addr, addr_words, port,
@@ -309,91 +332,27 @@ int cell_sendmsg6(struct bpf_sock_addr *ctx)
 	return decide6(ctx, true);
 }
 
-/* One more socket of the cell holds the port. */
-static __always_inline void hold(struct cell_bound_key *k)
+/* A socket a process of a cell binds is the cell's: its own connects may reach it. */
+static __always_inline int record_bind(struct bpf_sock *sk)
 {
-	__u32 one = 1, *n = bpf_map_lookup_elem(&cell_bound, k);
+	struct cell_owner o = {};
 
-	if (n)
-		__sync_fetch_and_add(n, 1);
-	else
-		bpf_map_update_elem(&cell_bound, k, &one, BPF_ANY);
-}
-
-/* Records a port bound to loopback or to the wildcard address, for connects from the cell. */
-static __always_inline int record_bind(struct bpf_sock *sk, __u8 family, bool local, bool any6)
-{
-	struct cell_binder b = {}, *stored;
-	__u64 cg = 0;
-
-	if (!local || !sk->src_port || !policy_of(NULL, &cg))
+	if (!policy_of(NULL, &o.cgroup))
 		return ALLOW;
-	b.key.cgroup = cg;
-	b.key.port = (__u16)sk->src_port;
-	b.key.family = family;
-	b.key.protocol = (__u8)sk->protocol;
-	b.also_inet = any6;
-	/* a socket binds once: a record already there means this bind was counted */
-	stored = bpf_sk_storage_get(&cell_binder_of, sk, NULL, 0);
-	if (stored)
-		return ALLOW;
-	stored = bpf_sk_storage_get(&cell_binder_of, sk, &b, BPF_SK_STORAGE_GET_F_CREATE);
-	if (!stored)
-		return ALLOW;
-	hold(&b.key);
-	if (any6) {
-		b.key.family = AF_INET;
-		hold(&b.key);
-	}
+	bpf_sk_storage_get(&cell_owner_of, sk, &o, BPF_SK_STORAGE_GET_F_CREATE);
 	return ALLOW;
 }
 
 SEC("cgroup/post_bind4")
 int cell_post_bind4(struct bpf_sock *sk)
 {
-	__u32 a = sk->src_ip4;
-
-	return record_bind(sk, AF_INET, a == 0 || loopback4(a), false);
+	return record_bind(sk);
 }
 
 SEC("cgroup/post_bind6")
 int cell_post_bind6(struct bpf_sock *sk)
 {
-	__u32 a[4] = {sk->src_ip6[0], sk->src_ip6[1], sk->src_ip6[2], sk->src_ip6[3]};
-	bool any = !a[0] && !a[1] && !a[2] && !a[3];
-
-	/* a wildcard IPv6 socket takes IPv4 connections too, unless IPV6_V6ONLY (which
-	 * bpf_sock does not show: such a socket's port counts for IPv4 as well) */
-	if (v4_mapped(a))
-		return record_bind(sk, AF_INET, loopback4(a[3]), false);
-	return record_bind(sk, AF_INET6, any || loopback6(a), any);
-}
-
-/* One socket fewer holds the port; with the last, the port no longer counts. */
-static __always_inline void unbind(struct cell_bound_key *k)
-{
-	__u32 *n = bpf_map_lookup_elem(&cell_bound, k);
-
-	if (n && __sync_fetch_and_add(n, -1) == 1)
-		bpf_map_delete_elem(&cell_bound, k);
-}
-
-/* A socket that recorded a bind is gone: its port no longer counts. */
-SEC("cgroup/sock_release")
-int cell_sock_release(struct bpf_sock *sk)
-{
-	struct cell_binder *b = bpf_sk_storage_get(&cell_binder_of, sk, NULL, 0);
-	struct cell_bound_key k;
-
-	if (!b)
-		return ALLOW;
-	k = b->key;
-	unbind(&k);
-	if (b->also_inet) {
-		k.family = AF_INET;
-		unbind(&k);
-	}
-	return ALLOW; /* the record goes with the socket */
+	return record_bind(sk);
 }
 
 SEC("cgroup/sock_create")
@@ -415,9 +374,9 @@ int cell_sock_create(struct bpf_sock *sk)
 	return DENY;
 }
 
-/* Whether the packet's destination is loopback (read in place: the packet starts at its IP
- * header here). */
-static __always_inline bool skb_to_loopback(struct __sk_buff *skb)
+/* Whether the packet's destination (or source) address is loopback (read in place: the packet
+ * starts at its IP header here). */
+static __always_inline bool skb_loopback(struct __sk_buff *skb, bool source)
 {
 	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
 
@@ -426,7 +385,7 @@ static __always_inline bool skb_to_loopback(struct __sk_buff *skb)
 
 		if ((void *)(ip + 1) > end)
 			return false;
-		return loopback4(ip->daddr);
+		return loopback4(source ? ip->saddr : ip->daddr);
 	}
 	if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr *ip6 = data;
@@ -434,7 +393,10 @@ static __always_inline bool skb_to_loopback(struct __sk_buff *skb)
 
 		if ((void *)(ip6 + 1) > end)
 			return false;
-		__builtin_memcpy(a, &ip6->daddr, sizeof(a));
+		if (source)
+			__builtin_memcpy(a, &ip6->saddr, sizeof(a));
+		else
+			__builtin_memcpy(a, &ip6->daddr, sizeof(a));
 		return loopback6(a) || (v4_mapped(a) && loopback4(a[3]));
 	}
 	return false;
@@ -467,7 +429,7 @@ int cell_egress(struct __sk_buff *skb)
 {
 	struct cell_counters *c;
 
-	if (!skb_to_loopback(skb) || !skb_cell(skb, &c))
+	if (!skb_loopback(skb, false) || !skb_cell(skb, &c))
 		return DENY;
 	if (c) {
 		__sync_fetch_and_add(&c->bytes_out, skb->len);
@@ -476,12 +438,18 @@ int cell_egress(struct __sk_buff *skb)
 	return ALLOW;
 }
 
+/* Counts what arrives; a cell hears from loopback only: nothing from another address reaches
+ * its sockets (a server on 0.0.0.0, a UDP socket), so no one outside can talk into it. */
 SEC("cgroup_skb/ingress")
 int cell_ingress(struct __sk_buff *skb)
 {
 	struct cell_counters *c;
 
-	if (skb_cell(skb, &c) && c) {
+	if (!skb_cell(skb, &c))
+		return ALLOW;
+	if (!skb_loopback(skb, true))
+		return DENY;
+	if (c) {
 		__sync_fetch_and_add(&c->bytes_in, skb->len);
 		__sync_fetch_and_add(&c->packets_in, 1);
 	}

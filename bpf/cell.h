@@ -4,7 +4,7 @@
 
 /* Bumped when a program's behaviour or a map's layout changes: a newer loader replaces the
  * pinned programs of an older one in place. */
-#define CELL_BPF_VERSION 6
+#define CELL_BPF_VERSION 7
 
 #define CELL_LOCAL_PORTS_MAX 16
 /* cgroup levels searched above a socket's cgroup for its cell's policy */
@@ -31,27 +31,16 @@ struct cell_counters {
 	__u64 sockets_denied; /* raw and packet sockets refused */
 };
 
-/* cell_bound: a loopback (or wildcard) port bound by a cell → how many of its sockets hold it */
-struct cell_bound_key {
+/* cell_owner_of (socket storage): the cell whose process bound the socket (a cgroup id) */
+struct cell_owner {
 	__u64 cgroup;
-	__u16 port;
-	__u8 family; /* AF_INET or AF_INET6 */
-	__u8 protocol;
-	__u32 pad; /* zero */
-};
-
-/* cell_binder_of (socket storage): the key a socket's bind recorded, for its release to undo */
-struct cell_binder {
-	struct cell_bound_key key;
-	__u32 also_inet; /* an IPv6 wildcard bind: recorded for AF_INET as well (dual stack) */
-	__u32 pad;
 };
 
 enum cell_deny_reason {
 	CELL_DENY_NO_POLICY = 1, /* a cgroup under cell.slice with no policy of its own or above */
 	CELL_DENY_NOT_LOOPBACK,	 /* anything but loopback: only the proxy goes out */
-	CELL_DENY_PORT,	  /* loopback, but not the proxy, a listed port or one the cell bound */
-	CELL_DENY_SOCKET, /* a raw or packet socket */
+	CELL_DENY_PORT, /* loopback, but not the proxy, a listed port or a socket the cell bound */
+	CELL_DENY_SOCKET,	 /* a raw or packet socket */
 	CELL_DENY_ABSTRACT_UNIX, /* an abstract Unix socket (shared with the host's namespace) */
 };
 

@@ -491,7 +491,7 @@ def attach_empty(obj, plain, pw):
         os.chown(f, pw.pw_uid, pw.pw_gid)
     subprocess.run(["bpftool", "prog", "loadall", obj, pins], check=True)
     hooks = {"empty_connect4": "connect4", "empty_post_bind4": "post_bind4",
-             "empty_sock_create": "sock_create", "empty_sock_release": "sock_release",
+             "empty_sock_create": "sock_create",
              "empty_egress": "cgroup_inet_egress", "empty_ingress": "cgroup_inet_ingress"}
     for prog, hook in hooks.items():
         subprocess.run(["bpftool", "cgroup", "attach", cg, hook, "pinned",

@@ -28,12 +28,6 @@ int empty_sock_create(struct bpf_sock *sk)
 	return 1;
 }
 
-SEC("cgroup/sock_release")
-int empty_sock_release(struct bpf_sock *sk)
-{
-	return 1;
-}
-
 SEC("cgroup_skb/egress")
 int empty_egress(struct __sk_buff *skb)
 {

@@ -9,6 +9,7 @@
 #include <criterion/new/assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -285,6 +286,8 @@ static int own_wildcard_server(void)
 		return 21;
 	if (try_connect(SOCK_STREAM, "::1", ntohs(a.sin6_port)) != 0)
 		return 22;
+	if (try_connect(SOCK_STREAM, "::ffff:127.0.0.1", ntohs(a.sin6_port)) != 0)
+		return 23;
 	close(fd);
 	return 0;
 }
@@ -293,6 +296,168 @@ Test(bpf, the_cell_reaches_the_servers_it_started)
 {
 	cr_assert(eq(int, in_cell(own_server), 0));
 	cr_assert(eq(int, in_cell(own_wildcard_server), 0));
+}
+
+/*
+ * Squats: a socket the cell binds on someone else's port, at another address, must not open
+ * that someone's socket. Each returns the errno of the connect (or send) past the squat.
+ */
+static uint16_t squat_port, wildcard_port;
+
+static int bind_at(int type, const char *text, uint16_t port, bool v6only)
+{
+	struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
+	struct sockaddr_in a4 = {.sin_family = AF_INET, .sin_port = htons(port)};
+	bool v6 = strchr(text, ':') != NULL;
+	int fd = socket(v6 ? AF_INET6 : AF_INET, type, 0), one = 1;
+
+	if (v6only && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
+		return -1;
+	if (v6)
+		inet_pton(AF_INET6, text, &a6.sin6_addr);
+	else
+		inet_pton(AF_INET, text, &a4.sin_addr);
+	if ((v6 ? bind(fd, (struct sockaddr *)&a6, sizeof(a6))
+		: bind(fd, (struct sockaddr *)&a4, sizeof(a4))) < 0 ||
+	    (type == SOCK_STREAM && listen(fd, 8) < 0))
+		return -1;
+	return fd;
+}
+
+static int squat_another_address(void)
+{
+	if (bind_at(SOCK_STREAM, "127.0.0.2", squat_port, false) < 0)
+		return 100;
+	return try_connect(SOCK_STREAM, "127.0.0.1", squat_port);
+}
+
+static int squat_v6only(void)
+{
+	if (bind_at(SOCK_STREAM, "::", wildcard_port, true) < 0)
+		return 100;
+	/* its own socket answers ::1; 127.0.0.1 is the host's wildcard listener's */
+	if (try_connect(SOCK_STREAM, "::1", wildcard_port) != 0)
+		return 101;
+	return try_connect(SOCK_STREAM, "127.0.0.1", wildcard_port);
+}
+
+static int squat_udp(void)
+{
+	if (bind_at(SOCK_DGRAM, "127.0.0.2", squat_port, false) < 0)
+		return 100;
+	return udp_send("127.0.0.1", squat_port);
+}
+
+Test(bpf, a_port_the_cell_bound_at_another_address_opens_no_one_elses_socket)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t len = sizeof(a);
+	int any = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	/* the host's: 127.0.0.1 (TCP and UDP) and 0.0.0.0 */
+	cr_assert(eq(int, bind(any, (struct sockaddr *)&a, sizeof(a)), 0));
+	cr_assert(eq(int, listen(any, 8), 0));
+	getsockname(any, (struct sockaddr *)&a, &len);
+	wildcard_port = ntohs(a.sin_port);
+	squat_port = b.host_tcp_port;
+	cr_assert(eq(int, in_cell(squat_another_address), EPERM));
+	cr_assert(eq(int, in_cell(squat_v6only), EPERM));
+	squat_port = b.host_udp_port;
+	cr_assert(eq(int, in_cell(squat_udp), EPERM));
+	/* the positive controls: outside a cell the same squats reach the host's sockets */
+	squat_port = b.host_tcp_port;
+	cr_assert(eq(int, squat_another_address(), 0));
+	cr_assert(eq(int, squat_v6only(), 0));
+	close(any);
+}
+
+/* A non-loopback IPv4 address of this machine, or false. */
+static bool other_local_address(struct in_addr *ret)
+{
+	struct ifaddrs *ifs, *i;
+	bool found = false;
+
+	if (getifaddrs(&ifs) < 0)
+		return false;
+	for (i = ifs; i && !found; i = i->ifa_next)
+		if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET &&
+		    (ntohl(((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr) >> 24) != 127) {
+			*ret = ((struct sockaddr_in *)i->ifa_addr)->sin_addr;
+			found = true;
+		}
+	freeifaddrs(ifs);
+	return found;
+}
+
+static struct in_addr other_addr;
+static int heard[2];
+
+/*
+ * A UDP socket on 0.0.0.0 tells its port over heard[1], then says which source the first
+ * datagram it receives came from: 0 loopback, 1 another address, 2 none within 10 s.
+ */
+static int first_datagram_from(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	struct timeval tv = {10, 0};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	char c;
+
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &len) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+	    write(heard[1], &a.sin_port, sizeof(a.sin_port)) != sizeof(a.sin_port))
+		return 3;
+	len = sizeof(a);
+	if (recvfrom(fd, &c, 1, 0, (struct sockaddr *)&a, &len) != 1)
+		return 2;
+	return (ntohl(a.sin_addr.s_addr) >> 24) == 127 ? 0 : 1;
+}
+
+/* Sends a datagram to port at other_addr from other_addr, then one from and to loopback. */
+static void send_both(in_port_t port)
+{
+	struct sockaddr_in there = {
+		.sin_family = AF_INET, .sin_port = port, .sin_addr = other_addr};
+	struct sockaddr_in lo = {
+		.sin_family = AF_INET, .sin_port = port, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	cr_assert(eq(int, sendto(fd, "x", 1, 0, (struct sockaddr *)&there, sizeof(there)), 1));
+	cr_assert(eq(int, sendto(fd, "y", 1, 0, (struct sockaddr *)&lo, sizeof(lo)), 1));
+	close(fd);
+}
+
+/* What first_datagram_from() says, run in the cell (in_cell) or here. */
+static int listen_and_send(bool cell)
+{
+	pid_t pid;
+	in_port_t port;
+	int status;
+
+	cr_assert(eq(int, pipe(heard), 0));
+	pid = fork();
+	if (pid == 0)
+		_exit(cell ? (join(b.cell_cg) ? first_datagram_from() : 200)
+			   : first_datagram_from());
+	cr_assert(eq(long, (long)read(heard[0], &port, sizeof(port)), (long)sizeof(port)));
+	send_both(port);
+	waitpid(pid, &status, 0);
+	close(heard[0]);
+	close(heard[1]);
+	cr_assert(eq(int, WIFEXITED(status), 1));
+	return WEXITSTATUS(status);
+}
+
+Test(bpf, a_cell_hears_nothing_from_other_addresses)
+{
+	if (!other_local_address(&other_addr))
+		th_skip("this machine has no IPv4 address but loopback");
+	/* outside a cell, the datagram from the other address comes first */
+	cr_assert(eq(int, listen_and_send(false), 1));
+	/* a cell's socket on 0.0.0.0 gets only the one from loopback */
+	cr_assert(eq(int, listen_and_send(true), 0));
 }
 
 /* Another cell's server stays closed. */

@@ -79,6 +79,13 @@ static const char net_py[] =
 	"    for _ in range(int(n)):\n"
 	"        out.append(tcp('127.0.0.1', l.getsockname()[1])); l.accept()[0].close()\n"
 	"    return ' '.join(out)\n"
+	"def squat(at, to, port, opt=''):\n"
+	"    l = socket.socket(socket.AF_INET6 if ':' in at else socket.AF_INET)\n"
+	"    if opt == '6only': l.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)\n"
+	"    try: l.bind((at, int(port))); l.listen(4)\n"
+	"    except OSError as e: return 'bind errno %d' % e.errno\n"
+	"    try: return tcp(to, l.getsockname()[1])\n"
+	"    finally: l.close()\n"
 	"def raw(host, port, fam='any'):\n"
 	"    f = {'4': socket.AF_INET, '6': socket.AF_INET6, '6only': socket.AF_INET6, "
 	"'mptcp': socket.AF_INET}.get(fam, 0)\n"
@@ -109,7 +116,7 @@ static const char net_py[] =
 	"    if op == 'sleep': time.sleep(float(args[0])); print('slept'); continue\n"
 	"    if op == 'pid': print(os.getpid(), flush=True); continue\n"
 	"    print({'tcp': tcp, 'udp': udp, 'unix': unix, 'sock': sock, 'own': own, 'fetch': fetch,"
-	" 'proxy': proxy, 'listening': listening, 'raw': raw}[op](*args),"
+	" 'proxy': proxy, 'listening': listening, 'raw': raw, 'squat': squat}[op](*args),"
 	" flush=True)\n";
 
 static const char upstream_py[] =
@@ -446,6 +453,37 @@ Test(session, the_proxys_port_at_another_loopback_address_is_not_the_proxy)
 	cr_assert(eq(int, r.status, 0), "%s%s", r.out, r.err);
 	cr_assert(eq(str, r.out, (char *)"ok\nerrno 1\nerrno 1\nok\n"), "stderr: %s", r.err);
 	th_result_done(&r);
+}
+
+/*
+ * A socket the cell binds on a host port at another address (127.0.0.2, or [::] with
+ * IPV6_V6ONLY, which does not clash with the host's 0.0.0.0) does not open the host's socket
+ * on that port; the cell's own servers on 127.0.0.1, dual-stack [::] and [::1] stay reachable.
+ */
+Test(session, a_port_squatted_at_another_address_does_not_reach_the_hosts_socket)
+{
+	char *argv[] = {(char *)"/usr/bin/python3", (char *)"-c", (char *)upstream_py, t.www,
+			(char *)"0.0.0.0",	    NULL};
+	unsigned any_port;
+	pid_t any = th_spawn_server(NULL, argv, t.env, "%u", &any_port);
+	char *probes[] = {probe("squat 127.0.0.2 127.0.0.1 %u", t.port),
+			  probe("squat :: 127.0.0.1 %u 6only", any_port),
+			  (char *)"squat 127.0.0.1 127.0.0.1 0",
+			  (char *)"squat :: 127.0.0.1 0",
+			  (char *)"squat :: ::ffff:127.0.0.1 0",
+			  (char *)"squat :: ::1 0",
+			  (char *)"squat ::1 ::1 0",
+			  NULL};
+	struct th_result r = in_cell(probes);
+
+	kill(any, SIGKILL);
+	waitpid(any, NULL, 0);
+	cr_assert(eq(int, r.status, 0), "%s%s", r.out, r.err);
+	cr_assert(eq(str, r.out, (char *)"errno 1\nerrno 1\nok\nok\nok\nok\nok\n"), "stderr: %s",
+		  r.err);
+	th_result_done(&r);
+	free(probes[0]);
+	free(probes[1]);
 }
 
 /* The machine's TCP segments retransmitted so far (RetransSegs in /proc/net/snmp). */
