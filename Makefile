@@ -51,11 +51,13 @@ TEST_LIBS = $(shell $(PKG_CONFIG) --libs criterion)
 CFLAGS ?= -O2 -g
 WARNINGS := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
 	-Wno-format-nonliteral -Wundef -Wvla -Wpointer-arith -Werror
-ALL_CFLAGS = -std=gnu17 $(WARNINGS) $(CFLAGS) -fno-strict-aliasing -fstack-protector-strong \
-	-D_FORTIFY_SOURCE=2
+# hardened as a distribution builds (Debian's hardening=+all): PIE, stack protector and clash
+# protection, _FORTIFY_SOURCE=3, full RELRO with immediate binding
+HARDENING := -fstack-protector-strong -fstack-clash-protection -D_FORTIFY_SOURCE=3
+ALL_CFLAGS = -std=gnu17 $(WARNINGS) $(CFLAGS) -fno-strict-aliasing -fPIE $(HARDENING)
 ALL_CPPFLAGS = -iquote module/lib -iquote bpf -iquote $(BUILD)/bpf -iquote $(BUILD)/gen -D_GNU_SOURCE -DCELL_VERSION='"$(VERSION)"' \
 	-DCELL_LIBEXECDIR='"$(LIBEXECDIR)"' $(PKG_CFLAGS) $(CPPFLAGS)
-ALL_LDFLAGS = $(LDFLAGS)
+ALL_LDFLAGS = -pie -Wl,-z,now -Wl,-z,relro $(LDFLAGS)
 ifeq ($(SANITIZE),1)
 ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all \
 	-U_FORTIFY_SOURCE
@@ -128,13 +130,26 @@ $(BUILD)/module/%.o: module/%.c
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
+# The cell-session the tests install setuid root: never a sanitizer build (the sanitizer runtime
+# reads ASAN_OPTIONS and the like before main(): log_path= or external_symbolizer_path= would
+# give any local user root's powers). A sanitized build takes the plain one from PLAIN_BUILD.
+ifeq ($(SANITIZE),1)
+PLAIN_BUILD ?= $(BUILD)/plain
+SETUID_HELPER := $(PLAIN_BUILD)/cell-session
+.PHONY: $(SETUID_HELPER)
+$(SETUID_HELPER):
+	$(Q)$(MAKE) --no-print-directory BUILD=$(PLAIN_BUILD) SANITIZE=0 $@
+else
+SETUID_HELPER := $(CELL_SESSION)
+endif
+
 # Tests know where the build tree and the fixtures are without being told at run time.
 $(BUILD)/tests/%.o: tests/%.c
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CPPFLAGS) -iquote tests/helpers $(TEST_CFLAGS) $(ALL_CFLAGS) \
 		-DCELL_TEST_BUILD='"$(abspath $(BUILD))"' -DCELL_TEST_SRC='"$(CURDIR)"' \
-		-MMD -MP -c -o $@ $<
+		-DCELL_TEST_SETUID_HELPER='"$(abspath $(SETUID_HELPER))"' -MMD -MP -c -o $@ $<
 
 $(LIBCELL): $(LIB_OBJ)
 	@$(if $(Q),echo "  AR      $@")
@@ -160,7 +175,7 @@ SHIM := $(BUILD)/libcellshim.so
 SHIM_SRC := $(sort $(wildcard shim/*.c)) module/lib/shimproto.c module/lib/fakeaddr.c
 SHIM_OBJ := $(SHIM_SRC:%.c=$(BUILD)/shim-obj/%.o)
 SHIM_CFLAGS = -std=gnu17 $(WARNINGS) $(CFLAGS) -fPIC -fvisibility=hidden -fno-strict-aliasing \
-	-fstack-protector-strong -D_FORTIFY_SOURCE=2
+	$(HARDENING)
 $(BUILD)/shim-obj/%.o: %.c
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $< (shim)")
@@ -173,8 +188,7 @@ $(SHIM): $(SHIM_OBJ)
 # libraries (it is loaded into sshd, su, login); never built with the sanitizers (its hosts
 # are not); only the two PAM entry points exported.
 PAM_MODULE := $(BUILD)/pam_cell.so
-PAM_CFLAGS = -std=gnu17 $(WARNINGS) $(CFLAGS) -fPIC -fno-strict-aliasing \
-	-fstack-protector-strong -D_FORTIFY_SOURCE=2
+PAM_CFLAGS = -std=gnu17 $(WARNINGS) $(CFLAGS) -fPIC -fno-strict-aliasing $(HARDENING)
 PAM_OBJ := $(LIB_SRC:%.c=$(BUILD)/pic/%.o) $(BUILD)/pic/module/pam/pam_cell.o
 $(BUILD)/pic/module/lib/bpf.o: $(BPF_SKEL)
 $(BUILD)/pic/%.o: %.c
@@ -211,8 +225,8 @@ $(INTEG): $(INTEG_OBJ) $(HELPER_OBJ) $(LIBCELL)
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(TEST_LIBS)
 
 .PHONY: tests
-tests: $(CELL) $(CELL_INIT) $(CELL_SESSION) $(SHIM) $(PAM_MODULE) $(PAM_DRIVER) $(PROBE) $(UNIT) \
-	$(INTEG)
+tests: $(CELL) $(CELL_INIT) $(CELL_SESSION) $(SETUID_HELPER) $(SHIM) $(PAM_MODULE) $(PAM_DRIVER) \
+	$(PROBE) $(UNIT) $(INTEG)
 
 # Installs only what is missing, so a machine that has everything pays one dpkg-query.
 .PHONY: deps
@@ -258,7 +272,7 @@ check: tests test-user
 
 .PHONY: test-asan
 test-asan:
-	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/asan SANITIZE=1 check
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/asan SANITIZE=1 PLAIN_BUILD=$(BUILD) check
 
 .PHONY: test
 test: deps
@@ -358,6 +372,9 @@ lint: deps
 # build with the same PREFIX you install with.
 .PHONY: install
 install: $(CELL) $(CELL_INIT) $(CELL_SESSION) $(SHIM) $(PAM_MODULE)
+	@if [ "$(SANITIZE)" = 1 ] && [ "$(SETUID)" = 1 ]; then \
+		echo "make install: a sanitizer build is never installed setuid (its runtime reads" \
+			"ASAN_OPTIONS before main: any user would have root's powers)" >&2; exit 1; fi
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(PAMDIR)
 	install -m 0644 $(PAM_MODULE) $(DESTDIR)$(PAMDIR)/pam_cell.so
 	install -m 0755 $(CELL) $(DESTDIR)$(BINDIR)/cell

@@ -532,6 +532,9 @@ def main():
     try:
         os.chmod(work, 0o755)
         prefix = os.path.join(work, "prefix")
+        # the setuid helper where only root and the bench's user can reach it
+        os.mkdir(prefix, 0o750)
+        os.chown(prefix, 0, pw.pw_gid)
         cell = os.path.join(prefix, "bin/cell")
         install(os.path.join(build, "cell"), cell, 0o755)
         install(os.path.join(build, "cell-init"), prefix + "/libexec/cell/cell-init", 0o755)

@@ -305,3 +305,72 @@ pid_t th_spawn_server(const char *dir, char *const argv[], char *const envp[], c
 	cr_assert(eq(int, sscanf(line, fmt, ret_port), 1), "%s", line);
 	return pid;
 }
+
+#ifndef CELL_TEST_SETUID_HELPER
+#define CELL_TEST_SETUID_HELPER CELL_TEST_BUILD "/cell-session"
+#endif
+
+/* Copies src to dst (made, with its parents) with mode, owned by root where we are root. */
+static void stage_file(const char *src, const char *dst, mode_t mode)
+{
+	_cleanup_free_ char *text = NULL, *parent = strdup(dst);
+	_cleanup_close_ int fd = -1;
+	size_t len = 0;
+
+	cr_assert(eq(int, cell_read_file(src, 0, 64 << 20, &text, &len), 0), "cannot read %s", src);
+	cell_path_dirname(parent);
+	cr_assert(eq(int, cell_mkdir_p(parent, 0755), 0), "mkdir %s", parent);
+	fd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0700);
+	cr_assert(ge(int, fd, 0), "%s: %s", dst, strerror(errno));
+	cr_assert(eq(int, cell_write_all(fd, text, len), 0));
+	/* the mode last: fchown clears the setuid bit */
+	cr_assert(eq(int, fchmod(fd, mode), 0), "chmod %s: %s", dst, strerror(errno));
+}
+
+void th_stage(struct th_stage *ret)
+{
+	struct th_stage s = {.dir = th_mkdtemp()};
+	_cleanup_free_ char *init = NULL;
+	uid_t uid;
+	gid_t gid;
+
+	if (geteuid() == 0) {
+		th_test_user(&uid, &gid);
+		cr_assert(eq(int, chown(s.dir, 0, gid), 0));
+		cr_assert(eq(int, chmod(s.dir, 0750), 0));
+	}
+	s.cell = th_join(s.dir, "bin/cell");
+	s.probe = th_join(s.dir, "bin/test-probe");
+	s.helper = th_join(s.dir, "libexec/cell/cell-session");
+	s.shim = th_join(s.dir, "libexec/cell/libcellshim.so");
+	s.pam_module = th_join(s.dir, "libexec/cell/pam_cell.so");
+	stage_file(CELL_TEST_BUILD "/cell", s.cell, 0755);
+	stage_file(CELL_TEST_BUILD "/test-probe", s.probe, 0755);
+	init = th_join(s.dir, "libexec/cell/cell-init");
+	stage_file(CELL_TEST_BUILD "/cell-init", init, 0755);
+	stage_file(CELL_TEST_BUILD "/libcellshim.so", s.shim, 0644);
+	stage_file(CELL_TEST_BUILD "/pam_cell.so", s.pam_module, 0644);
+	stage_file(CELL_TEST_BUILD "/cell-session", s.helper, 0755);
+	*ret = s;
+}
+
+void th_stage_setuid(const struct th_stage *s)
+{
+	if (geteuid() != 0)
+		return;
+	cr_assert(eq(int, unlink(s->helper), 0));
+	stage_file(CELL_TEST_SETUID_HELPER, s->helper, 04755);
+}
+
+void th_stage_done(struct th_stage *s)
+{
+	if (s->dir)
+		th_rm_rf(s->dir);
+	free(s->dir);
+	free(s->cell);
+	free(s->helper);
+	free(s->shim);
+	free(s->pam_module);
+	free(s->probe);
+	*s = (struct th_stage){0};
+}

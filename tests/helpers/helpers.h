@@ -58,3 +58,26 @@ void th_result_done(struct th_result *r);
 /* The unprivileged user root's tests run cells as; made (useradd) if missing. */
 #define TH_TEST_USER "celltest"
 void th_test_user(uid_t *ret_uid, gid_t *ret_gid);
+
+/*
+ * What the tests run as the test user, where that user can reach it whatever the checkout's
+ * mode (a Debian home is 0700): this build's programs laid out as `make install` lays them
+ * out, in a new directory of root's that only root and the test user can enter (0750, the
+ * test user's group; the caller's own 0700 one when not root). th_stage_done removes it.
+ */
+struct th_stage {
+	char *dir;
+	char *cell;	  /* dir/bin/cell */
+	char *helper;	  /* dir/libexec/cell/cell-session */
+	char *shim;	  /* dir/libexec/cell/libcellshim.so */
+	char *pam_module; /* dir/libexec/cell/pam_cell.so (it finds the shim beside itself) */
+	char *probe;	  /* dir/bin/test-probe */
+};
+void th_stage(struct th_stage *ret);
+/*
+ * Makes the staged cell-session setuid root (as root; a no-op otherwise), from the build
+ * without the sanitizers: their runtime reads ASAN_OPTIONS (log_path=,
+ * external_symbolizer_path=) before main(), which would give any local user root's powers.
+ */
+void th_stage_setuid(const struct th_stage *s);
+void th_stage_done(struct th_stage *s);

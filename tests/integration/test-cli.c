@@ -3,6 +3,7 @@
 #include <criterion/new/assert.h>
 #include <criterion/parameterized.h>
 #include <dirent.h>
+#include <elf.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include "bpf.h"
 #include "fileio.h"
 #include "helpers.h"
+#include "macro.h"
 
 #define CELL CELL_TEST_BUILD "/cell"
 
@@ -705,4 +707,69 @@ Test(cli, hook_prints_each_shells_code_and_refuses_others)
 	cr_assert(eq(int, r.status, 1));
 	cr_assert(not(eq(ptr, strstr(r.out, "not active in this shell"), NULL)));
 	th_result_done(&r);
+}
+
+/* What an ELF file says about its hardening. */
+struct hardening {
+	bool pie, relro, bind_now, stack_protector, fortified;
+};
+
+static void read_hardening(const char *path, struct hardening *h)
+{
+	_cleanup_free_ char *elf = NULL;
+	const Elf64_Ehdr *eh;
+	const Elf64_Phdr *ph;
+	const Elf64_Shdr *sh;
+	size_t len = 0;
+
+	*h = (struct hardening){0};
+	cr_assert(eq(int, cell_read_file(path, 0, 64 << 20, &elf, &len), 0), "%s", path);
+	eh = (const Elf64_Ehdr *)elf;
+	cr_assert(ge(sz, len, sizeof(*eh)));
+	cr_assert(eq(int, memcmp(eh->e_ident, ELFMAG, SELFMAG), 0));
+	cr_assert(eq(int, eh->e_ident[EI_CLASS], ELFCLASS64));
+	ph = (const Elf64_Phdr *)(elf + eh->e_phoff);
+	sh = (const Elf64_Shdr *)(elf + eh->e_shoff);
+	for (int i = 0; i < eh->e_phnum; i++)
+		h->relro |= ph[i].p_type == PT_GNU_RELRO;
+	for (int i = 0; i < eh->e_shnum; i++) {
+		if (sh[i].sh_type == SHT_DYNAMIC) {
+			const Elf64_Dyn *d = (const Elf64_Dyn *)(elf + sh[i].sh_offset);
+
+			for (size_t k = 0; k < sh[i].sh_size / sizeof(*d); k++) {
+				h->bind_now |=
+					(d[k].d_tag == DT_FLAGS &&
+					 (d[k].d_un.d_val & DF_BIND_NOW)) ||
+					(d[k].d_tag == DT_FLAGS_1 && (d[k].d_un.d_val & DF_1_NOW));
+				h->pie |= eh->e_type == ET_DYN && d[k].d_tag == DT_FLAGS_1 &&
+					  (d[k].d_un.d_val & DF_1_PIE);
+			}
+		}
+		if (sh[i].sh_type == SHT_DYNSYM) {
+			const Elf64_Sym *sym = (const Elf64_Sym *)(elf + sh[i].sh_offset);
+			const char *names = elf + sh[sh[i].sh_link].sh_offset;
+
+			for (size_t k = 0; k < sh[i].sh_size / sizeof(*sym); k++) {
+				const char *n = names + sym[k].st_name;
+
+				h->stack_protector |= streq(n, "__stack_chk_fail");
+				h->fortified |= startswith(n, "__") && endswith(n, "_chk") &&
+						!streq(n, "__stack_chk_fail");
+			}
+		}
+	}
+}
+
+/* The setuid helper (the build without sanitizers, the one that is ever installed setuid) is
+ * built as a distribution hardens its programs. */
+Test(cli, the_privileged_helper_is_hardened)
+{
+	struct hardening h;
+
+	read_hardening(CELL_TEST_SETUID_HELPER, &h);
+	cr_assert(h.pie, "not a position-independent executable");
+	cr_assert(h.relro, "no RELRO segment");
+	cr_assert(h.bind_now, "symbols not bound at start (-z now)");
+	cr_assert(h.stack_protector, "no stack protector");
+	cr_assert(h.fortified, "no fortified libc calls (_FORTIFY_SOURCE)");
 }

@@ -20,11 +20,10 @@
 #include "helpers.h"
 #include "macro.h"
 
-#define CELL CELL_TEST_BUILD "/cell"
-
 static struct {
 	char *tmp, *home, *src, *sock;
-	char *cell; /* the cell the shells' hooks run */
+	char *cell; /* the cell the shells' hooks run (the staged one) */
+	struct th_stage stage;
 	uid_t uid;
 	gid_t gid;
 	char *env[16];
@@ -91,7 +90,8 @@ static void setup(void)
 	t.home = th_join(t.tmp, "home");
 	t.src = th_join(t.home, "src");
 	t.sock = th_join(t.tmp, "tmux.sock");
-	t.cell = strdup(CELL);
+	th_stage(&t.stage);
+	t.cell = strdup(t.stage.cell);
 	free(th_write(t.home, ".ssh/id", "FAKE KEY\n"));
 	free(th_write(t.home, "notes/.keep", ""));
 	env_add("HOME=%s", t.home);
@@ -141,6 +141,7 @@ static void teardown(void)
 	free(t.src);
 	free(t.sock);
 	free(t.cell);
+	th_stage_done(&t.stage);
 }
 
 TestSuite(hook, .init = setup, .fini = teardown, .timeout = 120);
@@ -215,6 +216,15 @@ static void type(const char *line)
 {
 	tmux("send-keys", "-l", line);
 	tmux("send-keys", "Enter", NULL);
+}
+
+/* type() with the staged cell's path where fmt says %s (once). */
+static void type_cell(const char *fmt)
+{
+	_cleanup_free_ char *line = NULL;
+
+	cr_assert(ge(int, asprintf(&line, fmt, t.cell), 0));
+	type(line);
 }
 
 /* The rest of the first line starting with start, once the terminal shows one (15 s at
@@ -345,7 +355,7 @@ ParameterizedTest(int *i, hook, cd_into_and_out_of_cells)
 	cr_assert(eq(uint, count(text, "\"nonne\" is not a network mode"), 1), "%s", text);
 	free(text);
 	/* allowed now: in at the next prompt */
-	type("cd ../../u && " CELL " allow");
+	type_cell("cd ../../u && %s allow");
 	expect_at("u %s nossh", untrusted);
 	free(a);
 	free(b);
@@ -495,7 +505,7 @@ ParameterizedTest(int *i, hook, works_beside_direnv_and_can_be_turned_off)
 		     0));
 	start_shell(*i, direnv_hook);
 	free(direnv_hook);
-	type(CELL " hook --status");
+	type_cell("%s hook --status");
 	got = wait_line("cell hook: ");
 	want = NULL;
 	cr_assert(ge(int, asprintf(&want, "active in this %s", shells[*i].name), 0));
@@ -512,7 +522,7 @@ ParameterizedTest(int *i, hook, works_beside_direnv_and_can_be_turned_off)
 	/* and ours beside it */
 	type("cd ../src/a");
 	expect_at("a %s nossh", a);
-	type(CELL " hook --status");
+	type_cell("%s hook --status");
 	want = NULL;
 	cr_assert(
 		ge(int,
@@ -535,38 +545,10 @@ ParameterizedTest(int *i, hook, works_beside_direnv_and_can_be_turned_off)
 	free(envdir);
 }
 
-/* cell, cell-init, the shim and cell-session (setuid root) in a prefix of the test's, for
- * proxy cells as the test user. */
+/* The staged cell-session setuid root, for proxy cells as the test user. */
 static void install_prefix(void)
 {
-	static const char *const files[][3] = {
-		{"cell", "bin/cell", "0755"},
-		{"cell-init", "libexec/cell/cell-init", "0755"},
-		{"cell-session", "libexec/cell/cell-session", "4755"},
-		{"libcellshim.so", "libexec/cell/libcellshim.so", "0644"},
-	};
-
-	for (size_t i = 0; i < ELEMENTSOF(files); i++) {
-		char *src = th_join(CELL_TEST_BUILD, files[i][0]),
-		     *prefix = th_join(t.tmp, "prefix");
-		char *dst = th_join(prefix, files[i][1]);
-		char *argv[] = {(char *)"/usr/bin/install",
-				(char *)"-D",
-				(char *)"-m",
-				(char *)files[i][2],
-				src,
-				dst,
-				NULL};
-
-		th_run_ok(NULL, argv, (char *[]){NULL});
-		if (i == 0) {
-			free(t.cell);
-			t.cell = strdup(dst);
-		}
-		free(src);
-		free(prefix);
-		free(dst);
-	}
+	th_stage_setuid(&t.stage);
 }
 
 /* Waits until the terminal shows line (a whole line) at least once, pressing Enter for new

@@ -34,7 +34,8 @@
 #include "session.h"
 
 static struct {
-	char *tmp, *prefix, *cell, *helper, *home, *proj, *www, *slice;
+	char *tmp, *cell, *helper, *home, *proj, *www, *slice;
+	struct th_stage stage; /* cell and helper are its */
 	uid_t uid;
 	gid_t gid;
 	char *env[16];
@@ -133,21 +134,6 @@ static void env_add(size_t i, const char *fmt, const char *value)
 	cr_assert(ge(int, asprintf(&t.env[i], fmt, value), 0));
 }
 
-static void install(const char *from, const char *to, const char *mode)
-{
-	char *src = th_join(CELL_TEST_BUILD, from);
-	char *argv[] = {(char *)"/usr/bin/install",
-			(char *)"-D",
-			(char *)"-m",
-			(char *)mode,
-			src,
-			(char *)to,
-			NULL};
-
-	th_run_ok(NULL, argv, (char *[]){NULL});
-	free(src);
-}
-
 static void start_upstream(void)
 {
 	char *argv[] = {(char *)"/usr/bin/python3", (char *)"-c", (char *)upstream_py, t.www, NULL};
@@ -195,26 +181,13 @@ static void setup(void)
 	th_test_user(&t.uid, &t.gid);
 	t.tmp = th_mkdtemp();
 	chmod(t.tmp, 0755);
-	t.prefix = th_join(t.tmp, "prefix");
-	t.cell = th_join(t.prefix, "bin/cell");
-	t.helper = th_join(t.prefix, "libexec/cell/cell-session");
 	t.home = th_join(t.tmp, "home");
 	t.proj = th_join(t.tmp, "proj");
 	t.www = th_join(t.tmp, "www");
-	install("cell", t.cell, "0755");
-	{
-		char *init = th_join(t.prefix, "libexec/cell/cell-init");
-
-		install("cell-init", init, "0755");
-		free(init);
-	}
-	install("cell-session", t.helper, "4755");
-	{
-		char *shim = th_join(t.prefix, "libexec/cell/libcellshim.so");
-
-		install("libcellshim.so", shim, "0644");
-		free(shim);
-	}
+	th_stage(&t.stage);
+	th_stage_setuid(&t.stage);
+	t.cell = t.stage.cell;
+	t.helper = t.stage.helper;
 	free(th_write(t.proj, "net.py", net_py));
 	free(th_write(t.www, "hello", "hello\n"));
 	/* 1 MiB for the byte counters */
@@ -263,9 +236,7 @@ static void teardown(void)
 	if (t.tmp)
 		th_rm_rf(t.tmp);
 	free(t.tmp);
-	free(t.prefix);
-	free(t.cell);
-	free(t.helper);
+	th_stage_done(&t.stage);
 	free(t.home);
 	free(t.proj);
 	free(t.www);
