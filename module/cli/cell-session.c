@@ -19,6 +19,9 @@
  *   cell-session list --status-fd FD
  *       writes a line of JSON for each of the caller's cells to FD: its id and its counters
  *       so far.
+ *
+ * A caller that is in a cell itself (a login's cell: pam_cell.so) gets list only; open and
+ * reap are refused (exit 1), so a cell cannot open a sibling with a policy of its choosing.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -392,6 +395,20 @@ int main(int argc, char *argv[])
 	}
 	if (parse(argc, argv, verb, &q) < 0)
 		return EXIT_USAGE;
+	/* a cell (a login's, whose processes have no no_new_privs) opens no other cell and reaps
+	 * none: each would be a way out of its own policy */
+	if (!streq(verb, "list")) {
+		r = cell_session_self_in_cell();
+		if (r != 0) {
+			if (r > 0)
+				say("%s: refused inside a cell: cells are opened and closed from "
+				    "outside",
+				    verb);
+			else
+				say("cannot tell which cgroup the caller is in: %s", strerror(-r));
+			return EXIT_FAIL;
+		}
+	}
 	r = cell_session_slice("/proc/self/mountinfo", &slice);
 	if (r < 0) {
 		say("no cgroup2 hierarchy is mounted: %s", strerror(-r));

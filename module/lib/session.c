@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,65 @@ int cell_session_slice(const char *mountinfo, char **ret)
 		return r;
 	*ret = cell_path_join(cg2, CELL_SESSION_SLICE);
 	return *ret ? 0 : -ENOMEM;
+}
+
+int cell_session_cgroup_of(const char *proc_cgroup, char *path, size_t path_size)
+{
+	for (const char *line = proc_cgroup; line && *line;
+	     line = strchr(line, '\n'), line += !!line) {
+		size_t n = strcspn(line, "\n");
+
+		if (n > 3 && !strncmp(line, "0::", 3)) {
+			if (n - 3 >= path_size)
+				return -ENAMETOOLONG;
+			memcpy(path, line + 3, n - 3);
+			path[n - 3] = '\0';
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+int cell_session_cell_of(const char *cgroup_path, const char *slice, uid_t uid, char *id,
+			 size_t id_size)
+{
+	const char *at = cgroup_path;
+	char prefix[32];
+	size_t n;
+
+	/* the real slice only: a cgroup of the user's own (systemd's user@ subtree) may be named
+	 * cell.slice as well */
+	if (strncmp(at, slice, strlen(slice)) || at[strlen(slice)] != '/')
+		return -ENOENT;
+	at += strlen(slice) + 1;
+	snprintf(prefix, sizeof(prefix), "%u-", (unsigned)uid);
+	if (strncmp(at, prefix, strlen(prefix)))
+		return -ENOENT;
+	at += strlen(prefix);
+	n = strcspn(at, "/");
+	if (n == 0 || n >= id_size)
+		return -ENOENT;
+	memcpy(id, at, n);
+	id[n] = '\0';
+	return cell_session_id_valid(id) ? 0 : -ENOENT;
+}
+
+bool cell_session_path_in_cell(const char *cgroup_path)
+{
+	static const char slice[] = "/" CELL_SESSION_SLICE "/";
+
+	return strncmp(cgroup_path, slice, strlen(slice)) == 0;
+}
+
+int cell_session_self_in_cell(void)
+{
+	_cleanup_free_ char *text = NULL;
+	char path[PATH_MAX];
+	int r = cell_read_file("/proc/self/cgroup", 0, 65536, &text, NULL);
+
+	if (r >= 0)
+		r = cell_session_cgroup_of(text, path, sizeof(path));
+	return r < 0 ? r : cell_session_path_in_cell(path);
 }
 
 static char *cell_name(uid_t uid, const char *id)

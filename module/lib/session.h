@@ -29,6 +29,18 @@ struct cell_session {
 
 /* An id is 1 to CELL_SESSION_ID_MAX of [A-Za-z0-9_-], not starting with '-'. */
 bool cell_session_id_valid(const char *id);
+/*
+ * From /proc/PID/cgroup's text, the cgroup2 path ("0::PATH"), and the id of uid's cell if the
+ * path is one ("SLICE/<uid>-<id>[/...]", SLICE the slice's path in the hierarchy, e.g.
+ * "/cell.slice"): -ENOENT if not in a cell.
+ */
+int cell_session_cgroup_of(const char *proc_cgroup, char *path, size_t path_size);
+int cell_session_cell_of(const char *cgroup_path, const char *slice, uid_t uid, char *id,
+			 size_t id_size);
+/* Whether a cgroup2 path (as /proc/PID/cgroup has it) is in a cell, anyone's. */
+bool cell_session_path_in_cell(const char *cgroup_path);
+/* Whether the calling process is in a cell: 1 or 0, or a negative errno. */
+int cell_session_self_in_cell(void);
 /* <cgroup2>/cell.slice, from a mountinfo file ("/proc/self/mountinfo", or a fixture). */
 int cell_session_slice(const char *mountinfo, char **ret);
 /*

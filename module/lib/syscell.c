@@ -14,6 +14,7 @@
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -50,17 +51,31 @@ int cell_syscell_args_parse(int argc, const char **argv, struct cell_syscell_arg
 			a.network = CELL_NET_NONE;
 		else if (streq(arg, "debug"))
 			a.debug = true;
+		else if (streq(arg, "require_login_shell"))
+			a.require_login_shell = true;
 		else
-			return cell_diag_set(diag, -EINVAL, NULL, NULL,
-					     "unknown or bad argument '%s' (project=/DIR, "
-					     "config=/FILE, network=proxy|none, debug)",
-					     arg);
+			return cell_diag_set(
+				diag, -EINVAL, NULL, NULL,
+				"unknown or bad argument '%s' (project=/DIR, "
+				"config=/FILE, network=proxy|none, require_login_shell, "
+				"debug)",
+				arg);
 	}
 	if (!a.project)
 		return cell_diag_set(diag, -EINVAL, NULL, NULL,
 				     "project=/DIR is required (the directory the cell is for)");
 	*ret = a;
 	return 0;
+}
+
+bool cell_syscell_login_shell_ok(const char *shell)
+{
+	const char *base = shell ? strrchr(shell, '/') : NULL;
+	struct stat st;
+
+	return base && shell[0] == '/' && streq(base + 1, "cell-login-shell") &&
+	       stat(shell, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == 0 &&
+	       !(st.st_mode & (S_IWGRP | S_IWOTH));
 }
 
 static char *state_path(const char *dir, const char *id)
@@ -147,47 +162,6 @@ int cell_syscell_state_remove(const char *dir, const char *id)
 	if (!path)
 		return -EINVAL;
 	return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
-}
-
-int cell_syscell_cgroup_of(const char *proc_cgroup, char *path, size_t path_size)
-{
-	for (const char *line = proc_cgroup; line && *line;
-	     line = strchr(line, '\n'), line += !!line) {
-		size_t n = strcspn(line, "\n");
-
-		if (n > 3 && !strncmp(line, "0::", 3)) {
-			if (n - 3 >= path_size)
-				return -ENAMETOOLONG;
-			memcpy(path, line + 3, n - 3);
-			path[n - 3] = '\0';
-			return 0;
-		}
-	}
-	return -ENOENT;
-}
-
-int cell_syscell_cell_of(const char *cgroup_path, const char *slice, uid_t uid, char *id,
-			 size_t id_size)
-{
-	const char *at = cgroup_path;
-	char prefix[32];
-	size_t n;
-
-	/* the real slice only: a cgroup of the user's own (systemd's user@ subtree) may be named
-	 * cell.slice as well */
-	if (strncmp(at, slice, strlen(slice)) || at[strlen(slice)] != '/')
-		return -ENOENT;
-	at += strlen(slice) + 1;
-	snprintf(prefix, sizeof(prefix), "%u-", (unsigned)uid);
-	if (strncmp(at, prefix, strlen(prefix)))
-		return -ENOENT;
-	at += strlen(prefix);
-	n = strcspn(at, "/");
-	if (n == 0 || n >= id_size)
-		return -ENOENT;
-	memcpy(id, at, n);
-	id[n] = '\0';
-	return cell_session_id_valid(id) ? 0 : -ENOENT;
 }
 
 /* The account's groups, looked up before a fork (NSS in a forked child of a threaded host could
@@ -374,7 +348,7 @@ static int self_cgroup(char *path, size_t size)
 	_cleanup_free_ char *text = NULL;
 	int r = cell_read_file("/proc/self/cgroup", 0, 65536, &text, NULL);
 
-	return r < 0 ? r : cell_syscell_cgroup_of(text, path, size);
+	return r < 0 ? r : cell_session_cgroup_of(text, path, size);
 }
 
 int cell_syscell_open(const struct cell_syscell_args *a, const struct passwd *pw,
@@ -397,6 +371,12 @@ int cell_syscell_open(const struct cell_syscell_args *a, const struct passwd *pw
 	if (pw->pw_uid == 0)
 		return cell_diag_set(d, -EPERM, NULL, NULL, "a cell is never root's: not for '%s'",
 				     pw->pw_name);
+	if (a->require_login_shell && !cell_syscell_login_shell_ok(pw->pw_shell))
+		return cell_diag_set(d, -EPERM, NULL, NULL,
+				     "%s's login shell is '%s', not cell-login-shell "
+				     "(require_login_shell): the login would run outside the "
+				     "filesystem cell",
+				     pw->pw_name, pw->pw_shell);
 	r = cell_project_open_system(a->project, a->config, &p, d);
 	if (r < 0)
 		return r;
@@ -416,8 +396,7 @@ int cell_syscell_open(const struct cell_syscell_args *a, const struct passwd *pw
 		return cell_diag_set(d, r, NULL, NULL, "cannot find the cgroup2 hierarchy: %s",
 				     strerror(-r));
 	/* a login from within a cell (su in one) must not leave it for a cell of its own */
-	if (!strncmp(s.cgroup, slice + strlen(root), strlen(slice + strlen(root))) &&
-	    s.cgroup[strlen(slice + strlen(root))] == '/')
+	if (cell_session_path_in_cell(s.cgroup))
 		return cell_diag_set(d, -EPERM, NULL, NULL,
 				     "the caller is in a cell already (%s): no new cell from there",
 				     s.cgroup);
@@ -582,7 +561,7 @@ int cell_syscell_find(uid_t uid, char *id, size_t size)
 
 	if (r >= 0)
 		r = slice_in_hierarchy(slice, sizeof(slice));
-	return r < 0 ? r : cell_syscell_cell_of(path, slice, uid, id, size);
+	return r < 0 ? r : cell_session_cell_of(path, slice, uid, id, size);
 }
 
 int cell_syscell_close(const char *id, const struct passwd *pw, struct cell_diag *d)

@@ -23,12 +23,21 @@ struct cell_syscell_args {
 	const char *config;  /* config=FILE (default DIR/.cell.json) */
 	int network;	     /* network=proxy|none: an enum cell_net_mode, or -1 (the config's) */
 	bool debug;	     /* debug: more in syslog */
-	const char *shim;    /* libcellshim.so for the session (not an argument: the caller's) */
+	bool require_login_shell; /* require_login_shell: refuse an account whose login shell
+				   * is not cell-login-shell */
+	const char *shim; /* libcellshim.so for the session (not an argument: the caller's) */
 };
 
 /* Parses pam_cell.so's arguments (pointing into argv); an unknown or bad one fills diag. */
 int cell_syscell_args_parse(int argc, const char **argv, struct cell_syscell_args *ret,
 			    struct cell_diag *diag);
+
+/*
+ * Whether shell (an account's login shell) is cell-login-shell: an absolute path named so, a
+ * regular file once links are followed, root's and writable by no one else (else the account
+ * could make it anything).
+ */
+bool cell_syscell_login_shell_ok(const char *shell);
 
 /* What close needs of an open cell. */
 struct cell_syscell_state {
@@ -50,15 +59,6 @@ struct cell_syscell_state {
 int cell_syscell_state_save(const char *dir, const struct cell_syscell_state *s);
 int cell_syscell_state_load(const char *dir, const char *id, struct cell_syscell_state *ret);
 int cell_syscell_state_remove(const char *dir, const char *id);
-
-/*
- * From /proc/PID/cgroup's text, the cgroup2 path ("0::PATH"), and the id of uid's cell if the
- * path is one ("SLICE/<uid>-<id>[/...]", SLICE the slice's path in the hierarchy, e.g.
- * "/cell.slice"): -ENOENT if not in a cell.
- */
-int cell_syscell_cgroup_of(const char *proc_cgroup, char *path, size_t path_size);
-int cell_syscell_cell_of(const char *cgroup_path, const char *slice, uid_t uid, char *id,
-			 size_t id_size);
 
 /*
  * Opens pw's system cell for the calling process (root): the project and its root-owned

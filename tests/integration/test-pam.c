@@ -26,7 +26,8 @@
 #include "session.h"
 #include "syscell.h"
 
-#define MODULE CELL_TEST_BUILD "/pam_cell.so"
+/* in a service's lines: the module staged where the account can reach its shim (write_service) */
+#define MODULE "@MODULE@"
 #define DRIVER CELL_TEST_BUILD "/test-pam-driver"
 
 static const char upstream_py[] =
@@ -61,11 +62,23 @@ static struct {
 	pid_t upstream;
 	unsigned port;
 	int lock_fd; /* the suite's tests one at a time: they count the test user's pam cells */
+	struct th_stage stage;
+	bool shell_changed; /* the test user's login shell, to be /bin/bash again at teardown */
 } t;
 
+/* Writes the test's service file with lines (MODULE in them: the staged module's path). */
 static void write_service(const char *lines)
 {
-	free(th_write("/etc/pam.d", t.service, lines));
+	_cleanup_free_ char *text = malloc(strlen(lines) + strlen(t.stage.pam_module) + 1);
+	const char *at = strstr(lines, MODULE);
+
+	cr_assert(not(eq(ptr, text, NULL)));
+	if (at)
+		sprintf(text, "%.*s%s%s", (int)(at - lines), lines, t.stage.pam_module,
+			at + strlen(MODULE));
+	else
+		strcpy(text, lines);
+	free(th_write("/etc/pam.d", t.service, text));
 }
 
 static void setup(void)
@@ -82,6 +95,7 @@ static void setup(void)
 	th_test_user(&t.uid, &t.gid);
 	t.tmp = th_mkdtemp();
 	chmod(t.tmp, 0755);
+	th_stage(&t.stage);
 	t.proj = th_join(t.tmp, "work");
 	t.www = th_join(t.tmp, "www");
 	free(th_write(t.www, "hello", "hello\n"));
@@ -103,8 +117,12 @@ static void setup(void)
 	cr_assert(eq(int, cell_session_slice("/proc/self/mountinfo", &t.slice), 0));
 }
 
+static void login_shell(const char *shell);
+
 static void teardown(void)
 {
+	if (t.shell_changed)
+		login_shell("/bin/bash");
 	if (t.service_path)
 		unlink(t.service_path);
 	if (t.upstream > 0) {
@@ -118,6 +136,7 @@ static void teardown(void)
 	free(t.www);
 	free(t.slice);
 	free(t.service_path);
+	th_stage_done(&t.stage);
 	if (t.lock_fd > 0)
 		close(t.lock_fd);
 }
@@ -183,7 +202,7 @@ static char *ledger(void)
 
 Test(pam, a_session_is_confined_to_its_cell_and_recorded_when_it_closes)
 {
-	char *service, *cmd[] = {(char *)"/usr/bin/python3", NULL, NULL, NULL}, want[128], *l;
+	char *service, *cmd[] = {(char *)"/usr/bin/python3", NULL, NULL, NULL}, want[512], *l;
 	char port[16];
 	struct th_result r;
 
@@ -215,9 +234,8 @@ Test(pam, a_session_is_confined_to_its_cell_and_recorded_when_it_closes)
 			      "direct errno 111\nkernel errno 1\nproxy 200\nshim 200\nstatus: 0\n"),
 		       NULL)),
 		"%s\n%s", r.out, r.err);
-	cr_assert(not(eq(ptr, strstr(r.out, "env: LD_PRELOAD=" CELL_TEST_BUILD "/libcellshim.so\n"),
-			 NULL)),
-		  "%s", r.out);
+	snprintf(want, sizeof(want), "env: LD_PRELOAD=%s\n", t.stage.shim);
+	cr_assert(not(eq(ptr, strstr(r.out, want), NULL)), "%s", r.out);
 	cr_assert(not(eq(ptr, strstr(r.out, "close: Success\n"), NULL)), "%s", r.out);
 	th_result_done(&r);
 	/* closed: nothing left, and the account's ledger has the cell and its proxy */
@@ -495,8 +513,8 @@ Test(pam, a_login_by_runuser_runs_in_the_cell)
 
 	snprintf(text, sizeof(text),
 		 "auth sufficient pam_rootok.so\naccount required pam_permit.so\n"
-		 "session required pam_unix.so\nsession required " MODULE " project=%s\n",
-		 t.proj);
+		 "session required pam_unix.so\nsession required %s project=%s\n",
+		 t.stage.pam_module, t.proj);
 	free(th_write(t.tmp, "runuser-l", text));
 	cr_assert(ge(int,
 		     asprintf(&script,
@@ -539,7 +557,7 @@ Test(pam, the_login_shell_adds_the_filesystem_cell)
 #endif
 	struct th_result r;
 
-	cr_assert(eq(int, symlink(CELL_TEST_BUILD "/cell", link), 0));
+	cr_assert(eq(int, symlink(t.stage.cell, link), 0));
 	/* the account's workspace: its config is root's, elsewhere (in the project the account
 	 * could put another file in its place) */
 	cr_assert(eq(int, chown(t.proj, t.uid, t.gid), 0));
@@ -592,4 +610,105 @@ Test(pam, the_login_shell_adds_the_filesystem_cell)
 	cr_assert(not(eq(ptr, strstr(r.err, "not in its login's cell"), NULL)), "%s", r.err);
 	th_result_done(&r);
 	free(link);
+}
+
+/* The test user's cells (in the slice) whose id is id. */
+static bool user_cell_exists(const char *id)
+{
+	char name[128];
+	char *path;
+	bool there;
+
+	snprintf(name, sizeof(name), "%u-%s", (unsigned)t.uid, id);
+	path = th_join(t.slice, name);
+	there = access(path, F_OK) == 0;
+	free(path);
+	return there;
+}
+
+/*
+ * A login's processes have no no_new_privs: a setuid cell-session runs as root for them. From
+ * inside the login's cell it must open no sibling cell with a policy of the account's choosing
+ * (a proxy port and local ports of its own, a bwrap that binds everything).
+ */
+Test(pam, the_helper_opens_no_cell_from_inside_a_logins_cell)
+{
+	char *line, *cmd[] = {t.stage.helper,
+			      (char *)"open",
+			      (char *)"--id",
+			      (char *)"squat",
+			      (char *)"--status-fd",
+			      (char *)"2",
+			      (char *)"--proxy-port",
+			      (char *)"1",
+			      (char *)"--local-port",
+			      (char *)"5432",
+			      (char *)"--",
+			      (char *)"/usr/bin/bwrap",
+			      (char *)"--bind",
+			      (char *)"/",
+			      (char *)"/",
+			      (char *)"/bin/sh",
+			      (char *)"-c",
+			      (char *)"echo opened",
+			      NULL};
+	struct th_result r;
+
+	th_stage_setuid(&t.stage);
+	cr_assert(ge(int, asprintf(&line, "session required " MODULE " project=%s\n", t.proj), 0));
+	write_service(line);
+	free(line);
+	r = drive(cmd);
+	cr_assert(not(eq(ptr, strstr(r.out, "open: Success\n"), NULL)), "%s", r.out);
+	cr_assert(eq(ptr, strstr(r.out, "opened"), NULL), "%s\n%s", r.out, r.err);
+	cr_assert(not(eq(ptr, strstr(r.out, "status: 1\n"), NULL)), "%s\n%s", r.out, r.err);
+	cr_assert(not(eq(ptr, strstr(r.err, "open: refused inside a cell"), NULL)), "%s", r.err);
+	th_result_done(&r);
+	cr_assert(not(user_cell_exists("squat")));
+	cr_assert(eq(uint, leftovers(), 0));
+	/* the positive control: outside any cell, the same request opens that cell */
+	th_run_as(t.uid, t.gid, t.tmp, cmd, (char *[]){(char *)"PATH=/usr/bin:/bin", NULL}, &r);
+	cr_assert(eq(int, r.status, 0), "%s\n%s", r.out, r.err);
+	cr_assert(not(eq(ptr, strstr(r.out, "opened\n"), NULL)), "%s", r.out);
+	th_result_done(&r);
+}
+
+/* Sets the test user's login shell (usermod, as an administrator would). */
+static void login_shell(const char *shell)
+{
+	char *argv[] = {(char *)"/usr/sbin/usermod", (char *)"-s", (char *)shell,
+			(char *)TH_TEST_USER, NULL};
+
+	th_run_ok(NULL, argv, (char *[]){NULL});
+	t.shell_changed = !streq(shell, "/bin/bash");
+}
+
+/* require_login_shell: a login whose shell is not cell-login-shell would run outside the
+ * filesystem cell (its shell on the host's filesystem): refused. */
+Test(pam, require_login_shell_refuses_another_shell)
+{
+	char *line, *shell = th_join(t.stage.dir, "bin/cell-login-shell");
+	struct th_result r;
+
+	cr_assert(ge(int,
+		     asprintf(&line, "session required " MODULE " project=%s require_login_shell",
+			      t.proj),
+		     0));
+	login_shell("/bin/bash");
+	r = open_with(line);
+	cr_assert(eq(int, r.status, 1), "%s", r.out);
+	cr_assert(not(eq(ptr, strstr(r.out, "open: Cannot make/remove"), NULL)), "%s", r.out);
+	cr_assert(eq(ptr, strstr(r.out, "env: CELL_ID="), NULL), "%s", r.out);
+	th_result_done(&r);
+	cr_assert(eq(uint, leftovers(), 0));
+	/* the same login with cell-login-shell as its shell opens its cell */
+	cr_assert(eq(int, symlink(t.stage.cell, shell), 0));
+	login_shell(shell);
+	r = open_with(line);
+	login_shell("/bin/bash");
+	cr_assert(eq(int, r.status, 0), "%s", r.out);
+	cr_assert(not(eq(ptr, strstr(r.out, "env: CELL_ID="), NULL)), "%s", r.out);
+	th_result_done(&r);
+	free(line);
+	free(shell);
 }
