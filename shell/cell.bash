@@ -4,8 +4,9 @@
 # tests only) and, for a project other than the last one seen, run 'cell enter', which takes
 # the terminal until the cell's shell ends. Inside a cell entered this way: a cd out of the
 # project (or into another project within it) ends the cell's shell and tells the outer one
-# where to go. A prompt where $PWD did not change runs built-ins only. CELL_DISABLE=1 turns it
-# off.
+# where to go, which it does only outside the project or into a project within it (else: to
+# the project's root, the cell could have written anything). A prompt where $PWD did not
+# change runs built-ins only. CELL_DISABLE=1 turns it off.
 if [[ $- == *i* && -z ${_cell_hooked-} ]]; then
 	_cell_hooked=1
 	_cell_bin=@CELL@

@@ -4,7 +4,9 @@
 # only) and, for a project other than the last one seen, run 'cell enter', which takes the
 # terminal until the cell's shell ends. Inside a cell entered this way: a cd out of the project
 # (or into another project within it) ends the cell's shell and tells the outer one where to
-# go. A prompt where $PWD did not change runs built-ins only. CELL_DISABLE=1 turns it off.
+# go, which it does only outside the project or into a project within it (else: to the
+# project's root, the cell could have written anything). A prompt where $PWD did not change
+# runs built-ins only. CELL_DISABLE=1 turns it off.
 if status is-interactive; and not set -q _cell_hooked
     set -g _cell_hooked 1
     set -g _cell_bin @CELL@
@@ -61,22 +63,62 @@ if status is-interactive; and not set -q _cell_hooked
         set -g _cell_path $out
     end
 
+    # Whether $argv[1] (absolute, without . and ..) is the directory $argv[2] or below it as the
+    # kernel finds them (symbolic links followed): $argv[1], its /.., ... up to / compared with
+    # $argv[2] by device and inode. Where one cannot be looked at halfway (a path too long), it
+    # is.
+    function _cell_within
+        set -l d $argv[1]
+        test -d "$d"; or return 1
+        while not test "$d" -ef "$argv[2]"
+            test "$d" -ef /; and return 1
+            set d $d/..
+            test -d "$d"; or return 0
+        end
+    end
+
     function _cell_enter
         # where cd - in the cell goes
         set -q dirprev[1]; and set -lx OLDPWD $dirprev[-1]
         $_cell_bin enter --leave-to $_cell_leave
         set -l to ''
         read -z to <$_cell_leave
+        set -g _cell_pending ''
         switch "$to"
             case ''
                 set -g _cell_pending 1
             case +
-                set -g _cell_pending ''
-            case '+*'
-                set -g _cell_pending ''
-                # (the cd function: it keeps dirprev, for cd -)
-                cd (string sub -s 2 -- $to)
+            case '+/*'
+                _cell_land (string sub -s 2 -- $to)
+            case '*'
+                # (not an absolute path)
+                cd $_cell_root
         end
+    end
+
+    # Outside, after the cell of $_cell_root handed out $argv[1] (an absolute path, from a file
+    # the cell can write): a place outside the project is where we go. A place within (one that
+    # a build script prepared, .git/config and all, for the prompt's git to run) only in a
+    # project within this one, whose cell we then enter; else, and if that cell is not entered,
+    # the project's root, as when the cell's shell ends. (cd: the function, which keeps dirprev,
+    # for cd -)
+    function _cell_land
+        set -l root $_cell_root
+        _cell_norm $argv[1]
+        if not _cell_within $_cell_path $root
+            cd $_cell_path
+            return
+        end
+        if _cell_find $_cell_path $root; and _cell_within $_cell_found $root
+            and not test "$_cell_found" -ef "$root"; and cd $_cell_path
+            set -g _cell_pwd $PWD
+            set -g _cell_root $_cell_found
+            _cell_enter
+            test -z "$_cell_pending"; and return
+            set -g _cell_pending ''
+            set -g _cell_root $root
+        end
+        cd $root
     end
 
     function _cell_outside

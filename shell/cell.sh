@@ -32,19 +32,56 @@
 		_cell_path=${out:-/}
 	}
 
+	# Whether $1 (absolute, without . and ..) is the directory $2 or below it as the kernel
+	# finds them (symbolic links followed): $1, $1/.., ... up to / compared with $2 by device
+	# and inode. Where one cannot be looked at halfway (a path too long), it is.
+	_cell_within() {
+		local d=$1
+		[[ -d $d ]] || return 1
+		while ! [[ $d -ef $2 ]]; do
+			[[ $d -ef / ]] && return 1
+			d=$d/..
+			[[ -d $d ]] || return 0
+		done
+	}
+
 	# Outside: into the cell of the project at $_cell_root, and where its shell says to go next.
 	_cell_enter() {
 		local to=
 		"$_cell_bin" enter --leave-to "$_cell_leave"
 		IFS= read -r -d '' to <"$_cell_leave"
+		_cell_pending=
 		case $to in
 		'') _cell_pending=1 ;; # not entered (not allowed, or a config error: said once)
-		+) _cell_pending= ;;   # its shell ended here: in again once we come from outside
-		+*)
-			_cell_pending=
-			builtin cd "${_cell_cd_opts[@]}" -- "${to#+}"
-			;;
+		+) ;;                  # its shell ended here: in again once we come from outside
+		+/*) _cell_land "${to#+}" ;;
+		*) builtin cd "${_cell_cd_opts[@]}" -- "$_cell_root" ;; # (not an absolute path)
 		esac
+	}
+
+	# Outside, after the cell of $_cell_root handed out $1 (an absolute path, from a file the
+	# cell can write): a place outside the project is where we go. A place within (one that a
+	# build script prepared, .git/config and all, for the prompt's git to run) only in a
+	# project within this one, whose cell we then enter; else, and if that cell is not entered,
+	# the project's root, as when the cell's shell ends.
+	_cell_land() {
+		local root=$_cell_root
+		_cell_norm "$1"
+		if ! _cell_within "$_cell_path" "$root"; then
+			builtin cd "${_cell_cd_opts[@]}" -- "$_cell_path"
+			return
+		fi
+		if _cell_find "$_cell_path" "$root" && _cell_within "$_cell_found" "$root" &&
+			! [[ $_cell_found -ef $root ]] &&
+			builtin cd "${_cell_cd_opts[@]}" -- "$_cell_path"; then
+			_cell_pwd=$PWD
+			_cell_root=$_cell_found
+			_cell_enter
+			[[ -z $_cell_pending ]] && return
+			_cell_pending=
+			_cell_root=$root
+		fi
+		builtin cd "${_cell_cd_opts[@]}" -- "$root"
 	}
 
 	_cell_outside() {

@@ -364,6 +364,80 @@ ParameterizedTest(int *i, hook, cd_into_and_out_of_cells)
 	free(broken);
 }
 
+ParameterizedTestParameters(hook, a_cell_cannot_send_the_outer_shell_into_its_project)
+{
+	static int idx[] = {0, 1, 2};
+
+	return cr_make_param_array(int, idx, ELEMENTSOF(idx));
+}
+
+/*
+ * The leave file is the cell's to write. A build script that planted a git repository with a
+ * core.fsmonitor in the project and handed its path out would have the user's prompt (git
+ * status: a prompt hook of the user's here) run it outside the cell. A place within the project
+ * (however written: with .. or a trailing slash, relative, through a symbolic link of the
+ * user's outside) lands at the project's root, outside, not in again; so does one in a project
+ * within it that is not entered. A place outside still works.
+ */
+ParameterizedTest(int *i, hook, a_cell_cannot_send_the_outer_shell_into_its_project)
+{
+	static const char *const prompt_git[] = {
+		"PROMPT_COMMAND='git status >/dev/null 2>&1'\n",
+		"_git() { git status >/dev/null 2>&1; }\nprecmd_functions+=(_git)\n",
+		"function _git --on-event fish_prompt; git status >/dev/null 2>&1; end\n",
+	};
+	char *a = project("a", "{\"network\": {\"mode\": \"none\"}}", true);
+	char *link = th_join(t.home, "link"), *pwned = th_join(t.home, "pwned"), *config;
+	char *to[6], *line;
+
+	cr_assert(ge(int, asprintf(&config, "[core]\n\tfsmonitor = touch %s\n", pwned), 0));
+	for (size_t k = 0; k < 2; k++) {
+		char *dir = th_join(a, k == 0 ? "sub" : "nest");
+		char *git[] = {(char *)"/usr/bin/git", (char *)"init", (char *)"-q", dir, NULL};
+
+		th_run_ok(NULL, git, (char *[]){NULL});
+		free(th_write(dir, ".git/config", config));
+		free(dir);
+	}
+	/* a project within a, not allowed (the cell could write one) */
+	free(th_write(a, "nest/.cell.json", "{\"network\": {\"mode\": \"none\"}}"));
+	cr_assert(eq(int, symlink(a, link), 0));
+	th_chown_r(t.home, t.uid, t.gid);
+	cr_assert(ge(int, asprintf(&to[0], "%s/sub", a), 0));
+	cr_assert(ge(int, asprintf(&to[1], "%s/sub/../sub/", a), 0));
+	cr_assert(ge(int, asprintf(&to[2], "%s/./sub//", a), 0));
+	to[3] = strdup("sub");
+	cr_assert(ge(int, asprintf(&to[4], "%s/sub", link), 0));
+	cr_assert(ge(int, asprintf(&to[5], "%s/nest", a), 0));
+	start_shell(*i, prompt_git[*i]);
+	for (size_t k = 0; k < ELEMENTSOF(to); k++) {
+		type("cd ~/src/a");
+		expect_at("a %s nossh", a);
+		cr_assert(ge(int,
+			     asprintf(&line, "printf '+%%s' '%s' > \"$CELL_LEAVE\"; exit", to[k]),
+			     0));
+		type(line);
+		free(line);
+		expect_at("out %s ssh", a);
+		type("cd ~");
+		free(to[k]);
+	}
+	/* out of the project: there */
+	type("cd ~/src/a");
+	expect_at("a %s nossh", a);
+	cr_assert(ge(int,
+		     asprintf(&line, "printf '+%%s' '%s/notes' > \"$CELL_LEAVE\"; exit", t.home),
+		     0));
+	type(line);
+	free(line);
+	expect_at("out %s/notes ssh", t.home);
+	cr_assert(eq(int, access(pwned, F_OK), -1), "the planted fsmonitor ran");
+	free(config);
+	free(link);
+	free(pwned);
+	free(a);
+}
+
 /* The shell's pid (the pane's process: env execs the shell). */
 static pid_t shell_pid(void)
 {
