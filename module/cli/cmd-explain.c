@@ -128,7 +128,7 @@ static int print_cell(const struct cell_project *p, const struct cell_config *c,
 	printf("seccomp (x86-64, x32 and i386 alike):\n");
 	n = cell_seccomp_rules(&plan->seccomp, rules, ELEMENTSOF(rules));
 	for (size_t i = 0; i < n && i < ELEMENTSOF(rules); i++)
-		printf("  %-24s %-6s %s\n", rules[i].what, rules[i].result, rules[i].why);
+		printf("  %-24s %-12s %s\n", rules[i].what, rules[i].result, rules[i].why);
 	if (seccomp_out && write_seccomp(&plan->seccomp, seccomp_out) < 0) {
 		fprintf(stderr, "cell: cannot write the seccomp program to '%s'\n", seccomp_out);
 		return CELL_EXIT_FAILURE;

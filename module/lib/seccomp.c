@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/net.h>
 #include <linux/sched.h>
 #include <seccomp.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "macro.h"
@@ -19,10 +21,21 @@ enum when {
 };
 
 enum match {
-	ANY,	  /* every call */
-	ARG1_EQ,  /* the low 32 bits of argument 1 equal value (ioctl requests) */
-	ARG0_HAS, /* argument 0 has the bits of value set (clone, unshare flags) */
+	ANY,	     /* every call */
+	ARG1_EQ,     /* the low 32 bits of argument 1 equal value (ioctl requests) */
+	ARG0_HAS,    /* argument 0 has the bits of value set (clone, unshare flags) */
+	ARG0_EQ,     /* argument 0 equals value (socketcall's call number) */
+	ARG0_FAMILY, /* argument 0 is not one of families[] (socket, socketpair) */
 };
+
+/*
+ * The socket families a cell may open, in increasing order: those the cell's network rules
+ * understand (the BPF programs see inet sockets only) and those everyday programs need (Unix
+ * sockets; netlink for getaddrinfo and ip). AF_VSOCK is not network-namespaced and reaches the
+ * hypervisor from a VM; Bluetooth, packet, AF_ALG, AF_KEY and the rest are kernel attack
+ * surface no cell needs.
+ */
+static const int families[] = {AF_UNIX, AF_INET, AF_INET6, AF_NETLINK};
 
 static const struct blocked {
 	const char *syscall;
@@ -66,6 +79,26 @@ static const struct blocked {
 	/* clone3 passes its flags in memory a filter cannot read; ENOSYS makes libc use clone */
 	{"clone3", ANY, 0, ENOSYS, UNLESS_USERNS, "clone3",
 	 "its flags cannot be inspected; libc falls back to clone (hardening.allow_userns)"},
+	/* EAFNOSUPPORT is what a program expects for a family this kernel does not have */
+	{"socket", ARG0_FAMILY, 0, EAFNOSUPPORT, ALWAYS, "socket(other family)",
+	 "only unix, inet, inet6 and netlink: vsock reaches the hypervisor, and the network rules "
+	 "see inet only"},
+	{"socketpair", ARG0_FAMILY, 0, EAFNOSUPPORT, ALWAYS, "socketpair(other family)",
+	 "as for socket"},
+	/*
+	 * i386 also creates sockets through socketcall(2), whose arguments (the family among them)
+	 * are in memory a filter cannot read, so it is refused for these two calls whatever the
+	 * family. libseccomp writes the same rule itself for the socket rules above, with their
+	 * errno (an explicit ENOSYS here would conflict with it); naming it keeps it visible. The
+	 * cost: 32-bit glibc (Debian's, built for kernels older than 4.3) calls socketcall for
+	 * socket() and socketpair() and never falls back to the direct system calls, so 32-bit
+	 * glibc programs get no sockets in a cell; a libc that makes the direct calls (i386 has
+	 * them since Linux 4.3: musl, glibc built for 4.3 or later) gets the rules above.
+	 */
+	{"socketcall", ARG0_EQ, SYS_SOCKET, EAFNOSUPPORT, ALWAYS, "socketcall(SOCKET)",
+	 "i386: the family is in memory a filter cannot read (32-bit glibc's socket() fails)"},
+	{"socketcall", ARG0_EQ, SYS_SOCKETPAIR, EAFNOSUPPORT, ALWAYS, "socketcall(SOCKETPAIR)",
+	 "as for socketcall(SOCKET)"},
 };
 
 static bool applies(const struct blocked *b, const struct cell_seccomp_options *o)
@@ -84,11 +117,36 @@ size_t cell_seccomp_rules(const struct cell_seccomp_options *o, struct cell_secc
 			continue;
 		if (n < size)
 			buf[n] = (struct cell_seccomp_rule){
-				blocked[i].what, blocked[i].err == ENOSYS ? "ENOSYS" : "EPERM",
-				blocked[i].why};
+				blocked[i].what, strerrorname_np(blocked[i].err), blocked[i].why};
 		n++;
 	}
 	return n;
+}
+
+static bool allowed_family(uint64_t v)
+{
+	for (size_t i = 0; i < ELEMENTSOF(families); i++)
+		if (v == (uint64_t)families[i])
+			return true;
+	return false;
+}
+
+/*
+ * libseccomp takes one comparison per argument in a rule, so "not one of families[]" is a rule
+ * for each other value below the largest family and one for every value above it. On x86-64
+ * the comparison is of all 64 bits, where the kernel reads an int: a value with bits in the
+ * upper half is above, and refused (libc passes a sign-extended int, so nothing real is). Being
+ * an allowlist, this fails closed, unlike a denylist on the low half (CVE-2017-5226).
+ */
+static int add_family_rules(scmp_filter_ctx ctx, uint32_t action, int nr)
+{
+	uint64_t last = (uint64_t)families[ELEMENTSOF(families) - 1];
+	int r = seccomp_rule_add(ctx, action, nr, 1, SCMP_A0(SCMP_CMP_GT, last));
+
+	for (uint64_t v = 0; v < last && r >= 0; v++)
+		if (!allowed_family(v))
+			r = seccomp_rule_add(ctx, action, nr, 1, SCMP_A0(SCMP_CMP_EQ, v));
+	return r;
 }
 
 static int add_rule(scmp_filter_ctx ctx, const struct blocked *b)
@@ -98,6 +156,11 @@ static int add_rule(scmp_filter_ctx ctx, const struct blocked *b)
 	if (nr == __NR_SCMP_ERROR)
 		return -ENOSYS;
 	switch (b->match) {
+	case ARG0_FAMILY:
+		return add_family_rules(ctx, SCMP_ACT_ERRNO(b->err), nr);
+	case ARG0_EQ:
+		return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(b->err), nr, 1,
+					SCMP_A0(SCMP_CMP_EQ, b->value));
 	case ARG1_EQ:
 		return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(b->err), nr, 1,
 					SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffULL, b->value));

@@ -12,15 +12,16 @@ struct cell_seccomp_options {
 /* One line of what the filter does, for cell explain. */
 struct cell_seccomp_rule {
 	const char *what;   /* "ioctl(TIOCSTI)" */
-	const char *result; /* "EPERM" */
+	const char *result; /* the errno's name: "EPERM" */
 	const char *why;
 };
 
 /*
  * The cell's syscall filter: everything is allowed except a closed list (terminal injection,
  * kernel attack surface, keyrings, BPF, nested user namespaces unless allowed, io_uring unless
- * allowed). The rules apply to the x86-64, x32 and i386 ABIs alike. Writes the compiled BPF
- * program to a new memfd (close-on-exec, positioned at 0) for bwrap's --seccomp.
+ * allowed, sockets of families other than unix, inet, inet6 and netlink). The rules apply to
+ * the x86-64, x32 and i386 ABIs alike. Writes the compiled BPF program to a new memfd
+ * (close-on-exec, positioned at 0) for bwrap's --seccomp.
  */
 int cell_seccomp_compile(const struct cell_seccomp_options *o, int *ret_fd);
 /* The rules for these options, in the filter's order; *ret_n is set. */

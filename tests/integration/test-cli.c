@@ -490,6 +490,9 @@ Test(cli, explain_shows_the_bwrap_argv_and_the_filter)
 	cr_assert(contains(r.out, "\n  --seccomp\n  3\n"));
 	cr_assert(contains(r.out, "\n  /run/cell/init\n  --ready-fd\n  5\n  --\n  COMMAND\n"));
 	cr_assert(contains(r.out, "  ioctl(TIOCSTI)           EPERM  "));
+	cr_assert(contains(r.out,
+			   "  socket(other family)     EAFNOSUPPORT only unix, inet, inet6 and "
+			   "netlink: vsock reaches the hypervisor"));
 	cr_assert(contains(r.out, "WARNING: network.mode is \"host\""));
 	/* host mode: no --unshare-net */
 	cr_assert(not(contains(r.out, "--unshare-net")));

@@ -7,6 +7,7 @@
  */
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
+#include <criterion/parameterized.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <pwd.h>
@@ -22,6 +23,7 @@
 
 #include "fileio.h"
 #include "helpers.h"
+#include "macro.h"
 
 /* the staged ones, which the test user can reach from any checkout */
 #define CELL t.stage.cell
@@ -401,6 +403,79 @@ Test(escape, the_i386_syscall_gate_is_filtered_too)
 	}
 	th_result_done(&out);
 	expect(in_cell("./probe keyctl32"), 1, "errno=EPERM\n");
+}
+
+/*
+ * The probe inside the cell gets EAFNOSUPPORT, as for a family the kernel lacks; outside it
+ * must do otherwise for the case to prove anything, which it cannot where the kernel lacks the
+ * family: then the case is skipped, saying so (after the check inside).
+ */
+static void family_refused(const char *what, const char *family)
+{
+	char script[128];
+	struct th_result in, out;
+	bool absent;
+
+	snprintf(script, sizeof(script), "./probe %s", what);
+	in = in_cell(script);
+	out = outside(script);
+	absent = streq(out.out, "errno=EAFNOSUPPORT\n");
+	th_result_done(&out);
+	expect(in, 1, "errno=EAFNOSUPPORT\n");
+	if (absent)
+		th_skip("this kernel has no %s: no control outside for '%s'", family, what);
+}
+
+/* Parameters are copied into worker processes: no pointers in them. */
+struct family {
+	char probe[16];
+	char name[16];
+};
+
+ParameterizedTestParameters(escape, sockets_of_other_families_are_refused)
+{
+	static struct family cases[] = {
+		{"vsock", "AF_VSOCK"},	 {"bluetooth", "AF_BLUETOOTH"},
+		{"packet", "AF_PACKET"}, {"alg", "AF_ALG"},
+		{"key", "AF_KEY"},
+	};
+	return cr_make_param_array(struct family, cases, ELEMENTSOF(cases));
+}
+
+/* vsock reaches the hypervisor from a VM (it has no network namespace); the rest are kernel
+ * code that the cell's network rules (inet only) never see */
+ParameterizedTest(struct family *f, escape, sockets_of_other_families_are_refused)
+{
+	char what[32];
+
+	snprintf(what, sizeof(what), "socket %s", f->probe);
+	family_refused(what, f->name);
+}
+
+Test(escape, unix_inet_and_netlink_sockets_still_open)
+{
+	expect(in_cell("for f in unix inet inet6 netlink; do ./probe socket $f; done; "
+		       "./probe socketpair unix"),
+	       0, "ok\nok\nok\nok\nok\n");
+	/* outside, vsock has no pairs (EOPNOTSUPP): the EAFNOSUPPORT inside is the filter's */
+	probe_blocked("socketpair vsock", "EAFNOSUPPORT");
+}
+
+Test(escape, the_i386_socket_calls_are_filtered_too)
+{
+	struct th_result out = outside("./probe keyctl32");
+
+	if (out.status != 0) {
+		th_result_done(&out);
+		th_skip("this kernel has no i386 system call gate (no IA32 emulation)");
+	}
+	th_result_done(&out);
+	/* the direct calls (Linux 4.3+) are judged by their family */
+	expect(in_cell("./probe socket32 unix; ./probe socketpair32 unix"), 0, "ok\nok\n");
+	probe_blocked("socket32 packet", "EAFNOSUPPORT");
+	/* socketcall hides the family in memory: refused whatever it is */
+	probe_blocked("socketcall32 unix", "EAFNOSUPPORT");
+	family_refused("socket32 vsock", "AF_VSOCK");
 }
 
 Test(escape, no_bpf_perf_or_userfaultfd)

@@ -9,6 +9,7 @@
 #include <linux/bpf.h>
 #include <linux/io_uring.h>
 #include <linux/keyctl.h>
+#include <linux/net.h>
 #include <linux/perf_event.h>
 #include <linux/userfaultfd.h>
 #include <netinet/in.h>
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
@@ -74,21 +76,85 @@ static int ptrace_child(void)
 	return result(r);
 }
 
-/* keyctl through the i386 system call gate, to show the filter covers that ABI too */
-static int keyctl32(void)
+/*
+ * A system call through the i386 gate (int $0x80), as a 32-bit program makes it: pointers must
+ * be below 4 GiB. The kernel zeroes r8-r11 on the way back.
+ */
+static long syscall32(long nr, long a, long b, long c, long d)
 {
 	long r;
 
 	__asm__ volatile("int $0x80"
 			 : "=a"(r)
-			 : "a"(288), "b"(KEYCTL_GET_KEYRING_ID), "c"(KEY_SPEC_SESSION_KEYRING),
-			   "d"(0)
-			 : "memory");
+			 : "a"(nr), "b"(a), "c"(b), "d"(c), "S"(d)
+			 : "memory", "r8", "r9", "r10", "r11");
 	if (r < 0) {
 		errno = (int)-r;
 		r = -1;
 	}
-	return result(r);
+	return r;
+}
+
+/* keyctl through the i386 system call gate, to show the filter covers that ABI too */
+static int keyctl32(void)
+{
+	return result(syscall32(288, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0, 0));
+}
+
+/*
+ * A socket of each family, of a type and protocol its kernel code accepts from anyone (AF_PACKET
+ * and AF_KEY still want a capability: EPERM outside a cell, not EAFNOSUPPORT).
+ */
+static const struct family {
+	const char *name;
+	int family, type, protocol;
+} families[] = {
+	{"unix", AF_UNIX, SOCK_STREAM, 0},
+	{"inet", AF_INET, SOCK_STREAM, 0},
+	{"inet6", AF_INET6, SOCK_STREAM, 0},
+	{"netlink", AF_NETLINK, SOCK_RAW, 0 /* NETLINK_ROUTE */},
+	{"vsock", AF_VSOCK, SOCK_STREAM, 0},
+	{"bluetooth", AF_BLUETOOTH, SOCK_SEQPACKET, 0 /* BTPROTO_L2CAP */},
+	{"packet", AF_PACKET, SOCK_DGRAM, 0},
+	{"alg", AF_ALG, SOCK_SEQPACKET, 0},
+	{"key", AF_KEY, SOCK_RAW, 2 /* PF_KEY_V2 */},
+};
+
+static const struct family *family(const char *name)
+{
+	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++)
+		if (!strcmp(families[i].name, name))
+			return &families[i];
+	return NULL;
+}
+
+/*
+ * how: "socket" and "socketpair" (this ABI), "socket32" and "socketpair32" (the direct i386
+ * calls, Linux 4.3+), "socketcall32" (i386's multiplexer: the arguments in memory, as 32-bit
+ * glibc calls it for socket()).
+ */
+static int open_socket(const char *how, const char *name)
+{
+	const struct family *f = family(name);
+	/* socketcall's arguments, and socketpair's fds, where a 32-bit pointer reaches them */
+	int *low = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT,
+			-1, 0);
+
+	if (!f || low == MAP_FAILED)
+		return printf("no such family, or no memory below 4 GiB\n"), 2;
+	if (!strcmp(how, "socket"))
+		return result(socket(f->family, f->type, f->protocol));
+	/* only Unix sockets come in pairs: the others get EOPNOTSUPP outside a cell */
+	if (!strcmp(how, "socketpair"))
+		return result(socketpair(f->family, f->type, f->protocol, low));
+	if (!strcmp(how, "socket32"))
+		return result(syscall32(359, f->family, f->type, f->protocol, 0));
+	if (!strcmp(how, "socketpair32"))
+		return result(syscall32(360, f->family, f->type, f->protocol, (long)low));
+	low[0] = f->family;
+	low[1] = f->type;
+	low[2] = f->protocol;
+	return result(syscall32(102, SYS_SOCKET, (long)low, 0, 0));
 }
 
 static int connect_port(const char *port)
@@ -148,7 +214,11 @@ int main(int argc, char *argv[])
 		return printf("euid=%d\n", (int)geteuid()), 0;
 	if (!strcmp(what, "connect") && argc > 2)
 		return connect_port(argv[2]);
+	if ((!strcmp(what, "socket") || !strcmp(what, "socketpair") || !strcmp(what, "socket32") ||
+	     !strcmp(what, "socketpair32") || !strcmp(what, "socketcall32")) &&
+	    argc > 2)
+		return open_socket(what, argv[2]);
 	fprintf(stderr,
-		"usage: probe tiocsti|keyctl|keyctl32|bpf|perf|userfaultfd|io_uring|unshare-user|ptrace PID|ptrace-child|mount|remount-usr|euid|connect PORT\n");
+		"usage: probe tiocsti|keyctl|keyctl32|bpf|perf|userfaultfd|io_uring|unshare-user|ptrace PID|ptrace-child|mount|remount-usr|euid|connect PORT|socket FAMILY|socketpair FAMILY|socket32 FAMILY|socketpair32 FAMILY|socketcall32 FAMILY\n");
 	return 2;
 }
