@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <arpa/inet.h>
+#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <ctype.h>
 #include <errno.h>
@@ -363,6 +364,96 @@ static bool in_range(const struct cell_netrule *r, int family, const unsigned ch
 	return rest == 0 || ((r->addr[full] ^ addr[full]) & (0xff << (8 - rest))) == 0;
 }
 
+/*
+ * IPv4 written as IPv6: the prefix, and where the IPv4 address's four bytes are. A host dialling
+ * one of these reaches that IPv4 address (mapped: through its own IPv4 stack; NAT64: through a
+ * translator), so rules and the special ranges judge it as that IPv4 address.
+ */
+static const struct embedding {
+	unsigned char prefix[12];
+	size_t prefix_len;
+	unsigned char at[4];
+} embeddings[] = {
+	/* ::ffff:0:0/96, IPv4-mapped (RFC 4291) */
+	{{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff}, 12, {12, 13, 14, 15}},
+	/* 64:ff9b::/96, NAT64's well-known prefix (RFC 6052) */
+	{{0, 0x64, 0xff, 0x9b}, 12, {12, 13, 14, 15}},
+	/*
+	 * 64:ff9b:1::/48, local-use NAT64 (RFC 8215), laid out as RFC 6052 section 2.2 has it for
+	 * a /48: the first half of the IPv4 address in bits 48-63, the u octet (bits 64-71, zero),
+	 * the second half in bits 72-87, then the suffix. The u octet and the suffix are not read:
+	 * whatever they hold, a translator reaches the same IPv4 address.
+	 */
+	{{0, 0x64, 0xff, 0x9b, 0, 1}, 6, {6, 7, 9, 10}},
+};
+
+/* The IPv4 address an IPv6 address stands for, if it is IPv4 written as IPv6. */
+static bool embedded_v4(const unsigned char a[16], unsigned char ret[4])
+{
+	for (size_t i = 0; i < ELEMENTSOF(embeddings); i++) {
+		const struct embedding *e = &embeddings[i];
+
+		if (memcmp(a, e->prefix, e->prefix_len) != 0)
+			continue;
+		for (size_t k = 0; k < 4; k++)
+			ret[k] = a[e->at[k]];
+		return true;
+	}
+	return false;
+}
+
+/* The IPv4 address v4 written as IPv6 the way e does it (what is not the address is zero). */
+static void embed(const struct embedding *e, const unsigned char v4[4], unsigned char ret[16])
+{
+	memset(ret, 0, 16);
+	memcpy(ret, e->prefix, e->prefix_len);
+	for (size_t k = 0; k < 4; k++)
+		ret[e->at[k]] = v4[k];
+}
+
+/*
+ * Whether the rule's address or range holds addr, however either is written: an IPv4 rule holds
+ * ::ffff:10.1.2.3 and 64:ff9b::a01:203, and an IPv6 rule that holds any IPv6 form of 10.1.2.3
+ * ([::ffff:10.1.2.3], 64:ff9b::/96, ::/0) holds 10.1.2.3 and its other forms.
+ */
+static bool addr_matches(const struct cell_netrule *r, int family, const unsigned char *addr)
+{
+	unsigned char v4[4], v6[16];
+
+	if (in_range(r, family, addr))
+		return true;
+	if (family == AF_INET6 && !embedded_v4(addr, v4))
+		return false;
+	if (family == AF_INET)
+		memcpy(v4, addr, 4);
+	if (r->family == AF_INET)
+		return in_range(r, AF_INET, v4);
+	for (size_t i = 0; i < ELEMENTSOF(embeddings); i++) {
+		embed(&embeddings[i], v4, v6);
+		if (in_range(r, AF_INET6, v6))
+			return true;
+	}
+	return false;
+}
+
+/* An address in its plainest form (IPv4 when it is IPv4 written as IPv6) into ret; the family. */
+static int plainest(int family, const unsigned char *addr, unsigned char ret[16])
+{
+	if (family == AF_INET6 && embedded_v4(addr, ret))
+		return AF_INET;
+	memcpy(ret, addr, family == AF_INET ? 4 : 16);
+	return family;
+}
+
+static bool same_address(int fa, const unsigned char *a, int fb, const unsigned char *b)
+{
+	unsigned char pa[16], pb[16];
+
+	fa = plainest(fa, a, pa);
+	fb = plainest(fb, b, pb);
+	return fa == fb && memcmp(pa, pb, fa == AF_INET ? 4 : 16) == 0;
+}
+
 static bool port_matches(const struct cell_netrule *r, uint16_t port, bool deny)
 {
 	if (r->port)
@@ -385,7 +476,7 @@ static bool host_matches(const struct cell_netrule *r, const char *host, int fam
 		       streq(host + hl - dl, r->host);
 	case CELL_NETRULE_ADDR:
 	case CELL_NETRULE_CIDR:
-		return family && in_range(r, family, addr);
+		return family && addr_matches(r, family, addr);
 	}
 	return false;
 }
@@ -452,12 +543,11 @@ static const char *special_v4(const unsigned char a[4])
 
 static const char *special_v6(const unsigned char a[16])
 {
-	static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-	static const unsigned char nat64[12] = {0, 0x64, 0xff, 0x9b};
 	static const unsigned char zero[16];
+	unsigned char v4[4];
 
-	if (memcmp(a, mapped, 12) == 0 || memcmp(a, nat64, 12) == 0)
-		return special_v4(a + 12);
+	if (embedded_v4(a, v4))
+		return special_v4(v4);
 	if (memcmp(a, zero, 16) == 0)
 		return "an unspecified address";
 	if (memcmp(a, zero, 15) == 0 && a[15] == 1)
@@ -471,12 +561,64 @@ static const char *special_v6(const unsigned char a[16])
 	return NULL;
 }
 
+static void freeifaddrsp(struct ifaddrs **p)
+{
+	if (*p)
+		freeifaddrs(*p);
+}
+
+static bool ip_family(const struct sockaddr *sa)
+{
+	return sa && (sa->sa_family == AF_INET || sa->sa_family == AF_INET6);
+}
+
+int cell_local_addresses(struct cell_ipaddr **ret, size_t *ret_n)
+{
+	_cleanup_(freeifaddrsp) struct ifaddrs *list = NULL;
+	_cleanup_free_ struct cell_ipaddr *a = NULL;
+	size_t n = 0;
+
+	if (getifaddrs(&list) < 0)
+		return negative_errno();
+	for (const struct ifaddrs *i = list; i; i = i->ifa_next)
+		n += ip_family(i->ifa_addr);
+	a = calloc(n ? n : 1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	n = 0;
+	for (const struct ifaddrs *i = list; i; i = i->ifa_next) {
+		const struct sockaddr *sa = i->ifa_addr;
+
+		if (!ip_family(sa))
+			continue;
+		a[n].family = sa->sa_family;
+		if (sa->sa_family == AF_INET)
+			memcpy(a[n].addr, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+		else
+			memcpy(a[n].addr, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+		n++;
+	}
+	*ret = TAKE_PTR(a);
+	*ret_n = n;
+	return 0;
+}
+
+static bool is_local(const struct cell_ipaddr *local, size_t n_local, int family,
+		     const unsigned char *addr)
+{
+	for (size_t i = 0; i < n_local; i++)
+		if (same_address(local[i].family, local[i].addr, family, addr))
+			return true;
+	return false;
+}
+
 bool cell_netpolicy_address_ok(const struct cell_netpolicy *p, const char *host, uint16_t port,
-			       const struct sockaddr *sa, const char **ret_why)
+			       const struct sockaddr *sa, const struct cell_ipaddr *local,
+			       size_t n_local, const char **ret_why)
 {
 	unsigned char addr[16], pin[16];
 	const char *pinned, *special;
-	int family = sa->sa_family;
+	int family = sa->sa_family, pin_family;
 
 	if (family == AF_INET)
 		memcpy(addr, &((const struct sockaddr_in *)sa)->sin_addr, 4);
@@ -492,12 +634,15 @@ bool cell_netpolicy_address_ok(const struct cell_netpolicy *p, const char *host,
 		return false;
 	}
 	special = family == AF_INET ? special_v4(addr) : special_v6(addr);
+	/* the host's services listen on its public addresses too, not only on loopback */
+	if (!special && is_local(local, n_local, family, addr))
+		special = "an address of this machine";
 	if (!special)
 		return true;
 	/* the resolve map pinned the host here: the user's own choice */
 	pinned = cell_netpolicy_pinned(p, host);
-	if (pinned && literal(pinned, pin) == family &&
-	    memcmp(pin, addr, family == AF_INET ? 4 : 16) == 0)
+	pin_family = pinned ? literal(pinned, pin) : 0;
+	if (pin_family && same_address(pin_family, pin, family, addr))
 		return true;
 	/* an allow rule that names the address or its range */
 	if (match(p->allow, p->n_allow, host, family, addr, port, false))

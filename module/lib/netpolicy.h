@@ -43,7 +43,9 @@ bool cell_port_parse(const char *s, size_t len, uint16_t *ret);
  * A project's network policy, compiled from its config: default deny; network.deny wins over
  * network.allow; a rule without a port allows ports 80 and 443 (a deny rule without a port
  * denies every port); "*.d" matches below d, never d itself; host rules match names, address
- * and range rules match IP literals.
+ * and range rules match IP literals. IPv4 written as IPv6 (::ffff:a.b.c.d, NAT64) is that IPv4
+ * address: an IPv4 rule matches those forms, and an IPv6 rule that holds a form of an IPv4
+ * address (as [::ffff:10.1.2.3] does, and ::/0) matches the IPv4 address.
  */
 struct cell_netpolicy;
 
@@ -62,13 +64,29 @@ enum cell_netverdict cell_netpolicy_check(const struct cell_netpolicy *p, const 
 					  uint16_t port, const char **ret_rule);
 /* The config's resolve map: the address a host is pinned to, or NULL. */
 const char *cell_netpolicy_pinned(const struct cell_netpolicy *p, const char *host);
+/* An IPv4 or IPv6 address, in network byte order. */
+struct cell_ipaddr {
+	int family; /* AF_INET or AF_INET6 */
+	unsigned char addr[16];
+};
+
+/*
+ * The addresses of this machine's interfaces (getifaddrs(3)), IPv4 and IPv6, in a new array
+ * (ret: free() it). A netlink dump: some tens of microseconds, more with many interfaces, so a
+ * long-running caller keeps the list a while rather than read it per connection.
+ */
+int cell_local_addresses(struct cell_ipaddr **ret, size_t *ret_n);
+
 /*
  * After resolution, before connecting: whether the address a name resolved to may be dialled.
  * Loopback, unspecified, private (RFC 1918, ULA), CGNAT, link-local (the cloud metadata
- * address among them), multicast and reserved addresses are refused (DNS rebinding must not
- * reach the host's own services) unless an allow rule names the address and the port, or the
- * resolve map pinned the host to it; an address that network.deny names is refused whatever
- * the name. IPv4-mapped and NAT64 IPv6 addresses are judged by their IPv4 part.
+ * address among them), multicast and reserved addresses, and local[] (this machine's own
+ * addresses, whose services listen there too), are refused (DNS rebinding must not reach the
+ * host's own services) unless an allow rule names the address and the port, or the resolve map
+ * pinned the host to it; an address that network.deny names is refused whatever the name.
+ * IPv4-mapped and NAT64 IPv6 addresses (64:ff9b::/96, 64:ff9b:1::/48) are judged by their IPv4
+ * part, by the special ranges and by the rules alike (cell_netpolicy_check too).
  */
 bool cell_netpolicy_address_ok(const struct cell_netpolicy *p, const char *host, uint16_t port,
-			       const struct sockaddr *sa, const char **ret_why);
+			       const struct sockaddr *sa, const struct cell_ipaddr *local,
+			       size_t n_local, const char **ret_why);

@@ -44,6 +44,13 @@
  * that is no one's: .invalid, RFC 6761) */
 #define HOSTS_MAX 4096
 #define OTHER_HOSTS "other-hosts.invalid"
+/*
+ * How long the list of this machine's own addresses (refused as upstreams) is kept: reading it
+ * is a netlink dump, a dozen system calls and some tens of microseconds (more on a host with
+ * many interfaces), too much for every connection. An address added since is missed for at
+ * most this long; only root adds addresses.
+ */
+#define LOCAL_ADDRS_MS 1000
 
 enum state {
 	HEAD,	    /* reading the request head */
@@ -132,6 +139,10 @@ struct cell_proxy {
 	int64_t flush_start;
 	char *pool[POOL_MAX]; /* free buffers */
 	size_t n_pool;
+	struct cell_ipaddr *local; /* this machine's addresses, read when a connection needs them */
+	size_t n_local;
+	bool local_known;
+	long local_read;	/* when, on the loop's clock */
 	char scratch[BUF_SIZE]; /* where heads are rewritten */
 };
 
@@ -571,8 +582,36 @@ static void no_delay(int fd)
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
+/*
+ * This machine's addresses, read again once they are LOCAL_ADDRS_MS old; false when there are
+ * none to check against (a read failed and none came before: the list before is kept).
+ */
+static bool local_addresses(struct cell_proxy *p)
+{
+	long now = cell_event_now(p->loop);
+	struct cell_ipaddr *a;
+	size_t n;
+
+	if (p->local_known && now - p->local_read < LOCAL_ADDRS_MS)
+		return true;
+	if (cell_local_addresses(&a, &n) < 0)
+		return p->local_known;
+	free(p->local);
+	p->local = a;
+	p->n_local = n;
+	p->local_known = true;
+	p->local_read = now;
+	return true;
+}
+
 static void try_connect(struct conn *c)
 {
+	if (!local_addresses(c->p)) {
+		fail(c, 502,
+		     "cell: cannot read this machine's addresses to check %s's against them",
+		     c->host);
+		return;
+	}
 	while (c->addrs && c->next_addr < c->addrs->n) {
 		const struct sockaddr *sa = (const struct sockaddr *)&c->addrs->addrs[c->next_addr];
 		socklen_t len = c->addrs->lens[c->next_addr];
@@ -580,7 +619,8 @@ static void try_connect(struct conn *c)
 		int fd;
 
 		c->next_addr++;
-		if (!cell_netpolicy_address_ok(c->p->project.policy, c->host, c->port, sa, &why)) {
+		if (!cell_netpolicy_address_ok(c->p->project.policy, c->host, c->port, sa,
+					       c->p->local, c->p->n_local, &why)) {
 			char text[INET6_ADDRSTRLEN] = "?";
 			char reason[256];
 
@@ -1670,6 +1710,7 @@ void cell_proxy_free(struct cell_proxy *p)
 	cell_stats_done(&p->stats);
 	cell_reqlog_free(p->log);
 	cell_ledger_writer_free(p->ledger);
+	free(p->local);
 	while (p->n_pool)
 		munmap(p->pool[--p->n_pool], BUF_SIZE);
 	free(p);

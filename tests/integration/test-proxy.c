@@ -11,10 +11,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
+#include <ifaddrs.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,6 +24,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/inotify.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -39,6 +42,7 @@
 
 static struct {
 	char *tmp, *proj, *env[8];
+	char *hosts; /* an /etc/hosts for the proxy (in a mount namespace of its own), or NULL */
 	pid_t upstream, proxy;
 	unsigned upstream_port, proxy_port;
 	int proxy_out;
@@ -100,13 +104,13 @@ static void stop_upstream(void)
 }
 
 /*
- * Starts an upstream (in place of the one before) on a free loopback port: handle(c) gets each
- * connection, in a child of its own when concurrent, and closes it. Returns the port; the
- * server is killed at teardown.
+ * Starts an upstream (in place of the one before) on a free port of the IPv4 address at:
+ * handle(c) gets each connection, in a child of its own when concurrent, and closes it. Returns
+ * the port; the server is killed at teardown.
  */
-static unsigned start_server(void (*handle)(int c), bool concurrent)
+static unsigned start_server_at(struct in_addr at, void (*handle)(int c), bool concurrent)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr = at};
 	socklen_t alen = sizeof(a);
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 
@@ -138,6 +142,12 @@ static unsigned start_server(void (*handle)(int c), bool concurrent)
 	return ntohs(a.sin_port);
 }
 
+/* The same on a free loopback port. */
+static unsigned start_server(void (*handle)(int c), bool concurrent)
+{
+	return start_server_at((struct in_addr){htonl(INADDR_LOOPBACK)}, handle, concurrent);
+}
+
 /*
  * Starts `cell proxy` with argv and waits for "listening on 127.0.0.1:PORT"; with a socket
  * activation_fd >= 0, it is handed over as systemd does (descriptor 3, LISTEN_FDS=1,
@@ -159,6 +169,10 @@ static void start_proxy_argv(char *const argv[], int activation_fd)
 		close(out[0]);
 		if (chdir(t.proj) < 0)
 			_exit(126);
+		if (t.hosts && (unshare(CLONE_NEWNS) < 0 ||
+				mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+				mount(t.hosts, "/etc/hosts", NULL, MS_BIND, NULL) < 0))
+			_exit(124);
 		for (; t.env[k] && k < ELEMENTSOF(envp) - 3; k++)
 			envp[k] = t.env[k];
 		if (activation_fd >= 0) {
@@ -204,11 +218,21 @@ static void start_proxy(const char *extra1, const char *extra2)
 	start_proxy_argv(argv, -1);
 }
 
+/* Writes the project's config and allows it. */
+static void set_config(const char *json)
+{
+	char *argv[] = {(char *)CELL, (char *)"allow", NULL};
+	struct th_result r;
+
+	free(th_write(t.proj, ".cell.json", json));
+	th_run(t.proj, argv, t.env, &r);
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	th_result_done(&r);
+}
+
 static void write_config(const char *extra_allow)
 {
 	char json[1024];
-	char *argv[] = {(char *)CELL, (char *)"allow", NULL};
-	struct th_result r;
 
 	snprintf(
 		json, sizeof(json),
@@ -218,10 +242,7 @@ static void write_config(const char *extra_allow)
 		"\"bad.corp.test\": \"127.0.0.1\", \"corp.test\": \"127.0.0.1\", "
 		"\"later.test\": \"127.0.0.1\"}}}",
 		t.upstream_port, t.upstream_port, t.upstream_port, extra_allow);
-	free(th_write(t.proj, ".cell.json", json));
-	th_run(t.proj, argv, t.env, &r);
-	cr_assert(eq(int, r.status, 0), "%s", r.err);
-	th_result_done(&r);
+	set_config(json);
 }
 
 static void setup(void)
@@ -259,6 +280,7 @@ static void teardown(void)
 	th_rm_rf(t.tmp);
 	free(t.tmp);
 	free(t.proj);
+	free(t.hosts);
 }
 
 TestSuite(proxy, .init = setup, .fini = teardown, .timeout = 60);
@@ -463,6 +485,98 @@ Test(proxy, refuses_rebinding_to_loopback)
 		  "%s", r.out);
 	th_result_done(&r);
 	free(u);
+}
+
+Test(proxy, address_rules_decide_for_every_form_of_an_ipv4_address)
+{
+	char json[512], *mapped, *denied;
+	struct th_result r;
+
+	snprintf(json, sizeof(json),
+		 "{\"name\": \"px\", \"network\": {\"allow\": [\"127.0.0.1:%u\", "
+		 "\"127.0.0.2:%u\"], \"deny\": [\"[::ffff:127.0.0.2]\"]}}",
+		 t.upstream_port, t.upstream_port);
+	set_config(json);
+	start_proxy(NULL, NULL);
+	/* the IPv4 rule allows the address written as IPv6, and the request goes through */
+	mapped = url("[::ffff:127.0.0.1]", "/mapped");
+	r = curl(mapped, NULL, NULL);
+	cr_assert(eq(int, strncmp(r.out, "GET /mapped HTTP/1.1\r\n", 22), 0), "%s", r.out);
+	th_result_done(&r);
+	/* a deny rule written as IPv6 holds the plain IPv4 address */
+	denied = url("127.0.0.2", "/");
+	r = curl(denied, NULL, NULL);
+	cr_assert(eq(str, r.out,
+		     "cell: 127.0.0.2 is not in px's network allowlist: network.deny names it "
+		     "(cell allow-host 127.0.0.2)\n"));
+	th_result_done(&r);
+	free(mapped);
+	free(denied);
+}
+
+/* An IPv4 address of this machine's that is in no special range (loopback, private...). */
+static bool own_ordinary_address(struct in_addr *ret)
+{
+	struct ifaddrs *list, *i;
+
+	cr_assert(eq(int, getifaddrs(&list), 0));
+	for (i = list; i; i = i->ifa_next) {
+		const unsigned char *a;
+
+		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET)
+			continue;
+		*ret = ((const struct sockaddr_in *)i->ifa_addr)->sin_addr;
+		a = (const unsigned char *)&ret->s_addr;
+		if (a[0] != 0 && a[0] != 127 && a[0] != 10 &&
+		    !(a[0] == 172 && (a[1] & 0xf0) == 16) && !(a[0] == 192 && a[1] == 168) &&
+		    !(a[0] == 100 && (a[1] & 0xc0) == 64) && !(a[0] == 169 && a[1] == 254) &&
+		    a[0] < 224)
+			break;
+	}
+	freeifaddrs(list);
+	return i != NULL;
+}
+
+Test(proxy, refuses_a_name_that_resolves_to_this_machine)
+{
+	char own[INET_ADDRSTRLEN], json[512], req[256], want[128], *u, *resp;
+	struct in_addr at;
+	struct th_result r;
+
+	if (geteuid() != 0)
+		th_skip("an /etc/hosts of the proxy's own needs a mount namespace: root");
+	if (!own_ordinary_address(&at))
+		th_skip("this machine has no IPv4 address outside the special ranges");
+	inet_ntop(AF_INET, &at, own, sizeof(own));
+	/* a service of the host's that listens on that address, not on loopback */
+	t.upstream_port = start_server_at(at, serve, true);
+	snprintf(json, sizeof(json),
+		 "{\"name\": \"px\", \"network\": {\"allow\": [\"own.test:%u\", "
+		 "\"pinned.test:%u\"], \"resolve\": {\"pinned.test\": \"%s\"}}}",
+		 t.upstream_port, t.upstream_port, own);
+	set_config(json);
+	/* own.test is looked up, as any name: the proxy's /etc/hosts has it */
+	snprintf(json, sizeof(json), "%s own.test\n", own);
+	t.hosts = th_write(t.tmp, "hosts", json);
+	start_proxy(NULL, NULL);
+
+	/* pinned there by the resolve map: the user's own choice, and the service answers */
+	u = url("pinned.test", "/");
+	r = curl(u, NULL, NULL);
+	cr_assert(eq(int, strncmp(r.out, "GET / HTTP/1.1\r\n", 16), 0), "%s", r.out);
+	th_result_done(&r);
+	free(u);
+	/* allowed by name, but the name leads to this machine */
+	u = url("own.test", "/");
+	r = curl(u, NULL, NULL);
+	snprintf(want, sizeof(want), ": it resolves to %s, an address of this machine", own);
+	cr_assert(not(eq(ptr, strstr(r.out, want), NULL)), "%s", r.out);
+	th_result_done(&r);
+	free(u);
+	snprintf(req, sizeof(req), "CONNECT own.test:%u HTTP/1.1\r\n\r\n", t.upstream_port);
+	resp = raw(req, strlen(req));
+	cr_assert(eq(int, strncmp(resp, "HTTP/1.1 403 Forbidden\r\n", 24), 0), "%s", resp);
+	free(resp);
 }
 
 struct hostile {

@@ -4,9 +4,12 @@
 #include <criterion/new/assert.h>
 #include <criterion/parameterized.h>
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
+#include "macro.h"
 #include "netpolicy.h"
 
 /* Parameters are copied into worker processes, which may be new images: no pointers in them. */
@@ -194,16 +197,41 @@ ParameterizedTest(struct decision *c, netpolicy, decides)
 	cell_config_free(cfg);
 }
 
-static bool ok_addr_port(const struct cell_netpolicy *p, const char *host, uint16_t port,
-			 const char *addr, const char **why)
+/* An address as the tests write it. */
+static struct cell_ipaddr ip(const char *text)
 {
+	struct cell_ipaddr a = {.family = AF_INET};
+
+	if (inet_pton(AF_INET, text, a.addr) != 1) {
+		a.family = AF_INET6;
+		cr_assert(eq(int, inet_pton(AF_INET6, text, a.addr), 1), "%s", text);
+	}
+	return a;
+}
+
+/* Whether host may dial addr at port on a machine whose own addresses are local[]. */
+static bool ok_addr_local(const struct cell_netpolicy *p, const char *host, uint16_t port,
+			  const char *addr, const struct cell_ipaddr *local, size_t n_local,
+			  const char **why)
+{
+	struct cell_ipaddr a = ip(addr);
 	struct sockaddr_in6 s6 = {.sin6_family = AF_INET6};
 	struct sockaddr_in s4 = {.sin_family = AF_INET};
 
-	if (inet_pton(AF_INET, addr, &s4.sin_addr) == 1)
-		return cell_netpolicy_address_ok(p, host, port, (struct sockaddr *)&s4, why);
-	cr_assert(eq(int, inet_pton(AF_INET6, addr, &s6.sin6_addr), 1));
-	return cell_netpolicy_address_ok(p, host, port, (struct sockaddr *)&s6, why);
+	if (a.family == AF_INET) {
+		memcpy(&s4.sin_addr, a.addr, 4);
+		return cell_netpolicy_address_ok(p, host, port, (struct sockaddr *)&s4, local,
+						 n_local, why);
+	}
+	memcpy(&s6.sin6_addr, a.addr, 16);
+	return cell_netpolicy_address_ok(p, host, port, (struct sockaddr *)&s6, local, n_local,
+					 why);
+}
+
+static bool ok_addr_port(const struct cell_netpolicy *p, const char *host, uint16_t port,
+			 const char *addr, const char **why)
+{
+	return ok_addr_local(p, host, port, addr, NULL, 0, why);
 }
 
 static bool ok_addr(const struct cell_netpolicy *p, const char *host, const char *addr,
@@ -232,10 +260,17 @@ Test(netpolicy, rebinding_to_special_addresses_is_refused)
 		{"fe80::1", "a link-local address"},
 		{"ff02::1", "a multicast address"},
 		{"::ffff:127.0.0.1", "a loopback address"},
+		{"::ffff:10.0.0.5", "a private address"},
 		{"64:ff9b::a9fe:a9fe", "the cloud metadata address"},
+		/* local-use NAT64, the address in bits 48-63 and 72-87 (RFC 6052's /48) */
+		{"64:ff9b:1:7f00:0:100::", "a loopback address"},
+		{"64:ff9b:1:a9fe:a9:fe00::", "the cloud metadata address"},
+		{"64:ff9b:1:a00:0:500::", "a private address"},
 	};
-	static const char *const fine[] = {"93.184.216.34", "172.32.0.1", "100.128.0.1",
-					   "2606:2800:220:1::1", "::ffff:8.8.8.8"};
+	static const char *const fine[] = {
+		"93.184.216.34",	   "172.32.0.1",     "100.128.0.1",
+		"2606:2800:220:1::1",	   "::ffff:8.8.8.8", "64:ff9b::808:808",
+		"64:ff9b:1:5db8:d8:2200::"};
 	struct cell_config *cfg = NULL;
 	struct cell_netpolicy *p = policy("{\"network\": {\"allow\": [\"a.test\"]}}", &cfg);
 	const char *why = NULL;
@@ -303,4 +338,170 @@ Test(netpolicy, address_deny_rules_hold_after_resolution)
 	cr_assert(ok_addr(p, "a.test", "93.184.216.35", &why));
 	cell_netpolicy_free(p);
 	cell_config_free(cfg);
+}
+
+ParameterizedTestParameters(netpolicy, ipv4_written_as_ipv6_is_ipv4_to_the_rules)
+{
+	static struct decision cases[] = {
+		{"10.1.2.3", 443, CELL_NET_ALLOWED, "10.0.0.0/8"},
+		{"::ffff:10.1.2.3", 443, CELL_NET_ALLOWED, "10.0.0.0/8"},
+		{"64:ff9b::a01:203", 443, CELL_NET_ALLOWED, "10.0.0.0/8"},
+		{"64:ff9b:1:a01:2:300::", 443, CELL_NET_ALLOWED, "10.0.0.0/8"},
+		/* an IPv4 deny rule holds every IPv6 form of its address */
+		{"10.9.9.9", 443, CELL_NET_DENIED, "10.9.9.9"},
+		{"::ffff:10.9.9.9", 443, CELL_NET_DENIED, "10.9.9.9"},
+		{"::ffff:a09:909", 443, CELL_NET_DENIED, "10.9.9.9"},
+		{"64:ff9b::a09:909", 443, CELL_NET_DENIED, "10.9.9.9"},
+		{"64:ff9b:1:a09:9:900::", 443, CELL_NET_DENIED, "10.9.9.9"},
+		/* the u octet and the suffix are not read: a translator reaches 10.9.9.9 still */
+		{"64:ff9b:1:a09:ff09:900:1:2", 443, CELL_NET_DENIED, "10.9.9.9"},
+		/* and an IPv6 deny rule written as IPv4 holds the IPv4 address and its other forms
+		 */
+		{"10.8.8.8", 443, CELL_NET_DENIED, "[::ffff:10.8.8.8]"},
+		{"64:ff9b::a08:808", 443, CELL_NET_DENIED, "[::ffff:10.8.8.8]"},
+		{"64:ff9b:1:a08:8:800::", 443, CELL_NET_DENIED, "[::ffff:10.8.8.8]"},
+		{"10.7.1.1", 443, CELL_NET_DENIED, "64:ff9b::a07:0/112"},
+		{"::ffff:10.7.255.1", 443, CELL_NET_DENIED, "64:ff9b::a07:0/112"},
+		{"10.6.1.1", 443, CELL_NET_ALLOWED, "10.0.0.0/8"},
+		/* allow rules alike */
+		{"192.0.2.7", 443, CELL_NET_ALLOWED, "[::ffff:192.0.2.7]"},
+		{"64:ff9b::c000:207", 443, CELL_NET_ALLOWED, "[::ffff:192.0.2.7]"},
+		{"192.0.2.8", 443, CELL_NET_DENIED, ""},
+		{"::ffff:11.0.0.1", 443, CELL_NET_DENIED, ""},
+		/* not IPv4 written as IPv6: IPv4-compatible (deprecated, RFC 4291), another /48 */
+		{"::a01:203", 443, CELL_NET_DENIED, ""},
+		{"64:ff9b:2:a01:2:300::", 443, CELL_NET_DENIED, ""},
+	};
+	return cr_make_param_array(struct decision, cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct decision *c, netpolicy, ipv4_written_as_ipv6_is_ipv4_to_the_rules)
+{
+	struct cell_config *cfg = NULL;
+	struct cell_netpolicy *p =
+		policy("{\"network\": {\"allow\": [\"10.0.0.0/8\", \"[::ffff:192.0.2.7]\"], "
+		       "\"deny\": [\"10.9.9.9\", \"[::ffff:10.8.8.8]\", \"64:ff9b::a07:0/112\"]}}",
+		       &cfg);
+	const char *rule = NULL;
+	int v = (int)cell_netpolicy_check(p, c->host, (uint16_t)c->port, &rule);
+
+	cr_assert(eq(int, v, c->verdict), "%s:%u (%s)", c->host, c->port, rule ? rule : "-");
+	if (c->rule[0]) {
+		cr_assert(not(eq(ptr, (void *)rule, NULL)), "%s:%u: the default", c->host, c->port);
+		cr_assert(eq(str, (char *)rule, c->rule), "%s:%u", c->host, c->port);
+	} else
+		cr_assert(eq(ptr, (void *)rule, NULL), "%s:%u matched %s", c->host, c->port, rule);
+	cell_netpolicy_free(p);
+	cell_config_free(cfg);
+}
+
+Test(netpolicy, address_rules_hold_for_every_form_after_resolution)
+{
+	struct cell_config *cfg = NULL;
+	struct cell_netpolicy *p =
+		policy("{\"network\": {\"allow\": [\"a.test\", \"[::ffff:10.9.0.0/112]:5432\"], "
+		       "\"deny\": [\"93.184.216.34\", \"[::ffff:93.184.216.35]\"]}}",
+		       &cfg);
+	static const char *const denied[] = {"93.184.216.34",	   "::ffff:93.184.216.34",
+					     "64:ff9b::5db8:d822", "64:ff9b:1:5db8:d8:2200::",
+					     "93.184.216.35",	   "64:ff9b:1:5db8:d8:2300::"};
+	const char *why = NULL;
+
+	for (size_t i = 0; i < sizeof(denied) / sizeof(denied[0]); i++) {
+		why = NULL;
+		cr_assert(not(ok_addr(p, "a.test", denied[i], &why)), "%s", denied[i]);
+		cr_assert(eq(str, (char *)why, "an address network.deny names"), "%s", denied[i]);
+	}
+	cr_assert(ok_addr(p, "a.test", "93.184.216.36", &why));
+	/* a range written as IPv6 names its private IPv4 addresses however they come */
+	cr_assert(ok_addr_port(p, "a.test", 5432, "10.9.3.4", &why));
+	cr_assert(ok_addr_port(p, "a.test", 5432, "64:ff9b::a09:304", &why));
+	cr_assert(not(ok_addr_port(p, "a.test", 5432, "10.8.3.4", &why)));
+	cr_assert(eq(str, (char *)why, "a private address"));
+	cell_netpolicy_free(p);
+	cell_config_free(cfg);
+}
+
+struct own {
+	char host[24];
+	unsigned port;
+	char addr[40];
+	char why[40]; /* "" when it may be dialled */
+};
+
+ParameterizedTestParameters(netpolicy, this_machines_own_addresses_are_refused)
+{
+	static struct own cases[] = {
+		{"a.test", 443, "192.0.2.2", "an address of this machine"},
+		{"a.test", 443, "::ffff:192.0.2.2", "an address of this machine"},
+		{"a.test", 443, "64:ff9b::c000:202", "an address of this machine"},
+		{"a.test", 443, "64:ff9b:1:c000:2:200::", "an address of this machine"},
+		{"a.test", 443, "2001:db8::2", "an address of this machine"},
+		{"a.test", 443, "192.0.2.3", ""},
+		{"a.test", 443, "2001:db8::3", ""},
+		/* a special address keeps its own reason */
+		{"a.test", 443, "127.0.0.1", "a loopback address"},
+		{"a.test", 443, "fe80::1", "a link-local address"},
+		/* unless the resolve map pinned the host there, or a rule names the address */
+		{"pinned.test", 443, "192.0.2.2", ""},
+		{"pinned.test", 443, "2001:db8::2", "an address of this machine"},
+		{"b.test", 8080, "192.0.2.2", ""},
+		{"b.test", 8080, "::ffff:192.0.2.2", ""},
+		{"b.test", 8081, "192.0.2.2", "an address of this machine"},
+	};
+	return cr_make_param_array(struct own, cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct own *c, netpolicy, this_machines_own_addresses_are_refused)
+{
+	const struct cell_ipaddr local[] = {ip("127.0.0.1"), ip("::1"), ip("192.0.2.2"),
+					    ip("2001:db8::2"), ip("fe80::1")};
+	struct cell_config *cfg = NULL;
+	struct cell_netpolicy *p = policy(
+		"{\"network\": {\"allow\": [\"a.test\", \"pinned.test\", \"b.test:8080\", "
+		"\"b.test:8081\", \"192.0.2.2:8080\"], \"resolve\": {\"pinned.test\": \"192.0.2.2\"}}}",
+		&cfg);
+	const char *why = NULL;
+	bool ok = ok_addr_local(p, c->host, (uint16_t)c->port, c->addr, local,
+				sizeof(local) / sizeof(local[0]), &why);
+
+	if (c->why[0]) {
+		cr_assert(not(ok), "%s:%u at %s", c->host, c->port, c->addr);
+		cr_assert(eq(str, (char *)why, c->why), "%s:%u at %s", c->host, c->port, c->addr);
+	} else {
+		cr_assert(ok, "%s:%u at %s: %s", c->host, c->port, c->addr, why);
+	}
+	/* where they are not this machine's, they are ordinary addresses */
+	if (streq(c->why, "an address of this machine"))
+		cr_assert(ok_addr_port(p, c->host, (uint16_t)c->port, c->addr, &why), "%s: %s",
+			  c->addr, why);
+	cell_netpolicy_free(p);
+	cell_config_free(cfg);
+}
+
+Test(netpolicy, reads_this_machines_addresses)
+{
+	struct cell_ipaddr *local = NULL;
+	size_t n = 0;
+	FILE *f;
+	char hex[40];
+
+	cr_assert(eq(int, cell_local_addresses(&local, &n), 0));
+	for (size_t i = 0; i < n; i++)
+		cr_assert(local[i].family == AF_INET || local[i].family == AF_INET6);
+	/* every IPv6 address the kernel lists is there (IPv4 has no such simple list) */
+	f = fopen("/proc/net/if_inet6", "re");
+	while (f && fscanf(f, "%32s %*[^\n]", hex) == 1) {
+		unsigned char a[16];
+		bool found = false;
+
+		for (size_t k = 0; k < 16; k++)
+			cr_assert(eq(int, sscanf(hex + 2 * k, "%2hhx", &a[k]), 1));
+		for (size_t i = 0; i < n; i++)
+			found |= local[i].family == AF_INET6 && memcmp(local[i].addr, a, 16) == 0;
+		cr_assert(found, "%s is not in the list", hex);
+	}
+	if (f)
+		fclose(f);
+	free(local);
 }
