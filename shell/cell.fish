@@ -88,6 +88,9 @@ if status is-interactive; and not set -q _cell_hooked
             case ''
                 set -g _cell_pending 1
             case +
+                # from the project's root, where its .git is the protected one (below, the cell
+                # could have made any)
+                test "$PWD" -ef "$_cell_root"; or cd $_cell_root
             case '+/*'
                 _cell_land (string sub -s 2 -- $to)
             case '*'

@@ -53,7 +53,10 @@
 		_cell_pending=
 		case $to in
 		'') _cell_pending=1 ;; # not entered (not allowed, or a config error: said once)
-		+) ;;                  # its shell ended here: in again once we come from outside
+		+) # its shell ended here: in again once we come from outside; from the project's
+			# root, where its .git is the protected one (below, the cell could have made any)
+			[[ $PWD -ef $_cell_root ]] || builtin cd "${_cell_cd_opts[@]}" -- "$_cell_root"
+			;;
 		+/*) _cell_land "${to#+}" ;;
 		*) builtin cd "${_cell_cd_opts[@]}" -- "$_cell_root" ;; # (not an absolute path)
 		esac

@@ -308,10 +308,13 @@ ParameterizedTest(int *i, hook, cd_into_and_out_of_cells)
 	/* out to the parent */
 	type("cd ..");
 	expect_at("out %s ssh", t.src);
-	/* in again from outside; exit: outside, in the project, not in again at once */
+	/* in again from outside; exit: outside, at the project's root (below it the cell could
+	 * have made a .git of its own for the prompt's git), not in again at once */
 	type("cd a/sub");
 	expect_at("a %s/sub nossh", a);
 	type("exit 3");
+	expect_at("out %s ssh", a);
+	type("cd sub");
 	expect_at("out %s/sub ssh", a);
 	type("cd ..");
 	expect_at("out %s ssh", a);
