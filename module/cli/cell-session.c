@@ -331,12 +331,16 @@ static int run_reap(const struct caller *c, const char *slice, const struct requ
 {
 	struct cell_counters counters = {0};
 	_cleanup_free_ char *record = NULL;
-	int r = cell_session_reap(slice, c->uid, q->id, &counters);
+	int r = cell_session_reap(slice, c->uid, q->id, 0, &counters);
 
 	if (r == -EBUSY)
 		return EXIT_ALIVE;
 	if (r == -ENOENT)
 		return EXIT_NO_CELL;
+	if (r == -EPERM) {
+		say("cell '%s' holds processes of another user: not yours to end", q->id);
+		return EXIT_FAIL;
+	}
 	if (r < 0) {
 		say("cannot reap cell '%s': %s", q->id, strerror(-r));
 		return EXIT_FAIL;

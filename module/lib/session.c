@@ -141,6 +141,7 @@ static int session_get(const char *slice, uid_t uid, const char *id, struct cell
 	if (!s || !name)
 		goto out;
 	s->dir_fd = -1;
+	s->owner = uid;
 	s->path = cell_path_join(slice, name);
 	if (!s->path)
 		goto out;
@@ -246,8 +247,61 @@ static bool populated(int events_fd)
 	return !strstr(buf, "populated 0");
 }
 
-/* Kills whatever is still in the cell (cgroup.kill, Linux 5.14) and waits until it is empty. */
-static int empty(const struct cell_session *s)
+/* Whether every id (real, effective, saved, file system) on a "Uid:" or "Gid:" line of
+ * /proc/PID/status is uid. */
+static bool status_ids_are(const char *status, const char *field, unsigned uid)
+{
+	const char *line = strstr(status, field);
+	unsigned ids[4];
+
+	return line &&
+	       sscanf(line + strlen(field), "%u %u %u %u", &ids[0], &ids[1], &ids[2], &ids[3]) ==
+		       4 &&
+	       ids[0] == uid && ids[1] == uid && ids[2] == uid && ids[3] == uid;
+}
+
+/*
+ * Whether a process not wholly uid's is in the cgroup at dir_fd or below it (a login's cell
+ * holds root's sshd or su process; the owner must not be able to end those).
+ */
+static bool foreign_processes(int dir_fd, uid_t uid)
+{
+	_cleanup_free_ char *procs = NULL;
+	_cleanup_close_ int fd = openat(dir_fd, "cgroup.procs", O_RDONLY | O_CLOEXEC);
+	bool foreign = false;
+	DIR *d;
+
+	if (fd < 0 || cell_read_full_fd(fd, 1 << 20, &procs, NULL) < 0)
+		return true; /* unknown: as good as foreign */
+	for (char *p = procs; *p && !foreign; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : "") {
+		_cleanup_free_ char *status = NULL;
+		char path[64];
+
+		snprintf(path, sizeof(path), "/proc/%ld/status", strtol(p, NULL, 10));
+		/* a process gone meanwhile is no one's */
+		if (cell_read_file(path, 0, 65536, &status, NULL) < 0)
+			continue;
+		foreign = !status_ids_are(status, "\nUid:", (unsigned)uid);
+	}
+	d = fdopendir(fcntl(dir_fd, F_DUPFD_CLOEXEC, 0));
+	for (struct dirent *e; d && !foreign && (e = readdir(d));) {
+		_cleanup_close_ int sub = -1;
+
+		if (e->d_type != DT_DIR || e->d_name[0] == '.')
+			continue;
+		sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		foreign = sub < 0 || foreign_processes(sub, uid);
+	}
+	if (d)
+		closedir(d);
+	return foreign;
+}
+
+/*
+ * Kills whatever is still in the cell (cgroup.kill, Linux 5.14) and waits until it is empty;
+ * -EPERM, killing nothing, if a process in it is not the owner's and not kill_any.
+ */
+static int empty(const struct cell_session *s, bool kill_any)
 {
 	_cleanup_close_ int events = openat(s->dir_fd, "cgroup.events", O_RDONLY | O_CLOEXEC);
 	_cleanup_close_ int kill_fd = -1;
@@ -257,6 +311,8 @@ static int empty(const struct cell_session *s)
 		return negative_errno();
 	if (!populated(events))
 		return 0;
+	if (!kill_any && foreign_processes(s->dir_fd, s->owner))
+		return -EPERM;
 	kill_fd = openat(s->dir_fd, "cgroup.kill", O_WRONLY | O_CLOEXEC);
 	if (kill_fd < 0 || cell_write_all(kill_fd, "1", 1) < 0)
 		return kill_fd < 0 ? negative_errno() : -EIO;
@@ -273,12 +329,13 @@ static int empty(const struct cell_session *s)
 	return 0;
 }
 
-int cell_session_close(struct cell_session *s, struct cell_counters *ret)
+/* cell_session_close, and with kill_any whoever is in the cell. */
+static int close_cell(struct cell_session *s, bool kill_any, struct cell_counters *ret)
 {
 	_cleanup_(session_freep) struct cell_session *owned = s;
 	int r;
 
-	r = empty(s);
+	r = empty(s, kill_any);
 	if (r < 0)
 		return r;
 	if (ret) {
@@ -300,7 +357,13 @@ int cell_session_close(struct cell_session *s, struct cell_counters *ret)
 	return 0;
 }
 
-int cell_session_reap(const char *slice, uid_t uid, const char *id, struct cell_counters *ret)
+int cell_session_close(struct cell_session *s, struct cell_counters *ret)
+{
+	return close_cell(s, false, ret);
+}
+
+int cell_session_reap(const char *slice, uid_t uid, const char *id, unsigned flags,
+		      struct cell_counters *ret)
 {
 	struct cell_session *s = NULL;
 	int r;
@@ -310,7 +373,7 @@ int cell_session_reap(const char *slice, uid_t uid, const char *id, struct cell_
 	r = session_get(slice, uid, id, &s);
 	if (r < 0)
 		return r;
-	return cell_session_close(s, ret);
+	return close_cell(s, flags & CELL_SESSION_KILL_ANY, ret);
 }
 
 int cell_session_counters(const char *slice, uid_t uid, const char *id, struct cell_counters *ret)

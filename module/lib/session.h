@@ -22,6 +22,7 @@
 
 struct cell_session {
 	int dir_fd; /* the cell's cgroup directory, locked while the session keeps it */
+	uid_t owner;
 	uint64_t cgroup;
 	char *path;
 	struct cell_bpf_ring *ring; /* the cell's denials (cell_session_open's session) */
@@ -64,16 +65,20 @@ pid_t cell_session_fork(const struct cell_session *s, int *ret_pidfd);
 /*
  * Closes the cell: kills what is left in it, waits until it is empty, reads its counters into
  * *ret (if not NULL), deletes its policy, counters and ring buffer and removes the cgroup.
- * Frees s, also on failure.
+ * Kills only the owner's processes: -EPERM, with the cell left as it is, if another uid's
+ * process is in it (a login's cell holds root's sshd or su). Frees s, also on failure.
  */
 int cell_session_close(struct cell_session *s, struct cell_counters *ret);
 /* Releases s and its lock, leaving the cell as it is (for cell_session_reap() to close). */
 void cell_session_free(struct cell_session *s);
 /*
- * Closes uid's cell id if no session keeps it: -ENOENT when there is no such cell, -EBUSY when
- * its keeper is alive.
+ * Closes uid's cell id if no session keeps it, as cell_session_close does (with
+ * CELL_SESSION_KILL_ANY in flags, whoever is in it: root's close of a login's cell): -ENOENT
+ * when there is no such cell, -EBUSY when its keeper is alive.
  */
-int cell_session_reap(const char *slice, uid_t uid, const char *id, struct cell_counters *ret);
+#define CELL_SESSION_KILL_ANY (1u << 0)
+int cell_session_reap(const char *slice, uid_t uid, const char *id, unsigned flags,
+		      struct cell_counters *ret);
 /* The counters so far of uid's cell id (-ENOENT: no such cell). */
 int cell_session_counters(const char *slice, uid_t uid, const char *id, struct cell_counters *ret);
 /*

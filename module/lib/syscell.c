@@ -597,7 +597,7 @@ int cell_syscell_close(const char *id, const struct passwd *pw, struct cell_diag
 	if (s.proxy > 0 && s.proxy_start)
 		stop_keeper(s.proxy, s.proxy_start);
 	for (int i = 0; i < 100; i++) {
-		r = cell_session_reap(slice, s.uid, id, &counters);
+		r = cell_session_reap(slice, s.uid, id, CELL_SESSION_KILL_ANY, &counters);
 		if (r != -EBUSY)
 			break;
 		usleep(20000);

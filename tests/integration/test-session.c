@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stddef.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -941,6 +942,60 @@ Test(session, the_helper_reaps_only_its_own_users_cells)
 	th_result_done(&r);
 	cr_assert(not(eq(int, access(root_cell, F_OK), 0)));
 	free(root_cell);
+}
+
+/* Moves pid into the cgroup at path. */
+static void move_into(const char *path, pid_t pid)
+{
+	char *procs = th_join(path, "cgroup.procs"), text[32];
+	int fd = open(procs, O_WRONLY | O_CLOEXEC);
+
+	snprintf(text, sizeof(text), "%d", (int)pid);
+	cr_assert(ge(int, fd, 0), "%s: %s", procs, strerror(errno));
+	cr_assert(eq(long, (long)write(fd, text, strlen(text)), (long)strlen(text)), "%s: %s",
+		  procs, strerror(errno));
+	close(fd);
+	free(procs);
+}
+
+/*
+ * A cell of the test user's whose keeper is gone, with a process of root's in it (a login's
+ * cell holds sshd's or su's): the owner's reap ends nothing and leaves the cell; root's does.
+ */
+Test(session, the_owners_reap_never_ends_another_users_process)
+{
+	char id[32];
+	const char *reap[] = {"reap", "--id", id, "--status-fd", "1", NULL};
+	struct cell_policy policy = {0};
+	struct cell_session *s = NULL;
+	char *cell;
+	pid_t rooted;
+	struct th_result r;
+
+	snprintf(id, sizeof(id), "mixed-%d", (int)getpid());
+	/* (forked first: a child would share the session's lock) */
+	rooted = fork();
+	if (rooted == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		pause();
+		_exit(0);
+	}
+	cr_assert(eq(int, cell_session_open(t.slice, t.uid, id, &policy, &s), 0));
+	cell = strdup(s->path);
+	move_into(cell, rooted);
+	cell_session_free(s); /* the keeper is gone: its lock is free */
+	r = helper_as(t.uid, t.gid, reap, NULL);
+	cr_assert(eq(int, r.status, 1), "%s", r.err);
+	cr_assert(not(eq(ptr, strstr(r.err, "holds processes of another user"), NULL)), "%s",
+		  r.err);
+	th_result_done(&r);
+	cr_assert(eq(int, kill(rooted, 0), 0), "root's process was ended by the owner's reap");
+	cr_assert(eq(int, access(cell, F_OK), 0));
+	/* root's close ends it all */
+	cr_assert(eq(int, cell_session_reap(t.slice, t.uid, id, CELL_SESSION_KILL_ANY, NULL), 0));
+	cr_assert(eq(int, waitpid(rooted, NULL, 0), rooted));
+	cr_assert(not(eq(int, access(cell, F_OK), 0)));
+	free(cell);
 }
 
 Test(session, the_cell_gets_no_environment_and_no_privilege_from_the_helper)
