@@ -56,7 +56,7 @@ WARNINGS := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wfo
 HARDENING := -fstack-protector-strong -fstack-clash-protection -D_FORTIFY_SOURCE=3
 ALL_CFLAGS = -std=gnu17 $(WARNINGS) $(CFLAGS) -fno-strict-aliasing -fPIE $(HARDENING)
 ALL_CPPFLAGS = -iquote module/lib -iquote bpf -iquote $(BUILD)/bpf -iquote $(BUILD)/gen -D_GNU_SOURCE -DCELL_VERSION='"$(VERSION)"' \
-	-DCELL_LIBEXECDIR='"$(LIBEXECDIR)"' $(PKG_CFLAGS) $(CPPFLAGS)
+	-DCELL_LIBEXECDIR='"$(LIBEXECDIR)"' -DCELL_BINDIR='"$(BINDIR)"' $(PKG_CFLAGS) $(CPPFLAGS)
 ALL_LDFLAGS = -pie -Wl,-z,now -Wl,-z,relro $(LDFLAGS)
 ifeq ($(SANITIZE),1)
 ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all \

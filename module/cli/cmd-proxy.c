@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -113,6 +114,31 @@ static int activated(int *ret_fd)
 	return 0;
 }
 
+/*
+ * A login's cell's project (pam_cell.so's keeper execs us so): its config is root's, writable by
+ * no one else, and obeyed as it is: no trust records, no user config merged under it, no
+ * reload.
+ */
+static int open_system(const char *dir, const char *config, struct cell_project **ret_p,
+		       struct cell_config **ret_c)
+{
+	_cleanup_diag_ struct cell_diag d = {0};
+	struct cell_config_env env = cell_config_env_from_process();
+	int r = cell_project_open_system(dir, config, ret_p, &d);
+
+	if (r >= 0)
+		r = cell_project_load_config(*ret_p, NULL, &env, ret_c, &d);
+	if (r < 0) {
+		if (d.message)
+			cli_print_diag(&d);
+		else
+			fprintf(stderr, "cell: cannot load the system cell '%s': %s\n", dir,
+				strerror(-r));
+		return CELL_EXIT_CONFIG;
+	}
+	return -1;
+}
+
 /* The project's proxy in the foreground: "listening on ADDR" first, once it accepts. */
 int cmd_proxy(int argc, char *argv[])
 {
@@ -128,6 +154,8 @@ int cmd_proxy(int argc, char *argv[])
 		{"flush-interval", required_argument, NULL, 'f'},
 		{"log-max", required_argument, NULL, 'L'},
 		{"notices", required_argument, NULL, 'n'},
+		{"system", required_argument, NULL, 'S'},
+		{"config", required_argument, NULL, 'F'},
 		{0},
 	};
 	struct cell_proxy_options po = {0};
@@ -138,7 +166,7 @@ int cmd_proxy(int argc, char *argv[])
 	struct cell_proxy *proxy = NULL;
 	struct cli_cell_options o = {0};
 	struct served served = {0};
-	const char *listen_on = NULL, *notices = NULL;
+	const char *listen_on = NULL, *notices = NULL, *system_dir = NULL, *system_config = NULL;
 	_cleanup_close_ int fd = -1;
 	int opt, r;
 
@@ -154,6 +182,10 @@ int cmd_proxy(int argc, char *argv[])
 			listen_on = optarg;
 		} else if (opt == 'n') {
 			notices = optarg;
+		} else if (opt == 'S' && optarg[0] == '/') {
+			system_dir = optarg;
+		} else if (opt == 'F' && optarg[0] == '/') {
+			system_config = optarg;
 		} else if (strchr("HTcimfL", opt) && opt) {
 			char *end;
 			unsigned long v = strtoul(optarg, &end, 10);
@@ -186,8 +218,19 @@ int cmd_proxy(int argc, char *argv[])
 	if (fd >= 0 && listen_on)
 		return cli_bad_usage(argv[0], "--listen and socket activation (LISTEN_FDS) "
 					      "cannot be used together");
+	if (system_config && !system_dir)
+		return cli_bad_usage(argv[0], "--config is for --system");
+	/* a login's cell's proxy runs as the account, whose whole login is the cell: what it will
+	 * hold (the credentials it puts into requests) is not for the account's ptrace or
+	 * /proc/PID/mem */
+	if (system_dir && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		return CELL_EXIT_FAILURE;
+	/* (exec'd from a descriptor, we would be "5" in ps) */
+	if (system_dir)
+		prctl(PR_SET_NAME, "cell", 0, 0, 0);
 	o.allow_root = true; /* the proxy is not a cell: it runs as whoever starts it */
-	r = cli_cell_open(&o, &p, &c, &cwd);
+	r = system_dir ? open_system(system_dir, system_config, &p, &c)
+		       : cli_cell_open(&o, &p, &c, &cwd);
 	if (r >= 0)
 		return r;
 	if (cell_netpolicy_new(c, &policy) < 0)
@@ -224,14 +267,16 @@ int cmd_proxy(int argc, char *argv[])
 	 * must not point into it */
 	name = strdup(c->name);
 	served = (struct served){.project = p, .config = TAKE_PTR(c), .policy = policy};
-	if (cell_trust_hash(p, served.hash) < 0 || cell_trust_dir(&served.trust_dir) < 0)
+	if (!system_dir &&
+	    (cell_trust_hash(p, served.hash) < 0 || cell_trust_dir(&served.trust_dir) < 0))
 		served.hash[0] = '\0';
 	r = name ? 0 : -ENOMEM;
+	/* (a system cell's config is root's to change: it is not reloaded) */
 	if (r >= 0)
 		r = cell_proxy_new(&(struct cell_proxy_project){policy, p->id, name, ledger, log,
-								p->root, CELL_CONFIG_FILE,
-								served.trust_dir, reload, &served,
-								notices},
+								system_dir ? NULL : p->root,
+								CELL_CONFIG_FILE, served.trust_dir,
+								reload, &served, notices},
 				   &po, fd, &proxy);
 	if (r >= 0) {
 		printf("listening on %s\n", desc);

@@ -23,7 +23,6 @@
 #include "fileio.h"
 #include "ledger.h"
 #include "macro.h"
-#include "netpolicy.h"
 #include "path.h"
 #include "project.h"
 #include "proxy.h"
@@ -217,67 +216,118 @@ static void account_env(const struct passwd *pw)
 	setenv("PATH", "/usr/bin:/bin", 1);
 }
 
+/* What the keeper execs, opened by root before the fork: a file the account cannot change. */
+struct keeper_program {
+	int fd;
+	const char *path; /* for words only */
+	bool proxy; /* cell proxy --system, else sleep (network none: it only holds the lock) */
+};
+
 /*
- * The keeper of a system cell, in a forked child: holds the cgroup directory (and so its lock,
- * shared with the descriptor root's session closed) for as long as the cell is to live, as the
- * account, and is the cell's proxy when it has one (listen_fd >= 0). Writes a byte to ready_fd
- * once it serves. Never returns.
+ * The keeper of a system cell, in a forked child: drops to the account for good and execs a
+ * fresh program, so nothing of the caller's memory (sshd's host keys, the authentication) is
+ * left in a process the account owns. It holds the cgroup directory (and so its lock, shared
+ * with the descriptor root's session closed) for as long as the cell is to live: cell proxy
+ * --system on the cell's listening socket (socket activation: descriptor 3, then the
+ * directory at 4, stdout the readiness pipe that "listening on" goes to), or sleep (the
+ * directory at 3; the pipe closes at the exec). Never returns.
  */
 static _noreturn_ void keeper(const struct passwd *pw, const struct groups *g, int dir_fd,
-			      int listen_fd, int ready_fd, const struct cell_config *c,
-			      const struct cell_project *p, const char *ledger)
+			      int listen_fd, int ready_fd, const struct keeper_program *prog,
+			      const struct cell_syscell_args *a)
 {
-	struct cell_netpolicy *policy = NULL;
-	struct cell_proxy *proxy = NULL;
-	_cleanup_free_ char *log = NULL;
-	sigset_t all;
+	char pid[32], *const proxy_argv[] = {(char *)"cell",
+					     (char *)"proxy",
+					     (char *)"--system",
+					     (char *)a->project,
+					     a->config ? (char *)"--config" : NULL,
+					     (char *)a->config,
+					     NULL};
+	char *const sleep_argv[] = {(char *)"sleep", (char *)"infinity", NULL};
+	int prog_fd = fcntl(prog->fd, F_DUPFD_CLOEXEC, 100);
+	sigset_t none;
 
-	/* nothing of the caller's (sshd's sockets, say) but the three descriptors, at 3, 4 and 5
-	 * (by way of high numbers: any of them may be at 3 to 5 now) */
+	/* nothing of the caller's (sshd's sockets, say) but these, by way of high numbers (any of
+	 * them may be where they go now): the directory at 3 (sleep) or 4 (a proxy, whose socket
+	 * is 3 and stdout the readiness pipe), the program at 5, the pipe at 6 until the exec */
 	dir_fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 100);
 	ready_fd = fcntl(ready_fd, F_DUPFD_CLOEXEC, 100);
-	if (listen_fd >= 0)
+	if (prog->proxy)
 		listen_fd = fcntl(listen_fd, F_DUPFD_CLOEXEC, 100);
-	if (dir_fd < 0 || ready_fd < 0 || dup2(dir_fd, 3) < 0 || dup2(ready_fd, 4) < 0 ||
-	    (listen_fd >= 0 && dup2(listen_fd, 5) < 0))
+	if (prog_fd < 0 || dir_fd < 0 || ready_fd < 0 || listen_fd < 0)
 		_exit(127);
-	close_range(listen_fd >= 0 ? 6 : 5, ~0U, 0);
 	detach();
+	if (dup2(dir_fd, prog->proxy ? 4 : 3) < 0 || dup3(prog_fd, 5, O_CLOEXEC) < 0 ||
+	    (prog->proxy ? dup2(listen_fd, 3) < 0 || dup2(ready_fd, 1) < 0
+			 : dup3(ready_fd, 6, O_CLOEXEC) < 0))
+		_exit(127);
+	close_range(prog->proxy ? 6 : 7, ~0U, 0);
 	if (setsid() < 0 || become(pw, g) < 0)
 		_exit(127);
 	account_env(pw);
-	sigemptyset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL);
-	if (listen_fd < 0) {
-		if (write(4, "1", 1) != 1)
-			_exit(1);
-		close(4);
-		for (;;)
-			pause();
+	if (prog->proxy) {
+		snprintf(pid, sizeof(pid), "%d", (int)getpid());
+		setenv("LISTEN_FDS", "1", 1);
+		setenv("LISTEN_PID", pid, 1);
 	}
-	if (cell_netpolicy_new(c, &policy) < 0 || !(log = strdup(ledger)) || !(strrchr(log, '/')) ||
-	    cell_mkdir_parent(ledger, 0700) < 0)
-		_exit(1);
-	strcpy(strrchr(log, '/') + 1, "proxy.log");
-	if (cell_proxy_new(&(struct cell_proxy_project){.policy = policy,
-							.id = p->id,
-							.name = c->name,
-							.ledger = ledger,
-							.log = log},
-			   NULL, 5, &proxy) < 0 ||
-	    write(4, "1", 1) != 1)
-		_exit(1);
-	close(4);
-	_exit(cell_proxy_run(proxy) < 0 ? 1 : 0);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	execveat(5, "", prog->proxy ? proxy_argv : sleep_argv, environ, AT_EMPTY_PATH);
+	(void)!write(prog->proxy ? 1 : 6, "x", 1);
+	_exit(127);
 }
 
-/* Whether the keeper said it serves, within 10 s. */
-static bool keeper_ready(int fd)
+static void keeper_program_close(struct keeper_program *k)
+{
+	closep(&k->fd);
+}
+
+/*
+ * Opens what the keeper will exec, as root: the cell program (a->cell) for a proxy, else sleep;
+ * a regular file of root's that no one else can write (the account must not be able to put
+ * anything in its place).
+ */
+static int keeper_program(const struct cell_syscell_args *a, bool proxy, struct keeper_program *ret,
+			  struct cell_diag *d)
+{
+	const char *path = proxy ? a->cell : "/bin/sleep";
+	struct stat st;
+	int fd;
+
+	if (!path)
+		return cell_diag_set(d, -ENOENT, NULL, NULL,
+				     "no cell program for the cell's proxy (looked for it beside "
+				     "pam_cell.so and in %s)",
+				     CELL_BINDIR);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return cell_diag_set(d, -errno, path, NULL, "cannot open the keeper's program: %s",
+				     strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 ||
+	    (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		close(fd);
+		return cell_diag_set(d, -EPERM, path, NULL,
+				     "the keeper's program must be a file of root's that no one "
+				     "else can write");
+	}
+	*ret = (struct keeper_program){fd, path, proxy};
+	return 0;
+}
+
+/*
+ * Whether the keeper serves, within 10 s: a proxy says so on its stdout ("listening on"); sleep
+ * closes the pipe by its exec (a failed exec exits with the pipe open, then says nothing).
+ */
+static bool keeper_ready(int fd, bool proxy)
 {
 	struct pollfd p = {fd, POLLIN, 0};
 	char c;
+	ssize_t n;
 
-	return poll(&p, 1, 10000) == 1 && read(fd, &c, 1) == 1;
+	if (poll(&p, 1, 10000) != 1)
+		return false;
+	n = read(fd, &c, 1);
+	return proxy ? n == 1 : n == 0;
 }
 
 /* Where a system cell's shim settings are: named by its id (nothing to keep in its state). */
@@ -288,7 +338,8 @@ static void shim_conf_path(const char *id, char *out, size_t size)
 
 /* The shim's settings for the session's processes: the proxy, and what a program started
  * with an environment of its own keeps (the proxy's variables, LD_PRELOAD, where these are). */
-static int shim_conf(struct cell_syscell_state *s, const struct cell_config *c, const char *lib)
+static int shim_conf(struct cell_syscell_state *s, const struct cell_config *c, const char *lib,
+		     const struct passwd *pw)
 {
 	char vars[CELL_PROXY_VARS + 2][600], *env[CELL_PROXY_VARS + 3] = {NULL}, text[4096];
 	size_t n = 0;
@@ -309,8 +360,13 @@ static int shim_conf(struct cell_syscell_state *s, const struct cell_config *c, 
 				  env, text, sizeof(text));
 	if (r >= 0 && cell_mkdir_p(CELL_SYSCELL_SHIM_DIR, 0755) < 0)
 		r = -errno;
+	/* the account's alone: another user's process must not learn a cell's proxy from it */
 	if (r >= 0)
-		r = cell_write_file_atomic(s->shim_conf, text, strlen(text), 0644, false);
+		r = cell_write_file_atomic(s->shim_conf, text, strlen(text), 0600, false);
+	if (r >= 0 && chown(s->shim_conf, pw->pw_uid, pw->pw_gid) < 0) {
+		r = -errno;
+		unlink(s->shim_conf);
+	}
 	if (r < 0)
 		s->shim_conf[0] = '\0';
 	return r;
@@ -361,6 +417,7 @@ int cell_syscell_open(const struct cell_syscell_args *a, const struct passwd *pw
 	struct cell_syscell_state s = {.uid = pw->pw_uid, .start = time(NULL)};
 	struct cell_policy policy = {0};
 	struct cell_session *session = NULL;
+	struct keeper_program prog _cleanup_(keeper_program_close) = {.fd = -1};
 	_cleanup_close_ int listen_fd = -1;
 	char root[512], cell[1024];
 	struct groups groups;
@@ -424,6 +481,9 @@ int cell_syscell_open(const struct cell_syscell_args *a, const struct passwd *pw
 	if (groups_of(pw, &groups) < 0)
 		return cell_diag_set(d, -E2BIG, NULL, NULL, "'%s' is in too many groups",
 				     pw->pw_name);
+	r = keeper_program(a, mode == CELL_NET_PROXY, &prog, d);
+	if (r < 0)
+		return r;
 	if (pipe2(ready, O_CLOEXEC) < 0)
 		return cell_diag_set(d, -errno, NULL, NULL, "cannot make a pipe: %s",
 				     strerror(errno));
@@ -435,9 +495,9 @@ int cell_syscell_open(const struct cell_syscell_args *a, const struct passwd *pw
 	}
 	pid = fork();
 	if (pid == 0)
-		keeper(pw, &groups, session->dir_fd, listen_fd, ready[1], c, p, s.ledger);
+		keeper(pw, &groups, session->dir_fd, listen_fd, ready[1], &prog, a);
 	close(ready[1]);
-	if (pid < 0 || !keeper_ready(ready[0])) {
+	if (pid < 0 || !keeper_ready(ready[0], prog.proxy)) {
 		r = pid < 0 ? -errno : -EIO;
 		close(ready[0]);
 		if (pid > 0) {
@@ -455,7 +515,7 @@ int cell_syscell_open(const struct cell_syscell_args *a, const struct passwd *pw
 	s.proxy_start = cell_process_start(pid);
 	/* (without it the session still works: clients that ignore the proxy are refused) */
 	if (mode == CELL_NET_PROXY && a->shim)
-		(void)shim_conf(&s, c, a->shim);
+		(void)shim_conf(&s, c, a->shim, pw);
 	snprintf(cell, sizeof(cell), "%s/%u-%s", slice, (unsigned)pw->pw_uid, s.id);
 	if (r >= 0)
 		r = cell_syscell_state_save(CELL_SYSCELL_STATE_DIR, &s);

@@ -58,20 +58,42 @@ static void say(pam_handle_t *pamh, const struct cell_diag *d, const char *what)
 	pam_syslog(pamh, LOG_ERR, "%s: %s", what, text ? text : "out of memory");
 }
 
-/* libcellshim.so: beside this module (a build tree), else where make install puts it. */
-static const char *shim_path(char *buf, size_t size)
+/* rel, from this module's directory, into buf if there is such a file; else NULL. */
+static const char *beside(const char *rel, char *buf, size_t size)
 {
 	Dl_info info;
+	char *slash;
 
-	if (dladdr((void *)pam_sm_open_session, &info) && info.dli_fname &&
-	    (size_t)snprintf(buf, size, "%s", info.dli_fname) < size && strrchr(buf, '/')) {
-		snprintf(strrchr(buf, '/') + 1, size - (size_t)(strrchr(buf, '/') + 1 - buf),
-			 "libcellshim.so");
-		if (access(buf, R_OK) == 0)
-			return buf;
-	}
-	snprintf(buf, size, "%s/libcellshim.so", CELL_LIBEXECDIR);
+	if (!dladdr((void *)pam_sm_open_session, &info) || !info.dli_fname ||
+	    (size_t)snprintf(buf, size, "%s", info.dli_fname) >= size ||
+	    !(slash = strrchr(buf, '/')) ||
+	    (size_t)snprintf(slash + 1, size - (size_t)(slash + 1 - buf), "%s", rel) >=
+		    size - (size_t)(slash + 1 - buf))
+		return NULL;
 	return access(buf, R_OK) == 0 ? buf : NULL;
+}
+
+/* path into buf if there is such a file; else NULL. */
+static const char *installed(const char *path, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s", path);
+	return access(buf, R_OK) == 0 ? buf : NULL;
+}
+
+/*
+ * The shim and the cell program: beside this module (a build tree), or as a prefix that make
+ * install laid out has them from libexec/cell/, else where make install puts them.
+ */
+static void find_programs(struct cell_syscell_args *a, char *shim, char *cell, size_t size)
+{
+	a->shim = beside("libcellshim.so", shim, size);
+	if (!a->shim)
+		a->shim = installed(CELL_LIBEXECDIR "/libcellshim.so", shim, size);
+	a->cell = beside("cell", cell, size);
+	if (!a->cell)
+		a->cell = beside("../../bin/cell", cell, size);
+	if (!a->cell)
+		a->cell = installed(CELL_BINDIR "/cell", cell, size);
 }
 
 /* The variables export() may set besides the proxy's, for taking them back. */
@@ -142,14 +164,14 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 	struct cell_syscell_args a;
 	struct cell_syscell_state s;
 	struct passwd pw;
-	char buf[4096], shim[PATH_MAX], *id;
+	char buf[4096], shim[PATH_MAX], cell[PATH_MAX], *id;
 	int r;
 
 	(void)flags;
 	r = begin(pamh, argc, argv, &a, &pw, buf, sizeof(buf));
 	if (r != PAM_SUCCESS)
 		return r;
-	a.shim = shim_path(shim, sizeof(shim));
+	find_programs(&a, shim, cell, PATH_MAX);
 	if (cell_syscell_open(&a, &pw, &s, &d) < 0) {
 		say(pamh, &d, "no cell for this session");
 		return PAM_SESSION_ERR;

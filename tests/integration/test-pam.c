@@ -42,7 +42,10 @@ static const char upstream_py[] =
  * proxy, which refuses the address; without the shim, the kernel refuses it), one through the
  * proxy, one that ignores the proxy variables (the shim takes it there). */
 static const char probe_py[] =
-	"import os, socket, subprocess, sys, urllib.request\n"
+	"import os, socket, stat, subprocess, sys, urllib.request\n"
+	"if 'CELL_SHIM_CONF' in os.environ:\n"
+	"    st = os.stat(os.environ['CELL_SHIM_CONF'])\n"
+	"    print('shim settings', stat.filemode(st.st_mode), st.st_uid == os.getuid())\n"
 	"print('cgroup', [l for l in open('/proc/self/cgroup').read().split() if "
 	"l.startswith('0::')][0][3:])\n"
 	"try: socket.create_connection(('192.0.2.1', 80), timeout=5); print('direct connected')\n"
@@ -237,6 +240,9 @@ Test(pam, a_session_is_confined_to_its_cell_and_recorded_when_it_closes)
 	snprintf(want, sizeof(want), "env: LD_PRELOAD=%s\n", t.stage.shim);
 	cr_assert(not(eq(ptr, strstr(r.out, want), NULL)), "%s", r.out);
 	cr_assert(not(eq(ptr, strstr(r.out, "close: Success\n"), NULL)), "%s", r.out);
+	/* the shim's settings name the cell's proxy: the account's alone */
+	cr_assert(not(eq(ptr, strstr(r.out, "shim settings -rw------- True\n"), NULL)), "%s",
+		  r.out);
 	th_result_done(&r);
 	/* closed: nothing left, and the account's ledger has the cell and its proxy */
 	cr_assert(eq(uint, leftovers(), 0));
@@ -469,20 +475,23 @@ Test(pam, a_session_whose_proxy_died_still_closes_cleanly)
 	/* the keeper (the proxy) runs as the account, which may kill it: the command does */
 	char *cmd[] = {
 		(char *)"/bin/sh", (char *)"-c",
-		/* it is a fork of the PAM caller (its memory): the account cannot read it */
-		(char *)"k=$(pgrep -u " TH_TEST_USER " -x test-pam-driver); "
+		/* a fresh cell proxy, exec'd: nothing of the PAM caller's memory (sshd's keys);
+		 * and what it will hold is not the account's to read */
+		(char *)"k=$(pgrep -u " TH_TEST_USER " -x cell); "
+			"echo \"keeper: $(tr '\\0' ' ' </proc/$k/cmdline)\"; "
+			"pgrep -u " TH_TEST_USER
+			" -x test-pam-driver || echo no fork of the caller; "
 			"cat /proc/$k/environ >/dev/null 2>&1 && echo keeper readable || "
 			"echo keeper unreadable; "
-			"pkill -KILL -u " TH_TEST_USER
-			" -x test-pam-driver; for i in $(seq 200); do "
-			"pgrep -u " TH_TEST_USER " -x test-pam-driver >/dev/null || break; "
+			"pkill -KILL -u " TH_TEST_USER " -x cell; for i in $(seq 200); do "
+			"pgrep -u " TH_TEST_USER " -x cell >/dev/null || break; "
 			"sleep 0.01; done; "
 			"python3 -c 'import os, socket; socket.create_connection((\"127.0.0.1\", "
 			"int(os.environ[\"HTTP_PROXY\"].rsplit(\":\", 1)[1])))' 2>&1 | "
 			"tail -n 1",
 		NULL};
 	struct th_result r;
-	char *line;
+	char *line, want[512];
 
 	cr_assert(ge(int, asprintf(&line, "session required " MODULE " project=%s", t.proj), 0));
 	write_service(line);
@@ -490,6 +499,9 @@ Test(pam, a_session_whose_proxy_died_still_closes_cleanly)
 	r = drive(cmd);
 	cr_assert(eq(int, r.status, 0), "%s\n%s", r.out, r.err);
 	cr_assert(not(eq(ptr, strstr(r.out, "keeper unreadable\n"), NULL)), "%s", r.out);
+	snprintf(want, sizeof(want), "keeper: cell proxy --system %s \n", t.proj);
+	cr_assert(not(eq(ptr, strstr(r.out, want), NULL)), "%s", r.out);
+	cr_assert(not(eq(ptr, strstr(r.out, "no fork of the caller\n"), NULL)), "%s", r.out);
 	/* the proxy is gone: refused, not left hanging */
 	cr_assert(not(eq(ptr, strstr(r.out, "ConnectionRefusedError"), NULL)), "%s", r.out);
 	cr_assert(not(eq(ptr, strstr(r.out, "close: Success\n"), NULL)), "%s", r.out);
