@@ -168,11 +168,13 @@ if [ "$(id -u)" -eq 0 ] && [ -x "$pam_driver" ] && id celltest >/dev/null 2>&1; 
  "resolve": {"registry.test": "127.0.0.1"}}}
 JSON
 	chmod 644 "$work/agent/.cell.json"
-	# the module and the shim it preloads into the login's processes, where celltest can read
-	# them (the build tree may be in a home of mode 0700) and no one else can
+	# the module, the shim it preloads into the login's processes and the cell program its
+	# keeper (the cell's proxy) runs as celltest, where celltest can read them (the build tree
+	# may be in a home of mode 0700) and no one else can
 	stage="$work/pam-stage"
 	install -d -m 0750 -o root -g "$(id -gn celltest)" "$stage"
 	install -m 0644 "$pam_module" "$(dirname "$pam_module")/libcellshim.so" "$stage/"
+	install -m 0755 "$cell" "$stage/"
 	pam_module="$stage/pam_cell.so"
 	service="cell-demo-$$"
 	echo "session required $pam_module project=$work/agent" > "/etc/pam.d/$service"
