@@ -13,9 +13,16 @@
  *       while the caller reads; then closes the cell and writes its counters as one line of
  *       JSON to FD.
  *       Exits with the cell's status.
+ *       A caller with CELL_SESSION_QUOTA cells already (open, or closed with a record not yet
+ *       collected) is refused (exit 5). If no one reads FD when the cell ends (its caller is
+ *       gone), the cell is closed all the same and its record kept for reap.
  *   cell-session reap --id ID --status-fd FD
  *       closes cell ID if its keeper is gone (exit 3: it is alive; 4: there is no such cell)
- *       and writes its counters to FD.
+ *       and writes its counters to FD; for a cell closed with no one to read it, its record.
+ *       A cell that holds another user's process is not the caller's to end (exit 1).
+ *   cell-session reap --all --status-fd FD   (root only)
+ *       closes every user's cells whose keeper is gone (their records kept for their owners'
+ *       reap) and writes a line {"uid":U,"id":ID} for each to FD.
  *   cell-session list --status-fd FD
  *       writes a line of JSON for each of the caller's cells to FD: its id and its counters
  *       so far.
@@ -50,6 +57,7 @@ enum {
 	EXIT_USAGE = 2,
 	EXIT_ALIVE = 3,
 	EXIT_NO_CELL = 4,
+	EXIT_QUOTA = 5,
 	EXIT_EXEC = 127,
 };
 
@@ -69,6 +77,7 @@ struct caller {
 
 struct request {
 	const char *id;
+	bool all; /* reap --all */
 	int status_fd;
 	struct cell_policy policy;
 	char **argv; /* bwrap and its arguments */
@@ -144,6 +153,7 @@ static int parse(int argc, char *argv[], const char *verb, struct request *q)
 		{"proxy-port", required_argument, NULL, 'p'},
 		{"local-port", required_argument, NULL, 'l'},
 		{"quiet", no_argument, NULL, 'q'},
+		{"all", no_argument, NULL, 'a'},
 		{0},
 	};
 	bool open_verb = streq(verb, "open");
@@ -179,13 +189,16 @@ static int parse(int argc, char *argv[], const char *verb, struct request *q)
 			q->policy.n_local_ports++;
 		} else if (open_verb && opt == 'q') {
 			q->policy.flags |= CELL_POLICY_QUIET;
+		} else if (streq(verb, "reap") && opt == 'a') {
+			q->all = true;
 		} else {
 			say("%s: unknown or misplaced option '%s'", verb, argv[optind - 1]);
 			return -EINVAL;
 		}
 	}
-	if (q->status_fd < 0 || (!q->id && !streq(verb, "list"))) {
-		say("%s needs --status-fd%s", verb, streq(verb, "list") ? "" : " and --id");
+	if (q->status_fd < 0 || (!q->id && !q->all && !streq(verb, "list")) || (q->all && q->id)) {
+		say("%s needs --status-fd%s", verb,
+		    streq(verb, "list") ? "" : " and --id (reap: or --all, not both)");
 		return -EINVAL;
 	}
 	if (!open_verb) {
@@ -286,6 +299,12 @@ static int run_open(const struct caller *c, const char *slice, const struct requ
 	pid_t pid;
 
 	r = cell_session_open(slice, c->uid, q->id, &q->policy, &s);
+	if (r == -EDQUOT) {
+		say("refused: you have %d cells already, the most one user may have (the kernel's "
+		    "tables are every user's); end some, or run 'cell gc'",
+		    CELL_SESSION_QUOTA);
+		return EXIT_QUOTA;
+	}
 	if (r == -EPROTONOSUPPORT) {
 		say("the BPF programs attached are a newer cell's (version %u; this cell-session is "
 		    "version %u): use that cell's cell-session",
@@ -314,27 +333,55 @@ static int run_open(const struct caller *c, const char *slice, const struct requ
 	}
 	if (wait_forwarding(s, pid, pidfd, q, &status) < 0)
 		return EXIT_FAIL;
-	if (caller_gone(q->status_fd)) {
-		/* no one would read the counters: leave the cell to the reaper, who reports them */
-		cell_session_free(s);
-		return cell_exit_code(status);
-	}
+	/* closed whether or not anyone reads: a cell left open holds entries of the kernel's
+	 * tables, which are every user's */
 	r = cell_session_close(s, &counters);
 	if (r < 0)
 		say("cannot close cell '%s': %s", q->id, strerror(-r));
-	else if (cell_session_record(q->id, cell_exit_code(status), &counters, &record) >= 0)
-		(void)!write_line(q->status_fd, record);
+	else if (cell_session_record(q->id, cell_exit_code(status), &counters, &record) >= 0) {
+		/* no one reads (the caller is gone): the record waits for the caller's reap */
+		if (caller_gone(q->status_fd) || write_line(q->status_fd, record) < 0)
+			(void)cell_session_spool(c->uid, q->id, record);
+	}
 	return cell_exit_code(status);
+}
+
+static void say_reaped(uid_t uid, const char *id, void *data)
+{
+	char line[128];
+
+	snprintf(line, sizeof(line), "{\"uid\":%u,\"id\":\"%s\"}", (unsigned)uid, id);
+	(void)!write_line(*(const int *)data, line);
+}
+
+/* reap --all: root's sweep of every user's dead cells. */
+static int run_reap_all(const struct caller *c, const char *slice, const struct request *q)
+{
+	if (c->uid != 0) {
+		say("reap --all: only root reaps other users' cells");
+		return EXIT_FAIL;
+	}
+	if (cell_session_reap_all(slice, say_reaped, (void *)&q->status_fd) < 0) {
+		say("reap --all: some records could not be kept in " CELL_SESSION_SPOOL_DIR);
+		return EXIT_FAIL;
+	}
+	return 0;
 }
 
 static int run_reap(const struct caller *c, const char *slice, const struct request *q)
 {
 	struct cell_counters counters = {0};
 	_cleanup_free_ char *record = NULL;
-	int r = cell_session_reap(slice, c->uid, q->id, 0, &counters);
+	int r;
 
+	if (q->all)
+		return run_reap_all(c, slice, q);
+	r = cell_session_reap(slice, c->uid, q->id, 0, &counters);
 	if (r == -EBUSY)
 		return EXIT_ALIVE;
+	/* closed already, with no one to read it then: its record was kept */
+	if (r == -ENOENT && cell_session_unspool(c->uid, q->id, &record) >= 0)
+		return write_line(q->status_fd, record) < 0 ? EXIT_FAIL : 0;
 	if (r == -ENOENT)
 		return EXIT_NO_CELL;
 	if (r == -EPERM) {

@@ -1,14 +1,62 @@
 /* SPDX-License-Identifier: MIT */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "commands.h"
+#include "macro.h"
+#include "process.h"
+
+/* gc --all, root's: every user's cells whose keeper is gone, closed by cell-session. */
+static int gc_all(const char *cmd)
+{
+	const char *why = NULL;
+	_cleanup_free_ char *helper = cli_session_helper(&why), *out = NULL;
+	char *argv[] = {helper, (char *)"reap", (char *)"--all", (char *)"--status-fd", (char *)"1",
+			NULL};
+	unsigned n = 0;
+	int r;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "%s: --all closes other users' cells: only root may\n", cmd);
+		return CELL_EXIT_FAILURE;
+	}
+	if (!helper) {
+		fprintf(stderr, "%s: no cell-session: %s\n", cmd, why ? why : "not found");
+		return CELL_EXIT_FAILURE;
+	}
+	r = cell_run_capture(argv, 1024 * 1024, &out);
+	for (char *line = out, *end; line && *line; line = end ? end + 1 : NULL) {
+		unsigned uid;
+		char id[64];
+
+		end = strchr(line, '\n');
+		if (end)
+			*end = '\0';
+		if (sscanf(line, "{\"uid\":%u,\"id\":\"%63[^\"]\"}", &uid, id) == 2) {
+			printf("closed cell %s of uid %u (its record waits for its owner)\n", id,
+			       uid);
+			n++;
+		}
+	}
+	if (r != 0) {
+		fprintf(stderr, "%s: cell-session reap --all failed (status %d)\n", cmd, r);
+		return CELL_EXIT_FAILURE;
+	}
+	if (n == 0)
+		printf("no other cell to close\n");
+	return CELL_EXIT_OK;
+}
 
 int cmd_gc(int argc, char *argv[])
 {
-	if (argc > 1)
+	bool all = argc == 2 && streq(argv[1], "--all");
+
+	if (argc > 1 && !all)
 		return cli_bad_usage(argv[0], "unexpected argument '%s'", argv[1]);
 	if (cli_reap_cells(true) == 0)
 		printf("no cell to close\n");
-	return CELL_EXIT_OK;
+	return all ? gc_all(argv[0]) : CELL_EXIT_OK;
 }

@@ -29,9 +29,9 @@ static const struct cli_command commands[] = {
 	 "Print what the kernel and the proxy refused the project's cells; -f follows"},
 	{"status", cmd_status, "[--json]",
 	 "List your open cells: project, since when, state, pid, proxy port, live counters"},
-	{"gc", cmd_gc, "",
+	{"gc", cmd_gc, "[--all]",
 	 "Close and record cells cut short (a killed cell command or keeper); cell run and cell "
-	 "enter do it too"},
+	 "enter do it too. --all (root): every user's dead cells"},
 	{"allow-host", cmd_allow_host, "HOST [DIR]",
 	 "Add HOST (a host rule: name, *.domain, host:port, address) to the project's network.allow"},
 	{"allow", cmd_allow, "[DIR]", "Trust the project's .cell.json as it is now"},

@@ -165,6 +165,43 @@ out:
 	return r;
 }
 
+/* The entries of dir named "<uid>-<valid id>", counted. */
+static unsigned count_named(const char *dir, uid_t uid)
+{
+	DIR *d = opendir(dir);
+	char prefix[24];
+	unsigned n = 0;
+
+	if (!d)
+		return 0;
+	snprintf(prefix, sizeof(prefix), "%u-", (unsigned)uid);
+	for (struct dirent *e; (e = readdir(d));)
+		n += startswith(e->d_name, prefix) &&
+		     cell_session_id_valid(e->d_name + strlen(prefix));
+	closedir(d);
+	return n;
+}
+
+/*
+ * Makes uid's cell directory at path (root's, 0700: no one else can open, and so lock, it)
+ * unless uid is at its quota. The count and the mkdir are under the slice's lock, so that two
+ * opens at once cannot both take the last place.
+ */
+static int make_cell_dir(const char *slice, uid_t uid, const char *path)
+{
+	_cleanup_close_ int lock = open(slice, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (lock < 0)
+		return negative_errno();
+	while (flock(lock, LOCK_EX) < 0)
+		if (errno != EINTR)
+			return negative_errno();
+	if (count_named(slice, uid) + count_named(CELL_SESSION_SPOOL_DIR, uid) >=
+	    CELL_SESSION_QUOTA)
+		return -EDQUOT;
+	return mkdir(path, 0700) < 0 ? negative_errno() : 0;
+}
+
 int cell_session_open(const char *slice, uid_t uid, const char *id, const struct cell_policy *p,
 		      struct cell_session **ret)
 {
@@ -182,9 +219,9 @@ int cell_session_open(const char *slice, uid_t uid, const char *id, const struct
 	path = cell_path_join(slice, name);
 	if (!path)
 		return -ENOMEM;
-	/* root's, 0700: no one else can open (and so lock) it */
-	if (mkdir(path, 0700) < 0)
-		return negative_errno();
+	r = make_cell_dir(slice, uid, path);
+	if (r < 0)
+		return r;
 	r = session_get(slice, uid, id, &s);
 	if (r >= 0) {
 		r = cell_bpf_ring_open(s->cgroup, &s->ring);
@@ -374,6 +411,78 @@ int cell_session_reap(const char *slice, uid_t uid, const char *id, unsigned fla
 	if (r < 0)
 		return r;
 	return close_cell(s, flags & CELL_SESSION_KILL_ANY, ret);
+}
+
+static char *spool_path(uid_t uid, const char *id)
+{
+	char *name = cell_session_id_valid(id) ? cell_name(uid, id) : NULL;
+	char *path = name ? cell_path_join(CELL_SESSION_SPOOL_DIR, name) : NULL;
+
+	free(name);
+	return path;
+}
+
+int cell_session_spool(uid_t uid, const char *id, const char *record)
+{
+	_cleanup_free_ char *path = spool_path(uid, id);
+	int r;
+
+	if (!path)
+		return -EINVAL;
+	r = cell_mkdir_p(CELL_SESSION_SPOOL_DIR, 0700);
+	if (r < 0)
+		return r;
+	return cell_write_file_atomic(path, record, strlen(record), 0600, false);
+}
+
+int cell_session_unspool(uid_t uid, const char *id, char **ret_record)
+{
+	_cleanup_free_ char *path = spool_path(uid, id), *text = NULL;
+	int r;
+
+	if (!path)
+		return -EINVAL;
+	r = cell_read_file(path, 0, 4096, &text, NULL);
+	if (r < 0)
+		return r;
+	if (unlink(path) < 0)
+		return negative_errno();
+	*ret_record = TAKE_PTR(text);
+	return 0;
+}
+
+int cell_session_reap_all(const char *slice, void (*fn)(uid_t uid, const char *id, void *data),
+			  void *data)
+{
+	DIR *d = opendir(slice);
+	int r = 0;
+
+	if (!d)
+		return errno == ENOENT ? 0 : negative_errno();
+	for (struct dirent *e; (e = readdir(d));) {
+		struct cell_counters counters = {0};
+		_cleanup_free_ char *record = NULL;
+		unsigned long uid;
+		char *end;
+		const char *id;
+
+		errno = 0;
+		uid = strtoul(e->d_name, &end, 10);
+		if (e->d_type != DT_DIR || errno || end == e->d_name || *end != '-' ||
+		    !cell_session_id_valid(end + 1))
+			continue;
+		id = end + 1;
+		/* alive (-EBUSY), or holding another uid's processes (-EPERM): not dead */
+		if (cell_session_reap(slice, (uid_t)uid, id, 0, &counters) < 0)
+			continue;
+		if (cell_session_record(id, -1, &counters, &record) < 0 ||
+		    cell_session_spool((uid_t)uid, id, record) < 0)
+			r = -EIO;
+		if (fn)
+			fn((uid_t)uid, id, data);
+	}
+	closedir(d);
+	return r;
 }
 
 int cell_session_counters(const char *slice, uid_t uid, const char *id, struct cell_counters *ret)

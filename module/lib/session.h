@@ -19,6 +19,13 @@
  */
 #define CELL_SESSION_ID_MAX 48
 #define CELL_SESSION_SLICE "cell.slice"
+/*
+ * How many cells one uid may have at once (open, or closed with a record not yet collected):
+ * the kernel's tables (cell_policy, cell_stats: 4096 entries; 256 ring slots) are everyone's.
+ */
+#define CELL_SESSION_QUOTA 64
+/* Records of cells closed with no one to read them, root's, until their owner's reap. */
+#define CELL_SESSION_SPOOL_DIR "/run/cell/reaped"
 
 struct cell_session {
 	int dir_fd; /* the cell's cgroup directory, locked while the session keeps it */
@@ -47,7 +54,8 @@ int cell_session_slice(const char *mountinfo, char **ret);
 /*
  * Opens a new cell: the BPF programs attached to slice, the cell's cgroup made (mode 0700,
  * -EEXIST if it is there already) and locked, its ring buffer of denials and its policy
- * written. Nothing is left behind on failure.
+ * written; -EDQUOT when uid has CELL_SESSION_QUOTA cells (open ones and spooled records).
+ * Nothing is left behind on failure.
  */
 int cell_session_open(const char *slice, uid_t uid, const char *id, const struct cell_policy *p,
 		      struct cell_session **ret);
@@ -79,6 +87,18 @@ void cell_session_free(struct cell_session *s);
 #define CELL_SESSION_KILL_ANY (1u << 0)
 int cell_session_reap(const char *slice, uid_t uid, const char *id, unsigned flags,
 		      struct cell_counters *ret);
+/*
+ * A closed cell's record, kept (in CELL_SESSION_SPOOL_DIR) for its owner when no one was there
+ * to read it; cell_session_unspool hands it out once (-ENOENT: none).
+ */
+int cell_session_spool(uid_t uid, const char *id, const char *record);
+int cell_session_unspool(uid_t uid, const char *id, char **ret_record);
+/*
+ * Root's sweep: closes every cell in slice, of any uid, whose keeper is gone and that holds no
+ * other uid's process, spooling its record for its owner; fn is told of each (uid, id).
+ */
+int cell_session_reap_all(const char *slice, void (*fn)(uid_t uid, const char *id, void *data),
+			  void *data);
 /* The counters so far of uid's cell id (-ENOENT: no such cell). */
 int cell_session_counters(const char *slice, uid_t uid, const char *id, struct cell_counters *ret);
 /*
