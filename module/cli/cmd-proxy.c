@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "bpf.h"
 #include "cli.h"
 #include "commands.h"
 #include "ledger.h"
@@ -156,6 +157,7 @@ int cmd_proxy(int argc, char *argv[])
 		{"notices", required_argument, NULL, 'n'},
 		{"system", required_argument, NULL, 'S'},
 		{"config", required_argument, NULL, 'F'},
+		{"peer-cgroup", required_argument, NULL, 'P'},
 		{0},
 	};
 	struct cell_proxy_options po = {0};
@@ -186,6 +188,12 @@ int cmd_proxy(int argc, char *argv[])
 			system_dir = optarg;
 		} else if (opt == 'F' && optarg[0] == '/') {
 			system_config = optarg;
+		} else if (opt == 'P') {
+			/* the cell's cgroup: only its processes are served */
+			r = cell_bpf_cgroup_id(optarg, &po.peer_cgroup);
+			if (r < 0)
+				return cli_bad_usage(argv[0], "--peer-cgroup '%s': %s", optarg,
+						     strerror(-r));
 		} else if (strchr("HTcimfL", opt) && opt) {
 			char *end;
 			unsigned long v = strtoul(optarg, &end, 10);

@@ -130,12 +130,21 @@ static void put_pid(char *to, pid_t pid)
  * handed the listening socket as socket activation does (sd_listen_fds(3): descriptor 3,
  * LISTEN_FDS=1, LISTEN_PID=its pid, which only the child knows: so fork, not posix_spawn).
  */
-static pid_t spawn_proxy(const struct cell_project *p, int listen_fd, const char *notices)
+static pid_t spawn_proxy(const struct cell_project *p, int listen_fd, const char *notices,
+			 const char *id)
 {
 	char self[PATH_MAX], fds_var[] = "LISTEN_FDS=1", pid_var[sizeof(LISTEN_PID_VAR) + 16];
 	ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	char *argv[] = {self,	 (char *)"proxy",     (char *)"-C",
-			p->root, (char *)"--notices", (char *)notices,
+	_cleanup_free_ char *slice = NULL, *cgroup = NULL;
+	/* the cell's cgroup (cell-session names it <uid>-<id>): only its processes are served */
+	char *argv[] = {self,
+			(char *)"proxy",
+			(char *)"-C",
+			p->root,
+			(char *)"--notices",
+			(char *)notices,
+			(char *)"--peer-cgroup",
+			NULL,
 			NULL};
 	_cleanup_free_ char **envp = NULL;
 	size_t n = 0;
@@ -145,6 +154,13 @@ static pid_t spawn_proxy(const struct cell_project *p, int listen_fd, const char
 	if (len <= 0)
 		return -ENOENT;
 	self[len] = '\0';
+	if (cell_session_slice("/proc/self/mountinfo", &slice) < 0)
+		return -ENOENT;
+	if (asprintf(&cgroup, "%s/%u-%s", slice, (unsigned)getuid(), id) < 0) {
+		cgroup = NULL;
+		return -ENOMEM;
+	}
+	argv[7] = cgroup;
 	envp = calloc(cell_strv_length(environ) + 3, sizeof(*envp));
 	if (!envp)
 		return -ENOMEM;
@@ -377,7 +393,7 @@ struct keeping {
 static void first_connection(void *data)
 {
 	struct keeping *k = data;
-	pid_t pid = spawn_proxy(k->project, k->listen_fd, k->notices_path);
+	pid_t pid = spawn_proxy(k->project, k->listen_fd, k->notices_path, k->running->id);
 
 	/* the proxy has it now; should the proxy die, connections are refused, not left waiting */
 	close(k->listen_fd);

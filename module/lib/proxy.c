@@ -26,6 +26,7 @@
 #include "ledger.h"
 #include "macro.h"
 #include "nameserv.h"
+#include "peer.h"
 #include "proxy.h"
 #include "reqlog.h"
 #include "resolver.h"
@@ -139,6 +140,8 @@ struct cell_proxy {
 	int64_t flush_start;
 	char *pool[POOL_MAX]; /* free buffers */
 	size_t n_pool;
+	struct cell_peer *peers;   /* who connects (o.peer_cgroup), or NULL */
+	bool peer_refused;	   /* said once on stderr */
 	struct cell_ipaddr *local; /* this machine's addresses, read when a connection needs them */
 	size_t n_local;
 	bool local_known;
@@ -1319,6 +1322,28 @@ static void resolved_event(struct cell_event_source *s, uint32_t events)
 	cell_resolver_drain(p->resolver, on_resolved, p);
 }
 
+/*
+ * Whether an accepted connection comes from the cell (o.peer_cgroup): its peer's socket, as the
+ * kernel's socket diagnostics tell, is of the cell's cgroup. Anything it cannot tell is not.
+ */
+static bool from_the_cell(struct cell_proxy *p, int fd)
+{
+	uint64_t cg = 0;
+	int r;
+
+	if (!p->o.peer_cgroup)
+		return true;
+	r = p->peers ? cell_peer_cgroup(p->peers, fd, &cg) : -ENOTSUP;
+	if (r >= 0 && cg == p->o.peer_cgroup)
+		return true;
+	if (!p->peer_refused) {
+		fprintf(stderr, "cell: refused a connection from outside the cell (%s)\n",
+			r < 0 ? strerror(-r) : "another cgroup");
+		p->peer_refused = true;
+	}
+	return false;
+}
+
 static void listener_event(struct cell_event_source *s, uint32_t events)
 {
 	struct cell_proxy *p = container_of(s, struct cell_proxy, listener);
@@ -1336,6 +1361,19 @@ static void listener_event(struct cell_event_source *s, uint32_t events)
 				p->accept_paused = true;
 			}
 			return;
+		}
+		if (!from_the_cell(p, fd)) {
+			static const char body[] =
+				"cell: this proxy serves only its own cell's processes\n";
+			char refused[256];
+			int n = snprintf(refused, sizeof(refused),
+					 "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\n"
+					 "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+					 sizeof(body) - 1, body);
+
+			(void)!send(fd, refused, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+			close(fd);
+			continue;
 		}
 		if (p->n_conns >= p->o.max_conns) {
 			static const char busy[] =
@@ -1584,8 +1622,13 @@ int cell_proxy_new(const struct cell_proxy_project *project, const struct cell_p
 	if (!p)
 		return -ENOMEM;
 	p->project = *project;
-	p->o = (struct cell_proxy_options){16 * 1024, 10000, 10000,	      300000,
-					   4096,      10000, 10 * 1024 * 1024};
+	p->o = (struct cell_proxy_options){.max_head = 16 * 1024,
+					   .head_timeout_ms = 10000,
+					   .connect_timeout_ms = 10000,
+					   .idle_timeout_ms = 300000,
+					   .max_conns = 4096,
+					   .flush_ms = 10000,
+					   .log_max = 10 * 1024 * 1024};
 	if (o) {
 		if (o->max_head)
 			p->o.max_head = o->max_head < BUF_SIZE ? o->max_head : BUF_SIZE;
@@ -1601,6 +1644,7 @@ int cell_proxy_new(const struct cell_proxy_project *project, const struct cell_p
 			p->o.flush_ms = o->flush_ms;
 		if (o->log_max)
 			p->o.log_max = o->log_max;
+		p->o.peer_cgroup = o->peer_cgroup;
 	}
 	{
 		/* two descriptors a connection, and a few for ourselves */
@@ -1632,6 +1676,8 @@ int cell_proxy_new(const struct cell_proxy_project *project, const struct cell_p
 		r = cell_reqlog_open(project->log, p->o.log_max, &p->log);
 	if (r >= 0 && project->ledger)
 		r = cell_ledger_writer_new(project->ledger, p->o.flush_ms, FINISH_MS, &p->ledger);
+	if (r >= 0 && p->o.peer_cgroup)
+		r = cell_peer_new(&p->peers);
 	if (r >= 0)
 		r = cell_resolver_new(2, 32, &p->resolver);
 	if (r >= 0) {
@@ -1710,6 +1756,7 @@ void cell_proxy_free(struct cell_proxy *p)
 	cell_stats_done(&p->stats);
 	cell_reqlog_free(p->log);
 	cell_ledger_writer_free(p->ledger);
+	cell_peer_free(p->peers);
 	free(p->local);
 	while (p->n_pool)
 		munmap(p->pool[--p->n_pool], BUF_SIZE);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "netpolicy.h"
 
@@ -13,6 +14,10 @@ struct cell_proxy_options {
 	size_t max_conns;	/* over it a client gets 503; default 4096 */
 	int flush_ms;	/* counters go to the ledger this often, and at exit; default 10 s */
 	size_t log_max; /* the request log is rotated past this size; default 10 MiB */
+	/* with it, only connections from a socket of this cgroup (the cell's) are served: another
+	 * user's process on this machine must not use a cell's proxy (its allowlist, its names);
+	 * 0: anyone's */
+	uint64_t peer_cgroup;
 };
 
 /* What the proxy works for: the project's policy, its names, and where the counts go. */

@@ -234,12 +234,15 @@ struct keeper_program {
  */
 static _noreturn_ void keeper(const struct passwd *pw, const struct groups *g, int dir_fd,
 			      int listen_fd, int ready_fd, const struct keeper_program *prog,
-			      const struct cell_syscell_args *a)
+			      const struct cell_syscell_args *a, const char *cell)
 {
+	/* (the proxy serves the cell's processes only: --peer-cgroup) */
 	char pid[32], *const proxy_argv[] = {(char *)"cell",
 					     (char *)"proxy",
 					     (char *)"--system",
 					     (char *)a->project,
+					     (char *)"--peer-cgroup",
+					     (char *)cell,
 					     a->config ? (char *)"--config" : NULL,
 					     (char *)a->config,
 					     NULL};
@@ -493,9 +496,10 @@ int cell_syscell_open(const struct cell_syscell_args *a, const struct passwd *pw
 		close(ready[1]);
 		return cell_diag_set(d, r, NULL, NULL, "cannot open the cell: %s", strerror(-r));
 	}
+	snprintf(cell, sizeof(cell), "%s/%u-%s", slice, (unsigned)pw->pw_uid, s.id);
 	pid = fork();
 	if (pid == 0)
-		keeper(pw, &groups, session->dir_fd, listen_fd, ready[1], &prog, a);
+		keeper(pw, &groups, session->dir_fd, listen_fd, ready[1], &prog, a, cell);
 	close(ready[1]);
 	if (pid < 0 || !keeper_ready(ready[0], prog.proxy)) {
 		r = pid < 0 ? -errno : -EIO;
@@ -516,7 +520,6 @@ int cell_syscell_open(const struct cell_syscell_args *a, const struct passwd *pw
 	/* (without it the session still works: clients that ignore the proxy are refused) */
 	if (mode == CELL_NET_PROXY && a->shim)
 		(void)shim_conf(&s, c, a->shim, pw);
-	snprintf(cell, sizeof(cell), "%s/%u-%s", slice, (unsigned)pw->pw_uid, s.id);
 	if (r >= 0)
 		r = cell_syscell_state_save(CELL_SYSCELL_STATE_DIR, &s);
 	if (r >= 0)

@@ -499,7 +499,7 @@ Test(pam, a_session_whose_proxy_died_still_closes_cleanly)
 	r = drive(cmd);
 	cr_assert(eq(int, r.status, 0), "%s\n%s", r.out, r.err);
 	cr_assert(not(eq(ptr, strstr(r.out, "keeper unreadable\n"), NULL)), "%s", r.out);
-	snprintf(want, sizeof(want), "keeper: cell proxy --system %s \n", t.proj);
+	snprintf(want, sizeof(want), "keeper: cell proxy --system %s --peer-cgroup ", t.proj);
 	cr_assert(not(eq(ptr, strstr(r.out, want), NULL)), "%s", r.out);
 	cr_assert(not(eq(ptr, strstr(r.out, "no fork of the caller\n"), NULL)), "%s", r.out);
 	/* the proxy is gone: refused, not left hanging */

@@ -1320,6 +1320,67 @@ static char *running_record(void)
 	return text;
 }
 
+/*
+ * A cell's proxy serves the cell's processes only: another process on this machine (another
+ * user's, or the same user's outside the cell) that finds its port gets a 403, not the cell's
+ * allowlist and names.
+ */
+Test(session, a_cells_proxy_refuses_everyone_outside_the_cell)
+{
+	char *argv[] = {
+		t.cell,		  (char *)"run",   (char *)"--",      (char *)"/usr/bin/python3",
+		(char *)"net.py", (char *)"proxy", (char *)"sleep 3", NULL};
+	char *record, *at, req[256], script[512], port[16];
+	char *outside[] = {(char *)"/usr/bin/python3", (char *)"-c", script, NULL};
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	unsigned proxy_port = 0;
+	pid_t run, proxy = 0;
+	char buf[1024] = "";
+	struct th_result r;
+	ssize_t n;
+	int fd, status;
+
+	run = th_spawn_as(t.uid, t.gid, t.proj, argv, t.env);
+	for (int i = 0; i < 400 && proxy <= 0; i++, usleep(25000)) {
+		char *dir = th_join(t.home, ".local/state/cell/cells");
+
+		record = th_count_entries(dir) ? running_record() : strdup("");
+		free(dir);
+		at = strstr(record, "\"proxy\":");
+		proxy = at ? (pid_t)strtol(at + strlen("\"proxy\":"), NULL, 10) : 0;
+		at = strstr(record, "\"proxy_port\":");
+		proxy_port = at ? (unsigned)strtoul(at + strlen("\"proxy_port\":"), NULL, 10) : 0;
+		free(record);
+	}
+	cr_assert(gt(int, proxy, 0), "the proxy did not start");
+	snprintf(req, sizeof(req),
+		 "GET http://registry.test:%u/hello HTTP/1.1\r\nHost: registry.test:%u\r\n\r\n",
+		 t.port, t.port);
+	/* root, outside any cell */
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	a.sin_port = htons((uint16_t)proxy_port);
+	cr_assert(eq(int, connect(fd, (struct sockaddr *)&a, sizeof(a)), 0));
+	cr_assert(eq(long, (long)write(fd, req, strlen(req)), (long)strlen(req)));
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	cr_assert(gt(long, (long)n, 0L));
+	buf[n] = '\0';
+	cr_assert(eq(int, strncmp(buf, "HTTP/1.1 403 ", 13), 0), "%s", buf);
+	cr_assert(not(eq(ptr, strstr(buf, "serves only its own cell's processes"), NULL)), "%s",
+		  buf);
+	/* the same user, outside the cell */
+	snprintf(port, sizeof(port), "%u", proxy_port);
+	snprintf(script, sizeof(script),
+		 "import socket\ns = socket.create_connection(('127.0.0.1', %s))\n"
+		 "s.sendall(%s)\nprint(s.recv(64).decode().split('\\r')[0])\n",
+		 port, "b'GET http://registry.test/ HTTP/1.1\\r\\n\\r\\n'");
+	th_run_as(t.uid, t.gid, t.proj, outside, t.env, &r);
+	cr_assert(eq(str, r.out, (char *)"HTTP/1.1 403 Forbidden\n"), "%s", r.err);
+	th_result_done(&r);
+	cr_assert(eq(int, waitpid(run, &status, 0), run));
+	cr_assert(eq(int, status, 0));
+}
+
 Test(session, the_proxy_starts_at_the_cells_first_connection)
 {
 	char *argv[] = {t.cell,
