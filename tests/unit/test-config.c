@@ -283,10 +283,10 @@ Test(config, unknown_variable_is_named)
 Test(config, paths_expand_and_normalise)
 {
 	struct cell_config *c = load_ok(
-		"{\"mounts\": [{\"path\": \"./../shared\"}, {\"path\": \"${HOME}/a//b/./c/\"}, "
+		"{\"mounts\": [{\"path\": \"./../common\"}, {\"path\": \"${HOME}/a//b/./c/\"}, "
 		"{\"path\": \"/home/$USER/x\"}, {\"path\": \".\"}, {\"path\": \"~\"}]}");
 
-	cr_assert(eq(str, c->mounts[0].path, "/src/shared"));
+	cr_assert(eq(str, c->mounts[0].path, "/src/common"));
 	cr_assert(eq(str, c->mounts[1].path, "/home/u/a/b/c"));
 	cr_assert(eq(str, c->mounts[2].path, "/home/u/x"));
 	cr_assert(eq(str, c->mounts[3].path, ROOT));
