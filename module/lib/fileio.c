@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,4 +141,28 @@ int cell_mkdir_parent(const char *path, mode_t mode)
 		return -ENOMEM;
 	cell_path_dirname(dir);
 	return cell_mkdir_p(dir, mode);
+}
+
+/*
+ * (see fileio.h)
+ */
+bool cell_root_owned_dirs(const char *dir, char *bad, size_t size)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (!realpath(dir, path)) {
+		snprintf(bad, size, "%s", dir);
+		return false;
+	}
+	for (;;) {
+		if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != 0 ||
+		    ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))) {
+			snprintf(bad, size, "%s", path);
+			return false;
+		}
+		if (streq(path, "/"))
+			return true;
+		cell_path_dirname(path);
+	}
 }

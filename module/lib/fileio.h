@@ -24,3 +24,10 @@ int cell_write_file_atomic(const char *path, const void *buf, size_t len, mode_t
 int cell_mkdir_p(const char *path, mode_t mode);
 /* mkdir -p of the directory path is in. */
 int cell_mkdir_parent(const char *path, mode_t mode);
+
+/*
+ * Whether dir and each directory above it (links resolved) is root's and writable by no one
+ * else (or sticky, as /tmp: others cannot rename root's entries there): else someone else
+ * could put another file in place of one root trusts there. The first that is not, in bad.
+ */
+bool cell_root_owned_dirs(const char *dir, char *bad, size_t size);

@@ -4,6 +4,7 @@
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -71,8 +72,13 @@ static void request_for(struct inet_diag_req_v2 *req, const struct sockaddr_stor
 	}
 }
 
-/* The INET_DIAG_CGROUP_ID attribute of one answer message, or -ENOENT. */
-static int cgroup_of(const struct nlmsghdr *h, uint64_t *ret)
+/*
+ * The INET_DIAG_CGROUP_ID attribute of one answer message, if it is about the socket asked for:
+ * the kernel answers a question about a socket it does not find in its table of connections
+ * (one bound to a device, say) with a listener on the same address and port, which could be
+ * anyone's (-ENOENT then).
+ */
+static int cgroup_of(const struct nlmsghdr *h, const struct inet_diag_req_v2 *req, uint64_t *ret)
 {
 	const struct inet_diag_msg *m = NLMSG_DATA(h);
 	const struct nlattr *a = (const struct nlattr *)((const char *)m + NLMSG_ALIGN(sizeof(*m)));
@@ -80,6 +86,11 @@ static int cgroup_of(const struct nlmsghdr *h, uint64_t *ret)
 
 	if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*m)))
 		return -EBADMSG;
+	if (m->idiag_state == TCP_LISTEN || m->id.idiag_sport != req->id.idiag_sport ||
+	    m->id.idiag_dport != req->id.idiag_dport ||
+	    memcmp(m->id.idiag_src, req->id.idiag_src, sizeof(m->id.idiag_src)) != 0 ||
+	    memcmp(m->id.idiag_dst, req->id.idiag_dst, sizeof(m->id.idiag_dst)) != 0)
+		return -ENOENT;
 	while (left >= sizeof(*a) && a->nla_len >= sizeof(*a) && a->nla_len <= left) {
 		size_t step = ((size_t)a->nla_len + NLA_ALIGNTO - 1) & ~(size_t)(NLA_ALIGNTO - 1);
 
@@ -134,7 +145,7 @@ int cell_peer_cgroup(struct cell_peer *p, int fd, uint64_t *ret)
 				return e->error ? e->error : -ENOENT;
 			}
 			if (h->nlmsg_type == SOCK_DIAG_BY_FAMILY)
-				return cgroup_of(h, ret);
+				return cgroup_of(h, &q.req, ret);
 		}
 	}
 }

@@ -109,32 +109,6 @@ int cell_project_find(const char *dir, struct cell_project **ret, struct cell_di
 	return 0;
 }
 
-/*
- * Whether dir and each directory above it is root's and writable by no one else (or sticky,
- * as /tmp: others cannot rename root's entries there): else someone else could put another
- * file in the config's place. The first that is not, in bad.
- */
-static bool root_owned_path(const char *dir, char *bad, size_t size)
-{
-	char path[PATH_MAX];
-	struct stat st;
-
-	if (!realpath(dir, path)) {
-		snprintf(bad, size, "%s", dir);
-		return false;
-	}
-	for (;;) {
-		if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != 0 ||
-		    ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))) {
-			snprintf(bad, size, "%s", path);
-			return false;
-		}
-		if (streq(path, "/"))
-			return true;
-		cell_path_dirname(path);
-	}
-}
-
 /* cell_project_open_system's work, into p (which the caller frees). */
 static int open_system(struct cell_project *p, const char *root, const char *config,
 		       struct cell_diag *diag)
@@ -167,7 +141,7 @@ static int open_system(struct cell_project *p, const char *root, const char *con
 		if (!dir)
 			return -ENOMEM;
 		cell_path_dirname(dir);
-		if (!root_owned_path(dir, bad, sizeof(bad)))
+		if (!cell_root_owned_dirs(dir, bad, sizeof(bad)))
 			return cell_diag_set(
 				diag, -EPERM, p->config_path, NULL,
 				"'%s' above it is not root's alone: someone else could "

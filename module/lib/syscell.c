@@ -224,16 +224,51 @@ struct keeper_program {
 };
 
 /*
- * The keeper of a system cell, in a forked child: drops to the account for good and execs a
- * fresh program, so nothing of the caller's memory (sshd's host keys, the authentication) is
- * left in a process the account owns. It holds the cgroup directory (and so its lock, shared
- * with the descriptor root's session closed) for as long as the cell is to live: cell proxy
- * --system on the cell's listening socket (socket activation: descriptor 3, then the
- * directory at 4, stdout the readiness pipe that "listening on" goes to), or sleep (the
- * directory at 3; the pipe closes at the exec). Never returns.
+ * The keeper's credentials: the account's uid, and a group that is not the account's (nogroup),
+ * with no supplementary groups. The keeper runs outside the cell: a process of the login's that
+ * could trace it (ptrace, /proc/PID/mem, pidfd_getfd) would be a way out, and tracing needs
+ * every uid and every gid of the target to be the tracer's (ptrace(2)). Its own files stay
+ * the account's (by uid). Looked up before the fork.
  */
-static _noreturn_ void keeper(const struct passwd *pw, const struct groups *g, int dir_fd,
-			      int listen_fd, int ready_fd, const struct keeper_program *prog,
+static gid_t keeper_gid(void)
+{
+	const struct group *gr = getgrnam("nogroup");
+
+	return gr ? gr->gr_gid : 65534;
+}
+
+/* For good: pw's uid, gid; no way back, no new privileges, not dumpable. */
+static int become_keeper(const struct passwd *pw, gid_t gid)
+{
+	if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0 || setuid(0) == 0 ||
+	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		return -EPERM;
+	return 0;
+}
+
+/* Where the keeper's descriptors go (a proxy's socket comes by socket activation, at 3). */
+enum {
+	PROXY_SOCKET = 3,
+	PROXY_DIR = 4,
+	PROXY_PROGRAM = 5,
+	SLEEP_DIR = 3,
+	SLEEP_PROGRAM = 4,
+	SLEEP_READY = 5,
+	KEEPER_FDS = 6,
+};
+
+/*
+ * The keeper of a system cell, in a forked child: drops to the account (with a group of its
+ * own: keeper_gid) for good and execs a fresh program, so nothing of the caller's memory (sshd's
+ * host keys, the authentication) is left in a process the account owns. It holds the cgroup
+ * directory (and so its lock, shared with the descriptor root's session closed) for as long as
+ * the cell is to live: cell proxy --system on the cell's listening socket (socket activation),
+ * whose stdout is the readiness pipe that "listening on" goes to; or sleep, whose exec closes
+ * the pipe. Nothing else of the caller's stays open. Never returns.
+ */
+static _noreturn_ void keeper(const struct passwd *pw, gid_t gid, int dir_fd, int listen_fd,
+			      int ready_fd, const struct keeper_program *prog,
 			      const struct cell_syscell_args *a, const char *cell)
 {
 	/* (the proxy serves the cell's processes only: --peer-cgroup) */
@@ -247,25 +282,26 @@ static _noreturn_ void keeper(const struct passwd *pw, const struct groups *g, i
 					     (char *)a->config,
 					     NULL};
 	char *const sleep_argv[] = {(char *)"sleep", (char *)"infinity", NULL};
-	int prog_fd = fcntl(prog->fd, F_DUPFD_CLOEXEC, 100);
+	int prog_fd = fcntl(prog->fd, F_DUPFD_CLOEXEC, 100), program;
 	sigset_t none;
 
-	/* nothing of the caller's (sshd's sockets, say) but these, by way of high numbers (any of
-	 * them may be where they go now): the directory at 3 (sleep) or 4 (a proxy, whose socket
-	 * is 3 and stdout the readiness pipe), the program at 5, the pipe at 6 until the exec */
+	/* by way of high numbers: any of them may be where they go now */
 	dir_fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 100);
 	ready_fd = fcntl(ready_fd, F_DUPFD_CLOEXEC, 100);
 	if (prog->proxy)
 		listen_fd = fcntl(listen_fd, F_DUPFD_CLOEXEC, 100);
-	if (prog_fd < 0 || dir_fd < 0 || ready_fd < 0 || listen_fd < 0)
+	if (prog_fd < 0 || dir_fd < 0 || ready_fd < 0 || (prog->proxy && listen_fd < 0))
 		_exit(127);
 	detach();
-	if (dup2(dir_fd, prog->proxy ? 4 : 3) < 0 || dup3(prog_fd, 5, O_CLOEXEC) < 0 ||
-	    (prog->proxy ? dup2(listen_fd, 3) < 0 || dup2(ready_fd, 1) < 0
-			 : dup3(ready_fd, 6, O_CLOEXEC) < 0))
+	program = prog->proxy ? PROXY_PROGRAM : SLEEP_PROGRAM;
+	if (prog->proxy ? dup2(listen_fd, PROXY_SOCKET) < 0 || dup2(dir_fd, PROXY_DIR) < 0 ||
+				  dup2(ready_fd, STDOUT_FILENO) < 0
+			: dup2(dir_fd, SLEEP_DIR) < 0 || dup3(ready_fd, SLEEP_READY, O_CLOEXEC) < 0)
 		_exit(127);
-	close_range(prog->proxy ? 6 : 7, ~0U, 0);
-	if (setsid() < 0 || become(pw, g) < 0)
+	if (dup3(prog_fd, program, O_CLOEXEC) < 0)
+		_exit(127);
+	close_range(KEEPER_FDS, ~0U, 0);
+	if (setsid() < 0 || become_keeper(pw, gid) < 0)
 		_exit(127);
 	account_env(pw);
 	if (prog->proxy) {
@@ -275,8 +311,8 @@ static _noreturn_ void keeper(const struct passwd *pw, const struct groups *g, i
 	}
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	execveat(5, "", prog->proxy ? proxy_argv : sleep_argv, environ, AT_EMPTY_PATH);
-	(void)!write(prog->proxy ? 1 : 6, "x", 1);
+	execveat(program, "", prog->proxy ? proxy_argv : sleep_argv, environ, AT_EMPTY_PATH);
+	(void)!write(prog->proxy ? STDOUT_FILENO : SLEEP_READY, "x", 1);
 	_exit(127);
 }
 
@@ -287,13 +323,14 @@ static void keeper_program_close(struct keeper_program *k)
 
 /*
  * Opens what the keeper will exec, as root: the cell program (a->cell) for a proxy, else sleep;
- * a regular file of root's that no one else can write (the account must not be able to put
- * anything in its place).
+ * a regular file of root's that no one else can write, in directories that are root's alone
+ * (the account must not be able to put anything in its place).
  */
 static int keeper_program(const struct cell_syscell_args *a, bool proxy, struct keeper_program *ret,
 			  struct cell_diag *d)
 {
 	const char *path = proxy ? a->cell : "/bin/sleep";
+	char real[PATH_MAX], bad[PATH_MAX];
 	struct stat st;
 	int fd;
 
@@ -302,6 +339,14 @@ static int keeper_program(const struct cell_syscell_args *a, bool proxy, struct 
 				     "no cell program for the cell's proxy (looked for it beside "
 				     "pam_cell.so and in %s)",
 				     CELL_BINDIR);
+	if (!realpath(path, real))
+		return cell_diag_set(d, -errno, path, NULL, "cannot find the keeper's program: %s",
+				     strerror(errno));
+	cell_path_dirname(real);
+	if (!cell_root_owned_dirs(real, bad, sizeof(bad)))
+		return cell_diag_set(d, -EPERM, path, NULL,
+				     "the keeper's program is in '%s', which is not root's alone",
+				     bad);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return cell_diag_set(d, -errno, path, NULL, "cannot open the keeper's program: %s",
@@ -319,9 +364,10 @@ static int keeper_program(const struct cell_syscell_args *a, bool proxy, struct 
 
 /*
  * Whether the keeper serves, within 10 s: a proxy says so on its stdout ("listening on"); sleep
- * closes the pipe by its exec (a failed exec exits with the pipe open, then says nothing).
+ * closes the pipe by its exec, and is then alive (a keeper that failed before its exec ends,
+ * which closes the pipe too).
  */
-static bool keeper_ready(int fd, bool proxy)
+static bool keeper_ready(int fd, bool proxy, pid_t pid)
 {
 	struct pollfd p = {fd, POLLIN, 0};
 	char c;
@@ -330,7 +376,9 @@ static bool keeper_ready(int fd, bool proxy)
 	if (poll(&p, 1, 10000) != 1)
 		return false;
 	n = read(fd, &c, 1);
-	return proxy ? n == 1 : n == 0;
+	if (proxy)
+		return n == 1;
+	return n == 0 && waitpid(pid, NULL, WNOHANG) == 0;
 }
 
 /* Where a system cell's shim settings are: named by its id (nothing to keep in its state). */
@@ -423,7 +471,7 @@ int cell_syscell_open(const struct cell_syscell_args *a, const struct passwd *pw
 	struct keeper_program prog _cleanup_(keeper_program_close) = {.fd = -1};
 	_cleanup_close_ int listen_fd = -1;
 	char root[512], cell[1024];
-	struct groups groups;
+	gid_t kgid;
 	int ready[2], mode, r;
 	uint32_t rnd;
 	pid_t pid;
@@ -481,9 +529,7 @@ int cell_syscell_open(const struct cell_syscell_args *a, const struct passwd *pw
 		s.proxy_port = ntohs(sin.sin_port);
 		policy.proxy_port = s.proxy_port;
 	}
-	if (groups_of(pw, &groups) < 0)
-		return cell_diag_set(d, -E2BIG, NULL, NULL, "'%s' is in too many groups",
-				     pw->pw_name);
+	kgid = keeper_gid();
 	r = keeper_program(a, mode == CELL_NET_PROXY, &prog, d);
 	if (r < 0)
 		return r;
@@ -499,9 +545,9 @@ int cell_syscell_open(const struct cell_syscell_args *a, const struct passwd *pw
 	snprintf(cell, sizeof(cell), "%s/%u-%s", slice, (unsigned)pw->pw_uid, s.id);
 	pid = fork();
 	if (pid == 0)
-		keeper(pw, &groups, session->dir_fd, listen_fd, ready[1], &prog, a, cell);
+		keeper(pw, kgid, session->dir_fd, listen_fd, ready[1], &prog, a, cell);
 	close(ready[1]);
-	if (pid < 0 || !keeper_ready(ready[0], prog.proxy)) {
+	if (pid < 0 || !keeper_ready(ready[0], prog.proxy, pid)) {
 		r = pid < 0 ? -errno : -EIO;
 		close(ready[0]);
 		if (pid > 0) {

@@ -9,6 +9,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <grp.h>
 #include <stdbool.h>
 #include <pwd.h>
 #include <signal.h>
@@ -470,35 +472,123 @@ Test(pam, network_none_gives_a_session_no_network)
 	cr_assert(eq(uint, leftovers(), 0));
 }
 
+/* In the session, as the account: ptrace(PTRACE_ATTACH) of the keeper (python, ctypes), whose
+ * pid is in the file argv[1] names; prints "attach R ERRNO". */
+static const char attach_py[] = "import ctypes, sys\n"
+				"libc = ctypes.CDLL(None, use_errno=True)\n"
+				"k = int(open(sys.argv[1]).read())\n"
+				"r = libc.ptrace(16, k, 0, 0)\n"
+				"print('attach', r, ctypes.get_errno(), flush=True)\n";
+
+/*
+ * The keeper runs outside the cell: nothing of the login may take it over. In none mode it is
+ * sleep, holding the cell's directory and nothing else (none of the caller's descriptors), as
+ * the account with a group of its own, so that the login cannot trace it (tracing needs every
+ * id to match); checked by root while the session runs.
+ */
+Test(pam, a_keeper_holds_only_the_cell_and_cannot_be_traced)
+{
+	char *dir = th_join(t.tmp, "k"), *line, *pidfile = th_join(dir, "keeper"),
+	     *go = th_join(dir, "go"), *attach = th_join(dir, "attach.py"),
+	     *outfile = th_join(t.tmp, "out"), script[1024];
+	char *cmd[] = {(char *)"/bin/sh", (char *)"-c", script, NULL};
+	char path[64], link[PATH_MAX], *status, *text, want[64];
+	struct group *nogroup = getgrnam("nogroup");
+	size_t fds = 0;
+	pid_t bg, keeper;
+	DIR *d;
+
+	/* (a place the account can write) */
+	free(th_write(dir, "attach.py", attach_py));
+	th_chown_r(dir, t.uid, t.gid);
+	snprintf(script, sizeof(script),
+		 "pgrep -u " TH_TEST_USER " -x -f 'sleep infinity' > %s.new && mv %s.new %s; "
+		 "python3 %s %s; "
+		 "for i in $(seq 400); do test -e %s && break; sleep 0.05; done",
+		 pidfile, pidfile, pidfile, attach, pidfile, go);
+	cr_assert(ge(int,
+		     asprintf(&line, "session required " MODULE " project=%s network=none", t.proj),
+		     0));
+	write_service(line);
+	free(line);
+	bg = fork();
+	if (bg == 0) {
+		struct th_result r = drive(cmd);
+
+		free(th_write(t.tmp, "out", r.out));
+		_exit(0);
+	}
+	cr_assert(th_wait_for_file(pidfile, 20), "no keeper found in the session");
+	text = th_read(pidfile);
+	keeper = (pid_t)atoi(text);
+	free(text);
+	cr_assert(gt(int, keeper, 0));
+	/* sleep, its descriptors 0 to 2 and the cell's directory */
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)keeper);
+	cr_assert(gt(long, (long)readlink(path, link, sizeof(link) - 1), 0L));
+	cr_assert(not(eq(ptr, strstr(link, "sleep"), NULL)), "%s", link);
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)keeper);
+	d = opendir(path);
+	for (struct dirent *e; d && (e = readdir(d));)
+		fds += e->d_name[0] != '.';
+	closedir(d);
+	cr_assert(eq(sz, fds, 4), "the keeper holds %zu descriptors", fds);
+	snprintf(path, sizeof(path), "/proc/%d/fd/3", (int)keeper);
+	memset(link, 0, sizeof(link));
+	cr_assert(gt(long, (long)readlink(path, link, sizeof(link) - 1), 0L));
+	cr_assert(not(eq(ptr, strstr(link, "/" CELL_SESSION_SLICE "/"), NULL)), "%s", link);
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)keeper);
+	status = th_read(path);
+	snprintf(want, sizeof(want), "\nGid:\t%u\t", nogroup ? (unsigned)nogroup->gr_gid : 65534u);
+	cr_assert(not(eq(ptr, strstr(status, want), NULL)), "%s", status);
+	free(status);
+	free(th_write(dir, "go", ""));
+	cr_assert(eq(int, waitpid(bg, NULL, 0), bg));
+	text = th_read(outfile);
+	/* the login could not trace it */
+	cr_assert(not(eq(ptr, strstr(text, "attach -1 1\n"), NULL)), "%s", text);
+	cr_assert(not(eq(ptr, strstr(text, "close: Success\n"), NULL)), "%s", text);
+	free(text);
+	cr_assert(eq(uint, leftovers(), 0));
+	free(pidfile);
+	free(go);
+	free(attach);
+	free(outfile);
+	free(dir);
+}
+
 Test(pam, a_session_whose_proxy_died_still_closes_cleanly)
 {
-	/* the keeper (the proxy) runs as the account, which may kill it: the command does */
-	char *cmd[] = {
-		(char *)"/bin/sh", (char *)"-c",
-		/* a fresh cell proxy, exec'd: nothing of the PAM caller's memory (sshd's keys);
-		 * and what it will hold is not the account's to read */
-		(char *)"k=$(pgrep -u " TH_TEST_USER " -x cell); "
-			"echo \"keeper: $(tr '\\0' ' ' </proc/$k/cmdline)\"; "
-			"pgrep -u " TH_TEST_USER
-			" -x test-pam-driver || echo no fork of the caller; "
-			"cat /proc/$k/environ >/dev/null 2>&1 && echo keeper readable || "
-			"echo keeper unreadable; "
-			"pkill -KILL -u " TH_TEST_USER " -x cell; for i in $(seq 200); do "
-			"pgrep -u " TH_TEST_USER " -x cell >/dev/null || break; "
-			"sleep 0.01; done; "
-			"python3 -c 'import os, socket; socket.create_connection((\"127.0.0.1\", "
-			"int(os.environ[\"HTTP_PROXY\"].rsplit(\":\", 1)[1])))' 2>&1 | "
-			"tail -n 1",
-		NULL};
+	/* the keeper (the proxy) runs as the account, which may kill it: the command does. It is
+	 * found by its command line, which names this test's project (other suites run cells as
+	 * the same user meanwhile) */
+	char script[2048], *cmd[] = {(char *)"/bin/sh", (char *)"-c", script, NULL};
 	struct th_result r;
 	char *line, want[512];
 
+	/* a fresh cell proxy, exec'd: nothing of the PAM caller's memory (sshd's keys); what it
+	 * will hold is not the account's to read, nor is it the account's to trace */
+	snprintf(script, sizeof(script),
+		 "k=$(pgrep -u " TH_TEST_USER " -f '^cell proxy --system %s '); "
+		 "echo \"keeper: $(tr '\\0' ' ' </proc/$k/cmdline)\"; "
+		 "pgrep -u " TH_TEST_USER " -x test-pam-driver || echo no fork of the caller; "
+		 "cat /proc/$k/environ >/dev/null 2>&1 && echo keeper readable || "
+		 "echo keeper unreadable; "
+		 "python3 -c 'import ctypes, sys; libc = ctypes.CDLL(None, use_errno=True); "
+		 "print(\"attach\", libc.ptrace(16, int(sys.argv[1]), 0, 0), "
+		 "ctypes.get_errno())' $k; "
+		 "kill -KILL $k; for i in $(seq 200); do kill -0 $k 2>/dev/null || break; "
+		 "sleep 0.01; done; "
+		 "python3 -c 'import os, socket; socket.create_connection((\"127.0.0.1\", "
+		 "int(os.environ[\"HTTP_PROXY\"].rsplit(\":\", 1)[1])))' 2>&1 | tail -n 1",
+		 t.proj);
 	cr_assert(ge(int, asprintf(&line, "session required " MODULE " project=%s", t.proj), 0));
 	write_service(line);
 	free(line);
 	r = drive(cmd);
 	cr_assert(eq(int, r.status, 0), "%s\n%s", r.out, r.err);
 	cr_assert(not(eq(ptr, strstr(r.out, "keeper unreadable\n"), NULL)), "%s", r.out);
+	cr_assert(not(eq(ptr, strstr(r.out, "attach -1 1\n"), NULL)), "%s", r.out);
 	snprintf(want, sizeof(want), "keeper: cell proxy --system %s --peer-cgroup ", t.proj);
 	cr_assert(not(eq(ptr, strstr(r.out, want), NULL)), "%s", r.out);
 	cr_assert(not(eq(ptr, strstr(r.out, "no fork of the caller\n"), NULL)), "%s", r.out);

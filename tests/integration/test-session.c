@@ -88,6 +88,10 @@ static const char net_py[] =
 	"    except OSError as e: return 'bind errno %d' % e.errno\n"
 	"    try: return tcp(to, l.getsockname()[1])\n"
 	"    finally: l.close()\n"
+	"held = []\n"
+	"def hold(port):\n"
+	"    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+	"    s.bind(('127.0.0.1', int(port))); s.listen(4); held.append(s); return 'held'\n"
 	"def raw(host, port, fam='any'):\n"
 	"    f = {'4': socket.AF_INET, '6': socket.AF_INET6, '6only': socket.AF_INET6, "
 	"'mptcp': socket.AF_INET}.get(fam, 0)\n"
@@ -118,7 +122,7 @@ static const char net_py[] =
 	"    if op == 'sleep': time.sleep(float(args[0])); print('slept'); continue\n"
 	"    if op == 'pid': print(os.getpid(), flush=True); continue\n"
 	"    print({'tcp': tcp, 'udp': udp, 'unix': unix, 'sock': sock, 'own': own, 'fetch': fetch,"
-	" 'proxy': proxy, 'listening': listening, 'raw': raw, 'squat': squat}[op](*args),"
+	" 'proxy': proxy, 'listening': listening, 'raw': raw, 'squat': squat, 'hold': hold}[op](*args),"
 	" flush=True)\n";
 
 static const char upstream_py[] =
@@ -1058,11 +1062,16 @@ Test(session, a_users_cells_have_a_quota_and_others_still_open_theirs)
 				   "/",	   "/",	   "/bin/true",	     NULL};
 	struct th_result r;
 
-	for (int i = 0; i < CELL_SESSION_QUOTA; i++) {
-		snprintf(id, sizeof(id), "quota-%d-%d", (int)getpid(), i);
-		cr_assert(eq(int, cell_session_open(t.slice, t.uid, id, &policy, &mine[i]), 0),
-			  "cell %d", i);
+	int n = 0, e = 0;
+
+	/* up to the quota (less what the test user has open already: another test's cells) */
+	while (n < CELL_SESSION_QUOTA && e == 0) {
+		snprintf(id, sizeof(id), "quota-%d-%d", (int)getpid(), n);
+		e = cell_session_open(t.slice, t.uid, id, &policy, &mine[n]);
+		n += e == 0;
 	}
+	cr_assert(e == -EDQUOT || n == CELL_SESSION_QUOTA, "cell %d: %s", n, strerror(-e));
+	cr_assert(gt(int, n, 0));
 	snprintf(id, sizeof(id), "quota-%d-over", (int)getpid());
 	cr_assert(eq(int, cell_session_open(t.slice, t.uid, id, &policy, &over), -EDQUOT));
 	cr_assert(not(cell_exists(t.uid, id)));
@@ -1076,7 +1085,7 @@ Test(session, a_users_cells_have_a_quota_and_others_still_open_theirs)
 	cr_assert(
 		eq(int, cell_session_open(t.slice, other_uid, "quota-other", &policy, &other), 0));
 	cr_assert(eq(int, cell_session_close(other, NULL), 0));
-	for (int i = 0; i < CELL_SESSION_QUOTA; i++)
+	for (int i = 0; i < n; i++)
 		cr_assert(eq(int, cell_session_close(mine[i], NULL), 0));
 	/* and below the quota again, the user opens */
 	r = helper_as(t.uid, t.gid, open_args, NULL);
@@ -1377,6 +1386,66 @@ Test(session, a_cells_proxy_refuses_everyone_outside_the_cell)
 	th_run_as(t.uid, t.gid, t.proj, outside, t.env, &r);
 	cr_assert(eq(str, r.out, (char *)"HTTP/1.1 403 Forbidden\n"), "%s", r.err);
 	th_result_done(&r);
+	cr_assert(eq(int, waitpid(run, &status, 0), run));
+	cr_assert(eq(int, status, 0));
+}
+
+/*
+ * The kernel answers a question about a socket bound to a device, which it does not find among
+ * connections, with a listener on the same address and port: a process outside that binds its
+ * socket to lo, on the address and port of a server of the cell's (both SO_REUSEADDR, as Node
+ * and Python servers set it), must still get the 403 from the cell's proxy.
+ */
+Test(session, a_cells_proxy_is_not_fooled_by_a_socket_bound_to_a_device)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t alen = sizeof(a);
+	char hold[32], req[256], buf[1024] = "";
+	char *argv[] = {t.cell,
+			(char *)"run",
+			(char *)"--",
+			(char *)"/usr/bin/python3",
+			(char *)"net.py",
+			hold,
+			(char *)"proxy",
+			(char *)"sleep 3",
+			NULL};
+	unsigned proxy_port = 0;
+	int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), status;
+	pid_t run, proxy = 0;
+	ssize_t n;
+
+	/* outside: a socket on lo's 127.0.0.1:X, not listening */
+	cr_assert(eq(int, setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)), 0));
+	cr_assert(eq(int, setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, "lo", 3), 0));
+	cr_assert(eq(int, bind(fd, (struct sockaddr *)&a, sizeof(a)), 0));
+	cr_assert(eq(int, getsockname(fd, (struct sockaddr *)&a, &alen), 0));
+	/* the cell: a server on 127.0.0.1:X, and its proxy started */
+	snprintf(hold, sizeof(hold), "hold %u", (unsigned)ntohs(a.sin_port));
+	run = th_spawn_as(t.uid, t.gid, t.proj, argv, t.env);
+	for (int i = 0; i < 400 && proxy <= 0; i++, usleep(25000)) {
+		char *dir = th_join(t.home, ".local/state/cell/cells"), *record, *at;
+
+		record = th_count_entries(dir) ? running_record() : strdup("");
+		free(dir);
+		at = strstr(record, "\"proxy\":");
+		proxy = at ? (pid_t)strtol(at + strlen("\"proxy\":"), NULL, 10) : 0;
+		at = strstr(record, "\"proxy_port\":");
+		proxy_port = at ? (unsigned)strtoul(at + strlen("\"proxy_port\":"), NULL, 10) : 0;
+		free(record);
+	}
+	cr_assert(gt(int, proxy, 0), "the proxy did not start");
+	a.sin_port = htons((uint16_t)proxy_port);
+	cr_assert(eq(int, connect(fd, (struct sockaddr *)&a, sizeof(a)), 0), "%s", strerror(errno));
+	snprintf(req, sizeof(req),
+		 "GET http://registry.test:%u/hello HTTP/1.1\r\nHost: registry.test:%u\r\n\r\n",
+		 t.port, t.port);
+	cr_assert(eq(long, (long)write(fd, req, strlen(req)), (long)strlen(req)));
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	cr_assert(gt(long, (long)n, 0L));
+	buf[n] = '\0';
+	cr_assert(eq(int, strncmp(buf, "HTTP/1.1 403 ", 13), 0), "%s", buf);
 	cr_assert(eq(int, waitpid(run, &status, 0), run));
 	cr_assert(eq(int, status, 0));
 }
