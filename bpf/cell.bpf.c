@@ -21,6 +21,7 @@
 #define SOCK_RAW 3
 #define IPPROTO_TCP 6
 #define IPPROTO_UDP 17
+#define IPPROTO_ICMPV6 58
 #define ETH_P_IP 0x0800
 #define ETH_P_IPV6 0x86DD
 
@@ -332,37 +333,22 @@ int cell_sendmsg6(struct bpf_sock_addr *ctx)
 	return decide6(ctx, true);
 }
 
-/* A socket a process of a cell binds is the cell's: its own connects may reach it. */
-static __always_inline int record_bind(struct bpf_sock *sk)
-{
-	struct cell_owner o = {};
-
-	if (!policy_of(NULL, &o.cgroup))
-		return ALLOW;
-	bpf_sk_storage_get(&cell_owner_of, sk, &o, BPF_SK_STORAGE_GET_F_CREATE);
-	return ALLOW;
-}
-
-SEC("cgroup/post_bind4")
-int cell_post_bind4(struct bpf_sock *sk)
-{
-	return record_bind(sk);
-}
-
-SEC("cgroup/post_bind6")
-int cell_post_bind6(struct bpf_sock *sk)
-{
-	return record_bind(sk);
-}
-
+/*
+ * Every socket a process of a cell makes is the cell's (socket storage: the mark goes with the
+ * socket): its own connects and datagrams may reach it; no raw or packet socket at all.
+ */
 SEC("cgroup/sock_create")
 int cell_sock_create(struct bpf_sock *sk)
 {
+	struct cell_owner o = {};
 	struct cell_counters *c;
 	__u64 cg = 0;
 
-	if (sk->type != SOCK_RAW && sk->family != AF_PACKET)
+	if (sk->type != SOCK_RAW && sk->family != AF_PACKET) {
+		if (policy_of(NULL, &o.cgroup))
+			bpf_sk_storage_get(&cell_owner_of, sk, &o, BPF_SK_STORAGE_GET_F_CREATE);
 		return ALLOW;
+	}
 	if (policy_of(NULL, &cg)) {
 		c = counters(cg);
 		if (c)
@@ -422,15 +408,148 @@ static __always_inline bool skb_cell(struct __sk_buff *skb, struct cell_counters
 	return true;
 }
 
+/* Where a packet goes, for the check of who receives it. */
+struct flow {
+	struct bpf_sock_tuple t;
+	__u32 size; /* of t.ipv4 or t.ipv6 */
+	__u8 protocol;
+	bool check; /* a TCP SYN or a UDP datagram: its receiver is judged */
+};
+
+/* The lowest 8 bits of a TCP header's flags word (what tcphdr's bitfields hold). */
+#define TCP_FLAGS_OFF 13
+#define TCP_SYN 0x02
+#define TCP_ACK 0x10
+
+/*
+ * A packet to loopback, parsed as far as its ports (in place: it starts at its IP header).
+ * False for one the cell has no business sending: an IPv6 packet with extension headers.
+ */
+static __always_inline bool parse_flow(struct __sk_buff *skb, struct flow *f)
+{
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end, *l4;
+	__be16 sport = 0, dport = 0;
+	__u8 *flags;
+
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = data;
+		__u32 ihl;
+
+		if ((void *)(ip + 1) > end)
+			return false;
+		f->protocol = ip->protocol;
+		/* a fragment after the first has no ports: the first was judged */
+		if (ip->frag_off & bpf_htons(0x1fff))
+			return true;
+		ihl = (ip->ihl & 0xf) * 4;
+		if (ihl < sizeof(*ip))
+			return false;
+		l4 = data + ihl;
+		f->t.ipv4.saddr = ip->saddr;
+		f->t.ipv4.daddr = ip->daddr;
+		f->size = sizeof(f->t.ipv4);
+	} else {
+		struct ipv6hdr *ip6 = data;
+
+		if ((void *)(ip6 + 1) > end)
+			return false;
+		f->protocol = ip6->nexthdr;
+		if (f->protocol != IPPROTO_TCP && f->protocol != IPPROTO_UDP)
+			return f->protocol == IPPROTO_ICMPV6;
+		l4 = ip6 + 1;
+		__builtin_memcpy(f->t.ipv6.saddr, &ip6->saddr, sizeof(f->t.ipv6.saddr));
+		__builtin_memcpy(f->t.ipv6.daddr, &ip6->daddr, sizeof(f->t.ipv6.daddr));
+		f->size = sizeof(f->t.ipv6);
+	}
+	if (f->protocol == IPPROTO_UDP) {
+		struct udphdr *u = l4;
+
+		if ((void *)(u + 1) > end)
+			return false;
+		sport = u->source;
+		dport = u->dest;
+		f->check = true;
+	} else if (f->protocol == IPPROTO_TCP) {
+		struct tcphdr *tcp = l4;
+
+		if ((void *)(tcp + 1) > end)
+			return false;
+		flags = (__u8 *)tcp + TCP_FLAGS_OFF;
+		sport = tcp->source;
+		dport = tcp->dest;
+		f->check = (*flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
+	}
+	if (f->size == sizeof(f->t.ipv4)) {
+		f->t.ipv4.sport = sport;
+		f->t.ipv4.dport = dport;
+	} else {
+		f->t.ipv6.sport = sport;
+		f->t.ipv6.dport = dport;
+	}
+	return true;
+}
+
+/*
+ * Whether the cell may send f: to its proxy (TCP to 127.0.0.1 at its port), to a listed local
+ * port, or to a socket the cell made. The connect and sendmsg hooks judged the destination when
+ * the connection or the send began; this judges the receiver each time a connection is asked
+ * for (every SYN, retransmissions too) and each datagram: a socket the cell bound and closed,
+ * then a service of the host's on the same port, must not get what a connected UDP socket or a
+ * SYN still on its way carries.
+ */
+static __always_inline bool receiver_ok(struct __sk_buff *skb, struct flow *f)
+{
+	struct cell_owner *o;
+	struct cell_policy *p;
+	struct bpf_sock *sk;
+	__u16 port = bpf_ntohs(f->t.ipv4.dport);
+	__u64 cg = 0;
+	bool own;
+
+	if (f->size == sizeof(f->t.ipv6))
+		port = bpf_ntohs(f->t.ipv6.dport);
+	p = policy_of(skb, &cg);
+	if (!p)
+		return false;
+	if (f->protocol == IPPROTO_TCP && port == p->proxy_port && f->size == sizeof(f->t.ipv4) &&
+	    f->t.ipv4.daddr == bpf_htonl(0x7f000001))
+		return true;
+	if (local_port(p, port))
+		return true;
+	/* (the size a constant on each path: the verifier wants it bounded) */
+	if (f->protocol == IPPROTO_TCP && f->size == sizeof(f->t.ipv4))
+		sk = bpf_sk_lookup_tcp(skb, &f->t, sizeof(f->t.ipv4), BPF_F_CURRENT_NETNS, 0);
+	else if (f->protocol == IPPROTO_TCP)
+		sk = bpf_sk_lookup_tcp(skb, &f->t, sizeof(f->t.ipv6), BPF_F_CURRENT_NETNS, 0);
+	else if (f->size == sizeof(f->t.ipv4))
+		sk = bpf_sk_lookup_udp(skb, &f->t, sizeof(f->t.ipv4), BPF_F_CURRENT_NETNS, 0);
+	else
+		sk = bpf_sk_lookup_udp(skb, &f->t, sizeof(f->t.ipv6), BPF_F_CURRENT_NETNS, 0);
+	if (!sk)
+		return false;
+	o = bpf_sk_storage_get(&cell_owner_of, sk, NULL, 0);
+	own = o && o->cgroup == cg;
+	bpf_sk_release(sk);
+	return own;
+}
+
 /* Counts what leaves; anything not to loopback is dropped (ICMP, raw: what the connect hooks
- * do not see). */
+ * do not see), and so is a connection request or datagram whose receiver is not the cell's. */
 SEC("cgroup_skb/egress")
 int cell_egress(struct __sk_buff *skb)
 {
+	struct flow f = {};
 	struct cell_counters *c;
 
-	if (!skb_loopback(skb, false) || !skb_cell(skb, &c))
+	if (!skb_loopback(skb, false) || !skb_cell(skb, &c) || !parse_flow(skb, &f))
 		return DENY;
+	if (f.check && !receiver_ok(skb, &f)) {
+		if (c)
+			__sync_fetch_and_add(f.protocol == IPPROTO_UDP ? &c->udp_denied
+								       : &c->connects_denied,
+					     1);
+		return DENY;
+	}
 	if (c) {
 		__sync_fetch_and_add(&c->bytes_out, skb->len);
 		__sync_fetch_and_add(&c->packets_out, 1);

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <stdbool.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
@@ -72,6 +74,17 @@ static void request_for(struct inet_diag_req_v2 *req, const struct sockaddr_stor
 	}
 }
 
+/* Whether two addresses as inet_diag has them are one: an IPv6 socket's ::ffff:a.b.c.d (a
+ * dual-stack client's, on an IPv4 connection) is a.b.c.d. */
+static bool same_address(uint8_t fa, const uint32_t a[4], uint8_t fb, const uint32_t b[4])
+{
+	if (fa == fb)
+		return memcmp(a, b, fa == AF_INET ? 4 : 16) == 0;
+	if (fa == AF_INET6)
+		return a[0] == 0 && a[1] == 0 && a[2] == htonl(0xffff) && a[3] == b[0];
+	return same_address(fb, b, fa, a);
+}
+
 /*
  * The INET_DIAG_CGROUP_ID attribute of one answer message, if it is about the socket asked for:
  * the kernel answers a question about a socket it does not find in its table of connections
@@ -88,8 +101,8 @@ static int cgroup_of(const struct nlmsghdr *h, const struct inet_diag_req_v2 *re
 		return -EBADMSG;
 	if (m->idiag_state == TCP_LISTEN || m->id.idiag_sport != req->id.idiag_sport ||
 	    m->id.idiag_dport != req->id.idiag_dport ||
-	    memcmp(m->id.idiag_src, req->id.idiag_src, sizeof(m->id.idiag_src)) != 0 ||
-	    memcmp(m->id.idiag_dst, req->id.idiag_dst, sizeof(m->id.idiag_dst)) != 0)
+	    !same_address(m->idiag_family, m->id.idiag_src, req->sdiag_family, req->id.idiag_src) ||
+	    !same_address(m->idiag_family, m->id.idiag_dst, req->sdiag_family, req->id.idiag_dst))
 		return -ENOENT;
 	while (left >= sizeof(*a) && a->nla_len >= sizeof(*a) && a->nla_len <= left) {
 		size_t step = ((size_t)a->nla_len + NLA_ALIGNTO - 1) & ~(size_t)(NLA_ALIGNTO - 1);

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -458,6 +459,137 @@ Test(bpf, a_cell_hears_nothing_from_other_addresses)
 	cr_assert(eq(int, listen_and_send(false), 1));
 	/* a cell's socket on 0.0.0.0 gets only the one from loopback */
 	cr_assert(eq(int, listen_and_send(true), 0));
+}
+
+/*
+ * The receiver of a cell's connection request or datagram is judged when it is sent, not only
+ * when the connection or the send began: a UDP socket the cell connected to a port of its own,
+ * or a SYN still on its way to a listener of its own, must not reach a service of the host's
+ * that takes the port after the cell's socket is gone.
+ */
+static int arm[2], go[2];
+
+static uint16_t bound_port(int fd)
+{
+	struct sockaddr_in a;
+	socklen_t len = sizeof(a);
+
+	getsockname(fd, (struct sockaddr *)&a, &len);
+	return ntohs(a.sin_port);
+}
+
+/* A UDP socket connected to a port the cell bound and then let go; sends once told to. */
+static int udp_connected_then_freed(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int own = socket(AF_INET, SOCK_DGRAM, 0), c = socket(AF_INET, SOCK_DGRAM, 0);
+	uint16_t port;
+	char x;
+
+	if (bind(own, (struct sockaddr *)&a, sizeof(a)) < 0)
+		return 100;
+	port = bound_port(own);
+	a.sin_port = htons(port);
+	if (connect(c, (struct sockaddr *)&a, sizeof(a)) < 0)
+		return 101;
+	close(own);
+	if (write(arm[1], &port, sizeof(port)) != sizeof(port) || read(go[0], &x, 1) != 1)
+		return 102;
+	return send(c, "x", 1, 0) == 1 ? 0 : errno;
+}
+
+/* A SYN on its way to a listener of the cell's whose queue is full; the listener then goes,
+ * and the connect goes on (the SYN is sent again) once told to. */
+static int syn_on_its_way(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int l = socket(AF_INET, SOCK_STREAM, 0), filler = socket(AF_INET, SOCK_STREAM, 0);
+	int c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	struct pollfd p = {c, POLLOUT, 0};
+	uint16_t port;
+	char x;
+
+	if (bind(l, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(l, 0) < 0)
+		return 100;
+	port = bound_port(l);
+	a.sin_port = htons(port);
+	if (connect(filler, (struct sockaddr *)&a, sizeof(a)) < 0)
+		return 101;
+	/* the queue is full: this SYN is dropped, and sent again later */
+	if (connect(c, (struct sockaddr *)&a, sizeof(a)) == 0 || errno != EINPROGRESS)
+		return 102;
+	close(l);
+	close(filler);
+	if (write(arm[1], &port, sizeof(port)) != sizeof(port) || read(go[0], &x, 1) != 1)
+		return 103;
+	/* until the connect ends (refused, timed out) or 20 s pass */
+	poll(&p, 1, 20000);
+	return 0;
+}
+
+/* Runs fn in the cell in the background; returns its pid once it says which port it armed. */
+static pid_t armed(int (*fn)(void), uint16_t *ret_port)
+{
+	pid_t pid;
+
+	cr_assert(eq(int, pipe(arm), 0));
+	cr_assert(eq(int, pipe(go), 0));
+	pid = fork();
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		_exit(join(b.cell_cg) ? fn() : 200);
+	}
+	cr_assert(
+		eq(long, (long)read(arm[0], ret_port, sizeof(*ret_port)), (long)sizeof(*ret_port)));
+	return pid;
+}
+
+Test(bpf, a_datagram_to_a_port_the_cell_let_go_never_reaches_the_host)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int host = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), status;
+	uint16_t port;
+	char buf[8];
+	pid_t pid = armed(udp_connected_then_freed, &port);
+
+	/* the host's service takes the port */
+	a.sin_port = htons(port);
+	cr_assert(eq(int, bind(host, (struct sockaddr *)&a, sizeof(a)), 0), "%s", strerror(errno));
+	cr_assert(eq(long, (long)write(go[1], "g", 1), 1L));
+	cr_assert(eq(int, waitpid(pid, &status, 0), pid));
+	cr_assert(eq(int, WEXITSTATUS(status), EPERM), "the send was not refused");
+	cr_assert(eq(long, (long)recv(host, buf, sizeof(buf), MSG_DONTWAIT), -1L),
+		  "the host's service got the cell's datagram");
+	close(host);
+}
+
+Test(bpf, a_syn_on_its_way_to_a_port_the_cell_let_go_never_reaches_the_host)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int host = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), one = 1;
+	struct cell_counters before, now;
+	uint16_t port;
+	pid_t pid = armed(syn_on_its_way, &port);
+
+	cr_assert(eq(int, cell_bpf_counters(b.cgid, &before), 0));
+	/* the host's service listens there now */
+	a.sin_port = htons(port);
+	setsockopt(host, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	cr_assert(eq(int, bind(host, (struct sockaddr *)&a, sizeof(a)), 0), "%s", strerror(errno));
+	cr_assert(eq(int, listen(host, 8), 0));
+	cr_assert(eq(long, (long)write(go[1], "g", 1), 1L));
+	/* until the SYN is sent again (about a second) and refused there, at most 10 s */
+	now = before;
+	for (int i = 0; i < 1000 && now.connects_denied == before.connects_denied; i++) {
+		usleep(10000);
+		cr_assert(eq(int, cell_bpf_counters(b.cgid, &now), 0));
+	}
+	cr_assert(gt(u64, now.connects_denied, before.connects_denied),
+		  "the SYN sent again was not refused");
+	cr_assert(eq(int, accept(host, NULL, NULL), -1), "the host's service got the connection");
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	close(host);
 }
 
 /* Another cell's server stays closed. */

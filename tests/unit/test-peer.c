@@ -80,6 +80,33 @@ Test(peer, the_cgroup_of_the_other_end_of_a_loopback_connection)
 	cell_peer_free(p);
 }
 
+/* A dual-stack IPv6 client (::ffff:127.0.0.1) of an IPv4 server: its socket is AF_INET6. */
+Test(peer, a_dual_stack_client_of_an_ipv4_server)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in6 to = {.sin6_family = AF_INET6};
+	socklen_t len = sizeof(a);
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), c, accepted;
+	struct cell_peer *p = NULL;
+	uint64_t got = 0;
+
+	cr_assert(eq(int, bind(l, (struct sockaddr *)&a, sizeof(a)), 0));
+	cr_assert(eq(int, listen(l, 1), 0));
+	cr_assert(eq(int, getsockname(l, (struct sockaddr *)&a, &len), 0));
+	inet_pton(AF_INET6, "::ffff:127.0.0.1", &to.sin6_addr);
+	to.sin6_port = a.sin_port;
+	c = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	cr_assert(eq(int, connect(c, (struct sockaddr *)&to, sizeof(to)), 0));
+	accepted = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+	cr_assert(eq(int, cell_peer_new(&p), 0));
+	cr_assert(eq(int, cell_peer_cgroup(p, accepted, &got), 0));
+	cr_assert(eq(u64, got, own_cgroup()));
+	cell_peer_free(p);
+	close(accepted);
+	close(c);
+	close(l);
+}
+
 Test(peer, a_socket_with_no_peer_has_no_answer)
 {
 	struct cell_peer *p = NULL;
