@@ -46,6 +46,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bpf.h"
 #include "denial.h"
 #include "fileio.h"
 #include "macro.h"
@@ -312,7 +313,12 @@ static int run_open(const struct caller *c, const char *slice, const struct requ
 		return EXIT_FAIL;
 	}
 	if (r < 0) {
-		say("cannot open cell '%s' in '%s': %s", q->id, slice, strerror(-r));
+		_cleanup_free_ char *problem = r == -EPERM ? cell_bpf_pin_dir_problem() : NULL;
+
+		if (problem)
+			say("cannot open cell '%s': %s", q->id, problem);
+		else
+			say("cannot open cell '%s' in '%s': %s", q->id, slice, strerror(-r));
 		return EXIT_FAIL;
 	}
 	pid = cell_session_fork(s, &pidfd);

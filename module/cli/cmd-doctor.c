@@ -112,12 +112,48 @@ static void check_cgroup(void)
 	report(OK, what, NULL);
 }
 
-static void check_bpf(void)
+/*
+ * The pin directory: cell-session refuses one that is not root's alone. Where /sys/fs/bpf is
+ * root's alone itself (0700, as systemd mounts it), only root can look in, or make it.
+ */
+static bool check_pin_dir(void)
+{
+	struct cell_bpf_pin_dir d;
+	_cleanup_free_ char *words = NULL;
+	struct stat parent;
+	char what[512];
+	int r = cell_bpf_pin_dir_inspect(CELL_BPF_PIN_DIR, &d);
+
+	if (r == -EACCES && stat(CELL_BPF_FS, &parent) == 0 && parent.st_uid == 0 &&
+	    !(parent.st_mode & (S_IWGRP | S_IWOTH))) {
+		report(OK,
+		       "BPF pin directory /sys/fs/bpf/cell: fine as far as a user can tell (only root can make it or look in: /sys/fs/bpf is root's alone)",
+		       NULL);
+		return true;
+	}
+	if (r < 0) {
+		snprintf(what, sizeof(what), "BPF pin directory %s: cannot be looked at: %s",
+			 CELL_BPF_PIN_DIR, strerror(-r));
+		report(WARN, what, "run cell doctor as root");
+		return true;
+	}
+	if (d.state == CELL_BPF_PIN_NOT_ROOTS)
+		words = cell_bpf_pin_dir_describe(&d);
+	snprintf(what, sizeof(what), "BPF pin directory %s: %s%s%s%s", CELL_BPF_PIN_DIR,
+		 cell_bpf_pin_state_name(d.state), words ? " (" : "", words ? words : "",
+		 words ? "): cell-session refuses it, and so proxy cells" : "");
+	report(d.state == CELL_BPF_PIN_NOT_ROOTS ? FAIL : OK, what,
+	       "as root: rm -r /sys/fs/bpf/cell (cell-session makes it again, root's alone)");
+	return d.state != CELL_BPF_PIN_NOT_ROOTS;
+}
+
+static bool check_bpf(void)
 {
 	_cleanup_free_ char *bpffs = NULL;
 	long disabled = sysctl_long("/proc/sys/kernel/unprivileged_bpf_disabled");
 	struct stat st;
 	char what[256];
+	bool ok;
 
 	if (stat("/sys/kernel/btf/vmlinux", &st) == 0)
 		report(OK, "kernel BTF at /sys/kernel/btf/vmlinux", NULL);
@@ -131,10 +167,12 @@ static void check_bpf(void)
 		report(WARN, "bpffs: not mounted; pinned BPF programs need it",
 		       "mount -t bpf bpf /sys/fs/bpf");
 	}
+	ok = check_pin_dir();
 	snprintf(what, sizeof(what), "kernel.unprivileged_bpf_disabled=%ld%s", disabled,
 		 disabled != 0 ? " (only privileged code loads BPF: the session helper's job)"
 			       : "");
 	report(OK, what, NULL);
+	return ok;
 }
 
 /* Which network mode a proxy cell gets here, and why. */
@@ -192,7 +230,7 @@ int cmd_doctor(int argc, char *argv[])
 	ok = check_userns() && ok;
 	check_seccomp();
 	check_cgroup();
-	check_bpf();
+	ok = check_bpf() && ok;
 	check_network();
 	printf("%s\n", ok ? "cell can build cells on this machine"
 			  : "cell cannot build cells here until the FAIL lines are fixed");

@@ -26,14 +26,136 @@ static void skel_destroy(struct cell_bpf **s)
 	cell_bpf__destroy(*s);
 }
 
-static int map_fd(const char *name)
+static bool root_alone(const struct stat *st)
 {
-	char path[256];
+	return S_ISDIR(st->st_mode) && st->st_uid == 0 && !(st->st_mode & (S_IWGRP | S_IWOTH));
+}
+
+static void pin_dir_from(const struct stat *st, struct cell_bpf_pin_dir *ret)
+{
+	*ret = (struct cell_bpf_pin_dir){
+		.state = root_alone(st) ? CELL_BPF_PIN_FINE : CELL_BPF_PIN_NOT_ROOTS,
+		.mode = st->st_mode,
+		.uid = st->st_uid,
+	};
+}
+
+int cell_bpf_pin_dir_inspect(const char *path, struct cell_bpf_pin_dir *ret)
+{
+	struct stat st;
+
+	if (lstat(path, &st) == 0)
+		pin_dir_from(&st, ret);
+	else if (errno == ENOENT)
+		*ret = (struct cell_bpf_pin_dir){.state = CELL_BPF_PIN_MISSING};
+	else
+		return negative_errno();
+	return 0;
+}
+
+int cell_bpf_pin_dir_open(const char *path, bool create, struct cell_bpf_pin_dir *detail)
+{
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+	int r;
+
+	/* made by us, or found: either way judged by what the descriptor we use is */
+	if (create && mkdir(path, 0700) < 0 && errno != EEXIST)
+		return negative_errno();
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		r = negative_errno();
+		/* a symbolic link (ELOOP, or ENOTDIR with O_DIRECTORY), or not a directory */
+		if ((r == -ELOOP || r == -ENOTDIR) && lstat(path, &st) == 0) {
+			pin_dir_from(&st, detail);
+			detail->state = CELL_BPF_PIN_NOT_ROOTS;
+			return -EPERM;
+		}
+		return r;
+	}
+	if (fstat(fd, &st) < 0)
+		return negative_errno();
+	pin_dir_from(&st, detail);
+	if (detail->state != CELL_BPF_PIN_FINE)
+		return -EPERM;
+	return TAKE_FD(fd);
+}
+
+const char *cell_bpf_pin_state_name(enum cell_bpf_pin_state s)
+{
+	switch (s) {
+	case CELL_BPF_PIN_FINE:
+		return "fine";
+	case CELL_BPF_PIN_MISSING:
+		return "missing (made on first use)";
+	case CELL_BPF_PIN_NOT_ROOTS:
+		break;
+	}
+	return "not root's alone";
+}
+
+char *cell_bpf_pin_dir_describe(const struct cell_bpf_pin_dir *d)
+{
+	char *s;
+	int n;
+
+	if (S_ISLNK(d->mode))
+		n = asprintf(&s, "a symbolic link, owner uid %u", (unsigned)d->uid);
+	else
+		n = asprintf(&s, "%sowner uid %u, mode %04o",
+			     S_ISDIR(d->mode) ? "" : "not a directory, ", (unsigned)d->uid,
+			     (unsigned)(d->mode & 07777));
+	return n < 0 ? NULL : s;
+}
+
+char *cell_bpf_pin_dir_problem(void)
+{
+	struct cell_bpf_pin_dir d;
+	_cleanup_free_ char *what = NULL;
+	char *s;
+
+	if (cell_bpf_pin_dir_inspect(CELL_BPF_PIN_DIR, &d) < 0 || d.state != CELL_BPF_PIN_NOT_ROOTS)
+		return NULL;
+	what = cell_bpf_pin_dir_describe(&d);
+	if (!what ||
+	    asprintf(
+		    &s,
+		    "'%s' is %s (%s), so someone else could have put maps there for cell-session to use: remove it as root (rm -r %s) and cell-session makes it again",
+		    CELL_BPF_PIN_DIR, cell_bpf_pin_state_name(d.state), what, CELL_BPF_PIN_DIR) < 0)
+		return NULL;
+	return s;
+}
+
+/*
+ * "/proc/self/fd/N/name": name in the pin directory open at dir, whatever its path leads to now.
+ * (BPF_OBJ_GET and BPF_OBJ_PIN take a directory descriptor only since Linux 6.5 and libbpf 1.2;
+ * Debian 12 has 1.1. The kernel follows the magic link to the directory itself.)
+ */
+#define PIN_PATH_MAX 256
+static void pin_path(int dir, const char *name, char path[static PIN_PATH_MAX])
+{
+	snprintf(path, PIN_PATH_MAX, "/proc/self/fd/%d/%s", dir, name);
+}
+
+static int map_fd_at(int dir, const char *name)
+{
+	char path[PIN_PATH_MAX];
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/%s", CELL_BPF_PIN_DIR, name);
+	pin_path(dir, name, path);
 	fd = bpf_obj_get(path);
 	return fd < 0 ? -errno : fd;
+}
+
+/* A pinned map, from a pin directory that is root's alone only. */
+static int map_fd(const char *name)
+{
+	struct cell_bpf_pin_dir detail;
+	_cleanup_close_ int dir = cell_bpf_pin_dir_open(CELL_BPF_PIN_DIR, false, &detail);
+
+	if (dir < 0)
+		return dir;
+	return map_fd_at(dir, name);
 }
 
 int cell_bpf_cgroup_id(const char *path, uint64_t *ret)
@@ -64,17 +186,22 @@ static int ensure_bpffs(void)
 	return 0;
 }
 
-uint32_t cell_bpf_attached_version(void)
+static uint32_t attached_version(int dir)
 {
 	uint32_t key = 0, version = 0;
-	int fd = map_fd("cell_meta");
+	_cleanup_close_ int fd = map_fd_at(dir, "cell_meta");
 
-	if (fd < 0)
+	if (fd < 0 || bpf_map_lookup_elem(fd, &key, &version) < 0)
 		return 0;
-	if (bpf_map_lookup_elem(fd, &key, &version) < 0)
-		version = 0;
-	close(fd);
 	return version;
+}
+
+uint32_t cell_bpf_attached_version(void)
+{
+	struct cell_bpf_pin_dir detail;
+	_cleanup_close_ int dir = cell_bpf_pin_dir_open(CELL_BPF_PIN_DIR, false, &detail);
+
+	return dir < 0 ? 0 : attached_version(dir);
 }
 
 /* Whether the link pinned at path is attached to the cgroup cg. */
@@ -177,30 +304,36 @@ static int prepare_unix_hooks(struct cell_bpf *skel)
  * link may be missing: the load that wrote this version attached them where the kernel has
  * them, and the kernel does not change under a pinned program.
  */
-static bool in_place(const struct cell_bpf *skel, uint64_t cg)
+static bool in_place(const struct cell_bpf *skel, int dir, uint64_t cg)
 {
 	struct bpf_program *prog;
 
-	if (cell_bpf_attached_version() != CELL_BPF_VERSION)
+	if (attached_version(dir) != CELL_BPF_VERSION)
 		return false;
 	bpf_object__for_each_program(prog, skel->obj)
 	{
-		char path[256];
+		char name[128], path[PIN_PATH_MAX];
 
-		snprintf(path, sizeof(path), "%s/link_%s", CELL_BPF_PIN_DIR,
-			 bpf_program__name(prog));
-		if (!link_on(path, cg) && !(unix_hook(prog) >= 0 && access(path, F_OK) < 0))
+		snprintf(name, sizeof(name), "link_%s", bpf_program__name(prog));
+		pin_path(dir, name, path);
+		if (!link_on(path, cg) &&
+		    !(unix_hook(prog) >= 0 && faccessat(dir, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0))
 			return false;
 	}
 	return true;
 }
 
-/* Attaches prog to the cgroup at cgfd through a link pinned at path, or updates that link. */
-static int attach(struct bpf_program *prog, int cgfd, uint64_t cg, const char *path)
+/*
+ * Attaches prog to the cgroup at cgfd through a link pinned as name in the pin directory dir, or
+ * updates that link.
+ */
+static int attach(struct bpf_program *prog, int cgfd, uint64_t cg, int dir, const char *name)
 {
+	char path[PIN_PATH_MAX];
 	struct bpf_link *link;
 	int r;
 
+	pin_path(dir, name, path);
 	if (link_on(path, cg)) {
 		link = bpf_link__open(path);
 		if (!link)
@@ -210,7 +343,7 @@ static int attach(struct bpf_program *prog, int cgfd, uint64_t cg, const char *p
 		return r;
 	}
 	/* a link of a cgroup that is gone, or none */
-	if (unlink(path) < 0 && errno != ENOENT)
+	if (unlinkat(dir, name, 0) < 0 && errno != ENOENT)
 		return negative_errno();
 	link = bpf_program__attach_cgroup(prog, cgfd);
 	if (!link)
@@ -232,13 +365,17 @@ static bool pinned_by(const struct bpf_object *obj, const char *name)
  * Unpins what an older build pinned and this one has no use for: its maps (freed when no
  * program or cell-session holds them any more) and links (detached).
  */
-static void unpin_obsolete(const struct bpf_object *obj)
+static void unpin_obsolete(const struct bpf_object *obj, int dir)
 {
-	DIR *d = opendir(CELL_BPF_PIN_DIR);
+	int fd = openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	struct dirent *e;
 
-	if (!d)
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
 		return;
+	}
 	while ((e = readdir(d)))
 		if (e->d_name[0] != '.' && !pinned_by(obj, e->d_name))
 			unlinkat(dirfd(d), e->d_name, 0);
@@ -248,27 +385,27 @@ static void unpin_obsolete(const struct bpf_object *obj)
 int cell_bpf_setup(const char *slice)
 {
 	struct cell_bpf *skel _cleanup_(skel_destroy) = NULL;
-	_cleanup_close_ int cgfd = -1, lockfd = -1;
+	_cleanup_close_ int cgfd = -1, dir = -1;
+	struct cell_bpf_pin_dir detail;
 	struct bpf_program *prog;
 	struct bpf_map *map;
 	uint32_t key = 0, version = CELL_BPF_VERSION;
 	uint64_t cg;
 	int r;
 
-	/* checked again once locked: a newer build may be loading now */
-	if (cell_bpf_attached_version() > CELL_BPF_VERSION)
-		return -EPROTONOSUPPORT;
 	r = ensure_bpffs();
 	if (r < 0)
 		return r;
-	r = cell_mkdir_p(CELL_BPF_PIN_DIR, 0700);
-	if (r < 0)
-		return r;
+	/* everything below goes through this descriptor, not the path, which names what it
+	 * leads to at the time */
+	dir = cell_bpf_pin_dir_open(CELL_BPF_PIN_DIR, true, &detail);
+	if (dir < 0)
+		return dir;
+	/* checked again once locked: a newer build may be loading now */
+	if (attached_version(dir) > CELL_BPF_VERSION)
+		return -EPROTONOSUPPORT;
 	/* two cells starting at once: one loads, the other then finds it all in place */
-	lockfd = open(CELL_BPF_PIN_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (lockfd < 0)
-		return negative_errno();
-	while (flock(lockfd, LOCK_EX) < 0)
+	while (flock(dir, LOCK_EX) < 0)
 		if (errno != EINTR)
 			return negative_errno();
 	r = cell_mkdir_p(slice, 0755);
@@ -279,17 +416,17 @@ int cell_bpf_setup(const char *slice)
 	skel = cell_bpf__open();
 	if (!skel)
 		return -errno;
-	if (in_place(skel, cg))
+	if (in_place(skel, dir, cg))
 		return 0;
 	/* an older build's programs would not know what a newer one's cells rely on */
-	if (cell_bpf_attached_version() > CELL_BPF_VERSION)
+	if (attached_version(dir) > CELL_BPF_VERSION)
 		return -EPROTONOSUPPORT;
 	/* the maps pinned already (by an older build, say) are reused: they keep their contents */
 	bpf_object__for_each_map(map, skel->obj)
 	{
-		char path[256];
+		char path[PIN_PATH_MAX];
 
-		snprintf(path, sizeof(path), "%s/%s", CELL_BPF_PIN_DIR, bpf_map__name(map));
+		pin_path(dir, bpf_map__name(map), path);
 		r = bpf_map__set_pin_path(map, path);
 		if (r < 0)
 			return r;
@@ -305,20 +442,19 @@ int cell_bpf_setup(const char *slice)
 		return negative_errno();
 	bpf_object__for_each_program(prog, skel->obj)
 	{
-		char path[256];
+		char name[128];
 
 		if (!bpf_program__autoload(prog))
 			continue;
-		snprintf(path, sizeof(path), "%s/link_%s", CELL_BPF_PIN_DIR,
-			 bpf_program__name(prog));
-		r = attach(prog, cgfd, cg, path);
+		snprintf(name, sizeof(name), "link_%s", bpf_program__name(prog));
+		r = attach(prog, cgfd, cg, dir, name);
 		if (r < 0)
 			return r;
 	}
 	r = bpf_map__update_elem(skel->maps.cell_meta, &key, sizeof(key), &version, sizeof(version),
 				 BPF_ANY);
 	if (r >= 0)
-		unpin_obsolete(skel->obj);
+		unpin_obsolete(skel->obj, dir);
 	return r;
 }
 

@@ -4,6 +4,7 @@
 #include <linux/types.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "cell.h"
 
@@ -17,11 +18,50 @@
 #define CELL_BPF_PIN_DIR CELL_BPF_FS "/cell"
 
 /*
+ * The pin directory must be root's alone: a directory (not a symbolic link) owned by root that
+ * no one else may write, since cell-session reuses the maps it finds there. Where bpffs is
+ * mounted 1777 (some distributions), anyone could have made it first and planted maps (or a
+ * link to a directory of theirs) for the privileged side to use.
+ */
+enum cell_bpf_pin_state {
+	CELL_BPF_PIN_FINE,
+	CELL_BPF_PIN_MISSING,	/* made on first use */
+	CELL_BPF_PIN_NOT_ROOTS, /* not root's alone: refused */
+};
+struct cell_bpf_pin_dir {
+	enum cell_bpf_pin_state state;
+	mode_t mode; /* the file type and permissions, as lstat sees them (0 when missing) */
+	uid_t uid;
+};
+/* What path is, looked at without following a link or making anything; -errno if it cannot be. */
+int cell_bpf_pin_dir_inspect(const char *path, struct cell_bpf_pin_dir *ret);
+/*
+ * Opens path as the pin directory (made 0700 first when create and it is missing): returns a
+ * descriptor of it (O_DIRECTORY, O_CLOEXEC) once it is root's alone, -EPERM when it is not (then
+ * detail says what it is), or another -errno (-ENOENT: missing, and not create).
+ */
+int cell_bpf_pin_dir_open(const char *path, bool create, struct cell_bpf_pin_dir *detail);
+/* "fine", "missing (made on first use)", "not root's alone". */
+const char *cell_bpf_pin_state_name(enum cell_bpf_pin_state s);
+/*
+ * What is wrong with one that is not root's alone, as "a symbolic link, owner uid 1000" or
+ * "owner uid 1000, mode 0777" (malloc'd; NULL when out of memory).
+ */
+char *cell_bpf_pin_dir_describe(const struct cell_bpf_pin_dir *d);
+/*
+ * When CELL_BPF_PIN_DIR is not root's alone, the whole story for whoever can fix it (what is
+ * wrong, and to remove it as root), malloc'd; else NULL. For cell-session and pam_cell to say
+ * after a refusal.
+ */
+char *cell_bpf_pin_dir_problem(void);
+
+/*
  * Makes sure the programs are attached to slice (a cgroup2 directory, created if missing):
  * mounts the BPF filesystem if nothing is, loads and attaches what is missing, and replaces
  * the programs of an older CELL_BPF_VERSION in place (the maps, and so the counters and
  * policies, stay). Cheap when all is in place already. -EPROTONOSUPPORT: a newer build's
- * programs are attached, and an older build does not replace them.
+ * programs are attached, and an older build does not replace them. -EPERM: CELL_BPF_PIN_DIR is
+ * not root's alone (cell_bpf_pin_dir_problem), or the kernel does not let us load programs.
  */
 int cell_bpf_setup(const char *slice);
 /* The CELL_BPF_VERSION of the programs attached, or 0 if none are. */

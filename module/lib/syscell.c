@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bpf.h"
 #include "fileio.h"
 #include "ledger.h"
 #include "macro.h"
@@ -538,9 +539,12 @@ int cell_syscell_open(const struct cell_syscell_args *a, const struct passwd *pw
 				     strerror(errno));
 	r = cell_session_open(slice, pw->pw_uid, s.id, &policy, &session);
 	if (r < 0) {
+		_cleanup_free_ char *problem = r == -EPERM ? cell_bpf_pin_dir_problem() : NULL;
+
 		close(ready[0]);
 		close(ready[1]);
-		return cell_diag_set(d, r, NULL, NULL, "cannot open the cell: %s", strerror(-r));
+		return cell_diag_set(d, r, NULL, NULL, "cannot open the cell: %s",
+				     problem ? problem : strerror(-r));
 	}
 	snprintf(cell, sizeof(cell), "%s/%u-%s", slice, (unsigned)pw->pw_uid, s.id);
 	pid = fork();

@@ -408,6 +408,13 @@ Test(cli, doctor_reports_this_machine)
 					  ? "  ok    abstract Unix sockets: closed"
 					  : "  warn  abstract Unix sockets: "),
 		  "%s", r.out);
+	/* the pin directory is root's alone here (made by cell-session, or not yet) */
+	cr_assert(contains(r.out, "  ok    BPF pin directory /sys/fs/bpf/cell: "), "%s", r.out);
+	if (geteuid() == 0)
+		cr_assert(
+			contains(r.out, "/sys/fs/bpf/cell: fine\n") ||
+				contains(r.out, "/sys/fs/bpf/cell: missing (made on first use)\n"),
+			"%s", r.out);
 	th_result_done(&r);
 }
 

@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stddef.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -978,6 +980,98 @@ Test(session, the_helper_reaps_only_its_own_users_cells)
 	th_result_done(&r);
 	cr_assert(not(eq(int, access(root_cell, F_OK), 0)));
 	free(root_cell);
+}
+
+/*
+ * cell-session open as the test user in a mount namespace of its own, where /sys/fs/bpf is a
+ * new bpffs mounted 1777 (as some distributions mount it) in which the test user made
+ * "cell" first: a directory of its own (0777), or with link a symbolic link to one. The
+ * cgroup2 mount there is a test cgroup of ours, so that whatever cell-session would attach
+ * stays off the real cell.slice. Returns what it said on stderr; its exit status in *ret.
+ */
+static char *open_with_a_planted_pin_dir(bool link, const char *cgroup, int *ret)
+{
+	_cleanup_free_ char *cg2 = NULL;
+	char *argv[] = {t.helper,
+			(char *)"open",
+			(char *)"--id",
+			(char *)"planted",
+			(char *)"--status-fd",
+			(char *)"1",
+			(char *)"--",
+			(char *)"/usr/bin/bwrap",
+			(char *)"--ro-bind",
+			(char *)"/",
+			(char *)"/",
+			(char *)"/bin/true",
+			NULL};
+	char *err = calloc(1, 4096);
+	size_t n = 0;
+	int pipes[2], status;
+	bool hybrid;
+	pid_t pid;
+
+	cr_assert(eq(int, cell_cgroup_find("/proc/self/mountinfo", &cg2, &hybrid), 0));
+	cr_assert(eq(int, pipe2(pipes, O_CLOEXEC), 0));
+	pid = fork();
+	if (pid == 0) {
+		const char *own = link ? "/sys/fs/bpf/mine" : CELL_BPF_PIN_DIR;
+
+		if (unshare(CLONE_NEWNS) < 0 ||
+		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+		    mount(cgroup, cg2, NULL, MS_BIND, NULL) < 0 ||
+		    mount("bpf", CELL_BPF_FS, "bpf", 0, "mode=1777") < 0)
+			_exit(120);
+		if (mkdir(own, 0777) < 0 || chown(own, t.uid, t.gid) < 0 || chmod(own, 0777) < 0 ||
+		    (link && (symlink(own, CELL_BPF_PIN_DIR) < 0 ||
+			      lchown(CELL_BPF_PIN_DIR, t.uid, t.gid) < 0)))
+			_exit(121);
+		if (dup2(pipes[1], 1) < 0 || dup2(pipes[1], 2) < 0 || setgroups(0, NULL) < 0 ||
+		    setgid(t.gid) < 0 || setuid(t.uid) < 0)
+			_exit(122);
+		execve(argv[0], argv, t.env);
+		_exit(127);
+	}
+	close(pipes[1]);
+	for (ssize_t k; n < 4095 && (k = read(pipes[0], err + n, 4095 - n)) > 0;)
+		n += (size_t)k;
+	close(pipes[0]);
+	cr_assert(eq(int, waitpid(pid, &status, 0), pid));
+	*ret = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	return err;
+}
+
+/* Where bpffs is mounted 1777, a user could make /sys/fs/bpf/cell first and plant maps there
+ * for the privileged side to reuse: cell-session refuses it and says what to do. */
+Test(session, the_helper_refuses_a_pin_directory_that_is_not_roots_alone)
+{
+	_cleanup_free_ char *cg2 = NULL, *cgroup = NULL, *slice = NULL;
+	char want[128];
+	bool hybrid;
+
+	cr_assert(eq(int, cell_cgroup_find("/proc/self/mountinfo", &cg2, &hybrid), 0));
+	cr_assert(ge(int, asprintf(&cgroup, "%s/cell-test-pin-%d", cg2, (int)getpid()), 0));
+	cr_assert(eq(int, mkdir(cgroup, 0755), 0), "%s", strerror(errno));
+	slice = th_join(cgroup, CELL_SESSION_SLICE);
+	for (int link = 0; link < 2; link++) {
+		int status;
+		char *err = open_with_a_planted_pin_dir(link, cgroup, &status);
+
+		cr_assert(eq(int, status, 1), "%s", err);
+		snprintf(
+			want, sizeof(want),
+			"cell-session: cannot open cell 'planted': '%s' is not root's alone (%sowner uid %u",
+			CELL_BPF_PIN_DIR, link ? "a symbolic link, " : "", (unsigned)t.uid);
+		cr_assert(not(eq(ptr, strstr(err, want), NULL)), "%s", err);
+		cr_assert(not(eq(ptr, strstr(err, "remove it as root (rm -r /sys/fs/bpf/cell)"),
+				 NULL)),
+			  "%s", err);
+		free(err);
+	}
+	/* refused before anything was made: no cell, nothing attached */
+	cr_assert(not(eq(int, access(slice, F_OK), 0)));
+	rmdir(slice);
+	cr_assert(eq(int, rmdir(cgroup), 0), "%s", strerror(errno));
 }
 
 /* Moves pid into the cgroup at path. */
