@@ -64,6 +64,11 @@ int cli_parse_cell_options(int argc, char *argv[], bool with_dir, struct cli_cel
 /* Reports the option getopt refused (c is ':' or '?'); returns CELL_EXIT_USAGE. */
 int cli_bad_option(char *argv[], int c);
 /*
+ * As root: becomes, for good, the user a cell is for (--user, else $SUDO_USER; with neither,
+ * refused unless --allow-root). Returns -1 to go on, or the exit code (having said why).
+ */
+int cli_become_user(const struct cli_cell_options *o);
+/*
  * Opens a trusted project for running a cell: as root, first becomes the user the cell is for
  * (--user, else $SUDO_USER; no user and no --allow-root: refused). Then finds the project around
  * the directory, loads its config and requires it to be allowed. On success returns -1 and the
@@ -104,6 +109,13 @@ bool cli_live_counters(const char *live, const char *id, struct cell_stats *s);
 int cli_proxy_cell_launch(const struct cell_project *p, const struct cell_config *c,
 			  struct cell_plan *plan, const char *bwrap, const char *helper,
 			  int *ret_status, int *ret_terminal_sig, struct cell_diag *d);
+/* The hidden command that makes cell doctor --escape's attempts inside the cell. */
+#define CELL_ESCAPE_PROBE_VERB "__escape-probe"
+/*
+ * cell doctor --escape: the escapes a cell of the project around o->dir (or of a default one)
+ * stops, tried from inside it (cmd-doctor-escape.c); the exit code.
+ */
+int cli_doctor_escape(const struct cli_cell_options *o);
 /* "cell allow '/path with space'": the exact command that would trust this project. */
 char *cli_allow_command(const struct cell_project *p);
 /* Whether the trust store records p's config as it is now; errors count as not trusted. The trust

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <getopt.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -214,17 +215,53 @@ static void check_seccomp(void)
 		report(OK, "seccomp filters", NULL);
 }
 
+/* --escape [--user NAME] [--allow-root] [DIR], or nothing. Returns -1, or the exit code. */
+static int parse(int argc, char *argv[], bool *ret_escape, struct cli_cell_options *o)
+{
+	static const struct option options[] = {
+		{"help", no_argument, NULL, 'h'},
+		{"escape", no_argument, NULL, 'e'},
+		{"user", required_argument, NULL, 'u'},
+		{"allow-root", no_argument, NULL, 'R'},
+		{0},
+	};
+	int c;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:hu:", options, NULL)) >= 0) {
+		if (c == 'h') {
+			cli_usage(argv[0], false);
+			return CELL_EXIT_OK;
+		} else if (c == 'e') {
+			*ret_escape = true;
+		} else if (c == 'u') {
+			o->user = optarg;
+		} else if (c == 'R') {
+			o->allow_root = true;
+		} else {
+			return cli_bad_option(argv, c);
+		}
+	}
+	if (!*ret_escape && (o->user || o->allow_root))
+		return cli_bad_usage(argv[0], "--user and --allow-root go with --escape");
+	if (optind < argc && (!*ret_escape || argc - optind > 1))
+		return cli_bad_usage(argv[0], "unexpected argument '%s'",
+				     argv[optind + (*ret_escape ? 1 : 0)]);
+	o->dir = optind < argc ? argv[optind] : NULL;
+	return -1;
+}
+
 int cmd_doctor(int argc, char *argv[])
 {
-	const char *dir;
-	bool ok;
+	struct cli_cell_options o = {0};
+	bool escape = false, ok;
 	int r;
 
-	r = cli_parse_dir_only(argc, argv, &dir);
+	r = parse(argc, argv, &escape, &o);
 	if (r >= 0)
 		return r;
-	if (dir)
-		return cli_bad_usage(argv[0], "unexpected argument '%s'", dir);
+	if (escape)
+		return cli_doctor_escape(&o);
 	printf("cell %s doctor\n", CELL_VERSION);
 	ok = check_bwrap();
 	ok = check_userns() && ok;

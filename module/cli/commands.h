@@ -16,6 +16,8 @@ int cmd_allow_host(int argc, char *argv[]);
 int cmd_deny(int argc, char *argv[]);
 int cmd_explain(int argc, char *argv[]);
 int cmd_doctor(int argc, char *argv[]);
+/* cell __escape-probe ATTEMPT...: hidden, run by cell doctor --escape in the cell */
+int cmd_escape_probe(int argc, char *argv[]);
 int cmd_init(int argc, char *argv[]);
 int cmd_help(int argc, char *argv[]);
 int cmd_version(int argc, char *argv[]);

@@ -242,8 +242,7 @@ char *cli_allow_command(const struct cell_project *p)
 	return s;
 }
 
-/* As root: whom the cell is for. Returns -1 to go on, or an exit code. */
-static int become_user(const struct cli_cell_options *o)
+int cli_become_user(const struct cli_cell_options *o)
 {
 	_cleanup_diag_ struct cell_diag d = {0};
 	const char *user = o->user;
@@ -284,7 +283,7 @@ int cli_cell_open(const struct cli_cell_options *o, struct cell_project **ret_pr
 	_cleanup_free_ char *cwd = NULL, *allow = NULL;
 	int r;
 
-	r = become_user(o);
+	r = cli_become_user(o);
 	if (r >= 0)
 		return r;
 	cwd = realpath(o->dir ? o->dir : ".", NULL);

@@ -130,7 +130,7 @@ ParameterizedTestParameters(cli, every_command_has_help_and_rejects_bad_options)
 		{"enter",
 		 "usage: cell enter [--user NAME] [--allow-root] [--leave-to FILE] [DIR]\n"},
 		{"hook", "usage: cell hook bash|zsh|fish | --status\n"},
-		{"doctor", "usage: cell doctor\n"},
+		{"doctor", "usage: cell doctor [--escape [--user NAME] [--allow-root] [DIR]]\n"},
 		{"init", "usage: cell init [--name NAME] [DIR]\n"},
 		{"version", "usage: cell version\n"},
 	};
@@ -416,6 +416,36 @@ Test(cli, doctor_reports_this_machine)
 				contains(r.out, "/sys/fs/bpf/cell: missing (made on first use)\n"),
 			"%s", r.out);
 	th_result_done(&r);
+}
+
+Test(cli, doctor_escape_takes_its_options_only_with_escape_and_an_allowed_project)
+{
+	struct th_result r = cell(NULL, "doctor", "--user", "nobody", NULL);
+
+	cr_assert(eq(int, r.status, 64));
+	cr_assert(contains(r.err, "cell doctor: --user and --allow-root go with --escape\n"), "%s",
+		  r.err);
+	th_result_done(&r);
+	r = cell(NULL, "doctor", "--escape", "a", "b", NULL);
+	cr_assert(eq(int, r.status, 64));
+	cr_assert(contains(r.err, "cell doctor: unexpected argument 'b'\n"), "%s", r.err);
+	th_result_done(&r);
+	/* a project is tried as it is trusted, or not at all */
+	free(th_write(tmp, "proj/.cell.json", "{\"name\": \"proj\"}\n"));
+	r = geteuid() == 0 ? cell(NULL, "doctor", "--escape", "--allow-root", "proj", NULL)
+			   : cell(NULL, "doctor", "--escape", "proj", NULL);
+	cr_assert(eq(int, r.status, 1));
+	cr_assert(contains(r.err, "/proj/.cell.json is not allowed; run 'cell allow "), "%s",
+		  r.err);
+	cr_assert(eq(str, r.out, ""));
+	th_result_done(&r);
+	/* root names the user its cell is for */
+	if (geteuid() == 0) {
+		r = cell(NULL, "doctor", "--escape", "proj", NULL);
+		cr_assert(eq(int, r.status, 1));
+		cr_assert(contains(r.err, "cell: refusing to run a cell as root"), "%s", r.err);
+		th_result_done(&r);
+	}
 }
 
 Test(cli, stray_arguments_are_usage_errors)

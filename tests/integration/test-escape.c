@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bpf.h"
 #include "fileio.h"
 #include "helpers.h"
 #include "macro.h"
@@ -1077,5 +1078,137 @@ Test(escape, enter_with_an_empty_shell_variable_runs_sh)
 	r = outside(cmd);
 	cr_assert(eq(int, r.status, 0), "%s", r.out);
 	cr_assert(not(eq(ptr, strstr(r.out, "shell=/bin/sh\n"), NULL)), "%s", r.out);
+	th_result_done(&r);
+}
+
+/* cell doctor --escape [DIR] as the test user, from cwd, its default project in tmp/tmpdir. */
+static struct th_result doctor_escape(const char *cwd, const char *dir)
+{
+	char *argv[] = {(char *)CELL, (char *)"doctor", (char *)"--escape", (char *)dir, NULL};
+	char *tmpdir = th_join(t.tmp, "tmpdir");
+	struct th_result r;
+
+	cr_assert(eq(int, cell_mkdir_p(tmpdir, 0700), 0));
+	th_chown_r(tmpdir, t.uid, t.gid);
+	env_add("TMPDIR=%s", tmpdir);
+	th_run_as(t.uid, t.gid, cwd, argv, t.env, &r);
+	free(t.env[--t.n_env]);
+	t.env[t.n_env] = NULL;
+	free(tmpdir);
+	return r;
+}
+
+/* The line of out about what (its first one), or NULL. */
+static char *line_of(const char *out, const char *what)
+{
+	static char line[512];
+
+	for (const char *l = out; l && *l; l = strchr(l, '\n'), l += !!l) {
+		size_t n = strcspn(l, "\n");
+
+		if (n > 9 && !strncmp(l + 9, what, strlen(what)) && n < sizeof(line)) {
+			memcpy(line, l, n);
+			line[n] = '\0';
+			return line;
+		}
+	}
+	return NULL;
+}
+
+/* The line about what says verdict, and the kernel's answer (or one of two). */
+static void says(const char *out, const char *what, const char *verdict, const char *answer,
+		 const char *or_answer)
+{
+	char *line = line_of(out, what);
+
+	cr_assert(not(eq(ptr, line, NULL)), "no line about '%s' in:\n%s", what, out);
+	cr_assert(eq(int, strncmp(line, verdict, strlen(verdict)), 0), "%s", line);
+	cr_assert(eq(int, strstr(line, answer) || (or_answer && strstr(line, or_answer)), 1), "%s",
+		  line);
+}
+
+/*
+ * What a default cell stops, made from a directory with no project: every attempt is blocked
+ * (or cannot be made on this kernel), the exit status is 0, and nothing planted stays.
+ */
+static void every_attempt_is_blocked(const char *network, const char *loopback_errno,
+				     const char *direct_errno)
+{
+	char *tmpdir = th_join(t.tmp, "tmpdir");
+	struct th_result r = doctor_escape(t.home, NULL);
+	size_t attempts = 0;
+
+	cr_assert(eq(int, r.status, 0), "%s%s", r.out, r.err);
+	cr_assert(eq(int, strncmp(r.out, "cell doctor --escape: a default cell of ", 40), 0), "%s",
+		  r.out);
+	cr_assert(not(eq(ptr, strstr(r.out, network), NULL)), "%s", r.out);
+	/* after the heading, attempts, then the count */
+	for (const char *l = strchr(r.out, '\n') + 1; *l; l = strchr(l, '\n') + 1) {
+		if (!strncmp(l, "blocked  ", 9) || !strncmp(l, "skipped  ", 9))
+			attempts++;
+		else
+			cr_assert(eq(int, l[0] >= '0' && l[0] <= '9', 1), "%s", r.out);
+	}
+	cr_assert(not(eq(ptr, strstr(r.out, " skipped: this cell stopped every escape tried\n"),
+			 NULL)),
+		  "%s", r.out);
+	cr_assert(eq(sz, attempts, 15), "%s", r.out);
+	says(r.out, "read ~/.ssh/id_ed25519 ", "blocked", "(ENOENT)", NULL);
+	says(r.out, "read ~/.aws/ (no credentials: a marker)", "blocked", "(ENOENT)", NULL);
+	says(r.out, "read ~/.gnupg/ (no file: a marker)", "blocked", "(ENOENT)", NULL);
+	says(r.out, "write .git/hooks/", "blocked", "(EROFS)", NULL);
+	says(r.out, "write .git/config", "blocked", "(EROFS)", NULL);
+	says(r.out, "write .cell.json", "blocked", "(EROFS)", NULL);
+	says(r.out, "squat 127.0.0.2:", "blocked", loopback_errno, NULL);
+	says(r.out, "connect 203.0.113.1:80", "blocked", direct_errno, NULL);
+	says(r.out, "raw socket", "blocked", "(EPERM)", NULL);
+	says(r.out, "AF_VSOCK socket", "", "(EAFNOSUPPORT)", "this kernel has no AF_VSOCK");
+	says(r.out, "TIOCSTI", "blocked", "(EPERM)", NULL);
+	says(r.out, "nested user namespace", "blocked", "(EPERM)", NULL);
+	says(r.out, "abstract Unix socket @", "blocked", loopback_errno, NULL);
+	cr_assert(eq(ptr, strstr(r.out, "OPEN"), NULL), "%s", r.out);
+	/* the markers and the default project are gone, the user's key is still there */
+	cr_assert(not(host_has("home/.aws")));
+	cr_assert(not(host_has("home/.gnupg")));
+	cr_assert(host_has("home/.ssh/id_ed25519"));
+	cr_assert(eq(sz, th_count_entries(tmpdir), 0));
+	th_result_done(&r);
+	free(tmpdir);
+}
+
+Test(escape, doctor_escape_finds_every_attempt_blocked)
+{
+	/* cell-session is not setuid here: the default cell has no network */
+	/* its own network namespace: nothing of ours listens there */
+	every_attempt_is_blocked("(network: none)", "(ECONNREFUSED)", "(ENETUNREACH)");
+}
+
+Test(escape, doctor_escape_finds_every_attempt_blocked_by_the_kernel_in_a_proxy_cell)
+{
+	if (geteuid() != 0)
+		th_skip("a setuid cell-session needs root to install");
+	if (!cell_bpf_has_unix_hooks())
+		th_skip("this kernel has no cgroup/connect_unix: a proxy cell reaches abstract Unix "
+			"sockets, and doctor --escape says so");
+	th_stage_setuid(&t.stage);
+	/* the host's network: the kernel's BPF programs refuse, before any packet */
+	every_attempt_is_blocked("(network: proxy, kernel-enforced)", "(EPERM)", "(EPERM)");
+}
+
+/* A project whose config opens something: that line says OPEN, and the status is 1. */
+Test(escape, doctor_escape_says_open_for_what_a_config_opens)
+{
+	struct th_result r;
+
+	set_config("{\"name\": \"esc\", \"network\": {\"mode\": \"none\"}, "
+		   "\"mounts\": [{\"path\": \"~/.ssh\", \"mode\": \"ro\"}]}");
+	r = doctor_escape(t.home, t.proj);
+	cr_assert(eq(int, r.status, 1), "%s%s", r.out, r.err);
+	cr_assert(not(eq(ptr, strstr(r.out, "cell doctor --escape: the cell of "), NULL)), "%s",
+		  r.out);
+	says(r.out, "read ~/.ssh/id_ed25519 ", "OPEN     ",
+	     "(read it: 17 bytes, the same as outside)", NULL);
+	says(r.out, "write .cell.json", "blocked", "(EROFS)", NULL);
+	cr_assert(not(eq(ptr, strstr(r.out, "\n1 OPEN, "), NULL)), "%s", r.out);
 	th_result_done(&r);
 }
