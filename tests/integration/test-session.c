@@ -769,6 +769,8 @@ static pid_t follow_log(int *ret_out)
 		if (chdir(t.proj) < 0 || setgroups(0, NULL) < 0 || setgid(t.gid) < 0 ||
 		    setuid(t.uid) < 0)
 			_exit(126);
+		/* (after setuid, which clears it): a failed test leaves no follower behind */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		execve(argv[0], argv, t.env);
 		_exit(127);
 	}
