@@ -191,6 +191,20 @@ static __always_inline bool local_port(const struct cell_policy *p, __u16 port)
 	return false;
 }
 
+/* Whether sk (a lookup's, released here; NULL: none) is a socket of the cell cg made. */
+static __always_inline bool cells_socket(struct bpf_sock *sk, __u64 cg)
+{
+	struct cell_owner *o;
+	bool own;
+
+	if (!sk)
+		return false;
+	o = bpf_sk_storage_get(&cell_owner_of, sk, NULL, 0);
+	own = o && o->cgroup == cg;
+	bpf_sk_release(sk);
+	return own;
+}
+
 /*
  * Whether the socket that would take a connection (or a datagram) from the calling task to
  * addr:port is one the cell bound itself. The lookup is the kernel's own, so it finds what the
@@ -202,10 +216,8 @@ static __always_inline bool cells_own(struct bpf_sock_addr *ctx, __u64 cg, __u16
 				      const __u32 *addr, __u16 port, __u8 protocol)
 {
 	struct bpf_sock_tuple t = {};
-	struct cell_owner *o;
 	struct bpf_sock *sk;
 	__u32 size;
-	bool own;
 
 	if (family == AF_INET) {
 		t.ipv4.daddr = addr[0];
@@ -222,12 +234,7 @@ static __always_inline bool cells_own(struct bpf_sock_addr *ctx, __u64 cg, __u16
 		sk = bpf_sk_lookup_udp(ctx, &t, size, BPF_F_CURRENT_NETNS, 0);
 	else
 		return false;
-	if (!sk)
-		return false;
-	o = bpf_sk_storage_get(&cell_owner_of, sk, NULL, 0);
-	own = o && o->cgroup == cg;
-	bpf_sk_release(sk);
-	return own;
+	return cells_socket(sk, cg);
 }
 
 /*
@@ -499,12 +506,10 @@ static __always_inline bool parse_flow(struct __sk_buff *skb, struct flow *f)
  */
 static __always_inline bool receiver_ok(struct __sk_buff *skb, struct flow *f)
 {
-	struct cell_owner *o;
 	struct cell_policy *p;
 	struct bpf_sock *sk;
 	__u16 port = bpf_ntohs(f->t.ipv4.dport);
 	__u64 cg = 0;
-	bool own;
 
 	if (f->size == sizeof(f->t.ipv6))
 		port = bpf_ntohs(f->t.ipv6.dport);
@@ -525,12 +530,7 @@ static __always_inline bool receiver_ok(struct __sk_buff *skb, struct flow *f)
 		sk = bpf_sk_lookup_udp(skb, &f->t, sizeof(f->t.ipv4), BPF_F_CURRENT_NETNS, 0);
 	else
 		sk = bpf_sk_lookup_udp(skb, &f->t, sizeof(f->t.ipv6), BPF_F_CURRENT_NETNS, 0);
-	if (!sk)
-		return false;
-	o = bpf_sk_storage_get(&cell_owner_of, sk, NULL, 0);
-	own = o && o->cgroup == cg;
-	bpf_sk_release(sk);
-	return own;
+	return cells_socket(sk, cg);
 }
 
 /* Counts what leaves; anything not to loopback is dropped (ICMP, raw: what the connect hooks

@@ -1425,6 +1425,27 @@ static char *running_record(void)
 	return text;
 }
 
+/* The port of the proxy of the one running cell, once it has started (10 s at most). */
+static unsigned started_proxy_port(void)
+{
+	unsigned port = 0;
+	pid_t proxy = 0;
+
+	for (int i = 0; i < 400 && proxy <= 0; i++, usleep(25000)) {
+		char *dir = th_join(t.home, ".local/state/cell/cells"), *record, *at;
+
+		record = th_count_entries(dir) ? running_record() : strdup("");
+		free(dir);
+		at = strstr(record, "\"proxy\":");
+		proxy = at ? (pid_t)strtol(at + strlen("\"proxy\":"), NULL, 10) : 0;
+		at = strstr(record, "\"proxy_port\":");
+		port = at ? (unsigned)strtoul(at + strlen("\"proxy_port\":"), NULL, 10) : 0;
+		free(record);
+	}
+	cr_assert(gt(int, proxy, 0), "the proxy did not start");
+	return port;
+}
+
 /*
  * A cell's proxy serves the cell's processes only: another process on this machine (another
  * user's, or the same user's outside the cell) that finds its port gets a 403, not the cell's
@@ -1435,29 +1456,18 @@ Test(session, a_cells_proxy_refuses_everyone_outside_the_cell)
 	char *argv[] = {
 		t.cell,		  (char *)"run",   (char *)"--",      (char *)"/usr/bin/python3",
 		(char *)"net.py", (char *)"proxy", (char *)"sleep 3", NULL};
-	char *record, *at, req[256], script[512], port[16];
+	char req[256], script[512], port[16];
 	char *outside[] = {(char *)"/usr/bin/python3", (char *)"-c", script, NULL};
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	unsigned proxy_port = 0;
-	pid_t run, proxy = 0;
+	pid_t run;
 	char buf[1024] = "";
 	struct th_result r;
 	ssize_t n;
 	int fd, status;
 
 	run = th_spawn_as(t.uid, t.gid, t.proj, argv, t.env);
-	for (int i = 0; i < 400 && proxy <= 0; i++, usleep(25000)) {
-		char *dir = th_join(t.home, ".local/state/cell/cells");
-
-		record = th_count_entries(dir) ? running_record() : strdup("");
-		free(dir);
-		at = strstr(record, "\"proxy\":");
-		proxy = at ? (pid_t)strtol(at + strlen("\"proxy\":"), NULL, 10) : 0;
-		at = strstr(record, "\"proxy_port\":");
-		proxy_port = at ? (unsigned)strtoul(at + strlen("\"proxy_port\":"), NULL, 10) : 0;
-		free(record);
-	}
-	cr_assert(gt(int, proxy, 0), "the proxy did not start");
+	proxy_port = started_proxy_port();
 	snprintf(req, sizeof(req),
 		 "GET http://registry.test:%u/hello HTTP/1.1\r\nHost: registry.test:%u\r\n\r\n",
 		 t.port, t.port);
@@ -1508,7 +1518,7 @@ Test(session, a_cells_proxy_is_not_fooled_by_a_socket_bound_to_a_device)
 			NULL};
 	unsigned proxy_port = 0;
 	int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), status;
-	pid_t run, proxy = 0;
+	pid_t run;
 	ssize_t n;
 
 	/* outside: a socket on lo's 127.0.0.1:X, not listening */
@@ -1519,18 +1529,7 @@ Test(session, a_cells_proxy_is_not_fooled_by_a_socket_bound_to_a_device)
 	/* the cell: a server on 127.0.0.1:X, and its proxy started */
 	snprintf(hold, sizeof(hold), "hold %u", (unsigned)ntohs(a.sin_port));
 	run = th_spawn_as(t.uid, t.gid, t.proj, argv, t.env);
-	for (int i = 0; i < 400 && proxy <= 0; i++, usleep(25000)) {
-		char *dir = th_join(t.home, ".local/state/cell/cells"), *record, *at;
-
-		record = th_count_entries(dir) ? running_record() : strdup("");
-		free(dir);
-		at = strstr(record, "\"proxy\":");
-		proxy = at ? (pid_t)strtol(at + strlen("\"proxy\":"), NULL, 10) : 0;
-		at = strstr(record, "\"proxy_port\":");
-		proxy_port = at ? (unsigned)strtoul(at + strlen("\"proxy_port\":"), NULL, 10) : 0;
-		free(record);
-	}
-	cr_assert(gt(int, proxy, 0), "the proxy did not start");
+	proxy_port = started_proxy_port();
 	a.sin_port = htons((uint16_t)proxy_port);
 	cr_assert(eq(int, connect(fd, (struct sockaddr *)&a, sizeof(a)), 0), "%s", strerror(errno));
 	snprintf(req, sizeof(req),
