@@ -124,6 +124,9 @@ run cell run "${as_user[@]}" -- env LD_PRELOAD= curl -sS --noproxy '*' "http://r
 run cell run "${as_user[@]}" -- curl -sS --noproxy '*' "http://registry.test:$port/left-pad"
 run cell run "${as_user[@]}" -- curl -sS --noproxy '*' http://example.net/
 
+step "What a cell stops on this machine: the escapes the test suite tries, from inside a real cell"
+run cell doctor --escape "${as_user[@]}"
+
 step "The shell hook: cd into the project enters its cell, cd out leaves it (bash, scripted in tmux)"
 printf 'PS1="\\w \\$ "\neval "$(%q hook bash)"\n' "$cell" > "$HOME/.bashrc"
 sock="$work/tmux.sock"

@@ -202,8 +202,13 @@ static int add_git(struct cell_mount_plan *p, const char *root, const char *git,
 	struct stat st;
 	int r;
 
+	/* none yet: an empty read-only one (unless hardening.git_writable), so that no repository
+	 * can be made whose config (a core.fsmonitor) the user's git, or a prompt's, runs outside;
+	 * git passes over an empty .git as if there were none */
 	if (lstat(git, &st) < 0)
-		return 0;
+		return writable ? 0
+				: add(p, CELL_OP_RO_TMPFS, CELL_CLASS_PROTECTED, NULL, git, NULL,
+				      NULL);
 	if (S_ISLNK(st.st_mode))
 		return refuse_symlink(git, diag);
 	/* a file (a worktree's or submodule's pointer to its git dir) is simply kept as it is */

@@ -292,6 +292,23 @@ Test(escape, git_hook_cannot_be_planted_where_no_hooks_dir_exists)
 	free(hooks);
 }
 
+/* A project with no repository: the cell cannot make one whose config (a core.fsmonitor) the
+ * user's git would run outside, at the project's root where the hook leaves the user. */
+Test(escape, no_repository_can_be_made_where_there_is_none)
+{
+	char *git = th_join(t.proj, ".git");
+
+	th_rm_rf(git);
+	expect(in_cell("git init -q . 2>/dev/null || echo refused; "
+		       "mkdir -p .git/hooks 2>/dev/null || echo refused"),
+	       0, "refused\nrefused\n");
+	cr_assert(not(host_has("proj/.git/config")));
+	cr_assert(not(host_has("proj/.git/hooks")));
+	/* the positive control: outside, the same makes one */
+	expect(outside("git init -q . && test -f .git/config && echo made"), 0, "made\n");
+	free(git);
+}
+
 Test(escape, git_config_cannot_gain_an_fsmonitor)
 {
 	char *s;
