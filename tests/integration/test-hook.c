@@ -507,8 +507,7 @@ ParameterizedTest(int *i, hook, a_prompt_without_cd_starts_no_process)
 	int status;
 
 	if (geteuid() != 0) {
-		cr_log_warn("SKIP: tracing the shell needs root");
-		cr_skip_test();
+		th_skip("tracing the shell needs root");
 	}
 	start_shell(*i, NULL);
 	type("cd src/a");
@@ -659,8 +658,7 @@ ParameterizedTest(int *i, hook, denials_are_shown_once_at_the_next_prompt)
 	char *a, *s;
 
 	if (geteuid() != 0) {
-		cr_log_warn("SKIP: proxy cells as the test user need cell-session setuid root");
-		cr_skip_test();
+		th_skip("proxy cells as the test user need cell-session setuid root");
 	}
 	install_prefix();
 	th_chown_r(t.home, t.uid, t.gid);
