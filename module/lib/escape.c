@@ -423,8 +423,14 @@ static int plant(const char *dir, struct cell_escape_secret *s)
 		return -ENOMEM;
 	}
 	fd = mkostemp(s->path, O_CLOEXEC);
-	if (fd < 0)
-		return negative_errno();
+	if (fd < 0) {
+		int r = negative_errno();
+
+		/* nothing planted: no path of ours (the caller may look for another file) */
+		free(s->path);
+		s->path = NULL;
+		return r;
+	}
 	s->planted = true;
 	if (getrandom(&token, sizeof(token), 0) < 0)
 		return negative_errno();
