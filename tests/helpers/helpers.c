@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -118,20 +119,39 @@ static void drain(struct sink *s)
 }
 
 /* Only root switches users; anyone else already is the user the tests run as. */
+void th_die_with_parent(void)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* (a parent gone already: the signal would never come) */
+	if (getppid() == 1)
+		_exit(0);
+}
+
+pid_t th_fork(void)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		cr_fatal("fork: %s", strerror(errno));
+	if (pid == 0)
+		th_die_with_parent();
+	return pid;
+}
+
 static void become(uid_t uid, gid_t gid)
 {
 	if (uid == (uid_t)-1 || geteuid() != 0)
 		return;
 	if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
 		_exit(125);
+	/* (a change of credentials clears the parent-death signal) */
+	th_die_with_parent();
 }
 
 pid_t th_spawn_as(uid_t uid, gid_t gid, const char *dir, char *const argv[], char *const envp[])
 {
-	pid_t pid = fork();
+	pid_t pid = th_fork();
 
-	if (pid < 0)
-		cr_fatal("fork");
 	if (pid == 0) {
 		int null = open("/dev/null", O_RDWR);
 
@@ -278,7 +298,7 @@ pid_t th_spawn_server(const char *dir, char *const argv[], char *const envp[], c
 	pid_t pid;
 
 	cr_assert(eq(int, pipe(out), 0));
-	pid = fork();
+	pid = th_fork();
 	if (pid == 0) {
 		int null = open("/dev/null", O_WRONLY);
 

@@ -39,6 +39,14 @@ void th_run(const char *dir, char *const argv[], char *const envp[], struct th_r
 /* th_run as uid/gid (when uid is not -1: only root can), with no supplementary groups. */
 void th_run_as(uid_t uid, gid_t gid, const char *dir, char *const argv[], char *const envp[],
 	       struct th_result *ret);
+/*
+ * fork(), the child killed when the test's process ends: a test that stops early (a failed
+ * assertion, a skip, which runs no teardown) leaves no server behind (holding the runner's
+ * output open, it would keep make test waiting). th_die_with_parent again after a change of
+ * credentials, which clears it.
+ */
+pid_t th_fork(void);
+void th_die_with_parent(void);
 /* fork + exec as th_run_as does, without waiting; stdin and stdout go to /dev/null. */
 pid_t th_spawn_as(uid_t uid, gid_t gid, const char *dir, char *const argv[], char *const envp[]);
 /* th_run, and the test fails unless argv exits 0. */

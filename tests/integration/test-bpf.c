@@ -62,7 +62,7 @@ static int listener(int family, int type, uint16_t *ret_port)
 /* Accepts on fd and reads everything, in a child, until killed. */
 static pid_t drain(int fd)
 {
-	pid_t pid = fork();
+	pid_t pid = th_fork();
 
 	if (pid == 0) {
 		char buf[65536];
@@ -613,7 +613,7 @@ Test(bpf, another_cells_server_is_closed)
 	cr_assert(eq(int, cell_bpf_cgroup_id(other_cg, &other_id), 0));
 	cr_assert(eq(int, cell_bpf_policy_set(other_id, &policy), 0));
 	cr_assert(eq(int, pipe(ready), 0));
-	server = fork();
+	server = th_fork();
 	if (server == 0) {
 		uint16_t port;
 

@@ -511,7 +511,7 @@ Test(pam, a_keeper_holds_only_the_cell_and_cannot_be_traced)
 		     0));
 	write_service(line);
 	free(line);
-	bg = fork();
+	bg = th_fork();
 	if (bg == 0) {
 		struct th_result r = drive(cmd);
 

@@ -118,7 +118,7 @@ static unsigned start_server_at(struct in_addr at, void (*handle)(int c), bool c
 	cr_assert(eq(int, bind(fd, (struct sockaddr *)&a, sizeof(a)), 0));
 	cr_assert(eq(int, listen(fd, 128), 0));
 	getsockname(fd, (struct sockaddr *)&a, &alen);
-	t.upstream = fork();
+	t.upstream = th_fork();
 	if (t.upstream == 0) {
 		for (;;) {
 			int c = accept(fd, NULL, NULL);
@@ -160,7 +160,7 @@ static void start_proxy_argv(char *const argv[], int activation_fd)
 	size_t n = 0;
 
 	cr_assert(eq(int, pipe(out), 0));
-	t.proxy = fork();
+	t.proxy = th_fork();
 	if (t.proxy == 0) {
 		char *envp[16], fds[] = "LISTEN_FDS=1", pid[32];
 		size_t k = 0;
