@@ -18,6 +18,7 @@
 #define AF_INET 2
 #define AF_INET6 10
 #define AF_PACKET 17
+#define SOCK_DGRAM 2
 #define SOCK_RAW 3
 #define IPPROTO_TCP 6
 #define IPPROTO_UDP 17
@@ -341,19 +342,44 @@ int cell_sendmsg6(struct bpf_sock_addr *ctx)
 }
 
 /*
- * Every socket a process of a cell makes is the cell's (socket storage: the mark goes with the
- * socket): its own connects and datagrams may reach it; no raw or packet socket at all.
+ * A socket of a cell's is marked with the cell (socket storage, cell_owner_of: the mark goes
+ * with the socket): its own connects and datagrams may reach it. What can receive a connection
+ * or a datagram is marked: a socket a process of a cell binds (post_bind), and every UDP socket
+ * it makes (one that only connects is bound by the kernel, and answers come back to it); a
+ * TCP socket that only connects needs none (storage costs about a microsecond a socket).
  */
+static __always_inline void mark(struct bpf_sock *sk)
+{
+	struct cell_owner o = {};
+
+	if (policy_of(NULL, &o.cgroup))
+		bpf_sk_storage_get(&cell_owner_of, sk, &o, BPF_SK_STORAGE_GET_F_CREATE);
+}
+
+SEC("cgroup/post_bind4")
+int cell_post_bind4(struct bpf_sock *sk)
+{
+	mark(sk);
+	return ALLOW;
+}
+
+SEC("cgroup/post_bind6")
+int cell_post_bind6(struct bpf_sock *sk)
+{
+	mark(sk);
+	return ALLOW;
+}
+
+/* No raw or packet socket at all; UDP sockets marked (see mark). */
 SEC("cgroup/sock_create")
 int cell_sock_create(struct bpf_sock *sk)
 {
-	struct cell_owner o = {};
 	struct cell_counters *c;
 	__u64 cg = 0;
 
 	if (sk->type != SOCK_RAW && sk->family != AF_PACKET) {
-		if (policy_of(NULL, &o.cgroup))
-			bpf_sk_storage_get(&cell_owner_of, sk, &o, BPF_SK_STORAGE_GET_F_CREATE);
+		if (sk->type == SOCK_DGRAM && (sk->family == AF_INET || sk->family == AF_INET6))
+			mark(sk);
 		return ALLOW;
 	}
 	if (policy_of(NULL, &cg)) {

@@ -490,7 +490,7 @@ def attach_empty(obj, plain, pw):
     for f in (os.path.join(plain, "cgroup.procs"), os.path.join(cg, "cgroup.procs")):
         os.chown(f, pw.pw_uid, pw.pw_gid)
     subprocess.run(["bpftool", "prog", "loadall", obj, pins], check=True)
-    hooks = {"empty_connect4": "connect4",
+    hooks = {"empty_connect4": "connect4", "empty_post_bind4": "post_bind4",
              "empty_sock_create": "sock_create",
              "empty_egress": "cgroup_inet_egress", "empty_ingress": "cgroup_inet_ingress"}
     for prog, hook in hooks.items():

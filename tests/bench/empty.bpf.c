@@ -16,6 +16,12 @@ int empty_connect4(struct bpf_sock_addr *ctx)
 	return 1;
 }
 
+SEC("cgroup/post_bind4")
+int empty_post_bind4(struct bpf_sock *sk)
+{
+	return 1;
+}
+
 SEC("cgroup/sock_create")
 int empty_sock_create(struct bpf_sock *sk)
 {
