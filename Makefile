@@ -81,6 +81,8 @@ LIBCELL := $(BUILD)/libcell.a
 CELL := $(BUILD)/cell
 CELL_INIT := $(BUILD)/cell-init
 CELL_SESSION := $(BUILD)/cell-session
+SHIM := $(BUILD)/libcellshim.so
+PAM_MODULE := $(BUILD)/pam_cell.so
 UNIT := $(BUILD)/test-unit
 INTEG := $(BUILD)/test-integration
 
@@ -171,7 +173,6 @@ $(CELL_SESSION): $(BUILD)/module/cli/cell-session.o $(LIBCELL)
 
 # The LD_PRELOAD shim, loaded into every process of a proxy-mode cell: position-independent,
 # only its hooks exported, never built with the sanitizers (it goes into programs that are not).
-SHIM := $(BUILD)/libcellshim.so
 SHIM_SRC := $(sort $(wildcard shim/*.c)) module/lib/shimproto.c module/lib/fakeaddr.c
 SHIM_OBJ := $(SHIM_SRC:%.c=$(BUILD)/shim-obj/%.o)
 SHIM_CFLAGS = -std=gnu17 $(WARNINGS) $(CFLAGS) -fPIC -fvisibility=hidden -fno-strict-aliasing \
@@ -187,7 +188,6 @@ $(SHIM): $(SHIM_OBJ)
 # The PAM session module: libcell's objects again, position-independent, with the shared
 # libraries (it is loaded into sshd, su, login); never built with the sanitizers (its hosts
 # are not); only the two PAM entry points exported.
-PAM_MODULE := $(BUILD)/pam_cell.so
 PAM_CFLAGS = -std=gnu17 $(WARNINGS) $(CFLAGS) -fPIC -fno-strict-aliasing $(HARDENING)
 PAM_OBJ := $(LIB_SRC:%.c=$(BUILD)/pic/%.o) $(BUILD)/pic/module/pam/pam_cell.o
 $(BUILD)/pic/module/lib/bpf.o: $(BPF_SKEL)

@@ -231,11 +231,25 @@ struct keeper_program {
  * every uid and every gid of the target to be the tracer's (ptrace(2)). Its own files stay
  * the account's (by uid). Looked up before the fork.
  */
-static gid_t keeper_gid(void)
+static int keeper_gid(const struct passwd *pw, gid_t *ret, struct cell_diag *d)
 {
 	const struct group *gr = getgrnam("nogroup");
+	gid_t gid = gr ? gr->gr_gid : 65534;
+	struct groups g;
 
-	return gr ? gr->gr_gid : 65534;
+	if (groups_of(pw, &g) < 0)
+		return cell_diag_set(d, -E2BIG, NULL, NULL, "%s is in too many groups",
+				     pw->pw_name);
+	/* a group the account has (or may take: sg) would let its login trace the keeper */
+	for (int i = 0; i < g.n; i++)
+		if (g.list[i] == gid)
+			return cell_diag_set(
+				d, -EPERM, NULL, NULL,
+				"%s is in the group nogroup (%u), which a cell's keeper "
+				"runs as: no cell for an account that could trace it",
+				pw->pw_name, (unsigned)gid);
+	*ret = gid;
+	return 0;
 }
 
 /* For good: pw's uid, gid; no way back, no new privileges, not dumpable. */
@@ -365,21 +379,25 @@ static int keeper_program(const struct cell_syscell_args *a, bool proxy, struct 
 
 /*
  * Whether the keeper serves, within 10 s: a proxy says so on its stdout ("listening on"); sleep
- * closes the pipe by its exec, and is then alive (a keeper that failed before its exec ends,
- * which closes the pipe too).
+ * closes the pipe by its exec, and then runs the program opened for it (a keeper that failed
+ * before its exec ends, which closes the pipe too, or says 'x').
  */
-static bool keeper_ready(int fd, bool proxy, pid_t pid)
+static bool keeper_ready(int fd, const struct keeper_program *prog, pid_t pid)
 {
 	struct pollfd p = {fd, POLLIN, 0};
-	char c;
+	struct stat want, exe;
+	char c, path[64];
 	ssize_t n;
 
 	if (poll(&p, 1, 10000) != 1)
 		return false;
 	n = read(fd, &c, 1);
-	if (proxy)
-		return n == 1;
-	return n == 0 && waitpid(pid, NULL, WNOHANG) == 0;
+	if (prog->proxy)
+		return n == 1 && c == 'l';
+	/* (one that is on its way out has no program left: its exe is gone) */
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	return n == 0 && fstat(prog->fd, &want) == 0 && stat(path, &exe) == 0 &&
+	       exe.st_dev == want.st_dev && exe.st_ino == want.st_ino;
 }
 
 /* Where a system cell's shim settings are: named by its id (nothing to keep in its state). */
@@ -530,8 +548,9 @@ int cell_syscell_open(const struct cell_syscell_args *a, const struct passwd *pw
 		s.proxy_port = ntohs(sin.sin_port);
 		policy.proxy_port = s.proxy_port;
 	}
-	kgid = keeper_gid();
-	r = keeper_program(a, mode == CELL_NET_PROXY, &prog, d);
+	r = keeper_gid(pw, &kgid, d);
+	if (r >= 0)
+		r = keeper_program(a, mode == CELL_NET_PROXY, &prog, d);
 	if (r < 0)
 		return r;
 	if (pipe2(ready, O_CLOEXEC) < 0)
@@ -551,7 +570,7 @@ int cell_syscell_open(const struct cell_syscell_args *a, const struct passwd *pw
 	if (pid == 0)
 		keeper(pw, kgid, session->dir_fd, listen_fd, ready[1], &prog, a, cell);
 	close(ready[1]);
-	if (pid < 0 || !keeper_ready(ready[0], prog.proxy, pid)) {
+	if (pid < 0 || !keeper_ready(ready[0], &prog, pid)) {
 		r = pid < 0 ? -errno : -EIO;
 		close(ready[0]);
 		if (pid > 0) {

@@ -69,6 +69,7 @@ static struct {
 	int lock_fd; /* the suite's tests one at a time: they count the test user's pam cells */
 	struct th_stage stage;
 	bool shell_changed; /* the test user's login shell, to be /bin/bash again at teardown */
+	bool in_nogroup;    /* the test user in nogroup, to leave it at teardown */
 } t;
 
 /* Writes the test's service file with lines (MODULE in them: the staged module's path). */
@@ -123,11 +124,14 @@ static void setup(void)
 }
 
 static void login_shell(const char *shell);
+static void nogroup_member(bool member);
 
 static void teardown(void)
 {
 	if (t.shell_changed)
 		login_shell("/bin/bash");
+	if (t.in_nogroup)
+		nogroup_member(false);
 	if (t.service_path)
 		unlink(t.service_path);
 	if (t.upstream > 0) {
@@ -554,6 +558,62 @@ Test(pam, a_keeper_holds_only_the_cell_and_cannot_be_traced)
 	free(go);
 	free(attach);
 	free(outfile);
+	free(dir);
+}
+
+/* The test user in nogroup (a supplementary group), or not. */
+static void nogroup_member(bool member)
+{
+	char *argv[] = {(char *)"/usr/bin/gpasswd", (char *)(member ? "-a" : "-d"),
+			(char *)TH_TEST_USER, (char *)"nogroup", NULL};
+
+	th_run_ok(NULL, argv, (char *[]){NULL});
+	t.in_nogroup = member;
+}
+
+/*
+ * An account in the keeper's group could take that group for its real one (sg nogroup) and
+ * then trace the keeper, which runs outside the cell: no cell for it. The attack, in the
+ * session: sg nogroup, then ptrace(PTRACE_ATTACH) of the keeper.
+ */
+Test(pam, an_account_in_the_keepers_group_gets_no_cell)
+{
+	char *dir = th_join(t.tmp, "g"), *line, *log, script[1024];
+	char *cmd[] = {(char *)"/bin/sh", (char *)"-c", script, NULL};
+	struct th_result r;
+
+	free(th_write(dir, "attach.py", attach_py));
+	th_chown_r(dir, t.uid, t.gid);
+	snprintf(script, sizeof(script),
+		 "pgrep -u " TH_TEST_USER " -x -f 'sleep infinity' > %s/keeper; "
+		 "sg nogroup -c 'python3 %s/attach.py %s/keeper'",
+		 dir, dir, dir);
+	cr_assert(ge(int,
+		     asprintf(&line, "session required " MODULE " project=%s network=none", t.proj),
+		     0));
+	nogroup_member(true);
+	write_service(line);
+	r = drive(cmd);
+	cr_assert(eq(ptr, strstr(r.out, "attach 0 "), NULL), "the keeper was traced: %s", r.out);
+	cr_assert(eq(int, r.status, 1), "%s\n%s", r.out, r.err);
+	cr_assert(eq(int, r.status, 1), "%s\n%s", r.out, r.err);
+	th_result_done(&r);
+	r = open_logged(line, &log);
+	cr_assert(eq(int, r.status, 1), "%s\n%s", r.out, r.err);
+	cr_assert(not(eq(ptr,
+			 strstr(log, TH_TEST_USER " is in the group nogroup (65534), which a "
+						  "cell's keeper runs as"),
+			 NULL)),
+		  "%s", log);
+	th_result_done(&r);
+	free(log);
+	nogroup_member(false);
+	/* and without it, a cell as before */
+	r = drive(NULL);
+	cr_assert(eq(int, r.status, 0), "%s\n%s", r.out, r.err);
+	th_result_done(&r);
+	cr_assert(eq(uint, leftovers(), 0));
+	free(line);
 	free(dir);
 }
 
