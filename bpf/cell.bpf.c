@@ -284,9 +284,14 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, __u16 family, bool 
 	return DENY;
 }
 
+/* A unicast address of 127.0.0.0/8: not its broadcast address (127.255.255.255, which
+ * reaches every UDP socket of the port, another user's too) nor its network's (127.0.0.0,
+ * a broadcast on older kernels). */
 static __always_inline bool loopback4(__u32 addr_be)
 {
-	return (bpf_ntohl(addr_be) >> 24) == 127;
+	__u32 a = bpf_ntohl(addr_be);
+
+	return (a >> 24) == 127 && (a & 0xffffff) != 0 && (a & 0xffffff) != 0xffffff;
 }
 
 static __always_inline bool v4_mapped(const __u32 *a)

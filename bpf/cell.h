@@ -4,7 +4,7 @@
 
 /* Bumped when a program's behaviour or a map's layout changes: a newer loader replaces the
  * pinned programs of an older one in place. */
-#define CELL_BPF_VERSION 8
+#define CELL_BPF_VERSION 9
 
 #define CELL_LOCAL_PORTS_MAX 16
 /* cgroup levels searched above a socket's cgroup for its cell's policy */

@@ -372,6 +372,48 @@ Test(bpf, a_port_the_cell_bound_at_another_address_opens_no_one_elses_socket)
 	close(any);
 }
 
+/*
+ * A broadcast on loopback (127.255.255.255) reaches every UDP socket of its port, the host's
+ * on 0.0.0.0 too: a cell that binds the broadcast address itself (its own socket is then what
+ * a lookup finds) must still not send there. Returns the send's errno.
+ */
+static int broadcast_port;
+
+static int broadcast(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(broadcast_port)};
+	int fd = socket(AF_INET, SOCK_DGRAM, 0), one = 1;
+
+	inet_pton(AF_INET, "127.255.255.255", &a.sin_addr);
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &one, sizeof(one)) < 0 ||
+	    bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+		return 100;
+	return sendto(fd, "x", 1, 0, (struct sockaddr *)&a, sizeof(a)) < 0 ? errno : 0;
+}
+
+Test(bpf, a_broadcast_on_loopback_reaches_no_one_elses_socket)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t len = sizeof(a);
+	int host = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), one = 1;
+	char c;
+
+	/* the host's: 0.0.0.0, as UDP services that share their port have it */
+	cr_assert(eq(int, setsockopt(host, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)), 0));
+	cr_assert(eq(int, bind(host, (struct sockaddr *)&a, sizeof(a)), 0));
+	getsockname(host, (struct sockaddr *)&a, &len);
+	broadcast_port = ntohs(a.sin_port);
+	cr_assert(eq(int, in_cell(broadcast), EPERM));
+	cr_assert(eq(long, (long)recv(host, &c, 1, MSG_DONTWAIT), -1L));
+	/* nor by connect (a connected socket's datagrams the egress program judges) */
+	cr_assert(eq(int, from_cell(SOCK_DGRAM, "127.255.255.255", broadcast_port), EPERM));
+	/* the positive control: outside a cell the broadcast reaches the host's socket */
+	cr_assert(eq(int, broadcast(), 0));
+	cr_assert(eq(long, (long)recv(host, &c, 1, MSG_DONTWAIT), 1L));
+	close(host);
+}
+
 /* A non-loopback IPv4 address of this machine, or false. */
 static bool other_local_address(struct in_addr *ret)
 {
