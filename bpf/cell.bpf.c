@@ -244,7 +244,7 @@ static __always_inline bool cells_own(struct bpf_sock_addr *ctx, __u64 cg, __u16
  * network byte order (one word for IPv4, four for IPv6).
  */
 static __always_inline int decide(struct bpf_sock_addr *ctx, __u16 family, bool loopback,
-				  bool proxy_addr, const __u32 *addr, int addr_words, bool send)
+				  const __u32 *addr, int addr_words, bool send)
 {
 	__u16 port = bpf_ntohs((__u16)ctx->user_port);
 	__u8 protocol = (__u8)ctx->protocol;
@@ -258,10 +258,9 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, __u16 family, bool 
 		reason = CELL_DENY_NO_POLICY;
 	else if (!loopback)
 		reason = CELL_DENY_NOT_LOOPBACK;
-	/* the proxy at 127.0.0.1 only: another listener on its port at 127.0.0.2 or ::1 (someone
-	 * outside the cell's) is not the cell's proxy */
-	else if (!(protocol == IPPROTO_TCP && port && port == p->proxy_port && proxy_addr) &&
-		 !local_port(p, port) && !cells_own(ctx, cg, family, addr, port, protocol))
+	/* the proxy is the cell's by its socket (its session marks it), not by its port: whoever
+	 * listens there once it is gone, or at 127.0.0.2 or ::1, is not the cell's proxy */
+	else if (!local_port(p, port) && !cells_own(ctx, cg, family, addr, port, protocol))
 		reason = CELL_DENY_PORT;
 	if (!p) {
 		report(bpf_get_current_cgroup_id(), family, protocol, addr, addr_words, port,
@@ -308,7 +307,7 @@ static __always_inline int decide4(struct bpf_sock_addr *ctx, bool send)
 {
 	__u32 a = ctx->user_ip4;
 
-	return decide(ctx, AF_INET, loopback4(a), a == bpf_htonl(0x7f000001), &a, 1, send);
+	return decide(ctx, AF_INET, loopback4(a), &a, 1, send);
 }
 
 static __always_inline int decide6(struct bpf_sock_addr *ctx, bool send)
@@ -317,9 +316,8 @@ static __always_inline int decide6(struct bpf_sock_addr *ctx, bool send)
 
 	/* ::ffff:a.b.c.d reaches a.b.c.d: judged as IPv4 */
 	if (v4_mapped(a))
-		return decide(ctx, AF_INET, loopback4(a[3]), a[3] == bpf_htonl(0x7f000001), &a[3],
-			      1, send);
-	return decide(ctx, AF_INET6, loopback6(a), false, a, 4, send);
+		return decide(ctx, AF_INET, loopback4(a[3]), &a[3], 1, send);
+	return decide(ctx, AF_INET6, loopback6(a), a, 4, send);
 }
 
 SEC("cgroup/connect4")
@@ -528,8 +526,8 @@ static __always_inline bool parse_flow(struct __sk_buff *skb, struct flow *f)
 }
 
 /*
- * Whether the cell may send f: to its proxy (TCP to 127.0.0.1 at its port), to a listed local
- * port, or to a socket the cell made. The connect and sendmsg hooks judged the destination when
+ * Whether the cell may send f: to a listed local port, or to a socket of the cell's (one it
+ * made, or its proxy's). The connect and sendmsg hooks judged the destination when
  * the connection or the send began; this judges the receiver each time a connection is asked
  * for (every SYN, retransmissions too) and each datagram: a socket the cell bound and closed,
  * then a service of the host's on the same port, must not get what a connected UDP socket or a
@@ -547,9 +545,6 @@ static __always_inline bool receiver_ok(struct __sk_buff *skb, struct flow *f)
 	p = policy_of(skb, &cg);
 	if (!p)
 		return false;
-	if (f->protocol == IPPROTO_TCP && port == p->proxy_port && f->size == sizeof(f->t.ipv4) &&
-	    f->t.ipv4.daddr == bpf_htonl(0x7f000001))
-		return true;
 	if (local_port(p, port))
 		return true;
 	/* (the size a constant on each path: the verifier wants it bounded) */

@@ -4,7 +4,7 @@
 
 /* Bumped when a program's behaviour or a map's layout changes: a newer loader replaces the
  * pinned programs of an older one in place. */
-#define CELL_BPF_VERSION 9
+#define CELL_BPF_VERSION 10
 
 #define CELL_LOCAL_PORTS_MAX 16
 /* cgroup levels searched above a socket's cgroup for its cell's policy */
@@ -12,7 +12,9 @@
 
 /* cell_policy: cgroup id → what the cell's sockets may reach (ports in host byte order) */
 struct cell_policy {
-	__u16 proxy_port; /* TCP to loopback at this port: the cell's proxy (0: none) */
+	/* the cell's proxy's port (0: none), for the record: the programs know the proxy by its
+	 * socket, which its session marks as the cell's (cell_owner_of), not by the port */
+	__u16 proxy_port;
 	__u16 n_local_ports;
 	__u16 local_ports[CELL_LOCAL_PORTS_MAX]; /* TCP or UDP to loopback: network.local_ports */
 	__u32 flags;				 /* CELL_POLICY_* */
@@ -31,7 +33,8 @@ struct cell_counters {
 	__u64 sockets_denied; /* raw and packet sockets refused */
 };
 
-/* cell_owner_of (socket storage): the cell whose process bound the socket (a cgroup id) */
+/* cell_owner_of (socket storage): the cell whose process bound the socket, or whose proxy's
+ * socket it is (a cgroup id) */
 struct cell_owner {
 	__u64 cgroup;
 };

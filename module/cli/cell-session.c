@@ -5,9 +5,12 @@
  * argument is checked; the caller can open, and reap, cells under its own uid only. It serves
  * a closed table of requests:
  *
- *   cell-session open --id ID --status-fd FD [--proxy-port P] [--local-port P]... [--quiet]
+ *   cell-session open --id ID --status-fd FD [--proxy-fd FD] [--local-port P]... [--quiet]
  *                -- BWRAP [ARGS...]
- *       opens cell ID, runs BWRAP ARGS in it as the caller (privilege dropped for good,
+ *       opens cell ID, with the proxy's listening socket (TCP at 127.0.0.1) on --proxy-fd
+ *       as the one socket outside the cell its processes may connect to besides the listed
+ *       local ports (not the socket's port: whoever listens there once the proxy is gone is
+ *       not the cell's proxy), runs BWRAP ARGS in it as the caller (privilege dropped for good,
  *       no_new_privs), and waits, writing each denial the kernel reports for the cell to FD
  *       (a pipe or socket: never the terminal) as {"event":HEX}, the raw event (denial.h),
  *       while the caller reads; then closes the cell and writes its counters as one line of
@@ -80,6 +83,7 @@ struct request {
 	const char *id;
 	bool all; /* reap --all */
 	int status_fd;
+	int proxy_fd; /* the proxy's listening socket, or -1 */
 	struct cell_policy policy;
 	char **argv; /* bwrap and its arguments */
 };
@@ -134,6 +138,22 @@ static int status_fd_arg(const char *s, int *ret)
 	return 0;
 }
 
+/* The proxy's listening socket (cell_session_proxy_port), kept from bwrap and the cell. */
+static int proxy_fd_arg(const char *s, int *ret, __u16 *ret_port)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || !*s || v < 3 || v > 1024)
+		return -EINVAL;
+	if (cell_session_proxy_port((int)v, ret_port) < 0 || fcntl((int)v, F_SETFD, FD_CLOEXEC) < 0)
+		return -EINVAL;
+	*ret = (int)v;
+	return 0;
+}
+
 /* bwrap from the trusted list, owned by root and writable by no one else. */
 static bool bwrap_trusted(const char *path)
 {
@@ -151,7 +171,7 @@ static int parse(int argc, char *argv[], const char *verb, struct request *q)
 	static const struct option options[] = {
 		{"id", required_argument, NULL, 'i'},
 		{"status-fd", required_argument, NULL, 's'},
-		{"proxy-port", required_argument, NULL, 'p'},
+		{"proxy-fd", required_argument, NULL, 'p'},
 		{"local-port", required_argument, NULL, 'l'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"all", no_argument, NULL, 'a'},
@@ -161,6 +181,7 @@ static int parse(int argc, char *argv[], const char *verb, struct request *q)
 	int opt;
 
 	q->status_fd = -1;
+	q->proxy_fd = -1;
 	opterr = 0;
 	optind = 2;
 	while ((opt = getopt_long(argc, argv, "+", options, NULL)) >= 0) {
@@ -176,8 +197,9 @@ static int parse(int argc, char *argv[], const char *verb, struct request *q)
 				return -EINVAL;
 			}
 		} else if (open_verb && opt == 'p') {
-			if (port_arg(optarg, &q->policy.proxy_port) < 0) {
-				say("'%s' is not a port (1-65535)", optarg);
+			if (proxy_fd_arg(optarg, &q->proxy_fd, &q->policy.proxy_port) < 0) {
+				say("--proxy-fd '%s' is not a TCP socket listening at 127.0.0.1",
+				    optarg);
 				return -EINVAL;
 			}
 		} else if (open_verb && opt == 'l') {
@@ -320,6 +342,18 @@ static int run_open(const struct caller *c, const char *slice, const struct requ
 		else
 			say("cannot open cell '%s' in '%s': %s", q->id, slice, strerror(-r));
 		return EXIT_FAIL;
+	}
+	if (q->proxy_fd >= 0) {
+		r = cell_session_own_socket(s, q->proxy_fd);
+		/* (the cell needs it no more: the mark goes with the socket, which the caller has)
+		 */
+		close(q->proxy_fd);
+		if (r < 0) {
+			say("cannot make the proxy's socket the cell's: %s",
+			    r == -EEXIST ? "it is a cell's already" : strerror(-r));
+			cell_session_close(s, NULL);
+			return EXIT_FAIL;
+		}
 	}
 	pid = cell_session_fork(s, &pidfd);
 	if (pid == 0) {

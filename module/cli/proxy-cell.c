@@ -530,7 +530,6 @@ int cli_proxy_cell_launch(const struct cell_project *p, const struct cell_config
 					.proxy_port = port};
 	cell_running_save(&running);
 	session.id = id;
-	session.policy.proxy_port = port;
 	session.policy.n_local_ports = (__u16)c->network.n_local_ports;
 	for (size_t i = 0; i < c->network.n_local_ports; i++)
 		session.policy.local_ports[i] = c->network.local_ports[i];

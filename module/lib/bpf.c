@@ -467,6 +467,17 @@ int cell_bpf_policy_set(uint64_t cgroup, const struct cell_policy *p)
 	return bpf_map_update_elem(fd, &cgroup, p, BPF_ANY) < 0 ? -errno : 0;
 }
 
+int cell_bpf_own_socket(uint64_t cgroup, int sock)
+{
+	_cleanup_close_ int fd = map_fd("cell_owner_of");
+	struct cell_owner o = {cgroup};
+
+	if (fd < 0)
+		return fd;
+	/* (a socket's key is its descriptor; one of a cell's already stays that cell's) */
+	return bpf_map_update_elem(fd, &sock, &o, BPF_NOEXIST) < 0 ? -errno : 0;
+}
+
 /* Removes the cell's entry from the pinned map name; none is fine. */
 static int map_delete(const char *name, uint64_t cgroup)
 {

@@ -75,6 +75,13 @@ bool cell_bpf_has_unix_hooks(void);
 int cell_bpf_cgroup_id(const char *path, uint64_t *ret);
 int cell_bpf_policy_set(uint64_t cgroup, const struct cell_policy *p);
 int cell_bpf_policy_delete(uint64_t cgroup);
+/*
+ * Makes the socket sock a socket of the cell's own (cell_owner_of), as the programs make one the
+ * cell binds: its connections and datagrams may reach it. For a socket made outside the cell
+ * (its proxy's listening socket); -EEXIST if it is a cell's already. The mark goes with the
+ * socket: when it is closed, nothing on its port is the cell's.
+ */
+int cell_bpf_own_socket(uint64_t cgroup, int sock);
 /* The cell's counters, summed over CPUs (zero if it has none yet). */
 int cell_bpf_counters(uint64_t cgroup, struct cell_counters *ret);
 int cell_bpf_counters_delete(uint64_t cgroup);

@@ -311,6 +311,9 @@ static void reclaim_terminal(bool was_foreground)
 struct launch_fds {
 	int fd[16];
 	size_t n;
+	/* for a session: where in fd the environment's --args, cell-session's status pipe and
+	 * the proxy's socket (or -1) are */
+	int env_at, status_at, proxy_at;
 };
 
 static void launch_fds_done(struct launch_fds *f)
@@ -350,15 +353,15 @@ static int env_args(char **env)
 }
 
 /*
- * The descriptors bwrap gets (bwrap.h), then for a session: the environment's --args and
- * cell-session's status pipe, whose reading end goes to *ret_status.
+ * The descriptors bwrap gets (bwrap.h), then for a session: the environment's --args,
+ * cell-session's status pipe, whose reading end goes to *ret_status, and the proxy's socket.
  */
-static int open_fds(const struct cell_plan *p, bool session, struct launch_fds *f, int *ret_info,
-		    int *ret_ready, int *ret_status)
+static int open_fds(const struct cell_plan *p, const struct cell_launch_session *session,
+		    struct launch_fds *f, int *ret_info, int *ret_ready, int *ret_status)
 {
 	int pipefd[2], r;
 
-	if (p->n_files + 5 > ELEMENTSOF(f->fd))
+	if (p->n_files + 6 > ELEMENTSOF(f->fd))
 		return -E2BIG;
 	r = cell_seccomp_compile(&p->seccomp, &f->fd[f->n]);
 	if (r < 0)
@@ -383,33 +386,41 @@ static int open_fds(const struct cell_plan *p, bool session, struct launch_fds *
 	r = env_args(p->env);
 	if (r < 0)
 		return r;
+	f->env_at = (int)f->n;
 	f->fd[f->n++] = r;
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return negative_errno();
 	*ret_status = pipefd[0];
+	f->status_at = (int)f->n;
 	f->fd[f->n++] = pipefd[1];
+	if (session->listen_fd < 0)
+		return 0;
+	r = fcntl(session->listen_fd, F_DUPFD_CLOEXEC, 3);
+	if (r < 0)
+		return negative_errno();
+	f->proxy_at = (int)f->n;
+	f->fd[f->n++] = r;
 	return 0;
 }
 
 /*
- * cell-session open --id ID --status-fd N [--proxy-port P] [--local-port P]... [--quiet] --
- * BWRAP --args K ARGS...: the descriptors are the last two of f, as the child numbers them.
+ * cell-session open --id ID --status-fd N [--proxy-fd N] [--local-port P]... [--quiet] --
+ * BWRAP --args K ARGS...: the descriptors as the child numbers them (from 3, in f's order).
  */
-static int session_argv(const struct cell_launch_session *s, char **bwrap_argv, size_t n_fds,
-			char ***ret)
+static int session_argv(const struct cell_launch_session *s, char **bwrap_argv,
+			const struct launch_fds *f, char ***ret)
 {
 	_cleanup_strv_free_ char **argv = NULL;
-	char env_fd[16], status_fd[16], port[8];
+	char env_fd[16], status_fd[16], proxy_fd[16], port[8];
 	int r;
 
-	snprintf(env_fd, sizeof(env_fd), "%zu", 3 + n_fds - 2);
-	snprintf(status_fd, sizeof(status_fd), "%zu", 3 + n_fds - 1);
+	snprintf(env_fd, sizeof(env_fd), "%d", 3 + f->env_at);
+	snprintf(status_fd, sizeof(status_fd), "%d", 3 + f->status_at);
+	snprintf(proxy_fd, sizeof(proxy_fd), "%d", 3 + f->proxy_at);
 	r = cell_strv_extend_many(&argv, s->helper, "open", "--id", s->id, "--status-fd", status_fd,
 				  (char *)NULL);
-	if (r >= 0 && s->policy.proxy_port) {
-		snprintf(port, sizeof(port), "%u", (unsigned)s->policy.proxy_port);
-		r = cell_strv_extend_many(&argv, "--proxy-port", port, (char *)NULL);
-	}
+	if (r >= 0 && f->proxy_at >= 0)
+		r = cell_strv_extend_many(&argv, "--proxy-fd", proxy_fd, (char *)NULL);
 	for (size_t i = 0; r >= 0 && i < s->policy.n_local_ports; i++) {
 		snprintf(port, sizeof(port), "%u", (unsigned)s->policy.local_ports[i]);
 		r = cell_strv_extend_many(&argv, "--local-port", port, (char *)NULL);
@@ -456,8 +467,14 @@ static int start_and_wait(char **argv, char **envp, struct launch_fds *f, int in
 			close(f->fd[2]);
 			f->fd[1] = f->fd[2] = -1;
 			if (session) {
-				close(f->fd[f->n - 1]);
-				f->fd[f->n - 1] = -1;
+				close(f->fd[f->status_at]);
+				f->fd[f->status_at] = -1;
+				/* (only the proxy may hold its socket, so that its end refuses
+				 * connections) */
+				if (f->proxy_at >= 0) {
+					close(f->fd[f->proxy_at]);
+					f->fd[f->proxy_at] = -1;
+				}
 				if (session->started)
 					session->started(pid, session->data);
 			}
@@ -472,7 +489,8 @@ int cell_launch(const struct cell_plan *p, const char *bwrap, struct cell_launch
 		int *ret_status, int *ret_terminal_sig, struct cell_diag *diag)
 {
 	_cleanup_strv_free_ char **argv = NULL, **bwrap_argv = NULL;
-	_cleanup_(launch_fds_done) struct launch_fds fds = {.n = 0};
+	_cleanup_(launch_fds_done) struct launch_fds fds = {
+		.env_at = -1, .status_at = -1, .proxy_at = -1};
 	_cleanup_close_ int info_r = -1, ready_r = -1, status_r = -1;
 	_cleanup_free_ struct status_lines *st = NULL;
 	bool foreground = isatty(STDIN_FILENO) && tcgetpgrp(STDIN_FILENO) == getpgrp();
@@ -488,12 +506,12 @@ int cell_launch(const struct cell_plan *p, const char *bwrap, struct cell_launch
 	r = cell_bwrap_argv(bwrap, p, &bwrap_argv);
 	if (r < 0)
 		return cell_diag_set(diag, r, NULL, NULL, "out of memory");
-	r = open_fds(p, session != NULL, &fds, &info_r, &ready_r, &status_r);
+	r = open_fds(p, session, &fds, &info_r, &ready_r, &status_r);
 	if (r < 0)
 		return cell_diag_set(diag, r, NULL, NULL, "cannot prepare the cell: %s",
 				     strerror(-r));
 	if (session) {
-		r = session_argv(session, bwrap_argv, fds.n, &argv);
+		r = session_argv(session, bwrap_argv, &fds, &argv);
 		if (r < 0)
 			return cell_diag_set(diag, r, NULL, NULL, "out of memory");
 	} else {

@@ -18,8 +18,10 @@ struct cell_launch_session {
 	struct cell_policy policy;
 	void (*started)(pid_t helper, void *data);    /* cell-session runs: record its pid */
 	void (*denied)(const char *line, void *data); /* a denial's line (denial.h) */
-	/* if set: called once, when listen_fd (a listening socket) has a first connection */
+	/* if set: called once, when listen_fd has a first connection */
 	void (*connection)(void *data);
+	/* the proxy's listening socket (TCP at 127.0.0.1), or -1: cell-session makes it the one
+	 * socket outside the cell that the cell's processes may connect to (--proxy-fd) */
 	int listen_fd;
 	void *data;
 	char *record; /* out: cell-session's JSON line about the closed cell, if it wrote one */

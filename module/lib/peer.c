@@ -5,6 +5,7 @@
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
@@ -18,6 +19,9 @@
 struct cell_peer {
 	int fd; /* NETLINK_SOCK_DIAG */
 	uint32_t seq;
+	/* lo's index: a socket bound to a device is found only by a question that names the
+	 * device (a client of a cell's on lo, SO_BINDTODEVICE); one bound to none, by any */
+	uint32_t lo;
 };
 
 int cell_peer_new(struct cell_peer **ret)
@@ -33,6 +37,7 @@ int cell_peer_new(struct cell_peer **ret)
 		free(p);
 		return r;
 	}
+	p->lo = if_nametoindex("lo");
 	*ret = p;
 	return 0;
 }
@@ -47,12 +52,13 @@ void cell_peer_free(struct cell_peer *p)
 
 /* The request for the socket whose own end is from and whose other end is to. */
 static void request_for(struct inet_diag_req_v2 *req, const struct sockaddr_storage *from,
-			const struct sockaddr_storage *to)
+			const struct sockaddr_storage *to, uint32_t dev)
 {
 	*req = (struct inet_diag_req_v2){
 		.sdiag_family = (uint8_t)from->ss_family,
 		.sdiag_protocol = IPPROTO_TCP,
 		.idiag_states = ~0U,
+		.id.idiag_if = dev,
 		.id.idiag_cookie = {INET_DIAG_NOCOOKIE, INET_DIAG_NOCOOKIE},
 	};
 	if (from->ss_family == AF_INET) {
@@ -140,7 +146,7 @@ int cell_peer_cgroup(struct cell_peer *p, int fd, uint64_t *ret)
 	if (self.ss_family != AF_INET && self.ss_family != AF_INET6)
 		return -EAFNOSUPPORT;
 	/* the peer's socket: its own end is our peer, its other end is us */
-	request_for(&q.req, &peer, &self);
+	request_for(&q.req, &peer, &self, p->lo);
 	q.h.nlmsg_seq = ++p->seq;
 	if (sendto(p->fd, &q, sizeof(q), 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0)
 		return negative_errno();

@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -239,6 +241,34 @@ int cell_session_open(const char *slice, uid_t uid, const char *id, const struct
 	}
 	*ret = TAKE_PTR(s);
 	return 0;
+}
+
+int cell_session_proxy_port(int fd, uint16_t *ret)
+{
+	struct sockaddr_in a;
+	socklen_t len = sizeof(a);
+	int domain = 0, type = 0, protocol = 0, listening = 0;
+	socklen_t n = sizeof(int);
+	struct stat st;
+
+	if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode))
+		return -ENOTSOCK;
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &n) < 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &n) < 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &n) < 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &n) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &len) < 0)
+		return negative_errno();
+	if (domain != AF_INET || type != SOCK_STREAM || protocol != IPPROTO_TCP || !listening ||
+	    len != sizeof(a) || a.sin_addr.s_addr != htonl(INADDR_LOOPBACK) || !a.sin_port)
+		return -EINVAL;
+	*ret = ntohs(a.sin_port);
+	return 0;
+}
+
+int cell_session_own_socket(const struct cell_session *s, int fd)
+{
+	return cell_bpf_own_socket(s->cgroup, fd);
 }
 
 int cell_session_events_fd(const struct cell_session *s)

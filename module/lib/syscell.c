@@ -565,6 +565,18 @@ int cell_syscell_open(const struct cell_syscell_args *a, const struct passwd *pw
 		return cell_diag_set(d, r, NULL, NULL, "cannot open the cell: %s",
 				     problem ? problem : strerror(-r));
 	}
+	/* its proxy is this socket, not whatever listens on its port once the proxy is gone */
+	if (listen_fd >= 0) {
+		r = cell_session_own_socket(session, listen_fd);
+		if (r < 0) {
+			close(ready[0]);
+			close(ready[1]);
+			cell_session_close(session, NULL);
+			return cell_diag_set(d, r, NULL, NULL,
+					     "cannot make the proxy's socket the cell's: %s",
+					     strerror(-r));
+		}
+	}
 	snprintf(cell, sizeof(cell), "%s/%u-%s", slice, (unsigned)pw->pw_uid, s.id);
 	pid = fork();
 	if (pid == 0)

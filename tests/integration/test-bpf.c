@@ -110,6 +110,8 @@ static void setup(void)
 	policy.n_local_ports = 1;
 	policy.local_ports[0] = b.local_port;
 	cr_assert(eq(int, cell_bpf_policy_set(b.cgid, &policy), 0));
+	/* the proxy is the cell's by its socket, as a session makes it */
+	cr_assert(eq(int, cell_bpf_own_socket(b.cgid, b.proxy), 0));
 }
 
 static void teardown(void)

@@ -105,6 +105,11 @@ static const char net_py[] =
 	"        s.sendall(b'GET /hello HTTP/1.0\\r\\nHost: x\\r\\n\\r\\n')\n"
 	"        return s.recv(64).split(b' ')[1].decode()\n"
 	"    except OSError as e: return 'errno %d' % e.errno\n"
+	"def lofetch(url):\n"
+	"    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b'lo')\n"
+	"    s.connect(('127.0.0.1', int(os.environ['HTTP_PROXY'].rsplit(':', 1)[1])))\n"
+	"    s.sendall(b'GET %s HTTP/1.0\\r\\n\\r\\n' % url.encode())\n"
+	"    return s.recv(64).split(b' ')[1].decode()\n"
 	"def proxy(addr='127.0.0.1'):\n"
 	"    return tcp(addr, os.environ['HTTP_PROXY'].rsplit(':', 1)[1])\n"
 	"def listening():\n"
@@ -123,8 +128,14 @@ static const char net_py[] =
 	"    op, *args = a.split()\n"
 	"    if op == 'sleep': time.sleep(float(args[0])); print('slept'); continue\n"
 	"    if op == 'pid': print(os.getpid(), flush=True); continue\n"
+	"    if op == 'wait':\n"
+	"        for _ in range(400):\n"
+	"            if os.path.exists(args[0]): break\n"
+	"            time.sleep(0.05)\n"
+	"        continue\n"
 	"    print({'tcp': tcp, 'udp': udp, 'unix': unix, 'sock': sock, 'own': own, 'fetch': fetch,"
-	" 'proxy': proxy, 'listening': listening, 'raw': raw, 'squat': squat, 'hold': hold}[op](*args),"
+	" 'proxy': proxy, 'listening': listening, 'raw': raw, 'squat': squat, 'hold': hold,"
+	" 'lofetch': lofetch}[op](*args),"
 	" flush=True)\n";
 
 static const char upstream_py[] =
@@ -936,11 +947,15 @@ Test(session, the_helper_refuses_crafted_arguments)
 		{"open", "--id", "-x", "--status-fd", "1", "--", "/usr/bin/bwrap"},
 		{"open", "--id", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "--status-fd",
 		 "1", "--", "/usr/bin/bwrap"},
-		{"open", "--id", "ok", "--status-fd", "1", "--proxy-port", "0", "--",
+		{"open", "--id", "ok", "--status-fd", "1", "--proxy-fd", "0", "--",
 		 "/usr/bin/bwrap"},
-		{"open", "--id", "ok", "--status-fd", "1", "--proxy-port", "65536", "--",
+		{"open", "--id", "ok", "--status-fd", "1", "--proxy-fd", "1", "--",
 		 "/usr/bin/bwrap"},
-		{"open", "--id", "ok", "--status-fd", "1", "--proxy-port", "-1", "--",
+		{"open", "--id", "ok", "--status-fd", "1", "--proxy-fd", "99", "--",
+		 "/usr/bin/bwrap"},
+		{"open", "--id", "ok", "--status-fd", "1", "--proxy-fd", "-1", "--",
+		 "/usr/bin/bwrap"},
+		{"open", "--id", "ok", "--status-fd", "1", "--proxy-port", "8080", "--",
 		 "/usr/bin/bwrap"},
 		{"open", "--id", "ok", "--status-fd", "1", "--local-port", "99999999999999999999",
 		 "--", "/usr/bin/bwrap"},
@@ -950,7 +965,7 @@ Test(session, the_helper_refuses_crafted_arguments)
 		{"open", "--id", "ok", "--status-fd", "0", "--", "/usr/bin/bwrap"},
 		{"open", "--id", "ok", "--status-fd", "99", "--", "/usr/bin/bwrap"},
 		{"open", "--id", "ok", "--", "/usr/bin/bwrap"},
-		{"reap", "--id", "ok", "--status-fd", "1", "--proxy-port", "80"},
+		{"reap", "--id", "ok", "--status-fd", "1", "--proxy-fd", "1"},
 		{"exec", "/bin/sh"},
 	};
 
@@ -1425,8 +1440,9 @@ static char *running_record(void)
 	return text;
 }
 
-/* The port of the proxy of the one running cell, once it has started (10 s at most). */
-static unsigned started_proxy_port(void)
+/* The port of the proxy of the one running cell, once it has started (10 s at most); its pid
+ * in *ret_pid if not NULL. */
+static unsigned started_proxy(pid_t *ret_pid)
 {
 	unsigned port = 0;
 	pid_t proxy = 0;
@@ -1443,6 +1459,8 @@ static unsigned started_proxy_port(void)
 		free(record);
 	}
 	cr_assert(gt(int, proxy, 0), "the proxy did not start");
+	if (ret_pid)
+		*ret_pid = proxy;
 	return port;
 }
 
@@ -1467,7 +1485,7 @@ Test(session, a_cells_proxy_refuses_everyone_outside_the_cell)
 	int fd, status;
 
 	run = th_spawn_as(t.uid, t.gid, t.proj, argv, t.env);
-	proxy_port = started_proxy_port();
+	proxy_port = started_proxy(NULL);
 	snprintf(req, sizeof(req),
 		 "GET http://registry.test:%u/hello HTTP/1.1\r\nHost: registry.test:%u\r\n\r\n",
 		 t.port, t.port);
@@ -1494,6 +1512,90 @@ Test(session, a_cells_proxy_refuses_everyone_outside_the_cell)
 	th_result_done(&r);
 	cr_assert(eq(int, waitpid(run, &status, 0), run));
 	cr_assert(eq(int, status, 0));
+}
+
+/*
+ * Another user's listener, at 127.0.0.1:port once it is free: accepts for 5 s, in a child;
+ * returns when it listens. The child exits 1 if anything connected, else 0.
+ */
+static pid_t squatter(unsigned port)
+{
+	int ready[2];
+	char c;
+	pid_t pid;
+
+	cr_assert(eq(int, pipe(ready), 0));
+	pid = th_fork();
+	if (pid == 0) {
+		struct sockaddr_in a = {.sin_family = AF_INET,
+					.sin_port = htons((uint16_t)port),
+					.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		struct pollfd p = {.events = POLLIN};
+		int one = 1;
+
+		if (setresgid(65534, 65534, 65534) < 0 || setresuid(65534, 65534, 65534) < 0)
+			_exit(3);
+		p.fd = socket(AF_INET, SOCK_STREAM, 0);
+		setsockopt(p.fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		/* the port is free once the proxy's socket is closed */
+		for (int i = 0; bind(p.fd, (struct sockaddr *)&a, sizeof(a)) < 0; i++) {
+			if (i == 400)
+				_exit(4);
+			usleep(25000);
+		}
+		if (listen(p.fd, 8) < 0 || write(ready[1], "1", 1) != 1)
+			_exit(5);
+		_exit(poll(&p, 1, 5000) == 1 ? 1 : 0);
+	}
+	close(ready[1]);
+	cr_assert(eq(long, (long)read(ready[0], &c, 1), 1L), "the squatter could not listen");
+	close(ready[0]);
+	return pid;
+}
+
+/*
+ * The cell's proxy is its socket, not its port: when the proxy is gone, another user who
+ * listens on its port gets nothing of the cell's (its connections would carry what the cell
+ * asks of its proxy, credentials and all).
+ */
+Test(session, another_users_listener_on_a_dead_proxys_port_is_not_the_cells_proxy)
+{
+	char *go = th_join(t.proj, "go");
+	char *argv[] = {t.cell,
+			(char *)"run",
+			(char *)"--",
+			(char *)"/usr/bin/python3",
+			(char *)"net.py",
+			(char *)"proxy",
+			(char *)"wait go",
+			(char *)"proxy",
+			NULL};
+	char *outfile = th_join(t.tmp, "squat.out"), *out;
+	pid_t proxy, squat, bg = th_fork();
+	unsigned port;
+	int status;
+
+	if (bg == 0) {
+		struct th_result r;
+
+		th_run_as(t.uid, t.gid, t.proj, argv, t.env, &r);
+		free(th_write(t.tmp, "squat.out", r.out));
+		_exit(0);
+	}
+	port = started_proxy(&proxy);
+	cr_assert(eq(int, kill(proxy, SIGKILL), 0));
+	squat = squatter(port);
+	free(th_write(t.proj, "go", ""));
+	cr_assert(eq(int, waitpid(bg, NULL, 0), bg));
+	cr_assert(eq(int, waitpid(squat, &status, 0), squat));
+	out = th_read(outfile);
+	/* the first connection started the proxy; the one after its end is refused */
+	cr_assert(eq(str, out, (char *)"ok\nerrno 1\n"));
+	cr_assert(eq(int, WEXITSTATUS(status), 0), "the other user's listener got a connection");
+	unlink(go);
+	free(out);
+	free(outfile);
+	free(go);
 }
 
 /*
@@ -1529,7 +1631,7 @@ Test(session, a_cells_proxy_is_not_fooled_by_a_socket_bound_to_a_device)
 	/* the cell: a server on 127.0.0.1:X, and its proxy started */
 	snprintf(hold, sizeof(hold), "hold %u", (unsigned)ntohs(a.sin_port));
 	run = th_spawn_as(t.uid, t.gid, t.proj, argv, t.env);
-	proxy_port = started_proxy_port();
+	proxy_port = started_proxy(NULL);
 	a.sin_port = htons((uint16_t)proxy_port);
 	cr_assert(eq(int, connect(fd, (struct sockaddr *)&a, sizeof(a)), 0), "%s", strerror(errno));
 	snprintf(req, sizeof(req),
@@ -1543,6 +1645,18 @@ Test(session, a_cells_proxy_is_not_fooled_by_a_socket_bound_to_a_device)
 	cr_assert(eq(int, strncmp(buf, "HTTP/1.1 403 ", 13), 0), "%s", buf);
 	cr_assert(eq(int, waitpid(run, &status, 0), run));
 	cr_assert(eq(int, status, 0));
+}
+
+/* ...and a client of the cell's that binds its socket to lo (SO_BINDTODEVICE) is found, and
+ * served. */
+Test(session, a_cells_client_bound_to_lo_is_served_by_its_proxy)
+{
+	char *probes[] = {probe("lofetch http://registry.test:%u/hello", t.port), NULL};
+	struct th_result r = in_cell(probes);
+
+	cr_assert(eq(str, r.out, (char *)"200\n"), "stderr: %s", r.err);
+	th_result_done(&r);
+	free(probes[0]);
 }
 
 Test(session, the_proxy_starts_at_the_cells_first_connection)
