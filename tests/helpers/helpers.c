@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,12 +24,32 @@
 #include "macro.h"
 #include "path.h"
 
+/*
+ * Where tests make their directories: $TMPDIR, else /tmp, else /var/tmp, on a mount that lets
+ * programs run, and as root setuid ones too (the staged cell-session, the escape suite's
+ * probe): a /tmp mounted nosuid (a tmpfs, as many machines have it) would quietly turn every
+ * proxy cell into a cell without network.
+ */
+static const char *test_base(void)
+{
+	const char *bases[] = {getenv("TMPDIR"), "/tmp", "/var/tmp"};
+	unsigned long refused = ST_NOEXEC | (geteuid() == 0 ? ST_NOSUID : 0);
+	struct statvfs vfs;
+
+	for (size_t i = 0; i < ELEMENTSOF(bases); i++)
+		if (bases[i] && *bases[i] && statvfs(bases[i], &vfs) == 0 &&
+		    !(vfs.f_flag & refused))
+			return bases[i];
+	cr_fatal("no directory for tests: $TMPDIR, /tmp and /var/tmp are all mounted noexec%s",
+		 geteuid() == 0 ? " or nosuid" : "");
+	return NULL;
+}
+
 char *th_mkdtemp(void)
 {
-	const char *base = getenv("TMPDIR");
 	char *t;
 
-	if (asprintf(&t, "%s/cell-test-XXXXXX", base && *base ? base : "/tmp") < 0)
+	if (asprintf(&t, "%s/cell-test-XXXXXX", test_base()) < 0)
 		cr_fatal("out of memory");
 	if (!mkdtemp(t))
 		cr_fatal("mkdtemp: %s", strerror(errno));

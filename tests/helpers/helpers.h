@@ -6,7 +6,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-/* A fresh directory under $TMPDIR (or /tmp); removed with th_rm_rf. Aborts the test on failure. */
+/* A fresh directory under $TMPDIR, /tmp or /var/tmp (the first that runs programs, and as root
+ * setuid ones); removed with th_rm_rf. Aborts the test on failure. */
 char *th_mkdtemp(void);
 void th_rm_rf(const char *path);
 /* Writes text to dir/name (creating parent directories); returns the full path. */
