@@ -2,9 +2,11 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "config.h"
 #include "diag.h"
+#include "instance.h"
 #include "macro.h"
 #include "plan.h"
 #include "project.h"
@@ -25,7 +27,8 @@ struct cli_command {
 	const char *summary;
 };
 
-const struct cli_command *cli_command_find(const char *name);
+/* Registers the command table cli_usage() reads (main() does, first). */
+void cli_usage_table(const struct cli_command *commands, size_t n);
 
 /* Prints "usage: cell VERB ARGS" and the summary, to stdout or stderr. */
 void cli_usage(const char *verb, bool to_stderr);
@@ -76,39 +79,21 @@ int cli_become_user(const struct cli_cell_options *o);
  */
 int cli_cell_open(const struct cli_cell_options *o, struct cell_project **ret_project,
 		  struct cell_config **ret_config, char **ret_cwd);
-/* Builds the plan for command; prints problems and returns an exit code, or -1. */
-/* The cell's shell: config's shell, else a non-empty $SHELL, else /bin/sh. */
-const char *cli_shell(const struct cell_config *c);
-/* The LD_PRELOAD shim in a cell whose proxy is on 127.0.0.1:port (none if not built). */
-int cli_add_shim(struct cell_plan *plan, const struct cell_config *c, uint16_t port);
-int cli_cell_plan(const struct cell_project *p, const struct cell_config *c, const char *cwd,
-		  char *const *command, struct cell_plan **ret);
+/* The plan a cell of p would have for command (cell explain, doctor --escape); prints problems
+ * and returns an exit code, or -1. */
+int cli_plan_preview(const struct cell_project *p, const struct cell_config *c,
+		     char *const *command, struct cell_plan **ret);
 /*
- * Runs a plan: reaps cells cut short, falls back from network.mode "proxy" to "none" (with a
- * notice) where no kernel-enforced cell can be opened, prints the plan's notices, starts it,
- * returns the cell's exit status.
+ * Opens a cell of p (instance.h); on failure prints why and returns the exit code
+ * (CELL_EXIT_CONFIG when the config is at fault), else -1 and the cell in *ret.
  */
-int cli_cell_launch(const struct cell_project *p, const struct cell_config *c,
-		    struct cell_plan *plan);
-/* cell-session, if this process can open cells with it; else NULL and why not. */
-char *cli_session_helper(const char **why);
-/*
- * Closes the user's cells whose cell command and keeper are gone, and records them; with
- * verbose, says which. Returns how many.
- */
-unsigned cli_reap_cells(bool verbose);
-/*
- * What the kernel has counted so far for the user's open cells: cell-session's lines
- * ({"id":ID,"connects_allowed":N,...}, one a cell), or NULL without a helper to ask.
- */
-struct cell_stats;
-char *cli_live_cells(void);
-/* Adds cell id's counts from cli_live_cells()'s lines (live may be NULL) to s; false if none. */
-bool cli_live_counters(const char *live, const char *id, struct cell_stats *s);
-/* A network.mode "proxy" cell: its proxy, cell-session, the ledger record (proxy-cell.c). */
-int cli_proxy_cell_launch(const struct cell_project *p, const struct cell_config *c,
-			  struct cell_plan *plan, const char *bwrap, const char *helper,
-			  int *ret_status, int *ret_terminal_sig, struct cell_diag *d);
+int cli_instance_open(const struct cell_project *p, const struct cell_config *c,
+		      const struct cell_instance_args *a, struct cell_instance **ret);
+/* Prints the plan's notices, runs the cell, closes it; returns the cell's exit status. */
+int cli_instance_run(struct cell_instance *inst);
+/* Both: a cell of p, from open to close; the exit code. */
+int cli_cell_run(const struct cell_project *p, const struct cell_config *c,
+		 const struct cell_instance_args *a);
 /* The hidden command that makes cell doctor --escape's attempts inside the cell. */
 #define CELL_ESCAPE_PROBE_VERB "__escape-probe"
 /*

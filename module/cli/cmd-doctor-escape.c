@@ -273,7 +273,7 @@ static int default_project(struct escape_run *run, struct cell_project **ret_pro
 	const char *tmp = getenv("TMPDIR"), *why = NULL;
 	int r;
 
-	helper = cli_session_helper(&why);
+	helper = cell_host_helper(&why);
 	if (asprintf(&dir, "%s/cell-escape-XXXXXX", tmp && tmp[0] == '/' ? tmp : "/tmp") < 0 ||
 	    asprintf(&json, "{\"name\": \"escape-check\", \"network\": {\"mode\": \"%s\"}}\n",
 		     helper ? "proxy" : "none") < 0)
@@ -360,7 +360,7 @@ static int plan_probe(const struct escape_run *run, const struct cell_project *p
 		fprintf(stderr, "cell: %s\n", strerror(-r));
 		return CELL_EXIT_FAILURE;
 	}
-	return cli_cell_plan(p, c, p->root, argv, ret);
+	return cli_plan_preview(p, c, argv, ret);
 }
 
 /* The probe's lines (out, changed) to the attempts they answer, in order: whether all got one. */
@@ -405,7 +405,8 @@ static int run_probe(struct escape_run *run, const struct cell_project *p,
 
 		if (null < 0 || dup2(null, STDIN_FILENO) < 0 || dup2(pipes[1], STDOUT_FILENO) < 0)
 			_exit(CELL_EXIT_FAILURE);
-		_exit(cli_cell_launch(p, c, plan));
+		_exit(cli_cell_run(
+			p, c, &(struct cell_instance_args){.cwd = p->root, .command = plan->argv}));
 	}
 	close(pipes[1]);
 	/* as system(3) does: Ctrl-C is the cell's (it ends the probe), then we clean up */
@@ -484,16 +485,14 @@ static int report(const struct escape_run *run)
 	return counts[OPEN] ? CELL_EXIT_FAILURE : CELL_EXIT_OK;
 }
 
-/* The network a cell of this plan gets here (cell_launch falls back as cli_cell_launch does). */
-static const char *network_words(const struct cell_plan *plan)
+/* The network a cell of this plan gets here (the plan has it, fallback included). */
+static const char *network_words(const struct cell_plan *plan, const struct cell_config *c)
 {
-	_cleanup_free_ char *helper = NULL;
-	const char *why;
-
-	if (plan->net_mode != CELL_NET_PROXY)
-		return cell_net_mode_to_string(plan->net_mode);
-	helper = cli_session_helper(&why);
-	return helper ? "proxy, kernel-enforced" : "none, as proxy needs cell-session setuid root";
+	if (plan->net_mode == CELL_NET_PROXY)
+		return "proxy, kernel-enforced";
+	if (c->network.mode == CELL_NET_PROXY)
+		return "none, as proxy needs cell-session setuid root";
+	return cell_net_mode_to_string(plan->net_mode);
 }
 
 int cli_doctor_escape(const struct cli_cell_options *o)
@@ -524,7 +523,7 @@ int cli_doctor_escape(const struct cli_cell_options *o)
 	if (r >= 0)
 		return r;
 	printf("cell doctor --escape: %s cell of %s (network: %s)\n",
-	       run.default_root ? "a default" : "the", p->root, network_words(plan));
+	       run.default_root ? "a default" : "the", p->root, network_words(plan, c));
 	r = run_probe(&run, p, c, plan);
 	if (r >= 0)
 		return r;

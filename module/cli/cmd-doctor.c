@@ -184,7 +184,7 @@ static void check_network(void)
 	struct utsname u = {0};
 	char what[512];
 
-	helper = cli_session_helper(&why);
+	helper = cell_host_helper(&why);
 	if (helper) {
 		snprintf(what, sizeof(what),
 			 "network: proxy cells are kernel-enforced (BPF) through %s%s", helper,

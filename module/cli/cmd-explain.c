@@ -112,7 +112,7 @@ static int print_cell(const struct cell_project *p, const struct cell_config *c,
 	size_t n;
 	int r;
 
-	r = cli_cell_plan(p, c, p->root, command, &plan);
+	r = cli_plan_preview(p, c, command, &plan);
 	if (r >= 0)
 		return r;
 	if (cell_bwrap_find(&bwrap) < 0)

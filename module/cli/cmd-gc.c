@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "running.h"
 #include "commands.h"
 #include "macro.h"
 #include "process.h"
@@ -13,7 +14,7 @@
 static int gc_all(const char *cmd)
 {
 	const char *why = NULL;
-	_cleanup_free_ char *helper = cli_session_helper(&why), *out = NULL;
+	_cleanup_free_ char *helper = cell_host_helper(&why), *out = NULL;
 	char *argv[] = {helper, (char *)"reap", (char *)"--all", (char *)"--status-fd", (char *)"1",
 			NULL};
 	unsigned n = 0;
@@ -50,13 +51,19 @@ static int gc_all(const char *cmd)
 	return CELL_EXIT_OK;
 }
 
+static void say_closed(const struct cell_running *c, void *data)
+{
+	(void)data;
+	printf("closed cell %s of %s\n", c->id, c->name);
+}
+
 int cmd_gc(int argc, char *argv[])
 {
 	bool all = argc == 2 && streq(argv[1], "--all");
 
 	if (argc > 1 && !all)
 		return cli_bad_usage(argv[0], "unexpected argument '%s'", argv[1]);
-	if (cli_reap_cells(true) == 0)
+	if (cell_network_bpf_reap(say_closed, NULL) == 0)
 		printf("no cell to close\n");
 	return all ? gc_all(argv[0]) : CELL_EXIT_OK;
 }

@@ -35,12 +35,10 @@ int cmd_login_shell(int argc, char *argv[])
 {
 	_cleanup_project_ struct cell_project *p = NULL;
 	_cleanup_config_ struct cell_config *c = NULL;
-	_cleanup_plan_ struct cell_plan *plan = NULL;
 	_cleanup_diag_ struct cell_diag d = {0};
 	struct cell_config_env env = cell_config_env_from_process();
 	const char *root = getenv("CELL_ROOT"), *command = NULL;
 	char *shell_argv[4] = {NULL}, id[64];
-	unsigned port = 0;
 	int opt, r;
 
 	opterr = 0;
@@ -75,21 +73,8 @@ int cmd_login_shell(int argc, char *argv[])
 	shell_argv[0] = (char *)inner_shell(c);
 	shell_argv[1] = (char *)(command ? "-c" : "-l");
 	shell_argv[2] = (char *)command;
-	r = cli_cell_plan(p, c, p->root, shell_argv, &plan);
-	if (r >= 0)
-		return r;
 	/* the host's network, as the session's cell lets it: its proxy, and nothing else */
-	plan->net_mode = CELL_NET_HOST;
-	for (size_t i = 0; i < CELL_PROXY_VARS; i++)
-		if (getenv(cell_proxy_vars[i]) &&
-		    cell_plan_setenv(plan, cell_proxy_vars[i], getenv(cell_proxy_vars[i])) < 0)
-			return CELL_EXIT_FAILURE;
-	if (getenv("CELL_ID") && cell_plan_setenv(plan, "CELL_ID", getenv("CELL_ID")) < 0)
-		return CELL_EXIT_FAILURE;
-	/* and the cell's own shim, for clients that ignore the proxy's variables */
-	if (getenv("HTTP_PROXY") &&
-	    sscanf(getenv("HTTP_PROXY"), "http://127.0.0.1:%u", &port) == 1 && port > 0 &&
-	    port < 65536 && cli_add_shim(plan, c, (uint16_t)port) < 0)
-		return CELL_EXIT_FAILURE;
-	return cli_cell_launch(p, c, plan);
+	return cli_cell_run(
+		p, c,
+		&(struct cell_instance_args){.cwd = p->root, .command = shell_argv, .login = true});
 }

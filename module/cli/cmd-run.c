@@ -9,7 +9,6 @@ int cmd_run(int argc, char *argv[])
 {
 	_cleanup_project_ struct cell_project *p = NULL;
 	_cleanup_config_ struct cell_config *c = NULL;
-	_cleanup_plan_ struct cell_plan *plan = NULL;
 	_cleanup_free_ char *cwd = NULL;
 	struct cli_cell_options o = {0};
 	int r;
@@ -22,8 +21,6 @@ int cmd_run(int argc, char *argv[])
 	r = cli_cell_open(&o, &p, &c, &cwd);
 	if (r >= 0)
 		return r;
-	r = cli_cell_plan(p, c, cwd, argv + optind, &plan);
-	if (r >= 0)
-		return r;
-	return cli_cell_launch(p, c, plan);
+	return cli_cell_run(p, c,
+			    &(struct cell_instance_args){.cwd = cwd, .command = argv + optind});
 }

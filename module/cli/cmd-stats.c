@@ -49,7 +49,7 @@ static int merge_open(const struct cell_running *c, void *data)
 	struct merge *m = data;
 
 	if (streq(c->project, m->project) && cell_process_alive(c->keeper, c->keeper_start) &&
-	    cli_live_counters(m->live, c->id, &m->stats))
+	    cell_network_bpf_live_counters(m->live, c->id, &m->stats))
 		m->open++;
 	return 0;
 }
@@ -206,7 +206,7 @@ int cmd_stats(int argc, char *argv[])
 			m.bad == 1 ? "" : "s", path, m.bad == 1 ? "is" : "are");
 	/* and the cells still open, as far as the kernel has counted them */
 	m.project = p->id;
-	m.live = live = cli_live_cells();
+	m.live = live = cell_network_bpf_live();
 	cell_running_list(merge_open, &m);
 	cell_stats_sort(s);
 	if (json) {

@@ -62,7 +62,7 @@ static int show(const struct cell_running *c, void *data)
 {
 	struct listing *l = data;
 	struct cell_stats s = {0};
-	bool live = cli_live_counters(l->live, c->id, &s);
+	bool live = cell_network_bpf_live_counters(l->live, c->id, &s);
 	time_t start = (time_t)c->start;
 	char when[32] = "?", counts[96] = "-";
 	struct tm tm;
@@ -108,7 +108,7 @@ int cmd_status(int argc, char *argv[])
 	}
 	if (optind < argc)
 		return cli_bad_usage(argv[0], "unexpected argument '%s'", argv[optind]);
-	live = cli_live_cells();
+	live = cell_network_bpf_live();
 	l.live = live;
 	if (!l.json)
 		printf("%-22s %-16s %-19s %-9s %7s %6s  %s\n", "cell", "project", "since", "state",

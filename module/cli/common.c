@@ -19,11 +19,25 @@
 #include "user.h"
 #include "xdg.h"
 
+/* The command table, as main() registers it: usage words come from it, without this file
+ * knowing the commands. */
+static const struct cli_command *table;
+static size_t table_len;
+
+void cli_usage_table(const struct cli_command *commands, size_t n)
+{
+	table = commands;
+	table_len = n;
+}
+
 void cli_usage(const char *verb, bool to_stderr)
 {
-	const struct cli_command *c = cli_command_find(verb);
+	const struct cli_command *c = NULL;
 	FILE *f = to_stderr ? stderr : stdout;
 
+	for (size_t i = 0; i < table_len && !c; i++)
+		if (streq(table[i].name, verb))
+			c = &table[i];
 	if (!c)
 		return;
 	fprintf(f, "usage: cell %s%s%s\n", c->name, c->args[0] ? " " : "", c->args);
@@ -317,66 +331,25 @@ int cli_cell_open(const struct cli_cell_options *o, struct cell_project **ret_pr
 	return -1;
 }
 
-const char *cli_shell(const struct cell_config *c)
-{
-	const char *shell = c->shell ? c->shell : getenv("SHELL");
-
-	return shell && *shell ? shell : "/bin/sh";
-}
-
-/*
- * cell itself in the cell, at its own path, for the shell hook in the user's rc files there
- * (eval "$(cell hook bash)") and cell status: bound read-only unless the system directories
- * bring it already, or it is the project's own (a build of cell, which must stay writable).
- */
-static int add_self(struct cell_plan *plan, const char *root)
-{
-	static const char *const system[] = {"/usr/", "/bin/", "/sbin/",     "/lib",
-					     "/etc/", "/opt/", "/nix/store/"};
-	_cleanup_free_ char *self = realpath("/proc/self/exe", NULL);
-
-	if (!self)
-		return 0;
-	for (size_t i = 0; i < ELEMENTSOF(system); i++)
-		if (!strncmp(self, system[i], strlen(system[i])))
-			return 0;
-	if (cell_path_is_below(self, root))
-		return 0;
-	return cell_mount_plan_add(&plan->mounts, CELL_OP_RO_BIND, self, self, "cell itself");
-}
-
-int cli_cell_plan(const struct cell_project *p, const struct cell_config *c, const char *cwd,
-		  char *const *command, struct cell_plan **ret)
+int cli_plan_preview(const struct cell_project *p, const struct cell_config *c,
+		     char *const *command, struct cell_plan **ret)
 {
 	_cleanup_diag_ struct cell_diag d = {0};
-	_cleanup_free_ char *state = NULL, *init = NULL;
-	struct cell_config_env env = cell_config_env_from_process();
-	struct cell_plan_input in;
-	extern char **environ;
+	_cleanup_host_ struct cell_host host = {0};
 	int r;
 
-	r = cell_xdg_dir(CELL_XDG_STATE, &state);
+	r = cell_host_probe(&host);
 	if (r < 0) {
 		fprintf(stderr, "cell: cannot find your state directory: %s\n", strerror(-r));
 		return CELL_EXIT_FAILURE;
 	}
-	r = cell_launch_find_helper("cell-init", &init);
-	if (r < 0) {
-		fprintf(stderr, "cell: cell-init is missing (looked beside cell and in %s)\n",
-			init ? init : "libexec");
+	if (!host.init) {
+		fprintf(stderr, "cell: cell-init is missing (looked beside cell and in libexec)\n");
 		return CELL_EXIT_FAILURE;
 	}
-	in = (struct cell_plan_input){
-		.cwd = cwd,
-		.command = command,
-		.environ = environ,
-		.home = env.home,
-		.user = env.user,
-		.shell = cli_shell(c),
-		.state_home = state,
-		.init = init,
-	};
-	r = cell_plan_build(p, c, &in, ret, &d);
+	r = cell_instance_preview(p, c, &host,
+				  &(struct cell_instance_args){.cwd = p->root, .command = command},
+				  ret, &d);
 	if (r < 0) {
 		if (d.message)
 			cli_print_diag(&d);
@@ -384,46 +357,37 @@ int cli_cell_plan(const struct cell_project *p, const struct cell_config *c, con
 			fprintf(stderr, "cell: cannot plan the cell: %s\n", strerror(-r));
 		return r == -ENOMEM ? CELL_EXIT_FAILURE : CELL_EXIT_CONFIG;
 	}
-	if (add_self(*ret, p->root) < 0) {
-		cell_plan_free(*ret);
-		*ret = NULL;
-		return CELL_EXIT_FAILURE;
-	}
 	return -1;
 }
 
-int cli_cell_launch(const struct cell_project *p, const struct cell_config *c,
-		    struct cell_plan *plan)
+int cli_instance_open(const struct cell_project *p, const struct cell_config *c,
+		      const struct cell_instance_args *a, struct cell_instance **ret)
 {
 	_cleanup_diag_ struct cell_diag d = {0};
-	_cleanup_free_ char *bwrap = NULL, *helper = NULL;
-	int status = 0, terminal_sig = 0, r;
-	const char *why = NULL;
+	struct cell_instance *inst = NULL;
+	int r;
 
-	cli_reap_cells(false);
-	if (plan->net_mode == CELL_NET_PROXY && !(helper = cli_session_helper(&why))) {
-		char *notice;
-
-		plan->net_mode = CELL_NET_NONE;
-		if (asprintf(
-			    &notice,
-			    "network.mode \"proxy\" needs the kernel's help, and %s; this cell has "
-			    "no network (as with \"none\")",
-			    why) < 0 ||
-		    cell_strv_consume(&plan->notices, notice) < 0)
-			return CELL_EXIT_FAILURE;
-	}
-	for (size_t i = 0; plan->notices && plan->notices[i]; i++)
-		fprintf(stderr, "cell: %s\n", plan->notices[i]);
-	r = cell_bwrap_find(&bwrap);
+	r = cell_instance_open(p, c, a, &inst, &d);
 	if (r < 0) {
-		fprintf(stderr, "cell: bubblewrap is not installed (apt-get install bubblewrap)\n");
-		return CELL_EXIT_FAILURE;
+		bool config = inst && inst->plan_failed && r != -ENOMEM;
+
+		cli_print_diag(&d);
+		cell_instance_close(inst);
+		return config ? CELL_EXIT_CONFIG : CELL_EXIT_FAILURE;
 	}
-	if (helper)
-		r = cli_proxy_cell_launch(p, c, plan, bwrap, helper, &status, &terminal_sig, &d);
-	else
-		r = cell_launch(plan, bwrap, NULL, &status, &terminal_sig, &d);
+	*ret = inst;
+	return -1;
+}
+
+int cli_instance_run(struct cell_instance *inst)
+{
+	_cleanup_diag_ struct cell_diag d = {0};
+	int status = 0, terminal_sig = 0, r;
+
+	for (size_t i = 0; inst->plan->notices && inst->plan->notices[i]; i++)
+		fprintf(stderr, "cell: %s\n", inst->plan->notices[i]);
+	r = cell_instance_run(inst, &status, &terminal_sig, &d);
+	cell_instance_close(inst);
 	if (r < 0) {
 		cli_print_diag(&d);
 		return r == -ECHILD ? CELL_EXIT_CELL : CELL_EXIT_FAILURE;
@@ -437,4 +401,13 @@ int cli_cell_launch(const struct cell_project *p, const struct cell_config *c,
 		raise(terminal_sig);
 	}
 	return status;
+}
+
+int cli_cell_run(const struct cell_project *p, const struct cell_config *c,
+		 const struct cell_instance_args *a)
+{
+	struct cell_instance *inst = NULL;
+	int r = cli_instance_open(p, c, a, &inst);
+
+	return r >= 0 ? r : cli_instance_run(inst);
 }

@@ -51,7 +51,7 @@ static const struct cli_command escape_probe = {
 	CELL_ESCAPE_PROBE_VERB, cmd_escape_probe, "ATTEMPT...",
 	"Make cell doctor --escape's attempts, in the cell it opened"};
 
-const struct cli_command *cli_command_find(const char *name)
+static const struct cli_command *command_find(const char *name)
 {
 	for (size_t i = 0; i < ELEMENTSOF(commands); i++)
 		if (streq(commands[i].name, name))
@@ -73,7 +73,7 @@ int cmd_help(int argc, char *argv[])
 	if (argc > 2)
 		return cli_bad_usage(argv[0], "unexpected argument '%s'", argv[2]);
 	if (argc == 2 && !streq(argv[1], "--help") && !streq(argv[1], "-h")) {
-		if (!cli_command_find(argv[1]))
+		if (!command_find(argv[1]))
 			return cli_bad_usage(argv[0], "unknown command '%s'", argv[1]);
 		cli_usage(argv[1], false);
 		return CELL_EXIT_OK;
@@ -117,6 +117,7 @@ int main(int argc, char *argv[])
 	enum cell_log_level l;
 	int c;
 
+	cli_usage_table(commands, ELEMENTSOF(commands));
 	if (level && cell_log_parse_level(level, &l) >= 0)
 		cell_log_set_level(l);
 	/* a login shell by the name cell-login-shell ("-cell-login-shell" from login and sshd) */
@@ -145,7 +146,7 @@ int main(int argc, char *argv[])
 		help(stderr);
 		return CELL_EXIT_USAGE;
 	}
-	cmd = cli_command_find(argv[optind]);
+	cmd = command_find(argv[optind]);
 	if (!cmd) {
 		const char *s = suggest_command(argv[optind]);
 

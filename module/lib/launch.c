@@ -27,46 +27,10 @@
 #include "quote.h"
 #include "strv.h"
 
-#ifndef CELL_LIBEXECDIR
-#define CELL_LIBEXECDIR "/usr/local/libexec/cell"
-#endif
-
 /* Signals a cell's command should get when cell is sent them; bwrap itself ignores them. */
 static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
 
 extern char **environ;
-
-static int helper_at(const char *dir, const char *rel, const char *name, char **ret)
-{
-	_cleanup_free_ char *d = rel ? cell_path_join(dir, rel) : strdup(dir), *path = NULL;
-	struct stat st;
-
-	if (!d || !(path = cell_path_join(d, name)))
-		return -ENOMEM;
-	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
-		return -ENOENT;
-	/* "bin/../libexec" reads badly in ps and in the cell's mounts */
-	*ret = realpath(path, NULL);
-	return *ret ? 0 : negative_errno();
-}
-
-int cell_launch_find_helper(const char *name, char **ret)
-{
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	int r = -ENOENT;
-
-	if (n > 0) {
-		self[n] = '\0';
-		cell_path_dirname(self);
-		r = helper_at(self, NULL, name, ret);
-		if (r == -ENOENT)
-			r = helper_at(self, "../libexec/cell", name, ret);
-	}
-	if (r == -ENOENT)
-		r = helper_at(CELL_LIBEXECDIR, NULL, name, ret);
-	return r;
-}
 
 static int memfd_with(const char *name, const char *content, size_t len)
 {

@@ -38,8 +38,3 @@ struct cell_launch_session {
  */
 int cell_launch(const struct cell_plan *p, const char *bwrap, struct cell_launch_session *session,
 		int *ret_status, int *ret_terminal_sig, struct cell_diag *diag);
-/*
- * A helper program (cell-init, cell-session) next to the running cell binary (a build tree),
- * else in ../libexec/cell from it (an installed prefix), else in the compiled-in libexec.
- */
-int cell_launch_find_helper(const char *name, char **ret);

@@ -5,9 +5,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mounts.h"
 #include "path.h"
 #include "plan.h"
+#include "shellrc.h"
+#include "shimproto.h"
 #include "strv.h"
+
+/* Where a cell finds what its cell command keeps for it. */
+#define CELL_NOTICES_PATH "/run/cell/notices"
+#define CELL_LEAVE_PATH "/run/cell/leave"
 
 /* The variables passed from outside unless a config adds more (env.pass). */
 static const char *const env_default_pass[] = {
@@ -37,6 +44,7 @@ void cell_plan_free(struct cell_plan *plan)
 	cell_strv_free(plan->argv);
 	free(plan->init);
 	free(plan->shim);
+	free(plan->notices_path);
 	cell_strv_free(plan->notices);
 	cell_strv_free(plan->warnings);
 	free(plan);
@@ -200,6 +208,184 @@ static int collect_warnings(struct cell_plan *plan, const struct cell_config *c,
 	return r;
 }
 
+/*
+ * The network in effect: the config's, but "proxy" needs cell-session (the kernel's help) and
+ * falls back to "none" without it, saying so; a login's cell has the login's network (host,
+ * confined by the session's cell).
+ */
+enum cell_net_mode cell_plan_net_mode(const struct cell_config *c, const struct cell_host *host,
+				      bool login)
+{
+	if (login)
+		return CELL_NET_HOST;
+	if (c->network.mode == CELL_NET_PROXY && !host->helper)
+		return CELL_NET_NONE;
+	return c->network.mode;
+}
+
+static int net_mode(struct cell_plan *plan, const struct cell_config *c,
+		    const struct cell_plan_input *in)
+{
+	char *notice;
+
+	plan->net_mode = cell_plan_net_mode(c, in->host, in->login);
+	if (plan->net_mode == c->network.mode || in->login)
+		return 0;
+	if (asprintf(&notice,
+		     "network.mode \"proxy\" needs the kernel's help, and %s; this cell has no "
+		     "network (as with \"none\")",
+		     in->host->why) < 0)
+		return -ENOMEM;
+	return cell_strv_consume(&plan->notices, notice);
+}
+
+/*
+ * cell itself in the cell, at its own path, for the shell hook in the user's rc files there
+ * (eval "$(cell hook bash)") and cell status: bound read-only unless the system directories
+ * bring it already, or it is the project's own (a build of cell, which must stay writable).
+ */
+static int add_self(struct cell_plan *plan, const char *root, const char *self)
+{
+	static const char *const system[] = {"/usr/", "/bin/", "/sbin/",     "/lib",
+					     "/etc/", "/opt/", "/nix/store/"};
+
+	if (!self)
+		return 0;
+	for (size_t i = 0; i < ELEMENTSOF(system); i++)
+		if (!strncmp(self, system[i], strlen(system[i])))
+			return 0;
+	if (cell_path_is_below(self, root))
+		return 0;
+	return cell_mount_plan_add(&plan->mounts, CELL_OP_RO_BIND, self, self, "cell itself");
+}
+
+/* NAME's value in env, or NULL. */
+static const char *env_get(char *const *env, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (size_t i = 0; env && env[i]; i++)
+		if (!strncmp(env[i], name, n) && env[i][n] == '=')
+			return env[i] + n + 1;
+	return NULL;
+}
+
+/*
+ * The LD_PRELOAD shim, for clients that ignore the proxy variables: bound read-only at
+ * CELL_SHIM_PATH, with its settings (the proxy's port, and the variables a program started with
+ * a cleaned-up environment is to keep) at CELL_SHIM_CONF_PATH. A build without it runs the cell
+ * without it.
+ */
+static int add_shim(struct cell_plan *plan, const struct cell_config *c, const char *lib,
+		    uint16_t port)
+{
+	char *env[CELL_PROXY_VARS + 2] = {NULL}, text[4096];
+	size_t n = 0;
+	int r;
+
+	if (!lib)
+		return 0;
+	/* cell-init puts it in the command's environment (--preload), not in its own */
+	env[n++] = (char *)"LD_PRELOAD=" CELL_SHIM_PATH;
+	for (size_t i = 0; i < CELL_PROXY_VARS; i++) {
+		size_t len = strlen(cell_proxy_vars[i]);
+
+		for (size_t k = 0; plan->env && plan->env[k]; k++)
+			if (!strncmp(plan->env[k], cell_proxy_vars[i], len) &&
+			    plan->env[k][len] == '=')
+				env[n++] = plan->env[k];
+	}
+	r = cell_shim_conf_format(port, c->network.local_ports, c->network.n_local_ports, env, text,
+				  sizeof(text));
+	if (r >= 0)
+		r = cell_plan_add_file(plan, CELL_SHIM_CONF_PATH, text);
+	if (r >= 0 && !(plan->shim = strdup(lib)))
+		r = -ENOMEM;
+	return r;
+}
+
+/*
+ * A proxy cell: the proxy's variables, the shim, and the notices file (the proxy's and the
+ * kernel's denials, a line each, for the shell hook to show at the prompt).
+ */
+static int add_proxy(struct cell_plan *plan, const struct cell_project *p,
+		     const struct cell_config *c, const struct cell_plan_input *in)
+{
+	char url[64];
+	int r = 0;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u", (unsigned)in->proxy_port);
+	for (size_t i = 0; r >= 0 && i < CELL_PROXY_VARS; i++)
+		r = env_set(&plan->env, cell_proxy_vars[i],
+			    i < CELL_PROXY_URL_VARS ? url : CELL_NO_PROXY);
+	if (r >= 0)
+		r = add_shim(plan, c, in->host->shim, in->proxy_port);
+	if (r < 0)
+		return r;
+	if (asprintf(&plan->notices_path, "%s/projects/%s/notices-%s", in->host->state_home, p->id,
+		     in->id) < 0) {
+		plan->notices_path = NULL;
+		return -ENOMEM;
+	}
+	r = cell_mount_plan_add(&plan->mounts, CELL_OP_RO_BIND, plan->notices_path,
+				CELL_NOTICES_PATH, "the cell's notices");
+	return r < 0 ? r : env_set(&plan->env, "CELL_NOTICES", CELL_NOTICES_PATH);
+}
+
+/* A login's cell: the session's proxy variables and CELL_ID, and the shim for its proxy. */
+static int add_login_network(struct cell_plan *plan, const struct cell_config *c,
+			     const struct cell_plan_input *in)
+{
+	const char *proxy = env_get(in->environ, "HTTP_PROXY"), *id;
+	unsigned port = 0;
+	int r = 0;
+
+	for (size_t i = 0; r >= 0 && i < CELL_PROXY_VARS; i++) {
+		const char *v = env_get(in->environ, cell_proxy_vars[i]);
+
+		if (v)
+			r = env_set(&plan->env, cell_proxy_vars[i], v);
+	}
+	id = env_get(in->environ, "CELL_ID");
+	if (r >= 0 && id)
+		r = env_set(&plan->env, "CELL_ID", id);
+	if (r >= 0 && proxy && sscanf(proxy, "http://127.0.0.1:%u", &port) == 1 && port > 0 &&
+	    port < 65536)
+		r = add_shim(plan, c, in->host->shim, (uint16_t)port);
+	return r;
+}
+
+/* cell enter: the shell with its prompt marked, in place of the command. */
+static int add_shell(struct cell_plan *plan, const char *shell)
+{
+	struct cell_shellrc rc;
+	int r = 0;
+
+	cell_shellrc_for(shell, &rc);
+	cell_strv_free(plan->argv);
+	plan->argv = NULL;
+	for (size_t i = 0; r >= 0 && i < ELEMENTSOF(rc.argv) && rc.argv[i]; i++)
+		r = cell_strv_extend(&plan->argv, rc.argv[i]);
+	for (size_t i = 0; r >= 0 && i < ELEMENTSOF(rc.files) && rc.files[i].dest; i++)
+		r = cell_plan_add_file(plan, rc.files[i].dest, rc.files[i].content);
+	if (r >= 0 && rc.env_name)
+		r = env_set(&plan->env, rc.env_name, rc.env_value);
+	return r;
+}
+
+/* cell enter --leave-to: the shell hook's file, and where the outer shell was (cd -). */
+static int add_leave(struct cell_plan *plan, const struct cell_plan_input *in)
+{
+	int r = cell_mount_plan_add(&plan->mounts, CELL_OP_BIND, in->leave_path, CELL_LEAVE_PATH,
+				    "the shell hook");
+
+	if (r >= 0)
+		r = env_set(&plan->env, "CELL_LEAVE", CELL_LEAVE_PATH);
+	if (r >= 0 && in->oldpwd && in->oldpwd[0] == '/')
+		r = env_set(&plan->env, "CELL_OLDPWD", in->oldpwd);
+	return r;
+}
+
 int cell_plan_build(const struct cell_project *p, const struct cell_config *c,
 		    const struct cell_plan_input *in, struct cell_plan **ret,
 		    struct cell_diag *diag)
@@ -212,7 +398,7 @@ int cell_plan_build(const struct cell_project *p, const struct cell_config *c,
 	r = plan_new(&plan);
 	if (r < 0)
 		return r;
-	if (asprintf(&state_dir, "%s/projects/%s", in->state_home, p->id) < 0)
+	if (asprintf(&state_dir, "%s/projects/%s", in->host->state_home, p->id) < 0)
 		return -ENOMEM;
 	mi = (struct cell_mounts_input){.root = p->root, .home = in->home, .state_dir = state_dir};
 	r = cell_mounts_plan(c, &mi, &plan->mounts, diag);
@@ -224,7 +410,9 @@ int cell_plan_build(const struct cell_project *p, const struct cell_config *c,
 	/* inside the project the directory is kept; from elsewhere (-C DIR) the cell starts at the
 	 * root */
 	plan->cwd = strdup(in->cwd && cell_path_is_below(in->cwd, p->root) ? in->cwd : p->root);
-	plan->init = strdup(in->init);
+	if (!in->host->init)
+		return cell_diag_set(diag, -ENOENT, NULL, NULL, "cell-init is missing");
+	plan->init = strdup(in->host->init);
 	if (!plan->name || !plan->hostname || !plan->cwd || !plan->init)
 		return -ENOMEM;
 	for (size_t i = 0; in->command && in->command[i]; i++)
@@ -234,7 +422,6 @@ int cell_plan_build(const struct cell_project *p, const struct cell_config *c,
 		return cell_diag_set(diag, -EINVAL, NULL, NULL, "no command to run");
 	plan->seccomp = (struct cell_seccomp_options){c->hardening.allow_userns,
 						      c->hardening.allow_io_uring};
-	plan->net_mode = c->network.mode;
 	if (c->limits.memory || c->limits.pids) {
 		r = cell_strv_extend(
 			&plan->notices,
@@ -243,7 +430,19 @@ int cell_plan_build(const struct cell_project *p, const struct cell_config *c,
 		if (r < 0)
 			return r;
 	}
-	r = build_env(plan, p, c, in);
+	r = net_mode(plan, c, in);
+	if (r >= 0)
+		r = build_env(plan, p, c, in);
+	if (r >= 0)
+		r = add_self(plan, p->root, in->host->self);
+	if (r >= 0 && plan->net_mode == CELL_NET_PROXY)
+		r = add_proxy(plan, p, c, in);
+	if (r >= 0 && in->login)
+		r = add_login_network(plan, c, in);
+	if (r >= 0 && in->interactive)
+		r = add_shell(plan, in->shell);
+	if (r >= 0 && in->leave_path)
+		r = add_leave(plan, in);
 	if (r >= 0)
 		r = collect_warnings(plan, c, in->home);
 	if (r < 0)

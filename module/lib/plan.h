@@ -2,9 +2,11 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "config.h"
 #include "diag.h"
+#include "host.h"
 #include "mounts.h"
 #include "project.h"
 #include "seccomp.h"
@@ -17,7 +19,9 @@ struct cell_plan_file {
 
 /*
  * Everything that decides how a cell runs, validated, and nothing done yet: phase two of
- * JSON → plan → executor. cell explain prints it; cell_launch() runs it.
+ * JSON → plan → executor. It is complete when cell_plan_build() returns it (what the cell
+ * contains is decided from the config and what the host offers, nothing is added later):
+ * cell explain prints it; cell_launch() runs it.
  */
 struct cell_plan {
 	char *name;
@@ -30,10 +34,12 @@ struct cell_plan {
 	char **argv;		     /* what runs in the cell */
 	enum cell_net_mode net_mode; /* the mode in effect */
 	struct cell_seccomp_options seccomp;
-	char *init;	 /* host path of cell-init */
-	char *shim;	 /* host path of libcellshim.so, bound at CELL_SHIM_PATH (NULL: none) */
-	char **notices;	 /* things the user should know before the cell starts */
-	char **warnings; /* risky choices the config made, for cell explain */
+	char *init;	    /* host path of cell-init */
+	char *shim;	    /* host path of libcellshim.so, bound at CELL_SHIM_PATH (NULL: none) */
+	char *notices_path; /* host path of the notices file, bound at /run/cell/notices (a proxy
+			       cell's: the proxy's and the kernel's denials; else NULL) */
+	char **notices;	    /* things the user should know before the cell starts */
+	char **warnings;    /* risky choices the config made, for cell explain */
 };
 
 struct cell_plan_input {
@@ -42,14 +48,25 @@ struct cell_plan_input {
 	char *const *environ; /* the environment outside */
 	const char *home;     /* the user's home */
 	const char *user;
-	const char *shell;	/* the shell the cell's SHELL names */
-	const char *state_home; /* $XDG_STATE_HOME/cell */
-	const char *init;	/* host path of cell-init */
+	const char *shell;	      /* the shell the cell's SHELL names */
+	const struct cell_host *host; /* what this machine offers (host.h) */
+	const char *id;		      /* the cell's id ("ID" where none is open: cell explain) */
+	uint16_t proxy_port;	      /* its proxy's port, once the socket is made (else 0) */
+	bool interactive;	/* cell enter: the shell, its prompt marked, replaces command */
+	const char *leave_path; /* cell enter --leave-to FILE: bound at /run/cell/leave */
+	const char *oldpwd;	/* the outer shell's directory, for cd - in the cell */
+	/* cell login-shell: the login's cell (pam_cell) confines the network; the cell gets the
+	 * session's proxy variables, CELL_ID and the shim for its proxy */
+	bool login;
 };
 
 int cell_plan_build(const struct cell_project *p, const struct cell_config *c,
 		    const struct cell_plan_input *in, struct cell_plan **ret,
 		    struct cell_diag *diag);
+/* The network a cell of config c has on this host: the config's, but "proxy" needs cell-session
+ * (none without it), and a login's cell has the host's (its own cell confines it). */
+enum cell_net_mode cell_plan_net_mode(const struct cell_config *c, const struct cell_host *host,
+				      bool login);
 /* Sets NAME=value in the cell's environment, replacing an earlier value. */
 int cell_plan_setenv(struct cell_plan *plan, const char *name, const char *value);
 /* Adds a generated read-only file at dest. */

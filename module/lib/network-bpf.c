@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * network.mode "proxy": the cell's own proxy, started as the user, and the cell opened by
- * cell-session so that the kernel lets its sockets reach that proxy only (DESIGN §3, §4).
- * When the cell is over, its record (the kernel's counters) goes to the project's ledger;
- * the proxy writes its per-host counts there itself.
+ * network.mode "proxy", enforced by the kernel: the cell's own proxy, started as the user at the
+ * cell's first connection, and the cell opened by cell-session so that the kernel lets its
+ * sockets reach that proxy only (DESIGN §3, §4). When the cell is over, its record (the
+ * kernel's counters) goes to the project's ledger; the proxy writes its per-host counts there
+ * itself.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,26 +14,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "cli.h"
 #include "denial.h"
 #include "fileio.h"
-#include "launch.h"
-#include "log.h"
 #include "ledger.h"
+#include "log.h"
+#include "network.h"
 #include "process.h"
 #include "proxy.h"
 #include "reqlog.h"
 #include "running.h"
 #include "session.h"
-#include "shimproto.h"
 #include "stats.h"
 #include "strv.h"
 #include "xdg.h"
@@ -41,30 +37,6 @@
 #define PROXY_STOP_MS 5000
 
 extern char **environ;
-
-char *cli_session_helper(const char **why)
-{
-	_cleanup_free_ char *helper = NULL;
-	struct statvfs vfs;
-	struct stat st;
-
-	if (cell_launch_find_helper("cell-session", &helper) < 0) {
-		*why = "cell-session is not installed";
-		return NULL;
-	}
-	if (getuid() == 0 && geteuid() == 0)
-		return TAKE_PTR(helper);
-	if (stat(helper, &st) < 0 || st.st_uid != 0 || !(st.st_mode & S_ISUID)) {
-		*why = "cell-session is not setuid root (make install SETUID=1), and cell is not "
-		       "running as root";
-		return NULL;
-	}
-	if (statvfs(helper, &vfs) == 0 && (vfs.f_flag & ST_NOSUID)) {
-		*why = "cell-session is on a nosuid mount";
-		return NULL;
-	}
-	return TAKE_PTR(helper);
-}
 
 /* Waits up to ms for pid, our child, to exit; kills it if it does not. */
 static void wait_bounded(pid_t pid, int ms)
@@ -245,7 +217,8 @@ static void reap(const struct cell_running *c, const char *helper, bool keep_emp
 struct reaping {
 	char *helper; /* looked for at the first cell to reap: most calls find none */
 	bool looked;
-	bool verbose;
+	void (*closed)(const struct cell_running *c, void *data);
+	void *data;
 	unsigned n;
 };
 
@@ -260,20 +233,20 @@ static int reap_if_orphaned(const struct cell_running *c, void *data)
 	    cell_process_alive(c->keeper, c->keeper_start))
 		return 0;
 	if (!g->looked) {
-		g->helper = cli_session_helper(&why);
+		g->helper = cell_host_helper(&why);
 		g->looked = true;
 	}
 	reap(c, g->helper, c->keeper != 0);
-	if (g->verbose)
-		printf("closed cell %s of %s\n", c->id, c->name);
+	if (g->closed)
+		g->closed(c, g->data);
 	g->n++;
 	return 0;
 }
 
-char *cli_live_cells(void)
+char *cell_network_bpf_live(void)
 {
 	const char *why;
-	_cleanup_free_ char *helper = cli_session_helper(&why);
+	_cleanup_free_ char *helper = cell_host_helper(&why);
 	char *argv[] = {helper, (char *)"list", (char *)"--status-fd", (char *)"1", NULL};
 	char *out = NULL;
 
@@ -284,7 +257,7 @@ char *cli_live_cells(void)
 	return out;
 }
 
-bool cli_live_counters(const char *live, const char *id, struct cell_stats *s)
+bool cell_network_bpf_live_counters(const char *live, const char *id, struct cell_stats *s)
 {
 	char key[96];
 	const char *line, *end;
@@ -297,91 +270,30 @@ bool cli_live_counters(const char *live, const char *id, struct cell_stats *s)
 	return cell_stats_merge_kernel(s, line, end ? (size_t)(end - line) : strlen(line)) >= 0;
 }
 
-unsigned cli_reap_cells(bool verbose)
+unsigned cell_network_bpf_reap(void (*closed)(const struct cell_running *c, void *data), void *data)
 {
-	struct reaping g = {.verbose = verbose};
+	struct reaping g = {.closed = closed, .data = data};
 
 	cell_running_list(reap_if_orphaned, &g);
 	free(g.helper);
 	return g.n;
 }
 
-static int proxy_env(struct cell_plan *plan, uint16_t port)
-{
-	char url[64];
-	int r = 0;
-
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u", (unsigned)port);
-	for (size_t i = 0; r >= 0 && i < CELL_PROXY_VARS; i++)
-		r = cell_plan_setenv(plan, cell_proxy_vars[i],
-				     i < CELL_PROXY_URL_VARS ? url : CELL_NO_PROXY);
-	return r;
-}
-
-/*
- * The LD_PRELOAD shim in the cell, for clients that ignore the proxy variables: bound
- * read-only at CELL_SHIM_PATH, with its settings (the proxy's port, and the variables a
- * program started with a cleaned-up environment is to keep) at CELL_SHIM_CONF_PATH. A build
- * without it runs the cell without it.
- */
-int cli_add_shim(struct cell_plan *plan, const struct cell_config *c, uint16_t port)
-{
-	_cleanup_free_ char *lib = NULL;
-	char *env[CELL_PROXY_VARS + 2] = {NULL}, text[4096];
-	size_t n = 0;
-	int r;
-
-	if (cell_launch_find_helper("libcellshim.so", &lib) < 0) {
-		cell_log(CELL_LOG_DEBUG, "no libcellshim.so: the cell runs without the shim");
-		return 0;
-	}
-	/* cell-init puts it in the command's environment (--preload), not in its own */
-	env[n++] = (char *)"LD_PRELOAD=" CELL_SHIM_PATH;
-	for (size_t i = 0; i < CELL_PROXY_VARS; i++) {
-		size_t len = strlen(cell_proxy_vars[i]);
-
-		for (size_t k = 0; plan->env && plan->env[k]; k++)
-			if (!strncmp(plan->env[k], cell_proxy_vars[i], len) &&
-			    plan->env[k][len] == '=')
-				env[n++] = plan->env[k];
-	}
-	r = cell_shim_conf_format(port, c->network.local_ports, c->network.n_local_ports, env, text,
-				  sizeof(text));
-	if (r >= 0)
-		r = cell_plan_add_file(plan, CELL_SHIM_CONF_PATH, text);
-	if (r >= 0) {
-		plan->shim = TAKE_PTR(lib);
-		cell_log(CELL_LOG_DEBUG, "the shim: %s", plan->shim);
-	}
-	return r;
-}
-
-/* The tail of the project id and a random part: unique, and tells whose cell it is. */
-static int new_id(const struct cell_project *p, char **ret)
-{
-	const char *dash = strrchr(p->id, '-');
-	uint32_t rnd;
-
-	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
-		return -EIO;
-	if (asprintf(ret, "%.12s-%08x", dash ? dash + 1 : "cell", rnd) < 0)
-		return -ENOMEM;
-	return cell_session_id_valid(*ret) ? 0 : -EINVAL;
-}
-
 /* The kernel's denials of a project's cells, next to its ledger, rotated like the proxy's log. */
 #define DENIALS_LOG "denials.log"
 #define DENIALS_LOG_MAX (10 * 1024 * 1024)
 
+/* A proxy cell's own state (cell_instance's net_state). */
 struct keeping {
-	struct cell_running *running;
+	struct cell_running running;
+	struct cell_launch_session session;
 	struct cell_reqlog *denials; /* opened at the first denial */
 	bool failed;
 	const struct cell_project *project;
 	int listen_fd; /* the proxy's, until it starts */
 	/* denials for the person at the cell's prompt (the shell hook prints them): the proxy's
-	 * and the kernel's, a line each */
-	char *notices_path;
+	 * and the kernel's, a line each (the plan's notices file) */
+	const char *notices_path;
 	int notices_fd;
 };
 
@@ -393,7 +305,7 @@ struct keeping {
 static void first_connection(void *data)
 {
 	struct keeping *k = data;
-	pid_t pid = spawn_proxy(k->project, k->listen_fd, k->notices_path, k->running->id);
+	pid_t pid = spawn_proxy(k->project, k->listen_fd, k->notices_path, k->running.id);
 
 	/* the proxy has it now; should the proxy die, connections are refused, not left waiting */
 	close(k->listen_fd);
@@ -404,18 +316,18 @@ static void first_connection(void *data)
 	}
 	cell_log(CELL_LOG_DEBUG, "the cell's proxy started at its first connection: pid %d",
 		 (int)pid);
-	k->running->proxy = pid;
-	k->running->proxy_start = cell_process_start(pid);
-	cell_running_save(k->running);
+	k->running.proxy = pid;
+	k->running.proxy_start = cell_process_start(pid);
+	cell_running_save(&k->running);
 }
 
 static void keeper_started(pid_t pid, void *data)
 {
 	struct keeping *k = data;
 
-	k->running->keeper = pid;
-	k->running->keeper_start = cell_process_start(pid);
-	cell_running_save(k->running);
+	k->running.keeper = pid;
+	k->running.keeper_start = cell_process_start(pid);
+	cell_running_save(&k->running);
 }
 
 /* A denial from cell-session: formatted here, as the user, and kept. */
@@ -427,13 +339,13 @@ static void denied(const char *line, void *data)
 	int r = 0;
 
 	if (cell_event_decode(line, &e) < 0 ||
-	    cell_denial_json(k->running->id, &e, cell_denial_wall_ms(e.time_ns),
+	    cell_denial_json(k->running.id, &e, cell_denial_wall_ms(e.time_ns),
 			     cell_denial_ns_pid((pid_t)e.tgid), buf, sizeof(buf) - 1) < 0)
 		return;
 	if (!k->denials && !k->failed) {
 		_cleanup_free_ char *path = NULL;
 
-		r = cell_project_state_file(k->running->project, DENIALS_LOG, &path);
+		r = cell_project_state_file(k->running.project, DENIALS_LOG, &path);
 		if (r >= 0)
 			r = cell_reqlog_open(path, DENIALS_LOG_MAX, &k->denials);
 	}
@@ -457,104 +369,97 @@ static void denied(const char *line, void *data)
 	}
 }
 
-/* The notices file (see struct keeping), bound read-only at CELL_NOTICES_PATH. */
-#define CELL_NOTICES_PATH "/run/cell/notices"
-
-static int add_notices(struct cell_plan *plan, const struct cell_project *p, const char *id,
-		       struct keeping *k)
+static int bpf_open(struct cell_network_cell *c, struct cell_diag *d)
 {
-	_cleanup_free_ char *name = NULL;
+	struct keeping *k;
 	int r;
 
-	if (asprintf(&name, "notices-%s", id) < 0)
-		return -ENOMEM;
-	r = cell_project_state_file(p->id, name, &k->notices_path);
-	if (r >= 0)
-		r = cell_mkdir_parent(k->notices_path, 0700);
-	if (r < 0)
-		return r;
-	k->notices_fd =
-		open(k->notices_path,
-		     O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (k->notices_fd < 0)
-		return -errno;
-	r = cell_mount_plan_add(&plan->mounts, CELL_OP_RO_BIND, k->notices_path, CELL_NOTICES_PATH,
-				"the cell's notices");
-	return r < 0 ? r : cell_plan_setenv(plan, "CELL_NOTICES", CELL_NOTICES_PATH);
-}
-
-int cli_proxy_cell_launch(const struct cell_project *p, const struct cell_config *c,
-			  struct cell_plan *plan, const char *bwrap, const char *helper,
-			  int *ret_status, int *ret_terminal_sig, struct cell_diag *d)
-{
-	_cleanup_free_ char *id = NULL;
-	struct cell_launch_session session = {.helper = helper};
-	struct cell_running running = {0};
-	struct keeping keeping = {
-		.running = &running, .project = p, .listen_fd = -1, .notices_fd = -1};
-	uint16_t port = 0;
-	int r;
-
-	if (c->network.n_local_ports > CELL_LOCAL_PORTS_MAX)
-		return cell_diag_set(d, -E2BIG, p->config_path, "network.local_ports",
+	if (c->config->network.n_local_ports > CELL_LOCAL_PORTS_MAX)
+		return cell_diag_set(d, -E2BIG, c->project->config_path, "network.local_ports",
 				     "at most %d ports can be listed", CELL_LOCAL_PORTS_MAX);
-	r = new_id(p, &id);
-	if (r < 0)
-		return cell_diag_set(d, r, NULL, NULL, "cannot name the cell: %s", strerror(-r));
-	r = proxy_socket(&keeping.listen_fd, &port);
+	k = calloc(1, sizeof(*k));
+	if (!k)
+		return -ENOMEM;
+	*k = (struct keeping){.project = c->project, .listen_fd = -1, .notices_fd = -1};
+	c->state = k;
+	r = proxy_socket(&k->listen_fd, &c->proxy_port);
 	if (r < 0)
 		return cell_diag_set(d, r, NULL, NULL, "cannot make the cell's proxy socket: %s",
 				     strerror(-r));
 	cell_log(CELL_LOG_DEBUG, "the cell's proxy: 127.0.0.1:%u, started at the first connection",
-		 (unsigned)port);
-	r = proxy_env(plan, port);
-	if (r >= 0)
-		r = cli_add_shim(plan, c, port);
-	if (r >= 0)
-		r = add_notices(plan, p, id, &keeping);
-	if (r < 0) {
-		close(keeping.listen_fd);
-		if (keeping.notices_fd >= 0) {
-			close(keeping.notices_fd);
-			unlink(keeping.notices_path);
-		}
-		free(keeping.notices_path);
-		return cell_diag_set(d, r, NULL, NULL, "cannot prepare the cell: %s", strerror(-r));
-	}
-	running = (struct cell_running){.id = id,
-					.project = p->id,
-					.name = c->name,
-					.start = time(NULL),
-					.owner = getpid(),
-					.owner_start = cell_process_start(getpid()),
-					.proxy_port = port};
-	cell_running_save(&running);
-	session.id = id;
-	session.policy.n_local_ports = (__u16)c->network.n_local_ports;
-	for (size_t i = 0; i < c->network.n_local_ports; i++)
-		session.policy.local_ports[i] = c->network.local_ports[i];
-	session.started = keeper_started;
-	session.denied = denied;
-	session.connection = first_connection;
-	session.listen_fd = keeping.listen_fd;
-	session.data = &keeping;
-	r = cell_launch(plan, bwrap, &session, ret_status, ret_terminal_sig, d);
-	cell_reqlog_free(keeping.denials);
-	if (keeping.notices_fd >= 0) {
-		close(keeping.notices_fd);
-		unlink(keeping.notices_path);
-	}
-	free(keeping.notices_path);
-	if (keeping.listen_fd >= 0)
-		close(keeping.listen_fd);
-	stop_proxy(running.proxy, true);
-	if (session.record) {
-		record_cell(&running, session.record);
-		cell_running_remove(id);
-	} else {
-		/* cell-session died before it could close the cell, or never opened it */
-		reap(&running, helper, r >= 0);
-	}
-	free(session.record);
-	return r;
+		 (unsigned)c->proxy_port);
+	return 0;
 }
+
+static int bpf_start(struct cell_network_cell *c, struct cell_launch_session **ret,
+		     struct cell_diag *d)
+{
+	struct keeping *k = c->state;
+	const struct cell_config *conf = c->config;
+
+	k->notices_path = c->plan->notices_path;
+	if (cell_mkdir_parent(k->notices_path, 0700) >= 0)
+		k->notices_fd = open(
+			k->notices_path,
+			O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (k->notices_fd < 0)
+		return cell_diag_set(d, -errno, NULL, NULL, "cannot prepare the cell: %s",
+				     strerror(errno));
+	k->running = (struct cell_running){.id = (char *)c->id, /* borrowed, never freed */
+					   .project = c->project->id,
+					   .name = conf->name,
+					   .start = time(NULL),
+					   .owner = getpid(),
+					   .owner_start = cell_process_start(getpid()),
+					   .proxy_port = c->proxy_port};
+	cell_running_save(&k->running);
+	k->session = (struct cell_launch_session){
+		.helper = c->host->helper,
+		.id = c->id,
+		.started = keeper_started,
+		.denied = denied,
+		.connection = first_connection,
+		.listen_fd = k->listen_fd,
+		.data = k,
+	};
+	k->session.policy.n_local_ports = (__u16)conf->network.n_local_ports;
+	for (size_t i = 0; i < conf->network.n_local_ports; i++)
+		k->session.policy.local_ports[i] = conf->network.local_ports[i];
+	*ret = &k->session;
+	return 0;
+}
+
+static void bpf_close(struct cell_network_cell *c, int launch_r)
+{
+	struct keeping *k = c->state;
+
+	if (!k)
+		return;
+	cell_reqlog_free(k->denials);
+	if (k->notices_fd >= 0) {
+		close(k->notices_fd);
+		unlink(k->notices_path);
+	}
+	if (k->listen_fd >= 0)
+		close(k->listen_fd);
+	if (k->running.id) {
+		stop_proxy(k->running.proxy, true);
+		if (k->session.record) {
+			record_cell(&k->running, k->session.record);
+			cell_running_remove(k->running.id);
+		} else {
+			/* cell-session died before it could close the cell, or never opened it */
+			reap(&k->running, c->host->helper, launch_r >= 0);
+		}
+	}
+	free(k->session.record);
+	free(k);
+	c->state = NULL;
+}
+
+const struct cell_network cell_network_bpf = {
+	.name = "proxy",
+	.open = bpf_open,
+	.start = bpf_start,
+	.close = bpf_close,
+};

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * What this machine offers a cell, looked up once before it is planned: the programs a cell
+ * is made of (cell-init, bubblewrap, cell-session, the shim, cell itself) and where the user's
+ * state is. The plan is decided from the config and this, and nothing else.
+ */
+struct cell_host {
+	char *init;	  /* cell-init; NULL: missing (no cell can run) */
+	char *bwrap;	  /* bubblewrap; NULL: not installed */
+	char *helper;	  /* cell-session, if this process can open cells with it; else NULL */
+	const char *why;  /* ...and why not */
+	char *shim;	  /* libcellshim.so; NULL: this build has none */
+	char *self;	  /* this program (bound into the cell for the hook in rc files) */
+	char *state_home; /* $XDG_STATE_HOME/cell */
+};
+
+/* Looks everything up; 0, or a negative errno when the state directory cannot be named. */
+int cell_host_probe(struct cell_host *ret);
+void cell_host_done(struct cell_host *h);
+/* cell-session, if this process can open cells with it (setuid root, or run by root); else
+ * NULL and why not. */
+char *cell_host_helper(const char **why);
+/*
+ * A helper program (cell-init, cell-session) next to the running cell binary (a build tree),
+ * else in ../libexec/cell from it (an installed prefix), else in the compiled-in libexec.
+ */
+int cell_host_find_helper(const char *name, char **ret);
+
+static inline void cell_host_donep(struct cell_host *h)
+{
+	cell_host_done(h);
+}
+#define _cleanup_host_ _cleanup_(cell_host_donep)

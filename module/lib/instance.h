@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "diag.h"
+#include "host.h"
+#include "network.h"
+#include "plan.h"
+#include "project.h"
+
+/*
+ * One cell, from open to close: the lifecycle every way into a cell goes through (cell run,
+ * cell enter, cell login-shell, cell doctor --escape).
+ *
+ *   cell_instance_open   cells cut short reaped; what the host offers looked up; the cell
+ *                        named; its network opened (network.h); the plan made, complete
+ *   cell_instance_run    bubblewrap started (in cell-session's cell for a proxy cell), the
+ *                        command waited for
+ *   cell_instance_close  the network closed (proxy stopped, record in the ledger); freed
+ */
+struct cell_instance {
+	struct cell_host host;
+	char *id;			/* the tail of the project id and a random part */
+	const struct cell_network *net; /* the network strategy */
+	struct cell_network_cell cell;	/* what it knows of the cell */
+	struct cell_plan *plan;		/* complete once open returns */
+	bool plan_failed;		/* open failed at the plan: the config's fault */
+	int launch_r;			/* cell_launch()'s result (-ECANCELED: not started) */
+};
+
+/* What a cell is asked for: the plan input's parts that come from the caller. */
+struct cell_instance_args {
+	const char *cwd;
+	char *const *command;
+	bool interactive;
+	const char *leave_path;
+	const char *oldpwd;
+	bool login;
+};
+
+/*
+ * Opens a cell of project p with config c. On failure *ret is still set when the instance was
+ * made (plan_failed says whether the plan refused the config), and diag says why; the caller
+ * closes it either way.
+ */
+int cell_instance_open(const struct cell_project *p, const struct cell_config *c,
+		       const struct cell_instance_args *a, struct cell_instance **ret,
+		       struct cell_diag *diag);
+/*
+ * Runs the cell: *ret_status is the command's exit status (128+N for a signal),
+ * *ret_terminal_sig SIGINT or SIGQUIT when the terminal sent one. A negative errno when the
+ * cell could not start (-ECHILD: bubblewrap failed to build it); diag says why.
+ */
+int cell_instance_run(struct cell_instance *c, int *ret_status, int *ret_terminal_sig,
+		      struct cell_diag *diag);
+/* Closes the cell (what run left: the proxy, the record) and frees it; NULL is fine. */
+void cell_instance_close(struct cell_instance *c);
+/*
+ * The plan a cell of p would have, for cell explain: no cell is opened, so it is named "ID" and
+ * its proxy's port is 0.
+ */
+int cell_instance_preview(const struct cell_project *p, const struct cell_config *c,
+			  const struct cell_host *host, const struct cell_instance_args *a,
+			  struct cell_plan **ret, struct cell_diag *diag);
+
+static inline void cell_instance_closep(struct cell_instance **c)
+{
+	cell_instance_close(*c);
+}
+#define _cleanup_instance_ _cleanup_(cell_instance_closep)

@@ -1,0 +1,267 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The plan is complete when cell_plan_build() returns it: what a cell contains follows from the
+ * config and what the host offers (struct cell_host), and is compared here as data.
+ */
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "helpers.h"
+#include "plan.h"
+#include "project.h"
+#include "shimproto.h"
+
+static char *tmp, *root, *home, *state, *self;
+static struct cell_project *project;
+static struct cell_config *config;
+static struct cell_host host;
+
+static void load(const char *json)
+{
+	struct cell_config_env env = {.home = home, .user = "dev"};
+	struct cell_diag d = {0};
+
+	free(th_write(root, ".cell.json", json));
+	cr_assert(eq(int, cell_project_find(root, &project, &d), 0));
+	cr_assert(eq(int, cell_project_load_config(project, NULL, &env, &config, &d), 0), "%s",
+		  d.message);
+}
+
+static void setup(void)
+{
+	tmp = th_mkdtemp();
+	root = th_join(tmp, "src/proj");
+	home = th_join(tmp, "home");
+	state = th_join(tmp, "state");
+	free(th_write(home, ".bashrc", "# rc"));
+	self = th_join(tmp, "cell/build/cell");
+	host = (struct cell_host){
+		.init = (char *)"/opt/cell/libexec/cell-init",
+		.bwrap = (char *)"/usr/bin/bwrap",
+		.helper = (char *)"/opt/cell/libexec/cell-session",
+		.shim = (char *)"/opt/cell/libexec/libcellshim.so",
+		.self = NULL, /* a build tree's, set below */
+		.state_home = state,
+	};
+	host.self = self;
+	load("{\"name\": \"proj\", \"network\": {\"mode\": \"proxy\", \"local_ports\": [5173]}}");
+}
+
+static void teardown(void)
+{
+	cell_config_free(config);
+	cell_project_free(project);
+	th_rm_rf(tmp);
+	free(tmp);
+	free(root);
+	free(home);
+	free(state);
+	free(self);
+}
+
+TestSuite(plan, .init = setup, .fini = teardown);
+
+static struct cell_plan *build_with_shell(const struct cell_plan_input *extra, const char *shell)
+{
+	char *command[] = {(char *)"make", NULL};
+	char *environ[] = {(char *)"PATH=/usr/bin:/bin", (char *)"AWS_SECRET_ACCESS_KEY=x",
+			   (char *)"HTTP_PROXY=http://127.0.0.1:9", NULL};
+	struct cell_plan_input in = {.cwd = root,
+				     .command = command,
+				     .environ = environ,
+				     .home = home,
+				     .user = "dev",
+				     .shell = shell,
+				     .host = &host,
+				     .id = "proj-0000abcd",
+				     .proxy_port = 4321};
+	struct cell_plan *plan = NULL;
+	struct cell_diag d = {0};
+
+	if (extra) {
+		in.interactive = extra->interactive;
+		in.leave_path = extra->leave_path;
+		in.oldpwd = extra->oldpwd;
+		in.login = extra->login;
+		if (extra->environ)
+			in.environ = extra->environ;
+	}
+	cr_assert(eq(int, cell_plan_build(project, config, &in, &plan, &d), 0), "%s", d.message);
+	return plan;
+}
+
+static struct cell_plan *build(const struct cell_plan_input *extra)
+{
+	return build_with_shell(extra, "/bin/bash");
+}
+
+static const char *env_of(const struct cell_plan *p, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (size_t i = 0; p->env && p->env[i]; i++)
+		if (!strncmp(p->env[i], name, n) && p->env[i][n] == '=')
+			return p->env[i] + n + 1;
+	return NULL;
+}
+
+static const struct cell_mount_op *mount_at(const struct cell_plan *p, const char *dest)
+{
+	for (size_t i = 0; i < p->mounts.n; i++)
+		if (!strcmp(p->mounts.ops[i].dest, dest))
+			return &p->mounts.ops[i];
+	return NULL;
+}
+
+static const char *file_at(const struct cell_plan *p, const char *dest)
+{
+	for (size_t i = 0; i < p->n_files; i++)
+		if (!strcmp(p->files[i].dest, dest))
+			return p->files[i].content;
+	return NULL;
+}
+
+Test(plan, a_proxy_cell_has_its_proxy_the_shim_and_the_notices_file)
+{
+	struct cell_plan *p = build(NULL);
+	char *notices = NULL;
+	const char *conf;
+
+	cr_assert(eq(int, p->net_mode, CELL_NET_PROXY));
+	for (size_t i = 0; i < CELL_PROXY_VARS; i++)
+		cr_assert(eq(str, (char *)env_of(p, cell_proxy_vars[i]),
+			     (char *)(i < CELL_PROXY_URL_VARS ? "http://127.0.0.1:4321"
+							      : CELL_NO_PROXY)));
+	cr_assert(eq(ptr, (void *)env_of(p, "AWS_SECRET_ACCESS_KEY"), NULL));
+	cr_assert(eq(str, p->shim, host.shim));
+	conf = file_at(p, CELL_SHIM_CONF_PATH);
+	cr_assert(not(eq(ptr, (void *)conf, NULL)));
+	cr_assert(not(eq(ptr, strstr(conf, "proxy 4321\nlocal 5173\nenv LD_PRELOAD="), NULL)), "%s",
+		  conf);
+	cr_assert(not(eq(ptr, strstr(conf, "env HTTP_PROXY=http://127.0.0.1:4321\n"), NULL)));
+	cr_assert(ge(int,
+		     asprintf(&notices, "%s/projects/%s/notices-proj-0000abcd", state, project->id),
+		     0));
+	cr_assert(eq(str, p->notices_path, notices));
+	cr_assert(eq(str, mount_at(p, "/run/cell/notices")->src, notices));
+	cr_assert(eq(int, mount_at(p, "/run/cell/notices")->kind, CELL_OP_RO_BIND));
+	cr_assert(eq(str, (char *)env_of(p, "CELL_NOTICES"), (char *)"/run/cell/notices"));
+	/* cell itself, outside the system's directories, is bound at its own path */
+	cr_assert(not(eq(ptr, (void *)mount_at(p, self), NULL)));
+	cr_assert(eq(int, mount_at(p, self)->kind, CELL_OP_RO_BIND));
+	cr_assert(eq(ptr, p->notices, NULL));
+	free(notices);
+	cell_plan_free(p);
+}
+
+Test(plan, without_cell_session_a_proxy_cell_has_no_network_and_says_why)
+{
+	struct cell_plan *p;
+
+	host.helper = NULL;
+	host.why = "cell-session is not installed";
+	p = build(NULL);
+	cr_assert(eq(int, p->net_mode, CELL_NET_NONE));
+	cr_assert(eq(ptr, (void *)env_of(p, "HTTP_PROXY"), NULL));
+	cr_assert(eq(ptr, p->shim, NULL));
+	cr_assert(eq(ptr, p->notices_path, NULL));
+	cr_assert(eq(ptr, (void *)mount_at(p, "/run/cell/notices"), NULL));
+	cr_assert(eq(str, p->notices[0],
+		     (char *)"network.mode \"proxy\" needs the kernel's help, and cell-session is "
+			     "not installed; this cell has no network (as with \"none\")"));
+	cr_assert(eq(ptr, p->notices[1], NULL));
+	cell_plan_free(p);
+}
+
+Test(plan, a_build_without_the_shim_runs_a_proxy_cell_without_it)
+{
+	struct cell_plan *p;
+
+	host.shim = NULL;
+	p = build(NULL);
+	cr_assert(eq(int, p->net_mode, CELL_NET_PROXY));
+	cr_assert(eq(ptr, p->shim, NULL));
+	cr_assert(eq(ptr, (void *)file_at(p, CELL_SHIM_CONF_PATH), NULL));
+	cr_assert(eq(str, (char *)env_of(p, "HTTP_PROXY"), (char *)"http://127.0.0.1:4321"));
+	cell_plan_free(p);
+}
+
+Test(plan, a_logins_cell_has_the_sessions_proxy_and_id)
+{
+	char *environ[] = {(char *)"PATH=/usr/bin", (char *)"HTTP_PROXY=http://127.0.0.1:4444",
+			   (char *)"https_proxy=http://127.0.0.1:4444",
+			   (char *)"CELL_ID=pam-1000-abcd", NULL};
+	struct cell_plan_input extra = {.login = true, .environ = environ};
+	struct cell_plan *p = build(&extra);
+
+	cr_assert(eq(int, p->net_mode, CELL_NET_HOST));
+	cr_assert(eq(str, (char *)env_of(p, "HTTP_PROXY"), (char *)"http://127.0.0.1:4444"));
+	cr_assert(eq(str, (char *)env_of(p, "https_proxy"), (char *)"http://127.0.0.1:4444"));
+	cr_assert(eq(ptr, (void *)env_of(p, "ALL_PROXY"), NULL));
+	cr_assert(eq(str, (char *)env_of(p, "CELL_ID"), (char *)"pam-1000-abcd"));
+	cr_assert(not(eq(ptr, strstr(file_at(p, CELL_SHIM_CONF_PATH), "proxy 4444\n"), NULL)));
+	/* the session keeps the notices: the cell has none of its own */
+	cr_assert(eq(ptr, p->notices_path, NULL));
+	cell_plan_free(p);
+}
+
+Test(plan, an_interactive_shell_with_the_hooks_file)
+{
+	char *leave = th_join(tmp, "cell-hook.1000.42");
+	struct cell_plan_input extra = {
+		.interactive = true, .leave_path = leave, .oldpwd = "/home/dev/notes"};
+	struct cell_plan *p = build(&extra);
+
+	cr_assert(eq(str, p->argv[0], (char *)"/bin/bash"));
+	cr_assert(eq(str, p->argv[1], (char *)"--rcfile"));
+	cr_assert(not(eq(ptr, (void *)file_at(p, p->argv[2]), NULL)));
+	cr_assert(eq(str, mount_at(p, "/run/cell/leave")->src, leave));
+	cr_assert(eq(int, mount_at(p, "/run/cell/leave")->kind, CELL_OP_BIND));
+	cr_assert(eq(str, (char *)env_of(p, "CELL_LEAVE"), (char *)"/run/cell/leave"));
+	cr_assert(eq(str, (char *)env_of(p, "CELL_OLDPWD"), (char *)"/home/dev/notes"));
+	cell_plan_free(p);
+	free(leave);
+}
+
+Test(plan, cell_from_the_system_or_the_project_is_not_bound_again)
+{
+	char *in_project = th_join(root, "build/cell");
+	struct cell_plan *p;
+
+	host.self = (char *)"/usr/bin/cell";
+	p = build(NULL);
+	cr_assert(eq(ptr, (void *)mount_at(p, "/usr/bin/cell"), NULL));
+	cell_plan_free(p);
+	host.self = in_project;
+	p = build(NULL);
+	cr_assert(eq(ptr, (void *)mount_at(p, in_project), NULL));
+	cell_plan_free(p);
+	free(in_project);
+}
+
+/* Each shell gets the rc files that mark its prompt, read-only, and reads the user's own. */
+Test(plan, zsh_fish_and_sh_get_their_own_rc)
+{
+	struct cell_plan_input extra = {.interactive = true};
+	struct cell_plan *p;
+
+	p = build_with_shell(&extra, "/usr/bin/zsh");
+	cr_assert(eq(str, p->argv[0], (char *)"/usr/bin/zsh"));
+	cr_assert(eq(str, p->argv[1], (char *)"-l"));
+	cr_assert(eq(ptr, p->argv[2], NULL));
+	cr_assert(eq(str, (char *)env_of(p, "ZDOTDIR"), (char *)"/run/cell/rc/zsh"));
+	cr_assert(
+		not(eq(ptr, strstr(file_at(p, "/run/cell/rc/zsh/.zshrc"), "$HOME/.zshrc"), NULL)));
+	cell_plan_free(p);
+	p = build_with_shell(&extra, "/usr/bin/fish");
+	cr_assert(eq(str, p->argv[2], (char *)"-C"));
+	cr_assert(eq(sz, p->n_files, 1)); /* the shim's settings only */
+	cell_plan_free(p);
+	p = build_with_shell(&extra, "/bin/dash");
+	cr_assert(eq(str, (char *)env_of(p, "ENV"), (char *)"/run/cell/rc/shrc"));
+	cr_assert(eq(str, p->argv[2], (char *)"-i"));
+	cell_plan_free(p);
+}
