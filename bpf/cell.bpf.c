@@ -526,6 +526,33 @@ static __always_inline bool parse_flow(struct __sk_buff *skb, struct flow *f)
 }
 
 /*
+ * The socket a connection request on f's tuple reaches: that connection's, or (the kernel's own
+ * lookup) the listener for a new one. The tuple's connection may still be in TIME_WAIT on the
+ * other side (the proxy closed first, and the cell reuses its port): the lookup finds no full
+ * socket there, and a new SYN goes to the listener, which is looked up by address and port.
+ */
+static __always_inline struct bpf_sock *tcp_receiver(struct __sk_buff *skb, struct flow *f)
+{
+	struct bpf_sock_tuple l = {};
+	struct bpf_sock *sk;
+
+	if (f->size == sizeof(f->t.ipv4)) {
+		sk = bpf_sk_lookup_tcp(skb, &f->t, sizeof(f->t.ipv4), BPF_F_CURRENT_NETNS, 0);
+		if (sk)
+			return sk;
+		l.ipv4.daddr = f->t.ipv4.daddr;
+		l.ipv4.dport = f->t.ipv4.dport;
+		return bpf_sk_lookup_tcp(skb, &l, sizeof(l.ipv4), BPF_F_CURRENT_NETNS, 0);
+	}
+	sk = bpf_sk_lookup_tcp(skb, &f->t, sizeof(f->t.ipv6), BPF_F_CURRENT_NETNS, 0);
+	if (sk)
+		return sk;
+	__builtin_memcpy(l.ipv6.daddr, f->t.ipv6.daddr, sizeof(l.ipv6.daddr));
+	l.ipv6.dport = f->t.ipv6.dport;
+	return bpf_sk_lookup_tcp(skb, &l, sizeof(l.ipv6), BPF_F_CURRENT_NETNS, 0);
+}
+
+/*
  * Whether the cell may send f: to a listed local port, or to a socket of the cell's (one it
  * made, or its proxy's). The connect and sendmsg hooks judged the destination when
  * the connection or the send began; this judges the receiver each time a connection is asked
@@ -548,10 +575,8 @@ static __always_inline bool receiver_ok(struct __sk_buff *skb, struct flow *f)
 	if (local_port(p, port))
 		return true;
 	/* (the size a constant on each path: the verifier wants it bounded) */
-	if (f->protocol == IPPROTO_TCP && f->size == sizeof(f->t.ipv4))
-		sk = bpf_sk_lookup_tcp(skb, &f->t, sizeof(f->t.ipv4), BPF_F_CURRENT_NETNS, 0);
-	else if (f->protocol == IPPROTO_TCP)
-		sk = bpf_sk_lookup_tcp(skb, &f->t, sizeof(f->t.ipv6), BPF_F_CURRENT_NETNS, 0);
+	if (f->protocol == IPPROTO_TCP)
+		sk = tcp_receiver(skb, f);
 	else if (f->size == sizeof(f->t.ipv4))
 		sk = bpf_sk_lookup_udp(skb, &f->t, sizeof(f->t.ipv4), BPF_F_CURRENT_NETNS, 0);
 	else

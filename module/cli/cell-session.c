@@ -198,7 +198,8 @@ static int parse(int argc, char *argv[], const char *verb, struct request *q)
 			}
 		} else if (open_verb && opt == 'p') {
 			if (proxy_fd_arg(optarg, &q->proxy_fd, &q->policy.proxy_port) < 0) {
-				say("--proxy-fd '%s' is not a TCP socket listening at 127.0.0.1",
+				say("--proxy-fd '%s' is not a TCP socket listening at 127.0.0.1 "
+				    "(bound to no device, no SO_REUSEPORT)",
 				    optarg);
 				return -EINVAL;
 			}
@@ -218,6 +219,10 @@ static int parse(int argc, char *argv[], const char *verb, struct request *q)
 			say("%s: unknown or misplaced option '%s'", verb, argv[optind - 1]);
 			return -EINVAL;
 		}
+	}
+	if (q->proxy_fd >= 0 && q->proxy_fd == q->status_fd) {
+		say("--proxy-fd and --status-fd are one descriptor");
+		return -EINVAL;
 	}
 	if (q->status_fd < 0 || (!q->id && !q->all && !streq(verb, "list")) || (q->all && q->id)) {
 		say("%s needs --status-fd%s", verb,

@@ -247,7 +247,7 @@ int cell_session_proxy_port(int fd, uint16_t *ret)
 {
 	struct sockaddr_in a;
 	socklen_t len = sizeof(a);
-	int domain = 0, type = 0, protocol = 0, listening = 0;
+	int domain = 0, type = 0, protocol = 0, listening = 0, reuseport = 0, device = 0;
 	socklen_t n = sizeof(int);
 	struct stat st;
 
@@ -257,10 +257,15 @@ int cell_session_proxy_port(int fd, uint16_t *ret)
 	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &n) < 0 ||
 	    getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &n) < 0 ||
 	    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &n) < 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &reuseport, &n) < 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_BINDTOIFINDEX, &device, &n) < 0 ||
 	    getsockname(fd, (struct sockaddr *)&a, &len) < 0)
 		return negative_errno();
+	/* a reuseport group could hand the cell's connections to a sibling's socket; one bound to
+	 * a device is not what the cell's lookup finds */
 	if (domain != AF_INET || type != SOCK_STREAM || protocol != IPPROTO_TCP || !listening ||
-	    len != sizeof(a) || a.sin_addr.s_addr != htonl(INADDR_LOOPBACK) || !a.sin_port)
+	    reuseport || device || len != sizeof(a) ||
+	    a.sin_addr.s_addr != htonl(INADDR_LOOPBACK) || !a.sin_port)
 		return -EINVAL;
 	*ret = ntohs(a.sin_port);
 	return 0;

@@ -61,10 +61,11 @@ int cell_session_open(const char *slice, uid_t uid, const char *id, const struct
 		      struct cell_session **ret);
 /*
  * The cell's proxy is the listening socket handed to its session, not whatever listens on a
- * port: cell_session_proxy_port says the port of fd, a TCP socket listening at 127.0.0.1
- * (-EINVAL if it is not one), and cell_session_own_socket makes it the cell's own (its
- * processes may connect to it; none of theirs is in the cell yet). When the proxy's socket is
- * closed (it died), whoever listens on the port next is not the cell's.
+ * port: cell_session_proxy_port says the port of fd, a TCP socket listening at 127.0.0.1, bound
+ * to no device and not in a SO_REUSEPORT group (-EINVAL if it is not one), and
+ * cell_session_own_socket makes it the cell's own (its processes may connect to it; none of theirs
+ * is in the cell yet). When the proxy's socket is closed (it died), whoever listens on the port
+ * next is not the cell's.
  */
 int cell_session_proxy_port(int fd, uint16_t *ret);
 int cell_session_own_socket(const struct cell_session *s, int fd);

@@ -110,6 +110,17 @@ static const char net_py[] =
 	"    s.connect(('127.0.0.1', int(os.environ['HTTP_PROXY'].rsplit(':', 1)[1])))\n"
 	"    s.sendall(b'GET %s HTTP/1.0\\r\\n\\r\\n' % url.encode())\n"
 	"    return s.recv(64).split(b' ')[1].decode()\n"
+	"def again(url):\n"
+	"    port = int(os.environ['HTTP_PROXY'].rsplit(':', 1)[1])\n"
+	"    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+	"    s.bind(('127.0.0.1', 0)); src = s.getsockname()[1]; s.connect(('127.0.0.1', port))\n"
+	"    s.sendall(b'GET %s HTTP/1.0\\r\\n\\r\\n' % url.encode()); code = s.recv(64).split(b' ')[1]\n"
+	"    while s.recv(4096): pass\n"
+	"    s.close(); time.sleep(0.2)\n"
+	"    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+	"    s.bind(('127.0.0.1', src)); s.settimeout(5)\n"
+	"    try: s.connect(('127.0.0.1', port)); return code.decode() + ' connected'\n"
+	"    except OSError as e: return code.decode() + ' ' + str(e)\n"
 	"def proxy(addr='127.0.0.1'):\n"
 	"    return tcp(addr, os.environ['HTTP_PROXY'].rsplit(':', 1)[1])\n"
 	"def listening():\n"
@@ -135,7 +146,7 @@ static const char net_py[] =
 	"        continue\n"
 	"    print({'tcp': tcp, 'udp': udp, 'unix': unix, 'sock': sock, 'own': own, 'fetch': fetch,"
 	" 'proxy': proxy, 'listening': listening, 'raw': raw, 'squat': squat, 'hold': hold,"
-	" 'lofetch': lofetch}[op](*args),"
+	" 'lofetch': lofetch, 'again': again}[op](*args),"
 	" flush=True)\n";
 
 static const char upstream_py[] =
@@ -979,6 +990,40 @@ Test(session, the_helper_refuses_crafted_arguments)
 	cr_assert(eq(int, cells_named("ok"), 0));
 }
 
+/*
+ * The proxy's socket must be a plain listener at 127.0.0.1: one in a SO_REUSEPORT group (a
+ * sibling cell's socket could join it and take this cell's connections), one bound to a device,
+ * or one that is also --status-fd is refused; a plain one opens the cell.
+ */
+Test(session, the_helper_takes_only_a_plain_loopback_listener_as_the_proxy)
+{
+	static const char script[] =
+		"import os, socket, sys\n"
+		"mode, helper = sys.argv[1], sys.argv[2]\n"
+		"s = socket.socket()\n"
+		"if mode == 'reuseport': s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)\n"
+		"if mode == 'device': s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b'lo')\n"
+		"s.bind(('127.0.0.1', 0)); s.listen(4); os.dup2(s.fileno(), 5)\n"
+		"os.execv(helper, [helper, 'open', '--id', 'pfd', '--status-fd',\n"
+		"    '5' if mode == 'same' else '1', '--proxy-fd', '5', '--', '/usr/bin/bwrap',\n"
+		"    '--ro-bind', '/', '/', '--proc', '/proc', '--', '/bin/true'])\n";
+	static const char *const modes[] = {"reuseport", "device", "same", "plain"};
+
+	for (size_t i = 0; i < ELEMENTSOF(modes); i++) {
+		char *argv[] = {(char *)"/usr/bin/python3", (char *)"-c", (char *)script,
+				(char *)modes[i],	    t.helper,	  NULL};
+		struct th_result r;
+
+		th_run_as(t.uid, t.gid, t.tmp, argv, t.env, &r);
+		if (streq(modes[i], "plain"))
+			cr_assert(eq(int, r.status, 0), "%s", r.err);
+		else
+			cr_assert(eq(int, r.status, 2), "%s: status %d, %s", modes[i], r.status,
+				  r.err);
+		th_result_done(&r);
+	}
+}
+
 Test(session, the_helper_reaps_only_its_own_users_cells)
 {
 	char *root_cell = th_join(t.slice, "0-victim");
@@ -1666,6 +1711,18 @@ Test(session, a_cells_client_bound_to_lo_is_served_by_its_proxy)
 	struct th_result r = in_cell(probes);
 
 	cr_assert(eq(str, r.out, (char *)"200\n"), "stderr: %s", r.err);
+	th_result_done(&r);
+	free(probes[0]);
+}
+
+/* The proxy closed the last connection from a port (its side waits in TIME_WAIT): the cell's
+ * next connection from that port reaches the proxy all the same. */
+Test(session, a_port_whose_last_connection_the_proxy_closed_reaches_it_again)
+{
+	char *probes[] = {probe("again http://evil.test:%u/", t.port), NULL};
+	struct th_result r = in_cell(probes);
+
+	cr_assert(eq(str, r.out, (char *)"403 connected\n"), "stderr: %s", r.err);
 	th_result_done(&r);
 	free(probes[0]);
 }
