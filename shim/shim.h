@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libcellshim.so, loaded into every process of a proxy-mode cell (LD_PRELOAD): clients that
- * ignore HTTP_PROXY go through the cell's proxy anyway, by host name (DESIGN §4). What it
+ * ignore HTTP_PROXY go through the cell's proxy anyway, by host name (docs/design.md §4). What it
  * shares with cell is in module/lib/shimproto.h.
  */
 #pragma once

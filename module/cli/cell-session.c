@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cell-session: the only program of cell that holds privilege (DESIGN §3). Installed setuid
+ * cell-session: the only program of cell that holds privilege (docs/design.md §3). Installed setuid
  * root, or run by root. It trusts nothing it is given: no environment, no user file; every
  * argument is checked; the caller can open, and reap, cells under its own uid only. It serves
  * a closed table of requests:

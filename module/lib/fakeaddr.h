@@ -7,9 +7,9 @@
 #include <stdint.h>
 
 /*
- * Fake addresses for the names a cell's shim cannot resolve (DESIGN §4): a program in the cell
- * gets one of these for a name, connects to it, and the shim's CONNECT to the proxy carries it;
- * the proxy, which keeps the table for all the cell's processes, turns it back into the name.
+ * Fake addresses for the names a cell's shim cannot resolve (docs/design.md §4): a program in the
+ * cell gets one of these for a name, connects to it, and the shim's CONNECT to the proxy carries
+ * it; the proxy, which keeps the table for all the cell's processes, turns it back into the name.
  *
  * The ranges are the ones reserved for benchmarking, which no real destination uses:
  * 198.18.0.0/15 (RFC 2544) for IPv4 and 2001:2::/48 (RFC 5180) for IPv6, the same index in

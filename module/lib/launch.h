@@ -9,7 +9,7 @@
 
 /*
  * A cell the kernel confines (network.mode "proxy"): cell-session opens it, runs bwrap in it
- * and closes it (DESIGN §3). The cell's environment then reaches bwrap in its arguments (an
+ * and closes it (docs/design.md §3). The cell's environment then reaches bwrap in its arguments (an
  * --args descriptor), since a setuid helper passes on none.
  */
 struct cell_launch_session {

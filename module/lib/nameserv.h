@@ -6,8 +6,8 @@
 #include "fakeaddr.h"
 
 /*
- * The proxy's name service for the cell's shim (DESIGN §4), over HTTP on the proxy's own port,
- * one request a connection (origin-form requests are the proxy's own):
+ * The proxy's name service for the cell's shim (docs/design.md §4), over HTTP on the proxy's own
+ * port, one request a connection (origin-form requests are the proxy's own):
  *
  *   GET /cell/resolve/NAME  → 200, "V4 V6\n": NAME's fake addresses (given one if new)
  *   GET /cell/name/ADDRESS  → 200, "NAME\n": the name a fake address stands for; 404 if none

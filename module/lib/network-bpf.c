@@ -2,7 +2,7 @@
 /*
  * network.mode "proxy", enforced by the kernel: the cell's own proxy, started as the user at the
  * cell's first connection, and the cell opened by cell-session so that the kernel lets its
- * sockets reach that proxy only (DESIGN §3, §4). When the cell is over, its record (the
+ * sockets reach that proxy only (docs/design.md §3, §4). When the cell is over, its record (the
  * kernel's counters) goes to the project's ledger; the proxy writes its per-host counts there
  * itself.
  */
@@ -299,7 +299,7 @@ struct keeping {
 
 /*
  * The cell's first connection to its proxy's port: the proxy starts now, with the socket
- * (DESIGN §4: lazily; a cell that never goes out never pays for a proxy). Until then the
+ * (docs/design.md §4: lazily; a cell that never goes out never pays for a proxy). Until then the
  * connection waits in the socket's backlog.
  */
 static void first_connection(void *data)

@@ -9,8 +9,8 @@
  * The user's cells that are open, as cell knows them: one file each,
  * $XDG_STATE_HOME/cell/cells/ID.json, written before a cell starts and removed when its record
  * is in the ledger. A cell whose keeper (cell-session) is gone was cut short; the next cell
- * command reaps it (DESIGN §3). Processes are named by pid and start time, so a reused pid is
- * never taken for them.
+ * command reaps it (docs/design.md §3). Processes are named by pid and start time, so a reused pid
+ * is never taken for them.
  */
 struct cell_running {
 	char *id;      /* the cell's id (cell-session's --id) */

@@ -11,8 +11,8 @@
 #include "cell.h"
 
 /*
- * The privileged half of a cell (DESIGN §3), for cell-session and pam_cell.so: a cell is the
- * cgroup <cgroup2>/cell.slice/<uid>-<id>, its entry in the BPF policy map, and its counters.
+ * The privileged half of a cell (docs/design.md §3), for cell-session and pam_cell.so: a cell is
+ * the cgroup <cgroup2>/cell.slice/<uid>-<id>, its entry in the BPF policy map, and its counters.
  * The session that opened it holds a lock on the cgroup directory for as long as it keeps the
  * cell; a cell whose lock is free has lost its keeper, and cell_session_reap() may close it.
  * Everything here needs root.

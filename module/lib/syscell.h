@@ -10,7 +10,7 @@
 #include "diag.h"
 
 /*
- * Cells root opens for an account's whole login (pam_cell.so, DESIGN §3): the module's
+ * Cells root opens for an account's whole login (pam_cell.so, docs/design.md §3): the module's
  * arguments, and what open_session leaves for close_session, which may run in another process
  * (sshd's), in a file of its own under CELL_SYSCELL_STATE_DIR.
  */

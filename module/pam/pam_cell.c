@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * pam_cell.so: a whole login session in a cell (DESIGN §3).
+ * pam_cell.so: a whole login session in a cell (docs/design.md §3).
  *
  *   session required pam_cell.so project=/srv/agent/work [config=/etc/cell/agent.json]
  *                                [network=proxy|none] [debug]
