@@ -91,7 +91,8 @@ all: $(CELL) $(CELL_INIT) $(CELL_SESSION) $(SHIM) $(PAM_MODULE)
 
 # BPF, as libbpf-bootstrap builds it: vmlinux.h from the running kernel's BTF, the object, a
 # linked object, then the skeleton that module/lib/bpf.c (its only user) includes.
-BPFTOOL ?= bpftool
+# (Debian puts it in /usr/sbin, which is not on an ordinary user's PATH)
+BPFTOOL ?= $(or $(shell command -v bpftool 2>/dev/null),/usr/sbin/bpftool)
 BPF_DIR := $(BUILD)/bpf
 BPF_SKEL := $(BPF_DIR)/cell.skel.h
 BTF ?= /sys/kernel/btf/vmlinux

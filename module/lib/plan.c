@@ -279,24 +279,14 @@ static const char *env_get(char *const *env, const char *name)
 static int add_shim(struct cell_plan *plan, const struct cell_config *c, const char *lib,
 		    uint16_t port)
 {
-	char *env[CELL_PROXY_VARS + 2] = {NULL}, text[4096];
-	size_t n = 0;
+	/* cell-init puts it in the command's environment (--preload), not in its own */
+	char *preload[] = {(char *)"LD_PRELOAD=" CELL_SHIM_PATH, NULL}, text[4096];
 	int r;
 
 	if (!lib)
 		return 0;
-	/* cell-init puts it in the command's environment (--preload), not in its own */
-	env[n++] = (char *)"LD_PRELOAD=" CELL_SHIM_PATH;
-	for (size_t i = 0; i < CELL_PROXY_VARS; i++) {
-		size_t len = strlen(cell_proxy_vars[i]);
-
-		for (size_t k = 0; plan->env && plan->env[k]; k++)
-			if (!strncmp(plan->env[k], cell_proxy_vars[i], len) &&
-			    plan->env[k][len] == '=')
-				env[n++] = plan->env[k];
-	}
-	r = cell_shim_conf_format(port, c->network.local_ports, c->network.n_local_ports, env, text,
-				  sizeof(text));
+	r = cell_shim_conf_for_proxy(port, c->network.local_ports, c->network.n_local_ports,
+				     preload, text, sizeof(text));
 	if (r >= 0)
 		r = cell_plan_add_file(plan, CELL_SHIM_CONF_PATH, text);
 	if (r >= 0 && !(plan->shim = strdup(lib)))

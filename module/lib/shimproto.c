@@ -237,3 +237,25 @@ int cell_shim_env_fill(char *const envp[], const struct cell_shim_conf *c, char 
 	out[k] = NULL;
 	return 1;
 }
+
+int cell_shim_conf_for_proxy(uint16_t proxy_port, const uint16_t *local_ports, size_t n_local,
+			     char *const *extra, char *buf, size_t size)
+{
+	char vars[CELL_PROXY_VARS][64], *env[CELL_SHIM_ENV_MAX + 1] = {NULL};
+	size_t n = 0;
+
+	for (size_t i = 0; extra && extra[i]; i++) {
+		if (n == CELL_SHIM_ENV_MAX - CELL_PROXY_VARS)
+			return -E2BIG;
+		env[n++] = extra[i];
+	}
+	for (size_t i = 0; i < CELL_PROXY_VARS; i++) {
+		if (i < CELL_PROXY_URL_VARS)
+			snprintf(vars[i], sizeof(vars[i]), "%s=http://127.0.0.1:%u",
+				 cell_proxy_vars[i], (unsigned)proxy_port);
+		else
+			snprintf(vars[i], sizeof(vars[i]), "%s=" CELL_NO_PROXY, cell_proxy_vars[i]);
+		env[n++] = vars[i];
+	}
+	return cell_shim_conf_format(proxy_port, local_ports, n_local, env, buf, size);
+}

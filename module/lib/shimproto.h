@@ -57,6 +57,14 @@ int cell_shim_conf_format(uint16_t proxy_port, const uint16_t *local_ports, size
 			  char *const *env, char *buf, size_t size);
 
 /*
+ * The settings of a cell whose proxy is at 127.0.0.1:proxy_port: cell_shim_conf_format() with
+ * first the variables in extra (NULL-terminated "NAME=VALUE"s: LD_PRELOAD, where the settings
+ * are), then the proxy's variables for that port, as every cell's shim keeps them.
+ */
+int cell_shim_conf_for_proxy(uint16_t proxy_port, const uint16_t *local_ports, size_t n_local,
+			     char *const *extra, char *buf, size_t size);
+
+/*
  * The CONNECT request head for host (a name or an IP literal) and port; early: asking to be
  * answered once the allowlist lets it through, before the upstream is connected
  * (CELL_SHIM_EARLY_FIELD).

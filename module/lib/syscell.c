@@ -411,23 +411,14 @@ static void shim_conf_path(const char *id, char *out, size_t size)
 static int shim_conf(struct cell_syscell_state *s, const struct cell_config *c, const char *lib,
 		     const struct passwd *pw)
 {
-	char vars[CELL_PROXY_VARS + 2][600], *env[CELL_PROXY_VARS + 3] = {NULL}, text[4096];
-	size_t n = 0;
+	char preload[600], conf[600], *extra[] = {preload, conf, NULL}, text[4096];
 	int r;
 
 	shim_conf_path(s->id, s->shim_conf, sizeof(s->shim_conf));
-	for (; n < CELL_PROXY_VARS; n++)
-		if (n < CELL_PROXY_URL_VARS)
-			snprintf(vars[n], sizeof(vars[n]), "%s=http://127.0.0.1:%u",
-				 cell_proxy_vars[n], (unsigned)s->proxy_port);
-		else
-			snprintf(vars[n], sizeof(vars[n]), "%s=" CELL_NO_PROXY, cell_proxy_vars[n]);
-	snprintf(vars[n++], sizeof(vars[0]), "LD_PRELOAD=%s", lib);
-	snprintf(vars[n++], sizeof(vars[0]), "%s=%s", CELL_SHIM_CONF_VAR, s->shim_conf);
-	for (size_t i = 0; i < n; i++)
-		env[i] = vars[i];
-	r = cell_shim_conf_format(s->proxy_port, c->network.local_ports, c->network.n_local_ports,
-				  env, text, sizeof(text));
+	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", lib);
+	snprintf(conf, sizeof(conf), "%s=%s", CELL_SHIM_CONF_VAR, s->shim_conf);
+	r = cell_shim_conf_for_proxy(s->proxy_port, c->network.local_ports,
+				     c->network.n_local_ports, extra, text, sizeof(text));
 	if (r >= 0 && cell_mkdir_p(CELL_SYSCELL_SHIM_DIR, 0755) < 0)
 		r = -errno;
 	/* the account's alone: another user's process must not learn a cell's proxy from it */

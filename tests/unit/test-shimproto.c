@@ -149,3 +149,24 @@ Test(shimproto, a_callers_own_ld_preload_gets_the_shim_added_after_its_entries)
 	/* no room for the joined value: as it is */
 	cr_assert(eq(int, cell_shim_env_fill(theirs, &c, out, 8, preload, 20), 0));
 }
+
+/* Every cell's shim keeps the same proxy variables, after what the cell adds of its own. */
+Test(shimproto, a_proxy_cells_settings_name_its_variables)
+{
+	char *extra[] = {(char *)"LD_PRELOAD=/run/cell/libcellshim.so", NULL}, buf[4096];
+	char *many[CELL_SHIM_ENV_MAX + 1] = {NULL};
+	uint16_t local[] = {5173};
+	struct cell_shim_conf c;
+
+	cr_assert(eq(int, cell_shim_conf_for_proxy(4321, local, 1, extra, buf, sizeof(buf)), 0));
+	cr_assert(eq(int, cell_shim_conf_parse(buf, strlen(buf), &c), 0));
+	cr_assert(eq(u16, c.proxy_port, 4321));
+	cr_assert(eq(sz, c.n_env, 1 + CELL_PROXY_VARS));
+	cr_assert(eq(str, (char *)c.env[0], extra[0]));
+	cr_assert(eq(str, (char *)c.env[1], (char *)"HTTP_PROXY=http://127.0.0.1:4321"));
+	cr_assert(eq(str, (char *)c.env[CELL_PROXY_VARS], (char *)"no_proxy=" CELL_NO_PROXY));
+	/* past what the shim parses, refused rather than cut */
+	for (size_t i = 0; i < CELL_SHIM_ENV_MAX; i++)
+		many[i] = extra[0];
+	cr_assert(eq(int, cell_shim_conf_for_proxy(4321, NULL, 0, many, buf, sizeof(buf)), -E2BIG));
+}
