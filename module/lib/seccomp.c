@@ -26,6 +26,7 @@ enum match {
 	ARG0_HAS,    /* argument 0 has the bits of value set (clone, unshare flags) */
 	ARG0_EQ,     /* argument 0 equals value (socketcall's call number) */
 	ARG0_FAMILY, /* argument 0 is not one of families[] (socket, socketpair) */
+	SOCKET_OPT,  /* setsockopt(fd, SOL_SOCKET, value, ...): level and name, low 32 bits */
 };
 
 /*
@@ -99,6 +100,21 @@ static const struct blocked {
 	 "i386: the family is in memory a filter cannot read (32-bit glibc's socket() fails)"},
 	{"socketcall", ARG0_EQ, SYS_SOCKETPAIR, EAFNOSUPPORT, ALWAYS, "socketcall(SOCKETPAIR)",
 	 "as for socketcall(SOCKET)"},
+	/*
+	 * A SO_REUSEPORT group shares a port among sockets of one uid, and the kernel picks the
+	 * member by a hash of the whole connection (or by a program attached to the group): a cell
+	 * in a group with a listener of its user's outside would get connections the network
+	 * rules judged by another member (the cell's). No cell joins one.
+	 */
+	{"setsockopt", SOCKET_OPT, SO_REUSEPORT, EPERM, ALWAYS, "setsockopt(SO_REUSEPORT)",
+	 "a port shared with the user's listeners outside would let the cell reach them"},
+	{"setsockopt", SOCKET_OPT, SO_ATTACH_REUSEPORT_CBPF, EPERM, ALWAYS,
+	 "setsockopt(SO_ATTACH_REUSEPORT_CBPF)", "as for SO_REUSEPORT"},
+	{"setsockopt", SOCKET_OPT, SO_ATTACH_REUSEPORT_EBPF, EPERM, ALWAYS,
+	 "setsockopt(SO_ATTACH_REUSEPORT_EBPF)", "as for SO_REUSEPORT"},
+	/* i386's socketcall(SETSOCKOPT) has its level and name in memory a filter cannot read */
+	{"socketcall", ARG0_EQ, SYS_SETSOCKOPT, EPERM, ALWAYS, "socketcall(SETSOCKOPT)",
+	 "i386: the option is in memory a filter cannot read"},
 };
 
 static bool applies(const struct blocked *b, const struct cell_seccomp_options *o)
@@ -164,6 +180,10 @@ static int add_rule(scmp_filter_ctx ctx, const struct blocked *b)
 	case ARG1_EQ:
 		return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(b->err), nr, 1,
 					SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffULL, b->value));
+	case SOCKET_OPT:
+		return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(b->err), nr, 2,
+					SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffULL, SOL_SOCKET),
+					SCMP_A2(SCMP_CMP_MASKED_EQ, 0xffffffffULL, b->value));
 	case ARG0_HAS:
 		return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(b->err), nr, 1,
 					SCMP_A0(SCMP_CMP_MASKED_EQ, b->value, b->value));

@@ -32,6 +32,7 @@
 
 #include "bpf.h"
 #include "cgroup.h"
+#include "fileio.h"
 #include "helpers.h"
 #include "macro.h"
 #include "session.h"
@@ -1713,6 +1714,86 @@ Test(session, a_cells_client_bound_to_lo_is_served_by_its_proxy)
 	cr_assert(eq(str, r.out, (char *)"200\n"), "stderr: %s", r.err);
 	th_result_done(&r);
 	free(probes[0]);
+}
+
+/*
+ * A listener of the cell's user outside, in a SO_REUSEPORT group: the cell cannot join the
+ * group (and then attach a program that hands every connection to the outside listener, while
+ * the kernel's checks pick the cell's own member): setsockopt is refused, the port is not the
+ * cell's, and the listener outside accepts nothing.
+ */
+Test(session, a_cell_joins_no_reuseport_group_of_its_users_listeners)
+{
+	static const char outside[] =
+		"import socket, sys, time\n"
+		"v = socket.socket(); v.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)\n"
+		"v.bind(('127.0.0.1', 0)); v.listen(64); v.settimeout(0.2)\n"
+		"open('v.port.tmp', 'w').write(str(v.getsockname()[1]))\n"
+		"import os; os.rename('v.port.tmp', 'v.port')\n"
+		"n, end = 0, time.time() + 6\n"
+		"while time.time() < end:\n"
+		"    try: v.accept()[0].close(); n += 1\n"
+		"    except OSError: pass\n"
+		"print(n, flush=True)\n";
+	/* members of its own until the kernel's checks pick one of them (they hash a connection
+	 * without its source), then a program for the group: always the first member, outside */
+	static const char attack[] =
+		"import ctypes, socket, struct\n"
+		"port, socks = int(open('v.port').read()), []\n"
+		"def reach():\n"
+		"    try: socket.create_connection(('127.0.0.1', port), timeout=2).close(); "
+		"return 'connected'\n"
+		"    except OSError as e: return 'errno %d' % e.errno\n"
+		"for i in range(64):\n"
+		"    s = socket.socket()\n"
+		"    try: s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)\n"
+		"    except OSError as e:\n"
+		"        if i == 0: print('reuseport errno', e.errno)\n"
+		"    try: s.bind(('127.0.0.1', port)); s.listen(4); socks.append(s)\n"
+		"    except OSError as e:\n"
+		"        if i == 0: print('bind errno', e.errno)\n"
+		"        break\n"
+		"    if reach() == 'connected': break\n"
+		"if socks:\n"
+		"    ret0 = ctypes.create_string_buffer(struct.pack('HBBI', 0x06, 0, 0, 0))\n"
+		"    socks[0].setsockopt(socket.SOL_SOCKET, 51, struct.pack('HL', 1, "
+		"ctypes.addressof(ret0)))\n"
+		"    print('joined')\n"
+		"print(' '.join(sorted(set(reach() for i in range(8)))))\n";
+	char *argv[] = {(char *)"/usr/bin/python3", (char *)"v.py", NULL};
+	char *port = th_join(t.proj, "v.port"), *accepted = NULL;
+	struct th_result r;
+	int out[2], status;
+	size_t len = 0;
+	pid_t v;
+
+	free(th_write(t.proj, "v.py", outside));
+	th_chown_r(t.proj, t.uid, t.gid);
+	cr_assert(eq(int, pipe(out), 0));
+	v = th_fork();
+	if (v == 0) {
+		dup2(out[1], STDOUT_FILENO);
+		if (setgroups(0, NULL) < 0 || setgid(t.gid) < 0 || setuid(t.uid) < 0 ||
+		    chdir(t.proj) < 0)
+			_exit(127);
+		execve(argv[0], argv, t.env);
+		_exit(127);
+	}
+	close(out[1]);
+	for (int i = 0; i < 200 && access(port, F_OK) < 0; i++)
+		usleep(25000);
+	r = run_file("/usr/bin/python3", "attack.py", attack);
+	cr_assert(eq(int, cell_read_full_fd(out[0], 64, &accepted, &len), 0));
+	close(out[0]);
+	cr_assert(eq(int, waitpid(v, &status, 0), v));
+	cr_assert(eq(str, accepted, (char *)"0\n"), "the listener outside was reached: %s", r.out);
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	/* EPERM: the kernel's, as for any port of someone else's */
+	cr_assert(eq(str, r.out, (char *)"reuseport errno 1\nbind errno 98\nerrno 1\n"), "%s",
+		  r.err);
+	th_result_done(&r);
+	free(accepted);
+	free(port);
 }
 
 /* The proxy closed the last connection from a port (its side waits in TIME_WAIT): the cell's

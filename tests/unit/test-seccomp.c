@@ -11,6 +11,7 @@
 #include <linux/filter.h>
 #include <linux/net.h>
 #include <linux/seccomp.h>
+#include <netinet/in.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -27,6 +28,9 @@
 #define I386_KEYCTL 288
 #define I386_SOCKET 359
 #define I386_SOCKETPAIR 360
+#define I386_SETSOCKOPT 366
+/* x32 has its own setsockopt (the 64-bit one, 54, is not an x32 call) */
+#define X32_SETSOCKOPT 541
 
 #define ALLOW SECCOMP_RET_ALLOW
 #define ERRNO(e) (SECCOMP_RET_ERRNO | (e))
@@ -76,10 +80,10 @@ static uint32_t run(const struct sock_filter *prog, size_t n, const struct secco
 	return 0;
 }
 
-static uint32_t decide(uint32_t arch, int nr, uint64_t a0, uint64_t a1)
+static uint32_t decide(uint32_t arch, int nr, uint64_t a0, uint64_t a1, uint64_t a2)
 {
 	struct cell_seccomp_options o = {0};
-	struct seccomp_data d = {.nr = nr, .arch = arch, .args = {a0, a1}};
+	struct seccomp_data d = {.nr = nr, .arch = arch, .args = {a0, a1, a2}};
 	_cleanup_close_ int fd = -1;
 	_cleanup_free_ char *prog = NULL;
 	size_t len = 0;
@@ -97,68 +101,92 @@ struct call {
 	int nr;
 	uint64_t a0, a1;
 	uint32_t action;
+	uint64_t a2;
 };
 
 ParameterizedTestParameters(seccomp, socket_families)
 {
 	static struct call cases[] = {
-		{"socket(AF_UNIX)", AUDIT_ARCH_X86_64, SYS_socket, AF_UNIX, SOCK_STREAM, ALLOW},
-		{"socket(AF_INET)", AUDIT_ARCH_X86_64, SYS_socket, AF_INET, SOCK_STREAM, ALLOW},
-		{"socket(AF_INET6)", AUDIT_ARCH_X86_64, SYS_socket, AF_INET6, SOCK_DGRAM, ALLOW},
-		{"socket(AF_NETLINK)", AUDIT_ARCH_X86_64, SYS_socket, AF_NETLINK, SOCK_RAW, ALLOW},
+		{"socket(AF_UNIX)", AUDIT_ARCH_X86_64, SYS_socket, AF_UNIX, SOCK_STREAM, ALLOW, 0},
+		{"socket(AF_INET)", AUDIT_ARCH_X86_64, SYS_socket, AF_INET, SOCK_STREAM, ALLOW, 0},
+		{"socket(AF_INET6)", AUDIT_ARCH_X86_64, SYS_socket, AF_INET6, SOCK_DGRAM, ALLOW, 0},
+		{"socket(AF_NETLINK)", AUDIT_ARCH_X86_64, SYS_socket, AF_NETLINK, SOCK_RAW, ALLOW,
+		 0},
 		{"socket(AF_VSOCK)", AUDIT_ARCH_X86_64, SYS_socket, AF_VSOCK, SOCK_STREAM,
-		 ERRNO(EAFNOSUPPORT)},
+		 ERRNO(EAFNOSUPPORT), 0},
 		{"socket(AF_BLUETOOTH)", AUDIT_ARCH_X86_64, SYS_socket, AF_BLUETOOTH, SOCK_RAW,
-		 ERRNO(EAFNOSUPPORT)},
+		 ERRNO(EAFNOSUPPORT), 0},
 		{"socket(AF_PACKET)", AUDIT_ARCH_X86_64, SYS_socket, AF_PACKET, SOCK_RAW,
-		 ERRNO(EAFNOSUPPORT)},
+		 ERRNO(EAFNOSUPPORT), 0},
 		{"socket(AF_ALG)", AUDIT_ARCH_X86_64, SYS_socket, AF_ALG, SOCK_SEQPACKET,
-		 ERRNO(EAFNOSUPPORT)},
+		 ERRNO(EAFNOSUPPORT), 0},
 		{"socket(AF_KEY)", AUDIT_ARCH_X86_64, SYS_socket, AF_KEY, SOCK_RAW,
-		 ERRNO(EAFNOSUPPORT)},
+		 ERRNO(EAFNOSUPPORT), 0},
 		{"socket(AF_UNSPEC)", AUDIT_ARCH_X86_64, SYS_socket, AF_UNSPEC, SOCK_STREAM,
-		 ERRNO(EAFNOSUPPORT)},
-		{"socket(17)", AUDIT_ARCH_X86_64, SYS_socket, 17, SOCK_STREAM, ERRNO(EAFNOSUPPORT)},
+		 ERRNO(EAFNOSUPPORT), 0},
+		{"socket(17)", AUDIT_ARCH_X86_64, SYS_socket, 17, SOCK_STREAM, ERRNO(EAFNOSUPPORT),
+		 0},
 		{"socket(-1)", AUDIT_ARCH_X86_64, SYS_socket, (uint64_t)-1, SOCK_STREAM,
-		 ERRNO(EAFNOSUPPORT)},
+		 ERRNO(EAFNOSUPPORT), 0},
 		/* the kernel reads an int; a filter that read the low half only could be fooled */
 		{"socket(AF_VSOCK + 2^32)", AUDIT_ARCH_X86_64, SYS_socket, (1ULL << 32) | AF_VSOCK,
-		 SOCK_STREAM, ERRNO(EAFNOSUPPORT)},
+		 SOCK_STREAM, ERRNO(EAFNOSUPPORT), 0},
 		{"socket(AF_UNIX + 2^32)", AUDIT_ARCH_X86_64, SYS_socket, (1ULL << 32) | AF_UNIX,
-		 SOCK_STREAM, ERRNO(EAFNOSUPPORT)},
+		 SOCK_STREAM, ERRNO(EAFNOSUPPORT), 0},
 		{"socketpair(AF_UNIX)", AUDIT_ARCH_X86_64, SYS_socketpair, AF_UNIX, SOCK_STREAM,
-		 ALLOW},
+		 ALLOW, 0},
 		{"socketpair(AF_VSOCK)", AUDIT_ARCH_X86_64, SYS_socketpair, AF_VSOCK, SOCK_STREAM,
-		 ERRNO(EAFNOSUPPORT)},
+		 ERRNO(EAFNOSUPPORT), 0},
 		{"x32 socket(AF_UNIX)", AUDIT_ARCH_X86_64, X32 | SYS_socket, AF_UNIX, SOCK_STREAM,
-		 ALLOW},
+		 ALLOW, 0},
 		{"x32 socket(AF_VSOCK)", AUDIT_ARCH_X86_64, X32 | SYS_socket, AF_VSOCK, SOCK_STREAM,
-		 ERRNO(EAFNOSUPPORT)},
+		 ERRNO(EAFNOSUPPORT), 0},
 		{"x32 socketpair(AF_VSOCK)", AUDIT_ARCH_X86_64, X32 | SYS_socketpair, AF_VSOCK,
-		 SOCK_STREAM, ERRNO(EAFNOSUPPORT)},
-		{"i386 socket(AF_INET)", AUDIT_ARCH_I386, I386_SOCKET, AF_INET, SOCK_STREAM, ALLOW},
+		 SOCK_STREAM, ERRNO(EAFNOSUPPORT), 0},
+		{"i386 socket(AF_INET)", AUDIT_ARCH_I386, I386_SOCKET, AF_INET, SOCK_STREAM, ALLOW,
+		 0},
 		{"i386 socket(AF_VSOCK)", AUDIT_ARCH_I386, I386_SOCKET, AF_VSOCK, SOCK_STREAM,
-		 ERRNO(EAFNOSUPPORT)},
+		 ERRNO(EAFNOSUPPORT), 0},
 		{"i386 socketpair(AF_VSOCK)", AUDIT_ARCH_I386, I386_SOCKETPAIR, AF_VSOCK,
-		 SOCK_STREAM, ERRNO(EAFNOSUPPORT)},
+		 SOCK_STREAM, ERRNO(EAFNOSUPPORT), 0},
 		/* the family is behind the pointer in argument 1: refused whatever it is */
 		{"i386 socketcall(SOCKET)", AUDIT_ARCH_I386, I386_SOCKETCALL, SYS_SOCKET, 0x10000,
-		 ERRNO(EAFNOSUPPORT)},
+		 ERRNO(EAFNOSUPPORT), 0},
 		{"i386 socketcall(SOCKETPAIR)", AUDIT_ARCH_I386, I386_SOCKETCALL, SYS_SOCKETPAIR,
-		 0x10000, ERRNO(EAFNOSUPPORT)},
+		 0x10000, ERRNO(EAFNOSUPPORT), 0},
 		{"i386 socketcall(CONNECT)", AUDIT_ARCH_I386, I386_SOCKETCALL, SYS_CONNECT, 0x10000,
-		 ALLOW},
+		 ALLOW, 0},
+		/* no SO_REUSEPORT group (setsockopt(fd, level, name): level a1, name a2) */
+		{"setsockopt(SO_REUSEPORT)", AUDIT_ARCH_X86_64, SYS_setsockopt, 3, SOL_SOCKET,
+		 ERRNO(EPERM), SO_REUSEPORT},
+		{"setsockopt(SO_REUSEPORT + 2^32)", AUDIT_ARCH_X86_64, SYS_setsockopt, 3,
+		 SOL_SOCKET | (1ULL << 32), ERRNO(EPERM), SO_REUSEPORT | (1ULL << 32)},
+		{"setsockopt(SO_ATTACH_REUSEPORT_CBPF)", AUDIT_ARCH_X86_64, SYS_setsockopt, 3,
+		 SOL_SOCKET, ERRNO(EPERM), SO_ATTACH_REUSEPORT_CBPF},
+		{"setsockopt(SO_ATTACH_REUSEPORT_EBPF)", AUDIT_ARCH_X86_64, SYS_setsockopt, 3,
+		 SOL_SOCKET, ERRNO(EPERM), SO_ATTACH_REUSEPORT_EBPF},
+		{"x32 setsockopt(SO_REUSEPORT)", AUDIT_ARCH_X86_64, X32 | X32_SETSOCKOPT, 3,
+		 SOL_SOCKET, ERRNO(EPERM), SO_REUSEPORT},
+		{"i386 setsockopt(SO_REUSEPORT)", AUDIT_ARCH_I386, I386_SETSOCKOPT, 3, SOL_SOCKET,
+		 ERRNO(EPERM), SO_REUSEPORT},
+		{"i386 socketcall(SETSOCKOPT)", AUDIT_ARCH_I386, I386_SOCKETCALL, SYS_SETSOCKOPT,
+		 0x10000, ERRNO(EPERM), 0},
+		/* the options everyday servers set, and the same number at another level */
+		{"setsockopt(SO_REUSEADDR)", AUDIT_ARCH_X86_64, SYS_setsockopt, 3, SOL_SOCKET,
+		 ALLOW, SO_REUSEADDR},
+		{"setsockopt(IPPROTO_TCP, 15)", AUDIT_ARCH_X86_64, SYS_setsockopt, 3, IPPROTO_TCP,
+		 ALLOW, 15},
 		/* the interpreter agrees with the rules that were there before */
-		{"keyctl", AUDIT_ARCH_X86_64, SYS_keyctl, 0, 0, ERRNO(EPERM)},
-		{"i386 keyctl", AUDIT_ARCH_I386, I386_KEYCTL, 0, 0, ERRNO(EPERM)},
-		{"getpid", AUDIT_ARCH_X86_64, SYS_getpid, 0, 0, ALLOW},
+		{"keyctl", AUDIT_ARCH_X86_64, SYS_keyctl, 0, 0, ERRNO(EPERM), 0},
+		{"i386 keyctl", AUDIT_ARCH_I386, I386_KEYCTL, 0, 0, ERRNO(EPERM), 0},
+		{"getpid", AUDIT_ARCH_X86_64, SYS_getpid, 0, 0, ALLOW, 0},
 	};
 	return cr_make_param_array(struct call, cases, ELEMENTSOF(cases));
 }
 
 ParameterizedTest(struct call *c, seccomp, socket_families)
 {
-	uint32_t action = decide(c->arch, c->nr, c->a0, c->a1);
+	uint32_t action = decide(c->arch, c->nr, c->a0, c->a1, c->a2);
 
 	cr_assert(eq(u32, action, c->action), "%s: %#x, not %#x", c->what, action, c->action);
 }
