@@ -55,7 +55,7 @@ struct escape_run {
 	struct attempt a[MAX_ATTEMPTS];
 	size_t n;
 	struct cell_escape_secret secrets[3];
-	int squat_fd, abstract_fd;
+	int squat_fd, reuseport_fd, abstract_fd;
 	char *default_root;  /* a default project made for the run, removed after it */
 	char *default_state; /* its state directory */
 };
@@ -78,6 +78,8 @@ static void escape_run_done(struct escape_run *run)
 		cell_escape_secret_done(&run->secrets[i]);
 	if (run->squat_fd >= 0)
 		close(run->squat_fd);
+	if (run->reuseport_fd >= 0)
+		close(run->reuseport_fd);
 	if (run->abstract_fd >= 0)
 		close(run->abstract_fd);
 	if (run->default_root)
@@ -174,13 +176,16 @@ static int add_protected(struct escape_run *run, const char *root)
 }
 
 /* A TCP listener of ours on 127.0.0.1 (port 0: any): its port. */
-static int listen_loopback(int *ret_fd, unsigned *ret_port)
+static int listen_loopback(bool reuseport, int *ret_fd, unsigned *ret_port)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t len = sizeof(a);
 	_cleanup_close_ int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int one = 1;
 
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 4) < 0 ||
+	if (fd < 0 ||
+	    (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) ||
+	    bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 4) < 0 ||
 	    getsockname(fd, (struct sockaddr *)&a, &len) < 0)
 		return negative_errno();
 	*ret_port = ntohs(a.sin_port);
@@ -214,12 +219,19 @@ static int add_network(struct escape_run *run)
 	unsigned p;
 	int r;
 
-	r = listen_loopback(&run->squat_fd, &p);
+	r = listen_loopback(false, &run->squat_fd, &p);
 	if (r < 0)
 		return r;
 	snprintf(port, sizeof(port), "%u", p);
 	if (!add(run, CELL_ESCAPE_SQUAT, port,
-		 "squat 127.0.0.2:%u, connect 127.0.0.1:%u (ours, outside)", p, p) ||
+		 "squat 127.0.0.2:%u, connect 127.0.0.1:%u (ours, outside)", p, p))
+		return -ENOMEM;
+	r = listen_loopback(true, &run->reuseport_fd, &p);
+	if (r < 0)
+		return r;
+	snprintf(port, sizeof(port), "%u", p);
+	if (!add(run, CELL_ESCAPE_REUSEPORT, port,
+		 "join the SO_REUSEPORT group of 127.0.0.1:%u (ours, outside)", p) ||
 	    !add(run, CELL_ESCAPE_CONNECT, "203.0.113.1:80",
 		 "connect 203.0.113.1:80 (not loopback)") ||
 	    !add(run, CELL_ESCAPE_RAW, NULL, "raw socket"))
@@ -497,7 +509,8 @@ static const char *network_words(const struct cell_plan *plan, const struct cell
 
 int cli_doctor_escape(const struct cli_cell_options *o)
 {
-	_cleanup_(escape_run_done) struct escape_run run = {.squat_fd = -1, .abstract_fd = -1};
+	_cleanup_(escape_run_done) struct escape_run run = {
+		.squat_fd = -1, .reuseport_fd = -1, .abstract_fd = -1};
 	_cleanup_project_ struct cell_project *p = NULL;
 	_cleanup_config_ struct cell_config *c = NULL;
 	_cleanup_plan_ struct cell_plan *plan = NULL;

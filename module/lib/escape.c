@@ -31,7 +31,7 @@ static const struct {
 	[CELL_ESCAPE_SQUAT] = {"squat", true},	     [CELL_ESCAPE_CONNECT] = {"connect", true},
 	[CELL_ESCAPE_RAW] = {"raw", false},	     [CELL_ESCAPE_SOCKET] = {"socket", true},
 	[CELL_ESCAPE_TIOCSTI] = {"tiocsti", false},  [CELL_ESCAPE_USERNS] = {"userns", false},
-	[CELL_ESCAPE_ABSTRACT] = {"abstract", true},
+	[CELL_ESCAPE_ABSTRACT] = {"abstract", true}, [CELL_ESCAPE_REUSEPORT] = {"reuseport", true},
 };
 
 /* Families no cell has (the seccomp filter's EAFNOSUPPORT), with a type their code takes from
@@ -187,6 +187,29 @@ static int try_squat(const char *arg, char *detail, size_t size)
 	return r;
 }
 
+/* Joins the reuse group of a listener at 127.0.0.1:port: the group, not the cell's rules,
+ * would pick who gets a connection. */
+static int try_reuseport(const char *arg, char *detail, size_t size)
+{
+	unsigned port = (unsigned)strtoul(arg, NULL, 10);
+	struct sockaddr_in a = loopback("127.0.0.1", port);
+	_cleanup_close_ int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int one = 1;
+
+	if (fd < 0)
+		return negative_errno();
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) {
+		snprintf(detail, size, "at SO_REUSEPORT");
+		return negative_errno();
+	}
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 1) < 0) {
+		snprintf(detail, size, "at bind 127.0.0.1:%u", port);
+		return negative_errno();
+	}
+	snprintf(detail, size, "shares 127.0.0.1:%u with the listener outside", port);
+	return 0;
+}
+
 /* A connection that starts (EINPROGRESS) is out: the kernel sent its SYN. */
 static int try_connect(const char *arg, char *detail, size_t size)
 {
@@ -330,6 +353,9 @@ void cell_escape_try(const struct cell_escape *e, struct cell_escape_result *ret
 		break;
 	case CELL_ESCAPE_ABSTRACT:
 		r = try_abstract(e->arg, detail, size);
+		break;
+	case CELL_ESCAPE_REUSEPORT:
+		r = try_reuseport(e->arg, detail, size);
 		break;
 	}
 	ret->error = -r;

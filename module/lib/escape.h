@@ -14,16 +14,18 @@
  * outside a cell, they all succeed where the user may do so (the unit tests' controls).
  */
 enum cell_escape_kind {
-	CELL_ESCAPE_READ,     /* arg: a file, read whole (at most CELL_ESCAPE_READ_MAX) */
-	CELL_ESCAPE_WRITE,    /* arg: a file, opened for writing and left as it was (made and
-			       * removed, with the directories it needed, if missing) */
-	CELL_ESCAPE_SQUAT,    /* arg: a port P: bind 127.0.0.2:P, then connect 127.0.0.1:P */
-	CELL_ESCAPE_CONNECT,  /* arg: "IPV4:PORT", a non-blocking TCP connect */
-	CELL_ESCAPE_RAW,      /* a raw IPv4 socket (ICMP) */
-	CELL_ESCAPE_SOCKET,   /* arg: "vsock", "bluetooth" or "alg": a socket of that family */
-	CELL_ESCAPE_TIOCSTI,  /* TIOCSTI on a terminal of its own (a new pty) */
-	CELL_ESCAPE_USERNS,   /* unshare(CLONE_NEWUSER), in a child */
-	CELL_ESCAPE_ABSTRACT, /* arg: NAME: connect to the abstract Unix socket @NAME */
+	CELL_ESCAPE_READ,      /* arg: a file, read whole (at most CELL_ESCAPE_READ_MAX) */
+	CELL_ESCAPE_WRITE,     /* arg: a file, opened for writing and left as it was (made and
+				* removed, with the directories it needed, if missing) */
+	CELL_ESCAPE_SQUAT,     /* arg: a port P: bind 127.0.0.2:P, then connect 127.0.0.1:P */
+	CELL_ESCAPE_CONNECT,   /* arg: "IPV4:PORT", a non-blocking TCP connect */
+	CELL_ESCAPE_RAW,       /* a raw IPv4 socket (ICMP) */
+	CELL_ESCAPE_SOCKET,    /* arg: "vsock", "bluetooth" or "alg": a socket of that family */
+	CELL_ESCAPE_TIOCSTI,   /* TIOCSTI on a terminal of its own (a new pty) */
+	CELL_ESCAPE_USERNS,    /* unshare(CLONE_NEWUSER), in a child */
+	CELL_ESCAPE_ABSTRACT,  /* arg: NAME: connect to the abstract Unix socket @NAME */
+	CELL_ESCAPE_REUSEPORT, /* arg: a port P the user listens on at 127.0.0.1 with SO_REUSEPORT:
+				* join the group (bind 127.0.0.1:P with SO_REUSEPORT) */
 };
 
 #define CELL_ESCAPE_READ_MAX (16 * 1024 * 1024)

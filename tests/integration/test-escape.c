@@ -1169,7 +1169,7 @@ static void every_attempt_is_blocked(const char *network, const char *loopback_e
 	cr_assert(not(eq(ptr, strstr(r.out, " skipped: this cell stopped every escape tried\n"),
 			 NULL)),
 		  "%s", r.out);
-	cr_assert(eq(sz, attempts, 15), "%s", r.out);
+	cr_assert(eq(sz, attempts, 16), "%s", r.out);
 	says(r.out, "read ~/.ssh/id_ed25519 ", "blocked", "(ENOENT)", NULL);
 	says(r.out, "read ~/.aws/ (no credentials: a marker)", "blocked", "(ENOENT)", NULL);
 	says(r.out, "read ~/.gnupg/ (no file: a marker)", "blocked", "(ENOENT)", NULL);
@@ -1177,6 +1177,8 @@ static void every_attempt_is_blocked(const char *network, const char *loopback_e
 	says(r.out, "write .git/config", "blocked", "(EROFS)", NULL);
 	says(r.out, "write .cell.json", "blocked", "(EROFS)", NULL);
 	says(r.out, "squat 127.0.0.2:", "blocked", loopback_errno, NULL);
+	says(r.out, "join the SO_REUSEPORT group of 127.0.0.1:", "blocked",
+	     "(EPERM at SO_REUSEPORT)", NULL);
 	says(r.out, "connect 203.0.113.1:80", "blocked", direct_errno, NULL);
 	says(r.out, "raw socket", "blocked", "(EPERM)", NULL);
 	says(r.out, "AF_VSOCK socket", "", "(EAFNOSUPPORT)", "this kernel has no AF_VSOCK");

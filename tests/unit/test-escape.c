@@ -59,6 +59,7 @@ Test(escape_attempts, words_go_to_the_probe_and_back)
 		{CELL_ESCAPE_TIOCSTI, NULL},
 		{CELL_ESCAPE_USERNS, NULL},
 		{CELL_ESCAPE_ABSTRACT, "name:with:colons"},
+		{CELL_ESCAPE_REUSEPORT, "8080"},
 	};
 
 	for (size_t i = 0; i < ELEMENTSOF(all); i++) {
@@ -186,6 +187,25 @@ Test(escape_attempts, outside_a_cell_the_squat_reaches_the_listener)
 	/* no one listens there now */
 	r = attempt(CELL_ESCAPE_SQUAT, arg);
 	cr_assert(eq(int, r.error, ECONNREFUSED));
+}
+
+/* The control: outside a cell, the user joins a reuse group of its own listener. */
+Test(escape_attempts, outside_a_cell_a_reuseport_group_is_joined)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+	struct cell_escape_result r;
+	char arg[16];
+
+	cr_assert(eq(int, setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)), 0));
+	cr_assert(eq(int, bind(fd, (struct sockaddr *)&a, sizeof(a)), 0));
+	cr_assert(eq(int, listen(fd, 4), 0));
+	getsockname(fd, (struct sockaddr *)&a, &len);
+	snprintf(arg, sizeof(arg), "%u", (unsigned)ntohs(a.sin_port));
+	r = attempt(CELL_ESCAPE_REUSEPORT, arg);
+	cr_assert(eq(int, r.error, 0), "%s", r.detail);
+	close(fd);
 }
 
 Test(escape_attempts, outside_a_cell_the_abstract_socket_answers)
