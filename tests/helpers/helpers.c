@@ -45,6 +45,20 @@ static const char *test_base(void)
 	return NULL;
 }
 
+/* The directories th_mkdtemp made in this process (a test's worker): a skipped test runs no
+ * teardown (Criterion's cr_skip leaves the worker at once), so th_skip removes them. */
+static char *made[32];
+static size_t n_made;
+
+void th_skip_cleanup(void)
+{
+	for (size_t i = 0; i < n_made; i++) {
+		th_rm_rf(made[i]);
+		free(made[i]);
+	}
+	n_made = 0;
+}
+
 char *th_mkdtemp(void)
 {
 	char *t;
@@ -53,6 +67,8 @@ char *th_mkdtemp(void)
 		cr_fatal("out of memory");
 	if (!mkdtemp(t))
 		cr_fatal("mkdtemp: %s", strerror(errno));
+	if (n_made < ELEMENTSOF(made))
+		made[n_made++] = strdup(t);
 	return t;
 }
 

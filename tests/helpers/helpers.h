@@ -17,12 +17,15 @@ char *th_join(const char *a, const char *b);
 /* Entries in a directory other than "." and ".."; 0 when it does not exist. */
 size_t th_count_entries(const char *dir);
 
+/* Removes the directories th_mkdtemp made in this test (a skipped test runs no teardown). */
+void th_skip_cleanup(void);
 /* Skips the current test, saying so on stderr even without --verbose. */
 #define th_skip(...)                                     \
 	do {                                             \
 		fprintf(stderr, "SKIP: %s: ", __func__); \
 		fprintf(stderr, __VA_ARGS__);            \
 		fputc('\n', stderr);                     \
+		th_skip_cleanup();                       \
 		cr_skip(__VA_ARGS__);                    \
 	} while (0)
 
