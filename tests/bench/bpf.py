@@ -239,7 +239,9 @@ def measure(cell, proj, env, tmp):
 
     # cell-session on its own, with the bwrap argv; no proxy (true connects nowhere)
     sess = sess[:sess.index("--") + 1] + bwrap
-    sess[sess.index("--proxy-port") + 1] = "9"
+    if "--proxy-fd" in sess:  # the cell's socket, which this process has not got
+        i = sess.index("--proxy-fd")
+        del sess[i:i + 2]
     sess[sess.index("--id") + 1] = "bench-%d" % os.getpid()
 
     def proxy_start_stop():
