@@ -12,9 +12,10 @@
 
 /* cell_policy: cgroup id → what the cell's sockets may reach (ports in host byte order) */
 struct cell_policy {
-	/* the cell's proxy's port (0: none), for the record: the programs know the proxy by its
-	 * socket, which its session marks as the cell's (cell_owner_of), not by the port */
-	__u16 proxy_port;
+	/* unused (0): was the proxy's port, which the programs no longer look at (they know the
+	 * proxy by its socket, marked the cell's in cell_owner_of); kept so that the policy map
+	 * an older build pinned stays the same shape and is taken over in place */
+	__u16 reserved;
 	__u16 n_local_ports;
 	__u16 local_ports[CELL_LOCAL_PORTS_MAX]; /* TCP or UDP to loopback: network.local_ports */
 	__u32 flags;				 /* CELL_POLICY_* */

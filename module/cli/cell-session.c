@@ -138,8 +138,8 @@ static int status_fd_arg(const char *s, int *ret)
 	return 0;
 }
 
-/* The proxy's listening socket (cell_session_proxy_port), kept from bwrap and the cell. */
-static int proxy_fd_arg(const char *s, int *ret, __u16 *ret_port)
+/* The proxy's listening socket (cell_session_proxy_socket_ok), kept from bwrap and the cell. */
+static int proxy_fd_arg(const char *s, int *ret)
 {
 	char *end;
 	long v;
@@ -148,7 +148,7 @@ static int proxy_fd_arg(const char *s, int *ret, __u16 *ret_port)
 	v = strtol(s, &end, 10);
 	if (errno || *end || !*s || v < 3 || v > 1024)
 		return -EINVAL;
-	if (cell_session_proxy_port((int)v, ret_port) < 0 || fcntl((int)v, F_SETFD, FD_CLOEXEC) < 0)
+	if (!cell_session_proxy_socket_ok((int)v) || fcntl((int)v, F_SETFD, FD_CLOEXEC) < 0)
 		return -EINVAL;
 	*ret = (int)v;
 	return 0;
@@ -197,7 +197,7 @@ static int parse(int argc, char *argv[], const char *verb, struct request *q)
 				return -EINVAL;
 			}
 		} else if (open_verb && opt == 'p') {
-			if (proxy_fd_arg(optarg, &q->proxy_fd, &q->policy.proxy_port) < 0) {
+			if (proxy_fd_arg(optarg, &q->proxy_fd) < 0) {
 				say("--proxy-fd '%s' is not a TCP socket listening at 127.0.0.1 "
 				    "(bound to no device, no SO_REUSEPORT)",
 				    optarg);

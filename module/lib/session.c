@@ -97,14 +97,19 @@ bool cell_session_path_in_cell(const char *cgroup_path)
 	return strncmp(cgroup_path, slice, strlen(slice)) == 0;
 }
 
-int cell_session_self_in_cell(void)
+int cell_session_self_cgroup(char *path, size_t path_size)
 {
 	_cleanup_free_ char *text = NULL;
-	char path[PATH_MAX];
 	int r = cell_read_file("/proc/self/cgroup", 0, 65536, &text, NULL);
 
-	if (r >= 0)
-		r = cell_session_cgroup_of(text, path, sizeof(path));
+	return r < 0 ? r : cell_session_cgroup_of(text, path, path_size);
+}
+
+int cell_session_self_in_cell(void)
+{
+	char path[PATH_MAX];
+	int r = cell_session_self_cgroup(path, sizeof(path));
+
 	return r < 0 ? r : cell_session_path_in_cell(path);
 }
 
@@ -243,7 +248,7 @@ int cell_session_open(const char *slice, uid_t uid, const char *id, const struct
 	return 0;
 }
 
-int cell_session_proxy_port(int fd, uint16_t *ret)
+bool cell_session_proxy_socket_ok(int fd)
 {
 	struct sockaddr_in a;
 	socklen_t len = sizeof(a);
@@ -252,7 +257,7 @@ int cell_session_proxy_port(int fd, uint16_t *ret)
 	struct stat st;
 
 	if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode))
-		return -ENOTSOCK;
+		return false;
 	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &n) < 0 ||
 	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &n) < 0 ||
 	    getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &n) < 0 ||
@@ -260,15 +265,12 @@ int cell_session_proxy_port(int fd, uint16_t *ret)
 	    getsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &reuseport, &n) < 0 ||
 	    getsockopt(fd, SOL_SOCKET, SO_BINDTOIFINDEX, &device, &n) < 0 ||
 	    getsockname(fd, (struct sockaddr *)&a, &len) < 0)
-		return negative_errno();
+		return false;
 	/* a reuseport group could hand the cell's connections to a sibling's socket; one bound to
 	 * a device is not what the cell's lookup finds */
-	if (domain != AF_INET || type != SOCK_STREAM || protocol != IPPROTO_TCP || !listening ||
-	    reuseport || device || len != sizeof(a) ||
-	    a.sin_addr.s_addr != htonl(INADDR_LOOPBACK) || !a.sin_port)
-		return -EINVAL;
-	*ret = ntohs(a.sin_port);
-	return 0;
+	return domain == AF_INET && type == SOCK_STREAM && protocol == IPPROTO_TCP && listening &&
+	       !reuseport && !device && len == sizeof(a) &&
+	       a.sin_addr.s_addr == htonl(INADDR_LOOPBACK) && a.sin_port;
 }
 
 int cell_session_own_socket(const struct cell_session *s, int fd)

@@ -49,6 +49,8 @@ int cell_session_cell_of(const char *cgroup_path, const char *slice, uid_t uid, 
 bool cell_session_path_in_cell(const char *cgroup_path);
 /* Whether the calling process is in a cell: 1 or 0, or a negative errno. */
 int cell_session_self_in_cell(void);
+/* This process's cgroup2 path (/proc/self/cgroup's "0::" line), as cell_session_cgroup_of. */
+int cell_session_self_cgroup(char *path, size_t path_size);
 /* <cgroup2>/cell.slice, from a mountinfo file ("/proc/self/mountinfo", or a fixture). */
 int cell_session_slice(const char *mountinfo, char **ret);
 /*
@@ -61,13 +63,13 @@ int cell_session_open(const char *slice, uid_t uid, const char *id, const struct
 		      struct cell_session **ret);
 /*
  * The cell's proxy is the listening socket handed to its session, not whatever listens on a
- * port: cell_session_proxy_port says the port of fd, a TCP socket listening at 127.0.0.1, bound
- * to no device and not in a SO_REUSEPORT group (-EINVAL if it is not one), and
+ * port: cell_session_proxy_socket_ok says whether fd is a TCP socket listening at 127.0.0.1,
+ * bound to no device and not in a SO_REUSEPORT group, and
  * cell_session_own_socket makes it the cell's own (its processes may connect to it; none of theirs
  * is in the cell yet). When the proxy's socket is closed (it died), whoever listens on the port
  * next is not the cell's.
  */
-int cell_session_proxy_port(int fd, uint16_t *ret);
+bool cell_session_proxy_socket_ok(int fd);
 int cell_session_own_socket(const struct cell_session *s, int fd);
 /* Readable (poll) when denials wait for cell_session_events(). */
 int cell_session_events_fd(const struct cell_session *s);

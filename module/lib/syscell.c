@@ -179,12 +179,12 @@ static int groups_of(const struct passwd *pw, struct groups *g)
 	return 0;
 }
 
-/* Becomes pw's user for good (a forked child of root's): groups, gid, uid, no way back; not
- * dumpable (a fork of the caller holds its memory: sshd's keys, say). */
-static int become(const struct passwd *pw, const struct groups *g)
+/* Becomes uid, gid with the n groups for good (a forked child of root's): no way back, no new
+ * privileges, not dumpable (a fork of the caller holds its memory: sshd's keys, say). */
+static int become(uid_t uid, gid_t gid, const gid_t *groups, int n)
 {
-	if (setgroups((size_t)g->n, g->list) < 0 || setgid(pw->pw_gid) < 0 ||
-	    setuid(pw->pw_uid) < 0 || setuid(0) == 0 ||
+	if (setgroups((size_t)n, groups) < 0 || setresgid(gid, gid, gid) < 0 ||
+	    setresuid(uid, uid, uid) < 0 || setuid(0) == 0 ||
 	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		return -EPERM;
 	return 0;
@@ -252,16 +252,6 @@ static int keeper_gid(const struct passwd *pw, gid_t *ret, struct cell_diag *d)
 	return 0;
 }
 
-/* For good: pw's uid, gid; no way back, no new privileges, not dumpable. */
-static int become_keeper(const struct passwd *pw, gid_t gid)
-{
-	if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
-	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0 || setuid(0) == 0 ||
-	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-		return -EPERM;
-	return 0;
-}
-
 /* Where the keeper's descriptors go (a proxy's socket comes by socket activation, at 3). */
 enum {
 	PROXY_SOCKET = 3,
@@ -316,7 +306,7 @@ static _noreturn_ void keeper(const struct passwd *pw, gid_t gid, int dir_fd, in
 	if (dup3(prog_fd, program, O_CLOEXEC) < 0)
 		_exit(127);
 	close_range(KEEPER_FDS, ~0U, 0);
-	if (setsid() < 0 || become_keeper(pw, gid) < 0)
+	if (setsid() < 0 || become(pw->pw_uid, gid, NULL, 0) < 0)
 		_exit(127);
 	account_env(pw);
 	if (prog->proxy) {
@@ -460,14 +450,6 @@ static int cgroup_root(const char *slice, char *out, size_t size)
 	return 0;
 }
 
-static int self_cgroup(char *path, size_t size)
-{
-	_cleanup_free_ char *text = NULL;
-	int r = cell_read_file("/proc/self/cgroup", 0, 65536, &text, NULL);
-
-	return r < 0 ? r : cell_session_cgroup_of(text, path, size);
-}
-
 int cell_syscell_open(const struct cell_syscell_args *a, const struct passwd *pw,
 		      struct cell_syscell_state *ret, struct cell_diag *d)
 {
@@ -509,7 +491,7 @@ int cell_syscell_open(const struct cell_syscell_args *a, const struct passwd *pw
 	if (r >= 0)
 		r = cgroup_root(slice, root, sizeof(root));
 	if (r >= 0)
-		r = self_cgroup(s.cgroup, sizeof(s.cgroup));
+		r = cell_session_self_cgroup(s.cgroup, sizeof(s.cgroup));
 	if (r < 0)
 		return cell_diag_set(d, r, NULL, NULL, "cannot find the cgroup2 hierarchy: %s",
 				     strerror(-r));
@@ -537,7 +519,6 @@ int cell_syscell_open(const struct cell_syscell_args *a, const struct passwd *pw
 			return cell_diag_set(d, r, NULL, NULL, "cannot make the proxy's socket: %s",
 					     strerror(-r));
 		s.proxy_port = ntohs(sin.sin_port);
-		policy.proxy_port = s.proxy_port;
 	}
 	r = keeper_gid(pw, &kgid, d);
 	if (r >= 0)
@@ -645,8 +626,8 @@ static int append_as(const struct passwd *pw, const char *ledger, const char *li
 	if (pid == 0) {
 		detach();
 		alarm(10);
-		if (become(pw, &g) < 0 || cell_mkdir_parent(ledger, 0700) < 0 ||
-		    cell_ledger_append(ledger, line) < 0)
+		if (become(pw->pw_uid, pw->pw_gid, g.list, g.n) < 0 ||
+		    cell_mkdir_parent(ledger, 0700) < 0 || cell_ledger_append(ledger, line) < 0)
 			_exit(1);
 		_exit(0);
 	}
@@ -692,7 +673,7 @@ static int slice_in_hierarchy(char *out, size_t size)
 int cell_syscell_find(uid_t uid, char *id, size_t size)
 {
 	char path[512], slice[256];
-	int r = self_cgroup(path, sizeof(path));
+	int r = cell_session_self_cgroup(path, sizeof(path));
 
 	if (r >= 0)
 		r = slice_in_hierarchy(slice, sizeof(slice));

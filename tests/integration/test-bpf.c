@@ -106,7 +106,6 @@ static void setup(void)
 	b.proxy = listener(AF_INET, SOCK_STREAM, &b.proxy_port);
 	b.local = listener(AF_INET, SOCK_STREAM, &b.local_port);
 	b.drain = drain(b.proxy);
-	policy.proxy_port = b.proxy_port;
 	policy.n_local_ports = 1;
 	policy.local_ports[0] = b.local_port;
 	cr_assert(eq(int, cell_bpf_policy_set(b.cgid, &policy), 0));
