@@ -338,13 +338,9 @@ int cli_plan_preview(const struct cell_project *p, const struct cell_config *c,
 	_cleanup_host_ struct cell_host host = {0};
 	int r;
 
-	r = cell_host_probe(&host);
+	r = cell_host_probe(&host, &d);
 	if (r < 0) {
-		fprintf(stderr, "cell: cannot find your state directory: %s\n", strerror(-r));
-		return CELL_EXIT_FAILURE;
-	}
-	if (!host.init) {
-		fprintf(stderr, "cell: cell-init is missing (looked beside cell and in libexec)\n");
+		cli_print_diag(&d);
 		return CELL_EXIT_FAILURE;
 	}
 	r = cell_instance_preview(p, c, &host,

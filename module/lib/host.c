@@ -74,15 +74,20 @@ char *cell_host_helper(const char **why)
 	return TAKE_PTR(helper);
 }
 
-int cell_host_probe(struct cell_host *ret)
+int cell_host_probe(struct cell_host *ret, struct cell_diag *diag)
 {
 	struct cell_host h = {0};
 	int r;
 
 	r = cell_xdg_dir(CELL_XDG_STATE, &h.state_home);
 	if (r < 0)
-		return r;
-	(void)cell_host_find_helper("cell-init", &h.init);
+		return cell_diag_set(diag, r, NULL, NULL, "cannot find your state directory: %s",
+				     strerror(-r));
+	if (cell_host_find_helper("cell-init", &h.init) < 0) {
+		free(h.state_home);
+		return cell_diag_set(diag, -ENOENT, NULL, NULL,
+				     "cell-init is missing (looked beside cell and in libexec)");
+	}
 	if (cell_bwrap_find(&h.bwrap) < 0)
 		h.bwrap = NULL;
 	h.helper = cell_host_helper(&h.why);

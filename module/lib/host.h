@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include "diag.h"
+
 /*
  * What this machine offers a cell, looked up once before it is planned: the programs a cell
  * is made of (cell-init, bubblewrap, cell-session, the shim, cell itself) and where the user's
  * state is. The plan is decided from the config and this, and nothing else.
  */
 struct cell_host {
-	char *init;	  /* cell-init; NULL: missing (no cell can run) */
+	char *init;	  /* cell-init (a probe without it fails) */
 	char *bwrap;	  /* bubblewrap; NULL: not installed */
 	char *helper;	  /* cell-session, if this process can open cells with it; else NULL */
 	const char *why;  /* ...and why not */
@@ -16,8 +18,9 @@ struct cell_host {
 	char *state_home; /* $XDG_STATE_HOME/cell */
 };
 
-/* Looks everything up; 0, or a negative errno when the state directory cannot be named. */
-int cell_host_probe(struct cell_host *ret);
+/* Looks everything up; a negative errno (diag says which) when the state directory cannot be
+ * named or cell-init is missing: no cell can run then. */
+int cell_host_probe(struct cell_host *ret, struct cell_diag *diag);
 void cell_host_done(struct cell_host *h);
 /* cell-session, if this process can open cells with it (setuid root, or run by root); else
  * NULL and why not. */

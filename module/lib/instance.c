@@ -95,13 +95,9 @@ int cell_instance_open(const struct cell_project *p, const struct cell_config *c
 	/* cells cut short are closed before another opens (their kernel entries are every user's)
 	 */
 	cell_network_bpf_reap(NULL, NULL);
-	r = cell_host_probe(&inst->host);
+	r = cell_host_probe(&inst->host, diag);
 	if (r < 0)
-		return cell_diag_set(diag, r, NULL, NULL, "cannot find your state directory: %s",
-				     strerror(-r));
-	if (!inst->host.init)
-		return cell_diag_set(diag, -ENOENT, NULL, NULL,
-				     "cell-init is missing (looked beside cell and in libexec)");
+		return r;
 	r = new_id(p, &inst->id);
 	if (r < 0)
 		return cell_diag_set(diag, r, NULL, NULL, "cannot name the cell: %s", strerror(-r));

@@ -396,15 +396,18 @@ static int bpf_start(struct cell_network_cell *c, struct cell_launch_session **r
 {
 	struct keeping *k = c->state;
 	const struct cell_config *conf = c->config;
+	int r;
 
 	k->notices_path = c->plan->notices_path;
-	if (cell_mkdir_parent(k->notices_path, 0700) >= 0)
+	r = cell_mkdir_parent(k->notices_path, 0700);
+	if (r >= 0) {
 		k->notices_fd = open(
 			k->notices_path,
 			O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (k->notices_fd < 0)
-		return cell_diag_set(d, -errno, NULL, NULL, "cannot prepare the cell: %s",
-				     strerror(errno));
+		r = k->notices_fd < 0 ? negative_errno() : 0;
+	}
+	if (r < 0)
+		return cell_diag_set(d, r, NULL, NULL, "cannot prepare the cell: %s", strerror(-r));
 	k->running = (struct cell_running){.id = (char *)c->id, /* borrowed, never freed */
 					   .project = c->project->id,
 					   .name = conf->name,

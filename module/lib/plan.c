@@ -56,7 +56,8 @@ static int plan_new(struct cell_plan **ret)
 	return *ret ? 0 : -ENOMEM;
 }
 
-int cell_plan_add_file(struct cell_plan *plan, const char *dest, const char *content)
+/* A generated read-only file at dest. */
+static int add_file(struct cell_plan *plan, const char *dest, const char *content)
 {
 	struct cell_plan_file *f = reallocarray(plan->files, plan->n_files + 1, sizeof(*f));
 
@@ -94,22 +95,16 @@ static bool passes(const char *entry, char *const *extra)
 	return false;
 }
 
-static bool env_has(char *const *env, const char *name)
+/* The value of the first NAME=value of env that pattern matches, or NULL. */
+static const char *env_get(char *const *env, const char *pattern)
 {
 	for (size_t i = 0; env && env[i]; i++)
-		if (env_matches(env[i], name))
-			return true;
-	return false;
+		if (env_matches(env[i], pattern))
+			return strchr(env[i], '=') + 1;
+	return NULL;
 }
 
 /* Sets NAME=value in env, replacing an earlier NAME. */
-static int env_set(char ***env, const char *name, const char *value);
-
-int cell_plan_setenv(struct cell_plan *plan, const char *name, const char *value)
-{
-	return env_set(&plan->env, name, value);
-}
-
 static int env_set(char ***env, const char *name, const char *value)
 {
 	size_t n = strlen(name);
@@ -143,7 +138,7 @@ static int build_env(struct cell_plan *plan, const struct cell_project *p,
 		r = env_set(&plan->env, "LOGNAME", in->user);
 	if (r >= 0 && in->shell)
 		r = env_set(&plan->env, "SHELL", in->shell);
-	if (r >= 0 && !env_has(plan->env, "PATH"))
+	if (r >= 0 && !env_get(plan->env, "PATH"))
 		r = env_set(&plan->env, "PATH", "/usr/local/bin:/usr/bin:/bin");
 	for (size_t i = 0; i < c->env.n_set && r >= 0; i++)
 		r = env_set(&plan->env, c->env.set[i].key, c->env.set[i].value);
@@ -259,17 +254,6 @@ static int add_self(struct cell_plan *plan, const char *root, const char *self)
 	return cell_mount_plan_add(&plan->mounts, CELL_OP_RO_BIND, self, self, "cell itself");
 }
 
-/* NAME's value in env, or NULL. */
-static const char *env_get(char *const *env, const char *name)
-{
-	size_t n = strlen(name);
-
-	for (size_t i = 0; env && env[i]; i++)
-		if (!strncmp(env[i], name, n) && env[i][n] == '=')
-			return env[i] + n + 1;
-	return NULL;
-}
-
 /*
  * The LD_PRELOAD shim, for clients that ignore the proxy variables: bound read-only at
  * CELL_SHIM_PATH, with its settings (the proxy's port, and the variables a program started with
@@ -288,7 +272,7 @@ static int add_shim(struct cell_plan *plan, const struct cell_config *c, const c
 	r = cell_shim_conf_for_proxy(port, c->network.local_ports, c->network.n_local_ports,
 				     preload, text, sizeof(text));
 	if (r >= 0)
-		r = cell_plan_add_file(plan, CELL_SHIM_CONF_PATH, text);
+		r = add_file(plan, CELL_SHIM_CONF_PATH, text);
 	if (r >= 0 && !(plan->shim = strdup(lib)))
 		r = -ENOMEM;
 	return r;
@@ -357,7 +341,7 @@ static int add_shell(struct cell_plan *plan, const char *shell)
 	for (size_t i = 0; r >= 0 && i < ELEMENTSOF(rc.argv) && rc.argv[i]; i++)
 		r = cell_strv_extend(&plan->argv, rc.argv[i]);
 	for (size_t i = 0; r >= 0 && i < ELEMENTSOF(rc.files) && rc.files[i].dest; i++)
-		r = cell_plan_add_file(plan, rc.files[i].dest, rc.files[i].content);
+		r = add_file(plan, rc.files[i].dest, rc.files[i].content);
 	if (r >= 0 && rc.env_name)
 		r = env_set(&plan->env, rc.env_name, rc.env_value);
 	return r;

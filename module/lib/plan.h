@@ -67,10 +67,6 @@ int cell_plan_build(const struct cell_project *p, const struct cell_config *c,
  * (none without it), and a login's cell has the host's (its own cell confines it). */
 enum cell_net_mode cell_plan_net_mode(const struct cell_config *c, const struct cell_host *host,
 				      bool login);
-/* Sets NAME=value in the cell's environment, replacing an earlier value. */
-int cell_plan_setenv(struct cell_plan *plan, const char *name, const char *value);
-/* Adds a generated read-only file at dest. */
-int cell_plan_add_file(struct cell_plan *plan, const char *dest, const char *content);
 void cell_plan_free(struct cell_plan *plan);
 
 static inline void cell_plan_freep(struct cell_plan **p)

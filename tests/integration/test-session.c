@@ -356,6 +356,17 @@ static char *probe(const char *fmt, unsigned port)
 	return s;
 }
 
+/* One probe (fmt with the upstream's port) in a cell of the project: it prints want. */
+static void probe_says(const char *fmt, const char *want)
+{
+	char *probes[] = {probe(fmt, t.port), NULL};
+	struct th_result r = in_cell(probes);
+
+	cr_assert(eq(str, r.out, (char *)want), "stderr: %s", r.err);
+	th_result_done(&r);
+	free(probes[0]);
+}
+
 /* What `cell stats --json` says, as text. */
 static char *stats_json(void)
 {
@@ -1708,12 +1719,7 @@ Test(session, a_cells_proxy_is_not_fooled_by_a_socket_bound_to_a_device)
  * served. */
 Test(session, a_cells_client_bound_to_lo_is_served_by_its_proxy)
 {
-	char *probes[] = {probe("lofetch http://registry.test:%u/hello", t.port), NULL};
-	struct th_result r = in_cell(probes);
-
-	cr_assert(eq(str, r.out, (char *)"200\n"), "stderr: %s", r.err);
-	th_result_done(&r);
-	free(probes[0]);
+	probe_says("lofetch http://registry.test:%u/hello", "200\n");
 }
 
 /*
@@ -1800,12 +1806,7 @@ Test(session, a_cell_joins_no_reuseport_group_of_its_users_listeners)
  * next connection from that port reaches the proxy all the same. */
 Test(session, a_port_whose_last_connection_the_proxy_closed_reaches_it_again)
 {
-	char *probes[] = {probe("again http://evil.test:%u/", t.port), NULL};
-	struct th_result r = in_cell(probes);
-
-	cr_assert(eq(str, r.out, (char *)"403 connected\n"), "stderr: %s", r.err);
-	th_result_done(&r);
-	free(probes[0]);
+	probe_says("again http://evil.test:%u/", "403 connected\n");
 }
 
 Test(session, the_proxy_starts_at_the_cells_first_connection)
