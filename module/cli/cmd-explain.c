@@ -109,7 +109,7 @@ static int print_cell(const struct cell_project *p, const struct cell_config *c,
 	_cleanup_free_ char *bwrap = NULL;
 	struct cell_seccomp_rule rules[32];
 	char *command[] = {(char *)"COMMAND", NULL};
-	size_t n;
+	size_t n, width = 0;
 	int r;
 
 	r = cli_plan_preview(p, c, command, &plan);
@@ -127,8 +127,12 @@ static int print_cell(const struct cell_project *p, const struct cell_config *c,
 	}
 	printf("seccomp (x86-64, x32 and i386 alike):\n");
 	n = cell_seccomp_rules(&plan->seccomp, rules, ELEMENTSOF(rules));
-	for (size_t i = 0; i < n && i < ELEMENTSOF(rules); i++)
-		printf("  %-24s %-12s %s\n", rules[i].what, rules[i].result, rules[i].why);
+	n = n < ELEMENTSOF(rules) ? n : ELEMENTSOF(rules);
+	for (size_t i = 0; i < n; i++)
+		width = strlen(rules[i].what) > width ? strlen(rules[i].what) : width;
+	for (size_t i = 0; i < n; i++)
+		printf("  %-*s %-12s %s\n", (int)width, rules[i].what, rules[i].result,
+		       rules[i].why);
 	if (seccomp_out && write_seccomp(&plan->seccomp, seccomp_out) < 0) {
 		fprintf(stderr, "cell: cannot write the seccomp program to '%s'\n", seccomp_out);
 		return CELL_EXIT_FAILURE;

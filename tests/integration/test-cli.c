@@ -514,6 +514,22 @@ Test(cli, run_needs_a_command_and_known_options)
 	th_result_done(&r);
 }
 
+/*
+ * Whether out has a line that starts with name, then spaces to the same column as every other
+ * rule's, then rest: the column is where the line of ioctl(TIOCSTI) has its result.
+ */
+static bool filter_line(const char *out, const char *name, const char *rest)
+{
+	const char *first = strstr(out, "\n  ioctl(TIOCSTI) "), *line = strstr(out, name);
+	size_t column, at;
+
+	if (!first || !line)
+		return false;
+	column = strspn(first + 1 + strlen("  ioctl(TIOCSTI)"), " ") + strlen("  ioctl(TIOCSTI)");
+	at = strlen(name) + strspn(line + strlen(name), " ");
+	return at == column && !strncmp(line + at, rest, strlen(rest));
+}
+
 Test(cli, explain_shows_the_bwrap_argv_and_the_filter)
 {
 	struct th_result r;
@@ -526,10 +542,16 @@ Test(cli, explain_shows_the_bwrap_argv_and_the_filter)
 	cr_assert(contains(r.out, "\n  --unshare-user\n"));
 	cr_assert(contains(r.out, "\n  --seccomp\n  3\n"));
 	cr_assert(contains(r.out, "\n  /run/cell/init\n  --ready-fd\n  5\n  --\n  COMMAND\n"));
-	cr_assert(contains(r.out, "  ioctl(TIOCSTI)           EPERM  "));
-	cr_assert(contains(r.out,
-			   "  socket(other family)     EAFNOSUPPORT only unix, inet, inet6 and "
-			   "netlink: vsock reaches the hypervisor"));
+	/* a column for each: the name, the result, why (the names padded to the longest) */
+	cr_assert(filter_line(r.out, "  ioctl(TIOCSTI) ", "EPERM        pushing input"), "%s",
+		  r.out);
+	cr_assert(filter_line(r.out, "  socket(other family) ",
+			      "EAFNOSUPPORT only unix, inet, inet6 and netlink: vsock reaches the "
+			      "hypervisor"),
+		  "%s", r.out);
+	cr_assert(filter_line(r.out, "  setsockopt(SO_ATTACH_REUSEPORT_CBPF) ",
+			      "EPERM        as for "),
+		  "%s", r.out);
 	cr_assert(contains(r.out, "WARNING: network.mode is \"host\""));
 	/* host mode: no --unshare-net */
 	cr_assert(not(contains(r.out, "--unshare-net")));
