@@ -286,10 +286,10 @@ FUZZ_SECONDS ?= 30
 FUZZ_TARGETS := http config
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz-%)
 
-# (the BPF loader, and the session, system-cell and cell-registry modules that use it, are left
+# (the BPF loader, and the session, login-cell and cell-registry modules that use it, are left
 # out: a fuzzer needs no kernel programs)
 FUZZ_SKIP := module/lib/bpf.c module/lib/session.c module/lib/running.c module/lib/syscell.c \
-	module/lib/network-bpf.c module/lib/instance.c
+	module/lib/network-bpf.c module/lib/network-login.c module/lib/instance.c
 $(BUILD)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(filter-out $(FUZZ_SKIP),$(LIB_SRC)) \
 		$(wildcard module/lib/*.h)
 	@mkdir -p $(@D)

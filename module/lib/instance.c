@@ -7,6 +7,7 @@
 
 #include "instance.h"
 #include "launch.h"
+#include "macro.h"
 #include "session.h"
 
 extern char **environ;
@@ -134,14 +135,149 @@ int cell_instance_run(struct cell_instance *c, int *ret_status, int *ret_termina
 	return c->launch_r;
 }
 
-void cell_instance_close(struct cell_instance *c)
+/* Frees what c holds, the cell left as it is. */
+static void instance_free(struct cell_instance *c)
 {
-	if (!c)
-		return;
-	if (c->net && c->net->close)
-		c->net->close(&c->cell, c->launch_r);
 	cell_plan_free(c->plan);
 	free(c->id);
 	cell_host_done(&c->host);
+	cell_config_free(c->own_config);
+	cell_project_free(c->own_project);
 	free(c);
+}
+
+int cell_instance_end(struct cell_instance *c, struct cell_diag *diag)
+{
+	int r = 0;
+
+	if (!c)
+		return 0;
+	if (c->net && c->net->close)
+		r = c->net->close(&c->cell, c->launch_r, diag);
+	instance_free(c);
+	return r;
+}
+
+void cell_instance_close(struct cell_instance *c)
+{
+	_cleanup_diag_ struct cell_diag d = {0};
+
+	cell_instance_end(c, &d);
+}
+
+void cell_instance_release(struct cell_instance *c)
+{
+	if (!c)
+		return;
+	/* the strategy's hold of its cell is let go, never closed */
+	if (c->net && c->net->release)
+		c->net->release(&c->cell);
+	instance_free(c);
+}
+
+/* A login's instance, before it is opened or resumed: pw's, with args (NULL: resumed). */
+static struct cell_instance *login_new(const struct cell_syscell_args *a, const struct passwd *pw)
+{
+	struct cell_instance *inst = calloc(1, sizeof(*inst));
+
+	if (!inst)
+		return NULL;
+	*inst = (struct cell_instance){.launch_r = -ECANCELED, .net = &cell_network_login};
+	inst->login = (struct cell_network_login){.pw = pw, .args = a};
+	inst->cell = (struct cell_network_cell){.host = &inst->host, .login = &inst->login};
+	return inst;
+}
+
+int cell_instance_open_login(const struct cell_syscell_args *a, const struct passwd *pw,
+			     struct cell_instance **ret, struct cell_diag *diag)
+{
+	struct cell_instance *inst = login_new(a, pw);
+	struct cell_config_env env = {.home = pw->pw_dir, .user = pw->pw_name};
+	struct cell_plan_login_input in;
+	uint32_t rnd;
+	int r;
+
+	*ret = inst;
+	if (!inst)
+		return -ENOMEM;
+	if (pw->pw_uid == 0)
+		return cell_diag_set(diag, -EPERM, NULL, NULL,
+				     "a cell is never root's: not for '%s'", pw->pw_name);
+	if (a->require_login_shell && !cell_syscell_login_shell_ok(pw->pw_shell))
+		return cell_diag_set(diag, -EPERM, NULL, NULL,
+				     "%s's login shell is '%s', not cell-login-shell "
+				     "(require_login_shell): the login would run outside the "
+				     "filesystem cell",
+				     pw->pw_name, pw->pw_shell);
+	r = cell_project_open_system(a->project, a->config, &inst->own_project, diag);
+	if (r >= 0)
+		r = cell_project_load_config(inst->own_project, NULL, &env, &inst->own_config,
+					     diag);
+	if (r < 0)
+		return r;
+	inst->cell.project = inst->own_project;
+	inst->cell.config = inst->own_config;
+	inst->cell.mode =
+		a->network >= 0 ? (enum cell_net_mode)a->network : inst->own_config->network.mode;
+	if (inst->cell.mode == CELL_NET_HOST)
+		return cell_diag_set(diag, -EPERM, inst->own_project->config_path, "network.mode",
+				     "\"host\" is not for a whole login: use proxy or none");
+	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+		return cell_diag_set(diag, -EIO, NULL, NULL, "no random numbers for the cell's id");
+	if (asprintf(&inst->id, "pam-%u-%08x", (unsigned)pw->pw_uid, rnd) < 0) {
+		inst->id = NULL;
+		return -ENOMEM;
+	}
+	inst->cell.id = inst->id;
+	r = inst->net->open(&inst->cell, diag);
+	if (r < 0)
+		return r;
+	in = (struct cell_plan_login_input){.root = a->project,
+					    .config = a->config,
+					    .shim = a->shim,
+					    .id = inst->id,
+					    .mode = inst->cell.mode,
+					    .proxy_port = inst->cell.proxy_port};
+	r = cell_plan_build_login(inst->own_config, &in, &inst->plan);
+	inst->cell.plan = inst->plan;
+	if (r < 0) {
+		inst->plan_failed = true;
+		return cell_diag_set(diag, r, NULL, NULL, "cannot plan the cell: %s", strerror(-r));
+	}
+	return 0;
+}
+
+int cell_instance_join(struct cell_instance *c, pid_t pid, struct cell_diag *diag)
+{
+	int r;
+
+	if (!c->net->join)
+		return cell_diag_set(diag, -EOPNOTSUPP, NULL, NULL,
+				     "a %s cell is not joined by a process of its own",
+				     c->net->name);
+	r = c->net->join(&c->cell, pid, diag);
+	if (r >= 0)
+		c->launch_r = 0;
+	return r;
+}
+
+int cell_instance_resume_login(const char *id, const struct passwd *pw, struct cell_instance **ret,
+			       struct cell_diag *diag)
+{
+	struct cell_instance *inst = login_new(NULL, pw);
+	int r;
+
+	*ret = inst;
+	if (!inst)
+		return -ENOMEM;
+	if (!cell_session_id_valid(id))
+		return cell_diag_set(diag, -EINVAL, NULL, NULL, "'%s' is not a cell's id", id);
+	inst->id = strdup(id);
+	if (!inst->id)
+		return -ENOMEM;
+	inst->cell.id = inst->id;
+	r = inst->net->resume(&inst->cell, diag);
+	if (r >= 0)
+		inst->launch_r = 0;
+	return r;
 }

@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "config.h"
 #include "diag.h"
@@ -23,12 +24,15 @@
  */
 struct cell_instance {
 	struct cell_host host;
-	char *id;			/* the tail of the project id and a random part */
-	const struct cell_network *net; /* the network strategy */
-	struct cell_network_cell cell;	/* what it knows of the cell */
-	struct cell_plan *plan;		/* complete once open returns */
-	bool plan_failed;		/* open failed at the plan: the config's fault */
-	int launch_r;			/* cell_launch()'s result (-ECANCELED: not started) */
+	struct cell_project *own_project; /* a login's: opened here (else the caller's) */
+	struct cell_config *own_config;
+	struct cell_network_login login; /* a login's cell: the account */
+	char *id;			 /* the tail of the project id and a random part */
+	const struct cell_network *net;	 /* the network strategy */
+	struct cell_network_cell cell;	 /* what it knows of the cell */
+	struct cell_plan *plan;		 /* complete once open returns */
+	bool plan_failed;		 /* open failed at the plan: the config's fault */
+	int launch_r;			 /* cell_launch()'s result (-ECANCELED: not started) */
 };
 
 /* What a cell is asked for: the plan input's parts that come from the caller. */
@@ -58,6 +62,25 @@ int cell_instance_run(struct cell_instance *c, int *ret_status, int *ret_termina
 		      struct cell_diag *diag);
 /* Closes the cell (what run left: the proxy, the record) and frees it; NULL is fine. */
 void cell_instance_close(struct cell_instance *c);
+/* The same, saying whether the record was kept: a negative errno (diag says why) if not. */
+int cell_instance_end(struct cell_instance *c, struct cell_diag *diag);
+
+/*
+ * A whole login's cell (pam_cell.so, root): the same life, in other steps. cell_instance_open_login
+ * opens pw's cell of the module's project (a) with the strategy network-login.c (the cell, its
+ * keeper, the proxy) and plans it (cell_plan_build_login: what the login's environment gets);
+ * cell_instance_join puts the login's own process in it (its member: no bubblewrap) and keeps
+ * what close needs; cell_instance_release lets this process's instance go, the cell open.
+ * cell_instance_resume_login takes up pw's cell id where it was left (close_session may run in
+ * another process), for cell_instance_end. On failure *ret is set as with cell_instance_open;
+ * resume says -ENOENT when there is no such cell (closed already, or never opened).
+ */
+int cell_instance_open_login(const struct cell_syscell_args *a, const struct passwd *pw,
+			     struct cell_instance **ret, struct cell_diag *diag);
+int cell_instance_join(struct cell_instance *c, pid_t pid, struct cell_diag *diag);
+void cell_instance_release(struct cell_instance *c);
+int cell_instance_resume_login(const char *id, const struct passwd *pw, struct cell_instance **ret,
+			       struct cell_diag *diag);
 /*
  * The plan a cell of p would have, for cell explain: no cell is opened, so it is named "ID" and
  * its proxy's port is 0.

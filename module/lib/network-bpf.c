@@ -432,12 +432,13 @@ static int bpf_start(struct cell_network_cell *c, struct cell_launch_session **r
 	return 0;
 }
 
-static void bpf_close(struct cell_network_cell *c, int launch_r)
+static int bpf_close(struct cell_network_cell *c, int launch_r, struct cell_diag *d)
 {
 	struct keeping *k = c->state;
 
+	(void)d; /* (what goes wrong here is said on stderr: the cell's command has ended) */
 	if (!k)
-		return;
+		return 0;
 	cell_reqlog_free(k->denials);
 	if (k->notices_fd >= 0) {
 		close(k->notices_fd);
@@ -458,6 +459,7 @@ static void bpf_close(struct cell_network_cell *c, int launch_r)
 	free(k->session.record);
 	free(k);
 	c->state = NULL;
+	return 0;
 }
 
 const struct cell_network cell_network_bpf = {

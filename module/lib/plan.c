@@ -11,6 +11,7 @@
 #include "shellrc.h"
 #include "shimproto.h"
 #include "strv.h"
+#include "syscell.h"
 
 /* Where a cell finds what its cell command keeps for it. */
 #define CELL_NOTICES_PATH "/run/cell/notices"
@@ -419,6 +420,67 @@ int cell_plan_build(const struct cell_project *p, const struct cell_config *c,
 		r = add_leave(plan, in);
 	if (r >= 0)
 		r = collect_warnings(plan, c, in->home);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(plan);
+	return 0;
+}
+
+void cell_plan_login_shim_conf(const char *id, char *out, size_t size)
+{
+	snprintf(out, size, "%s/%s.conf", CELL_SYSCELL_SHIM_DIR, id);
+}
+
+/*
+ * A whole login's cell: the variables its environment gets (the proxy's, who and where the cell
+ * is, the shim with its settings) and the shim's settings file, the account's on the host.
+ */
+int cell_plan_build_login(const struct cell_config *c, const struct cell_plan_login_input *in,
+			  struct cell_plan **ret)
+{
+	_cleanup_plan_ struct cell_plan *plan = NULL;
+	char url[64], conf[128], preload[600], conf_var[600], *extra[] = {preload, conf_var, NULL},
+							      text[4096];
+	int r = plan_new(&plan);
+
+	if (r < 0)
+		return r;
+	plan->net_mode = in->mode;
+	plan->name = strdup(c->name);
+	if (!plan->name)
+		return -ENOMEM;
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u", (unsigned)in->proxy_port);
+	for (size_t i = 0; in->mode == CELL_NET_PROXY && r >= 0 && i < CELL_PROXY_VARS; i++)
+		r = env_set(&plan->env, cell_proxy_vars[i],
+			    i < CELL_PROXY_URL_VARS ? url : CELL_NO_PROXY);
+	if (r >= 0)
+		r = env_set(&plan->env, "CELL_ID", in->id);
+	if (r >= 0)
+		r = env_set(&plan->env, "CELL_NAME", c->name);
+	if (r >= 0)
+		r = env_set(&plan->env, "CELL_ROOT", in->root);
+	/* for cell login-shell */
+	if (r >= 0 && in->config)
+		r = env_set(&plan->env, "CELL_CONFIG", in->config);
+	if (r < 0 || in->mode != CELL_NET_PROXY || !in->shim) {
+		*ret = r < 0 ? NULL : TAKE_PTR(plan);
+		return r;
+	}
+	/* the shim, for clients that ignore the proxy, and what a program started with an
+	 * environment of its own keeps (the proxy's variables, LD_PRELOAD, where these are) */
+	cell_plan_login_shim_conf(in->id, conf, sizeof(conf));
+	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", in->shim);
+	snprintf(conf_var, sizeof(conf_var), "%s=%s", CELL_SHIM_CONF_VAR, conf);
+	r = cell_shim_conf_for_proxy(in->proxy_port, c->network.local_ports,
+				     c->network.n_local_ports, extra, text, sizeof(text));
+	if (r >= 0)
+		r = add_file(plan, conf, text);
+	if (r >= 0)
+		r = env_set(&plan->env, CELL_SHIM_CONF_VAR, conf);
+	if (r >= 0)
+		r = env_set(&plan->env, "LD_PRELOAD", in->shim);
+	if (r >= 0 && !(plan->shim = strdup(in->shim)))
+		r = -ENOMEM;
 	if (r < 0)
 		return r;
 	*ret = TAKE_PTR(plan);

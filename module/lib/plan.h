@@ -67,6 +67,24 @@ int cell_plan_build(const struct cell_project *p, const struct cell_config *c,
  * (none without it), and a login's cell has the host's (its own cell confines it). */
 enum cell_net_mode cell_plan_net_mode(const struct cell_config *c, const struct cell_host *host,
 				      bool login);
+/*
+ * A whole login's cell (pam_cell.so): no bubblewrap, so its plan is what the login's
+ * environment gets (env: the proxy's variables, CELL_ID, CELL_NAME, CELL_ROOT, CELL_CONFIG, and
+ * the shim with its settings), the shim's settings file (files: dest is its path on the host,
+ * the account's), name, shim and net_mode; the rest is empty.
+ */
+struct cell_plan_login_input {
+	const char *root;	 /* project= as the module was given it */
+	const char *config;	 /* config= (NULL: the project's .cell.json) */
+	const char *shim;	 /* libcellshim.so (NULL: none) */
+	const char *id;		 /* the cell's id */
+	enum cell_net_mode mode; /* proxy or none */
+	uint16_t proxy_port;	 /* its proxy's port (proxy) */
+};
+/* Where the shim's settings of login cell id are: CELL_SYSCELL_SHIM_DIR/<id>.conf. */
+void cell_plan_login_shim_conf(const char *id, char *out, size_t size);
+int cell_plan_build_login(const struct cell_config *c, const struct cell_plan_login_input *in,
+			  struct cell_plan **ret);
 void cell_plan_free(struct cell_plan *plan);
 
 static inline void cell_plan_freep(struct cell_plan **p)

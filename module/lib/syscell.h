@@ -10,9 +10,10 @@
 #include "diag.h"
 
 /*
- * Cells root opens for an account's whole login (pam_cell.so, docs/design.md §3): the module's
- * arguments, and what open_session leaves for close_session, which may run in another process
- * (sshd's), in a file of its own under CELL_SYSCELL_STATE_DIR.
+ * Cells root opens for an account's whole login (pam_cell.so, docs/design.md §3; the lifecycle
+ * is instance.c's, the steps network-login.c's): the module's arguments, and what open_session
+ * leaves for close_session, which may run in another process (sshd's), in a file of its own
+ * under CELL_SYSCELL_STATE_DIR.
  */
 #define CELL_SYSCELL_STATE_DIR "/run/cell/pam"
 /* The shim's settings of each system cell in proxy mode, <id>.conf, readable by its account. */
@@ -53,8 +54,6 @@ struct cell_syscell_state {
 	char ledger[512]; /* the account's ledger for this project */
 	char cgroup[512]; /* where the caller was before it joined the cell (cgroup2 path) */
 	char name[80];
-	char shim_conf[128]; /* the shim's settings ("" without the shim; not in the state file:
-			      * named by the id) */
 };
 
 /* Writes (atomically), reads or removes state dir/<id>; read: -ENOENT if there is none. */
@@ -62,20 +61,7 @@ int cell_syscell_state_save(const char *dir, const struct cell_syscell_state *s)
 int cell_syscell_state_load(const char *dir, const char *id, struct cell_syscell_state *ret);
 int cell_syscell_state_remove(const char *dir, const char *id);
 
-/*
- * Opens pw's system cell for the calling process (root): the project and its root-owned
- * config, the cell's cgroup and policy, a keeper process as the account that holds the cell
- * (and is its proxy in proxy mode), the state for close, the shim's settings (a->shim, proxy
- * mode); then moves the caller into the cell.
- * Nothing is left behind on failure.
- */
-int cell_syscell_open(const struct cell_syscell_args *a, const struct passwd *pw,
-		      struct cell_syscell_state *ret, struct cell_diag *d);
 /* The id of pw's cell the calling process is in (-ENOENT: none). */
 int cell_syscell_find(uid_t uid, char *id, size_t size);
-/*
- * Closes cell id: the caller back where it was, the keeper stopped, the cell closed, its
- * record appended to the account's ledger (as the account), the state removed. -ENOENT when
- * there is no state (closed already, or never opened).
- */
-int cell_syscell_close(const char *id, const struct passwd *pw, struct cell_diag *d);
+/* <cgroup2>/cell.slice (*ret_slice, freed by the caller) and the cgroup2 root (its parent). */
+int cell_syscell_hierarchy(char **ret_slice, char *root, size_t size);

@@ -5,10 +5,11 @@
  *   session required pam_cell.so project=/srv/agent/work [config=/etc/cell/agent.json]
  *                                [network=proxy|none] [debug]
  *
- * open_session opens the account's cell (module/lib/syscell.c: the same session code as
- * cell-session) and exports the cell's variables into the PAM environment; close_session
- * closes it and writes its record to the account's ledger. With "required" a cell that cannot
- * be opened denies the session; with "optional" the session goes on without one.
+ * open_session opens the account's cell through the one lifecycle (module/lib/instance.c, with
+ * the steps of module/lib/network-login.c: the same session code as cell-session), joins this
+ * process to it and exports the cell's variables (its plan's) into the PAM environment;
+ * close_session closes it and writes its record to the account's ledger. With "required" a cell
+ * that cannot be opened denies the session; with "optional" the session goes on without one.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -24,8 +25,8 @@
 #include <security/pam_modules.h>
 
 #include "diag.h"
+#include "instance.h"
 #include "macro.h"
-#include "shimproto.h"
 #include "syscell.h"
 
 #define DATA_ID "pam_cell.id"
@@ -96,52 +97,21 @@ static void find_programs(struct cell_syscell_args *a, char *shim, char *cell, s
 		a->cell = installed(CELL_BINDIR "/cell", cell, size);
 }
 
-/* The variables export() may set besides the proxy's, for taking them back. */
-static const char *const exported[] = {
-	"CELL_ID", "CELL_NAME", "CELL_ROOT", "CELL_CONFIG", "LD_PRELOAD", CELL_SHIM_CONF_VAR,
-};
-
-/* NAME=VALUE into the PAM environment, whatever its length. */
-static int put(pam_handle_t *pamh, const char *name, const char *value)
+/* The cell's variables (its plan's) for the session's processes; on failure none of them. */
+static int export(pam_handle_t *pamh, const struct cell_plan *plan)
 {
-	char *kv;
-	int r;
-
-	if (asprintf(&kv, "%s=%s", name, value) < 0)
-		return PAM_BUF_ERR;
-	r = pam_putenv(pamh, kv);
-	free(kv);
-	return r;
-}
-
-/* The cell's variables for the session's processes; on failure none of them. */
-static int export(pam_handle_t *pamh, const struct cell_syscell_state *s, const char *project,
-		  const char *config, const char *shim)
-{
-	char url[64];
 	int r = PAM_SUCCESS;
+	size_t i;
 
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u", (unsigned)s->proxy_port);
-	for (size_t i = 0; s->proxy_port && r == PAM_SUCCESS && i < CELL_PROXY_VARS; i++)
-		r = put(pamh, cell_proxy_vars[i], i < CELL_PROXY_URL_VARS ? url : CELL_NO_PROXY);
-	if (r == PAM_SUCCESS)
-		r = put(pamh, "CELL_ID", s->id);
-	if (r == PAM_SUCCESS)
-		r = put(pamh, "CELL_NAME", s->name);
-	if (r == PAM_SUCCESS)
-		r = put(pamh, "CELL_ROOT", project);
-	/* for cell login-shell */
-	if (r == PAM_SUCCESS && config)
-		r = put(pamh, "CELL_CONFIG", config);
-	if (r == PAM_SUCCESS && s->shim_conf[0] && shim) {
-		r = put(pamh, CELL_SHIM_CONF_VAR, s->shim_conf);
-		if (r == PAM_SUCCESS)
-			r = put(pamh, "LD_PRELOAD", shim);
+	for (i = 0; plan->env && plan->env[i] && r == PAM_SUCCESS; i++)
+		r = pam_putenv(pamh, plan->env[i]);
+	/* (taken back by name: NAME alone removes it) */
+	while (r != PAM_SUCCESS && i-- > 0) {
+		_cleanup_free_ char *name = strndup(plan->env[i], strcspn(plan->env[i], "="));
+
+		if (name)
+			pam_putenv(pamh, name);
 	}
-	for (size_t i = 0; r != PAM_SUCCESS && i < CELL_PROXY_VARS; i++)
-		pam_putenv(pamh, cell_proxy_vars[i]);
-	for (size_t i = 0; r != PAM_SUCCESS && i < ELEMENTSOF(exported); i++)
-		pam_putenv(pamh, exported[i]);
 	return r;
 }
 
@@ -161,38 +131,45 @@ static int begin(pam_handle_t *pamh, int argc, const char **argv, struct cell_sy
 PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
 	_cleanup_diag_ struct cell_diag d = {0};
+	_cleanup_instance_ struct cell_instance *cell = NULL;
 	struct cell_syscell_args a;
-	struct cell_syscell_state s;
 	struct passwd pw;
-	char buf[4096], shim[PATH_MAX], cell[PATH_MAX], *id;
+	char buf[4096], shim[PATH_MAX], prog[PATH_MAX], *id;
 	int r;
 
 	(void)flags;
 	r = begin(pamh, argc, argv, &a, &pw, buf, sizeof(buf));
 	if (r != PAM_SUCCESS)
 		return r;
-	find_programs(&a, shim, cell, PATH_MAX);
-	if (cell_syscell_open(&a, &pw, &s, &d) < 0) {
+	find_programs(&a, shim, prog, PATH_MAX);
+	/* the cell opened, and this process (the login's) in it */
+	if (cell_instance_open_login(&a, &pw, &cell, &d) < 0 ||
+	    cell_instance_join(cell, getpid(), &d) < 0) {
 		say(pamh, &d, "no cell for this session");
 		return PAM_SESSION_ERR;
 	}
 	if (a.debug)
-		pam_syslog(pamh, LOG_DEBUG, "cell %s for %s: project %s, proxy port %u, keeper %d",
-			   s.id, pw.pw_name, a.project, (unsigned)s.proxy_port, (int)s.proxy);
-	id = strdup(s.id);
+		pam_syslog(pamh, LOG_DEBUG, "cell %s for %s: project %s, network %s, proxy port %u",
+			   cell->id, pw.pw_name, a.project,
+			   cell_net_mode_to_string(cell->cell.mode),
+			   (unsigned)cell->cell.proxy_port);
+	id = strdup(cell->id);
 	if (!id || pam_set_data(pamh, DATA_ID, id, cleanup_id) != PAM_SUCCESS ||
-	    export(pamh, &s, a.project, a.config, a.shim) != PAM_SUCCESS) {
+	    export(pamh, cell->plan) != PAM_SUCCESS) {
 		if (!id)
 			pam_syslog(pamh, LOG_ERR, "out of memory");
-		cell_syscell_close(s.id, &pw, &d);
+		/* (closed here: the record is kept, as for any cell that was joined) */
 		return PAM_SESSION_ERR;
 	}
+	/* the keeper holds it now; close_session closes it */
+	cell_instance_release(TAKE_PTR(cell));
 	return PAM_SUCCESS;
 }
 
 PAM_EXTERN int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
 	_cleanup_diag_ struct cell_diag d = {0};
+	struct cell_instance *cell = NULL;
 	struct cell_syscell_args a = {0};
 	const void *data = NULL;
 	struct passwd pw;
@@ -212,7 +189,10 @@ PAM_EXTERN int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, con
 			pam_syslog(pamh, LOG_DEBUG, "no cell to close for %s", pw.pw_name);
 		return PAM_SUCCESS;
 	}
-	r = cell_syscell_close(id, &pw, &d);
+	r = cell_instance_resume_login(id, &pw, &cell, &d);
+	if (r >= 0)
+		r = cell_instance_end(TAKE_PTR(cell), &d);
+	cell_instance_close(cell);
 	if (r == -ENOENT) {
 		if (a.debug)
 			pam_syslog(pamh, LOG_DEBUG, "cell %s was closed already", id);

@@ -265,3 +265,66 @@ Test(plan, zsh_fish_and_sh_get_their_own_rc)
 	cr_assert(eq(str, p->argv[2], (char *)"-i"));
 	cell_plan_free(p);
 }
+
+/* pam_cell.so's plan: what the login's environment gets, and the shim's settings file. */
+Test(plan, a_whole_logins_cell_is_its_variables_and_the_shims_settings)
+{
+	struct cell_plan_login_input in = {.root = "/srv/agent/work",
+					   .config = "/etc/cell/agent.json",
+					   .shim = "/usr/libexec/cell/libcellshim.so",
+					   .id = "pam-1001-0000beef",
+					   .mode = CELL_NET_PROXY,
+					   .proxy_port = 40001};
+	const char *want[] = {
+		"HTTP_PROXY=http://127.0.0.1:40001",
+		"CELL_ID=pam-1001-0000beef",
+		"CELL_NAME=proj",
+		"CELL_ROOT=/srv/agent/work",
+		"CELL_CONFIG=/etc/cell/agent.json",
+		CELL_SHIM_CONF_VAR "=/run/cell-shim/pam-1001-0000beef.conf",
+		"LD_PRELOAD=/usr/libexec/cell/libcellshim.so",
+	};
+	struct cell_plan *p = NULL;
+	const char *conf;
+	size_t n = 0;
+
+	cr_assert(eq(int, cell_plan_build_login(config, &in, &p), 0));
+	cr_assert(eq(int, p->net_mode, CELL_NET_PROXY));
+	for (size_t i = 0; i < ELEMENTSOF(want); i++) {
+		size_t k = strcspn(want[i], "=");
+		char name[64];
+
+		snprintf(name, sizeof(name), "%.*s", (int)k, want[i]);
+		cr_assert(eq(str, (char *)env_of(p, name), (char *)want[i] + k + 1), "%s", name);
+	}
+	for (size_t i = 0; i < CELL_PROXY_VARS; i++)
+		cr_assert(not(eq(ptr, (void *)env_of(p, cell_proxy_vars[i]), NULL)));
+	while (p->env[n])
+		n++;
+	/* nothing else: a login keeps its own environment */
+	cr_assert(eq(sz, n, CELL_PROXY_VARS + ELEMENTSOF(want) - 1));
+	cr_assert(eq(sz, p->n_files, 1));
+	conf = file_at(p, "/run/cell-shim/pam-1001-0000beef.conf");
+	cr_assert(not(eq(ptr, (void *)conf, NULL)));
+	cr_assert(not(eq(ptr,
+			 strstr(conf, "proxy 40001\nlocal 5173\nenv LD_PRELOAD=/usr/libexec/cell/"
+				      "libcellshim.so\nenv " CELL_SHIM_CONF_VAR
+				      "=/run/cell-shim/pam-1001-0000beef.conf\n"),
+			 NULL)),
+		  "%s", conf);
+	cr_assert(eq(ptr, p->argv, NULL));
+	cr_assert(eq(sz, p->mounts.n, 0));
+	cell_plan_free(p);
+
+	/* network none: no proxy, no shim; without config= no CELL_CONFIG */
+	in.mode = CELL_NET_NONE;
+	in.proxy_port = 0;
+	in.config = NULL;
+	cr_assert(eq(int, cell_plan_build_login(config, &in, &p), 0));
+	cr_assert(eq(ptr, (void *)env_of(p, "HTTP_PROXY"), NULL));
+	cr_assert(eq(ptr, (void *)env_of(p, "LD_PRELOAD"), NULL));
+	cr_assert(eq(ptr, (void *)env_of(p, "CELL_CONFIG"), NULL));
+	cr_assert(eq(str, (char *)env_of(p, "CELL_ID"), (char *)"pam-1001-0000beef"));
+	cr_assert(eq(sz, p->n_files, 0));
+	cell_plan_free(p);
+}
