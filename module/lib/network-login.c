@@ -276,9 +276,9 @@ static bool keeper_ready(int fd, const struct keeper_program *prog, pid_t pid)
 	       exe.st_dev == want.st_dev && exe.st_ino == want.st_ino;
 }
 
-/* Stops the keeper pid if it is still the one started at start: TERM, then KILL after 5 s; by
- * pidfd, so that a pid used again by then is never signalled. */
-static void stop_keeper(pid_t pid, uint64_t start)
+/* Stops the keeper pid if it is still the one started at start: sig (TERM, or KILL), then KILL
+ * after 5 s; by pidfd, so that a pid used again by then is never signalled. */
+static void stop_keeper(pid_t pid, uint64_t start, int sig)
 {
 	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
 	struct pollfd p = {fd, POLLIN, 0};
@@ -286,7 +286,7 @@ static void stop_keeper(pid_t pid, uint64_t start)
 	if (fd < 0)
 		return;
 	if (cell_process_start(pid) == start &&
-	    syscall(SYS_pidfd_send_signal, fd, SIGTERM, NULL, 0) == 0 && poll(&p, 1, 5000) != 1) {
+	    syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0) == 0 && poll(&p, 1, 5000) != 1) {
 		syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0);
 		poll(&p, 1, 5000);
 	}
@@ -616,10 +616,8 @@ static void close_unjoined(struct login_cell *l)
 {
 	if (!l->session)
 		return;
-	if (l->s.proxy > 0) {
-		kill(l->s.proxy, SIGKILL);
-		waitpid(l->s.proxy, NULL, 0);
-	}
+	if (l->s.proxy > 0)
+		stop_keeper(l->s.proxy, l->s.proxy_start, SIGKILL);
 	cell_session_close(l->session, NULL);
 }
 
@@ -640,7 +638,7 @@ static int close_joined(struct cell_network_cell *c, struct login_cell *l, struc
 				     "this process",
 				     l->s.id);
 	if (l->s.proxy > 0 && l->s.proxy_start)
-		stop_keeper(l->s.proxy, l->s.proxy_start);
+		stop_keeper(l->s.proxy, l->s.proxy_start, SIGTERM);
 	for (int i = 0; i < 100; i++) {
 		r = cell_session_reap(l->slice, l->s.uid, l->s.id, CELL_SESSION_KILL_ANY,
 				      &counters);
