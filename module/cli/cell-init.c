@@ -2,8 +2,8 @@
 /*
  * cell-init: PID 1 of every cell, started by bwrap (--as-pid-1) as
  *
- *     cell-init [--ready-fd FD] [--preload LIB] [--overlay N DEST | --tmp-overlay N DEST]...
- *               -- COMMAND [ARGS...]
+ *     cell-init [--ready-fd FD] [--preload LIB] [--enter-hooks FILE]
+ *               [--overlay N DEST | --tmp-overlay N DEST]... -- COMMAND [ARGS...]
  *
  * 1. Overlays. bwrap 0.8 has no --overlay, and unprivileged bwrap runs its child in a second,
  *    nested user namespace that does not own the cell's mount namespace. So for overlays cell
@@ -13,6 +13,9 @@
  *    --tmp-overlay). Every mount bwrap made is locked in the new namespace: it can be neither
  *    unmounted nor remounted writable.
  * With --preload, COMMAND (not this process) gets LD_PRELOAD=LIB: the cell's shim.
+ * With --enter-hooks, FILE (the project's hooks.enter) runs in bash first, in the process that
+ *    then becomes COMMAND, and COMMAND gets the variables the hooks left (whatever the shell:
+ *    bash, zsh and fish alike); hooks that end the shell leave the environment as it was.
  * 2. Every capability goes, for good, before COMMAND runs; with none left, we refuse to go on.
  * 3. With --ready-fd, one byte on FD says we are up, with our signal handlers in place: until
  *    then a signal to us would be lost (PID 1 ignores signals it has no handler for), so cell
@@ -115,6 +118,96 @@ static void noop(int sig)
 	(void)sig;
 }
 
+/* The most the hooks' environment may be. */
+#define HOOKS_ENV_MAX (1024 * 1024)
+
+/* Reads fd to its end into a NUL-terminated buffer of at most HOOKS_ENV_MAX; NULL past it. */
+static char *read_all(int fd, size_t *ret_len)
+{
+	size_t len = 0, cap = 65536;
+	char *buf = malloc(cap + 1), *more;
+
+	while (buf) {
+		ssize_t n = read(fd, buf + len, cap - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			free(buf);
+			return NULL;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len < cap)
+			continue;
+		more = cap < HOOKS_ENV_MAX ? realloc(buf, 2 * cap + 1) : NULL;
+		if (!more)
+			break;
+		buf = more;
+		cap *= 2;
+	}
+	if (!buf || len == cap) {
+		free(buf);
+		return NULL;
+	}
+	buf[len] = '\0';
+	*ret_len = len;
+	return buf;
+}
+
+/*
+ * Runs the hooks file in bash (in this process's child: the command to be), its environment
+ * afterwards (env -0 on a pipe) made ours; a hook that fails has said so itself, and hooks that
+ * end the shell leave ours as it was.
+ */
+static void run_enter_hooks(const char *file)
+{
+	char *const argv[] = {(char *)"bash",
+			      (char *)"--noprofile",
+			      (char *)"--norc",
+			      (char *)"-c",
+			      (char *)". \"$1\"; exec env -0 >&3",
+			      (char *)"cell-hooks",
+			      (char *)file,
+			      NULL};
+	int p[2], status;
+	size_t len;
+	char *env;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		fprintf(stderr, "cell: hooks.enter: %s\n", strerror(errno));
+		return;
+	}
+	pid = fork();
+	if (pid == 0) {
+		if (dup2(p[1], 3) < 0)
+			_exit(127);
+		execvp("bash", argv);
+		fprintf(stderr, "cell: hooks.enter: bash: %s\n", strerror(errno));
+		_exit(127);
+	}
+	close(p[1]);
+	env = pid > 0 ? read_all(p[0], &len) : NULL;
+	close(p[0]);
+	while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (pid < 0 || !env || !WIFEXITED(status) || WEXITSTATUS(status) != 0 || len == 0) {
+		fprintf(stderr,
+			"cell: hooks.enter ended before the end (status %d): the command gets the "
+			"environment without them\n",
+			pid > 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+		free(env);
+		return;
+	}
+	/* (the strings stay: they are the environment now, until exec) */
+	clearenv();
+	for (char *e = env; e < env + len; e += strlen(e) + 1)
+		if (strchr(e, '='))
+			putenv(e);
+}
+
 static int status_code(int status)
 {
 	return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
@@ -124,6 +217,7 @@ int main(int argc, char *argv[])
 {
 	struct sigaction sa = {.sa_handler = noop};
 	bool newns = false;
+	const char *preload = NULL, *hooks = NULL;
 	int ready_fd = -1;
 	sigset_t all;
 	pid_t child;
@@ -137,8 +231,13 @@ int main(int argc, char *argv[])
 	/* the cell's LD_PRELOAD (the shim) is for the command, not for PID 1: a sanitizer build
 	 * of cell-init would refuse it, and PID 1 has no use for it */
 	if (i + 1 < argc && strcmp(argv[i], "--preload") == 0) {
-		if (setenv("LD_PRELOAD", argv[i + 1], 1) < 0)
+		preload = argv[i + 1];
+		if (setenv("LD_PRELOAD", preload, 1) < 0)
 			die("setting LD_PRELOAD");
+		i += 2;
+	}
+	if (i + 1 < argc && strcmp(argv[i], "--enter-hooks") == 0) {
+		hooks = argv[i + 1];
 		i += 2;
 	}
 	for (; i < argc && strcmp(argv[i], "--") != 0; i += 3) {
@@ -146,8 +245,8 @@ int main(int argc, char *argv[])
 
 		if ((!tmp && strcmp(argv[i], "--overlay") != 0) || i + 2 >= argc) {
 			fprintf(stderr,
-				"usage: cell-init [--ready-fd FD] [--preload LIB] [--overlay N DEST | --tmp-overlay N "
-				"DEST]... -- COMMAND [ARGS...]\n");
+				"usage: cell-init [--ready-fd FD] [--preload LIB] [--enter-hooks FILE] "
+				"[--overlay N DEST | --tmp-overlay N DEST]... -- COMMAND [ARGS...]\n");
 			return 127;
 		}
 		if (!newns) {
@@ -188,6 +287,12 @@ int main(int argc, char *argv[])
 				sigaction(sig, &sa, NULL);
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
+		if (hooks) {
+			run_enter_hooks(hooks);
+			/* the cell's shim stays whatever the hooks did */
+			if (preload && setenv("LD_PRELOAD", preload, 1) < 0)
+				_exit(127);
+		}
 		execvp(argv[i + 1], argv + i + 1);
 		fprintf(stderr, "cell: %s: %s\n", argv[i + 1], strerror(errno));
 		_exit(errno == ENOENT ? 127 : 126);

@@ -71,8 +71,16 @@ static void print_config(const struct cell_config *c)
 	for (size_t i = 0; c->env.pass && c->env.pass[i]; i++)
 		printf(" %s", c->env.pass[i]);
 	printf("%s\n", c->env.pass && c->env.pass[0] ? "" : " (none beyond the defaults)");
+	for (size_t i = 0; c->env.files && c->env.files[i]; i++)
+		printf("  file: %s\n", c->env.files[i]);
 	for (size_t i = 0; i < c->env.n_set; i++)
 		printf("  set: %s=%s\n", c->env.set[i].key, c->env.set[i].value);
+	printf("scripts:%s\n", c->n_scripts ? " (in /run/cell/bin, first on PATH)" : " (none)");
+	for (size_t i = 0; i < c->n_scripts; i++)
+		printf("  %s: %s\n", c->scripts[i].key, c->scripts[i].value);
+	printf("hooks.enter:%s\n", c->hooks.enter && c->hooks.enter[0] ? "" : " (none)");
+	for (size_t i = 0; c->hooks.enter && c->hooks.enter[i]; i++)
+		printf("  %s\n", c->hooks.enter[i]);
 	printf("limits:");
 	if (c->limits.memory)
 		printf(" memory=%llu bytes", (unsigned long long)c->limits.memory);

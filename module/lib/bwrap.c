@@ -174,8 +174,14 @@ int cell_bwrap_argv(const char *bwrap, const struct cell_plan *p, char ***ret)
 	for (size_t i = 0; r >= 0 && i < p->mounts.n; i++)
 		r = push_op(&argv, &p->mounts.ops[i], &overlay_n);
 	for (size_t i = 0; r >= 0 && i < p->n_files; i++) {
+		char perms[16];
+
+		snprintf(perms, sizeof(perms), "%04o", p->files[i].mode);
+		if (p->files[i].mode)
+			r = push2(&argv, "--perms", perms);
 		snprintf(num, sizeof(num), "%zu", CELL_BWRAP_FD_FILES + i);
-		r = push3(&argv, "--ro-bind-data", num, p->files[i].dest);
+		if (r >= 0)
+			r = push3(&argv, "--ro-bind-data", num, p->files[i].dest);
 	}
 	if (r >= 0)
 		r = push3(&argv, "--ro-bind", p->init, CELL_INIT_PATH);
@@ -190,6 +196,8 @@ int cell_bwrap_argv(const char *bwrap, const struct cell_plan *p, char ***ret)
 		r = push2(&argv, "--ready-fd", num);
 	if (r >= 0 && p->shim)
 		r = push2(&argv, "--preload", CELL_SHIM_PATH);
+	if (r >= 0 && p->enter_hooks)
+		r = push2(&argv, "--enter-hooks", p->enter_hooks);
 	overlay_n = 0;
 	for (size_t i = 0; r >= 0 && i < p->mounts.n; i++) {
 		const struct cell_mount_op *op = &p->mounts.ops[i];

@@ -542,11 +542,105 @@ static int apply_env_set(struct cell_schema *s, const cJSON *v)
 	return cell_schema_map(s, v, "an object mapping names to values", setenv_one);
 }
 
+/* A dotenv file: a path in the project, relative to its root ("./" or not), without "..". */
+static int env_file_one(struct cell_schema *s, const cJSON *v)
+{
+	struct cell_config *c = ctx_of(s)->c;
+	const char *path;
+	int r = cell_schema_expect(s, v, cJSON_IsString, "a path in the project (\".env\")");
+
+	if (r < 0)
+		return r;
+	path = v->valuestring;
+	while (startswith(path, "./"))
+		path += 2;
+	if (!*path || path[0] == '/' || streq(path, "..") || startswith(path, "../") ||
+	    strstr(path, "/../") || endswith(path, "/..") || strchr(path, '\n'))
+		return cell_schema_fail(
+			s, false,
+			"\"%s\" is not a path in the project (relative to its root, without \"..\")",
+			v->valuestring);
+	if (!cell_strv_contains(c->env.files, path) && cell_strv_extend(&c->env.files, path) < 0)
+		return oom(s);
+	return 0;
+}
+
+static int apply_env_files(struct cell_schema *s, const cJSON *v)
+{
+	return cell_schema_elements(s, v, "an array of dotenv files", env_file_one);
+}
+
 static int apply_env(struct cell_schema *s, const cJSON *v)
 {
 	static const struct cell_schema_member members[] = {
 		{"pass", apply_env_pass},
 		{"set", apply_env_set},
+		{"files", apply_env_files},
+	};
+
+	return cell_schema_members(s, v, "an object", members, ELEMENTSOF(members));
+}
+
+/* A script's name is a program's name: [A-Za-z0-9._-], not starting with '.' or '-'. */
+static bool valid_script_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 64 || s[0] == '.' || s[0] == '-')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr("._-", s[i]))
+			return false;
+	return true;
+}
+
+static int script_one(struct cell_schema *s, const cJSON *v)
+{
+	struct cell_config *c = ctx_of(s)->c;
+	int r;
+
+	if (!valid_script_name(v->string))
+		return cell_schema_fail(s, true,
+					"\"%s\" is not a script name (1 to 64 of letters, digits, "
+					"'.', '_' and '-', not starting with '.' or '-')",
+					v->string);
+	r = cell_schema_expect(s, v, cJSON_IsString, "a shell command");
+	if (r < 0)
+		return r;
+	if (!*v->valuestring)
+		return cell_schema_fail(s, false, "a script needs a command");
+	if (kv_set(&c->scripts, &c->n_scripts, v->string, v->valuestring) < 0)
+		return oom(s);
+	return 0;
+}
+
+static int apply_scripts(struct cell_schema *s, const cJSON *v)
+{
+	return cell_schema_map(s, v, "an object mapping script names to shell commands",
+			       script_one);
+}
+
+static int hook_one(struct cell_schema *s, const cJSON *v)
+{
+	struct cell_config *c = ctx_of(s)->c;
+	int r = cell_schema_expect(s, v, cJSON_IsString, "a shell command");
+
+	if (r < 0)
+		return r;
+	if (cell_strv_extend(&c->hooks.enter, v->valuestring) < 0)
+		return oom(s);
+	return 0;
+}
+
+static int apply_hooks_enter(struct cell_schema *s, const cJSON *v)
+{
+	return cell_schema_elements(s, v, "an array of shell commands", hook_one);
+}
+
+static int apply_hooks(struct cell_schema *s, const cJSON *v)
+{
+	static const struct cell_schema_member members[] = {
+		{"enter", apply_hooks_enter},
 	};
 
 	return cell_schema_members(s, v, "an object", members, ELEMENTSOF(members));
@@ -681,7 +775,8 @@ static int apply_hardening(struct cell_schema *s, const cJSON *v)
 static const struct cell_schema_member top_members[] = {
 	{"name", apply_name},	  {"presets", apply_presets},	  {"shell", apply_shell},
 	{"mounts", apply_mounts}, {"network", apply_network},	  {"env", apply_env},
-	{"limits", apply_limits}, {"hardening", apply_hardening},
+	{"limits", apply_limits}, {"hardening", apply_hardening}, {"scripts", apply_scripts},
+	{"hooks", apply_hooks},
 };
 
 int cell_config_apply(struct cell_config *c, const char *file, const char *text, size_t len,
@@ -825,5 +920,8 @@ void cell_config_free(struct cell_config *c)
 	kv_free(c->network.resolve, c->network.n_resolve);
 	cell_strv_free(c->env.pass);
 	kv_free(c->env.set, c->env.n_set);
+	cell_strv_free(c->env.files);
+	kv_free(c->scripts, c->n_scripts);
+	cell_strv_free(c->hooks.enter);
 	free(c);
 }

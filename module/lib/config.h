@@ -73,7 +73,13 @@ struct cell_config {
 		char **pass;
 		struct cell_kv *set; /* name → value */
 		size_t n_set;
+		char **files; /* dotenv files, relative to the project root, applied in order */
 	} env;
+	struct cell_kv *scripts; /* name → shell command, each a program on the cell's PATH */
+	size_t n_scripts;
+	struct {
+		char **enter; /* shell commands run in the cell before its shell or command */
+	} hooks;
 	struct {
 		uint64_t memory; /* bytes; 0: no limit */
 		uint32_t pids;	 /* 0: no limit */

@@ -5,9 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dotenv.h"
 #include "mounts.h"
 #include "path.h"
 #include "plan.h"
+#include "quote.h"
 #include "shellrc.h"
 #include "shimproto.h"
 #include "strv.h"
@@ -16,11 +18,21 @@
 /* Where a cell finds what its cell command keeps for it. */
 #define CELL_NOTICES_PATH "/run/cell/notices"
 #define CELL_LEAVE_PATH "/run/cell/leave"
+/* The project's scripts: one program, and a link to it by each script's name on PATH. */
+#define CELL_SCRIPTS_PATH "/run/cell/scripts"
+#define CELL_SCRIPTS_DIR "/run/cell/bin"
+#define CELL_ENTER_HOOKS_PATH "/run/cell/hooks/enter"
 
 /* The variables passed from outside unless a config adds more (env.pass). */
 static const char *const env_default_pass[] = {
 	"TERM",	 "COLORTERM", "LANG",	"LC_*",	  "TZ",	   "USER",	  "LOGNAME", "HOME",
 	"SHELL", "PATH",      "EDITOR", "VISUAL", "PAGER", "CELL_PROMPT", NULL,
+};
+
+/* Where TLS clients find their trust store: passed when set, if the path is in the cell. */
+static const char *const env_tls_pass[] = {
+	"SSL_CERT_FILE",  "NIX_SSL_CERT_FILE",	"SSL_CERT_DIR",
+	"CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS",
 };
 
 /* Secret-holding places that a bound mount should make the user look at twice. */
@@ -45,6 +57,7 @@ void cell_plan_free(struct cell_plan *plan)
 	cell_strv_free(plan->argv);
 	free(plan->init);
 	free(plan->shim);
+	free(plan->enter_hooks);
 	free(plan->notices_path);
 	cell_strv_free(plan->notices);
 	cell_strv_free(plan->warnings);
@@ -65,7 +78,7 @@ static int add_file(struct cell_plan *plan, const char *dest, const char *conten
 	if (!f)
 		return -ENOMEM;
 	plan->files = f;
-	f[plan->n_files] = (struct cell_plan_file){strdup(dest), strdup(content)};
+	f[plan->n_files] = (struct cell_plan_file){strdup(dest), strdup(content), 0};
 	plan->n_files++;
 	if (!f[plan->n_files - 1].dest || !f[plan->n_files - 1].content)
 		return -ENOMEM;
@@ -122,15 +135,89 @@ static int env_set(char ***env, const char *name, const char *value)
 	return cell_strv_consume(env, entry);
 }
 
-/* Cleared, then the allowlist, then env.set, then who and where the cell is. */
+/* Whether path is one the cell sees: in the project, a mount's destination, or the system's. */
+static bool visible_in_cell(const struct cell_plan *plan, const char *root, const char *path)
+{
+	static const char *const system[] = {"/etc/", "/usr/", "/nix/store/"};
+
+	if (path[0] != '/' || strstr(path, "/.."))
+		return false;
+	if (cell_path_is_below(path, root))
+		return true;
+	for (size_t i = 0; i < ELEMENTSOF(system); i++)
+		if (startswith(path, system[i]))
+			return true;
+	for (size_t i = 0; i < plan->mounts.n; i++) {
+		const struct cell_mount_op *op = &plan->mounts.ops[i];
+
+		if ((op->kind == CELL_OP_RO_BIND || op->kind == CELL_OP_BIND ||
+		     op->kind == CELL_OP_DEV_BIND) &&
+		    strcmp(op->dest, "/") && cell_path_is_below(path, op->dest))
+			return true;
+	}
+	return false;
+}
+
+/* The TLS trust store's variables, when set and pointing at something the cell has. */
+static int pass_tls(struct cell_plan *plan, const struct cell_project *p,
+		    const struct cell_plan_input *in)
+{
+	int r = 0;
+
+	for (size_t i = 0; r >= 0 && i < ELEMENTSOF(env_tls_pass); i++) {
+		const char *v = env_get(in->environ, env_tls_pass[i]);
+
+		if (v && visible_in_cell(plan, p->root, v))
+			r = env_set(&plan->env, env_tls_pass[i], v);
+	}
+	return r;
+}
+
+/* env.files, in order: each file's variables (a file that is not there is skipped). */
+static int apply_env_files(struct cell_plan *plan, const struct cell_project *p,
+			   const struct cell_config *c, struct cell_diag *d)
+{
+	int r = 0;
+
+	for (size_t i = 0; r >= 0 && c->env.files && c->env.files[i]; i++) {
+		struct cell_kv *kv = NULL;
+		size_t n = 0;
+
+		r = cell_dotenv_load(p->root, c->env.files[i], &kv, &n, d);
+		if (r == -ENOENT) {
+			r = 0;
+			continue;
+		}
+		for (size_t k = 0; r >= 0 && k < n; k++) {
+			const char *why = cell_dotenv_refused(kv[k].key);
+
+			if (why) {
+				_cleanup_free_ char *file =
+					cell_path_join(p->root, c->env.files[i]);
+
+				r = cell_diag_set(d, -EPERM, file, "env.files",
+						  "%s may not be set by a dotenv file: %s",
+						  kv[k].key, why);
+			} else
+				r = env_set(&plan->env, kv[k].key, kv[k].value);
+		}
+		cell_dotenv_free(kv, n);
+	}
+	return r;
+}
+
+/* Cleared, then the allowlist, then env.files, then env.set, then who and where the cell is. */
 static int build_env(struct cell_plan *plan, const struct cell_project *p,
-		     const struct cell_config *c, const struct cell_plan_input *in)
+		     const struct cell_config *c, const struct cell_plan_input *in,
+		     struct cell_diag *d)
 {
 	int r = 0;
 
 	for (size_t i = 0; in->environ && in->environ[i] && r >= 0; i++)
 		if (passes(in->environ[i], c->env.pass))
 			r = cell_strv_extend(&plan->env, in->environ[i]);
+	if (r >= 0)
+		r = pass_tls(plan, p, in);
 	if (r >= 0 && in->home)
 		r = env_set(&plan->env, "HOME", in->home);
 	if (r >= 0 && in->user)
@@ -141,6 +228,8 @@ static int build_env(struct cell_plan *plan, const struct cell_project *p,
 		r = env_set(&plan->env, "SHELL", in->shell);
 	if (r >= 0 && !env_get(plan->env, "PATH"))
 		r = env_set(&plan->env, "PATH", "/usr/local/bin:/usr/bin:/bin");
+	if (r >= 0)
+		r = apply_env_files(plan, p, c, d);
 	for (size_t i = 0; i < c->env.n_set && r >= 0; i++)
 		r = env_set(&plan->env, c->env.set[i].key, c->env.set[i].value);
 	if (r >= 0)
@@ -361,6 +450,95 @@ static int add_leave(struct cell_plan *plan, const struct cell_plan_input *in)
 	return r;
 }
 
+/* Appends s to *buf (a growing string); false when out of memory. */
+static bool append(char **buf, const char *s)
+{
+	size_t n = *buf ? strlen(*buf) : 0;
+	char *b = realloc(*buf, n + strlen(s) + 1);
+
+	if (!b)
+		return false;
+	memcpy(b + n, s, strlen(s) + 1);
+	*buf = b;
+	return true;
+}
+
+/*
+ * scripts: one bash program at CELL_SCRIPTS_PATH that runs the script its name says (each
+ * script's command as written, with the program's arguments in "$@"), a link to it by each
+ * name in CELL_SCRIPTS_DIR, and that directory first on PATH.
+ */
+static int add_scripts(struct cell_plan *plan, const struct cell_config *c)
+{
+	_cleanup_free_ char *text = NULL, *path = NULL;
+	const char *old = env_get(plan->env, "PATH");
+	bool ok = append(&text, "#!/bin/bash\n# the project's scripts (.cell.json \"scripts\")\n"
+				"case ${0##*/} in\n");
+	int r;
+
+	if (c->n_scripts == 0)
+		return 0;
+	for (size_t i = 0; ok && i < c->n_scripts; i++) {
+		_cleanup_free_ char *q = cell_shell_quote(c->scripts[i].value);
+
+		ok = q && append(&text, c->scripts[i].key) && append(&text, ") eval ") &&
+		     append(&text, q) && append(&text, " ;;\n");
+	}
+	ok = ok && append(&text, "*) echo \"cell: no script ${0##*/}\" >&2; exit 127 ;;\nesac\n");
+	if (!ok)
+		return -ENOMEM;
+	r = add_file(plan, CELL_SCRIPTS_PATH, text);
+	if (r < 0)
+		return r;
+	plan->files[plan->n_files - 1].mode = 0555;
+	for (size_t i = 0; r >= 0 && i < c->n_scripts; i++) {
+		_cleanup_free_ char *link = cell_path_join(CELL_SCRIPTS_DIR, c->scripts[i].key);
+
+		r = link ? cell_mount_plan_add(&plan->mounts, CELL_OP_SYMLINK, CELL_SCRIPTS_PATH,
+					       link, "scripts")
+			 : -ENOMEM;
+	}
+	if (r < 0)
+		return r;
+	if (asprintf(&path, "%s%s%s", CELL_SCRIPTS_DIR, old && *old ? ":" : "", old ? old : "") <
+	    0) {
+		path = NULL;
+		return -ENOMEM;
+	}
+	return env_set(&plan->env, "PATH", path);
+}
+
+/*
+ * hooks.enter: a bash script cell-init runs in the cell before the command (each hook in turn;
+ * one that fails says so and the rest go on), whose variables it then gives the command.
+ */
+static int add_enter_hooks(struct cell_plan *plan, const struct cell_config *c)
+{
+	_cleanup_free_ char *text = NULL;
+	bool ok;
+
+	if (!c->hooks.enter || !c->hooks.enter[0])
+		return 0;
+	ok = append(&text, "# the project's hooks.enter, run by cell-init before the command\n");
+	for (size_t i = 0; ok && c->hooks.enter[i]; i++) {
+		_cleanup_free_ char *q = cell_shell_quote(c->hooks.enter[i]), *line = NULL;
+
+		ok = q && asprintf(&line,
+				   "eval %s || echo \"cell: hooks.enter[%zu] failed (exit $?)\" "
+				   ">&2\n",
+				   q, i) >= 0;
+		if (!ok)
+			line = NULL;
+		ok = ok && append(&text, line);
+	}
+	if (!ok)
+		return -ENOMEM;
+	plan->enter_hooks = strdup(CELL_ENTER_HOOKS_PATH);
+	if (!plan->enter_hooks)
+		return -ENOMEM;
+	return add_file(plan, CELL_ENTER_HOOKS_PATH, text);
+}
+
 int cell_plan_build(const struct cell_project *p, const struct cell_config *c,
 		    const struct cell_plan_input *in, struct cell_plan **ret,
 		    struct cell_diag *diag)
@@ -407,7 +585,11 @@ int cell_plan_build(const struct cell_project *p, const struct cell_config *c,
 	}
 	r = net_mode(plan, c, in);
 	if (r >= 0)
-		r = build_env(plan, p, c, in);
+		r = build_env(plan, p, c, in, diag);
+	if (r >= 0)
+		r = add_scripts(plan, c);
+	if (r >= 0)
+		r = add_enter_hooks(plan, c);
 	if (r >= 0)
 		r = add_self(plan, p->root, in->host->self);
 	if (r >= 0 && plan->net_mode == CELL_NET_PROXY)

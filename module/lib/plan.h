@@ -15,6 +15,7 @@
 struct cell_plan_file {
 	char *dest;
 	char *content;
+	unsigned mode; /* its permissions (0555: a program); 0: bwrap's default */
 };
 
 /*
@@ -36,6 +37,8 @@ struct cell_plan {
 	struct cell_seccomp_options seccomp;
 	char *init;	    /* host path of cell-init */
 	char *shim;	    /* host path of libcellshim.so, bound at CELL_SHIM_PATH (NULL: none) */
+	char *enter_hooks;  /* the cell's path of the script cell-init runs before the command
+			       (hooks.enter), whose variables the command gets; NULL: none */
 	char *notices_path; /* host path of the notices file, bound at /run/cell/notices (a proxy
 			       cell's: the proxy's and the kernel's denials; else NULL) */
 	char **notices;	    /* things the user should know before the cell starts */

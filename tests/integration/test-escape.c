@@ -1231,3 +1231,138 @@ Test(escape, doctor_escape_says_open_for_what_a_config_opens)
 	cr_assert(not(eq(ptr, strstr(r.out, "\n1 OPEN, "), NULL)), "%s", r.out);
 	th_result_done(&r);
 }
+
+/* The project's environment: env.files, then env.set; scripts on PATH; hooks.enter first. */
+Test(escape, dotenv_files_scripts_and_enter_hooks_are_in_the_cell)
+{
+	struct th_result r;
+
+	free(th_write(t.proj, ".env",
+		      "# the project's\nDATABASE_URL=postgres://localhost/dev\n"
+		      "export MODE=file\nGREETING=\"hello  world\"\n"));
+	set_config(
+		"{\"name\": \"esc\", \"network\": {\"mode\": \"none\"},"
+		" \"env\": {\"files\": [\".env\", \".env.local\"], \"set\": {\"MODE\": \"set\"}},"
+		" \"scripts\": {\"greet\": \"echo \\\"$GREETING\\\" \\\"$@\\\"\","
+		"  \"fails\": \"exit 3\"},"
+		" \"hooks\": {\"enter\": [\"export HOOKED=yes\", \"false\", \"export AFTER=$HOOKED\"]}}");
+	/* .env.local is not there: skipped; env.set wins over the file */
+	r = in_cell("echo $DATABASE_URL $MODE $HOOKED $AFTER; greet a 'b c'; fails; echo $?; "
+		    "command -v greet");
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	cr_assert(eq(str, r.out,
+		     (char *)"postgres://localhost/dev set yes yes\nhello  world a b c\n3\n"
+			     "/run/cell/bin/greet\n"));
+	/* the hook that failed said so, and the cell went on */
+	cr_assert(not(eq(ptr, strstr(r.err, "cell: hooks.enter[1] failed (exit 1)"), NULL)), "%s",
+		  r.err);
+	th_result_done(&r);
+	/* cell run NAME runs a script; the hooks' variables reach any shell, fish too */
+	{
+		char *argv[] = {(char *)CELL, (char *)"run", (char *)"greet", (char *)"x", NULL};
+
+		th_run_as(t.uid, t.gid, t.proj, argv, t.env, &r);
+		expect(r, 0, "hello  world x\n");
+	}
+	if (access("/usr/bin/fish", X_OK) == 0)
+		expect(in_cell("fish -c 'echo $HOOKED'"), 0, "yes\n");
+	/* the scripts are the cell's: read-only there */
+	expect(in_cell("echo 'echo pwned' > /run/cell/scripts 2>/dev/null || echo refused"), 0,
+	       "refused\n");
+}
+
+/* A bad dotenv line stops the cell with file, line and column; nothing runs. */
+Test(escape, a_bad_dotenv_line_is_named_and_nothing_runs)
+{
+	char *want = NULL;
+	struct th_result r;
+
+	free(th_write(t.proj, ".env", "A=1\nB=\"open\n"));
+	set_config("{\"name\": \"esc\", \"network\": {\"mode\": \"none\"},"
+		   " \"env\": {\"files\": [\".env\"]}}");
+	r = in_cell("touch ran");
+	cr_assert(ge(int, asprintf(&want, "%s/.env:2:8", t.proj), 0));
+	cr_assert(not(eq(int, r.status, 0)));
+	cr_assert(not(eq(ptr, strstr(r.err, want), NULL)), "%s", r.err);
+	cr_assert(not(eq(ptr, strstr(r.err, "expected a closing '\"' on the same line"), NULL)),
+		  "%s", r.err);
+	cr_assert(not(host_has("proj/ran")));
+	th_result_done(&r);
+	free(want);
+}
+
+/*
+ * The attacks a cell can make on its own next entry through the files it may write: a .env
+ * that preloads a library into every program of the next cell, sets cell's own or the proxy's
+ * variables, or is a link to a file of the user's outside the project (whose variables would
+ * come into the cell: ~/.secrets.env, another project's .env).
+ */
+Test(escape, a_dotenv_file_the_cell_wrote_cannot_preload_or_bring_in_outside_secrets)
+{
+	struct th_result r;
+
+	free(th_write(t.outside, "secrets.env", "CLOUD_TOKEN=outside-secret\n"));
+	th_chown_r(t.outside, t.uid, t.gid);
+	set_config("{\"name\": \"esc\", \"network\": {\"mode\": \"none\"},"
+		   " \"env\": {\"files\": [\".env\"]}}");
+	/* control: outside, the file is the user's to read */
+	expect(outside("cat ../outside/secrets.env"), 0, "CLOUD_TOKEN=outside-secret\n");
+	/* a link made in the cell, to the outside file by its real path */
+	{
+		char script[600];
+
+		snprintf(script, sizeof(script), "ln -s %s/secrets.env .env && echo linked",
+			 t.outside);
+		expect(in_cell(script), 0, "linked\n");
+	}
+	r = in_cell("echo token=$CLOUD_TOKEN");
+	cr_assert(not(eq(int, r.status, 0)), "the cell ran: %s", r.out);
+	cr_assert(eq(ptr, strstr(r.out, "outside-secret"), NULL), "%s", r.out);
+	cr_assert(not(eq(ptr, strstr(r.err, "leads out of the project"), NULL)), "%s", r.err);
+	th_result_done(&r);
+	/* the same through a directory link */
+	{
+		char script[600];
+
+		/* (the cell refuses to start now: the user takes the link away outside) */
+		expect(outside("rm .env && echo removed"), 0, "removed\n");
+		snprintf(script, sizeof(script),
+			 "ln -s %s up && ln -s up/secrets.env .env && echo linked", t.outside);
+		expect(in_cell(script), 0, "linked\n");
+	}
+	r = in_cell("echo token=$CLOUD_TOKEN");
+	cr_assert(not(eq(int, r.status, 0)), "the cell ran: %s", r.out);
+	cr_assert(not(eq(ptr, strstr(r.err, "leads out of the project"), NULL)), "%s", r.err);
+	th_result_done(&r);
+	/* a preload, cell's own variables and the proxy's, each written from inside */
+	{
+		static const char *const lines[] = {"LD_PRELOAD=/tmp/evil.so",
+						    "LD_LIBRARY_PATH=/tmp", "CELL_NAME=other",
+						    "HTTP_PROXY=http://127.0.0.1:1"};
+
+		for (size_t i = 0; i < ELEMENTSOF(lines); i++) {
+			char script[256];
+
+			expect(outside("rm -f .env up && echo removed"), 0, "removed\n");
+			snprintf(script, sizeof(script),
+				 "echo 'OK=1' > .env; echo '%s' >> .env; "
+				 "echo written",
+				 lines[i]);
+			expect(in_cell(script), 0, "written\n");
+			r = in_cell("echo ran $OK");
+			cr_assert(not(eq(int, r.status, 0)), "%s: the cell ran: %s", lines[i],
+				  r.out);
+			cr_assert(not(eq(ptr, strstr(r.err, "may not be set by a dotenv file"),
+					 NULL)),
+				  "%s: %s", lines[i], r.err);
+			th_result_done(&r);
+		}
+	}
+	/* a FIFO would hold the cell command up: refused at once */
+	expect(outside("rm -f .env && echo removed"), 0, "removed\n");
+	expect(in_cell("mkfifo .env && echo made"), 0, "made\n");
+	r = in_cell("echo ran");
+	cr_assert(not(eq(int, r.status, 0)));
+	cr_assert(not(eq(ptr, strstr(r.err, "is not a regular file"), NULL)), "%s", r.err);
+	th_result_done(&r);
+}

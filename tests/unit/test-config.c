@@ -244,7 +244,7 @@ Test(config, unknown_key_suggests_or_lists)
 		     FILE_ ":1:14: network.alow: unknown key; did you mean \"allow\"?");
 	expect_error(
 		"{\"colour\": 1}", FILE_
-		":1:2: colour: unknown key (known keys here: name, presets, shell, mounts, network, env, limits, hardening)");
+		":1:2: colour: unknown key (known keys here: name, presets, shell, mounts, network, env, limits, hardening, scripts, hooks)");
 }
 
 Test(config, duplicate_key_is_an_error)
@@ -597,4 +597,39 @@ Test(config, byte_order_mark_takes_no_column)
 {
 	expect_error("\xEF\xBB\xBF{\"nam\": 1}",
 		     FILE_ ":1:2: nam: unknown key; did you mean \"name\"?");
+}
+
+Test(config, env_files_scripts_and_hooks)
+{
+	struct cell_config *c =
+		load_ok("{\"env\": {\"files\": [\"./.env\", \"config/dev.env\", \".env\"]},"
+			" \"scripts\": {\"test\": \"pytest -q\", \"fmt.all\": \"ruff format .\"},"
+			" \"hooks\": {\"enter\": [\"echo ready\", \"export A=1\"]}}");
+
+	cr_assert(eq(str, c->env.files[0], (char *)".env"));
+	cr_assert(eq(str, c->env.files[1], (char *)"config/dev.env"));
+	cr_assert(eq(ptr, c->env.files[2], NULL));
+	cr_assert(eq(sz, c->n_scripts, 2));
+	cr_assert(eq(str, c->scripts[1].key, (char *)"fmt.all"));
+	cr_assert(eq(str, c->hooks.enter[1], (char *)"export A=1"));
+	cell_config_free(c);
+
+	expect_error("{\"env\": {\"files\": [\"../secrets.env\"]}}",
+		     FILE_ ":1:20: env.files[0]: \"../secrets.env\" is not a path in the project "
+			   "(relative to its root, without \"..\")");
+	expect_error("{\"env\": {\"files\": [\"/home/u/.env\"]}}",
+		     FILE_ ":1:20: env.files[0]: \"/home/u/.env\" is not a path in the project "
+			   "(relative to its root, without \"..\")");
+	expect_error("{\"env\": {\"files\": [\"a/../../b\"]}}",
+		     FILE_ ":1:20: env.files[0]: \"a/../../b\" is not a path in the project "
+			   "(relative to its root, without \"..\")");
+	expect_error("{\"scripts\": {\"../x\": \"true\"}}", FILE_
+		     ":1:14: scripts[\"../x\"]: \"../x\" is not a script name (1 to 64 of letters, "
+		     "digits, '.', '_' and '-', not starting with '.' or '-')");
+	expect_error("{\"scripts\": {\"t\": \"\"}}",
+		     FILE_ ":1:19: scripts.t: a script needs a command");
+	expect_error("{\"scripts\": {\"t\": [\"a\"]}}",
+		     FILE_ ":1:19: scripts.t: expected a shell command, got an array");
+	expect_error("{\"hooks\": {\"enter\": \"echo\"}}",
+		     FILE_ ":1:21: hooks.enter: expected an array of shell commands, got a string");
 }

@@ -25,6 +25,10 @@ static void load(const char *json)
 	struct cell_diag d = {0};
 
 	free(th_write(root, ".cell.json", json));
+	cell_config_free(config);
+	cell_project_free(project);
+	config = NULL;
+	project = NULL;
 	cr_assert(eq(int, cell_project_find(root, &project, &d), 0));
 	cr_assert(eq(int, cell_project_load_config(project, NULL, &env, &config, &d), 0), "%s",
 		  d.message);
@@ -327,4 +331,59 @@ Test(plan, a_whole_logins_cell_is_its_variables_and_the_shims_settings)
 	cr_assert(eq(str, (char *)env_of(p, "CELL_ID"), (char *)"pam-1001-0000beef"));
 	cr_assert(eq(sz, p->n_files, 0));
 	cell_plan_free(p);
+}
+
+/* The provider's... then env.files in order, then env.set; scripts and hooks as files. */
+Test(plan, dotenv_files_then_env_set_scripts_and_enter_hooks)
+{
+	struct cell_plan *p;
+	const char *scripts, *hooks;
+
+	free(th_write(root, ".env", "A=env\nB=env\nC=env\n"));
+	free(th_write(root, "config/local.env", "B=local\n"));
+	load("{\"name\": \"proj\", \"network\": {\"mode\": \"none\"},"
+	     " \"env\": {\"files\": [\".env\", \"./config/local.env\", \"missing.env\"],"
+	     " \"set\": {\"C\": \"set\"}},"
+	     " \"scripts\": {\"test\": \"pytest -q\", \"say\": \"echo 'it is'\"},"
+	     " \"hooks\": {\"enter\": [\"echo ready\"]}}");
+	p = build(NULL);
+	cr_assert(eq(str, (char *)env_of(p, "A"), (char *)"env"));
+	cr_assert(eq(str, (char *)env_of(p, "B"), (char *)"local"));
+	cr_assert(eq(str, (char *)env_of(p, "C"), (char *)"set"));
+	cr_assert(eq(int, strncmp(env_of(p, "PATH"), "/run/cell/bin:", 14), 0), "%s",
+		  env_of(p, "PATH"));
+	scripts = file_at(p, "/run/cell/scripts");
+	cr_assert(not(eq(ptr, (void *)scripts, NULL)));
+	cr_assert(not(eq(ptr, strstr(scripts, "test) eval 'pytest -q' ;;\n"), NULL)), "%s",
+		  scripts);
+	cr_assert(not(eq(ptr, strstr(scripts, "say) eval 'echo '\\''it is'\\''' ;;\n"), NULL)),
+		  "%s", scripts);
+	cr_assert(eq(u32, p->files[0].mode, 0555));
+	cr_assert(eq(str, mount_at(p, "/run/cell/bin/test")->src, (char *)"/run/cell/scripts"));
+	cr_assert(eq(int, mount_at(p, "/run/cell/bin/test")->kind, CELL_OP_SYMLINK));
+	hooks = file_at(p, "/run/cell/hooks/enter");
+	cr_assert(not(eq(ptr, strstr(hooks, "eval 'echo ready' || echo \"cell: hooks.enter[0]"),
+			 NULL)),
+		  "%s", hooks);
+	cr_assert(eq(str, p->enter_hooks, (char *)"/run/cell/hooks/enter"));
+	cell_plan_free(p);
+}
+
+/* Where TLS clients find their CAs passes if the cell has the file there. */
+Test(plan, TLS_trust_store_variables_pass_when_the_cell_has_the_file)
+{
+	char *ca = th_join(root, "certs/ca.pem");
+	char *env_ca = NULL, *environ[] = {(char *)"PATH=/usr/bin", NULL, NULL, NULL};
+	struct cell_plan_input extra = {.environ = environ};
+	struct cell_plan *p;
+
+	cr_assert(ge(int, asprintf(&env_ca, "SSL_CERT_FILE=%s", ca), 0));
+	environ[1] = env_ca;
+	environ[2] = (char *)"NODE_EXTRA_CA_CERTS=/home/someone/private/ca.pem";
+	p = build(&extra);
+	cr_assert(eq(str, (char *)env_of(p, "SSL_CERT_FILE"), ca));
+	cr_assert(eq(ptr, (void *)env_of(p, "NODE_EXTRA_CA_CERTS"), NULL));
+	cell_plan_free(p);
+	free(env_ca);
+	free(ca);
 }
