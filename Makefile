@@ -35,7 +35,7 @@ SHELL := /bin/bash
 DEB_PKGS := build-essential pkg-config clang llvm libbpf-dev bpftool libcjson-dev nettle-dev \
 	bubblewrap libcriterion-dev libseccomp-dev libpam0g-dev cppcheck clang-format libclang-rt-14-dev \
 	curl python3 tmux zsh fish hyperfine iproute2 util-linux procps git tinyproxy openssl \
-	libelf-dev zlib1g-dev wget nodejs perl direnv strace
+	libelf-dev zlib1g-dev wget nodejs perl direnv strace nix-bin
 
 LIB_PKGS := libcjson nettle libseccomp
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(LIB_PKGS))

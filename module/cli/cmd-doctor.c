@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "fileio.h"
+#include "provider.h"
 
 #define MOUNTINFO "/proc/self/mountinfo"
 
@@ -251,6 +252,25 @@ static int parse(int argc, char *argv[], bool *ret_escape, struct cli_cell_optio
 	return -1;
 }
 
+/* The dev-environment providers found (in the fixed directories cell looks in, only). */
+static void check_providers(void)
+{
+	static const enum cell_env_provider all[] = {CELL_PROVIDER_DEVENV, CELL_PROVIDER_NIX,
+						     CELL_PROVIDER_DIRENV, CELL_PROVIDER_MISE};
+	const char *home = getenv("HOME");
+
+	for (size_t i = 0; i < ELEMENTSOF(all); i++) {
+		_cleanup_free_ char *path = cell_provider_find(all[i], home);
+		char what[4200];
+
+		snprintf(what, sizeof(what), "env.provider %s: %s",
+			 cell_env_provider_to_string(all[i]),
+			 path ? path
+			      : "not installed (projects that use it get no environment from it)");
+		report(path ? OK : WARN, what, NULL);
+	}
+}
+
 int cmd_doctor(int argc, char *argv[])
 {
 	struct cli_cell_options o = {0};
@@ -269,6 +289,7 @@ int cmd_doctor(int argc, char *argv[])
 	check_cgroup();
 	ok = check_bpf() && ok;
 	check_network();
+	check_providers();
 	printf("%s\n", ok ? "cell can build cells on this machine"
 			  : "cell cannot build cells here until the FAIL lines are fixed");
 	return ok ? CELL_EXIT_OK : CELL_EXIT_FAILURE;

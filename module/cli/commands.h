@@ -15,6 +15,7 @@ int cmd_allow(int argc, char *argv[]);
 int cmd_allow_host(int argc, char *argv[]);
 int cmd_deny(int argc, char *argv[]);
 int cmd_explain(int argc, char *argv[]);
+int cmd_env(int argc, char *argv[]);
 int cmd_doctor(int argc, char *argv[]);
 /* cell __escape-probe ATTEMPT...: hidden, run by cell doctor --escape in the cell */
 int cmd_escape_probe(int argc, char *argv[]);

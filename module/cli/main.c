@@ -38,6 +38,9 @@ static const struct cli_command commands[] = {
 	{"deny", cmd_deny, "[DIR]", "Revoke trust in the project's .cell.json"},
 	{"explain", cmd_explain, "[--write-seccomp FILE] [DIR]",
 	 "Print the project's merged, resolved config and whether it is trusted"},
+	{"env", cmd_env, "[--json] [--refresh] [DIR]",
+	 "Show the environment a cell of the project gets and where each variable comes from "
+	 "(its provider runs if its cache is stale; --refresh: even if not)"},
 	{"doctor", cmd_doctor, "[--escape [--user NAME] [--allow-root] [DIR]]",
 	 "Check what this machine offers cell, and how to fix what is missing; --escape tries escapes from inside a real cell"},
 	{"init", cmd_init, "[--name NAME] [DIR]",

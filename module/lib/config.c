@@ -30,6 +30,12 @@ static const char *const net_modes[_CELL_NET_MAX] = {
 	[CELL_NET_HOST] = "host",
 };
 
+static const char *const env_providers[_CELL_PROVIDER_MAX] = {
+	[CELL_PROVIDER_AUTO] = "auto", [CELL_PROVIDER_DEVENV] = "devenv",
+	[CELL_PROVIDER_NIX] = "nix",   [CELL_PROVIDER_DIRENV] = "direnv",
+	[CELL_PROVIDER_MISE] = "mise", [CELL_PROVIDER_NONE] = "none",
+};
+
 #define NAME_MAX_LEN 64
 #define PIDS_MAX 4194304
 #define MEMORY_MIN (1024 * 1024)
@@ -42,6 +48,11 @@ const char *cell_mount_mode_to_string(enum cell_mount_mode m)
 const char *cell_net_mode_to_string(enum cell_net_mode m)
 {
 	return m < _CELL_NET_MAX ? net_modes[m] : NULL;
+}
+
+const char *cell_env_provider_to_string(enum cell_env_provider p)
+{
+	return p < _CELL_PROVIDER_MAX ? env_providers[p] : NULL;
 }
 
 /*
@@ -570,12 +581,34 @@ static int apply_env_files(struct cell_schema *s, const cJSON *v)
 	return cell_schema_elements(s, v, "an array of dotenv files", env_file_one);
 }
 
+static int apply_env_provider(struct cell_schema *s, const cJSON *v)
+{
+	int p, r;
+
+	r = cell_schema_get_enum(s, v, env_providers, ELEMENTSOF(env_providers),
+				 "an environment provider", &p);
+	if (r < 0)
+		return r;
+	ctx_of(s)->c->env.provider = (enum cell_env_provider)p;
+	return 0;
+}
+
+static int apply_env_required(struct cell_schema *s, const cJSON *v)
+{
+	int r = cell_schema_expect(s, v, cJSON_IsBool, "true or false");
+
+	if (r < 0)
+		return r;
+	ctx_of(s)->c->env.required = cJSON_IsTrue(v);
+	return 0;
+}
+
 static int apply_env(struct cell_schema *s, const cJSON *v)
 {
 	static const struct cell_schema_member members[] = {
-		{"pass", apply_env_pass},
-		{"set", apply_env_set},
-		{"files", apply_env_files},
+		{"pass", apply_env_pass},	  {"set", apply_env_set},
+		{"files", apply_env_files},	  {"provider", apply_env_provider},
+		{"required", apply_env_required},
 	};
 
 	return cell_schema_members(s, v, "an object", members, ELEMENTSOF(members));

@@ -17,6 +17,17 @@ enum cell_mount_mode {
 	_CELL_MOUNT_MAX,
 };
 
+/* Who evaluates the project's dev environment, outside the cell (provider.h). */
+enum cell_env_provider {
+	CELL_PROVIDER_AUTO,
+	CELL_PROVIDER_DEVENV,
+	CELL_PROVIDER_NIX,
+	CELL_PROVIDER_DIRENV,
+	CELL_PROVIDER_MISE,
+	CELL_PROVIDER_NONE,
+	_CELL_PROVIDER_MAX,
+};
+
 enum cell_net_mode {
 	CELL_NET_PROXY,
 	CELL_NET_NONE,
@@ -74,6 +85,8 @@ struct cell_config {
 		struct cell_kv *set; /* name → value */
 		size_t n_set;
 		char **files; /* dotenv files, relative to the project root, applied in order */
+		enum cell_env_provider provider;
+		bool required; /* a provider that fails or is missing stops the cell */
 	} env;
 	struct cell_kv *scripts; /* name → shell command, each a program on the cell's PATH */
 	size_t n_scripts;
@@ -100,6 +113,7 @@ struct cell_config_env {
 
 const char *cell_mount_mode_to_string(enum cell_mount_mode m);
 const char *cell_net_mode_to_string(enum cell_net_mode m);
+const char *cell_env_provider_to_string(enum cell_env_provider p);
 
 int cell_config_new(struct cell_config **ret);
 void cell_config_free(struct cell_config *c);

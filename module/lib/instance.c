@@ -36,9 +36,32 @@ static const char *shell_of(const struct cell_config *c)
 	return shell && *shell ? shell : "/bin/sh";
 }
 
+/* The project's environment from its provider (cache_only: never run one). */
+static int provider_env(const struct cell_project *p, const struct cell_config *c,
+			const struct cell_host *host, bool cache_only,
+			struct cell_provider_env *ret, char **ret_notice, struct cell_diag *d)
+{
+	struct cell_config_env env = cell_config_env_from_process();
+	_cleanup_free_ char *state_dir = NULL;
+	struct cell_provider_request req = {
+		.root = p->root,
+		.home = env.home,
+		.environ = environ,
+		.provider = c->env.provider,
+		.required = c->env.required,
+		.cache_only = cache_only,
+	};
+
+	if (asprintf(&state_dir, "%s/projects/%s", host->state_home, p->id) < 0)
+		return -ENOMEM;
+	req.state_dir = state_dir;
+	return cell_provider_env(&req, ret, ret_notice, d);
+}
+
 static int plan(const struct cell_project *p, const struct cell_config *c,
 		const struct cell_host *host, const char *id, uint16_t proxy_port,
-		const struct cell_instance_args *a, struct cell_plan **ret, struct cell_diag *d)
+		const struct cell_instance_args *a, const struct cell_provider_env *penv,
+		const char *notice, struct cell_plan **ret, struct cell_diag *d)
 {
 	struct cell_config_env env = cell_config_env_from_process();
 	char *shell_argv[] = {(char *)shell_of(c), NULL};
@@ -56,16 +79,52 @@ static int plan(const struct cell_project *p, const struct cell_config *c,
 		.leave_path = a->leave_path,
 		.oldpwd = a->oldpwd,
 		.login = a->login,
+		.provider_env = penv,
+		.provider_notice = notice,
 	};
 
 	return cell_plan_build(p, c, &in, ret, d);
+}
+
+int cell_instance_environment(const struct cell_project *p, const struct cell_config *c,
+			      const struct cell_host *host, bool refresh, struct cell_plan **ret,
+			      struct cell_provider_env *ret_env, char **ret_notice,
+			      struct cell_diag *diag)
+{
+	struct cell_config_env env = cell_config_env_from_process();
+	_cleanup_free_ char *state_dir = NULL;
+	struct cell_provider_request req = {
+		.root = p->root,
+		.home = env.home,
+		.environ = environ,
+		.provider = c->env.provider,
+		.required = c->env.required,
+		.refresh = refresh,
+	};
+	struct cell_instance_args a = {.cwd = p->root, .command = (char *[]){(char *)"true", NULL}};
+	int r;
+
+	if (asprintf(&state_dir, "%s/projects/%s", host->state_home, p->id) < 0)
+		return -ENOMEM;
+	req.state_dir = state_dir;
+	r = cell_provider_env(&req, ret_env, ret_notice, diag);
+	if (r >= 0)
+		r = plan(p, c, host, "ID", 0, &a, ret_env, *ret_notice, ret, diag);
+	return r;
 }
 
 int cell_instance_preview(const struct cell_project *p, const struct cell_config *c,
 			  const struct cell_host *host, const struct cell_instance_args *a,
 			  struct cell_plan **ret, struct cell_diag *diag)
 {
-	return plan(p, c, host, "ID", 0, a, ret, diag);
+	struct cell_provider_env penv = {.provider = CELL_PROVIDER_NONE};
+	_cleanup_free_ char *notice = NULL;
+	int r = provider_env(p, c, host, true, &penv, &notice, diag);
+
+	if (r >= 0)
+		r = plan(p, c, host, "ID", 0, a, &penv, notice, ret, diag);
+	cell_provider_env_done(&penv);
+	return r;
 }
 
 /* The network strategy for a plan's mode in effect. */
@@ -91,7 +150,8 @@ int cell_instance_open(const struct cell_project *p, const struct cell_config *c
 	*ret = inst;
 	if (!inst)
 		return -ENOMEM;
-	*inst = (struct cell_instance){.launch_r = -ECANCELED};
+	*inst = (struct cell_instance){.launch_r = -ECANCELED,
+				       .provider_env = {.provider = CELL_PROVIDER_NONE}};
 	inst->cell = (struct cell_network_cell){.project = p, .config = c, .host = &inst->host};
 	/* cells cut short are closed before another opens (their kernel entries are every user's)
 	 */
@@ -103,11 +163,17 @@ int cell_instance_open(const struct cell_project *p, const struct cell_config *c
 	if (r < 0)
 		return cell_diag_set(diag, r, NULL, NULL, "cannot name the cell: %s", strerror(-r));
 	inst->cell.id = inst->id;
+	/* the project's environment first: a provider that must not fail stops the cell here */
+	r = provider_env(p, c, &inst->host, false, &inst->provider_env, &inst->provider_notice,
+			 diag);
+	if (r < 0)
+		return r;
 	inst->net = network_for(cell_plan_net_mode(c, &inst->host, a->login));
 	r = inst->net->open ? inst->net->open(&inst->cell, diag) : 0;
 	if (r < 0)
 		return r;
-	r = plan(p, c, &inst->host, inst->id, inst->cell.proxy_port, a, &inst->plan, diag);
+	r = plan(p, c, &inst->host, inst->id, inst->cell.proxy_port, a, &inst->provider_env,
+		 inst->provider_notice, &inst->plan, diag);
 	inst->cell.plan = inst->plan;
 	if (r < 0) {
 		inst->plan_failed = true;
@@ -141,6 +207,8 @@ static void instance_free(struct cell_instance *c)
 	cell_plan_free(c->plan);
 	free(c->id);
 	cell_host_done(&c->host);
+	cell_provider_env_done(&c->provider_env);
+	free(c->provider_notice);
 	cell_config_free(c->own_config);
 	cell_project_free(c->own_project);
 	free(c);

@@ -11,6 +11,7 @@
 #include "network.h"
 #include "plan.h"
 #include "project.h"
+#include "provider.h"
 
 /*
  * One cell, from open to close: the lifecycle every way into a cell goes through (cell run,
@@ -26,13 +27,15 @@ struct cell_instance {
 	struct cell_host host;
 	struct cell_project *own_project; /* a login's: opened here (else the caller's) */
 	struct cell_config *own_config;
-	struct cell_network_login login; /* a login's cell: the account */
-	char *id;			 /* the tail of the project id and a random part */
-	const struct cell_network *net;	 /* the network strategy */
-	struct cell_network_cell cell;	 /* what it knows of the cell */
-	struct cell_plan *plan;		 /* complete once open returns */
-	bool plan_failed;		 /* open failed at the plan: the config's fault */
-	int launch_r;			 /* cell_launch()'s result (-ECANCELED: not started) */
+	struct cell_network_login login;       /* a login's cell: the account */
+	struct cell_provider_env provider_env; /* the project's environment (provider.h) */
+	char *provider_notice;		       /* why it has none, or its last good one */
+	char *id;			       /* the tail of the project id and a random part */
+	const struct cell_network *net;	       /* the network strategy */
+	struct cell_network_cell cell;	       /* what it knows of the cell */
+	struct cell_plan *plan;		       /* complete once open returns */
+	bool plan_failed;		       /* open failed at the plan: the config's fault */
+	int launch_r; /* cell_launch()'s result (-ECANCELED: not started) */
 };
 
 /* What a cell is asked for: the plan input's parts that come from the caller. */
@@ -88,6 +91,16 @@ int cell_instance_resume_login(const char *id, const struct passwd *pw, struct c
 int cell_instance_preview(const struct cell_project *p, const struct cell_config *c,
 			  const struct cell_host *host, const struct cell_instance_args *a,
 			  struct cell_plan **ret, struct cell_diag *diag);
+
+/*
+ * cell env: the plan a cell of p would have with its provider run now if its cache is not fresh
+ * (refresh: even if it is); what the provider gave in *ret_env (cell_provider_env_done() it),
+ * its notice in *ret_notice (free it).
+ */
+int cell_instance_environment(const struct cell_project *p, const struct cell_config *c,
+			      const struct cell_host *host, bool refresh, struct cell_plan **ret,
+			      struct cell_provider_env *ret_env, char **ret_notice,
+			      struct cell_diag *diag);
 
 static inline void cell_instance_closep(struct cell_instance **c)
 {

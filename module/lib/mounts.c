@@ -30,10 +30,13 @@ static const char *const home_files[] = {
  * Inside the project, paths through which code in the cell could reach outside it later: a git
  * hook or git config (core.fsmonitor, core.hooksPath, commondir, submodules) runs the moment the
  * user runs git outside, so .git is read-only as a whole unless hardening.git_writable; .envrc
- * runs under direnv; editor settings run tasks; .cell.json would widen the cell.
+ * runs under direnv, and the other files a provider evaluates outside (provider.h) as well;
+ * editor settings run tasks; .cell.json would widen the cell.
  */
 static const char *const protected_paths[] = {
-	".git", ".cell.json", ".envrc", ".vscode", ".idea", NULL,
+	".git",	      ".cell.json",  ".envrc",	       ".vscode",   ".idea",
+	"devenv.nix", "devenv.yaml", "devenv.lock",    "flake.nix", "flake.lock",
+	"mise.toml",  ".mise.toml",  ".tool-versions", NULL,
 };
 
 static const char *const class_names[] = {
@@ -291,6 +294,40 @@ static char *state_path(const struct cell_mounts_input *in, const char *kind, co
 	return s;
 }
 
+/*
+ * The directories a provider keeps its state in (devenv's .devenv, direnv's .direnv: profiles,
+ * caches, and the .rc files nix-direnv sources outside) are per-project state directories in the
+ * cell, bound over the project's: nothing written in them inside is read outside later. Only in
+ * projects that use the provider (its file or its directory is there).
+ */
+static int add_provider_state(struct cell_mount_plan *p, const struct cell_mounts_input *in,
+			      struct cell_diag *diag)
+{
+	static const char *const dirs[][2] = {{".devenv", "devenv.nix"}, {".direnv", ".envrc"}};
+
+	for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+		_cleanup_free_ char *dest = cell_path_join(in->root, dirs[i][0]),
+				    *input = cell_path_join(in->root, dirs[i][1]), *src = NULL;
+		struct stat st;
+		int r;
+
+		if (!dest || !input)
+			return -ENOMEM;
+		if (lstat(dest, &st) == 0 && S_ISLNK(st.st_mode))
+			return refuse_symlink(dest, diag);
+		if (lstat(dest, &st) < 0 && lstat(input, &st) < 0)
+			continue;
+		src = state_path(in, "state", dest);
+		if (!src)
+			return -ENOMEM;
+		r = add(p, CELL_OP_BIND, CELL_CLASS_PROTECTED, src, dest, src,
+			"the provider's state, the cell's own");
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 static int add_config_mount(struct cell_mount_plan *p, const struct cell_mount *m,
 			    const struct cell_mounts_input *in, struct cell_diag *diag)
 {
@@ -464,6 +501,8 @@ int cell_mounts_plan(const struct cell_config *c, const struct cell_mounts_input
 		r = add(&p, CELL_OP_BIND, CELL_CLASS_PROJECT, in->root, in->root, NULL, NULL);
 	if (r >= 0)
 		r = add_protected(&p, in->root, c->hardening.git_writable, diag);
+	if (r >= 0)
+		r = add_provider_state(&p, in, diag);
 	for (size_t i = 0; r >= 0 && i < c->n_mounts; i++)
 		r = add_config_mount(&p, &c->mounts[i], in, diag);
 	if (r >= 0)

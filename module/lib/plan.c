@@ -135,6 +135,8 @@ static int env_set(char ***env, const char *name, const char *value)
 	return cell_strv_consume(env, entry);
 }
 
+static int warn(struct cell_plan *plan, const char *fmt, ...) _printf_(2, 3);
+
 /* Whether path is one the cell sees: in the project, a mount's destination, or the system's. */
 static bool visible_in_cell(const struct cell_plan *plan, const char *root, const char *path)
 {
@@ -169,6 +171,40 @@ static int pass_tls(struct cell_plan *plan, const struct cell_project *p,
 
 		if (v && visible_in_cell(plan, p->root, v))
 			r = env_set(&plan->env, env_tls_pass[i], v);
+	}
+	return r;
+}
+
+/*
+ * The provider's variables (before env.files and env.set), its PATH entries first; what no
+ * project may set (the loader's preload, cell's own and the proxy's variables) is left out, and
+ * cell explain says so.
+ */
+static int apply_provider(struct cell_plan *plan, const struct cell_plan_input *in)
+{
+	const struct cell_provider_env *e = in->provider_env;
+	const char *old;
+	int r = 0;
+
+	if (!e)
+		return 0;
+	for (size_t i = 0; r >= 0 && i < e->n_vars; i++) {
+		const char *key = e->vars[i].key, *why = cell_dotenv_refused(key);
+
+		/* (a nix shell's libraries: the provider's to say, unlike a dotenv file's) */
+		if (why && !streq(key, "LD_LIBRARY_PATH"))
+			r = warn(plan, "%s from %s is left out: %s", key,
+				 cell_env_provider_to_string(e->provider), why);
+		else
+			r = env_set(&plan->env, key, e->vars[i].value);
+	}
+	old = env_get(plan->env, "PATH");
+	if (r >= 0 && e->path && *e->path) {
+		_cleanup_free_ char *path = NULL;
+
+		if (asprintf(&path, "%s%s%s", e->path, old && *old ? ":" : "", old ? old : "") < 0)
+			return -ENOMEM;
+		r = env_set(&plan->env, "PATH", path);
 	}
 	return r;
 }
@@ -229,6 +265,8 @@ static int build_env(struct cell_plan *plan, const struct cell_project *p,
 	if (r >= 0 && !env_get(plan->env, "PATH"))
 		r = env_set(&plan->env, "PATH", "/usr/local/bin:/usr/bin:/bin");
 	if (r >= 0)
+		r = apply_provider(plan, in);
+	if (r >= 0)
 		r = apply_env_files(plan, p, c, d);
 	for (size_t i = 0; i < c->env.n_set && r >= 0; i++)
 		r = env_set(&plan->env, c->env.set[i].key, c->env.set[i].value);
@@ -241,7 +279,6 @@ static int build_env(struct cell_plan *plan, const struct cell_project *p,
 	return r;
 }
 
-static int warn(struct cell_plan *plan, const char *fmt, ...) _printf_(2, 3);
 static int warn(struct cell_plan *plan, const char *fmt, ...)
 {
 	va_list ap;
@@ -512,15 +549,28 @@ static int add_scripts(struct cell_plan *plan, const struct cell_config *c)
  * hooks.enter: a bash script cell-init runs in the cell before the command (each hook in turn;
  * one that fails says so and the rest go on), whose variables it then gives the command.
  */
-static int add_enter_hooks(struct cell_plan *plan, const struct cell_config *c)
+static int add_enter_hooks(struct cell_plan *plan, const struct cell_config *c,
+			   const struct cell_provider_env *e)
 {
 	_cleanup_free_ char *text = NULL;
 	bool ok;
 
-	if (!c->hooks.enter || !c->hooks.enter[0])
+	if ((!c->hooks.enter || !c->hooks.enter[0]) && (!e || !e->shell_hook))
 		return 0;
 	ok = append(&text, "# the project's hooks.enter, run by cell-init before the command\n");
-	for (size_t i = 0; ok && c->hooks.enter[i]; i++) {
+	/* the provider's shell hook first (its own variables and functions stay in this shell) */
+	if (ok && e && e->shell_hook) {
+		_cleanup_free_ char *q = cell_shell_quote(e->shell_hook), *line = NULL;
+
+		ok = q && asprintf(&line,
+				   "eval %s || echo \"cell: the %s shell hook failed (exit $?)\" "
+				   ">&2\n",
+				   q, cell_env_provider_to_string(e->provider)) >= 0;
+		if (!ok)
+			line = NULL;
+		ok = ok && append(&text, line);
+	}
+	for (size_t i = 0; ok && c->hooks.enter && c->hooks.enter[i]; i++) {
 		_cleanup_free_ char *q = cell_shell_quote(c->hooks.enter[i]), *line = NULL;
 
 		ok = q && asprintf(&line,
@@ -589,7 +639,9 @@ int cell_plan_build(const struct cell_project *p, const struct cell_config *c,
 	if (r >= 0)
 		r = add_scripts(plan, c);
 	if (r >= 0)
-		r = add_enter_hooks(plan, c);
+		r = add_enter_hooks(plan, c, in->provider_env);
+	if (r >= 0 && in->provider_notice)
+		r = cell_strv_extend(&plan->notices, in->provider_notice);
 	if (r >= 0)
 		r = add_self(plan, p->root, in->host->self);
 	if (r >= 0 && plan->net_mode == CELL_NET_PROXY)

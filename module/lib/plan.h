@@ -9,6 +9,7 @@
 #include "host.h"
 #include "mounts.h"
 #include "project.h"
+#include "provider.h"
 #include "seccomp.h"
 
 /* A file the cell gets that exists nowhere on disk (a generated shell rc), read-only. */
@@ -61,6 +62,9 @@ struct cell_plan_input {
 	/* cell login-shell: the login's cell (pam_cell) confines the network; the cell gets the
 	 * session's proxy variables, CELL_ID and the shim for its proxy */
 	bool login;
+	/* the project's dev environment from its provider (provider.h), or NULL; its notice */
+	const struct cell_provider_env *provider_env;
+	const char *provider_notice;
 };
 
 int cell_plan_build(const struct cell_project *p, const struct cell_config *c,

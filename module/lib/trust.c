@@ -10,6 +10,7 @@
 
 #include "fileio.h"
 #include "path.h"
+#include "provider.h"
 #include "trust.h"
 #include "xdg.h"
 
@@ -24,16 +25,56 @@ int cell_trust_dir(char **ret)
 	return *ret ? 0 : -ENOMEM;
 }
 
+/* The most of a provider's input file that is hashed whole; past it the hash fails. */
+#define INPUT_MAX (16 * 1024 * 1024)
+
 int cell_trust_hash(const struct cell_project *p, char ret[CELL_SHA256_HEX_LEN + 1])
 {
 	/* NUL can be in neither a path nor a config, so the split is unambiguous */
-	struct cell_hash_piece pieces[] = {
+	struct cell_hash_piece pieces[4 + 3 * 16] = {
 		{p->config_path, strlen(p->config_path)},
 		{"", 1},
 		{p->text, p->len},
 	};
+	char *texts[16] = {0};
+	size_t n = 3, t = 0;
+	int r = 0;
 
-	return cell_sha256_hex(pieces, ELEMENTSOF(pieces), ret);
+	/*
+	 * What a provider evaluates outside the cell (provider.h) is trusted with the config: an
+	 * edited flake.lock or .envrc, or one that appears, needs cell allow again. (Not there:
+	 * nothing added, so a project without them keeps the hash it had.)
+	 */
+	for (size_t i = 0; r >= 0 && cell_provider_inputs[i] && t < ELEMENTSOF(texts); i++) {
+		_cleanup_free_ char *path = cell_path_join(p->root, cell_provider_inputs[i]);
+		size_t len = 0;
+
+		r = path ? cell_read_file(path, O_NOFOLLOW | O_NONBLOCK, INPUT_MAX, &texts[t], &len)
+			 : -ENOMEM;
+		if (r == -ENOENT) {
+			r = 0;
+			continue;
+		}
+		/* (a link or something other than a file is trusted by what it is: its name) */
+		if (r == -ELOOP || r == -EINVAL || r == -EISDIR) {
+			pieces[n++] = (struct cell_hash_piece){"\1", 2};
+			pieces[n++] = (struct cell_hash_piece){cell_provider_inputs[i],
+							       strlen(cell_provider_inputs[i]) + 1};
+			r = 0;
+			continue;
+		}
+		if (r < 0)
+			break;
+		pieces[n++] = (struct cell_hash_piece){"\2", 2};
+		pieces[n++] = (struct cell_hash_piece){cell_provider_inputs[i],
+						       strlen(cell_provider_inputs[i]) + 1};
+		pieces[n++] = (struct cell_hash_piece){texts[t++], len};
+	}
+	if (r >= 0)
+		r = cell_sha256_hex(pieces, n, ret);
+	for (size_t i = 0; i < t; i++)
+		free(texts[i]);
+	return r;
 }
 
 int cell_trust_check(const char *allow_dir, const struct cell_project *p, bool *ret_trusted)

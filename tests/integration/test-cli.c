@@ -415,6 +415,12 @@ Test(cli, doctor_reports_this_machine)
 			contains(r.out, "/sys/fs/bpf/cell: fine\n") ||
 				contains(r.out, "/sys/fs/bpf/cell: missing (made on first use)\n"),
 			"%s", r.out);
+	/* the providers it finds (make deps installs direnv), and those it does not */
+	cr_assert(contains(r.out, access("/usr/bin/direnv", X_OK) == 0
+					  ? "  ok    env.provider direnv: /usr/bin/direnv\n"
+					  : "  warn  env.provider direnv: not installed"),
+		  "%s", r.out);
+	cr_assert(contains(r.out, "env.provider devenv: "), "%s", r.out);
 	th_result_done(&r);
 }
 

