@@ -101,8 +101,18 @@ print("bash, inside a cell (reads the notices descriptor): %.2f us a prompt" % i
 with open(os.path.join(home, ".bashrc"), "w") as f:
     f.write('PROMPT_COMMAND=exit\n')
 with open(os.path.join(proj, ".cell.json"), "w") as f:
-    f.write('{"network": {"mode": "none"}}\n')
+    f.write('{"network": {"mode": "none"}, "env": {"provider": "none"}}\n')
 subprocess.run([cell, "allow", proj], env=env, check=True, capture_output=True)
+# the same project with its environment from direnv (its .envrc), from the cache after a first
+# evaluation
+proj_env = os.path.join(home, "proj-env")
+os.makedirs(proj_env)
+shutil.copy(os.path.join(proj, ".envrc"), proj_env)
+with open(os.path.join(proj_env, ".cell.json"), "w") as f:
+    f.write('{"network": {"mode": "none"}}\n')
+subprocess.run([cell, "allow", proj_env], env=env, check=True, capture_output=True)
+if have_direnv:
+    subprocess.run(["direnv", "allow", proj_env], env=env, check=True)
 
 
 def median_ms(argv, cwd, rounds=15):
@@ -122,4 +132,19 @@ for _ in range(3):
 b, e = statistics.median(bare), statistics.median(entered)
 print("cd to the first prompt in the cell (network none; bash; the cell's stop included): "
       "%.1f ms, minus bash's own start %.1f ms = %.1f ms" % (e, b, e - b))
+
+# the project's environment from its provider's cache (target: at most 1.1x the same project
+# without a provider), interleaved rounds
+if have_direnv:
+    leave = os.path.join(work, "leave")
+    subprocess.run([cell, "env"], env=env, cwd=proj_env, capture_output=True)  # fills the cache
+    without, cached = [], []
+    for _ in range(5):
+        without.append(median_ms([cell, "enter", "--leave-to", leave], proj, 5))
+        cached.append(median_ms([cell, "enter", "--leave-to", leave], proj_env, 5))
+    w, c = statistics.median(without), statistics.median(cached)
+    print("cd to the first prompt with the environment from direnv's cache: %.1f ms, without a "
+          "provider %.1f ms: ratio %.3f (target <= 1.1)" % (c, w, c / w))
+else:
+    print("environment from a provider's cache: SKIP: direnv is not installed")
 shutil.rmtree(work, ignore_errors=True)
