@@ -163,14 +163,11 @@ static char *read_all(int fd, size_t *ret_len)
  */
 static void run_enter_hooks(const char *file)
 {
-	char *const argv[] = {(char *)"bash",
-			      (char *)"--noprofile",
-			      (char *)"--norc",
-			      (char *)"-c",
-			      (char *)". \"$1\"; exec env -0 >&3",
-			      (char *)"cell-hooks",
-			      (char *)file,
-			      NULL};
+	char *const argv[] = {(char *)"bash", (char *)"--noprofile", (char *)"--norc", (char *)"-c",
+			      /* (fd 3 only for env: a hook's background process must not
+			       * hold the pipe open, the command waiting for its end) */
+			      (char *)". \"$1\" 3>&-; exec env -0 >&3", (char *)"cell-hooks",
+			      (char *)file, NULL};
 	int p[2], status;
 	size_t len;
 	char *env;
@@ -184,7 +181,7 @@ static void run_enter_hooks(const char *file)
 	if (pid == 0) {
 		if (dup2(p[1], 3) < 0)
 			_exit(127);
-		execvp("bash", argv);
+		execv("/bin/bash", argv);
 		fprintf(stderr, "cell: hooks.enter: bash: %s\n", strerror(errno));
 		_exit(127);
 	}

@@ -133,6 +133,37 @@ int cli_parse_cell_options(int argc, char *argv[], bool with_dir, struct cli_cel
 	return -1;
 }
 
+/*
+ * The length of the UTF-8 character at p and whether it may be shown: not a C0 or C1 control
+ * (ESC, the 8-bit CSI), not DEL, not a bidi control that would make the line read otherwise;
+ * a byte that starts no valid character is one character that may not.
+ */
+static size_t utf8_char(const unsigned char *p, bool *ret_ok)
+{
+	size_t n = p[0] < 0x80		   ? 1
+		   : (p[0] & 0xE0) == 0xC0 ? 2
+		   : (p[0] & 0xF0) == 0xE0 ? 3
+		   : (p[0] & 0xF8) == 0xF0 ? 4
+					   : 0;
+	uint32_t c = n == 1 ? p[0] : n == 2 ? p[0] & 0x1F : n == 3 ? p[0] & 0x0F : p[0] & 0x07;
+
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xC0) != 0x80) {
+			n = 0;
+			break;
+		}
+		c = (c << 6) | (p[i] & 0x3F);
+	}
+	if (n == 0) {
+		*ret_ok = false;
+		return 1;
+	}
+	*ret_ok = !((c < 0x20 && c != '\t') || (c >= 0x7f && c <= 0x9f) ||
+		    (c >= 0x200e && c <= 0x200f) || (c >= 0x202a && c <= 0x202e) ||
+		    (c >= 0x2066 && c <= 0x2069));
+	return n;
+}
+
 void cli_print_diag(const struct cell_diag *d)
 {
 	_cleanup_free_ char *s = cell_diag_format(d);
@@ -142,9 +173,18 @@ void cli_print_diag(const struct cell_diag *d)
 	if (!d->excerpt || d->line == 0)
 		return;
 	fprintf(stderr, "%5u | ", d->line);
-	/* the excerpt is the file's own bytes: nothing in it may drive the terminal */
-	for (const char *p = d->excerpt; *p; p++)
-		fputc((unsigned char)*p < 0x20 && *p != '\t' ? '?' : *p == 0x7f ? '?' : *p, stderr);
+	/* the excerpt is the file's own bytes (a file a cell may write): nothing in it may drive
+	 * the terminal or reorder the line */
+	for (const unsigned char *p = (const unsigned char *)d->excerpt; *p;) {
+		bool ok;
+		size_t n = utf8_char(p, &ok);
+
+		if (ok)
+			fwrite(p, 1, n, stderr);
+		else
+			fputc('?', stderr);
+		p += n;
+	}
 	fputs("\n      | ", stderr);
 	/* the caret line copies tabs so it lines up with the excerpt in any terminal */
 	for (const char *p = d->excerpt; *p && col < d->column; p++) {

@@ -111,6 +111,9 @@ static int add(struct cell_kv **kv, size_t *n, const char *key, size_t key_len, 
 {
 	struct cell_kv *k;
 
+	/* (a cell may write the file: the variables it can bring are bounded) */
+	if (*n >= CELL_DOTENV_VARS_MAX)
+		return -E2BIG;
 	for (size_t i = 0; i < *n; i++)
 		if (strlen((*kv)[i].key) == key_len && !strncmp((*kv)[i].key, key, key_len)) {
 			free((*kv)[i].value);
@@ -172,6 +175,15 @@ int cell_dotenv_parse(const char *file, const char *text, size_t len, struct cel
 		why = value_of(p + 1, eol, &b, &r, &at);
 		if (!why && r >= 0)
 			r = add(&kv, &n, key, key_len, &b);
+		if (r == -E2BIG) {
+			cell_dotenv_free(kv, n);
+			cell_diag_set(
+				diag, -E2BIG, file, NULL,
+				"more than %d variables: a dotenv file holds settings, not data",
+				CELL_DOTENV_VARS_MAX);
+			cell_diag_locate(diag, text, len, (size_t)(key - text));
+			return -E2BIG;
+		}
 		free(b.s);
 		if (why) {
 			cell_dotenv_free(kv, n);

@@ -18,8 +18,12 @@
  *   KEY=                     an empty value
  *
  * No variable is expanded and nothing is run: a value is a value. Parsed from text (NUL at len);
- * file names the file in errors (file:line: what was expected).
+ * file names the file in errors (file:line: what was expected). At most CELL_DOTENV_VARS_MAX
+ * variables (-E2BIG past them).
  */
+/* The most variables one file may set. */
+#define CELL_DOTENV_VARS_MAX 4096
+
 int cell_dotenv_parse(const char *file, const char *text, size_t len, struct cell_kv **ret,
 		      size_t *ret_n, struct cell_diag *diag);
 void cell_dotenv_free(struct cell_kv *kv, size_t n);

@@ -345,13 +345,13 @@ static int open_fds(const struct cell_plan *p, const struct cell_launch_session 
 			return r;
 		f->fd[f->n++] = r;
 	}
-	if (!session)
-		return 0;
 	r = env_args(p->env);
 	if (r < 0)
 		return r;
 	f->env_at = (int)f->n;
 	f->fd[f->n++] = r;
+	if (!session)
+		return 0;
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return negative_errno();
 	*ret_status = pipefd[0];
@@ -394,6 +394,23 @@ static int session_argv(const struct cell_launch_session *s, char **bwrap_argv,
 	if (r >= 0)
 		r = cell_strv_extend_many(&argv, "--", bwrap_argv[0], "--args", env_fd,
 					  (char *)NULL);
+	for (size_t i = 1; r >= 0 && bwrap_argv[i]; i++)
+		r = cell_strv_extend(&argv, bwrap_argv[i]);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(argv);
+	return 0;
+}
+
+/* BWRAP --args K ARGS...: bubblewrap run directly, the cell's environment in --args. */
+static int direct_argv(char **bwrap_argv, const struct launch_fds *f, char ***ret)
+{
+	_cleanup_strv_free_ char **argv = NULL;
+	char env_fd[16];
+	int r;
+
+	snprintf(env_fd, sizeof(env_fd), "%d", 3 + f->env_at);
+	r = cell_strv_extend_many(&argv, bwrap_argv[0], "--args", env_fd, (char *)NULL);
 	for (size_t i = 1; r >= 0 && bwrap_argv[i]; i++)
 		r = cell_strv_extend(&argv, bwrap_argv[i]);
 	if (r < 0)
@@ -474,13 +491,10 @@ int cell_launch(const struct cell_plan *p, const char *bwrap, struct cell_launch
 	if (r < 0)
 		return cell_diag_set(diag, r, NULL, NULL, "cannot prepare the cell: %s",
 				     strerror(-r));
-	if (session) {
-		r = session_argv(session, bwrap_argv, &fds, &argv);
-		if (r < 0)
-			return cell_diag_set(diag, r, NULL, NULL, "out of memory");
-	} else {
-		argv = TAKE_PTR(bwrap_argv);
-	}
+	r = session ? session_argv(session, bwrap_argv, &fds, &argv)
+		    : direct_argv(bwrap_argv, &fds, &argv);
+	if (r < 0)
+		return cell_diag_set(diag, r, NULL, NULL, "out of memory");
 	for (size_t i = 0; cell_log_get_level() >= CELL_LOG_DEBUG && argv[i]; i++) {
 		_cleanup_free_ char *q = cell_shell_quote(argv[i]);
 
@@ -493,9 +507,11 @@ int cell_launch(const struct cell_plan *p, const char *bwrap, struct cell_launch
 		st->fd = status_r;
 		st->session = session;
 	}
-	/* cell-session gets the cell's environment in --args, and none of its own: the dynamic
-	 * loader would act on the cell's (its LD_PRELOAD names a path only the cell has) */
-	r = start_and_wait(argv, session ? no_env : p->env, &fds, info_r, ready_r, st, &w);
+	/* bubblewrap (or cell-session) gets the cell's environment in --args, and none of its
+	 * own: it runs on the host, where the dynamic loader would act on the cell's variables
+	 * (LD_DEBUG_OUTPUT, LD_LIBRARY_PATH from the project's files write or run anything the
+	 * user may; an LD_PRELOAD names a path only the cell has) */
+	r = start_and_wait(argv, no_env, &fds, info_r, ready_r, st, &w);
 	/* cell-session has exited: the rest of what it wrote is in the pipe */
 	while (r >= 0 && st && st->fd >= 0)
 		status_read(st);

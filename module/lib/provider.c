@@ -26,6 +26,7 @@
 #define ERR_MAX (64 * 1024)
 #define INPUT_MAX (16 * 1024 * 1024)
 #define TIMEOUT_MS_DEFAULT (5 * 60 * 1000)
+#define PROVIDER_VARS_MAX 4096
 
 static const char *const inputs_devenv[] = {"devenv.nix", "devenv.yaml", "devenv.lock", NULL};
 static const char *const inputs_nix[] = {"flake.nix", "flake.lock", NULL};
@@ -128,8 +129,17 @@ void cell_provider_env_done(struct cell_provider_env *e)
 
 static int var_add(struct cell_provider_env *e, const char *key, const char *value)
 {
-	struct cell_kv *kv = reallocarray(e->vars, e->n_vars + 1, sizeof(*kv));
+	struct cell_kv *kv;
 
+	/* (a shell environment is a few hundred variables; past this it is not one) */
+	if (e->n_vars >= PROVIDER_VARS_MAX)
+		return -EBADMSG;
+	/* a name that is no variable's ("A=B", "", "1X") would not be one in the cell either */
+	if (!*key || (*key >= '0' && *key <= '9') ||
+	    strspn(key, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") !=
+		    strlen(key))
+		return 0;
+	kv = reallocarray(e->vars, e->n_vars + 1, sizeof(*kv));
 	if (!kv)
 		return -ENOMEM;
 	e->vars = kv;

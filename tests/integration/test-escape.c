@@ -8,6 +8,7 @@
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
 #include <criterion/parameterized.h>
+#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <pwd.h>
@@ -1611,4 +1612,71 @@ Test(escape, a_missing_provider_is_a_notice_or_with_required_no_cell)
 	set_config("{\"name\": \"esc\", \"network\": {\"mode\": \"none\"},"
 		   " \"env\": {\"provider\": \"none\", \"required\": true}}");
 	expect(in_cell("echo ran"), 0, "ran\n");
+}
+
+/*
+ * bubblewrap runs on the host: given the cell's variables as its own, its dynamic loader would
+ * act on them. A .env written in a cell with LD_DEBUG_OUTPUT pointing outside the cell made the
+ * next cell's bubblewrap write there (an LD_LIBRARY_PATH into the project, from env.set or a
+ * provider, ran the project's library outside). The cell's variables reach only the cell.
+ */
+Test(escape, the_cells_variables_never_reach_the_loader_of_the_host_side)
+{
+	char script[600], *ld_out = th_join(t.outside, "ldout"), *dir;
+	struct dirent *de;
+	DIR *d;
+
+	set_config("{\"name\": \"esc\", \"network\": {\"mode\": \"none\"},"
+		   " \"env\": {\"files\": [\".env\"]}}");
+	snprintf(script, sizeof(script),
+		 "printf 'LD_DEBUG=libs\\nLD_DEBUG_OUTPUT=%s\\n' > .env && echo written", ld_out);
+	expect(in_cell(script), 0, "written\n");
+	/* the next cell: its own processes may do as the variables say, in the cell (the loader
+	 * there writes its log where it can) */
+	{
+		struct th_result r = in_cell("echo ran");
+
+		cr_assert(eq(int, r.status, 0), "%s", r.err);
+		cr_assert(not(eq(ptr, strstr(r.out, "ran\n"), NULL)), "%s", r.out);
+		th_result_done(&r);
+	}
+	dir = strdup(t.outside);
+	d = opendir(dir);
+	cr_assert(not(eq(ptr, d, NULL)));
+	while ((de = readdir(d)))
+		cr_assert(strncmp(de->d_name, "ldout", 5) != 0,
+			  "the loader of a process outside the cell wrote %s/%s", dir, de->d_name);
+	closedir(d);
+	free(dir);
+	free(ld_out);
+}
+
+/* A hook that leaves a process behind (a dev server, say) does not hold the command up. */
+Test(escape, a_hook_that_starts_a_background_process_does_not_hold_the_command)
+{
+	set_config("{\"name\": \"esc\", \"network\": {\"mode\": \"none\"},"
+		   " \"hooks\": {\"enter\": [\"sleep 1000 &\", \"export A=after\"]}}");
+	/* (without it, the command waited for the sleep: th_run gives up after 30 s) */
+	expect(in_cell("echo $A"), 0, "after\n");
+}
+
+/* The excerpt of a bad line a cell wrote cannot drive the terminal or reorder the line. */
+Test(escape, a_bad_dotenv_lines_excerpt_cannot_drive_the_terminal)
+{
+	struct th_result r;
+
+	free(th_write(t.proj, ".env",
+		      "A=\"x \x1b]0;owned\x07 \x1b[31m \xc2\x9b"
+		      "2J \xe2\x80\xae \x9b \xc3\xa9\n"));
+	set_config("{\"name\": \"esc\", \"network\": {\"mode\": \"none\"},"
+		   " \"env\": {\"files\": [\".env\"]}}");
+	r = in_cell("echo ran");
+	cr_assert(not(eq(int, r.status, 0)));
+	cr_assert(not(eq(ptr, strstr(r.err, "    1 | A=\"x ?]0;owned? ?[31m ?2J ? ? \xc3\xa9"),
+			 NULL)),
+		  "%s", r.err);
+	cr_assert(eq(ptr, strchr(r.err, '\x1b'), NULL));
+	cr_assert(eq(ptr, strstr(r.err, "\xc2\x9b"), NULL));
+	cr_assert(eq(ptr, strstr(r.err, "\xe2\x80\xae"), NULL));
+	th_result_done(&r);
 }

@@ -2,6 +2,8 @@
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "dotenv.h"
@@ -114,4 +116,31 @@ Test(dotenv, the_loader_cells_own_and_the_proxys_variables_are_refused)
 	cr_assert(eq(ptr, (void *)cell_dotenv_refused("DATABASE_URL"), NULL));
 	cr_assert(eq(ptr, (void *)cell_dotenv_refused("PATH"), NULL));
 	cr_assert(eq(ptr, (void *)cell_dotenv_refused("LD_BIND_NOW"), NULL));
+}
+
+/* A cell may write the file: it brings at most CELL_DOTENV_VARS_MAX variables. */
+Test(dotenv, too_many_variables_are_refused)
+{
+	size_t size = (CELL_DOTENV_VARS_MAX + 1) * 16;
+	char *text = malloc(size), *p = text;
+	struct cell_kv *kv = NULL;
+	struct cell_diag d = {0};
+	size_t n = 0;
+
+	for (int i = 0; i <= CELL_DOTENV_VARS_MAX; i++)
+		p += sprintf(p, "V%d=1\n", i);
+	cr_assert(
+		eq(int, cell_dotenv_parse(".env", text, (size_t)(p - text), &kv, &n, &d), -E2BIG));
+	cr_assert(eq(u32, d.line, CELL_DOTENV_VARS_MAX + 1));
+	cr_assert(not(eq(ptr, strstr(d.message, "more than 4096 variables"), NULL)), "%s",
+		  d.message);
+	cell_diag_clear(&d);
+	/* the same number once each is fine */
+	p = text;
+	for (int i = 0; i < CELL_DOTENV_VARS_MAX; i++)
+		p += sprintf(p, "V%d=1\n", i);
+	cr_assert(eq(int, cell_dotenv_parse(".env", text, (size_t)(p - text), &kv, &n, &d), 0));
+	cr_assert(eq(sz, n, CELL_DOTENV_VARS_MAX));
+	cell_dotenv_free(kv, n);
+	free(text);
 }

@@ -126,3 +126,15 @@ Test(provider, the_program_is_found_only_in_fixed_directories)
 	free(home);
 	free(in_profile);
 }
+
+Test(provider, names_that_are_no_variables_are_left_out)
+{
+	const char json[] = "{\"A=B\":\"x\",\"\":\"y\",\"1X\":\"z\",\"OK_1\":\"w\"}";
+	struct cell_provider_env e;
+
+	cr_assert(eq(int, cell_provider_parse(CELL_PROVIDER_MISE, json, strlen(json), "/bin", &e),
+		     0));
+	cr_assert(eq(sz, e.n_vars, 1));
+	cr_assert(eq(str, e.vars[0].key, (char *)"OK_1"));
+	cell_provider_env_done(&e);
+}
