@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stdio.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -41,6 +43,9 @@ int cli_bad_usage(const char *verb, const char *fmt, ...) _printf_(2, 3);
 int cli_parse_dir_only(int argc, char *argv[], const char **ret_dir);
 /* Prints a diag on stderr, with the source line and a caret when the place is known. */
 void cli_print_diag(const struct cell_diag *d);
+/* s on f with what could drive a terminal (C0 and C1 controls but tabs, DEL, bidi controls,
+ * bytes that are no UTF-8) shown as '?': for text a cell may have written. */
+void cli_put_safe(FILE *f, const char *s);
 /* Finds the project around dir; prints why not and returns an exit code (or -1 on success). */
 int cli_find_project(const char *dir, struct cell_project **ret);
 /* The user's config.json path ($XDG_CONFIG_HOME/cell/config.json). */

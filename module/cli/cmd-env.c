@@ -89,8 +89,11 @@ static int print(const struct cell_plan *plan, const struct cell_config *c,
 	} else
 		printf("provider: %s%s\n", cell_env_provider_to_string(penv->provider),
 		       penv->cached ? " (from its cache)" : "");
-	if (!json && notice)
-		printf("notice: %s\n", notice);
+	if (!json && notice) {
+		fputs("notice: ", stdout);
+		cli_put_safe(stdout, notice);
+		putchar('\n');
+	}
 	for (size_t i = 0; plan->env && plan->env[i]; i++) {
 		const char *eq = strchr(plan->env[i], '=');
 		_cleanup_free_ char *name = eq ? strndup(plan->env[i], (size_t)(eq - plan->env[i]))
@@ -101,7 +104,10 @@ static int print(const struct cell_plan *plan, const struct cell_config *c,
 		if (!from)
 			continue;
 		if (!json) {
-			printf("%s=%s\t(%s)\n", name, eq + 1, from);
+			/* (values may come from files a cell wrote) */
+			printf("%s=", name);
+			cli_put_safe(stdout, eq + 1);
+			printf("\t(%s)\n", from);
 			continue;
 		}
 		v = cJSON_CreateObject();

@@ -164,6 +164,20 @@ static size_t utf8_char(const unsigned char *p, bool *ret_ok)
 	return n;
 }
 
+void cli_put_safe(FILE *f, const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p;) {
+		bool ok;
+		size_t n = utf8_char(p, &ok);
+
+		if (ok)
+			fwrite(p, 1, n, f);
+		else
+			fputc('?', f);
+		p += n;
+	}
+}
+
 void cli_print_diag(const struct cell_diag *d)
 {
 	_cleanup_free_ char *s = cell_diag_format(d);
@@ -175,16 +189,7 @@ void cli_print_diag(const struct cell_diag *d)
 	fprintf(stderr, "%5u | ", d->line);
 	/* the excerpt is the file's own bytes (a file a cell may write): nothing in it may drive
 	 * the terminal or reorder the line */
-	for (const unsigned char *p = (const unsigned char *)d->excerpt; *p;) {
-		bool ok;
-		size_t n = utf8_char(p, &ok);
-
-		if (ok)
-			fwrite(p, 1, n, stderr);
-		else
-			fputc('?', stderr);
-		p += n;
-	}
+	cli_put_safe(stderr, d->excerpt);
 	fputs("\n      | ", stderr);
 	/* the caret line copies tabs so it lines up with the excerpt in any terminal */
 	for (const char *p = d->excerpt; *p && col < d->column; p++) {
@@ -420,8 +425,12 @@ int cli_instance_run(struct cell_instance *inst)
 	_cleanup_diag_ struct cell_diag d = {0};
 	int status = 0, terminal_sig = 0, r;
 
-	for (size_t i = 0; inst->plan->notices && inst->plan->notices[i]; i++)
-		fprintf(stderr, "cell: %s\n", inst->plan->notices[i]);
+	/* (a provider's notice quotes what it said of files a cell may have written) */
+	for (size_t i = 0; inst->plan->notices && inst->plan->notices[i]; i++) {
+		fputs("cell: ", stderr);
+		cli_put_safe(stderr, inst->plan->notices[i]);
+		fputc('\n', stderr);
+	}
 	r = cell_instance_run(inst, &status, &terminal_sig, &d);
 	cell_instance_close(inst);
 	if (r < 0) {

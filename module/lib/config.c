@@ -841,6 +841,8 @@ int cell_config_new(struct cell_config **ret)
 	if (!c)
 		return -ENOMEM;
 	c->network.mode = CELL_NET_PROXY;
+	/* a provider evaluates the project's files outside the cell: only when asked for */
+	c->env.provider = CELL_PROVIDER_NONE;
 	*ret = c;
 	return 0;
 }

@@ -34,9 +34,28 @@ static const char *const home_files[] = {
  * editor settings run tasks; .cell.json would widen the cell.
  */
 static const char *const protected_paths[] = {
-	".git",	      ".cell.json",  ".envrc",	       ".vscode",   ".idea",
-	"devenv.nix", "devenv.yaml", "devenv.lock",    "flake.nix", "flake.lock",
-	"mise.toml",  ".mise.toml",  ".tool-versions", NULL,
+	".git",
+	".cell.json",
+	".envrc",
+	".vscode",
+	".idea",
+	"devenv.nix",
+	"devenv.yaml",
+	"devenv.lock",
+	"flake.nix",
+	"flake.lock",
+	"mise.toml",
+	".mise.toml",
+	".tool-versions",
+	"devenv.local.nix",
+	"devenv.local.yaml",
+	"mise.local.toml",
+	".mise.local.toml",
+	"mise",
+	".mise",
+	".config/mise",
+	".config/mise.toml",
+	NULL,
 };
 
 static const char *const class_names[] = {

@@ -28,14 +28,42 @@
 #define TIMEOUT_MS_DEFAULT (5 * 60 * 1000)
 #define PROVIDER_VARS_MAX 4096
 
-static const char *const inputs_devenv[] = {"devenv.nix", "devenv.yaml", "devenv.lock", NULL};
+static const char *const inputs_devenv[] = {"devenv.nix",	"devenv.yaml",	     "devenv.lock",
+					    "devenv.local.nix", "devenv.local.yaml", NULL};
 static const char *const inputs_nix[] = {"flake.nix", "flake.lock", NULL};
 static const char *const inputs_direnv[] = {".envrc", NULL};
-static const char *const inputs_mise[] = {"mise.toml", ".mise.toml", ".tool-versions", NULL};
+static const char *const inputs_mise[] = {
+	"mise.toml",
+	".mise.toml",
+	".tool-versions",
+	"mise.local.toml",
+	".mise.local.toml",
+	"mise/config.toml",
+	".mise/config.toml",
+	".config/mise.toml",
+	".config/mise/config.toml",
+	NULL,
+};
 
 const char *const cell_provider_inputs[] = {
-	"devenv.nix", "devenv.yaml", "devenv.lock", "flake.nix",      "flake.lock",
-	".envrc",     "mise.toml",   ".mise.toml",  ".tool-versions", NULL,
+	"devenv.nix",
+	"devenv.yaml",
+	"devenv.lock",
+	"devenv.local.nix",
+	"devenv.local.yaml",
+	"flake.nix",
+	"flake.lock",
+	".envrc",
+	"mise.toml",
+	".mise.toml",
+	".tool-versions",
+	"mise.local.toml",
+	".mise.local.toml",
+	"mise/config.toml",
+	".mise/config.toml",
+	".config/mise.toml",
+	".config/mise/config.toml",
+	NULL,
 };
 
 static const char *const *inputs_of(enum cell_env_provider p)
@@ -308,6 +336,9 @@ static bool provider_passes(const char *entry)
 	for (size_t i = 0; i < ELEMENTSOF(names); i++)
 		if (startswith(entry, names[i]))
 			return true;
+	/* (MISE_ENV would make mise read mise.$MISE_ENV.toml, which trust does not cover) */
+	if (startswith(entry, "MISE_ENV="))
+		return false;
 	for (size_t i = 0; i < ELEMENTSOF(prefixes); i++)
 		if (startswith(entry, prefixes[i]))
 			return true;
@@ -339,7 +370,7 @@ static int drain(int fd, char **buf, size_t *len, size_t max)
 	if (n == 0)
 		return 0;
 	if (*len + (size_t)n > max)
-		return -EFBIG;
+		return max == ERR_MAX ? 1 : -EFBIG; /* (its words past the cap are dropped) */
 	grown = realloc(*buf, *len + (size_t)n + 1);
 	if (!grown)
 		return -ENOMEM;
@@ -409,9 +440,6 @@ static int run(char *const argv[], const char *dir, char *const env[], unsigned 
 				continue;
 			d = i == 0 ? drain(p[i].fd, &res->out, &res->out_len, OUT_MAX)
 				   : drain(p[i].fd, &res->err, &res->err_len, ERR_MAX);
-			/* (too much on stderr is cut, not fatal) */
-			if (d == -EFBIG && i == 1)
-				d = 0;
 			if (d < 0)
 				r = d;
 			else if (d == 0) {
@@ -508,8 +536,8 @@ static int argv_of(enum cell_env_provider p, const char *program, const char *ro
 		if (r >= 0)
 			r = cell_strv_extend_many(&argv, "--extra-experimental-features",
 						  "nix-command flakes", "print-dev-env", "--json",
-						  "--profile", profile, ref ? ref : ".",
-						  (char *)NULL);
+						  "--no-write-lock-file", "--profile", profile,
+						  ref ? ref : ".", (char *)NULL);
 		break;
 	case CELL_PROVIDER_DIRENV:
 		if (r >= 0)
@@ -750,12 +778,22 @@ static int evaluate(const struct cell_provider_request *req, enum cell_env_provi
 	size_t n = 0;
 	int r;
 
-	env = calloc(cell_strv_length(req->environ) + 1, sizeof(*env));
+	/* git, which nix runs on a repository, runs no hook or fsmonitor of the project's (a
+	 * cell may write .git when hardening.git_writable) */
+	static char *const git_env[] = {
+		(char *)"GIT_CONFIG_COUNT=2",		(char *)"GIT_CONFIG_KEY_0=core.fsmonitor",
+		(char *)"GIT_CONFIG_VALUE_0=false",	(char *)"GIT_CONFIG_KEY_1=core.hooksPath",
+		(char *)"GIT_CONFIG_VALUE_1=/dev/null",
+	};
+
+	env = calloc(cell_strv_length(req->environ) + ELEMENTSOF(git_env) + 1, sizeof(*env));
 	if (!env)
 		return -ENOMEM;
 	for (size_t i = 0; req->environ && req->environ[i]; i++)
 		if (provider_passes(req->environ[i]))
 			env[n++] = req->environ[i];
+	for (size_t i = 0; i < ELEMENTSOF(git_env); i++)
+		env[n++] = git_env[i];
 	r = argv_of(p, program, req->root, req->state_dir, &argv);
 	if (r >= 0 && p == CELL_PROVIDER_NIX)
 		r = cell_mkdir_p(req->state_dir, 0700);
@@ -875,7 +913,7 @@ int cell_provider_env(const struct cell_provider_request *req, struct cell_provi
 		const cJSON *lb = c.json ? cJSON_GetObjectItem(c.json, "base_path") : NULL;
 		struct key failed_key = {.meta = k.meta};
 
-		memcpy(failed_key.hash, c.hash ? c.hash : "", c.hash ? CELL_SHA256_HEX_LEN + 1 : 1);
+		snprintf(failed_key.hash, sizeof(failed_key.hash), "%s", c.hash ? c.hash : "");
 		(void)cache_save(cache_path, p, c.hash ? &failed_key : &k, last,
 				 cJSON_GetStringValue(lb), k.hash);
 		if (last && !req->required)

@@ -109,7 +109,7 @@ proj_env = os.path.join(home, "proj-env")
 os.makedirs(proj_env)
 shutil.copy(os.path.join(proj, ".envrc"), proj_env)
 with open(os.path.join(proj_env, ".cell.json"), "w") as f:
-    f.write('{"network": {"mode": "none"}}\n')
+    f.write('{"network": {"mode": "none"}, "env": {"provider": "direnv"}}\n')
 subprocess.run([cell, "allow", proj_env], env=env, check=True, capture_output=True)
 if have_direnv:
     subprocess.run(["direnv", "allow", proj_env], env=env, check=True)

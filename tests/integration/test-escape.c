@@ -1406,7 +1406,8 @@ Test(escape, direnvs_environment_when_direnv_allowed_it)
 		free(path);
 	}
 	th_chown_r(t.proj, t.uid, t.gid);
-	allow();
+	set_config("{\"name\": \"esc\", \"network\": {\"mode\": \"none\"},"
+		   " \"env\": {\"provider\": \"direnv\"}}");
 	/* not allowed by direnv: nothing of it, and the reason */
 	r = in_cell("echo x$FROM_DIRENV");
 	cr_assert(eq(int, r.status, 0), "%s", r.err);
@@ -1490,7 +1491,8 @@ Test(escape, a_nix_flakes_environment_is_evaluated_outside_and_cached)
 		      "      shellHook = \"echo hooked > /tmp/nix-hook; export HOOKED=1\";\n"
 		      "    };\n  };\n}\n"));
 	th_chown_r(t.proj, t.uid, t.gid);
-	allow();
+	set_config("{\"name\": \"esc\", \"network\": {\"mode\": \"none\"},"
+		   " \"env\": {\"provider\": \"nix\"}}");
 	r = in_cell("echo $GREETING $HOOKED $IN_NIX_SHELL; cat /tmp/nix-hook; "
 		    "case $LD_PRELOAD in */tmp/not-from*) echo preloaded;; esac");
 	cr_assert(eq(int, r.status, 0), "%s", r.err);
@@ -1569,7 +1571,8 @@ Test(escape, mises_environment_when_mise_trusts_the_config)
 	free(th_write(t.proj, "mise.toml",
 		      "[env]\nMISE_GREETING = \"hello from mise\"\n_.path = [\"./tools\"]\n"));
 	th_chown_r(t.proj, t.uid, t.gid);
-	allow();
+	set_config("{\"name\": \"esc\", \"network\": {\"mode\": \"none\"},"
+		   " \"env\": {\"provider\": \"auto\"}}");
 	r = in_cell("echo x$MISE_GREETING");
 	cr_assert(eq(int, r.status, 0), "%s", r.err);
 	cr_assert(eq(str, r.out, (char *)"x\n"));
@@ -1590,7 +1593,14 @@ Test(escape, a_missing_provider_is_a_notice_or_with_required_no_cell)
 	if (access("/usr/bin/devenv", X_OK) == 0 || access("/usr/local/bin/devenv", X_OK) == 0)
 		th_skip("devenv is installed here");
 	free(th_write(t.proj, "devenv.nix", "{ pkgs, ... }: { }\n"));
+	/* no provider unless the config asks for one: nothing evaluated, nothing said */
 	set_config("{\"name\": \"esc\", \"network\": {\"mode\": \"none\"}}");
+	r = in_cell("echo ran");
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	cr_assert(eq(ptr, strstr(r.err, "devenv"), NULL), "%s", r.err);
+	th_result_done(&r);
+	set_config("{\"name\": \"esc\", \"network\": {\"mode\": \"none\"},"
+		   " \"env\": {\"provider\": \"auto\"}}");
 	r = in_cell("echo ran");
 	cr_assert(eq(int, r.status, 0), "%s", r.err);
 	cr_assert(eq(str, r.out, (char *)"ran\n"));
@@ -1598,7 +1608,7 @@ Test(escape, a_missing_provider_is_a_notice_or_with_required_no_cell)
 		  "%s", r.err);
 	th_result_done(&r);
 	set_config("{\"name\": \"esc\", \"network\": {\"mode\": \"none\"},"
-		   " \"env\": {\"required\": true}}");
+		   " \"env\": {\"provider\": \"auto\", \"required\": true}}");
 	r = in_cell("echo ran > ran");
 	cr_assert(eq(int, r.status, 1), "%s", r.err);
 	cr_assert(not(eq(ptr,

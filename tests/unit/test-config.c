@@ -612,7 +612,16 @@ Test(config, env_files_scripts_and_hooks)
 	cr_assert(eq(sz, c->n_scripts, 2));
 	cr_assert(eq(str, c->scripts[1].key, (char *)"fmt.all"));
 	cr_assert(eq(str, c->hooks.enter[1], (char *)"export A=1"));
+	/* a provider only when asked for (it evaluates the project's files outside the cell) */
+	cr_assert(eq(int, c->env.provider, CELL_PROVIDER_NONE));
 	cell_config_free(c);
+	c = load_ok("{\"env\": {\"provider\": \"auto\", \"required\": true}}");
+	cr_assert(eq(int, c->env.provider, CELL_PROVIDER_AUTO));
+	cr_assert(c->env.required);
+	cell_config_free(c);
+	expect_error("{\"env\": {\"provider\": \"nixx\"}}",
+		     FILE_ ":1:22: env.provider: \"nixx\" is not an environment provider (auto, "
+			   "devenv, nix, direnv, mise, none); did you mean \"nix\"?");
 
 	expect_error("{\"env\": {\"files\": [\"../secrets.env\"]}}",
 		     FILE_ ":1:20: env.files[0]: \"../secrets.env\" is not a path in the project "
