@@ -175,6 +175,7 @@ int cell_dotenv_parse(const char *file, const char *text, size_t len, struct cel
 		why = value_of(p + 1, eol, &b, &r, &at);
 		if (!why && r >= 0)
 			r = add(&kv, &n, key, key_len, &b);
+		free(b.s);
 		if (r == -E2BIG) {
 			cell_dotenv_free(kv, n);
 			cell_diag_set(
@@ -184,7 +185,6 @@ int cell_dotenv_parse(const char *file, const char *text, size_t len, struct cel
 			cell_diag_locate(diag, text, len, (size_t)(key - text));
 			return -E2BIG;
 		}
-		free(b.s);
 		if (why) {
 			cell_dotenv_free(kv, n);
 			cell_diag_set(diag, -EINVAL, file, NULL, "%.*s: expected %s", (int)key_len,

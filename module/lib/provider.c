@@ -45,26 +45,16 @@ static const char *const inputs_mise[] = {
 	NULL,
 };
 
-const char *const cell_provider_inputs[] = {
-	"devenv.nix",
-	"devenv.yaml",
-	"devenv.lock",
-	"devenv.local.nix",
-	"devenv.local.yaml",
-	"flake.nix",
-	"flake.lock",
-	".envrc",
-	"mise.toml",
-	".mise.toml",
-	".tool-versions",
-	"mise.local.toml",
-	".mise.local.toml",
-	"mise/config.toml",
-	".mise/config.toml",
-	".config/mise.toml",
-	".config/mise/config.toml",
-	NULL,
-};
+static const char *const *inputs_of(enum cell_env_provider p);
+
+const char *cell_provider_input(size_t i)
+{
+	for (enum cell_env_provider p = CELL_PROVIDER_DEVENV; p < CELL_PROVIDER_NONE; p++)
+		for (const char *const *in = inputs_of(p); *in; in++)
+			if (i-- == 0)
+				return *in;
+	return NULL;
+}
 
 static const char *const *inputs_of(enum cell_env_provider p)
 {
@@ -641,8 +631,8 @@ static int key_meta(enum cell_env_provider p, const char *program, const char *r
 static int key_hash(enum cell_env_provider p, const char *program, const char *root, struct key *k)
 {
 	const char *const *in = inputs_of(p);
-	struct cell_hash_piece pieces[16];
-	char *texts[8] = {0};
+	struct cell_hash_piece pieces[2 + 2 * CELL_PROVIDER_INPUTS_MAX];
+	char *texts[CELL_PROVIDER_INPUTS_MAX] = {0};
 	size_t n = 0, t = 0;
 	int r = 0;
 
@@ -650,14 +640,15 @@ static int key_hash(enum cell_env_provider p, const char *program, const char *r
 	/* (the state beside the files, as key_state put it in the metadata) */
 	pieces[n++] = (struct cell_hash_piece){k->state ? k->state : "",
 					       k->state ? strlen(k->state) + 1 : 1};
-	for (size_t i = 0; in[i] && r >= 0 && t < ELEMENTSOF(texts); i++) {
+	for (size_t i = 0; in[i] && r >= 0; i++) {
 		_cleanup_free_ char *path = cell_path_join(root, in[i]);
 		size_t len = 0;
 
 		pieces[n++] = (struct cell_hash_piece){in[i], strlen(in[i]) + 1};
 		r = path ? cell_read_file(path, O_NOFOLLOW | O_NONBLOCK, INPUT_MAX, &texts[t], &len)
 			 : -ENOMEM;
-		if (r == -ENOENT || r == -ELOOP) {
+		/* (absent, a link or not a file: as trust.c, by its name only) */
+		if (r == -ENOENT || r == -ELOOP || r == -EINVAL || r == -EISDIR) {
 			pieces[n++] = (struct cell_hash_piece){"\1", 1};
 			r = 0;
 			continue;

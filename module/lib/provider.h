@@ -14,9 +14,11 @@
  * shell hook runs in the cell.
  */
 
-/* The files each provider evaluates (at the project root): they join the trust hash, and the
- * cell gets them read-only. NULL-terminated. */
-extern const char *const cell_provider_inputs[];
+/* The i-th of the files the providers evaluate (at the project root), NULL past the last: they
+ * join the trust hash, and the cell gets them read-only. */
+const char *cell_provider_input(size_t i);
+/* How many there are at most (for callers' arrays). */
+#define CELL_PROVIDER_INPUTS_MAX 24
 
 /* What a provider gave. */
 struct cell_provider_env {

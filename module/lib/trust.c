@@ -31,12 +31,12 @@ int cell_trust_dir(char **ret)
 int cell_trust_hash(const struct cell_project *p, char ret[CELL_SHA256_HEX_LEN + 1])
 {
 	/* NUL can be in neither a path nor a config, so the split is unambiguous */
-	struct cell_hash_piece pieces[4 + 3 * 16] = {
+	struct cell_hash_piece pieces[3 + 3 * CELL_PROVIDER_INPUTS_MAX] = {
 		{p->config_path, strlen(p->config_path)},
 		{"", 1},
 		{p->text, p->len},
 	};
-	char *texts[16] = {0};
+	char *texts[CELL_PROVIDER_INPUTS_MAX] = {0};
 	size_t n = 3, t = 0;
 	int r = 0;
 
@@ -45,8 +45,9 @@ int cell_trust_hash(const struct cell_project *p, char ret[CELL_SHA256_HEX_LEN +
 	 * edited flake.lock or .envrc, or one that appears, needs cell allow again. (Not there:
 	 * nothing added, so a project without them keeps the hash it had.)
 	 */
-	for (size_t i = 0; r >= 0 && cell_provider_inputs[i] && t < ELEMENTSOF(texts); i++) {
-		_cleanup_free_ char *path = cell_path_join(p->root, cell_provider_inputs[i]);
+	for (size_t i = 0; r >= 0 && cell_provider_input(i); i++) {
+		const char *name = cell_provider_input(i);
+		_cleanup_free_ char *path = cell_path_join(p->root, name);
 		size_t len = 0;
 
 		r = path ? cell_read_file(path, O_NOFOLLOW | O_NONBLOCK, INPUT_MAX, &texts[t], &len)
@@ -58,16 +59,14 @@ int cell_trust_hash(const struct cell_project *p, char ret[CELL_SHA256_HEX_LEN +
 		/* (a link or something other than a file is trusted by what it is: its name) */
 		if (r == -ELOOP || r == -EINVAL || r == -EISDIR) {
 			pieces[n++] = (struct cell_hash_piece){"\1", 2};
-			pieces[n++] = (struct cell_hash_piece){cell_provider_inputs[i],
-							       strlen(cell_provider_inputs[i]) + 1};
+			pieces[n++] = (struct cell_hash_piece){name, strlen(name) + 1};
 			r = 0;
 			continue;
 		}
 		if (r < 0)
 			break;
 		pieces[n++] = (struct cell_hash_piece){"\2", 2};
-		pieces[n++] = (struct cell_hash_piece){cell_provider_inputs[i],
-						       strlen(cell_provider_inputs[i]) + 1};
+		pieces[n++] = (struct cell_hash_piece){name, strlen(name) + 1};
 		pieces[n++] = (struct cell_hash_piece){texts[t++], len};
 	}
 	if (r >= 0)

@@ -1583,6 +1583,20 @@ Test(escape, mises_environment_when_mise_trusts_the_config)
 	th_result_done(&r);
 	snprintf(want, sizeof(want), "hello from mise\n%s/tools\n", t.proj);
 	expect(in_cell("echo $MISE_GREETING; echo $PATH | cut -d: -f1"), 0, want);
+	/*
+	 * The last of mise's files: an edit is seen (the cache is keyed by all nine; hashing them
+	 * overflowed the key's array once, which only the sanitizers' run of this test shows).
+	 */
+	for (int i = 0; i < 2; i++) {
+		free(th_write(t.proj, ".config/mise/config.toml",
+			      i ? "[env]\nMISE_LAST = \"two\"\n" : "[env]\nMISE_LAST = \"one\"\n"));
+		th_chown_r(t.proj, t.uid, t.gid);
+		allow();
+		th_run_as(t.uid, t.gid, t.proj, trust, t.env, &r);
+		cr_assert(eq(int, r.status, 0), "mise trust: %s", r.err);
+		th_result_done(&r);
+		expect(in_cell("echo $MISE_LAST"), 0, i ? "two\n" : "one\n");
+	}
 }
 
 /* A provider that is not installed: a notice and a cell without it; with env.required, no cell. */

@@ -138,3 +138,18 @@ Test(provider, names_that_are_no_variables_are_left_out)
 	cr_assert(eq(str, e.vars[0].key, (char *)"OK_1"));
 	cell_provider_env_done(&e);
 }
+
+/* Callers size their arrays by CELL_PROVIDER_INPUTS_MAX: the list must fit, each name once. */
+Test(provider, the_inputs_fit_their_bound_and_each_is_named_once)
+{
+	size_t n = 0;
+
+	while (cell_provider_input(n))
+		n++;
+	cr_assert(n >= 17 && n <= CELL_PROVIDER_INPUTS_MAX, "%zu inputs", n);
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = i + 1; j < n; j++)
+			cr_assert(not(eq(str, (char *)cell_provider_input(i),
+					 (char *)cell_provider_input(j))));
+	cr_assert(eq(str, (char *)cell_provider_input(n - 1), (char *)".config/mise/config.toml"));
+}
