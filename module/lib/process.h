@@ -11,3 +11,27 @@
 int cell_run_capture(char *const argv[], size_t max, char **ret_out);
 /* A waitpid() status as a shell reports it: the exit status, or 128+N for signal N. */
 int cell_exit_code(int wait_status);
+
+/* What cell_run_session collected. */
+struct cell_run_result {
+	char *out, *err;
+	size_t out_len, err_len;
+	int status; /* as a shell says it */
+};
+
+struct cell_run_limits {
+	unsigned timeout_ms;
+	size_t out_max; /* stdout past it is an error (-EFBIG) */
+	size_t err_max; /* stderr past it is dropped */
+};
+
+/*
+ * Runs argv[0] (an absolute path) in dir with env and stdin /dev/null, in a session of its own,
+ * collecting stdout and stderr, until it exits: then what it left behind in its session is
+ * killed (a background process holding its output holds nothing up). At the timeout (-ETIMEDOUT)
+ * or too much output the whole session is killed. 0 with res filled (free with
+ * cell_run_result_done), or a negative errno.
+ */
+int cell_run_session(char *const argv[], const char *dir, char *const env[],
+		     const struct cell_run_limits *l, struct cell_run_result *res);
+void cell_run_result_done(struct cell_run_result *r);

@@ -2,15 +2,11 @@
 #include <cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "fileio.h"
@@ -336,121 +332,6 @@ static bool provider_passes(const char *entry)
 }
 
 /* The provider's output and its words. */
-struct run_result {
-	char *out, *err;
-	size_t out_len, err_len;
-	int status; /* as a shell says it; -1: timed out */
-};
-
-static void run_result_done(struct run_result *r)
-{
-	free(r->out);
-	free(r->err);
-}
-
-/* Appends what fd has to *buf (at most max); 0 at its end, 1 if more may come. */
-static int drain(int fd, char **buf, size_t *len, size_t max)
-{
-	char chunk[65536];
-	ssize_t n = read(fd, chunk, sizeof(chunk));
-	char *grown;
-
-	if (n < 0)
-		return errno == EINTR || errno == EAGAIN ? 1 : -errno;
-	if (n == 0)
-		return 0;
-	if (*len + (size_t)n > max)
-		return max == ERR_MAX ? 1 : -EFBIG; /* (its words past the cap are dropped) */
-	grown = realloc(*buf, *len + (size_t)n + 1);
-	if (!grown)
-		return -ENOMEM;
-	memcpy(grown + *len, chunk, (size_t)n);
-	*len += (size_t)n;
-	grown[*len] = '\0';
-	*buf = grown;
-	return 1;
-}
-
-/* Runs argv in dir with env, stdin /dev/null, in a session of its own (the whole tree is killed
- * at the timeout or when its output is too much). */
-static int run(char *const argv[], const char *dir, char *const env[], unsigned timeout_ms,
-	       struct run_result *res)
-{
-	int out[2], err[2], status = 0, r = 0;
-	struct pollfd p[2];
-	struct timespec start, now;
-	pid_t pid;
-
-	*res = (struct run_result){0};
-	if (pipe2(out, O_CLOEXEC) < 0)
-		return -errno;
-	if (pipe2(err, O_CLOEXEC) < 0) {
-		r = -errno;
-		close(out[0]);
-		close(out[1]);
-		return r;
-	}
-	pid = fork();
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-
-		if (setsid() < 0 || null < 0 || dup2(null, 0) < 0 || dup2(out[1], 1) < 0 ||
-		    dup2(err[1], 2) < 0 || chdir(dir) < 0)
-			_exit(127);
-		execve(argv[0], argv, env);
-		_exit(127);
-	}
-	close(out[1]);
-	close(err[1]);
-	if (pid < 0) {
-		r = -errno;
-		close(out[0]);
-		close(err[0]);
-		return r;
-	}
-	p[0] = (struct pollfd){out[0], POLLIN, 0};
-	p[1] = (struct pollfd){err[0], POLLIN, 0};
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	while (r >= 0 && (p[0].fd >= 0 || p[1].fd >= 0)) {
-		long left;
-
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		left = (long)timeout_ms - ((now.tv_sec - start.tv_sec) * 1000 +
-					   (now.tv_nsec - start.tv_nsec) / 1000000);
-		if (left <= 0) {
-			r = -ETIMEDOUT;
-			break;
-		}
-		if (poll(p, 2, (int)left) < 0 && errno != EINTR)
-			r = -errno;
-		for (int i = 0; r >= 0 && i < 2; i++) {
-			int d;
-
-			if (p[i].fd < 0 || !p[i].revents)
-				continue;
-			d = i == 0 ? drain(p[i].fd, &res->out, &res->out_len, OUT_MAX)
-				   : drain(p[i].fd, &res->err, &res->err_len, ERR_MAX);
-			if (d < 0)
-				r = d;
-			else if (d == 0) {
-				close(p[i].fd);
-				p[i].fd = -1;
-			}
-		}
-	}
-	if (r < 0)
-		kill(-pid, SIGKILL);
-	for (int i = 0; i < 2; i++)
-		if (p[i].fd >= 0)
-			close(p[i].fd);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (r < 0)
-		return r;
-	res->status = cell_exit_code(status);
-	return 0;
-}
-
 /* The first line of what the provider said on stderr, for a notice (at most 300 bytes). */
 static void first_line(const char *err, char *out, size_t size)
 {
@@ -765,7 +646,12 @@ static int evaluate(const struct cell_provider_request *req, enum cell_env_provi
 {
 	_cleanup_free_ char **env = NULL;
 	char **argv = NULL;
-	struct run_result res;
+	struct cell_run_result res;
+	const struct cell_run_limits limits = {
+		.timeout_ms = req->timeout_ms ? req->timeout_ms : TIMEOUT_MS_DEFAULT,
+		.out_max = OUT_MAX,
+		.err_max = ERR_MAX,
+	};
 	size_t n = 0;
 	int r;
 
@@ -789,12 +675,10 @@ static int evaluate(const struct cell_provider_request *req, enum cell_env_provi
 	if (r >= 0 && p == CELL_PROVIDER_NIX)
 		r = cell_mkdir_p(req->state_dir, 0700);
 	if (r >= 0)
-		r = run(argv, req->root, env,
-			req->timeout_ms ? req->timeout_ms : TIMEOUT_MS_DEFAULT, &res);
+		r = cell_run_session(argv, req->root, env, &limits, &res);
 	cell_strv_free(argv);
 	if (r == -ETIMEDOUT)
-		snprintf(why, why_size, "it did not finish within %u s",
-			 (req->timeout_ms ? req->timeout_ms : TIMEOUT_MS_DEFAULT) / 1000);
+		snprintf(why, why_size, "it did not finish within %u s", limits.timeout_ms / 1000);
 	else if (r == -EFBIG)
 		snprintf(why, why_size, "it printed more than %d MiB", OUT_MAX >> 20);
 	else if (r < 0)
@@ -806,7 +690,7 @@ static int evaluate(const struct cell_provider_request *req, enum cell_env_provi
 
 		first_line(res.err, line, sizeof(line));
 		snprintf(why, why_size, "exit status %d%s%s", res.status, *line ? ": " : "", line);
-		run_result_done(&res);
+		cell_run_result_done(&res);
 		return -EIO;
 	}
 	r = cell_provider_parse(p, res.out ? res.out : "", res.out_len,
@@ -815,7 +699,7 @@ static int evaluate(const struct cell_provider_request *req, enum cell_env_provi
 		snprintf(why, why_size, "its output is not the JSON it should print");
 	else
 		*ret_output = res.out ? TAKE_PTR(res.out) : strdup("");
-	run_result_done(&res);
+	cell_run_result_done(&res);
 	return r;
 }
 
