@@ -4,7 +4,9 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "commands.h"
@@ -13,6 +15,16 @@
 #include "quote.h"
 #include "seccomp.h"
 #include "strv.h"
+
+/* Warnings in red on a terminal (unless NO_COLOR is set, https://no-color.org). */
+static const char *red(bool on)
+{
+	static int tty = -1;
+
+	if (tty < 0)
+		tty = isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
+	return !tty ? "" : on ? "\033[1;31m" : "\033[0m";
+}
 
 static void print_rules(const char *title, const struct cell_rule *rules, size_t n)
 {
@@ -32,8 +44,9 @@ static void print_network(const struct cell_config *c)
 		printf(" (no network at all)\n");
 		break;
 	default:
-		printf("\n  WARNING: network.mode is \"host\": the cell can reach any host, and "
-		       "nothing is filtered or counted\n");
+		printf("\n  %sWARNING: network.mode is \"host\": the cell can reach any host, and "
+		       "nothing is filtered or counted%s\n",
+		       red(true), red(false));
 		break;
 	}
 	print_rules("allow", c->network.allow, c->network.n_allow);
@@ -90,6 +103,13 @@ static void print_config(const struct cell_config *c)
 	printf("hardening: allow_userns=%s allow_io_uring=%s\n",
 	       c->hardening.allow_userns ? "true" : "false",
 	       c->hardening.allow_io_uring ? "true" : "false");
+	printf("bwrap_args:%s%s\n", red(c->bwrap_args), c->bwrap_args ? "" : " (none)");
+	for (size_t i = 0; c->bwrap_args && c->bwrap_args[i]; i++) {
+		_cleanup_free_ char *q = cell_shell_quote(c->bwrap_args[i]);
+
+		printf("  %s\n", q ? q : c->bwrap_args[i]);
+	}
+	printf("%s", red(false));
 }
 
 /* The exact bwrap command line, the syscall filter, and what deserves a second look. */
@@ -148,7 +168,7 @@ static int print_cell(const struct cell_project *p, const struct cell_config *c,
 	for (size_t i = 0; plan->notices && plan->notices[i]; i++)
 		printf("notice: %s\n", plan->notices[i]);
 	for (size_t i = 0; plan->warnings && plan->warnings[i]; i++)
-		printf("WARNING: %s\n", plan->warnings[i]);
+		printf("%sWARNING: %s%s\n", red(true), plan->warnings[i], red(false));
 	return -1;
 }
 

@@ -9,47 +9,24 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "detect.h"
 #include "fileio.h"
 #include "path.h"
 #include "quote.h"
 
-/* Files that name a project type, and the preset each one implies. */
-static const struct {
-	const char *file;
-	const char *preset;
-} markers[] = {
-	{"package.json", "node"}, {"pyproject.toml", "python"}, {"requirements.txt", "python"},
-	{"setup.py", "python"},	  {"Cargo.toml", "rust"},	{"go.mod", "go"},
-	{"flake.nix", "nix"},	  {"shell.nix", "nix"},		{"default.nix", "nix"},
-};
-
-static int detect(int dirfd, const char **presets, size_t max)
+static char *render(const char *name, const struct cell_detected *d)
 {
-	size_t n = 0;
-
-	for (size_t i = 0; i < ELEMENTSOF(markers); i++) {
-		bool seen = false;
-
-		if (faccessat(dirfd, markers[i].file, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
-			continue;
-		for (size_t k = 0; k < n; k++)
-			seen = seen || streq(presets[k], markers[i].preset);
-		if (!seen && n < max)
-			presets[n++] = markers[i].preset;
-	}
-	return (int)n;
-}
-
-static char *render(const char *name, const char *const *presets, int n)
-{
-	char list[256] = "";
+	char list[256] = "", env[128] = "";
 	char *s;
 
-	for (int i = 0; i < n; i++) {
+	for (size_t i = 0; i < d->n_presets; i++) {
 		strcat(list, i ? ", \"" : "\"");
-		strcat(list, presets[i]);
+		strcat(list, d->presets[i]);
 		strcat(list, "\"");
 	}
+	if (d->provider != CELL_PROVIDER_NONE)
+		snprintf(env, sizeof(env), ",\n  \"env\": {\n    \"provider\": \"%s\"\n  }",
+			 cell_env_provider_to_string(d->provider));
 	if (asprintf(&s,
 		     "{\n"
 		     "  \"name\": \"%s\",\n"
@@ -57,9 +34,9 @@ static char *render(const char *name, const char *const *presets, int n)
 		     "  \"network\": {\n"
 		     "    \"mode\": \"proxy\",\n"
 		     "    \"allow\": []\n"
-		     "  }\n"
+		     "  }%s\n"
 		     "}\n",
-		     name, list) < 0)
+		     name, list, env) < 0)
 		return NULL;
 	return s;
 }
@@ -87,8 +64,9 @@ int cmd_init(int argc, char *argv[])
 	};
 	_cleanup_free_ char *real = NULL, *path = NULL, *text = NULL, *name = NULL, *q = NULL;
 	_cleanup_close_ int dirfd = -1, fd = -1;
-	const char *presets[ELEMENTSOF(markers)], *dir = ".";
-	int c, n, r;
+	struct cell_detected d;
+	const char *dir = ".";
+	int c, r;
 
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+:hn:", options, NULL)) >= 0) {
@@ -124,8 +102,8 @@ int cmd_init(int argc, char *argv[])
 	if (!name)
 		name = default_name(real);
 	path = cell_path_join(real, CELL_CONFIG_FILE);
-	n = detect(dirfd, presets, ELEMENTSOF(presets));
-	text = name && path ? render(name, presets, n) : NULL;
+	cell_detect(dirfd, real, &d);
+	text = name && path ? render(name, &d) : NULL;
 	if (!text)
 		return CELL_EXIT_FAILURE;
 	fd = openat(dirfd, CELL_CONFIG_FILE, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
@@ -147,8 +125,14 @@ int cmd_init(int argc, char *argv[])
 	}
 	q = cell_shell_quote(real);
 	printf("cell: wrote %s (presets:", path);
-	for (int i = 0; i < n; i++)
-		printf(" %s", presets[i]);
-	printf("%s)\ncell: review it, then run 'cell allow %s'\n", n ? "" : " none", q ? q : real);
+	for (size_t i = 0; i < d.n_presets; i++)
+		printf(" %s", d.presets[i]);
+	printf("%s", d.n_presets ? "" : " none");
+	if (d.provider != CELL_PROVIDER_NONE)
+		printf("; env.provider: %s", cell_env_provider_to_string(d.provider));
+	printf(")\n");
+	for (size_t i = 0; i < d.n_notes; i++)
+		printf("cell: note: %s\n", d.notes[i]);
+	printf("cell: review it, then run 'cell allow %s'\n", q ? q : real);
 	return CELL_EXIT_OK;
 }

@@ -173,6 +173,9 @@ int cell_bwrap_argv(const char *bwrap, const struct cell_plan *p, char ***ret)
 		r = push2(&argv, "--info-fd", num);
 	for (size_t i = 0; r >= 0 && i < p->mounts.n; i++)
 		r = push_op(&argv, &p->mounts.ops[i], &overlay_n);
+	/* the config's own, before the files and binds cell-init and the shim rely on */
+	for (size_t i = 0; r >= 0 && p->bwrap_args && p->bwrap_args[i]; i++)
+		r = push(&argv, p->bwrap_args[i]);
 	for (size_t i = 0; r >= 0 && i < p->n_files; i++) {
 		char perms[16];
 

@@ -16,6 +16,7 @@
 #include "netpolicy.h"
 #include "path.h"
 #include "preset.h"
+#include "rawargs.h"
 #include "strv.h"
 
 static const char *const mount_modes[_CELL_MOUNT_MAX] = {
@@ -71,6 +72,7 @@ struct ctx {
 	} mount;
 	struct cell_rule **rules; /* the list network.allow or network.deny goes to */
 	size_t *n_rules;
+	char **raw; /* bwrap_args being read */
 };
 
 static struct ctx *ctx_of(struct cell_schema *s)
@@ -789,8 +791,10 @@ static int apply_hardening_flag(struct cell_schema *s, const cJSON *v)
 		c->hardening.allow_userns = cJSON_IsTrue(v);
 	else if (streq(v->string, "allow_io_uring"))
 		c->hardening.allow_io_uring = cJSON_IsTrue(v);
-	else
+	else if (streq(v->string, "git_writable"))
 		c->hardening.git_writable = cJSON_IsTrue(v);
+	else
+		c->hardening.raw_bwrap_args = cJSON_IsTrue(v);
 	return 0;
 }
 
@@ -800,16 +804,64 @@ static int apply_hardening(struct cell_schema *s, const cJSON *v)
 		{"allow_userns", apply_hardening_flag},
 		{"allow_io_uring", apply_hardening_flag},
 		{"git_writable", apply_hardening_flag},
+		{"raw_bwrap_args", apply_hardening_flag},
 	};
 
 	return cell_schema_members(s, v, "an object", members, ELEMENTSOF(members));
 }
 
+static int bwrap_arg_one(struct cell_schema *s, const cJSON *v)
+{
+	struct ctx *x = ctx_of(s);
+	int r = cell_schema_expect(s, v, cJSON_IsString, "a bubblewrap argument (a string)");
+
+	if (r < 0)
+		return r;
+	if (cell_strv_extend(&x->raw, v->valuestring) < 0)
+		return oom(s);
+	return 0;
+}
+
+/*
+ * Raw bubblewrap arguments: each file's must pass rawargs.h as a whole (an option and its values
+ * are checked together). The user's config may give them; a project's only with
+ * hardening.raw_bwrap_args: the error for that waits in c->bwrap_args_objection.
+ */
+static int apply_bwrap_args(struct cell_schema *s, const cJSON *v)
+{
+	struct ctx *x = ctx_of(s);
+	struct cell_diag *diag = s->diag;
+	const char *why;
+	size_t at = 0;
+	int r;
+
+	cell_strv_free(x->raw);
+	x->raw = NULL;
+	r = cell_schema_elements(s, v, "an array of bubblewrap arguments", bwrap_arg_one);
+	if (r < 0)
+		return r;
+	why = cell_rawargs_refused(x->raw, cell_strv_length(x->raw), &at);
+	if (why) {
+		cell_schema_push(s, NULL, (int)at, at);
+		return cell_schema_fail(s, false, "\"%s\": %s", x->raw[at], why);
+	}
+	for (size_t i = 0; x->raw && x->raw[i]; i++)
+		if (cell_strv_extend(&x->c->bwrap_args, x->raw[i]) < 0)
+			return oom(s);
+	cell_diag_clear(&x->c->bwrap_args_objection);
+	s->diag = &x->c->bwrap_args_objection;
+	cell_schema_fail(s, true,
+			 "raw bubblewrap arguments in a project's config need \"hardening\": "
+			 "{\"raw_bwrap_args\": true} (cell cannot vouch for a cell they change)");
+	s->diag = diag;
+	return 0;
+}
+
 static const struct cell_schema_member top_members[] = {
-	{"name", apply_name},	  {"presets", apply_presets},	  {"shell", apply_shell},
-	{"mounts", apply_mounts}, {"network", apply_network},	  {"env", apply_env},
-	{"limits", apply_limits}, {"hardening", apply_hardening}, {"scripts", apply_scripts},
-	{"hooks", apply_hooks},
+	{"name", apply_name},	  {"presets", apply_presets},	    {"shell", apply_shell},
+	{"mounts", apply_mounts}, {"network", apply_network},	    {"env", apply_env},
+	{"limits", apply_limits}, {"hardening", apply_hardening},   {"scripts", apply_scripts},
+	{"hooks", apply_hooks},	  {"bwrap_args", apply_bwrap_args},
 };
 
 int cell_config_apply(struct cell_config *c, const char *file, const char *text, size_t len,
@@ -831,6 +883,7 @@ int cell_config_apply(struct cell_config *c, const char *file, const char *text,
 	r = cell_schema_members(&x.s, root, "an object at the top level", top_members,
 				ELEMENTSOF(top_members));
 	cJSON_Delete(root);
+	cell_strv_free(x.raw);
 	return r;
 }
 
@@ -958,5 +1011,7 @@ void cell_config_free(struct cell_config *c)
 	cell_strv_free(c->env.files);
 	kv_free(c->scripts, c->n_scripts);
 	cell_strv_free(c->hooks.enter);
+	cell_strv_free(c->bwrap_args);
+	cell_diag_clear(&c->bwrap_args_objection);
 	free(c);
 }

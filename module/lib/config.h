@@ -101,7 +101,14 @@ struct cell_config {
 		bool allow_userns;
 		bool allow_io_uring;
 		bool git_writable; /* .git writable in the cell (hooks and config stay read-only) */
+		bool raw_bwrap_args; /* a project's config may give bwrap_args */
 	} hardening;
+	/* raw bubblewrap arguments after cell's own mounts (rawargs.h says which pass) */
+	char **bwrap_args;
+	/* Set while the last file that gave bwrap_args is being read: the error to give if that
+	 * file is the project's and hardening.raw_bwrap_args is not true (cell_project_config
+	 * decides once both files are read; the flag may come later in the file). */
+	struct cell_diag bwrap_args_objection;
 };
 
 /* The values that path expansion may use; tests pass their own. NULL means unset. */

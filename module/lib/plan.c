@@ -10,6 +10,7 @@
 #include "path.h"
 #include "plan.h"
 #include "quote.h"
+#include "rawargs.h"
 #include "shellrc.h"
 #include "shimproto.h"
 #include "strv.h"
@@ -61,6 +62,7 @@ void cell_plan_free(struct cell_plan *plan)
 	free(plan->notices_path);
 	cell_strv_free(plan->notices);
 	cell_strv_free(plan->warnings);
+	cell_strv_free(plan->bwrap_args);
 	free(plan);
 }
 
@@ -301,6 +303,10 @@ static int collect_warnings(struct cell_plan *plan, const struct cell_config *c,
 	if (c->network.mode == CELL_NET_HOST)
 		r = warn(plan, "network.mode is \"host\": the cell reaches any host, unfiltered "
 			       "and uncounted");
+	if (r >= 0 && cell_strv_contains(c->presets, "nix-daemon"))
+		r = warn(plan, "preset nix-daemon: the cell asks the nix daemon for builds, which "
+			       "run outside the cell, with the network, past the proxy, and land "
+			       "in the store every cell and the host use");
 	for (size_t i = 0; i < c->n_mounts && r >= 0; i++) {
 		const struct cell_mount *m = &c->mounts[i];
 		bool writable = m->mode == CELL_MOUNT_RW || m->mode == CELL_MOUNT_DEV;
@@ -328,6 +334,44 @@ static int collect_warnings(struct cell_plan *plan, const struct cell_config *c,
 		}
 	}
 	return r;
+}
+
+/*
+ * The config's raw bubblewrap arguments (rawargs.h vetted them as written), a bind's source made
+ * absolute (from the project root) and checked again as it resolves now: a link in the project,
+ * which the cell can make, must not turn a reviewed source into the host's /. (A link swapped
+ * in after this is beyond what cell can vouch for: cell explain says so.)
+ */
+static int add_raw_args(struct cell_plan *plan, const struct cell_config *c, const char *root,
+			struct cell_diag *diag)
+{
+	for (size_t i = 0; c->bwrap_args && c->bwrap_args[i]; i++) {
+		const char *a = c->bwrap_args[i];
+		_cleanup_free_ char *src = NULL, *real = NULL;
+		const char *why;
+
+		if (i == 0 || !cell_rawargs_is_bind(c->bwrap_args[i - 1])) {
+			if (cell_strv_extend(&plan->bwrap_args, a) < 0)
+				return -ENOMEM;
+			continue;
+		}
+		src = a[0] == '/' ? strdup(a) : cell_path_join(root, a);
+		if (!src)
+			return -ENOMEM;
+		real = realpath(src, NULL);
+		why = cell_rawargs_source_refused(real ? real : src);
+		if (why)
+			return cell_diag_set(diag, -EPERM, NULL, "bwrap_args",
+					     "\"%s\" resolves to %s now: %s", a, real ? real : src,
+					     why);
+		if (cell_strv_extend(&plan->bwrap_args, real ? real : src) < 0)
+			return -ENOMEM;
+	}
+	if (c->bwrap_args)
+		return warn(plan,
+			    "bwrap_args adds raw bubblewrap arguments (after cell's own mounts): "
+			    "cell cannot vouch for what they do to the cell");
+	return 0;
 }
 
 /*
@@ -654,6 +698,8 @@ int cell_plan_build(const struct cell_project *p, const struct cell_config *c,
 		r = add_leave(plan, in);
 	if (r >= 0)
 		r = collect_warnings(plan, c, in->home);
+	if (r >= 0)
+		r = add_raw_args(plan, c, p->root, diag);
 	if (r < 0)
 		return r;
 	*ret = TAKE_PTR(plan);

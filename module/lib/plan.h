@@ -44,6 +44,7 @@ struct cell_plan {
 			       cell's: the proxy's and the kernel's denials; else NULL) */
 	char **notices;	    /* things the user should know before the cell starts */
 	char **warnings;    /* risky choices the config made, for cell explain */
+	char **bwrap_args;  /* the config's raw bubblewrap arguments, after the mounts */
 };
 
 struct cell_plan_input {

@@ -43,6 +43,12 @@ static const struct cell_preset presets[] = {
 	       "@nix", {"/nix/store", CELL_MOUNT_RO, true},
 	       {"/nix/var/nix/profiles", CELL_MOUNT_RO, true},
 	       {"~/.nix-profile", CELL_MOUNT_RO, true}),
+	PRESET("nix-daemon",
+	       "as nix, and the nix daemon's socket: builds run outside the cell, with the network",
+	       "@nix", {"/nix/store", CELL_MOUNT_RO, true},
+	       {"/nix/var/nix/profiles", CELL_MOUNT_RO, true},
+	       {"~/.nix-profile", CELL_MOUNT_RO, true},
+	       {"/nix/var/nix/daemon-socket", CELL_MOUNT_RW, true}),
 	{"github", "GitHub over HTTPS (clone, API, release downloads)", "@github", NULL, 0},
 };
 

@@ -223,11 +223,21 @@ int cell_project_load_config(const struct cell_project *p, const char *user_conf
 			r = cell_config_apply(c, user_config, text, len, p->root, env, diag);
 			if (r < 0)
 				return r;
+			/* (the user's own bwrap_args need no flag) */
+			cell_diag_clear(&c->bwrap_args_objection);
 		}
 	}
 	r = cell_config_apply(c, p->config_path, p->text, p->len, p->root, env, diag);
 	if (r < 0)
 		return r;
+	if (c->bwrap_args_objection.message && !c->hardening.raw_bwrap_args) {
+		if (diag) {
+			cell_diag_clear(diag);
+			*diag = c->bwrap_args_objection;
+			c->bwrap_args_objection = (struct cell_diag){0};
+		}
+		return -EINVAL;
+	}
 	r = cell_config_finish(c, p->root, env, diag);
 	if (r < 0)
 		return r;

@@ -10,22 +10,47 @@
  * ours, bound read-only into the cell, that reads the user's own files first. CELL_PROMPT=0
  * leaves the prompt alone (starship and powerlevel users place $CELL_NAME themselves).
  */
+/*
+ * The login files set PATH (Debian's /etc/profile sets its own): the cell's (its scripts, the
+ * provider's tools, what the enter hooks put there) goes first again after them, and what the
+ * files added stays, after it. POSIX sh (bash, dash); __cell_path is saved before the files.
+ */
+#define PATH_FIRST                                               \
+	"__cell_rest=\n"                                         \
+	"__cell_ifs=$IFS; IFS=:\n"                               \
+	"for __cell_d in $PATH; do\n"                            \
+	"\tcase \":$__cell_path:\" in *\":$__cell_d:\"*) ;; *) " \
+	"__cell_rest=\"$__cell_rest:$__cell_d\" ;; esac\n"       \
+	"done\n"                                                 \
+	"IFS=$__cell_ifs\n"                                      \
+	"PATH=$__cell_path$__cell_rest\n"                        \
+	"unset __cell_path __cell_rest __cell_ifs __cell_d\n"
+
 static const char bash_rc[] =
-	"# cell: a login shell's files, then the prompt\n"
+	"# cell: a login shell's files, then the cell's PATH first, then the prompt\n"
+	"__cell_path=$PATH\n"
 	"if [ -r /etc/profile ]; then . /etc/profile; fi\n"
 	"__cell_login=\n"
 	"for __cell_f in ~/.bash_profile ~/.bash_login ~/.profile; do\n"
 	"\tif [ -r \"$__cell_f\" ]; then . \"$__cell_f\"; __cell_login=1; break; fi\n"
 	"done\n"
 	"if [ -z \"$__cell_login\" ] && [ -r ~/.bashrc ]; then . ~/.bashrc; fi\n"
-	"unset __cell_f __cell_login\n"
+	"unset __cell_f __cell_login\n" PATH_FIRST
 	"if [ \"${CELL_PROMPT-1}\" != 0 ]; then PS1=\"[cell:$CELL_NAME] $PS1\"; fi\n";
 
-static const char zsh_env[] = "[ -r \"$HOME/.zshenv\" ] && . \"$HOME/.zshenv\"\n";
+/* (zsh: /etc/zsh/zshenv runs before ours and keeps a PATH that is set) */
+static const char zsh_env[] = "__cell_path=$PATH\n"
+			      "[ -r \"$HOME/.zshenv\" ] && . \"$HOME/.zshenv\"\n";
 static const char zsh_profile[] = "[ -r \"$HOME/.zprofile\" ] && . \"$HOME/.zprofile\"\n";
 /* ZDOTDIR goes back to $HOME here, so zsh reads the user's own .zlogin next */
 static const char zsh_rc[] =
 	"[ -r \"$HOME/.zshrc\" ] && . \"$HOME/.zshrc\"\n"
+	"__cell_rest=()\n"
+	"for __cell_d in $path; do\n"
+	"\t[[ \":$__cell_path:\" == *\":$__cell_d:\"* ]] || __cell_rest+=(\"$__cell_d\")\n"
+	"done\n"
+	"PATH=$__cell_path${__cell_rest:+:${(j.:.)__cell_rest}}\n"
+	"unset __cell_path __cell_rest __cell_d\n"
 	"if [ \"${CELL_PROMPT-1}\" != 0 ]; then PROMPT=\"[cell:$CELL_NAME] $PROMPT\"; fi\n"
 	"ZDOTDIR=\"$HOME\"\n";
 
@@ -35,7 +60,11 @@ static const char fish_init[] =
 	"  function fish_prompt; printf '[cell:%s] ' $CELL_NAME; __cell_fish_prompt; end\n"
 	"end";
 
+/* (sh reads its login files here, not as a login shell, so that PATH is saved first) */
 static const char sh_rc[] =
+	"__cell_path=$PATH\n"
+	"if [ -r /etc/profile ]; then . /etc/profile; fi\n"
+	"if [ -r \"$HOME/.profile\" ]; then . \"$HOME/.profile\"; fi\n" PATH_FIRST
 	"if [ \"${CELL_PROMPT-1}\" != 0 ]; then PS1=\"[cell:$CELL_NAME] ${PS1-$ }\"; fi\n";
 
 void cell_shellrc_for(const char *shell, struct cell_shellrc *ret)
@@ -63,8 +92,7 @@ void cell_shellrc_for(const char *shell, struct cell_shellrc *ret)
 		rc.files[0] = (struct cell_shellrc_file){RC_DIR "/shrc", sh_rc};
 		rc.env_name = "ENV";
 		rc.env_value = RC_DIR "/shrc";
-		rc.argv[1] = "-l";
-		rc.argv[2] = "-i";
+		rc.argv[1] = "-i";
 	}
 	*ret = rc;
 }

@@ -390,6 +390,53 @@ Test(cli, init_with_several_types_and_a_name)
 	th_result_done(&r);
 }
 
+/* A devenv, mise or devbox project: the presets its files and languages need, and the provider
+ * env.provider "auto" would pick, written out; what loads in cell explain. */
+Test(cli, init_recognises_devenv_mise_and_devbox_projects)
+{
+	static const struct {
+		const char *dir, *file, *text, *presets, *provider;
+	} cases[] = {
+		{"dv", "devenv.nix",
+		 "{ pkgs, ... }: {\n  languages.python.enable = true;\n  languages.rust.enable = "
+		 "false;\n  languages.javascript.enable=true;\n}\n",
+		 "[\"nix\", \"python\", \"node\"]", "devenv"},
+		{"ms", "mise.toml", "[tools]\nnode = \"20\"\n", "[]", "mise"},
+		{"rc", ".envrc", "use flake\n", "[]", "direnv"},
+		{"db", "devbox.json", "{}", "[\"nix\"]", NULL},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *path = th_join(cases[i].dir, cases[i].file), *cfg, *text, want[128];
+		struct th_result r;
+
+		free(th_write(tmp, path, cases[i].text));
+		free(path);
+		r = cell(NULL, "init", cases[i].dir, NULL);
+		cr_assert(eq(int, r.status, 0), "%s", r.err);
+		if (!cases[i].provider)
+			cr_assert(contains(r.out, "devbox generate direnv"), "%s", r.out);
+		else
+			cr_assert(contains(r.out, "outside the cell, as you"), "%s", r.out);
+		th_result_done(&r);
+		cfg = th_join(cases[i].dir, ".cell.json");
+		path = th_join(tmp, cfg);
+		text = th_read(path);
+		snprintf(want, sizeof(want), "\"presets\": %s,", cases[i].presets);
+		cr_assert(contains(text, want), "%s", text);
+		snprintf(want, sizeof(want), "\"provider\": \"%s\"",
+			 cases[i].provider ? cases[i].provider : "");
+		cr_assert(cases[i].provider ? contains(text, want) : !contains(text, "provider"),
+			  "%s", text);
+		free(text);
+		r = cell(cases[i].dir, "explain", NULL);
+		cr_assert(eq(int, r.status, 0), "%s", r.err);
+		th_result_done(&r);
+		free(path);
+		free(cfg);
+	}
+}
+
 Test(cli, doctor_reports_this_machine)
 {
 	struct th_result r = cell(NULL, "doctor", NULL);

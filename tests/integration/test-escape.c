@@ -1557,6 +1557,30 @@ Test(escape, a_nix_flakes_environment_is_evaluated_outside_and_cached)
 	free(strace_log);
 }
 
+/*
+ * bwrap_args: a reviewed bind of a directory in the project; the cell replaces the directory
+ * with a link to the host's / and waits for its next start to bind the whole host (~/.ssh
+ * included). The next cell is refused instead.
+ */
+Test(escape, a_raw_bind_the_cell_turned_into_a_link_to_the_host_is_refused)
+{
+	char want[512];
+	struct th_result r;
+
+	free(th_write(t.proj, "vendor/lib.txt", "vendored\n"));
+	set_config("{\"name\": \"esc\", \"network\": {\"mode\": \"none\"},"
+		   " \"hardening\": {\"raw_bwrap_args\": true},"
+		   " \"bwrap_args\": [\"--ro-bind\", \"./vendor\", \"/tmp/vendor\"]}");
+	expect(in_cell("cat /tmp/vendor/lib.txt && rm -r vendor && ln -s / vendor"), 0,
+	       "vendored\n");
+	snprintf(want, sizeof(want), "cat /tmp/vendor%s/.ssh/id_ed25519", t.home);
+	r = in_cell(want);
+	cr_assert(not(eq(int, r.status, 0)), "the host's / was bound: %s", r.out);
+	cr_assert(eq(ptr, strstr(r.out, "PRIVATE KEY"), NULL));
+	cr_assert(not(eq(ptr, strstr(r.err, "resolves to / now"), NULL)), "%s", r.err);
+	th_result_done(&r);
+}
+
 /* mise (the npm package @jdxcode/mise installs it): its [env] once mise itself trusts it. */
 Test(escape, mises_environment_when_mise_trusts_the_config)
 {

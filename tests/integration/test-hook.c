@@ -392,6 +392,49 @@ ParameterizedTest(int *i, hook, cd_into_and_out_of_cells)
 	free(broken);
 }
 
+ParameterizedTestParameters(hook, enter_hooks_and_scripts_reach_every_shell)
+{
+	static int idx[] = {0, 1, 2};
+
+	return cr_make_param_array(int, idx, ELEMENTSOF(idx));
+}
+
+/* cd into a project with hooks.enter and scripts: in bash, zsh and fish alike the variables the
+ * hooks export are there, a failing hook says so and the others still run, scripts are
+ * commands. */
+ParameterizedTest(int *i, hook, enter_hooks_and_scripts_reach_every_shell)
+{
+	char *h = project("h",
+			  "{\"network\": {\"mode\": \"none\"},"
+			  " \"env\": {\"set\": {\"FROM_SET\": \"s\"}},"
+			  " \"hooks\": {\"enter\": [\"export HOOKED=yes-$((1+1))\", \"false\","
+			  " \"export AFTER=a\"]},"
+			  " \"scripts\": {\"greet\": \"echo hi-from-$FROM_SET\"}}",
+			  true);
+	char *got;
+
+	start_shell(*i, NULL);
+	type("cd src/h");
+	expect_at("h %s nossh", h);
+	type("echo \"@@H $HOOKED $AFTER $FROM_SET\"");
+	got = wait_line("@@H ");
+	cr_assert(eq(str, got, (char *)"yes-2 a s"), "%s: %s", shells[*i].name, screen());
+	free(got);
+	free(wait_line("cell: hooks.enter[1] failed"));
+	type("greet");
+	got = wait_line("hi-from-");
+	cr_assert(eq(str, got, (char *)"s"));
+	free(got);
+	/* out: none of it */
+	type("cd ..");
+	expect_at("out %s ssh", t.src);
+	type("echo \"@@O $HOOKED\"x");
+	got = wait_line("@@O ");
+	cr_assert(eq(str, got, (char *)"x"));
+	free(got);
+	free(h);
+}
+
 ParameterizedTestParameters(hook, a_cell_cannot_send_the_outer_shell_into_its_project)
 {
 	static int idx[] = {0, 1, 2};

@@ -8,11 +8,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "bwrap.h"
 #include "helpers.h"
 #include "plan.h"
 #include "project.h"
 #include "shimproto.h"
+#include "strv.h"
 
 static char *tmp, *root, *home, *state, *self;
 static struct cell_project *project;
@@ -266,7 +270,10 @@ Test(plan, zsh_fish_and_sh_get_their_own_rc)
 	cell_plan_free(p);
 	p = build_with_shell(&extra, "/bin/dash");
 	cr_assert(eq(str, (char *)env_of(p, "ENV"), (char *)"/run/cell/rc/shrc"));
-	cr_assert(eq(str, p->argv[2], (char *)"-i"));
+	/* (not a login shell: the rc reads the login files after saving the cell's PATH) */
+	cr_assert(eq(str, p->argv[1], (char *)"-i"));
+	cr_assert(eq(ptr, p->argv[2], NULL));
+	cr_assert(not(eq(ptr, strstr(file_at(p, "/run/cell/rc/shrc"), ". /etc/profile"), NULL)));
 	cell_plan_free(p);
 }
 
@@ -386,4 +393,65 @@ Test(plan, TLS_trust_store_variables_pass_when_the_cell_has_the_file)
 	cell_plan_free(p);
 	free(env_ca);
 	free(ca);
+}
+
+/* bwrap_args: after cell's own mounts, a bind's source from the project root as it resolves;
+ * a link the cell made to / is refused when the next cell is planned. */
+Test(plan, raw_bwrap_args_follow_the_mounts_with_sources_resolved)
+{
+	char *command[] = {(char *)"make", NULL};
+	struct cell_plan_input in = {.cwd = root,
+				     .command = command,
+				     .home = home,
+				     .user = "dev",
+				     .shell = "/bin/bash",
+				     .host = &host,
+				     .id = "proj-0000abcd"};
+	char *vendor = th_join(root, "vendor"), **argv = NULL;
+	struct cell_plan *plan;
+	struct cell_diag d = {0};
+	size_t i = 0;
+
+	cr_assert(eq(int, mkdir(vendor, 0755), 0));
+	load("{\"name\": \"proj\", \"network\": {\"mode\": \"none\"}, \"hardening\": "
+	     "{\"raw_bwrap_args\": true}, \"bwrap_args\": [\"--ro-bind\", \"./vendor\", "
+	     "\"/opt/vendor\", \"--setenv\", \"A\", \"1\"]}");
+	plan = build(NULL);
+	cr_assert(eq(sz, cell_strv_length(plan->bwrap_args), 6));
+	cr_assert(eq(str, plan->bwrap_args[1], vendor));
+	cr_assert(eq(str, plan->bwrap_args[2], (char *)"/opt/vendor"));
+	cr_assert(not(eq(ptr, plan->warnings, NULL)));
+	cr_assert(not(eq(ptr, strstr(plan->warnings[0], "cannot vouch"), NULL)));
+	cr_assert(eq(int, cell_bwrap_argv("/usr/bin/bwrap", plan, &argv), 0));
+	while (argv[i] && !(streq(argv[i], "--ro-bind") && streq(argv[i + 1], vendor)))
+		i++;
+	cr_assert(not(eq(ptr, argv[i], NULL)));
+	/* after every mount of cell's own, before cell-init's bind */
+	for (size_t k = 0; k < i; k++)
+		cr_assert(not(eq(str, argv[k], (char *)"/opt/cell/libexec/cell-init")));
+	cell_strv_free(argv);
+	cell_plan_free(plan);
+	/* the cell replaced the directory with a link to the host's / */
+	cr_assert(eq(int, rmdir(vendor), 0));
+	cr_assert(eq(int, symlink("/", vendor), 0));
+	plan = NULL;
+	cr_assert(eq(int, cell_plan_build(project, config, &in, &plan, &d), -EPERM));
+	cr_assert(not(eq(ptr, strstr(d.message, "resolves to / now"), NULL)), "%s", d.message);
+	cell_diag_clear(&d);
+	free(vendor);
+}
+
+/* The nix-daemon preset binds the daemon's socket and says what that gives away. */
+Test(plan, the_nix_daemon_preset_binds_the_socket_and_warns)
+{
+	struct cell_plan *plan;
+	bool warned = false;
+
+	load("{\"name\": \"proj\", \"network\": {\"mode\": \"none\"}, \"presets\": "
+	     "[\"nix-daemon\"]}");
+	plan = build(NULL);
+	for (size_t i = 0; plan->warnings && plan->warnings[i]; i++)
+		warned = warned || strstr(plan->warnings[i], "outside the cell, with the network");
+	cr_assert(warned);
+	cell_plan_free(plan);
 }

@@ -11,6 +11,7 @@
 #include "fileio.h"
 #include "helpers.h"
 #include "project.h"
+#include "strv.h"
 
 static char *tmp;
 
@@ -158,4 +159,53 @@ Test(project, user_config_may_be_a_symlink_and_may_be_missing)
 	free(real);
 	free(link);
 	free(missing);
+}
+
+/* bwrap_args: the user's config may give them; a project's only with hardening.raw_bwrap_args
+ * (in either file, before or after the arguments), and the error points at the project's. */
+Test(project, a_projects_raw_bwrap_args_need_the_hardening_flag)
+{
+	static const struct {
+		const char *user, *project;
+		int want;
+	} cases[] = {
+		{"{\"bwrap_args\": [\"--setenv\", \"A\", \"1\"]}", "{}", 0},
+		{"{}", "{\"bwrap_args\": [\"--setenv\", \"A\", \"1\"]}", -EINVAL},
+		{"{\"bwrap_args\": [\"--setenv\", \"A\", \"1\"]}",
+		 "{\"name\": \"p\",\n \"bwrap_args\": [\"--setenv\", \"B\", \"2\"]}", -EINVAL},
+		{"{}",
+		 "{\"bwrap_args\": [\"--setenv\", \"A\", \"1\"], \"hardening\": "
+		 "{\"raw_bwrap_args\": true}}",
+		 0},
+		{"{\"hardening\": {\"raw_bwrap_args\": true}}",
+		 "{\"bwrap_args\": [\"--setenv\", \"A\", \"1\"]}", 0},
+	};
+	struct cell_config_env env = {"/home/u", "u", NULL};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *user = th_write(tmp, "config.json", cases[i].user);
+		char *conf = th_write(tmp, "p/.cell.json", cases[i].project),
+		     *root = th_join(tmp, "p");
+		struct cell_project *p = NULL;
+		struct cell_config *c = NULL;
+		struct cell_diag d = {0};
+
+		cr_assert(eq(int, cell_project_find(root, &p, NULL), 0));
+		cr_assert(eq(int, cell_project_load_config(p, user, &env, &c, &d), cases[i].want),
+			  "case %zu: %s", i, d.message ? d.message : "");
+		if (cases[i].want) {
+			cr_assert(eq(str, d.file, conf));
+			cr_assert(eq(str, d.json_path, (char *)"bwrap_args"));
+			cr_assert(eq(u32, d.line, i == 2 ? 2 : 1), "case %zu", i);
+			cr_assert(not(eq(ptr, strstr(d.message, "raw_bwrap_args"), NULL)));
+		} else {
+			cr_assert(eq(sz, cell_strv_length(c->bwrap_args), 3));
+		}
+		cell_diag_clear(&d);
+		cell_config_free(c);
+		cell_project_free(p);
+		free(user);
+		free(conf);
+		free(root);
+	}
 }
