@@ -35,14 +35,15 @@ SHELL := /bin/bash
 DEB_PKGS := build-essential pkg-config clang llvm libbpf-dev bpftool libcjson-dev nettle-dev \
 	bubblewrap libcriterion-dev libseccomp-dev libpam0g-dev cppcheck clang-format libclang-rt-14-dev \
 	curl python3 tmux zsh fish hyperfine iproute2 util-linux procps git tinyproxy openssl \
-	libelf-dev zlib1g-dev wget nodejs perl direnv strace nix-bin
+	libelf-dev zlib1g-dev wget nodejs perl direnv strace nix-bin libyaml-dev
 
-LIB_PKGS := libcjson nettle libseccomp
+LIB_PKGS := libcjson nettle libseccomp yaml-0.1
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(LIB_PKGS))
 # nettle and libseccomp are linked in (Debian ships their archives): every cell start pays for
 # each shared library the dynamic loader maps, and these two are a fifth of cell's own cost
+# (libyaml, cell import's alone, is shared: one small library more for the loader to map)
 PKG_LIBS = -pthread -Wl,-Bstatic $(shell $(PKG_CONFIG) --libs nettle libseccomp) -Wl,-Bdynamic \
-	$(shell $(PKG_CONFIG) --libs libcjson) $(BPF_LIBS)
+	$(shell $(PKG_CONFIG) --libs libcjson yaml-0.1) $(BPF_LIBS)
 # libbpf (and what it needs) linked in as well, for the same reason
 BPF_LIBS = -Wl,-Bstatic $(shell $(PKG_CONFIG) --libs --static libbpf) -Wl,-Bdynamic
 TEST_CFLAGS = $(shell $(PKG_CONFIG) --cflags criterion)
@@ -190,7 +191,9 @@ $(SHIM): $(SHIM_OBJ)
 # libraries (it is loaded into sshd, su, login); never built with the sanitizers (its hosts
 # are not); only the two PAM entry points exported.
 PAM_CFLAGS = -std=gnu17 $(WARNINGS) $(CFLAGS) -fPIC -fno-strict-aliasing $(HARDENING)
-PAM_OBJ := $(LIB_SRC:%.c=$(BUILD)/pic/%.o) $(BUILD)/pic/module/pam/pam_cell.o
+# (not the devenv importer: libyaml has no business in sshd)
+PAM_OBJ := $(filter-out $(BUILD)/pic/module/lib/devenvimport.o,$(LIB_SRC:%.c=$(BUILD)/pic/%.o)) \
+	$(BUILD)/pic/module/pam/pam_cell.o
 $(BUILD)/pic/module/lib/bpf.o: $(BPF_SKEL)
 $(BUILD)/pic/%.o: %.c
 	@mkdir -p $(@D)
@@ -283,7 +286,7 @@ test: deps
 # libFuzzer targets (clang), each run for FUZZ_SECONDS from the seed corpus in tests/fuzz/corpus;
 # new inputs it finds go to $(BUILD)/fuzz/corpus-*, a crash to $(BUILD)/fuzz/crash-*.
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS := http config dotenv
+FUZZ_TARGETS := http config dotenv devenvimport
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz-%)
 
 # (the BPF loader, and the session, login-cell and cell-registry modules that use it, are left

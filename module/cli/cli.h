@@ -27,6 +27,7 @@ struct cli_command {
 	int (*run)(int argc, char *argv[]);
 	const char *args;
 	const char *summary;
+	const char *help; /* more, after the summary in `cell help VERB`, or NULL */
 };
 
 /* Registers the command table cli_usage() reads (main() does, first). */

@@ -20,5 +20,6 @@ int cmd_doctor(int argc, char *argv[]);
 /* cell __escape-probe ATTEMPT...: hidden, run by cell doctor --escape in the cell */
 int cmd_escape_probe(int argc, char *argv[]);
 int cmd_init(int argc, char *argv[]);
+int cmd_import(int argc, char *argv[]);
 int cmd_help(int argc, char *argv[]);
 int cmd_version(int argc, char *argv[]);

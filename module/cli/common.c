@@ -43,6 +43,8 @@ void cli_usage(const char *verb, bool to_stderr)
 	fprintf(f, "usage: cell %s%s%s\n", c->name, c->args[0] ? " " : "", c->args);
 	if (!to_stderr)
 		fprintf(f, "\n%s.\n", c->summary);
+	if (!to_stderr && c->help)
+		fprintf(f, "\n%s\n", c->help);
 }
 
 int cli_bad_usage(const char *verb, const char *fmt, ...)
@@ -183,7 +185,11 @@ void cli_print_diag(const struct cell_diag *d)
 	_cleanup_free_ char *s = cell_diag_format(d);
 	unsigned col = 1;
 
-	fprintf(stderr, "cell: %s\n", s ? s : "out of memory");
+	/* a message may quote the file (a key, a value: devenv.yaml's double quotes decode
+	 * escapes), so it is shown as the excerpt is */
+	fputs("cell: ", stderr);
+	cli_put_safe(stderr, s ? s : "out of memory");
+	fputc('\n', stderr);
 	if (!d->excerpt || d->line == 0)
 		return;
 	fprintf(stderr, "%5u | ", d->line);

@@ -12,47 +12,76 @@
 
 static const struct cli_command commands[] = {
 	{"run", cmd_run, "[-C DIR] [--user NAME] [--allow-root] [--] COMMAND [ARGS...]",
-	 "Run COMMAND in the cell of the project around the current directory"},
+	 "Run COMMAND in the cell of the project around the current directory", NULL},
 	{"enter", cmd_enter, "[--user NAME] [--allow-root] [--leave-to FILE] [DIR]",
-	 "Start your shell in the project's cell; exit it to leave"},
+	 "Start your shell in the project's cell; exit it to leave", NULL},
 	{"hook", cmd_hook, "bash|zsh|fish | --status",
-	 "Print the shell code that enters a project's cell on cd (eval it in your shell's rc)"},
+	 "Print the shell code that enters a project's cell on cd (eval it in your shell's rc)",
+	 NULL},
 	{"login-shell", cmd_login_shell, "[-c COMMAND]",
-	 "An account's login shell for logins pam_cell.so puts in a cell (as cell-login-shell)"},
+	 "An account's login shell for logins pam_cell.so puts in a cell (as cell-login-shell)",
+	 NULL},
 	{"proxy", cmd_proxy,
 	 "[-C DIR] [--listen ADDR] [--max-head BYTES] [--head-timeout MS] [--connect-timeout MS] "
 	 "[--idle-timeout MS] [--max-tunnels N] [--flush-interval MS] [--log-max BYTES] [--notices FILE]",
-	 "Run the project's allowlisting HTTP proxy in the foreground"},
+	 "Run the project's allowlisting HTTP proxy in the foreground", NULL},
 	{"stats", cmd_stats, "[--json] [--since DATE] [DIR]",
-	 "Print the project's network use per host, from its ledger"},
+	 "Print the project's network use per host, from its ledger", NULL},
 	{"log", cmd_log, "[-f] [--json] [DIR]",
-	 "Print what the kernel and the proxy refused the project's cells; -f follows"},
+	 "Print what the kernel and the proxy refused the project's cells; -f follows", NULL},
 	{"status", cmd_status, "[--json]",
-	 "List your open cells: project, since when, state, pid, proxy port, live counters"},
+	 "List your open cells: project, since when, state, pid, proxy port, live counters", NULL},
 	{"gc", cmd_gc, "[--all]",
 	 "Close and record cells cut short (a killed cell command or keeper); cell run and cell "
-	 "enter do it too. --all (root): every user's dead cells"},
+	 "enter do it too. --all (root): every user's dead cells",
+	 NULL},
 	{"allow-host", cmd_allow_host, "HOST [DIR]",
-	 "Add HOST (a host rule: name, *.domain, host:port, address) to the project's network.allow"},
-	{"allow", cmd_allow, "[DIR]", "Trust the project's .cell.json as it is now"},
-	{"deny", cmd_deny, "[DIR]", "Revoke trust in the project's .cell.json"},
+	 "Add HOST (a host rule: name, *.domain, host:port, address) to the project's network.allow",
+	 NULL},
+	{"allow", cmd_allow, "[DIR]", "Trust the project's .cell.json as it is now", NULL},
+	{"deny", cmd_deny, "[DIR]", "Revoke trust in the project's .cell.json", NULL},
 	{"explain", cmd_explain, "[--write-seccomp FILE] [DIR]",
-	 "Print the project's merged, resolved config and whether it is trusted"},
+	 "Print the project's merged, resolved config and whether it is trusted", NULL},
 	{"env", cmd_env, "[--json] [--refresh] [DIR]",
 	 "Show the environment a cell of the project gets and where each variable comes from "
-	 "(its provider runs if its cache is stale; --refresh: even if not)"},
+	 "(its provider runs if its cache is stale; --refresh: even if not)",
+	 NULL},
 	{"doctor", cmd_doctor, "[--escape [--user NAME] [--allow-root] [DIR]]",
-	 "Check what this machine offers cell, and how to fix what is missing; --escape tries escapes from inside a real cell"},
+	 "Check what this machine offers cell, and how to fix what is missing; --escape tries escapes from inside a real cell",
+	 NULL},
 	{"init", cmd_init, "[--name NAME] [DIR]",
-	 "Write a starter .cell.json for the project type found in DIR"},
-	{"help", cmd_help, "[COMMAND]", "Show help for cell or for one command"},
-	{"version", cmd_version, "", "Print cell's version"},
+	 "Write a starter .cell.json for the project type found in DIR", NULL},
+	{"import", cmd_import, "devenv [--force] [DIR]",
+	 "Write DIR/.cell.json from devenv's sandbox settings, for you to review and allow",
+	 "Reads the sandbox: section of ~/.config/devenv/devenv.yaml ($XDG_CONFIG_HOME/devenv/),\n"
+	 "DIR/devenv.yaml and DIR/devenv.local.yaml, in that order: a later file's enable and\n"
+	 "network.enable win, mounts add up. At least one of DIR's files must have sandbox:.\n"
+	 "\n"
+	 "  network.enable: false      network mode none\n"
+	 "  network.enable: true       the proxy, allowing no host yet (cell allow-host HOST)\n"
+	 "  read-only|ro, read-write|rw, device|dev, tmpfs, overlay, state-dir\n"
+	 "                             ro, rw, dev, tmpfs, overlay, state\n"
+	 "  overlay-tmpfs              overlay with \"ephemeral\": true\n"
+	 "  overlay-ro                 ro (cell has no read-only overlay)\n"
+	 "  optional, canonicalize, dest  as they are\n"
+	 "  late                       dropped: cell orders mounts itself\n"
+	 "  /nix/store, /dev, /proc, /sys  dropped: every cell has them (or keeps them out)\n"
+	 "\n"
+	 "$VAR and ${VAR} expand from your environment (a leading $HOME becomes ~); relative\n"
+	 "paths are the project's (./). The file also gets the nix preset and env.provider\n"
+	 "devenv. What does not carry over as it was is noted on stderr.\n"
+	 "\n"
+	 "An error names the YAML file, line and column, and writes nothing. An existing\n"
+	 ".cell.json is replaced only with --force. Like any new .cell.json, nothing in it\n"
+	 "applies before 'cell allow'."},
+	{"help", cmd_help, "[COMMAND]", "Show help for cell or for one command", NULL},
+	{"version", cmd_version, "", "Print cell's version", NULL},
 };
 
 /* Not listed and never suggested: cell doctor --escape runs it in the cell it opened. */
 static const struct cli_command escape_probe = {
 	CELL_ESCAPE_PROBE_VERB, cmd_escape_probe, "ATTEMPT...",
-	"Make cell doctor --escape's attempts, in the cell it opened"};
+	"Make cell doctor --escape's attempts, in the cell it opened", NULL};
 
 static const struct cli_command *command_find(const char *name)
 {

@@ -109,6 +109,27 @@ int cell_write_file_atomic(const char *path, const void *buf, size_t len, mode_t
 	return r;
 }
 
+int cell_write_file_new(const char *path, const void *buf, size_t len, mode_t mode)
+{
+	_cleanup_free_ char *tmp = NULL;
+	_cleanup_close_ int fd = -1;
+	int r;
+
+	if (asprintf(&tmp, "%s.tmp.%d", path, (int)getpid()) < 0)
+		return -ENOMEM;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (fd < 0)
+		return negative_errno();
+	r = cell_write_all(fd, buf, len);
+	if (r >= 0 && fsync(fd) < 0)
+		r = negative_errno();
+	/* link(2), unlike rename(2), fails rather than replace what is there */
+	if (r >= 0 && link(tmp, path) < 0)
+		r = negative_errno();
+	unlink(tmp);
+	return r;
+}
+
 int cell_mkdir_p(const char *path, mode_t mode)
 {
 	_cleanup_free_ char *p = NULL;

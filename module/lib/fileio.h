@@ -20,6 +20,8 @@ int cell_write_all(int fd, const void *buf, size_t len);
  */
 int cell_write_file_atomic(const char *path, const void *buf, size_t len, mode_t mode,
 			   bool durable);
+/* As cell_write_file_atomic (durable), but never replaces a file: -EEXIST if path exists. */
+int cell_write_file_new(const char *path, const void *buf, size_t len, mode_t mode);
 /* mkdir -p; existing directories are fine. */
 int cell_mkdir_p(const char *path, mode_t mode);
 /* mkdir -p of the directory path is in. */

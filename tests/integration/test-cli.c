@@ -132,6 +132,7 @@ ParameterizedTestParameters(cli, every_command_has_help_and_rejects_bad_options)
 		{"hook", "usage: cell hook bash|zsh|fish | --status\n"},
 		{"doctor", "usage: cell doctor [--escape [--user NAME] [--allow-root] [DIR]]\n"},
 		{"init", "usage: cell init [--name NAME] [DIR]\n"},
+		{"import", "usage: cell import devenv [--force] [DIR]\n"},
 		{"version", "usage: cell version\n"},
 	};
 	return cr_make_param_array(struct verb, verbs, sizeof(verbs) / sizeof(verbs[0]));
@@ -435,6 +436,105 @@ Test(cli, init_recognises_devenv_mise_and_devbox_projects)
 		free(path);
 		free(cfg);
 	}
+}
+
+Test(cli, import_devenv_writes_a_config_explain_accepts)
+{
+	struct th_result r;
+	char *cfg, *text;
+
+	free(th_write(tmp, "config/devenv/devenv.yaml",
+		      "sandbox:\n  mounts:\n    - path: $HOME/.cache/pip\n      mode: read-write\n"
+		      "      optional: true\n"));
+	free(th_write(tmp, "dev/devenv.yaml",
+		      "inputs: {}\nsandbox:\n  enable: true\n  network:\n    enable: false\n"
+		      "  mounts:\n    - path: /nix/store\n    - path: ./data\n"
+		      "      mode: overlay-tmpfs\n"));
+	free(th_write(tmp, "dev/data/.keep", ""));
+	r = cell("dev", "import", "devenv", NULL);
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	cr_assert(contains(r.out, "review it, then run 'cell allow "), "%s", r.out);
+	cr_assert(contains(r.err, "cell: note: "), "%s", r.err);
+	cr_assert(contains(r.err, "'/nix/store' dropped"), "%s", r.err);
+	th_result_done(&r);
+	cfg = th_join(tmp, "dev/.cell.json");
+	text = th_read(cfg);
+	cr_assert(contains(text,
+			   "{\"path\": \"~/.cache/pip\", \"mode\": \"rw\", \"optional\": true}"),
+		  "%s", text);
+	cr_assert(contains(text,
+			   "{\"path\": \"./data\", \"mode\": \"overlay\", \"ephemeral\": true}"),
+		  "%s", text);
+	cr_assert(contains(text, "\"mode\": \"none\""), "%s", text);
+	free(text);
+
+	/* untrusted until allowed, and then explain takes it */
+	r = cell("dev", "explain", NULL);
+	cr_assert(contains(r.out, "(NOT TRUSTED)"), "%s", r.out);
+	th_result_done(&r);
+	r = cell(NULL, "allow", "dev", NULL);
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	th_result_done(&r);
+	r = cell("dev", "explain", NULL);
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	cr_assert(contains(r.out, "(trusted)"), "%s", r.out);
+	cr_assert(contains(r.out, "name: dev\n"), "%s", r.out);
+	th_result_done(&r);
+
+	/* never over a config without --force; with it, the file is new, so untrusted again */
+	r = cell(NULL, "import", "devenv", "dev", NULL);
+	cr_assert(eq(int, r.status, 1));
+	cr_assert(contains(r.err, "already exists; cell import replaces it only with --force"));
+	th_result_done(&r);
+	free(th_write(tmp, "dev/devenv.local.yaml", "sandbox:\n  network: {enable: true}\n"));
+	r = cell(NULL, "import", "--force", "devenv", "dev", NULL);
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	cr_assert(contains(r.err, "cell allow-host HOST"), "%s", r.err);
+	th_result_done(&r);
+	text = th_read(cfg);
+	cr_assert(contains(text, "\"mode\": \"proxy\""), "%s", text);
+	free(text);
+	r = cell("dev", "explain", NULL);
+	cr_assert(contains(r.out, "(NOT TRUSTED)"), "%s", r.out);
+	th_result_done(&r);
+	free(cfg);
+}
+
+Test(cli, import_devenv_names_the_bad_line_and_writes_nothing)
+{
+	struct th_result r;
+	char *cfg;
+
+	free(th_write(tmp, "bad/devenv.yaml",
+		      "sandbox:\n  mounts:\n    - path: /opt\n      mode: tmpfz\n"));
+	r = cell(NULL, "import", "devenv", "bad", NULL);
+	cr_assert(eq(int, r.status, 2));
+	cr_assert(contains(r.err, "/bad/devenv.yaml:4:13: sandbox.mounts[0].mode: \"tmpfz\" is "
+				  "not a mount mode"),
+		  "%s", r.err);
+	cr_assert(contains(r.err, "    4 |       mode: tmpfz\n"), "%s", r.err);
+	th_result_done(&r);
+	cfg = th_join(tmp, "bad/.cell.json");
+	cr_assert(ne(int, access(cfg, F_OK), 0));
+
+	free(th_write(tmp, "bad/devenv.yaml", "sandbox:\n  mounts:\n    - path: [\n"));
+	r = cell("bad", "import", "devenv", NULL);
+	cr_assert(eq(int, r.status, 2));
+	cr_assert(contains(r.err, "/bad/devenv.yaml:4:1: YAML syntax error: "), "%s", r.err);
+	th_result_done(&r);
+	cr_assert(ne(int, access(cfg, F_OK), 0));
+
+	/* no devenv file, or no sandbox: in it */
+	free(th_write(tmp, "none/x", ""));
+	r = cell("none", "import", "devenv", NULL);
+	cr_assert(eq(int, r.status, 1));
+	cr_assert(contains(r.err, "no devenv.yaml or devenv.local.yaml in "), "%s", r.err);
+	th_result_done(&r);
+	r = cell(NULL, "import", "nix", NULL);
+	cr_assert(eq(int, r.status, 64));
+	cr_assert(contains(r.err, "unexpected argument 'nix' (cell imports from devenv)"));
+	th_result_done(&r);
+	free(cfg);
 }
 
 Test(cli, doctor_reports_this_machine)
