@@ -244,7 +244,7 @@ Test(config, unknown_key_suggests_or_lists)
 		     FILE_ ":1:14: network.alow: unknown key; did you mean \"allow\"?");
 	expect_error(
 		"{\"colour\": 1}", FILE_
-		":1:2: colour: unknown key (known keys here: name, presets, shell, mounts, network, env, limits, hardening, scripts, hooks)");
+		":1:2: colour: unknown key (known keys here: name, presets, shell, mounts, network, env, limits, hardening, scripts, hooks, bwrap_args)");
 }
 
 Test(config, duplicate_key_is_an_error)
@@ -427,7 +427,7 @@ Test(config, unknown_presets_suggest)
 {
 	expect_error(
 		"{\"presets\": [\"node\", \"pyton\"]}", FILE_
-		":1:22: presets[1]: \"pyton\" is not a preset (node, python, rust, go, nix, github); did you mean \"python\"?");
+		":1:22: presets[1]: \"pyton\" is not a preset (node, python, rust, go, nix, nix-daemon, github); did you mean \"python\"?");
 	expect_error(
 		"{\"network\": {\"allow\": [\"@npmm\"]}}", FILE_
 		":1:24: network.allow[0]: \"@npmm\" is not a host preset (@npm, @pypi, @crates, @go, @nix, @github); did you mean \"@npm\"?");
