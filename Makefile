@@ -39,11 +39,11 @@ DEB_PKGS := build-essential pkg-config clang llvm libbpf-dev bpftool libcjson-de
 
 LIB_PKGS := libcjson nettle libseccomp yaml-0.1
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(LIB_PKGS))
-# nettle and libseccomp are linked in (Debian ships their archives): every cell start pays for
-# each shared library the dynamic loader maps, and these two are a fifth of cell's own cost
-# (libyaml, cell import's alone, is shared: one small library more for the loader to map)
-PKG_LIBS = -pthread -Wl,-Bstatic $(shell $(PKG_CONFIG) --libs nettle libseccomp) -Wl,-Bdynamic \
-	$(shell $(PKG_CONFIG) --libs libcjson yaml-0.1) $(BPF_LIBS)
+# nettle, libseccomp and libyaml are linked in (Debian ships their archives): every cell start
+# pays for each shared library the dynamic loader maps, and the first two are a fifth of cell's
+# own cost (libyaml is cell import's alone: nothing to map at every start for it)
+PKG_LIBS = -pthread -Wl,-Bstatic $(shell $(PKG_CONFIG) --libs nettle libseccomp yaml-0.1) \
+	-Wl,-Bdynamic $(shell $(PKG_CONFIG) --libs libcjson) $(BPF_LIBS)
 # libbpf (and what it needs) linked in as well, for the same reason
 BPF_LIBS = -Wl,-Bstatic $(shell $(PKG_CONFIG) --libs --static libbpf) -Wl,-Bdynamic
 TEST_CFLAGS = $(shell $(PKG_CONFIG) --cflags criterion)

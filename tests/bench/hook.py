@@ -7,6 +7,9 @@
    which reads the cell's notices descriptor each prompt.
 2. From cd to the first prompt inside the cell: `cell enter` of a shell whose first prompt exits
    it, minus the same shell started and ended the same way outside a cell.
+3. A command in a nix flake's environment: `cell run -- true` with the environment from the
+   provider's cache against `nix develop -c true` (nix's own evaluation cache warm), the same
+   flake in the same run.
 """
 import os
 import shutil
@@ -147,4 +150,35 @@ if have_direnv:
           "provider %.1f ms: ratio %.3f (target <= 1.1)" % (c, w, c / w))
 else:
     print("environment from a provider's cache: SKIP: direnv is not installed")
+
+# a nix flake's environment: cell (cached) against nix develop, interleaved rounds
+nix = "/usr/bin/nix"
+if os.path.exists(nix) and os.geteuid() == 0:
+    proj_nix = os.path.join(home, "proj-nix")
+    os.makedirs(proj_nix)
+    with open(os.path.join(proj_nix, "flake.nix"), "w") as f:
+        f.write('{ outputs = { self }: { devShells.x86_64-linux.default = derivation {\n'
+                '  name = "cell-bench-shell"; system = "x86_64-linux"; builder = "/bin/bash";\n'
+                '  outputs = [ "out" ]; args = [ "-c" "echo > $out" ];\n'
+                '  GREETING = "hello"; }; }; }\n')
+    with open(os.path.join(proj_nix, ".cell.json"), "w") as f:
+        f.write('{"network": {"mode": "none"}, "env": {"provider": "nix", "required": true}}\n')
+    nix_env = dict(env, NIX_CONFIG="experimental-features = nix-command flakes\n"
+                   "substituters =\nsandbox = false\nbuild-users-group =")
+    old_env, env = env, nix_env
+    subprocess.run([cell, "allow", proj_nix], env=env, check=True, capture_output=True)
+    subprocess.run([cell, "env"], env=env, cwd=proj_nix, check=True, capture_output=True)
+    subprocess.run([nix, "develop", "-c", "true"], env=env, cwd=proj_nix, check=True,
+                   capture_output=True)
+    in_cell, in_nix = [], []
+    for _ in range(5):
+        in_cell.append(median_ms([cell, "run", "--", "true"], proj_nix, 5))
+        in_nix.append(median_ms([nix, "develop", "-c", "true"], proj_nix, 5))
+    env = old_env
+    c, n = statistics.median(in_cell), statistics.median(in_nix)
+    print("a command in a nix flake's environment: cell run (from the cache, in a cell) %.1f ms, "
+          "nix develop -c %.1f ms: ratio %.3f" % (c, n, c / n))
+else:
+    print("cell against nix develop: SKIP: %s" % ("nix is not installed" if not
+          os.path.exists(nix) else "needs root (nix's store without a daemon)"))
 shutil.rmtree(work, ignore_errors=True)

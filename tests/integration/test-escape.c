@@ -1557,6 +1557,34 @@ Test(escape, a_nix_flakes_environment_is_evaluated_outside_and_cached)
 	free(strace_log);
 }
 
+/* The nix daemon's socket is in the cell only with preset nix-daemon (which cell explain warns
+ * about): with preset nix, nix in the cell cannot ask the daemon for anything. */
+Test(escape, the_nix_daemon_answers_only_with_its_preset)
+{
+#define PING "/usr/bin/nix --extra-experimental-features nix-command store ping --store daemon"
+	pid_t daemon;
+	struct th_result r;
+
+	if (access("/usr/bin/nix", X_OK) != 0)
+		th_skip("nix is not installed (apt-get install nix-bin)");
+	daemon = nix_daemon();
+	set_config("{\"name\": \"esc\", \"network\": {\"mode\": \"none\"},"
+		   " \"presets\": [\"nix\"]}");
+	r = in_cell(PING);
+	cr_assert(not(eq(int, r.status, 0)), "the daemon answered: %s", r.out);
+	cr_assert(not(eq(ptr, strstr(r.err, "cannot connect"), NULL)), "%s", r.err);
+	th_result_done(&r);
+	set_config("{\"name\": \"esc\", \"network\": {\"mode\": \"none\"},"
+		   " \"presets\": [\"nix-daemon\"]}");
+	r = in_cell(PING);
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	th_result_done(&r);
+	if (daemon > 0) {
+		kill(daemon, SIGTERM);
+		waitpid(daemon, NULL, 0);
+	}
+}
+
 /*
  * bwrap_args: a reviewed bind of a directory in the project; the cell replaces the directory
  * with a link to the host's / and waits for its next start to bind the whole host (~/.ssh
