@@ -7,6 +7,7 @@
  * (file:line:column on stderr, nothing written); 64 bad command line.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,13 +54,18 @@ static int read_files(const char *root, struct cell_devenvimport_file *files)
 		files[i] = (struct cell_devenvimport_file){.path = paths[i], .project = i > 0};
 		if (!paths[i] || r < 0)
 			continue;
-		r = cell_read_file(paths[i], 0, CELL_FILE_MAX, &text, &len);
+		/* (the project's: not a link, and a FIFO would hang the import) */
+		r = cell_read_file(paths[i], i > 0 ? O_NOFOLLOW | O_NONBLOCK : O_NONBLOCK,
+				   CELL_FILE_MAX, &text, &len);
 		if (r == -ENOENT) {
 			r = 0;
 			continue;
 		}
 		if (r < 0) {
-			fprintf(stderr, "cell: cannot read %s: %s\n", paths[i], strerror(-r));
+			fprintf(stderr, "cell: cannot read %s: %s\n", paths[i],
+				r == -EINVAL  ? "not a regular file"
+				: r == -ELOOP ? "a symbolic link (import reads the file itself)"
+					      : strerror(-r));
 			continue;
 		}
 		files[i].text = text;

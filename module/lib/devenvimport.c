@@ -267,6 +267,16 @@ static bool variable(const char *p, const char **ret_name, size_t *ret_n, const 
 }
 
 /* Expands $VAR and ${VAR} in scalar n from the environment; a leading $HOME becomes ~. */
+static bool is_cells_variable(const char *name, size_t len)
+{
+	static const char *const names[] = {"HOME", "USER", "XDG_RUNTIME_DIR"};
+
+	for (size_t i = 0; i < ELEMENTSOF(names); i++)
+		if (strlen(names[i]) == len && !strncmp(names[i], name, len))
+			return true;
+	return false;
+}
+
 static int expand(struct import *im, const yaml_node_t *n, const char *where, char **ret)
 {
 	_cleanup_free_ char *out = NULL;
@@ -289,6 +299,16 @@ static int expand(struct import *im, const yaml_node_t *n, const char *where, ch
 				im, mark_in(n, (size_t)(p - v)), where,
 				"\"%s\": a '$' without a variable name (expected $NAME or ${NAME})",
 				v);
+		/* a value would be written into the project, where the cell reads it: only the
+		 * variables cell's config expands itself when the cell starts pass, as variables */
+		if (!is_cells_variable(name, len))
+			return fail(
+				im, mark_in(n, (size_t)(p - v)), where,
+				"\"%s\": $%.*s: cell import keeps only $HOME, $USER and "
+				"$XDG_RUNTIME_DIR, which cell expands itself (another variable's "
+				"value would be written into the project, where the cell reads it; "
+				"write the path)",
+				v, (int)len, name);
 		value = lookup(im->envp, name, len);
 		if (!value)
 			return fail(im, mark_in(n, (size_t)(p - v)), where,
@@ -296,8 +316,9 @@ static int expand(struct import *im, const yaml_node_t *n, const char *where, ch
 				    (int)len, name);
 		/* ~ keeps the file right for everyone who checks it out, as $HOME did */
 		if (p == v && len == 4 && strncmp(name, "HOME", 4) == 0 && (!*next || *next == '/'))
-			value = "~";
-		fputs(value, f);
+			fputs("~", f);
+		else
+			fprintf(f, "${%.*s}", (int)len, name);
 		p = next;
 	}
 	if (fclose(TAKE_PTR(f)) != 0)
@@ -327,18 +348,14 @@ static int convert_path(struct import *im, const yaml_node_t *n, const char *whe
 		if ((unsigned char)*c < 0x20 || *c == 0x7f)
 			return fail(im, n->start_mark, where, "\"%s\" holds a control character",
 				    v);
-	if (strchr(s, '$'))
-		return fail(
-			im, n->start_mark, where,
-			"\"%s\" holds a '$' once expanded; cell's config would take it for a variable",
-			v);
 	if (s[0] == '~' && s[1] != '/' && s[1] != '\0')
 		return fail(im, n->start_mark, where,
 			    "\"%s\": ~user is not supported (write ~/ for your home, or the path)",
 			    v);
 	if (s[0] == '/' && cell_path_normalize(s) < 0)
 		return -ENOMEM;
-	if (s[0] != '/' && s[0] != '~' && !streq(s, ".") && !startswith(s, "./")) {
+	/* (a variable of cell's stands as it is: cell's config expands it) */
+	if (s[0] != '/' && s[0] != '~' && s[0] != '$' && !streq(s, ".") && !startswith(s, "./")) {
 		char *rel;
 
 		if (asprintf(&rel, "./%s", s) < 0)

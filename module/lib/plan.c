@@ -337,41 +337,105 @@ static int collect_warnings(struct cell_plan *plan, const struct cell_config *c,
 }
 
 /*
- * The config's raw bubblewrap arguments (rawargs.h vetted them as written), a bind's source made
- * absolute (from the project root) and checked again as it resolves now: a link in the project,
- * which the cell can make, must not turn a reviewed source into the host's /. (A link swapped
- * in after this is beyond what cell can vouch for: cell explain says so.)
+ * Whether path is where the cell can write on the host (the project, rw and device binds,
+ * overlays' upper directories: a link it makes there would decide what a raw bind's source is),
+ * or, with rw, holds such a place (bound read-write elsewhere, it would be without the
+ * read-only parts cell puts over it: .git, .cell.json).
+ */
+static bool cell_writes_host(const struct cell_plan *plan, const char *root, const char *path,
+			     bool rw)
+{
+	if (cell_path_is_below(path, root) || (rw && cell_path_is_below(root, path)))
+		return true;
+	for (size_t i = 0; i < plan->mounts.n; i++) {
+		const struct cell_mount_op *op = &plan->mounts.ops[i];
+		const char *w = op->kind == CELL_OP_BIND || op->kind == CELL_OP_DEV_BIND ? op->src
+				: op->kind == CELL_OP_OVERLAY ? op->upper_dir
+							      : NULL;
+
+		if (w && (cell_path_is_below(path, w) || (rw && cell_path_is_below(w, path))))
+			return true;
+	}
+	return false;
+}
+
+/* Where in the cell what the cell writes persists (the project, rw binds, overlays): bubblewrap
+ * follows a link there while the host's / is still at /oldroot. */
+static bool cell_writes_cell(const struct cell_plan *plan, const char *root, const char *dest)
+{
+	if (cell_path_is_below(dest, root))
+		return true;
+	for (size_t i = 0; i < plan->mounts.n; i++) {
+		const struct cell_mount_op *op = &plan->mounts.ops[i];
+
+		if ((op->kind == CELL_OP_BIND || op->kind == CELL_OP_DEV_BIND ||
+		     op->kind == CELL_OP_OVERLAY) &&
+		    cell_path_is_below(dest, op->dest))
+			return true;
+	}
+	return false;
+}
+
+/* One raw argument: a source made absolute (from the project root), checked with its real
+ * path; a destination checked. */
+static int raw_arg(struct cell_plan *plan, const char *root, const char *opt, const char *a,
+		   enum cell_rawarg_role role, struct cell_diag *diag)
+{
+	bool rw = !startswith(opt, "--ro-");
+	_cleanup_free_ char *path = NULL, *real = NULL;
+	const char *why = NULL;
+
+	if (role != CELL_RAWARG_SOURCE && role != CELL_RAWARG_DEST)
+		return cell_strv_extend(&plan->bwrap_args, a);
+	path = a[0] == '/' ? strdup(a) : cell_path_join(root, a);
+	if (!path || cell_path_normalize(path) < 0)
+		return -ENOMEM;
+	if (role == CELL_RAWARG_DEST) {
+		if (cell_writes_cell(plan, root, path))
+			return cell_diag_set(diag, -EPERM, NULL, "bwrap_args",
+					     "\"%s\" is where the cell writes: bubblewrap would "
+					     "follow a link the cell made there, out to the host",
+					     a);
+		return cell_strv_extend(&plan->bwrap_args, path);
+	}
+	real = realpath(path, NULL);
+	if (cell_writes_host(plan, root, path, rw) ||
+	    (real && cell_writes_host(plan, root, real, rw)))
+		why = "the cell writes there, and a link it made would choose what is bound (a "
+		      "directory of the project goes in mounts[], whose checks are cell's)";
+	else
+		why = cell_rawargs_source_refused(real ? real : path);
+	if (why)
+		return cell_diag_set(diag, -EPERM, NULL, "bwrap_args", "\"%s\" (%s now): %s", a,
+				     real ? real : path, why);
+	return cell_strv_extend(&plan->bwrap_args, real ? real : path);
+}
+
+/*
+ * The config's raw bubblewrap arguments (rawargs.h vetted them as written) after the plan's
+ * mounts: no source where the cell can write (a link there would choose what is bound) and no
+ * destination there (bubblewrap would follow a link out to the host's files).
  */
 static int add_raw_args(struct cell_plan *plan, const struct cell_config *c, const char *root,
 			struct cell_diag *diag)
 {
-	for (size_t i = 0; c->bwrap_args && c->bwrap_args[i]; i++) {
-		const char *a = c->bwrap_args[i];
-		_cleanup_free_ char *src = NULL, *real = NULL;
-		const char *why;
+	size_t n = cell_strv_length(c->bwrap_args);
+	_cleanup_free_ enum cell_rawarg_role *roles = NULL;
+	int r = 0;
 
-		if (i == 0 || !cell_rawargs_is_bind(c->bwrap_args[i - 1])) {
-			if (cell_strv_extend(&plan->bwrap_args, a) < 0)
-				return -ENOMEM;
-			continue;
-		}
-		src = a[0] == '/' ? strdup(a) : cell_path_join(root, a);
-		if (!src)
-			return -ENOMEM;
-		real = realpath(src, NULL);
-		why = cell_rawargs_source_refused(real ? real : src);
-		if (why)
-			return cell_diag_set(diag, -EPERM, NULL, "bwrap_args",
-					     "\"%s\" resolves to %s now: %s", a, real ? real : src,
-					     why);
-		if (cell_strv_extend(&plan->bwrap_args, real ? real : src) < 0)
-			return -ENOMEM;
-	}
-	if (c->bwrap_args)
-		return warn(plan,
-			    "bwrap_args adds raw bubblewrap arguments (after cell's own mounts): "
-			    "cell cannot vouch for what they do to the cell");
-	return 0;
+	if (!n)
+		return 0;
+	roles = calloc(n, sizeof(*roles));
+	if (!roles)
+		return -ENOMEM;
+	cell_rawargs_roles(c->bwrap_args, n, roles);
+	for (size_t i = 0; r >= 0 && i < n; i++)
+		r = raw_arg(plan, root, i ? c->bwrap_args[i - 1] : "", c->bwrap_args[i], roles[i],
+			    diag);
+	if (r < 0)
+		return r;
+	return warn(plan, "bwrap_args adds raw bubblewrap arguments (after cell's own mounts): "
+			  "cell cannot vouch for what they do to the cell");
 }
 
 /*

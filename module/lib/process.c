@@ -177,8 +177,11 @@ int cell_run_session(char *const argv[], const char *dir, char *const env[],
 			p[2].fd = -1;
 		}
 	}
-	if (pid > 0)
+	/* (the child itself too: before its setsid it is in no session of its own) */
+	if (pid > 0) {
 		kill(-pid, SIGKILL);
+		kill(pid, SIGKILL);
+	}
 	for (int i = 0; i < 3; i++)
 		if (p[i].fd >= 0)
 			close(p[i].fd);

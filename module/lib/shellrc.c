@@ -6,26 +6,29 @@
 #define RC_DIR "/run/cell/rc"
 
 /*
- * The prompt shows [cell:NAME] without touching the user's files: each shell gets a small rc of
- * ours, bound read-only into the cell, that reads the user's own files first. CELL_PROMPT=0
- * leaves the prompt alone (starship and powerlevel users place $CELL_NAME themselves).
- */
-/*
  * The login files set PATH (Debian's /etc/profile sets its own): the cell's (its scripts, the
  * provider's tools, what the enter hooks put there) goes first again after them, and what the
  * files added stays, after it. POSIX sh (bash, dash); __cell_path is saved before the files.
  */
-#define PATH_FIRST                                               \
-	"__cell_rest=\n"                                         \
-	"__cell_ifs=$IFS; IFS=:\n"                               \
-	"for __cell_d in $PATH; do\n"                            \
-	"\tcase \":$__cell_path:\" in *\":$__cell_d:\"*) ;; *) " \
-	"__cell_rest=\"$__cell_rest:$__cell_d\" ;; esac\n"       \
-	"done\n"                                                 \
-	"IFS=$__cell_ifs\n"                                      \
-	"PATH=$__cell_path$__cell_rest\n"                        \
-	"unset __cell_path __cell_rest __cell_ifs __cell_d\n"
+#define PATH_FIRST                                                                  \
+	"__cell_rest=\n"                                                            \
+	"__cell_ifs=${IFS-}; __cell_had_ifs=${IFS+y}\n"                             \
+	"case $- in *f*) __cell_glob= ;; *) __cell_glob=y; set -f ;; esac\n"        \
+	"IFS=:\n"                                                                   \
+	"for __cell_d in $PATH; do\n"                                               \
+	"\tcase \":${__cell_path-}:\" in *\":$__cell_d:\"*) ;; *) "                 \
+	"__cell_rest=\"$__cell_rest:$__cell_d\" ;; esac\n"                          \
+	"done\n"                                                                    \
+	"if [ -n \"$__cell_had_ifs\" ]; then IFS=$__cell_ifs; else unset IFS; fi\n" \
+	"if [ -n \"$__cell_glob\" ]; then set +f; fi\n"                             \
+	"PATH=${__cell_path-}$__cell_rest; PATH=${PATH#:}\n"                        \
+	"unset __cell_path __cell_rest __cell_ifs __cell_had_ifs __cell_glob __cell_d\n"
 
+/*
+ * The prompt shows [cell:NAME] without touching the user's files: each shell gets a small rc of
+ * ours, bound read-only into the cell, that reads the user's own files first. CELL_PROMPT=0
+ * leaves the prompt alone (starship and powerlevel users place $CELL_NAME themselves).
+ */
 static const char bash_rc[] =
 	"# cell: a login shell's files, then the cell's PATH first, then the prompt\n"
 	"__cell_path=$PATH\n"

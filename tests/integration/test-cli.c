@@ -500,6 +500,28 @@ Test(cli, import_devenv_writes_a_config_explain_accepts)
 	free(cfg);
 }
 
+/* A project's devenv.yaml that is a FIFO (the import would hang) or a link is not read. */
+Test(cli, import_devenv_reads_no_fifo_and_no_link)
+{
+	char *fifo = th_join(tmp, "odd/devenv.yaml"), *dir = th_join(tmp, "odd");
+	struct th_result r;
+
+	cr_assert(eq(int, mkdir(dir, 0755), 0));
+	cr_assert(eq(int, mkfifo(fifo, 0644), 0));
+	r = cell(NULL, "import", "devenv", "odd", NULL);
+	cr_assert(eq(int, r.status, 1));
+	cr_assert(contains(r.err, "not a regular file"), "%s", r.err);
+	th_result_done(&r);
+	cr_assert(eq(int, unlink(fifo), 0));
+	cr_assert(eq(int, symlink("/etc/passwd", fifo), 0));
+	r = cell(NULL, "import", "devenv", "odd", NULL);
+	cr_assert(eq(int, r.status, 1));
+	cr_assert(contains(r.err, "a symbolic link"), "%s", r.err);
+	th_result_done(&r);
+	free(fifo);
+	free(dir);
+}
+
 Test(cli, import_devenv_names_the_bad_line_and_writes_nothing)
 {
 	struct th_result r;

@@ -1586,27 +1586,47 @@ Test(escape, the_nix_daemon_answers_only_with_its_preset)
 }
 
 /*
- * bwrap_args: a reviewed bind of a directory in the project; the cell replaces the directory
- * with a link to the host's / and waits for its next start to bind the whole host (~/.ssh
- * included). The next cell is refused instead.
+ * bwrap_args and what the cell writes: a reviewed bind of a directory of the project, which the
+ * cell turned into a link to ~/.ssh; a reviewed --chmod of a file of the project, which the cell
+ * turned into a link through bubblewrap's /oldroot to the host's key. Neither reaches the host:
+ * the next cell is refused.
  */
-Test(escape, a_raw_bind_the_cell_turned_into_a_link_to_the_host_is_refused)
+Test(escape, raw_bwrap_args_cannot_be_led_by_links_the_cell_made)
 {
-	char want[512];
+	char cfg[1024], link[512], *key = th_join(t.home, ".ssh/id_ed25519");
 	struct th_result r;
+	struct stat st;
 
-	free(th_write(t.proj, "vendor/lib.txt", "vendored\n"));
+	snprintf(link, sizeof(link), "ln -s %s/.ssh vendor", t.home);
+	expect(in_cell(link), 0, "");
 	set_config("{\"name\": \"esc\", \"network\": {\"mode\": \"none\"},"
 		   " \"hardening\": {\"raw_bwrap_args\": true},"
 		   " \"bwrap_args\": [\"--ro-bind\", \"./vendor\", \"/tmp/vendor\"]}");
-	expect(in_cell("cat /tmp/vendor/lib.txt && rm -r vendor && ln -s / vendor"), 0,
-	       "vendored\n");
-	snprintf(want, sizeof(want), "cat /tmp/vendor%s/.ssh/id_ed25519", t.home);
-	r = in_cell(want);
-	cr_assert(not(eq(int, r.status, 0)), "the host's / was bound: %s", r.out);
+	r = in_cell("cat /tmp/vendor/id_ed25519");
+	cr_assert(not(eq(int, r.status, 0)), "the key was bound: %s", r.out);
 	cr_assert(eq(ptr, strstr(r.out, "PRIVATE KEY"), NULL));
-	cr_assert(not(eq(ptr, strstr(r.err, "resolves to / now"), NULL)), "%s", r.err);
+	cr_assert(not(eq(ptr, strstr(r.err, "the cell writes there"), NULL)), "%s", r.err);
 	th_result_done(&r);
+
+	cr_assert(eq(int, chmod(key, 0600), 0));
+	set_config("{\"name\": \"esc\", \"network\": {\"mode\": \"none\"}}");
+	snprintf(link, sizeof(link),
+		 "rm -f vendor; ln -s ../../../../../../../../../oldroot%s run.sh", key);
+	expect(in_cell(link), 0, "");
+	snprintf(cfg, sizeof(cfg),
+		 "{\"name\": \"esc\", \"network\": {\"mode\": \"none\"},"
+		 " \"hardening\": {\"raw_bwrap_args\": true},"
+		 " \"bwrap_args\": [\"--chmod\", \"0644\", \"%s/run.sh\"]}",
+		 t.proj);
+	set_config(cfg);
+	r = in_cell("true");
+	cr_assert(eq(int, stat(key, &st), 0));
+	cr_assert(eq(u32, st.st_mode & 07777, 0600), "the host's key is now %o",
+		  st.st_mode & 07777);
+	cr_assert(not(eq(int, r.status, 0)));
+	cr_assert(not(eq(ptr, strstr(r.err, "where the cell writes"), NULL)), "%s", r.err);
+	th_result_done(&r);
+	free(key);
 }
 
 /* mise (the npm package @jdxcode/mise installs it): its [env] once mise itself trusts it. */

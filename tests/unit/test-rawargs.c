@@ -53,6 +53,16 @@ Test(rawargs, what_undoes_the_cell_is_refused)
 	refused_at(ARGS("--made-up", "x"), 0, "adds mounts");
 	refused_at(ARGS("/bin/sh"), 0, "not a value");
 	refused_at(ARGS("--tmpfs", "/a", "--bind", "/x"), 2, "ends too early");
+	/* what env.set may not set, --setenv may not either, nor unset */
+	refused_at(ARGS("--setenv", "LD_PRELOAD", "/p/x.so"), 1, "load");
+	refused_at(ARGS("--setenv", "CELL_ID", "x"), 1, "CELL_");
+	refused_at(ARGS("--unsetenv", "HTTPS_PROXY"), 1, "proxy");
+	/* destinations: absolute, no '..' */
+	refused_at(ARGS("--tmpfs", "cache"), 1, "absolute");
+	refused_at(ARGS("--ro-bind", "/opt/x", "/opt/../etc"), 2, "'..'");
+	/* --perms and --size change the next --dir or --tmpfs, never one of cell's own */
+	refused_at(ARGS("--setenv", "A", "1", "--perms", "0666"), 3, "right before");
+	refused_at(ARGS("--size", "10", "--bind", "/opt/x", "/opt/x"), 0, "right before");
 }
 
 Test(rawargs, sources_are_checked_however_written)
@@ -62,6 +72,20 @@ Test(rawargs, sources_are_checked_however_written)
 	cr_assert(eq(ptr, (void *)cell_rawargs_source_refused("/opt/..x"), NULL));
 	cr_assert(not(eq(ptr, (void *)cell_rawargs_source_refused("/"), NULL)));
 	cr_assert(not(eq(ptr, (void *)cell_rawargs_source_refused("/proc/"), NULL)));
-	cr_assert(cell_rawargs_is_bind("--ro-bind-try"));
-	cr_assert(not(cell_rawargs_is_bind("--symlink")));
+}
+
+Test(rawargs, each_argument_has_its_role)
+{
+	char *args[] = {"--ro-bind", "/a", "/b", "--setenv", "X",  "1",
+			"--symlink", "t",  "/l", "--tmpfs",  "/t", "--unshare-net"};
+	enum cell_rawarg_role want[] = {
+		CELL_RAWARG_OPTION, CELL_RAWARG_SOURCE, CELL_RAWARG_DEST,   CELL_RAWARG_OPTION,
+		CELL_RAWARG_VALUE,  CELL_RAWARG_VALUE,	CELL_RAWARG_OPTION, CELL_RAWARG_VALUE,
+		CELL_RAWARG_DEST,   CELL_RAWARG_OPTION, CELL_RAWARG_DEST,   CELL_RAWARG_OPTION,
+	};
+	enum cell_rawarg_role got[12];
+
+	cell_rawargs_roles(args, 12, got);
+	for (size_t i = 0; i < 12; i++)
+		cr_assert(eq(int, got[i], want[i]), "argument %zu", i);
 }
