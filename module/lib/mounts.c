@@ -488,6 +488,48 @@ static void sort_by_depth(struct cell_mount_plan *p)
 	}
 }
 
+/*
+ * A mount whose destination is in the project, below a link there (a link the cell can make):
+ * bubblewrap sets up mounts while the host's / is still at /oldroot and would follow the link,
+ * making the mount point (a directory, an empty file) wherever it names on the host. Refused.
+ * (The link itself as a destination is the ops' own business: protected paths refuse it.)
+ */
+static int check_links_on_the_way(const struct cell_mount_plan *p, const char *root,
+				  struct cell_diag *diag)
+{
+	size_t n = strlen(root);
+
+	for (size_t i = 0; i < p->n; i++) {
+		const char *dest = p->ops[i].dest;
+		_cleanup_free_ char *path = NULL;
+
+		if (!cell_path_is_below(dest, root) || streq(dest, root))
+			continue;
+		path = strdup(dest);
+		if (!path)
+			return -ENOMEM;
+		/* each directory between the root and the destination */
+		for (char *slash = path + n + 1; (slash = strchr(slash, '/')); slash++) {
+			struct stat st;
+			int r;
+
+			*slash = '\0';
+			r = lstat(path, &st);
+			if (r == 0 && S_ISLNK(st.st_mode))
+				return cell_diag_set(
+					diag, -ELOOP, NULL, NULL,
+					"'%s' is a symbolic link, and %s mounts at '%s' below it: "
+					"bubblewrap would follow it (a link could be made from inside "
+					"the cell); make it a directory",
+					path, p->ops[i].origin, dest);
+			*slash = '/';
+			if (r < 0)
+				break;
+		}
+	}
+	return 0;
+}
+
 int cell_mounts_plan(const struct cell_config *c, const struct cell_mounts_input *in,
 		     struct cell_mount_plan *ret, struct cell_diag *diag)
 {
@@ -528,6 +570,8 @@ int cell_mounts_plan(const struct cell_config *c, const struct cell_mounts_input
 		r = resolve_duplicates(&p, diag);
 	if (r >= 0)
 		r = check_overlays(&p, diag);
+	if (r >= 0)
+		r = check_links_on_the_way(&p, in->root, diag);
 	if (r < 0) {
 		if (r == -ENOMEM && diag && !diag->message)
 			cell_diag_set(diag, r, NULL, NULL, "out of memory");

@@ -1629,6 +1629,38 @@ Test(escape, raw_bwrap_args_cannot_be_led_by_links_the_cell_made)
 	free(key);
 }
 
+/*
+ * A reviewed mount with its destination in the project (a per-project cache at ./build/cache);
+ * the cell turns build into a link through bubblewrap's /oldroot: at the next start bubblewrap
+ * would make the mount point on the host, where the link says. The next cell is refused.
+ */
+Test(escape, a_mount_below_a_link_the_cell_made_is_refused)
+{
+	char link[1024], *made = th_join(t.outside, "cache");
+	struct th_result r;
+	struct stat st;
+
+	/* (a directory of the user's, as all of their home is) */
+	th_chown_r(t.outside, t.uid, t.gid);
+	set_config("{\"name\": \"esc\", \"network\": {\"mode\": \"none\"},"
+		   " \"mounts\": [{\"path\": \"~/.cache/tool\", \"dest\": \"./build/cache\","
+		   " \"mode\": \"state\"}]}");
+	snprintf(link, sizeof(link),
+		 "rm -rf build/cache 2>/dev/null; rmdir build/cache; "
+		 "mv build build.old 2>/dev/null; "
+		 "ln -s ../../../../../../../../../../oldroot%s build && echo linked",
+		 t.outside);
+	r = in_cell(link);
+	cr_assert(not(eq(ptr, strstr(r.out, "linked"), NULL)), "%s", r.err);
+	th_result_done(&r);
+	r = in_cell("true");
+	cr_assert(not(eq(int, lstat(made, &st), 0)), "the cell made %s on the host", made);
+	cr_assert(not(eq(int, r.status, 0)));
+	cr_assert(not(eq(ptr, strstr(r.err, "is a symbolic link, and"), NULL)), "%s", r.err);
+	th_result_done(&r);
+	free(made);
+}
+
 /* mise (the npm package @jdxcode/mise installs it): its [env] once mise itself trusts it. */
 Test(escape, mises_environment_when_mise_trusts_the_config)
 {
