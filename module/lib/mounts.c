@@ -489,6 +489,45 @@ static void sort_by_depth(struct cell_mount_plan *p)
 }
 
 /*
+ * The project bound read-write somewhere else too (a mount of the project, or of a directory
+ * holding it, at another place: /workspace): there it would be without what add_protected puts
+ * over it, so the same read-only ops go there as well.
+ */
+static int protect_elsewhere(struct cell_mount_plan *p, const char *root)
+{
+	size_t n = p->n;
+	int r = 0;
+
+	for (size_t i = 0; r >= 0 && i < n; i++) {
+		const struct cell_mount_op *op = &p->ops[i];
+		size_t len;
+
+		if ((op->kind != CELL_OP_BIND && op->kind != CELL_OP_DEV_BIND) || !op->src ||
+		    streq(op->src, op->dest) || !cell_path_is_below(root, op->src))
+			continue;
+		len = strlen(op->src);
+		for (size_t k = 0; r >= 0 && k < n; k++) {
+			const struct cell_mount_op *pr = &p->ops[k];
+			_cleanup_free_ char *dest = NULL, *src = NULL, *origin = NULL;
+			enum cell_mount_op_kind kind = pr->kind;
+
+			if (pr->class != CELL_CLASS_PROTECTED ||
+			    !cell_path_is_below(pr->dest, op->src))
+				continue;
+			/* (op's src may be "/": then all of the path follows) */
+			dest = cell_path_join(op->dest, pr->dest + (len > 1 ? len : 0));
+			src = pr->src ? strdup(pr->src) : NULL;
+			origin = strdup(pr->origin);
+			if (!dest || (pr->src && !src) || !origin)
+				return -ENOMEM;
+			r = add(p, kind, CELL_CLASS_PROTECTED, src, dest, NULL, origin);
+			op = &p->ops[i]; /* (add may move the array) */
+		}
+	}
+	return r;
+}
+
+/*
  * A mount whose destination is in the project, below a link there (a link the cell can make):
  * bubblewrap sets up mounts while the host's / is still at /oldroot and would follow the link,
  * making the mount point (a directory, an empty file) wherever it names on the host. Refused.
@@ -566,6 +605,8 @@ int cell_mounts_plan(const struct cell_config *c, const struct cell_mounts_input
 		r = add_provider_state(&p, in, diag);
 	for (size_t i = 0; r >= 0 && i < c->n_mounts; i++)
 		r = add_config_mount(&p, &c->mounts[i], in, diag);
+	if (r >= 0)
+		r = protect_elsewhere(&p, in->root);
 	if (r >= 0)
 		r = resolve_duplicates(&p, diag);
 	if (r >= 0)

@@ -1661,6 +1661,25 @@ Test(escape, a_mount_below_a_link_the_cell_made_is_refused)
 	free(made);
 }
 
+/* The project mounted a second time (at /workspace, as a devcontainer would): its .git is as
+ * read-only there, so no hook is planted through the second path. */
+Test(escape, the_project_mounted_elsewhere_keeps_git_read_only)
+{
+	char *hook = th_join(t.proj, ".git/hooks/post-checkout");
+	struct stat st;
+
+	free(th_write(t.proj, ".git/hooks/.keep", ""));
+	th_chown_r(t.proj, t.uid, t.gid);
+	set_config("{\"name\": \"esc\", \"network\": {\"mode\": \"none\"},"
+		   " \"mounts\": [{\"path\": \".\", \"dest\": \"/workspace\", \"mode\": \"rw\"}]}");
+	expect(in_cell("echo ok > /workspace/new-file && cat new-file && "
+		       "{ echo evil > /workspace/.git/hooks/post-checkout; } 2>/dev/null; "
+		       "echo $?"),
+	       0, "ok\n2\n");
+	cr_assert(not(eq(int, lstat(hook, &st), 0)), "a hook was planted");
+	free(hook);
+}
+
 /* mise (the npm package @jdxcode/mise installs it): its [env] once mise itself trusts it. */
 Test(escape, mises_environment_when_mise_trusts_the_config)
 {

@@ -436,3 +436,28 @@ Test(mounts, a_project_holding_the_home_is_refused)
 	cr_assert(not(eq(ptr, strstr(d.message, "holds your home directory"), NULL)));
 	cell_diag_clear(&d);
 }
+
+/* The project (or a directory holding it) bound read-write at another place gets the same
+ * read-only parts there: .git and .cell.json are not writable through /workspace either. */
+Test(mounts, the_project_elsewhere_keeps_its_read_only_parts)
+{
+	struct cell_mount_plan p = {0};
+	struct cell_mount ms[] = {
+		{.path = root, .dest = (char *)"/workspace", .mode = CELL_MOUNT_RW, .origin = "t"},
+		{.path = tmp, .dest = (char *)"/all", .mode = CELL_MOUNT_RW, .origin = "t"},
+	};
+	char *git = th_join(root, ".git");
+	const struct cell_mount_op *op;
+
+	free(th_write(root, ".git/config", "[core]"));
+	cr_assert(eq(int, plan(ms, 2, &p, NULL), 0));
+	op = find(&p, "/workspace/.git", NULL);
+	cr_assert(not(eq(ptr, (void *)op, NULL)));
+	cr_assert(eq(int, op->kind, CELL_OP_RO_BIND));
+	cr_assert(eq(str, op->src, git));
+	cr_assert(eq(int, find(&p, "/workspace/.cell.json", NULL)->kind, CELL_OP_RO_BIND));
+	cr_assert(eq(int, find(&p, "/workspace/.vscode", NULL)->kind, CELL_OP_RO_TMPFS));
+	cr_assert(eq(int, find(&p, "/all/src/proj/.git", NULL)->kind, CELL_OP_RO_BIND));
+	cell_mount_plan_done(&p);
+	free(git);
+}
