@@ -11,6 +11,7 @@
 #include "plan.h"
 #include "quote.h"
 #include "rawargs.h"
+#include "secrets.h"
 #include "shellrc.h"
 #include "shimproto.h"
 #include "strv.h"
@@ -37,9 +38,6 @@ static const char *const env_tls_pass[] = {
 };
 
 /* Secret-holding places that a bound mount should make the user look at twice. */
-static const char *const secret_dirs[] = {
-	".ssh", ".gnupg", ".aws", ".config/gh", ".docker", ".kube", ".netrc", ".password-store",
-};
 
 void cell_plan_free(struct cell_plan *plan)
 {
@@ -137,6 +135,21 @@ static int env_set(char ***env, const char *name, const char *value)
 	return cell_strv_consume(env, entry);
 }
 
+/* Removes NAME=... from env. */
+static void env_unset(char **env, const char *name)
+{
+	size_t n = strlen(name), k = 0;
+
+	for (size_t i = 0; env && env[i]; i++) {
+		if (strncmp(env[i], name, n) == 0 && env[i][n] == '=')
+			free(env[i]);
+		else
+			env[k++] = env[i];
+	}
+	if (env)
+		env[k] = NULL;
+}
+
 static int warn(struct cell_plan *plan, const char *fmt, ...) _printf_(2, 3);
 
 /* Whether path is one the cell sees: in the project, a mount's destination, or the system's. */
@@ -200,6 +213,10 @@ static int apply_provider(struct cell_plan *plan, const struct cell_plan_input *
 		else
 			r = env_set(&plan->env, key, e->vars[i].value);
 	}
+	/* what the .envrc unset goes, unless it is cell's own */
+	for (size_t i = 0; r >= 0 && e->unset && e->unset[i]; i++)
+		if (!cell_dotenv_refused(e->unset[i]))
+			env_unset(plan->env, e->unset[i]);
 	old = env_get(plan->env, "PATH");
 	if (r >= 0 && e->path && *e->path) {
 		_cleanup_free_ char *path = NULL;
@@ -320,8 +337,8 @@ static int collect_warnings(struct cell_plan *plan, const struct cell_config *c,
 			r = warn(plan,
 				 "%s binds your home directory: every secret in it is readable",
 				 m->origin);
-		for (size_t k = 0; home && r >= 0 && k < ELEMENTSOF(secret_dirs); k++) {
-			_cleanup_free_ char *secret = cell_path_join(home, secret_dirs[k]);
+		for (size_t k = 0; home && r >= 0 && k < cell_n_secret_dirs; k++) {
+			_cleanup_free_ char *secret = cell_path_join(home, cell_secret_dirs[k]);
 
 			if (!secret)
 				return -ENOMEM;
@@ -330,7 +347,7 @@ static int collect_warnings(struct cell_plan *plan, const struct cell_config *c,
 			     (cell_path_is_below(secret, m->path) && !streq(m->path, "/") &&
 			      !streq(m->path, home))))
 				r = warn(plan, "%s exposes ~/%s, which holds credentials",
-					 m->origin, secret_dirs[k]);
+					 m->origin, cell_secret_dirs[k]);
 		}
 	}
 	return r;

@@ -15,6 +15,7 @@
 #include "path.h"
 #include "process.h"
 #include "provider.h"
+#include "providercell.h"
 #include "strv.h"
 
 #define CACHE_FILE "env.json"
@@ -23,6 +24,8 @@
 #define INPUT_MAX (16 * 1024 * 1024)
 #define TIMEOUT_MS_DEFAULT (5 * 60 * 1000)
 #define PROVIDER_VARS_MAX 4096
+#define VAR_MAX (128 * 1024)
+#define VARS_TOTAL_MAX (1024 * 1024)
 
 static const char *const inputs_devenv[] = {"devenv.nix",	"devenv.yaml",	     "devenv.lock",
 					    "devenv.local.nix", "devenv.local.yaml", NULL};
@@ -138,6 +141,7 @@ void cell_provider_env_done(struct cell_provider_env *e)
 	free(e->vars);
 	free(e->path);
 	free(e->shell_hook);
+	cell_strv_free(e->unset);
 	*e = (struct cell_provider_env){.provider = CELL_PROVIDER_NONE};
 }
 
@@ -266,7 +270,16 @@ static int parse_flat(const cJSON *root, const char *base_path, struct cell_prov
 		return -EBADMSG;
 	cJSON_ArrayForEach(v, root)
 	{
-		if (!cJSON_IsString(v) || startswith(v->string, "DIRENV_"))
+		if (startswith(v->string, "DIRENV_"))
+			continue;
+		if (cJSON_IsNull(v) && !streq(v->string, "PATH")) {
+			if (e->n_vars + cell_strv_length(e->unset) >= PROVIDER_VARS_MAX)
+				return -EBADMSG;
+			if (cell_strv_extend(&e->unset, v->string) < 0)
+				return -ENOMEM;
+			continue;
+		}
+		if (!cJSON_IsString(v))
 			continue;
 		if (streq(v->string, "PATH")) {
 			free(e->path);
@@ -277,6 +290,24 @@ static int parse_flat(const cJSON *root, const char *base_path, struct cell_prov
 			return r;
 	}
 	return 0;
+}
+
+/* What execve takes: a variable of at most 128 KiB (MAX_ARG_STRLEN), and all of them within
+ * a part of ARG_MAX that leaves the command line room. */
+static int check_sizes(const struct cell_provider_env *e)
+{
+	size_t total = e->path ? strlen(e->path) : 0;
+
+	for (size_t i = 0; i < e->n_vars; i++) {
+		size_t n = strlen(e->vars[i].key) + strlen(e->vars[i].value) + 2;
+
+		if (n > VAR_MAX)
+			return -E2BIG;
+		total += n;
+	}
+	if (e->shell_hook)
+		total += strlen(e->shell_hook);
+	return total > VARS_TOTAL_MAX ? -E2BIG : 0;
 }
 
 int cell_provider_parse(enum cell_env_provider p, const char *json, size_t len,
@@ -291,6 +322,8 @@ int cell_provider_parse(enum cell_env_provider p, const char *json, size_t len,
 	r = p == CELL_PROVIDER_NIX || p == CELL_PROVIDER_DEVENV ? parse_nix(root, &e)
 								: parse_flat(root, base_path, &e);
 	cJSON_Delete(root);
+	if (r >= 0)
+		r = check_sizes(&e);
 	if (r < 0) {
 		cell_provider_env_done(&e);
 		return r;
@@ -392,7 +425,7 @@ static char *flake_ref(const char *root)
 static int argv_of(enum cell_env_provider p, const char *program, const char *root,
 		   const char *state_dir, char ***ret)
 {
-	_cleanup_free_ char *profile = cell_path_join(state_dir, "nix-profile"),
+	_cleanup_free_ char *profile = cell_path_join(state_dir, "nix/profile"),
 			    *ref = p == CELL_PROVIDER_NIX ? flake_ref(root) : strdup(".");
 	char **argv = NULL;
 	int r = cell_strv_extend(&argv, program);
@@ -639,12 +672,37 @@ static int missing(const struct cell_provider_request *req, char **ret_notice, s
 	return 0;
 }
 
+/* argv, to be run in the provider's sandbox (providercell.h). */
+static int sandboxed(const struct cell_provider_request *req, enum cell_env_provider p,
+		     const char *nix_state, char ***argv)
+{
+	struct cell_provider_cell in = {
+		.bwrap = req->bwrap,
+		.home = req->home,
+		.runtime_dir = env_value(req->environ, "XDG_RUNTIME_DIR"),
+		.tmpdir = env_value(req->environ, "TMPDIR"),
+		.root = req->root,
+		.nix_state = access(nix_state, F_OK) == 0 ? nix_state : NULL,
+	};
+	char **wrapped = NULL;
+	int r = cell_provider_cell_prepare(&in, p);
+
+	if (r >= 0)
+		r = cell_provider_cell_argv(&in, *argv, &wrapped);
+
+	if (r < 0)
+		return r;
+	cell_strv_free(*argv);
+	*argv = wrapped;
+	return 0;
+}
+
 /* Runs the provider and parses what it gave; the output in *ret_output for the cache. */
 static int evaluate(const struct cell_provider_request *req, enum cell_env_provider p,
 		    const char *program, struct cell_provider_env *ret, char **ret_output,
 		    char *why, size_t why_size)
 {
-	_cleanup_free_ char **env = NULL;
+	_cleanup_free_ char **env = NULL, *nix_state = cell_path_join(req->state_dir, "nix");
 	char **argv = NULL;
 	struct cell_run_result res;
 	const struct cell_run_limits limits = {
@@ -664,7 +722,7 @@ static int evaluate(const struct cell_provider_request *req, enum cell_env_provi
 	};
 
 	env = calloc(cell_strv_length(req->environ) + ELEMENTSOF(git_env) + 1, sizeof(*env));
-	if (!env)
+	if (!env || !nix_state)
 		return -ENOMEM;
 	for (size_t i = 0; req->environ && req->environ[i]; i++)
 		if (provider_passes(req->environ[i]))
@@ -673,7 +731,10 @@ static int evaluate(const struct cell_provider_request *req, enum cell_env_provi
 		env[n++] = git_env[i];
 	r = argv_of(p, program, req->root, req->state_dir, &argv);
 	if (r >= 0 && p == CELL_PROVIDER_NIX)
-		r = cell_mkdir_p(req->state_dir, 0700);
+		r = cell_mkdir_p(nix_state, 0700);
+	/* (never outside its sandbox) */
+	if (r >= 0)
+		r = req->bwrap ? sandboxed(req, p, nix_state, &argv) : -ENOPKG;
 	if (r >= 0)
 		r = cell_run_session(argv, req->root, env, &limits, &res);
 	cell_strv_free(argv);
@@ -681,6 +742,10 @@ static int evaluate(const struct cell_provider_request *req, enum cell_env_provi
 		snprintf(why, why_size, "it did not finish within %u s", limits.timeout_ms / 1000);
 	else if (r == -EFBIG)
 		snprintf(why, why_size, "it printed more than %d MiB", OUT_MAX >> 20);
+	else if (r == -ENOPKG)
+		snprintf(why, why_size,
+			 "bubblewrap is not installed, and a provider runs only in "
+			 "a sandbox");
 	else if (r < 0)
 		snprintf(why, why_size, "%s", strerror(-r));
 	if (r < 0)
@@ -695,7 +760,12 @@ static int evaluate(const struct cell_provider_request *req, enum cell_env_provi
 	}
 	r = cell_provider_parse(p, res.out ? res.out : "", res.out_len,
 				env_value(req->environ, "PATH"), ret);
-	if (r < 0)
+	if (r == -E2BIG)
+		snprintf(why, why_size,
+			 "a variable longer than %d KiB, or more than %d MiB of them (no program "
+			 "could start with them)",
+			 VAR_MAX >> 10, VARS_TOTAL_MAX >> 20);
+	else if (r < 0)
 		snprintf(why, why_size, "its output is not the JSON it should print");
 	else
 		*ret_output = res.out ? TAKE_PTR(res.out) : strdup("");

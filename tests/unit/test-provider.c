@@ -13,6 +13,7 @@
 #include "fileio.h"
 #include "helpers.h"
 #include "provider.h"
+#include "strv.h"
 
 #define FIXTURE CELL_TEST_SRC "/tests/fixtures/nix-print-dev-env.json"
 
@@ -67,6 +68,9 @@ Test(provider, direnv_and_mise_give_what_they_changed_and_path_entries_first)
 	cr_assert(eq(sz, e.n_vars, 1));
 	cr_assert(eq(str, (char *)var(&e, "A"), (char *)"1"));
 	cr_assert(eq(str, e.path, (char *)"/p/bin:/p/tools"));
+	/* (null: the .envrc unset it) */
+	cr_assert(eq(sz, cell_strv_length(e.unset), 1));
+	cr_assert(eq(str, e.unset[0], (char *)"GONE"));
 	cell_provider_env_done(&e);
 	cr_assert(
 		eq(int,
@@ -152,4 +156,38 @@ Test(provider, the_inputs_fit_their_bound_and_each_is_named_once)
 			cr_assert(not(eq(str, (char *)cell_provider_input(i),
 					 (char *)cell_provider_input(j))));
 	cr_assert(eq(str, (char *)cell_provider_input(n - 1), (char *)".config/mise/config.toml"));
+}
+
+/* What execve could not take is refused as a whole: a variable over 128 KiB, or over 1 MiB of
+ * them (the cell's command would not start). */
+Test(provider, what_no_program_could_start_with_is_refused)
+{
+	size_t big = 128 * 1024;
+	char *json = malloc(big + 64), *p;
+	struct cell_provider_env e;
+
+	p = json + sprintf(json, "{\"BIG\":\"");
+	memset(p, 'x', big);
+	strcpy(p + big, "\"}");
+	cr_assert(eq(int, cell_provider_parse(CELL_PROVIDER_DIRENV, json, strlen(json), "/bin", &e),
+		     -E2BIG));
+	/* just under: fine */
+	strcpy(p + big - 8, "\"}");
+	cr_assert(eq(int, cell_provider_parse(CELL_PROVIDER_DIRENV, json, strlen(json), "/bin", &e),
+		     0));
+	cell_provider_env_done(&e);
+	free(json);
+	/* 12 of 100 KiB */
+	json = malloc(12 * (100 * 1024 + 16) + 8);
+	p = json + sprintf(json, "{");
+	for (int i = 0; i < 12; i++) {
+		p += sprintf(p, "%s\"V%d\":\"", i ? "," : "", i);
+		memset(p, 'y', 100 * 1024);
+		p += 100 * 1024;
+		*p++ = '"';
+	}
+	strcpy(p, "}");
+	cr_assert(eq(int, cell_provider_parse(CELL_PROVIDER_MISE, json, strlen(json), "/bin", &e),
+		     -E2BIG));
+	free(json);
 }
