@@ -742,6 +742,10 @@ static int evaluate(const struct cell_provider_request *req, enum cell_env_provi
 		snprintf(why, why_size, "it did not finish within %u s", limits.timeout_ms / 1000);
 	else if (r == -EFBIG)
 		snprintf(why, why_size, "it printed more than %d MiB", OUT_MAX >> 20);
+	else if (r == -ELOOP)
+		snprintf(why, why_size,
+			 "the project's .direnv or .devenv is not a directory (a link "
+			 "made in a cell?)");
 	else if (r == -ENOPKG)
 		snprintf(why, why_size,
 			 "bubblewrap is not installed, and a provider runs only in "

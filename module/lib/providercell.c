@@ -48,22 +48,30 @@ int cell_provider_cell_prepare(const struct cell_provider_cell *in, enum cell_en
 	}
 	for (size_t i = 0; r >= 0 && i < ELEMENTSOF(project_written); i++) {
 		_cleanup_free_ char *path = cell_path_join(in->root, project_written[i].path);
+		struct stat st;
 
 		if (!path)
 			return -ENOMEM;
+		/* (a link, which a cell could have made, would lead the rw bind anywhere) */
+		if (lstat(path, &st) == 0 && !S_ISDIR(st.st_mode))
+			return -ELOOP;
 		if (project_written[i].providers & (1u << p))
 			r = cell_mkdir_p(path, 0755);
 	}
 	return r;
 }
 
+/* dir/rel written in the sandbox, if it is a directory (not a link to one). */
 static int bind_try(char ***argv, const char *dir, const char *rel)
 {
 	_cleanup_free_ char *path = cell_path_join(dir, rel);
+	struct stat st;
 
 	if (!path)
 		return -ENOMEM;
-	return cell_strv_extend_many(argv, "--bind-try", path, path, (char *)NULL);
+	if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+		return 0;
+	return cell_strv_extend_many(argv, "--bind", path, path, (char *)NULL);
 }
 
 /* An empty tmpfs over each credential directory there is (a file: an empty one over it). */
