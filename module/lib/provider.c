@@ -425,7 +425,7 @@ static char *flake_ref(const char *root)
 static int argv_of(enum cell_env_provider p, const char *program, const char *root,
 		   const char *state_dir, char ***ret)
 {
-	_cleanup_free_ char *profile = cell_path_join(state_dir, "nix/profile"),
+	_cleanup_free_ char *profile = cell_path_join(state_dir, "nix-profile"),
 			    *ref = p == CELL_PROVIDER_NIX ? flake_ref(root) : strdup(".");
 	char **argv = NULL;
 	int r = cell_strv_extend(&argv, program);
@@ -674,22 +674,24 @@ static int missing(const struct cell_provider_request *req, char **ret_notice, s
 
 /* argv, to be run in the provider's sandbox (providercell.h). */
 static int sandboxed(const struct cell_provider_request *req, enum cell_env_provider p,
-		     const char *nix_state, char ***argv)
+		     const char *state, char ***argv, int *ret_fd)
 {
 	struct cell_provider_cell in = {
 		.bwrap = req->bwrap,
 		.home = req->home,
+		.config_home = env_value(req->environ, "XDG_CONFIG_HOME"),
+		.data_home = env_value(req->environ, "XDG_DATA_HOME"),
+		.state_home = env_value(req->environ, "XDG_STATE_HOME"),
 		.runtime_dir = env_value(req->environ, "XDG_RUNTIME_DIR"),
-		.tmpdir = env_value(req->environ, "TMPDIR"),
 		.root = req->root,
-		.nix_state = access(nix_state, F_OK) == 0 ? nix_state : NULL,
+		.state = state,
 	};
 	char **wrapped = NULL;
-	int r = cell_provider_cell_prepare(&in, p);
+	int r = cell_provider_cell_prepare(&in, p, &in.project_dir_fd, &in.project_dir);
 
+	*ret_fd = in.project_dir_fd;
 	if (r >= 0)
 		r = cell_provider_cell_argv(&in, *argv, &wrapped);
-
 	if (r < 0)
 		return r;
 	cell_strv_free(*argv);
@@ -702,7 +704,10 @@ static int evaluate(const struct cell_provider_request *req, enum cell_env_provi
 		    const char *program, struct cell_provider_env *ret, char **ret_output,
 		    char *why, size_t why_size)
 {
-	_cleanup_free_ char **env = NULL, *nix_state = cell_path_join(req->state_dir, "nix");
+	_cleanup_free_ char **env = NULL, *state = cell_path_join(req->state_dir, "provider");
+	_cleanup_free_ char *cache = state ? cell_path_join(state, "cache") : NULL,
+			    *cache_var = NULL;
+	_cleanup_close_ int dir_fd = -1;
 	char **argv = NULL;
 	struct cell_run_result res;
 	const struct cell_run_limits limits = {
@@ -721,20 +726,24 @@ static int evaluate(const struct cell_provider_request *req, enum cell_env_provi
 		(char *)"GIT_CONFIG_VALUE_1=/dev/null",
 	};
 
-	env = calloc(cell_strv_length(req->environ) + ELEMENTSOF(git_env) + 1, sizeof(*env));
-	if (!env || !nix_state)
+	env = calloc(cell_strv_length(req->environ) + ELEMENTSOF(git_env) + 3, sizeof(*env));
+	if (!env || !cache || asprintf(&cache_var, "XDG_CACHE_HOME=%s", cache) < 0)
 		return -ENOMEM;
+	/* (its caches and temporary files its sandbox's own: the user's are read-only there, and
+	 * the host's /tmp is not there) */
 	for (size_t i = 0; req->environ && req->environ[i]; i++)
-		if (provider_passes(req->environ[i]))
+		if (provider_passes(req->environ[i]) &&
+		    !startswith(req->environ[i], "XDG_CACHE_HOME=") &&
+		    !startswith(req->environ[i], "TMPDIR="))
 			env[n++] = req->environ[i];
+	env[n++] = cache_var;
+	env[n++] = (char *)"TMPDIR=/tmp";
 	for (size_t i = 0; i < ELEMENTSOF(git_env); i++)
 		env[n++] = git_env[i];
-	r = argv_of(p, program, req->root, req->state_dir, &argv);
-	if (r >= 0 && p == CELL_PROVIDER_NIX)
-		r = cell_mkdir_p(nix_state, 0700);
+	r = argv_of(p, program, req->root, state, &argv);
 	/* (never outside its sandbox) */
 	if (r >= 0)
-		r = req->bwrap ? sandboxed(req, p, nix_state, &argv) : -ENOPKG;
+		r = req->bwrap ? sandboxed(req, p, state, &argv, &dir_fd) : -ENOPKG;
 	if (r >= 0)
 		r = cell_run_session(argv, req->root, env, &limits, &res);
 	cell_strv_free(argv);

@@ -1445,14 +1445,29 @@ Test(escape, what_a_provider_runs_for_the_cell_is_sandboxed)
 {
 	char *allow_argv[] = {(char *)"/usr/bin/direnv", (char *)"allow", (char *)".", NULL};
 	char *refresh[] = {(char *)CELL, (char *)"env", (char *)"--refresh", NULL};
-	char payload[1024];
+	char payload[2048], run[64], marker[128],
+		*allow_dir = th_join(t.home, ".local/share/direnv/allow");
+	bool made_run = false;
+	size_t allowed;
 	struct th_result r;
 
 	if (access("/usr/bin/direnv", X_OK) != 0)
 		th_skip("direnv is not installed (apt-get install direnv)");
 	/* (the user's, so that only the sandbox stands in the way) */
 	th_chown_r(t.outside, t.uid, t.gid);
+	free(th_write(t.home, ".npmrc", "//registry.npmjs.org/:_authToken=npm_SECRET\n"));
 	th_chown_r(t.home, t.uid, t.gid);
+	/* a runtime directory (the session bus, a tmux server), whether XDG_RUNTIME_DIR says so or
+	 * not; and TMPDIR the host's /tmp */
+	snprintf(run, sizeof(run), "/run/user/%u", (unsigned)t.uid);
+	if (access(run, F_OK) != 0) {
+		cr_assert(eq(int, cell_mkdir_p(run, 0700), 0));
+		made_run = true;
+	}
+	free(th_write(run, "bus-marker", "runtime-secret\n"));
+	th_chown_r(run, t.uid, t.gid);
+	env_add("TMPDIR=/tmp");
+	snprintf(marker, sizeof(marker), "/tmp/cell-provider-marker-%d", (int)getpid());
 	free(th_write(t.proj, ".envrc",
 		      "export FROM_DIRENV=yes\nsource_env_if_exists .envrc.local\n"));
 	th_chown_r(t.proj, t.uid, t.gid);
@@ -1462,17 +1477,25 @@ Test(escape, what_a_provider_runs_for_the_cell_is_sandboxed)
 	cr_assert(eq(int, r.status, 0), "direnv allow: %s", r.err);
 	th_result_done(&r);
 	expect(in_cell("echo $FROM_DIRENV"), 0, "yes\n");
+	allowed = th_count_entries(allow_dir);
 	snprintf(payload, sizeof(payload),
+		 "mkdir -p sub && echo 'echo from-sub' > sub/.envrc\n"
 		 "cat > .envrc.local <<'EOF'\n"
 		 "echo planted >> %s/.bashrc\n"
 		 "echo planted > %s/note-from-provider\n"
-		 "export LEAK=\"$(cat %s/.ssh/id_ed25519)\"\n"
+		 "direnv allow \"$PWD/sub\" 2>/dev/null\n"
+		 "touch %s/.cache/planted %s 2>/dev/null\n"
+		 "export LEAK=\"$(cat %s/.ssh/id_ed25519 %s/.npmrc %s/bus-marker)\"\n"
 		 "EOF\n",
-		 t.home, t.outside, t.home);
+		 t.home, t.outside, t.home, marker, t.home, t.home, run);
 	expect(in_cell(payload), 0, "");
 	th_run_as(t.uid, t.gid, t.proj, refresh, t.env, &r);
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
 	th_result_done(&r);
 	cr_assert(not(host_has("outside/note-from-provider")));
+	cr_assert(not(host_has("home/.cache/planted")));
+	cr_assert(not(eq(int, access(marker, F_OK), 0)), "the provider wrote the host's /tmp");
+	cr_assert(eq(sz, th_count_entries(allow_dir), allowed), "direnv allowed more");
 	{
 		char *rc = th_join(t.home, ".bashrc"), *text = th_read(rc);
 
@@ -1480,7 +1503,12 @@ Test(escape, what_a_provider_runs_for_the_cell_is_sandboxed)
 		free(text);
 		free(rc);
 	}
-	expect(in_cell("echo \"x$LEAK\""), 0, "x\n");
+	/* it ran (its variables came), with nothing of those to hand over */
+	expect(in_cell("echo \"$FROM_DIRENV x$LEAK\""), 0, "yes x\n");
+	unlink(marker);
+	if (made_run)
+		th_rm_rf(run);
+	free(allow_dir);
 }
 
 /* nix's daemon, for a user's nix: started here as root when none answers (a test machine). */
