@@ -203,7 +203,7 @@ $(PAM_MODULE): $(PAM_OBJ) module/pam/pam_cell.map
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(PAM_CFLAGS) -shared -Wl,-z,defs -Wl,-z,now -Wl,-z,relro \
 		-Wl,--version-script=module/pam/pam_cell.map -o $@ $(PAM_OBJ) -lpam -pthread \
-		$(shell $(PKG_CONFIG) --libs nettle libseccomp libcjson libbpf)
+		$(shell $(PKG_CONFIG) --libs nettle libseccomp libcjson libbpf zlib)
 
 # The PAM tests' driver: a real Linux-PAM stack (pam_start, open_session, a command in the
 # session, close_session).

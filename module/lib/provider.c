@@ -16,6 +16,7 @@
 #include "process.h"
 #include "provider.h"
 #include "providercell.h"
+#include "providerread.h"
 #include "strv.h"
 
 #define CACHE_FILE "env.json"
@@ -527,7 +528,8 @@ static int key_state(enum cell_env_provider p, char *const *environ, const char 
 	return r;
 }
 
-static int key_meta(enum cell_env_provider p, const char *program, const char *root, struct key *k)
+static int key_meta(enum cell_env_provider p, const char *program, const char *root,
+		    char *const *read, struct key *k)
 {
 	const char *const *in = inputs_of(p);
 	struct stat st;
@@ -538,38 +540,55 @@ static int key_meta(enum cell_env_provider p, const char *program, const char *r
 
 		r = path ? meta_add(&k->meta, in[i], stat(path, &st) == 0 ? &st : NULL) : -ENOMEM;
 	}
+	/* (what it said it read last time: an .envrc.local the .envrc sources) */
+	for (size_t i = 0; r >= 0 && read && read[i]; i++)
+		r = meta_add(&k->meta, read[i], stat(read[i], &st) == 0 ? &st : NULL);
 	return r;
 }
 
-/* The hash of the program's metadata and the input files' names and bytes. */
-static int key_hash(enum cell_env_provider p, const char *program, const char *root, struct key *k)
+/* One file's name and bytes into pieces (a file not there, a link or not a file: its name and
+ * a mark, as trust.c does). */
+static int hash_file(const char *name, const char *path, struct cell_hash_piece *pieces, size_t *n,
+		     char **text)
+{
+	size_t len = 0;
+	int r = cell_read_file(path, O_NOFOLLOW | O_NONBLOCK, INPUT_MAX, text, &len);
+
+	pieces[(*n)++] = (struct cell_hash_piece){name, strlen(name) + 1};
+	if (r == -ENOENT || r == -ELOOP || r == -EINVAL || r == -EISDIR) {
+		pieces[(*n)++] = (struct cell_hash_piece){"\1", 1};
+		return 0;
+	}
+	if (r >= 0)
+		pieces[(*n)++] = (struct cell_hash_piece){*text, len + 1};
+	return r;
+}
+
+/* The hash of the program's metadata and the input files' (and those it read) names and
+ * bytes. */
+static int key_hash(enum cell_env_provider p, const char *program, const char *root,
+		    char *const *read, struct key *k)
 {
 	const char *const *in = inputs_of(p);
-	struct cell_hash_piece pieces[2 + 2 * CELL_PROVIDER_INPUTS_MAX];
-	char *texts[CELL_PROVIDER_INPUTS_MAX] = {0};
-	size_t n = 0, t = 0;
-	int r = 0;
+	size_t n_files = cell_strv_length((char *const *)in) + cell_strv_length(read), n = 0;
+	_cleanup_free_ struct cell_hash_piece *pieces = calloc(2 + 2 * n_files, sizeof(*pieces));
+	_cleanup_free_ char **texts = calloc(n_files + 1, sizeof(*texts));
+	size_t t = 0;
+	int r = pieces && texts ? 0 : -ENOMEM;
 
-	pieces[n++] = (struct cell_hash_piece){program, strlen(program) + 1};
-	/* (the state beside the files, as key_state put it in the metadata) */
-	pieces[n++] = (struct cell_hash_piece){k->state ? k->state : "",
-					       k->state ? strlen(k->state) + 1 : 1};
+	if (r >= 0) {
+		pieces[n++] = (struct cell_hash_piece){program, strlen(program) + 1};
+		/* (the state beside the files, as key_state put it in the metadata) */
+		pieces[n++] = (struct cell_hash_piece){k->state ? k->state : "",
+						       k->state ? strlen(k->state) + 1 : 1};
+	}
 	for (size_t i = 0; in[i] && r >= 0; i++) {
 		_cleanup_free_ char *path = cell_path_join(root, in[i]);
-		size_t len = 0;
 
-		pieces[n++] = (struct cell_hash_piece){in[i], strlen(in[i]) + 1};
-		r = path ? cell_read_file(path, O_NOFOLLOW | O_NONBLOCK, INPUT_MAX, &texts[t], &len)
-			 : -ENOMEM;
-		/* (absent, a link or not a file: as trust.c, by its name only) */
-		if (r == -ENOENT || r == -ELOOP || r == -EINVAL || r == -EISDIR) {
-			pieces[n++] = (struct cell_hash_piece){"\1", 1};
-			r = 0;
-			continue;
-		}
-		if (r >= 0)
-			pieces[n++] = (struct cell_hash_piece){texts[t++], len + 1};
+		r = path ? hash_file(in[i], path, pieces, &n, &texts[t++]) : -ENOMEM;
 	}
+	for (size_t i = 0; read && read[i] && r >= 0; i++)
+		r = hash_file(read[i], read[i], pieces, &n, &texts[t++]);
 	if (r >= 0)
 		r = cell_sha256_hex(pieces, n, k->hash);
 	for (size_t i = 0; i < t; i++)
@@ -581,12 +600,13 @@ static int key_hash(enum cell_env_provider p, const char *program, const char *r
 struct cache {
 	cJSON *json;
 	const char *meta, *hash, *failed;
+	char **read; /* what the provider said it read, or NULL */
 };
 
 static void cache_load(const char *path, enum cell_env_provider p, struct cache *c)
 {
 	_cleanup_free_ char *text = NULL;
-	const cJSON *v;
+	const cJSON *v, *item;
 	size_t len;
 
 	*c = (struct cache){0};
@@ -605,6 +625,20 @@ static void cache_load(const char *path, enum cell_env_provider p, struct cache 
 	c->hash = cJSON_IsString(v) ? v->valuestring : NULL;
 	v = cJSON_GetObjectItemCaseSensitive(c->json, "failed");
 	c->failed = cJSON_IsString(v) ? v->valuestring : NULL;
+	v = cJSON_GetObjectItemCaseSensitive(c->json, "read");
+	cJSON_ArrayForEach(item, v)
+	{
+		if (cJSON_IsString(item) && item->valuestring[0] == '/' &&
+		    cell_strv_length(c->read) < CELL_PROVIDER_READ_MAX)
+			(void)cell_strv_extend(&c->read, item->valuestring);
+	}
+}
+
+static void cache_done(struct cache *c)
+{
+	cJSON_Delete(c->json);
+	cell_strv_free(c->read);
+	*c = (struct cache){0};
 }
 
 /* The environment the cache holds (its "env": the provider's output as it was). */
@@ -626,13 +660,18 @@ static int cache_env(const struct cache *c, enum cell_env_provider p, const char
 
 /* Writes the cache: the key, the output (when the provider gave one), and a failed hash. */
 static int cache_save(const char *path, enum cell_env_provider p, const struct key *k,
-		      const char *output, const char *base_path, const char *failed)
+		      const char *output, const char *base_path, const char *failed,
+		      char *const *read)
 {
-	cJSON *j = cJSON_CreateObject();
+	cJSON *j = cJSON_CreateObject(), *list = cJSON_CreateArray();
 	_cleanup_free_ char *text = NULL;
 	int r = -ENOMEM;
 
-	if (j && cJSON_AddStringToObject(j, "provider", cell_env_provider_to_string(p)) &&
+	for (size_t i = 0; list && read && read[i]; i++)
+		if (!cJSON_AddItemToArray(list, cJSON_CreateString(read[i])))
+			break;
+	if (j && list && (cJSON_AddItemToObject(j, "read", list) ? (list = NULL, true) : false) &&
+	    cJSON_AddStringToObject(j, "provider", cell_env_provider_to_string(p)) &&
 	    cJSON_AddStringToObject(j, "meta", k->meta) &&
 	    cJSON_AddStringToObject(j, "hash", k->hash) &&
 	    (!output || cJSON_AddStringToObject(j, "output", output)) &&
@@ -644,6 +683,7 @@ static int cache_save(const char *path, enum cell_env_provider p, const struct k
 		if (r >= 0)
 			r = cell_write_file_atomic(path, text, strlen(text), 0600, false);
 	}
+	cJSON_Delete(list);
 	cJSON_Delete(j);
 	return r;
 }
@@ -786,6 +826,31 @@ static int evaluate(const struct cell_provider_request *req, enum cell_env_provi
 	return r;
 }
 
+/*
+ * The cache after an evaluation, keyed by what the provider said it read as well (an
+ * .envrc.local its .envrc sources: an edit of it is seen at the next entry).
+ */
+static int save_evaluated(const char *cache_path, enum cell_env_provider p, const char *program,
+			  const char *root, struct key *k, const char *output,
+			  const char *base_path)
+{
+	_cleanup_strv_free_ char **read = NULL;
+	int r = cell_provider_read_list(p, root, output, &read);
+
+	if (r >= 0 && read) {
+		free(k->meta);
+		k->meta = NULL;
+		r = key_meta(p, program, root, read, k);
+		if (r >= 0 && k->state)
+			r = meta_add(&k->meta, k->state, NULL);
+		if (r >= 0)
+			r = key_hash(p, program, root, read, k);
+	}
+	if (r < 0)
+		return r;
+	return cache_save(cache_path, p, k, output, base_path, NULL, read);
+}
+
 int cell_provider_env(const struct cell_provider_request *req, struct cell_provider_env *ret,
 		      char **ret_notice, struct cell_diag *diag)
 {
@@ -813,23 +878,25 @@ int cell_provider_env(const struct cell_provider_request *req, struct cell_provi
 	cache_path = cell_path_join(req->state_dir, CACHE_FILE);
 	if (!cache_path)
 		return -ENOMEM;
+	cache_load(cache_path, p, &c);
 	r = key_state(p, req->environ, req->home, &k.state);
 	if (r >= 0)
-		r = key_meta(p, program, req->root, &k);
+		r = key_meta(p, program, req->root, c.read, &k);
 	if (r >= 0 && k.state)
 		r = meta_add(&k.meta, k.state, NULL);
-	if (r < 0)
+	if (r < 0) {
+		cache_done(&c);
 		return r;
-	cache_load(cache_path, p, &c);
+	}
 	/* fresh by metadata: no file read */
 	if (!req->refresh && c.json && c.meta && streq(c.meta, k.meta) && !c.failed) {
 		r = cache_env(&c, p, base_path, ret);
-		cJSON_Delete(c.json);
+		cache_done(&c);
 		return r;
 	}
-	r = key_hash(p, program, req->root, &k);
+	r = key_hash(p, program, req->root, c.read, &k);
 	if (r < 0) {
-		cJSON_Delete(c.json);
+		cache_done(&c);
 		return r;
 	}
 	/* touched, not changed; or changed to what failed already (said then, once) */
@@ -838,7 +905,7 @@ int cell_provider_env(const struct cell_provider_request *req, struct cell_provi
 		bool failed = c.failed && streq(c.failed, k.hash);
 
 		if (failed && req->required) {
-			cJSON_Delete(c.json);
+			cache_done(&c);
 			return missing(
 				req, ret_notice, diag,
 				"%s could not evaluate the project's environment when its "
@@ -850,18 +917,18 @@ int cell_provider_env(const struct cell_provider_request *req, struct cell_provi
 			(void)cache_save(
 				cache_path, p, &k,
 				cJSON_GetStringValue(cJSON_GetObjectItem(c.json, "output")),
-				base_path, NULL);
-		cJSON_Delete(c.json);
+				base_path, NULL, c.read);
+		cache_done(&c);
 		return failed && r < 0 ? 0 : r;
 	}
 	if (req->cache_only) {
-		cJSON_Delete(c.json);
+		cache_done(&c);
 		return 0;
 	}
 	r = evaluate(req, p, program, ret, &output, why, sizeof(why));
 	if (r >= 0) {
-		(void)cache_save(cache_path, p, &k, output, base_path, NULL);
-		cJSON_Delete(c.json);
+		(void)save_evaluated(cache_path, p, program, req->root, &k, output, base_path);
+		cache_done(&c);
 		return 0;
 	}
 	/* failed: the last good environment if there is one, said once */
@@ -873,11 +940,11 @@ int cell_provider_env(const struct cell_provider_request *req, struct cell_provi
 
 		snprintf(failed_key.hash, sizeof(failed_key.hash), "%s", c.hash ? c.hash : "");
 		(void)cache_save(cache_path, p, c.hash ? &failed_key : &k, last,
-				 cJSON_GetStringValue(lb), k.hash);
+				 cJSON_GetStringValue(lb), k.hash, c.read);
 		if (last && !req->required)
 			(void)cell_provider_parse(p, last, strlen(last), cJSON_GetStringValue(lb),
 						  ret);
-		cJSON_Delete(c.json);
+		cache_done(&c);
 		return missing(req, ret_notice, diag,
 			       "%s could not evaluate the project's environment (%s)%s", name, why,
 			       last ? ": the cell has the last environment it gave"

