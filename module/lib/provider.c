@@ -727,7 +727,12 @@ static int sandboxed(const struct cell_provider_request *req, enum cell_env_prov
 		.state = state,
 	};
 	char **wrapped = NULL;
-	int r = cell_provider_cell_prepare(&in, p, &in.project_dir_fd, &in.project_dir);
+	int r;
+
+	/* (the home would be there again with the project: a cell refuses such a project too) */
+	if (req->home && cell_path_is_below(req->home, req->root))
+		return -EXDEV;
+	r = cell_provider_cell_prepare(&in, p, &in.project_dir_fd, &in.project_dir);
 
 	*ret_fd = in.project_dir_fd;
 	if (r >= 0)
@@ -795,6 +800,8 @@ static int evaluate(const struct cell_provider_request *req, enum cell_env_provi
 		snprintf(why, why_size,
 			 "the project's .direnv or .devenv is not a directory (a link "
 			 "made in a cell?)");
+	else if (r == -EXDEV)
+		snprintf(why, why_size, "the project holds your home directory");
 	else if (r == -ENOPKG)
 		snprintf(why, why_size,
 			 "bubblewrap is not installed, and a provider runs only in "

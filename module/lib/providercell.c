@@ -118,9 +118,10 @@ int cell_provider_cell_argv(const struct cell_provider_cell *in, char *const *co
 	if (r >= 0 && in->project_dir_fd >= 0) {
 		_cleanup_free_ char *src = NULL, *dest = cell_path_join(in->root, in->project_dir);
 
-		if (asprintf(&src, "/proc/self/fd/%d", in->project_dir_fd) < 0 || !dest)
+		/* (bubblewrap closes it once mounted: the provider has no way back up from it) */
+		if (asprintf(&src, "%d", in->project_dir_fd) < 0 || !dest)
 			return -ENOMEM;
-		r = cell_strv_extend_many(&argv, "--bind", src, dest, (char *)NULL);
+		r = cell_strv_extend_many(&argv, "--bind-fd", src, dest, (char *)NULL);
 	}
 	if (r >= 0)
 		r = cell_strv_extend_many(&argv, "--chdir", in->root, "--", (char *)NULL);

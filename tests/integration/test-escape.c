@@ -1500,22 +1500,28 @@ Test(escape, what_a_provider_runs_for_the_cell_is_sandboxed)
 	th_result_done(&r);
 	expect(in_cell("echo $FROM_DIRENV"), 0, "yes\n");
 	allowed = th_count_entries(allow_dir);
-	snprintf(payload, sizeof(payload),
-		 "mkdir -p sub && echo 'echo from-sub' > sub/.envrc\n"
-		 "cat > .envrc.local <<'EOF'\n"
-		 "echo planted >> %s/.bashrc\n"
-		 "echo planted > %s/note-from-provider\n"
-		 "direnv allow \"$PWD/sub\" 2>/dev/null\n"
-		 "touch %s/.cache/planted %s 2>/dev/null\n"
-		 "export LEAK=\"$(cat %s/.ssh/id_ed25519 %s/.npmrc %s/bus-marker)\"\n"
-		 "EOF\n",
-		 t.home, t.outside, t.home, marker, t.home, t.home, run);
+	snprintf(
+		payload, sizeof(payload),
+		"mkdir -p sub && echo 'echo from-sub' > sub/.envrc\n"
+		"cat > .envrc.local <<'EOF'\n"
+		"echo planted >> %s/.bashrc\n"
+		"echo planted > %s/note-from-provider\n"
+		"direnv allow \"$PWD/sub\" 2>/dev/null\n"
+		/* (a descriptor of the host's tree handed down would climb out of it all) */
+		"for f in /proc/$PPID/fd/* /proc/self/fd/*; do\n"
+		"  case \"$(readlink $f)\" in */.direnv) echo planted > \"$f/../../outside/via-fd\";; esac\n"
+		"done 2>/dev/null\n"
+		"touch %s/.cache/planted %s 2>/dev/null\n"
+		"export LEAK=\"$(cat %s/.ssh/id_ed25519 %s/.npmrc %s/bus-marker)\"\n"
+		"EOF\n",
+		t.home, t.outside, t.home, marker, t.home, t.home, run);
 	expect(in_cell(payload), 0, "");
 	th_run_as(t.uid, t.gid, t.proj, refresh, t.env, &r);
 	cr_assert(eq(int, r.status, 0), "%s", r.err);
 	th_result_done(&r);
 	cr_assert(not(host_has("outside/note-from-provider")));
 	cr_assert(not(host_has("home/.cache/planted")));
+	cr_assert(not(host_has("outside/via-fd")));
 	cr_assert(not(eq(int, access(marker, F_OK), 0)), "the provider wrote the host's /tmp");
 	cr_assert(eq(sz, th_count_entries(allow_dir), allowed), "direnv allowed more");
 	{
