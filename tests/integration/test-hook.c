@@ -252,6 +252,22 @@ static void type_cell(const char *fmt)
 	type(line);
 }
 
+/* Once the terminal shows text (15 s at most): what a hook prints at a prompt is there whole
+ * before the next line is typed, so the two cannot interleave on the screen. */
+static void wait_text(const char *text)
+{
+	for (int i = 0; i < 300; i++) {
+		char *s = screen();
+		bool there = strstr(s, text) != NULL;
+
+		free(s);
+		if (there)
+			return;
+		usleep(50000);
+	}
+	cr_fatal("the terminal never showed '%s':\n%s", text, screen());
+}
+
 /* The rest of the first line starting with start, once the terminal shows one (15 s at
  * most). */
 static char *wait_line(const char *start)
@@ -367,12 +383,14 @@ ParameterizedTest(int *i, hook, cd_into_and_out_of_cells)
 	expect_at("my-proj %s nossh", spaced);
 	/* not allowed: said once, however many prompts and cds within */
 	type("cd ../u");
+	wait_text("u/.cell.json is not allowed; run 'cell allow' to trust it");
 	expect_at("out %s ssh", untrusted);
 	type("cd sub");
 	type("cd ..");
 	expect_at("out %s ssh", untrusted);
 	/* a config with an error: said once, not entered */
 	type("cd ../broken");
+	wait_text("\"nonne\" is not a network mode");
 	expect_at("out %s ssh", broken);
 	type("cd sub");
 	expect_at("out %s/sub ssh", broken);
