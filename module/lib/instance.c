@@ -36,9 +36,16 @@ static const char *shell_of(const struct cell_config *c)
 	return shell && *shell ? shell : "/bin/sh";
 }
 
-/* The project's environment from its provider (cache_only: never run one). */
+/* How a provider may be run for the project's environment. */
+enum provider_use {
+	PROVIDER_IF_STALE, /* when its cache is not fresh */
+	PROVIDER_CACHE,	   /* never: the cache or nothing (cell explain) */
+	PROVIDER_REFRESH,  /* even if the cache is fresh (cell env --refresh) */
+};
+
+/* The project's environment from its provider. */
 static int provider_env(const struct cell_project *p, const struct cell_config *c,
-			const struct cell_host *host, bool cache_only,
+			const struct cell_host *host, enum provider_use use,
 			struct cell_provider_env *ret, char **ret_notice, struct cell_diag *d)
 {
 	struct cell_config_env env = cell_config_env_from_process();
@@ -50,7 +57,8 @@ static int provider_env(const struct cell_project *p, const struct cell_config *
 		.bwrap = host->bwrap,
 		.provider = c->env.provider,
 		.required = c->env.required,
-		.cache_only = cache_only,
+		.cache_only = use == PROVIDER_CACHE,
+		.refresh = use == PROVIDER_REFRESH,
 	};
 
 	if (asprintf(&state_dir, "%s/projects/%s", host->state_home, p->id) < 0)
@@ -92,24 +100,10 @@ int cell_instance_environment(const struct cell_project *p, const struct cell_co
 			      struct cell_provider_env *ret_env, char **ret_notice,
 			      struct cell_diag *diag)
 {
-	struct cell_config_env env = cell_config_env_from_process();
-	_cleanup_free_ char *state_dir = NULL;
-	struct cell_provider_request req = {
-		.root = p->root,
-		.home = env.home,
-		.environ = environ,
-		.bwrap = host->bwrap,
-		.provider = c->env.provider,
-		.required = c->env.required,
-		.refresh = refresh,
-	};
 	struct cell_instance_args a = {.cwd = p->root, .command = (char *[]){(char *)"true", NULL}};
-	int r;
+	int r = provider_env(p, c, host, refresh ? PROVIDER_REFRESH : PROVIDER_IF_STALE, ret_env,
+			     ret_notice, diag);
 
-	if (asprintf(&state_dir, "%s/projects/%s", host->state_home, p->id) < 0)
-		return -ENOMEM;
-	req.state_dir = state_dir;
-	r = cell_provider_env(&req, ret_env, ret_notice, diag);
 	if (r >= 0)
 		r = plan(p, c, host, "ID", 0, &a, ret_env, *ret_notice, ret, diag);
 	return r;
@@ -121,7 +115,7 @@ int cell_instance_preview(const struct cell_project *p, const struct cell_config
 {
 	struct cell_provider_env penv = {.provider = CELL_PROVIDER_NONE};
 	_cleanup_free_ char *notice = NULL;
-	int r = provider_env(p, c, host, true, &penv, &notice, diag);
+	int r = provider_env(p, c, host, PROVIDER_CACHE, &penv, &notice, diag);
 
 	if (r >= 0)
 		r = plan(p, c, host, "ID", 0, a, &penv, notice, ret, diag);
@@ -166,8 +160,8 @@ int cell_instance_open(const struct cell_project *p, const struct cell_config *c
 		return cell_diag_set(diag, r, NULL, NULL, "cannot name the cell: %s", strerror(-r));
 	inst->cell.id = inst->id;
 	/* the project's environment first: a provider that must not fail stops the cell here */
-	r = provider_env(p, c, &inst->host, false, &inst->provider_env, &inst->provider_notice,
-			 diag);
+	r = provider_env(p, c, &inst->host, PROVIDER_IF_STALE, &inst->provider_env,
+			 &inst->provider_notice, diag);
 	if (r < 0)
 		return r;
 	inst->net = network_for(cell_plan_net_mode(c, &inst->host, a->login));

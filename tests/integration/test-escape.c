@@ -1386,10 +1386,20 @@ Test(escape, a_dotenv_file_the_cell_wrote_cannot_preload_or_bring_in_outside_sec
 	th_result_done(&r);
 }
 
+/* direnv's own allow of the project's .envrc, as the user (cell never runs it). */
+static void direnv_allow(void)
+{
+	char *argv[] = {(char *)"/usr/bin/direnv", (char *)"allow", (char *)".", NULL};
+	struct th_result r;
+
+	th_run_as(t.uid, t.gid, t.proj, argv, t.env, &r);
+	cr_assert(eq(int, r.status, 0), "direnv allow: %s", r.err);
+	th_result_done(&r);
+}
+
 /* A project whose .envrc direnv has allowed: its variables and PATH_add are in the cell. */
 Test(escape, direnvs_environment_when_direnv_allowed_it)
 {
-	char *allow_argv[] = {(char *)"/usr/bin/direnv", (char *)"allow", (char *)".", NULL};
 	char want[1024];
 	struct th_result r;
 
@@ -1419,9 +1429,7 @@ Test(escape, direnvs_environment_when_direnv_allowed_it)
 	cr_assert(not(eq(ptr, strstr(r.err, "is blocked"), NULL)), "%s", r.err);
 	th_result_done(&r);
 	/* allowed (by direnv itself, never by cell): applied */
-	th_run_as(t.uid, t.gid, t.proj, allow_argv, t.env, &r);
-	cr_assert(eq(int, r.status, 0), "direnv allow: %s", r.err);
-	th_result_done(&r);
+	direnv_allow();
 	snprintf(want, sizeof(want), "yes 1 unset\n%s/tools/hello\nhello\n", t.proj);
 	expect(in_cell("echo $FROM_DIRENV $VIA_DOTENV ${TZ-unset}; command -v hello; hello"), 0,
 	       want);
@@ -1439,9 +1447,6 @@ Test(escape, direnvs_environment_when_direnv_allowed_it)
  * .envrc.local it sources is seen at the next entry, with no cell env --refresh. */
 Test(escape, a_file_the_envrc_sources_refreshes_the_environment)
 {
-	char *allow_argv[] = {(char *)"/usr/bin/direnv", (char *)"allow", (char *)".", NULL};
-	struct th_result r;
-
 	if (access("/usr/bin/direnv", X_OK) != 0)
 		th_skip("direnv is not installed (apt-get install direnv)");
 	free(th_write(t.proj, ".envrc", "source_env_if_exists .envrc.local\n"));
@@ -1449,9 +1454,7 @@ Test(escape, a_file_the_envrc_sources_refreshes_the_environment)
 	th_chown_r(t.proj, t.uid, t.gid);
 	set_config("{\"name\": \"esc\", \"network\": {\"mode\": \"none\"},"
 		   " \"env\": {\"provider\": \"direnv\"}}");
-	th_run_as(t.uid, t.gid, t.proj, allow_argv, t.env, &r);
-	cr_assert(eq(int, r.status, 0), "direnv allow: %s", r.err);
-	th_result_done(&r);
+	direnv_allow();
 	expect(in_cell("echo $LOCAL"), 0, "one\n");
 	expect(in_cell("echo $LOCAL; echo 'export LOCAL=two' > .envrc.local"), 0, "one\n");
 	expect(in_cell("echo $LOCAL"), 0, "two\n");
@@ -1465,7 +1468,6 @@ Test(escape, a_file_the_envrc_sources_refreshes_the_environment)
  */
 Test(escape, what_a_provider_runs_for_the_cell_is_sandboxed)
 {
-	char *allow_argv[] = {(char *)"/usr/bin/direnv", (char *)"allow", (char *)".", NULL};
 	char *refresh[] = {(char *)CELL, (char *)"env", (char *)"--refresh", NULL};
 	char payload[2048], run[64], marker[128],
 		*allow_dir = th_join(t.home, ".local/share/direnv/allow");
@@ -1498,9 +1500,7 @@ Test(escape, what_a_provider_runs_for_the_cell_is_sandboxed)
 	th_chown_r(t.proj, t.uid, t.gid);
 	set_config("{\"name\": \"esc\", \"network\": {\"mode\": \"none\"},"
 		   " \"env\": {\"provider\": \"direnv\"}}");
-	th_run_as(t.uid, t.gid, t.proj, allow_argv, t.env, &r);
-	cr_assert(eq(int, r.status, 0), "direnv allow: %s", r.err);
-	th_result_done(&r);
+	direnv_allow();
 	expect(in_cell("echo $FROM_DIRENV"), 0, "yes\n");
 	allowed = th_count_entries(allow_dir);
 	snprintf(

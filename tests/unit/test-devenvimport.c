@@ -244,7 +244,7 @@ Test(devenvimport, keeps_only_cells_own_variables)
 						 "      dest: ${HOME}/.cache/pip\n"
 						 "    - path: /x/$HOME/$USER\n"
 						 "    - path: ~/.npm\n"
-						 "    - path: ../shared/./lib/\n");
+						 "    - path: ../common/./lib/\n");
 
 	cr_assert(not(eq(ptr,
 			 strstr(res.json, "{\"path\": \"${XDG_RUNTIME_DIR}/wheels\", \"dest\": "
@@ -255,7 +255,7 @@ Test(devenvimport, keeps_only_cells_own_variables)
 	cr_assert(not(eq(ptr, strstr(res.json, "{\"path\": \"/x/${HOME}/${USER}\""), NULL)), "%s",
 		  res.json);
 	cr_assert(not(eq(ptr, strstr(res.json, "{\"path\": \"~/.npm\""), NULL)));
-	cr_assert(not(eq(ptr, strstr(res.json, "{\"path\": \"./../shared/./lib/\""), NULL)), "%s",
+	cr_assert(not(eq(ptr, strstr(res.json, "{\"path\": \"./../common/./lib/\""), NULL)), "%s",
 		  res.json);
 	cr_assert(eq(ptr, strstr(res.json, "/home/u"), NULL), "%s", res.json);
 	cell_devenvimport_result_done(&res);
