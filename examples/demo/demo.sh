@@ -73,6 +73,15 @@ run cell run "${as_user[@]}" -- sh -c 'ps -e -o pid,comm; echo "hostname: $(host
 run cell run "${as_user[@]}" -- sh -c 'env | grep -c AWS_SECRET_ACCESS_KEY'
 run cell run "${as_user[@]}" -- sh -c 'exit 3'
 
+step "The project's own environment: its dotenv file, scripts and enter hooks"
+printf 'GREETING="from the project'"'"'s .env"\nLD_PRELOAD=/tmp/evil.so\n' > .env
+run cell env
+run cell run "${as_user[@]}" -- sh -c 'echo "GREETING=$GREETING ENTERED=$ENTERED"'
+printf 'GREETING="from the project'"'"'s .env"\n' > .env
+run cell run "${as_user[@]}" -- hello
+run cell run "${as_user[@]}" -- sh -c 'echo "ENTERED=$ENTERED"'
+run cell env
+
 step "Revoke trust"
 run cell deny
 run cell run "${as_user[@]}" -- true

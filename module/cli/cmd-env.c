@@ -17,6 +17,7 @@
 #include "host.h"
 #include "instance.h"
 #include "path.h"
+#include "shimproto.h"
 
 /* The last of kv's values for name, or NULL. */
 static const char *kv_get(const struct cell_kv *kv, size_t n, const char *name)
@@ -37,6 +38,13 @@ static char *origin(const char *name, const struct cell_config *c, const struct 
 
 	if (startswith(name, "CELL_") || streq(name, "LD_PRELOAD"))
 		return strdup("cell");
+	for (size_t i = 0; i < CELL_PROXY_VARS; i++)
+		if (streq(name, cell_proxy_vars[i]))
+			return strdup(
+				streq(name, "NO_PROXY") || streq(name, "no_proxy")
+					? "cell"
+					: "cell: its proxy, whose port is chosen when the cell "
+					  "opens");
 	if (streq(name, "PATH"))
 		return strdup(penv->path || c->n_scripts ? "outside, after the scripts' and the "
 							   "provider's directories"

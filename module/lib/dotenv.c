@@ -172,6 +172,19 @@ int cell_dotenv_parse(const char *file, const char *text, size_t len, struct cel
 					 text));
 			return -EINVAL;
 		}
+		/* (what no dotenv file may set: said at its line, before anything is applied) */
+		{
+			_cleanup_free_ char *name = strndup(key, key_len);
+			const char *no = name ? cell_dotenv_refused(name) : NULL;
+
+			if (no) {
+				cell_dotenv_free(kv, n);
+				cell_diag_set(diag, -EPERM, file, NULL,
+					      "%s may not be set by a dotenv file: %s", name, no);
+				cell_diag_locate(diag, text, len, (size_t)(key - text));
+				return -EPERM;
+			}
+		}
 		why = value_of(p + 1, eol, &b, &r, &at);
 		if (!why && r >= 0)
 			r = add(&kv, &n, key, key_len, &b);

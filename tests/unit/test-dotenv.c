@@ -144,3 +144,21 @@ Test(dotenv, too_many_variables_are_refused)
 	cell_dotenv_free(kv, n);
 	free(text);
 }
+
+/* What no dotenv file may set is refused at its line, before anything is applied. */
+Test(dotenv, a_refused_name_is_named_at_its_line)
+{
+	const char text[] = "A=1\n  export LD_PRELOAD=/tmp/evil.so\n";
+	struct cell_kv *kv = NULL;
+	struct cell_diag d = {0};
+	size_t n = 0;
+
+	cr_assert(eq(int, cell_dotenv_parse(".env", text, sizeof(text) - 1, &kv, &n, &d), -EPERM));
+	cr_assert(eq(u32, d.line, 2));
+	cr_assert(eq(u32, d.column, 10));
+	cr_assert(
+		not(eq(ptr, strstr(d.message, "LD_PRELOAD may not be set by a dotenv file"), NULL)),
+		"%s", d.message);
+	cr_assert(eq(ptr, kv, NULL));
+	cell_diag_clear(&d);
+}
