@@ -163,8 +163,9 @@ $(CELL): $(CLI_OBJ) $(LIBCELL)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-# PID 1 of every cell: libc only, so it runs from any cell's /usr.
-$(CELL_INIT): $(BUILD)/module/cli/cell-init.o
+# PID 1 of every cell: libc only (and libcell's join.c, itself libc only), so it runs from any
+# cell's /usr.
+$(CELL_INIT): $(BUILD)/module/cli/cell-init.o $(BUILD)/module/lib/join.o
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^
 

@@ -26,12 +26,18 @@
  *   cell-session reap --all --status-fd FD   (root only)
  *       closes every user's cells whose keeper is gone (their records kept for their owners'
  *       reap) and writes a line {"uid":U,"id":ID} for each to FD.
+ *   cell-session join --id ID -- PROGRAM [ARGS...]
+ *       moves itself into the caller's open cell ID (one a session keeps), drops privilege for
+ *       good (no_new_privs) and runs PROGRAM as the caller (cell-init --join: a new member of
+ *       a project session, which enters the cell's namespaces itself). Exit 4: no such open
+ *       cell.
  *   cell-session list --status-fd FD
  *       writes a line of JSON for each of the caller's cells to FD: its id and its counters
  *       so far.
  *
- * A caller that is in a cell itself (a login's cell: pam_cell.so) gets list only; open and
- * reap are refused (exit 1), so a cell cannot open a sibling with a policy of its choosing.
+ * A caller that is in a cell itself (a login's cell: pam_cell.so) gets list only; open, join
+ * and reap are refused (exit 1), so a cell cannot open a sibling with a policy of its choosing,
+ * or move into one.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -224,6 +230,14 @@ static int parse(int argc, char *argv[], const char *verb, struct request *q)
 		say("--proxy-fd and --status-fd are one descriptor");
 		return -EINVAL;
 	}
+	if (streq(verb, "join")) {
+		if (!q->id || q->status_fd >= 0 || optind >= argc || argv[optind][0] != '/') {
+			say("join needs --id and, after it, a program by its absolute path");
+			return -EINVAL;
+		}
+		q->argv = argv + optind;
+		return 0;
+	}
 	if (q->status_fd < 0 || (!q->id && !q->all && !streq(verb, "list")) || (q->all && q->id)) {
 		say("%s needs --status-fd%s", verb,
 		    streq(verb, "list") ? "" : " and --id (reap: or --all, not both)");
@@ -391,6 +405,38 @@ static int run_open(const struct caller *c, const char *slice, const struct requ
 	return cell_exit_code(status);
 }
 
+/*
+ * join: the caller's program becomes a member of its open cell ID (a project session's: docs/
+ * design.md §3). Into the cell's cgroup, privilege dropped for good, no_new_privs; the rest (the
+ * cell's namespaces, its seccomp filter) is the program's, as the caller.
+ */
+static int run_join(const struct caller *c, const char *slice, const struct request *q)
+{
+	char *const no_env[] = {NULL};
+	int r = cell_session_join(slice, c->uid, q->id);
+
+	if (r == -ENOENT || r == -ESTALE) {
+		say("join: you have no open cell '%s'%s", q->id,
+		    r == -ESTALE ? " (it is closing)" : "");
+		return EXIT_NO_CELL;
+	}
+	if (r < 0) {
+		say("join: cannot move into cell '%s': %s", q->id, strerror(-r));
+		return EXIT_FAIL;
+	}
+	if (drop_privilege(c) < 0) {
+		say("cannot become uid %u for good", (unsigned)c->uid);
+		return EXIT_EXEC;
+	}
+	/* the signals the cell's own get (we ignored them until now) */
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			signal(sig, SIG_DFL);
+	execve(q->argv[0], q->argv, no_env);
+	say("cannot run '%s': %s", q->argv[0], strerror(errno));
+	return EXIT_EXEC;
+}
+
 static void say_reaped(uid_t uid, const char *id, void *data)
 {
 	char line[128];
@@ -485,8 +531,9 @@ int main(int argc, char *argv[])
 		return EXIT_FAIL;
 	}
 	verb = argc > 1 ? argv[1] : "";
-	if (!streq(verb, "open") && !streq(verb, "reap") && !streq(verb, "list")) {
-		say("usage: cell-session open|reap|list ... (see cell-session.c)");
+	if (!streq(verb, "open") && !streq(verb, "reap") && !streq(verb, "list") &&
+	    !streq(verb, "join")) {
+		say("usage: cell-session open|join|reap|list ... (see cell-session.c)");
 		return EXIT_USAGE;
 	}
 	if (parse(argc, argv, verb, &q) < 0)
@@ -514,6 +561,8 @@ int main(int argc, char *argv[])
 		return run_open(&c, slice, &q);
 	if (streq(verb, "reap"))
 		return run_reap(&c, slice, &q);
+	if (streq(verb, "join"))
+		return run_join(&c, slice, &q);
 	return cell_session_list(slice, c.uid, list_one,
 				 &(struct listing){slice, c.uid, q.status_fd}) < 0
 		       ? EXIT_FAIL

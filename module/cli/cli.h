@@ -62,6 +62,7 @@ struct cli_cell_options {
 	const char *user;     /* --user NAME */
 	bool allow_root;      /* --allow-root */
 	const char *leave_to; /* enter --leave-to FILE (the shell hook's) */
+	bool new_cell;	      /* --new: a cell of its own, not the project's session */
 };
 
 /*
@@ -85,6 +86,15 @@ int cli_become_user(const struct cli_cell_options *o);
  */
 int cli_cell_open(const struct cli_cell_options *o, struct cell_project **ret_project,
 		  struct cell_config **ret_config, char **ret_cwd);
+/*
+ * Runs a (cell run, cell enter) as a member of p's session (member.h), opening it if none is
+ * open; returns the exit code, or -1 when the session runs another config (said on stderr):
+ * then the command gets a cell of its own. leave_to: the hook's file, marked once the session
+ * is joined.
+ */
+int cli_session_run(const struct cell_project *p, const struct cell_config *c,
+		    const struct cell_instance_args *a, int (*joined)(const char *leave_to),
+		    const char *leave_to);
 /* The plan a cell of p would have for command (cell explain, doctor --escape); prints problems
  * and returns an exit code, or -1. */
 int cli_plan_preview(const struct cell_project *p, const struct cell_config *c,

@@ -83,6 +83,11 @@ int cmd_enter(int argc, char *argv[])
 					.interactive = true,
 					.leave_path = o.leave_to,
 					.oldpwd = getenv("OLDPWD")};
+	/* the project's session (one cell its commands share), unless --new */
+	r = o.new_cell ? -1
+		       : cli_session_run(p, c, &a, o.leave_to ? leave_file_mark : NULL, o.leave_to);
+	if (r >= 0)
+		return r;
 	r = cli_instance_open(p, c, &a, &inst);
 	if (r >= 0)
 		return r;

@@ -5,10 +5,12 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "keeper.h"
 #include "running.h"
 #include "commands.h"
 #include "macro.h"
 #include "process.h"
+#include "xdg.h"
 
 /* gc --all, root's: every user's cells whose keeper is gone, closed by cell-session. */
 static int gc_all(const char *cmd)
@@ -60,10 +62,17 @@ static void say_closed(const struct cell_running *c, void *data)
 int cmd_gc(int argc, char *argv[])
 {
 	bool all = argc == 2 && streq(argv[1], "--all");
+	_cleanup_free_ char *state_home = NULL;
+	unsigned sessions;
 
 	if (argc > 1 && !all)
 		return cli_bad_usage(argv[0], "unexpected argument '%s'", argv[1]);
 	if (cell_network_bpf_reap(say_closed, NULL) == 0)
 		printf("no cell to close\n");
+	/* project sessions cut short: their socket, runtime and leave directories */
+	sessions = cell_xdg_dir(CELL_XDG_STATE, &state_home) >= 0 ? cell_keeper_gc(state_home) : 0;
+	if (sessions > 0)
+		printf("removed what %u session%s cut short left\n", sessions,
+		       sessions == 1 ? "" : "s");
 	return all ? gc_all(argv[0]) : CELL_EXIT_OK;
 }

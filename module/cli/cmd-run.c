@@ -11,6 +11,7 @@ int cmd_run(int argc, char *argv[])
 	_cleanup_config_ struct cell_config *c = NULL;
 	_cleanup_free_ char *cwd = NULL;
 	struct cli_cell_options o = {0};
+	struct cell_instance_args a;
 	int r;
 
 	r = cli_parse_cell_options(argc, argv, true, &o);
@@ -21,6 +22,10 @@ int cmd_run(int argc, char *argv[])
 	r = cli_cell_open(&o, &p, &c, &cwd);
 	if (r >= 0)
 		return r;
-	return cli_cell_run(p, c,
-			    &(struct cell_instance_args){.cwd = cwd, .command = argv + optind});
+	a = (struct cell_instance_args){.cwd = cwd, .command = argv + optind};
+	/* the project's session (one cell its commands share), unless --new */
+	r = o.new_cell ? -1 : cli_session_run(p, c, &a, NULL, NULL);
+	if (r >= 0)
+		return r;
+	return cli_cell_run(p, c, &a);
 }

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <cJSON.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +10,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "keeper.h"
+#include "xdg.h"
 #include "commands.h"
 #include "running.h"
 #include "stats.h"
@@ -85,6 +89,96 @@ static int show(const struct cell_running *c, void *data)
 	return 0;
 }
 
+static const char *when(int64_t t, char *buf, size_t size)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (!localtime_r(&tt, &tm) || !strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm))
+		snprintf(buf, size, "?");
+	return buf;
+}
+
+static void show_session_json(const struct cell_keeper_info *k)
+{
+	_cleanup_free_ char *line = NULL;
+	cJSON *o = cJSON_CreateObject(), *members = o ? cJSON_AddArrayToObject(o, "members") : NULL;
+
+	if (!members || !cJSON_AddStringToObject(o, "session", k->id) ||
+	    !cJSON_AddStringToObject(o, "project", k->project) ||
+	    !cJSON_AddStringToObject(o, "mode", cell_net_mode_to_string(k->mode)) ||
+	    !cJSON_AddNumberToObject(o, "start", (double)k->start) ||
+	    !cJSON_AddNumberToObject(o, "keeper", k->keeper))
+		goto out;
+	for (size_t i = 0; i < k->n_members; i++) {
+		cJSON *m = cJSON_CreateObject();
+
+		if (!m || !cJSON_AddItemToArray(members, m)) {
+			cJSON_Delete(m);
+			goto out;
+		}
+		cJSON_AddNumberToObject(m, "pid", k->members[i].pid);
+		cJSON_AddStringToObject(m, "tty", k->members[i].tty);
+		cJSON_AddStringToObject(m, "command", k->members[i].what);
+		cJSON_AddNumberToObject(m, "since", (double)k->members[i].since);
+	}
+	line = cJSON_PrintUnformatted(o);
+	if (line)
+		printf("%s\n", line);
+out:
+	cJSON_Delete(o);
+}
+
+/* The user's open project sessions (keeper.h), each with its members. */
+static unsigned show_sessions(bool json)
+{
+	_cleanup_free_ char *state_home = NULL;
+	_cleanup_close_ int dir_fd = -1;
+	unsigned n = 0;
+	DIR *d;
+
+	int list_fd;
+
+	if (cell_xdg_dir(CELL_XDG_STATE, &state_home) < 0 ||
+	    cell_keeper_dir(state_home, &dir_fd) < 0)
+		return 0;
+	list_fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	d = list_fd >= 0 ? fdopendir(list_fd) : NULL;
+	if (!d) {
+		if (list_fd >= 0)
+			close(list_fd);
+		return 0;
+	}
+	for (struct dirent *e; (e = readdir(d));) {
+		struct cell_keeper_info k;
+		char project[256], buf[32];
+		_cleanup_close_ int fd = -1;
+		size_t len = strlen(e->d_name);
+
+		if (len < 6 || len - 5 >= sizeof(project) || !endswith(e->d_name, ".sock"))
+			continue;
+		snprintf(project, sizeof(project), "%.*s", (int)(len - 5), e->d_name);
+		if (cell_keeper_connect(dir_fd, project, &fd) < 0 || cell_keeper_status(fd, &k) < 0)
+			continue;
+		if (n++ == 0 && !json)
+			printf("\n%-22s %-16s %-19s %-6s %7s\n", "session", "project", "since",
+			       "mode", "members");
+		if (json) {
+			show_session_json(&k);
+			continue;
+		}
+		printf("%-22s %-16.16s %-19s %-6s %7zu\n", k.id, k.project,
+		       when(k.start, buf, sizeof(buf)), cell_net_mode_to_string(k.mode),
+		       k.n_members);
+		for (size_t i = 0; i < k.n_members; i++)
+			printf("  member %7d  %-10s %-20s since %s\n", (int)k.members[i].pid,
+			       k.members[i].tty, k.members[i].what,
+			       when(k.members[i].since, buf, sizeof(buf)));
+	}
+	closedir(d);
+	return n;
+}
+
 int cmd_status(int argc, char *argv[])
 {
 	static const struct option options[] = {
@@ -117,5 +211,7 @@ int cmd_status(int argc, char *argv[])
 		return CELL_EXIT_FAILURE;
 	if (l.n == 0 && !l.json)
 		printf("(no open cells)\n");
+	if (show_sessions(l.json) == 0 && !l.json)
+		printf("(no open sessions)\n");
 	return CELL_EXIT_OK;
 }

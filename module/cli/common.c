@@ -13,6 +13,7 @@
 #include "bwrap.h"
 #include "launch.h"
 #include "log.h"
+#include "member.h"
 #include "quote.h"
 #include "strv.h"
 #include "trust.h"
@@ -98,6 +99,7 @@ int cli_parse_cell_options(int argc, char *argv[], bool with_dir, struct cli_cel
 		{"user", required_argument, NULL, 'u'},
 		{"allow-root", no_argument, NULL, 'R'},
 		{"leave-to", required_argument, NULL, 'L'},
+		{"new", no_argument, NULL, 'N'},
 		{0},
 	};
 	const char *allow_root = getenv("CELL_ALLOW_ROOT");
@@ -128,6 +130,9 @@ int cli_parse_cell_options(int argc, char *argv[], bool with_dir, struct cli_cel
 				return cli_bad_option(argv, '?');
 			o->leave_to = optarg;
 			break;
+		case 'N':
+			o->new_cell = true;
+			break;
 		default:
 			return cli_bad_option(argv, c);
 		}
@@ -135,76 +140,14 @@ int cli_parse_cell_options(int argc, char *argv[], bool with_dir, struct cli_cel
 	return -1;
 }
 
-/*
- * The length of the UTF-8 character at p and whether it may be shown: not a C0 or C1 control
- * (ESC, the 8-bit CSI), not DEL, not a bidi control that would make the line read otherwise;
- * a byte that starts no valid character is one character that may not.
- */
-static size_t utf8_char(const unsigned char *p, bool *ret_ok)
-{
-	size_t n = p[0] < 0x80		   ? 1
-		   : (p[0] & 0xE0) == 0xC0 ? 2
-		   : (p[0] & 0xF0) == 0xE0 ? 3
-		   : (p[0] & 0xF8) == 0xF0 ? 4
-					   : 0;
-	uint32_t c = n == 1 ? p[0] : n == 2 ? p[0] & 0x1F : n == 3 ? p[0] & 0x0F : p[0] & 0x07;
-
-	for (size_t i = 1; i < n; i++) {
-		if ((p[i] & 0xC0) != 0x80) {
-			n = 0;
-			break;
-		}
-		c = (c << 6) | (p[i] & 0x3F);
-	}
-	if (n == 0) {
-		*ret_ok = false;
-		return 1;
-	}
-	*ret_ok = !((c < 0x20 && c != '\t') || (c >= 0x7f && c <= 0x9f) ||
-		    (c >= 0x200e && c <= 0x200f) || (c >= 0x202a && c <= 0x202e) ||
-		    (c >= 0x2066 && c <= 0x2069));
-	return n;
-}
-
 void cli_put_safe(FILE *f, const char *s)
 {
-	for (const unsigned char *p = (const unsigned char *)s; *p;) {
-		bool ok;
-		size_t n = utf8_char(p, &ok);
-
-		if (ok)
-			fwrite(p, 1, n, f);
-		else
-			fputc('?', f);
-		p += n;
-	}
+	cell_diag_put_safe(f, s);
 }
 
 void cli_print_diag(const struct cell_diag *d)
 {
-	_cleanup_free_ char *s = cell_diag_format(d);
-	unsigned col = 1;
-
-	/* a message may quote the file (a key, a value: devenv.yaml's double quotes decode
-	 * escapes), so it is shown as the excerpt is */
-	fputs("cell: ", stderr);
-	cli_put_safe(stderr, s ? s : "out of memory");
-	fputc('\n', stderr);
-	if (!d->excerpt || d->line == 0)
-		return;
-	fprintf(stderr, "%5u | ", d->line);
-	/* the excerpt is the file's own bytes (a file a cell may write): nothing in it may drive
-	 * the terminal or reorder the line */
-	cli_put_safe(stderr, d->excerpt);
-	fputs("\n      | ", stderr);
-	/* the caret line copies tabs so it lines up with the excerpt in any terminal */
-	for (const char *p = d->excerpt; *p && col < d->column; p++) {
-		if (((unsigned char)*p & 0xC0) == 0x80)
-			continue;
-		fputc(*p == '\t' ? '\t' : ' ', stderr);
-		col++;
-	}
-	fputs("^\n", stderr);
+	cell_diag_print(stderr, d);
 }
 
 int cli_find_project(const char *dir, struct cell_project **ret)
@@ -426,32 +369,84 @@ int cli_instance_open(const struct cell_project *p, const struct cell_config *c,
 	return -1;
 }
 
+/* Ctrl-C ended the command: end ourselves by the same signal, so that a shell running cell in a
+ * loop stops too (it only does when its child died of SIGINT). */
+static int exit_like(int status, int terminal_sig)
+{
+	if (terminal_sig && status == 128 + terminal_sig) {
+		signal(terminal_sig, SIG_DFL);
+		raise(terminal_sig);
+	}
+	return status;
+}
+
+static void print_notices(char **notices)
+{
+	/* (a provider's notice quotes what it said of files a cell may have written) */
+	for (size_t i = 0; notices && notices[i]; i++) {
+		fputs("cell: ", stderr);
+		cli_put_safe(stderr, notices[i]);
+		fputc('\n', stderr);
+	}
+}
+
 int cli_instance_run(struct cell_instance *inst)
 {
 	_cleanup_diag_ struct cell_diag d = {0};
 	int status = 0, terminal_sig = 0, r;
 
-	/* (a provider's notice quotes what it said of files a cell may have written) */
-	for (size_t i = 0; inst->plan->notices && inst->plan->notices[i]; i++) {
-		fputs("cell: ", stderr);
-		cli_put_safe(stderr, inst->plan->notices[i]);
-		fputc('\n', stderr);
-	}
+	print_notices(inst->plan->notices);
 	r = cell_instance_run(inst, &status, &terminal_sig, &d);
 	cell_instance_close(inst);
 	if (r < 0) {
 		cli_print_diag(&d);
 		return r == -ECHILD ? CELL_EXIT_CELL : CELL_EXIT_FAILURE;
 	}
-	/*
-	 * Ctrl-C ended the command: end ourselves by the same signal, so that a shell running
-	 * cell in a loop stops too (it only does when its child died of SIGINT).
-	 */
-	if (terminal_sig && status == 128 + terminal_sig) {
-		signal(terminal_sig, SIG_DFL);
-		raise(terminal_sig);
+	return exit_like(status, terminal_sig);
+}
+
+int cli_session_run(const struct cell_project *p, const struct cell_config *c,
+		    const struct cell_instance_args *a, int (*joined)(const char *leave_to),
+		    const char *leave_to)
+{
+	_cleanup_diag_ struct cell_diag d = {0};
+	struct cell_member *m = NULL;
+	int status = 0, terminal_sig = 0, r;
+
+	r = cell_member_open(p, c, a, &m, &d);
+	if (r == -EXDEV) {
+		fprintf(stderr,
+			"cell: %s's open session runs its config as it was (%.12s); this command "
+			"gets a cell of its own for the config as it is now (leave the session's "
+			"other commands to have it everywhere)\n",
+			c->name, m->other_hash);
+		cell_member_free(m);
+		return -1;
 	}
-	return status;
+	if (r < 0) {
+		bool config = m && m->plan_failed;
+
+		if (d.message)
+			cli_print_diag(&d);
+		cell_member_free(m);
+		/* (the keeper said why it could not open the cell) */
+		return config || (r == -EINVAL && !d.message) ? CELL_EXIT_CONFIG
+		       : r == -ECHILD			      ? CELL_EXIT_CELL
+							      : CELL_EXIT_FAILURE;
+	}
+	print_notices(m->notices);
+	r = joined ? joined(leave_to) : 0;
+	if (r < 0) {
+		cell_member_free(m);
+		return CELL_EXIT_FAILURE;
+	}
+	r = cell_member_run(m, &status, &terminal_sig, &d);
+	cell_member_free(m);
+	if (r < 0) {
+		cli_print_diag(&d);
+		return CELL_EXIT_FAILURE;
+	}
+	return exit_like(status, terminal_sig);
 }
 
 int cli_cell_run(const struct cell_project *p, const struct cell_config *c,

@@ -11,9 +11,9 @@
 #include "suggest.h"
 
 static const struct cli_command commands[] = {
-	{"run", cmd_run, "[-C DIR] [--user NAME] [--allow-root] [--] COMMAND [ARGS...]",
+	{"run", cmd_run, "[-C DIR] [--new] [--user NAME] [--allow-root] [--] COMMAND [ARGS...]",
 	 "Run COMMAND in the cell of the project around the current directory", NULL},
-	{"enter", cmd_enter, "[--user NAME] [--allow-root] [--leave-to FILE] [DIR]",
+	{"enter", cmd_enter, "[--new] [--user NAME] [--allow-root] [--leave-to FILE] [DIR]",
 	 "Start your shell in the project's cell; exit it to leave", NULL},
 	{"hook", cmd_hook, "bash|zsh|fish | --status",
 	 "Print the shell code that enters a project's cell on cd (eval it in your shell's rc)",

@@ -210,9 +210,14 @@ int cell_bwrap_argv(const char *bwrap, const struct cell_plan *p, char ***ret)
 		snprintf(num, sizeof(num), "%u", overlay_n++);
 		r = push3(&argv, op->upper_dir ? "--overlay" : "--tmp-overlay", num, op->dest);
 	}
-	if (r >= 0)
+	/* a session's cell-init holds the cell for its members, who join it (join.h), while its
+	 * keeper's pipe (after the files: launch.c) is open */
+	snprintf(num, sizeof(num), "%zu", CELL_BWRAP_FD_FILES + p->n_files);
+	if (r >= 0 && p->session)
+		r = push3(&argv, "--keeper-fd", num, "--session");
+	if (r >= 0 && !p->session)
 		r = push(&argv, "--");
-	for (size_t i = 0; r >= 0 && p->argv[i]; i++)
+	for (size_t i = 0; r >= 0 && !p->session && p->argv[i]; i++)
 		r = push(&argv, p->argv[i]);
 	if (r < 0)
 		return r;

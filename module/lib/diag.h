@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stdio.h>
+
 #include "macro.h"
 
 /*
@@ -30,3 +32,9 @@ static inline void cell_diag_clearp(struct cell_diag *d)
 	cell_diag_clear(d);
 }
 #define _cleanup_diag_ _cleanup_(cell_diag_clearp)
+
+/* Writes s to f with what may not be shown (controls, ESC, bidi controls, bytes that start no
+ * UTF-8 character) as '?': the text of a file a cell may have written drives no terminal. */
+void cell_diag_put_safe(FILE *f, const char *s);
+/* "cell: MESSAGE" on f, and the excerpt with a caret under the column, each made safe. */
+void cell_diag_print(FILE *f, const struct cell_diag *d);

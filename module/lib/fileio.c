@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -186,4 +187,43 @@ bool cell_root_owned_dirs(const char *dir, char *bad, size_t size)
 			return true;
 		cell_path_dirname(path);
 	}
+}
+
+static int remove_tree_depth(int at, const char *name, unsigned depth)
+{
+	_cleanup_close_ int fd = -1;
+	DIR *d;
+	int r = 0;
+
+	if (unlinkat(at, name, 0) == 0 || errno == ENOENT)
+		return 0;
+	if (errno != EISDIR && errno != EPERM)
+		return negative_errno();
+	if (depth > 64)
+		return -ELOOP;
+	fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : negative_errno();
+	d = fdopendir(fd);
+	if (!d)
+		return negative_errno();
+	fd = -1; /* the stream's now */
+	for (struct dirent *e; (e = readdir(d));) {
+		int q;
+
+		if (streq(e->d_name, ".") || streq(e->d_name, ".."))
+			continue;
+		q = remove_tree_depth(dirfd(d), e->d_name, depth + 1);
+		if (q < 0 && r == 0)
+			r = q;
+	}
+	closedir(d);
+	if (unlinkat(at, name, AT_REMOVEDIR) < 0 && errno != ENOENT && r == 0)
+		r = negative_errno();
+	return r;
+}
+
+int cell_remove_tree_at(int dirfd, const char *name)
+{
+	return remove_tree_depth(dirfd, name, 0);
 }

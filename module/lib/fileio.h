@@ -33,3 +33,8 @@ int cell_mkdir_parent(const char *path, mode_t mode);
  * could put another file in place of one root trusts there. The first that is not, in bad.
  */
 bool cell_root_owned_dirs(const char *dir, char *bad, size_t size);
+/*
+ * rm -r of name in dirfd, following no link (a directory a cell could write holds what the cell
+ * put there: links are removed, never followed). Missing is fine.
+ */
+int cell_remove_tree_at(int dirfd, const char *name);

@@ -88,6 +88,7 @@ static int plan(const struct cell_project *p, const struct cell_config *c,
 		.leave_path = a->leave_path,
 		.oldpwd = a->oldpwd,
 		.login = a->login,
+		.session = a->session,
 		.provider_env = penv,
 		.provider_notice = notice,
 	};
@@ -119,6 +120,28 @@ int cell_instance_preview(const struct cell_project *p, const struct cell_config
 
 	if (r >= 0)
 		r = plan(p, c, host, "ID", 0, a, &penv, notice, ret, diag);
+	cell_provider_env_done(&penv);
+	return r;
+}
+
+int cell_instance_member_plan(const struct cell_project *p, const struct cell_config *c,
+			      const struct cell_instance_args *a, const char *id,
+			      uint16_t proxy_port, struct cell_host *ret_host,
+			      struct cell_plan **ret, bool *ret_plan_failed, struct cell_diag *diag)
+{
+	struct cell_provider_env penv = {.provider = CELL_PROVIDER_NONE};
+	_cleanup_free_ char *notice = NULL;
+	struct cell_instance_args member = *a;
+	int r = cell_host_probe(ret_host, diag);
+
+	member.session = true;
+	*ret_plan_failed = false;
+	if (r >= 0)
+		r = provider_env(p, c, ret_host, PROVIDER_IF_STALE, &penv, &notice, diag);
+	if (r >= 0) {
+		r = plan(p, c, ret_host, id, proxy_port, &member, &penv, notice, ret, diag);
+		*ret_plan_failed = r < 0 && r != -ENOMEM;
+	}
 	cell_provider_env_done(&penv);
 	return r;
 }
@@ -160,8 +183,8 @@ int cell_instance_open(const struct cell_project *p, const struct cell_config *c
 		return cell_diag_set(diag, r, NULL, NULL, "cannot name the cell: %s", strerror(-r));
 	inst->cell.id = inst->id;
 	/* the project's environment first: a provider that must not fail stops the cell here */
-	r = provider_env(p, c, &inst->host, PROVIDER_IF_STALE, &inst->provider_env,
-			 &inst->provider_notice, diag);
+	r = provider_env(p, c, &inst->host, a->provider_cached ? PROVIDER_CACHE : PROVIDER_IF_STALE,
+			 &inst->provider_env, &inst->provider_notice, diag);
 	if (r < 0)
 		return r;
 	inst->net = network_for(cell_plan_net_mode(c, &inst->host, a->login));
@@ -192,8 +215,8 @@ int cell_instance_run(struct cell_instance *c, int *ret_status, int *ret_termina
 	r = c->net->start ? c->net->start(&c->cell, &session, diag) : 0;
 	if (r < 0)
 		return r;
-	c->launch_r =
-		cell_launch(c->plan, c->host.bwrap, session, ret_status, ret_terminal_sig, diag);
+	c->launch_r = cell_launch(c->plan, c->host.bwrap, session, c->watch, ret_status,
+				  ret_terminal_sig, diag);
 	return c->launch_r;
 }
 

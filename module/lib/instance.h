@@ -8,6 +8,7 @@
 #include "config.h"
 #include "diag.h"
 #include "host.h"
+#include "launch.h"
 #include "network.h"
 #include "plan.h"
 #include "project.h"
@@ -36,6 +37,8 @@ struct cell_instance {
 	struct cell_plan *plan;		       /* complete once open returns */
 	bool plan_failed;		       /* open failed at the plan: the config's fault */
 	int launch_r; /* cell_launch()'s result (-ECANCELED: not started) */
+	/* a project session's keeper (keeper.c): what it watches while the cell runs */
+	const struct cell_launch_watch *watch;
 };
 
 /* What a cell is asked for: the plan input's parts that come from the caller. */
@@ -46,6 +49,8 @@ struct cell_instance_args {
 	const char *leave_path;
 	const char *oldpwd;
 	bool login;
+	bool session;	      /* a project session's cell, or a member's plan for one (keeper.h) */
+	bool provider_cached; /* the provider's cache only (its opener has just run it) */
 };
 
 /*
@@ -84,6 +89,19 @@ int cell_instance_join(struct cell_instance *c, pid_t pid, struct cell_diag *dia
 void cell_instance_release(struct cell_instance *c);
 int cell_instance_resume_login(const char *id, const struct passwd *pw, struct cell_instance **ret,
 			       struct cell_diag *diag);
+/*
+ * A member's plan for the open session id of p (its proxy at proxy_port): what the member's
+ * command gets in the cell it joins (environment, working directory, command, seccomp filter),
+ * with the project's environment from the provider's cache (or the provider run if it is
+ * stale); *ret_host what this machine offers (cell_host_done() it). *ret_plan_failed: it failed
+ * at the plan (the config's fault), not before.
+ */
+int cell_instance_member_plan(const struct cell_project *p, const struct cell_config *c,
+			      const struct cell_instance_args *a, const char *id,
+			      uint16_t proxy_port, struct cell_host *ret_host,
+			      struct cell_plan **ret, bool *ret_plan_failed,
+			      struct cell_diag *diag);
+
 /*
  * The plan a cell of p would have, for cell explain: no cell is opened, so it is named "ID" and
  * its proxy's port is 0.

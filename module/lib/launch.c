@@ -179,8 +179,9 @@ static int lazy_fd(const struct status_lines *st)
 }
 
 static int wait_cell(pid_t bwrap, int sigfd, int info_fd, int ready_fd, struct status_lines *st,
-		     struct waited *w)
+		     const struct cell_launch_watch *watch, struct waited *w)
 {
+	bool told = false;
 	char info[1024] = "";
 	size_t info_len = 0;
 	pid_t init = 0;
@@ -189,15 +190,14 @@ static int wait_cell(pid_t bwrap, int sigfd, int info_fd, int ready_fd, struct s
 	/* signals that come before the cell's init is up wait for it, then go there */
 	sigemptyset(&pending);
 	for (;;) {
-		struct pollfd pfd[5] = {{sigfd, POLLIN, 0},
-					{info_fd, POLLIN, 0},
-					{ready_fd, POLLIN, 0},
-					{st ? st->fd : -1, POLLIN, 0},
-					{lazy_fd(st), POLLIN, 0}};
+		struct pollfd pfd[6] = {
+			{sigfd, POLLIN, 0},	  {info_fd, POLLIN, 0},
+			{ready_fd, POLLIN, 0},	  {st ? st->fd : -1, POLLIN, 0},
+			{lazy_fd(st), POLLIN, 0}, {watch ? watch->fd : -1, POLLIN, 0}};
 		struct signalfd_siginfo si;
 		int status;
 
-		if (poll(pfd, 5, -1) < 0) {
+		if (poll(pfd, 6, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			return negative_errno();
@@ -227,6 +227,12 @@ static int wait_cell(pid_t bwrap, int sigfd, int info_fd, int ready_fd, struct s
 			w->started = read(ready_fd, &byte, 1) == 1;
 			ready_fd = -1;
 		}
+		if (w->started && init > 0 && watch && !told) {
+			told = true;
+			watch->up(init, watch->data);
+		}
+		if (pfd[5].fd >= 0 && pfd[5].revents)
+			watch->on_ready(watch->data);
 		if (w->started && init > 0) {
 			for (int sig = 1; sig < NSIG; sig++)
 				if (sigismember(&pending, sig) == 1)
@@ -255,20 +261,6 @@ static int wait_cell(pid_t bwrap, int sigfd, int info_fd, int ready_fd, struct s
 		else
 			sigaddset(&pending, (int)si.ssi_signo);
 	}
-}
-
-/* After an interactive shell in the cell took the terminal, give it back to our group. */
-static void reclaim_terminal(bool was_foreground)
-{
-	sigset_t ttou, old;
-
-	if (!was_foreground || tcgetpgrp(STDIN_FILENO) == getpgrp())
-		return;
-	sigemptyset(&ttou);
-	sigaddset(&ttou, SIGTTOU);
-	sigprocmask(SIG_BLOCK, &ttou, &old);
-	tcsetpgrp(STDIN_FILENO, getpgrp());
-	sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
 /* The descriptors bwrap gets, in order: the seccomp program, the info pipe, generated files. */
@@ -321,11 +313,12 @@ static int env_args(char **env)
  * cell-session's status pipe, whose reading end goes to *ret_status, and the proxy's socket.
  */
 static int open_fds(const struct cell_plan *p, const struct cell_launch_session *session,
-		    struct launch_fds *f, int *ret_info, int *ret_ready, int *ret_status)
+		    const struct cell_launch_watch *watch, struct launch_fds *f, int *ret_info,
+		    int *ret_ready, int *ret_status)
 {
 	int pipefd[2], r;
 
-	if (p->n_files + 6 > ELEMENTSOF(f->fd))
+	if (p->n_files + 7 > ELEMENTSOF(f->fd))
 		return -E2BIG;
 	r = cell_seccomp_compile(&p->seccomp, &f->fd[f->n]);
 	if (r < 0)
@@ -343,6 +336,15 @@ static int open_fds(const struct cell_plan *p, const struct cell_launch_session 
 		r = memfd_with("cell-file", p->files[i].content, strlen(p->files[i].content));
 		if (r < 0)
 			return r;
+		f->fd[f->n++] = r;
+	}
+	/* a session's cell-init gets its keeper's pipe next (bwrap.c names it --keeper-fd) */
+	if (p->session) {
+		if (!watch || watch->keeper_fd < 0)
+			return -EINVAL;
+		r = fcntl(watch->keeper_fd, F_DUPFD_CLOEXEC, 3);
+		if (r < 0)
+			return negative_errno();
 		f->fd[f->n++] = r;
 	}
 	r = env_args(p->env);
@@ -421,7 +423,8 @@ static int direct_argv(char **bwrap_argv, const struct launch_fds *f, char ***re
 
 /* With the forwarded signals and SIGCHLD taken through a signalfd: start bwrap, wait for it. */
 static int start_and_wait(char **argv, char **envp, struct launch_fds *f, int info_r, int ready_r,
-			  struct status_lines *st, struct waited *w)
+			  struct status_lines *st, const struct cell_launch_watch *watch,
+			  struct waited *w)
 {
 	struct cell_launch_session *session = st ? st->session : NULL;
 	_cleanup_close_ int sigfd = -1;
@@ -459,7 +462,7 @@ static int start_and_wait(char **argv, char **envp, struct launch_fds *f, int in
 				if (session->started)
 					session->started(pid, session->data);
 			}
-			r = wait_cell(pid, sigfd, info_r, ready_r, st, w);
+			r = wait_cell(pid, sigfd, info_r, ready_r, st, watch, w);
 		}
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
@@ -467,7 +470,8 @@ static int start_and_wait(char **argv, char **envp, struct launch_fds *f, int in
 }
 
 int cell_launch(const struct cell_plan *p, const char *bwrap, struct cell_launch_session *session,
-		int *ret_status, int *ret_terminal_sig, struct cell_diag *diag)
+		const struct cell_launch_watch *watch, int *ret_status, int *ret_terminal_sig,
+		struct cell_diag *diag)
 {
 	_cleanup_strv_free_ char **argv = NULL, **bwrap_argv = NULL;
 	_cleanup_(launch_fds_done) struct launch_fds fds = {
@@ -487,7 +491,7 @@ int cell_launch(const struct cell_plan *p, const char *bwrap, struct cell_launch
 	r = cell_bwrap_argv(bwrap, p, &bwrap_argv);
 	if (r < 0)
 		return cell_diag_set(diag, r, NULL, NULL, "out of memory");
-	r = open_fds(p, session, &fds, &info_r, &ready_r, &status_r);
+	r = open_fds(p, session, watch, &fds, &info_r, &ready_r, &status_r);
 	if (r < 0)
 		return cell_diag_set(diag, r, NULL, NULL, "cannot prepare the cell: %s",
 				     strerror(-r));
@@ -511,11 +515,11 @@ int cell_launch(const struct cell_plan *p, const char *bwrap, struct cell_launch
 	 * own: it runs on the host, where the dynamic loader would act on the cell's variables
 	 * (LD_DEBUG_OUTPUT, LD_LIBRARY_PATH from the project's files write or run anything the
 	 * user may; an LD_PRELOAD names a path only the cell has) */
-	r = start_and_wait(argv, no_env, &fds, info_r, ready_r, st, &w);
+	r = start_and_wait(argv, no_env, &fds, info_r, ready_r, st, watch, &w);
 	/* cell-session has exited: the rest of what it wrote is in the pipe */
 	while (r >= 0 && st && st->fd >= 0)
 		status_read(st);
-	reclaim_terminal(foreground);
+	cell_terminal_reclaim(foreground);
 	if (r < 0)
 		return cell_diag_set(diag, r, NULL, NULL, "cannot start the cell: %s",
 				     strerror(-r));

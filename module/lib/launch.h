@@ -28,6 +28,20 @@ struct cell_launch_session {
 };
 
 /*
+ * What a project session's keeper (keeper.c) needs of its cell while it runs: to be told when
+ * the cell's init is up (its pid on the host), its own descriptor polled with the cell's (its
+ * members' sockets), and a pipe whose end it holds handed to the session's cell-init, which ends
+ * the cell if the keeper is gone.
+ */
+struct cell_launch_watch {
+	void (*up)(pid_t init, void *data);
+	int fd; /* polled; on_ready called when readable */
+	void (*on_ready)(void *data);
+	int keeper_fd; /* the pipe's reading end, for a session's cell-init */
+	void *data;
+};
+
+/*
  * Runs a plan: creates the state and overlay directories it needs, compiles the seccomp
  * filter, starts bwrap with it and the plan's generated files on fixed descriptors, forwards
  * the signals this process is sent with kill() to the cell's init (which hands them to the
@@ -37,4 +51,5 @@ struct cell_launch_session {
  * bubblewrap failed to build it).
  */
 int cell_launch(const struct cell_plan *p, const char *bwrap, struct cell_launch_session *session,
-		int *ret_status, int *ret_terminal_sig, struct cell_diag *diag);
+		const struct cell_launch_watch *watch, int *ret_status, int *ret_terminal_sig,
+		struct cell_diag *diag);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dotenv.h"
 #include "mounts.h"
@@ -58,6 +59,7 @@ void cell_plan_free(struct cell_plan *plan)
 	free(plan->shim);
 	free(plan->enter_hooks);
 	free(plan->notices_path);
+	free(plan->leave_dir);
 	cell_strv_free(plan->notices);
 	cell_strv_free(plan->warnings);
 	cell_strv_free(plan->bwrap_args);
@@ -602,14 +604,63 @@ static int add_shell(struct cell_plan *plan, const char *shell)
 /* cell enter --leave-to: the shell hook's file, and where the outer shell was (cd -). */
 static int add_leave(struct cell_plan *plan, const struct cell_plan_input *in)
 {
-	int r = cell_mount_plan_add(&plan->mounts, CELL_OP_BIND, in->leave_path, CELL_LEAVE_PATH,
-				    "the shell hook");
+	int r = 0;
 
-	if (r >= 0)
+	/* (a session's member has its own file in the session's leave directory: member.c) */
+	if (!in->session)
+		r = cell_mount_plan_add(&plan->mounts, CELL_OP_BIND, in->leave_path,
+					CELL_LEAVE_PATH, "the shell hook");
+	if (r >= 0 && !in->session)
 		r = env_set(&plan->env, "CELL_LEAVE", CELL_LEAVE_PATH);
 	if (r >= 0 && in->oldpwd && in->oldpwd[0] == '/')
 		r = env_set(&plan->env, "CELL_OLDPWD", in->oldpwd);
 	return r;
+}
+
+/* A state directory (made when the cell starts) bound read-write at dest. */
+static int add_state_bind(struct cell_plan *plan, const char *src, const char *dest,
+			  const char *origin)
+{
+	int r = cell_mount_plan_add(&plan->mounts, CELL_OP_BIND, src, dest, origin);
+	struct cell_mount_op *op = &plan->mounts.ops[plan->mounts.n - 1];
+
+	if (r < 0)
+		return r;
+	op->upper_dir = strdup(src);
+	return op->upper_dir ? 0 : -ENOMEM;
+}
+
+/*
+ * A project session's cell (its members join it): its runtime directory, $XDG_RUNTIME_DIR for
+ * every member (a socket one makes, another reaches), and the directory of its members' leave
+ * files, both in the project's state directory under the cell's id.
+ */
+static int add_session(struct cell_plan *plan, const struct cell_plan_input *in,
+		       const char *state_dir)
+{
+	_cleanup_free_ char *run = NULL, *leave = NULL;
+	char dest[64];
+	int r;
+
+	if (asprintf(&run, "%s/run/%s", state_dir, in->id) < 0) {
+		run = NULL;
+		return -ENOMEM;
+	}
+	if (asprintf(&leave, "%s/leave/%s", state_dir, in->id) < 0) {
+		leave = NULL;
+		return -ENOMEM;
+	}
+	snprintf(dest, sizeof(dest), CELL_PLAN_RUNTIME_DIR, (unsigned)getuid());
+	plan->session = true;
+	r = add_state_bind(plan, run, dest, "the session's runtime directory");
+	if (r >= 0)
+		r = add_state_bind(plan, leave, CELL_PLAN_LEAVE_DIR, "the shell hook");
+	if (r >= 0)
+		r = env_set(&plan->env, "XDG_RUNTIME_DIR", dest);
+	if (r < 0)
+		return r;
+	plan->leave_dir = TAKE_PTR(leave);
+	return 0;
 }
 
 /* Appends s to *buf (a growing string); false when out of memory. */
@@ -775,6 +826,8 @@ int cell_plan_build(const struct cell_project *p, const struct cell_config *c,
 		r = add_login_network(plan, c, in);
 	if (r >= 0 && in->interactive)
 		r = add_shell(plan, in->shell);
+	if (r >= 0 && in->session)
+		r = add_session(plan, in, state_dir);
 	if (r >= 0 && in->leave_path)
 		r = add_leave(plan, in);
 	if (r >= 0)

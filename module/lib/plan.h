@@ -45,7 +45,16 @@ struct cell_plan {
 	char **notices;	    /* things the user should know before the cell starts */
 	char **warnings;    /* risky choices the config made, for cell explain */
 	char **bwrap_args;  /* the config's raw bubblewrap arguments, after the mounts */
+	bool session;	    /* a project session's cell: no command, its members join it */
+	char *leave_dir;    /* a session's: host directory of its members' leave files, bound at
+			       CELL_PLAN_LEAVE_DIR */
 };
+
+/* Where a session's members find their leave files (cell enter --leave-to) in the cell. */
+#define CELL_PLAN_LEAVE_DIR "/run/cell/leave.d"
+/* The session's runtime directory in the cell ($XDG_RUNTIME_DIR there), bound from the project's
+ * state directory; %u: the user's uid. */
+#define CELL_PLAN_RUNTIME_DIR "/run/user/%u"
 
 struct cell_plan_input {
 	const char *cwd;      /* where the command was started */
@@ -66,6 +75,8 @@ struct cell_plan_input {
 	/* the project's dev environment from its provider (provider.h), or NULL; its notice */
 	const struct cell_provider_env *provider_env;
 	const char *provider_notice;
+	/* a project session's cell (cell-init holds it; every command joins it as a member) */
+	bool session;
 };
 
 int cell_plan_build(const struct cell_project *p, const struct cell_config *c,

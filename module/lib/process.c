@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -191,4 +192,17 @@ int cell_run_session(char *const argv[], const char *dir, char *const env[],
 		return r;
 	res->status = cell_exit_code(status);
 	return 0;
+}
+
+void cell_terminal_reclaim(bool was_foreground)
+{
+	sigset_t ttou, old;
+
+	if (!was_foreground || tcgetpgrp(STDIN_FILENO) == getpgrp())
+		return;
+	sigemptyset(&ttou);
+	sigaddset(&ttou, SIGTTOU);
+	sigprocmask(SIG_BLOCK, &ttou, &old);
+	tcsetpgrp(STDIN_FILENO, getpgrp());
+	sigprocmask(SIG_SETMASK, &old, NULL);
 }

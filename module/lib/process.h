@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /*
@@ -35,3 +36,6 @@ struct cell_run_limits {
 int cell_run_session(char *const argv[], const char *dir, char *const env[],
 		     const struct cell_run_limits *l, struct cell_run_result *res);
 void cell_run_result_done(struct cell_run_result *r);
+/* After an interactive shell in a cell took the terminal (was_foreground: ours was the
+ * terminal's foreground group when it started), gives it back to our group. */
+void cell_terminal_reclaim(bool was_foreground);

@@ -213,13 +213,17 @@ int cell_seccomp_compile(const struct cell_seccomp_options *o, int *ret_fd)
 		if (applies(&blocked[i], o))
 			r = add_rule(ctx, &blocked[i]);
 	if (r >= 0) {
-		fd = memfd_create("cell-seccomp", MFD_CLOEXEC);
+		fd = memfd_create("cell-seccomp", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 		if (fd < 0)
 			r = negative_errno();
 	}
 	if (r >= 0)
 		r = seccomp_export_bpf(ctx, fd);
 	if (r >= 0 && lseek(fd, 0, SEEK_SET) < 0)
+		r = negative_errno();
+	/* the program as compiled, whoever the descriptor goes to (a session's members share it) */
+	if (r >= 0 &&
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
 		r = negative_errno();
 	seccomp_release(ctx);
 	if (r < 0)

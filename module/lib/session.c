@@ -522,6 +522,34 @@ int cell_session_reap_all(const char *slice, void (*fn)(uid_t uid, const char *i
 	return r;
 }
 
+int cell_session_join(const char *slice, uid_t uid, const char *id)
+{
+	_cleanup_free_ char *name = cell_name(uid, id), *path = NULL;
+	_cleanup_close_ int dir_fd = -1, procs = -1;
+	char pid[16];
+	int n;
+
+	if (!cell_session_id_valid(id))
+		return -EINVAL;
+	if (!name || !(path = cell_path_join(slice, name)))
+		return -ENOMEM;
+	dir_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (dir_fd < 0)
+		return negative_errno();
+	/* a cell no session keeps is closing, or cut short: not one to join */
+	if (flock(dir_fd, LOCK_EX | LOCK_NB) == 0)
+		return -ESTALE;
+	if (errno != EWOULDBLOCK)
+		return negative_errno();
+	procs = openat(dir_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (procs < 0)
+		return negative_errno();
+	n = snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	if (write(procs, pid, (size_t)n) != n)
+		return negative_errno();
+	return 0;
+}
+
 int cell_session_counters(const char *slice, uid_t uid, const char *id, struct cell_counters *ret)
 {
 	_cleanup_free_ char *name = cell_name(uid, id), *path = NULL;

@@ -111,6 +111,12 @@ int cell_session_unspool(uid_t uid, const char *id, char **ret_record);
  */
 int cell_session_reap_all(const char *slice, void (*fn)(uid_t uid, const char *id, void *data),
 			  void *data);
+/*
+ * Moves the calling process into uid's cell id, which a session keeps (a new member of a project
+ * session: cell-session join): -ENOENT when there is no such cell, -ESTALE when no session keeps
+ * it (it is closing, or was cut short).
+ */
+int cell_session_join(const char *slice, uid_t uid, const char *id);
 /* The counters so far of uid's cell id (-ENOENT: no such cell). */
 int cell_session_counters(const char *slice, uid_t uid, const char *id, struct cell_counters *ret);
 /*

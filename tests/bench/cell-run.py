@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """make bench: `cell run -- true` against bare bwrap with the same argv.
 
-The two are interleaved (one of each per round) so that machine noise hits both alike, and the
-median of each is compared. The baseline is the exact argv cell runs (from `cell -v`), with the
+Three are interleaved (one of each per round) so that machine noise hits them alike, and the
+median of each is compared: a new cell (`cell run --new`), bare bwrap, and `cell run` joining the
+project's open session (a command of the project holds it open meanwhile). The baseline is the exact argv cell runs (from `cell -v`), with the
 same seccomp program on fd 3, an info pipe on fd 4 and cell-init's ready pipe on fd 5: the difference is cell's own work
 (starting up, config, trust, plan, seccomp compile, fd plumbing, waiting and forwarding).
 """
@@ -37,7 +38,7 @@ env = {"HOME": home, "PATH": "/usr/bin:/bin", "USER": pwd.getpwuid(os.getuid()).
        "XDG_CONFIG_HOME": home + "/.config"}
 subprocess.run([cell, "allow"], cwd=proj, env=env, check=True, stdout=subprocess.DEVNULL)
 
-log = subprocess.run([cell, "-v", "run", "--", "true"], cwd=proj, env=env, check=True,
+log = subprocess.run([cell, "-v", "run", "--new", "--", "true"], cwd=proj, env=env, check=True,
                      stderr=subprocess.PIPE, text=True).stderr
 argv = [shlex.split(line.split("] ", 1)[1])[0]
         for line in log.splitlines() if line.startswith("cell: argv[")]
@@ -53,19 +54,40 @@ subprocess.run([cell, "explain", "--write-seccomp", bpf], cwd=proj, env=env, che
 os.dup2(os.open(bpf, os.O_RDONLY), 3)
 os.dup2(os.open(os.devnull, os.O_WRONLY), 4)
 os.dup2(os.open(os.devnull, os.O_WRONLY), 5)
+# cell hands bwrap the cell's environment in --args (its fd is the one after the files'); the
+# baseline gets an --args of its own there that clears the environment
+args_fd = int(argv[argv.index("--args") + 1])
+args = os.path.join(work, "args")
+with open(args, "wb") as f:
+    f.write(b"--clearenv\0--setenv\0PATH\0/usr/bin:/bin\0")
+os.dup2(os.open(args, os.O_RDONLY), args_fd)
 
 
 def bare_bwrap():
     os.lseek(3, 0, os.SEEK_SET)  # bwrap reads the program to its end
+    os.lseek(args_fd, 0, os.SEEK_SET)
 
 
-commands = {"cell run -- true": ([cell, "run", "--", "true"], None),
-            "bwrap (same argv)": (argv, bare_bwrap)}
+# the project's session, held open by a command of its own while the bench joins it
+holder = subprocess.Popen([cell, "run", "--", "sleep", "3600"], cwd=proj, env=env,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+for _ in range(200):
+    st = subprocess.run([cell, "status", "--json"], cwd=proj, env=env, capture_output=True,
+                        text=True).stdout
+    if '"members":[{' in st:
+        break
+    time.sleep(0.05)
+else:
+    sys.exit("the holder's session did not open")
+
+commands = {"cell run --new -- true": ([cell, "run", "--new", "--", "true"], None),
+            "bwrap (same argv)": (argv, bare_bwrap),
+            "cell run -- true (join)": ([cell, "run", "--", "true"], None)}
 for c, pre in commands.values():
     if pre:
         pre()
     subprocess.run(c, cwd=proj, env=env, check=True, stderr=subprocess.DEVNULL,
-                   pass_fds=(3, 4, 5) if pre else ())
+                   pass_fds=(3, 4, 5, args_fd) if pre else ())
 
 times = {k: [] for k in commands}
 for _ in range(ROUNDS):
@@ -74,14 +96,18 @@ for _ in range(ROUNDS):
             pre()
         t0 = time.perf_counter_ns()
         subprocess.run(c, cwd=proj, env=env, check=True, stderr=subprocess.DEVNULL,
-                       pass_fds=(3, 4, 5) if pre else ())
+                       pass_fds=(3, 4, 5, args_fd) if pre else ())
         times[name].append((time.perf_counter_ns() - t0) / 1e6)
 
 med = {k: statistics.median(v) for k, v in times.items()}
 for k, v in times.items():
     q = statistics.quantiles(v, n=10)
     print(f"{k:22s} median {med[k]:7.3f} ms   p10 {q[0]:7.3f}   p90 {q[-1]:7.3f}   ({ROUNDS} runs)")
-ratio = med["cell run -- true"] / med["bwrap (same argv)"]
+ratio = med["cell run --new -- true"] / med["bwrap (same argv)"]
 print(f"ratio cell/bwrap: {ratio:.3f} (target <= 1.3); cell's own cost: "
-      f"{med['cell run -- true'] - med['bwrap (same argv)']:.3f} ms per cell")
+      f"{med['cell run --new -- true'] - med['bwrap (same argv)']:.3f} ms per cell")
+join = med["cell run -- true (join)"] / med["bwrap (same argv)"]
+print(f"ratio joining the open session/bwrap: {join:.3f} (target <= 0.5)")
+holder.terminate()
+holder.wait()
 subprocess.run(["rm", "-rf", work])

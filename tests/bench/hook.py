@@ -136,6 +136,24 @@ b, e = statistics.median(bare), statistics.median(entered)
 print("cd to the first prompt in the cell (network none; bash; the cell's stop included): "
       "%.1f ms, minus bash's own start %.1f ms = %.1f ms" % (e, b, e - b))
 
+# the same cd into a project whose session is open (another terminal holds it): it joins
+holder = subprocess.Popen([cell, "run", "--", "sleep", "3600"], cwd=proj, env=env,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+for _ in range(200):
+    if '"members":[{' in subprocess.run([cell, "status", "--json"], cwd=proj, env=env,
+                                        capture_output=True, text=True).stdout:
+        break
+    time.sleep(0.05)
+bare, joined = [], []
+for _ in range(3):
+    bare.append(median_ms(["bash", "-i"], proj, 5))
+    joined.append(median_ms([cell, "enter", "--leave-to", os.path.join(work, "leave")], proj, 5))
+holder.terminate()
+holder.wait()
+b, j = statistics.median(bare), statistics.median(joined)
+print("cd to the first prompt in a project whose session is open (it joins): %.1f ms, minus "
+      "bash's own start %.1f ms = %.1f ms (target <= 5)" % (j, b, j - b))
+
 # the project's environment from its provider's cache (target: at most 1.1x the same project
 # without a provider), interleaved rounds
 if have_direnv:

@@ -128,7 +128,7 @@ ParameterizedTestParameters(cli, every_command_has_help_and_rejects_bad_options)
 		{"deny", "usage: cell deny [DIR]\n"},
 		{"explain", "usage: cell explain [--write-seccomp FILE] [DIR]\n"},
 		{"enter",
-		 "usage: cell enter [--user NAME] [--allow-root] [--leave-to FILE] [DIR]\n"},
+		 "usage: cell enter [--new] [--user NAME] [--allow-root] [--leave-to FILE] [DIR]\n"},
 		{"hook", "usage: cell hook bash|zsh|fish | --status\n"},
 		{"doctor", "usage: cell doctor [--escape [--user NAME] [--allow-root] [DIR]]\n"},
 		{"init", "usage: cell init [--name NAME] [DIR]\n"},
@@ -677,7 +677,7 @@ Test(cli, run_needs_a_command_and_known_options)
 	cr_assert(eq(int, r.status, 64));
 	cr_assert(contains(
 		r.err,
-		"cell run: no command given\nusage: cell run [-C DIR] [--user NAME] [--allow-root] [--] COMMAND [ARGS...]\n"));
+		"cell run: no command given\nusage: cell run [-C DIR] [--new] [--user NAME] [--allow-root] [--] COMMAND [ARGS...]\n"));
 	th_result_done(&r);
 	r = cell(NULL, "run", "--bogus", "--", "true", NULL);
 	cr_assert(eq(int, r.status, 64));

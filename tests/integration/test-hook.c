@@ -771,3 +771,78 @@ ParameterizedTest(int *i, hook, denials_are_shown_once_at_the_next_prompt)
 	free(s);
 	free(a);
 }
+
+/* A second tmux window with the same shell, now the active one (type() and screen() go there). */
+static void new_window(void)
+{
+	char *cmd, *argv[] = {(char *)"/usr/bin/tmux",
+			      (char *)"-S",
+			      t.sock,
+			      (char *)"new-window",
+			      (char *)"-c",
+			      t.home,
+			      NULL,
+			      NULL};
+	struct th_result r;
+
+	cr_assert(
+		ge(int,
+		   asprintf(&cmd, "env SHELL=%s %s -i", shells[t.shell].path, shells[t.shell].path),
+		   0));
+	argv[6] = cmd;
+	th_run_as(t.uid, t.gid, t.home, argv, t.env, &r);
+	cr_assert(eq(int, r.status, 0), "tmux new-window: %s", r.err);
+	th_result_done(&r);
+	free(cmd);
+}
+
+/* Two terminals cd into one project: one cell (its /tmp, its processes, a server one starts
+ * reached from the other), which closes when both have left. */
+Test(hook, two_terminals_in_a_project_share_its_cell)
+{
+	char *web = project("web", "{\"network\": {\"mode\": \"none\"}}", true);
+	char *status[] = {t.cell, (char *)"status", NULL};
+	char *line, *end;
+	struct th_result r;
+	long first;
+
+	start_shell(0, NULL);
+	type("cd src/web");
+	expect_at("web %s nossh", web);
+	type("echo $$ > /tmp/first-shell; python3 -m http.server 8797 --bind 127.0.0.1 "
+	     ">/dev/null 2>&1 &");
+	new_window();
+	type("cd src/web");
+	expect_at("web %s nossh", web);
+	type("echo @@pid $(cat /tmp/first-shell) $(ps -e -o comm= | grep -c bash)");
+	line = wait_line("@@pid ");
+	first = strtol(line, &end, 10);
+	cr_assert(gt(long, first, 1), "%s", line);
+	cr_assert(ge(long, strtol(end, NULL, 10), 2), "one shell in the pid namespace: %s", line);
+	free(line);
+	type("python3 -c \"import time, urllib.request as u\nfor i in range(100):\n    try: "
+	     "print('@@web', u.urlopen('http://127.0.0.1:8797/').status); break\n    except "
+	     "OSError: time.sleep(0.05)\"");
+	line = wait_line("@@web ");
+	cr_assert(eq(str, line, "200"));
+	free(line);
+	th_run_as(t.uid, t.gid, t.home, status, t.env, &r);
+	cr_assert(not(eq(ptr, strstr(r.out, "members"), NULL)), "%s", r.out);
+	th_result_done(&r);
+	/* both leave: the session closes (the server with it) */
+	type("cd ..");
+	expect_at("out %s ssh", t.src);
+	tmux("select-window", "-t", ":0");
+	type("cd ..");
+	expect_at("out %s ssh", t.src);
+	for (int i = 0; i < 100; i++) {
+		th_run_as(t.uid, t.gid, t.home, status, t.env, &r);
+		if (strstr(r.out, "(no open sessions)"))
+			break;
+		th_result_done(&r);
+		usleep(50000);
+	}
+	cr_assert(not(eq(ptr, strstr(r.out, "(no open sessions)"), NULL)), "%s", r.out);
+	th_result_done(&r);
+	free(web);
+}

@@ -921,7 +921,13 @@ Test(session, an_open_cell_shows_its_live_counters_in_status_and_stats)
 	cr_assert(not(eq(ptr, strstr(status, "\"state\":\"open\",\"mode\":\"proxy\""), NULL)), "%s",
 		  status);
 	cr_assert(gt(ullong, stat_of(status, "proxy_port"), 0), "%s", status);
-	cr_assert(eq(ullong, stat_of(status, "pid"), (unsigned long long)cell), "%s", status);
+	/* the session's members: the cell run that opened it */
+	{
+		char member[64];
+
+		snprintf(member, sizeof(member), "\"members\":[{\"pid\":%d,", (int)cell);
+		cr_assert(not(eq(ptr, strstr(status, member), NULL)), "%s", status);
+	}
 	free(status);
 	/* stats counts the open cell with the ledger */
 	stats = stats_json();
@@ -2221,11 +2227,67 @@ Test(session, the_shim_changes_nothing_for_programs_that_do_not_go_out)
 	th_result_done(&r);
 }
 
+/* How many members the project's session has, from cell status (-1: none is open). */
+static int session_members(void)
+{
+	char *status = cell_out("status", "--json", NULL);
+	const char *m = strstr(status, "\"members\":[");
+	int n = 0;
+
+	for (const char *p = m; p && (p = strstr(p, "\"pid\":")) && p < strstr(m, "]"); p++)
+		n++;
+	free(status);
+	return m ? n : -1;
+}
+
+Test(session, commands_of_a_project_at_once_share_one_cell_and_one_record)
+{
+	char *first[] = {
+		t.cell,		  (char *)"run",   (char *)"--",       (char *)"/usr/bin/python3",
+		(char *)"net.py", (char *)"own 2", (char *)"sleep 30", NULL};
+	char *second[] = {t.cell,
+			  (char *)"run",
+			  (char *)"--",
+			  (char *)"/usr/bin/python3",
+			  (char *)"net.py",
+			  (char *)"own 2",
+			  (char *)"tcp 127.0.0.1 22",
+			  NULL};
+	pid_t a = th_spawn_as(t.uid, t.gid, t.proj, first, t.env);
+	struct th_result r;
+	char *json;
+	int sa;
+
+	for (int i = 0; i < 200 && session_members() != 1; i++)
+		usleep(50000);
+	cr_assert(eq(int, session_members(), 1));
+	/* the second command is in the first one's cgroup: its policy, its counters */
+	th_run_as(t.uid, t.gid, t.proj, second, t.env, &r);
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	cr_assert(eq(str, r.out, "ok ok\nerrno 1\n"), "%s", r.out);
+	th_result_done(&r);
+	kill(a, SIGTERM);
+	cr_assert(eq(int, waitpid(a, &sa, 0), a));
+	json = stats_json();
+	cr_assert(eq(ullong, stat_of(json, "cells"), 1), "%s", json);
+	cr_assert(eq(ullong, stat_of(json, "connects_allowed"), 4), "%s", json);
+	cr_assert(eq(ullong, stat_of(json, "connects_denied"), 1), "%s", json);
+	free(json);
+	cr_assert(eq(int, user_cells(), 0));
+	cr_assert(eq(int, session_members(), -1));
+}
+
 Test(session, two_cells_of_a_project_at_once_make_two_records)
 {
-	char *argv[] = {
-		t.cell,		  (char *)"run",   (char *)"--",	(char *)"/usr/bin/python3",
-		(char *)"net.py", (char *)"own 2", (char *)"sleep 0.5", NULL};
+	char *argv[] = {t.cell,
+			(char *)"run",
+			(char *)"--new",
+			(char *)"--",
+			(char *)"/usr/bin/python3",
+			(char *)"net.py",
+			(char *)"own 2",
+			(char *)"sleep 0.5",
+			NULL};
 	pid_t a = th_spawn_as(t.uid, t.gid, t.proj, argv, t.env);
 	pid_t b = th_spawn_as(t.uid, t.gid, t.proj, argv, t.env);
 	int sa, sb;

@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static int result(long r)
@@ -167,6 +168,63 @@ static int connect_port(const char *port)
 	return result(connect(fd, (struct sockaddr *)&a, sizeof(a)));
 }
 
+/* The pid namespace's last pid. */
+static int last_pid(void)
+{
+	char buf[32] = "";
+	int fd = open("/proc/sys/kernel/ns_last_pid", O_RDONLY);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+
+	if (fd >= 0)
+		close(fd);
+	return n > 0 ? atoi(buf) : -1;
+}
+
+/*
+ * For seconds, waits for each next process of the pid namespace and tries to trace it from
+ * the moment it exists until it is traced or gone; a traced one is stopped and its seccomp
+ * state read. Says how many it traced and how many of those had no filter yet: a member joining
+ * a session must never be caught between its capabilities' drop and its filter.
+ */
+static int trace_newcomers(int seconds)
+{
+	time_t end = time(NULL) + seconds;
+	unsigned attached = 0, unfiltered = 0;
+
+	while (time(NULL) < end) {
+		int target = last_pid() + 1, status;
+		char path[64], line[128];
+		FILE *f;
+
+		if (target <= 0)
+			return printf("cannot read ns_last_pid\n"), 2;
+		while (last_pid() < target && time(NULL) < end)
+			;
+		for (long tries = 0; tries < 2000000; tries++) {
+			if (ptrace(PTRACE_SEIZE, target, 0, 0) == 0)
+				break;
+			if (errno == ESRCH) {
+				tries = -1;
+				break;
+			}
+		}
+		if (ptrace(PTRACE_INTERRUPT, target, 0, 0) < 0)
+			continue;
+		waitpid(target, &status, __WALL);
+		attached++;
+		snprintf(path, sizeof(path), "/proc/%d/status", target);
+		f = fopen(path, "r");
+		while (f && fgets(line, sizeof(line), f))
+			if (!strcmp(line, "Seccomp:\t0\n"))
+				unfiltered++;
+		if (f)
+			fclose(f);
+		ptrace(PTRACE_DETACH, target, 0, 0);
+	}
+	printf("attached %u unfiltered %u\n", attached, unfiltered);
+	return 0;
+}
+
 int main(int argc, char *argv[])
 {
 	const char *what = argc > 1 ? argv[1] : "";
@@ -204,6 +262,8 @@ int main(int argc, char *argv[])
 		return result(unshare(CLONE_NEWUSER));
 	if (!strcmp(what, "ptrace") && argc > 2)
 		return result(ptrace(PTRACE_SEIZE, atoi(argv[2]), 0, 0));
+	if (!strcmp(what, "trace-newcomers") && argc > 2)
+		return trace_newcomers(atoi(argv[2]));
 	if (!strcmp(what, "ptrace-child"))
 		return ptrace_child();
 	if (!strcmp(what, "mount"))
@@ -219,6 +279,6 @@ int main(int argc, char *argv[])
 	    argc > 2)
 		return open_socket(what, argv[2]);
 	fprintf(stderr,
-		"usage: probe tiocsti|keyctl|keyctl32|bpf|perf|userfaultfd|io_uring|unshare-user|ptrace PID|ptrace-child|mount|remount-usr|euid|connect PORT|socket FAMILY|socketpair FAMILY|socket32 FAMILY|socketpair32 FAMILY|socketcall32 FAMILY\n");
+		"usage: probe tiocsti|keyctl|keyctl32|bpf|perf|userfaultfd|io_uring|unshare-user|ptrace PID|trace-newcomers SECONDS|ptrace-child|mount|remount-usr|euid|connect PORT|socket FAMILY|socketpair FAMILY|socket32 FAMILY|socketpair32 FAMILY|socketcall32 FAMILY\n");
 	return 2;
 }

@@ -2,8 +2,10 @@
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fileio.h"
 #include "helpers.h"
@@ -22,4 +24,31 @@ Test(fileio, write_file_new_never_replaces)
 	th_rm_rf(dir);
 	free(path);
 	free(dir);
+}
+
+Test(fileio, remove_tree_at_follows_no_link)
+{
+	char *dir = th_mkdtemp(), *outside = th_join(dir, "outside"), *tree = th_join(dir, "tree");
+	char *kept = th_join(outside, "kept"), *link = th_join(tree, "a/link"),
+	     *dlink = th_join(tree, "dirlink");
+	int fd = open(dir, O_PATH | O_DIRECTORY);
+
+	free(th_write(outside, "kept", "x"));
+	free(th_write(tree, "a/b/c", "y"));
+	cr_assert(eq(int, symlink(kept, link), 0));
+	cr_assert(eq(int, symlink(outside, dlink), 0));
+	cr_assert(eq(int, cell_remove_tree_at(fd, "tree"), 0));
+	cr_assert(eq(int, access(tree, F_OK), -1));
+	/* what the links pointed at is untouched */
+	cr_assert(eq(int, access(kept, F_OK), 0));
+	/* missing is fine */
+	cr_assert(eq(int, cell_remove_tree_at(fd, "tree"), 0));
+	close(fd);
+	th_rm_rf(dir);
+	free(dir);
+	free(outside);
+	free(tree);
+	free(kept);
+	free(link);
+	free(dlink);
 }

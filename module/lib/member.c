@@ -1,0 +1,378 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bwrap.h"
+#include "fileio.h"
+#include "join.h"
+#include "log.h"
+#include "member.h"
+#include "path.h"
+#include "process.h"
+#include "shimproto.h"
+#include "strv.h"
+#include "trust.h"
+#include "xdg.h"
+
+/* Signals a member's command should get when cell is sent them (as launch.c's). */
+static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+
+/* How long the last member waits for the session to close (its proxy stopping, its record). */
+#define LEAVE_WAIT_MS 15000
+
+/* How often a command tries again when the session it found was closing. */
+#define JOIN_TRIES 5
+
+void cell_member_free(struct cell_member *m)
+{
+	if (!m)
+		return;
+	if (m->conn >= 0)
+		close(m->conn);
+	if (m->grant.init_pidfd >= 0)
+		close(m->grant.init_pidfd);
+	if (m->grant.seccomp_fd >= 0)
+		close(m->grant.seccomp_fd);
+	cell_plan_free(m->plan);
+	cell_host_done(&m->host);
+	cell_strv_free(m->notices);
+	free(m);
+}
+
+/* What cell status shows of the member: its terminal, and "shell" or the command's name. */
+static void describe(const struct cell_instance_args *a, char *tty, size_t tty_size,
+		     const char **ret_what)
+{
+	const char *t = ttyname(STDIN_FILENO);
+	const char *what =
+		a->interactive || !a->command || !a->command[0] ? "shell" : a->command[0];
+	const char *slash = strrchr(what, '/');
+
+	snprintf(tty, tty_size, "%s", t && startswith(t, "/dev/") ? t + 5 : "-");
+	*ret_what = slash ? slash + 1 : what;
+}
+
+/*
+ * Before a session opens: the member's plan as it will be (the config checked, with the file's
+ * own words; the project's provider run if its cache is stale, which the keeper then takes).
+ */
+static int check_plan(const struct cell_project *p, const struct cell_config *c,
+		      const struct cell_instance_args *a, char ***notices, bool *ret_plan_failed,
+		      struct cell_diag *d)
+{
+	_cleanup_host_ struct cell_host host = {0};
+	_cleanup_plan_ struct cell_plan *plan = NULL;
+	int r = cell_instance_member_plan(p, c, a, "ID", 0, &host, &plan, ret_plan_failed, d);
+
+	for (size_t i = 0; r >= 0 && plan->notices && plan->notices[i]; i++)
+		r = cell_strv_extend(notices, plan->notices[i]);
+	return r;
+}
+
+/* The final plan's notices after those of the opening (a notice said once). */
+static int add_notices(char ***notices, char **more)
+{
+	for (size_t i = 0; more && more[i]; i++) {
+		bool seen = false;
+
+		for (size_t j = 0; *notices && (*notices)[j] && !seen; j++)
+			seen = streq((*notices)[j], more[i]);
+		if (!seen && cell_strv_extend(notices, more[i]) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Connects to p's session, opening it (under the project's lock) if none is open. */
+static int find_session(const struct cell_project *p, const struct cell_config *c,
+			const struct cell_instance_args *a, const char *hash, int dir_fd,
+			int *ret_fd, char ***notices, bool *ret_plan_failed, struct cell_diag *d)
+{
+	_cleanup_close_ int lock = -1;
+	int r = cell_keeper_connect(dir_fd, p->id, ret_fd);
+
+	if (r != -ENOENT && r != -ECONNREFUSED)
+		return r < 0 ? cell_diag_set(d, r, NULL, NULL,
+					     "cannot reach the project's "
+					     "session: %s",
+					     strerror(-r))
+			     : 0;
+	r = cell_keeper_lock(dir_fd, p->id, &lock);
+	if (r < 0)
+		return cell_diag_set(d, r, NULL, NULL, "cannot lock the project's session: %s",
+				     strerror(-r));
+	/* someone else may have opened it while we waited for the lock */
+	r = cell_keeper_connect(dir_fd, p->id, ret_fd);
+	if (r != -ENOENT && r != -ECONNREFUSED)
+		return r;
+	cell_log(CELL_LOG_DEBUG, "no open session of %s: opening one", p->id);
+	r = check_plan(p, c, a, notices, ret_plan_failed, d);
+	if (r < 0)
+		return r;
+	r = cell_keeper_start(p, c, hash);
+	if (r < 0)
+		return r; /* (the keeper said why) */
+	r = cell_keeper_connect(dir_fd, p->id, ret_fd);
+	if (r < 0)
+		return cell_diag_set(d, r, NULL, NULL,
+				     "the session opened but cannot be reached: %s", strerror(-r));
+	return 0;
+}
+
+int cell_member_open(const struct cell_project *p, const struct cell_config *c,
+		     const struct cell_instance_args *a, struct cell_member **ret,
+		     struct cell_diag *diag)
+{
+	_cleanup_free_ char *state_home = NULL;
+	_cleanup_close_ int dir_fd = -1;
+	char hash[CELL_SHA256_HEX_LEN + 1], tty[32];
+	struct cell_member *m = calloc(1, sizeof(*m));
+	const char *what;
+	int r;
+
+	*ret = m;
+	if (!m)
+		return -ENOMEM;
+	*m = (struct cell_member){
+		.conn = -1, .grant = {.init_pidfd = -1}, .leave_path = a->leave_path};
+	r = cell_trust_hash(p, hash);
+	if (r >= 0)
+		r = cell_xdg_dir(CELL_XDG_STATE, &state_home);
+	if (r >= 0)
+		r = cell_keeper_dir(state_home, &dir_fd);
+	if (r < 0)
+		return cell_diag_set(diag, r, NULL, NULL, "cannot find the project's session: %s",
+				     strerror(-r));
+	describe(a, tty, sizeof(tty), &what);
+	for (int tries = 0;; tries++) {
+		r = find_session(p, c, a, hash, dir_fd, &m->conn, &m->notices, &m->plan_failed,
+				 diag);
+		if (r < 0)
+			return r;
+		r = cell_keeper_join(m->conn, hash, tty, what, &m->grant, m->other_hash);
+		if (r != -ESTALE || tries == JOIN_TRIES)
+			break;
+		/* it was closing: the next try opens a new one */
+		close(m->conn);
+		m->conn = -1;
+		nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
+	}
+	if (r == -EXDEV)
+		return r;
+	if (r < 0)
+		return cell_diag_set(diag, r, NULL, NULL, "cannot join the project's session: %s",
+				     r == -ESTALE ? "it keeps closing" : strerror(-r));
+	cell_log(CELL_LOG_DEBUG, "joining session %s (%s, proxy port %u)", m->grant.id,
+		 cell_net_mode_to_string(m->grant.mode), (unsigned)m->grant.proxy_port);
+	r = cell_instance_member_plan(p, c, a, m->grant.id, m->grant.proxy_port, &m->host, &m->plan,
+				      &m->plan_failed, diag);
+	if (r >= 0)
+		r = add_notices(&m->notices, m->plan->notices);
+	return r;
+}
+
+/* The member's own leave file in the session's leave directory (host side), made empty. */
+static int leave_file(const struct cell_member *m, char **ret_host, char **ret_cell)
+{
+	_cleanup_free_ char *host = NULL;
+	_cleanup_close_ int fd = -1;
+
+	if (asprintf(&host, "%s/m%d", m->plan->leave_dir, (int)getpid()) < 0)
+		return -ENOMEM;
+	/* whatever the cell put there under our name (a FIFO, a link) goes; ours is new */
+	if (unlink(host) < 0 && errno != ENOENT)
+		return negative_errno();
+	fd = open(host, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return negative_errno();
+	if (asprintf(ret_cell, "%s/m%d", CELL_PLAN_LEAVE_DIR, (int)getpid()) < 0)
+		return -ENOMEM;
+	*ret_host = TAKE_PTR(host);
+	return 0;
+}
+
+/* What the member's shell left in its leave file ("+DIR") goes to the hook's file. */
+static void leave_pass_on(const char *host, const char *hook)
+{
+	_cleanup_free_ char *text = NULL;
+	_cleanup_close_ int fd = -1, in = -1;
+	struct stat st;
+	size_t len = 0;
+
+	/* the cell writes this directory: only a regular file of ours is read, and nothing waits
+	 * (a FIFO opens at once with O_NONBLOCK, and is then refused) */
+	in = open(host, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (in >= 0 && fstat(in, &st) == 0 && S_ISREG(st.st_mode) &&
+	    cell_read_full_fd(in, PATH_MAX + 2, &text, &len) >= 0 && len > 0 && text[0] == '+') {
+		fd = open(hook, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0)
+			(void)cell_write_all(fd, text, len);
+	}
+	unlink(host);
+}
+
+/* The member's environment, NUL-separated in a memfd (cell-init --join reads it). */
+static int env_fd(char **env, const char *leave)
+{
+	int fd = memfd_create("cell-member-env", MFD_CLOEXEC), r = 0;
+
+	if (fd < 0)
+		return negative_errno();
+	for (size_t i = 0; r >= 0 && env && env[i]; i++)
+		if (!leave || !startswith(env[i], "CELL_LEAVE="))
+			r = cell_write_all(fd, env[i], strlen(env[i]) + 1);
+	if (r >= 0 && leave) {
+		r = cell_write_all(fd, "CELL_LEAVE=", strlen("CELL_LEAVE="));
+		if (r >= 0)
+			r = cell_write_all(fd, leave, strlen(leave) + 1);
+	}
+	if (r >= 0 && lseek(fd, 0, SEEK_SET) < 0)
+		r = negative_errno();
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+/* [cell-session join --id ID --] cell-init --join --chdir DIR [...] -- COMMAND... */
+static int member_argv(const struct cell_member *m, char ***ret)
+{
+	_cleanup_strv_free_ char **argv = NULL;
+	const struct cell_plan *p = m->plan;
+	int r = 0;
+
+	if (m->grant.mode == CELL_NET_PROXY)
+		r = cell_strv_extend_many(&argv, m->host.helper ? m->host.helper : "cell-session",
+					  "join", "--id", m->grant.id, "--", (char *)NULL);
+	if (r >= 0)
+		r = cell_strv_extend_many(&argv, m->host.init, "--join", "--chdir", p->cwd,
+					  (char *)NULL);
+	if (r >= 0 && p->shim)
+		r = cell_strv_extend_many(&argv, "--preload", CELL_SHIM_PATH, (char *)NULL);
+	if (r >= 0 && p->enter_hooks)
+		r = cell_strv_extend_many(&argv, "--enter-hooks", p->enter_hooks, (char *)NULL);
+	if (r >= 0)
+		r = cell_strv_extend(&argv, "--");
+	for (size_t i = 0; r >= 0 && p->argv[i]; i++)
+		r = cell_strv_extend(&argv, p->argv[i]);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(argv);
+	return 0;
+}
+
+/* The child: the session's cell-init, the seccomp program and the environment on
+ * CELL_JOIN_FD_*, nothing else; no environment of ours (a setuid cell-session gets none). */
+static _noreturn_ void exec_member(char **argv, const int fds[3])
+{
+	char *no_env[] = {NULL};
+	int high[3];
+	sigset_t none;
+
+	for (int i = 0; i < 3; i++)
+		if ((high[i] = fcntl(fds[i], F_DUPFD, 100)) < 0)
+			_exit(127);
+	for (int i = 0; i < 3; i++)
+		if (dup2(high[i], CELL_JOIN_FD_INIT + i) < 0)
+			_exit(127);
+	close_range(CELL_JOIN_FD_ENV + 1, ~0U, 0);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	execve(argv[0], argv, no_env);
+	fprintf(stderr, "cell: cannot run '%s': %s\n", argv[0], strerror(errno));
+	_exit(127);
+}
+
+/* Waits for the member, forwarding the signals this process is sent with kill(). */
+static int wait_member(pid_t pid, int sigfd, int *ret_status, int *ret_terminal_sig)
+{
+	for (;;) {
+		struct signalfd_siginfo si;
+		int status;
+
+		if (read(sigfd, &si, sizeof(si)) != sizeof(si)) {
+			if (errno == EINTR)
+				continue;
+			return negative_errno();
+		}
+		if (si.ssi_signo == SIGCHLD) {
+			if (waitpid(pid, &status, WNOHANG) == pid) {
+				*ret_status = cell_exit_code(status);
+				return 0;
+			}
+			continue;
+		}
+		if (si.ssi_code > 0) {
+			if (si.ssi_signo == SIGINT || si.ssi_signo == SIGQUIT)
+				*ret_terminal_sig = (int)si.ssi_signo;
+			continue;
+		}
+		kill(pid, (int)si.ssi_signo);
+	}
+}
+
+int cell_member_run(struct cell_member *m, int *ret_status, int *ret_terminal_sig,
+		    struct cell_diag *diag)
+{
+	_cleanup_strv_free_ char **argv = NULL;
+	_cleanup_free_ char *leave_host = NULL, *leave_cell = NULL;
+	_cleanup_close_ int seccomp = -1, env = -1, sigfd = -1;
+	bool foreground = isatty(STDIN_FILENO) && tcgetpgrp(STDIN_FILENO) == getpgrp();
+	sigset_t mask, old;
+	pid_t pid;
+	int r;
+
+	*ret_terminal_sig = 0;
+	if (m->grant.mode == CELL_NET_PROXY && !m->host.helper)
+		return cell_diag_set(diag, -EPERM, NULL, NULL,
+				     "the session is a proxy cell, and this cell cannot reach "
+				     "cell-session (%s)",
+				     m->host.why ? m->host.why : "not installed");
+	r = m->leave_path ? leave_file(m, &leave_host, &leave_cell) : 0;
+	/* the session's filter, which every process of its cell has */
+	if (r >= 0) {
+		seccomp = fcntl(m->grant.seccomp_fd, F_DUPFD_CLOEXEC, 3);
+		r = seccomp < 0 ? negative_errno() : 0;
+	}
+	if (r >= 0)
+		r = env = env_fd(m->plan->env, leave_cell);
+	if (r >= 0)
+		r = member_argv(m, &argv);
+	if (r < 0)
+		return cell_diag_set(diag, r, NULL, NULL, "cannot prepare the member: %s",
+				     strerror(-r));
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	for (size_t i = 0; i < ELEMENTSOF(forwarded); i++)
+		sigaddset(&mask, forwarded[i]);
+	sigprocmask(SIG_BLOCK, &mask, &old);
+	sigfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	pid = sigfd < 0 ? -1 : fork();
+	if (pid == 0)
+		exec_member(argv, (int[]){m->grant.init_pidfd, seccomp, env});
+	r = pid < 0 ? negative_errno() : wait_member(pid, sigfd, ret_status, ret_terminal_sig);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	cell_terminal_reclaim(foreground);
+	if (leave_host)
+		leave_pass_on(leave_host, m->leave_path);
+	/* the last member out waits for the session's record, as a cell of its own would */
+	cell_keeper_leave(m->conn, LEAVE_WAIT_MS);
+	if (r < 0)
+		return cell_diag_set(diag, r, NULL, NULL, "cannot run the member: %s",
+				     strerror(-r));
+	return 0;
+}

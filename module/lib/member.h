@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+
+#include "config.h"
+#include "diag.h"
+#include "hash.h"
+#include "host.h"
+#include "instance.h"
+#include "keeper.h"
+#include "plan.h"
+#include "project.h"
+
+/*
+ * A command that joins its project's session (keeper.h) as a member: the session found, or
+ * opened when none is; the member's plan (its environment, directory, command and seccomp
+ * filter, as a new cell's would be); then the command run in the session's cell by cell-init
+ * --join (by way of cell-session join for a proxy cell, whose cgroup it must be in).
+ */
+struct cell_member {
+	int conn; /* to the keeper, open while the member runs: its presence in the session */
+	struct cell_keeper_grant grant;
+	struct cell_host host;
+	struct cell_plan *plan;
+	const char *leave_path; /* the shell hook's file (cell enter --leave-to), or NULL */
+	char other_hash[CELL_SHA256_HEX_LEN + 1]; /* -EXDEV: the session's config */
+	bool plan_failed;			  /* open failed at the plan: the config's fault */
+	/* what the user should know: the plan's notices, and those of the provider's run when the
+	 * session was opened (once each) */
+	char **notices;
+};
+
+/*
+ * Finds or opens p's session and joins it. -EXDEV when the session runs another config than c
+ * (m->other_hash names it): no member is made. On another failure diag says why (m->plan_failed:
+ * the config is at fault), unless the keeper said it already on stderr (diag without a message:
+ * -EINVAL when the config could not be planned, -ECHILD when the cell could not be built).
+ */
+int cell_member_open(const struct cell_project *p, const struct cell_config *c,
+		     const struct cell_instance_args *a, struct cell_member **ret,
+		     struct cell_diag *diag);
+/*
+ * Runs the member's command in the session's cell and waits: as cell_instance_run (the
+ * command's status, the terminal's signal).
+ */
+int cell_member_run(struct cell_member *m, int *ret_status, int *ret_terminal_sig,
+		    struct cell_diag *diag);
+void cell_member_free(struct cell_member *m);
