@@ -36,26 +36,27 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/capability.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <poll.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "bwrap.h"
 #include "join.h"
+#include "macro.h"
 
 #define STAGING CELL_OVERLAY_STAGING
+
+extern char **environ;
 
 static void die(const char *what)
 {
@@ -89,217 +90,6 @@ static void mount_overlay(const char *n, const char *dest, bool tmp)
 		_exit(127);
 	}
 }
-
-static int last_cap(void)
-{
-	char buf[16] = "";
-	int fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
-
-	if (fd >= 0)
-		close(fd);
-	return n > 0 ? atoi(buf) : 40;
-}
-
-/* Empties the bounding, ambient, permitted, effective and inheritable sets, and checks. */
-static void drop_capabilities(void)
-{
-	struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
-	struct __user_cap_data_struct d[2] = {{0, 0, 0}, {0, 0, 0}};
-
-	int last = last_cap();
-
-	for (int cap = 0; cap <= last; cap++)
-		if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) > 0 &&
-		    prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
-			die("dropping a capability from the bounding set");
-	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
-		die("clearing ambient capabilities");
-	if (syscall(SYS_capset, &h, d) < 0)
-		die("dropping capabilities");
-	if (syscall(SYS_capget, &h, d) < 0)
-		die("reading capabilities");
-	if (d[0].effective | d[0].permitted | d[1].effective | d[1].permitted)
-		die("capabilities are still held");
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		die("setting no_new_privs");
-}
-
-/* What a member's cell-init is sent when its cell command is gone (PR_SET_PDEATHSIG). */
-#define PARENT_GONE (SIGRTMIN + 1)
-
-static void noop(int sig)
-{
-	(void)sig;
-}
-
-/* The most the hooks' environment may be. */
-#define HOOKS_ENV_MAX (1024 * 1024)
-
-/* Reads fd to its end into a NUL-terminated buffer of at most HOOKS_ENV_MAX; NULL past it. */
-static char *read_all(int fd, size_t *ret_len)
-{
-	size_t len = 0, cap = 65536;
-	char *buf = malloc(cap + 1), *more;
-
-	while (buf) {
-		ssize_t n = read(fd, buf + len, cap - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			free(buf);
-			return NULL;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len < cap)
-			continue;
-		more = cap < HOOKS_ENV_MAX ? realloc(buf, 2 * cap + 1) : NULL;
-		if (!more)
-			break;
-		buf = more;
-		cap *= 2;
-	}
-	if (!buf || len == cap) {
-		free(buf);
-		return NULL;
-	}
-	buf[len] = '\0';
-	*ret_len = len;
-	return buf;
-}
-
-/*
- * Runs the hooks file in bash (in this process's child: the command to be), its environment
- * afterwards (env -0 on a pipe) made ours; a hook that fails has said so itself, and hooks that
- * end the shell leave ours as it was.
- */
-static void run_enter_hooks(const char *file)
-{
-	char *const argv[] = {(char *)"bash", (char *)"--noprofile", (char *)"--norc", (char *)"-c",
-			      /* (fd 3 only for env: a hook's background process must not
-			       * hold the pipe open, the command waiting for its end) */
-			      (char *)". \"$1\" 3>&-; exec env -0 >&3", (char *)"cell-hooks",
-			      (char *)file, NULL};
-	int p[2], status;
-	size_t len;
-	char *env;
-	pid_t pid;
-
-	if (pipe2(p, O_CLOEXEC) < 0) {
-		fprintf(stderr, "cell: hooks.enter: %s\n", strerror(errno));
-		return;
-	}
-	pid = fork();
-	if (pid == 0) {
-		if (dup2(p[1], 3) < 0)
-			_exit(127);
-		execv("/bin/bash", argv);
-		fprintf(stderr, "cell: hooks.enter: bash: %s\n", strerror(errno));
-		_exit(127);
-	}
-	close(p[1]);
-	env = pid > 0 ? read_all(p[0], &len) : NULL;
-	close(p[0]);
-	while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (pid < 0 || !env || !WIFEXITED(status) || WEXITSTATUS(status) != 0 || len == 0) {
-		fprintf(stderr,
-			"cell: hooks.enter ended before the end (status %d): the command gets the "
-			"environment without them\n",
-			pid > 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-		free(env);
-		return;
-	}
-	/* (the strings stay: they are the environment now, until exec) */
-	clearenv();
-	for (char *e = env; e < env + len; e += strlen(e) + 1)
-		if (strchr(e, '='))
-			putenv(e);
-}
-
-static int status_code(int status)
-{
-	return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
-}
-
-/* Signal handlers in place (not SIG_DFL, so that signals to PID 1 are queued), all blocked. */
-static void take_signals(sigset_t *all)
-{
-	struct sigaction sa = {.sa_handler = noop};
-
-	sigfillset(all);
-	for (int sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			sigaction(sig, &sa, NULL);
-	sigprocmask(SIG_BLOCK, all, NULL);
-}
-
-/* In a child that is to run a command: the signals' defaults back, none blocked. */
-static void give_back_signals(void)
-{
-	struct sigaction sa = {.sa_handler = SIG_DFL};
-	sigset_t none;
-
-	for (int sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			sigaction(sig, &sa, NULL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-}
-
-/* In the command's process: the hooks, the shim, then the command; never returns. */
-static void exec_command(const char *hooks, const char *preload, char *argv[])
-{
-	if (hooks) {
-		run_enter_hooks(hooks);
-		/* the cell's shim stays whatever the hooks did */
-		if (preload && setenv("LD_PRELOAD", preload, 1) < 0)
-			_exit(127);
-	}
-	execvp(argv[0], argv);
-	fprintf(stderr, "cell: %s: %s\n", argv[0], strerror(errno));
-	_exit(errno == ENOENT ? 127 : 126);
-}
-
-/*
- * Forwards the signals someone sent with kill() to child (the terminal's reach it directly),
- * reaps, and returns child's status when it ends.
- */
-static int supervise(pid_t child, sigset_t *all)
-{
-	pid_t parent = getppid();
-
-	for (;;) {
-		siginfo_t si;
-		int sig = sigwaitinfo(all, &si);
-
-		if (sig < 0)
-			continue;
-		if (sig == SIGCHLD) {
-			int status;
-			pid_t pid;
-
-			while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-				if (pid == child)
-					return status_code(status);
-			continue;
-		}
-		/* kill(), sigqueue() and tgkill() give si_code <= 0; the terminal gives SI_KERNEL
-		 */
-		/* (a member's cell-init: its parent, the cell command, is gone) */
-		if (sig == PARENT_GONE && si.si_code <= 0 && getppid() != parent) {
-			kill(child, SIGKILL);
-			waitpid(child, NULL, 0);
-			return 128 + SIGKILL;
-		}
-		if (si.si_code <= 0)
-			kill(child, sig);
-	}
-}
-
 /* --session: reaps, until the keeper says so (SIGTERM, SIGINT or SIGHUP by kill()) or is gone. */
 static int hold_session(int keeper_fd, sigset_t *all)
 {
@@ -332,7 +122,7 @@ static int hold_session(int keeper_fd, sigset_t *all)
 static void environment_from(int fd)
 {
 	size_t len;
-	char *env = read_all(fd, &len);
+	char *env = cell_join_read_all(fd, &len);
 
 	if (!env) {
 		fprintf(stderr, "cell: cell-init: cannot read the cell's environment\n");
@@ -352,12 +142,11 @@ static void environment_from(int fd)
  * as every process of the cell, the environment, the hooks), and supervises it as cell-init does
  * its command; exits with its status. Our parent ending ends it.
  */
-static int join(int argc, char *argv[])
+static _noreturn_ void join(int argc, char *argv[])
 {
 	const char *dir = NULL, *preload = NULL, *hooks = NULL;
-	pid_t parent = getppid(), child;
-	sigset_t all;
-	int i = 2, r;
+	pid_t parent = getppid();
+	int i = 2;
 
 	for (; i + 1 < argc && strcmp(argv[i], "--") != 0; i += 2) {
 		if (strcmp(argv[i], "--chdir") == 0)
@@ -372,77 +161,20 @@ static int join(int argc, char *argv[])
 	if (!dir || i + 1 >= argc || strcmp(argv[i], "--") != 0) {
 		fprintf(stderr, "usage: cell-init --join --chdir DIR [--preload LIB] "
 				"[--enter-hooks FILE] -- COMMAND [ARGS...]\n");
-		return 127;
+		_exit(127);
 	}
-	/*
-	 * Not dumpable from here until the command's exec: the cell's processes see the member (it
-	 * is in their pid namespace) and are its user; dumpable, it could be traced between the
-	 * capabilities' drop and the seccomp filter, or have its descriptors taken. Only a tracer
-	 * with privilege over the host's user namespace may, so none in the cell.
-	 */
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-		die("making the member undumpable");
-	/* the member lives as long as the cell command that joined it */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent)
-		return 127;
 	for (int fd = CELL_JOIN_FD_INIT; fd <= CELL_JOIN_FD_ENV; fd++)
 		if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
 			die("the descriptors of a member");
 	environment_from(CELL_JOIN_FD_ENV);
-	r = cell_join_namespaces(CELL_JOIN_FD_INIT);
-	if (r < 0) {
-		fprintf(stderr, "cell: cannot join the session's cell: %s\n",
-			r == -ESRCH ? "it has ended" : strerror(-r));
-		_exit(127);
-	}
-	/* (from here on _exit only: exit handlers, a sanitizer's among them, would look at this
-	 * process through the cell's /proc, where it is not) */
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-		die("making the member undumpable");
-	take_signals(&all);
-	child = fork();
-	if (child < 0)
-		die("fork");
-	if (child == 0) {
-		give_back_signals();
-		if (chdir(dir) < 0) {
-			fprintf(stderr, "cell: cannot go to '%s' in the cell: %s\n", dir,
-				strerror(errno));
-			_exit(127);
-		}
-		/* the cell's filter first, then every capability goes (as bwrap, then cell-init,
-		 * do for a new cell's command) */
-		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-			die("setting no_new_privs");
-		r = cell_join_seccomp(CELL_JOIN_FD_SECCOMP);
-		if (r < 0) {
-			errno = -r;
-			die("installing the cell's seccomp filter");
-		}
-		drop_capabilities();
-		/* (after the last change of credentials, which clears them) undumpable still, and
-		 * we end with our parent; outside our pid namespace, it is pid 0 to us until it is
-		 * gone */
-		if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 ||
-		    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != 0)
-			_exit(127);
-		if (preload && setenv("LD_PRELOAD", preload, 1) < 0)
-			_exit(127);
-		exec_command(hooks, preload, argv + i + 1);
-	}
-	close(CELL_JOIN_FD_INIT);
-	close(CELL_JOIN_FD_SECCOMP);
-	/* (we only wait and forward signals: what we hold over the cell's namespaces goes too) */
-	drop_capabilities();
-	/* entering a user namespace and dropping capabilities cleared it: set again, last; a
-	 * signal we take (not SIGKILL), so that the member ends and is reaped here first: an
-	 * orphan of ours would go to the host's init, outside the cell, and stay a zombie there */
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 ||
-	    prctl(PR_SET_PDEATHSIG, PARENT_GONE, 0, 0, 0) < 0 || getppid() != parent) {
-		kill(child, SIGKILL);
-		_exit(127);
-	}
-	_exit(supervise(child, &all));
+	cell_join_member(&(struct cell_join_member){.parent = parent,
+						    .init_pidfd = CELL_JOIN_FD_INIT,
+						    .seccomp_fd = CELL_JOIN_FD_SECCOMP,
+						    .env = environ,
+						    .dir = dir,
+						    .preload = preload,
+						    .hooks = hooks,
+						    .argv = argv + i + 1});
 }
 
 int main(int argc, char *argv[])
@@ -455,7 +187,7 @@ int main(int argc, char *argv[])
 	int i;
 
 	if (argc > 1 && strcmp(argv[1], "--join") == 0)
-		return join(argc, argv);
+		join(argc, argv);
 	i = 1;
 	if (i + 1 < argc && strcmp(argv[i], "--ready-fd") == 0) {
 		ready_fd = atoi(argv[i + 1]);
@@ -500,13 +232,14 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "cell: cell-init: no command\n");
 		return 127;
 	}
-	drop_capabilities();
+	if (cell_join_drop_capabilities() < 0)
+		die("dropping capabilities");
 	/* nothing in the cell may trace PID 1 (stop it, so that the cell outlives its session, or
 	 * take its descriptors): not dumpable, whose owner is the user namespace above the cell's
 	 */
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		die("making cell-init undumpable");
-	take_signals(&all);
+	cell_join_take_signals(&all);
 	if (ready_fd >= 0) {
 		(void)!write(ready_fd, "1", 1);
 		close(ready_fd);
@@ -517,10 +250,10 @@ int main(int argc, char *argv[])
 	if (child < 0)
 		die("fork");
 	if (child == 0) {
-		give_back_signals();
+		cell_join_default_signals();
 		if (preload && setenv("LD_PRELOAD", preload, 1) < 0)
 			_exit(127);
-		exec_command(hooks, preload, argv + i + 1);
+		cell_join_exec(hooks, preload, argv + i + 1);
 	}
-	return supervise(child, &all);
+	return cell_join_supervise(child, &all);
 }

@@ -1,20 +1,27 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <linux/capability.h>
 #include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/nsfs.h>
 #include <linux/seccomp.h>
 #include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "join.h"
 #include "macro.h"
+
+extern char **environ;
 
 /* The most a seccomp program may be (the kernel's BPF_MAXINSNS). */
 #define SECCOMP_MAX_INSNS 4096
@@ -164,4 +171,282 @@ int cell_join_seccomp(int fd)
 	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0)
 		return -errno;
 	return 0;
+}
+
+static int last_cap(void)
+{
+	char buf[16] = "";
+	int fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+
+	if (fd >= 0)
+		close(fd);
+	return n > 0 ? atoi(buf) : 40;
+}
+
+int cell_join_drop_capabilities(void)
+{
+	struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct d[2] = {{0, 0, 0}, {0, 0, 0}};
+
+	int last = last_cap();
+
+	for (int cap = 0; cap <= last; cap++)
+		if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) > 0 &&
+		    prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
+			return -errno;
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+		return -errno;
+	if (syscall(SYS_capset, &h, d) < 0)
+		return -errno;
+	if (syscall(SYS_capget, &h, d) < 0)
+		return -errno;
+	if (d[0].effective | d[0].permitted | d[1].effective | d[1].permitted)
+		return -EPERM;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+/* What a member's supervisor is sent when its cell command is gone (PR_SET_PDEATHSIG). */
+#define PARENT_GONE (SIGRTMIN + 1)
+/* The most the hooks' environment may be. */
+#define HOOKS_ENV_MAX (1024 * 1024)
+
+static void noop(int sig)
+{
+	(void)sig;
+}
+
+char *cell_join_read_all(int fd, size_t *ret_len)
+{
+	size_t len = 0, cap = 65536;
+	char *buf = malloc(cap + 1), *more;
+
+	while (buf) {
+		ssize_t n = read(fd, buf + len, cap - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			free(buf);
+			return NULL;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len < cap)
+			continue;
+		more = cap < HOOKS_ENV_MAX ? realloc(buf, 2 * cap + 1) : NULL;
+		if (!more)
+			break;
+		buf = more;
+		cap *= 2;
+	}
+	if (!buf || len == cap) {
+		free(buf);
+		return NULL;
+	}
+	buf[len] = '\0';
+	*ret_len = len;
+	return buf;
+}
+
+/*
+ * Runs the hooks file in bash (in this process's child: the command to be), its environment
+ * afterwards (env -0 on a pipe) made ours; a hook that fails has said so itself, and hooks that
+ * end the shell leave ours as it was.
+ */
+static void run_enter_hooks(const char *file)
+{
+	char *const argv[] = {(char *)"bash", (char *)"--noprofile", (char *)"--norc", (char *)"-c",
+			      /* (fd 3 only for env: a hook's background process must not
+			       * hold the pipe open, the command waiting for its end) */
+			      (char *)". \"$1\" 3>&-; exec env -0 >&3", (char *)"cell-hooks",
+			      (char *)file, NULL};
+	int p[2], status;
+	size_t len;
+	char *env;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		fprintf(stderr, "cell: hooks.enter: %s\n", strerror(errno));
+		return;
+	}
+	pid = fork();
+	if (pid == 0) {
+		if (dup2(p[1], 3) < 0)
+			_exit(127);
+		execv("/bin/bash", argv);
+		fprintf(stderr, "cell: hooks.enter: bash: %s\n", strerror(errno));
+		_exit(127);
+	}
+	close(p[1]);
+	env = pid > 0 ? cell_join_read_all(p[0], &len) : NULL;
+	close(p[0]);
+	while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (pid < 0 || !env || !WIFEXITED(status) || WEXITSTATUS(status) != 0 || len == 0) {
+		fprintf(stderr,
+			"cell: hooks.enter ended before the end (status %d): the command gets the "
+			"environment without them\n",
+			pid > 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+		free(env);
+		return;
+	}
+	/* (the strings stay: they are the environment now, until exec) */
+	clearenv();
+	for (char *e = env; e < env + len; e += strlen(e) + 1)
+		if (strchr(e, '='))
+			putenv(e);
+}
+
+static int status_code(int status)
+{
+	return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+}
+
+void cell_join_take_signals(sigset_t *all)
+{
+	struct sigaction sa = {.sa_handler = noop};
+
+	sigfillset(all);
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			sigaction(sig, &sa, NULL);
+	sigprocmask(SIG_BLOCK, all, NULL);
+}
+
+void cell_join_default_signals(void)
+{
+	struct sigaction sa = {.sa_handler = SIG_DFL};
+	sigset_t none;
+
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			sigaction(sig, &sa, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+void cell_join_exec(const char *hooks, const char *preload, char *const argv[])
+{
+	if (hooks) {
+		run_enter_hooks(hooks);
+		/* the cell's shim stays whatever the hooks did */
+		if (preload && setenv("LD_PRELOAD", preload, 1) < 0)
+			_exit(127);
+	}
+	execvp(argv[0], argv);
+	fprintf(stderr, "cell: %s: %s\n", argv[0], strerror(errno));
+	_exit(errno == ENOENT ? 127 : 126);
+}
+
+int cell_join_supervise(pid_t child, sigset_t *all)
+{
+	pid_t parent = getppid();
+
+	for (;;) {
+		siginfo_t si;
+		int sig = sigwaitinfo(all, &si);
+
+		if (sig < 0)
+			continue;
+		if (sig == SIGCHLD) {
+			int status;
+			pid_t pid;
+
+			while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+				if (pid == child)
+					return status_code(status);
+			continue;
+		}
+		/* kill(), sigqueue() and tgkill() give si_code <= 0; the terminal gives SI_KERNEL
+		 */
+		/* (a member's cell-init: its parent, the cell command, is gone) */
+		if (sig == PARENT_GONE && si.si_code <= 0 && getppid() != parent) {
+			kill(child, SIGKILL);
+			waitpid(child, NULL, 0);
+			return 128 + SIGKILL;
+		}
+		if (si.si_code <= 0)
+			kill(child, sig);
+	}
+}
+
+_noreturn_ void cell_join_member(const struct cell_join_member *m)
+{
+	sigset_t all;
+	pid_t child;
+	int r;
+
+	/*
+	 * Not dumpable from here until the command's exec: the cell's processes see the member (it
+	 * is in their pid namespace) and are its user; dumpable, it could be traced between the
+	 * capabilities' drop and the seccomp filter, or have its descriptors taken. Only a tracer
+	 * with privilege over the host's user namespace may, so none in the cell. And the member
+	 * lives as long as the cell command that joined it.
+	 */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 ||
+	    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != m->parent)
+		_exit(127);
+	r = cell_join_namespaces(m->init_pidfd);
+	if (r < 0) {
+		fprintf(stderr, "cell: cannot join the session's cell: %s\n",
+			r == -ESRCH ? "it has ended" : strerror(-r));
+		_exit(127);
+	}
+	/* (_exit only: exit handlers, a sanitizer's among them, would look at this process
+	 * through the cell's /proc, where it is not) */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		_exit(127);
+	cell_join_take_signals(&all);
+	child = fork();
+	if (child < 0)
+		_exit(127);
+	if (child == 0) {
+		cell_join_default_signals();
+		if (chdir(m->dir) < 0) {
+			fprintf(stderr, "cell: cannot go to '%s' in the cell: %s\n", m->dir,
+				strerror(errno));
+			_exit(127);
+		}
+		/* the cell's filter first, then every capability goes (as bwrap, then cell-init,
+		 * do for a new cell's command) */
+		r = prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ? -errno : 0;
+		if (r >= 0)
+			r = cell_join_seccomp(m->seccomp_fd);
+		if (r >= 0)
+			r = cell_join_drop_capabilities();
+		if (r < 0) {
+			fprintf(stderr, "cell: cannot confine the member: %s\n", strerror(-r));
+			_exit(127);
+		}
+		/* (after the last change of credentials, which clears them) undumpable still, and
+		 * we end with our parent; outside our pid namespace, it is pid 0 to us until it is
+		 * gone */
+		if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 ||
+		    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != 0)
+			_exit(127);
+		environ = m->env;
+		if (m->preload && setenv("LD_PRELOAD", m->preload, 1) < 0)
+			_exit(127);
+		cell_join_exec(m->hooks, m->preload, m->argv);
+	}
+	close(m->init_pidfd);
+	close(m->seccomp_fd);
+	/* (we only wait and forward signals: what we hold over the cell's namespaces goes too) */
+	if (cell_join_drop_capabilities() < 0) {
+		kill(child, SIGKILL);
+		_exit(127);
+	}
+	/* entering a user namespace and dropping capabilities cleared it: set again, last; a
+	 * signal we take (not SIGKILL), so that the member ends and is reaped here first: an
+	 * orphan of ours would go to the host's init, outside the cell, and stay a zombie there */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 ||
+	    prctl(PR_SET_PDEATHSIG, PARENT_GONE, 0, 0, 0) < 0 || getppid() != m->parent) {
+		kill(child, SIGKILL);
+		_exit(127);
+	}
+	_exit(cell_join_supervise(child, &all));
 }

@@ -224,21 +224,39 @@ static void leave_pass_on(const char *host, const char *hook)
 	unlink(host);
 }
 
-/* The member's environment, NUL-separated in a memfd (cell-init --join reads it). */
-static int env_fd(char **env, const char *leave)
+/* The member's environment: the plan's, with its own leave file (if it has one). */
+static int member_env(char **env, const char *leave, char ***ret)
+{
+	_cleanup_strv_free_ char **out = NULL;
+	_cleanup_free_ char *var = NULL;
+	int r = 0;
+
+	for (size_t i = 0; r >= 0 && env && env[i]; i++)
+		if (!leave || !startswith(env[i], "CELL_LEAVE="))
+			r = cell_strv_extend(&out, env[i]);
+	if (r >= 0 && leave && asprintf(&var, "CELL_LEAVE=%s", leave) < 0) {
+		var = NULL;
+		r = -ENOMEM;
+	}
+	if (r >= 0 && var)
+		r = cell_strv_extend(&out, var);
+	if (r >= 0 && !out)
+		r = cell_strv_extend(&out, "PATH=/usr/bin:/bin");
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(out);
+	return 0;
+}
+
+/* The environment, NUL-separated in a memfd (cell-init --join reads it). */
+static int env_fd(char **env)
 {
 	int fd = memfd_create("cell-member-env", MFD_CLOEXEC), r = 0;
 
 	if (fd < 0)
 		return negative_errno();
-	for (size_t i = 0; r >= 0 && env && env[i]; i++)
-		if (!leave || !startswith(env[i], "CELL_LEAVE="))
-			r = cell_write_all(fd, env[i], strlen(env[i]) + 1);
-	if (r >= 0 && leave) {
-		r = cell_write_all(fd, "CELL_LEAVE=", strlen("CELL_LEAVE="));
-		if (r >= 0)
-			r = cell_write_all(fd, leave, strlen(leave) + 1);
-	}
+	for (size_t i = 0; r >= 0 && env[i]; i++)
+		r = cell_write_all(fd, env[i], strlen(env[i]) + 1);
 	if (r >= 0 && lseek(fd, 0, SEEK_SET) < 0)
 		r = negative_errno();
 	if (r < 0) {
@@ -328,8 +346,9 @@ static int wait_member(pid_t pid, int sigfd, int *ret_status, int *ret_terminal_
 int cell_member_run(struct cell_member *m, int *ret_status, int *ret_terminal_sig,
 		    struct cell_diag *diag)
 {
-	_cleanup_strv_free_ char **argv = NULL;
+	_cleanup_strv_free_ char **argv = NULL, **envv = NULL;
 	_cleanup_free_ char *leave_host = NULL, *leave_cell = NULL;
+	bool proxy = m->grant.mode == CELL_NET_PROXY;
 	_cleanup_close_ int seccomp = -1, env = -1, sigfd = -1;
 	bool foreground = isatty(STDIN_FILENO) && tcgetpgrp(STDIN_FILENO) == getpgrp();
 	sigset_t mask, old;
@@ -349,8 +368,12 @@ int cell_member_run(struct cell_member *m, int *ret_status, int *ret_terminal_si
 		r = seccomp < 0 ? negative_errno() : 0;
 	}
 	if (r >= 0)
-		r = env = env_fd(m->plan->env, leave_cell);
-	if (r >= 0)
+		r = member_env(m->plan->env, leave_cell, &envv);
+	/* a proxy cell's member goes by cell-session join, into the cell's cgroup, and then by
+	 * cell-init --join; any other is joined by our own child (one exec fewer) */
+	if (r >= 0 && proxy)
+		r = env = env_fd(envv);
+	if (r >= 0 && proxy)
 		r = member_argv(m, &argv);
 	if (r < 0)
 		return cell_diag_set(diag, r, NULL, NULL, "cannot prepare the member: %s",
@@ -362,8 +385,22 @@ int cell_member_run(struct cell_member *m, int *ret_status, int *ret_terminal_si
 	sigprocmask(SIG_BLOCK, &mask, &old);
 	sigfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	pid = sigfd < 0 ? -1 : fork();
-	if (pid == 0)
+	if (pid == 0 && proxy)
 		exec_member(argv, (int[]){m->grant.init_pidfd, seccomp, env});
+	if (pid == 0) {
+		/* (what is ours and not the member's: the keeper's connection, the signals) */
+		close(m->conn);
+		close(sigfd);
+		cell_join_member(
+			&(struct cell_join_member){.parent = getppid(),
+						   .init_pidfd = m->grant.init_pidfd,
+						   .seccomp_fd = seccomp,
+						   .env = envv,
+						   .dir = m->plan->cwd,
+						   .preload = m->plan->shim ? CELL_SHIM_PATH : NULL,
+						   .hooks = m->plan->enter_hooks,
+						   .argv = m->plan->argv});
+	}
 	r = pid < 0 ? negative_errno() : wait_member(pid, sigfd, ret_status, ret_terminal_sig);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	cell_terminal_reclaim(foreground);
