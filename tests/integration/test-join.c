@@ -505,3 +505,33 @@ Test(join, a_fifo_for_a_leave_file_holds_nothing_up)
 		cr_assert(eq(str, text, "+"), "%s", text);
 	}
 }
+
+/* SIGKILL of the session's cell-init: the kernel ends the cell and its members with it; the
+ * keeper closes the session and leaves nothing. */
+Test(join, killing_the_sessions_init_ends_its_members_and_leaves_nothing)
+{
+	struct th_result r;
+	pid_t init;
+
+	run_bg(0, "exec sleep 30");
+	cr_assert(wait_members(1));
+	run_bg(1, "exec sleep 30");
+	cr_assert(wait_members(2));
+	init = session_init();
+	cr_assert(gt(int, init, 0), "no session init found");
+	cr_assert(eq(int, kill(init, SIGKILL), 0));
+	for (size_t i = 0; i < 2; i++) {
+		int status;
+
+		cr_assert(eq(int, waitpid(t.bg[i], &status, 0), t.bg[i]));
+		t.bg[i] = 0;
+		cr_assert(not(eq(int, status, 0)), "a member of a killed cell ended well");
+	}
+	cr_assert(wait_members(-1), "the session stayed open");
+	for (int i = 0; i < 100 && runtime_dirs() > 0; i++)
+		usleep(50000);
+	cr_assert(eq(sz, runtime_dirs(), 0), "the runtime directory is left");
+	r = run(NULL, "echo new");
+	cr_assert(eq(str, r.out, "new\n"), "%s", r.err);
+	th_result_done(&r);
+}

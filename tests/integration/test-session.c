@@ -2303,3 +2303,56 @@ Test(session, two_cells_of_a_project_at_once_make_two_records)
 	free(json);
 	cr_assert(eq(int, user_cells(), 0));
 }
+
+/* SIGKILL of a session's proxy: its members go on (without a network: the proxy's socket is
+ * gone, nothing else is let through), and the session still closes and records once. */
+Test(session, a_killed_proxy_leaves_the_members_and_the_record)
+{
+	char *first[] = {t.cell,
+			 (char *)"run",
+			 (char *)"--",
+			 (char *)"/usr/bin/python3",
+			 (char *)"net.py",
+			 probe("fetch http://registry.test:%u/hello", t.port),
+			 (char *)"sleep 30",
+			 NULL};
+	char *second[] = {t.cell,
+			  (char *)"run",
+			  (char *)"--",
+			  (char *)"/usr/bin/python3",
+			  (char *)"net.py",
+			  (char *)"proxy",
+			  (char *)"tcp 127.0.0.1 22",
+			  NULL};
+	pid_t a = th_spawn_as(t.uid, t.gid, t.proj, first, t.env);
+	unsigned long long proxy = 0;
+	struct th_result r;
+	char *json;
+	int sa;
+
+	/* the first fetch starts the proxy */
+	for (int i = 0; i < 200 && proxy == 0; i++) {
+		char *status = cell_out("status", "--json", NULL);
+
+		if (strstr(status, "\"proxy\":"))
+			proxy = stat_of(status, "proxy");
+		free(status);
+		if (proxy == 0)
+			usleep(50000);
+	}
+	cr_assert(gt(ullong, proxy, 0), "the proxy never started");
+	cr_assert(eq(int, kill((pid_t)proxy, SIGKILL), 0));
+	th_run_as(t.uid, t.gid, t.proj, second, t.env, &r);
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	/* (the kernel lets through only the proxy's own socket, which died with it) */
+	cr_assert(eq(str, r.out, "errno 1\nerrno 1\n"), "%s", r.out);
+	th_result_done(&r);
+	kill(a, SIGTERM);
+	cr_assert(eq(int, waitpid(a, &sa, 0), a));
+	json = stats_json();
+	cr_assert(eq(ullong, stat_of(json, "cells"), 1), "%s", json);
+	free(json);
+	cr_assert(eq(int, user_cells(), 0));
+	cr_assert(eq(sz, running_files(), 0));
+	free(first[5]);
+}
