@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <linux/capability.h>
+#include <linux/close_range.h>
 #include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/nsfs.h>
@@ -389,6 +390,11 @@ _noreturn_ void cell_join_member(const struct cell_join_member *m)
 	 */
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 ||
 	    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != m->parent)
+		_exit(127);
+	/* nothing the cell command was handed (a directory of the host's, a make jobserver's or an
+	 * IDE's pipe) reaches the member: every descriptor past stderr closes at its exec (ours
+	 * are used before) */
+	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
 		_exit(127);
 	r = cell_join_namespaces(m->init_pidfd);
 	if (r < 0) {

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/timerfd.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -32,6 +33,8 @@
 #define FIRST_MEMBER_MS 30000
 /* How long the session's cell-init has to end when told to, before it is killed. */
 #define INIT_STOP_MS 5000
+/* How long cell status and cell gc wait for a keeper's answer. */
+#define STATUS_TIMEOUT_MS 2000
 /* The longest message either side sends. */
 #define MSG_MAX 512
 
@@ -234,6 +237,9 @@ int cell_keeper_join(int fd, const char *hash, const char *tty, const char *what
 
 int cell_keeper_status(int fd, struct cell_keeper_info *ret)
 {
+	/* a keeper busy closing (it may be waiting for the project's lock, which our caller may
+	 * hold: cell gc) is not waited for */
+	struct timeval timeout = {.tv_sec = STATUS_TIMEOUT_MS / 1000};
 	char msg[MSG_MAX], mode[16];
 	unsigned port;
 	long long start;
@@ -243,6 +249,8 @@ int cell_keeper_status(int fd, struct cell_keeper_info *ret)
 
 	if (r < 0)
 		return r;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout)) < 0)
+		return negative_errno();
 	*ret = (struct cell_keeper_info){0};
 	n = recv_msg(fd, msg, sizeof(msg), NULL);
 	if (n <= 0 || sscanf(msg, "session %48s %127s %15s %u %lld %d", ret->id, ret->project, mode,

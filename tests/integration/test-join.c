@@ -8,6 +8,7 @@
 #include <criterion/new/assert.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -534,4 +535,36 @@ Test(join, killing_the_sessions_init_ends_its_members_and_leaves_nothing)
 	r = run(NULL, "echo new");
 	cr_assert(eq(str, r.out, "new\n"), "%s", r.err);
 	th_result_done(&r);
+}
+
+/* What the cell command was handed (here a directory of the host's, as make's jobserver, flock
+ * scripts or an agent's harness hand theirs on) is not the member's: through a directory
+ * descriptor the cell would read and write the home. */
+Test(join, a_descriptor_the_command_inherits_does_not_reach_the_member)
+{
+	int fd = open(t.home, O_RDONLY | O_DIRECTORY | O_CLOEXEC), high, status;
+	struct th_result r;
+	char *script;
+
+	cr_assert(ge(int, fd, 0));
+	run_bg(0, "exec sleep 30");
+	cr_assert(wait_members(1));
+	/* (F_DUPFD: open across exec, for the cell run below; far from the test runner's own) */
+	high = fcntl(fd, F_DUPFD, 200);
+	cr_assert(ge(int, high, 200));
+	cr_assert(ge(int,
+		     asprintf(&script,
+			      "test -e /proc/$$/fd/%d && echo leaked; ls /proc/$$/fd/%d/ "
+			      "2>/dev/null",
+			      high, high),
+		     0));
+	r = run(NULL, script);
+	free(script);
+	close(high);
+	close(fd);
+	cr_assert(eq(str, r.out, ""), "the member has the host's directory: %s", r.out);
+	th_result_done(&r);
+	kill(t.bg[0], SIGTERM);
+	waitpid(t.bg[0], &status, 0);
+	t.bg[0] = 0;
 }
