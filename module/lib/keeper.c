@@ -419,11 +419,17 @@ static void member_message(struct keeper *k, size_t i)
 	 * record in the ledger), the others at once */
 	if (streq(msg, "leave") && m->joined) {
 		m->joined = false;
-		m->leaving = true;
-		if (joined(k) > 0)
+		if (joined(k) > 0) {
 			drop_member(k, i);
+			return;
+		}
+		begin_close(k);
+		/* a proxy cell's record (the proxy's counts, the kernel's) is waited for; any other
+		 * cell keeps none: it is enough that no command joins this session any more */
+		if (k->inst->plan->net_mode == CELL_NET_PROXY)
+			m->leaving = true;
 		else
-			begin_close(k);
+			(void)send_msg(m->fd, "left");
 		return;
 	}
 	if (m->joined || sscanf(msg, "join %64s %31s %95s", hash, m->info.tty, m->info.what) != 3) {

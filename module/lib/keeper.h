@@ -73,7 +73,8 @@ int cell_keeper_join(int fd, const char *hash, const char *tty, const char *what
 int cell_keeper_status(int fd, struct cell_keeper_info *ret);
 /*
  * The member's command has ended: says so, and when it was the last member, waits (at most
- * timeout_ms) until the session is closed and recorded.
+ * timeout_ms) until the session takes no member any more and, a proxy cell's, is closed and
+ * recorded.
  */
 void cell_keeper_leave(int fd, int timeout_ms);
 
