@@ -73,6 +73,15 @@ run cell run "${as_user[@]}" -- sh -c 'ps -e -o pid,comm; echo "hostname: $(host
 run cell run "${as_user[@]}" -- sh -c 'env | grep -c AWS_SECRET_ACCESS_KEY'
 run cell run "${as_user[@]}" -- sh -c 'exit 3'
 
+step "One project, one session: a second command (another terminal, the hook's cd) joins the running cell"
+"$cell" run "${as_user[@]}" -- sh -c 'echo "written by the first command" > /tmp/shared; sleep 3' &
+first=$!
+for _ in $(seq 50); do cell status 2>/dev/null | grep -q ' member ' && break; sleep 0.1; done
+run cell run "${as_user[@]}" -- sh -c 'cat /tmp/shared; ps -e -o pid,comm'
+run cell status
+wait "$first"
+run cell run "${as_user[@]}" -- sh -c 'cat /tmp/shared 2>&1 | head -1; echo "(the session closed with its last command: a new one, a new /tmp)"'
+
 step "The project's own environment: its dotenv file, scripts and enter hooks"
 printf 'GREETING="from the project'"'"'s .env"\nLD_PRELOAD=/tmp/evil.so\n' > .env
 run cell env

@@ -2356,3 +2356,56 @@ Test(session, a_killed_proxy_leaves_the_members_and_the_record)
 	cr_assert(eq(sz, running_files(), 0));
 	free(first[5]);
 }
+
+/* A port one member of a session listens on is the session's: another member reaches it (the
+ * kernel lets a cell's sockets reach what its own cgroup bound), a cell of its own does not. */
+Test(session, a_server_of_one_member_is_reached_by_another)
+{
+	static const char server[] = "import socket\n"
+				     "s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(4)\n"
+				     "open('port', 'w').write(str(s.getsockname()[1]))\n"
+				     "while True: s.accept()[0].close()\n";
+	char *argv[] = {t.cell,
+			(char *)"run",
+			(char *)"--",
+			(char *)"/usr/bin/python3",
+			(char *)"server.py",
+			NULL};
+	char *port_file = th_join(t.proj, "port"), *port, *probe_arg;
+	pid_t a;
+	struct th_result r;
+	char *joined[] = {t.cell,	    (char *)"run", (char *)"--", (char *)"/usr/bin/python3",
+			  (char *)"net.py", NULL,	   NULL};
+	char *separate[] = {t.cell,
+			    (char *)"run",
+			    (char *)"--new",
+			    (char *)"--",
+			    (char *)"/usr/bin/python3",
+			    (char *)"net.py",
+			    NULL,
+			    NULL};
+	int status;
+
+	free(th_write(t.proj, "server.py", server));
+	th_chown_r(t.proj, t.uid, t.gid);
+	a = th_spawn_as(t.uid, t.gid, t.proj, argv, t.env);
+	cr_assert(th_wait_for_file(port_file, 10), "the server did not start");
+	usleep(100000);
+	port = th_read(port_file);
+	cr_assert(ge(int, asprintf(&probe_arg, "tcp 127.0.0.1 %s", port), 0));
+	joined[5] = probe_arg;
+	th_run_as(t.uid, t.gid, t.proj, joined, t.env, &r);
+	cr_assert(eq(str, r.out, "ok\n"), "a member could not reach another's server: %s %s", r.out,
+		  r.err);
+	th_result_done(&r);
+	separate[6] = probe_arg;
+	th_run_as(t.uid, t.gid, t.proj, separate, t.env, &r);
+	cr_assert(eq(str, r.out, "errno 1\n"), "a cell of its own reached the session's server: %s",
+		  r.out);
+	th_result_done(&r);
+	kill(a, SIGTERM);
+	waitpid(a, &status, 0);
+	free(probe_arg);
+	free(port);
+	free(port_file);
+}
