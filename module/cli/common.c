@@ -437,6 +437,7 @@ int cli_session_run(const struct cell_project *p, const struct cell_config *c,
 	print_notices(m->notices);
 	r = joined ? joined(leave_to) : 0;
 	if (r < 0) {
+		fprintf(stderr, "cell: --leave-to '%s': %s\n", leave_to, strerror(-r));
 		cell_member_free(m);
 		return CELL_EXIT_FAILURE;
 	}

@@ -146,8 +146,9 @@ int cell_member_open(const struct cell_project *p, const struct cell_config *c,
 	*ret = m;
 	if (!m)
 		return -ENOMEM;
-	*m = (struct cell_member){
-		.conn = -1, .grant = {.init_pidfd = -1}, .leave_path = a->leave_path};
+	*m = (struct cell_member){.conn = -1,
+				  .grant = {.init_pidfd = -1, .seccomp_fd = -1},
+				  .leave_path = a->leave_path};
 	r = cell_trust_hash(p, hash);
 	if (r >= 0)
 		r = cell_xdg_dir(CELL_XDG_STATE, &state_home);
@@ -274,8 +275,8 @@ static int member_argv(const struct cell_member *m, char ***ret)
 	int r = 0;
 
 	if (m->grant.mode == CELL_NET_PROXY)
-		r = cell_strv_extend_many(&argv, m->host.helper ? m->host.helper : "cell-session",
-					  "join", "--id", m->grant.id, "--", (char *)NULL);
+		r = cell_strv_extend_many(&argv, m->host.helper, "join", "--id", m->grant.id, "--",
+					  (char *)NULL);
 	if (r >= 0)
 		r = cell_strv_extend_many(&argv, m->host.init, "--join", "--chdir", p->cwd,
 					  (char *)NULL);
@@ -356,7 +357,7 @@ int cell_member_run(struct cell_member *m, int *ret_status, int *ret_terminal_si
 	int r;
 
 	*ret_terminal_sig = 0;
-	if (m->grant.mode == CELL_NET_PROXY && !m->host.helper)
+	if (proxy && !m->host.helper)
 		return cell_diag_set(diag, -EPERM, NULL, NULL,
 				     "the session is a proxy cell, and this cell cannot reach "
 				     "cell-session (%s)",
@@ -406,7 +407,8 @@ int cell_member_run(struct cell_member *m, int *ret_status, int *ret_terminal_si
 	cell_terminal_reclaim(foreground);
 	if (leave_host)
 		leave_pass_on(leave_host, m->leave_path);
-	/* the last member out waits for the session's record, as a cell of its own would */
+	/* the last member out waits until the session takes no one more (and a proxy cell's
+	 * record is kept, as a cell of its own would have it) */
 	cell_keeper_leave(m->conn, LEAVE_WAIT_MS);
 	if (r < 0)
 		return cell_diag_set(diag, r, NULL, NULL, "cannot run the member: %s",

@@ -314,8 +314,9 @@ Test(join, a_changed_config_is_not_joined)
 		      "\"env\": {\"set\": {\"NEW_CONFIG\": \"yes\"}}}\n"));
 	th_chown_r(t.proj, t.uid, t.gid);
 	cell_ok("allow");
-	r = run(NULL, "echo \"$NEW_CONFIG\"; cat /tmp/mark");
-	cr_assert(eq(str, r.out, "yes\n"), "%s", r.out);
+	/* (and its cell is whole: its standard input too) */
+	r = run(NULL, "echo \"$NEW_CONFIG\"; test -e /proc/$$/fd/0 && echo stdin; cat /tmp/mark");
+	cr_assert(eq(str, r.out, "yes\nstdin\n"), "%s", r.out);
 	cr_assert(not(eq(ptr, strstr(r.err, "open session runs its config as it was"), NULL)), "%s",
 		  r.err);
 	th_result_done(&r);
