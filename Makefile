@@ -163,9 +163,10 @@ $(CELL): $(CLI_OBJ) $(LIBCELL)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-# PID 1 of every cell: libc only (and libcell's join.c, itself libc only), so it runs from any
-# cell's /usr.
-$(CELL_INIT): $(BUILD)/module/cli/cell-init.o $(BUILD)/module/lib/join.o
+# PID 1 of every cell: libc only (and libcell's join.c and what it uses, themselves libc only),
+# so it runs from any cell's /usr.
+$(CELL_INIT): $(BUILD)/module/cli/cell-init.o $(BUILD)/module/lib/join.o \
+	$(BUILD)/module/lib/fileio.o $(BUILD)/module/lib/path.o $(BUILD)/module/lib/process.o
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^
 

@@ -51,6 +51,7 @@
 #include <unistd.h>
 
 #include "bwrap.h"
+#include "fileio.h"
 #include "join.h"
 #include "macro.h"
 
@@ -122,9 +123,9 @@ static int hold_session(int keeper_fd, sigset_t *all)
 static void environment_from(int fd)
 {
 	size_t len;
-	char *env = cell_join_read_all(fd, &len);
+	char *env;
 
-	if (!env) {
+	if (cell_read_full_fd(fd, CELL_JOIN_ENV_MAX, &env, &len) < 0) {
 		fprintf(stderr, "cell: cell-init: cannot read the cell's environment\n");
 		_exit(127);
 	}

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -226,4 +227,20 @@ static int remove_tree_depth(int at, const char *name, unsigned depth)
 int cell_remove_tree_at(int dirfd, const char *name)
 {
 	return remove_tree_depth(dirfd, name, 0);
+}
+
+int cell_memfd_new(const char *name, const void *content, size_t len)
+{
+	int fd = memfd_create(name, MFD_CLOEXEC), r;
+
+	if (fd < 0)
+		return negative_errno();
+	r = cell_write_all(fd, content, len);
+	if (r >= 0 && lseek(fd, 0, SEEK_SET) < 0)
+		r = negative_errno();
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	return fd;
 }

@@ -38,3 +38,5 @@ bool cell_root_owned_dirs(const char *dir, char *bad, size_t size);
  * put there: links are removed, never followed). Missing is fine.
  */
 int cell_remove_tree_at(int dirfd, const char *name);
+/* A new memfd (close-on-exec) holding content, at offset 0; a negative errno. */
+int cell_memfd_new(const char *name, const void *content, size_t len);

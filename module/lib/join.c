@@ -19,8 +19,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "join.h"
 #include "macro.h"
+#include "process.h"
 
 extern char **environ;
 
@@ -219,40 +221,6 @@ static void noop(int sig)
 	(void)sig;
 }
 
-char *cell_join_read_all(int fd, size_t *ret_len)
-{
-	size_t len = 0, cap = 65536;
-	char *buf = malloc(cap + 1), *more;
-
-	while (buf) {
-		ssize_t n = read(fd, buf + len, cap - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			free(buf);
-			return NULL;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len < cap)
-			continue;
-		more = cap < HOOKS_ENV_MAX ? realloc(buf, 2 * cap + 1) : NULL;
-		if (!more)
-			break;
-		buf = more;
-		cap *= 2;
-	}
-	if (!buf || len == cap) {
-		free(buf);
-		return NULL;
-	}
-	buf[len] = '\0';
-	*ret_len = len;
-	return buf;
-}
-
 /*
  * Runs the hooks file in bash (in this process's child: the command to be), its environment
  * afterwards (env -0 on a pipe) made ours; a hook that fails has said so itself, and hooks that
@@ -267,7 +235,7 @@ static void run_enter_hooks(const char *file)
 			      (char *)file, NULL};
 	int p[2], status;
 	size_t len;
-	char *env;
+	char *env = NULL;
 	pid_t pid;
 
 	if (pipe2(p, O_CLOEXEC) < 0) {
@@ -283,7 +251,8 @@ static void run_enter_hooks(const char *file)
 		_exit(127);
 	}
 	close(p[1]);
-	env = pid > 0 ? cell_join_read_all(p[0], &len) : NULL;
+	if (pid > 0 && cell_read_full_fd(p[0], HOOKS_ENV_MAX, &env, &len) < 0)
+		env = NULL;
 	close(p[0]);
 	while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
@@ -300,11 +269,6 @@ static void run_enter_hooks(const char *file)
 	for (char *e = env; e < env + len; e += strlen(e) + 1)
 		if (strchr(e, '='))
 			putenv(e);
-}
-
-static int status_code(int status)
-{
-	return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
 }
 
 void cell_join_take_signals(sigset_t *all)
@@ -359,7 +323,7 @@ int cell_join_supervise(pid_t child, sigset_t *all)
 
 			while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
 				if (pid == child)
-					return status_code(status);
+					return cell_exit_code(status);
 			continue;
 		}
 		/* kill(), sigqueue() and tgkill() give si_code <= 0; the terminal gives SI_KERNEL

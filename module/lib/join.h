@@ -26,6 +26,9 @@ int cell_join_namespaces(int pidfd);
  * fd; no_new_privs must be set. 0 or a negative errno. */
 int cell_join_seccomp(int fd);
 
+/* The most a member's environment may be (as a new cell's: execve's own limit is near). */
+#define CELL_JOIN_ENV_MAX (4 * 1024 * 1024)
+
 /* The descriptors cell-init --join gets: the session's cell-init (a pidfd), the cell's seccomp
  * program, the member's environment (NUL-separated NAME=value). */
 enum {
@@ -62,8 +65,8 @@ int cell_join_drop_capabilities(void);
 void cell_join_take_signals(sigset_t *all);
 /* In a child that is to run a command: the signals' defaults back, none blocked. */
 void cell_join_default_signals(void);
-/* In the command's process: hooks.enter (in bash; the command gets the variables they leave),
- * the shim kept, then the command; never returns. */
+/* In the command's process: hooks.enter (in bash; the command gets the variables they leave, at
+ * most HOOKS_ENV_MAX of them), the shim kept, then the command; never returns. */
 _noreturn_ void cell_join_exec(const char *hooks, const char *preload, char *const argv[]);
 /*
  * Forwards the signals someone sent with kill() to child (the terminal's reach it directly),
@@ -71,5 +74,3 @@ _noreturn_ void cell_join_exec(const char *hooks, const char *preload, char *con
  * gone kills and reaps child first.
  */
 int cell_join_supervise(pid_t child, sigset_t *all);
-/* Reads fd to its end into a NUL-terminated buffer of at most 1 MiB; NULL past it. */
-char *cell_join_read_all(int fd, size_t *ret_len);

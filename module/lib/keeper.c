@@ -41,6 +41,20 @@
 /* epoll's tags for the keeper's own descriptors (members are tagged by their descriptor) */
 enum { TAG_LISTEN = -1, TAG_TIMER = -2 };
 
+/* A network mode as the keeper names it (cell_net_mode_to_string). */
+static enum cell_net_mode mode_of(const char *s)
+{
+	return streq(s, "proxy")  ? CELL_NET_PROXY
+	       : streq(s, "host") ? CELL_NET_HOST
+				  : CELL_NET_NONE;
+}
+
+/* A project's file in the sessions directory: its socket or its lock. */
+static void file_of(const char *project_id, const char *suffix, char out[256])
+{
+	snprintf(out, 256, "%s.%s", project_id, suffix);
+}
+
 int cell_keeper_dir(const char *state_home, int *ret_fd)
 {
 	_cleanup_free_ char *dir = cell_path_join(state_home, "sessions");
@@ -100,7 +114,7 @@ int cell_keeper_lock(int dir_fd, const char *project_id, int *ret_fd)
 	char name[256];
 	_cleanup_close_ int fd = -1;
 
-	snprintf(name, sizeof(name), "%s.lock", project_id);
+	file_of(project_id, "lock", name);
 	fd = openat(dir_fd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return negative_errno();
@@ -229,9 +243,7 @@ int cell_keeper_join(int fd, const char *hash, const char *tty, const char *what
 					  .init_pidfd = TAKE_FD(pidfd),
 					  .seccomp_fd = TAKE_FD(seccomp)};
 	snprintf(ret->id, sizeof(ret->id), "%s", id);
-	ret->mode = streq(mode, "proxy")  ? CELL_NET_PROXY
-		    : streq(mode, "host") ? CELL_NET_HOST
-					  : CELL_NET_NONE;
+	ret->mode = mode_of(mode);
 	return 0;
 }
 
@@ -256,9 +268,7 @@ int cell_keeper_status(int fd, struct cell_keeper_info *ret)
 	if (n <= 0 || sscanf(msg, "session %48s %127s %15s %u %lld %d", ret->id, ret->project, mode,
 			     &port, &start, &keeper) != 6)
 		return n < 0 ? (int)n : -EPROTO;
-	ret->mode = streq(mode, "proxy")  ? CELL_NET_PROXY
-		    : streq(mode, "host") ? CELL_NET_HOST
-					  : CELL_NET_NONE;
+	ret->mode = mode_of(mode);
 	ret->proxy_port = (uint16_t)port;
 	ret->start = start;
 	ret->keeper = keeper;
@@ -309,7 +319,6 @@ struct keeper {
 	int listen_fd;
 	int timer_fd;
 	int ready_fd; /* the opener's pipe, until the cell is up */
-	int log_fd;   /* our stderr once the cell is up */
 	int init_pidfd;
 	int seccomp_fd; /* the cell's seccomp program, compiled once for every member */
 	ino_t socket_ino;
@@ -351,7 +360,7 @@ static void begin_close(struct keeper *k)
 		return;
 	k->closing = true;
 	cell_log(CELL_LOG_DEBUG, "session of %s: no member left, closing", k->project->id);
-	snprintf(name, sizeof(name), "%s.sock", k->project->id);
+	file_of(k->project->id, "sock", name);
 	/* (before the cell is up, our opener holds the lock, waiting for us: it connects to no
 	 * one meanwhile) */
 	if (k->ready_fd < 0)
@@ -516,7 +525,7 @@ static int listen_at(struct keeper *k)
 		return r;
 	if (fd < 0)
 		return negative_errno();
-	snprintf(name, sizeof(name), "%s.sock", k->project->id);
+	file_of(k->project->id, "sock", name);
 	if (unlinkat(k->dir_fd, name, 0) < 0 && errno != ENOENT)
 		return negative_errno();
 	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 16) < 0)
@@ -531,8 +540,8 @@ static int listen_at(struct keeper *k)
 	return 0;
 }
 
-/* The cell's init is up: members may come. The opener is told, and our stderr is the log. */
-static void up(pid_t init, void *data)
+/* The cell's init is up: members may come, and the opener is told. */
+static void up(pid_t init, int seccomp_fd, void *data)
 {
 	struct keeper *k = data;
 	struct itimerspec first = {.it_value = {FIRST_MEMBER_MS / 1000, 0}};
@@ -540,8 +549,10 @@ static void up(pid_t init, void *data)
 
 	k->init_pidfd = (int)syscall(SYS_pidfd_open, init, 0);
 	r = k->init_pidfd < 0 ? negative_errno() : 0;
-	if (r >= 0)
-		r = cell_seccomp_compile(&k->inst->plan->seccomp, &k->seccomp_fd);
+	if (r >= 0) {
+		k->seccomp_fd = fcntl(seccomp_fd, F_DUPFD_CLOEXEC, 3);
+		r = k->seccomp_fd < 0 ? negative_errno() : 0;
+	}
 	if (r >= 0)
 		r = listen_at(k);
 	if (r >= 0) {
@@ -603,7 +614,6 @@ static int keep(const struct cell_project *p, const struct cell_config *c, const
 			     .listen_fd = -1,
 			     .timer_fd = -1,
 			     .ready_fd = ready_fd,
-			     .log_fd = log_fd,
 			     .init_pidfd = -1,
 			     .dir_fd = dir_fd,
 			     .start = time(NULL)};
@@ -665,10 +675,11 @@ static void show_log(int log_fd)
 	}
 }
 
-int cell_keeper_start(const struct cell_project *p, const struct cell_config *c, const char *hash)
+int cell_keeper_start(const struct cell_project *p, const struct cell_config *c, const char *hash,
+		      int dir_fd)
 {
-	_cleanup_free_ char *log = NULL, *state_home = NULL;
-	_cleanup_close_ int dir_fd = -1, log_fd = -1;
+	_cleanup_free_ char *log = NULL;
+	_cleanup_close_ int log_fd = -1;
 	int pipefd[2], status;
 	char byte = 0;
 	pid_t pid;
@@ -682,11 +693,6 @@ int cell_keeper_start(const struct cell_project *p, const struct cell_config *c,
 	log_fd = open(log, O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (log_fd < 0)
 		return negative_errno();
-	r = cell_xdg_dir(CELL_XDG_STATE, &state_home);
-	if (r >= 0)
-		r = cell_keeper_dir(state_home, &dir_fd);
-	if (r < 0)
-		return r;
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return negative_errno();
 	pid = fork();
@@ -765,7 +771,7 @@ unsigned cell_keeper_gc(const char *state_home)
 		_cleanup_close_ int lock = -1, conn = -1, proj_fd = -1;
 		struct cell_keeper_info info;
 		const char *keep = NULL;
-		char sock[300];
+		char sock[256];
 		unsigned removed;
 
 		if (e->d_name[0] == '.' || strlen(e->d_name) > 200 ||
@@ -775,7 +781,7 @@ unsigned cell_keeper_gc(const char *state_home)
 		    cell_keeper_status(conn, &info) >= 0)
 			keep = info.id;
 		else if (conn < 0) {
-			snprintf(sock, sizeof(sock), "%s.sock", e->d_name);
+			file_of(e->d_name, "sock", sock);
 			(void)unlinkat(dir_fd, sock, 0);
 		} else
 			continue; /* a keeper that does not answer: left as it is */

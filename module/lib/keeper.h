@@ -86,11 +86,12 @@ int cell_keeper_lock(int dir_fd, const char *project_id, int *ret_fd);
 
 /*
  * Starts project p's session with config c (hash: of the trusted config) in a keeper process of
- * its own, and waits until it listens. Its errors are said on stderr (the keeper's is ours until
- * then); a negative errno: -EINVAL when the config could not be planned, -ECHILD when bubblewrap
- * could not build the cell.
+ * its own, listening in dir_fd (cell_keeper_dir()), and waits until it listens. Its errors are said
+ * on stderr (the keeper's is ours until then); a negative errno: -EINVAL when the config could not
+ * be planned, -ECHILD when bubblewrap could not build the cell.
  */
-int cell_keeper_start(const struct cell_project *p, const struct cell_config *c, const char *hash);
+int cell_keeper_start(const struct cell_project *p, const struct cell_config *c, const char *hash,
+		      int dir_fd);
 
 /*
  * cell gc's part: for each of the user's projects (under state_home), under its lock, a socket

@@ -32,22 +32,6 @@ static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUS
 
 extern char **environ;
 
-static int memfd_with(const char *name, const char *content, size_t len)
-{
-	int fd = memfd_create(name, MFD_CLOEXEC), r;
-
-	if (fd < 0)
-		return negative_errno();
-	r = cell_write_all(fd, content, len);
-	if (r >= 0 && lseek(fd, 0, SEEK_SET) < 0)
-		r = negative_errno();
-	if (r < 0) {
-		close(fd);
-		return r;
-	}
-	return fd;
-}
-
 struct spawn {
 	char **argv;
 	char **envp;
@@ -179,7 +163,7 @@ static int lazy_fd(const struct status_lines *st)
 }
 
 static int wait_cell(pid_t bwrap, int sigfd, int info_fd, int ready_fd, struct status_lines *st,
-		     const struct cell_launch_watch *watch, struct waited *w)
+		     const struct cell_launch_watch *watch, int seccomp_fd, struct waited *w)
 {
 	bool told = false;
 	char info[1024] = "";
@@ -229,7 +213,7 @@ static int wait_cell(pid_t bwrap, int sigfd, int info_fd, int ready_fd, struct s
 		}
 		if (w->started && init > 0 && watch && !told) {
 			told = true;
-			watch->up(init, watch->data);
+			watch->up(init, seccomp_fd, watch->data);
 		}
 		if (pfd[5].fd >= 0 && pfd[5].revents)
 			watch->on_ready(watch->data);
@@ -305,7 +289,7 @@ static int env_args(char **env)
 		memcpy(buf + len, eq + 1, strlen(eq + 1) + 1);
 		len += strlen(eq + 1) + 1;
 	}
-	return memfd_with("cell-env", buf, len);
+	return cell_memfd_new("cell-env", buf, len);
 }
 
 /*
@@ -333,7 +317,7 @@ static int open_fds(const struct cell_plan *p, const struct cell_launch_session 
 	*ret_ready = pipefd[0];
 	f->fd[f->n++] = pipefd[1];
 	for (size_t i = 0; i < p->n_files; i++) {
-		r = memfd_with("cell-file", p->files[i].content, strlen(p->files[i].content));
+		r = cell_memfd_new("cell-file", p->files[i].content, strlen(p->files[i].content));
 		if (r < 0)
 			return r;
 		f->fd[f->n++] = r;
@@ -462,7 +446,7 @@ static int start_and_wait(char **argv, char **envp, struct launch_fds *f, int in
 				if (session->started)
 					session->started(pid, session->data);
 			}
-			r = wait_cell(pid, sigfd, info_r, ready_r, st, watch, w);
+			r = wait_cell(pid, sigfd, info_r, ready_r, st, watch, f->fd[0], w);
 		}
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);

@@ -29,12 +29,13 @@ struct cell_launch_session {
 
 /*
  * What a project session's keeper (keeper.c) needs of its cell while it runs: to be told when
- * the cell's init is up (its pid on the host), its own descriptor polled with the cell's (its
- * members' sockets), and a pipe whose end it holds handed to the session's cell-init, which ends
- * the cell if the keeper is gone.
+ * the cell's init is up (its pid on the host, and the cell's compiled seccomp program, sealed,
+ * for its members), its own descriptor polled with the cell's (its members' sockets), and a pipe
+ * whose end it holds handed to the session's cell-init, which ends the cell if the keeper is
+ * gone.
  */
 struct cell_launch_watch {
-	void (*up)(pid_t init, void *data);
+	void (*up)(pid_t init, int seccomp_fd, void *data);
 	int fd; /* polled; on_ready called when readable */
 	void (*on_ready)(void *data);
 	int keeper_fd; /* the pipe's reading end, for a session's cell-init */

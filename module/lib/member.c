@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -122,7 +121,7 @@ static int find_session(const struct cell_project *p, const struct cell_config *
 	r = check_plan(p, c, a, notices, ret_plan_failed, d);
 	if (r < 0)
 		return r;
-	r = cell_keeper_start(p, c, hash);
+	r = cell_keeper_start(p, c, hash, dir_fd);
 	if (r < 0)
 		return r; /* (the keeper said why) */
 	r = cell_keeper_connect(dir_fd, p->id, ret_fd);
@@ -252,19 +251,20 @@ static int member_env(char **env, const char *leave, char ***ret)
 /* The environment, NUL-separated in a memfd (cell-init --join reads it). */
 static int env_fd(char **env)
 {
-	int fd = memfd_create("cell-member-env", MFD_CLOEXEC), r = 0;
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0;
 
-	if (fd < 0)
-		return negative_errno();
-	for (size_t i = 0; r >= 0 && env[i]; i++)
-		r = cell_write_all(fd, env[i], strlen(env[i]) + 1);
-	if (r >= 0 && lseek(fd, 0, SEEK_SET) < 0)
-		r = negative_errno();
-	if (r < 0) {
-		close(fd);
-		return r;
+	for (size_t i = 0; env[i]; i++)
+		len += strlen(env[i]) + 1;
+	buf = malloc(len + 1);
+	if (!buf)
+		return -ENOMEM;
+	len = 0;
+	for (size_t i = 0; env[i]; i++) {
+		memcpy(buf + len, env[i], strlen(env[i]) + 1);
+		len += strlen(env[i]) + 1;
 	}
-	return fd;
+	return cell_memfd_new("cell-member-env", buf, len);
 }
 
 /* [cell-session join --id ID --] cell-init --join --chdir DIR [...] -- COMMAND... */
