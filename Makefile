@@ -35,7 +35,7 @@ SHELL := /bin/bash
 DEB_PKGS := build-essential pkg-config clang llvm libbpf-dev bpftool libcjson-dev nettle-dev \
 	bubblewrap libcriterion-dev libseccomp-dev libpam0g-dev cppcheck clang-format libclang-rt-14-dev \
 	curl python3 tmux zsh fish hyperfine iproute2 util-linux procps git tinyproxy openssl \
-	libelf-dev zlib1g-dev wget nodejs perl direnv strace nix-bin libyaml-dev
+	libelf-dev zlib1g-dev wget nodejs perl direnv strace nix-bin libyaml-dev postgresql-15
 
 LIB_PKGS := libcjson nettle libseccomp yaml-0.1
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(LIB_PKGS))
@@ -295,7 +295,7 @@ FUZZ_BINS := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz-%)
 # it, are left out: a fuzzer needs no kernel programs)
 FUZZ_SKIP := module/lib/bpf.c module/lib/session.c module/lib/running.c module/lib/syscell.c \
 	module/lib/network-bpf.c module/lib/network-login.c module/lib/instance.c \
-	module/lib/keeper.c module/lib/member.c
+	module/lib/keeper.c module/lib/member.c module/lib/procs.c
 $(BUILD)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(filter-out $(FUZZ_SKIP),$(LIB_SRC)) \
 		$(wildcard module/lib/*.h)
 	@mkdir -p $(@D)

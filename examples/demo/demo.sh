@@ -82,6 +82,14 @@ run cell status
 wait "$first"
 run cell run "${as_user[@]}" -- sh -c 'cat /tmp/shared 2>&1 | head -1; echo "(the session closed with its last command: a new one, a new /tmp)"'
 
+step "cell up: the project's processes, members of its session (what devenv up runs)"
+run cell up -d "${as_user[@]}"
+run cell ps
+run cell run "${as_user[@]}" -- curl -sS -o /dev/null -w 'web answered %{http_code} to a joined command\n' http://127.0.0.1:8719/
+run cell logs
+run cell down
+run cell ps
+
 step "The project's own environment: its dotenv file, scripts and enter hooks"
 printf 'GREETING="from the project'"'"'s .env"\nLD_PRELOAD=/tmp/evil.so\n' > .env
 run cell env

@@ -35,6 +35,7 @@
  *    kernel then ends whatever else is left in the cell.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -141,8 +142,25 @@ static void environment_from(int fd)
  * the cell's seccomp program and the member's environment. Enters the cell's namespaces, forks
  * the member into its pid namespace (capabilities dropped, no_new_privs, the same seccomp filter
  * as every process of the cell, the environment, the hooks), and supervises it as cell-init does
- * its command; exits with its status. Our parent ending ends it.
+ * its command; exits with its status. Our parent ending ends it (--parent: the pid it had when it
+ * forked us, else our parent now).
  */
+/* --parent PID: the process that forked us (we end with it); a check against getppid() after
+ * our parent death signal is set is then free of the race with its end. */
+static pid_t parse_parent(const char *s)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || end == s || v <= 1 || v > INT32_MAX) {
+		fprintf(stderr, "cell: cell-init: bad --parent '%s'\n", s);
+		_exit(127);
+	}
+	return (pid_t)v;
+}
+
 static _noreturn_ void join(int argc, char *argv[])
 {
 	const char *dir = NULL, *preload = NULL, *hooks = NULL;
@@ -150,7 +168,9 @@ static _noreturn_ void join(int argc, char *argv[])
 	int i = 2;
 
 	for (; i + 1 < argc && strcmp(argv[i], "--") != 0; i += 2) {
-		if (strcmp(argv[i], "--chdir") == 0)
+		if (strcmp(argv[i], "--parent") == 0)
+			parent = parse_parent(argv[i + 1]);
+		else if (strcmp(argv[i], "--chdir") == 0)
 			dir = argv[i + 1];
 		else if (strcmp(argv[i], "--preload") == 0)
 			preload = argv[i + 1];
@@ -160,8 +180,9 @@ static _noreturn_ void join(int argc, char *argv[])
 			break;
 	}
 	if (!dir || i + 1 >= argc || strcmp(argv[i], "--") != 0) {
-		fprintf(stderr, "usage: cell-init --join --chdir DIR [--preload LIB] "
-				"[--enter-hooks FILE] -- COMMAND [ARGS...]\n");
+		fprintf(stderr,
+			"usage: cell-init --join [--parent PID] --chdir DIR [--preload LIB] "
+			"[--enter-hooks FILE] -- COMMAND [ARGS...]\n");
 		_exit(127);
 	}
 	for (int fd = CELL_JOIN_FD_INIT; fd <= CELL_JOIN_FD_ENV; fd++)

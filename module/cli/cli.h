@@ -10,6 +10,7 @@
 #include "diag.h"
 #include "instance.h"
 #include "macro.h"
+#include "member.h"
 #include "plan.h"
 #include "project.h"
 
@@ -87,6 +88,13 @@ int cli_become_user(const struct cli_cell_options *o);
 int cli_cell_open(const struct cli_cell_options *o, struct cell_project **ret_project,
 		  struct cell_config **ret_config, char **ret_cwd);
 /*
+ * Joins p's session as a (cell_member_open), opening it if none is open, and says the notices:
+ * -1 and the member in *ret; -2 when the session runs another config (its hash in ret_other,
+ * CELL_SHA256_HEX_LEN + 1 bytes); else the exit code, having said why.
+ */
+int cli_session_join(const struct cell_project *p, const struct cell_config *c,
+		     const struct cell_instance_args *a, struct cell_member **ret, char *ret_other);
+/*
  * Runs a (cell run, cell enter) as a member of p's session (member.h), opening it if none is
  * open; returns the exit code, or -1 when the session runs another config (said on stderr):
  * then the command gets a cell of its own. leave_to: the hook's file, marked once the session
@@ -122,3 +130,7 @@ char *cli_allow_command(const struct cell_project *p);
 /* Whether the trust store records p's config as it is now; errors count as not trusted. The trust
  * directory goes to *ret_dir if asked for (NULL if it cannot be found). */
 bool cli_trusted(const struct cell_project *p, char **ret_dir);
+/* The project's cell up directory (procstate.h) in *ret: -1, or the exit code (said why). */
+int cli_up_dir(const struct cell_project *p, char **ret);
+/* cell down's and cell ps's command line ([DIR]): the up directory of the project there. */
+int cli_up_dir_of_args(int argc, char *argv[], char **ret);

@@ -94,6 +94,21 @@ static void print_config(const struct cell_config *c)
 	printf("hooks.enter:%s\n", c->hooks.enter && c->hooks.enter[0] ? "" : " (none)");
 	for (size_t i = 0; c->hooks.enter && c->hooks.enter[i]; i++)
 		printf("  %s\n", c->hooks.enter[i]);
+	printf("processes:%s\n",
+	       c->n_processes ? " (cell up runs them in the project's session)" : " (none)");
+	for (size_t i = 0; i < c->n_processes; i++) {
+		const struct cell_process *p = &c->processes[i];
+
+		printf("  %s: %s\n    restart %s", p->name, p->exec,
+		       cell_restart_to_string(p->restart));
+		if (p->ready_port)
+			printf(", ready when port %u accepts", (unsigned)p->ready_port);
+		if (p->ready_command)
+			printf(", ready when this succeeds: %s", p->ready_command);
+		for (size_t k = 0; p->depends_on && p->depends_on[k]; k++)
+			printf("%s%s", k ? ", " : ", after ", p->depends_on[k]);
+		printf("\n");
+	}
 	printf("limits:");
 	if (c->limits.memory)
 		printf(" memory=%llu bytes", (unsigned long long)c->limits.memory);

@@ -14,6 +14,7 @@
 #include "launch.h"
 #include "log.h"
 #include "member.h"
+#include "procstate.h"
 #include "quote.h"
 #include "strv.h"
 #include "trust.h"
@@ -405,23 +406,17 @@ int cli_instance_run(struct cell_instance *inst)
 	return exit_like(status, terminal_sig);
 }
 
-int cli_session_run(const struct cell_project *p, const struct cell_config *c,
-		    const struct cell_instance_args *a, int (*joined)(const char *leave_to),
-		    const char *leave_to)
+int cli_session_join(const struct cell_project *p, const struct cell_config *c,
+		     const struct cell_instance_args *a, struct cell_member **ret, char *ret_other)
 {
 	_cleanup_diag_ struct cell_diag d = {0};
 	struct cell_member *m = NULL;
-	int status = 0, terminal_sig = 0, r;
+	int r = cell_member_open(p, c, a, &m, &d);
 
-	r = cell_member_open(p, c, a, &m, &d);
 	if (r == -EXDEV) {
-		fprintf(stderr,
-			"cell: %s's open session runs its config as it was (%.12s); this command "
-			"gets a cell of its own for the config as it is now (leave the session's "
-			"other commands to have it everywhere)\n",
-			c->name, m->other_hash);
+		snprintf(ret_other, CELL_SHA256_HEX_LEN + 1, "%s", m->other_hash);
 		cell_member_free(m);
-		return -1;
+		return -2;
 	}
 	if (r < 0) {
 		bool config = m && m->plan_failed;
@@ -435,6 +430,31 @@ int cli_session_run(const struct cell_project *p, const struct cell_config *c,
 							      : CELL_EXIT_FAILURE;
 	}
 	print_notices(m->notices);
+	*ret = m;
+	return -1;
+}
+
+int cli_session_run(const struct cell_project *p, const struct cell_config *c,
+		    const struct cell_instance_args *a, int (*joined)(const char *leave_to),
+		    const char *leave_to)
+{
+	_cleanup_diag_ struct cell_diag d = {0};
+	struct cell_member *m = NULL;
+	int status = 0, terminal_sig = 0, r;
+
+	char other[CELL_SHA256_HEX_LEN + 1];
+
+	r = cli_session_join(p, c, a, &m, other);
+	if (r == -2) {
+		fprintf(stderr,
+			"cell: %s's open session runs its config as it was (%.12s); this command "
+			"gets a cell of its own for the config as it is now (leave the session's "
+			"other commands to have it everywhere)\n",
+			c->name, other);
+		return -1;
+	}
+	if (r >= 0)
+		return r;
 	r = joined ? joined(leave_to) : 0;
 	if (r < 0) {
 		fprintf(stderr, "cell: --leave-to '%s': %s\n", leave_to, strerror(-r));
@@ -457,4 +477,30 @@ int cli_cell_run(const struct cell_project *p, const struct cell_config *c,
 	int r = cli_instance_open(p, c, a, &inst);
 
 	return r >= 0 ? r : cli_instance_run(inst);
+}
+
+int cli_up_dir(const struct cell_project *p, char **ret)
+{
+	_cleanup_free_ char *state_home = NULL;
+	int r = cell_xdg_dir(CELL_XDG_STATE, &state_home);
+
+	if (r >= 0)
+		r = cell_up_dir(state_home, p->id, ret);
+	if (r < 0) {
+		fprintf(stderr, "cell: cannot find the project's state directory: %s\n",
+			strerror(-r));
+		return CELL_EXIT_FAILURE;
+	}
+	return -1;
+}
+
+int cli_up_dir_of_args(int argc, char *argv[], char **ret)
+{
+	_cleanup_project_ struct cell_project *p = NULL;
+	const char *where = NULL;
+	int r = cli_parse_dir_only(argc, argv, &where);
+
+	if (r < 0)
+		r = cli_find_project(where ? where : ".", &p);
+	return r < 0 ? cli_up_dir(p, ret) : r;
 }

@@ -31,6 +31,15 @@ static const struct cli_command commands[] = {
 	 "Print what the kernel and the proxy refused the project's cells; -f follows", NULL},
 	{"status", cmd_status, "[--json]",
 	 "List your open cells: project, since when, state, pid, proxy port, live counters", NULL},
+	{"up", cmd_up, "[-d] [-C DIR] [--user NAME] [--allow-root] [NAME...]",
+	 "Run the config's processes in the project's session: prefixed output, ^C stops them; "
+	 "-d: in the background, once they are ready",
+	 NULL},
+	{"down", cmd_down, "[DIR]", "Stop the project's processes that cell up runs", NULL},
+	{"ps", cmd_ps, "[DIR]",
+	 "List the project's processes: name, pid, state, restarts, ready, last status", NULL},
+	{"logs", cmd_logs, "[-f] [-C DIR] [NAME...]",
+	 "Print the output of the project's processes; -f follows it", NULL},
 	{"gc", cmd_gc, "[--all]",
 	 "Close and record cells cut short (a killed cell command or keeper); cell run and cell "
 	 "enter do it too. --all (root): every user's dead cells",

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "config-processes.h"
 #include "expand.h"
 #include "schema.h"
 #include "suggest.h"
@@ -857,11 +858,16 @@ static int apply_bwrap_args(struct cell_schema *s, const cJSON *v)
 	return 0;
 }
 
+static int apply_processes(struct cell_schema *s, const cJSON *v)
+{
+	return cell_config_apply_processes(s, v, ctx_of(s)->c);
+}
+
 static const struct cell_schema_member top_members[] = {
 	{"name", apply_name},	  {"presets", apply_presets},	    {"shell", apply_shell},
 	{"mounts", apply_mounts}, {"network", apply_network},	    {"env", apply_env},
 	{"limits", apply_limits}, {"hardening", apply_hardening},   {"scripts", apply_scripts},
-	{"hooks", apply_hooks},	  {"bwrap_args", apply_bwrap_args},
+	{"hooks", apply_hooks},	  {"bwrap_args", apply_bwrap_args}, {"processes", apply_processes},
 };
 
 int cell_config_apply(struct cell_config *c, const char *file, const char *text, size_t len,
@@ -1012,6 +1018,7 @@ void cell_config_free(struct cell_config *c)
 	kv_free(c->scripts, c->n_scripts);
 	cell_strv_free(c->hooks.enter);
 	cell_strv_free(c->bwrap_args);
+	cell_config_processes_free(c->processes, c->n_processes);
 	cell_diag_clear(&c->bwrap_args_objection);
 	free(c);
 }

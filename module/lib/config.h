@@ -52,6 +52,24 @@ struct cell_rule {
 	char *origin;
 };
 
+/* What a process of `cell up` does when it ends (procs.h). */
+enum cell_restart {
+	CELL_RESTART_NO,
+	CELL_RESTART_ON_FAILURE,
+	CELL_RESTART_ALWAYS,
+	_CELL_RESTART_MAX,
+};
+
+/* One of "processes": what `cell up` runs in the project's session. */
+struct cell_process {
+	char *name;
+	char *exec; /* a shell command (sh -c in the cell) */
+	enum cell_restart restart;
+	uint16_t ready_port; /* ready once 127.0.0.1 or ::1 accepts on it in the cell; 0: no */
+	char *ready_command; /* ready once this shell command succeeds in the cell; NULL: no */
+	char **depends_on;   /* started once each of these is ready */
+};
+
 /* One member of a map: network.resolve (host → address), env.set (name → value). */
 struct cell_kv {
 	char *key;
@@ -103,6 +121,8 @@ struct cell_config {
 		bool git_writable; /* .git writable in the cell (hooks and config stay read-only) */
 		bool raw_bwrap_args; /* a project's config may give bwrap_args */
 	} hardening;
+	struct cell_process *processes; /* in the order the files give them */
+	size_t n_processes;
 	/* raw bubblewrap arguments after cell's own mounts (rawargs.h says which pass) */
 	char **bwrap_args;
 	/* Set while the last file that gave bwrap_args is being read: the error to give if that
@@ -121,6 +141,9 @@ struct cell_config_env {
 const char *cell_mount_mode_to_string(enum cell_mount_mode m);
 const char *cell_net_mode_to_string(enum cell_net_mode m);
 const char *cell_env_provider_to_string(enum cell_env_provider p);
+const char *cell_restart_to_string(enum cell_restart r);
+/* The process named name in c, or NULL. */
+const struct cell_process *cell_config_process(const struct cell_config *c, const char *name);
 
 int cell_config_new(struct cell_config **ret);
 void cell_config_free(struct cell_config *c);

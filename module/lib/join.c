@@ -332,6 +332,10 @@ int cell_join_supervise(pid_t child, sigset_t *all)
 		if (sig == PARENT_GONE && si.si_code <= 0 && getppid() != parent) {
 			kill(child, SIGKILL);
 			waitpid(child, NULL, 0);
+			/* a member that leads a process group of its own (cell up's): what its
+			 * command started goes with it (we are the last to get it) */
+			if (getpgrp() == getpid())
+				kill(0, SIGKILL);
 			return 128 + SIGKILL;
 		}
 		if (si.si_code <= 0)

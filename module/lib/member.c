@@ -2,15 +2,19 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <arpa/inet.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -268,29 +272,49 @@ static int env_fd(char **env)
 }
 
 /* [cell-session join --id ID --] cell-init --join --chdir DIR [...] -- COMMAND... */
-static int member_argv(const struct cell_member *m, char ***ret)
+static int member_argv(const struct cell_member *m, const char *dir, char *const *command,
+		       char ***ret)
 {
 	_cleanup_strv_free_ char **argv = NULL;
 	const struct cell_plan *p = m->plan;
+	char parent[16];
 	int r = 0;
+
+	/* (the process that forks the member: it ends, the member ends) */
+	snprintf(parent, sizeof(parent), "%d", (int)getpid());
 
 	if (m->grant.mode == CELL_NET_PROXY)
 		r = cell_strv_extend_many(&argv, m->host.helper, "join", "--id", m->grant.id, "--",
 					  (char *)NULL);
 	if (r >= 0)
-		r = cell_strv_extend_many(&argv, m->host.init, "--join", "--chdir", p->cwd,
-					  (char *)NULL);
+		r = cell_strv_extend_many(&argv, m->host.init, "--join", "--parent", parent,
+					  "--chdir", dir, (char *)NULL);
 	if (r >= 0 && p->shim)
 		r = cell_strv_extend_many(&argv, "--preload", CELL_SHIM_PATH, (char *)NULL);
 	if (r >= 0 && p->enter_hooks)
 		r = cell_strv_extend_many(&argv, "--enter-hooks", p->enter_hooks, (char *)NULL);
 	if (r >= 0)
 		r = cell_strv_extend(&argv, "--");
-	for (size_t i = 0; r >= 0 && p->argv[i]; i++)
-		r = cell_strv_extend(&argv, p->argv[i]);
+	for (size_t i = 0; r >= 0 && command[i]; i++)
+		r = cell_strv_extend(&argv, command[i]);
 	if (r < 0)
 		return r;
 	*ret = TAKE_PTR(argv);
+	return 0;
+}
+
+/* In a child: fds[0..n) become CELL_JOIN_FD_INIT.., and every descriptor above them closes. */
+static int move_fds(const int *fds, int n)
+{
+	int high[3];
+
+	for (int i = 0; i < n; i++)
+		if ((high[i] = fcntl(fds[i], F_DUPFD, 100)) < 0)
+			return negative_errno();
+	for (int i = 0; i < n; i++)
+		if (dup2(high[i], CELL_JOIN_FD_INIT + i) < 0)
+			return negative_errno();
+	close_range(CELL_JOIN_FD_INIT + n, ~0U, 0);
 	return 0;
 }
 
@@ -299,16 +323,10 @@ static int member_argv(const struct cell_member *m, char ***ret)
 static _noreturn_ void exec_member(char **argv, const int fds[3])
 {
 	char *no_env[] = {NULL};
-	int high[3];
 	sigset_t none;
 
-	for (int i = 0; i < 3; i++)
-		if ((high[i] = fcntl(fds[i], F_DUPFD, 100)) < 0)
-			_exit(127);
-	for (int i = 0; i < 3; i++)
-		if (dup2(high[i], CELL_JOIN_FD_INIT + i) < 0)
-			_exit(127);
-	close_range(CELL_JOIN_FD_ENV + 1, ~0U, 0);
+	if (move_fds(fds, 3) < 0)
+		_exit(127);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	execve(argv[0], argv, no_env);
@@ -344,16 +362,72 @@ static int wait_member(pid_t pid, int sigfd, int *ret_status, int *ret_terminal_
 	}
 }
 
+/* What starting a member takes: the session's filter (every process of its cell has it), the
+ * member's environment, and for a proxy cell's member the argv of cell-session join and the
+ * environment in a memfd. */
+struct start {
+	int seccomp, env;
+	char **envv, **argv;
+};
+
+static void start_done(struct start *st)
+{
+	closep(&st->seccomp);
+	closep(&st->env);
+	cell_strv_free(st->envv);
+	cell_strv_free(st->argv);
+}
+
+static int start_prepare(const struct cell_member *m, const char *leave_cell, const char *dir,
+			 char *const *command, struct start *st)
+{
+	int r;
+
+	*st = (struct start){.seccomp = -1, .env = -1};
+	st->seccomp = fcntl(m->grant.seccomp_fd, F_DUPFD_CLOEXEC, 3);
+	r = st->seccomp < 0 ? negative_errno() : 0;
+	if (r >= 0)
+		r = member_env(m->plan->env, leave_cell, &st->envv);
+	/* a proxy cell's member goes by cell-session join, into the cell's cgroup, and then by
+	 * cell-init --join; any other is joined by our own child (one exec fewer) */
+	if (r >= 0 && m->grant.mode == CELL_NET_PROXY)
+		r = st->env = env_fd(st->envv);
+	if (r >= 0 && m->grant.mode == CELL_NET_PROXY)
+		r = member_argv(m, dir, command, &st->argv);
+	return r < 0 ? r : 0;
+}
+
+/* In the forked child: becomes the member (never returns). */
+static _noreturn_ void start_child(const struct cell_member *m, const struct start *st,
+				   pid_t parent, const char *dir, char *const *command)
+{
+	if (m->grant.mode == CELL_NET_PROXY)
+		exec_member(st->argv, (int[]){m->grant.init_pidfd, st->seccomp, st->env});
+	/* the session's cell-init on 3, its filter on 4, and nothing else of ours (the keeper's
+	 * connection, cell up's pipes and lock): this process stays while the member runs */
+	if (move_fds((int[]){m->grant.init_pidfd, st->seccomp}, 2) < 0)
+		_exit(127);
+	cell_join_member(
+		&(struct cell_join_member){.parent = parent,
+					   .init_pidfd = CELL_JOIN_FD_INIT,
+					   .seccomp_fd = CELL_JOIN_FD_SECCOMP,
+					   .env = st->envv,
+					   .dir = dir,
+					   .preload = m->plan->shim ? CELL_SHIM_PATH : NULL,
+					   .hooks = m->plan->enter_hooks,
+					   .argv = command});
+}
+
 int cell_member_run(struct cell_member *m, int *ret_status, int *ret_terminal_sig,
 		    struct cell_diag *diag)
 {
-	_cleanup_strv_free_ char **argv = NULL, **envv = NULL;
 	_cleanup_free_ char *leave_host = NULL, *leave_cell = NULL;
 	bool proxy = m->grant.mode == CELL_NET_PROXY;
-	_cleanup_close_ int seccomp = -1, env = -1, sigfd = -1;
+	_cleanup_close_ int sigfd = -1;
 	bool foreground = isatty(STDIN_FILENO) && tcgetpgrp(STDIN_FILENO) == getpgrp();
+	struct start st = {.seccomp = -1, .env = -1};
 	sigset_t mask, old;
-	pid_t pid;
+	pid_t self, pid;
 	int r;
 
 	*ret_terminal_sig = 0;
@@ -363,45 +437,24 @@ int cell_member_run(struct cell_member *m, int *ret_status, int *ret_terminal_si
 				     "cell-session (%s)",
 				     m->host.why ? m->host.why : "not installed");
 	r = m->leave_path ? leave_file(m, &leave_host, &leave_cell) : 0;
-	/* the session's filter, which every process of its cell has */
-	if (r >= 0) {
-		seccomp = fcntl(m->grant.seccomp_fd, F_DUPFD_CLOEXEC, 3);
-		r = seccomp < 0 ? negative_errno() : 0;
-	}
 	if (r >= 0)
-		r = member_env(m->plan->env, leave_cell, &envv);
-	/* a proxy cell's member goes by cell-session join, into the cell's cgroup, and then by
-	 * cell-init --join; any other is joined by our own child (one exec fewer) */
-	if (r >= 0 && proxy)
-		r = env = env_fd(envv);
-	if (r >= 0 && proxy)
-		r = member_argv(m, &argv);
-	if (r < 0)
+		r = start_prepare(m, leave_cell, m->plan->cwd, m->plan->argv, &st);
+	if (r < 0) {
+		start_done(&st);
 		return cell_diag_set(diag, r, NULL, NULL, "cannot prepare the member: %s",
 				     strerror(-r));
+	}
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);
 	for (size_t i = 0; i < ELEMENTSOF(forwarded); i++)
 		sigaddset(&mask, forwarded[i]);
 	sigprocmask(SIG_BLOCK, &mask, &old);
 	sigfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	self = getpid();
 	pid = sigfd < 0 ? -1 : fork();
-	if (pid == 0 && proxy)
-		exec_member(argv, (int[]){m->grant.init_pidfd, seccomp, env});
-	if (pid == 0) {
-		/* (what is ours and not the member's: the keeper's connection, the signals) */
-		close(m->conn);
-		close(sigfd);
-		cell_join_member(
-			&(struct cell_join_member){.parent = getppid(),
-						   .init_pidfd = m->grant.init_pidfd,
-						   .seccomp_fd = seccomp,
-						   .env = envv,
-						   .dir = m->plan->cwd,
-						   .preload = m->plan->shim ? CELL_SHIM_PATH : NULL,
-						   .hooks = m->plan->enter_hooks,
-						   .argv = m->plan->argv});
-	}
+	if (pid == 0)
+		start_child(m, &st, self, m->plan->cwd, m->plan->argv);
+	start_done(&st);
 	r = pid < 0 ? negative_errno() : wait_member(pid, sigfd, ret_status, ret_terminal_sig);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	cell_terminal_reclaim(foreground);
@@ -413,5 +466,85 @@ int cell_member_run(struct cell_member *m, int *ret_status, int *ret_terminal_si
 	if (r < 0)
 		return cell_diag_set(diag, r, NULL, NULL, "cannot run the member: %s",
 				     strerror(-r));
+	return 0;
+}
+
+void cell_member_leave(struct cell_member *m)
+{
+	cell_keeper_leave(m->conn, LEAVE_WAIT_MS);
+}
+
+int cell_member_spawn(const struct cell_member *m, const char *dir, char *const *command,
+		      int out_fd, pid_t *ret_pid)
+{
+	pid_t self = getpid(), pid;
+	struct start st;
+	int r;
+
+	if (m->grant.mode == CELL_NET_PROXY && !m->host.helper)
+		return -EPERM;
+	r = start_prepare(m, NULL, dir, command, &st);
+	pid = r < 0 ? -1 : fork();
+	if (pid == 0) {
+		/* a session of its own: no terminal (nothing in the cell may open ours, make itself
+		 * its foreground or read what is typed at it), the terminal's ^C is for cell up,
+		 * which stops it in order; and a process group of its own, which that stop
+		 * signals; nothing to read, its output to out_fd */
+		_cleanup_close_ int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+		if (null < 0 || setsid() < 0 || dup2(null, STDIN_FILENO) < 0 ||
+		    dup2(out_fd, STDOUT_FILENO) < 0 || dup2(out_fd, STDERR_FILENO) < 0)
+			_exit(127);
+		start_child(m, &st, self, dir, command);
+	}
+	if (r >= 0 && pid < 0)
+		r = negative_errno();
+	start_done(&st);
+	if (r < 0)
+		return r;
+	*ret_pid = pid;
+	return 0;
+}
+
+/* The probe's child: in the session's namespaces, one connect to port on 127.0.0.1 or ::1. */
+static _noreturn_ void probe_child(pid_t parent, int init_pidfd, uint16_t port)
+{
+	struct sockaddr_in in4 = {.sin_family = AF_INET,
+				  .sin_port = htons(port),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in6 in6 = {.sin6_family = AF_INET6,
+				   .sin6_port = htons(port),
+				   .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+	int fd;
+
+	/* the cell's processes may trace what joins them: nothing of ours to take (no
+	 * descriptor but the pidfd, not dumpable, dead with its parent) */
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (prctl(PR_SET_DUMPABLE, 0) < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 ||
+	    getppid() != parent || null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 ||
+	    dup2(null, 2) < 0 || dup2(init_pidfd, 3) < 0)
+		_exit(2);
+	close_range(4, ~0U, 0);
+	if (cell_join_namespaces(3) < 0)
+		_exit(2);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&in4, sizeof(in4)) == 0)
+		_exit(0);
+	fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&in6, sizeof(in6)) == 0)
+		_exit(0);
+	_exit(1);
+}
+
+int cell_member_probe_port(const struct cell_member *m, uint16_t port, pid_t *ret_pid)
+{
+	pid_t self = getpid(), pid = fork();
+
+	if (pid < 0)
+		return negative_errno();
+	if (pid == 0)
+		probe_child(self, m->grant.init_pidfd, port);
+	*ret_pid = pid;
 	return 0;
 }

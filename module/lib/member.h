@@ -2,6 +2,8 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 #include "config.h"
 #include "diag.h"
@@ -46,4 +48,19 @@ int cell_member_open(const struct cell_project *p, const struct cell_config *c,
  */
 int cell_member_run(struct cell_member *m, int *ret_status, int *ret_terminal_sig,
 		    struct cell_diag *diag);
+/*
+ * Starts command in the session's cell (in directory dir there) as a member of its own, with no
+ * input, its output and errors to out_fd, in a process group of its own, and does not wait:
+ * *ret_pid is its process on the host (which the command's signals reach, and whose end is the
+ * command's). The member ends if the caller does. cell up's processes.
+ */
+int cell_member_spawn(const struct cell_member *m, const char *dir, char *const *command,
+		      int out_fd, pid_t *ret_pid);
+/*
+ * Forks a process that tries once to connect to port on the session's loopback (127.0.0.1,
+ * then ::1) and exits 0 if it was accepted; *ret_pid is it.
+ */
+int cell_member_probe_port(const struct cell_member *m, uint16_t port, pid_t *ret_pid);
+/* A member that ran its commands with cell_member_spawn leaves the session (as run's does). */
+void cell_member_leave(struct cell_member *m);
 void cell_member_free(struct cell_member *m);

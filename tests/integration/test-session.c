@@ -2277,6 +2277,42 @@ Test(session, commands_of_a_project_at_once_share_one_cell_and_one_record)
 	cr_assert(eq(int, session_members(), -1));
 }
 
+Test(session, cell_up_processes_are_members_of_the_cell_and_its_one_record)
+{
+	char *up[] = {t.cell, (char *)"up", (char *)"-d", NULL};
+	char *down[] = {t.cell, (char *)"down", NULL};
+	_cleanup_free_ char *out = th_join(t.proj, "probe.out"), *text = NULL;
+	struct th_result r;
+	char *json;
+
+	write_config("{\"mode\": \"proxy\"}, \"processes\": {"
+		     "\"srv\": {\"exec\": \"exec python3 net.py 'own 2' 'sleep 60'\"}, "
+		     "\"probe\": {\"exec\": \"python3 net.py 'tcp 127.0.0.1 22' > probe.out\", "
+		     "\"depends_on\": [\"srv\"]}}");
+	th_run_as(t.uid, t.gid, t.proj, up, t.env, &r);
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	th_result_done(&r);
+	/* each is in the cell's cgroup: its policy (the host's port 22 refused by the kernel) */
+	cr_assert(th_wait_for_file(out, 20));
+	for (int i = 0; i < 100 && !strstr(text = th_read(out), "\n"); i++) {
+		free(TAKE_PTR(text));
+		usleep(50000);
+	}
+	cr_assert(eq(str, text, "errno 1\n"));
+	cr_assert(eq(int, session_members(), 1));
+	th_run_as(t.uid, t.gid, t.proj, down, t.env, &r);
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	th_result_done(&r);
+	/* its counters: srv's two connects and probe's refused one, in one record */
+	json = stats_json();
+	cr_assert(eq(ullong, stat_of(json, "cells"), 1), "%s", json);
+	cr_assert(eq(ullong, stat_of(json, "connects_allowed"), 2), "%s", json);
+	cr_assert(eq(ullong, stat_of(json, "connects_denied"), 1), "%s", json);
+	free(json);
+	cr_assert(eq(int, user_cells(), 0));
+	cr_assert(eq(int, session_members(), -1));
+}
+
 Test(session, two_cells_of_a_project_at_once_make_two_records)
 {
 	char *argv[] = {t.cell,
