@@ -107,7 +107,8 @@ step "A cell with a proxy: the kernel lets it reach its proxy and nothing else"
 # an offline stand-in for a package registry: a local server, reached by name only through the
 # config's resolve map (as curl's --resolve does)
 mkdir -p "$work/registry" && echo "left-pad 1.3.0" > "$work/registry/left-pad"
-python3 -m http.server 0 --bind 127.0.0.1 -d "$work/registry" > "$work/registry.log" 2>&1 &
+# (-u: the port line must reach the log now, not when a buffer fills)
+python3 -u -m http.server 0 --bind 127.0.0.1 -d "$work/registry" > "$work/registry.log" 2>&1 &
 upstream=$!
 port=""
 for _ in $(seq 50); do
