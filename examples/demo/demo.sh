@@ -169,8 +169,10 @@ shows() {
 	return 1
 }
 keys "cd net" && shows '^\[cell:net\]'
-keys "curl -sS http://registry.test:$port/left-pad" && shows '^left-pad 1.3.0'
-keys "curl -sS http://example.net/ -o /dev/null -w '%{http_code}\\n'" && shows '^403'
+# (without privilege a proxy cell is a cell with no network, until cell-session is setuid: curl
+# then says so, and the demo goes on)
+keys "curl -sS http://registry.test:$port/left-pad" && shows '^left-pad 1.3.0\|^curl: '
+keys "curl -sS http://example.net/ -o /dev/null -w '%{http_code}\\n'" && shows '^403\|^000'
 keys "cd .." && shows '^~/.* \$ $' || true
 keys "echo back outside, in \$PWD" && shows '^back outside'
 tmux -S "$sock" capture-pane -p | sed -e '/^$/d' -e "s|$work|~|g"
