@@ -182,7 +182,9 @@ kill "$upstream" 2>/dev/null; wait "$upstream" 2>/dev/null || true
 # what the proxy counted per host, and what the kernel counted for the cells
 run cell stats
 # and one JSON line per request or tunnel, next to the ledger
-run tail -n 2 "$(ls "$XDG_STATE_HOME"/cell/projects/net-*/proxy.log | head -n 1)"
+# (a proxy cell's: none where it had no network)
+proxy_log=$(ls "$XDG_STATE_HOME"/cell/projects/net-*/proxy.log 2>/dev/null | head -n 1 || true)
+[ -z "$proxy_log" ] || run tail -n 2 "$proxy_log"
 cd "$work/demo"
 
 step "cell init writes a starter config for the project type it finds"
