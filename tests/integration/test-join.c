@@ -425,17 +425,36 @@ Test(join, the_cell_cannot_trace_a_joining_member_or_the_sessions_init)
 		  "a member was caught before its filter: %s", traced);
 }
 
+/* A process's parent, from /proc (0: gone). */
+static pid_t parent_of(pid_t pid)
+{
+	_cleanup_free_ char *path = NULL, *text = NULL;
+	const char *p;
+	size_t len;
+
+	if (asprintf(&path, "/proc/%d/status", (int)pid) < 0 ||
+	    cell_read_file(path, 0, 65536, &text, &len) < 0 || !(p = strstr(text, "\nPPid:")))
+		return 0;
+	return (pid_t)atoi(p + strlen("\nPPid:"));
+}
+
 /* The session's cell-init, on the host: the process of the test user's whose command line
- * says --session. */
+ * says --session, below this session's keeper. */
 static pid_t session_init(void)
 {
+	_cleanup_free_ char *status = status_json();
+	const char *k = strstr(status, "\"keeper\":");
+	pid_t keeper = k ? (pid_t)atoi(k + strlen("\"keeper\":")) : 0;
 	DIR *d = opendir("/proc");
 	pid_t found = 0;
 
+	/* (other tests' sessions run meanwhile, as the same user: this one's is its keeper's) */
+	cr_assert(gt(int, keeper, 0), "no keeper in %s", status);
 	for (struct dirent *e; d && !found && (e = readdir(d));) {
 		_cleanup_free_ char *path = NULL, *cmdline = NULL;
 		size_t len = 0;
 		struct stat st;
+		pid_t pid = (pid_t)atoi(e->d_name);
 
 		if (asprintf(&path, "/proc/%s/cmdline", e->d_name) < 0)
 			continue;
@@ -445,8 +464,12 @@ static pid_t session_init(void)
 		for (size_t i = 0; i + 1 < len; i++)
 			if (cmdline[i] == '\0')
 				cmdline[i] = ' ';
-		if (strstr(cmdline, "/run/cell/init") && strstr(cmdline, "--session"))
-			found = (pid_t)atoi(e->d_name);
+		if (!strstr(cmdline, "/run/cell/init") || !strstr(cmdline, "--session"))
+			continue;
+		for (pid_t a = parent_of(pid), n = 0; a > 1 && n < 16 && !found;
+		     a = parent_of(a), n++)
+			if (a == keeper)
+				found = pid;
 	}
 	if (d)
 		closedir(d);

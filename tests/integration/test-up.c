@@ -311,7 +311,7 @@ Test(up, detached_postgresql_is_reached_by_psql_from_a_joined_command)
 		  "%s", out);
 	/* down: nothing is left (the server, the session, cell up) */
 	free(cell_ok("down", NULL, NULL));
-	cr_assert(gone("postgres"), "postgres is left");
+	cr_assert(gone("bin/postgres -D pg"), "postgres is left");
 	cr_assert(wait_closed(), "the session stayed open");
 	free(ps);
 	ps = cell_ok("ps", NULL, NULL);
