@@ -28,7 +28,6 @@
 #include "strv.h"
 
 /* Signals a cell's command should get when cell is sent them; bwrap itself ignores them. */
-static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
 
 extern char **environ;
 
@@ -66,8 +65,8 @@ static int exec_bwrap(void *arg)
 	close_range((unsigned)(3 + s->n), ~0U, 0);
 	/* a signal to bwrap would kill the cell's command with SIGKILL (--die-with-parent);
 	 * cell forwards them to the cell's init instead, and cell-init restores defaults */
-	for (size_t i = 0; i < ELEMENTSOF(forwarded); i++)
-		signal(forwarded[i], SIG_IGN);
+	for (size_t i = 0; i < ELEMENTSOF(cell_forwarded_signals); i++)
+		signal(cell_forwarded_signals[i], SIG_IGN);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	/* the system call itself: a cell's environment is exactly envp, even when cell runs with
@@ -412,18 +411,13 @@ static int start_and_wait(char **argv, char **envp, struct launch_fds *f, int in
 {
 	struct cell_launch_session *session = st ? st->session : NULL;
 	_cleanup_close_ int sigfd = -1;
-	sigset_t mask, old;
+	sigset_t old;
 	pid_t pid;
 	int r;
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGCHLD);
-	for (size_t i = 0; i < ELEMENTSOF(forwarded); i++)
-		sigaddset(&mask, forwarded[i]);
-	sigprocmask(SIG_BLOCK, &mask, &old);
-	sigfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	sigfd = cell_signalfd_forwarded(&old);
 	if (sigfd < 0) {
-		r = negative_errno();
+		r = sigfd;
 	} else {
 		pid = spawn_bwrap(&(struct spawn){argv, envp, f->fd, f->n});
 		if (pid < 0) {

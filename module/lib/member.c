@@ -30,9 +30,6 @@
 #include "trust.h"
 #include "xdg.h"
 
-/* Signals a member's command should get when cell is sent them (as launch.c's). */
-static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
-
 /* How long the last member waits for the session to close (its proxy stopping, its record). */
 #define LEAVE_WAIT_MS 15000
 
@@ -426,7 +423,7 @@ int cell_member_run(struct cell_member *m, int *ret_status, int *ret_terminal_si
 	_cleanup_close_ int sigfd = -1;
 	bool foreground = isatty(STDIN_FILENO) && tcgetpgrp(STDIN_FILENO) == getpgrp();
 	struct start st = {.seccomp = -1, .env = -1};
-	sigset_t mask, old;
+	sigset_t old;
 	pid_t self, pid;
 	int r;
 
@@ -444,18 +441,15 @@ int cell_member_run(struct cell_member *m, int *ret_status, int *ret_terminal_si
 		return cell_diag_set(diag, r, NULL, NULL, "cannot prepare the member: %s",
 				     strerror(-r));
 	}
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGCHLD);
-	for (size_t i = 0; i < ELEMENTSOF(forwarded); i++)
-		sigaddset(&mask, forwarded[i]);
-	sigprocmask(SIG_BLOCK, &mask, &old);
-	sigfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	sigfd = cell_signalfd_forwarded(&old);
 	self = getpid();
 	pid = sigfd < 0 ? -1 : fork();
 	if (pid == 0)
 		start_child(m, &st, self, m->plan->cwd, m->plan->argv);
 	start_done(&st);
-	r = pid < 0 ? negative_errno() : wait_member(pid, sigfd, ret_status, ret_terminal_sig);
+	r = sigfd < 0 ? sigfd
+	    : pid < 0 ? negative_errno()
+		      : wait_member(pid, sigfd, ret_status, ret_terminal_sig);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	cell_terminal_reclaim(foreground);
 	if (leave_host)

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -205,4 +206,24 @@ void cell_terminal_reclaim(bool was_foreground)
 	sigprocmask(SIG_BLOCK, &ttou, &old);
 	tcsetpgrp(STDIN_FILENO, getpgrp());
 	sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
+const int cell_forwarded_signals[6] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+
+int cell_signalfd_forwarded(sigset_t *old)
+{
+	sigset_t mask;
+	int fd;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	for (size_t i = 0; i < ELEMENTSOF(cell_forwarded_signals); i++)
+		sigaddset(&mask, cell_forwarded_signals[i]);
+	sigprocmask(SIG_BLOCK, &mask, old);
+	fd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (fd < 0) {
+		fd = negative_errno();
+		sigprocmask(SIG_SETMASK, old, NULL);
+	}
+	return fd;
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <signal.h>
 #include <stddef.h>
 
 /*
@@ -12,6 +13,13 @@
 int cell_run_capture(char *const argv[], size_t max, char **ret_out);
 /* A waitpid() status as a shell reports it: the exit status, or 128+N for signal N. */
 int cell_exit_code(int wait_status);
+
+/* The signals cell passes on to what it runs when someone kill()s cell with one (the terminal's
+ * reach the foreground's processes themselves). */
+extern const int cell_forwarded_signals[6];
+/* Blocks SIGCHLD and the forwarded signals (the mask before in *old) and returns a signalfd of
+ * them (close-on-exec), or a negative errno (the mask is then as before). */
+int cell_signalfd_forwarded(sigset_t *old);
 
 /* What cell_run_session collected. */
 struct cell_run_result {
