@@ -38,7 +38,6 @@ static int run(const struct up *u, bool foreground, int ready_fd, int log_fd)
 	struct cell_procs_options o = {.names = u->names,
 				       .root = u->p->root,
 				       .up_dir = u->dir,
-				       .lock_fd = u->lock,
 				       .foreground = foreground,
 				       .ready_fd = ready_fd,
 				       .log_fd = log_fd};

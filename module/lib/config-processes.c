@@ -15,8 +15,6 @@ static const char *const restarts[_CELL_RESTART_MAX] = {
 	[CELL_RESTART_ALWAYS] = "always",
 };
 
-#define PROCESS_NAME_MAX 32
-
 /* The state of one pass over "processes"; s first, as config.c's ctx. */
 struct pctx {
 	struct cell_schema s;
@@ -64,7 +62,7 @@ static bool valid_name(const char *s)
 {
 	size_t n = strlen(s);
 
-	if (n == 0 || n > PROCESS_NAME_MAX || !isalnum((unsigned char)s[0]))
+	if (n == 0 || n > CELL_PROCESS_NAME_MAX || !isalnum((unsigned char)s[0]))
 		return false;
 	for (size_t i = 0; i < n; i++)
 		if (!isalnum((unsigned char)s[i]) && !strchr("._-", s[i]))
@@ -216,7 +214,7 @@ static int process_one(struct cell_schema *s, const cJSON *v)
 		return cell_schema_fail(s, true,
 					"\"%s\" is not a process name (1 to %d of letters, digits, "
 					"'.', '_' and '-', starting with a letter or digit)",
-					v->string, PROCESS_NAME_MAX);
+					v->string, CELL_PROCESS_NAME_MAX);
 	r = process_slot(x->c, v->string, &x->p);
 	if (r == -E2BIG)
 		return cell_schema_fail(s, true, "more than %d processes", CELL_PROCESSES_MAX);

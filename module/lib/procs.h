@@ -21,7 +21,6 @@ struct cell_procs_options {
 	char *const *names; /* what to run, with what they wait for; NULL: every process */
 	const char *root;   /* the project's directory in the cell: where they run */
 	const char *up_dir; /* cell_up_dir() */
-	int lock_fd;	    /* up.lock, held */
 	bool foreground;    /* their output on stdout too, each line after "NAME | " */
 	/* -1, or where cell up -d's waiting caller reads "NAME ready" / "NAME failed ..." lines,
 	 * then "ok" or "failed" once each process is ready, ended or has failed before it was ready

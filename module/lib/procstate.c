@@ -105,6 +105,9 @@ void cell_up_state_remove(const char *dir)
 		(void)unlink(path);
 }
 
+/* (the scanf width below) */
+_Static_assert(CELL_PROCESS_NAME_MAX == 32, "process %32s");
+
 static int parse_process(const char *line, struct cell_up_proc *p)
 {
 	int pid, n = 0;

@@ -16,10 +16,9 @@
  */
 #define CELL_UP_LOG_MAX (1024 * 1024)
 #define CELL_UP_LOGS_KEPT 2
-#define CELL_UP_NAME_MAX 32
 
 struct cell_up_proc {
-	char name[CELL_UP_NAME_MAX + 1];
+	char name[CELL_PROCESS_NAME_MAX + 1];
 	pid_t pid;	   /* its process on the host; 0: none runs */
 	char state[16];	   /* waiting, starting, running, backoff, exited, stopping */
 	unsigned restarts; /* how often it was started again */
