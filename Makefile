@@ -166,7 +166,8 @@ $(CELL): $(CLI_OBJ) $(LIBCELL)
 # PID 1 of every cell: libc only (and libcell's join.c and what it uses, themselves libc only),
 # so it runs from any cell's /usr.
 $(CELL_INIT): $(BUILD)/module/cli/cell-init.o $(BUILD)/module/lib/join.o \
-	$(BUILD)/module/lib/fileio.o $(BUILD)/module/lib/path.o $(BUILD)/module/lib/process.o
+	$(BUILD)/module/lib/fileio.o $(BUILD)/module/lib/path.o $(BUILD)/module/lib/process.o \
+	$(BUILD)/module/lib/netns.o $(BUILD)/module/lib/fdpass.o
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^
 

@@ -2,7 +2,7 @@
 /*
  * cell-init: PID 1 of every cell, started by bwrap (--as-pid-1) as
  *
- *     cell-init [--ready-fd FD] [--preload LIB] [--enter-hooks FILE]
+ *     cell-init [--ready-fd FD] [--preload LIB] [--enter-hooks FILE] [--net-fd FD]
  *               [--overlay N DEST | --tmp-overlay N DEST]...
  *               (-- COMMAND [ARGS...] | --keeper-fd FD --session)
  *
@@ -26,6 +26,10 @@
  *    then becomes COMMAND, and COMMAND gets the variables the hooks left (whatever the shell:
  *    bash, zsh and fish alike); hooks that end the shell leave the environment as it was.
  * 2. Every capability goes, for good, before COMMAND runs; with none left, we refuse to go on.
+ *    With --net-fd (a proxy cell in a network namespace of its own), the host makes the
+ *    sockets it needs in the cell's namespace first (netns.h: the proxy's listening socket),
+ *    from us, before we say we are up; and if it asks, a child of ours goes on making them
+ *    (network.forward's connections) for as long as the host holds its end.
  * 3. With --ready-fd, one byte on FD says we are up, with our signal handlers in place: until
  *    then a signal to us would be lost (PID 1 ignores signals it has no handler for), so cell
  *    holds them back until it reads that byte; and no byte means bwrap failed, not the command.
@@ -55,6 +59,7 @@
 #include "fileio.h"
 #include "join.h"
 #include "macro.h"
+#include "netns.h"
 
 #define STAGING CELL_OVERLAY_STAGING
 
@@ -92,6 +97,32 @@ static void mount_overlay(const char *n, const char *dest, bool tmp)
 		_exit(127);
 	}
 }
+/* --net-fd: the sockets the host needs made in the cell's network namespace (netns.h). */
+static void make_sockets(int fd)
+{
+	int r = cell_netns_setup(fd);
+	pid_t pid;
+
+	if (r < 0) {
+		fprintf(stderr, "cell: cell-init: the cell's network was not set up: %s\n",
+			strerror(-r));
+		_exit(127);
+	}
+	if (r > 0) {
+		pid = fork();
+		if (pid < 0)
+			die("fork");
+		if (pid == 0) {
+			if (dup2(fd, 3) < 0)
+				_exit(1);
+			close_range(4, ~0U, 0);
+			cell_netns_serve(3);
+			_exit(0);
+		}
+	}
+	close(fd);
+}
+
 /* --session: reaps, until the keeper says so (SIGTERM, SIGINT or SIGHUP by kill()) or is gone. */
 static int hold_session(int keeper_fd, sigset_t *all)
 {
@@ -203,7 +234,7 @@ int main(int argc, char *argv[])
 {
 	bool newns = false, session = false;
 	const char *preload = NULL, *hooks = NULL;
-	int ready_fd = -1, keeper_fd = -1;
+	int ready_fd = -1, keeper_fd = -1, net_fd = -1;
 	sigset_t all;
 	pid_t child;
 	int i;
@@ -225,6 +256,14 @@ int main(int argc, char *argv[])
 		hooks = argv[i + 1];
 		i += 2;
 	}
+	if (i + 1 < argc && strcmp(argv[i], "--net-fd") == 0) {
+		net_fd = atoi(argv[i + 1]);
+		if (net_fd < 3 || fcntl(net_fd, F_SETFD, FD_CLOEXEC) < 0) {
+			fprintf(stderr, "cell: cell-init: bad --net-fd '%s'\n", argv[i + 1]);
+			return 127;
+		}
+		i += 2;
+	}
 	for (; i < argc && strcmp(argv[i], "--") != 0; i += 3) {
 		bool tmp = strcmp(argv[i], "--tmp-overlay") == 0;
 
@@ -237,7 +276,7 @@ int main(int argc, char *argv[])
 		if ((!tmp && strcmp(argv[i], "--overlay") != 0) || i + 2 >= argc) {
 			fprintf(stderr,
 				"usage: cell-init [--ready-fd FD] [--preload LIB] [--enter-hooks FILE] "
-				"[--overlay N DEST | --tmp-overlay N DEST]... (-- COMMAND [ARGS...] | "
+				"[--net-fd FD] [--overlay N DEST | --tmp-overlay N DEST]... (-- COMMAND [ARGS...] | "
 				"--keeper-fd FD --session)\n");
 			return 127;
 		}
@@ -262,6 +301,8 @@ int main(int argc, char *argv[])
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		die("making cell-init undumpable");
 	cell_join_take_signals(&all);
+	if (net_fd >= 0)
+		make_sockets(net_fd);
 	if (ready_fd >= 0) {
 		(void)!write(ready_fd, "1", 1);
 		close(ready_fd);

@@ -177,33 +177,45 @@ static bool check_bpf(void)
 	return ok;
 }
 
-/* Which network mode a proxy cell gets here, and why. */
+/* How a proxy cell is isolated here (network.isolation "auto"), and why. */
 static void check_network(void)
 {
-	_cleanup_free_ char *helper = NULL;
+	_cleanup_diag_ struct cell_diag d = {0};
+	_cleanup_host_ struct cell_host host = {0};
+	const struct cell_config c = {.network.isolation = CELL_ISOLATION_AUTO};
 	const char *why = NULL;
 	struct utsname u = {0};
-	char what[512];
+	char what[640];
 
-	helper = cell_host_helper(&why);
-	if (helper) {
+	if (cell_host_probe(&host, &d) < 0) {
+		report(FAIL, d.message ? d.message : "cell cannot look at this machine", NULL);
+		return;
+	}
+	if (cell_plan_isolation(&c, &host, &why) == CELL_ISOLATION_BPF) {
 		snprintf(what, sizeof(what),
-			 "network: proxy cells are kernel-enforced (BPF) through %s%s", helper,
-			 geteuid() == 0 ? " (cell runs as root)" : " (setuid root)");
+			 "network: proxy cells are held to their proxy by BPF (the host's network "
+			 "namespace, kernel counters) through %s%s",
+			 host.helper, geteuid() == 0 ? " (cell runs as root)" : " (setuid root)");
 		report(OK, what, NULL);
 	} else {
-		snprintf(what, sizeof(what), "network: proxy cells fall back to none: %s", why);
-		report(WARN, what,
-		       "make install SETUID=1 (cell-session setuid root, on a mount without nosuid)");
+		snprintf(what, sizeof(what),
+			 "network: proxy cells get a network namespace of their own (netns): %s",
+			 why);
+		report(OK, what, NULL);
 	}
 	uname(&u);
-	if (cell_bpf_has_unix_hooks()) {
+	if (!host.helper) {
+		report(OK, "abstract Unix sockets: closed to cells (their own network namespace)",
+		       NULL);
+	} else if (host.unix_hooks) {
 		report(OK, "abstract Unix sockets: closed to cells (cgroup/connect_unix)", NULL);
 	} else {
-		snprintf(what, sizeof(what),
-			 "abstract Unix sockets: kernel %s has no cgroup/connect_unix (6.7+), so "
-			 "cells can reach the host's (X11, D-Bus, container runtimes)",
-			 u.release);
+		snprintf(
+			what, sizeof(what),
+			"abstract Unix sockets: kernel %s has no cgroup/connect_unix (6.7+): a cell "
+			"with network.isolation \"bpf\" can reach the host's (X11, D-Bus, container "
+			"runtimes); \"auto\" gives proxy cells a network namespace of their own",
+			u.release);
 		report(WARN, what, "a 6.7 or newer kernel (Debian 12: bookworm-backports)");
 	}
 }

@@ -33,12 +33,41 @@ static void print_rules(const char *title, const struct cell_rule *rules, size_t
 		printf("    %-34s %s\n", rules[i].text, rules[i].origin);
 }
 
+/* How a proxy cell is held to its proxy here, and why (plan.h). */
+static void print_isolation(const struct cell_config *c)
+{
+	_cleanup_diag_ struct cell_diag d = {0};
+	_cleanup_host_ struct cell_host host = {0};
+	const char *why = NULL;
+	enum cell_isolation i;
+
+	if (cell_host_probe(&host, &d) < 0) {
+		printf("  isolation: %s (%s)\n", cell_isolation_to_string(c->network.isolation),
+		       d.message ? d.message : "this machine could not be probed");
+		return;
+	}
+	i = cell_plan_isolation(c, &host, &why);
+	printf("  isolation: %s", cell_isolation_to_string(i));
+	if (c->network.isolation == CELL_ISOLATION_AUTO)
+		printf(" (auto: %s)", why);
+	printf("\n    %s\n",
+	       i == CELL_ISOLATION_BPF
+		       ? "the host's network namespace; the cell's cgroup's BPF programs let its "
+			 "sockets reach its proxy only, and count them"
+		       : "a network namespace of the cell's own (only its loopback, where its "
+			 "proxy's socket is); the proxy counts");
+	if (i == CELL_ISOLATION_BPF && !host.helper)
+		printf("  %sERROR: \"bpf\" needs cell-session's privilege, and %s%s\n", red(true),
+		       host.why, red(false));
+}
+
 static void print_network(const struct cell_config *c)
 {
 	printf("network:\n  mode: %s", cell_net_mode_to_string(c->network.mode));
 	switch (c->network.mode) {
 	case CELL_NET_PROXY:
 		printf(" (default deny: only the hosts allowed below, through the cell's proxy)\n");
+		print_isolation(c);
 		break;
 	case CELL_NET_NONE:
 		printf(" (no network at all)\n");
@@ -55,6 +84,13 @@ static void print_network(const struct cell_config *c)
 	for (size_t i = 0; i < c->network.n_local_ports; i++)
 		printf(" %u", c->network.local_ports[i]);
 	printf("%s\n", c->network.n_local_ports ? "" : " (none)");
+	printf("  forward:");
+	for (size_t i = 0; i < c->network.n_forward; i++)
+		printf(" 127.0.0.1:%u->%u", (unsigned)c->network.forward[i].host_port,
+		       (unsigned)c->network.forward[i].cell_port);
+	printf("%s\n", c->network.n_forward ? " (the host's port -> the cell's, in a cell of its "
+					      "own network namespace)"
+					    : " (none)");
 	for (size_t i = 0; i < c->network.n_resolve; i++)
 		printf("  resolve: %s -> %s\n", c->network.resolve[i].key,
 		       c->network.resolve[i].value);

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,21 +73,56 @@ static void reload(void *data, const struct cell_netpolicy **policy)
 
 /* Socket activation's first descriptor (sd_listen_fds(3)). */
 #define LISTEN_FDS_START 3
+/* The most descriptors socket activation may hand us: the proxy's, relays, the cell's pair. */
+#define LISTEN_FDS_MAX 40
+
+/* What socket activation handed us. */
+struct activation {
+	int listen_fd; /* the proxy's (named "proxy", or the only one); -1: none came */
+	struct cell_proxy_relay relays[LISTEN_FDS_MAX];
+	size_t n_relays;
+	int cell_net_fd; /* "cellnet": the socket pair to the cell's init (netns.h), or -1 */
+};
+
+/* A relay's descriptor by its name: "into.PORT" (to the cell's PORT) or "host.PORT" (to the
+ * host's); counted as "forward:HOSTPORT" or "local:PORT". */
+static int relay_of(int fd, const char *name, struct cell_proxy_relay *ret)
+{
+	struct sockaddr_in at;
+	socklen_t len = sizeof(at);
+	bool into = startswith(name, "into.");
+	char *end;
+	unsigned long port;
+
+	if (!into && !startswith(name, "host."))
+		return -EINVAL;
+	port = strtoul(name + 5, &end, 10);
+	if (*end || port == 0 || port > 65535 || cell_proxy_adopt(fd) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&at, &len) < 0 || at.sin_family != AF_INET)
+		return -EINVAL;
+	*ret = (struct cell_proxy_relay){
+		.listen_fd = fd, .to_port = (uint16_t)port, .into_cell = into};
+	snprintf(ret->name, sizeof(ret->name), into ? "forward:%u" : "local:%u",
+		 into ? (unsigned)ntohs(at.sin_port) : (unsigned)port);
+	return 0;
+}
 
 /*
- * The listening socket handed over by socket activation, as systemd does it and as cell enter
- * does to start the proxy at a cell's first connection: LISTEN_PID is ours and LISTEN_FDS is
- * 1, the socket is descriptor 3. *ret_fd is -1 if none was; the variables are gone after.
+ * The sockets handed over by socket activation, as systemd does it and as cell does to start
+ * the proxy at a cell's first connection: LISTEN_PID is ours, LISTEN_FDS says how many from
+ * descriptor 3, LISTEN_FDNAMES names them (':'-separated; without it, the one socket is the
+ * proxy's). The variables are gone after.
  */
-static int activated(int *ret_fd)
+static int activated(struct activation *ret)
 {
-	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS"),
+		   *names = getenv("LISTEN_FDNAMES");
 	_cleanup_free_ char *n_fds = fds ? strdup(fds) : NULL;
-	char *end;
-	long who;
+	char all[1024], *end, *save = NULL, *name;
+	long who, n;
 	int r;
 
-	*ret_fd = -1;
+	*ret = (struct activation){.listen_fd = -1, .cell_net_fd = -1};
 	if (!pid || !fds)
 		return 0;
 	if (!n_fds)
@@ -97,21 +134,44 @@ static int activated(int *ret_fd)
 	unsetenv("LISTEN_PID");
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_FDNAMES");
-	if (!streq(n_fds, "1")) {
+	n = strtol(n_fds, &end, 10);
+	if ((size_t)snprintf(all, sizeof(all), "%s", names ? names : "") >= sizeof(all) || *end ||
+	    n < 1 || n > LISTEN_FDS_MAX || (n > 1 && !names)) {
 		fprintf(stderr,
-			"cell: LISTEN_FDS=%s: the proxy takes exactly one listening socket\n",
-			n_fds);
+			"cell: LISTEN_FDS=%s: the proxy takes one listening socket, or up to %d "
+			"named ones (LISTEN_FDNAMES)\n",
+			n_fds, LISTEN_FDS_MAX);
 		return -EINVAL;
 	}
-	r = cell_proxy_adopt(LISTEN_FDS_START);
-	if (r < 0) {
-		fprintf(stderr,
-			"cell: descriptor %d from socket activation is not a listening stream "
-			"socket: %s\n",
-			LISTEN_FDS_START, strerror(-r));
+	name = names ? strtok_r(all, ":", &save) : (char *)"proxy";
+	for (int fd = LISTEN_FDS_START; fd < LISTEN_FDS_START + n; fd++) {
+		if (!name)
+			r = -EINVAL;
+		else if (streq(name, "proxy") && ret->listen_fd < 0)
+			r = cell_proxy_adopt(ret->listen_fd = fd);
+		else if (streq(name, "cellnet") && ret->cell_net_fd < 0)
+			r = fcntl(ret->cell_net_fd = fd, F_SETFD, FD_CLOEXEC) < 0 ? -errno : 0;
+		else
+			r = relay_of(fd, name, &ret->relays[ret->n_relays++]);
+		if (r < 0) {
+			fprintf(stderr,
+				"cell: descriptor %d from socket activation (%s) is not what its name "
+				"says: %s\n",
+				fd, name ? name : "unnamed", strerror(-r));
+			return -EINVAL;
+		}
+		name = names ? strtok_r(NULL, ":", &save) : NULL;
+	}
+	if (ret->listen_fd < 0) {
+		fprintf(stderr, "cell: socket activation handed the proxy no socket of its own\n");
 		return -EINVAL;
 	}
-	*ret_fd = LISTEN_FDS_START;
+	for (size_t i = 0; i < ret->n_relays; i++)
+		if (ret->relays[i].into_cell && ret->cell_net_fd < 0) {
+			fprintf(stderr, "cell: socket activation handed the proxy a port into the "
+					"cell (into.N) and no way into it (cellnet)\n");
+			return -EINVAL;
+		}
 	return 0;
 }
 
@@ -169,8 +229,8 @@ int cmd_proxy(int argc, char *argv[])
 	struct cli_cell_options o = {0};
 	struct served served = {0};
 	const char *listen_on = NULL, *notices = NULL, *system_dir = NULL, *system_config = NULL;
-	_cleanup_close_ int fd = -1;
-	int opt, r;
+	struct activation act;
+	int fd = -1, opt, r;
 
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "+:hC:l:", options, NULL)) >= 0) {
@@ -221,8 +281,12 @@ int cmd_proxy(int argc, char *argv[])
 	}
 	if (optind < argc)
 		return cli_bad_usage(argv[0], "unexpected argument '%s'", argv[optind]);
-	if (activated(&fd) < 0)
+	if (activated(&act) < 0)
 		return CELL_EXIT_USAGE;
+	fd = act.listen_fd;
+	po.relays = act.relays;
+	po.n_relays = act.n_relays;
+	po.cell_net_fd = act.cell_net_fd;
 	if (fd >= 0 && listen_on)
 		return cli_bad_usage(argv[0], "--listen and socket activation (LISTEN_FDS) "
 					      "cannot be used together");

@@ -122,6 +122,21 @@ static void show_session_json(const struct cell_keeper_info *k)
 		cJSON_AddStringToObject(m, "command", k->members[i].what);
 		cJSON_AddNumberToObject(m, "since", (double)k->members[i].since);
 	}
+	if (k->mode == CELL_NET_PROXY &&
+	    !cJSON_AddStringToObject(o, "isolation", cell_isolation_to_string(k->isolation)))
+		goto out;
+	for (size_t i = 0; i < k->n_forward; i++) {
+		cJSON *f = cJSON_CreateObject(),
+		      *all = cJSON_GetObjectItem(o, "forward")
+				     ?: cJSON_AddArrayToObject(o, "forward");
+
+		if (!f || !all || !cJSON_AddItemToArray(all, f)) {
+			cJSON_Delete(f);
+			goto out;
+		}
+		cJSON_AddNumberToObject(f, "host_port", k->forward[i].host_port);
+		cJSON_AddNumberToObject(f, "cell_port", k->forward[i].cell_port);
+	}
 	line = cJSON_PrintUnformatted(o);
 	if (line)
 		printf("%s\n", line);
@@ -174,6 +189,9 @@ static unsigned show_sessions(bool json)
 			printf("  member %7d  %-10s %-20s since %s\n", (int)k.members[i].pid,
 			       k.members[i].tty, k.members[i].what,
 			       when(k.members[i].since, buf, sizeof(buf)));
+		for (size_t i = 0; i < k.n_forward; i++)
+			printf("  forward 127.0.0.1:%u -> the cell's port %u\n",
+			       (unsigned)k.forward[i].host_port, (unsigned)k.forward[i].cell_port);
 	}
 	closedir(d);
 	return n;

@@ -141,6 +141,16 @@ static int push_op(char ***argv, const struct cell_mount_op *op, unsigned *overl
 	return -EINVAL;
 }
 
+bool cell_bwrap_netns_proxy(const struct cell_plan *p)
+{
+	return p->net_mode == CELL_NET_PROXY && p->isolation == CELL_ISOLATION_NETNS;
+}
+
+int cell_bwrap_net_fd(const struct cell_plan *p)
+{
+	return (int)(CELL_BWRAP_FD_FILES + p->n_files + (p->session ? 1 : 0));
+}
+
 int cell_bwrap_argv(const char *bwrap, const struct cell_plan *p, char ***ret)
 {
 	static const char *const unshare[] = {"--unshare-user", "--unshare-pid", "--unshare-ipc",
@@ -152,8 +162,9 @@ int cell_bwrap_argv(const char *bwrap, const struct cell_plan *p, char ***ret)
 
 	for (size_t i = 0; r >= 0 && i < ELEMENTSOF(unshare); i++)
 		r = push(&argv, unshare[i]);
-	/* proxy: the host's network, which the cell's cgroup confines (bpf/cell.bpf.c) */
-	if (r >= 0 && p->net_mode == CELL_NET_NONE)
+	/* proxy: the host's network, which the cell's cgroup confines (bpf/cell.bpf.c), or one of
+	 * its own, whose loopback has the proxy's socket (netns.h) */
+	if (r >= 0 && (p->net_mode == CELL_NET_NONE || cell_bwrap_netns_proxy(p)))
 		r = push(&argv, "--unshare-net");
 	if (r >= 0)
 		r = push2(&argv, "--hostname", p->hostname);
@@ -201,6 +212,9 @@ int cell_bwrap_argv(const char *bwrap, const struct cell_plan *p, char ***ret)
 		r = push2(&argv, "--preload", CELL_SHIM_PATH);
 	if (r >= 0 && p->enter_hooks)
 		r = push2(&argv, "--enter-hooks", p->enter_hooks);
+	snprintf(num, sizeof(num), "%d", cell_bwrap_net_fd(p));
+	if (r >= 0 && cell_bwrap_netns_proxy(p))
+		r = push2(&argv, "--net-fd", num);
 	overlay_n = 0;
 	for (size_t i = 0; r >= 0 && i < p->mounts.n; i++) {
 		const struct cell_mount_op *op = &p->mounts.ops[i];

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stdbool.h>
+
 /*
  * bwrap is looked up only in fixed system locations, never in $PATH: the program that builds
  * the sandbox must not be whatever a project put first in $PATH.
@@ -28,6 +30,11 @@ enum {
 /* Where cell-init and the overlay staging directories are in every cell. */
 #define CELL_INIT_PATH "/run/cell/init"
 #define CELL_OVERLAY_STAGING "/run/cell/overlay"
+
+/* A proxy cell in a network namespace of its own (netns.h): its cell-init gets --net-fd. */
+bool cell_bwrap_netns_proxy(const struct cell_plan *p);
+/* Which descriptor that is: after the files, and after a session's keeper pipe. */
+int cell_bwrap_net_fd(const struct cell_plan *p);
 
 /* The whole argv that runs the plan under bwrap (argv[0] is bwrap). */
 int cell_bwrap_argv(const char *bwrap, const struct cell_plan *p, char ***ret);

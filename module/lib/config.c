@@ -32,6 +32,12 @@ static const char *const net_modes[_CELL_NET_MAX] = {
 	[CELL_NET_HOST] = "host",
 };
 
+static const char *const isolations[_CELL_ISOLATION_MAX] = {
+	[CELL_ISOLATION_AUTO] = "auto",
+	[CELL_ISOLATION_BPF] = "bpf",
+	[CELL_ISOLATION_NETNS] = "netns",
+};
+
 static const char *const env_providers[_CELL_PROVIDER_MAX] = {
 	[CELL_PROVIDER_AUTO] = "auto", [CELL_PROVIDER_DEVENV] = "devenv",
 	[CELL_PROVIDER_NIX] = "nix",   [CELL_PROVIDER_DIRENV] = "direnv",
@@ -50,6 +56,11 @@ const char *cell_mount_mode_to_string(enum cell_mount_mode m)
 const char *cell_net_mode_to_string(enum cell_net_mode m)
 {
 	return m < _CELL_NET_MAX ? net_modes[m] : NULL;
+}
+
+const char *cell_isolation_to_string(enum cell_isolation i)
+{
+	return i < _CELL_ISOLATION_MAX ? isolations[i] : NULL;
 }
 
 const char *cell_env_provider_to_string(enum cell_env_provider p)
@@ -418,6 +429,52 @@ static int apply_local_ports(struct cell_schema *s, const cJSON *v)
 	return cell_schema_elements(s, v, "an array of port numbers", local_port_one);
 }
 
+/* 3000 (the same port on both sides) or "8080:80" (the host's 8080 to the cell's 80). */
+static int forward_one(struct cell_schema *s, const cJSON *v)
+{
+	struct cell_config *c = ctx_of(s)->c;
+	struct cell_forward f, *nf;
+	unsigned host, cell;
+	char end;
+	double port;
+	int r;
+
+	if (cJSON_IsString(v)) {
+		if (sscanf(v->valuestring, "%5u:%5u%c", &host, &cell, &end) != 2 || host < 1 ||
+		    host > 65535 || cell < 1 || cell > 65535 ||
+		    strspn(v->valuestring, "0123456789:") != strlen(v->valuestring))
+			return cell_schema_fail(s, false,
+						"\"%s\" is not HOSTPORT:CELLPORT (ports 1-65535, "
+						"as in \"8080:80\")",
+						v->valuestring);
+		f = (struct cell_forward){(uint16_t)host, (uint16_t)cell};
+	} else {
+		r = cell_schema_get_int(s, v, 1, 65535, "a port or \"HOSTPORT:CELLPORT\"", &port);
+		if (r < 0)
+			return r;
+		f = (struct cell_forward){(uint16_t)port, (uint16_t)port};
+	}
+	for (size_t k = 0; k < c->network.n_forward; k++)
+		if (c->network.forward[k].host_port == f.host_port)
+			return cell_schema_fail(s, false, "the host's port %u is forwarded already",
+						(unsigned)f.host_port);
+	if (c->network.n_forward == CELL_FORWARDS_MAX)
+		return cell_schema_fail(s, false, "at most %d ports can be forwarded",
+					CELL_FORWARDS_MAX);
+	nf = reallocarray(c->network.forward, c->network.n_forward + 1, sizeof(*nf));
+	if (!nf)
+		return oom(s);
+	c->network.forward = nf;
+	nf[c->network.n_forward++] = f;
+	return 0;
+}
+
+static int apply_forward(struct cell_schema *s, const cJSON *v)
+{
+	return cell_schema_elements(s, v, "an array of ports and \"HOSTPORT:CELLPORT\" strings",
+				    forward_one);
+}
+
 /* Sets key to a copy of value in a key-value list, replacing an earlier value of that key. */
 static int kv_set(struct cell_kv **kv, size_t *n, const char *key, const char *value)
 {
@@ -485,12 +542,27 @@ static int apply_net_mode(struct cell_schema *s, const cJSON *v)
 	return 0;
 }
 
+static int apply_isolation(struct cell_schema *s, const cJSON *v)
+{
+	int i, r;
+
+	r = cell_schema_get_enum(s, v, isolations, ELEMENTSOF(isolations), "an isolation", &i);
+	if (r < 0)
+		return r;
+	ctx_of(s)->c->network.isolation = (enum cell_isolation)i;
+	return 0;
+}
+
 static int apply_network(struct cell_schema *s, const cJSON *v)
 {
 	static const struct cell_schema_member members[] = {
-		{"mode", apply_net_mode},   {"allow", apply_rules},
-		{"deny", apply_rules},	    {"local_ports", apply_local_ports},
+		{"mode", apply_net_mode},
+		{"isolation", apply_isolation},
+		{"allow", apply_rules},
+		{"deny", apply_rules},
+		{"local_ports", apply_local_ports},
 		{"resolve", apply_resolve},
+		{"forward", apply_forward},
 	};
 
 	return cell_schema_members(s, v, "an object", members, ELEMENTSOF(members));
@@ -1011,6 +1083,7 @@ void cell_config_free(struct cell_config *c)
 	rules_free(c->network.allow, c->network.n_allow);
 	rules_free(c->network.deny, c->network.n_deny);
 	free(c->network.local_ports);
+	free(c->network.forward);
 	kv_free(c->network.resolve, c->network.n_resolve);
 	cell_strv_free(c->env.pass);
 	kv_free(c->env.set, c->env.n_set);

@@ -35,6 +35,14 @@ enum cell_net_mode {
 	_CELL_NET_MAX,
 };
 
+/* How a proxy cell is held to its proxy (network.isolation; docs/design.md §3). */
+enum cell_isolation {
+	CELL_ISOLATION_AUTO,  /* BPF where it can be had in full, else its own namespace */
+	CELL_ISOLATION_BPF,   /* the host's network namespace, the cell's cgroup's BPF programs */
+	CELL_ISOLATION_NETNS, /* a network namespace of its own, the proxy's socket made in it */
+	_CELL_ISOLATION_MAX,
+};
+
 struct cell_mount {
 	char *path; /* expanded, normalised, absolute */
 	char *dest; /* where it appears in the cell; path when not given */
@@ -70,6 +78,13 @@ struct cell_process {
 	char **depends_on;   /* started once each of these is ready */
 };
 
+/* network.forward: the host's 127.0.0.1:host_port reaches the cell's 127.0.0.1:cell_port. */
+struct cell_forward {
+	uint16_t host_port;
+	uint16_t cell_port;
+};
+#define CELL_FORWARDS_MAX 16
+
 /* One member of a map: network.resolve (host → address), env.set (name → value). */
 struct cell_kv {
 	char *key;
@@ -89,12 +104,15 @@ struct cell_config {
 	size_t n_mounts;
 	struct {
 		enum cell_net_mode mode;
+		enum cell_isolation isolation;
 		struct cell_rule *allow;
 		size_t n_allow;
 		struct cell_rule *deny;
 		size_t n_deny;
 		uint16_t *local_ports;
 		size_t n_local_ports;
+		struct cell_forward *forward;
+		size_t n_forward;
 		struct cell_kv *resolve; /* host → address */
 		size_t n_resolve;
 	} network;
@@ -140,6 +158,7 @@ struct cell_config_env {
 
 const char *cell_mount_mode_to_string(enum cell_mount_mode m);
 const char *cell_net_mode_to_string(enum cell_net_mode m);
+const char *cell_isolation_to_string(enum cell_isolation i);
 const char *cell_env_provider_to_string(enum cell_env_provider p);
 const char *cell_restart_to_string(enum cell_restart r);
 /* The process named name in c, or NULL. */

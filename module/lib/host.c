@@ -7,6 +7,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "bpf.h"
 #include "bwrap.h"
 #include "host.h"
 #include "log.h"
@@ -91,6 +92,8 @@ int cell_host_probe(struct cell_host *ret, struct cell_diag *diag)
 	if (cell_bwrap_find(&h.bwrap) < 0)
 		h.bwrap = NULL;
 	h.helper = cell_host_helper(&h.why);
+	/* (a look at the kernel's BTF, some milliseconds: only where it decides anything) */
+	h.unix_hooks = h.helper && cell_bpf_has_unix_hooks();
 	if (cell_host_find_helper("libcellshim.so", &h.shim) < 0) {
 		h.shim = NULL;
 		cell_log(CELL_LOG_DEBUG, "no libcellshim.so: a cell runs without the shim");

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stdbool.h>
+
 #include "diag.h"
 
 /*
@@ -9,10 +11,14 @@
  * state is. The plan is decided from the config and this, and nothing else.
  */
 struct cell_host {
-	char *init;	  /* cell-init (a probe without it fails) */
-	char *bwrap;	  /* bubblewrap; NULL: not installed */
-	char *helper;	  /* cell-session, if this process can open cells with it; else NULL */
-	const char *why;  /* ...and why not */
+	char *init;	 /* cell-init (a probe without it fails) */
+	char *bwrap;	 /* bubblewrap; NULL: not installed */
+	char *helper;	 /* cell-session, if this process can open cells with it; else NULL */
+	const char *why; /* ...and why not */
+	/* the kernel has the abstract-Unix socket hooks (cgroup/connect_unix, Linux 6.7+) that
+	 * keep a cell sharing the host's network namespace from the host's abstract sockets
+	 * (looked for only where there is a helper) */
+	bool unix_hooks;
 	char *shim;	  /* libcellshim.so; NULL: this build has none */
 	char *self;	  /* this program (bound into the cell for the hook in rc files) */
 	char *state_home; /* $XDG_STATE_HOME/cell */

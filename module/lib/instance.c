@@ -146,12 +146,12 @@ int cell_instance_member_plan(const struct cell_project *p, const struct cell_co
 	return r;
 }
 
-/* The network strategy for a plan's mode in effect. */
-static const struct cell_network *network_for(enum cell_net_mode mode)
+/* The network strategy for a plan's mode and isolation in effect. */
+static const struct cell_network *network_for(enum cell_net_mode mode, enum cell_isolation i)
 {
 	switch (mode) {
 	case CELL_NET_PROXY:
-		return &cell_network_bpf;
+		return i == CELL_ISOLATION_BPF ? &cell_network_bpf : &cell_network_netns;
 	case CELL_NET_HOST:
 		return &cell_network_host;
 	default:
@@ -187,7 +187,8 @@ int cell_instance_open(const struct cell_project *p, const struct cell_config *c
 			 &inst->provider_env, &inst->provider_notice, diag);
 	if (r < 0)
 		return r;
-	inst->net = network_for(cell_plan_net_mode(c, &inst->host, a->login));
+	inst->net = network_for(cell_plan_net_mode(c, a->login),
+				cell_plan_isolation(c, &inst->host, NULL));
 	r = inst->net->open ? inst->net->open(&inst->cell, diag) : 0;
 	if (r < 0)
 		return r;

@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bwrap.h"
+#include "fdpass.h"
 #include "fileio.h"
 #include "hash.h"
 #include "instance.h"
@@ -47,6 +49,23 @@ static enum cell_net_mode mode_of(const char *s)
 	return streq(s, "proxy")  ? CELL_NET_PROXY
 	       : streq(s, "host") ? CELL_NET_HOST
 				  : CELL_NET_NONE;
+}
+
+/* A proxy cell's isolation as the keeper names it (cell_isolation_to_string): bpf or netns, or
+ * for any other cell "-" (CELL_ISOLATION_AUTO: no isolation of a proxy's); -1 for anything else.
+ */
+static int isolation_of(const char *s)
+{
+	return streq(s, "bpf")	   ? CELL_ISOLATION_BPF
+	       : streq(s, "netns") ? CELL_ISOLATION_NETNS
+	       : streq(s, "-")	   ? CELL_ISOLATION_AUTO
+				   : -1;
+}
+
+/* What the keeper says of a cell's isolation. */
+static const char *isolation_word(const struct cell_plan *plan)
+{
+	return plan->net_mode == CELL_NET_PROXY ? cell_isolation_to_string(plan->isolation) : "-";
 }
 
 /* A project's file in the sessions directory: its socket or its lock. */
@@ -125,75 +144,15 @@ int cell_keeper_lock(int dir_fd, const char *project_id, int *ret_fd)
 	return 0;
 }
 
-/* Receives one message (NUL-terminated) and, if ret_fds, the two descriptors that come with
- * a grant (else -1 each; any others are closed). */
-static ssize_t recv_msg(int fd, char *buf, size_t size, int ret_fds[2])
-{
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(4 * sizeof(int))];
-	} control;
-	struct iovec iov = {buf, size - 1};
-	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
-	ssize_t n;
-
-	if (ret_fds) {
-		ret_fds[0] = ret_fds[1] = -1;
-		m.msg_control = control.buf;
-		m.msg_controllen = sizeof(control.buf);
-	}
-	do
-		n = recvmsg(fd, &m, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return negative_errno();
-	for (struct cmsghdr *c = ret_fds ? CMSG_FIRSTHDR(&m) : NULL; c; c = CMSG_NXTHDR(&m, c)) {
-		int fds[4];
-		size_t k;
-
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		memcpy(fds, CMSG_DATA(c), k * sizeof(int));
-		for (size_t i = 0; i < k; i++) {
-			if (i < 2 && ret_fds[i] < 0)
-				ret_fds[i] = fds[i];
-			else
-				close(fds[i]);
-		}
-	}
-	buf[n] = '\0';
-	return n;
-}
-
-/* Sends text, with the n descriptors in fds. */
-static int send_msg_fds(int fd, const char *text, const int *fds, size_t n)
-{
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(2 * sizeof(int))];
-	} control;
-	struct iovec iov = {(void *)text, strlen(text)};
-	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
-
-	if (n > 0 && n <= 2) {
-		struct cmsghdr *c;
-
-		memset(&control, 0, sizeof(control));
-		m.msg_control = control.buf;
-		m.msg_controllen = CMSG_SPACE(n * sizeof(int));
-		c = CMSG_FIRSTHDR(&m);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(n * sizeof(int));
-		memcpy(CMSG_DATA(c), fds, n * sizeof(int));
-	}
-	return sendmsg(fd, &m, MSG_NOSIGNAL) < 0 ? negative_errno() : 0;
-}
-
 static int send_msg(int fd, const char *text)
 {
-	return send_msg_fds(fd, text, NULL, 0);
+	return cell_fdpass_send(fd, text, NULL, 0);
+}
+
+/* Receives one message, with the two descriptors of a grant if ret_fds. */
+static ssize_t recv_msg(int fd, char *buf, size_t size, int ret_fds[2])
+{
+	return cell_fdpass_recv(fd, buf, size, ret_fds, ret_fds ? 2 : 0);
 }
 
 /* A word for the protocol: no spaces, no controls, at most size - 1 bytes. */
@@ -211,7 +170,7 @@ static void word(const char *s, char *out, size_t size)
 int cell_keeper_join(int fd, const char *hash, const char *tty, const char *what,
 		     struct cell_keeper_grant *ret, char *other)
 {
-	char msg[MSG_MAX], t[32], w[96], id[CELL_SESSION_ID_MAX + 1], mode[16];
+	char msg[MSG_MAX], t[32], w[96], id[CELL_SESSION_ID_MAX + 1], mode[16], isolation[8];
 	_cleanup_close_ int pidfd = -1, seccomp = -1;
 	int fds[2], r;
 	unsigned port;
@@ -236,14 +195,19 @@ int cell_keeper_join(int fd, const char *hash, const char *tty, const char *what
 		snprintf(other, CELL_SHA256_HEX_LEN + 1, "%.64s", msg + 7);
 		return -EXDEV;
 	}
-	if (sscanf(msg, "ok %48s %15s %u", id, mode, &port) != 3 || pidfd < 0 || seccomp < 0 ||
-	    port > 65535 || !cell_session_id_valid(id))
+	if (sscanf(msg, "ok %48s %15s %u %7s", id, mode, &port, isolation) != 4 || pidfd < 0 ||
+	    seccomp < 0 || port > 65535 || !cell_session_id_valid(id))
 		return streq(msg, "closing") ? -ESTALE : -EPROTO;
 	*ret = (struct cell_keeper_grant){.proxy_port = (uint16_t)port,
 					  .init_pidfd = TAKE_FD(pidfd),
 					  .seccomp_fd = TAKE_FD(seccomp)};
 	snprintf(ret->id, sizeof(ret->id), "%s", id);
 	ret->mode = mode_of(mode);
+	/* (a proxy cell's members join it one way or the other: nothing is guessed) */
+	if (isolation_of(isolation) < 0 ||
+	    (ret->mode == CELL_NET_PROXY && isolation_of(isolation) == CELL_ISOLATION_AUTO))
+		return -EPROTO;
+	ret->isolation = (enum cell_isolation)isolation_of(isolation);
 	return 0;
 }
 
@@ -252,7 +216,7 @@ int cell_keeper_status(int fd, struct cell_keeper_info *ret)
 	/* a keeper busy closing (it may be waiting for the project's lock, which our caller may
 	 * hold: cell gc) is not waited for */
 	struct timeval timeout = {.tv_sec = STATUS_TIMEOUT_MS / 1000};
-	char msg[MSG_MAX], mode[16];
+	char msg[MSG_MAX], mode[16], isolation[8];
 	unsigned port;
 	long long start;
 	int keeper;
@@ -265,18 +229,29 @@ int cell_keeper_status(int fd, struct cell_keeper_info *ret)
 		return negative_errno();
 	*ret = (struct cell_keeper_info){0};
 	n = recv_msg(fd, msg, sizeof(msg), NULL);
-	if (n <= 0 || sscanf(msg, "session %48s %127s %15s %u %lld %d", ret->id, ret->project, mode,
-			     &port, &start, &keeper) != 6)
+	if (n <= 0 || sscanf(msg, "session %48s %127s %15s %u %lld %d %7s", ret->id, ret->project,
+			     mode, &port, &start, &keeper, isolation) != 7)
 		return n < 0 ? (int)n : -EPROTO;
 	ret->mode = mode_of(mode);
+	if (isolation_of(isolation) < 0)
+		return -EPROTO;
+	ret->isolation = (enum cell_isolation)isolation_of(isolation);
 	ret->proxy_port = (uint16_t)port;
 	ret->start = start;
 	ret->keeper = keeper;
 	while ((n = recv_msg(fd, msg, sizeof(msg), NULL)) > 0 && !streq(msg, "end")) {
 		struct cell_keeper_member *m = &ret->members[ret->n_members];
 		long long since;
+		unsigned host, cell;
 		int pid;
 
+		if (ret->n_forward < CELL_FORWARDS_MAX &&
+		    sscanf(msg, "forward %5u %5u", &host, &cell) == 2 && host && host <= 65535 &&
+		    cell && cell <= 65535) {
+			ret->forward[ret->n_forward++] =
+				(struct cell_forward){(uint16_t)host, (uint16_t)cell};
+			continue;
+		}
 		if (ret->n_members == CELL_KEEPER_MEMBERS_MAX ||
 		    sscanf(msg, "member %d %lld %31s %95s", &pid, &since, m->tty, m->what) != 4)
 			continue;
@@ -395,8 +370,9 @@ static void send_status(struct keeper *k, int fd)
 	const char *mode = cell_net_mode_to_string(k->inst->plan->net_mode);
 	char msg[MSG_MAX];
 
-	snprintf(msg, sizeof(msg), "session %s %s %s %u %lld %d", k->inst->id, k->project->id, mode,
-		 (unsigned)k->inst->cell.proxy_port, (long long)k->start, (int)getpid());
+	snprintf(msg, sizeof(msg), "session %s %s %s %u %lld %d %s", k->inst->id, k->project->id,
+		 mode, (unsigned)k->inst->cell.proxy_port, (long long)k->start, (int)getpid(),
+		 isolation_word(k->inst->plan));
 	(void)send_msg(fd, msg);
 	for (size_t i = 0; i < k->n; i++) {
 		const struct cell_keeper_member *m = &k->members[i].info;
@@ -405,6 +381,15 @@ static void send_status(struct keeper *k, int fd)
 			continue;
 		snprintf(msg, sizeof(msg), "member %d %lld %s %s", (int)m->pid, (long long)m->since,
 			 m->tty, m->what);
+		(void)send_msg(fd, msg);
+	}
+	for (size_t i = 0;
+	     cell_bwrap_netns_proxy(k->inst->plan) && i < k->inst->cell.config->network.n_forward;
+	     i++) {
+		const struct cell_forward *f = &k->inst->cell.config->network.forward[i];
+
+		snprintf(msg, sizeof(msg), "forward %u %u", (unsigned)f->host_port,
+			 (unsigned)f->cell_port);
 		(void)send_msg(fd, msg);
 	}
 	(void)send_msg(fd, "end");
@@ -454,10 +439,10 @@ static void member_message(struct keeper *k, size_t i)
 		(void)send_msg(m->fd, reply);
 		return;
 	}
-	snprintf(reply, sizeof(reply), "ok %s %s %u", k->inst->id,
+	snprintf(reply, sizeof(reply), "ok %s %s %u %s", k->inst->id,
 		 cell_net_mode_to_string(k->inst->plan->net_mode),
-		 (unsigned)k->inst->cell.proxy_port);
-	if (send_msg_fds(m->fd, reply, (int[]){k->init_pidfd, k->seccomp_fd}, 2) < 0) {
+		 (unsigned)k->inst->cell.proxy_port, isolation_word(k->inst->plan));
+	if (cell_fdpass_send(m->fd, reply, (int[]){k->init_pidfd, k->seccomp_fd}, 2) < 0) {
 		drop_member(k, i);
 		return;
 	}

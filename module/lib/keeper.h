@@ -29,6 +29,7 @@
 struct cell_keeper_grant {
 	char id[CELL_SESSION_ID_MAX + 1];
 	enum cell_net_mode mode;
+	enum cell_isolation isolation; /* a proxy cell's: bpf or netns */
 	uint16_t proxy_port;
 	int init_pidfd; /* the session's cell-init */
 	int seccomp_fd; /* the session's seccomp program, sealed (read it with pread) */
@@ -47,11 +48,15 @@ struct cell_keeper_info {
 	char id[CELL_SESSION_ID_MAX + 1];
 	char project[128];
 	enum cell_net_mode mode;
+	enum cell_isolation isolation; /* a proxy cell's: bpf or netns */
 	uint16_t proxy_port;
 	int64_t start;
 	pid_t keeper;
 	size_t n_members;
 	struct cell_keeper_member members[CELL_KEEPER_MEMBERS_MAX];
+	/* a proxy cell of its own network namespace: the host's ports that reach the cell's */
+	size_t n_forward;
+	struct cell_forward forward[CELL_FORWARDS_MAX];
 };
 
 /* The directory of the user's session sockets and locks ($XDG_STATE_HOME/cell/sessions),

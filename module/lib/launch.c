@@ -161,6 +161,12 @@ static int lazy_fd(const struct status_lines *st)
 	return st && st->session->connection ? st->session->listen_fd : -1;
 }
 
+/* Our end of the cell's network namespace, until its cell-init said hello there. */
+static int net_fd(const struct status_lines *st)
+{
+	return st && st->session->net_up ? st->session->net_fd : -1;
+}
+
 static int wait_cell(pid_t bwrap, int sigfd, int info_fd, int ready_fd, struct status_lines *st,
 		     const struct cell_launch_watch *watch, int seccomp_fd, struct waited *w)
 {
@@ -173,20 +179,28 @@ static int wait_cell(pid_t bwrap, int sigfd, int info_fd, int ready_fd, struct s
 	/* signals that come before the cell's init is up wait for it, then go there */
 	sigemptyset(&pending);
 	for (;;) {
-		struct pollfd pfd[6] = {
+		struct pollfd pfd[7] = {
 			{sigfd, POLLIN, 0},	  {info_fd, POLLIN, 0},
 			{ready_fd, POLLIN, 0},	  {st ? st->fd : -1, POLLIN, 0},
-			{lazy_fd(st), POLLIN, 0}, {watch ? watch->fd : -1, POLLIN, 0}};
+			{lazy_fd(st), POLLIN, 0}, {watch ? watch->fd : -1, POLLIN, 0},
+			{net_fd(st), POLLIN, 0}};
 		struct signalfd_siginfo si;
 		int status;
 
-		if (poll(pfd, 6, -1) < 0) {
+		if (poll(pfd, 7, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			return negative_errno();
 		}
 		if (st && st->fd >= 0 && pfd[3].revents)
 			status_read(st);
+		/* (before anything else: cell-init waits for it, and only then says it is up) */
+		if (pfd[6].fd >= 0 && pfd[6].revents) {
+			void (*net_up)(void *data) = st->session->net_up;
+
+			st->session->net_up = NULL;
+			net_up(st->session->data);
+		}
 		if (pfd[4].fd >= 0 && pfd[4].revents) {
 			void (*connection)(void *data) = st->session->connection;
 
@@ -250,9 +264,9 @@ static int wait_cell(pid_t bwrap, int sigfd, int info_fd, int ready_fd, struct s
 struct launch_fds {
 	int fd[16];
 	size_t n;
-	/* for a session: where in fd the environment's --args, cell-session's status pipe and
-	 * the proxy's socket (or -1) are */
-	int env_at, status_at, proxy_at;
+	/* where in fd the environment's --args, cell-session's status pipe, the proxy's socket
+	 * and the cell's end of its network namespace's socket pair are (or -1) */
+	int env_at, status_at, proxy_at, net_at;
 };
 
 static void launch_fds_done(struct launch_fds *f)
@@ -301,7 +315,7 @@ static int open_fds(const struct cell_plan *p, const struct cell_launch_session 
 {
 	int pipefd[2], r;
 
-	if (p->n_files + 7 > ELEMENTSOF(f->fd))
+	if (p->n_files + 8 > ELEMENTSOF(f->fd))
 		return -E2BIG;
 	r = cell_seccomp_compile(&p->seccomp, &f->fd[f->n]);
 	if (r < 0)
@@ -330,12 +344,22 @@ static int open_fds(const struct cell_plan *p, const struct cell_launch_session 
 			return negative_errno();
 		f->fd[f->n++] = r;
 	}
+	/* and then a proxy cell's end of its network namespace (bwrap.c names it --net-fd) */
+	if (cell_bwrap_netns_proxy(p)) {
+		if (!session || session->init_net_fd < 0)
+			return -EINVAL;
+		r = fcntl(session->init_net_fd, F_DUPFD_CLOEXEC, 3);
+		if (r < 0)
+			return negative_errno();
+		f->net_at = (int)f->n;
+		f->fd[f->n++] = r;
+	}
 	r = env_args(p->env);
 	if (r < 0)
 		return r;
 	f->env_at = (int)f->n;
 	f->fd[f->n++] = r;
-	if (!session)
+	if (!session || !session->helper)
 		return 0;
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return negative_errno();
@@ -423,23 +447,19 @@ static int start_and_wait(char **argv, char **envp, struct launch_fds *f, int in
 		if (pid < 0) {
 			r = pid;
 		} else {
-			/* only bwrap (and cell-init) may hold the write ends, so their exit ends
-			 * our reads */
-			close(f->fd[1]);
-			close(f->fd[2]);
-			f->fd[1] = f->fd[2] = -1;
-			if (session) {
-				close(f->fd[f->status_at]);
-				f->fd[f->status_at] = -1;
-				/* (only the proxy may hold its socket, so that its end refuses
-				 * connections) */
-				if (f->proxy_at >= 0) {
-					close(f->fd[f->proxy_at]);
-					f->fd[f->proxy_at] = -1;
+			/* what only the cell's side may hold, so that its end ends ours: the
+			 * write ends of the info and ready pipes and of cell-session's status, the
+			 * cell's end of its network namespace's pair, the proxy's socket (so that
+			 * should the proxy die, the cell's connections are refused) */
+			const int theirs[] = {1, 2, f->net_at, f->status_at, f->proxy_at};
+
+			for (size_t i = 0; i < ELEMENTSOF(theirs); i++)
+				if (theirs[i] >= 0) {
+					closep(&f->fd[theirs[i]]);
+					f->fd[theirs[i]] = -1;
 				}
-				if (session->started)
-					session->started(pid, session->data);
-			}
+			if (session && session->started)
+				session->started(pid, session->data);
 			r = wait_cell(pid, sigfd, info_r, ready_r, st, watch, f->fd[0], w);
 		}
 	}
@@ -453,7 +473,7 @@ int cell_launch(const struct cell_plan *p, const char *bwrap, struct cell_launch
 {
 	_cleanup_strv_free_ char **argv = NULL, **bwrap_argv = NULL;
 	_cleanup_(launch_fds_done) struct launch_fds fds = {
-		.env_at = -1, .status_at = -1, .proxy_at = -1};
+		.env_at = -1, .status_at = -1, .proxy_at = -1, .net_at = -1};
 	_cleanup_close_ int info_r = -1, ready_r = -1, status_r = -1;
 	_cleanup_free_ struct status_lines *st = NULL;
 	bool foreground = isatty(STDIN_FILENO) && tcgetpgrp(STDIN_FILENO) == getpgrp();
@@ -473,8 +493,8 @@ int cell_launch(const struct cell_plan *p, const char *bwrap, struct cell_launch
 	if (r < 0)
 		return cell_diag_set(diag, r, NULL, NULL, "cannot prepare the cell: %s",
 				     strerror(-r));
-	r = session ? session_argv(session, bwrap_argv, &fds, &argv)
-		    : direct_argv(bwrap_argv, &fds, &argv);
+	r = session && session->helper ? session_argv(session, bwrap_argv, &fds, &argv)
+				       : direct_argv(bwrap_argv, &fds, &argv);
 	if (r < 0)
 		return cell_diag_set(diag, r, NULL, NULL, "out of memory");
 	for (size_t i = 0; cell_log_get_level() >= CELL_LOG_DEBUG && argv[i]; i++) {
@@ -506,7 +526,7 @@ int cell_launch(const struct cell_plan *p, const char *bwrap, struct cell_launch
 		return cell_diag_set(diag, -ECHILD, NULL, NULL,
 				     "%s could not build the cell (its "
 				     "message is above)",
-				     session ? "cell-session" : "bubblewrap");
+				     session && session->helper ? "cell-session" : "bubblewrap");
 	*ret_status = w.status;
 	*ret_terminal_sig = w.terminal_sig;
 	return 0;

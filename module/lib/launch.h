@@ -8,21 +8,29 @@
 #include "plan.h"
 
 /*
- * A cell the kernel confines (network.mode "proxy"): cell-session opens it, runs bwrap in it
- * and closes it (docs/design.md §3). The cell's environment then reaches bwrap in its arguments (an
- * --args descriptor), since a setuid helper passes on none.
+ * A proxy cell: the kernel confines it, either by its cgroup (cell-session opens it, runs bwrap in
+ * it and closes it; docs/design.md §3: the cell's environment then reaches bwrap in its arguments,
+ * an --args descriptor, since a setuid helper passes on none), or by a network namespace of its
+ * own (no helper: bwrap runs directly, and the cell's init makes the proxy's socket there).
  */
 struct cell_launch_session {
-	const char *helper; /* cell-session */
+	const char
+		*helper; /* cell-session; NULL: none (a cell in a network namespace of its own) */
 	const char *id;
 	struct cell_policy policy;
-	void (*started)(pid_t helper, void *data);    /* cell-session runs: record its pid */
+	void (*started)(pid_t pid, void *data); /* cell-session (or bwrap) runs: record its pid */
 	void (*denied)(const char *line, void *data); /* a denial's line (denial.h) */
 	/* if set: called once, when listen_fd has a first connection */
 	void (*connection)(void *data);
-	/* the proxy's listening socket (TCP at 127.0.0.1), or -1: cell-session makes it the one
-	 * socket outside the cell that the cell's processes may connect to (--proxy-fd) */
+	/* the proxy's listening socket (TCP at 127.0.0.1), or -1: with a helper, cell-session
+	 * makes it the one socket outside the cell that the cell's processes may connect to
+	 * (--proxy-fd); without, net_up may set it */
 	int listen_fd;
+	/* a cell in a network namespace of its own (netns.h): init_net_fd goes to its cell-init
+	 * (--net-fd), and net_up is called once cell-init says hello on net_fd, before it says it
+	 * is up (its command, or a member, may connect to what net_up makes); -1 and NULL else */
+	int init_net_fd, net_fd;
+	void (*net_up)(void *data);
 	void *data;
 	char *record; /* out: cell-session's JSON line about the closed cell, if it wrote one */
 };

@@ -268,6 +268,14 @@ static int env_fd(char **env)
 	return cell_memfd_new("cell-member-env", buf, len);
 }
 
+/* A member of a proxy cell that the kernel confines by its cgroup joins by cell-session (into the
+ * cgroup); any other is joined by our own child (in a network namespace of its own, the cell's
+ * network comes with its namespaces). */
+static bool by_helper(const struct cell_member *m)
+{
+	return m->grant.mode == CELL_NET_PROXY && m->grant.isolation != CELL_ISOLATION_NETNS;
+}
+
 /* [cell-session join --id ID --] cell-init --join --chdir DIR [...] -- COMMAND... */
 static int member_argv(const struct cell_member *m, const char *dir, char *const *command,
 		       char ***ret)
@@ -280,7 +288,7 @@ static int member_argv(const struct cell_member *m, const char *dir, char *const
 	/* (the process that forks the member: it ends, the member ends) */
 	snprintf(parent, sizeof(parent), "%d", (int)getpid());
 
-	if (m->grant.mode == CELL_NET_PROXY)
+	if (by_helper(m))
 		r = cell_strv_extend_many(&argv, m->host.helper, "join", "--id", m->grant.id, "--",
 					  (char *)NULL);
 	if (r >= 0)
@@ -387,9 +395,9 @@ static int start_prepare(const struct cell_member *m, const char *leave_cell, co
 		r = member_env(m->plan->env, leave_cell, &st->envv);
 	/* a proxy cell's member goes by cell-session join, into the cell's cgroup, and then by
 	 * cell-init --join; any other is joined by our own child (one exec fewer) */
-	if (r >= 0 && m->grant.mode == CELL_NET_PROXY)
+	if (r >= 0 && by_helper(m))
 		r = st->env = env_fd(st->envv);
-	if (r >= 0 && m->grant.mode == CELL_NET_PROXY)
+	if (r >= 0 && by_helper(m))
 		r = member_argv(m, dir, command, &st->argv);
 	return r < 0 ? r : 0;
 }
@@ -398,7 +406,7 @@ static int start_prepare(const struct cell_member *m, const char *leave_cell, co
 static _noreturn_ void start_child(const struct cell_member *m, const struct start *st,
 				   pid_t parent, const char *dir, char *const *command)
 {
-	if (m->grant.mode == CELL_NET_PROXY)
+	if (by_helper(m))
 		exec_member(st->argv, (int[]){m->grant.init_pidfd, st->seccomp, st->env});
 	/* the session's cell-init on 3, its filter on 4, and nothing else of ours (the keeper's
 	 * connection, cell up's pipes and lock): this process stays while the member runs */
@@ -419,7 +427,6 @@ int cell_member_run(struct cell_member *m, int *ret_status, int *ret_terminal_si
 		    struct cell_diag *diag)
 {
 	_cleanup_free_ char *leave_host = NULL, *leave_cell = NULL;
-	bool proxy = m->grant.mode == CELL_NET_PROXY;
 	_cleanup_close_ int sigfd = -1;
 	bool foreground = isatty(STDIN_FILENO) && tcgetpgrp(STDIN_FILENO) == getpgrp();
 	struct start st = {.seccomp = -1, .env = -1};
@@ -428,7 +435,7 @@ int cell_member_run(struct cell_member *m, int *ret_status, int *ret_terminal_si
 	int r;
 
 	*ret_terminal_sig = 0;
-	if (proxy && !m->host.helper)
+	if (by_helper(m) && !m->host.helper)
 		return cell_diag_set(diag, -EPERM, NULL, NULL,
 				     "the session is a proxy cell, and this cell cannot reach "
 				     "cell-session (%s)",
@@ -475,7 +482,7 @@ int cell_member_spawn(const struct cell_member *m, const char *dir, char *const 
 	struct start st;
 	int r;
 
-	if (m->grant.mode == CELL_NET_PROXY && !m->host.helper)
+	if (by_helper(m) && !m->host.helper)
 		return -EPERM;
 	r = start_prepare(m, NULL, dir, command, &st);
 	pid = r < 0 ? -1 : fork();

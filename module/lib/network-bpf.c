@@ -23,6 +23,7 @@
 #include "fileio.h"
 #include "ledger.h"
 #include "log.h"
+#include "network-proxy.h"
 #include "network.h"
 #include "process.h"
 #include "proxy.h"
@@ -32,37 +33,6 @@
 #include "stats.h"
 #include "strv.h"
 #include "xdg.h"
-
-/* How long the proxy may take to stop. */
-#define PROXY_STOP_MS 5000
-
-extern char **environ;
-
-/* Waits up to ms for pid, our child, to exit; kills it if it does not. */
-static void wait_bounded(pid_t pid, int ms)
-{
-	_cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	struct pollfd pfd = {pidfd, POLLIN, 0};
-	int n;
-
-	do
-		n = pidfd >= 0 ? poll(&pfd, 1, ms) : 0;
-	while (n < 0 && errno == EINTR);
-	if (n <= 0)
-		kill(pid, SIGKILL);
-	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-		;
-}
-
-/* Stops the proxy (it writes its counters on SIGTERM); a proxy that hangs is killed. */
-static void stop_proxy(pid_t pid, bool ours)
-{
-	if (pid <= 0)
-		return;
-	kill(pid, SIGTERM);
-	if (ours)
-		wait_bounded(pid, PROXY_STOP_MS);
-}
 
 /* The cell's proxy's socket: listening on an ephemeral loopback port, whose number it returns. */
 static int proxy_socket(int *ret_fd, uint16_t *ret_port)
@@ -79,107 +49,6 @@ static int proxy_socket(int *ret_fd, uint16_t *ret_port)
 	*ret_port = (uint16_t)strtoul(colon + 1, NULL, 10);
 	*ret_fd = fd;
 	return 0;
-}
-
-#define LISTEN_PID_VAR "LISTEN_PID="
-
-/* Writes pid in decimal at to (async-signal-safe: for a child between fork and exec). */
-static void put_pid(char *to, pid_t pid)
-{
-	char digits[16];
-	size_t n = 0;
-
-	do
-		digits[n++] = (char)('0' + pid % 10);
-	while ((pid /= 10) > 0 && n < sizeof(digits));
-	while (n > 0)
-		*to++ = digits[--n];
-	*to = '\0';
-}
-
-/*
- * cell proxy for the project, in its own session (the terminal's signals are the cell's),
- * handed the listening socket as socket activation does (sd_listen_fds(3): descriptor 3,
- * LISTEN_FDS=1, LISTEN_PID=its pid, which only the child knows: so fork, not posix_spawn).
- */
-static pid_t spawn_proxy(const struct cell_project *p, int listen_fd, const char *notices,
-			 const char *id)
-{
-	char self[PATH_MAX], fds_var[] = "LISTEN_FDS=1", pid_var[sizeof(LISTEN_PID_VAR) + 16];
-	ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	_cleanup_free_ char *slice = NULL, *cgroup = NULL;
-	/* the cell's cgroup (cell-session names it <uid>-<id>): only its processes are served */
-	char *argv[] = {self,
-			(char *)"proxy",
-			(char *)"-C",
-			p->root,
-			(char *)"--notices",
-			(char *)notices,
-			(char *)"--peer-cgroup",
-			NULL,
-			NULL};
-	_cleanup_free_ char **envp = NULL;
-	size_t n = 0;
-	sigset_t none;
-	pid_t pid;
-
-	if (len <= 0)
-		return -ENOENT;
-	self[len] = '\0';
-	if (cell_session_slice("/proc/self/mountinfo", &slice) < 0)
-		return -ENOENT;
-	if (asprintf(&cgroup, "%s/%u-%s", slice, (unsigned)getuid(), id) < 0) {
-		cgroup = NULL;
-		return -ENOMEM;
-	}
-	argv[7] = cgroup;
-	envp = calloc(cell_strv_length(environ) + 3, sizeof(*envp));
-	if (!envp)
-		return -ENOMEM;
-	for (char **e = environ; *e; e++)
-		if (!startswith(*e, "LISTEN_"))
-			envp[n++] = *e;
-	envp[n++] = fds_var;
-	envp[n++] = pid_var;
-	memcpy(pid_var, LISTEN_PID_VAR, sizeof(LISTEN_PID_VAR));
-	sigemptyset(&none);
-	pid = fork();
-	if (pid == 0) {
-		/* system calls only from here */
-		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-
-		if (null < 0 || setsid() < 0 || dup2(null, STDIN_FILENO) < 0 ||
-		    dup2(null, STDOUT_FILENO) < 0)
-			_exit(127);
-		if (listen_fd == 3 ? fcntl(3, F_SETFD, 0) < 0 : dup2(listen_fd, 3) < 0)
-			_exit(127);
-		close_range(4, ~0U, 0);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		put_pid(pid_var + strlen(LISTEN_PID_VAR), getpid());
-		execve(self, argv, envp);
-		_exit(127);
-	}
-	return pid < 0 ? negative_errno() : pid;
-}
-
-/* The ledger's record of a cell: the kernel's counters from cell-session's line, if any. */
-static void record_cell(const struct cell_running *c, const char *session_line)
-{
-	_cleanup_free_ char *path = NULL, *line = NULL;
-	struct cell_stats s = {0};
-	int r;
-
-	if (session_line && cell_stats_merge_kernel(&s, session_line, strlen(session_line)) < 0)
-		fprintf(stderr, "cell: cell-session's record of cell %s is unreadable\n", c->id);
-	r = cell_ledger_path(c->project, &path);
-	if (r >= 0)
-		r = cell_stats_record(&s, "cell", c->project, c->name, c->start, time(NULL), &line);
-	if (r >= 0)
-		r = cell_ledger_append(path, line);
-	if (r < 0)
-		fprintf(stderr, "cell: cannot record cell %s in the ledger: %s\n", c->id,
-			strerror(-r));
-	cell_stats_done(&s);
 }
 
 /*
@@ -204,13 +73,13 @@ static void reap(const struct cell_running *c, const char *helper, bool keep_emp
 			return;
 	}
 	if (cell_process_alive(c->proxy, c->proxy_start))
-		stop_proxy(c->proxy, false);
+		cell_proxy_process_stop(c->proxy, false);
 	if (out && strchr(out, '\n'))
 		*strchr(out, '\n') = '\0';
 	if (r == 0 && out && *out)
-		record_cell(c, out);
+		cell_network_record(c, out);
 	else if (keep_empty)
-		record_cell(c, NULL);
+		cell_network_record(c, NULL);
 	cell_running_remove(c->id);
 }
 
@@ -285,67 +154,28 @@ unsigned cell_network_bpf_reap(void (*closed)(const struct cell_running *c, void
 
 /* A proxy cell's own state (cell_instance's net_state). */
 struct keeping {
-	struct cell_running running;
-	struct cell_launch_session session;
+	struct cell_proxy_cell pc;   /* (first: the session's callbacks get &pc) */
 	struct cell_reqlog *denials; /* opened at the first denial */
 	bool failed;
-	const struct cell_project *project;
-	int listen_fd; /* the proxy's, until it starts */
-	/* denials for the person at the cell's prompt (the shell hook prints them): the proxy's
-	 * and the kernel's, a line each (the plan's notices file) */
-	const char *notices_path;
-	int notices_fd;
 };
-
-/*
- * The cell's first connection to its proxy's port: the proxy starts now, with the socket
- * (docs/design.md §4: lazily; a cell that never goes out never pays for a proxy). Until then the
- * connection waits in the socket's backlog.
- */
-static void first_connection(void *data)
-{
-	struct keeping *k = data;
-	pid_t pid = spawn_proxy(k->project, k->listen_fd, k->notices_path, k->running.id);
-
-	/* the proxy has it now; should the proxy die, connections are refused, not left waiting */
-	close(k->listen_fd);
-	k->listen_fd = -1;
-	if (pid < 0) {
-		fprintf(stderr, "cell: cannot start the cell's proxy: %s\n", strerror(-pid));
-		return;
-	}
-	cell_log(CELL_LOG_DEBUG, "the cell's proxy started at its first connection: pid %d",
-		 (int)pid);
-	k->running.proxy = pid;
-	k->running.proxy_start = cell_process_start(pid);
-	cell_running_save(&k->running);
-}
-
-static void keeper_started(pid_t pid, void *data)
-{
-	struct keeping *k = data;
-
-	k->running.keeper = pid;
-	k->running.keeper_start = cell_process_start(pid);
-	cell_running_save(&k->running);
-}
 
 /* A denial from cell-session: formatted here, as the user, and kept. */
 static void denied(const char *line, void *data)
 {
 	struct keeping *k = data;
+	struct cell_proxy_cell *pc = &k->pc;
 	char buf[CELL_DENIAL_LINE_MAX + 1];
 	struct cell_event e;
 	int r = 0;
 
 	if (cell_event_decode(line, &e) < 0 ||
-	    cell_denial_json(k->running.id, &e, cell_denial_wall_ms(e.time_ns),
+	    cell_denial_json(pc->running.id, &e, cell_denial_wall_ms(e.time_ns),
 			     cell_denial_ns_pid((pid_t)e.tgid), buf, sizeof(buf) - 1) < 0)
 		return;
 	if (!k->denials && !k->failed) {
 		_cleanup_free_ char *path = NULL;
 
-		r = cell_project_state_file(k->running.project, DENIALS_LOG, &path);
+		r = cell_project_state_file(pc->running.project, DENIALS_LOG, &path);
 		if (r >= 0)
 			r = cell_reqlog_open(path, DENIALS_LOG_MAX, &k->denials);
 	}
@@ -355,12 +185,12 @@ static void denied(const char *line, void *data)
 		buf[n++] = '\n';
 		r = cell_reqlog_append(k->denials, buf, n);
 	}
-	if (k->notices_fd >= 0) {
+	if (pc->notices_fd >= 0) {
 		char notice[256];
 		int n = cell_denial_notice(&e, notice, sizeof(notice));
 
 		if (n > 0)
-			(void)!write(k->notices_fd, notice, (size_t)n);
+			(void)!write(pc->notices_fd, notice, (size_t)n);
 	}
 	if (r < 0 && !k->failed) {
 		k->failed = true;
@@ -380,9 +210,9 @@ static int bpf_open(struct cell_network_cell *c, struct cell_diag *d)
 	k = calloc(1, sizeof(*k));
 	if (!k)
 		return -ENOMEM;
-	*k = (struct keeping){.project = c->project, .listen_fd = -1, .notices_fd = -1};
+	cell_proxy_cell_init(&k->pc, c->project);
 	c->state = k;
-	r = proxy_socket(&k->listen_fd, &c->proxy_port);
+	r = proxy_socket(&k->pc.listen_fd, &c->proxy_port);
 	if (r < 0)
 		return cell_diag_set(d, r, NULL, NULL, "cannot make the cell's proxy socket: %s",
 				     strerror(-r));
@@ -396,67 +226,53 @@ static int bpf_start(struct cell_network_cell *c, struct cell_launch_session **r
 {
 	struct keeping *k = c->state;
 	const struct cell_config *conf = c->config;
+	_cleanup_free_ char *slice = NULL;
 	int r;
 
-	k->notices_path = c->plan->notices_path;
-	r = cell_mkdir_parent(k->notices_path, 0700);
-	if (r >= 0) {
-		k->notices_fd = open(
-			k->notices_path,
-			O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
-		r = k->notices_fd < 0 ? negative_errno() : 0;
+	/* the cell's cgroup (cell-session names it <uid>-<id>): the proxy serves only its
+	 * processes */
+	r = cell_session_slice("/proc/self/mountinfo", &slice);
+	if (r >= 0 &&
+	    asprintf(&k->pc.peer_cgroup, "%s/%u-%s", slice, (unsigned)getuid(), c->id) < 0) {
+		k->pc.peer_cgroup = NULL;
+		r = -ENOMEM;
 	}
 	if (r < 0)
-		return cell_diag_set(d, r, NULL, NULL, "cannot prepare the cell: %s", strerror(-r));
-	k->running = (struct cell_running){.id = (char *)c->id, /* borrowed, never freed */
-					   .project = c->project->id,
-					   .name = conf->name,
-					   .start = time(NULL),
-					   .owner = getpid(),
-					   .owner_start = cell_process_start(getpid()),
-					   .proxy_port = c->proxy_port};
-	cell_running_save(&k->running);
-	k->session = (struct cell_launch_session){
-		.helper = c->host->helper,
-		.id = c->id,
-		.started = keeper_started,
-		.denied = denied,
-		.connection = first_connection,
-		.listen_fd = k->listen_fd,
-		.data = k,
-	};
-	k->session.policy.n_local_ports = (__u16)conf->network.n_local_ports;
+		return cell_diag_set(d, r, NULL, NULL, "cannot find the cells' cgroup: %s",
+				     strerror(-r));
+	r = cell_proxy_cell_start(&k->pc, c, d);
+	if (r < 0)
+		return r;
+	k->pc.session.helper = c->host->helper;
+	k->pc.session.denied = denied;
+	k->pc.session.policy.n_local_ports = (__u16)conf->network.n_local_ports;
 	for (size_t i = 0; i < conf->network.n_local_ports; i++)
-		k->session.policy.local_ports[i] = conf->network.local_ports[i];
-	*ret = &k->session;
+		k->pc.session.policy.local_ports[i] = conf->network.local_ports[i];
+	*ret = &k->pc.session;
 	return 0;
 }
 
 static int bpf_close(struct cell_network_cell *c, int launch_r, struct cell_diag *d)
 {
 	struct keeping *k = c->state;
+	struct cell_proxy_cell *pc;
 
 	(void)d; /* (what goes wrong here is said on stderr: the cell's command has ended) */
 	if (!k)
 		return 0;
+	pc = &k->pc;
 	cell_reqlog_free(k->denials);
-	if (k->notices_fd >= 0) {
-		close(k->notices_fd);
-		unlink(k->notices_path);
-	}
-	if (k->listen_fd >= 0)
-		close(k->listen_fd);
-	if (k->running.id) {
-		stop_proxy(k->running.proxy, true);
-		if (k->session.record) {
-			record_cell(&k->running, k->session.record);
-			cell_running_remove(k->running.id);
+	cell_proxy_cell_end(pc);
+	if (pc->running.id) {
+		if (pc->session.record) {
+			cell_network_record(&pc->running, pc->session.record);
+			cell_running_remove(pc->running.id);
 		} else {
 			/* cell-session died before it could close the cell, or never opened it */
-			reap(&k->running, c->host->helper, launch_r >= 0);
+			reap(&pc->running, c->host->helper, launch_r >= 0);
 		}
 	}
-	free(k->session.record);
+	cell_proxy_cell_done(pc);
 	free(k);
 	c->state = NULL;
 	return 0;

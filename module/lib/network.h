@@ -69,12 +69,16 @@ extern const struct cell_network cell_network_bpf;
  * joins its cgroup; close may come from another process (sshd's). */
 extern const struct cell_network cell_network_login;
 
+/* A proxy cell in a network namespace of its own, whose cell-init makes the proxy's socket there
+ * (network-netns.c, netns.h): no privilege, no kernel counters; the proxy counts. */
+extern const struct cell_network cell_network_netns;
+
+struct cell_running;
 /*
  * The user's proxy cells cut short (neither the cell command that opened them nor their keeper
  * alive) are closed and recorded in the ledger; closed, if set, is told of each. Returns how
  * many.
  */
-struct cell_running;
 unsigned cell_network_bpf_reap(void (*closed)(const struct cell_running *c, void *data),
 			       void *data);
 /*

@@ -457,35 +457,52 @@ static int add_raw_args(struct cell_plan *plan, const struct cell_config *c, con
 			  "cell cannot vouch for what they do to the cell");
 }
 
-/*
- * The network in effect: the config's, but "proxy" needs cell-session (the kernel's help) and
- * falls back to "none" without it, saying so; a login's cell has the login's network (host,
- * confined by the session's cell).
- */
-enum cell_net_mode cell_plan_net_mode(const struct cell_config *c, const struct cell_host *host,
-				      bool login)
+/* The network in effect: the config's; a login's cell has the login's network (host, confined
+ * by the session's cell). */
+enum cell_net_mode cell_plan_net_mode(const struct cell_config *c, bool login)
 {
-	if (login)
-		return CELL_NET_HOST;
-	if (c->network.mode == CELL_NET_PROXY && !host->helper)
-		return CELL_NET_NONE;
-	return c->network.mode;
+	return login ? CELL_NET_HOST : c->network.mode;
 }
 
-static int net_mode(struct cell_plan *plan, const struct cell_config *c,
-		    const struct cell_plan_input *in)
+enum cell_isolation cell_plan_isolation(const struct cell_config *c, const struct cell_host *host,
+					const char **ret_why)
 {
-	char *notice;
+	const char *why = NULL;
+	enum cell_isolation i = c->network.isolation;
 
-	plan->net_mode = cell_plan_net_mode(c, in->host, in->login);
-	if (plan->net_mode == c->network.mode || in->login)
+	if (i == CELL_ISOLATION_BPF)
+		why = "network.isolation is \"bpf\"";
+	else if (i == CELL_ISOLATION_NETNS)
+		why = "network.isolation is \"netns\"";
+	else if (!host->helper)
+		why = host->why, i = CELL_ISOLATION_NETNS;
+	else if (!host->unix_hooks)
+		why = "this kernel has no hooks for abstract Unix sockets (Linux 6.7+), which a cell "
+		      "sharing the host's network namespace would reach",
+		i = CELL_ISOLATION_NETNS;
+	else
+		why = "cell-session has privilege and the kernel has every hook",
+		i = CELL_ISOLATION_BPF;
+	if (ret_why)
+		*ret_why = why;
+	return i;
+}
+
+static int net_mode(struct cell_plan *plan, const struct cell_project *p,
+		    const struct cell_config *c, const struct cell_plan_input *in,
+		    struct cell_diag *diag)
+{
+	plan->net_mode = cell_plan_net_mode(c, in->login);
+	if (plan->net_mode != CELL_NET_PROXY)
 		return 0;
-	if (asprintf(&notice,
-		     "network.mode \"proxy\" needs the kernel's help, and %s; this cell has no "
-		     "network (as with \"none\")",
-		     in->host->why) < 0)
-		return -ENOMEM;
-	return cell_strv_consume(&plan->notices, notice);
+	plan->isolation = cell_plan_isolation(c, in->host, NULL);
+	if (plan->isolation == CELL_ISOLATION_BPF && !in->host->helper)
+		return cell_diag_set(
+			diag, -EPERM, p->config_path, "network.isolation",
+			"\"bpf\" needs cell-session's privilege, and %s; use \"auto\" or "
+			"\"netns\" (a network namespace of the cell's own)",
+			in->host->why);
+	return 0;
 }
 
 /*
@@ -809,7 +826,7 @@ int cell_plan_build(const struct cell_project *p, const struct cell_config *c,
 		if (r < 0)
 			return r;
 	}
-	r = net_mode(plan, c, in);
+	r = net_mode(plan, p, c, in, diag);
 	if (r >= 0)
 		r = build_env(plan, p, c, in, diag);
 	if (r >= 0)

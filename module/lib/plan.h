@@ -31,10 +31,11 @@ struct cell_plan {
 	struct cell_mount_plan mounts;
 	struct cell_plan_file *files;
 	size_t n_files;
-	char **env;		     /* the cell's whole environment, NAME=value */
-	char *cwd;		     /* the working directory in the cell */
-	char **argv;		     /* what runs in the cell */
-	enum cell_net_mode net_mode; /* the mode in effect */
+	char **env;		       /* the cell's whole environment, NAME=value */
+	char *cwd;		       /* the working directory in the cell */
+	char **argv;		       /* what runs in the cell */
+	enum cell_net_mode net_mode;   /* the mode in effect */
+	enum cell_isolation isolation; /* a proxy cell's, auto decided (bpf or netns) */
 	struct cell_seccomp_options seccomp;
 	char *init;	    /* host path of cell-init */
 	char *shim;	    /* host path of libcellshim.so, bound at CELL_SHIM_PATH (NULL: none) */
@@ -82,10 +83,16 @@ struct cell_plan_input {
 int cell_plan_build(const struct cell_project *p, const struct cell_config *c,
 		    const struct cell_plan_input *in, struct cell_plan **ret,
 		    struct cell_diag *diag);
-/* The network a cell of config c has on this host: the config's, but "proxy" needs cell-session
- * (none without it), and a login's cell has the host's (its own cell confines it). */
-enum cell_net_mode cell_plan_net_mode(const struct cell_config *c, const struct cell_host *host,
-				      bool login);
+/* The network a cell of config c has: the config's, but a login's cell has the host's (its own
+ * cell confines it). */
+enum cell_net_mode cell_plan_net_mode(const struct cell_config *c, bool login);
+/*
+ * How a proxy cell of config c is held to its proxy on this host: network.isolation, with
+ * "auto" decided (BPF where cell-session has privilege and the kernel has every hook the BPF
+ * programs need, else a network namespace of its own); in *ret_why (if set), why so.
+ */
+enum cell_isolation cell_plan_isolation(const struct cell_config *c, const struct cell_host *host,
+					const char **ret_why);
 /*
  * A whole login's cell (pam_cell.so): no bubblewrap, so its plan is what the login's
  * environment gets (env: the proxy's variables, CELL_ID, CELL_NAME, CELL_ROOT, CELL_CONFIG, and

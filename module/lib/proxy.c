@@ -17,6 +17,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,6 +27,7 @@
 #include "ledger.h"
 #include "macro.h"
 #include "nameserv.h"
+#include "netns.h"
 #include "peer.h"
 #include "proxy.h"
 #include "reqlog.h"
@@ -119,11 +121,20 @@ struct conn {
 			     resets the client's connection */
 };
 
+/* A relayed port's listening socket (cell_proxy_relay). */
+struct relay_listener {
+	struct cell_event_source src;
+	struct cell_proxy *p;
+	struct cell_proxy_relay r;
+};
+
 struct cell_proxy {
 	struct cell_proxy_project project;
 	struct cell_proxy_options o;
 	struct cell_event_loop *loop;
 	struct cell_event_source listener, resolved, signals, watcher;
+	struct relay_listener *relays;
+	size_t n_relays;
 	int trust_wd; /* the trust directory's watch, or -1 */
 	struct cell_resolver *resolver;
 	struct cell_fakeaddr *fakes; /* the cell's fake addresses (nameserv.h), from the first */
@@ -334,6 +345,8 @@ static void conn_close(struct conn *c)
 	if (c->p->accept_paused) {
 		c->p->accept_paused = false;
 		cell_event_watch(c->p->loop, &c->p->listener, EPOLLIN);
+		for (size_t i = 0; i < c->p->n_relays; i++)
+			cell_event_watch(c->p->loop, &c->p->relays[i].src, EPOLLIN);
 	}
 }
 
@@ -1405,6 +1418,96 @@ static void listener_event(struct cell_event_source *s, uint32_t events)
 	}
 }
 
+/* The upstream of a relayed connection: 127.0.0.1:to_port here, or in the cell's namespace. */
+static int relay_upstream(const struct relay_listener *rl, int *ret_fd)
+{
+	struct sockaddr_in to = {.sin_family = AF_INET,
+				 .sin_port = htons(rl->r.to_port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int fd, r;
+
+	if (rl->r.into_cell) {
+		if (rl->p->o.cell_net_fd < 0)
+			return -ENOTCONN;
+		r = cell_netns_socket(rl->p->o.cell_net_fd, AF_INET, &fd);
+		/* an init that does not answer in time (the cell stopped it) answers no more: the
+		 * pair is closed, forwards fail from now on, and nothing waits again */
+		if (r < 0) {
+			close(rl->p->o.cell_net_fd);
+			rl->p->o.cell_net_fd = -1;
+			fprintf(stderr,
+				"cell: the cell's init did not make a socket for a forwarded port "
+				"(%s): network.forward is off for the rest of the cell\n",
+				strerror(-r));
+			return r;
+		}
+	} else {
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return negative_errno();
+	}
+	no_delay(fd);
+	if (connect(fd, (struct sockaddr *)&to, sizeof(to)) < 0 && errno != EINPROGRESS) {
+		r = negative_errno();
+		close(fd);
+		return r;
+	}
+	*ret_fd = fd;
+	return 0;
+}
+
+/* A connection to a relayed port: joined to its upstream as a tunnel is, with no HTTP. */
+static void relay_event(struct cell_event_source *s, uint32_t events)
+{
+	struct relay_listener *rl = container_of(s, struct relay_listener, src);
+	struct cell_proxy *p = rl->p;
+
+	(void)events;
+	for (;;) {
+		int fd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC), up = -1, r;
+		struct cell_host_stats *h;
+		struct conn *c;
+
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE) {
+				cell_event_unwatch(p->loop, s);
+				p->accept_paused = true;
+			}
+			return;
+		}
+		c = p->n_conns < p->o.max_conns ? calloc(1, sizeof(*c)) : NULL;
+		r = c ? relay_upstream(rl, &up) : -EBUSY;
+		if (r >= 0)
+			r = cell_stats_host(&p->stats, rl->r.name, &h);
+		if (r < 0) {
+			if (up >= 0)
+				close(up);
+			free(c);
+			close(fd);
+			continue;
+		}
+		no_delay(fd);
+		c->p = p;
+		c->id = ++p->next_id;
+		c->client = (struct cell_event_source){.fd = fd, .on_event = client_event};
+		c->upstream = (struct cell_event_source){.fd = up, .on_event = upstream_event};
+		/* a tunnel whose client needs no answer: a failure resets it */
+		c->form = CELL_HTTP_CONNECT;
+		c->early = true;
+		snprintf(c->host, sizeof(c->host), "%s", rl->r.name);
+		c->port = rl->r.to_port;
+		snprintf(c->method, sizeof(c->method), "RELAY");
+		c->stats = (size_t)(h - p->stats.hosts);
+		c->state = CONNECTING;
+		c->deadline = cell_event_now(p->loop) + p->o.connect_timeout_ms;
+		log_start(c);
+		c->next = p->conns;
+		p->conns = c;
+		p->n_conns++;
+		watch(c);
+	}
+}
+
 /*
  * Counting starts again from zero, with entries only for the hosts of open connections (so that
  * names tried once do not pile up). Connections point at their host's entry by index: the new
@@ -1645,6 +1748,7 @@ int cell_proxy_new(const struct cell_proxy_project *project, const struct cell_p
 		if (o->log_max)
 			p->o.log_max = o->log_max;
 		p->o.peer_cgroup = o->peer_cgroup;
+		p->o.cell_net_fd = o->cell_net_fd;
 	}
 	{
 		/* two descriptors a connection, and a few for ourselves */
@@ -1689,6 +1793,28 @@ int cell_proxy_new(const struct cell_proxy_project *project, const struct cell_p
 		r = cell_event_watch(p->loop, &p->resolved, EPOLLIN);
 	if (r >= 0)
 		r = cell_event_watch(p->loop, &p->signals, EPOLLIN);
+	if (r >= 0 && o && o->n_relays) {
+		/* the cell's init answers at once; one that does not (stopped by the cell) must not
+		 * stop the proxy: a connection then fails, and the next asks again */
+		struct timeval limit = {.tv_sec = 1};
+
+		p->relays = calloc(o->n_relays, sizeof(*p->relays));
+		r = p->relays ? 0 : -ENOMEM;
+		if (r >= 0 && o->cell_net_fd > 2 &&
+		    (setsockopt(o->cell_net_fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit)) <
+			     0 ||
+		     setsockopt(o->cell_net_fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof(limit)) <
+			     0))
+			r = negative_errno();
+	}
+	for (size_t i = 0; r >= 0 && o && i < o->n_relays; i++) {
+		p->relays[i] = (struct relay_listener){
+			.src = {.fd = o->relays[i].listen_fd, .on_event = relay_event},
+			.p = p,
+			.r = o->relays[i]};
+		p->n_relays++;
+		r = cell_event_watch(p->loop, &p->relays[i].src, EPOLLIN);
+	}
 	p->watcher.fd = -1;
 	p->trust_wd = -1;
 	if (r >= 0 && project->watch_dir) {
@@ -1723,6 +1849,8 @@ int cell_proxy_run(struct cell_proxy *p)
 
 	/* stop accepting, count what was done, close everything */
 	cell_event_unwatch(p->loop, &p->listener);
+	for (size_t i = 0; i < p->n_relays; i++)
+		cell_event_unwatch(p->loop, &p->relays[i].src);
 	for (struct conn *c = p->conns; c; c = c->next)
 		conn_close(c);
 	flush(p);
@@ -1757,6 +1885,7 @@ void cell_proxy_free(struct cell_proxy *p)
 	cell_reqlog_free(p->log);
 	cell_ledger_writer_free(p->ledger);
 	cell_peer_free(p->peers);
+	free(p->relays);
 	free(p->local);
 	while (p->n_pool)
 		munmap(p->pool[--p->n_pool], BUF_SIZE);

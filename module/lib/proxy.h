@@ -1,10 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "netpolicy.h"
+
+/*
+ * A port the proxy relays, bytes both ways and counted, no HTTP (a cell in a network namespace of
+ * its own: network.forward, network.local_ports): each connection accepted on listen_fd is
+ * joined to 127.0.0.1:to_port, in the cell's namespace (into_cell: on a socket the cell's init
+ * makes, netns.h) or the host's. Counted under name ("forward:3000", "host:5432").
+ */
+struct cell_proxy_relay {
+	int listen_fd;
+	uint16_t to_port;
+	bool into_cell;
+	char name[32];
+};
 
 struct cell_proxy_options {
 	size_t max_head;	/* request head size limit (431 past it); default 16 KiB */
@@ -18,6 +32,10 @@ struct cell_proxy_options {
 	 * user's process on this machine must not use a cell's proxy (its allowlist, its names);
 	 * 0: anyone's */
 	uint64_t peer_cgroup;
+	/* the ports it relays (copied), and for those into the cell the socket pair to its init */
+	const struct cell_proxy_relay *relays;
+	size_t n_relays;
+	int cell_net_fd;
 };
 
 /* What the proxy works for: the project's policy, its names, and where the counts go. */

@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """make bench: `cell run -- true` against bare bwrap with the same argv.
 
+Also a proxy cell in a network namespace of its own (network.isolation "netns": the proxy's
+socket made in the cell by cell-init before the command runs) against the same baseline.
+
 Three are interleaved (one of each per round) so that machine noise hits them alike, and the
 median of each is compared: a new cell (`cell run --new`), bare bwrap, and `cell run` joining the
 project's open session (a command of the project holds it open meanwhile). The baseline is the exact argv cell runs (from `cell -v`), with the
@@ -37,6 +40,11 @@ env = {"HOME": home, "PATH": "/usr/bin:/bin", "USER": pwd.getpwuid(os.getuid()).
        "XDG_DATA_HOME": home + "/.local/share", "XDG_STATE_HOME": home + "/.local/state",
        "XDG_CONFIG_HOME": home + "/.config"}
 subprocess.run([cell, "allow"], cwd=proj, env=env, check=True, stdout=subprocess.DEVNULL)
+netns = os.path.join(work, "netns")
+os.makedirs(netns)
+with open(os.path.join(netns, ".cell.json"), "w") as f:
+    f.write('{"name": "bench-netns", "network": {"mode": "proxy", "isolation": "netns"}}\n')
+subprocess.run([cell, "allow"], cwd=netns, env=env, check=True, stdout=subprocess.DEVNULL)
 
 log = subprocess.run([cell, "-v", "run", "--new", "--", "true"], cwd=proj, env=env, check=True,
                      stderr=subprocess.PIPE, text=True).stderr
@@ -82,11 +90,13 @@ else:
 
 commands = {"cell run --new -- true": ([cell, "run", "--new", "--", "true"], None),
             "bwrap (same argv)": (argv, bare_bwrap),
-            "cell run -- true (join)": ([cell, "run", "--", "true"], None)}
-for c, pre in commands.values():
+            "cell run -- true (join)": ([cell, "run", "--", "true"], None),
+            "netns proxy cell --new": ([cell, "run", "--new", "--", "true"], None)}
+where = {"netns proxy cell --new": netns}
+for name, (c, pre) in commands.items():
     if pre:
         pre()
-    subprocess.run(c, cwd=proj, env=env, check=True, stderr=subprocess.DEVNULL,
+    subprocess.run(c, cwd=where.get(name, proj), env=env, check=True, stderr=subprocess.DEVNULL,
                    pass_fds=(3, 4, 5, args_fd) if pre else ())
 
 times = {k: [] for k in commands}
@@ -95,7 +105,8 @@ for _ in range(ROUNDS):
         if pre:
             pre()
         t0 = time.perf_counter_ns()
-        subprocess.run(c, cwd=proj, env=env, check=True, stderr=subprocess.DEVNULL,
+        subprocess.run(c, cwd=where.get(name, proj), env=env, check=True,
+                       stderr=subprocess.DEVNULL,
                        pass_fds=(3, 4, 5, args_fd) if pre else ())
         times[name].append((time.perf_counter_ns() - t0) / 1e6)
 
@@ -108,6 +119,8 @@ print(f"ratio cell/bwrap: {ratio:.3f} (target <= 1.3); cell's own cost: "
       f"{med['cell run --new -- true'] - med['bwrap (same argv)']:.3f} ms per cell")
 join = med["cell run -- true (join)"] / med["bwrap (same argv)"]
 print(f"ratio joining the open session/bwrap: {join:.3f} (target <= 0.5)")
+ns = med["netns proxy cell --new"] / med["bwrap (same argv)"]
+print(f"ratio netns proxy cell/bwrap: {ns:.3f} (target <= 1.3)")
 holder.terminate()
 holder.wait()
 subprocess.run(["rm", "-rf", work])

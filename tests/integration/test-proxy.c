@@ -1701,9 +1701,10 @@ struct bad_activation {
 };
 
 static struct bad_activation bad_activations[] = {
-	{"2", false, false, "exactly one listening socket"},
-	{"x", false, false, "exactly one listening socket"},
-	{"1", true, false, "not a listening stream socket"},
+	/* (more than one needs their names: LISTEN_FDNAMES) */
+	{"2", false, false, "takes one listening socket, or up to 40 named ones"},
+	{"x", false, false, "takes one listening socket, or up to 40 named ones"},
+	{"1", true, false, "(proxy) is not what its name says"},
 	{"1", false, true, "cannot be used together"},
 };
 

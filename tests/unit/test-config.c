@@ -742,3 +742,41 @@ Test(config, many_dependencies_are_checked_at_once, .timeout = 20)
 	cell_config_free(c);
 	free(json);
 }
+
+Test(config, network_isolation_and_forward)
+{
+	struct cell_config *c = load_ok("{\"network\": {\"isolation\": \"netns\", "
+					"\"forward\": [3000, \"8080:80\"]}}");
+
+	cr_assert(eq(int, c->network.isolation, CELL_ISOLATION_NETNS));
+	cr_assert(eq(sz, c->network.n_forward, 2));
+	cr_assert(eq(u16, c->network.forward[0].host_port, 3000));
+	cr_assert(eq(u16, c->network.forward[0].cell_port, 3000));
+	cr_assert(eq(u16, c->network.forward[1].host_port, 8080));
+	cr_assert(eq(u16, c->network.forward[1].cell_port, 80));
+	cell_config_free(c);
+	c = load_ok("{}");
+	cr_assert(eq(int, c->network.isolation, CELL_ISOLATION_AUTO));
+	cr_assert(eq(sz, c->network.n_forward, 0));
+	cell_config_free(c);
+	expect_error("{\"network\": {\"isolation\": \"netn\"}}",
+		     FILE_ ":1:27: network.isolation: \"netn\" is not an isolation (auto, bpf, "
+			   "netns); did you mean \"netns\"?");
+	expect_error("{\"network\": {\"forward\": [\"8080:\"]}}",
+		     FILE_ ":1:26: network.forward[0]: \"8080:\" is not HOSTPORT:CELLPORT (ports "
+			   "1-65535, as in \"8080:80\")");
+	expect_error("{\"network\": {\"forward\": [\"8080:80x\"]}}", FILE_
+		     ":1:26: network.forward[0]: \"8080:80x\" is not HOSTPORT:CELLPORT (ports "
+		     "1-65535, as in \"8080:80\")");
+	expect_error("{\"network\": {\"forward\": [\"70000:80\"]}}", FILE_
+		     ":1:26: network.forward[0]: \"70000:80\" is not HOSTPORT:CELLPORT (ports "
+		     "1-65535, as in \"8080:80\")");
+	expect_error("{\"network\": {\"forward\": [0]}}",
+		     FILE_ ":1:26: network.forward[0]: 0 is not a port or \"HOSTPORT:CELLPORT\" "
+			   "(1..65535)");
+	expect_error("{\"network\": {\"forward\": [3000, \"3000:80\"]}}",
+		     FILE_ ":1:32: network.forward[1]: the host's port 3000 is forwarded already");
+	expect_error("{\"network\": {\"forward\": 3000}}",
+		     FILE_ ":1:25: network.forward: expected an array of ports and "
+			   "\"HOSTPORT:CELLPORT\" strings, got a number");
+}

@@ -53,6 +53,7 @@ static void setup(void)
 		.shim = (char *)"/opt/cell/libexec/libcellshim.so",
 		.self = NULL, /* a build tree's, set below */
 		.state_home = state,
+		.unix_hooks = true,
 	};
 	host.self = self;
 	load("{\"name\": \"proj\", \"network\": {\"mode\": \"proxy\", \"local_ports\": [5173]}}");
@@ -104,6 +105,15 @@ static struct cell_plan *build_with_shell(const struct cell_plan_input *extra, c
 static struct cell_plan *build(const struct cell_plan_input *extra)
 {
 	return build_with_shell(extra, "/bin/bash");
+}
+
+/* Whether argv has arg, followed by value if that is set. */
+static bool has_arg(char **argv, const char *arg, const char *value)
+{
+	for (size_t i = 0; argv[i]; i++)
+		if (streq(argv[i], arg) && (!value || (argv[i + 1] && streq(argv[i + 1], value))))
+			return true;
+	return false;
 }
 
 static const char *env_of(const struct cell_plan *p, const char *name)
@@ -165,23 +175,68 @@ Test(plan, a_proxy_cell_has_its_proxy_the_shim_and_the_notices_file)
 	cell_plan_free(p);
 }
 
-Test(plan, without_cell_session_a_proxy_cell_has_no_network_and_says_why)
+Test(plan, without_cell_session_a_proxy_cell_gets_a_network_namespace_of_its_own)
 {
 	struct cell_plan *p;
+	char **argv = NULL, fd[16];
 
 	host.helper = NULL;
 	host.why = "cell-session is not installed";
 	p = build(NULL);
-	cr_assert(eq(int, p->net_mode, CELL_NET_NONE));
-	cr_assert(eq(ptr, (void *)env_of(p, "HTTP_PROXY"), NULL));
-	cr_assert(eq(ptr, p->shim, NULL));
-	cr_assert(eq(ptr, p->notices_path, NULL));
-	cr_assert(eq(ptr, (void *)mount_at(p, "/run/cell/notices"), NULL));
-	cr_assert(eq(str, p->notices[0],
-		     (char *)"network.mode \"proxy\" needs the kernel's help, and cell-session is "
-			     "not installed; this cell has no network (as with \"none\")"));
-	cr_assert(eq(ptr, p->notices[1], NULL));
+	cr_assert(eq(int, p->net_mode, CELL_NET_PROXY));
+	cr_assert(eq(int, p->isolation, CELL_ISOLATION_NETNS));
+	cr_assert(eq(str, (char *)env_of(p, "HTTP_PROXY"), (char *)"http://127.0.0.1:4321"));
+	cr_assert(not(eq(ptr, p->notices_path, NULL)));
+	cr_assert(eq(ptr, p->notices, NULL));
+	/* bubblewrap makes the namespace; cell-init gets the socket pair after the files */
+	cr_assert(eq(int, cell_bwrap_argv("/usr/bin/bwrap", p, &argv), 0));
+	snprintf(fd, sizeof(fd), "%d", cell_bwrap_net_fd(p));
+	cr_assert(has_arg(argv, "--unshare-net", NULL));
+	cr_assert(has_arg(argv, "--net-fd", fd));
+	cr_assert(eq(int, cell_bwrap_net_fd(p), (int)(CELL_BWRAP_FD_FILES + p->n_files)));
+	cell_strv_free(argv);
 	cell_plan_free(p);
+}
+
+/* network.isolation: auto takes BPF only where the helper has privilege and the kernel has every
+ * hook; bpf without the helper is an error that names the file, the key and a way out. */
+Test(plan, isolation_auto_bpf_and_netns)
+{
+	char *command[] = {(char *)"make", NULL};
+	struct cell_plan_input input = {.cwd = root,
+					.command = command,
+					.environ = (char *[]){NULL},
+					.home = home,
+					.user = "dev",
+					.shell = "/bin/sh",
+					.host = &host,
+					.id = "proj-0000abcd",
+					.proxy_port = 4321};
+	struct cell_diag d = {0};
+	struct cell_plan *p = NULL;
+	const char *why;
+
+	host.unix_hooks = true;
+	cr_assert(eq(int, cell_plan_isolation(config, &host, &why), CELL_ISOLATION_BPF));
+	host.unix_hooks = false;
+	cr_assert(eq(int, cell_plan_isolation(config, &host, &why), CELL_ISOLATION_NETNS));
+	cr_assert(not(eq(ptr, strstr(why, "abstract Unix sockets"), NULL)));
+	host.unix_hooks = true;
+	host.helper = NULL;
+	host.why = "cell-session is not setuid root";
+	cr_assert(eq(int, cell_plan_isolation(config, &host, &why), CELL_ISOLATION_NETNS));
+	cr_assert(eq(str, (char *)why, (char *)"cell-session is not setuid root"));
+	config->network.isolation = CELL_ISOLATION_BPF;
+	cr_assert(eq(int, cell_plan_build(project, config, &input, &p, &d), -EPERM));
+	cr_assert(eq(str, d.json_path, (char *)"network.isolation"));
+	cr_assert(not(eq(ptr,
+			 strstr(d.message, "\"bpf\" needs cell-session's privilege, and "
+					   "cell-session is not setuid root; use \"auto\" or "
+					   "\"netns\""),
+			 NULL)),
+		  "%s", d.message);
+	cr_assert(eq(str, d.file, project->config_path));
+	cell_diag_clear(&d);
 }
 
 Test(plan, a_build_without_the_shim_runs_a_proxy_cell_without_it)

@@ -1,0 +1,531 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Proxy cells without privilege (network.isolation "netns"; docs/design.md §3): cell installed
+ * into a temporary prefix with cell-session NOT setuid, cells run by an unprivileged user (the
+ * test user as root, else the caller). The cell gets a network namespace of its own; its proxy's
+ * socket is made in it; the proxy, outside, reaches the allowed hosts.
+ */
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "helpers.h"
+#include "macro.h"
+
+static struct {
+	char *tmp, *home, *proj, *www;
+	struct th_stage stage;
+	uid_t uid;
+	gid_t gid;
+	char *env[16];
+	size_t n_env;
+	pid_t upstream, wide;
+	unsigned port;	    /* the upstream's, on the host's loopback */
+	unsigned wide_port; /* a server's on every address of the host */
+	int abstract_fd;    /* a Unix socket listening at an abstract address, outside */
+	char abstract[64];
+} t;
+
+/* Python in the cell: each argument is one probe; one line of result each. */
+static const char net_py[] =
+	"import os, socket, sys, urllib.request\n"
+	"def tcp(host, port):\n"
+	"    s = socket.socket(socket.AF_INET6 if ':' in host else socket.AF_INET)\n"
+	"    s.settimeout(5)\n"
+	"    try: s.connect((host, int(port))); return 'ok'\n"
+	"    except OSError as e: return 'errno %d' % (e.errno or 0)\n"
+	"    finally: s.close()\n"
+	"def unix(addr):\n"
+	"    s = socket.socket(socket.AF_UNIX)\n"
+	"    try: s.connect('\\0' + addr[1:]); return 'ok'\n"
+	"    except OSError as e: return 'errno %d' % e.errno\n"
+	"    finally: s.close()\n"
+	"def fetch(url):\n"
+	"    try:\n"
+	"        with urllib.request.urlopen(url, timeout=10) as r:\n"
+	"            return '%d %d' % (r.status, len(r.read()))\n"
+	"    except urllib.error.HTTPError as e: return '%d' % e.code\n"
+	"    except urllib.error.URLError as e: return 'error %s' % e.reason\n"
+	"for a in sys.argv[1:]:\n"
+	"    op, *args = a.split()\n"
+	"    print({'tcp': tcp, 'unix': unix, 'fetch': fetch}[op](*args), flush=True)\n";
+
+static const char upstream_py[] =
+	"import http.server, functools, sys\n"
+	"class H(http.server.SimpleHTTPRequestHandler):\n"
+	"    def log_message(self, *a): pass\n"
+	"s = http.server.HTTPServer((sys.argv[2], 0), functools.partial(H, directory=sys.argv[1]))\n"
+	"print(s.server_address[1], flush=True)\n"
+	"s.serve_forever()\n";
+
+static void env_add(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	cr_assert(ge(int, vasprintf(&t.env[t.n_env++], fmt, ap), 0));
+	va_end(ap);
+	t.env[t.n_env] = NULL;
+}
+
+static pid_t server(const char *addr, unsigned *ret_port)
+{
+	char *argv[] = {(char *)"/usr/bin/python3",
+			(char *)"-c",
+			(char *)upstream_py,
+			t.www,
+			(char *)addr,
+			NULL};
+
+	return th_spawn_server(NULL, argv, t.env, "%u", ret_port);
+}
+
+/* cell ARGS... in the project, as the test user. */
+static struct th_result cell(char *const args[])
+{
+	char *argv[32] = {t.stage.cell};
+	size_t n = 1;
+	struct th_result r;
+
+	for (size_t i = 0; args[i] && n < ELEMENTSOF(argv) - 1; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	th_run_as(t.uid, t.gid, t.proj, argv, t.env, &r);
+	return r;
+}
+
+/* .cell.json: a proxy cell, the upstream allowed as registry.test, and extra network members. */
+static void set_config(const char *extra)
+{
+	_cleanup_free_ char *json = NULL;
+	struct th_result r;
+
+	cr_assert(ge(int,
+		     asprintf(&json,
+			      "{\"name\": \"netns\", \"network\": {\"mode\": \"proxy\", "
+			      "\"allow\": [\"registry.test:%u\"], "
+			      "\"resolve\": {\"registry.test\": \"127.0.0.1\", "
+			      "\"denied.test\": \"127.0.0.1\"}%s}}",
+			      t.port, extra ? extra : ""),
+		     0));
+	free(th_write(t.proj, ".cell.json", json));
+	th_chown_r(t.proj, t.uid, t.gid);
+	r = cell((char *[]){(char *)"allow", NULL});
+	cr_assert(eq(int, r.status, 0), "cell allow: %s", r.err);
+	th_result_done(&r);
+}
+
+static void setup(void)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+
+	memset(&t, 0, sizeof(t));
+	t.abstract_fd = -1;
+	if (geteuid() == 0) {
+		th_test_user(&t.uid, &t.gid);
+	} else {
+		t.uid = getuid();
+		t.gid = getgid();
+	}
+	t.tmp = th_mkdtemp();
+	chmod(t.tmp, 0755);
+	/* cell-session as make install leaves it without SETUID=1: no privilege */
+	th_stage(&t.stage);
+	t.home = th_join(t.tmp, "home");
+	t.proj = th_join(t.tmp, "proj");
+	t.www = th_join(t.tmp, "www");
+	free(th_write(t.proj, "net.py", net_py));
+	free(th_write(t.www, "hello", "hello\n"));
+	free(th_write(t.home, ".profile", "\n"));
+	th_chown_r(t.tmp, t.uid, t.gid);
+	env_add("HOME=%s", t.home);
+	env_add("USER=%s", geteuid() == 0 ? TH_TEST_USER : getpwuid(getuid())->pw_name);
+	env_add("PATH=/usr/local/bin:/usr/bin:/bin");
+	env_add("LANG=C.UTF-8");
+	env_add("XDG_CONFIG_HOME=%s/.config", t.home);
+	env_add("XDG_DATA_HOME=%s/.local/share", t.home);
+	env_add("XDG_STATE_HOME=%s/.local/state", t.home);
+	t.upstream = server("127.0.0.1", &t.port);
+	t.wide = server("0.0.0.0", &t.wide_port);
+	/* an abstract Unix socket of the host's (as X11's, D-Bus's) */
+	snprintf(t.abstract, sizeof(t.abstract), "@cell-netns-test-%d", (int)getpid());
+	t.abstract_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	memcpy(sa.sun_path + 1, t.abstract + 1, strlen(t.abstract) - 1);
+	cr_assert(eq(int,
+		     bind(t.abstract_fd, (struct sockaddr *)&sa,
+			  (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(t.abstract))),
+		     0));
+	cr_assert(eq(int, listen(t.abstract_fd, 16), 0));
+	set_config(NULL);
+}
+
+static void teardown(void)
+{
+	struct th_result r = cell((char *[]){(char *)"down", NULL});
+
+	th_result_done(&r);
+	if (t.abstract_fd >= 0)
+		close(t.abstract_fd);
+	if (t.upstream > 0) {
+		kill(t.upstream, SIGKILL);
+		waitpid(t.upstream, NULL, 0);
+	}
+	if (t.wide > 0) {
+		kill(t.wide, SIGKILL);
+		waitpid(t.wide, NULL, 0);
+	}
+	for (size_t i = 0; i < t.n_env; i++)
+		free(t.env[i]);
+	th_rm_rf(t.tmp);
+	free(t.tmp);
+	free(t.home);
+	free(t.proj);
+	free(t.www);
+	th_stage_done(&t.stage);
+}
+
+TestSuite(netns, .init = setup, .fini = teardown, .timeout = 90);
+
+/* The host's first address that is not loopback (where the wide server is reachable). */
+static void host_address(char out[INET_ADDRSTRLEN])
+{
+	struct ifaddrs *ifs, *i;
+
+	out[0] = '\0';
+	cr_assert(eq(int, getifaddrs(&ifs), 0));
+	for (i = ifs; i && !out[0]; i = i->ifa_next)
+		if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET &&
+		    !(i->ifa_flags & IFF_LOOPBACK))
+			inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, out,
+				  INET_ADDRSTRLEN);
+	freeifaddrs(ifs);
+}
+
+/* python3 net.py PROBES... as the test user: in a cell (with or without the shim), or not. */
+static struct th_result probes(bool in_cell, bool shim, char *const list[])
+{
+	char *argv[32];
+	size_t n = 0;
+	struct th_result r;
+
+	if (in_cell) {
+		argv[n++] = t.stage.cell;
+		argv[n++] = (char *)"run";
+		argv[n++] = (char *)"--";
+	}
+	if (in_cell && !shim) {
+		argv[n++] = (char *)"/usr/bin/env";
+		argv[n++] = (char *)"LD_PRELOAD=";
+	}
+	argv[n++] = (char *)"/usr/bin/python3";
+	argv[n++] = (char *)"net.py";
+	for (size_t i = 0; list[i] && n < ELEMENTSOF(argv) - 1; i++)
+		argv[n++] = list[i];
+	argv[n] = NULL;
+	th_run_as(t.uid, t.gid, t.proj, argv, t.env, &r);
+	return r;
+}
+
+static bool contains(const char *haystack, const char *needle)
+{
+	return haystack && strstr(haystack, needle);
+}
+
+static char *fmt(const char *f, ...) _printf_(1, 2);
+static char *fmt(const char *f, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, f);
+	cr_assert(ge(int, vasprintf(&s, f, ap), 0));
+	va_end(ap);
+	return s;
+}
+
+Test(netns, a_proxy_cell_without_privilege_reaches_its_proxy_and_nothing_else)
+{
+	char there[INET_ADDRSTRLEN];
+	char *list[8];
+	struct th_result r;
+
+	host_address(there);
+	if (!there[0])
+		th_skip("this machine has no address but loopback");
+	list[0] = fmt("fetch http://registry.test:%u/hello", t.port);
+	list[1] = fmt("fetch http://denied.test:%u/hello", t.port);
+	list[2] = fmt("tcp 127.0.0.1 %u", t.port);
+	list[3] = fmt("tcp %s %u", there, t.wide_port);
+	list[4] = fmt("unix %s", t.abstract);
+	list[5] = NULL;
+	/* the positive control: outside a cell, the user reaches the listeners directly */
+	r = probes(false, false, list + 2);
+	cr_assert(eq(str, r.out, "ok\nok\nok\n"), "%s", r.err);
+	th_result_done(&r);
+	/* the kernel's part (no shim): only the proxy; the host's loopback and its abstract
+	 * sockets are another namespace's (ECONNREFUSED), other addresses have no route */
+	r = probes(true, false, list);
+	cr_assert(eq(int, r.status, 0), "%s%s", r.out, r.err);
+	cr_assert(eq(str, r.out, "200 6\n403\nerrno 111\nerrno 101\nerrno 111\n"), "%s", r.err);
+	cr_assert(not(contains(r.err, "no network")), "%s", r.err);
+	th_result_done(&r);
+	/* with the shim, the same, but the connect to another address is the proxy's to refuse,
+	 * and it says so */
+	r = probes(true, true, list);
+	cr_assert(eq(int, r.status, 0), "%s%s", r.out, r.err);
+	cr_assert(eq(str, r.out, "200 6\n403\nerrno 111\nerrno 111\nerrno 111\n"), "%s", r.err);
+	cr_assert(contains(r.err, "is not in netns's network allowlist"), "%s", r.err);
+	th_result_done(&r);
+	for (size_t i = 0; list[i]; i++)
+		free(list[i]);
+	/* the proxy counted: two allowed requests, two denied */
+	r = cell((char *[]){(char *)"stats", (char *)"--json", NULL});
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	cr_assert(contains(r.out, "\"registry.test\":{\"requests\":2,"), "%s", r.out);
+	cr_assert(contains(r.out, "\"denied.test\":{\"requests\":0,\"tunnels\":0,\"up\":0,"
+				  "\"down\":0,\"denied\":2}"),
+		  "%s", r.out);
+	th_result_done(&r);
+}
+
+/* curl, with the proxy's variables and without (the shim takes it to the proxy), and without
+ * the shim a client that ignores them has no way out. */
+Test(netns, real_clients_go_through_the_proxy)
+{
+	char *url = fmt("http://registry.test:%u/hello", t.port), *sh;
+	struct th_result r;
+
+	sh = fmt("curl -sS -o /dev/null -w '%%{http_code}\\n' %s; "
+		 "curl -sS --noproxy '*' -o /dev/null -w '%%{http_code}\\n' %s; "
+		 "LD_PRELOAD= curl -sS --noproxy '*' -m 5 %s; echo \"exit $?\"",
+		 url, url, url);
+	r = cell(
+		(char *[]){(char *)"run", (char *)"--", (char *)"/bin/sh", (char *)"-c", sh, NULL});
+	cr_assert(eq(int, r.status, 0), "%s%s", r.out, r.err);
+	/* (no name resolves in the cell but through the proxy: curl's 6) */
+	cr_assert(eq(str, r.out, "200\n200\nexit 6\n"), "%s", r.err);
+	th_result_done(&r);
+	free(sh);
+	free(url);
+}
+
+/* The cell's commands share its network namespace: a server one of them starts is reached by
+ * another (and cell up's port probe finds it), never by the host. */
+Test(netns, the_sessions_members_share_its_network)
+{
+	_cleanup_free_ char *json = NULL, *inside = NULL;
+	char *control[] = {NULL, NULL};
+	struct th_result r;
+
+	cr_assert(ge(int,
+		     asprintf(&json,
+			      "{\"name\": \"netns\", \"network\": {\"mode\": \"proxy\"},\n"
+			      " \"processes\": {\"web\": {\"exec\": \"exec python3 -m http.server "
+			      "--bind 127.0.0.1 8719\", \"ready\": {\"port\": 8719}}}}\n"),
+		     0));
+	free(th_write(t.proj, ".cell.json", json));
+	th_chown_r(t.proj, t.uid, t.gid);
+	r = cell((char *[]){(char *)"allow", NULL});
+	th_result_done(&r);
+	r = cell((char *[]){(char *)"up", (char *)"-d", NULL});
+	cr_assert(eq(int, r.status, 0), "cell up: %s%s", r.out, r.err);
+	cr_assert(contains(r.err, "web is ready"), "%s", r.err);
+	th_result_done(&r);
+	inside = fmt("tcp 127.0.0.1 8719");
+	control[0] = inside;
+	r = probes(true, false, control);
+	cr_assert(eq(str, r.out, "ok\n"), "a member did not reach cell up's server: %s", r.err);
+	th_result_done(&r);
+	r = probes(false, false, control);
+	cr_assert(eq(str, r.out, "errno 111\n"), "the host reached the cell's server: %s", r.out);
+	th_result_done(&r);
+	r = cell((char *[]){(char *)"down", NULL});
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	th_result_done(&r);
+}
+
+Test(netns, bpf_isolation_without_privilege_is_refused_with_the_reason)
+{
+	struct th_result r;
+
+	set_config(", \"isolation\": \"bpf\"");
+	r = cell((char *[]){(char *)"run", (char *)"--", (char *)"true", NULL});
+	cr_assert(eq(int, r.status, 2), "%s%s", r.out, r.err);
+	cr_assert(contains(r.err, "network.isolation: \"bpf\" needs cell-session's privilege, and "
+				  "cell-session is not setuid root"),
+		  "%s", r.err);
+	th_result_done(&r);
+	r = cell((char *[]){(char *)"explain", NULL});
+	cr_assert(contains(r.out, "  isolation: bpf\n"), "%s", r.out);
+	th_result_done(&r);
+	set_config(NULL);
+	r = cell((char *[]){(char *)"explain", NULL});
+	cr_assert(contains(r.out, "  isolation: netns (auto: cell-session is not setuid root"),
+		  "%s", r.out);
+	th_result_done(&r);
+}
+
+/* A free port on the host's loopback (bound, then let go). */
+static unsigned free_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	cr_assert(eq(int, bind(fd, (struct sockaddr *)&a, sizeof(a)), 0));
+	cr_assert(eq(int, getsockname(fd, (struct sockaddr *)&a, &len), 0));
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+/* network.forward: a dev server in the cell is the host's at the forwarded port, counted; and
+ * network.local_ports: a service of the host's is the cell's, at the same port. */
+Test(netns, forwarded_and_local_ports_are_relayed_and_counted)
+{
+	unsigned host_port = free_port(), cell_port = 18731;
+	_cleanup_free_ char *extra = NULL, *sh = NULL, *url = NULL, *ready = NULL;
+	char *control[] = {NULL, NULL};
+	struct th_result r;
+	pid_t member;
+
+	cr_assert(ge(int,
+		     asprintf(&extra, ", \"forward\": [\"%u:%u\"], \"local_ports\": [%u]",
+			      host_port, cell_port, t.port),
+		     0));
+	set_config(extra);
+	ready = th_join(t.proj, "ready");
+	/* a member that serves the project at cell_port, and says what the host's service at
+	 * t.port (a local port) answers */
+	sh = fmt("python3 -m http.server --bind 127.0.0.1 %u >/dev/null 2>&1 & "
+		 "python3 net.py 'tcp 127.0.0.1 %u' 'fetch http://127.0.0.1:%u/hello' > local.out; "
+		 "sleep 0.5; touch ready; sleep 20",
+		 cell_port, cell_port, t.port);
+	member = th_spawn_as(t.uid, t.gid, t.proj,
+			     (char *[]){t.stage.cell, (char *)"run", (char *)"--",
+					(char *)"/bin/sh", (char *)"-c", sh, NULL},
+			     t.env);
+	cr_assert(th_wait_for_file(ready, 20), "the member did not start");
+	{
+		_cleanup_free_ char *path = th_join(t.proj, "local.out");
+		_cleanup_free_ char *out = th_read(path);
+
+		/* (the server was still starting at the first probe, or not) */
+		cr_assert(contains(out, "200 6\n"), "the cell did not reach the host's service: %s",
+			  out);
+	}
+	/* the host reaches the cell's server at the forwarded port, and only there */
+	control[0] = fmt("fetch http://127.0.0.1:%u/net.py", host_port);
+	r = probes(false, false, control);
+	free(url);
+	url = fmt("200 %zu\n", strlen(net_py));
+	cr_assert(eq(str, r.out, url), "%s", r.err);
+	th_result_done(&r);
+	free(control[0]);
+	control[0] = fmt("tcp 127.0.0.1 %u", cell_port);
+	r = probes(false, false, control);
+	cr_assert(eq(str, r.out, "errno 111\n"), "%s", r.err);
+	th_result_done(&r);
+	free(control[0]);
+	r = cell((char *[]){(char *)"status", NULL});
+	free(url);
+	url = fmt("  forward 127.0.0.1:%u -> the cell's port %u\n", host_port, cell_port);
+	cr_assert(contains(r.out, url), "%s", r.out);
+	th_result_done(&r);
+	kill(member, SIGTERM);
+	waitpid(member, NULL, 0);
+	/* the session closed, the proxy wrote its counts: one connection each way */
+	for (int i = 0; i < 50; i++) {
+		r = cell((char *[]){(char *)"stats", (char *)"--json", NULL});
+		if (contains(r.out, "\"forward:"))
+			break;
+		th_result_done(&r);
+		usleep(100000);
+	}
+	free(url);
+	url = fmt("\"forward:%u\":{\"requests\":0,\"tunnels\":1,", host_port);
+	cr_assert(contains(r.out, url), "%s", r.out);
+	free(url);
+	url = fmt("\"local:%u\":{\"requests\":0,\"tunnels\":", t.port);
+	cr_assert(contains(r.out, url), "%s", r.out);
+	th_result_done(&r);
+}
+
+/* A forwarded port another program holds is a clear error, and the cell does not start. */
+Test(netns, a_forwarded_port_in_use_is_a_clear_error)
+{
+	_cleanup_free_ char *extra = NULL, *want = NULL;
+	struct th_result r;
+
+	cr_assert(ge(int, asprintf(&extra, ", \"forward\": [%u]", t.port), 0));
+	set_config(extra);
+	r = cell((char *[]){(char *)"run", (char *)"--", (char *)"true", NULL});
+	cr_assert(not(eq(int, r.status, 0)));
+	want = fmt("network.forward[0]: the host's 127.0.0.1:%u cannot be the cell's port %u: "
+		   "Address already in use (another program listens there",
+		   t.port, t.port);
+	cr_assert(contains(r.err, want), "%s", r.err);
+	th_result_done(&r);
+}
+
+/* The cell stops the child of its init that makes sockets for forwarded ports (it may: its
+ * own uid, not PID 1), and the host connects there again and again: the proxy gives the
+ * forwards up after one wait, and goes on serving the cell. */
+Test(netns, a_cell_that_stops_its_socket_maker_stops_only_its_forwards)
+{
+	unsigned host_port = free_port();
+	_cleanup_free_ char *extra = NULL, *sh = NULL, *ready = NULL, *out = NULL, *path = NULL;
+	int fds[300];
+	pid_t member;
+
+	cr_assert(ge(int, asprintf(&extra, ", \"forward\": [%u]", host_port), 0));
+	set_config(extra);
+	ready = th_join(t.proj, "stopped");
+	sh = fmt("for p in /proc/[0-9]*; do n=${p#/proc/}; [ $n != 1 ] && "
+		 "[ \"$(cat $p/comm 2>/dev/null)\" = init ] && kill -STOP $n; done; "
+		 "touch stopped; while [ ! -e go ]; do sleep 0.1; done; "
+		 "python3 net.py 'fetch http://registry.test:%u/hello' > fetched",
+		 t.port);
+	member = th_spawn_as(t.uid, t.gid, t.proj,
+			     (char *[]){t.stage.cell, (char *)"run", (char *)"--",
+					(char *)"/bin/sh", (char *)"-c", sh, NULL},
+			     t.env);
+	cr_assert(th_wait_for_file(ready, 20), "the member did not start");
+	for (size_t i = 0; i < ELEMENTSOF(fds); i++) {
+		struct sockaddr_in to = {.sin_family = AF_INET,
+					 .sin_port = htons((uint16_t)host_port),
+					 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+
+		fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		(void)connect(fds[i], (struct sockaddr *)&to, sizeof(to));
+	}
+	free(th_write(t.proj, "go", ""));
+	th_chown_r(t.proj, t.uid, t.gid);
+	path = th_join(t.proj, "fetched");
+	cr_assert(th_wait_for_file(path, 20), "the cell's fetch never ended");
+	for (int i = 0; i < 50; i++) {
+		free(out);
+		out = th_read(path);
+		if (out && strchr(out, '\n'))
+			break;
+		usleep(100000);
+	}
+	cr_assert(eq(str, out, "200 6\n"), "the proxy stopped serving the cell: %s", out);
+	for (size_t i = 0; i < ELEMENTSOF(fds); i++)
+		close(fds[i]);
+	waitpid(member, NULL, 0);
+}
