@@ -292,11 +292,13 @@ FUZZ_SECONDS ?= 30
 FUZZ_TARGETS := http config dotenv devenvimport
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz-%)
 
-# (the BPF loader, and the session, login-cell, project-session and cell-registry modules that use
-# it, are left out: a fuzzer needs no kernel programs)
+# (the BPF loader, and the session, login-cell, project-session, cell-registry and host-probe
+# modules that use it, and the proxy cells that use those,
+# are left out: a fuzzer needs no kernel programs)
 FUZZ_SKIP := module/lib/bpf.c module/lib/session.c module/lib/running.c module/lib/syscell.c \
 	module/lib/network-bpf.c module/lib/network-login.c module/lib/instance.c \
-	module/lib/keeper.c module/lib/member.c module/lib/procs.c
+	module/lib/keeper.c module/lib/member.c module/lib/procs.c module/lib/host.c \
+	module/lib/network-proxy.c module/lib/network-netns.c
 $(BUILD)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(filter-out $(FUZZ_SKIP),$(LIB_SRC)) \
 		$(wildcard module/lib/*.h)
 	@mkdir -p $(@D)
