@@ -359,6 +359,7 @@ bench-run: $(CELL) $(CELL_INIT) $(CELL_SESSION) $(BENCH_UPSTREAM) $(BENCH_EXCHAN
 	$(Q)python3 tests/bench/bpf.py $(abspath $(BUILD)) $(abspath $(BENCH_CONNECT)) \
 		$(abspath $(BENCH_EMPTY_BPF))
 	$(Q)python3 tests/bench/hook.py $(abspath $(CELL))
+	$(Q)python3 tests/bench/netns.py $(abspath $(CELL)) $(abspath $(BENCH_UPSTREAM))
 
 .PHONY: demo demo-run
 # deps first (a fresh machine has no compiler yet); offline once everything is installed

@@ -17,6 +17,7 @@
 #include "netpolicy.h"
 #include "xdg.h"
 #include "proxy.h"
+#include "strv.h"
 #include "trust.h"
 
 /* What the proxy runs on, and what a reload replaces. */
@@ -175,6 +176,57 @@ static int activated(struct activation *ret)
 	return 0;
 }
 
+/* The first of the variables (curl's order) that is set and not empty. */
+static const char *first_env(const char *const *names, const char **ret_name)
+{
+	for (size_t i = 0; names[i]; i++) {
+		const char *v = getenv(names[i]);
+
+		if (v && *v) {
+			*ret_name = names[i];
+			return v;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * The proxy allowed hosts are reached through: network.upstream_proxy (the user's config), else
+ * the HTTPS_PROXY or HTTP_PROXY we were started with (cell's own, never the cell's); and what
+ * goes direct (network.upstream_no_proxy, else NO_PROXY). 0 and *ret_set false: straight.
+ */
+static int upstream_of(const struct cell_config *c, struct cell_upstream *ret, bool *ret_set)
+{
+	static const char *const urls[] = {"https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY",
+					   NULL};
+	static const char *const no[] = {"no_proxy", "NO_PROXY", NULL};
+	const char *url = c->network.upstream_proxy, *from = "network.upstream_proxy", *why = NULL;
+	const char *skip = NULL;
+	int r;
+
+	*ret_set = false;
+	if (!url)
+		url = first_env(urls, &from);
+	if (!url || streq(url, "none"))
+		return 0;
+	if (cell_upstream_parse(url, ret, &why) < 0) {
+		/* (the config's was checked when it was read) */
+		fprintf(stderr,
+			"cell: not using %s=%s as the upstream proxy (%s): allowed hosts are "
+			"reached directly\n",
+			from, url, why);
+		return 0;
+	}
+	if (c->network.upstream_no_proxy_set)
+		r = cell_strv_merge_unique(&ret->no_proxy, c->network.upstream_no_proxy);
+	else
+		r = cell_upstream_no_proxy(first_env(no, &skip), &ret->no_proxy);
+	if (r < 0)
+		return r;
+	*ret_set = true;
+	return 0;
+}
+
 /*
  * A login's cell's project (pam_cell.so's keeper execs us so): its config is root's, writable by
  * no one else, and obeyed as it is: no trust records, no user config merged under it, no
@@ -230,6 +282,8 @@ int cmd_proxy(int argc, char *argv[])
 	struct served served = {0};
 	const char *listen_on = NULL, *notices = NULL, *system_dir = NULL, *system_config = NULL;
 	struct activation act;
+	_cleanup_(cell_upstream_done) struct cell_upstream upstream = {0};
+	bool via = false;
 	int fd = -1, opt, r;
 
 	opterr = 0;
@@ -307,6 +361,11 @@ int cmd_proxy(int argc, char *argv[])
 		return r;
 	if (cell_netpolicy_new(c, &policy) < 0)
 		return CELL_EXIT_FAILURE;
+	if (upstream_of(c, &upstream, &via) < 0) {
+		cell_netpolicy_free(policy);
+		return CELL_EXIT_FAILURE;
+	}
+	po.upstream = via ? &upstream : NULL;
 	/* the request log lives next to the ledger */
 	if (cell_ledger_path(p->id, &ledger) < 0 ||
 	    cell_project_state_file(p->id, "proxy.log", &log) < 0) {

@@ -132,6 +132,11 @@ static void print_table(const struct cell_stats *s, const char *name)
 		       (unsigned long long)s->kernel.packets_in, out,
 		       (unsigned long long)s->kernel.packets_out);
 	}
+	if (s->netns_cells)
+		printf("proxy: %llu cell%s of %s own network namespace (no kernel counters: the "
+		       "hosts below are what the proxy counted)\n",
+		       (unsigned long long)s->netns_cells, s->netns_cells == 1 ? "" : "s",
+		       s->netns_cells == 1 ? "its" : "their");
 	printf("%-40s %9s %8s %11s %11s %7s\n", "host", "requests", "tunnels", "up", "down",
 	       "denied");
 	for (size_t i = 0; i <= s->n_hosts; i++) {

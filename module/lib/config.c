@@ -19,6 +19,7 @@
 #include "preset.h"
 #include "rawargs.h"
 #include "strv.h"
+#include "upstream.h"
 
 static const char *const mount_modes[_CELL_MOUNT_MAX] = {
 	[CELL_MOUNT_RO] = "ro",		  [CELL_MOUNT_RW] = "rw",
@@ -82,6 +83,7 @@ struct ctx {
 		const cJSON *path, *dest;
 		size_t path_ordinal, dest_ordinal;
 	} mount;
+	bool user;		  /* the user's own config */
 	struct cell_rule **rules; /* the list network.allow or network.deny goes to */
 	size_t *n_rules;
 	char **raw; /* bwrap_args being read */
@@ -542,6 +544,60 @@ static int apply_net_mode(struct cell_schema *s, const cJSON *v)
 	return 0;
 }
 
+/* What only the user's own config may say: a project never chooses where traffic goes. */
+static int user_only(struct cell_schema *s)
+{
+	if (ctx_of(s)->user)
+		return 0;
+	return cell_schema_fail(
+		s, true,
+		"belongs in your own config (~/.config/cell/config.json): a project "
+		"does not choose which proxy your traffic goes through");
+}
+
+static int apply_upstream(struct cell_schema *s, const cJSON *v)
+{
+	struct cell_config *c = ctx_of(s)->c;
+	struct cell_upstream u;
+	const char *why = NULL;
+	int r = user_only(s);
+
+	if (r >= 0)
+		r = cell_schema_expect(s, v, cJSON_IsString, "\"http://HOST:PORT\" or \"none\"");
+	if (r < 0)
+		return r;
+	if (!streq(v->valuestring, "none") && cell_upstream_parse(v->valuestring, &u, &why) < 0)
+		return cell_schema_fail(s, false,
+					"\"%s\" is not \"http://HOST:PORT\" or \"none\": %s",
+					v->valuestring, why);
+	free(c->network.upstream_proxy);
+	c->network.upstream_proxy = strdup(v->valuestring);
+	return c->network.upstream_proxy ? 0 : oom(s);
+}
+
+static int no_proxy_one(struct cell_schema *s, const cJSON *v)
+{
+	struct cell_config *c = ctx_of(s)->c;
+	int r = cell_schema_expect(s, v, cJSON_IsString, "a host, \".domain\" or an address");
+
+	if (r < 0)
+		return r;
+	if (!v->valuestring[0] || strpbrk(v->valuestring, ", \t"))
+		return cell_schema_fail(s, false, "\"%s\" is not one host, \".domain\" or address",
+					v->valuestring);
+	return cell_strv_extend(&c->network.upstream_no_proxy, v->valuestring) < 0 ? oom(s) : 0;
+}
+
+static int apply_no_proxy(struct cell_schema *s, const cJSON *v)
+{
+	int r = user_only(s);
+
+	if (r < 0)
+		return r;
+	ctx_of(s)->c->network.upstream_no_proxy_set = true;
+	return cell_schema_elements(s, v, "an array of hosts", no_proxy_one);
+}
+
 static int apply_isolation(struct cell_schema *s, const cJSON *v)
 {
 	int i, r;
@@ -563,6 +619,8 @@ static int apply_network(struct cell_schema *s, const cJSON *v)
 		{"local_ports", apply_local_ports},
 		{"resolve", apply_resolve},
 		{"forward", apply_forward},
+		{"upstream_proxy", apply_upstream},
+		{"upstream_no_proxy", apply_no_proxy},
 	};
 
 	return cell_schema_members(s, v, "an object", members, ELEMENTSOF(members));
@@ -942,15 +1000,16 @@ static const struct cell_schema_member top_members[] = {
 	{"hooks", apply_hooks},	  {"bwrap_args", apply_bwrap_args}, {"processes", apply_processes},
 };
 
-int cell_config_apply(struct cell_config *c, const char *file, const char *text, size_t len,
-		      const char *project_root, const struct cell_config_env *env,
-		      struct cell_diag *diag)
+static int apply(struct cell_config *c, bool user, const char *file, const char *text, size_t len,
+		 const char *project_root, const struct cell_config_env *env,
+		 struct cell_diag *diag)
 {
 	struct ctx x = {
 		.s = {.file = file, .text = text, .len = len, .diag = diag},
 		.c = c,
 		.root = project_root,
 		.env = env,
+		.user = user,
 	};
 	cJSON *root = NULL;
 	int r;
@@ -963,6 +1022,20 @@ int cell_config_apply(struct cell_config *c, const char *file, const char *text,
 	cJSON_Delete(root);
 	cell_strv_free(x.raw);
 	return r;
+}
+
+int cell_config_apply(struct cell_config *c, const char *file, const char *text, size_t len,
+		      const char *project_root, const struct cell_config_env *env,
+		      struct cell_diag *diag)
+{
+	return apply(c, false, file, text, len, project_root, env, diag);
+}
+
+int cell_config_apply_user(struct cell_config *c, const char *file, const char *text, size_t len,
+			   const char *project_root, const struct cell_config_env *env,
+			   struct cell_diag *diag)
+{
+	return apply(c, true, file, text, len, project_root, env, diag);
 }
 
 int cell_config_new(struct cell_config **ret)
@@ -1084,6 +1157,8 @@ void cell_config_free(struct cell_config *c)
 	rules_free(c->network.deny, c->network.n_deny);
 	free(c->network.local_ports);
 	free(c->network.forward);
+	free(c->network.upstream_proxy);
+	cell_strv_free(c->network.upstream_no_proxy);
 	kv_free(c->network.resolve, c->network.n_resolve);
 	cell_strv_free(c->env.pass);
 	kv_free(c->env.set, c->env.n_set);

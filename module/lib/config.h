@@ -113,6 +113,10 @@ struct cell_config {
 		size_t n_local_ports;
 		struct cell_forward *forward;
 		size_t n_forward;
+		/* the user's config only: "http://HOST:PORT", or "none"; NULL: the environment's */
+		char *upstream_proxy;
+		char **upstream_no_proxy; /* NULL: the environment's NO_PROXY */
+		bool upstream_no_proxy_set;
 		struct cell_kv *resolve; /* host → address */
 		size_t n_resolve;
 	} network;
@@ -175,6 +179,11 @@ void cell_config_free(struct cell_config *c);
 int cell_config_apply(struct cell_config *c, const char *file, const char *text, size_t len,
 		      const char *project_root, const struct cell_config_env *env,
 		      struct cell_diag *diag);
+/* The same for the user's own config, which may also say what is the user's alone (which
+ * proxy the user's traffic goes through: network.upstream_proxy, network.upstream_no_proxy). */
+int cell_config_apply_user(struct cell_config *c, const char *file, const char *text, size_t len,
+			   const char *project_root, const struct cell_config_env *env,
+			   struct cell_diag *diag);
 /* Expands presets and fills defaults (the name from the project directory). */
 int cell_config_finish(struct cell_config *c, const char *project_root,
 		       const struct cell_config_env *env, struct cell_diag *diag);

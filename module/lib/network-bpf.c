@@ -77,9 +77,9 @@ static void reap(const struct cell_running *c, const char *helper, bool keep_emp
 	if (out && strchr(out, '\n'))
 		*strchr(out, '\n') = '\0';
 	if (r == 0 && out && *out)
-		cell_network_record(c, out);
+		cell_network_record(c, out, false);
 	else if (keep_empty)
-		cell_network_record(c, NULL);
+		cell_network_record(c, NULL, false);
 	cell_running_remove(c->id);
 }
 
@@ -265,7 +265,7 @@ static int bpf_close(struct cell_network_cell *c, int launch_r, struct cell_diag
 	cell_proxy_cell_end(pc);
 	if (pc->running.id) {
 		if (pc->session.record) {
-			cell_network_record(&pc->running, pc->session.record);
+			cell_network_record(&pc->running, pc->session.record, false);
 			cell_running_remove(pc->running.id);
 		} else {
 			/* cell-session died before it could close the cell, or never opened it */

@@ -141,12 +141,13 @@ static pid_t spawn_proxy(const struct cell_project *p, const struct cell_proxy_f
 	return pid < 0 ? negative_errno() : pid;
 }
 
-void cell_network_record(const struct cell_running *c, const char *session_line)
+void cell_network_record(const struct cell_running *c, const char *session_line, bool netns)
 {
 	_cleanup_free_ char *path = NULL, *line = NULL;
 	struct cell_stats s = {0};
 	int r;
 
+	s.netns_cells = netns;
 	if (session_line && cell_stats_merge_kernel(&s, session_line, strlen(session_line)) < 0)
 		fprintf(stderr, "cell: cell-session's record of cell %s is unreadable\n", c->id);
 	r = cell_ledger_path(c->project, &path);

@@ -56,5 +56,6 @@ void cell_proxy_cell_done(struct cell_proxy_cell *pc);
 /* Stops a proxy (it writes its counters on SIGTERM); ours: our child, waited for (one that hangs
  * is killed). */
 void cell_proxy_process_stop(pid_t pid, bool ours);
-/* The ledger's record of cell c: the kernel's counters from cell-session's line, if any. */
-void cell_network_record(const struct cell_running *c, const char *session_line);
+/* The ledger's record of cell c: the kernel's counters from cell-session's line, if any; netns:
+ * a cell of its own network namespace (only its proxy counted it). */
+void cell_network_record(const struct cell_running *c, const char *session_line, bool netns);

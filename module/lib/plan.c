@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "dotenv.h"
+#include "fileio.h"
 #include "mounts.h"
 #include "path.h"
 #include "plan.h"
@@ -32,10 +33,11 @@ static const char *const env_default_pass[] = {
 	"SHELL", "PATH",      "EDITOR", "VISUAL", "PAGER", "CELL_PROMPT", NULL,
 };
 
-/* Where TLS clients find their trust store: passed when set, if the path is in the cell. */
+/* Where TLS clients find their trust store (an organisation's CA behind its TLS-inspecting
+ * proxy): passed when set, with the file bound into the cell if it is not there already. */
 static const char *const env_tls_pass[] = {
-	"SSL_CERT_FILE",  "NIX_SSL_CERT_FILE",	"SSL_CERT_DIR",
-	"CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS",
+	"SSL_CERT_FILE",      "NIX_SSL_CERT_FILE",   "SSL_CERT_DIR",   "CURL_CA_BUNDLE",
+	"REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS", "GIT_SSL_CAINFO",
 };
 
 /* Secret-holding places that a bound mount should make the user look at twice. */
@@ -177,7 +179,24 @@ static bool visible_in_cell(const struct cell_plan *plan, const char *root, cons
 	return false;
 }
 
-/* The TLS trust store's variables, when set and pointing at something the cell has. */
+/*
+ * Whether path is a file of certificates only (PEM, "BEGIN CERTIFICATE", no key): what a trust
+ * store's variable may bring into the cell from outside it (never a key that a variable of the
+ * user's happened to name).
+ */
+static bool certificates_only(const char *path)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+
+	if (cell_read_file(path, 0, 4 * 1024 * 1024, &text, &len) < 0)
+		return false;
+	return strstr(text, "-----BEGIN CERTIFICATE-----") && !strstr(text, "PRIVATE KEY") &&
+	       memchr(text, '\0', len) == NULL;
+}
+
+/* The TLS trust store's variables, when set: their file bound in read-only (certificates only)
+ * unless the cell has it already. */
 static int pass_tls(struct cell_plan *plan, const struct cell_project *p,
 		    const struct cell_plan_input *in)
 {
@@ -186,7 +205,15 @@ static int pass_tls(struct cell_plan *plan, const struct cell_project *p,
 	for (size_t i = 0; r >= 0 && i < ELEMENTSOF(env_tls_pass); i++) {
 		const char *v = env_get(in->environ, env_tls_pass[i]);
 
-		if (v && visible_in_cell(plan, p->root, v))
+		if (!v)
+			continue;
+		if (!visible_in_cell(plan, p->root, v)) {
+			if (v[0] != '/' || strstr(v, "/..") || !certificates_only(v))
+				continue;
+			r = cell_mount_plan_add(&plan->mounts, CELL_OP_RO_BIND, v, v,
+						env_tls_pass[i]);
+		}
+		if (r >= 0)
 			r = env_set(&plan->env, env_tls_pass[i], v);
 	}
 	return r;
@@ -534,14 +561,24 @@ static int add_self(struct cell_plan *plan, const char *root, const char *self)
 static int add_shim(struct cell_plan *plan, const struct cell_config *c, const char *lib,
 		    uint16_t port)
 {
-	/* cell-init puts it in the command's environment (--preload), not in its own */
-	char *preload[] = {(char *)"LD_PRELOAD=" CELL_SHIM_PATH, NULL}, text[4096];
+	/* cell-init puts it in the command's environment (--preload), not in its own; and a
+	 * program that clears its environment keeps the trust store's variables too (node's
+	 * NODE_EXTRA_CA_CERTS behind a TLS-inspecting proxy) */
+	char *keep[ELEMENTSOF(env_tls_pass) + 2] = {(char *)"LD_PRELOAD=" CELL_SHIM_PATH},
+					      text[4096];
+	size_t n = 1;
 	int r;
 
 	if (!lib)
 		return 0;
-	r = cell_shim_conf_for_proxy(port, c->network.local_ports, c->network.n_local_ports,
-				     preload, text, sizeof(text));
+	for (size_t i = 0; i < ELEMENTSOF(env_tls_pass); i++)
+		for (size_t k = 0; plan->env && plan->env[k]; k++)
+			if (startswith(plan->env[k], env_tls_pass[i]) &&
+			    plan->env[k][strlen(env_tls_pass[i])] == '=')
+				keep[n++] = plan->env[k];
+	keep[n] = NULL;
+	r = cell_shim_conf_for_proxy(port, c->network.local_ports, c->network.n_local_ports, keep,
+				     text, sizeof(text));
 	if (r >= 0)
 		r = add_file(plan, CELL_SHIM_CONF_PATH, text);
 	if (r >= 0 && !(plan->shim = strdup(lib)))

@@ -220,7 +220,7 @@ int cell_project_load_config(const struct cell_project *p, const char *user_conf
 			return cell_diag_set(diag, r, user_config, NULL, "cannot be read: %s",
 					     r == -EINVAL ? "not a regular file" : strerror(-r));
 		if (r >= 0) {
-			r = cell_config_apply(c, user_config, text, len, p->root, env, diag);
+			r = cell_config_apply_user(c, user_config, text, len, p->root, env, diag);
 			if (r < 0)
 				return r;
 			/* (the user's own bwrap_args need no flag) */

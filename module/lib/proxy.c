@@ -34,6 +34,7 @@
 #include "resolver.h"
 #include "shimproto.h"
 #include "stats.h"
+#include "upstream.h"
 
 #define BUF_SIZE (256 * 1024)
 /* free buffers kept for reuse; past that they go back to the kernel */
@@ -59,6 +60,7 @@ enum state {
 	HEAD,	    /* reading the request head */
 	RESOLVING,  /* waiting for the resolver */
 	CONNECTING, /* non-blocking connect under way */
+	UPSTREAM,   /* asked the upstream proxy to CONNECT: waiting for its answer's head */
 	RELAY,	    /* bytes both ways */
 	ANSWERING,  /* sending our own response, then closing */
 };
@@ -119,6 +121,7 @@ struct conn {
 	size_t ours_down; /* bytes at the head of u2c that we wrote (a 200), not the upstream */
 	bool early;	  /* a CONNECT answered 200 at once (CELL_SHIM_EARLY_FIELD): a failure later
 			     resets the client's connection */
+	bool via;	  /* through the upstream proxy (cell_proxy_options.upstream) */
 };
 
 /* A relayed port's listening socket (cell_proxy_relay). */
@@ -270,6 +273,8 @@ static void watch(struct conn *c)
 		return;
 	if (c->state == CONNECTING)
 		ue = EPOLLOUT;
+	if (c->state == UPSTREAM)
+		ue = EPOLLIN;
 	if (relaying && !c->upstream_eof && c->u2c.len < u2c_cap(c) && !c->resp.done)
 		ue |= EPOLLIN;
 	if (relaying && c->c2u.len > 0)
@@ -526,8 +531,15 @@ static int rewrite_request(struct conn *c, const struct cell_http_request *r)
 	size_t n = 0, rest = c->c2u.len - c->head_len;
 	long k;
 
-	n += (size_t)snprintf(out, BUF_SIZE, "%.*s %s%.*s HTTP/1.%d\r\n", (int)r->method_len,
-			      r->method, r->path[0] == '?' ? "/" : "", (int)r->path_len, r->path,
+	/* (to the upstream proxy: the absolute form, as it was asked of us) */
+	if (c->via)
+		n += (size_t)snprintf(out, BUF_SIZE,
+				      r->host_is_ipv6 ? "%.*s http://[%s]:%u" : "%.*s http://%s:%u",
+				      (int)r->method_len, r->method, r->host, r->port);
+	else
+		n += (size_t)snprintf(out, BUF_SIZE, "%.*s ", (int)r->method_len, r->method);
+	n += (size_t)snprintf(out + n, BUF_SIZE - n, "%s%.*s HTTP/1.%d\r\n",
+			      r->path[0] == '?' ? "/" : "", (int)r->path_len, r->path,
 			      r->minor_version);
 	if (!cell_http_find_header(r->headers, r->n_headers, "Host"))
 		n += (size_t)snprintf(out + n, BUF_SIZE - n,
@@ -558,7 +570,82 @@ static int rewrite_request(struct conn *c, const struct cell_http_request *r)
 	return 0;
 }
 
+static void tunnel_ready(struct conn *c);
+
+/*
+ * Connected to the upstream proxy for a tunnel: it is asked to CONNECT the host (its answer's
+ * head is waited for in UPSTREAM). The socket is new and empty: the request goes at once.
+ */
+static void ask_upstream(struct conn *c)
+{
+	char req[2 * CELL_HOST_MAX + 128];
+	bool v6 = strchr(c->host, ':') != NULL;
+	int n = snprintf(req, sizeof(req),
+			 v6 ? "CONNECT [%s]:%u HTTP/1.1\r\nHost: [%s]:%u\r\n\r\n"
+			    : "CONNECT %s:%u HTTP/1.1\r\nHost: %s:%u\r\n\r\n",
+			 c->host, c->port, c->host, c->port);
+
+	if (n < 0 || (size_t)n >= sizeof(req) ||
+	    send(c->upstream.fd, req, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) != n) {
+		fail(c, 502, "cell: cannot ask the upstream proxy for %s:%u", c->host, c->port);
+		return;
+	}
+	c->state = UPSTREAM;
+	watch(c);
+}
+
+/*
+ * The upstream proxy's answer to CONNECT: its head (no body comes with a 2xx) is taken off the
+ * socket, exactly, and the tunnel is ours; any other answer fails the client's request with it.
+ */
+static void upstream_answer(struct conn *c)
+{
+	char head[4096], *end;
+	ssize_t n = recv(c->upstream.fd, head, sizeof(head) - 1, MSG_PEEK | MSG_DONTWAIT);
+	int minor, status;
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		fail(c, 502, "cell: the upstream proxy closed the connection for %s:%u", c->host,
+		     c->port);
+		return;
+	}
+	head[n] = '\0';
+	end = strstr(head, "\r\n\r\n");
+	if (!end && (size_t)n == sizeof(head) - 1) {
+		fail(c, 502, "cell: the upstream proxy's answer for %s:%u is too long", c->host,
+		     c->port);
+		return;
+	}
+	if (!end)
+		return;
+	if (sscanf(head, "HTTP/1.%d %3d", &minor, &status) != 2 || status < 200 || status > 299) {
+		head[strcspn(head, "\r\n")] = '\0';
+		fail(c, 502, "cell: the upstream proxy did not connect %s:%u: %.200s", c->host,
+		     c->port, head);
+		return;
+	}
+	if (recv(c->upstream.fd, head, (size_t)(end + 4 - head), MSG_DONTWAIT) != end + 4 - head) {
+		fail(c, 502, "cell: the upstream proxy's answer for %s:%u was cut", c->host,
+		     c->port);
+		return;
+	}
+	tunnel_ready(c);
+}
+
 static void established(struct conn *c)
+{
+	if (c->via && c->form == CELL_HTTP_CONNECT) {
+		free(c->addrs);
+		c->addrs = NULL;
+		ask_upstream(c);
+		return;
+	}
+	tunnel_ready(c);
+}
+
+static void tunnel_ready(struct conn *c)
 {
 	static const char ok[] = "HTTP/1.1 200 Connection Established\r\n\r\n";
 
@@ -635,8 +722,10 @@ static void try_connect(struct conn *c)
 		int fd;
 
 		c->next_addr++;
-		if (!cell_netpolicy_address_ok(c->p->project.policy, c->host, c->port, sa,
-					       c->p->local, c->p->n_local, &why)) {
+		/* (the upstream proxy is the user's choice: it is not held to the rules for hosts)
+		 */
+		if (!c->via && !cell_netpolicy_address_ok(c->p->project.policy, c->host, c->port,
+							  sa, c->p->local, c->p->n_local, &why)) {
 			char text[INET6_ADDRSTRLEN] = "?";
 			char reason[256];
 
@@ -661,13 +750,13 @@ static void try_connect(struct conn *c)
 	fail(c, 502, "cell: cannot connect to %s:%u", c->host, c->port);
 }
 
-/* The address list for a literal or pinned host, without a lookup. */
-static bool known_address(struct conn *c, const char *text)
+/* The address list for a literal or pinned host at port, without a lookup. */
+static bool known_address_at(struct conn *c, const char *text, uint16_t port)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
 
-	if (!literal_sockaddr(text, c->port, &ss, &len))
+	if (!literal_sockaddr(text, port, &ss, &len))
 		return false;
 	free(c->addrs);
 	c->addrs = calloc(1, sizeof(*c->addrs));
@@ -767,6 +856,10 @@ static void handle_request(struct conn *c, const struct cell_http_request *r)
 		deny(c, rule ? "network.deny names it" : NULL);
 		return;
 	}
+	/* an allowed host goes through the upstream proxy, unless NO_PROXY names it or the config
+	 * pins its address (network.resolve: a name of the user's, at an address of the user's) */
+	pinned = cell_netpolicy_pinned(c->p->project.policy, c->host);
+	c->via = c->p->o.upstream && !pinned && !cell_upstream_bypass(c->p->o.upstream, c->host);
 	/* the parsed head points into c2u: rewrite it now, not parse it again once connected */
 	if (r->form == CELL_HTTP_ABSOLUTE) {
 		int e = rewrite_request(c, r);
@@ -785,8 +878,19 @@ static void handle_request(struct conn *c, const struct cell_http_request *r)
 	    cell_http_find_header(r->headers, r->n_headers, CELL_SHIM_EARLY_FIELD))
 		answer_early(c);
 	c->deadline = cell_event_now(c->p->loop) + c->p->o.connect_timeout_ms;
-	pinned = cell_netpolicy_pinned(c->p->project.policy, c->host);
-	if (known_address(c, pinned ? pinned : c->host)) {
+	if (c->via) {
+		/* the upstream proxy connects the host (and looks it up) */
+		const struct cell_upstream *u = c->p->o.upstream;
+
+		if (known_address_at(c, u->host, u->port))
+			try_connect(c);
+		else if (cell_resolver_submit(c->p->resolver, c->id, u->host, u->port) < 0)
+			fail(c, 502, "cell: cannot look up the upstream proxy %s", u->host);
+		else
+			c->state = RESOLVING, watch(c);
+		return;
+	}
+	if (known_address_at(c, pinned ? pinned : c->host, c->port)) {
 		try_connect(c);
 		return;
 	}
@@ -1230,7 +1334,7 @@ static void client_event(struct cell_event_source *s, uint32_t events)
 	 * while relaying, hung up after its end of file with nothing left for it, or gone while
 	 * its request waits for the response
 	 */
-	if (((c->state == RESOLVING || c->state == CONNECTING) &&
+	if (((c->state == RESOLVING || c->state == CONNECTING || c->state == UPSTREAM) &&
 	     (events & (EPOLLHUP | EPOLLERR))) ||
 	    (c->state == RELAY && (events & EPOLLERR)) ||
 	    (c->state == RELAY && (events & EPOLLHUP) &&
@@ -1281,6 +1385,10 @@ static void upstream_event(struct cell_event_source *s, uint32_t events)
 			return;
 		}
 		established(c);
+		return;
+	}
+	if (c->state == UPSTREAM) {
+		upstream_answer(c);
 		return;
 	}
 	if (c->state != RELAY)
@@ -1575,7 +1683,8 @@ static void tick(void *data)
 			else if (c->state == HEAD)
 				answer(c, 408, "Request Timeout",
 				       "cell: the request head took too long\n");
-			else if (c->state == RESOLVING || c->state == CONNECTING)
+			else if (c->state == RESOLVING || c->state == CONNECTING ||
+				 c->state == UPSTREAM)
 				fail(c, 504, "cell: %s:%u did not answer in time", c->host,
 				     c->port);
 			else
@@ -1749,6 +1858,7 @@ int cell_proxy_new(const struct cell_proxy_project *project, const struct cell_p
 			p->o.log_max = o->log_max;
 		p->o.peer_cgroup = o->peer_cgroup;
 		p->o.cell_net_fd = o->cell_net_fd;
+		p->o.upstream = o->upstream;
 	}
 	{
 		/* two descriptors a connection, and a few for ourselves */

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "netpolicy.h"
+#include "upstream.h"
 
 /*
  * A port the proxy relays, bytes both ways and counted, no HTTP (a cell in a network namespace of
@@ -36,6 +37,9 @@ struct cell_proxy_options {
 	const struct cell_proxy_relay *relays;
 	size_t n_relays;
 	int cell_net_fd;
+	/* the proxy allowed hosts are reached through (upstream.h; kept by the caller), or NULL:
+	 * straight */
+	const struct cell_upstream *upstream;
 };
 
 /* What the proxy works for: the project's policy, its names, and where the counts go. */

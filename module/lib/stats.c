@@ -99,6 +99,8 @@ int cell_stats_record(const struct cell_stats *s, const char *kind, const char *
 						     (double)cell_counter_get(&s->kernel, i)))
 				goto out;
 	}
+	if (s->netns_cells && !cJSON_AddNumberToObject(root, "netns_cells", (double)s->netns_cells))
+		goto out;
 	for (size_t i = 0; i < s->n_hosts; i++) {
 		const struct cell_host_stats *e = &s->hosts[i];
 		cJSON *h;
@@ -163,7 +165,7 @@ int cell_stats_merge_kernel(struct cell_stats *s, const char *json, size_t len)
 int cell_stats_merge_record(struct cell_stats *s, const char *line, size_t len)
 {
 	cJSON *root = cJSON_ParseWithLength(line, len), *hosts, *h;
-	const cJSON *start, *end, *kernel;
+	const cJSON *start, *end, *kernel, *netns;
 	struct cell_counters kernel_sum = {0};
 	uint64_t cells = 0;
 	int r = 0;
@@ -178,8 +180,9 @@ int cell_stats_merge_record(struct cell_stats *s, const char *line, size_t len)
 		return -EINVAL;
 	}
 	kernel = cJSON_GetObjectItemCaseSensitive(root, "kernel");
+	netns = cJSON_GetObjectItemCaseSensitive(root, "netns_cells");
 	/* check the whole record before counting any of it */
-	if (kernel && merge_kernel(&kernel_sum, &cells, kernel) < 0)
+	if ((kernel && merge_kernel(&kernel_sum, &cells, kernel) < 0) || (netns && !whole(netns)))
 		r = -EINVAL;
 	cJSON_ArrayForEach(h, hosts)
 	{
@@ -213,6 +216,7 @@ int cell_stats_merge_record(struct cell_stats *s, const char *line, size_t len)
 		for (size_t i = 0; i < cell_counter_n_fields; i++)
 			*cell_counter(&s->kernel, i) += cell_counter_get(&kernel_sum, i);
 		s->cells += cells;
+		s->netns_cells += netns ? (uint64_t)netns->valuedouble : 0;
 		s->records++;
 		if (!s->first_start || (int64_t)start->valuedouble < s->first_start)
 			s->first_start = (int64_t)start->valuedouble;

@@ -20,9 +20,11 @@ struct cell_host_stats {
 struct cell_stats {
 	struct cell_host_stats *hosts;
 	size_t n_hosts;
-	struct cell_counters kernel;   /* what the cells' cgroups counted (BPF), summed */
-	uint64_t cells;		       /* records of cells the kernel counted */
-	uint64_t records;	       /* ledger records merged in */
+	struct cell_counters kernel; /* what the cells' cgroups counted (BPF), summed */
+	uint64_t cells;		     /* records of cells the kernel counted */
+	uint64_t netns_cells; /* records of cells of their own network namespace: only their proxy
+				 counted them (network.isolation "netns") */
+	uint64_t records;     /* ledger records merged in */
 	int64_t first_start, last_end; /* unix seconds; 0 when unknown */
 };
 
@@ -36,7 +38,8 @@ bool cell_stats_counted(const struct cell_stats *s);
 /*
  * One ledger record: {"v":1,"kind":KIND,"project":ID,"name":NAME,"start":S,"end":E,
  * "hosts":{HOST:{"requests":..,"tunnels":..,"up":..,"down":..,"denied":..}}}, and with
- * "kernel":{"connects_allowed":..,...} when s->cells is not zero.
+ * "kernel":{"connects_allowed":..,...} when s->cells is not zero, "netns_cells":N when
+ * s->netns_cells is not.
  */
 int cell_stats_record(const struct cell_stats *s, const char *kind, const char *project,
 		      const char *name, int64_t start, int64_t end, char **ret_line);

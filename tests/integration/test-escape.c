@@ -406,7 +406,7 @@ Test(escape, no_nested_user_namespace)
 
 Test(escape, nested_user_namespace_when_the_config_allows_it)
 {
-	set_config("{\"hardening\": {\"allow_userns\": true}}");
+	set_config("{\"network\": {\"mode\": \"none\"}, \"hardening\": {\"allow_userns\": true}}");
 	expect(in_cell("./probe unshare-user"), 0, "ok\n");
 }
 
@@ -510,7 +510,8 @@ Test(escape, no_bpf_perf_or_userfaultfd)
 Test(escape, io_uring_only_when_allowed)
 {
 	probe_blocked("io_uring", "EPERM");
-	set_config("{\"hardening\": {\"allow_io_uring\": true}}");
+	set_config(
+		"{\"network\": {\"mode\": \"none\"}, \"hardening\": {\"allow_io_uring\": true}}");
 	expect(in_cell("./probe io_uring"), 0, "ok\n");
 }
 
@@ -607,7 +608,8 @@ Test(escape, no_mounts_and_no_capabilities_even_with_overlays)
 
 		snprintf(
 			json, sizeof(json),
-			"{\"mounts\": [{\"path\": \"%s/lower\", \"dest\": \"%s/lower\", \"mode\": \"overlay\"}]}",
+			"{\"network\": {\"mode\": \"none\"}, \"mounts\": [{\"path\": \"%s/lower\", "
+			"\"dest\": \"%s/lower\", \"mode\": \"overlay\"}]}",
 			t.tmp, t.home);
 		set_config(json);
 	}
@@ -638,7 +640,9 @@ Test(escape, overlay_writes_never_reach_the_source)
 	free(th_write(t.tmp, "shared/lib.txt", "original\n"));
 	th_chown_r(t.tmp, t.uid, t.gid);
 	snprintf(json, sizeof(json),
-		 "{\"mounts\": [{\"path\": \"%s/shared\", \"mode\": \"overlay\"}]}", t.tmp);
+		 "{\"network\": {\"mode\": \"none\"}, "
+		 "\"mounts\": [{\"path\": \"%s/shared\", \"mode\": \"overlay\"}]}",
+		 t.tmp);
 	set_config(json);
 	snprintf(
 		script, sizeof(script),
@@ -660,10 +664,10 @@ Test(escape, ephemeral_overlay_forgets)
 
 	free(th_write(t.tmp, "shared/lib.txt", "original\n"));
 	th_chown_r(t.tmp, t.uid, t.gid);
-	snprintf(
-		json, sizeof(json),
-		"{\"mounts\": [{\"path\": \"%s/shared\", \"mode\": \"overlay\", \"ephemeral\": true}]}",
-		t.tmp);
+	snprintf(json, sizeof(json),
+		 "{\"network\": {\"mode\": \"none\"}, \"mounts\": [{\"path\": \"%s/shared\", "
+		 "\"mode\": \"overlay\", \"ephemeral\": true}]}",
+		 t.tmp);
 	set_config(json);
 	snprintf(script, sizeof(script), "cat %s/shared/lib.txt; echo patched > %s/shared/lib.txt",
 		 t.tmp, t.tmp);
@@ -677,7 +681,8 @@ Test(escape, tmpfs_hides_the_hosts_directory)
 
 	free(th_write(t.proj, "target/stale.o", "host build\n"));
 	th_chown_r(t.proj, t.uid, t.gid);
-	set_config("{\"mounts\": [{\"path\": \"./target\", \"mode\": \"tmpfs\"}]}");
+	set_config(
+		"{\"network\": {\"mode\": \"none\"}, \"mounts\": [{\"path\": \"./target\", \"mode\": \"tmpfs\"}]}");
 	expect(in_cell("ls -A target; echo fresh > target/new.o; cat target/new.o"), 0, "fresh\n");
 	cr_assert(not(host_has("proj/target/new.o")));
 	s = host_read("proj/target/stale.o");
@@ -1000,7 +1005,7 @@ Test(escape, hooks_path_in_the_project_is_read_only)
 
 Test(escape, writable_git_when_asked_still_protects_hooks_and_config)
 {
-	set_config("{\"hardening\": {\"git_writable\": true}}");
+	set_config("{\"network\": {\"mode\": \"none\"}, \"hardening\": {\"git_writable\": true}}");
 	expect(in_cell("echo ref > .git/ORIG_HEAD && echo written; "
 		       "mv .git .git.old 2>/dev/null || echo refused; "
 		       "echo x >> .git/config 2>/dev/null || echo refused; "
@@ -1050,7 +1055,8 @@ Test(escape, a_bwrap_failure_is_not_the_commands_exit_status)
 {
 	struct th_result r;
 
-	set_config("{\"mounts\": [{\"path\": \"/etc/hostname\", \"dest\": \"/usr/new/file\"}]}");
+	set_config(
+		"{\"network\": {\"mode\": \"none\"}, \"mounts\": [{\"path\": \"/etc/hostname\", \"dest\": \"/usr/new/file\"}]}");
 	r = in_cell("echo ran > ran");
 	cr_assert(eq(int, r.status, 125), "%s", r.err);
 	cr_assert(not(eq(ptr, strstr(r.err, "cell: bubblewrap could not build the cell"), NULL)),

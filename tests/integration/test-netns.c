@@ -109,25 +109,33 @@ static struct th_result cell(char *const args[])
 	return r;
 }
 
-/* .cell.json: a proxy cell, the upstream allowed as registry.test, and extra network members. */
-static void set_config(const char *extra)
+/* .cell.json with this network section, allowed by the test user. */
+static void write_network(const char *network)
 {
 	_cleanup_free_ char *json = NULL;
 	struct th_result r;
 
-	cr_assert(ge(int,
-		     asprintf(&json,
-			      "{\"name\": \"netns\", \"network\": {\"mode\": \"proxy\", "
-			      "\"allow\": [\"registry.test:%u\"], "
-			      "\"resolve\": {\"registry.test\": \"127.0.0.1\", "
-			      "\"denied.test\": \"127.0.0.1\"}%s}}",
-			      t.port, extra ? extra : ""),
-		     0));
+	cr_assert(ge(int, asprintf(&json, "{\"name\": \"netns\", \"network\": %s}", network), 0));
 	free(th_write(t.proj, ".cell.json", json));
 	th_chown_r(t.proj, t.uid, t.gid);
 	r = cell((char *[]){(char *)"allow", NULL});
 	cr_assert(eq(int, r.status, 0), "cell allow: %s", r.err);
 	th_result_done(&r);
+}
+
+/* .cell.json: a proxy cell, the upstream allowed as registry.test, and extra network members. */
+static void set_config(const char *extra)
+{
+	_cleanup_free_ char *network = NULL;
+
+	cr_assert(ge(int,
+		     asprintf(&network,
+			      "{\"mode\": \"proxy\", \"allow\": [\"registry.test:%u\"], "
+			      "\"resolve\": {\"registry.test\": \"127.0.0.1\", "
+			      "\"denied.test\": \"127.0.0.1\"}%s}",
+			      t.port, extra ? extra : ""),
+		     0));
+	write_network(network);
 }
 
 static void setup(void)
@@ -299,6 +307,14 @@ Test(netns, a_proxy_cell_without_privilege_reaches_its_proxy_and_nothing_else)
 	cr_assert(contains(r.out, "\"registry.test\":{\"requests\":2,"), "%s", r.out);
 	cr_assert(contains(r.out, "\"denied.test\":{\"requests\":0,\"tunnels\":0,\"up\":0,"
 				  "\"down\":0,\"denied\":2}"),
+		  "%s", r.out);
+	/* two cells, each counted by its proxy alone (no kernel counters): stats says so */
+	cr_assert(contains(r.out, "\"netns_cells\":2"), "%s", r.out);
+	cr_assert(not(contains(r.out, "\"kernel\"")), "%s", r.out);
+	th_result_done(&r);
+	r = cell((char *[]){(char *)"stats", NULL});
+	cr_assert(contains(r.out, "proxy: 2 cells of their own network namespace (no kernel "
+				  "counters: the hosts below are what the proxy counted)\n"),
 		  "%s", r.out);
 	th_result_done(&r);
 }
@@ -528,4 +544,81 @@ Test(netns, a_cell_that_stops_its_socket_maker_stops_only_its_forwards)
 	for (size_t i = 0; i < ELEMENTSOF(fds); i++)
 		close(fds[i]);
 	waitpid(member, NULL, 0);
+}
+
+/* An organisation's CA (in the user's home, which the cell does not have), a certificate for
+ * tls.test signed by it, and openssl s_server with it on the host's loopback. */
+static pid_t tls_server(unsigned *ret_port, char **ret_ca)
+{
+	_cleanup_free_ char *dir = th_join(t.home, "corp"), *sh = NULL;
+	char *gen[] = {(char *)"/bin/sh", (char *)"-c", NULL, NULL};
+	char *serve[] = {(char *)"/usr/bin/python3", (char *)"-c", NULL, NULL};
+	struct th_result r;
+	pid_t pid;
+
+	if (access("/usr/bin/openssl", X_OK) != 0)
+		th_skip("openssl is not installed (make deps)");
+	sh = fmt(
+		"set -e; mkdir -p %s; cd %s; "
+		"openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 "
+		"-subj /CN=corp-ca -keyout ca.key -out ca.pem 2>/dev/null; "
+		"openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=tls.test "
+		"-keyout leaf.key -out leaf.csr 2>/dev/null; "
+		"printf 'subjectAltName=DNS:tls.test\\n' > ext; "
+		"openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 "
+		"-extfile ext -out leaf.pem 2>/dev/null; cat ca.pem ca.key > with-key.pem",
+		dir, dir);
+	gen[2] = sh;
+	th_run(NULL, gen, t.env, &r);
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	th_result_done(&r);
+	th_chown_r(t.home, t.uid, t.gid);
+	serve[2] = fmt("import http.server, ssl\n"
+		       "s = http.server.HTTPServer(('127.0.0.1', 0), "
+		       "http.server.SimpleHTTPRequestHandler)\n"
+		       "c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n"
+		       "c.load_cert_chain('%s/leaf.pem', '%s/leaf.key')\n"
+		       "s.socket = c.wrap_socket(s.socket, server_side=True)\n"
+		       "print(s.server_address[1], flush=True)\n"
+		       "s.serve_forever()\n",
+		       dir, dir);
+	pid = th_spawn_server(t.www, serve, t.env, "%u", ret_port);
+	free(serve[2]);
+	*ret_ca = fmt("%s/ca.pem", dir);
+	return pid;
+}
+
+/* Behind a TLS-inspecting proxy the organisation's CA is named in the user's environment: the
+ * cell's programs get it (the file bound in, the variable kept by programs that clear their
+ * environment), and a variable that names a file with a key brings nothing in. */
+Test(netns, the_organisations_ca_reaches_the_cells_programs)
+{
+	unsigned port;
+	_cleanup_free_ char *ca = NULL, *extra = NULL, *sh = NULL, *out = NULL;
+	pid_t server = tls_server(&port, &ca);
+	struct th_result r;
+
+	cr_assert(ge(int,
+		     asprintf(&extra,
+			      "{\"mode\": \"proxy\", \"allow\": [\"tls.test:%u\"], "
+			      "\"resolve\": {\"tls.test\": \"127.0.0.1\"}}",
+			      port),
+		     0));
+	write_network(extra);
+	env_add("CURL_CA_BUNDLE=%s", ca);
+	env_add("NODE_EXTRA_CA_CERTS=%s", ca);
+	env_add("SSL_CERT_FILE=%s/corp/with-key.pem", t.home);
+	sh = fmt(
+		"curl -sS -o /dev/null -w '%%{http_code}\\n' https://tls.test:%u/hello; "
+		"env -i /bin/sh -c 'echo \"node: $NODE_EXTRA_CA_CERTS\"'; "
+		"echo \"ssl: ${SSL_CERT_FILE:-unset}\"; "
+		"CURL_CA_BUNDLE= curl -sS -o /dev/null https://tls.test:%u/hello; echo \"exit $?\"",
+		port, port);
+	r = cell(
+		(char *[]){(char *)"run", (char *)"--", (char *)"/bin/sh", (char *)"-c", sh, NULL});
+	out = fmt("200\nnode: %s\nssl: unset\nexit 60\n", ca);
+	cr_assert(eq(str, r.out, out), "%s", r.err);
+	th_result_done(&r);
+	kill(server, SIGKILL);
+	waitpid(server, NULL, 0);
 }

@@ -367,6 +367,11 @@ static char *raw(const char *bytes, size_t len)
 	return out;
 }
 
+static bool contains(const char *haystack, const char *needle)
+{
+	return haystack && strstr(haystack, needle);
+}
+
 static char *url(const char *host, const char *path)
 {
 	char *s;
@@ -1983,4 +1988,145 @@ Test(proxy, both_legs_of_every_relayed_connection_send_at_once)
 		cr_assert(eq(int, upstream, -1), "%s: the upstream's leg outlives the client's",
 			  kinds[k]);
 	}
+}
+
+/* A real tinyproxy on a port of the test's, logging every connection to dir/tinyproxy.log:
+ * an organisation's proxy. */
+static pid_t start_tinyproxy(unsigned *ret_port, char **ret_log)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	char *conf, *text, *log = th_join(t.tmp, "tinyproxy.log");
+	char *argv[] = {(char *)"/usr/bin/tinyproxy", (char *)"-d", (char *)"-c", NULL, NULL};
+	pid_t pid;
+
+	if (access(argv[0], X_OK) != 0)
+		th_skip("tinyproxy is not installed (make deps)");
+	cr_assert(eq(int, bind(fd, (struct sockaddr *)&a, sizeof(a)), 0));
+	cr_assert(eq(int, getsockname(fd, (struct sockaddr *)&a, &len), 0));
+	close(fd);
+	*ret_port = ntohs(a.sin_port);
+	cr_assert(ge(int,
+		     asprintf(&text,
+			      "Port %u\nListen 127.0.0.1\nTimeout 30\nLogFile \"%s\"\n"
+			      "LogLevel Connect\nMaxClients 20\nAllow 127.0.0.1\n",
+			      *ret_port, log),
+		     0));
+	conf = th_write(t.tmp, "tinyproxy.conf", text);
+	argv[3] = conf;
+	pid = th_spawn_as((uid_t)-1, (gid_t)-1, t.tmp, argv, t.env);
+	for (int i = 0; i < 100; i++) {
+		int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		bool up = connect(s, (struct sockaddr *)&a, sizeof(a)) == 0;
+
+		close(s);
+		if (up)
+			break;
+		usleep(50000);
+	}
+	free(text);
+	free(conf);
+	*ret_log = log;
+	return pid;
+}
+
+/* Behind an organisation's proxy: the allowlist decides first, then allowed hosts are reached
+ * through it, as CONNECT tunnels and as absolute-form requests; denied ones never reach it;
+ * NO_PROXY's hosts and pinned names go straight. */
+Test(proxy, allowed_hosts_go_through_the_upstream_proxy_and_denied_ones_never_reach_it)
+{
+	unsigned port;
+	char *log, *user, *text, *u = NULL;
+	pid_t tiny = start_tinyproxy(&port, &log);
+	struct th_result r;
+
+	cr_assert(ge(int,
+		     asprintf(&text,
+			      "{\"network\": {\"upstream_proxy\": \"http://127.0.0.1:%u\", "
+			      "\"upstream_no_proxy\": [\".corp.test\"]}}",
+			      port),
+		     0));
+	user = th_write(t.tmp, "config/cell/config.json", text);
+	free(text);
+	start_proxy(NULL, NULL);
+	/* a plain request and a tunnel, to an allowed name the upstream proxy looks up */
+	cr_assert(ge(int, asprintf(&u, "http://localhost:%u/via", t.upstream_port), 0));
+	r = curl(u, NULL, NULL);
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	cr_assert(eq(int, strncmp(r.out, "GET /via HTTP/1.1\r\n", 19), 0), "%s", r.out);
+	th_result_done(&r);
+	r = curl(u, "-p", NULL);
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	cr_assert(eq(int, strncmp(r.out, "GET /via HTTP/1.1\r\n", 19), 0), "%s", r.out);
+	th_result_done(&r);
+	free(u);
+	/* a host the allowlist does not have: the cell's proxy says no, the upstream never hears */
+	r = curl("http://denied.test/", NULL, NULL);
+	cr_assert(contains(r.out, "is not in px's network allowlist"), "%s", r.out);
+	th_result_done(&r);
+	/* a pinned name and a NO_PROXY one: straight to the address */
+	u = url("registry.test", "/pinned");
+	r = curl(u, NULL, NULL);
+	cr_assert(eq(int, strncmp(r.out, "GET /pinned HTTP/1.1\r\n", 22), 0), "%s", r.out);
+	th_result_done(&r);
+	free(u);
+	u = url("a.corp.test", "/noproxy");
+	r = curl(u, NULL, NULL);
+	cr_assert(eq(int, strncmp(r.out, "GET /noproxy HTTP/1.1\r\n", 23), 0), "%s", r.out);
+	th_result_done(&r);
+	free(u);
+	stop_proxy();
+	kill(tiny, SIGTERM);
+	waitpid(tiny, NULL, 0);
+	text = th_read(log);
+	cr_assert(contains(text, "Request (file descriptor"), "%s", text);
+	cr_assert(contains(text, "GET http://localhost:"), "%s", text);
+	cr_assert(contains(text, "CONNECT localhost:"), "%s", text);
+	cr_assert(not(contains(text, "denied.test")), "%s", text);
+	cr_assert(not(contains(text, "registry.test")), "%s", text);
+	cr_assert(not(contains(text, "corp.test")), "%s", text);
+	free(text);
+	unlink(user);
+	free(user);
+	free(log);
+}
+
+/* Without a config of its own, the proxy takes the HTTPS_PROXY it was started with; a project's
+ * config may not name one (where the user's traffic goes is the user's to say). */
+Test(proxy, the_environments_proxy_is_the_default_and_a_project_may_not_choose_one)
+{
+	unsigned port;
+	char *log, *u = NULL, *text, *json;
+	pid_t tiny = start_tinyproxy(&port, &log);
+	char *cellallow[] = {(char *)CELL, (char *)"explain", NULL};
+	struct th_result r;
+
+	cr_assert(ge(int, asprintf(&t.env[5], "HTTPS_PROXY=http://127.0.0.1:%u/", port), 0));
+	start_proxy(NULL, NULL);
+	cr_assert(ge(int, asprintf(&u, "http://localhost:%u/env", t.upstream_port), 0));
+	r = curl(u, "-p", NULL);
+	cr_assert(eq(int, strncmp(r.out, "GET /env HTTP/1.1\r\n", 19), 0), "%s %s", r.out, r.err);
+	th_result_done(&r);
+	free(u);
+	stop_proxy();
+	kill(tiny, SIGTERM);
+	waitpid(tiny, NULL, 0);
+	text = th_read(log);
+	cr_assert(contains(text, "CONNECT localhost:"), "%s", text);
+	free(text);
+	free(log);
+	cr_assert(ge(int,
+		     asprintf(&json,
+			      "{\"name\": \"px\", \"network\": {\"upstream_proxy\": "
+			      "\"http://127.0.0.1:%u\"}}",
+			      port),
+		     0));
+	free(th_write(t.proj, ".cell.json", json));
+	free(json);
+	th_run(t.proj, cellallow, t.env, &r);
+	cr_assert(eq(int, r.status, 2), "%s", r.err);
+	cr_assert(contains(r.err, "network.upstream_proxy: belongs in your own config"), "%s",
+		  r.err);
+	th_result_done(&r);
 }

@@ -27,7 +27,7 @@ static int load2(const char *user, const char *json, const struct cell_config_en
 	int r;
 
 	cr_assert(eq(int, cell_config_new(&c), 0));
-	r = user ? cell_config_apply(c, USER_FILE, user, strlen(user), ROOT, e, d) : 0;
+	r = user ? cell_config_apply_user(c, USER_FILE, user, strlen(user), ROOT, e, d) : 0;
 	if (r >= 0)
 		r = cell_config_apply(c, FILE_, json, strlen(json), ROOT, e, d);
 	if (r >= 0)
@@ -779,4 +779,30 @@ Test(config, network_isolation_and_forward)
 	expect_error("{\"network\": {\"forward\": 3000}}",
 		     FILE_ ":1:25: network.forward: expected an array of ports and "
 			   "\"HOSTPORT:CELLPORT\" strings, got a number");
+}
+
+/* Which proxy the user's traffic goes through is the user's to say, never a project's. */
+Test(config, upstream_proxy_is_the_users_alone)
+{
+	struct cell_diag d = {0};
+	struct cell_config *c = NULL;
+
+	cr_assert(eq(int,
+		     load2("{\"network\": {\"upstream_proxy\": \"http://proxy.corp:8080\", "
+			   "\"upstream_no_proxy\": [\".corp\", \"10.1.2.3\"]}}",
+			   "{}", &env, &c, &d),
+		     0),
+		  "%s", d.message ? d.message : "?");
+	cr_assert(eq(str, c->network.upstream_proxy, "http://proxy.corp:8080"));
+	cr_assert(eq(str, c->network.upstream_no_proxy[1], "10.1.2.3"));
+	cr_assert(c->network.upstream_no_proxy_set);
+	cell_config_free(c);
+	expect_error("{\"network\": {\"upstream_proxy\": \"http://evil.example:8080\"}}",
+		     FILE_ ":1:14: network.upstream_proxy: belongs in your own config "
+			   "(~/.config/cell/config.json): a project does not choose which proxy "
+			   "your traffic goes through");
+	expect_error_env("{\"network\": {\"upstream_proxy\": \"https://p:443\"}}", "{}", &env,
+			 USER_FILE ":1:32: network.upstream_proxy: \"https://p:443\" is not "
+				   "\"http://HOST:PORT\" or \"none\": only http:// proxies are "
+				   "supported");
 }

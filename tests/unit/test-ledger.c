@@ -248,6 +248,7 @@ Test(stats, a_bad_record_counts_nothing)
 		"{\"start\":1,\"end\":2,\"hosts\":{\"a.test\":{\"up\":-1}}}",
 		"{\"start\":1,\"end\":2,\"hosts\":{\"a.test\":{\"up\":5},\"b.test\":{\"down\":1.5}}}",
 		"{\"start\":1,\"end\":2,\"hosts\":{\"\\u001b[2J\":{\"up\":5}}}",
+		"{\"start\":1,\"end\":2,\"netns_cells\":-1,\"hosts\":{\"a.test\":{\"up\":5}}}",
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -256,4 +257,22 @@ Test(stats, a_bad_record_counts_nothing)
 	cr_assert(eq(sz, s.n_hosts, 0));
 	cr_assert(eq(u64, s.records, 0));
 	cell_stats_done(&s);
+}
+
+/* A cell of its own network namespace: its record says only its proxy counted it. */
+Test(stats, a_netns_cells_record_says_the_proxy_counted_it)
+{
+	struct cell_stats a = {.netns_cells = 1}, total = {0};
+	char *line = NULL;
+
+	cr_assert(eq(int, cell_stats_record(&a, "cell", "p-1", "web", 100, 160, &line), 0));
+	cr_assert(eq(str, line,
+		     "{\"v\":1,\"kind\":\"cell\",\"project\":\"p-1\",\"name\":\"web\","
+		     "\"start\":100,\"end\":160,\"hosts\":{},\"netns_cells\":1}"));
+	cr_assert(eq(int, cell_stats_merge_record(&total, line, strlen(line)), 0));
+	cr_assert(eq(int, cell_stats_merge_record(&total, line, strlen(line)), 0));
+	cr_assert(eq(u64, total.netns_cells, 2));
+	cr_assert(eq(u64, total.cells, 0));
+	free(line);
+	cell_stats_done(&total);
 }
