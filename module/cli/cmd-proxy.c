@@ -211,14 +211,15 @@ static int upstream_of(const struct cell_config *c, struct cell_upstream *ret, b
 		return 0;
 	if (cell_upstream_parse(url, ret, &why) < 0) {
 		/* (the config's was checked when it was read) */
+		/* (not the URL itself: it may hold a password) */
 		fprintf(stderr,
-			"cell: not using %s=%s as the upstream proxy (%s): allowed hosts are "
-			"reached directly\n",
-			from, url, why);
+			"cell: not using %s as the upstream proxy (%s): allowed hosts are reached "
+			"directly\n",
+			from, why);
 		return 0;
 	}
 	if (c->network.upstream_no_proxy_set)
-		r = cell_strv_merge_unique(&ret->no_proxy, c->network.upstream_no_proxy);
+		r = cell_upstream_no_proxy_list(c->network.upstream_no_proxy, &ret->no_proxy);
 	else
 		r = cell_upstream_no_proxy(first_env(no, &skip), &ret->no_proxy);
 	if (r < 0)

@@ -2,12 +2,30 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <stdbool.h>
 
 #include "fdpass.h"
 #include "macro.h"
 #include "netns.h"
+
+/*
+ * Whether fd's socket belongs to a network namespace other than ours: a socket of the host's own
+ * would be bound and listened to on the host's loopback.
+ */
+static bool another_namespace(int fd)
+{
+	_cleanup_close_ int ns = ioctl(fd, SIOCGSKNS);
+	struct stat theirs, ours;
+
+	return ns >= 0 && fstat(ns, &theirs) == 0 && stat("/proc/self/ns/net", &ours) == 0 &&
+	       (theirs.st_ino != ours.st_ino || theirs.st_dev != ours.st_dev);
+}
 
 /* Answers one request: a new socket, or "0" when none can be made. */
 static int answer(int sock, char request)
@@ -100,6 +118,7 @@ int cell_netns_socket(int sock, int family, int *ret_fd)
 	    getsockname(fd, (struct sockaddr *)&at, &at_len) < 0)
 		return negative_errno();
 	if (domain != family || type != SOCK_STREAM || protocol != IPPROTO_TCP || listening ||
+	    !another_namespace(fd) ||
 	    (family == AF_INET ? ((struct sockaddr_in *)&at)->sin_port
 			       : ((struct sockaddr_in6 *)&at)->sin6_port) != 0)
 		return -EPROTO;

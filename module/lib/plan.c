@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "dotenv.h"
@@ -87,6 +89,15 @@ static int add_file(struct cell_plan *plan, const char *dest, const char *conten
 	if (!f[plan->n_files - 1].dest || !f[plan->n_files - 1].content)
 		return -ENOMEM;
 	return 0;
+}
+
+/* Whether the plan has a generated file at dest already. */
+static bool file_at_dest(const struct cell_plan *plan, const char *dest)
+{
+	for (size_t i = 0; i < plan->n_files; i++)
+		if (streq(plan->files[i].dest, dest))
+			return true;
+	return false;
 }
 
 /* Whether NAME=... matches a pattern: a name, or a prefix ending in '*'. */
@@ -180,23 +191,47 @@ static bool visible_in_cell(const struct cell_plan *plan, const char *root, cons
 }
 
 /*
- * Whether path is a file of certificates only (PEM, "BEGIN CERTIFICATE", no key): what a trust
- * store's variable may bring into the cell from outside it (never a key that a variable of the
- * user's happened to name).
+ * The certificates of the PEM file at path (its CERTIFICATE blocks, nothing else of it: never a
+ * key or a token that a variable of the user's happened to name), read once from a regular file;
+ * NULL when it has none.
  */
-static bool certificates_only(const char *path)
+static char *certificates_of(const char *path)
 {
+	static const char begin[] = "-----BEGIN CERTIFICATE-----",
+			  end[] = "-----END CERTIFICATE-----";
 	_cleanup_free_ char *text = NULL;
-	size_t len = 0;
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	char *out = NULL;
+	size_t len = 0, n = 0;
+	struct stat st;
 
-	if (cell_read_file(path, 0, 4 * 1024 * 1024, &text, &len) < 0)
-		return false;
-	return strstr(text, "-----BEGIN CERTIFICATE-----") && !strstr(text, "PRIVATE KEY") &&
-	       memchr(text, '\0', len) == NULL;
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    cell_read_full_fd(fd, 4 * 1024 * 1024, &text, &len) < 0 || memchr(text, '\0', len))
+		return NULL;
+	out = malloc(len + 1);
+	if (!out)
+		return NULL;
+	for (const char *at = text, *b; (b = strstr(at, begin));) {
+		const char *e = strstr(b, end);
+
+		if (!e)
+			break;
+		e += sizeof(end) - 1;
+		memcpy(out + n, b, (size_t)(e - b));
+		n += (size_t)(e - b);
+		out[n++] = '\n';
+		at = e;
+	}
+	out[n] = '\0';
+	if (n == 0) {
+		free(out);
+		return NULL;
+	}
+	return out;
 }
 
-/* The TLS trust store's variables, when set: their file bound in read-only (certificates only)
- * unless the cell has it already. */
+/* The TLS trust store's variables, when set; a file the cell does not have comes in as a file of
+ * its certificates (cell_plan_file), never bound: what the cell sees is what was read. */
 static int pass_tls(struct cell_plan *plan, const struct cell_project *p,
 		    const struct cell_plan_input *in)
 {
@@ -207,11 +242,13 @@ static int pass_tls(struct cell_plan *plan, const struct cell_project *p,
 
 		if (!v)
 			continue;
-		if (!visible_in_cell(plan, p->root, v)) {
-			if (v[0] != '/' || strstr(v, "/..") || !certificates_only(v))
+		/* (two variables may name one file: it comes in once) */
+		if (!visible_in_cell(plan, p->root, v) && !file_at_dest(plan, v)) {
+			_cleanup_free_ char *certs = NULL;
+
+			if (v[0] != '/' || strstr(v, "/..") || !(certs = certificates_of(v)))
 				continue;
-			r = cell_mount_plan_add(&plan->mounts, CELL_OP_RO_BIND, v, v,
-						env_tls_pass[i]);
+			r = add_file(plan, v, certs);
 		}
 		if (r >= 0)
 			r = env_set(&plan->env, env_tls_pass[i], v);
@@ -572,10 +609,12 @@ static int add_shim(struct cell_plan *plan, const struct cell_config *c, const c
 	if (!lib)
 		return 0;
 	for (size_t i = 0; i < ELEMENTSOF(env_tls_pass); i++)
-		for (size_t k = 0; plan->env && plan->env[k]; k++)
+		for (size_t k = 0; plan->env && plan->env[k] && n + 1 < ELEMENTSOF(keep); k++)
 			if (startswith(plan->env[k], env_tls_pass[i]) &&
-			    plan->env[k][strlen(env_tls_pass[i])] == '=')
+			    plan->env[k][strlen(env_tls_pass[i])] == '=') {
 				keep[n++] = plan->env[k];
+				break;
+			}
 	keep[n] = NULL;
 	r = cell_shim_conf_for_proxy(port, c->network.local_ports, c->network.n_local_ports, keep,
 				     text, sizeof(text));

@@ -122,6 +122,7 @@ struct conn {
 	bool early;	  /* a CONNECT answered 200 at once (CELL_SHIM_EARLY_FIELD): a failure later
 			     resets the client's connection */
 	bool via;	  /* through the upstream proxy (cell_proxy_options.upstream) */
+	bool via_checked; /* ...the host's addresses (as we see them) held to the rules */
 };
 
 /* A relayed port's listening socket (cell_proxy_relay). */
@@ -337,7 +338,7 @@ static void conn_close(struct conn *c)
 	if (c->host[0] && !c->logged) {
 		const char *why = NULL;
 
-		if (c->state == RESOLVING || c->state == CONNECTING)
+		if (c->state == RESOLVING || c->state == CONNECTING || c->state == UPSTREAM)
 			why = "the client left before the upstream answered";
 		else if (c->form == CELL_HTTP_ABSOLUTE && !c->resp.done)
 			why = "closed before the response ended";
@@ -529,13 +530,15 @@ static int rewrite_request(struct conn *c, const struct cell_http_request *r)
 		cell_http_find_header(r->headers, r->n_headers, "Connection");
 	char *out = c->p->scratch, *body = c->c2u.data + c->head_len;
 	size_t n = 0, rest = c->c2u.len - c->head_len;
+	bool v6 = strchr(c->host, ':') != NULL;
 	long k;
 
-	/* (to the upstream proxy: the absolute form, as it was asked of us) */
+	/* (to the upstream proxy: the absolute form, as it was asked of us, with c->host: the name
+	 * a fake address of the shim's stands for, as the allowlist saw it) */
 	if (c->via)
 		n += (size_t)snprintf(out, BUF_SIZE,
-				      r->host_is_ipv6 ? "%.*s http://[%s]:%u" : "%.*s http://%s:%u",
-				      (int)r->method_len, r->method, r->host, r->port);
+				      v6 ? "%.*s http://[%s]:%u" : "%.*s http://%s:%u",
+				      (int)r->method_len, r->method, c->host, c->port);
 	else
 		n += (size_t)snprintf(out, BUF_SIZE, "%.*s ", (int)r->method_len, r->method);
 	n += (size_t)snprintf(out + n, BUF_SIZE - n, "%s%.*s HTTP/1.%d\r\n",
@@ -543,8 +546,8 @@ static int rewrite_request(struct conn *c, const struct cell_http_request *r)
 			      r->minor_version);
 	if (!cell_http_find_header(r->headers, r->n_headers, "Host"))
 		n += (size_t)snprintf(out + n, BUF_SIZE - n,
-				      r->host_is_ipv6 ? "Host: [%s]:%u\r\n" : "Host: %s:%u\r\n",
-				      r->host, r->port);
+				      v6 ? "Host: [%s]:%u\r\n" : "Host: %s:%u\r\n", c->host,
+				      c->port);
 	for (size_t i = 0; i < r->n_headers && n < BUF_SIZE; i++)
 		if (!cell_http_hop_by_hop(conn, &r->headers[i]))
 			n += (size_t)snprintf(out + n, BUF_SIZE - n, "%.*s: %.*s\r\n",
@@ -594,16 +597,28 @@ static void ask_upstream(struct conn *c)
 	watch(c);
 }
 
+/* The longest answer head the upstream proxy may give to CONNECT. */
+#define UPSTREAM_HEAD_MAX 4096
+
 /*
- * The upstream proxy's answer to CONNECT: its head (no body comes with a 2xx) is taken off the
- * socket, exactly, and the tunnel is ours; any other answer fails the client's request with it.
+ * The upstream proxy's answer to CONNECT, read into u2c as it comes (a head written in pieces
+ * waits for the rest; nothing stays unread on the socket to wake the loop again): on a 2xx its
+ * head goes and what came after it stays in u2c, the tunnel's first bytes for the client; any
+ * other answer fails the client's request with its status line.
  */
 static void upstream_answer(struct conn *c)
 {
-	char head[4096], *end;
-	ssize_t n = recv(c->upstream.fd, head, sizeof(head) - 1, MSG_PEEK | MSG_DONTWAIT);
+	struct buf *b = &c->u2c;
+	char *end, status_line[256];
 	int minor, status;
+	size_t head;
+	ssize_t n;
 
+	if (!buf_hold(c->p, b)) {
+		conn_close(c);
+		return;
+	}
+	n = recv(c->upstream.fd, b->data + b->len, UPSTREAM_HEAD_MAX - b->len, MSG_DONTWAIT);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
@@ -611,26 +626,25 @@ static void upstream_answer(struct conn *c)
 		     c->port);
 		return;
 	}
-	head[n] = '\0';
-	end = strstr(head, "\r\n\r\n");
-	if (!end && (size_t)n == sizeof(head) - 1) {
-		fail(c, 502, "cell: the upstream proxy's answer for %s:%u is too long", c->host,
-		     c->port);
+	b->len += (size_t)n;
+	end = memmem(b->data, b->len, "\r\n\r\n", 4);
+	if (!end) {
+		if (b->len == UPSTREAM_HEAD_MAX)
+			fail(c, 502, "cell: the upstream proxy's answer for %s:%u is too long",
+			     c->host, c->port);
 		return;
 	}
-	if (!end)
-		return;
-	if (sscanf(head, "HTTP/1.%d %3d", &minor, &status) != 2 || status < 200 || status > 299) {
-		head[strcspn(head, "\r\n")] = '\0';
+	head = (size_t)(end + 4 - b->data);
+	snprintf(status_line, sizeof(status_line), "%.*s", (int)strcspn(b->data, "\r\n"), b->data);
+	if (sscanf(status_line, "HTTP/1.%1d %3d", &minor, &status) != 2 || status < 200 ||
+	    status > 299 || (status_line[12] != ' ' && status_line[12] != '\0')) {
+		b->len = 0;
 		fail(c, 502, "cell: the upstream proxy did not connect %s:%u: %.200s", c->host,
-		     c->port, head);
+		     c->port, status_line);
 		return;
 	}
-	if (recv(c->upstream.fd, head, (size_t)(end + 4 - head), MSG_DONTWAIT) != end + 4 - head) {
-		fail(c, 502, "cell: the upstream proxy's answer for %s:%u was cut", c->host,
-		     c->port);
-		return;
-	}
+	b->len -= head;
+	memmove(b->data, b->data + head, b->len);
 	tunnel_ready(c);
 }
 
@@ -660,8 +674,10 @@ static void tunnel_ready(struct conn *c)
 		}
 		host_stats(c)->tunnels++;
 		c->status = 200;
+		/* (before what the upstream proxy sent after its own answer, if anything) */
+		memmove(c->u2c.data + sizeof(ok) - 1, c->u2c.data, c->u2c.len);
 		memcpy(c->u2c.data, ok, sizeof(ok) - 1);
-		c->u2c.len = sizeof(ok) - 1;
+		c->u2c.len += sizeof(ok) - 1;
 		c->ours_down = sizeof(ok) - 1;
 	} else {
 		host_stats(c)->requests++;
@@ -747,7 +763,11 @@ static void try_connect(struct conn *c)
 		watch(c);
 		return;
 	}
-	fail(c, 502, "cell: cannot connect to %s:%u", c->host, c->port);
+	if (c->via)
+		fail(c, 502, "cell: cannot connect to the upstream proxy %s:%u for %s",
+		     c->p->o.upstream->host, c->p->o.upstream->port, c->host);
+	else
+		fail(c, 502, "cell: cannot connect to %s:%u", c->host, c->port);
 }
 
 /* The address list for a literal or pinned host at port, without a lookup. */
@@ -808,6 +828,75 @@ static void serve_own(struct conn *c, const struct cell_http_request *r)
 	answer(c, status, reasons[status] ? reasons[status] : "Error", body);
 }
 
+/*
+ * Through the upstream proxy, the host's addresses as we see them are held to the rules all the
+ * same (loopback, private, this machine's own, the deny rules' addresses): the upstream looks
+ * the name up again, but a name of ours that is the host's loopback (localhost, a name pointed
+ * at 127.0.0.1) must not become the upstream's loopback when that is this machine's (a local
+ * cntlm or px). Where we cannot look it up (a network whose names only its proxy resolves), the
+ * upstream's answer stands. Denies and returns false for a refused address.
+ */
+static bool via_allowed(struct conn *c)
+{
+	if (!c->addrs)
+		return true;
+	if (!local_addresses(c->p)) {
+		fail(c, 502,
+		     "cell: cannot read this machine's addresses to check %s's against them",
+		     c->host);
+		return false;
+	}
+	for (size_t i = 0; i < c->addrs->n; i++) {
+		const struct sockaddr *sa = (const struct sockaddr *)&c->addrs->addrs[i];
+		const char *why = NULL;
+
+		if (!cell_netpolicy_address_ok(c->p->project.policy, c->host, c->port, sa,
+					       c->p->local, c->p->n_local, &why)) {
+			char text[INET6_ADDRSTRLEN] = "?", reason[256];
+
+			sockaddr_text(sa, text);
+			snprintf(reason, sizeof(reason), "it resolves to %s, %s", text, why);
+			deny(c, reason);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Connects to the upstream proxy (looked up first, if it is a name). */
+static void via_connect(struct conn *c)
+{
+	const struct cell_upstream *u = c->p->o.upstream;
+
+	c->via_checked = true;
+	free(c->addrs);
+	c->addrs = NULL;
+	if (known_address_at(c, u->host, u->port)) {
+		try_connect(c);
+		return;
+	}
+	if (cell_resolver_submit(c->p->resolver, c->id, u->host, u->port) < 0) {
+		fail(c, 502, "cell: cannot look up the upstream proxy %s", u->host);
+		return;
+	}
+	c->state = RESOLVING;
+	watch(c);
+}
+
+/* A request whose Connection field names what frames it (or says where it goes): passed on
+ * without them, the next hop would read its body as requests of their own. */
+static bool names_framing(const struct cell_http_request *r)
+{
+	static const char *const framing[] = {"content-length", "transfer-encoding", "host"};
+	const struct cell_http_header *conn =
+		cell_http_find_header(r->headers, r->n_headers, "Connection");
+
+	for (size_t i = 0; conn && i < ELEMENTSOF(framing); i++)
+		if (cell_http_has_token(conn, framing[i]))
+			return true;
+	return false;
+}
+
 static void handle_request(struct conn *c, const struct cell_http_request *r)
 {
 	const char *rule = NULL, *pinned;
@@ -860,6 +949,12 @@ static void handle_request(struct conn *c, const struct cell_http_request *r)
 	 * pins its address (network.resolve: a name of the user's, at an address of the user's) */
 	pinned = cell_netpolicy_pinned(c->p->project.policy, c->host);
 	c->via = c->p->o.upstream && !pinned && !cell_upstream_bypass(c->p->o.upstream, c->host);
+	if (r->form == CELL_HTTP_ABSOLUTE && names_framing(r)) {
+		answer(c, 400, "Bad Request",
+		       "cell: a bad request: its Connection field names Content-Length, "
+		       "Transfer-Encoding or Host, which go to the next hop\n");
+		return;
+	}
 	/* the parsed head points into c2u: rewrite it now, not parse it again once connected */
 	if (r->form == CELL_HTTP_ABSOLUTE) {
 		int e = rewrite_request(c, r);
@@ -879,15 +974,18 @@ static void handle_request(struct conn *c, const struct cell_http_request *r)
 		answer_early(c);
 	c->deadline = cell_event_now(c->p->loop) + c->p->o.connect_timeout_ms;
 	if (c->via) {
-		/* the upstream proxy connects the host (and looks it up) */
-		const struct cell_upstream *u = c->p->o.upstream;
-
-		if (known_address_at(c, u->host, u->port))
-			try_connect(c);
-		else if (cell_resolver_submit(c->p->resolver, c->id, u->host, u->port) < 0)
-			fail(c, 502, "cell: cannot look up the upstream proxy %s", u->host);
-		else
-			c->state = RESOLVING, watch(c);
+		/* the host's addresses as far as we can see them first (via_checked) */
+		if (known_address_at(c, c->host, c->port)) {
+			if (via_allowed(c))
+				via_connect(c);
+			return;
+		}
+		if (cell_resolver_submit(c->p->resolver, c->id, c->host, c->port) < 0) {
+			fail(c, 502, "cell: cannot look up %s", c->host);
+			return;
+		}
+		c->state = RESOLVING;
+		watch(c);
 		return;
 	}
 	if (known_address_at(c, pinned ? pinned : c->host, c->port)) {
@@ -1380,8 +1478,13 @@ static void upstream_event(struct cell_event_source *s, uint32_t events)
 				try_connect(c);
 				return;
 			}
-			fail(c, 502, "cell: %s:%u refused the connection: %s", c->host, c->port,
-			     strerror(err));
+			if (c->via)
+				fail(c, 502,
+				     "cell: the upstream proxy %s:%u refused the connection: %s",
+				     c->p->o.upstream->host, c->p->o.upstream->port, strerror(err));
+			else
+				fail(c, 502, "cell: %s:%u refused the connection: %s", c->host,
+				     c->port, strerror(err));
 			return;
 		}
 		established(c);
@@ -1422,8 +1525,14 @@ static void on_resolved(const struct cell_resolved *res, void *data)
 			break;
 	if (!c)
 		return;
+	/* through the upstream proxy: a name we cannot look up is the upstream's to find */
+	if (c->via && !c->via_checked && (res->gai_error || res->n == 0)) {
+		via_connect(c);
+		return;
+	}
 	if (res->gai_error || res->n == 0) {
-		fail(c, 502, "cell: DNS lookup of %s failed: %s", c->host,
+		fail(c, 502, "cell: DNS lookup of %s failed: %s",
+		     c->via ? c->p->o.upstream->host : c->host,
 		     res->gai_error ? gai_strerror(res->gai_error) : "no address");
 		return;
 	}
@@ -1432,6 +1541,11 @@ static void on_resolved(const struct cell_resolved *res, void *data)
 	if (c->addrs)
 		*c->addrs = *res;
 	c->next_addr = 0;
+	if (c->via && !c->via_checked) {
+		if (via_allowed(c))
+			via_connect(c);
+		return;
+	}
 	try_connect(c);
 }
 

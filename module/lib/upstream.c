@@ -40,6 +40,22 @@ int cell_upstream_parse(const char *url, struct cell_upstream *ret, const char *
 					 ret_why);
 }
 
+/* Adds one entry: "*.example.com" and ".example.com" both mean the name and below it, and a
+ * name's final dot is no part of it. */
+static int add_entry(char ***list, char *w)
+{
+	size_t n;
+
+	while (*w == '*' && w[1] == '.')
+		w++;
+	while (*w == '.')
+		w++;
+	n = strlen(w);
+	while (n > 0 && w[n - 1] == '.')
+		w[--n] = '\0';
+	return *w ? cell_strv_extend(list, w) : 0;
+}
+
 int cell_upstream_no_proxy(const char *value, char ***ret)
 {
 	_cleanup_strv_free_ char **list = NULL;
@@ -50,14 +66,23 @@ int cell_upstream_no_proxy(const char *value, char ***ret)
 	if (!copy)
 		return -ENOMEM;
 	for (char *w = strtok_r(copy, ", \t", &save); w && r >= 0;
-	     w = strtok_r(NULL, ", \t", &save)) {
-		/* "*.example.com" and ".example.com" both mean the name and below it */
-		while (*w == '*' && w[1] == '.')
-			w++;
-		while (*w == '.')
-			w++;
-		if (*w)
-			r = cell_strv_extend(&list, w);
+	     w = strtok_r(NULL, ", \t", &save))
+		r = add_entry(&list, w);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(list);
+	return 0;
+}
+
+int cell_upstream_no_proxy_list(char *const *entries, char ***ret)
+{
+	_cleanup_strv_free_ char **list = NULL;
+	int r = 0;
+
+	for (size_t i = 0; entries && entries[i] && r >= 0; i++) {
+		_cleanup_free_ char *w = strdup(entries[i]);
+
+		r = w ? add_entry(&list, w) : -ENOMEM;
 	}
 	if (r < 0)
 		return r;

@@ -26,6 +26,8 @@ struct cell_upstream {
 int cell_upstream_parse(const char *url, struct cell_upstream *ret, const char **ret_why);
 /* Splits a NO_PROXY value ("a.com, .b.org,10.0.0.1") into *ret (NULL-terminated). */
 int cell_upstream_no_proxy(const char *value, char ***ret);
+/* The same from a list of entries (network.upstream_no_proxy). */
+int cell_upstream_no_proxy_list(char *const *entries, char ***ret);
 /* Whether host goes direct: no_proxy names it (or "*" is there). */
 bool cell_upstream_bypass(const struct cell_upstream *u, const char *host);
 void cell_upstream_done(struct cell_upstream *u);

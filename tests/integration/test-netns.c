@@ -589,8 +589,8 @@ static pid_t tls_server(unsigned *ret_port, char **ret_ca)
 }
 
 /* Behind a TLS-inspecting proxy the organisation's CA is named in the user's environment: the
- * cell's programs get it (the file bound in, the variable kept by programs that clear their
- * environment), and a variable that names a file with a key brings nothing in. */
+ * cell's programs get it (its certificates, the variable kept by programs that clear their
+ * environment), and of a file with a key in it, never the key. */
 Test(netns, the_organisations_ca_reaches_the_cells_programs)
 {
 	unsigned port;
@@ -608,15 +608,20 @@ Test(netns, the_organisations_ca_reaches_the_cells_programs)
 	env_add("CURL_CA_BUNDLE=%s", ca);
 	env_add("NODE_EXTRA_CA_CERTS=%s", ca);
 	env_add("SSL_CERT_FILE=%s/corp/with-key.pem", t.home);
+	env_add("REQUESTS_CA_BUNDLE=%s/corp/ca.key", t.home);
 	sh = fmt(
 		"curl -sS -o /dev/null -w '%%{http_code}\\n' https://tls.test:%u/hello; "
 		"env -i /bin/sh -c 'echo \"node: $NODE_EXTRA_CA_CERTS\"'; "
-		"echo \"ssl: ${SSL_CERT_FILE:-unset}\"; "
-		"CURL_CA_BUNDLE= curl -sS -o /dev/null https://tls.test:%u/hello; echo \"exit $?\"",
+		"echo \"ssl: $(grep -c CERTIFICATE $SSL_CERT_FILE) $(grep -c KEY $SSL_CERT_FILE)\"; "
+		"echo \"requests: ${REQUESTS_CA_BUNDLE:-unset}\"; "
+		"curl -sS --cacert /etc/ssl/certs/ca-certificates.crt -o /dev/null "
+		"https://tls.test:%u/hello; echo \"exit $?\"",
 		port, port);
 	r = cell(
 		(char *[]){(char *)"run", (char *)"--", (char *)"/bin/sh", (char *)"-c", sh, NULL});
-	out = fmt("200\nnode: %s\nssl: unset\nexit 60\n", ca);
+	/* (the file with a key comes in as its certificate alone; a key alone, not at all; the
+	 * system's trust store alone does not trust the server: the control) */
+	out = fmt("200\nnode: %s\nssl: 2 0\nrequests: unset\nexit 60\n", ca);
 	cr_assert(eq(str, r.out, out), "%s", r.err);
 	th_result_done(&r);
 	kill(server, SIGKILL);

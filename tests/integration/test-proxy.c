@@ -2031,27 +2031,38 @@ static pid_t start_tinyproxy(unsigned *ret_port, char **ret_log)
 	return pid;
 }
 
-/* Behind an organisation's proxy: the allowlist decides first, then allowed hosts are reached
- * through it, as CONNECT tunnels and as absolute-form requests; denied ones never reach it;
- * NO_PROXY's hosts and pinned names go straight. */
-Test(proxy, allowed_hosts_go_through_the_upstream_proxy_and_denied_ones_never_reach_it)
+/* The user's config: this upstream proxy, and these NO_PROXY entries. */
+static char *upstream_config(unsigned port, const char *no_proxy)
 {
-	unsigned port;
-	char *log, *user, *text, *u = NULL;
-	pid_t tiny = start_tinyproxy(&port, &log);
-	struct th_result r;
+	char *text, *path;
 
 	cr_assert(ge(int,
 		     asprintf(&text,
 			      "{\"network\": {\"upstream_proxy\": \"http://127.0.0.1:%u\", "
-			      "\"upstream_no_proxy\": [\".corp.test\"]}}",
-			      port),
+			      "\"upstream_no_proxy\": [%s]}}",
+			      port, no_proxy),
 		     0));
-	user = th_write(t.tmp, "config/cell/config.json", text);
+	path = th_write(t.tmp, "config/cell/config.json", text);
 	free(text);
+	return path;
+}
+
+/* Behind an organisation's proxy: the allowlist decides first, then allowed hosts are reached
+ * through it, as CONNECT tunnels and as absolute-form requests; denied ones never reach it;
+ * NO_PROXY's hosts ("." and a final dot as NO_PROXY has them) and pinned names go straight. */
+Test(proxy, allowed_hosts_go_through_the_upstream_proxy_and_denied_ones_never_reach_it)
+{
+	unsigned port;
+	char *log, *user, *text, *u = NULL, extra[64];
+	pid_t tiny = start_tinyproxy(&port, &log);
+	struct th_result r;
+
+	/* an address rule: the upstream proxy is asked for what the rule names */
+	snprintf(extra, sizeof(extra), ", \"127.0.0.1:%u\"", t.upstream_port);
+	write_config(extra);
+	user = upstream_config(port, "\".corp.test.\"");
 	start_proxy(NULL, NULL);
-	/* a plain request and a tunnel, to an allowed name the upstream proxy looks up */
-	cr_assert(ge(int, asprintf(&u, "http://localhost:%u/via", t.upstream_port), 0));
+	cr_assert(ge(int, asprintf(&u, "http://127.0.0.1:%u/via", t.upstream_port), 0));
 	r = curl(u, NULL, NULL);
 	cr_assert(eq(int, r.status, 0), "%s", r.err);
 	cr_assert(eq(int, strncmp(r.out, "GET /via HTTP/1.1\r\n", 19), 0), "%s", r.out);
@@ -2080,9 +2091,8 @@ Test(proxy, allowed_hosts_go_through_the_upstream_proxy_and_denied_ones_never_re
 	kill(tiny, SIGTERM);
 	waitpid(tiny, NULL, 0);
 	text = th_read(log);
-	cr_assert(contains(text, "Request (file descriptor"), "%s", text);
-	cr_assert(contains(text, "GET http://localhost:"), "%s", text);
-	cr_assert(contains(text, "CONNECT localhost:"), "%s", text);
+	cr_assert(contains(text, "GET http://127.0.0.1:"), "%s", text);
+	cr_assert(contains(text, "CONNECT 127.0.0.1:"), "%s", text);
 	cr_assert(not(contains(text, "denied.test")), "%s", text);
 	cr_assert(not(contains(text, "registry.test")), "%s", text);
 	cr_assert(not(contains(text, "corp.test")), "%s", text);
@@ -2092,19 +2102,124 @@ Test(proxy, allowed_hosts_go_through_the_upstream_proxy_and_denied_ones_never_re
 	free(log);
 }
 
+/* Through the upstream proxy the rules for addresses hold all the same: a name allowed by the
+ * config that is this machine's loopback (localhost) is refused here, not handed to an upstream
+ * that runs here too; and a fake address of the shim's reaches the upstream as the name it
+ * stands for, which the allowlist saw. */
+Test(proxy, the_upstream_proxy_is_never_asked_for_the_hosts_loopback_or_a_fake_address)
+{
+	unsigned port;
+	char *log, *user, *text, *u = NULL, req[256], *out, fake[64] = "";
+	pid_t tiny = start_tinyproxy(&port, &log);
+	struct th_result r;
+
+	write_config(", \"only-upstream.test\"");
+	user = upstream_config(port, "");
+	start_proxy(NULL, NULL);
+	cr_assert(ge(int, asprintf(&u, "http://localhost:%u/loop", t.upstream_port), 0));
+	r = curl(u, "-p", NULL);
+	cr_assert(not(contains(r.out, "GET /loop")), "%s", r.out);
+	th_result_done(&r);
+	r = curl(u, NULL, NULL);
+	cr_assert(contains(r.out, "it resolves to 127.0.0.1"), "%s", r.out);
+	th_result_done(&r);
+	free(u);
+	snprintf(req, sizeof(req), "GET /cell/resolve/only-upstream.test HTTP/1.1\r\n\r\n");
+	out = raw(req, strlen(req));
+	cr_assert(eq(int, sscanf(strstr(out, "\r\n\r\n") + 4, "%63s", fake), 1), "%s", out);
+	free(out);
+	snprintf(req, sizeof(req), "GET http://%s/faked HTTP/1.1\r\nHost: %s\r\n\r\n", fake, fake);
+	free(raw(req, strlen(req)));
+	stop_proxy();
+	kill(tiny, SIGTERM);
+	waitpid(tiny, NULL, 0);
+	text = th_read(log);
+	cr_assert(not(contains(text, "localhost")), "%s", text);
+	cr_assert(contains(text, "GET http://only-upstream.test:80/faked"), "%s", text);
+	cr_assert(not(contains(text, fake)), "%s", text);
+	free(text);
+	unlink(user);
+	free(user);
+	free(log);
+}
+
+/* An upstream proxy that writes its answer's head in pieces, slowly, is waited for, not spun on. */
+Test(proxy, a_slow_upstream_answer_is_waited_for_without_spinning)
+{
+	static const char slow_py[] =
+		"import socket, sys, time\n"
+		"l = socket.socket(); l.bind(('127.0.0.1', 0)); l.listen(4)\n"
+		"print(l.getsockname()[1], flush=True)\n"
+		"c = l.accept()[0]; c.recv(4096)\n"
+		"c.sendall(b'HTTP/1.1 200 Connection established\\r\\n'); time.sleep(2)\n"
+		"c.sendall(b'\\r\\nafter-the-head')\n"
+		"time.sleep(5)\n";
+	char *argv[] = {(char *)"/usr/bin/python3", (char *)"-c", (char *)slow_py, NULL};
+	unsigned port;
+	pid_t slow = th_spawn_server(NULL, argv, t.env, "%u", &port);
+	char *user, *u = NULL, stat_path[64], *stat, *out;
+	unsigned long utime = 0, stime = 0;
+
+	write_config(", \"only-upstream.test\"");
+	user = upstream_config(port, "");
+	start_proxy(NULL, NULL);
+	cr_assert(ge(int, asprintf(&u, "CONNECT only-upstream.test:443 HTTP/1.1\r\n\r\n"), 0));
+	out = raw(u, strlen(u));
+	/* our answer, then what came after the upstream's head: the tunnel's first bytes */
+	cr_assert(contains(out, "HTTP/1.1 200 Connection Established\r\n\r\nafter-the-head"), "%s",
+		  out);
+	free(out);
+	snprintf(stat_path, sizeof(stat_path), "/proc/%d/stat", (int)t.proxy);
+	stat = th_read(stat_path);
+	cr_assert(eq(int,
+		     sscanf(strrchr(stat, ')') + 2,
+			    "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime),
+		     2));
+	/* two seconds of waiting: well under a tenth of that on the CPU */
+	cr_assert(lt(ulong, (utime + stime) * 1000 / (unsigned long)sysconf(_SC_CLK_TCK), 200UL),
+		  "the proxy spent %lu ticks", utime + stime);
+	free(stat);
+	stop_proxy();
+	kill(slow, SIGKILL);
+	waitpid(slow, NULL, 0);
+	unlink(user);
+	free(user);
+	free(u);
+}
+
+/* A Connection field that names what frames the request is refused: passed on without it, the
+ * next hop (an upstream proxy) would take the body for requests of their own. */
+Test(proxy, a_connection_field_naming_the_framing_is_refused)
+{
+	char *u = url("registry.test", "/post"), req[512], *out;
+
+	start_proxy(NULL, NULL);
+	snprintf(req, sizeof(req),
+		 "POST %s HTTP/1.1\r\nHost: registry.test:%u\r\nContent-Length: 40\r\n"
+		 "Connection: Content-Length\r\n\r\nGET http://denied.test/ HTTP/1.1\r\n\r\n...",
+		 u, t.upstream_port);
+	out = raw(req, strlen(req));
+	cr_assert(contains(out, "HTTP/1.1 400 Bad Request"), "%s", out);
+	cr_assert(contains(out, "its Connection field names Content-Length"), "%s", out);
+	free(out);
+	free(u);
+}
+
 /* Without a config of its own, the proxy takes the HTTPS_PROXY it was started with; a project's
  * config may not name one (where the user's traffic goes is the user's to say). */
 Test(proxy, the_environments_proxy_is_the_default_and_a_project_may_not_choose_one)
 {
 	unsigned port;
-	char *log, *u = NULL, *text, *json;
+	char *log, *u = NULL, *text, *json, extra[64];
 	pid_t tiny = start_tinyproxy(&port, &log);
 	char *cellallow[] = {(char *)CELL, (char *)"explain", NULL};
 	struct th_result r;
 
 	cr_assert(ge(int, asprintf(&t.env[5], "HTTPS_PROXY=http://127.0.0.1:%u/", port), 0));
+	snprintf(extra, sizeof(extra), ", \"127.0.0.1:%u\"", t.upstream_port);
+	write_config(extra);
 	start_proxy(NULL, NULL);
-	cr_assert(ge(int, asprintf(&u, "http://localhost:%u/env", t.upstream_port), 0));
+	cr_assert(ge(int, asprintf(&u, "http://127.0.0.1:%u/env", t.upstream_port), 0));
 	r = curl(u, "-p", NULL);
 	cr_assert(eq(int, strncmp(r.out, "GET /env HTTP/1.1\r\n", 19), 0), "%s %s", r.out, r.err);
 	th_result_done(&r);
@@ -2113,7 +2228,7 @@ Test(proxy, the_environments_proxy_is_the_default_and_a_project_may_not_choose_o
 	kill(tiny, SIGTERM);
 	waitpid(tiny, NULL, 0);
 	text = th_read(log);
-	cr_assert(contains(text, "CONNECT localhost:"), "%s", text);
+	cr_assert(contains(text, "CONNECT 127.0.0.1:"), "%s", text);
 	free(text);
 	free(log);
 	cr_assert(ge(int,

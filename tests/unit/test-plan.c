@@ -537,3 +537,46 @@ Test(plan, the_nix_daemon_preset_binds_the_socket_and_warns)
 	cr_assert(warned);
 	cell_plan_free(plan);
 }
+
+/* The organisation's CA named outside, in a file the cell has not: its certificates come in
+ * (nothing else of the file), the variable with them, and the shim keeps it; a FIFO or a file
+ * without certificates brings nothing (and stops nothing). */
+Test(plan, a_trust_stores_certificates_come_in_and_nothing_else_of_its_file)
+{
+	char *pem = th_write(home, "corp/ca.pem",
+			     "# the corp's bundle\n-----BEGIN CERTIFICATE-----\nQUJD\n"
+			     "-----END CERTIFICATE-----\ntoken=not-for-the-cell\n"
+			     "-----BEGIN PRIVATE KEY-----\nREVG\n-----END PRIVATE KEY-----\n");
+	char *key = th_write(home, "corp/only.key",
+			     "-----BEGIN PRIVATE KEY-----\nREVG\n-----END PRIVATE KEY-----\n");
+	char *fifo = th_join(home, "corp/fifo"), *nev, *req, *git, *environ[6];
+	struct cell_plan_input extra = {.environ = environ};
+	struct cell_plan *p;
+	const char *conf;
+
+	cr_assert(eq(int, mkfifo(fifo, 0600), 0));
+	cr_assert(ge(int, asprintf(&nev, "NODE_EXTRA_CA_CERTS=%s", pem), 0));
+	cr_assert(ge(int, asprintf(&req, "REQUESTS_CA_BUNDLE=%s", key), 0));
+	cr_assert(ge(int, asprintf(&git, "GIT_SSL_CAINFO=%s", fifo), 0));
+	environ[0] = (char *)"PATH=/usr/bin:/bin";
+	environ[1] = nev;
+	environ[2] = req;
+	environ[3] = git;
+	environ[4] = NULL;
+	p = build(&extra);
+	cr_assert(eq(str, (char *)env_of(p, "NODE_EXTRA_CA_CERTS"), pem));
+	cr_assert(eq(str, (char *)file_at(p, pem),
+		     "-----BEGIN CERTIFICATE-----\nQUJD\n-----END CERTIFICATE-----\n"));
+	cr_assert(eq(ptr, (void *)env_of(p, "REQUESTS_CA_BUNDLE"), NULL));
+	cr_assert(eq(ptr, (void *)file_at(p, key), NULL));
+	cr_assert(eq(ptr, (void *)env_of(p, "GIT_SSL_CAINFO"), NULL));
+	conf = file_at(p, CELL_SHIM_CONF_PATH);
+	cr_assert(not(eq(ptr, strstr(conf, nev), NULL)), "%s", conf);
+	cell_plan_free(p);
+	free(pem);
+	free(key);
+	free(fifo);
+	free(nev);
+	free(req);
+	free(git);
+}

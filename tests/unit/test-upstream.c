@@ -61,3 +61,18 @@ Test(upstream, no_proxy_matches_names_below_and_addresses)
 	cr_assert(not(cell_upstream_bypass(&u, "corp.example")));
 	cell_upstream_done(&u);
 }
+
+/* network.upstream_no_proxy's entries read as NO_PROXY's do. */
+Test(upstream, the_configs_entries_are_read_as_no_proxys)
+{
+	struct cell_upstream u = {0};
+	char *entries[] = {(char *)".corp.example", (char *)"*.lan", (char *)"host.example.",
+			   (char *)"", NULL};
+
+	cr_assert(eq(int, cell_upstream_no_proxy_list(entries, &u.no_proxy), 0));
+	cr_assert(cell_upstream_bypass(&u, "git.corp.example"));
+	cr_assert(cell_upstream_bypass(&u, "printer.lan"));
+	cr_assert(cell_upstream_bypass(&u, "host.example"));
+	cr_assert(not(cell_upstream_bypass(&u, "example")));
+	cell_upstream_done(&u);
+}
