@@ -97,8 +97,13 @@ static void mount_overlay(const char *n, const char *dest, bool tmp)
 		_exit(127);
 	}
 }
-/* --net-fd: the sockets the host needs made in the cell's network namespace (netns.h). */
-static void make_sockets(int fd)
+/*
+ * --net-fd: the sockets the host needs made in the cell's network namespace (netns.h). If it
+ * asks for more later (network.forward's connections), PID 1 of a session serves them itself
+ * (nothing in the cell can stop PID 1, whose signals it cannot send it), and returns the
+ * descriptor for that; any other cell's init leaves it to a child of its own. Else -1.
+ */
+static int make_sockets(int fd, bool session)
 {
 	int r = cell_netns_setup(fd);
 	pid_t pid;
@@ -108,6 +113,8 @@ static void make_sockets(int fd)
 			strerror(-r));
 		_exit(127);
 	}
+	if (r > 0 && session)
+		return fd;
 	if (r > 0) {
 		pid = fork();
 		if (pid < 0)
@@ -121,23 +128,32 @@ static void make_sockets(int fd)
 		}
 	}
 	close(fd);
+	return -1;
 }
 
 /* --session: reaps, until the keeper says so (SIGTERM, SIGINT or SIGHUP by kill()) or is gone. */
-static int hold_session(int keeper_fd, sigset_t *all)
+static int hold_session(int keeper_fd, int net_fd, sigset_t *all)
 {
 	int sigfd = signalfd(-1, all, SFD_CLOEXEC);
 
 	if (sigfd < 0 || fcntl(keeper_fd, F_SETFD, FD_CLOEXEC) < 0)
 		die("holding the session");
 	for (;;) {
-		struct pollfd pfd[2] = {{sigfd, POLLIN, 0}, {keeper_fd, POLLIN, 0}};
+		struct pollfd pfd[3] = {
+			{sigfd, POLLIN, 0}, {keeper_fd, POLLIN, 0}, {net_fd, POLLIN, 0}};
 		struct signalfd_siginfo si;
 
-		if (poll(pfd, 2, -1) < 0)
+		if (poll(pfd, 3, -1) < 0)
 			continue;
 		if (pfd[1].revents)
 			return 0;
+		/* (the host gone, or not speaking the protocol: no more sockets) */
+		if (net_fd >= 0 && pfd[2].revents && cell_netns_serve_one(net_fd) <= 0) {
+			close(net_fd);
+			net_fd = -1;
+		}
+		if (!pfd[0].revents)
+			continue;
 		if (read(sigfd, &si, sizeof(si)) != sizeof(si))
 			continue;
 		if (si.ssi_signo == SIGCHLD)
@@ -302,13 +318,13 @@ int main(int argc, char *argv[])
 		die("making cell-init undumpable");
 	cell_join_take_signals(&all);
 	if (net_fd >= 0)
-		make_sockets(net_fd);
+		net_fd = make_sockets(net_fd, session);
 	if (ready_fd >= 0) {
 		(void)!write(ready_fd, "1", 1);
 		close(ready_fd);
 	}
 	if (session)
-		return hold_session(keeper_fd, &all);
+		return hold_session(keeper_fd, net_fd, &all);
 	child = fork();
 	if (child < 0)
 		die("fork");

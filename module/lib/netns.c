@@ -70,13 +70,23 @@ int cell_netns_setup(int sock)
 	return r;
 }
 
-void cell_netns_serve(int sock)
+int cell_netns_serve_one(int sock)
 {
 	char c = 0;
+	int r = request(sock, &c);
 
-	while (request(sock, &c) > 0)
-		if ((c != CELL_NETNS_SOCKET4 && c != CELL_NETNS_SOCKET6) || answer(sock, c) < 0)
-			return;
+	if (r <= 0)
+		return r;
+	if (c != CELL_NETNS_SOCKET4 && c != CELL_NETNS_SOCKET6)
+		return -EPROTO;
+	r = answer(sock, c);
+	return r < 0 ? r : 1;
+}
+
+void cell_netns_serve(int sock)
+{
+	while (cell_netns_serve_one(sock) > 0)
+		;
 }
 
 int cell_netns_hello(int sock)

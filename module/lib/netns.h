@@ -31,6 +31,8 @@
 int cell_netns_setup(int sock);
 /* Serves socket requests until the host end closes. */
 void cell_netns_serve(int sock);
+/* Serves one request (sock readable): 1, or 0 when the host end closed, or a negative errno. */
+int cell_netns_serve_one(int sock);
 
 /* The host's side: waits for the init's hello (what comes first on sock). */
 int cell_netns_hello(int sock);

@@ -498,24 +498,31 @@ Test(netns, a_forwarded_port_in_use_is_a_clear_error)
 	th_result_done(&r);
 }
 
-/* The cell stops the child of its init that makes sockets for forwarded ports (it may: its
- * own uid, not PID 1), and the host connects there again and again: the proxy gives the
- * forwards up after one wait, and goes on serving the cell. */
-Test(netns, a_cell_that_stops_its_socket_maker_stops_only_its_forwards)
+/* The cell tries to stop what makes the sockets for its forwarded ports (PID 1 of its session,
+ * which it cannot signal; any other init there is), and the host connects there again and
+ * again: the forward goes on serving, and so does the proxy the cell's own traffic. */
+Test(netns, a_cell_cannot_stop_the_making_of_its_forwarded_connections)
 {
-	unsigned host_port = free_port();
-	_cleanup_free_ char *extra = NULL, *sh = NULL, *ready = NULL, *out = NULL, *path = NULL;
+	unsigned host_port = free_port(), cell_port = 18733;
+	_cleanup_free_ char *extra = NULL, *sh = NULL, *ready = NULL, *out = NULL, *path = NULL,
+			    *want = NULL, *done = NULL;
+	char *control[] = {NULL, NULL};
+	struct th_result r;
 	int fds[300];
 	pid_t member;
 
-	cr_assert(ge(int, asprintf(&extra, ", \"forward\": [%u]", host_port), 0));
+	cr_assert(ge(int, asprintf(&extra, ", \"forward\": [\"%u:%u\"]", host_port, cell_port), 0));
 	set_config(extra);
 	ready = th_join(t.proj, "stopped");
-	sh = fmt("for p in /proc/[0-9]*; do n=${p#/proc/}; [ $n != 1 ] && "
+	done = th_join(t.proj, "done");
+	sh = fmt("python3 -m http.server --bind 127.0.0.1 %u >/dev/null 2>&1 & sleep 0.5; "
+		 "kill -STOP 1; "
+		 "for p in /proc/[0-9]*; do n=${p#/proc/}; [ $n != 1 ] && "
 		 "[ \"$(cat $p/comm 2>/dev/null)\" = init ] && kill -STOP $n; done; "
 		 "touch stopped; while [ ! -e go ]; do sleep 0.1; done; "
-		 "python3 net.py 'fetch http://registry.test:%u/hello' > fetched",
-		 t.port);
+		 "python3 net.py 'fetch http://registry.test:%u/hello' > fetched; "
+		 "while [ ! -e done ]; do sleep 0.1; done",
+		 cell_port, t.port);
 	member = th_spawn_as(t.uid, t.gid, t.proj,
 			     (char *[]){t.stage.cell, (char *)"run", (char *)"--",
 					(char *)"/bin/sh", (char *)"-c", sh, NULL},
@@ -529,6 +536,8 @@ Test(netns, a_cell_that_stops_its_socket_maker_stops_only_its_forwards)
 		fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 		(void)connect(fds[i], (struct sockaddr *)&to, sizeof(to));
 	}
+	for (size_t i = 0; i < ELEMENTSOF(fds); i++)
+		close(fds[i]);
 	free(th_write(t.proj, "go", ""));
 	th_chown_r(t.proj, t.uid, t.gid);
 	path = th_join(t.proj, "fetched");
@@ -541,8 +550,14 @@ Test(netns, a_cell_that_stops_its_socket_maker_stops_only_its_forwards)
 		usleep(100000);
 	}
 	cr_assert(eq(str, out, "200 6\n"), "the proxy stopped serving the cell: %s", out);
-	for (size_t i = 0; i < ELEMENTSOF(fds); i++)
-		close(fds[i]);
+	/* and the forward still serves the host */
+	control[0] = fmt("fetch http://127.0.0.1:%u/net.py", host_port);
+	want = fmt("200 %zu\n", strlen(net_py));
+	r = probes(false, false, control);
+	cr_assert(eq(str, r.out, want), "the forward stopped: %s %s", r.out, r.err);
+	th_result_done(&r);
+	free(control[0]);
+	free(th_write(t.proj, "done", ""));
 	waitpid(member, NULL, 0);
 }
 
