@@ -133,7 +133,8 @@ cell allow >/dev/null
 # HTTP_PROXY points at the cell's own proxy, which allows registry.test and nothing else
 run cell run "${as_user[@]}" -- curl -sS "http://registry.test:$port/left-pad"
 run cell run "${as_user[@]}" -- curl -sS -o /dev/null -w '%{http_code} from the proxy\n' http://example.net/
-# a client that ignores HTTP_PROXY: the kernel refuses the connect itself (EPERM)
+# a client that ignores HTTP_PROXY: the kernel refuses the connect itself (EPERM where BPF holds
+# the cell; in a cell of its own network namespace, without privilege, there is nothing there)
 run cell run "${as_user[@]}" -- python3 -c "
 import socket
 for dest in [('127.0.0.1', $port), ('::1', 22)]:
@@ -169,8 +170,6 @@ shows() {
 	return 1
 }
 keys "cd net" && shows '^\[cell:net\]'
-# (without privilege a proxy cell is a cell with no network, until cell-session is setuid: curl
-# then says so, and the demo goes on)
 keys "curl -sS http://registry.test:$port/left-pad" && shows '^left-pad 1.3.0\|^curl: '
 keys "curl -sS http://example.net/ -o /dev/null -w '%{http_code}\\n'" && shows '^403\|^000'
 keys "cd .." && shows '^~/.* \$ $' || true
@@ -182,7 +181,6 @@ kill "$upstream" 2>/dev/null; wait "$upstream" 2>/dev/null || true
 # what the proxy counted per host, and what the kernel counted for the cells
 run cell stats
 # and one JSON line per request or tunnel, next to the ledger
-# (a proxy cell's: none where it had no network)
 proxy_log=$(ls "$XDG_STATE_HOME"/cell/projects/net-*/proxy.log 2>/dev/null | head -n 1 || true)
 [ -z "$proxy_log" ] || run tail -n 2 "$proxy_log"
 cd "$work/demo"

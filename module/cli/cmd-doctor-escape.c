@@ -272,23 +272,22 @@ static int write_below(const char *root, const char *rel, const char *text)
 
 /*
  * A default project for the run: a new directory under $TMPDIR (or /tmp) with a minimal config
- * (network "proxy" where this machine gives kernel-enforced cells, else "none") and a .git to
- * protect. Its config is ours, so it needs no trust record; the user's own config.json applies
- * to it, as to every cell. Returns -1, or an exit code.
+ * (network "proxy", as a project's by default) and a .git to protect. Its config is ours, so it
+ * needs no trust record; the user's own config.json applies to it, as to every cell. Returns -1, or
+ * an exit code.
  */
 static int default_project(struct escape_run *run, struct cell_project **ret_project,
 			   struct cell_config **ret_config)
 {
-	_cleanup_free_ char *helper = NULL, *dir = NULL, *json = NULL, *state = NULL;
+	_cleanup_free_ char *dir = NULL, *json = NULL, *state = NULL;
 	_cleanup_project_ struct cell_project *p = NULL;
 	_cleanup_diag_ struct cell_diag d = {0};
-	const char *tmp = getenv("TMPDIR"), *why = NULL;
+	const char *tmp = getenv("TMPDIR");
 	int r;
 
-	helper = cell_host_helper(&why);
 	if (asprintf(&dir, "%s/cell-escape-XXXXXX", tmp && tmp[0] == '/' ? tmp : "/tmp") < 0 ||
-	    asprintf(&json, "{\"name\": \"escape-check\", \"network\": {\"mode\": \"%s\"}}\n",
-		     helper ? "proxy" : "none") < 0)
+	    asprintf(&json, "{\"name\": \"escape-check\", \"network\": {\"mode\": \"proxy\"}}\n") <
+		    0)
 		return CELL_EXIT_FAILURE;
 	if (!mkdtemp(dir) || !(run->default_root = realpath(dir, NULL))) {
 		fprintf(stderr, "cell: cannot make a directory for a default project: %s\n",
@@ -497,13 +496,13 @@ static int report(const struct escape_run *run)
 	return counts[OPEN] ? CELL_EXIT_FAILURE : CELL_EXIT_OK;
 }
 
-/* The network a cell of this plan gets here (the plan has it, fallback included). */
-static const char *network_words(const struct cell_plan *plan, const struct cell_config *c)
+/* The network a cell of this plan gets here, and how the kernel holds a proxy cell to it. */
+static const char *network_words(const struct cell_plan *plan)
 {
 	if (plan->net_mode == CELL_NET_PROXY)
-		return "proxy, kernel-enforced";
-	if (c->network.mode == CELL_NET_PROXY)
-		return "none, as proxy needs cell-session setuid root";
+		return plan->isolation == CELL_ISOLATION_BPF
+			       ? "proxy, held to it by BPF"
+			       : "proxy, in a network namespace of its own";
 	return cell_net_mode_to_string(plan->net_mode);
 }
 
@@ -536,7 +535,7 @@ int cli_doctor_escape(const struct cli_cell_options *o)
 	if (r >= 0)
 		return r;
 	printf("cell doctor --escape: %s cell of %s (network: %s)\n",
-	       run.default_root ? "a default" : "the", p->root, network_words(plan, c));
+	       run.default_root ? "a default" : "the", p->root, network_words(plan));
 	r = run_probe(&run, p, c, plan);
 	if (r >= 0)
 		return r;

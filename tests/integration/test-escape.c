@@ -1208,9 +1208,10 @@ static void every_attempt_is_blocked(const char *network, const char *loopback_e
 
 Test(escape, doctor_escape_finds_every_attempt_blocked)
 {
-	/* cell-session is not setuid here: the default cell has no network */
-	/* its own network namespace: nothing of ours listens there */
-	every_attempt_is_blocked("(network: none)", "(ECONNREFUSED)", "(ENETUNREACH)");
+	/* cell-session is not setuid here: the default (proxy) cell has a network namespace of
+	 * its own, where nothing of ours listens and nothing else is routed */
+	every_attempt_is_blocked("(network: proxy, in a network namespace of its own)",
+				 "(ECONNREFUSED)", "(ENETUNREACH)");
 }
 
 Test(escape, doctor_escape_finds_every_attempt_blocked_by_the_kernel_in_a_proxy_cell)
@@ -1222,7 +1223,7 @@ Test(escape, doctor_escape_finds_every_attempt_blocked_by_the_kernel_in_a_proxy_
 			"sockets, and doctor --escape says so");
 	th_stage_setuid(&t.stage);
 	/* the host's network: the kernel's BPF programs refuse, before any packet */
-	every_attempt_is_blocked("(network: proxy, kernel-enforced)", "(EPERM)", "(EPERM)");
+	every_attempt_is_blocked("(network: proxy, held to it by BPF)", "(EPERM)", "(EPERM)");
 }
 
 /* A project whose config opens something: that line says OPEN, and the status is 1. */
