@@ -8,6 +8,7 @@
  * counts.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,23 +160,18 @@ static void relays_close(struct netns_cell *k)
 static void net_up(void *data)
 {
 	struct netns_cell *k = data;
-	uint16_t port = 0;
-	int fd = -1, r;
-
-	closep(&k->cell_fd);
-	k->cell_fd = -1;
 	bool forwards = k->config->network.n_forward > 0;
 	/* (an init that stalls, which nothing in the cell can make it, must not stall the cell's
 	 * command or keeper: its answers come at once) */
 	struct timeval limit = {.tv_sec = 5};
+	uint16_t port = 0;
+	int fd = -1, r = 0;
 
 	closep(&k->cell_fd);
 	k->cell_fd = -1;
-	r = setsockopt(k->host_fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit)) < 0 ||
-			    setsockopt(k->host_fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof(limit)) <
-				    0
-		    ? negative_errno()
-		    : 0;
+	if (setsockopt(k->host_fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit)) < 0 ||
+	    setsockopt(k->host_fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof(limit)) < 0)
+		r = negative_errno();
 	if (r >= 0)
 		r = cell_netns_hello(k->host_fd);
 	if (r >= 0)
