@@ -123,6 +123,7 @@ struct conn {
 			     resets the client's connection */
 	bool via;	  /* through the upstream proxy (cell_proxy_options.upstream) */
 	bool via_checked; /* ...the host's addresses (as we see them) held to the rules */
+	bool relayed;	  /* accepted on a relayed port (cell_proxy_relay) */
 };
 
 /* A relayed port's listening socket (cell_proxy_relay). */
@@ -144,6 +145,7 @@ struct cell_proxy {
 	struct cell_fakeaddr *fakes; /* the cell's fake addresses (nameserv.h), from the first */
 	struct conn *conns;
 	size_t n_conns;
+	size_t n_relayed; /* of them, connections to relayed ports (anyone's on this machine) */
 	uint64_t next_id;
 	bool accept_paused;
 	struct cell_stats stats;
@@ -348,6 +350,8 @@ static void conn_close(struct conn *c)
 	cell_event_close(&c->client);
 	cell_event_close(&c->upstream);
 	c->p->n_conns--;
+	if (c->relayed)
+		c->p->n_relayed--;
 	if (c->p->accept_paused) {
 		c->p->accept_paused = false;
 		cell_event_watch(c->p->loop, &c->p->listener, EPOLLIN);
@@ -1678,6 +1682,12 @@ static int relay_upstream(const struct relay_listener *rl, int *ret_fd)
 	return 0;
 }
 
+/* How many connections relayed ports may have at once. */
+static size_t relay_max(const struct cell_proxy *p)
+{
+	return p->o.max_conns / 4 ? p->o.max_conns / 4 : 1;
+}
+
 /* A connection to a relayed port: joined to its upstream as a tunnel is, with no HTTP. */
 static void relay_event(struct cell_event_source *s, uint32_t events)
 {
@@ -1697,7 +1707,11 @@ static void relay_event(struct cell_event_source *s, uint32_t events)
 			}
 			return;
 		}
-		c = p->n_conns < p->o.max_conns ? calloc(1, sizeof(*c)) : NULL;
+		/* a forwarded port is on the host's loopback, where any user may connect: those
+		 * connections have a quarter of the proxy's, never the cell's own traffic's */
+		c = p->n_conns < p->o.max_conns && p->n_relayed < relay_max(p)
+			    ? calloc(1, sizeof(*c))
+			    : NULL;
 		r = c ? relay_upstream(rl, &up) : -EBUSY;
 		if (r >= 0)
 			r = cell_stats_host(&p->stats, rl->r.name, &h);
@@ -1726,6 +1740,8 @@ static void relay_event(struct cell_event_source *s, uint32_t events)
 		c->next = p->conns;
 		p->conns = c;
 		p->n_conns++;
+		p->n_relayed++;
+		c->relayed = true;
 		watch(c);
 	}
 }

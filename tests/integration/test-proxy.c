@@ -2245,3 +2245,46 @@ Test(proxy, the_environments_proxy_is_the_default_and_a_project_may_not_choose_o
 		  r.err);
 	th_result_done(&r);
 }
+
+/* A relayed port (network.forward's, on the host's loopback: any user may connect) has at most
+ * a quarter of the proxy's connections: holding them all leaves the cell's own traffic served. */
+Test(proxy, relayed_ports_have_a_quarter_of_the_connections)
+{
+	char script[2048];
+	char *argv[] = {(char *)"/usr/bin/python3", (char *)"-c", script, NULL};
+	struct th_result r;
+
+	snprintf(script, sizeof(script),
+		 "import os, socket, subprocess, sys, time\n"
+		 "p = socket.socket(); p.bind(('127.0.0.1', 0)); p.listen(64)\n"
+		 "f = socket.socket(); f.bind(('127.0.0.1', 0)); f.listen(64)\n"
+		 "pid = os.fork()\n"
+		 "if pid == 0:\n"
+		 "    os.dup2(os.open('/dev/null', os.O_WRONLY), 1)\n"
+		 "    os.dup2(p.fileno(), 3); os.dup2(f.fileno(), 4)\n"
+		 "    os.set_inheritable(3, True); os.set_inheritable(4, True)\n"
+		 "    os.environ.update(LISTEN_FDS='2', LISTEN_FDNAMES='proxy:host.%u',\n"
+		 "                      LISTEN_PID=str(os.getpid()))\n"
+		 "    os.execv('%s', ['cell', 'proxy', '--max-tunnels', '8'])\n"
+		 "time.sleep(0.5)\n"
+		 "held = []\n"
+		 "for i in range(4):\n"
+		 "    s = socket.create_connection(f.getsockname()); held.append(s)\n"
+		 "time.sleep(0.5)\n"
+		 "alive = 0\n"
+		 "for s in held:\n"
+		 "    s.settimeout(0.5)\n"
+		 "    try: alive += s.recv(1) != b''\n"
+		 "    except socket.timeout: alive += 1\n"
+		 "    except OSError: pass\n"
+		 "c = socket.create_connection(p.getsockname())\n"
+		 "c.sendall(b'GET http://registry.test:%u/own HTTP/1.0\\r\\n\\r\\n')\n"
+		 "c.settimeout(5); line = c.recv(64).split(b'\\r\\n')[0].decode()\n"
+		 "print(alive, line, flush=True)\n"
+		 "os.kill(pid, 15); os.waitpid(pid, 0)\n",
+		 t.upstream_port, CELL, t.upstream_port);
+	th_run(t.proj, argv, t.env, &r);
+	/* two of the four held (a quarter of 8), the proxy's own request answered */
+	cr_assert(eq(str, r.out, "2 HTTP/1.1 200 OK\n"), "%s %s", r.out, r.err);
+	th_result_done(&r);
+}
