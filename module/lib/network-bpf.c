@@ -77,9 +77,9 @@ static void reap(const struct cell_running *c, const char *helper, bool keep_emp
 	if (out && strchr(out, '\n'))
 		*strchr(out, '\n') = '\0';
 	if (r == 0 && out && *out)
-		cell_network_record(c, out, false);
+		cell_network_record(c, out, c->netns);
 	else if (keep_empty)
-		cell_network_record(c, NULL, false);
+		cell_network_record(c, NULL, c->netns);
 	cell_running_remove(c->id);
 }
 

@@ -220,6 +220,7 @@ static int netns_start(struct cell_network_cell *c, struct cell_launch_session *
 				     strerror(errno));
 	k->host_fd = pair[0];
 	k->cell_fd = pair[1];
+	k->pc.running.netns = true;
 	r = cell_proxy_cell_start(&k->pc, c, d);
 	if (r < 0)
 		return r;

@@ -230,7 +230,9 @@ int cell_proxy_cell_start(struct cell_proxy_cell *pc, const struct cell_network_
 	}
 	if (r < 0)
 		return cell_diag_set(d, r, NULL, NULL, "cannot prepare the cell: %s", strerror(-r));
-	pc->running = (struct cell_running){.id = (char *)c->id, /* borrowed, never freed */
+	/* (netns: the strategy's to say, before) */
+	pc->running = (struct cell_running){.netns = pc->running.netns,
+					    .id = (char *)c->id, /* borrowed, never freed */
 					    .project = c->project->id,
 					    .name = c->config->name,
 					    .start = time(NULL),

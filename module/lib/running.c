@@ -59,7 +59,8 @@ int cell_running_save(const struct cell_running *c)
 	    cJSON_AddNumberToObject(o, "keeper_start", (double)c->keeper_start) &&
 	    cJSON_AddNumberToObject(o, "proxy", c->proxy) &&
 	    cJSON_AddNumberToObject(o, "proxy_start", (double)c->proxy_start) &&
-	    cJSON_AddNumberToObject(o, "proxy_port", c->proxy_port))
+	    cJSON_AddNumberToObject(o, "proxy_port", c->proxy_port) &&
+	    cJSON_AddBoolToObject(o, "netns", c->netns))
 		text = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	if (!text)
@@ -123,6 +124,7 @@ static int parse(const char *text, struct cell_running *c)
 		.proxy = (pid_t)number(o, "proxy"),
 		.proxy_start = (uint64_t)number(o, "proxy_start"),
 		.proxy_port = (uint16_t)number(o, "proxy_port"),
+		.netns = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "netns")),
 	};
 	cJSON_Delete(o);
 	if (!c->id || !c->project || !c->name || !cell_session_id_valid(c->id)) {

@@ -24,6 +24,7 @@ struct cell_running {
 	pid_t proxy;
 	uint64_t proxy_start;
 	uint16_t proxy_port;
+	bool netns; /* in a network namespace of its own: only its proxy counts it */
 };
 
 int cell_running_save(const struct cell_running *c);

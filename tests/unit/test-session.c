@@ -133,8 +133,9 @@ static int collect(const struct cell_running *c, void *data)
 {
 	char *out = data;
 
-	snprintf(out + strlen(out), 256 - strlen(out), "%s %s %s %lld %d %d;", c->id, c->project,
-		 c->name, (long long)c->start, (int)c->owner, (int)c->keeper);
+	snprintf(out + strlen(out), 256 - strlen(out), "%s %s %s %lld %d %d%s;", c->id, c->project,
+		 c->name, (long long)c->start, (int)c->owner, (int)c->keeper,
+		 c->netns ? " netns" : "");
 	return 0;
 }
 
@@ -147,7 +148,8 @@ Test(running, records_round_trip_and_go, .init = running_setup, .fini = running_
 				 .owner = 10,
 				 .keeper = 11,
 				 .keeper_start = 5,
-				 .proxy = 12};
+				 .proxy = 12,
+				 .netns = true};
 	char out[256] = "";
 	char *junk = th_join(tmp, "cell/cells");
 
@@ -156,7 +158,7 @@ Test(running, records_round_trip_and_go, .init = running_setup, .fini = running_
 	free(junk);
 	cr_assert(eq(int, cell_running_save(&c), 0));
 	cr_assert(eq(int, cell_running_list(collect, out), 0));
-	cr_assert(eq(str, out, (char *)"abc-1 p-1 p 1795451692 10 11;"));
+	cr_assert(eq(str, out, (char *)"abc-1 p-1 p 1795451692 10 11 netns;"));
 	cr_assert(eq(int, cell_running_remove("abc-1"), 0));
 	out[0] = '\0';
 	cr_assert(eq(int, cell_running_list(collect, out), 0));
