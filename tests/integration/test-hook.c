@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bpf.h"
 #include "helpers.h"
 #include "macro.h"
 
@@ -741,11 +742,11 @@ ParameterizedTestParameters(hook, denials_are_shown_once_at_the_next_prompt)
 
 ParameterizedTest(int *i, hook, denials_are_shown_once_at_the_next_prompt)
 {
+	/* (without root no setuid cell-session: the cell has a network namespace of its own, where
+	 * a connection around the proxy finds no route, and the kernel reports no denial) */
+	bool bpf = geteuid() == 0 && cell_bpf_has_unix_hooks();
 	char *a, *s;
 
-	if (geteuid() != 0) {
-		th_skip("proxy cells as the test user need cell-session setuid root");
-	}
 	install_prefix();
 	th_chown_r(t.home, t.uid, t.gid);
 	a = project("a", "{\"network\": {\"mode\": \"proxy\", \"allow\": []}}", true);
@@ -757,17 +758,19 @@ ParameterizedTest(int *i, hook, denials_are_shown_once_at_the_next_prompt)
 	free(wait_line("@@curl"));
 	expect_notice_once("cell: evil.test is not in a's network allowlist (cell allow-host "
 			   "evil.test)");
-	type("LD_PRELOAD= python3 -c 'import socket; socket.create_connection((\"192.0.2.1\", "
-	     "80))' 2>/dev/null; echo @@py");
-	free(wait_line("@@py"));
-	expect_notice_once("cell: blocked 192.0.2.1:80 by python3: not loopback: a cell goes out "
-			   "only through its proxy");
+	if (bpf) {
+		type("LD_PRELOAD= python3 -c 'import socket; socket.create_connection("
+		     "(\"192.0.2.1\", 80))' 2>/dev/null; echo @@py");
+		free(wait_line("@@py"));
+		expect_notice_once("cell: blocked 192.0.2.1:80 by python3: not loopback: a cell "
+				   "goes out only through its proxy");
+	}
 	/* a few prompts on: still once each */
 	type("echo @@later");
 	free(wait_line("@@later"));
 	s = screen();
 	cr_assert(eq(uint, count(s, "(cell allow-host evil.test)"), 1), "%s", s);
-	cr_assert(eq(uint, count(s, "cell: blocked 192.0.2.1:80"), 1), "%s", s);
+	cr_assert(eq(uint, count(s, "cell: blocked 192.0.2.1:80"), bpf ? 1 : 0), "%s", s);
 	free(s);
 	free(a);
 }
