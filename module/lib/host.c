@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
-#include "bpf.h"
 #include "bwrap.h"
 #include "host.h"
 #include "log.h"
@@ -75,6 +76,21 @@ char *cell_host_helper(const char **why)
 	return TAKE_PTR(helper);
 }
 
+/*
+ * Whether the running kernel is 6.7 or later, which has the abstract-Unix hooks: its release,
+ * not its BTF (a look at that takes some milliseconds, at every cell command). A kernel that
+ * has them backported to an older number gets "netns" from "auto": the safe side.
+ */
+static bool kernel_has_unix_hooks(void)
+{
+	struct utsname u;
+	unsigned major = 0, minor = 0;
+
+	if (uname(&u) < 0 || sscanf(u.release, "%u.%u", &major, &minor) != 2)
+		return false;
+	return major > 6 || (major == 6 && minor >= 7);
+}
+
 int cell_host_probe(struct cell_host *ret, struct cell_diag *diag)
 {
 	struct cell_host h = {0};
@@ -92,8 +108,7 @@ int cell_host_probe(struct cell_host *ret, struct cell_diag *diag)
 	if (cell_bwrap_find(&h.bwrap) < 0)
 		h.bwrap = NULL;
 	h.helper = cell_host_helper(&h.why);
-	/* (a look at the kernel's BTF, some milliseconds: only where it decides anything) */
-	h.unix_hooks = h.helper && cell_bpf_has_unix_hooks();
+	h.unix_hooks = h.helper && kernel_has_unix_hooks();
 	if (cell_host_find_helper("libcellshim.so", &h.shim) < 0) {
 		h.shim = NULL;
 		cell_log(CELL_LOG_DEBUG, "no libcellshim.so: a cell runs without the shim");

@@ -17,7 +17,7 @@ struct cell_host {
 	const char *why; /* ...and why not */
 	/* the kernel has the abstract-Unix socket hooks (cgroup/connect_unix, Linux 6.7+) that
 	 * keep a cell sharing the host's network namespace from the host's abstract sockets
-	 * (looked for only where there is a helper) */
+	 * (by its release; looked at only where there is a helper) */
 	bool unix_hooks;
 	char *shim;	  /* libcellshim.so; NULL: this build has none */
 	char *self;	  /* this program (bound into the cell for the hook in rc files) */
