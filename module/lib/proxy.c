@@ -794,6 +794,23 @@ static bool known_address_at(struct conn *c, const char *text, uint16_t port)
 }
 
 /*
+ * The addresses of host at port (what: how a failure names it): a literal's at once (true,
+ * c->addrs set), else asked of the resolver (false: RESOLVING until on_resolved, or failed).
+ */
+static bool look_up(struct conn *c, const char *host, uint16_t port, const char *what)
+{
+	if (known_address_at(c, host, port))
+		return true;
+	if (cell_resolver_submit(c->p->resolver, c->id, host, port) < 0) {
+		fail(c, 502, "cell: cannot look up %s%s", what, host);
+		return false;
+	}
+	c->state = RESOLVING;
+	watch(c);
+	return false;
+}
+
+/*
  * A CONNECT that asked for it (the shim, for a caller's non-blocking socket) is answered 200
  * once the allowlist lets it through, before the upstream is looked up and connected: should
  * that fail, the client's connection is reset. The 200 goes out at once: the client's socket
@@ -875,16 +892,8 @@ static void via_connect(struct conn *c)
 	c->via_checked = true;
 	free(c->addrs);
 	c->addrs = NULL;
-	if (known_address_at(c, u->host, u->port)) {
+	if (look_up(c, u->host, u->port, "the upstream proxy "))
 		try_connect(c);
-		return;
-	}
-	if (cell_resolver_submit(c->p->resolver, c->id, u->host, u->port) < 0) {
-		fail(c, 502, "cell: cannot look up the upstream proxy %s", u->host);
-		return;
-	}
-	c->state = RESOLVING;
-	watch(c);
 }
 
 /* A request whose Connection field names what frames it (or says where it goes): passed on
@@ -977,31 +986,12 @@ static void handle_request(struct conn *c, const struct cell_http_request *r)
 	    cell_http_find_header(r->headers, r->n_headers, CELL_SHIM_EARLY_FIELD))
 		answer_early(c);
 	c->deadline = cell_event_now(c->p->loop) + c->p->o.connect_timeout_ms;
-	if (c->via) {
-		/* the host's addresses as far as we can see them first (via_checked) */
-		if (known_address_at(c, c->host, c->port)) {
-			if (via_allowed(c))
-				via_connect(c);
-			return;
-		}
-		if (cell_resolver_submit(c->p->resolver, c->id, c->host, c->port) < 0) {
-			fail(c, 502, "cell: cannot look up %s", c->host);
-			return;
-		}
-		c->state = RESOLVING;
-		watch(c);
-		return;
-	}
-	if (known_address_at(c, pinned ? pinned : c->host, c->port)) {
+	/* (through the upstream proxy, the host's addresses as far as we can see them first:
+	 * on_resolved goes on with via_checked) */
+	if (c->via && look_up(c, c->host, c->port, "") && via_allowed(c))
+		via_connect(c);
+	else if (!c->via && look_up(c, pinned ? pinned : c->host, c->port, ""))
 		try_connect(c);
-		return;
-	}
-	if (cell_resolver_submit(c->p->resolver, c->id, c->host, c->port) < 0) {
-		fail(c, 502, "cell: cannot look up %s", c->host);
-		return;
-	}
-	c->state = RESOLVING;
-	watch(c);
 }
 
 /* Acts on the request head in c2u once it is complete. */
