@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "dotenv.h"
@@ -200,13 +199,12 @@ static char *certificates_of(const char *path)
 	static const char begin[] = "-----BEGIN CERTIFICATE-----",
 			  end[] = "-----END CERTIFICATE-----";
 	_cleanup_free_ char *text = NULL;
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	char *out = NULL;
 	size_t len = 0, n = 0;
-	struct stat st;
 
-	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    cell_read_full_fd(fd, 4 * 1024 * 1024, &text, &len) < 0 || memchr(text, '\0', len))
+	/* (O_NONBLOCK: a FIFO named there is refused, not waited on) */
+	if (cell_read_file(path, O_NONBLOCK, 4 * 1024 * 1024, &text, &len) < 0 ||
+	    memchr(text, '\0', len))
 		return NULL;
 	out = malloc(len + 1);
 	if (!out)
