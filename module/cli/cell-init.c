@@ -60,6 +60,7 @@
 #include "join.h"
 #include "macro.h"
 #include "netns.h"
+#include "process.h"
 
 #define STAGING CELL_OVERLAY_STAGING
 
@@ -120,9 +121,8 @@ static int make_sockets(int fd, bool session)
 		if (pid < 0)
 			die("fork");
 		if (pid == 0) {
-			if (dup2(fd, 3) < 0)
+			if (cell_fds_arrange(&fd, 1, 3) < 0)
 				_exit(1);
-			close_range(4, ~0U, 0);
 			cell_netns_serve(3);
 			_exit(0);
 		}

@@ -51,18 +51,10 @@ static void say(const char *s)
 static int exec_bwrap(void *arg)
 {
 	const struct spawn *s = arg;
-	int high[16];
 	sigset_t none;
 
-	for (size_t i = 0; i < s->n && i < ELEMENTSOF(high); i++) {
-		high[i] = fcntl(s->fds[i], F_DUPFD, 100);
-		if (high[i] < 0)
-			_exit(127);
-	}
-	for (size_t i = 0; i < s->n && i < ELEMENTSOF(high); i++)
-		if (dup2(high[i], (int)(3 + i)) < 0)
-			_exit(127);
-	close_range((unsigned)(3 + s->n), ~0U, 0);
+	if (cell_fds_arrange(s->fds, s->n, 3) < 0)
+		_exit(127);
 	/* a signal to bwrap would kill the cell's command with SIGKILL (--die-with-parent);
 	 * cell forwards them to the cell's init instead, and cell-init restores defaults */
 	for (size_t i = 0; i < ELEMENTSOF(cell_forwarded_signals); i++)

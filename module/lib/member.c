@@ -308,21 +308,6 @@ static int member_argv(const struct cell_member *m, const char *dir, char *const
 	return 0;
 }
 
-/* In a child: fds[0..n) become CELL_JOIN_FD_INIT.., and every descriptor above them closes. */
-static int move_fds(const int *fds, int n)
-{
-	int high[3];
-
-	for (int i = 0; i < n; i++)
-		if ((high[i] = fcntl(fds[i], F_DUPFD, 100)) < 0)
-			return negative_errno();
-	for (int i = 0; i < n; i++)
-		if (dup2(high[i], CELL_JOIN_FD_INIT + i) < 0)
-			return negative_errno();
-	close_range(CELL_JOIN_FD_INIT + n, ~0U, 0);
-	return 0;
-}
-
 /* The child: the session's cell-init, the seccomp program and the environment on
  * CELL_JOIN_FD_*, nothing else; no environment of ours (a setuid cell-session gets none). */
 static _noreturn_ void exec_member(char **argv, const int fds[3])
@@ -330,7 +315,7 @@ static _noreturn_ void exec_member(char **argv, const int fds[3])
 	char *no_env[] = {NULL};
 	sigset_t none;
 
-	if (move_fds(fds, 3) < 0)
+	if (cell_fds_arrange(fds, 3, CELL_JOIN_FD_INIT) < 0)
 		_exit(127);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -410,7 +395,7 @@ static _noreturn_ void start_child(const struct cell_member *m, const struct sta
 		exec_member(st->argv, (int[]){m->grant.init_pidfd, st->seccomp, st->env});
 	/* the session's cell-init on 3, its filter on 4, and nothing else of ours (the keeper's
 	 * connection, cell up's pipes and lock): this process stays while the member runs */
-	if (move_fds((int[]){m->grant.init_pidfd, st->seccomp}, 2) < 0)
+	if (cell_fds_arrange((int[]){m->grant.init_pidfd, st->seccomp}, 2, CELL_JOIN_FD_INIT) < 0)
 		_exit(127);
 	cell_join_member(
 		&(struct cell_join_member){.parent = parent,

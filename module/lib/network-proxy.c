@@ -22,6 +22,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "network-proxy.h"
+#include "process.h"
 #include "running.h"
 #include "stats.h"
 #include "strv.h"
@@ -90,7 +91,6 @@ static pid_t spawn_proxy(const struct cell_project *p, const struct cell_proxy_f
 			NULL};
 	_cleanup_free_ char **envp = NULL;
 	size_t n = 0, at = 0;
-	int high[CELL_PROXY_FDS_MAX];
 	sigset_t none;
 	pid_t pid;
 
@@ -125,14 +125,8 @@ static pid_t spawn_proxy(const struct cell_project *p, const struct cell_proxy_f
 		if (null < 0 || setsid() < 0 || dup2(null, STDIN_FILENO) < 0 ||
 		    dup2(null, STDOUT_FILENO) < 0)
 			_exit(127);
-		/* (out of the way first: a descriptor may sit where another goes) */
-		for (size_t i = 0; i < f->n; i++)
-			if ((high[i] = fcntl(f->fds[i], F_DUPFD, 100)) < 0)
-				_exit(127);
-		for (size_t i = 0; i < f->n; i++)
-			if (dup2(high[i], (int)(3 + i)) < 0)
-				_exit(127);
-		close_range((unsigned)(3 + f->n), ~0U, 0);
+		if (cell_fds_arrange(f->fds, f->n, 3) < 0)
+			_exit(127);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		put_pid(pid_var + strlen(LISTEN_PID_VAR), getpid());
 		execve(self, argv, envp);

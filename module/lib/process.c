@@ -227,3 +227,20 @@ int cell_signalfd_forwarded(sigset_t *old)
 	}
 	return fd;
 }
+
+int cell_fds_arrange(const int *fds, size_t n, int first)
+{
+	int high[CELL_FDS_ARRANGE_MAX];
+
+	if (n > ELEMENTSOF(high) || first + (int)n > 100)
+		return -E2BIG;
+	/* out of the way first (at 100 and above, past every place they go) */
+	for (size_t i = 0; i < n; i++)
+		if ((high[i] = fcntl(fds[i], F_DUPFD, 100)) < 0)
+			return negative_errno();
+	for (size_t i = 0; i < n; i++)
+		if (dup2(high[i], first + (int)i) < 0)
+			return negative_errno();
+	close_range((unsigned)(first + (int)n), ~0U, 0);
+	return 0;
+}

@@ -44,6 +44,13 @@ struct cell_run_limits {
 int cell_run_session(char *const argv[], const char *dir, char *const env[],
 		     const struct cell_run_limits *l, struct cell_run_result *res);
 void cell_run_result_done(struct cell_run_result *r);
+/*
+ * In a child about to exec (system calls only, no allocation): fds[0..n) become descriptors
+ * first, first + 1, ... (kept across exec, whichever of them sat where another goes), and every
+ * descriptor above those closes. 0, or a negative errno (-E2BIG past CELL_FDS_ARRANGE_MAX).
+ */
+#define CELL_FDS_ARRANGE_MAX 64
+int cell_fds_arrange(const int *fds, size_t n, int first);
 /* After an interactive shell in a cell took the terminal (was_foreground: ours was the
  * terminal's foreground group when it started), gives it back to our group. */
 void cell_terminal_reclaim(bool was_foreground);

@@ -2,9 +2,12 @@
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "process.h"
@@ -69,4 +72,35 @@ Test(process, too_much_output_is_an_error_too_much_stderr_is_dropped)
 	cr_assert(le(sz, res.err_len, 1000));
 	cr_assert(eq(str, res.out, (char *)"done\n"));
 	cell_run_result_done(&res);
+}
+
+/* Descriptors moved into place for an exec, one of them sitting where another goes. */
+Test(process, fds_arrange_moves_descriptors_into_place_and_closes_the_rest)
+{
+	pid_t pid = fork();
+	int status;
+
+	cr_assert(ge(int, pid, 0));
+	if (pid == 0) {
+		int a = open("/dev/null", O_RDONLY), b = open("/dev/zero", O_RDONLY), extra;
+		struct stat st_a, st_b, st3, st4;
+
+		/* b at 3 and a elsewhere, then asked for in the order a, b (3 taken) */
+		if (dup2(b, 3) < 0 || fstat(a, &st_a) < 0 || fstat(b, &st_b) < 0)
+			_exit(10);
+		close(b);
+		extra = fcntl(a, F_DUPFD, 20);
+		if (cell_fds_arrange((int[]){a, 3}, 2, 3) < 0)
+			_exit(11);
+		if (fstat(3, &st3) < 0 || fstat(4, &st4) < 0)
+			_exit(12);
+		if (st3.st_rdev != st_a.st_rdev || st4.st_rdev != st_b.st_rdev)
+			_exit(13);
+		/* kept across exec; what was above closed */
+		if ((fcntl(3, F_GETFD) & FD_CLOEXEC) || extra < 20 || fcntl(extra, F_GETFD) >= 0)
+			_exit(14);
+		_exit(0);
+	}
+	cr_assert(eq(int, waitpid(pid, &status, 0), pid));
+	cr_assert(eq(int, WEXITSTATUS(status), 0));
 }
