@@ -431,7 +431,7 @@ static int apply_local_ports(struct cell_schema *s, const cJSON *v)
 	return cell_schema_elements(s, v, "an array of port numbers", local_port_one);
 }
 
-/* 3000 (the same port on both sides) or "8080:80" (the host's 8080 to the cell's 80). */
+/* 3000 (the same port on both sides) or "8080:8000" (the host's 8080 to the cell's 8000). */
 static int forward_one(struct cell_schema *s, const cJSON *v)
 {
 	struct cell_config *c = ctx_of(s)->c;
@@ -447,7 +447,7 @@ static int forward_one(struct cell_schema *s, const cJSON *v)
 		    strspn(v->valuestring, "0123456789:") != strlen(v->valuestring))
 			return cell_schema_fail(s, false,
 						"\"%s\" is not HOSTPORT:CELLPORT (ports 1-65535, "
-						"as in \"8080:80\")",
+						"as in \"8080:8000\")",
 						v->valuestring);
 		f = (struct cell_forward){(uint16_t)host, (uint16_t)cell};
 	} else {

@@ -96,14 +96,19 @@ static int forward_listeners(struct netns_cell *k, const struct cell_network_cel
 			if (fd >= 0)
 				close(fd);
 			snprintf(path, sizeof(path), "network.forward[%zu]", i);
+			if (e == EADDRINUSE)
+				return cell_diag_set(
+					d, -e, c->project->config_path, path,
+					"the host's 127.0.0.1:%u cannot be the cell's port %u: %s (another "
+					"program listens there: forward another host port, as in "
+					"\"%u:%u\")",
+					(unsigned)f->host_port, (unsigned)f->cell_port, strerror(e),
+					f->host_port < 65535 ? (unsigned)f->host_port + 1 : 1024u,
+					(unsigned)f->cell_port);
 			return cell_diag_set(
 				d, -e, c->project->config_path, path,
-				"the host's 127.0.0.1:%u cannot be the cell's port %u: %s%s",
-				(unsigned)f->host_port, (unsigned)f->cell_port, strerror(e),
-				e == EADDRINUSE
-					? " (another program listens there: forward another "
-					  "host port, as in \"8081:80\")"
-					: "");
+				"the host's 127.0.0.1:%u cannot be the cell's port %u: %s",
+				(unsigned)f->host_port, (unsigned)f->cell_port, strerror(e));
 		}
 		relay_add(k, fd, "into", f->cell_port);
 	}

@@ -558,6 +558,21 @@ static int net_mode(struct cell_plan *plan, const struct cell_project *p,
 	if (plan->net_mode != CELL_NET_PROXY)
 		return 0;
 	plan->isolation = cell_plan_isolation(c, in->host, NULL);
+	/* (in a namespace of the cell's own, whose programs have no privilege there either) */
+	for (size_t i = 0; plan->isolation == CELL_ISOLATION_NETNS && i < c->network.n_forward;
+	     i++) {
+		char *notice;
+
+		if (c->network.forward[i].cell_port >= 1024)
+			continue;
+		if (asprintf(
+			    &notice,
+			    "network.forward[%zu]: nothing in the cell may listen on its port %u (below "
+			    "1024, the kernel's privileged ports): forward to a port of 1024 or above",
+			    i, (unsigned)c->network.forward[i].cell_port) < 0 ||
+		    cell_strv_consume(&plan->notices, notice) < 0)
+			return -ENOMEM;
+	}
 	if (plan->isolation == CELL_ISOLATION_BPF && !in->host->helper)
 		return cell_diag_set(
 			diag, -EPERM, p->config_path, "network.isolation",

@@ -764,13 +764,13 @@ Test(config, network_isolation_and_forward)
 			   "netns); did you mean \"netns\"?");
 	expect_error("{\"network\": {\"forward\": [\"8080:\"]}}",
 		     FILE_ ":1:26: network.forward[0]: \"8080:\" is not HOSTPORT:CELLPORT (ports "
-			   "1-65535, as in \"8080:80\")");
+			   "1-65535, as in \"8080:8000\")");
 	expect_error("{\"network\": {\"forward\": [\"8080:80x\"]}}", FILE_
 		     ":1:26: network.forward[0]: \"8080:80x\" is not HOSTPORT:CELLPORT (ports "
-		     "1-65535, as in \"8080:80\")");
+		     "1-65535, as in \"8080:8000\")");
 	expect_error("{\"network\": {\"forward\": [\"70000:80\"]}}", FILE_
 		     ":1:26: network.forward[0]: \"70000:80\" is not HOSTPORT:CELLPORT (ports "
-		     "1-65535, as in \"8080:80\")");
+		     "1-65535, as in \"8080:8000\")");
 	expect_error("{\"network\": {\"forward\": [0]}}",
 		     FILE_ ":1:26: network.forward[0]: 0 is not a port or \"HOSTPORT:CELLPORT\" "
 			   "(1..65535)");

@@ -580,3 +580,26 @@ Test(plan, a_trust_stores_certificates_come_in_and_nothing_else_of_its_file)
 	free(req);
 	free(git);
 }
+
+/* A forward to a port below 1024 of a cell of its own network namespace, where nothing may
+ * listen there: said before the cell starts; with BPF (the host's loopback) nothing to say. */
+Test(plan, a_forward_to_a_privileged_port_of_a_netns_cell_is_said)
+{
+	struct cell_plan *p;
+
+	load("{\"name\": \"proj\", \"network\": {\"mode\": \"proxy\", "
+	     "\"forward\": [3000, \"8080:80\"]}}");
+	host.helper = NULL;
+	host.why = "cell-session is not installed";
+	p = build(NULL);
+	cr_assert(eq(str, p->notices[0],
+		     (char *)"network.forward[1]: nothing in the cell may listen on its port 80 "
+			     "(below 1024, the kernel's privileged ports): forward to a port of "
+			     "1024 or above"));
+	cr_assert(eq(ptr, p->notices[1], NULL));
+	cell_plan_free(p);
+	host.helper = (char *)"/opt/cell/libexec/cell-session";
+	p = build(NULL);
+	cr_assert(eq(ptr, p->notices, NULL));
+	cell_plan_free(p);
+}
