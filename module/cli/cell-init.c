@@ -50,6 +50,7 @@
 #include <poll.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -208,6 +209,28 @@ static pid_t parse_parent(const char *s)
 	return (pid_t)v;
 }
 
+/*
+ * limits.pids where no cgroup holds the cell: RLIMIT_NPROC, which the kernel counts per user
+ * namespace (5.14), so in the cell's own it counts the cell's processes; hard too, so nothing in
+ * the cell raises it again (that takes CAP_SYS_RESOURCE outside).
+ */
+static void limit_processes(const char *s)
+{
+	char *end;
+	unsigned long v;
+	struct rlimit rl;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || end == s || v == 0 || v > 4194304) {
+		fprintf(stderr, "cell: cell-init: bad --nproc '%s'\n", s);
+		_exit(127);
+	}
+	rl.rlim_cur = rl.rlim_max = v;
+	if (setrlimit(RLIMIT_NPROC, &rl) < 0)
+		die("setting RLIMIT_NPROC");
+}
+
 static _noreturn_ void join(int argc, char *argv[])
 {
 	const char *dir = NULL, *preload = NULL, *hooks = NULL;
@@ -223,13 +246,15 @@ static _noreturn_ void join(int argc, char *argv[])
 			preload = argv[i + 1];
 		else if (strcmp(argv[i], "--enter-hooks") == 0)
 			hooks = argv[i + 1];
+		else if (strcmp(argv[i], "--nproc") == 0)
+			limit_processes(argv[i + 1]);
 		else
 			break;
 	}
 	if (!dir || i + 1 >= argc || strcmp(argv[i], "--") != 0) {
 		fprintf(stderr,
 			"usage: cell-init --join [--parent PID] --chdir DIR [--preload LIB] "
-			"[--enter-hooks FILE] -- COMMAND [ARGS...]\n");
+			"[--enter-hooks FILE] [--nproc N] -- COMMAND [ARGS...]\n");
 		_exit(127);
 	}
 	for (int fd = CELL_JOIN_FD_INIT; fd <= CELL_JOIN_FD_ENV; fd++)
@@ -280,6 +305,10 @@ int main(int argc, char *argv[])
 		}
 		i += 2;
 	}
+	if (i + 1 < argc && strcmp(argv[i], "--nproc") == 0) {
+		limit_processes(argv[i + 1]);
+		i += 2;
+	}
 	for (; i < argc && strcmp(argv[i], "--") != 0; i += 3) {
 		bool tmp = strcmp(argv[i], "--tmp-overlay") == 0;
 
@@ -292,7 +321,8 @@ int main(int argc, char *argv[])
 		if ((!tmp && strcmp(argv[i], "--overlay") != 0) || i + 2 >= argc) {
 			fprintf(stderr,
 				"usage: cell-init [--ready-fd FD] [--preload LIB] [--enter-hooks FILE] "
-				"[--net-fd FD] [--overlay N DEST | --tmp-overlay N DEST]... (-- COMMAND [ARGS...] | "
+				"[--net-fd FD] [--nproc N] [--overlay N DEST | --tmp-overlay N DEST]... "
+				"(-- COMMAND [ARGS...] | "
 				"--keeper-fd FD --session)\n");
 			return 127;
 		}

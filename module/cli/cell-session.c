@@ -6,7 +6,7 @@
  * a closed table of requests:
  *
  *   cell-session open --id ID --status-fd FD [--proxy-fd FD] [--local-port P]... [--quiet]
- *                -- BWRAP [ARGS...]
+ *                [--memory BYTES] [--pids N] [--cpu MILLI] -- BWRAP [ARGS...]
  *       opens cell ID, with the proxy's listening socket (TCP at 127.0.0.1) on --proxy-fd
  *       as the one socket outside the cell its processes may connect to besides the listed
  *       local ports (not the socket's port: whoever listens there once the proxy is gone is
@@ -14,7 +14,10 @@
  *       no_new_privs), and waits, writing each denial the kernel reports for the cell to FD
  *       (a pipe or socket: never the terminal) as {"event":HEX}, the raw event (denial.h),
  *       while the caller reads; then closes the cell and writes its counters as one line of
- *       JSON to FD.
+ *       JSON to FD (with what its limits saw: memory_peak, oom_kills, pids_refused).
+ *       --memory, --pids and --cpu (thousandths of a CPU) are the cell's limits (limit.h):
+ *       in its cgroup2 directory, or in v1 directories nested below the caller's own (so no
+ *       limit set above the caller is escaped); exit 6 if this host has no controller for one.
  *       Exits with the cell's status.
  *       A caller with CELL_SESSION_QUOTA cells already (open, or closed with a record not yet
  *       collected) is refused (exit 5). If no one reads FD when the cell ends (its caller is
@@ -32,8 +35,8 @@
  *       a project session, which enters the cell's namespaces itself). Exit 4: no such open
  *       cell.
  *   cell-session list --status-fd FD
- *       writes a line of JSON for each of the caller's cells to FD: its id and its counters
- *       so far.
+ *       writes a line of JSON for each of the caller's cells to FD: its id, its counters
+ *       and what its limits saw so far.
  *
  * A caller that is in a cell itself (a login's cell: pam_cell.so) gets list only; open, join
  * and reap are refused (exit 1), so a cell cannot open a sibling with a policy of its choosing,
@@ -68,6 +71,7 @@ enum {
 	EXIT_ALIVE = 3,
 	EXIT_NO_CELL = 4,
 	EXIT_QUOTA = 5,
+	EXIT_NO_LIMITS = 6,
 	EXIT_EXEC = 127,
 };
 
@@ -91,6 +95,7 @@ struct request {
 	int status_fd;
 	int proxy_fd; /* the proxy's listening socket, or -1 */
 	struct cell_policy policy;
+	struct cell_limits limits;
 	char **argv; /* bwrap and its arguments */
 };
 
@@ -117,6 +122,22 @@ static int port_arg(const char *s, __u16 *ret)
 	if (errno || *end || v == 0 || v > 65535)
 		return -EINVAL;
 	*ret = (__u16)v;
+	return 0;
+}
+
+/* A whole number in [min, max], digits only. */
+static int number_arg(const char *s, uint64_t min, uint64_t max, uint64_t *ret)
+{
+	char *end;
+	unsigned long long v;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -EINVAL;
+	*ret = v;
 	return 0;
 }
 
@@ -181,8 +202,12 @@ static int parse(int argc, char *argv[], const char *verb, struct request *q)
 		{"local-port", required_argument, NULL, 'l'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"all", no_argument, NULL, 'a'},
+		{"memory", required_argument, NULL, 'm'},
+		{"pids", required_argument, NULL, 'n'},
+		{"cpu", required_argument, NULL, 'c'},
 		{0},
 	};
+	uint64_t v;
 	bool open_verb = streq(verb, "open");
 	int opt;
 
@@ -217,6 +242,27 @@ static int parse(int argc, char *argv[], const char *verb, struct request *q)
 				return -EINVAL;
 			}
 			q->policy.n_local_ports++;
+		} else if (open_verb && (opt == 'm' || opt == 'n' || opt == 'c')) {
+			/* (the config's own bounds: 1M of memory, 4194304 processes, 1024 CPUs) */
+			uint64_t max = opt == 'm' ? UINT64_MAX : opt == 'n' ? 4194304 : 1024000;
+
+			if (number_arg(optarg, opt == 'm' ? 1 << 20 : 1, max, &v) < 0) {
+				say("--%s '%s' is not a limit (%s)",
+				    opt == 'm'	 ? "memory"
+				    : opt == 'n' ? "pids"
+						 : "cpu",
+				    optarg,
+				    opt == 'm'	 ? "bytes, at least 1048576"
+				    : opt == 'n' ? "processes, 1-4194304"
+						 : "thousandths of a CPU, 1-1024000");
+				return -EINVAL;
+			}
+			if (opt == 'm')
+				q->limits.memory = v;
+			else if (opt == 'n')
+				q->limits.pids = (uint32_t)v;
+			else
+				q->limits.cpu = (uint32_t)v;
 		} else if (open_verb && opt == 'q') {
 			q->policy.flags |= CELL_POLICY_QUIET;
 		} else if (streq(verb, "reap") && opt == 'a') {
@@ -334,18 +380,27 @@ static int run_open(const struct caller *c, const char *slice, const struct requ
 {
 	struct cell_session *s = NULL;
 	struct cell_counters counters = {0};
+	struct cell_limits_usage usage = {0};
 	_cleanup_free_ char *record = NULL;
 	char *const no_env[] = {NULL};
 	int status, r;
 	_cleanup_close_ int pidfd = -1;
 	pid_t pid;
 
-	r = cell_session_open(slice, c->uid, q->id, &q->policy, &s);
+	r = cell_session_open(slice, c->uid, q->id, &q->policy, &q->limits, &s);
 	if (r == -EDQUOT) {
 		say("refused: you have %d cells already, the most one user may have (the kernel's "
 		    "tables are every user's); end some, or run 'cell gc'",
 		    CELL_SESSION_QUOTA);
 		return EXIT_QUOTA;
+	}
+	if (r == -EOPNOTSUPP) {
+		say("cannot hold cell '%s' to its limits: this host has no cgroup controller for "
+		    "%s",
+		    q->id,
+		    "one of them (memory, pids, cpu: neither in cell.slice's cgroup2 "
+		    "cgroup.controllers nor as a mounted v1 hierarchy)");
+		return EXIT_NO_LIMITS;
 	}
 	if (r == -EPROTONOSUPPORT) {
 		say("the BPF programs attached are a newer cell's (version %u; this cell-session is "
@@ -370,13 +425,17 @@ static int run_open(const struct caller *c, const char *slice, const struct requ
 		if (r < 0) {
 			say("cannot make the proxy's socket the cell's: %s",
 			    r == -EEXIST ? "it is a cell's already" : strerror(-r));
-			cell_session_close(s, NULL);
+			cell_session_close(s, NULL, NULL);
 			return EXIT_FAIL;
 		}
 	}
 	pid = cell_session_fork(s, &pidfd);
 	if (pid == 0) {
 		/* the cell's environment comes in bwrap's arguments (--args): we pass none */
+		if (cell_session_limit_self(s) < 0) {
+			say("cannot move into cell '%s''s limits", q->id);
+			_exit(EXIT_EXEC);
+		}
 		if (drop_privilege(c) < 0) {
 			say("cannot become uid %u for good", (unsigned)c->uid);
 			_exit(EXIT_EXEC);
@@ -387,17 +446,18 @@ static int run_open(const struct caller *c, const char *slice, const struct requ
 	}
 	if (pid < 0) {
 		say("cannot fork into the cell's cgroup: %s", strerror(-pid));
-		cell_session_close(s, NULL);
+		cell_session_close(s, NULL, NULL);
 		return EXIT_FAIL;
 	}
 	if (wait_forwarding(s, pid, pidfd, q, &status) < 0)
 		return EXIT_FAIL;
 	/* closed whether or not anyone reads: a cell left open holds entries of the kernel's
 	 * tables, which are every user's */
-	r = cell_session_close(s, &counters);
+	r = cell_session_close(s, &counters, &usage);
 	if (r < 0)
 		say("cannot close cell '%s': %s", q->id, strerror(-r));
-	else if (cell_session_record(q->id, cell_exit_code(status), &counters, &record) >= 0) {
+	else if (cell_session_record(q->id, cell_exit_code(status), &counters, &usage, &record) >=
+		 0) {
 		/* no one reads (the caller is gone): the record waits for the caller's reap */
 		if (caller_gone(q->status_fd) || write_line(q->status_fd, record) < 0)
 			(void)cell_session_spool(c->uid, q->id, record);
@@ -462,12 +522,13 @@ static int run_reap_all(const struct caller *c, const char *slice, const struct 
 static int run_reap(const struct caller *c, const char *slice, const struct request *q)
 {
 	struct cell_counters counters = {0};
+	struct cell_limits_usage usage = {0};
 	_cleanup_free_ char *record = NULL;
 	int r;
 
 	if (q->all)
 		return run_reap_all(c, slice, q);
-	r = cell_session_reap(slice, c->uid, q->id, 0, &counters);
+	r = cell_session_reap(slice, c->uid, q->id, 0, &counters, &usage);
 	if (r == -EBUSY)
 		return EXIT_ALIVE;
 	/* closed already, with no one to read it then: its record was kept */
@@ -483,7 +544,7 @@ static int run_reap(const struct caller *c, const char *slice, const struct requ
 		say("cannot reap cell '%s': %s", q->id, strerror(-r));
 		return EXIT_FAIL;
 	}
-	if (cell_session_record(q->id, -1, &counters, &record) < 0 ||
+	if (cell_session_record(q->id, -1, &counters, &usage, &record) < 0 ||
 	    write_line(q->status_fd, record) < 0)
 		return EXIT_FAIL;
 	return 0;
@@ -499,10 +560,12 @@ static int list_one(const char *id, void *data)
 {
 	const struct listing *l = data;
 	struct cell_counters counters = {0};
+	struct cell_limits_usage usage = {0};
 	_cleanup_free_ char *record = NULL;
 
+	(void)cell_session_usage(l->slice, l->uid, id, &usage);
 	if (cell_session_counters(l->slice, l->uid, id, &counters) < 0 ||
-	    cell_session_record(id, -1, &counters, &record) < 0)
+	    cell_session_record(id, -1, &counters, &usage, &record) < 0)
 		return 0; /* closed meanwhile */
 	return write_line(l->fd, record) < 0 ? -EIO : 0;
 }

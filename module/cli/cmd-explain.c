@@ -150,7 +150,9 @@ static void print_config(const struct cell_config *c)
 		printf(" memory=%llu bytes", (unsigned long long)c->limits.memory);
 	if (c->limits.pids)
 		printf(" pids=%u", c->limits.pids);
-	printf("%s\n", c->limits.memory || c->limits.pids ? "" : " (none)");
+	if (c->limits.cpu)
+		printf(" cpu=%u.%03u", c->limits.cpu / 1000, c->limits.cpu % 1000);
+	printf("%s\n", c->limits.memory || c->limits.pids || c->limits.cpu ? "" : " (none)");
 	printf("hardening: allow_userns=%s allow_io_uring=%s\n",
 	       c->hardening.allow_userns ? "true" : "false",
 	       c->hardening.allow_io_uring ? "true" : "false");
@@ -218,6 +220,8 @@ static int print_cell(const struct cell_project *p, const struct cell_config *c,
 	}
 	for (size_t i = 0; plan->notices && plan->notices[i]; i++)
 		printf("notice: %s\n", plan->notices[i]);
+	if (plan->notice_once)
+		printf("notice: %s\n", plan->notice_once);
 	for (size_t i = 0; plan->warnings && plan->warnings[i]; i++)
 		printf("%sWARNING: %s%s\n", red(true), plan->warnings[i], red(false));
 	return -1;

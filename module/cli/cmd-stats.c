@@ -98,19 +98,6 @@ static int parse_since(const char *s, int64_t *ret)
 	}
 }
 
-static void human(uint64_t bytes, char *buf, size_t size)
-{
-	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-	double v = (double)bytes;
-	size_t u = 0;
-
-	while (v >= 1024 && u + 1 < ELEMENTSOF(units)) {
-		v /= 1024;
-		u++;
-	}
-	snprintf(buf, size, u ? "%.1f %s" : "%.0f %s", v, units[u]);
-}
-
 static void print_table(const struct cell_stats *s, const char *name)
 {
 	struct cell_host_stats total = {.host = (char *)"total"};
@@ -120,8 +107,8 @@ static void print_table(const struct cell_stats *s, const char *name)
 	if (s->cells) {
 		char in[32], out[32];
 
-		human(s->kernel.bytes_in, in, sizeof(in));
-		human(s->kernel.bytes_out, out, sizeof(out));
+		cell_stats_human(s->kernel.bytes_in, in, sizeof(in));
+		cell_stats_human(s->kernel.bytes_out, out, sizeof(out));
 		printf("kernel: %llu cell%s; connects %llu allowed, %llu denied; udp sends denied "
 		       "%llu; raw sockets denied %llu; in %s (%llu packets), out %s (%llu packets)\n",
 		       (unsigned long long)s->cells, s->cells == 1 ? "" : "s",
@@ -137,6 +124,16 @@ static void print_table(const struct cell_stats *s, const char *name)
 		       "hosts below are what the proxy counted)\n",
 		       (unsigned long long)s->netns_cells, s->netns_cells == 1 ? "" : "s",
 		       s->netns_cells == 1 ? "its" : "their");
+	if (s->memory_peak || s->oom_kills || s->pids_refused) {
+		char peak[32];
+
+		cell_stats_human(s->memory_peak, peak, sizeof(peak));
+		printf("limits: peak memory %s (the most one cell used); %llu process%s killed by "
+		       "the memory limit; %llu fork%s refused at the pids limit\n",
+		       s->memory_peak ? peak : "unknown", (unsigned long long)s->oom_kills,
+		       s->oom_kills == 1 ? "" : "es", (unsigned long long)s->pids_refused,
+		       s->pids_refused == 1 ? "" : "s");
+	}
 	printf("%-40s %9s %8s %11s %11s %7s\n", "host", "requests", "tunnels", "up", "down",
 	       "denied");
 	for (size_t i = 0; i <= s->n_hosts; i++) {
@@ -150,8 +147,8 @@ static void print_table(const struct cell_stats *s, const char *name)
 			total.bytes_down += h->bytes_down;
 			total.denied += h->denied;
 		}
-		human(h->bytes_up, up, sizeof(up));
-		human(h->bytes_down, down, sizeof(down));
+		cell_stats_human(h->bytes_up, up, sizeof(up));
+		cell_stats_human(h->bytes_down, down, sizeof(down));
 		printf("%-40s %9llu %8llu %11s %11s %7llu\n", h->host,
 		       (unsigned long long)h->requests, (unsigned long long)h->tunnels, up, down,
 		       (unsigned long long)h->denied);

@@ -14,6 +14,8 @@
 #include "launch.h"
 #include "log.h"
 #include "member.h"
+#include "network-proxy.h"
+#include "network.h"
 #include "procstate.h"
 #include "quote.h"
 #include "strv.h"
@@ -397,6 +399,8 @@ int cli_instance_run(struct cell_instance *inst)
 	int status = 0, terminal_sig = 0, r;
 
 	print_notices(inst->plan->notices);
+	if (cell_plan_say_once(inst->cell.project->id, inst->plan->notice_once))
+		print_notices((char *[]){inst->plan->notice_once, NULL});
 	r = cell_instance_run(inst, &status, &terminal_sig, &d);
 	cell_instance_close(inst);
 	if (r < 0) {
@@ -430,6 +434,8 @@ int cli_session_join(const struct cell_project *p, const struct cell_config *c,
 							      : CELL_EXIT_FAILURE;
 	}
 	print_notices(m->notices);
+	if (cell_plan_say_once(p->id, m->plan->notice_once))
+		print_notices((char *[]){m->plan->notice_once, NULL});
 	*ret = m;
 	return -1;
 }
@@ -462,6 +468,8 @@ int cli_session_run(const struct cell_project *p, const struct cell_config *c,
 		return CELL_EXIT_FAILURE;
 	}
 	r = cell_member_run(m, &status, &terminal_sig, &d);
+	if (r >= 0 && m->oom && c->limits.memory)
+		cell_network_say_oom(c->name, c->limits.memory);
 	cell_member_free(m);
 	if (r < 0) {
 		cli_print_diag(&d);

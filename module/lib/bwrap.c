@@ -215,6 +215,9 @@ int cell_bwrap_argv(const char *bwrap, const struct cell_plan *p, char ***ret)
 	snprintf(num, sizeof(num), "%d", cell_bwrap_net_fd(p));
 	if (r >= 0 && cell_bwrap_netns_proxy(p))
 		r = push2(&argv, "--net-fd", num);
+	snprintf(num, sizeof(num), "%u", (unsigned)p->nproc);
+	if (r >= 0 && p->nproc)
+		r = push2(&argv, "--nproc", num);
 	overlay_n = 0;
 	for (size_t i = 0; r >= 0 && i < p->mounts.n; i++) {
 		const struct cell_mount_op *op = &p->mounts.ops[i];

@@ -36,7 +36,19 @@ static int rank(const char *fstype, const char *mnt)
 	return 2;
 }
 
-int cell_mountinfo_find(const char *mountinfo, const char *fstype, char **ret)
+/* Whether list ("rw,memory,nsdelegate") has item as one of its comma-separated words. */
+static bool has_word(const char *list, const char *item)
+{
+	size_t n = strlen(item);
+
+	for (const char *p = list; p; p = strchr(p, ','), p += !!p)
+		if (!strncmp(p, item, n) && (p[n] == ',' || p[n] == '\0'))
+			return true;
+	return false;
+}
+
+/* The best mount point of fstype (rank), with option among its super options if set. */
+static int mountinfo_find(const char *mountinfo, const char *fstype, const char *option, char **ret)
 {
 	_cleanup_free_ char *text = NULL, *best = NULL;
 	int best_rank = 100;
@@ -59,6 +71,14 @@ int cell_mountinfo_find(const char *mountinfo, const char *fstype, char **ret)
 		type = strtok_r(sep + 3, " ", &lsave);
 		if (!type || !streq(type, fstype))
 			continue;
+		if (option) {
+			const char *opts;
+
+			(void)strtok_r(NULL, " ", &lsave); /* the source */
+			opts = strtok_r(NULL, " ", &lsave);
+			if (!opts || !has_word(opts, option))
+				continue;
+		}
 		lsave = NULL;
 		for (tok = strtok_r(line, " ", &lsave); tok && n < ELEMENTSOF(fields);
 		     tok = strtok_r(NULL, " ", &lsave))
@@ -78,6 +98,45 @@ int cell_mountinfo_find(const char *mountinfo, const char *fstype, char **ret)
 		return -ENOENT;
 	*ret = TAKE_PTR(best);
 	return 0;
+}
+
+int cell_mountinfo_find(const char *mountinfo, const char *fstype, char **ret)
+{
+	return mountinfo_find(mountinfo, fstype, NULL, ret);
+}
+
+int cell_cgroup_v1_find(const char *mountinfo, const char *proc_cgroup, const char *controller,
+			char **ret_mount, char **ret_path)
+{
+	_cleanup_free_ char *mnt = NULL;
+	int r = mountinfo_find(mountinfo, "cgroup", controller, &mnt);
+
+	if (r < 0)
+		return r;
+	/* "ID:CONTROLLERS:PATH" lines; the path may hold ':' */
+	for (const char *line = proc_cgroup; line && *line;
+	     line = strchr(line, '\n'), line += !!line) {
+		size_t n = strcspn(line, "\n");
+		const char *c1 = memchr(line, ':', n), *c2;
+		_cleanup_free_ char *controllers = NULL;
+
+		c2 = c1 ? memchr(c1 + 1, ':', n - (size_t)(c1 + 1 - line)) : NULL;
+		if (!c2)
+			continue;
+		controllers = strndup(c1 + 1, (size_t)(c2 - c1 - 1));
+		if (!controllers)
+			return -ENOMEM;
+		if (!has_word(controllers, controller))
+			continue;
+		if (c2[1] != '/')
+			return -EINVAL;
+		*ret_path = strndup(c2 + 1, n - (size_t)(c2 + 1 - line));
+		if (!*ret_path)
+			return -ENOMEM;
+		*ret_mount = TAKE_PTR(mnt);
+		return 0;
+	}
+	return -ENOENT;
 }
 
 int cell_cgroup_find(const char *mountinfo, char **ret_path, bool *ret_hybrid)

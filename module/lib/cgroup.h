@@ -15,3 +15,10 @@ int cell_mountinfo_find(const char *mountinfo, const char *fstype, char **ret);
  * host, where cgroup2 has no controllers).
  */
 int cell_cgroup_find(const char *mountinfo, char **ret_path, bool *ret_hybrid);
+/*
+ * A cgroup v1 hierarchy that has controller ("memory", "pids", "cpu"): where it is mounted,
+ * and the path in it of a process whose /proc/PID/cgroup text is proc_cgroup ("/..."). -ENOENT
+ * when no such hierarchy is mounted, or the process has no place in it.
+ */
+int cell_cgroup_v1_find(const char *mountinfo, const char *proc_cgroup, const char *controller,
+			char **ret_mount, char **ret_path);

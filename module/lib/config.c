@@ -48,6 +48,9 @@ static const char *const env_providers[_CELL_PROVIDER_MAX] = {
 #define NAME_MAX_LEN 64
 #define PIDS_MAX 4194304
 #define MEMORY_MIN (1024 * 1024)
+/* limits.cpu, in thousandths of a CPU: 1% of one, to 1024 CPUs */
+#define CPU_MIN 10
+#define CPU_MAX (1024 * 1000)
 
 const char *cell_mount_mode_to_string(enum cell_mount_mode m)
 {
@@ -901,11 +904,73 @@ static int apply_pids(struct cell_schema *s, const cJSON *v)
 	return 0;
 }
 
+/* "2" (CPUs), "0.5", "50%" (of one CPU, as systemd's CPUQuota=), or a number of CPUs. */
+static int parse_cpu(const char *s, uint32_t *ret)
+{
+	char *end;
+	double v;
+
+	if (!(*s >= '0' && *s <= '9'))
+		return -EINVAL;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s)
+		return -EINVAL;
+	if (streq(end, "%"))
+		v /= 100.0;
+	else if (*end)
+		return -EINVAL;
+	v *= 1000.0;
+	if (v < CPU_MIN || v > CPU_MAX || v != floor(v))
+		return -ERANGE;
+	*ret = (uint32_t)v;
+	return 0;
+}
+
+static int apply_cpu(struct cell_schema *s, const cJSON *v)
+{
+	struct cell_config *c = ctx_of(s)->c;
+	uint32_t milli;
+	double n;
+	int r;
+
+	if (cJSON_IsNumber(v)) {
+		n = v->valuedouble * 1000.0;
+		if (n < CPU_MIN || n > CPU_MAX || n != floor(n))
+			return cell_schema_fail(s, false,
+						"%.17g is not a number of CPUs (0.01..%d, to a "
+						"thousandth)",
+						v->valuedouble, CPU_MAX / 1000);
+		c->limits.cpu = (uint32_t)n;
+		return 0;
+	}
+	r = cell_schema_expect(
+		s, v, cJSON_IsString,
+		"a number of CPUs (\"2\", \"0.5\") or a percentage of one (\"50%\")");
+	if (r < 0)
+		return r;
+	r = parse_cpu(v->valuestring, &milli);
+	if (r == -ERANGE)
+		return cell_schema_fail(s, false,
+					"\"%s\" is outside 1%% (\"0.01\") to %d CPUs, or finer "
+					"than a thousandth of one",
+					v->valuestring, CPU_MAX / 1000);
+	if (r < 0)
+		return cell_schema_fail(
+			s, false,
+			"\"%s\" is not a number of CPUs (\"2\", \"0.5\") or a percentage of one "
+			"(\"50%%\")",
+			v->valuestring);
+	c->limits.cpu = milli;
+	return 0;
+}
+
 static int apply_limits(struct cell_schema *s, const cJSON *v)
 {
 	static const struct cell_schema_member members[] = {
 		{"memory", apply_memory},
 		{"pids", apply_pids},
+		{"cpu", apply_cpu},
 	};
 
 	return cell_schema_members(s, v, "an object", members, ELEMENTSOF(members));

@@ -136,6 +136,7 @@ struct cell_config {
 	struct {
 		uint64_t memory; /* bytes; 0: no limit */
 		uint32_t pids;	 /* 0: no limit */
+		uint32_t cpu;	 /* thousandths of one CPU ("2": 2000, "50%": 500); 0: no limit */
 	} limits;
 	struct {
 		bool allow_userns;

@@ -368,8 +368,28 @@ static int open_fds(const struct cell_plan *p, const struct cell_launch_session 
 	return 0;
 }
 
+/* --memory BYTES --pids N --cpu MILLI, those of l that are set. */
+static int limit_args(const struct cell_limits *l, char ***argv)
+{
+	const struct {
+		const char *option;
+		uint64_t value;
+	} args[] = {{"--memory", l->memory}, {"--pids", l->pids}, {"--cpu", l->cpu}};
+	char value[24];
+	int r = 0;
+
+	for (size_t i = 0; r >= 0 && i < ELEMENTSOF(args); i++) {
+		if (!args[i].value)
+			continue;
+		snprintf(value, sizeof(value), "%llu", (unsigned long long)args[i].value);
+		r = cell_strv_extend_many(argv, args[i].option, value, (char *)NULL);
+	}
+	return r;
+}
+
 /*
- * cell-session open --id ID --status-fd N [--proxy-fd N] [--local-port P]... [--quiet] --
+ * cell-session open --id ID --status-fd N [--proxy-fd N] [--local-port P]... [--quiet]
+ * [--memory BYTES] [--pids N] [--cpu MILLI] --
  * BWRAP --args K ARGS...: the descriptors as the child numbers them (from 3, in f's order).
  */
 static int session_argv(const struct cell_launch_session *s, char **bwrap_argv,
@@ -392,6 +412,8 @@ static int session_argv(const struct cell_launch_session *s, char **bwrap_argv,
 	}
 	if (r >= 0 && (s->policy.flags & CELL_POLICY_QUIET))
 		r = cell_strv_extend(&argv, "--quiet");
+	if (r >= 0)
+		r = limit_args(&s->limits, &argv);
 	if (r >= 0)
 		r = cell_strv_extend_many(&argv, "--", bwrap_argv[0], "--args", env_fd,
 					  (char *)NULL);

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include "cell.h"
+#include "limit.h"
 #include "plan.h"
 
 /*
@@ -18,6 +19,7 @@ struct cell_launch_session {
 		*helper; /* cell-session; NULL: none (a cell in a network namespace of its own) */
 	const char *id;
 	struct cell_policy policy;
+	struct cell_limits limits;		/* for cell-session to hold the cell to (limit.h) */
 	void (*started)(pid_t pid, void *data); /* cell-session (or bwrap) runs: record its pid */
 	void (*denied)(const char *line, void *data); /* a denial's line (denial.h) */
 	/* if set: called once, when listen_fd has a first connection */

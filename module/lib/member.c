@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -23,6 +24,7 @@
 #include "join.h"
 #include "log.h"
 #include "member.h"
+#include "network.h"
 #include "path.h"
 #include "process.h"
 #include "shimproto.h"
@@ -282,7 +284,7 @@ static int member_argv(const struct cell_member *m, const char *dir, char *const
 {
 	_cleanup_strv_free_ char **argv = NULL;
 	const struct cell_plan *p = m->plan;
-	char parent[16];
+	char parent[16], nproc[16];
 	int r = 0;
 
 	/* (the process that forks the member: it ends, the member ends) */
@@ -298,6 +300,9 @@ static int member_argv(const struct cell_member *m, const char *dir, char *const
 		r = cell_strv_extend_many(&argv, "--preload", CELL_SHIM_PATH, (char *)NULL);
 	if (r >= 0 && p->enter_hooks)
 		r = cell_strv_extend_many(&argv, "--enter-hooks", p->enter_hooks, (char *)NULL);
+	snprintf(nproc, sizeof(nproc), "%u", (unsigned)p->nproc);
+	if (r >= 0 && p->nproc)
+		r = cell_strv_extend_many(&argv, "--nproc", nproc, (char *)NULL);
 	if (r >= 0)
 		r = cell_strv_extend(&argv, "--");
 	for (size_t i = 0; r >= 0 && command[i]; i++)
@@ -397,6 +402,11 @@ static _noreturn_ void start_child(const struct cell_member *m, const struct sta
 	 * connection, cell up's pipes and lock): this process stays while the member runs */
 	if (cell_fds_arrange((int[]){m->grant.init_pidfd, st->seccomp}, 2, CELL_JOIN_FD_INIT) < 0)
 		_exit(127);
+	/* limits.pids as the session's cell-init has it (counted in the cell's user namespace,
+	 * which the member joins) */
+	if (m->plan->nproc &&
+	    setrlimit(RLIMIT_NPROC, &(struct rlimit){m->plan->nproc, m->plan->nproc}) < 0)
+		_exit(127);
 	cell_join_member(
 		&(struct cell_join_member){.parent = parent,
 					   .init_pidfd = CELL_JOIN_FD_INIT,
@@ -446,6 +456,10 @@ int cell_member_run(struct cell_member *m, int *ret_status, int *ret_terminal_si
 	cell_terminal_reclaim(foreground);
 	if (leave_host)
 		leave_pass_on(leave_host, m->leave_path);
+	/* killed, in a cell its cgroup holds: by its memory limit? (asked before leaving, while
+	 * the session keeps the cell open) */
+	if (r >= 0 && *ret_status == 128 + SIGKILL && by_helper(m))
+		m->oom = cell_network_bpf_oom(m->grant.id);
 	/* the last member out waits until the session takes no one more (and a proxy cell's
 	 * record is kept, as a cell of its own would have it) */
 	cell_keeper_leave(m->conn, LEAVE_WAIT_MS);

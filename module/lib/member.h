@@ -31,6 +31,7 @@ struct cell_member {
 	/* what the user should know: the plan's notices, and those of the provider's run when the
 	 * session was opened (once each) */
 	char **notices;
+	bool oom; /* cell_member_run: the cell's memory limit killed a process (the member?) */
 };
 
 /*

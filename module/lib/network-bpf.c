@@ -77,9 +77,9 @@ static void reap(const struct cell_running *c, const char *helper, bool keep_emp
 	if (out && strchr(out, '\n'))
 		*strchr(out, '\n') = '\0';
 	if (r == 0 && out && *out)
-		cell_network_record(c, out, c->netns);
+		cell_network_record(c, out, c->netns, 0);
 	else if (keep_empty)
-		cell_network_record(c, NULL, c->netns);
+		cell_network_record(c, NULL, c->netns, 0);
 	cell_running_remove(c->id);
 }
 
@@ -137,6 +137,16 @@ bool cell_network_bpf_live_counters(const char *live, const char *id, struct cel
 		return false;
 	end = strchr(line, '\n');
 	return cell_stats_merge_kernel(s, line, end ? (size_t)(end - line) : strlen(line)) >= 0;
+}
+
+bool cell_network_bpf_oom(const char *id)
+{
+	_cleanup_free_ char *live = cell_network_bpf_live();
+	struct cell_stats s = {0};
+	bool oom = cell_network_bpf_live_counters(live, id, &s) && s.oom_kills;
+
+	cell_stats_done(&s);
+	return oom;
 }
 
 unsigned cell_network_bpf_reap(void (*closed)(const struct cell_running *c, void *data), void *data)
@@ -245,6 +255,8 @@ static int bpf_start(struct cell_network_cell *c, struct cell_launch_session **r
 		return r;
 	k->pc.session.helper = c->host->helper;
 	k->pc.session.denied = denied;
+	k->pc.session.limits =
+		(struct cell_limits){conf->limits.memory, conf->limits.pids, conf->limits.cpu};
 	k->pc.session.policy.n_local_ports = (__u16)conf->network.n_local_ports;
 	for (size_t i = 0; i < conf->network.n_local_ports; i++)
 		k->pc.session.policy.local_ports[i] = conf->network.local_ports[i];
@@ -265,7 +277,8 @@ static int bpf_close(struct cell_network_cell *c, int launch_r, struct cell_diag
 	cell_proxy_cell_end(pc);
 	if (pc->running.id) {
 		if (pc->session.record) {
-			cell_network_record(&pc->running, pc->session.record, false);
+			cell_network_record(&pc->running, pc->session.record, false,
+					    c->config->limits.memory);
 			cell_running_remove(pc->running.id);
 		} else {
 			/* cell-session died before it could close the cell, or never opened it */

@@ -343,7 +343,7 @@ static int ledger_line(const struct cell_syscell_state *s, const struct cell_cou
 {
 	_cleanup_free_ char *kernel = NULL;
 	struct cell_stats st = {0};
-	int r = cell_session_record(s->id, -1, counters, &kernel);
+	int r = cell_session_record(s->id, -1, counters, NULL, &kernel);
 
 	if (r >= 0)
 		r = cell_stats_merge_kernel(&st, kernel, strlen(kernel));
@@ -484,7 +484,7 @@ static int login_open(struct cell_network_cell *c, struct cell_diag *d)
 		r = keeper_program(a->cell, c->mode == CELL_NET_PROXY, &prog, d);
 	if (r < 0)
 		return r;
-	r = cell_session_open(l->slice, pw->pw_uid, c->id, &policy, &l->session);
+	r = cell_session_open(l->slice, pw->pw_uid, c->id, &policy, NULL, &l->session);
 	if (r < 0) {
 		_cleanup_free_ char *problem = r == -EPERM ? cell_bpf_pin_dir_problem() : NULL;
 
@@ -618,7 +618,7 @@ static void close_unjoined(struct login_cell *l)
 		return;
 	if (l->s.proxy > 0)
 		stop_keeper(l->s.proxy, l->s.proxy_start, SIGKILL);
-	cell_session_close(l->session, NULL);
+	cell_session_close(l->session, NULL, NULL);
 }
 
 /* The caller out of the cell first (closing it ends everything in it), then the keeper
@@ -640,8 +640,8 @@ static int close_joined(struct cell_network_cell *c, struct login_cell *l, struc
 	if (l->s.proxy > 0 && l->s.proxy_start)
 		stop_keeper(l->s.proxy, l->s.proxy_start, SIGTERM);
 	for (int i = 0; i < 100; i++) {
-		r = cell_session_reap(l->slice, l->s.uid, l->s.id, CELL_SESSION_KILL_ANY,
-				      &counters);
+		r = cell_session_reap(l->slice, l->s.uid, l->s.id, CELL_SESSION_KILL_ANY, &counters,
+				      NULL);
 		if (r != -EBUSY)
 			break;
 		usleep(20000);

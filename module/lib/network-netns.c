@@ -250,7 +250,7 @@ static int netns_close(struct cell_network_cell *c, int launch_r, struct cell_di
 	if (k->pc.running.id) {
 		/* (the proxy writes its own counts; the cell's record says it ran) */
 		if (launch_r >= 0)
-			cell_network_record(&k->pc.running, NULL, true);
+			cell_network_record(&k->pc.running, NULL, true, 0);
 		cell_running_remove(k->pc.running.id);
 	}
 	cell_proxy_cell_done(&k->pc);

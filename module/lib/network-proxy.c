@@ -135,7 +135,33 @@ static pid_t spawn_proxy(const struct cell_project *p, const struct cell_proxy_f
 	return pid < 0 ? negative_errno() : pid;
 }
 
-void cell_network_record(const struct cell_running *c, const char *session_line, bool netns)
+/* A limit as the config would say it: "64 MiB", "2 GiB", else "1.5 GiB". */
+static void limit_text(uint64_t bytes, char *buf, size_t size)
+{
+	static const char *const units[] = {"TiB", "GiB", "MiB", "KiB"};
+
+	for (size_t i = 0; i < ELEMENTSOF(units); i++) {
+		uint64_t unit = 1ULL << (10 * (ELEMENTSOF(units) - i));
+
+		if (bytes >= unit && bytes % unit == 0) {
+			snprintf(buf, size, "%llu %s", (unsigned long long)(bytes / unit),
+				 units[i]);
+			return;
+		}
+	}
+	cell_stats_human(bytes, buf, size);
+}
+
+void cell_network_say_oom(const char *name, uint64_t memory_limit)
+{
+	char limit[32];
+
+	limit_text(memory_limit, limit, sizeof(limit));
+	fprintf(stderr, "cell: %s was stopped by its memory limit (%s)\n", name, limit);
+}
+
+void cell_network_record(const struct cell_running *c, const char *session_line, bool netns,
+			 uint64_t memory_limit)
 {
 	_cleanup_free_ char *path = NULL, *line = NULL;
 	struct cell_stats s = {0};
@@ -144,6 +170,8 @@ void cell_network_record(const struct cell_running *c, const char *session_line,
 	s.netns_cells = netns;
 	if (session_line && cell_stats_merge_kernel(&s, session_line, strlen(session_line)) < 0)
 		fprintf(stderr, "cell: cell-session's record of cell %s is unreadable\n", c->id);
+	if (s.oom_kills && memory_limit)
+		cell_network_say_oom(c->name, memory_limit);
 	r = cell_ledger_path(c->project, &path);
 	if (r >= 0)
 		r = cell_stats_record(&s, "cell", c->project, c->name, c->start, time(NULL), &line);

@@ -56,6 +56,10 @@ void cell_proxy_cell_done(struct cell_proxy_cell *pc);
 /* Stops a proxy (it writes its counters on SIGTERM); ours: our child, waited for (one that hangs
  * is killed). */
 void cell_proxy_process_stop(pid_t pid, bool ours);
+/* "cell: NAME was stopped by its memory limit (64 MiB)", on stderr. */
+void cell_network_say_oom(const char *name, uint64_t memory_limit);
 /* The ledger's record of cell c: the kernel's counters from cell-session's line, if any; netns:
- * a cell of its own network namespace (only its proxy counted it). */
-void cell_network_record(const struct cell_running *c, const char *session_line, bool netns);
+ * a cell of its own network namespace (only its proxy counted it). If the line says the cell's
+ * memory limit (memory_limit bytes; 0: none to speak of) killed a process, stderr says so. */
+void cell_network_record(const struct cell_running *c, const char *session_line, bool netns,
+			 uint64_t memory_limit);

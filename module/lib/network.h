@@ -86,6 +86,8 @@ unsigned cell_network_bpf_reap(void (*closed)(const struct cell_running *c, void
  * ({"id":ID,"connects_allowed":N,...}, one a cell), or NULL without a helper to ask.
  */
 char *cell_network_bpf_live(void);
+/* Whether the memory limit of the user's open cell id has killed a process (cell-session says). */
+bool cell_network_bpf_oom(const char *id);
 /* Adds cell id's counts from cell_network_bpf_live()'s lines (live may be NULL) to s; false if
  * none. */
 struct cell_stats;

@@ -19,6 +19,7 @@
 #include "shimproto.h"
 #include "strv.h"
 #include "syscell.h"
+#include "xdg.h"
 
 /* Where a cell finds what its cell command keeps for it. */
 #define CELL_NOTICES_PATH "/run/cell/notices"
@@ -64,6 +65,7 @@ void cell_plan_free(struct cell_plan *plan)
 	free(plan->notices_path);
 	free(plan->leave_dir);
 	cell_strv_free(plan->notices);
+	free(plan->notice_once);
 	cell_strv_free(plan->warnings);
 	cell_strv_free(plan->bwrap_args);
 	free(plan);
@@ -583,6 +585,62 @@ static int net_mode(struct cell_plan *plan, const struct cell_project *p,
 }
 
 /*
+ * How the config's limits hold (docs/design.md §3 "Limits"): a cell cell-session opens (a BPF
+ * proxy cell) is held by its cgroup; any other only by what an rlimit can do, which is said
+ * once a project (plan->notice_once).
+ */
+static int limits(struct cell_plan *plan, const struct cell_config *c)
+{
+	bool root = getuid() == 0;
+	char unheld[64] = "", *notice;
+
+	if (!c->limits.memory && !c->limits.pids && !c->limits.cpu)
+		return 0;
+	if (plan->net_mode == CELL_NET_PROXY && plan->isolation == CELL_ISOLATION_BPF)
+		return 0;
+	/* RLIMIT_NPROC counts a uid's processes in a user namespace (Linux 5.14): set by cell-init
+	 * in the cell's own, it counts the cell's; root's processes it never stops */
+	plan->nproc = root ? 0 : c->limits.pids;
+	if (c->limits.memory)
+		strcat(unheld, "limits.memory");
+	if (c->limits.cpu)
+		strcat(strcat(unheld, *unheld ? ", " : ""), "limits.cpu");
+	if (c->limits.pids && root)
+		strcat(strcat(unheld, *unheld ? ", " : ""), "limits.pids");
+	if (*unheld)
+		strcat(unheld, strchr(unheld, ',') ? " are" : " is");
+	if (asprintf(
+		    &notice,
+		    "this cell has no cgroup of its own (only a proxy cell that cell-session opens "
+		    "has one)%s%s%s%s",
+		    plan->nproc ? ": limits.pids is held by RLIMIT_NPROC in its user namespace"
+				: "",
+		    *unheld ? (plan->nproc ? "; " : ": ") : "", unheld,
+		    !*unheld	       ? ""
+		    : c->limits.memory ? " not enforced (RLIMIT_AS would cap each process's "
+					 "address space, not the cell's memory)"
+		    : root	       ? " not enforced (RLIMIT_NPROC never stops root)"
+				       : " not enforced") < 0)
+		return -ENOMEM;
+	free(plan->notice_once);
+	plan->notice_once = notice;
+	return 0;
+}
+
+bool cell_plan_say_once(const char *project_id, const char *notice)
+{
+	_cleanup_free_ char *path = NULL, *said = NULL;
+
+	if (!notice || cell_project_state_file(project_id, "notice-once", &path) < 0)
+		return notice != NULL;
+	if (cell_read_file(path, O_NOFOLLOW, 65536, &said, NULL) >= 0 && streq(said, notice))
+		return false;
+	(void)cell_mkdir_parent(path, 0700);
+	(void)cell_write_file_atomic(path, notice, strlen(notice), 0600, false);
+	return true;
+}
+
+/*
  * cell itself in the cell, at its own path, for the shell hook in the user's rc files there
  * (eval "$(cell hook bash)") and cell status: bound read-only unless the system directories
  * bring it already, or it is the project's own (a build of cell, which must stay writable).
@@ -907,15 +965,9 @@ int cell_plan_build(const struct cell_project *p, const struct cell_config *c,
 		return cell_diag_set(diag, -EINVAL, NULL, NULL, "no command to run");
 	plan->seccomp = (struct cell_seccomp_options){c->hardening.allow_userns,
 						      c->hardening.allow_io_uring};
-	if (c->limits.memory || c->limits.pids) {
-		r = cell_strv_extend(
-			&plan->notices,
-			"limits.memory and limits.pids are not enforced yet (they come with "
-			"the cell's cgroup)");
-		if (r < 0)
-			return r;
-	}
 	r = net_mode(plan, p, c, in, diag);
+	if (r >= 0)
+		r = limits(plan, c);
 	if (r >= 0)
 		r = build_env(plan, p, c, in, diag);
 	if (r >= 0)

@@ -44,6 +44,9 @@ struct cell_plan {
 	char *notices_path; /* host path of the notices file, bound at /run/cell/notices (a proxy
 			       cell's: the proxy's and the kernel's denials; else NULL) */
 	char **notices;	    /* things the user should know before the cell starts */
+	char *notice_once;  /* one to say once a project (its text changes: again), or NULL */
+	uint32_t nproc;	    /* RLIMIT_NPROC of the cell's processes, set by cell-init in the
+			       cell's user namespace (limits.pids where no cgroup holds it); 0: none */
 	char **warnings;    /* risky choices the config made, for cell explain */
 	char **bwrap_args;  /* the config's raw bubblewrap arguments, after the mounts */
 	bool session;	    /* a project session's cell: no command, its members join it */
@@ -118,3 +121,9 @@ static inline void cell_plan_freep(struct cell_plan **p)
 	cell_plan_free(*p);
 }
 #define _cleanup_plan_ _cleanup_(cell_plan_freep)
+
+/*
+ * Whether to say a plan's notice_once now: not if the project's state says it was said already
+ * (the same text); else it records it. NULL: false.
+ */
+bool cell_plan_say_once(const char *project_id, const char *notice);

@@ -21,9 +21,12 @@
 #include "cgroup.h"
 #include "counters.h"
 #include "fileio.h"
+#include "limit.h"
+#include "log.h"
 #include "macro.h"
 #include "path.h"
 #include "session.h"
+#include "strv.h"
 
 /* How long close waits for a killed cell's processes to be gone. */
 #define EMPTY_WAIT_MS 5000
@@ -129,6 +132,7 @@ void cell_session_free(struct cell_session *s)
 	if (s->dir_fd >= 0)
 		close(s->dir_fd);
 	cell_bpf_ring_free(s->ring);
+	cell_strv_free(s->limit_dirs);
 	free(s->path);
 	free(s);
 }
@@ -209,8 +213,38 @@ static int make_cell_dir(const char *slice, uid_t uid, const char *path)
 	return mkdir(path, 0700) < 0 ? negative_errno() : 0;
 }
 
+/*
+ * The cell's limits: in its own cgroup2 directory where the slice has the controllers, else in
+ * the v1 hierarchies (their directories recorded for whoever closes the cell).
+ */
+static int limit(struct cell_session *s, const char *slice, const char *name,
+		 const struct cell_limits *l)
+{
+	_cleanup_close_ int slice_fd = open(slice, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	_cleanup_free_ char *proc_cgroup = NULL;
+	int r;
+
+	if (slice_fd < 0)
+		return negative_errno();
+	r = cell_limits_v2_apply(slice_fd, s->dir_fd, l);
+	if (r != -EOPNOTSUPP)
+		return r;
+	r = cell_read_file("/proc/self/cgroup", 0, 65536, &proc_cgroup, NULL);
+	if (r < 0)
+		return r;
+	r = cell_limits_v1_open("/proc/self/mountinfo", proc_cgroup, name, l, &s->limit_dirs);
+	if (r < 0)
+		return r;
+	r = cell_limits_save(CELL_LIMITS_DIR, name, s->limit_dirs);
+	if (r < 0) {
+		(void)cell_limits_v1_remove(s->limit_dirs);
+		return r;
+	}
+	return 0;
+}
+
 int cell_session_open(const char *slice, uid_t uid, const char *id, const struct cell_policy *p,
-		      struct cell_session **ret)
+		      const struct cell_limits *l, struct cell_session **ret)
 {
 	_cleanup_(session_freep) struct cell_session *s = NULL;
 	_cleanup_free_ char *name = cell_name(uid, id), *path = NULL;
@@ -236,11 +270,17 @@ int cell_session_open(const char *slice, uid_t uid, const char *id, const struct
 		if (r == -ENOSPC)
 			r = 0;
 	}
+	if (r >= 0 && l && cell_limits_any(l))
+		r = limit(s, slice, name, l);
 	if (r >= 0)
 		r = cell_bpf_policy_set(s->cgroup, p);
 	if (r < 0) {
 		if (s && s->ring)
 			cell_bpf_ring_release(s->cgroup);
+		if (s && s->limit_dirs) {
+			(void)cell_limits_v1_remove(s->limit_dirs);
+			(void)cell_limits_forget(CELL_LIMITS_DIR, name);
+		}
 		rmdir(path);
 		return r;
 	}
@@ -287,6 +327,11 @@ int cell_session_events(struct cell_session *s, int (*fn)(const struct cell_even
 			void *data)
 {
 	return s->ring ? cell_bpf_ring_drain(s->ring, fn, data) : 0;
+}
+
+int cell_session_limit_self(const struct cell_session *s)
+{
+	return cell_limits_v1_join(s->limit_dirs, 0);
 }
 
 pid_t cell_session_fork(const struct cell_session *s, int *ret_pidfd)
@@ -403,8 +448,36 @@ static int empty(const struct cell_session *s, bool kill_any)
 	return 0;
 }
 
+/*
+ * What the cell's limits saw, and their v1 directories removed (they are empty: their processes
+ * are the cell's, gone).
+ */
+static int unlimit(struct cell_session *s, struct cell_limits_usage *ret)
+{
+	const char *name = strrchr(s->path, '/') + 1; /* "<uid>-<id>" */
+	_cleanup_strv_free_ char **loaded = NULL;
+	char *const *dirs = s->limit_dirs;
+	struct cell_limits_usage usage = {0};
+	int r;
+
+	/* a cell reaped by another process: its directories are in the record */
+	if (!dirs && cell_limits_load(CELL_LIMITS_DIR, name, &loaded) >= 0)
+		dirs = loaded;
+	if (dirs)
+		cell_limits_v1_usage(dirs, &usage);
+	else
+		cell_limits_v2_usage(s->dir_fd, &usage);
+	if (ret)
+		*ret = usage;
+	if (!dirs)
+		return 0;
+	r = cell_limits_v1_remove(dirs);
+	return r < 0 ? r : cell_limits_forget(CELL_LIMITS_DIR, name);
+}
+
 /* cell_session_close, and with kill_any whoever is in the cell. */
-static int close_cell(struct cell_session *s, bool kill_any, struct cell_counters *ret)
+static int close_cell(struct cell_session *s, bool kill_any, struct cell_counters *ret,
+		      struct cell_limits_usage *ret_usage)
 {
 	_cleanup_(session_freep) struct cell_session *owned = s;
 	int r;
@@ -417,6 +490,9 @@ static int close_cell(struct cell_session *s, bool kill_any, struct cell_counter
 		if (r < 0)
 			return r;
 	}
+	r = unlimit(s, ret_usage);
+	if (r < 0)
+		return r;
 	r = cell_bpf_policy_delete(s->cgroup);
 	if (r < 0 && r != -ENOENT)
 		return r;
@@ -431,13 +507,14 @@ static int close_cell(struct cell_session *s, bool kill_any, struct cell_counter
 	return 0;
 }
 
-int cell_session_close(struct cell_session *s, struct cell_counters *ret)
+int cell_session_close(struct cell_session *s, struct cell_counters *ret,
+		       struct cell_limits_usage *ret_usage)
 {
-	return close_cell(s, false, ret);
+	return close_cell(s, false, ret, ret_usage);
 }
 
 int cell_session_reap(const char *slice, uid_t uid, const char *id, unsigned flags,
-		      struct cell_counters *ret)
+		      struct cell_counters *ret, struct cell_limits_usage *ret_usage)
 {
 	struct cell_session *s = NULL;
 	int r;
@@ -447,7 +524,7 @@ int cell_session_reap(const char *slice, uid_t uid, const char *id, unsigned fla
 	r = session_get(slice, uid, id, &s);
 	if (r < 0)
 		return r;
-	return close_cell(s, flags & CELL_SESSION_KILL_ANY, ret);
+	return close_cell(s, flags & CELL_SESSION_KILL_ANY, ret, ret_usage);
 }
 
 static char *spool_path(uid_t uid, const char *id)
@@ -498,6 +575,7 @@ int cell_session_reap_all(const char *slice, void (*fn)(uid_t uid, const char *i
 		return errno == ENOENT ? 0 : negative_errno();
 	for (struct dirent *e; (e = readdir(d));) {
 		struct cell_counters counters = {0};
+		struct cell_limits_usage usage = {0};
 		_cleanup_free_ char *record = NULL;
 		unsigned long uid;
 		char *end;
@@ -510,9 +588,9 @@ int cell_session_reap_all(const char *slice, void (*fn)(uid_t uid, const char *i
 			continue;
 		id = end + 1;
 		/* alive (-EBUSY), or holding another uid's processes (-EPERM): not dead */
-		if (cell_session_reap(slice, (uid_t)uid, id, 0, &counters) < 0)
+		if (cell_session_reap(slice, (uid_t)uid, id, 0, &counters, &usage) < 0)
 			continue;
-		if (cell_session_record(id, -1, &counters, &record) < 0 ||
+		if (cell_session_record(id, -1, &counters, &usage, &record) < 0 ||
 		    cell_session_spool((uid_t)uid, id, record) < 0)
 			r = -EIO;
 		if (fn)
@@ -525,9 +603,10 @@ int cell_session_reap_all(const char *slice, void (*fn)(uid_t uid, const char *i
 int cell_session_join(const char *slice, uid_t uid, const char *id)
 {
 	_cleanup_free_ char *name = cell_name(uid, id), *path = NULL;
+	_cleanup_strv_free_ char **limit_dirs = NULL;
 	_cleanup_close_ int dir_fd = -1, procs = -1;
 	char pid[16];
-	int n;
+	int n, r;
 
 	if (!cell_session_id_valid(id))
 		return -EINVAL;
@@ -547,7 +626,11 @@ int cell_session_join(const char *slice, uid_t uid, const char *id)
 	n = snprintf(pid, sizeof(pid), "%d", (int)getpid());
 	if (write(procs, pid, (size_t)n) != n)
 		return negative_errno();
-	return 0;
+	/* and into its limits' v1 directories, if it has them */
+	r = cell_limits_load(CELL_LIMITS_DIR, name, &limit_dirs);
+	if (r == -ENOENT)
+		return 0;
+	return r < 0 ? r : cell_limits_v1_join(limit_dirs, 0);
 }
 
 int cell_session_counters(const char *slice, uid_t uid, const char *id, struct cell_counters *ret)
@@ -564,6 +647,24 @@ int cell_session_counters(const char *slice, uid_t uid, const char *id, struct c
 	if (r < 0)
 		return r;
 	return cell_bpf_counters(cg, ret);
+}
+
+int cell_session_usage(const char *slice, uid_t uid, const char *id, struct cell_limits_usage *ret)
+{
+	_cleanup_free_ char *name = cell_name(uid, id), *path = NULL;
+	_cleanup_strv_free_ char **dirs = NULL;
+	_cleanup_close_ int dir_fd = -1;
+
+	if (!cell_session_id_valid(id))
+		return -EINVAL;
+	if (!name || !(path = cell_path_join(slice, name)))
+		return -ENOMEM;
+	if (cell_limits_load(CELL_LIMITS_DIR, name, &dirs) >= 0)
+		return cell_limits_v1_usage(dirs, ret);
+	dir_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (dir_fd < 0)
+		return negative_errno();
+	return cell_limits_v2_usage(dir_fd, ret);
 }
 
 int cell_session_list(const char *slice, uid_t uid, int (*fn)(const char *id, void *data),
@@ -585,7 +686,8 @@ int cell_session_list(const char *slice, uid_t uid, int (*fn)(const char *id, vo
 	return r;
 }
 
-int cell_session_record(const char *id, int status, const struct cell_counters *c, char **ret)
+int cell_session_record(const char *id, int status, const struct cell_counters *c,
+			const struct cell_limits_usage *u, char **ret)
 {
 	char buf[1024];
 	size_t n;
@@ -597,6 +699,15 @@ int cell_session_record(const char *id, int status, const struct cell_counters *
 		n += (size_t)snprintf(buf + n, sizeof(buf) - n, ",\"%s\":%llu",
 				      cell_counter_fields[i].key,
 				      (unsigned long long)cell_counter_get(c, i));
+	if (u && u->memory_peak)
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, ",\"memory_peak\":%llu",
+				      (unsigned long long)u->memory_peak);
+	if (u && u->oom_kills)
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, ",\"oom_kills\":%llu",
+				      (unsigned long long)u->oom_kills);
+	if (u && u->pids_refused)
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, ",\"pids_refused\":%llu",
+				      (unsigned long long)u->pids_refused);
 	snprintf(buf + n, sizeof(buf) - n, "}");
 	*ret = strdup(buf);
 	return *ret ? 0 : -ENOMEM;

@@ -9,6 +9,7 @@
 
 #include "bpf.h"
 #include "cell.h"
+#include "limit.h"
 
 /*
  * The privileged half of a cell (docs/design.md §3), for cell-session and pam_cell.so: a cell is
@@ -33,6 +34,7 @@ struct cell_session {
 	uint64_t cgroup;
 	char *path;
 	struct cell_bpf_ring *ring; /* the cell's denials (cell_session_open's session) */
+	char **limit_dirs;	    /* its limits' v1 directories (limit.h), or NULL */
 };
 
 /* An id is 1 to CELL_SESSION_ID_MAX of [A-Za-z0-9_-], not starting with '-'. */
@@ -57,10 +59,13 @@ int cell_session_slice(const char *mountinfo, char **ret);
  * Opens a new cell: the BPF programs attached to slice, the cell's cgroup made (mode 0700,
  * -EEXIST if it is there already) and locked, its ring buffer of denials and its policy
  * written; -EDQUOT when uid has CELL_SESSION_QUOTA cells (open ones and spooled records).
+ * With l (limit.h; NULL: none), its limits: in its cgroup2 directory, or in v1 directories
+ * that its first process joins with cell_session_limit_self() and a member with
+ * cell_session_join(); -EOPNOTSUPP if a limit has no controller on this host.
  * Nothing is left behind on failure.
  */
 int cell_session_open(const char *slice, uid_t uid, const char *id, const struct cell_policy *p,
-		      struct cell_session **ret);
+		      const struct cell_limits *l, struct cell_session **ret);
 /*
  * The cell's proxy is the listening socket handed to its session, not whatever listens on a
  * port: cell_session_proxy_socket_ok says whether fd is a TCP socket listening at 127.0.0.1,
@@ -83,12 +88,19 @@ int cell_session_events(struct cell_session *s, int (*fn)(const struct cell_even
  */
 pid_t cell_session_fork(const struct cell_session *s, int *ret_pidfd);
 /*
+ * In cell_session_fork()'s child, before it drops privilege: into the cell's limits' v1
+ * directories, if it has them (a cgroup2 cell's limits hold from the fork).
+ */
+int cell_session_limit_self(const struct cell_session *s);
+/*
  * Closes the cell: kills what is left in it, waits until it is empty, reads its counters into
- * *ret (if not NULL), deletes its policy, counters and ring buffer and removes the cgroup.
+ * *ret (if not NULL) and what its limits saw into *ret_usage (if not NULL), deletes its policy,
+ * counters and ring buffer and removes the cgroup (and its limits' v1 directories).
  * Kills only the owner's processes: -EPERM, with the cell left as it is, if another uid's
  * process is in it (a login's cell holds root's sshd or su). Frees s, also on failure.
  */
-int cell_session_close(struct cell_session *s, struct cell_counters *ret);
+int cell_session_close(struct cell_session *s, struct cell_counters *ret,
+		       struct cell_limits_usage *ret_usage);
 /* Releases s and its lock, leaving the cell as it is (for cell_session_reap() to close). */
 void cell_session_free(struct cell_session *s);
 /*
@@ -98,7 +110,7 @@ void cell_session_free(struct cell_session *s);
  */
 #define CELL_SESSION_KILL_ANY (1u << 0)
 int cell_session_reap(const char *slice, uid_t uid, const char *id, unsigned flags,
-		      struct cell_counters *ret);
+		      struct cell_counters *ret, struct cell_limits_usage *ret_usage);
 /*
  * A closed cell's record, kept (in CELL_SESSION_SPOOL_DIR) for its owner when no one was there
  * to read it; cell_session_unspool hands it out once (-ENOENT: none).
@@ -117,6 +129,8 @@ int cell_session_reap_all(const char *slice, void (*fn)(uid_t uid, const char *i
  * it (it is closing, or was cut short).
  */
 int cell_session_join(const char *slice, uid_t uid, const char *id);
+/* What the limits of uid's open cell id have seen so far (limit.h; -ENOENT: no such cell). */
+int cell_session_usage(const char *slice, uid_t uid, const char *id, struct cell_limits_usage *ret);
 /* The counters so far of uid's cell id (-ENOENT: no such cell). */
 int cell_session_counters(const char *slice, uid_t uid, const char *id, struct cell_counters *ret);
 /*
@@ -127,6 +141,8 @@ int cell_session_list(const char *slice, uid_t uid, int (*fn)(const char *id, vo
 		      void *data);
 /*
  * One line of JSON about a closed cell: {"id":ID,"status":S,"connects_allowed":..,...} with
- * every counter; status < 0 leaves it out (a reaped cell's status is unknown).
+ * every counter, and memory_peak, oom_kills, pids_refused where u has them (not 0); status < 0
+ * leaves it out (a reaped cell's status is unknown).
  */
-int cell_session_record(const char *id, int status, const struct cell_counters *c, char **ret);
+int cell_session_record(const char *id, int status, const struct cell_counters *c,
+			const struct cell_limits_usage *u, char **ret);

@@ -2,6 +2,7 @@
 #include <cJSON.h>
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,6 +74,19 @@ bool cell_stats_counted(const struct cell_stats *s)
 	return false;
 }
 
+void cell_stats_human(uint64_t bytes, char *buf, size_t size)
+{
+	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	double v = (double)bytes;
+	size_t u = 0;
+
+	while (v >= 1024 && u + 1 < ELEMENTSOF(units)) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, size, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+}
+
 int cell_stats_record(const struct cell_stats *s, const char *kind, const char *project,
 		      const char *name, int64_t start, int64_t end, char **ret_line)
 {
@@ -101,6 +115,14 @@ int cell_stats_record(const struct cell_stats *s, const char *kind, const char *
 	}
 	if (s->netns_cells && !cJSON_AddNumberToObject(root, "netns_cells", (double)s->netns_cells))
 		goto out;
+	if (s->memory_peak || s->oom_kills || s->pids_refused) {
+		cJSON *l = cJSON_AddObjectToObject(root, "limits");
+
+		if (!l || !cJSON_AddNumberToObject(l, "memory_peak", (double)s->memory_peak) ||
+		    !cJSON_AddNumberToObject(l, "oom_kills", (double)s->oom_kills) ||
+		    !cJSON_AddNumberToObject(l, "pids_refused", (double)s->pids_refused))
+			goto out;
+	}
 	for (size_t i = 0; i < s->n_hosts; i++) {
 		const struct cell_host_stats *e = &s->hosts[i];
 		cJSON *h;
@@ -153,11 +175,43 @@ static int merge_kernel(struct cell_counters *sum, uint64_t *cells, const cJSON 
 	return 0;
 }
 
+static const char *const limit_keys[] = {"memory_peak", "oom_kills", "pids_refused"};
+
+/* Whether o's limit_keys are whole numbers where present. */
+static bool limits_valid(const cJSON *o)
+{
+	for (size_t i = 0; i < ELEMENTSOF(limit_keys); i++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, limit_keys[i]);
+
+		if (v && !whole(v))
+			return false;
+	}
+	return true;
+}
+
+/* Adds what o's limit_keys say to s (the peak: the larger one). */
+static void merge_limits(struct cell_stats *s, const cJSON *o)
+{
+	uint64_t v[ELEMENTSOF(limit_keys)] = {0};
+
+	for (size_t i = 0; i < ELEMENTSOF(limit_keys); i++) {
+		const cJSON *n = cJSON_GetObjectItemCaseSensitive(o, limit_keys[i]);
+
+		v[i] = n ? (uint64_t)n->valuedouble : 0;
+	}
+	if (v[0] > s->memory_peak)
+		s->memory_peak = v[0];
+	s->oom_kills += v[1];
+	s->pids_refused += v[2];
+}
+
 int cell_stats_merge_kernel(struct cell_stats *s, const char *json, size_t len)
 {
 	cJSON *root = cJSON_ParseWithLength(json, len);
-	int r = root ? merge_kernel(&s->kernel, &s->cells, root) : -EINVAL;
+	int r = root && limits_valid(root) ? merge_kernel(&s->kernel, &s->cells, root) : -EINVAL;
 
+	if (r >= 0)
+		merge_limits(s, root);
 	cJSON_Delete(root);
 	return r;
 }
@@ -165,7 +219,7 @@ int cell_stats_merge_kernel(struct cell_stats *s, const char *json, size_t len)
 int cell_stats_merge_record(struct cell_stats *s, const char *line, size_t len)
 {
 	cJSON *root = cJSON_ParseWithLength(line, len), *hosts, *h;
-	const cJSON *start, *end, *kernel, *netns;
+	const cJSON *start, *end, *kernel, *netns, *limits;
 	struct cell_counters kernel_sum = {0};
 	uint64_t cells = 0;
 	int r = 0;
@@ -181,8 +235,10 @@ int cell_stats_merge_record(struct cell_stats *s, const char *line, size_t len)
 	}
 	kernel = cJSON_GetObjectItemCaseSensitive(root, "kernel");
 	netns = cJSON_GetObjectItemCaseSensitive(root, "netns_cells");
+	limits = cJSON_GetObjectItemCaseSensitive(root, "limits");
 	/* check the whole record before counting any of it */
-	if ((kernel && merge_kernel(&kernel_sum, &cells, kernel) < 0) || (netns && !whole(netns)))
+	if ((kernel && merge_kernel(&kernel_sum, &cells, kernel) < 0) || (netns && !whole(netns)) ||
+	    (limits && (!cJSON_IsObject(limits) || !limits_valid(limits))))
 		r = -EINVAL;
 	cJSON_ArrayForEach(h, hosts)
 	{
@@ -217,6 +273,8 @@ int cell_stats_merge_record(struct cell_stats *s, const char *line, size_t len)
 			*cell_counter(&s->kernel, i) += cell_counter_get(&kernel_sum, i);
 		s->cells += cells;
 		s->netns_cells += netns ? (uint64_t)netns->valuedouble : 0;
+		if (limits)
+			merge_limits(s, limits);
 		s->records++;
 		if (!s->first_start || (int64_t)start->valuedouble < s->first_start)
 			s->first_start = (int64_t)start->valuedouble;

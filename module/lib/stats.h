@@ -25,6 +25,9 @@ struct cell_stats {
 	uint64_t netns_cells; /* records of cells of their own network namespace: only their proxy
 				 counted them (network.isolation "netns") */
 	uint64_t records;     /* ledger records merged in */
+	/* what the cells' limits saw (limit.h): the largest peak of memory of one cell, the
+	 * processes their memory limits killed, the forks their pids limits refused */
+	uint64_t memory_peak, oom_kills, pids_refused;
 	int64_t first_start, last_end; /* unix seconds; 0 when unknown */
 };
 
@@ -39,7 +42,8 @@ bool cell_stats_counted(const struct cell_stats *s);
  * One ledger record: {"v":1,"kind":KIND,"project":ID,"name":NAME,"start":S,"end":E,
  * "hosts":{HOST:{"requests":..,"tunnels":..,"up":..,"down":..,"denied":..}}}, and with
  * "kernel":{"connects_allowed":..,...} when s->cells is not zero, "netns_cells":N when
- * s->netns_cells is not.
+ * s->netns_cells is not, "limits":{"memory_peak":..,"oom_kills":..,"pids_refused":..} when
+ * one of them is not.
  */
 int cell_stats_record(const struct cell_stats *s, const char *kind, const char *project,
 		      const char *name, int64_t start, int64_t end, char **ret_line);
@@ -47,8 +51,11 @@ int cell_stats_record(const struct cell_stats *s, const char *kind, const char *
 int cell_stats_merge_record(struct cell_stats *s, const char *line, size_t len);
 /*
  * Adds a JSON object of kernel counters (a cell-session record, a ledger record's "kernel")
- * to s->kernel and counts one cell; -EINVAL when it is not one.
+ * to s->kernel and counts one cell, and a cell-session record's memory_peak, oom_kills and
+ * pids_refused to s's; -EINVAL when it is not one.
  */
 int cell_stats_merge_kernel(struct cell_stats *s, const char *json, size_t len);
+/* bytes for people: "512 B", "64.0 MiB", "1.5 GiB". */
+void cell_stats_human(uint64_t bytes, char *buf, size_t size);
 /* Sorts hosts by bytes (up + down), most first, then by name. */
 void cell_stats_sort(struct cell_stats *s);

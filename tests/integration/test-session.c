@@ -35,7 +35,9 @@
 #include "fileio.h"
 #include "helpers.h"
 #include "macro.h"
+#include "limit.h"
 #include "session.h"
+#include "strv.h"
 
 static struct {
 	char *tmp, *cell, *helper, *home, *proj, *www, *slice;
@@ -250,7 +252,7 @@ static int forget_own(const char *id, void *data)
 	snprintf(tag, sizeof(tag), "-%d", (int)getpid());
 	if (!strstr(id, tag))
 		return 0;
-	cell_session_reap(t.slice, t.uid, id, CELL_SESSION_KILL_ANY, NULL);
+	cell_session_reap(t.slice, t.uid, id, CELL_SESSION_KILL_ANY, NULL, NULL);
 	snprintf(name, sizeof(name), "%u-%s", (unsigned)t.uid, id);
 	spool = th_join(CELL_SESSION_SPOOL_DIR, name);
 	unlink(spool);
@@ -1190,7 +1192,7 @@ Test(session, the_owners_reap_never_ends_another_users_process)
 		pause();
 		_exit(0);
 	}
-	cr_assert(eq(int, cell_session_open(t.slice, t.uid, id, &policy, &s), 0));
+	cr_assert(eq(int, cell_session_open(t.slice, t.uid, id, &policy, NULL, &s), 0));
 	cell = strdup(s->path);
 	move_into(cell, rooted);
 	cell_session_free(s); /* the keeper is gone: its lock is free */
@@ -1202,7 +1204,8 @@ Test(session, the_owners_reap_never_ends_another_users_process)
 	cr_assert(eq(int, kill(rooted, 0), 0), "root's process was ended by the owner's reap");
 	cr_assert(eq(int, access(cell, F_OK), 0));
 	/* root's close ends it all */
-	cr_assert(eq(int, cell_session_reap(t.slice, t.uid, id, CELL_SESSION_KILL_ANY, NULL), 0));
+	cr_assert(eq(int, cell_session_reap(t.slice, t.uid, id, CELL_SESSION_KILL_ANY, NULL, NULL),
+		     0));
 	cr_assert(eq(int, waitpid(rooted, NULL, 0), rooted));
 	cr_assert(not(eq(int, access(cell, F_OK), 0)));
 	free(cell);
@@ -1243,12 +1246,12 @@ Test(session, a_users_cells_have_a_quota_and_others_still_open_theirs)
 	/* up to the quota */
 	while (n < CELL_SESSION_QUOTA && e == 0) {
 		snprintf(id, sizeof(id), "quota-%d-%d", (int)getpid(), n);
-		e = cell_session_open(t.slice, uid, id, &policy, &mine[n]);
+		e = cell_session_open(t.slice, uid, id, &policy, NULL, &mine[n]);
 		n += e == 0;
 	}
 	cr_assert(eq(int, n, CELL_SESSION_QUOTA), "cell %d: %s", n, strerror(-e));
 	snprintf(id, sizeof(id), "quota-%d-over", (int)getpid());
-	cr_assert(eq(int, cell_session_open(t.slice, uid, id, &policy, &over), -EDQUOT));
+	cr_assert(eq(int, cell_session_open(t.slice, uid, id, &policy, NULL, &over), -EDQUOT));
 	cr_assert(not(cell_exists(uid, id)));
 	/* the setuid helper, as that user, says so */
 	snprintf(helper_id, sizeof(helper_id), "quota-%d-helper", (int)getpid());
@@ -1257,11 +1260,12 @@ Test(session, a_users_cells_have_a_quota_and_others_still_open_theirs)
 	cr_assert(not(eq(ptr, strstr(r.err, "the most one user may have"), NULL)), "%s", r.err);
 	th_result_done(&r);
 	/* another user is not held up */
-	cr_assert(
-		eq(int, cell_session_open(t.slice, other_uid, "quota-other", &policy, &other), 0));
-	cr_assert(eq(int, cell_session_close(other, NULL), 0));
+	cr_assert(eq(int,
+		     cell_session_open(t.slice, other_uid, "quota-other", &policy, NULL, &other),
+		     0));
+	cr_assert(eq(int, cell_session_close(other, NULL, NULL), 0));
 	for (int i = 0; i < n; i++)
-		cr_assert(eq(int, cell_session_close(mine[i], NULL), 0));
+		cr_assert(eq(int, cell_session_close(mine[i], NULL, NULL), 0));
 	/* and below the quota again, the user opens */
 	r = helper_as(uid, t.gid, open_args, NULL);
 	cr_assert(eq(int, r.status, 0), "%s", r.err);
@@ -1314,7 +1318,7 @@ Test(session, root_closes_every_users_dead_cells)
 	char want[128];
 
 	snprintf(id, sizeof(id), "dead-%d", (int)getpid());
-	cr_assert(eq(int, cell_session_open(t.slice, t.uid, id, &policy, &s), 0));
+	cr_assert(eq(int, cell_session_open(t.slice, t.uid, id, &policy, NULL, &s), 0));
 	cell_session_free(s); /* its keeper is gone */
 	th_run_as(t.uid, t.gid, t.proj, gc, t.env, &r);
 	cr_assert(not(eq(int, r.status, 0)));
@@ -2444,4 +2448,80 @@ Test(session, a_server_of_one_member_is_reached_by_another)
 	free(probe_arg);
 	free(port);
 	free(port_file);
+}
+
+/*
+ * A cell with limits whose keeper is gone: its reap (by another process, from the record
+ * cell-session keeps of where they are) removes its limits' directories too, and says what the
+ * limits saw.
+ */
+Test(session, a_reaped_cells_limits_go_with_it)
+{
+	const struct cell_policy policy = {0};
+	const struct cell_limits limits = {.memory = 64 << 20, .pids = 16};
+	struct cell_limits_usage usage = {0};
+	struct cell_session *s = NULL;
+	char id[48], name[96], **dirs = NULL, *record;
+	int pidfd = -1;
+	pid_t child;
+
+	snprintf(id, sizeof(id), "limits-%d", (int)getpid());
+	snprintf(name, sizeof(name), "%u-%s", (unsigned)t.uid, id);
+	cr_assert(eq(int, cell_session_open(t.slice, t.uid, id, &policy, &limits, &s), 0));
+	child = cell_session_fork(s, &pidfd);
+	if (child == 0) {
+		/* as cell-session's child (whose exec drops the session's lock): into the
+		 * limits, then a little memory */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (cell_session_limit_self(s) < 0)
+			_exit(1);
+		close(s->dir_fd);
+		volatile char *p = malloc(4 << 20);
+
+		for (size_t i = 0; p && i < (4 << 20); i += 4096)
+			p[i] = 1;
+		pause();
+		_exit(0);
+	}
+	cr_assert(gt(int, child, 0));
+	close(pidfd);
+	record = th_join(CELL_LIMITS_DIR, name);
+	if (cell_limits_load(CELL_LIMITS_DIR, name, &dirs) == -ENOENT) {
+		/* a unified host: the limits are in the cell's own cgroup2 directory */
+		cell_session_free(s);
+		cr_assert(eq(
+			int,
+			cell_session_reap(t.slice, t.uid, id, CELL_SESSION_KILL_ANY, NULL, &usage),
+			0));
+		cr_assert(eq(int, waitpid(child, NULL, 0), child));
+		free(record);
+		return;
+	}
+	cr_assert(ge(sz, cell_strv_length(dirs), 2), "memory and pids");
+	for (char **d = dirs; *d; d++) {
+		_cleanup_free_ char *procs = NULL, *want = NULL;
+
+		cr_assert(ge(int, asprintf(&want, "%d\n", (int)child), 0));
+		for (int i = 0; i < 100; i++) {
+			free(procs);
+			procs = th_read(th_join(*d, "cgroup.procs"));
+			if (strstr(procs, want))
+				break;
+			usleep(10 * 1000);
+		}
+		cr_assert(not(eq(ptr, strstr(procs, want), NULL)), "%s: %s", *d, procs);
+	}
+	usleep(100 * 1000);
+	cell_session_free(s); /* the keeper is gone: its lock is free */
+	/* (the child is root's: root's close) */
+	cr_assert(eq(int,
+		     cell_session_reap(t.slice, t.uid, id, CELL_SESSION_KILL_ANY, NULL, &usage),
+		     0));
+	cr_assert(eq(int, waitpid(child, NULL, 0), child));
+	cr_assert(ge(u64, usage.memory_peak, 4 << 20));
+	for (char **d = dirs; *d; d++)
+		cr_assert(not(eq(int, access(*d, F_OK), 0)), "%s is left", *d);
+	cr_assert(not(eq(int, access(record, F_OK), 0)), "%s is left", record);
+	cell_strv_free(dirs);
+	free(record);
 }

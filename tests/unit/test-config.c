@@ -467,6 +467,23 @@ Test(config, names_sizes_and_env)
 	c = load_ok("{\"limits\": {\"memory\": \"512MiB\"}}");
 	cr_assert(eq(u64, c->limits.memory, 512ULL << 20));
 	cell_config_free(c);
+	c = load_ok("{\"limits\": {\"cpu\": \"2\"}}");
+	cr_assert(eq(u32, c->limits.cpu, 2000));
+	cell_config_free(c);
+	c = load_ok("{\"limits\": {\"cpu\": \"50%\"}}");
+	cr_assert(eq(u32, c->limits.cpu, 500));
+	cell_config_free(c);
+	c = load_ok("{\"limits\": {\"cpu\": 1.5}}");
+	cr_assert(eq(u32, c->limits.cpu, 1500));
+	cell_config_free(c);
+	expect_error(
+		"{\"limits\": {\"cpu\": \"two\"}}", FILE_
+		":1:20: limits.cpu: \"two\" is not a number of CPUs (\"2\", \"0.5\") or a percentage of one (\"50%\")");
+	expect_error(
+		"{\"limits\": {\"cpu\": \"0.1%\"}}", FILE_
+		":1:20: limits.cpu: \"0.1%\" is outside 1% (\"0.01\") to 1024 CPUs, or finer than a thousandth of one");
+	expect_error("{\"limits\": {\"cpu\": 0}}", FILE_
+		     ":1:20: limits.cpu: 0 is not a number of CPUs (0.01..1024, to a thousandth)");
 
 	expect_error(
 		"{\"name\": \"-web\"}", FILE_

@@ -70,7 +70,7 @@ Test(session, a_record_reads_back_into_the_stats)
 	struct cell_stats s = {0};
 	char *line = NULL, *rec = NULL;
 
-	cr_assert(eq(int, cell_session_record("x-1", 137, &c, &line), 0));
+	cr_assert(eq(int, cell_session_record("x-1", 137, &c, NULL, &line), 0));
 	cr_assert(not(eq(ptr, strstr(line, "\"status\":137"), NULL)), "%s", line);
 	cr_assert(eq(int, cell_stats_merge_kernel(&s, line, strlen(line)), 0));
 	cr_assert(eq(int, cell_stats_merge_kernel(&s, line, strlen(line)), 0));
@@ -88,7 +88,7 @@ Test(session, a_record_reads_back_into_the_stats)
 	free(line);
 	free(rec);
 	/* a reaped cell's status is unknown: none is written */
-	cr_assert(eq(int, cell_session_record("x-2", -1, &c, &line), 0));
+	cr_assert(eq(int, cell_session_record("x-2", -1, &c, NULL, &line), 0));
 	cr_assert(eq(ptr, strstr(line, "\"status\""), NULL), "%s", line);
 	cr_assert(not(eq(ptr, strstr(line, "\"connects_allowed\":6"), NULL)), "%s", line);
 	free(line);
@@ -187,4 +187,51 @@ Test(running, a_process_is_known_by_pid_and_start_time)
 	waitpid(child, NULL, 0);
 	cr_assert(not(cell_process_alive(child, start)));
 	cr_assert(not(cell_process_alive(0, 1)));
+}
+
+/* What a cell's limits saw: in cell-session's record, then the ledger's, the peak the largest
+ * of any cell, the kills and refusals summed. */
+Test(session, what_the_limits_saw_reads_back_into_the_stats)
+{
+	const struct cell_counters c = {0};
+	const struct cell_limits_usage u1 = {.memory_peak = 64 << 20, .oom_kills = 1},
+				       u2 = {.memory_peak = 1 << 20, .pids_refused = 4};
+	struct cell_stats s = {0};
+	char *l1 = NULL, *l2 = NULL, *rec = NULL;
+
+	cr_assert(eq(int, cell_session_record("x-1", 137, &c, &u1, &l1), 0));
+	cr_assert(not(eq(ptr, strstr(l1, "\"memory_peak\":67108864,\"oom_kills\":1}"), NULL)), "%s",
+		  l1);
+	cr_assert(eq(int, cell_session_record("x-2", 0, &c, &u2, &l2), 0));
+	cr_assert(eq(int, cell_stats_merge_kernel(&s, l1, strlen(l1)), 0));
+	cr_assert(eq(int, cell_stats_merge_kernel(&s, l2, strlen(l2)), 0));
+	cr_assert(eq(u64, s.memory_peak, 64 << 20));
+	cr_assert(eq(u64, s.oom_kills, 1));
+	cr_assert(eq(u64, s.pids_refused, 4));
+	cr_assert(eq(int, cell_stats_record(&s, "cell", "p-1", "p", 1, 2, &rec), 0));
+	cr_assert(not(eq(ptr,
+			 strstr(rec, "\"limits\":{\"memory_peak\":67108864,\"oom_kills\":1,"
+				     "\"pids_refused\":4}"),
+			 NULL)),
+		  "%s", rec);
+	cell_stats_done(&s);
+	cr_assert(eq(int, cell_stats_merge_record(&s, rec, strlen(rec)), 0));
+	cr_assert(eq(int, cell_stats_merge_record(&s, rec, strlen(rec)), 0));
+	cr_assert(eq(u64, s.memory_peak, 64 << 20));
+	cr_assert(eq(u64, s.oom_kills, 2));
+	cr_assert(eq(u64, s.pids_refused, 8));
+	cell_stats_done(&s);
+	/* a record with bad limits is refused whole */
+	cr_assert(eq(int,
+		     cell_stats_merge_record(
+			     &s,
+			     "{\"start\":1,\"end\":2,\"hosts\":{\"a.test\":{\"up\":5}},"
+			     "\"limits\":{\"oom_kills\":-1}}",
+			     strlen("{\"start\":1,\"end\":2,\"hosts\":{\"a.test\":{\"up\":5}},"
+				    "\"limits\":{\"oom_kills\":-1}}")),
+		     -EINVAL));
+	cr_assert(eq(sz, s.n_hosts, 0));
+	free(l1);
+	free(l2);
+	free(rec);
 }

@@ -1,0 +1,385 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * limits.memory, limits.pids and limits.cpu held by the kernel (docs/design.md §3 "Limits"):
+ * with cell-session setuid root (suite limits: needs root), a proxy cell's cgroup holds them, in
+ * the v1 hierarchies on a hybrid host like this one, its directories gone with the cell; without
+ * privilege (suite rlimits), limits.pids holds by RLIMIT_NPROC in the cell's user namespace and
+ * the rest is said, once.
+ */
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+#include <dirent.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+#include "fileio.h"
+#include "helpers.h"
+#include "limit.h"
+#include "macro.h"
+
+static struct {
+	char *tmp, *home, *proj;
+	struct th_stage stage;
+	uid_t uid;
+	gid_t gid;
+	char *env[12];
+	size_t n_env;
+} t;
+
+/* Python in the cell: forks children that sleep until it has as many as it can (at most 100). */
+static const char forks_py[] = "import os, time\n"
+			       "n = 0\n"
+			       "for _ in range(100):\n"
+			       "    try: pid = os.fork()\n"
+			       "    except OSError: break\n"
+			       "    if pid == 0: time.sleep(2); os._exit(0)\n"
+			       "    n += 1\n"
+			       "print('forked', n, flush=True)\n";
+
+/* Python in the cell: 2 s busy, then CPU time / wall time. */
+static const char busy_py[] =
+	"import time\n"
+	"t, c = time.time(), time.process_time()\n"
+	"while time.time() - t < 2: pass\n"
+	"print('%.2f' % ((time.process_time() - c) / (time.time() - t)), flush=True)\n";
+
+static void env_add(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	cr_assert(ge(int, vasprintf(&t.env[t.n_env++], fmt, ap), 0));
+	va_end(ap);
+	t.env[t.n_env] = NULL;
+}
+
+static void setup_with(bool privileged)
+{
+	memset(&t, 0, sizeof(t));
+	if (privileged && geteuid() != 0)
+		th_skip("needs root (to install cell-session setuid)");
+	if (geteuid() == 0) {
+		th_test_user(&t.uid, &t.gid);
+	} else {
+		t.uid = getuid();
+		t.gid = getgid();
+	}
+	t.tmp = th_mkdtemp();
+	chmod(t.tmp, 0755);
+	th_stage(&t.stage);
+	if (privileged)
+		th_stage_setuid(&t.stage);
+	t.home = th_join(t.tmp, "home");
+	t.proj = th_join(t.tmp, "proj");
+	free(th_write(t.proj, "forks.py", forks_py));
+	free(th_write(t.proj, "busy.py", busy_py));
+	free(th_write(t.home, ".profile", "\n"));
+	th_chown_r(t.tmp, t.uid, t.gid);
+	env_add("HOME=%s", t.home);
+	env_add("USER=%s", geteuid() == 0 ? TH_TEST_USER : getenv("USER") ? getenv("USER") : "");
+	env_add("PATH=/usr/local/bin:/usr/bin:/bin");
+	env_add("LANG=C.UTF-8");
+	env_add("XDG_CONFIG_HOME=%s/.config", t.home);
+	env_add("XDG_DATA_HOME=%s/.local/share", t.home);
+	env_add("XDG_STATE_HOME=%s/.local/state", t.home);
+}
+
+static void setup_privileged(void)
+{
+	setup_with(true);
+}
+
+static void setup_unprivileged(void)
+{
+	setup_with(false);
+}
+
+static void teardown(void)
+{
+	if (t.tmp)
+		th_rm_rf(t.tmp);
+	free(t.tmp);
+	th_stage_done(&t.stage);
+	free(t.home);
+	free(t.proj);
+	for (size_t i = 0; i < t.n_env; i++)
+		free(t.env[i]);
+}
+
+TestSuite(limits, .init = setup_privileged, .fini = teardown, .timeout = 120);
+TestSuite(rlimits, .init = setup_unprivileged, .fini = teardown, .timeout = 120);
+
+/* cell ARGS... in the project, as the test user. */
+static struct th_result cell(char *const args[])
+{
+	char *argv[32] = {t.stage.cell};
+	size_t n = 1;
+	struct th_result r;
+
+	for (size_t i = 0; args[i] && n < ELEMENTSOF(argv) - 1; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	th_run_as(t.uid, t.gid, t.proj, argv, t.env, &r);
+	return r;
+}
+
+/* .cell.json of a cell with these limits and network, allowed by the test user. */
+static void set_config(const char *limits, const char *network)
+{
+	_cleanup_free_ char *json = NULL;
+	struct th_result r;
+
+	cr_assert(ge(int,
+		     asprintf(&json,
+			      "{\"name\": \"webapp\", \"limits\": %s, \"network\": {\"mode\": "
+			      "\"%s\"}}",
+			      limits, network),
+		     0));
+	free(th_write(t.proj, ".cell.json", json));
+	th_chown_r(t.proj, t.uid, t.gid);
+	r = cell((char *[]){(char *)"allow", NULL});
+	cr_assert(eq(int, r.status, 0), "cell allow: %s", r.err);
+	th_result_done(&r);
+}
+
+static bool contains(const char *haystack, const char *needle)
+{
+	return haystack && strstr(haystack, needle);
+}
+
+/* The project's cell stats --json line. */
+static char *stats_json(void)
+{
+	struct th_result r = cell((char *[]){(char *)"stats", (char *)"--json", NULL});
+	char *out;
+
+	cr_assert(eq(int, r.status, 0), "cell stats: %s", r.err);
+	out = strdup(r.out);
+	th_result_done(&r);
+	return out;
+}
+
+/* This test's cells' directories in controller's v1 hierarchy, below where we are: the test
+ * user's ("<uid>-"), of this test's project (its id's tail begins their ids). */
+static size_t v1_cells_left(const char *controller)
+{
+	_cleanup_free_ char *proc_cgroup = NULL, *mnt = NULL, *path = NULL, *base = NULL,
+			    *slice = NULL;
+	_cleanup_free_ char *stats = stats_json();
+	const char *project = strstr(stats, "\"project\":\"");
+	char prefix[64];
+	size_t n = 0;
+	DIR *d;
+
+	cr_assert(not(eq(ptr, (void *)project, NULL)), "%s", stats);
+	project += 11;
+	project += strcspn(project, "\"") - 12; /* "<dirname>-<12 hex>" */
+
+	cr_assert(ge(int, cell_read_file("/proc/self/cgroup", 0, 65536, &proc_cgroup, NULL), 0));
+	if (cell_cgroup_v1_find("/proc/self/mountinfo", proc_cgroup, controller, &mnt, &path) < 0)
+		return 0;
+	base = th_join(mnt, path);
+	slice = th_join(base, "cell.slice");
+	d = opendir(slice);
+	snprintf(prefix, sizeof(prefix), "%u-%.12s-", (unsigned)t.uid, project);
+	for (struct dirent *e; d && (e = readdir(d));)
+		n += startswith(e->d_name, prefix);
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static bool hybrid_host(void)
+{
+	_cleanup_free_ char *cg2 = NULL;
+	bool hybrid = false;
+
+	return cell_cgroup_find("/proc/self/mountinfo", &cg2, &hybrid) >= 0 && hybrid;
+}
+
+/* The issue's own case: 64M, and a process that allocates 256 MiB, stopped and said so. */
+Test(limits, a_cell_over_its_memory_limit_is_stopped_and_says_so)
+{
+	_cleanup_free_ char *stats = NULL;
+	struct th_result r;
+
+	set_config("{\"memory\": \"64M\"}", "proxy");
+	r = cell((char *[]){(char *)"run", (char *)"--", (char *)"/usr/bin/python3", (char *)"-c",
+			    (char *)"b = bytearray(256 << 20); print('alive')", NULL});
+	cr_assert(eq(int, r.status, 137), "status %d, out %s, err %s", r.status, r.out, r.err);
+	cr_assert(not(contains(r.out, "alive")), "%s", r.out);
+	cr_assert(contains(r.err, "cell: webapp was stopped by its memory limit (64 MiB)"), "%s",
+		  r.err);
+	th_result_done(&r);
+	/* the ledger has it, and the peak the kernel saw: at most the limit */
+	stats = stats_json();
+	cr_assert(contains(stats, "\"limits\":{\"memory_peak\":"), "%s", stats);
+	cr_assert(not(contains(stats, "\"oom_kills\":0")), "%s", stats);
+	cr_assert(le(u64, strtoull(strstr(stats, "\"memory_peak\":") + 14, NULL, 10), 64ULL << 20),
+		  "%s", stats);
+	r = cell((char *[]){(char *)"stats", NULL});
+	cr_assert(contains(r.out, "limits: peak memory "), "%s", r.out);
+	th_result_done(&r);
+	/* nothing of the cell is left in the v1 hierarchies, or in cell-session's records */
+	if (hybrid_host())
+		cr_assert(eq(sz, v1_cells_left("memory"), 0));
+	cr_assert(eq(sz, v1_cells_left("pids"), 0));
+}
+
+/* While the cell runs, its directories are there (the count above sees them), and they go with
+ * it; a member's process is in them too. */
+Test(limits, the_cells_v1_directories_come_and_go_with_it)
+{
+	char *argv[] = {t.stage.cell,	      (char *)"run", (char *)"--",
+			(char *)"/bin/sleep", (char *)"30",  NULL};
+	const char *controller = hybrid_host() ? "memory" : NULL;
+	struct th_result r;
+	pid_t pid;
+	int i;
+
+	if (!controller)
+		th_skip("not a hybrid host: the limits are in the cell's cgroup2 directory");
+	set_config("{\"memory\": \"128M\", \"pids\": 64}", "proxy");
+	pid = th_spawn_as(t.uid, t.gid, t.proj, argv, t.env);
+	for (i = 0; i < 100 && v1_cells_left(controller) == 0; i++)
+		usleep(100 * 1000);
+	cr_assert(eq(sz, v1_cells_left(controller), 1));
+	cr_assert(eq(sz, v1_cells_left("pids"), 1));
+	/* a member of the session: its processes count against the same limit */
+	r = cell((char *[]){(char *)"run", (char *)"--", (char *)"/bin/sh", (char *)"-c",
+			    (char *)"cat /proc/self/cgroup", NULL});
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	/* (the cell's cgroup namespace is rooted at its own directory: one outside it is "/..") */
+	cr_assert(contains(r.out, ":memory:/\n"), "%s", r.out);
+	cr_assert(contains(r.out, ":pids:/\n"), "%s", r.out);
+	th_result_done(&r);
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	for (i = 0; i < 100 && v1_cells_left(controller) != 0; i++)
+		usleep(100 * 1000);
+	cr_assert(eq(sz, v1_cells_left(controller), 0));
+	cr_assert(eq(sz, v1_cells_left("pids"), 0));
+}
+
+/* Within its limit, a cell runs as before, and its command's status is its own. */
+Test(limits, a_cell_within_its_memory_limit_runs_as_before)
+{
+	struct th_result r;
+
+	set_config("{\"memory\": \"256M\"}", "proxy");
+	r = cell((char *[]){(char *)"run", (char *)"--", (char *)"/usr/bin/python3", (char *)"-c",
+			    (char *)"b = bytearray(16 << 20); print('alive'); raise SystemExit(3)",
+			    NULL});
+	cr_assert(eq(int, r.status, 3), "status %d, err %s", r.status, r.err);
+	cr_assert(contains(r.out, "alive"));
+	cr_assert(not(contains(r.err, "memory limit")), "%s", r.err);
+	th_result_done(&r);
+}
+
+/* limits.pids: 32 stops a fork loop at 32 processes in the cell (its own count the first). */
+Test(limits, a_fork_loop_stops_at_the_pids_limit)
+{
+	_cleanup_free_ char *stats = NULL;
+	struct th_result r;
+	int forked;
+
+	set_config("{\"pids\": 32}", "proxy");
+	r = cell((char *[]){(char *)"run", (char *)"--", (char *)"/usr/bin/python3",
+			    (char *)"forks.py", NULL});
+	cr_assert(eq(int, r.status, 0), "status %d, err %s", r.status, r.err);
+	cr_assert(contains(r.out, "forked "), "%s", r.out);
+	forked = atoi(strstr(r.out, "forked ") + 7);
+	/* the cell's own processes (bwrap, cell-init, python) count too */
+	cr_assert(lt(int, forked, 32), "%s", r.out);
+	cr_assert(ge(int, forked, 20), "%s", r.out);
+	th_result_done(&r);
+	stats = stats_json();
+	cr_assert(contains(stats, "\"pids_refused\":"), "%s", stats);
+	cr_assert(not(contains(stats, "\"pids_refused\":0")), "%s", stats);
+	cr_assert(eq(sz, v1_cells_left("pids"), 0));
+}
+
+/* limits.cpu: half a CPU; a busy loop gets about that much of one. */
+Test(limits, a_busy_cell_gets_its_cpu_limit)
+{
+	struct th_result r;
+
+	set_config("{\"cpu\": \"50%\"}", "proxy");
+	r = cell((char *[]){(char *)"run", (char *)"--", (char *)"/usr/bin/python3",
+			    (char *)"busy.py", NULL});
+	cr_assert(eq(int, r.status, 0), "status %d, err %s", r.status, r.err);
+	/* unlimited, it would be close to 1.00 */
+	cr_assert(lt(dbl, atof(r.out), 0.75), "CPU time / wall time %s", r.out);
+	cr_assert(gt(dbl, atof(r.out), 0.2), "CPU time / wall time %s", r.out);
+	th_result_done(&r);
+	cr_assert(eq(sz, v1_cells_left("cpu"), 0));
+}
+
+/* A limit the host has no controller for is an error before the cell starts, not a cell
+ * without it: cell-session's own check of what it is given. */
+Test(limits, cell_session_refuses_a_limit_out_of_range)
+{
+	char *argv[] = {t.stage.helper, (char *)"open",		  (char *)"--id",
+			(char *)"x",	(char *)"--pids",	  (char *)"0",
+			(char *)"--",	(char *)"/usr/bin/bwrap", NULL};
+	struct th_result r;
+
+	th_run_as(t.uid, t.gid, t.proj, argv, t.env, &r);
+	cr_assert(eq(int, r.status, 2), "%d %s", r.status, r.err);
+	cr_assert(contains(r.err, "--pids '0' is not a limit"), "%s", r.err);
+	th_result_done(&r);
+}
+
+/* Without privilege: limits.pids holds by RLIMIT_NPROC, counted in the cell's user namespace
+ * (the user's processes outside do not count). */
+Test(rlimits, a_fork_loop_stops_at_the_pids_limit_without_privilege)
+{
+	struct th_result r;
+	int forked;
+
+	if (geteuid() == 0 && t.uid == 0)
+		th_skip("RLIMIT_NPROC never stops root");
+	set_config("{\"pids\": 32}", "none");
+	r = cell((char *[]){(char *)"run", (char *)"--", (char *)"/usr/bin/python3",
+			    (char *)"forks.py", NULL});
+	cr_assert(eq(int, r.status, 0), "status %d, err %s", r.status, r.err);
+	forked = atoi(strstr(r.out, "forked ") ? strstr(r.out, "forked ") + 7 : "100");
+	cr_assert(lt(int, forked, 32), "%s", r.out);
+	cr_assert(ge(int, forked, 20), "%s", r.out);
+	th_result_done(&r);
+}
+
+/* Without a cgroup, what is not enforced is said, once a project (again when it changes). */
+Test(rlimits, what_is_not_enforced_is_said_once)
+{
+	struct th_result r;
+
+	set_config("{\"memory\": \"64M\", \"pids\": 64}", "none");
+	r = cell((char *[]){(char *)"run", (char *)"--", (char *)"/bin/true", NULL});
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	cr_assert(contains(r.err, "limits.memory is not enforced (RLIMIT_AS would cap each "
+				  "process's address space, not the cell's memory)"),
+		  "%s", r.err);
+	cr_assert(contains(r.err, "limits.pids is held by RLIMIT_NPROC in its user namespace"),
+		  "%s", r.err);
+	th_result_done(&r);
+	r = cell((char *[]){(char *)"run", (char *)"--", (char *)"/bin/true", NULL});
+	cr_assert(not(contains(r.err, "not enforced")), "said twice: %s", r.err);
+	th_result_done(&r);
+	/* cell explain always says it */
+	r = cell((char *[]){(char *)"explain", NULL});
+	cr_assert(contains(r.out, "notice: this cell has no cgroup of its own"), "%s", r.out);
+	th_result_done(&r);
+	/* another limit, another notice */
+	set_config("{\"memory\": \"64M\", \"cpu\": 1}", "none");
+	r = cell((char *[]){(char *)"run", (char *)"--", (char *)"/bin/true", NULL});
+	cr_assert(contains(r.err, "limits.memory, limits.cpu are not enforced"), "%s", r.err);
+	th_result_done(&r);
+}
