@@ -54,6 +54,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -85,6 +86,7 @@ static const char *const trusted_bwrap[] = {CELL_BWRAP, "/usr/bin/bwrap", "/usr/
 struct caller {
 	uid_t uid;
 	gid_t gid;
+	struct rlimit fsize; /* its RLIMIT_FSIZE, which we lift for ourselves */
 	gid_t groups[NGROUPS_MAX];
 	int n_groups;
 };
@@ -246,7 +248,10 @@ static int parse(int argc, char *argv[], const char *verb, struct request *q)
 			/* (the config's own bounds: 1M of memory, 4194304 processes, 1024 CPUs) */
 			uint64_t max = opt == 'm' ? UINT64_MAX : opt == 'n' ? 4194304 : 1024000;
 
-			if (number_arg(optarg, opt == 'm' ? 1 << 20 : 1, max, &v) < 0) {
+			/* (a quota below 1 ms a period the kernel refuses: --cpu 10 at least) */
+			uint64_t min = opt == 'm' ? 1 << 20 : opt == 'n' ? 1 : 10;
+
+			if (number_arg(optarg, min, max, &v) < 0) {
 				say("--%s '%s' is not a limit (%s)",
 				    opt == 'm'	 ? "memory"
 				    : opt == 'n' ? "pids"
@@ -254,7 +259,7 @@ static int parse(int argc, char *argv[], const char *verb, struct request *q)
 				    optarg,
 				    opt == 'm'	 ? "bytes, at least 1048576"
 				    : opt == 'n' ? "processes, 1-4194304"
-						 : "thousandths of a CPU, 1-1024000");
+						 : "thousandths of a CPU, 10-1024000");
 				return -EINVAL;
 			}
 			if (opt == 'm')
@@ -307,6 +312,10 @@ static int parse(int argc, char *argv[], const char *verb, struct request *q)
 /* In the child: for good, become the caller; no way back, and no new privileges by exec. */
 static int drop_privilege(const struct caller *c)
 {
+	/* the caller's own limit on the size of files again (the cell's files are the caller's) */
+	if (setrlimit(RLIMIT_FSIZE, &c->fsize) < 0)
+		return -EPERM;
+	signal(SIGXFSZ, SIG_DFL);
 	if (setgroups((size_t)c->n_groups, c->groups) < 0 ||
 	    setresgid(c->gid, c->gid, c->gid) < 0 || setresuid(c->uid, c->uid, c->uid) < 0)
 		return -EPERM;
@@ -572,7 +581,9 @@ static int list_one(const char *id, void *data)
 
 int main(int argc, char *argv[])
 {
-	static const int ignored[] = {SIGINT, SIGQUIT, SIGHUP, SIGTERM, SIGUSR1, SIGUSR2, SIGPIPE};
+	static const int ignored[] = {SIGINT,  SIGQUIT, SIGHUP,	 SIGTERM,
+				      SIGUSR1, SIGUSR2, SIGPIPE, SIGXFSZ};
+	const struct rlimit unlimited = {RLIM_INFINITY, RLIM_INFINITY};
 	_cleanup_free_ char *slice = NULL;
 	struct request q = {0};
 	struct caller c;
@@ -589,6 +600,13 @@ int main(int argc, char *argv[])
 	c.uid = getuid();
 	c.gid = getgid();
 	c.n_groups = getgroups(NGROUPS_MAX, c.groups);
+	/* a file size limit of the caller's must not cut us short between two steps (SIGXFSZ is
+	 * ignored above: a write past it fails, and what was done is undone); lifted where we may
+	 * (CAP_SYS_RESOURCE: a container may not have it) */
+	if (getrlimit(RLIMIT_FSIZE, &c.fsize) < 0)
+		c.n_groups = -1;
+	else if (setrlimit(RLIMIT_FSIZE, &unlimited) < 0)
+		(void)setrlimit(RLIMIT_FSIZE, &(struct rlimit){c.fsize.rlim_max, c.fsize.rlim_max});
 	if (geteuid() != 0 || c.n_groups < 0) {
 		say("needs root: install it setuid root (make install SETUID=1), or run as root");
 		return EXIT_FAIL;

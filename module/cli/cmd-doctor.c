@@ -17,7 +17,9 @@
 #include "cli.h"
 #include "commands.h"
 #include "fileio.h"
+#include "limit.h"
 #include "provider.h"
+#include "session.h"
 
 #define MOUNTINFO "/proc/self/mountinfo"
 
@@ -177,6 +179,50 @@ static bool check_bpf(void)
 	return ok;
 }
 
+/* What holds a cell's limits here: the cgroup of a cell cell-session opens, or rlimits. */
+static void check_limits(const struct cell_host *host)
+{
+	static const char *const controllers[] = {"memory", "pids", "cpu"};
+	_cleanup_free_ char *slice = NULL, *proc_cgroup = NULL;
+	char what[512] = "", missing[64] = "";
+
+	if (!host->helper) {
+		report(OK,
+		       "limits: no cgroup for cells without cell-session's privilege: limits.pids "
+		       "is RLIMIT_NPROC in the cell's user namespace; limits.memory and limits.cpu "
+		       "are not enforced",
+		       "make install SETUID=1 (then BPF proxy cells get cgroups of their own)");
+		return;
+	}
+	if (cell_session_slice(MOUNTINFO, &slice) < 0 ||
+	    cell_read_file("/proc/self/cgroup", 0, 65536, &proc_cgroup, NULL) < 0) {
+		report(WARN, "limits: cannot tell where the cgroup controllers are", NULL);
+		return;
+	}
+	snprintf(what, sizeof(what), "limits: held by the cgroup of a proxy cell in BPF mode:");
+	for (size_t i = 0; i < ELEMENTSOF(controllers); i++) {
+		enum cell_limits_place at =
+			cell_limits_where(slice, MOUNTINFO, proc_cgroup, controllers[i]);
+
+		if (at == CELL_LIMITS_NOWHERE)
+			snprintf(missing + strlen(missing), sizeof(missing) - strlen(missing),
+				 "%s%s", *missing ? ", " : "", controllers[i]);
+		else
+			snprintf(what + strlen(what), sizeof(what) - strlen(what), " %s (%s)",
+				 controllers[i], at == CELL_LIMITS_V2 ? "cgroup2" : "cgroup v1");
+	}
+	report(OK, what, NULL);
+	if (*missing) {
+		snprintf(what, sizeof(what),
+			 "limits: no %s controller here: a proxy cell whose config sets that limit "
+			 "does not start",
+			 missing);
+		report(WARN, what,
+		       "mount its cgroup v1 hierarchy, or enable it in cgroup2's "
+		       "cgroup.subtree_control");
+	}
+}
+
 /* How a proxy cell is isolated here (network.isolation "auto"), and why. */
 static void check_network(void)
 {
@@ -218,6 +264,7 @@ static void check_network(void)
 			u.release);
 		report(WARN, what, "a 6.7 or newer kernel (Debian 12: bookworm-backports)");
 	}
+	check_limits(&host);
 }
 
 static void check_seccomp(void)

@@ -85,6 +85,10 @@ static int mountinfo_find(const char *mountinfo, const char *fstype, const char 
 			fields[n++] = tok;
 		if (n < 5)
 			continue;
+		/* a hierarchy mounted from below its root (a bind, a container's view): its
+		 * mount point and a cgroup's path do not add up */
+		if (option && !streq(fields[3], "/"))
+			continue;
 		unescape(fields[4]);
 		if (rank(fstype, fields[4]) < best_rank) {
 			free(best);

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,20 +86,28 @@ static bool exists_at(int dir_fd, const char *name)
 	return faccessat(dir_fd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
+/* The controllers l needs (memory, pids, cpu: the order of cell_limits_v1_plan's directories). */
+static size_t wanted_controllers(const struct cell_limits *l, const char *ret[3])
+{
+	size_t n = 0;
+
+	if (l->memory)
+		ret[n++] = "memory";
+	if (l->pids)
+		ret[n++] = "pids";
+	if (l->cpu)
+		ret[n++] = "cpu";
+	return n;
+}
+
 int cell_limits_v2_apply(int slice_fd, int cell_fd, const struct cell_limits *l)
 {
 	const char *wanted[3];
 	_cleanup_free_ char *available = NULL;
 	char enable[64] = "", value[64];
-	size_t n = 0;
+	size_t n = wanted_controllers(l, wanted);
 	int r;
 
-	if (l->memory)
-		wanted[n++] = "memory";
-	if (l->pids)
-		wanted[n++] = "pids";
-	if (l->cpu)
-		wanted[n++] = "cpu";
 	if (n == 0)
 		return 0;
 	r = read_control(slice_fd, "cgroup.controllers", &available);
@@ -185,77 +194,94 @@ static bool path_plain(const char *path)
 	return true;
 }
 
-/* Makes <mount><path>/cell.slice/<name> and writes controller's limits into it. */
-static int v1_make(const char *mountinfo, const char *proc_cgroup, const char *controller,
-		   const char *name, const struct cell_limits *l, char **ret)
+int cell_limits_v1_plan(const char *mountinfo, const char *proc_cgroup, const char *name,
+			const struct cell_limits *l, char ***ret_dirs)
 {
-	_cleanup_free_ char *mnt = NULL, *path = NULL, *base = NULL, *slice = NULL, *dir = NULL;
+	_cleanup_strv_free_ char **dirs = calloc(1, sizeof(char *));
+	const char *wanted[3];
+	size_t n = wanted_controllers(l, wanted);
+
+	if (!dirs)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ char *mnt = NULL, *path = NULL, *base = NULL, *slice = NULL;
+		int r = cell_cgroup_v1_find(mountinfo, proc_cgroup, wanted[i], &mnt, &path);
+
+		if (r == -ENOENT)
+			return -EOPNOTSUPP;
+		if (r < 0)
+			return r;
+		if (!path_plain(path))
+			return -EINVAL;
+		base = cell_path_join(mnt, path);
+		slice = base ? cell_path_join(base, "cell.slice") : NULL;
+		if (!slice || cell_strv_consume(&dirs, cell_path_join(slice, name)) < 0)
+			return -ENOMEM;
+	}
+	*ret_dirs = TAKE_PTR(dirs);
+	return 0;
+}
+
+/*
+ * mkdir of a v1 directory's cell.slice, or the one there if it is root's and no one else may
+ * write in it (a slice of the caller's making would let the caller move what root puts there).
+ */
+static int v1_slice(const char *dir)
+{
+	char slice[PATH_MAX], *slash;
+	struct stat st;
+
+	if (snprintf(slice, sizeof(slice), "%s", dir) >= (int)sizeof(slice))
+		return -ENAMETOOLONG;
+	slash = strrchr(slice, '/');
+	if (!slash)
+		return -EINVAL;
+	*slash = '\0';
+	if (mkdir(slice, 0755) == 0)
+		return 0;
+	if (errno != EEXIST)
+		return negative_errno();
+	if (lstat(slice, &st) < 0)
+		return negative_errno();
+	return S_ISDIR(st.st_mode) && st.st_uid == 0 && !(st.st_mode & (S_IWGRP | S_IWOTH))
+		       ? 0
+		       : -EPERM;
+}
+
+/* Makes dir (in controller's hierarchy) and writes controller's limits into it. */
+static int v1_make(const char *controller, const char *dir, const struct cell_limits *l)
+{
 	_cleanup_close_ int dir_fd = -1;
 	int r;
 
-	r = cell_cgroup_v1_find(mountinfo, proc_cgroup, controller, &mnt, &path);
-	if (r == -ENOENT)
-		return -EOPNOTSUPP;
-	if (r < 0)
-		return r;
-	if (!path_plain(path))
-		return -EINVAL;
-	base = cell_path_join(mnt, path);
-	slice = base ? cell_path_join(base, "cell.slice") : NULL;
-	dir = slice ? cell_path_join(slice, name) : NULL;
-	if (!dir)
-		return -ENOMEM;
 	cell_log(CELL_LOG_DEBUG, "limits: mkdir %s", dir);
 	/* (another cell's close may remove the slice between the two: then again) */
 	for (int tries = 0;; tries++) {
-		if (mkdir(slice, 0755) < 0 && errno != EEXIST)
-			return negative_errno();
+		r = v1_slice(dir);
+		if (r < 0)
+			return r;
 		if (mkdir(dir, 0755) == 0)
 			break;
 		if (errno != ENOENT || tries == 3)
 			return negative_errno();
 	}
 	dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	r = dir_fd < 0 ? negative_errno() : v1_write(controller, dir_fd, dir, l);
-	if (r < 0) {
-		rmdir(dir);
-		return r;
-	}
-	*ret = TAKE_PTR(dir);
-	return 0;
+	return dir_fd < 0 ? negative_errno() : v1_write(controller, dir_fd, dir, l);
 }
 
-int cell_limits_v1_open(const char *mountinfo, const char *proc_cgroup, const char *name,
-			const struct cell_limits *l, char ***ret_dirs)
+int cell_limits_v1_make(char *const *dirs, const struct cell_limits *l)
 {
-	_cleanup_strv_free_ char **dirs = NULL;
-	const struct {
-		const char *controller;
-		bool wanted;
-	} wanted[] = {{"memory", l->memory}, {"pids", l->pids}, {"cpu", l->cpu}};
+	const char *wanted[3];
+	size_t n = wanted_controllers(l, wanted);
 	int r = 0;
 
-	dirs = calloc(1, sizeof(char *));
-	if (!dirs)
-		return -ENOMEM;
-	for (size_t i = 0; i < ELEMENTSOF(wanted) && r >= 0; i++) {
-		char *dir = NULL;
-
-		if (!wanted[i].wanted)
-			continue;
-		r = v1_make(mountinfo, proc_cgroup, wanted[i].controller, name, l, &dir);
-		if (r >= 0 && cell_strv_consume(&dirs, dir) < 0) {
-			rmdir(dir);
-			free(dir);
-			r = -ENOMEM;
-		}
-	}
-	if (r < 0) {
+	if (cell_strv_length(dirs) != n)
+		return -EINVAL;
+	for (size_t i = 0; i < n && r >= 0; i++)
+		r = v1_make(wanted[i], dirs[i], l);
+	if (r < 0)
 		(void)cell_limits_v1_remove(dirs);
-		return r;
-	}
-	*ret_dirs = TAKE_PTR(dirs);
-	return 0;
+	return r;
 }
 
 int cell_limits_v1_join(char *const *dirs, pid_t pid)
@@ -316,18 +342,47 @@ int cell_limits_v1_remove(char *const *dirs)
 	int r = 0;
 
 	for (char *const *d = dirs; d && *d; d++) {
+		int k;
+
 		/* a process killed a moment ago may still be leaving the cgroup */
-		while (rmdir(*d) < 0 && errno == EBUSY && now_ms() < deadline)
+		while ((k = rmdir(*d)) < 0 && errno == EBUSY && now_ms() < deadline)
 			usleep(10 * 1000);
-		if (access(*d, F_OK) == 0) {
+		if (k == 0) {
+			/* and cell.slice with it, when it was the last cell there (else: EBUSY) */
+			remove_parent(*d);
+		} else if (errno != ENOENT) {
+			/* (never made, or gone already: as good as removed) */
 			cell_log(CELL_LOG_WARNING, "limits: cannot remove %s: %m", *d);
 			r = -EBUSY;
-			continue;
 		}
-		/* and cell.slice with it, when it was the last cell there (else: EBUSY) */
-		remove_parent(*d);
 	}
 	return r;
+}
+
+enum cell_limits_place cell_limits_where(const char *slice, const char *mountinfo,
+					 const char *proc_cgroup, const char *controller)
+{
+	_cleanup_free_ char *text = NULL, *mnt = NULL, *path = NULL;
+	_cleanup_close_ int fd = open(slice, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char parent[PATH_MAX], *slash = NULL;
+
+	if (snprintf(parent, sizeof(parent), "%s", slice) < (int)sizeof(parent))
+		slash = strrchr(parent, '/');
+
+	/* the slice's controllers, or (no slice yet) those the root enables for its children */
+	if (fd >= 0) {
+		(void)read_control(fd, "cgroup.controllers", &text);
+	} else if (slash) {
+		*slash = '\0';
+		fd = open(*parent ? parent : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd >= 0)
+			(void)read_control(fd, "cgroup.subtree_control", &text);
+	}
+	if (text && has_word(text, controller))
+		return CELL_LIMITS_V2;
+	if (cell_cgroup_v1_find(mountinfo, proc_cgroup, controller, &mnt, &path) >= 0)
+		return CELL_LIMITS_V1;
+	return CELL_LIMITS_NOWHERE;
 }
 
 int cell_limits_save(const char *record_dir, const char *name, char *const *dirs)

@@ -44,19 +44,39 @@ int cell_limits_v2_usage(int cell_fd, struct cell_limits_usage *ret);
 
 /*
  * cgroup v1, where the hierarchy of each controller l needs is mounted (mountinfo, and the
- * caller's place in each, from its /proc/PID/cgroup text): makes cell.slice/<name> under the
- * caller's cgroup in each and writes the limits (memory.limit_in_bytes and, with swap
- * accounting, memory.memsw.limit_in_bytes; pids.max; cpu.cfs_quota_us). *ret_dirs (a
- * NULL-ended list) names what was made; nothing is left on failure (-EOPNOTSUPP: a controller
- * l needs has no hierarchy).
+ * caller's place in each, from its /proc/PID/cgroup text): cell_limits_v1_plan names the
+ * directories, cell.slice/<name> below the caller's cgroup in each (-EOPNOTSUPP: a controller l
+ * needs has no hierarchy), so that they can be recorded before they are made;
+ * cell_limits_v1_make makes them and writes the limits (memory.limit_in_bytes and, with swap
+ * accounting, memory.memsw.limit_in_bytes; pids.max; cpu.cfs_quota_us). A cell.slice that is
+ * there must be root's, writable by no one else (-EPERM). Nothing is left on failure.
  */
-int cell_limits_v1_open(const char *mountinfo, const char *proc_cgroup, const char *name,
+int cell_limits_v1_plan(const char *mountinfo, const char *proc_cgroup, const char *name,
 			const struct cell_limits *l, char ***ret_dirs);
+int cell_limits_v1_make(char *const *dirs, const struct cell_limits *l);
 /* Moves pid (0: the caller) into each directory. */
 int cell_limits_v1_join(char *const *dirs, pid_t pid);
 int cell_limits_v1_usage(char *const *dirs, struct cell_limits_usage *ret);
-/* Removes the directories (their processes gone; waits up to a second for the kernel). */
+/*
+ * Removes the directories (their processes gone; waits up to a second for the kernel), and
+ * each cell.slice that is left empty; one never made is fine.
+ */
 int cell_limits_v1_remove(char *const *dirs);
+
+/* Where a controller is for cells on this host (cell_limits_where). */
+enum cell_limits_place {
+	CELL_LIMITS_NOWHERE,
+	CELL_LIMITS_V2, /* the cells' slice has it (or the cgroup2 root enables it for its children)
+			 */
+	CELL_LIMITS_V1, /* a mounted v1 hierarchy, with a place for the caller in it */
+};
+/*
+ * Where controller ("memory", "pids", "cpu") would hold a cell's limit: slice is the cells'
+ * cgroup2 slice (<cgroup2>/cell.slice, which may not exist yet); mountinfo and proc_cgroup as
+ * for cell_limits_v1_plan.
+ */
+enum cell_limits_place cell_limits_where(const char *slice, const char *mountinfo,
+					 const char *proc_cgroup, const char *controller);
 
 /*
  * The record of a cell's v1 directories (record_dir/<name>, one path a line), so that whoever

@@ -232,15 +232,17 @@ static int limit(struct cell_session *s, const char *slice, const char *name,
 	r = cell_read_file("/proc/self/cgroup", 0, 65536, &proc_cgroup, NULL);
 	if (r < 0)
 		return r;
-	r = cell_limits_v1_open("/proc/self/mountinfo", proc_cgroup, name, l, &s->limit_dirs);
+	r = cell_limits_v1_plan("/proc/self/mountinfo", proc_cgroup, name, l, &s->limit_dirs);
 	if (r < 0)
 		return r;
+	/* recorded before they are made: a session cut short at any point leaves its reap all it
+	 * needs to remove them */
 	r = cell_limits_save(CELL_LIMITS_DIR, name, s->limit_dirs);
-	if (r < 0) {
-		(void)cell_limits_v1_remove(s->limit_dirs);
-		return r;
-	}
-	return 0;
+	if (r >= 0)
+		r = cell_limits_v1_make(s->limit_dirs, l);
+	if (r < 0)
+		(void)cell_limits_forget(CELL_LIMITS_DIR, name);
+	return r;
 }
 
 int cell_session_open(const char *slice, uid_t uid, const char *id, const struct cell_policy *p,

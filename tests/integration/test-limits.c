@@ -166,21 +166,26 @@ static char *stats_json(void)
 	return out;
 }
 
-/* This test's cells' directories in controller's v1 hierarchy, below where we are: the test
- * user's ("<uid>-"), of this test's project (its id's tail begins their ids). */
-static size_t v1_cells_left(const char *controller)
+/* Entries of dir whose names begin with prefix. */
+static size_t count_prefixed(const char *dir, const char *prefix)
+{
+	DIR *d = opendir(dir);
+	size_t n = 0;
+
+	for (struct dirent *e; d && (e = readdir(d));)
+		n += startswith(e->d_name, prefix);
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* Directories in controller's v1 hierarchy's cell.slice below where we are, named prefix... */
+static size_t v1_named(const char *controller, const char *prefix)
 {
 	_cleanup_free_ char *proc_cgroup = NULL, *mnt = NULL, *path = NULL, *base = NULL,
 			    *slice = NULL;
-	_cleanup_free_ char *stats = stats_json();
-	const char *project = strstr(stats, "\"project\":\"");
-	char prefix[64];
 	size_t n = 0;
 	DIR *d;
-
-	cr_assert(not(eq(ptr, (void *)project, NULL)), "%s", stats);
-	project += 11;
-	project += strcspn(project, "\"") - 12; /* "<dirname>-<12 hex>" */
 
 	cr_assert(ge(int, cell_read_file("/proc/self/cgroup", 0, 65536, &proc_cgroup, NULL), 0));
 	if (cell_cgroup_v1_find("/proc/self/mountinfo", proc_cgroup, controller, &mnt, &path) < 0)
@@ -188,12 +193,26 @@ static size_t v1_cells_left(const char *controller)
 	base = th_join(mnt, path);
 	slice = th_join(base, "cell.slice");
 	d = opendir(slice);
-	snprintf(prefix, sizeof(prefix), "%u-%.12s-", (unsigned)t.uid, project);
 	for (struct dirent *e; d && (e = readdir(d));)
 		n += startswith(e->d_name, prefix);
 	if (d)
 		closedir(d);
 	return n;
+}
+
+/* This test's cells' directories in controller's v1 hierarchy, below where we are: the test
+ * user's ("<uid>-"), of this test's project (its id's tail begins their ids). */
+static size_t v1_cells_left(const char *controller)
+{
+	_cleanup_free_ char *stats = stats_json();
+	const char *project = strstr(stats, "\"project\":\"");
+	char prefix[64];
+
+	cr_assert(not(eq(ptr, (void *)project, NULL)), "%s", stats);
+	project += 11;
+	project += strcspn(project, "\"") - 12; /* "<dirname>-<12 hex>" */
+	snprintf(prefix, sizeof(prefix), "%u-%.12s-", (unsigned)t.uid, project);
+	return v1_named(controller, prefix);
 }
 
 static bool hybrid_host(void)
@@ -382,4 +401,62 @@ Test(rlimits, what_is_not_enforced_is_said_once)
 	r = cell((char *[]){(char *)"run", (char *)"--", (char *)"/bin/true", NULL});
 	cr_assert(contains(r.err, "limits.memory, limits.cpu are not enforced"), "%s", r.err);
 	th_result_done(&r);
+}
+
+/* cell doctor says what holds limits here. */
+Test(limits, doctor_says_the_cgroup_holds_them)
+{
+	struct th_result r = cell((char *[]){(char *)"doctor", NULL});
+
+	cr_assert(
+		contains(r.out, "limits: held by the cgroup of a proxy cell in BPF mode: memory ("),
+		"%s", r.out);
+	th_result_done(&r);
+}
+
+Test(rlimits, doctor_says_only_pids_holds_without_privilege)
+{
+	struct th_result r = cell((char *[]){(char *)"doctor", NULL});
+
+	cr_assert(contains(r.out, "limits: no cgroup for cells without cell-session's privilege: "
+				  "limits.pids is RLIMIT_NPROC"),
+		  "%s", r.out);
+	th_result_done(&r);
+}
+
+/*
+ * The caller's limits are the caller's: a file size limit of 0 (a write past it raises
+ * SIGXFSZ) must not cut cell-session short between making a cell's limits and recording them,
+ * which would leave directories no reap finds. The cell itself gets the caller's limit back.
+ */
+Test(limits, a_file_size_limit_of_the_callers_cuts_nothing_short)
+{
+	char id[48], script[1024], record[128];
+	struct th_result r;
+
+	snprintf(id, sizeof(id), "fsize-%d", (int)getpid());
+	snprintf(script, sizeof(script),
+		 "prlimit --fsize=0 %s open --id %s --memory 16777216 --pids 64 --status-fd 3 -- "
+		 "/usr/bin/bwrap --ro-bind / / /bin/sh -c 'echo ran; ulimit -f' 3>&1 2>&1 | cat; "
+		 "exit 0",
+		 t.stage.helper, id);
+	th_run_as(t.uid, t.gid, t.proj, (char *[]){(char *)"/bin/sh", (char *)"-c", script, NULL},
+		  t.env, &r);
+	/* where cell-session may lift the limit (CAP_SYS_RESOURCE) the cell runs, with the
+	 * caller's limit; else it is refused whole, saying why */
+	if (contains(r.out, "File too large")) {
+		cr_assert(contains(r.out, "cell-session: cannot open cell"), "%s", r.out);
+	} else {
+		cr_assert(contains(r.out, "ran\n0\n"), "the cell runs with the caller's limit: %s",
+			  r.out);
+		cr_assert(contains(r.out, "\"memory_peak\":"), "its record: %s", r.out);
+	}
+	th_result_done(&r);
+	/* either way nothing is left: no record (or half of one), no directory */
+	snprintf(record, sizeof(record), CELL_LIMITS_DIR "/%u-%s", (unsigned)t.uid, id);
+	cr_assert(not(eq(int, access(record, F_OK), 0)), "%s is left", record);
+	snprintf(record, sizeof(record), "%u-%s", (unsigned)t.uid, id);
+	cr_assert(eq(sz, v1_named("memory", record), 0));
+	cr_assert(eq(sz, v1_named("pids", record), 0));
+	cr_assert(eq(sz, count_prefixed(CELL_LIMITS_DIR, record), 0));
 }

@@ -205,10 +205,10 @@ Test(limit, v1_hierarchies_from_mountinfo_and_proc_cgroup)
 	cr_assert(eq(str, path, "/"));
 	free(mnt);
 	free(path);
-	/* "cpuacct" is not "cpu", "name=systemd" no controller */
-	cr_assert(
-		eq(int, cell_cgroup_v1_find(FIXTURE("hybrid"), proc, "pids", &mnt, &path), -ENOENT),
-		"no pids hierarchy is mounted in the fixture");
+	/* the fixture's pids hierarchy is mounted from below its root (/lxc/c1): its mount point
+	 * and the process's path there do not add up */
+	cr_assert(eq(int, cell_cgroup_v1_find(FIXTURE("hybrid"), proc, "pids", &mnt, &path),
+		     -ENOENT));
 	cr_assert(eq(int, cell_cgroup_v1_find(FIXTURE("unified"), proc, "memory", &mnt, &path),
 		     -ENOENT));
 }
@@ -228,4 +228,67 @@ Test(limit, the_record_of_a_cells_directories_round_trips)
 	cr_assert(eq(int, cell_limits_forget(dir, "1000-a"), 0));
 	cr_assert(eq(int, cell_limits_load(dir, "1000-a", &back), -ENOENT));
 	cr_assert(eq(int, cell_limits_forget(dir, "1000-a"), 0), "forgetting twice is fine");
+}
+
+/* What cell doctor says: each controller where a cell's limit would be held. */
+Test(limit, where_each_controller_is)
+{
+	const char *proc = "4:memory:/x\n3:cpu,cpuacct:/\n0::/\n";
+	_cleanup_free_ char *slice = cell_path_join(dir, "root/cell.slice");
+
+	/* no slice yet: what the root enables for its children */
+	put("root", "cgroup.subtree_control", "memory pids\n");
+	cr_assert(
+		eq(int, cell_limits_where(slice, FIXTURE("hybrid"), proc, "pids"), CELL_LIMITS_V2));
+	cr_assert(
+		eq(int, cell_limits_where(slice, FIXTURE("hybrid"), proc, "cpu"), CELL_LIMITS_V1));
+	cr_assert(eq(int, cell_limits_where(slice, FIXTURE("unified"), proc, "cpu"),
+		     CELL_LIMITS_NOWHERE));
+	/* the slice: its own controllers */
+	put("root/cell.slice", "cgroup.controllers", "cpu\n");
+	cr_assert(
+		eq(int, cell_limits_where(slice, FIXTURE("unified"), proc, "cpu"), CELL_LIMITS_V2));
+	cr_assert(eq(int, cell_limits_where(slice, FIXTURE("unified"), proc, "pids"),
+		     CELL_LIMITS_NOWHERE));
+}
+
+/* The directories are named before they are made (recorded in between), and made with their
+ * limits; a cell.slice that someone else may write in is refused, nothing made. */
+Test(limit, v1_directories_are_named_then_made)
+{
+	const char *proc = "4:memory:/a\n3:cpu,cpuacct:/\n0::/\n";
+	const struct cell_limits l = {.memory = 2 << 20, .cpu = 250};
+	_cleanup_free_ char *mountinfo = NULL, *slice = NULL;
+	char **dirs = NULL;
+	char line[2048];
+	FILE *f;
+
+	/* a hybrid host whose hierarchies are this test's directories */
+	put("memory/a", "x", "");
+	put("cpu", "x", "");
+	mountinfo = cell_path_join(dir, "mountinfo");
+	f = fopen(mountinfo, "w");
+	cr_assert(not(eq(ptr, f, NULL)));
+	snprintf(line, sizeof(line),
+		 "31 26 0:30 / %s/memory rw - cgroup cgroup rw,memory\n"
+		 "32 26 0:31 / %s/cpu rw - cgroup cgroup rw,cpu,cpuacct\n",
+		 dir, dir);
+	fputs(line, f);
+	fclose(f);
+	cr_assert(eq(int, cell_limits_v1_plan(mountinfo, proc, "7-x", &l, &dirs), 0));
+	cr_assert(eq(sz, cell_strv_length(dirs), 2));
+	cr_assert(not(eq(ptr, strstr(dirs[0], "/memory/a/cell.slice/7-x"), NULL)), "%s", dirs[0]);
+	cr_assert(not(eq(ptr, strstr(dirs[1], "/cpu/cell.slice/7-x"), NULL)), "%s", dirs[1]);
+	cr_assert(not(eq(int, access(dirs[0], F_OK), 0)), "named, not made");
+	/* a cell.slice of someone else's writing: refused, nothing made (the real making, in
+	 * the kernel's hierarchies, is test-limits.c's) */
+	slice = cell_path_join(dir, "memory/a/cell.slice");
+	cr_assert(eq(int, mkdir(slice, 0777), 0));
+	cr_assert(eq(int, chmod(slice, 0777), 0));
+	cr_assert(eq(int, cell_limits_v1_make(dirs, &l), -EPERM));
+	cr_assert(not(eq(int, access(dirs[0], F_OK), 0)), "%s is left", dirs[0]);
+	cr_assert(not(eq(int, access(dirs[1], F_OK), 0)), "%s is left", dirs[1]);
+	cr_assert(eq(int, access(slice, F_OK), 0),
+		  "a slice root did not make is not root's to remove");
+	cell_strv_free(dirs);
 }
