@@ -2499,12 +2499,13 @@ Test(session, a_reaped_cells_limits_go_with_it)
 	}
 	cr_assert(ge(sz, cell_strv_length(dirs), 2), "memory and pids");
 	for (char **d = dirs; *d; d++) {
-		_cleanup_free_ char *procs = NULL, *want = NULL;
+		_cleanup_free_ char *procs = NULL, *want = NULL,
+				    *file = th_join(*d, "cgroup.procs");
 
 		cr_assert(ge(int, asprintf(&want, "%d\n", (int)child), 0));
 		for (int i = 0; i < 100; i++) {
 			free(procs);
-			procs = th_read(th_join(*d, "cgroup.procs"));
+			procs = th_read(file);
 			if (strstr(procs, want))
 				break;
 			usleep(10 * 1000);
