@@ -143,6 +143,28 @@ static int number_arg(const char *s, uint64_t min, uint64_t max, uint64_t *ret)
 	return 0;
 }
 
+/* open's limits (the config's own bounds; a CPU quota below 1 ms a period the kernel refuses) */
+struct limit_option {
+	int opt;
+	const char *name;
+	uint64_t min, max;
+	const char *what;
+};
+
+static const struct limit_option *limit_option(int opt)
+{
+	static const struct limit_option options[] = {
+		{'m', "memory", 1 << 20, UINT64_MAX, "bytes, at least 1048576"},
+		{'n', "pids", 1, 4194304, "processes, 1-4194304"},
+		{'c', "cpu", 10, 1024000, "thousandths of a CPU, 10-1024000"},
+	};
+
+	for (size_t i = 0; i < ELEMENTSOF(options); i++)
+		if (options[i].opt == opt)
+			return &options[i];
+	return NULL;
+}
+
 /* A descriptor we may write counters to: open for writing, and a pipe or a socket. */
 static int status_fd_arg(const char *s, int *ret)
 {
@@ -245,21 +267,10 @@ static int parse(int argc, char *argv[], const char *verb, struct request *q)
 			}
 			q->policy.n_local_ports++;
 		} else if (open_verb && (opt == 'm' || opt == 'n' || opt == 'c')) {
-			/* (the config's own bounds: 1M of memory, 4194304 processes, 1024 CPUs) */
-			uint64_t max = opt == 'm' ? UINT64_MAX : opt == 'n' ? 4194304 : 1024000;
+			const struct limit_option *o = limit_option(opt);
 
-			/* (a quota below 1 ms a period the kernel refuses: --cpu 10 at least) */
-			uint64_t min = opt == 'm' ? 1 << 20 : opt == 'n' ? 1 : 10;
-
-			if (number_arg(optarg, min, max, &v) < 0) {
-				say("--%s '%s' is not a limit (%s)",
-				    opt == 'm'	 ? "memory"
-				    : opt == 'n' ? "pids"
-						 : "cpu",
-				    optarg,
-				    opt == 'm'	 ? "bytes, at least 1048576"
-				    : opt == 'n' ? "processes, 1-4194304"
-						 : "thousandths of a CPU, 10-1024000");
+			if (number_arg(optarg, o->min, o->max, &v) < 0) {
+				say("--%s '%s' is not a limit (%s)", o->name, optarg, o->what);
 				return -EINVAL;
 			}
 			if (opt == 'm')

@@ -317,6 +317,11 @@ int cell_limits_v1_usage(char *const *dirs, struct cell_limits_usage *ret)
 	return 0;
 }
 
+int cell_limits_usage(int cell_fd, char *const *v1_dirs, struct cell_limits_usage *ret)
+{
+	return v1_dirs ? cell_limits_v1_usage(v1_dirs, ret) : cell_limits_v2_usage(cell_fd, ret);
+}
+
 static int64_t now_ms(void)
 {
 	struct timespec ts;

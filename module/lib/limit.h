@@ -57,6 +57,9 @@ int cell_limits_v1_make(char *const *dirs, const struct cell_limits *l);
 /* Moves pid (0: the caller) into each directory. */
 int cell_limits_v1_join(char *const *dirs, pid_t pid);
 int cell_limits_v1_usage(char *const *dirs, struct cell_limits_usage *ret);
+/* What a cell's limits saw: in its v1 directories where it has them, else in its cgroup2
+ * directory (cell_fd). */
+int cell_limits_usage(int cell_fd, char *const *v1_dirs, struct cell_limits_usage *ret);
 /*
  * Removes the directories (their processes gone; waits up to a second for the kernel), and
  * each cell.slice that is left empty; one never made is fine.

@@ -465,10 +465,7 @@ static int unlimit(struct cell_session *s, struct cell_limits_usage *ret)
 	/* a cell reaped by another process: its directories are in the record */
 	if (!dirs && cell_limits_load(CELL_LIMITS_DIR, name, &loaded) >= 0)
 		dirs = loaded;
-	if (dirs)
-		cell_limits_v1_usage(dirs, &usage);
-	else
-		cell_limits_v2_usage(s->dir_fd, &usage);
+	cell_limits_usage(s->dir_fd, dirs, &usage);
 	if (ret)
 		*ret = usage;
 	if (!dirs)
@@ -661,12 +658,11 @@ int cell_session_usage(const char *slice, uid_t uid, const char *id, struct cell
 		return -EINVAL;
 	if (!name || !(path = cell_path_join(slice, name)))
 		return -ENOMEM;
-	if (cell_limits_load(CELL_LIMITS_DIR, name, &dirs) >= 0)
-		return cell_limits_v1_usage(dirs, ret);
 	dir_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (dir_fd < 0)
 		return negative_errno();
-	return cell_limits_v2_usage(dir_fd, ret);
+	(void)cell_limits_load(CELL_LIMITS_DIR, name, &dirs); /* -ENOENT: none in v1 */
+	return cell_limits_usage(dir_fd, dirs, ret);
 }
 
 int cell_session_list(const char *slice, uid_t uid, int (*fn)(const char *id, void *data),

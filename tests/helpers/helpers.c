@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -430,4 +431,36 @@ void th_stage_done(struct th_stage *s)
 	free(s->pam_module);
 	free(s->probe);
 	*s = (struct th_stage){0};
+}
+
+void th_env_add(struct th_env *e, const char *fmt, ...)
+{
+	va_list ap;
+
+	cr_assert(lt(sz, e->n, (size_t)TH_ENV_MAX), "more than %d variables", TH_ENV_MAX);
+	va_start(ap, fmt);
+	cr_assert(ge(int, vasprintf(&e->v[e->n++], fmt, ap), 0));
+	va_end(ap);
+	e->v[e->n] = NULL;
+}
+
+void th_env_user(struct th_env *e, const char *home)
+{
+	const struct passwd *pw = getpwuid(getuid());
+
+	th_env_add(e, "HOME=%s", home);
+	th_env_add(e, "USER=%s", geteuid() == 0 ? TH_TEST_USER : pw ? pw->pw_name : "");
+	th_env_add(e, "PATH=/usr/local/bin:/usr/bin:/bin");
+	th_env_add(e, "LANG=C.UTF-8");
+	th_env_add(e, "XDG_CONFIG_HOME=%s/.config", home);
+	th_env_add(e, "XDG_DATA_HOME=%s/.local/share", home);
+	th_env_add(e, "XDG_STATE_HOME=%s/.local/state", home);
+}
+
+void th_env_done(struct th_env *e)
+{
+	for (size_t i = 0; i < e->n; i++)
+		free(e->v[i]);
+	e->n = 0;
+	e->v[0] = NULL;
 }

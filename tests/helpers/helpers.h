@@ -93,3 +93,17 @@ void th_stage(struct th_stage *ret);
  */
 void th_stage_setuid(const struct th_stage *s);
 void th_stage_done(struct th_stage *s);
+
+/* The environment of the programs a test runs, built a variable at a time (NULL-ended). */
+#define TH_ENV_MAX 24
+struct th_env {
+	char *v[TH_ENV_MAX + 1];
+	size_t n;
+};
+void th_env_add(struct th_env *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * What a user's cell command runs with: HOME=home, USER (the test user as root, else the
+ * caller), PATH, LANG and the XDG directories below home.
+ */
+void th_env_user(struct th_env *e, const char *home);
+void th_env_done(struct th_env *e);

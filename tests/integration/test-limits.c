@@ -10,7 +10,6 @@
 #include <criterion/new/assert.h>
 #include <dirent.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,8 +28,7 @@ static struct {
 	struct th_stage stage;
 	uid_t uid;
 	gid_t gid;
-	char *env[12];
-	size_t n_env;
+	struct th_env env;
 } t;
 
 /* Python in the cell: forks children that sleep until it has as many as it can (at most 100). */
@@ -49,16 +47,6 @@ static const char busy_py[] =
 	"t, c = time.time(), time.process_time()\n"
 	"while time.time() - t < 2: pass\n"
 	"print('%.2f' % ((time.process_time() - c) / (time.time() - t)), flush=True)\n";
-
-static void env_add(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	cr_assert(ge(int, vasprintf(&t.env[t.n_env++], fmt, ap), 0));
-	va_end(ap);
-	t.env[t.n_env] = NULL;
-}
 
 static void setup_with(bool privileged)
 {
@@ -82,13 +70,7 @@ static void setup_with(bool privileged)
 	free(th_write(t.proj, "busy.py", busy_py));
 	free(th_write(t.home, ".profile", "\n"));
 	th_chown_r(t.tmp, t.uid, t.gid);
-	env_add("HOME=%s", t.home);
-	env_add("USER=%s", geteuid() == 0 ? TH_TEST_USER : getenv("USER") ? getenv("USER") : "");
-	env_add("PATH=/usr/local/bin:/usr/bin:/bin");
-	env_add("LANG=C.UTF-8");
-	env_add("XDG_CONFIG_HOME=%s/.config", t.home);
-	env_add("XDG_DATA_HOME=%s/.local/share", t.home);
-	env_add("XDG_STATE_HOME=%s/.local/state", t.home);
+	th_env_user(&t.env, t.home);
 }
 
 static void setup_privileged(void)
@@ -109,8 +91,7 @@ static void teardown(void)
 	th_stage_done(&t.stage);
 	free(t.home);
 	free(t.proj);
-	for (size_t i = 0; i < t.n_env; i++)
-		free(t.env[i]);
+	th_env_done(&t.env);
 }
 
 TestSuite(limits, .init = setup_privileged, .fini = teardown, .timeout = 120);
@@ -126,7 +107,7 @@ static struct th_result cell(char *const args[])
 	for (size_t i = 0; args[i] && n < ELEMENTSOF(argv) - 1; i++)
 		argv[n++] = args[i];
 	argv[n] = NULL;
-	th_run_as(t.uid, t.gid, t.proj, argv, t.env, &r);
+	th_run_as(t.uid, t.gid, t.proj, argv, t.env.v, &r);
 	return r;
 }
 
@@ -266,7 +247,7 @@ Test(limits, the_cells_v1_directories_come_and_go_with_it)
 	if (!controller)
 		th_skip("not a hybrid host: the limits are in the cell's cgroup2 directory");
 	set_config("{\"memory\": \"128M\", \"pids\": 64}", "proxy");
-	pid = th_spawn_as(t.uid, t.gid, t.proj, argv, t.env);
+	pid = th_spawn_as(t.uid, t.gid, t.proj, argv, t.env.v);
 	for (i = 0; i < 100 && v1_cells_left(controller) == 0; i++)
 		usleep(100 * 1000);
 	cr_assert(eq(sz, v1_cells_left(controller), 1));
@@ -350,7 +331,7 @@ Test(limits, cell_session_refuses_a_limit_out_of_range)
 			(char *)"--",	(char *)"/usr/bin/bwrap", NULL};
 	struct th_result r;
 
-	th_run_as(t.uid, t.gid, t.proj, argv, t.env, &r);
+	th_run_as(t.uid, t.gid, t.proj, argv, t.env.v, &r);
 	cr_assert(eq(int, r.status, 2), "%d %s", r.status, r.err);
 	cr_assert(contains(r.err, "--pids '0' is not a limit"), "%s", r.err);
 	th_result_done(&r);
@@ -441,7 +422,7 @@ Test(limits, a_file_size_limit_of_the_callers_cuts_nothing_short)
 		 "exit 0",
 		 t.stage.helper, id);
 	th_run_as(t.uid, t.gid, t.proj, (char *[]){(char *)"/bin/sh", (char *)"-c", script, NULL},
-		  t.env, &r);
+		  t.env.v, &r);
 	/* where cell-session may lift the limit (CAP_SYS_RESOURCE) the cell runs, with the
 	 * caller's limit; else it is refused whole, saying why */
 	if (contains(r.out, "File too large")) {

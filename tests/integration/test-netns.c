@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <ifaddrs.h>
 #include <net/if.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -32,8 +31,7 @@ static struct {
 	struct th_stage stage;
 	uid_t uid;
 	gid_t gid;
-	char *env[16];
-	size_t n_env;
+	struct th_env env;
 	pid_t upstream, wide;
 	unsigned port;	    /* the upstream's, on the host's loopback */
 	unsigned wide_port; /* a server's on every address of the host */
@@ -73,16 +71,6 @@ static const char upstream_py[] =
 	"print(s.server_address[1], flush=True)\n"
 	"s.serve_forever()\n";
 
-static void env_add(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	cr_assert(ge(int, vasprintf(&t.env[t.n_env++], fmt, ap), 0));
-	va_end(ap);
-	t.env[t.n_env] = NULL;
-}
-
 static pid_t server(const char *addr, unsigned *ret_port)
 {
 	char *argv[] = {(char *)"/usr/bin/python3",
@@ -92,7 +80,7 @@ static pid_t server(const char *addr, unsigned *ret_port)
 			(char *)addr,
 			NULL};
 
-	return th_spawn_server(NULL, argv, t.env, "%u", ret_port);
+	return th_spawn_server(NULL, argv, t.env.v, "%u", ret_port);
 }
 
 /* cell ARGS... in the project, as the test user. */
@@ -105,7 +93,7 @@ static struct th_result cell(char *const args[])
 	for (size_t i = 0; args[i] && n < ELEMENTSOF(argv) - 1; i++)
 		argv[n++] = args[i];
 	argv[n] = NULL;
-	th_run_as(t.uid, t.gid, t.proj, argv, t.env, &r);
+	th_run_as(t.uid, t.gid, t.proj, argv, t.env.v, &r);
 	return r;
 }
 
@@ -161,13 +149,7 @@ static void setup(void)
 	free(th_write(t.www, "hello", "hello\n"));
 	free(th_write(t.home, ".profile", "\n"));
 	th_chown_r(t.tmp, t.uid, t.gid);
-	env_add("HOME=%s", t.home);
-	env_add("USER=%s", geteuid() == 0 ? TH_TEST_USER : getpwuid(getuid())->pw_name);
-	env_add("PATH=/usr/local/bin:/usr/bin:/bin");
-	env_add("LANG=C.UTF-8");
-	env_add("XDG_CONFIG_HOME=%s/.config", t.home);
-	env_add("XDG_DATA_HOME=%s/.local/share", t.home);
-	env_add("XDG_STATE_HOME=%s/.local/state", t.home);
+	th_env_user(&t.env, t.home);
 	t.upstream = server("127.0.0.1", &t.port);
 	t.wide = server("0.0.0.0", &t.wide_port);
 	/* an abstract Unix socket of the host's (as X11's, D-Bus's) */
@@ -197,8 +179,7 @@ static void teardown(void)
 		kill(t.wide, SIGKILL);
 		waitpid(t.wide, NULL, 0);
 	}
-	for (size_t i = 0; i < t.n_env; i++)
-		free(t.env[i]);
+	th_env_done(&t.env);
 	th_rm_rf(t.tmp);
 	free(t.tmp);
 	free(t.home);
@@ -245,7 +226,7 @@ static struct th_result probes(bool in_cell, bool shim, char *const list[])
 	for (size_t i = 0; list[i] && n < ELEMENTSOF(argv) - 1; i++)
 		argv[n++] = list[i];
 	argv[n] = NULL;
-	th_run_as(t.uid, t.gid, t.proj, argv, t.env, &r);
+	th_run_as(t.uid, t.gid, t.proj, argv, t.env.v, &r);
 	return r;
 }
 
@@ -434,7 +415,7 @@ Test(netns, forwarded_and_local_ports_are_relayed_and_counted)
 	member = th_spawn_as(t.uid, t.gid, t.proj,
 			     (char *[]){t.stage.cell, (char *)"run", (char *)"--",
 					(char *)"/bin/sh", (char *)"-c", sh, NULL},
-			     t.env);
+			     t.env.v);
 	cr_assert(th_wait_for_file(ready, 20), "the member did not start");
 	{
 		_cleanup_free_ char *path = th_join(t.proj, "local.out");
@@ -526,7 +507,7 @@ Test(netns, a_cell_cannot_stop_the_making_of_its_forwarded_connections)
 	member = th_spawn_as(t.uid, t.gid, t.proj,
 			     (char *[]){t.stage.cell, (char *)"run", (char *)"--",
 					(char *)"/bin/sh", (char *)"-c", sh, NULL},
-			     t.env);
+			     t.env.v);
 	cr_assert(th_wait_for_file(ready, 20), "the member did not start");
 	for (size_t i = 0; i < ELEMENTSOF(fds); i++) {
 		struct sockaddr_in to = {.sin_family = AF_INET,
@@ -584,7 +565,7 @@ static pid_t tls_server(unsigned *ret_port, char **ret_ca)
 		"-extfile ext -out leaf.pem 2>/dev/null; cat ca.pem ca.key > with-key.pem",
 		dir, dir);
 	gen[2] = sh;
-	th_run(NULL, gen, t.env, &r);
+	th_run(NULL, gen, t.env.v, &r);
 	cr_assert(eq(int, r.status, 0), "%s", r.err);
 	th_result_done(&r);
 	th_chown_r(t.home, t.uid, t.gid);
@@ -597,7 +578,7 @@ static pid_t tls_server(unsigned *ret_port, char **ret_ca)
 		       "print(s.server_address[1], flush=True)\n"
 		       "s.serve_forever()\n",
 		       dir, dir);
-	pid = th_spawn_server(t.www, serve, t.env, "%u", ret_port);
+	pid = th_spawn_server(t.www, serve, t.env.v, "%u", ret_port);
 	free(serve[2]);
 	*ret_ca = fmt("%s/ca.pem", dir);
 	return pid;
@@ -620,10 +601,10 @@ Test(netns, the_organisations_ca_reaches_the_cells_programs)
 			      port),
 		     0));
 	write_network(extra);
-	env_add("CURL_CA_BUNDLE=%s", ca);
-	env_add("NODE_EXTRA_CA_CERTS=%s", ca);
-	env_add("SSL_CERT_FILE=%s/corp/with-key.pem", t.home);
-	env_add("REQUESTS_CA_BUNDLE=%s/corp/ca.key", t.home);
+	th_env_add(&t.env, "CURL_CA_BUNDLE=%s", ca);
+	th_env_add(&t.env, "NODE_EXTRA_CA_CERTS=%s", ca);
+	th_env_add(&t.env, "SSL_CERT_FILE=%s/corp/with-key.pem", t.home);
+	th_env_add(&t.env, "REQUESTS_CA_BUNDLE=%s/corp/ca.key", t.home);
 	sh = fmt(
 		"curl -sS -o /dev/null -w '%%{http_code}\\n' https://tls.test:%u/hello; "
 		"env -i /bin/sh -c 'echo \"node: $NODE_EXTRA_CA_CERTS\"'; "
