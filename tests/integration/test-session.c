@@ -2348,14 +2348,16 @@ Test(session, two_cells_of_a_project_at_once_make_two_records)
  * gone, nothing else is let through), and the session still closes and records once. */
 Test(session, a_killed_proxy_leaves_the_members_and_the_record)
 {
-	char *first[] = {t.cell,
-			 (char *)"run",
-			 (char *)"--",
-			 (char *)"/usr/bin/python3",
-			 (char *)"net.py",
-			 probe("fetch http://registry.test:%u/hello", t.port),
-			 (char *)"sleep 30",
-			 NULL};
+	char *first[] = {
+		t.cell,
+		(char *)"run",
+		(char *)"--",
+		(char *)"/bin/sh",
+		(char *)"-c",
+		probe("exec python3 net.py 'fetch http://registry.test:%u/hello' 'sleep 30' "
+		      "> fetched",
+		      t.port),
+		NULL};
 	char *second[] = {t.cell,
 			  (char *)"run",
 			  (char *)"--",
@@ -2365,12 +2367,20 @@ Test(session, a_killed_proxy_leaves_the_members_and_the_record)
 			  (char *)"tcp 127.0.0.1 22",
 			  NULL};
 	pid_t a = th_spawn_as(t.uid, t.gid, t.proj, first, t.env);
+	_cleanup_free_ char *fetched = th_join(t.proj, "fetched"), *text = NULL;
 	unsigned long long proxy = 0;
 	struct th_result r;
 	char *json;
 	int sa;
 
-	/* the first fetch starts the proxy */
+	/* the first fetch starts the proxy; it is killed once that fetch is done (killed during
+	 * it, the fetch fails and the first cell ends) */
+	cr_assert(th_wait_for_file(fetched, 20));
+	for (int i = 0; i < 200 && !strstr(text = th_read(fetched), "\n"); i++) {
+		free(TAKE_PTR(text));
+		usleep(50000);
+	}
+	cr_assert(eq(str, text, "200 6\n"), "%s", text);
 	for (int i = 0; i < 200 && proxy == 0; i++) {
 		char *status = cell_out("status", "--json", NULL);
 
