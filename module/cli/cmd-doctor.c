@@ -191,7 +191,7 @@ static void check_limits(const struct cell_host *host)
 		       "limits: no cgroup for cells without cell-session's privilege: limits.pids "
 		       "is RLIMIT_NPROC in the cell's user namespace; limits.memory and limits.cpu "
 		       "are not enforced",
-		       "make install SETUID=1 (then BPF proxy cells get cgroups of their own)");
+		       "make install SETUID=1 (then proxy cells get cgroups of their own)");
 		return;
 	}
 	if (cell_session_slice(MOUNTINFO, &slice) < 0 ||
@@ -199,7 +199,7 @@ static void check_limits(const struct cell_host *host)
 		report(WARN, "limits: cannot tell where the cgroup controllers are", NULL);
 		return;
 	}
-	snprintf(what, sizeof(what), "limits: held by the cgroup of a proxy cell in BPF mode:");
+	snprintf(what, sizeof(what), "limits: held by a proxy cell's cgroup:");
 	for (size_t i = 0; i < ELEMENTSOF(controllers); i++) {
 		enum cell_limits_place at =
 			cell_limits_where(slice, MOUNTINFO, proc_cgroup, controllers[i]);

@@ -222,6 +222,8 @@ static int print_cell(const struct cell_project *p, const struct cell_config *c,
 		printf("notice: %s\n", plan->notices[i]);
 	if (plan->notice_once)
 		printf("notice: %s\n", plan->notice_once);
+	else if (plan->held && (c->limits.memory || c->limits.pids || c->limits.cpu))
+		printf("limits: held by the cell's cgroup (cell-session opens it)\n");
 	for (size_t i = 0; plan->warnings && plan->warnings[i]; i++)
 		printf("%sWARNING: %s%s\n", red(true), plan->warnings[i], red(false));
 	return -1;

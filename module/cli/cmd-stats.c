@@ -48,7 +48,8 @@ static int merge_open(const struct cell_running *c, void *data)
 {
 	struct merge *m = data;
 
-	if (streq(c->project, m->project) && cell_process_alive(c->keeper, c->keeper_start) &&
+	if (streq(c->project, m->project) && !c->netns &&
+	    cell_process_alive(c->keeper, c->keeper_start) &&
 	    cell_network_bpf_live_counters(m->live, c->id, &m->stats))
 		m->open++;
 	return 0;

@@ -66,7 +66,9 @@ static int show(const struct cell_running *c, void *data)
 {
 	struct listing *l = data;
 	struct cell_stats s = {0};
-	bool live = cell_network_bpf_live_counters(l->live, c->id, &s);
+	/* (a netns cell's kernel counters, where cell-session opened it for its limits, would
+	 * count its loopback twice: its proxy counts it) */
+	bool live = !c->netns && cell_network_bpf_live_counters(l->live, c->id, &s);
 	time_t start = (time_t)c->start;
 	char when[32] = "?", counts[96] = "-";
 	struct tm tm;

@@ -170,7 +170,8 @@ static void word(const char *s, char *out, size_t size)
 int cell_keeper_join(int fd, const char *hash, const char *tty, const char *what,
 		     struct cell_keeper_grant *ret, char *other)
 {
-	char msg[MSG_MAX], t[32], w[96], id[CELL_SESSION_ID_MAX + 1], mode[16], isolation[8];
+	char msg[MSG_MAX], t[32], w[96], id[CELL_SESSION_ID_MAX + 1], mode[16], isolation[8],
+		held[8];
 	_cleanup_close_ int pidfd = -1, seccomp = -1;
 	int fds[2], r;
 	unsigned port;
@@ -195,8 +196,10 @@ int cell_keeper_join(int fd, const char *hash, const char *tty, const char *what
 		snprintf(other, CELL_SHA256_HEX_LEN + 1, "%.64s", msg + 7);
 		return -EXDEV;
 	}
-	if (sscanf(msg, "ok %48s %15s %u %7s", id, mode, &port, isolation) != 4 || pidfd < 0 ||
-	    seccomp < 0 || port > 65535 || !cell_session_id_valid(id))
+	if (sscanf(msg, "ok %48s %15s %u %7s %7s", id, mode, &port, isolation, held) != 5 ||
+	    pidfd < 0 || seccomp < 0 || port > 65535 || !cell_session_id_valid(id) ||
+	    /* (only a proxy cell is ever held: cell-session opens nothing else) */
+	    !(streq(held, "-") || (streq(held, "held") && streq(mode, "proxy"))))
 		return streq(msg, "closing") ? -ESTALE : -EPROTO;
 	*ret = (struct cell_keeper_grant){.proxy_port = (uint16_t)port,
 					  .init_pidfd = TAKE_FD(pidfd),
@@ -208,6 +211,7 @@ int cell_keeper_join(int fd, const char *hash, const char *tty, const char *what
 	    (ret->mode == CELL_NET_PROXY && isolation_of(isolation) == CELL_ISOLATION_AUTO))
 		return -EPROTO;
 	ret->isolation = (enum cell_isolation)isolation_of(isolation);
+	ret->held = streq(held, "held");
 	return 0;
 }
 
@@ -439,9 +443,10 @@ static void member_message(struct keeper *k, size_t i)
 		(void)send_msg(m->fd, reply);
 		return;
 	}
-	snprintf(reply, sizeof(reply), "ok %s %s %u %s", k->inst->id,
+	snprintf(reply, sizeof(reply), "ok %s %s %u %s %s", k->inst->id,
 		 cell_net_mode_to_string(k->inst->plan->net_mode),
-		 (unsigned)k->inst->cell.proxy_port, isolation_word(k->inst->plan));
+		 (unsigned)k->inst->cell.proxy_port, isolation_word(k->inst->plan),
+		 k->inst->plan->held ? "held" : "-");
 	if (cell_fdpass_send(m->fd, reply, (int[]){k->init_pidfd, k->seccomp_fd}, 2) < 0) {
 		drop_member(k, i);
 		return;

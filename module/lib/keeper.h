@@ -30,6 +30,7 @@ struct cell_keeper_grant {
 	char id[CELL_SESSION_ID_MAX + 1];
 	enum cell_net_mode mode;
 	enum cell_isolation isolation; /* a proxy cell's: bpf or netns */
+	bool held; /* cell-session opened the cell (plan.h): its members join by cell-session */
 	uint16_t proxy_port;
 	int init_pidfd; /* the session's cell-init */
 	int seccomp_fd; /* the session's seccomp program, sealed (read it with pread) */

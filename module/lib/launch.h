@@ -12,11 +12,11 @@
  * A proxy cell: the kernel confines it, either by its cgroup (cell-session opens it, runs bwrap in
  * it and closes it; docs/design.md §3: the cell's environment then reaches bwrap in its arguments,
  * an --args descriptor, since a setuid helper passes on none), or by a network namespace of its
- * own (no helper: bwrap runs directly, and the cell's init makes the proxy's socket there).
+ * own (the cell's init makes the proxy's socket there; bwrap runs directly, or in a cgroup
+ * cell-session opens for the cell's limits).
  */
 struct cell_launch_session {
-	const char
-		*helper; /* cell-session; NULL: none (a cell in a network namespace of its own) */
+	const char *helper; /* cell-session; NULL: none (bwrap runs directly) */
 	const char *id;
 	struct cell_policy policy;
 	struct cell_limits limits;		/* for cell-session to hold the cell to (limit.h) */

@@ -51,38 +51,6 @@ static int proxy_socket(int *ret_fd, uint16_t *ret_port)
 	return 0;
 }
 
-/*
- * Closes a cell whose keeper is gone: its counters from cell-session, its proxy stopped, its
- * record in the ledger (only if the cell ran: keep_empty), its file removed.
- */
-static void reap(const struct cell_running *c, const char *helper, bool keep_empty)
-{
-	char *argv[] = {(char *)helper,
-			(char *)"reap",
-			(char *)"--id",
-			c->id,
-			(char *)"--status-fd",
-			(char *)"1",
-			NULL};
-	_cleanup_free_ char *out = NULL;
-	int r = -ENOENT;
-
-	if (helper) {
-		r = cell_run_capture(argv, 64 * 1024, &out);
-		if (r == 3) /* its keeper is alive after all */
-			return;
-	}
-	if (cell_process_alive(c->proxy, c->proxy_start))
-		cell_proxy_process_stop(c->proxy, false);
-	if (out && strchr(out, '\n'))
-		*strchr(out, '\n') = '\0';
-	if (r == 0 && out && *out)
-		cell_network_record(c, out, c->netns, 0);
-	else if (keep_empty)
-		cell_network_record(c, NULL, c->netns, 0);
-	cell_running_remove(c->id);
-}
-
 struct reaping {
 	char *helper; /* looked for at the first cell to reap: most calls find none */
 	bool looked;
@@ -105,7 +73,7 @@ static int reap_if_orphaned(const struct cell_running *c, void *data)
 		g->helper = cell_host_helper(&why);
 		g->looked = true;
 	}
-	reap(c, g->helper, c->keeper != 0);
+	cell_network_reap(c, g->helper, c->keeper != 0);
 	if (g->closed)
 		g->closed(c, g->data);
 	g->n++;
@@ -275,16 +243,7 @@ static int bpf_close(struct cell_network_cell *c, int launch_r, struct cell_diag
 	pc = &k->pc;
 	cell_reqlog_free(k->denials);
 	cell_proxy_cell_end(pc);
-	if (pc->running.id) {
-		if (pc->session.record) {
-			cell_network_record(&pc->running, pc->session.record, false,
-					    c->config->limits.memory);
-			cell_running_remove(pc->running.id);
-		} else {
-			/* cell-session died before it could close the cell, or never opened it */
-			reap(&pc->running, c->host->helper, launch_r >= 0);
-		}
-	}
+	cell_proxy_cell_record(pc, launch_r, c->config->limits.memory);
 	cell_proxy_cell_done(pc);
 	free(k);
 	c->state = NULL;

@@ -232,6 +232,16 @@ static int netns_start(struct cell_network_cell *c, struct cell_launch_session *
 	k->pc.session.init_net_fd = k->cell_fd;
 	k->pc.session.net_fd = k->host_fd;
 	k->pc.session.net_up = net_up;
+	if (c->plan->held) {
+		/* cell-session opens the cell too, for its limits: its cgroup, with a BPF cell's
+		 * policy (what the cell's processes bind in its namespace, the proxy's socket
+		 * among them, is the cell's own, which they may reach) */
+		const struct cell_config *conf = c->config;
+
+		k->pc.session.helper = c->host->helper;
+		k->pc.session.limits = (struct cell_limits){conf->limits.memory, conf->limits.pids,
+							    conf->limits.cpu};
+	}
 	*ret = &k->pc.session;
 	return 0;
 }
@@ -247,12 +257,7 @@ static int netns_close(struct cell_network_cell *c, int launch_r, struct cell_di
 	closep(&k->cell_fd);
 	relays_close(k);
 	cell_proxy_cell_end(&k->pc);
-	if (k->pc.running.id) {
-		/* (the proxy writes its own counts; the cell's record says it ran) */
-		if (launch_r >= 0)
-			cell_network_record(&k->pc.running, NULL, true, 0);
-		cell_running_remove(k->pc.running.id);
-	}
+	cell_proxy_cell_record(&k->pc, launch_r, k->config->limits.memory);
 	cell_proxy_cell_done(&k->pc);
 	free(k);
 	c->state = NULL;

@@ -168,7 +168,11 @@ void cell_network_record(const struct cell_running *c, const char *session_line,
 	int r;
 
 	s.netns_cells = netns;
-	if (session_line && cell_stats_merge_kernel(&s, session_line, strlen(session_line)) < 0)
+	/* (a netns cell's kernel counters would count its loopback twice: the proxy's side of
+	 * each connection is the cell's socket too, accepted from the one cell-init made) */
+	if (session_line &&
+	    (netns ? cell_stats_merge_limits(&s, session_line, strlen(session_line))
+		   : cell_stats_merge_kernel(&s, session_line, strlen(session_line))) < 0)
 		fprintf(stderr, "cell: cell-session's record of cell %s is unreadable\n", c->id);
 	if (s.oom_kills && memory_limit)
 		cell_network_say_oom(c->name, memory_limit);
@@ -293,4 +297,50 @@ void cell_proxy_cell_done(struct cell_proxy_cell *pc)
 	free(pc->session.record);
 	free(pc->peer_cgroup);
 	*pc = (struct cell_proxy_cell){.listen_fd = -1, .notices_fd = -1};
+}
+
+void cell_network_reap(const struct cell_running *c, const char *helper, bool keep_empty)
+{
+	char *argv[] = {(char *)helper,
+			(char *)"reap",
+			(char *)"--id",
+			c->id,
+			(char *)"--status-fd",
+			(char *)"1",
+			NULL};
+	_cleanup_free_ char *out = NULL;
+	int r = -ENOENT;
+
+	if (helper) {
+		r = cell_run_capture(argv, 64 * 1024, &out);
+		if (r == 3) /* its keeper is alive after all */
+			return;
+	}
+	if (cell_process_alive(c->proxy, c->proxy_start))
+		cell_proxy_process_stop(c->proxy, false);
+	if (out && strchr(out, '\n'))
+		*strchr(out, '\n') = '\0';
+	if (r == 0 && out && *out)
+		cell_network_record(c, out, c->netns, 0);
+	else if (keep_empty)
+		cell_network_record(c, NULL, c->netns, 0);
+	cell_running_remove(c->id);
+}
+
+void cell_proxy_cell_record(struct cell_proxy_cell *pc, int launch_r, uint64_t memory_limit)
+{
+	if (!pc->running.id)
+		return;
+	if (pc->session.record) {
+		cell_network_record(&pc->running, pc->session.record, pc->running.netns,
+				    memory_limit);
+	} else if (pc->session.helper) {
+		/* cell-session died before it could close the cell, or never opened it */
+		cell_network_reap(&pc->running, pc->session.helper, launch_r >= 0);
+		return;
+	} else if (launch_r >= 0) {
+		/* (the proxy writes its own counts; the cell's record says it ran) */
+		cell_network_record(&pc->running, NULL, pc->running.netns, 0);
+	}
+	cell_running_remove(pc->running.id);
 }

@@ -59,7 +59,20 @@ void cell_proxy_process_stop(pid_t pid, bool ours);
 /* "cell: NAME was stopped by its memory limit (64 MiB)", on stderr. */
 void cell_network_say_oom(const char *name, uint64_t memory_limit);
 /* The ledger's record of cell c: the kernel's counters from cell-session's line, if any; netns:
- * a cell of its own network namespace (only its proxy counted it). If the line says the cell's
+ * a cell of its own network namespace (only its proxy counted it; of the line, only what its
+ * limits saw). If the line says the cell's
  * memory limit (memory_limit bytes; 0: none to speak of) killed a process, stderr says so. */
 void cell_network_record(const struct cell_running *c, const char *session_line, bool netns,
 			 uint64_t memory_limit);
+/*
+ * Closes a cell cell-session opened whose keeper is gone: its record from cell-session (its
+ * reap), its proxy stopped, its record in the ledger (only if the cell ran: keep_empty), its
+ * file removed.
+ */
+void cell_network_reap(const struct cell_running *c, const char *helper, bool keep_empty);
+/*
+ * The cell is over (cell_proxy_cell_end): its record in the ledger, cell-session's where it
+ * opened the cell (or, should it have died before it could close it, its reap's), else the
+ * cell's own if it ran (launch_r >= 0); its file among the open cells removed.
+ */
+void cell_proxy_cell_record(struct cell_proxy_cell *pc, int launch_r, uint64_t memory_limit);

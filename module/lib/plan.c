@@ -586,17 +586,17 @@ static int net_mode(struct cell_plan *plan, const struct cell_project *p,
 
 /*
  * How the config's limits hold (docs/design.md §3 "Limits"): a cell cell-session opens (a BPF
- * proxy cell) is held by its cgroup; any other only by what an rlimit can do, which is said
- * once a project (plan->notice_once).
+ * proxy cell; a netns one where cell-session has privilege: plan->held) is held by its cgroup;
+ * any other only by what an rlimit can do, which is said once a project (plan->notice_once).
  */
-static int limits(struct cell_plan *plan, const struct cell_config *c)
+static int limits(struct cell_plan *plan, const struct cell_config *c, const struct cell_host *h)
 {
-	bool root = getuid() == 0;
+	bool root = getuid() == 0, any = c->limits.memory || c->limits.pids || c->limits.cpu;
 	char unheld[64] = "", *notice;
 
-	if (!c->limits.memory && !c->limits.pids && !c->limits.cpu)
-		return 0;
-	if (plan->net_mode == CELL_NET_PROXY && plan->isolation == CELL_ISOLATION_BPF)
+	if (plan->net_mode == CELL_NET_PROXY)
+		plan->held = plan->isolation == CELL_ISOLATION_BPF || (any && h->helper);
+	if (!any || plan->held)
 		return 0;
 	/* RLIMIT_NPROC counts a uid's processes in a user namespace (Linux 5.14): set by cell-init
 	 * in the cell's own, it counts the cell's; root's processes it never stops */
@@ -611,8 +611,8 @@ static int limits(struct cell_plan *plan, const struct cell_config *c)
 		strcat(unheld, strchr(unheld, ',') ? " are" : " is");
 	if (asprintf(
 		    &notice,
-		    "this cell has no cgroup of its own (only a proxy cell that cell-session opens "
-		    "has one)%s%s%s%s",
+		    "this cell has no cgroup of its own (only a proxy cell that cell-session, with "
+		    "privilege, opens has one)%s%s%s%s",
 		    plan->nproc ? ": limits.pids is held by RLIMIT_NPROC in its user namespace"
 				: "",
 		    *unheld ? (plan->nproc ? "; " : ": ") : "", unheld,
@@ -967,7 +967,7 @@ int cell_plan_build(const struct cell_project *p, const struct cell_config *c,
 						      c->hardening.allow_io_uring};
 	r = net_mode(plan, p, c, in, diag);
 	if (r >= 0)
-		r = limits(plan, c);
+		r = limits(plan, c, in->host);
 	if (r >= 0)
 		r = build_env(plan, p, c, in, diag);
 	if (r >= 0)

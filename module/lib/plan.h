@@ -36,6 +36,9 @@ struct cell_plan {
 	char **argv;		       /* what runs in the cell */
 	enum cell_net_mode net_mode;   /* the mode in effect */
 	enum cell_isolation isolation; /* a proxy cell's, auto decided (bpf or netns) */
+	/* cell-session opens the cell, in a cgroup of its own (its limits held there): a BPF
+	 * proxy cell, and a netns one whose config has limits where cell-session has privilege */
+	bool held;
 	struct cell_seccomp_options seccomp;
 	char *init;	    /* host path of cell-init */
 	char *shim;	    /* host path of libcellshim.so, bound at CELL_SHIM_PATH (NULL: none) */

@@ -1645,7 +1645,10 @@ static int relay_upstream(const struct relay_listener *rl, int *ret_fd)
 	if (rl->r.into_cell) {
 		if (rl->p->o.cell_net_fd < 0)
 			return -ENOTCONN;
-		r = cell_netns_socket(rl->p->o.cell_net_fd, AF_INET, &fd);
+		/* the cell's init connects it (a connection of the cell's own, to the kernel) */
+		r = cell_netns_connect(rl->p->o.cell_net_fd, rl->r.to_port, &fd);
+		if (r == -ECONNREFUSED) /* nothing listens there in the cell (yet) */
+			return r;
 		/* an init that does not answer in time (the cell stopped it) answers no more: the
 		 * pair is closed, forwards fail from now on, and nothing waits again */
 		if (r < 0) {
@@ -1663,7 +1666,8 @@ static int relay_upstream(const struct relay_listener *rl, int *ret_fd)
 			return negative_errno();
 	}
 	no_delay(fd);
-	if (connect(fd, (struct sockaddr *)&to, sizeof(to)) < 0 && errno != EINPROGRESS) {
+	if (!rl->r.into_cell && connect(fd, (struct sockaddr *)&to, sizeof(to)) < 0 &&
+	    errno != EINPROGRESS) {
 		r = negative_errno();
 		close(fd);
 		return r;

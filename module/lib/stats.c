@@ -216,6 +216,17 @@ int cell_stats_merge_kernel(struct cell_stats *s, const char *json, size_t len)
 	return r;
 }
 
+int cell_stats_merge_limits(struct cell_stats *s, const char *json, size_t len)
+{
+	cJSON *root = cJSON_ParseWithLength(json, len);
+	int r = cJSON_IsObject(root) && limits_valid(root) ? 0 : -EINVAL;
+
+	if (r >= 0)
+		merge_limits(s, root);
+	cJSON_Delete(root);
+	return r;
+}
+
 int cell_stats_merge_record(struct cell_stats *s, const char *line, size_t len)
 {
 	cJSON *root = cJSON_ParseWithLength(line, len), *hosts, *h;

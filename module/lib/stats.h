@@ -55,6 +55,9 @@ int cell_stats_merge_record(struct cell_stats *s, const char *line, size_t len);
  * pids_refused to s's; -EINVAL when it is not one.
  */
 int cell_stats_merge_kernel(struct cell_stats *s, const char *json, size_t len);
+/* Only what a cell-session record says of the cell's limits (a netns cell's: the proxy counts
+ * its connections and bytes), as cell_stats_merge_kernel. */
+int cell_stats_merge_limits(struct cell_stats *s, const char *json, size_t len);
 /* bytes for people: "512 B", "64.0 MiB", "1.5 GiB". */
 void cell_stats_human(uint64_t bytes, char *buf, size_t size);
 /* Sorts hosts by bytes (up + down), most first, then by name. */

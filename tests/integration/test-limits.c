@@ -111,16 +111,14 @@ static struct th_result cell(char *const args[])
 	return r;
 }
 
-/* .cell.json of a cell with these limits and network, allowed by the test user. */
-static void set_config(const char *limits, const char *network)
+/* .cell.json of a cell with these limits and network (an object), allowed by the test user. */
+static void set_config_network(const char *limits, const char *network)
 {
 	_cleanup_free_ char *json = NULL;
 	struct th_result r;
 
 	cr_assert(ge(int,
-		     asprintf(&json,
-			      "{\"name\": \"webapp\", \"limits\": %s, \"network\": {\"mode\": "
-			      "\"%s\"}}",
+		     asprintf(&json, "{\"name\": \"webapp\", \"limits\": %s, \"network\": %s}",
 			      limits, network),
 		     0));
 	free(th_write(t.proj, ".cell.json", json));
@@ -128,6 +126,15 @@ static void set_config(const char *limits, const char *network)
 	r = cell((char *[]){(char *)"allow", NULL});
 	cr_assert(eq(int, r.status, 0), "cell allow: %s", r.err);
 	th_result_done(&r);
+}
+
+/* The same, with network.mode mode. */
+static void set_config(const char *limits, const char *mode)
+{
+	_cleanup_free_ char *network = NULL;
+
+	cr_assert(ge(int, asprintf(&network, "{\"mode\": \"%s\"}", mode), 0));
+	set_config_network(limits, network);
 }
 
 static bool contains(const char *haystack, const char *needle)
@@ -268,6 +275,146 @@ Test(limits, the_cells_v1_directories_come_and_go_with_it)
 	cr_assert(eq(sz, v1_cells_left("pids"), 0));
 }
 
+/* Python in the cell: what a proxy cell's process reaches in a network namespace of the cell's
+ * own that a BPF cell's policy holds too: the proxy (its 403 for a host not allowed) and a
+ * server of the cell's own; then it allocates 256 MiB. */
+static const char netns_py[] =
+	"import os, socket, urllib.error, urllib.request\n"
+	"try: urllib.request.urlopen('http://denied.test/', timeout=10); print('fetched')\n"
+	"except urllib.error.HTTPError as e: print('proxy', e.code)\n"
+	"s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(1)\n"
+	"c = socket.create_connection(s.getsockname(), timeout=5); print('own', 'ok')\n"
+	"print(open('/proc/self/cgroup').read().count(':memory:/\\n'), flush=True)\n"
+	"b = bytearray(256 << 20); print('alive')\n";
+
+/* A proxy cell in a network namespace of its own is held to its limits as well where
+ * cell-session has privilege (it opens the cell's cgroup, with a BPF cell's policy, which lets
+ * the cell reach what it bound in its namespace, its proxy's socket among them). */
+Test(limits, a_netns_cell_is_held_to_its_limits_too)
+{
+	_cleanup_free_ char *stats = NULL;
+	struct th_result r;
+
+	free(th_write(t.proj, "netns.py", netns_py));
+	th_chown_r(t.proj, t.uid, t.gid);
+	set_config_network("{\"memory\": \"64M\"}", "{\"isolation\": \"netns\"}");
+	r = cell((char *[]){(char *)"explain", NULL});
+	cr_assert(contains(r.out, "isolation: netns"), "%s", r.out);
+	cr_assert(contains(r.out, "limits: held by the cell's cgroup"), "%s", r.out);
+	cr_assert(not(contains(r.out, "no cgroup of its own")), "%s", r.out);
+	th_result_done(&r);
+	r = cell((char *[]){(char *)"run", (char *)"--", (char *)"/usr/bin/python3",
+			    (char *)"netns.py", NULL});
+	cr_assert(eq(int, r.status, 137), "status %d, out %s, err %s", r.status, r.out, r.err);
+	cr_assert(contains(r.out, "proxy 403\nown ok\n"), "%s", r.out);
+	if (hybrid_host())
+		cr_assert(contains(r.out, "own ok\n1\n"), "in its v1 memory directory: %s", r.out);
+	cr_assert(not(contains(r.out, "alive")), "%s", r.out);
+	cr_assert(contains(r.err, "cell: webapp was stopped by its memory limit (64 MiB)"), "%s",
+		  r.err);
+	cr_assert(not(contains(r.err, "not enforced")), "%s", r.err);
+	th_result_done(&r);
+	/* the ledger: the proxy counted the cell (netns), its limits what they saw */
+	stats = stats_json();
+	cr_assert(contains(stats, "\"netns_cells\":1"), "%s", stats);
+	cr_assert(not(contains(stats, "\"oom_kills\":0")), "%s", stats);
+	cr_assert(contains(stats, "\"memory_peak\":"), "%s", stats);
+	if (hybrid_host())
+		cr_assert(eq(sz, v1_cells_left("memory"), 0));
+}
+
+/* A netns project session's member joins the cell's cgroup too (by cell-session), and its
+ * limits' directories go with the cell. */
+Test(limits, a_netns_sessions_member_is_held_to_its_limits)
+{
+	char *argv[] = {t.stage.cell,	      (char *)"run", (char *)"--",
+			(char *)"/bin/sleep", (char *)"30",  NULL};
+	struct th_result r;
+	pid_t pid;
+	int i;
+
+	set_config_network("{\"memory\": \"128M\", \"pids\": 64}", "{\"isolation\": \"netns\"}");
+	pid = th_spawn_as(t.uid, t.gid, t.proj, argv, t.env.v);
+	for (i = 0; i < 100 && v1_cells_left("pids") == 0; i++)
+		usleep(100 * 1000);
+	cr_assert(eq(sz, v1_cells_left("pids"), 1));
+	r = cell((char *[]){(char *)"run", (char *)"--", (char *)"/bin/sh", (char *)"-c",
+			    (char *)"cat /proc/self/cgroup; echo nproc=$(ulimit -u)", NULL});
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	cr_assert(contains(r.out, ":pids:/\n"), "%s", r.out);
+	/* (the cgroup holds limits.pids: no RLIMIT_NPROC of it) */
+	cr_assert(contains(r.out, "nproc="), "%s", r.out);
+	cr_assert(not(contains(r.out, "nproc=64\n")), "%s", r.out);
+	th_result_done(&r);
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	for (i = 0; i < 100 && v1_cells_left("pids") != 0; i++)
+		usleep(100 * 1000);
+	cr_assert(eq(sz, v1_cells_left("pids"), 0));
+}
+
+/* The pid of the test user's "cell-session open" (0: none). */
+static pid_t session_open_pid(void)
+{
+	DIR *d = opendir("/proc");
+	pid_t found = 0;
+
+	for (struct dirent *e; d && !found && (e = readdir(d));) {
+		_cleanup_free_ char *cmdline = NULL;
+		char path[64];
+		size_t size = 0;
+		int n = atoi(e->d_name);
+
+		if (n <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/cmdline", n);
+		/* (NULs between the arguments: the first two read as strings; the stage's helper
+		 * path is this test's own) */
+		if (cell_read_file(path, 0, 65536, &cmdline, &size) >= 0 &&
+		    size > strlen(cmdline) + 1 && streq(cmdline, t.stage.helper) &&
+		    streq(cmdline + strlen(cmdline) + 1, "open"))
+			found = n;
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+/* A held netns cell whose cell-session is killed: the cell command closes it by a reap, and
+ * nothing is left (no v1 directory, no record of its limits), and its one record is kept. */
+Test(limits, a_held_netns_cell_cut_short_leaves_nothing_and_one_record)
+{
+	char *argv[] = {t.stage.cell,	      (char *)"run", (char *)"--",
+			(char *)"/bin/sleep", (char *)"30",  NULL};
+	_cleanup_free_ char *stats = NULL;
+	struct th_result r;
+	char prefix[32];
+	pid_t pid, helper = 0;
+	int i, status;
+
+	set_config_network("{\"memory\": \"128M\", \"pids\": 64}", "{\"isolation\": \"netns\"}");
+	pid = th_spawn_as(t.uid, t.gid, t.proj, argv, t.env.v);
+	for (i = 0; i < 100 && v1_cells_left("pids") == 0; i++)
+		usleep(100 * 1000);
+	cr_assert(eq(sz, v1_cells_left("pids"), 1));
+	for (i = 0; i < 100 && !(helper = session_open_pid()); i++)
+		usleep(50 * 1000);
+	cr_assert(gt(int, helper, 0), "no cell-session open");
+	cr_assert(eq(int, kill(helper, SIGKILL), 0));
+	cr_assert(eq(int, waitpid(pid, &status, 0), pid));
+	cr_assert(eq(sz, v1_cells_left("pids"), 0));
+	if (hybrid_host())
+		cr_assert(eq(sz, v1_cells_left("memory"), 0));
+	snprintf(prefix, sizeof(prefix), "%u-", (unsigned)t.uid);
+	cr_assert(eq(sz, count_prefixed(CELL_LIMITS_DIR, prefix), 0));
+	r = cell((char *[]){(char *)"stats", NULL});
+	cr_assert(contains(r.out, "webapp: 1 record"), "%s", r.out);
+	th_result_done(&r);
+	stats = stats_json();
+	cr_assert(contains(stats, "\"netns_cells\":1"), "%s", stats);
+	cr_assert(contains(stats, "\"memory_peak\":"), "its reap's record: %s", stats);
+}
+
 /* Within its limit, a cell runs as before, and its command's status is its own. */
 Test(limits, a_cell_within_its_memory_limit_runs_as_before)
 {
@@ -389,9 +536,7 @@ Test(limits, doctor_says_the_cgroup_holds_them)
 {
 	struct th_result r = cell((char *[]){(char *)"doctor", NULL});
 
-	cr_assert(
-		contains(r.out, "limits: held by the cgroup of a proxy cell in BPF mode: memory ("),
-		"%s", r.out);
+	cr_assert(contains(r.out, "limits: held by a proxy cell's cgroup: memory ("), "%s", r.out);
 	th_result_done(&r);
 }
 

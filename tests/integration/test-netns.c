@@ -4,6 +4,11 @@
  * into a temporary prefix with cell-session NOT setuid, cells run by an unprivileged user (the
  * test user as root, else the caller). The cell gets a network namespace of its own; its proxy's
  * socket is made in it; the proxy, outside, reaches the allowed hosts.
+ *
+ * Suite netns_held (root: cell-session setuid) runs the cases that apply to a netns cell whose
+ * config sets limits, which cell-session opens for them: the same cell in a cgroup of its own,
+ * with a BPF cell's policy on top of its namespace (what the namespace refuses, the kernel's
+ * policy refuses first: EPERM).
  */
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
@@ -23,6 +28,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bpf.h"
 #include "helpers.h"
 #include "macro.h"
 
@@ -37,6 +43,7 @@ static struct {
 	unsigned wide_port; /* a server's on every address of the host */
 	int abstract_fd;    /* a Unix socket listening at an abstract address, outside */
 	char abstract[64];
+	bool held; /* suite netns_held: cell-session setuid, and the config sets limits */
 } t;
 
 /* Python in the cell: each argument is one probe; one line of result each. */
@@ -103,7 +110,10 @@ static void write_network(const char *network)
 	_cleanup_free_ char *json = NULL;
 	struct th_result r;
 
-	cr_assert(ge(int, asprintf(&json, "{\"name\": \"netns\", \"network\": %s}", network), 0));
+	cr_assert(ge(int,
+		     asprintf(&json, "{\"name\": \"netns\", \"network\": %s%s}", network,
+			      t.held ? ", \"limits\": {\"memory\": \"512M\", \"pids\": 512}" : ""),
+		     0));
 	free(th_write(t.proj, ".cell.json", json));
 	th_chown_r(t.proj, t.uid, t.gid);
 	r = cell((char *[]){(char *)"allow", NULL});
@@ -116,22 +126,26 @@ static void set_config(const char *extra)
 {
 	_cleanup_free_ char *network = NULL;
 
-	cr_assert(ge(int,
-		     asprintf(&network,
-			      "{\"mode\": \"proxy\", \"allow\": [\"registry.test:%u\"], "
-			      "\"resolve\": {\"registry.test\": \"127.0.0.1\", "
-			      "\"denied.test\": \"127.0.0.1\"}%s}",
-			      t.port, extra ? extra : ""),
-		     0));
+	cr_assert(
+		ge(int,
+		   asprintf(&network,
+			    "{\"mode\": \"proxy\", \"allow\": [\"registry.test:%u\"], "
+			    "\"resolve\": {\"registry.test\": \"127.0.0.1\", "
+			    "\"denied.test\": \"127.0.0.1\"}%s%s}",
+			    t.port, t.held ? ", \"isolation\": \"netns\"" : "", extra ? extra : ""),
+		   0));
 	write_network(network);
 }
 
-static void setup(void)
+static void setup_with(bool held)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 
 	memset(&t, 0, sizeof(t));
 	t.abstract_fd = -1;
+	t.held = held;
+	if (held && geteuid() != 0)
+		th_skip("needs root (to install cell-session setuid)");
 	if (geteuid() == 0) {
 		th_test_user(&t.uid, &t.gid);
 	} else {
@@ -140,8 +154,10 @@ static void setup(void)
 	}
 	t.tmp = th_mkdtemp();
 	chmod(t.tmp, 0755);
-	/* cell-session as make install leaves it without SETUID=1: no privilege */
+	/* cell-session as make install leaves it without SETUID=1: no privilege (held: with) */
 	th_stage(&t.stage);
+	if (held)
+		th_stage_setuid(&t.stage);
 	t.home = th_join(t.tmp, "home");
 	t.proj = th_join(t.tmp, "proj");
 	t.www = th_join(t.tmp, "www");
@@ -188,7 +204,18 @@ static void teardown(void)
 	th_stage_done(&t.stage);
 }
 
+static void setup(void)
+{
+	setup_with(false);
+}
+
+static void setup_held(void)
+{
+	setup_with(true);
+}
+
 TestSuite(netns, .init = setup, .fini = teardown, .timeout = 90);
+TestSuite(netns_held, .init = setup_held, .fini = teardown, .timeout = 90);
 
 /* The host's first address that is not loopback (where the wide server is reachable). */
 static void host_address(char out[INET_ADDRSTRLEN])
@@ -247,8 +274,12 @@ static char *fmt(const char *f, ...)
 	return s;
 }
 
-Test(netns, a_proxy_cell_without_privilege_reaches_its_proxy_and_nothing_else)
+static void reaches_its_proxy_and_nothing_else(void)
 {
+	/* (held: the kernel's policy refuses before the namespace could: EPERM) */
+	const char *refused = t.held ? "errno 1" : "errno 111",
+		   *unrouted = t.held ? "errno 1" : "errno 101";
+	_cleanup_free_ char *want = NULL, *want_shim = NULL;
 	char there[INET_ADDRSTRLEN];
 	char *list[8];
 	struct th_result r;
@@ -270,14 +301,18 @@ Test(netns, a_proxy_cell_without_privilege_reaches_its_proxy_and_nothing_else)
 	 * sockets are another namespace's (ECONNREFUSED), other addresses have no route */
 	r = probes(true, false, list);
 	cr_assert(eq(int, r.status, 0), "%s%s", r.out, r.err);
-	cr_assert(eq(str, r.out, "200 6\n403\nerrno 111\nerrno 101\nerrno 111\n"), "%s", r.err);
+	want = fmt("200 6\n403\n%s\n%s\n%s\n", refused, unrouted,
+		   t.held && cell_bpf_has_unix_hooks() ? "errno 1" : "errno 111");
+	cr_assert(eq(str, r.out, want), "%s", r.err);
 	cr_assert(not(contains(r.err, "no network")), "%s", r.err);
 	th_result_done(&r);
 	/* with the shim, the same, but the connect to another address is the proxy's to refuse,
 	 * and it says so */
 	r = probes(true, true, list);
 	cr_assert(eq(int, r.status, 0), "%s%s", r.out, r.err);
-	cr_assert(eq(str, r.out, "200 6\n403\nerrno 111\nerrno 111\nerrno 111\n"), "%s", r.err);
+	want_shim = fmt("200 6\n403\n%s\nerrno 111\n%s\n", refused,
+			t.held && cell_bpf_has_unix_hooks() ? "errno 1" : "errno 111");
+	cr_assert(eq(str, r.out, want_shim), "%s", r.err);
 	cr_assert(contains(r.err, "is not in netns's network allowlist"), "%s", r.err);
 	th_result_done(&r);
 	for (size_t i = 0; list[i]; i++)
@@ -298,6 +333,16 @@ Test(netns, a_proxy_cell_without_privilege_reaches_its_proxy_and_nothing_else)
 				  "counters: the hosts below are what the proxy counted)\n"),
 		  "%s", r.out);
 	th_result_done(&r);
+}
+
+Test(netns, a_proxy_cell_without_privilege_reaches_its_proxy_and_nothing_else)
+{
+	reaches_its_proxy_and_nothing_else();
+}
+
+Test(netns_held, a_held_proxy_cell_reaches_its_proxy_and_nothing_else)
+{
+	reaches_its_proxy_and_nothing_else();
 }
 
 /* curl, with the proxy's variables and without (the shim takes it to the proxy), and without
@@ -392,7 +437,7 @@ static unsigned free_port(void)
 
 /* network.forward: a dev server in the cell is the host's at the forwarded port, counted; and
  * network.local_ports: a service of the host's is the cell's, at the same port. */
-Test(netns, forwarded_and_local_ports_are_relayed_and_counted)
+static void forwarded_and_local_ports(void)
 {
 	unsigned host_port = free_port(), cell_port = 18731;
 	_cleanup_free_ char *extra = NULL, *sh = NULL, *url = NULL, *ready = NULL;
@@ -460,6 +505,18 @@ Test(netns, forwarded_and_local_ports_are_relayed_and_counted)
 	url = fmt("\"local:%u\":{\"requests\":0,\"tunnels\":", t.port);
 	cr_assert(contains(r.out, url), "%s", r.out);
 	th_result_done(&r);
+}
+
+Test(netns, forwarded_and_local_ports_are_relayed_and_counted)
+{
+	forwarded_and_local_ports();
+}
+
+/* (held: the proxy's socket, the relays' listeners and the forwarded connections are made by
+ * the cell's init, so the kernel's policy takes them for the cell's own) */
+Test(netns_held, forwarded_and_local_ports_of_a_held_cell_are_relayed)
+{
+	forwarded_and_local_ports();
 }
 
 /* A forwarded port another program holds is a clear error, and the cell does not start. */

@@ -69,7 +69,7 @@ Test(keeper, a_grant_gives_the_cell_and_its_descriptors)
 	struct cell_keeper_grant g;
 	char other[CELL_SHA256_HEX_LEN + 1];
 
-	cr_assert(eq(int, join_with("ok proj-1234abcd none 0 -", 2, &g, other), 0));
+	cr_assert(eq(int, join_with("ok proj-1234abcd none 0 - -", 2, &g, other), 0));
 	cr_assert(eq(str, g.id, "proj-1234abcd"));
 	cr_assert(eq(int, g.mode, CELL_NET_NONE));
 	cr_assert(ge(int, g.init_pidfd, 0));
@@ -77,15 +77,23 @@ Test(keeper, a_grant_gives_the_cell_and_its_descriptors)
 	cr_assert(eq(int, fcntl(g.init_pidfd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC));
 	close(g.init_pidfd);
 	close(g.seccomp_fd);
-	cr_assert(eq(int, join_with("ok proj-1 proxy 41234 netns", 2, &g, other), 0));
+	cr_assert(eq(int, join_with("ok proj-1 proxy 41234 netns -", 2, &g, other), 0));
 	cr_assert(eq(int, g.mode, CELL_NET_PROXY));
 	cr_assert(eq(int, g.isolation, CELL_ISOLATION_NETNS));
 	cr_assert(eq(int, g.proxy_port, 41234));
+	cr_assert(not(g.held));
 	close(g.init_pidfd);
 	close(g.seccomp_fd);
-	/* (a member of a cell that BPF holds joins it by cell-session, into its cgroup) */
-	cr_assert(eq(int, join_with("ok proj-1 proxy 41234 bpf", 2, &g, other), 0));
+	/* (a member of a cell that cell-session opened joins it by cell-session, into its cgroup:
+	 * a BPF cell's, a netns cell's held to its limits) */
+	cr_assert(eq(int, join_with("ok proj-1 proxy 41234 bpf held", 2, &g, other), 0));
 	cr_assert(eq(int, g.isolation, CELL_ISOLATION_BPF));
+	cr_assert(g.held);
+	close(g.init_pidfd);
+	close(g.seccomp_fd);
+	cr_assert(eq(int, join_with("ok proj-1 proxy 41234 netns held", 2, &g, other), 0));
+	cr_assert(eq(int, g.isolation, CELL_ISOLATION_NETNS));
+	cr_assert(g.held);
 	close(g.init_pidfd);
 	close(g.seccomp_fd);
 }
@@ -99,16 +107,21 @@ Test(keeper, other_answers_are_said_apart)
 	cr_assert(eq(str, other, "0123456789abcdef"));
 	cr_assert(eq(int, join_with("closing", 0, &g, other), -ESTALE));
 	/* a grant without its descriptors, an id that is not one, a port past 65535: refused */
-	cr_assert(eq(int, join_with("ok proj-1 none 0 -", 1, &g, other), -EPROTO));
-	cr_assert(eq(int, join_with("ok ../x none 0 -", 2, &g, other), -EPROTO));
-	cr_assert(eq(int, join_with("ok proj-1 none 70000 -", 2, &g, other), -EPROTO));
+	cr_assert(eq(int, join_with("ok proj-1 none 0 - -", 1, &g, other), -EPROTO));
+	cr_assert(eq(int, join_with("ok ../x none 0 - -", 2, &g, other), -EPROTO));
+	cr_assert(eq(int, join_with("ok proj-1 none 70000 - -", 2, &g, other), -EPROTO));
 	/* a proxy cell's grant that says no isolation, or one not known: a member would not know
 	 * whether to join the cell's cgroup (and went outside it): refused, never guessed */
-	cr_assert(eq(int, join_with("ok proj-1 proxy 1234 auto", 2, &g, other), -EPROTO));
-	cr_assert(eq(int, join_with("ok proj-1 proxy 1234 -", 2, &g, other), -EPROTO));
-	cr_assert(eq(int, join_with("ok proj-1 proxy 1234 cgroup", 2, &g, other), -EPROTO));
-	/* (a keeper of an older build: its grant says nothing of the isolation) */
+	cr_assert(eq(int, join_with("ok proj-1 proxy 1234 auto -", 2, &g, other), -EPROTO));
+	cr_assert(eq(int, join_with("ok proj-1 proxy 1234 - -", 2, &g, other), -EPROTO));
+	cr_assert(eq(int, join_with("ok proj-1 proxy 1234 cgroup -", 2, &g, other), -EPROTO));
+	/* (a keeper of an older build: its grant says nothing of the isolation, or of whether
+	 * cell-session holds the cell) */
 	cr_assert(eq(int, join_with("ok proj-1 proxy 41234", 2, &g, other), -EPROTO));
+	cr_assert(eq(int, join_with("ok proj-1 proxy 41234 bpf", 2, &g, other), -EPROTO));
+	/* held is a word of two, and only a proxy cell's */
+	cr_assert(eq(int, join_with("ok proj-1 proxy 41234 netns yes", 2, &g, other), -EPROTO));
+	cr_assert(eq(int, join_with("ok proj-1 none 0 - held", 2, &g, other), -EPROTO));
 	cr_assert(eq(int, join_with("nonsense", 0, &g, other), -EPROTO));
 }
 

@@ -6,7 +6,10 @@
 #include <errno.h>
 #include <sched.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <netinet/in.h>
+#include <sys/ioctl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -33,6 +36,18 @@ static pid_t init_side(const int sv[2])
 		/* a network namespace of its own, as a cell's init has */
 		if (unshare(CLONE_NEWUSER | CLONE_NEWNET) < 0)
 			_exit(3);
+		/* its loopback up, as bubblewrap has it */
+		{
+			struct ifreq ifr = {.ifr_name = "lo"};
+			int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+			if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+				_exit(3);
+			ifr.ifr_flags |= IFF_UP;
+			if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+				_exit(3);
+			close(s);
+		}
 		r = cell_netns_setup(sock);
 
 		if (r > 0)
@@ -83,13 +98,49 @@ Test(netns, the_host_gets_a_listening_socket_and_more_sockets_after)
 	to.sin_port = htons(port);
 	cr_assert(eq(int, connect(client, (struct sockaddr *)&to, sizeof(to)), -1));
 	cr_assert(eq(int, errno, ECONNREFUSED));
-	/* serving on: a socket of each family, made over there */
+	/* serving on: a socket connected over there, to the listening one (which the host has:
+	 * its accept is the connection's other end); a port nothing listens on refuses it */
 	cr_assert(eq(int, cell_netns_go(sv[0], true), 0));
-	cr_assert(eq(int, cell_netns_socket(sv[0], AF_INET6, &fd), 0));
+	cr_assert(eq(int, cell_netns_connect(sv[0], port, &fd), 0));
+	cr_assert(eq(int, fcntl(fd, F_GETFL) & O_NONBLOCK, O_NONBLOCK));
+	{
+		struct pollfd p = {listen_fd, POLLIN, 0};
+		int accepted;
+
+		cr_assert(eq(int, poll(&p, 1, 5000), 1));
+		accepted = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		cr_assert(ge(int, accepted, 0));
+		cr_assert(eq(long, (long)write(fd, "hi", 2), 2L));
+		{
+			char got[4] = {0};
+
+			cr_assert(eq(long, (long)read(accepted, got, sizeof(got)), 2L));
+			cr_assert(eq(str, got, "hi"));
+		}
+		close(accepted);
+	}
 	close(fd);
-	cr_assert(eq(int, cell_netns_socket(sv[0], AF_INET, &fd), 0));
-	close(fd);
-	cr_assert(eq(int, cell_netns_socket(sv[0], AF_UNIX, &fd), -EAFNOSUPPORT));
+	{
+		uint16_t other;
+		int l2;
+
+		/* a port taken over there is refused with the reason */
+		cr_assert(eq(int, cell_netns_listen(sv[0], port, &l2, &other), -EADDRINUSE));
+		cr_assert(eq(int, cell_netns_listen(sv[0], 0, &l2, &other), 0));
+		close(l2);
+		/* (connecting there: the refusal comes to the socket, as to one's own) */
+		cr_assert(eq(int, cell_netns_connect(sv[0], other, &fd), 0));
+		{
+			struct pollfd p = {fd, POLLOUT, 0};
+			int error = 0;
+			socklen_t n = sizeof(error);
+
+			cr_assert(eq(int, poll(&p, 1, 5000), 1));
+			cr_assert(eq(int, getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &n), 0));
+			cr_assert(eq(int, error, ECONNREFUSED));
+		}
+		close(fd);
+	}
 	/* the host's end closed: the init's child is done */
 	close(sv[0]);
 	cr_assert(eq(int, exit_of(pid), 0));
@@ -97,15 +148,23 @@ Test(netns, the_host_gets_a_listening_socket_and_more_sockets_after)
 	close(listen_fd);
 }
 
-Test(netns, done_ends_the_set_up_and_the_host_gone_first_fails_it)
+/* A pair, the init's side on it, and its hello (the test skipped without user namespaces). */
+static pid_t init_said_hello(int sv[2])
 {
-	int sv[2];
 	pid_t pid;
 
 	pair(sv);
 	pid = init_side(sv);
 	if (cell_netns_hello(sv[0]) < 0)
 		cr_skip("no user namespaces here");
+	return pid;
+}
+
+Test(netns, done_ends_the_set_up_and_the_host_gone_first_fails_it)
+{
+	int sv[2];
+	pid_t pid = init_said_hello(sv);
+
 	cr_assert(eq(int, cell_netns_go(sv[0], false), 0));
 	cr_assert(eq(int, exit_of(pid), 0));
 	close(sv[0]);
@@ -117,54 +176,83 @@ Test(netns, done_ends_the_set_up_and_the_host_gone_first_fails_it)
 	cr_assert(eq(int, exit_of(pid), 1));
 }
 
-/* An init that answers with something else than a TCP socket of the family asked for (a cell
- * that took it over) gets nothing used: the host checks what came. */
+/* An init that answers with something else than what was asked for (a cell that took it over)
+ * gets nothing used: the host checks what came. */
 Test(netns, the_host_takes_only_what_it_asked_for)
 {
 	int sv[2], other[2], fd = -1;
-	char buf[8];
+	uint16_t port = 0;
+	char buf[16];
 
 	pair(sv);
 	pair(other);
-	/* a new TCP socket, but the host's own (bound, it would listen on the host's loopback) */
-	{
-		int ours = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-		cr_assert(eq(int, cell_fdpass_send(sv[1], "1", &ours, 1), 0));
-		cr_assert(eq(int, cell_netns_socket(sv[0], AF_INET, &fd), -EPROTO));
-		close(ours);
-	}
-	cr_assert(eq(int, cell_fdpass_send(sv[1], "1", &other[0], 1), 0));
-	cr_assert(eq(int, cell_netns_socket(sv[0], AF_INET, &fd), -EPROTO));
-	cr_assert(eq(int, fd, -1));
-	/* (the request it sent) */
-	cr_assert(eq(int, (int)cell_fdpass_recv(sv[1], buf, sizeof(buf), NULL, 0), 1));
-	cr_assert(eq(int, buf[0], CELL_NETNS_SOCKET4));
-	{
-		int udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-		cr_assert(eq(int, cell_fdpass_send(sv[1], "1", &udp, 1), 0));
-		cr_assert(eq(int, cell_netns_socket(sv[0], AF_INET, &fd), -EPROTO));
-		close(udp);
-	}
-	/* a TCP socket that is not new: listening (its other copy the sender's to play with) */
+	/* a listening TCP socket, but the host's own (on the host's loopback) */
 	{
 		struct sockaddr_in a = {.sin_family = AF_INET,
 					.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 		int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 		cr_assert(eq(int, bind(l, (struct sockaddr *)&a, sizeof(a)), 0));
-		cr_assert(eq(int, cell_fdpass_send(sv[1], "1", &l, 1), 0));
-		cr_assert(eq(int, cell_netns_socket(sv[0], AF_INET, &fd), -EPROTO));
 		cr_assert(eq(int, listen(l, 1), 0));
 		cr_assert(eq(int, cell_fdpass_send(sv[1], "1", &l, 1), 0));
-		cr_assert(eq(int, cell_netns_socket(sv[0], AF_INET, &fd), -EPROTO));
+		cr_assert(eq(int, cell_netns_listen(sv[0], 0, &fd, &port), -EPROTO));
+		/* (the request it sent) */
+		cr_assert(eq(int, (int)cell_fdpass_recv(sv[1], buf, sizeof(buf), NULL, 0), 2));
+		cr_assert(eq(str, buf, "L0"));
+		/* nor as a connection */
+		cr_assert(eq(int, cell_fdpass_send(sv[1], "1", &l, 1), 0));
+		cr_assert(eq(int, cell_netns_connect(sv[0], 3000, &fd), -EPROTO));
+		cr_assert(eq(int, (int)cell_fdpass_recv(sv[1], buf, sizeof(buf), NULL, 0), 5));
+		cr_assert(eq(str, buf, "C3000"));
 		close(l);
 	}
+	/* not a socket at all, a UDP socket, a new socket not listening when asked to listen */
+	cr_assert(eq(int, cell_fdpass_send(sv[1], "1", &other[0], 1), 0));
+	cr_assert(eq(int, cell_netns_listen(sv[0], 0, &fd, &port), -EPROTO));
+	cr_assert(eq(int, fd, -1));
+	{
+		int udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+		cr_assert(eq(int, cell_fdpass_send(sv[1], "1", &udp, 1), 0));
+		cr_assert(eq(int, cell_netns_connect(sv[0], 3000, &fd), -EPROTO));
+		close(udp);
+	}
+	{
+		int tcp = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		cr_assert(eq(int, cell_fdpass_send(sv[1], "1", &tcp, 1), 0));
+		cr_assert(eq(int, cell_netns_listen(sv[0], 0, &fd, &port), -EPROTO));
+		close(tcp);
+	}
+	/* a refusal says its errno, and nothing else */
+	cr_assert(eq(int, cell_fdpass_send(sv[1], "0111", NULL, 0), 0));
+	cr_assert(eq(int, cell_netns_connect(sv[0], 3000, &fd), -ECONNREFUSED));
 	cr_assert(eq(int, cell_fdpass_send(sv[1], "0", NULL, 0), 0));
-	cr_assert(eq(int, cell_netns_socket(sv[0], AF_INET, &fd), -EIO));
+	cr_assert(eq(int, cell_netns_connect(sv[0], 3000, &fd), -EIO));
+	cr_assert(eq(int, cell_fdpass_send(sv[1], "0-1", NULL, 0), 0));
+	cr_assert(eq(int, cell_netns_connect(sv[0], 3000, &fd), -EIO));
+	cr_assert(eq(int, cell_fdpass_send(sv[1], "0999999", NULL, 0), 0));
+	cr_assert(eq(int, cell_netns_connect(sv[0], 3000, &fd), -EIO));
+	cr_assert(eq(int, cell_fdpass_send(sv[1], "yes", NULL, 0), 0));
+	cr_assert(eq(int, cell_netns_connect(sv[0], 3000, &fd), -EIO));
 	close(other[0]);
 	close(other[1]);
 	close(sv[0]);
 	close(sv[1]);
+}
+
+/* The init's side refuses a request that is not one (a port past 65535, no port, junk). */
+Test(netns, the_init_refuses_a_request_that_is_not_one)
+{
+	static const char *const bad[] = {"L65536", "L", "C-1", "L80x", "L123456", "Z"};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int sv[2];
+		pid_t pid = init_said_hello(sv);
+
+		cr_assert(eq(int, cell_fdpass_send(sv[0], bad[i], NULL, 0), 0));
+		/* the set-up fails: the cell does not start */
+		cr_assert(eq(int, exit_of(pid), 1), "%s", bad[i]);
+		close(sv[0]);
+	}
 }

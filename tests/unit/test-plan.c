@@ -198,6 +198,44 @@ Test(plan, without_cell_session_a_proxy_cell_gets_a_network_namespace_of_its_own
 	cell_plan_free(p);
 }
 
+/* Which cells cell-session opens (plan.h's held): every BPF proxy cell; a netns one only when
+ * its config sets limits and the helper has privilege (its cgroup holds them); never one of
+ * none or host mode, whose limits.pids is RLIMIT_NPROC and the rest said once. */
+Test(plan, a_netns_cell_with_limits_is_held_where_cell_session_may)
+{
+	struct cell_plan *p;
+
+	p = build(NULL);
+	cr_assert(eq(int, p->isolation, CELL_ISOLATION_BPF));
+	cr_assert(p->held);
+	cell_plan_free(p);
+	load("{\"name\": \"proj\", \"network\": {\"isolation\": \"netns\"}}");
+	p = build(NULL);
+	cr_assert(not(p->held));
+	cell_plan_free(p);
+	load("{\"name\": \"proj\", \"network\": {\"isolation\": \"netns\"}, "
+	     "\"limits\": {\"memory\": \"64M\", \"pids\": 32}}");
+	p = build(NULL);
+	cr_assert(p->held);
+	cr_assert(eq(u32, p->nproc, 0));
+	cr_assert(eq(ptr, p->notice_once, NULL));
+	cell_plan_free(p);
+	host.helper = NULL;
+	host.why = "cell-session is not installed";
+	p = build(NULL);
+	cr_assert(not(p->held));
+	cr_assert(not(eq(ptr, p->notice_once, NULL)));
+	cell_plan_free(p);
+	host.helper = (char *)"/opt/cell/libexec/cell-session";
+	load("{\"name\": \"proj\", \"network\": {\"mode\": \"none\"}, "
+	     "\"limits\": {\"memory\": \"64M\", \"pids\": 32}}");
+	p = build(NULL);
+	cr_assert(not(p->held));
+	cr_assert(not(eq(ptr, strstr(p->notice_once, "limits.memory"), NULL)), "%s",
+		  p->notice_once);
+	cell_plan_free(p);
+}
+
 /* network.isolation: auto takes BPF only where the helper has privilege and the kernel has every
  * hook; bpf without the helper is an error that names the file, the key and a way out. */
 Test(plan, isolation_auto_bpf_and_netns)

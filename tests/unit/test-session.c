@@ -235,3 +235,26 @@ Test(session, what_the_limits_saw_reads_back_into_the_stats)
 	free(l2);
 	free(rec);
 }
+
+/* A netns cell's record from cell-session (its limits' cgroup): only what the limits saw; its
+ * kernel counters, which count its loopback twice, are left out (its proxy counts it). */
+Test(session, a_netns_cells_record_takes_only_its_limits)
+{
+	const struct cell_counters c = {.connects_allowed = 3, .bytes_in = 4096};
+	const struct cell_limits_usage u = {.memory_peak = 8 << 20, .oom_kills = 1};
+	struct cell_stats s = {0};
+	char *line = NULL;
+
+	cr_assert(eq(int, cell_session_record("x-1", 137, &c, &u, &line), 0));
+	cr_assert(eq(int, cell_stats_merge_limits(&s, line, strlen(line)), 0));
+	cr_assert(eq(u64, s.memory_peak, 8 << 20));
+	cr_assert(eq(u64, s.oom_kills, 1));
+	cr_assert(eq(u64, s.kernel.connects_allowed, 0));
+	cr_assert(eq(u64, s.kernel.bytes_in, 0));
+	cr_assert(eq(u64, s.cells, 0));
+	cr_assert(eq(int, cell_stats_merge_limits(&s, "[1]", 3), -EINVAL));
+	cr_assert(eq(int, cell_stats_merge_limits(&s, "{\"oom_kills\":-1}", 16), -EINVAL));
+	cr_assert(eq(u64, s.oom_kills, 1));
+	cell_stats_done(&s);
+	free(line);
+}
