@@ -132,7 +132,8 @@ static int make_sockets(int fd, bool session)
 	return -1;
 }
 
-/* --session: reaps, until the keeper says so (SIGTERM, SIGINT or SIGHUP by kill()) or is gone. */
+/* --session: reaps, until the keeper says so (SIGTERM, SIGINT or SIGHUP by kill() from outside
+ * the cell: a sender in our pid namespace, the cell's own code, is not the keeper) or is gone. */
 static int hold_session(int keeper_fd, int net_fd, sigset_t *all)
 {
 	int sigfd = signalfd(-1, all, SFD_CLOEXEC);
@@ -160,7 +161,7 @@ static int hold_session(int keeper_fd, int net_fd, sigset_t *all)
 		if (si.ssi_signo == SIGCHLD)
 			while (waitpid(-1, NULL, WNOHANG) > 0)
 				;
-		else if ((int)si.ssi_code <= 0 &&
+		else if ((int)si.ssi_code <= 0 && si.ssi_pid == 0 &&
 			 (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT ||
 			  si.ssi_signo == SIGHUP))
 			return 0;

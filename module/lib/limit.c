@@ -299,6 +299,34 @@ int cell_limits_v1_join(char *const *dirs, pid_t pid)
 	return 0;
 }
 
+int cell_limits_v1_leave(char *const *dirs, pid_t pid)
+{
+	char value[16];
+
+	snprintf(value, sizeof(value), "%d", (int)pid);
+	for (char *const *d = dirs; d && *d; d++) {
+		/* <mount>/<where the opener was>/cell.slice/<name>: back to where the opener was */
+		char up[PATH_MAX], *slash;
+		_cleanup_close_ int fd = -1;
+		int r;
+
+		if ((size_t)snprintf(up, sizeof(up), "%s", *d) >= sizeof(up))
+			return -ENAMETOOLONG;
+		slash = strrchr(up, '/');
+		if (slash)
+			*slash = '\0';
+		slash = slash ? strrchr(up, '/') : NULL;
+		if (!slash || !streq(slash + 1, "cell.slice"))
+			return -EINVAL;
+		*slash = '\0';
+		fd = open(up, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		r = fd < 0 ? negative_errno() : write_control(fd, up, "cgroup.procs", value);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 int cell_limits_v1_usage(char *const *dirs, struct cell_limits_usage *ret)
 {
 	*ret = (struct cell_limits_usage){0};

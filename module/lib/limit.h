@@ -56,6 +56,9 @@ int cell_limits_v1_plan(const char *mountinfo, const char *proc_cgroup, const ch
 int cell_limits_v1_make(char *const *dirs, const struct cell_limits *l);
 /* Moves pid (0: the caller) into each directory. */
 int cell_limits_v1_join(char *const *dirs, pid_t pid);
+/* Moves pid back to where the cell's opener was in each hierarchy (the parent of each
+ * directory's cell.slice): out of the cell's limits, so that they can be removed. */
+int cell_limits_v1_leave(char *const *dirs, pid_t pid);
 int cell_limits_v1_usage(char *const *dirs, struct cell_limits_usage *ret);
 /* What a cell's limits saw: in its v1 directories where it has them, else in its cgroup2
  * directory (cell_fd). */

@@ -129,6 +129,8 @@ int cell_netns_hello(int sock)
  * Asks the init for a socket (op, port) and takes only what was asked for: a TCP socket of IPv4
  * in a network namespace other than ours (a socket of the host's would be the host's network),
  * listening at 127.0.0.1 (at port, if not 0) or not listening, as asked; made non-blocking.
+ * What the init answers it could not do is a positive errno (the pair is in step still); a
+ * negative one is the pair's failure, or an answer that is not one.
  */
 static int ask(int sock, char op, uint16_t port, int *ret_fd)
 {
@@ -152,7 +154,7 @@ static int ask(int sock, char op, uint16_t port, int *ret_fd)
 		e = buf[1] && strspn(buf + 1, "0123456789") == strlen(buf + 1) && strlen(buf) < 7
 			    ? atoi(buf + 1)
 			    : 0;
-		return e > 0 && e < 4096 ? -e : -EIO;
+		return e > 0 && e < 4096 ? e : -EIO;
 	}
 	if (buf[0] != '1' || buf[1] || fd < 0)
 		return -EIO;
@@ -180,8 +182,8 @@ int cell_netns_listen(int sock, uint16_t port, int *ret_fd, uint16_t *ret_port)
 	socklen_t len = sizeof(at);
 	int fd, r = ask(sock, CELL_NETNS_LISTEN, port, &fd);
 
-	if (r < 0)
-		return r;
+	if (r != 0)
+		return r < 0 ? r : -r;
 	if (getsockname(fd, (struct sockaddr *)&at, &len) < 0) {
 		r = negative_errno();
 		close(fd);

@@ -48,8 +48,10 @@ int cell_netns_hello(int sock);
 int cell_netns_listen(int sock, uint16_t port, int *ret_fd, uint16_t *ret_port);
 /*
  * A TCP socket of the cell's namespace connected (or connecting: non-blocking) to 127.0.0.1:port
- * there. What the init says stopped it is the error (-ECONNREFUSED: nothing listens there);
- * -EPROTO when what came is not that.
+ * there: 0. What the init answers stopped it is a positive errno (ECONNREFUSED; EPERM, where the
+ * kernel's policy holds the cell and nothing of the cell's listens there): that connection
+ * fails, the pair goes on. A negative errno is the pair's failure (no answer in time, the init
+ * gone: -EAGAIN, -ECONNRESET) or -EPROTO, -EIO when what came is not what was asked.
  */
 int cell_netns_connect(int sock, uint16_t port, int *ret_fd);
 /* Ends the set-up: the cell's command may start; with serve, the init goes on answering. */

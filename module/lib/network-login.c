@@ -37,6 +37,7 @@
 #include "running.h"
 #include "session.h"
 #include "stats.h"
+#include "strv.h"
 
 extern char **environ;
 
@@ -339,11 +340,11 @@ static int append_as(const struct passwd *pw, const char *ledger, const char *li
 
 /* The cell's record, as cell's own cells have theirs (stats.h): the kernel's counters. */
 static int ledger_line(const struct cell_syscell_state *s, const struct cell_counters *counters,
-		       char **ret)
+		       const struct cell_limits_usage *usage, char **ret)
 {
 	_cleanup_free_ char *kernel = NULL;
 	struct cell_stats st = {0};
-	int r = cell_session_record(s->id, -1, counters, NULL, &kernel);
+	int r = cell_session_record(s->id, -1, counters, usage, &kernel);
 
 	if (r >= 0)
 		r = cell_stats_merge_kernel(&st, kernel, strlen(kernel));
@@ -484,11 +485,20 @@ static int login_open(struct cell_network_cell *c, struct cell_diag *d)
 		r = keeper_program(a->cell, c->mode == CELL_NET_PROXY, &prog, d);
 	if (r < 0)
 		return r;
-	r = cell_session_open(l->slice, pw->pw_uid, c->id, &policy, NULL, &l->session);
+	r = cell_session_open(l->slice, pw->pw_uid, c->id, &policy,
+			      &(struct cell_limits){c->config->limits.memory,
+						    c->config->limits.pids, c->config->limits.cpu},
+			      &l->session);
 	if (r < 0) {
 		_cleanup_free_ char *problem = r == -EPERM ? cell_bpf_pin_dir_problem() : NULL;
 
 		l->session = NULL;
+		if (r == -EOPNOTSUPP &&
+		    (c->config->limits.memory || c->config->limits.pids || c->config->limits.cpu))
+			return cell_diag_set(
+				d, r, c->project->config_path, "limits",
+				"this host has no cgroup controller for one of the "
+				"config's limits (memory, pids, cpu: see cell doctor)");
 		return cell_diag_set(d, r, NULL, NULL, "cannot open the cell: %s",
 				     problem ? problem : strerror(-r));
 	}
@@ -562,8 +572,16 @@ static int login_join(struct cell_network_cell *c, pid_t pid, struct cell_diag *
 				      "cannot keep the cell's state: %s", strerror(-r));
 	}
 	if (r >= 0) {
+		char *const *v1 = l->session->limit_dirs;
+
 		snprintf(cgroup, sizeof(cgroup), "%s/%u-%s", l->slice, (unsigned)l->s.uid, l->s.id);
-		r = join_cgroup(cgroup, pid);
+		/* its limits' v1 directories first, where the cell has them (a hybrid host), and
+		 * back out of them if the rest fails: a cell half-joined could not be closed */
+		r = v1 ? cell_limits_v1_join(v1, pid) : 0;
+		if (r >= 0)
+			r = join_cgroup(cgroup, pid);
+		if (r < 0 && v1)
+			(void)cell_limits_v1_leave(v1, pid);
 		if (r < 0) {
 			cell_syscell_state_remove(CELL_SYSCELL_STATE_DIR, l->s.id);
 			cell_diag_set(d, r, NULL, NULL, "cannot put the session in its cell: %s",
@@ -621,13 +639,36 @@ static void close_unjoined(struct login_cell *l)
 	cell_session_close(l->session, NULL, NULL);
 }
 
+/* Whether this process is in the v1 directories of cell name ("<uid>-<id>"): a line of
+ * /proc/self/cgroup, not cgroup2's, that ends in /cell.slice/<name>. */
+static bool in_v1_limits(const char *name)
+{
+	_cleanup_free_ char *text = NULL;
+	char tail[96];
+
+	snprintf(tail, sizeof(tail), "/" CELL_SESSION_SLICE "/%s", name);
+	if (cell_read_file("/proc/self/cgroup", 0, 65536, &text, NULL) < 0)
+		return false;
+	for (const char *line = text; *line;
+	     line += strcspn(line, "\n") + !!line[strcspn(line, "\n")]) {
+		size_t n = strcspn(line, "\n");
+
+		if (!startswith(line, "0::") && n >= strlen(tail) &&
+		    !strncmp(line + n - strlen(tail), tail, strlen(tail)))
+			return true;
+	}
+	return false;
+}
+
 /* The caller out of the cell first (closing it ends everything in it), then the keeper
  * stopped, the cell closed, its record appended to the account's ledger, the state gone. */
 static int close_joined(struct cell_network_cell *c, struct login_cell *l, struct cell_diag *d)
 {
 	_cleanup_free_ char *record = NULL;
+	_cleanup_strv_free_ char **limit_dirs = NULL;
 	struct cell_counters counters = {0};
-	char back[1024], shim_conf[128];
+	struct cell_limits_usage usage = {0};
+	char back[1024], shim_conf[128], name[sizeof(l->s.id) + 16];
 	int r;
 
 	snprintf(back, sizeof(back), "%s%s", l->root, l->s.cgroup);
@@ -637,11 +678,24 @@ static int close_joined(struct cell_network_cell *c, struct login_cell *l, struc
 				     "cannot leave cell %s before closing it: closing would end "
 				     "this process",
 				     l->s.id);
+	/* out of its limits' v1 directories too (a hybrid host), which go with the cell */
+	snprintf(name, sizeof(name), "%u-%s", (unsigned)l->s.uid, l->s.id);
+	if (in_v1_limits(name)) {
+		r = cell_limits_load(CELL_LIMITS_DIR, name, &limit_dirs);
+		if (r >= 0)
+			r = cell_limits_v1_leave(limit_dirs, getpid());
+		/* (nothing is ended yet: the cell stays as it is, for another close or gc --all,
+		 * rather than closed around a process still held to its limits) */
+		if (r < 0)
+			return cell_diag_set(d, r, CELL_LIMITS_DIR, NULL,
+					     "cannot leave cell %s's limits before closing it: %s",
+					     l->s.id, strerror(-r));
+	}
 	if (l->s.proxy > 0 && l->s.proxy_start)
 		stop_keeper(l->s.proxy, l->s.proxy_start, SIGTERM);
 	for (int i = 0; i < 100; i++) {
 		r = cell_session_reap(l->slice, l->s.uid, l->s.id, CELL_SESSION_KILL_ANY, &counters,
-				      NULL);
+				      &usage);
 		if (r != -EBUSY)
 			break;
 		usleep(20000);
@@ -650,7 +704,7 @@ static int close_joined(struct cell_network_cell *c, struct login_cell *l, struc
 		return cell_diag_set(d, r, NULL, NULL, "cannot close cell %s: %s", l->s.id,
 				     strerror(-r));
 	if (r == 0)
-		r = ledger_line(&l->s, &counters, &record);
+		r = ledger_line(&l->s, &counters, &usage, &record);
 	if (r == 0)
 		r = append_as(c->login->pw, l->s.ledger, record);
 	cell_syscell_state_remove(CELL_SYSCELL_STATE_DIR, l->s.id);

@@ -1645,10 +1645,11 @@ static int relay_upstream(const struct relay_listener *rl, int *ret_fd)
 	if (rl->r.into_cell) {
 		if (rl->p->o.cell_net_fd < 0)
 			return -ENOTCONN;
-		/* the cell's init connects it (a connection of the cell's own, to the kernel) */
+		/* the cell's init connects it (a connection of the cell's own, to the kernel); one
+		 * it answers it could not make (nothing listens there yet) fails alone */
 		r = cell_netns_connect(rl->p->o.cell_net_fd, rl->r.to_port, &fd);
-		if (r == -ECONNREFUSED) /* nothing listens there in the cell (yet) */
-			return r;
+		if (r > 0)
+			return -r;
 		/* an init that does not answer in time (the cell stopped it) answers no more: the
 		 * pair is closed, forwards fail from now on, and nothing waits again */
 		if (r < 0) {

@@ -519,6 +519,84 @@ Test(netns_held, forwarded_and_local_ports_of_a_held_cell_are_relayed)
 	forwarded_and_local_ports();
 }
 
+/* .cell.json: set_config's, with one forward. */
+static void set_forward(unsigned host_port, unsigned cell_port)
+{
+	_cleanup_free_ char *extra = NULL;
+
+	cr_assert(ge(int, asprintf(&extra, ", \"forward\": [\"%u:%u\"]", host_port, cell_port), 0));
+	set_config(extra);
+}
+
+/* The host's curl of url (a forwarded port), as the test user: its HTTP code ("000": none). */
+static char *host_curl(const char *url)
+{
+	char *argv[] = {(char *)"/usr/bin/curl",
+			(char *)"-s",
+			(char *)"-m",
+			(char *)"5",
+			(char *)"-o",
+			(char *)"/dev/null",
+			(char *)"-w",
+			(char *)"%{http_code}",
+			(char *)url,
+			NULL};
+	struct th_result r;
+	char *code;
+
+	th_run_as(t.uid, t.gid, t.proj, argv, t.env.v, &r);
+	code = strdup(r.out);
+	th_result_done(&r);
+	return code;
+}
+
+/* A forwarded connection that comes before the cell's server listens fails alone: the forward
+ * serves once the server is up (held: the kernel's policy refuses the init's connect, EPERM, as
+ * the namespace refuses it, ECONNREFUSED, in a cell of its own). */
+static void forward_before_the_server(void)
+{
+	unsigned host_port = free_port(), cell_port = 18733;
+	_cleanup_free_ char *sh = NULL, *url = NULL, *ready = NULL, *go = NULL, *code = NULL;
+	pid_t member;
+	int i;
+
+	set_forward(host_port, cell_port);
+	ready = th_join(t.proj, "ready");
+	go = th_join(t.proj, "go");
+	sh = fmt("touch ready; while [ ! -e go ]; do sleep 0.1; done; "
+		 "exec python3 -m http.server --bind 127.0.0.1 %u >/dev/null 2>&1",
+		 cell_port);
+	member = th_spawn_as(t.uid, t.gid, t.proj,
+			     (char *[]){t.stage.cell, (char *)"run", (char *)"--",
+					(char *)"/bin/sh", (char *)"-c", sh, NULL},
+			     t.env.v);
+	cr_assert(th_wait_for_file(ready, 20), "the cell did not start");
+	url = fmt("http://127.0.0.1:%u/net.py", host_port);
+	code = host_curl(url);
+	cr_assert(eq(str, code, "000"), "nothing listens in the cell yet: %s", code);
+	free(th_write(t.proj, "go", ""));
+	for (i = 0; i < 50; i++) {
+		free(code);
+		code = host_curl(url);
+		if (streq(code, "200"))
+			break;
+		usleep(100000);
+	}
+	cr_assert(eq(str, code, "200"), "the forward gave up after its first failure");
+	kill(member, SIGTERM);
+	waitpid(member, NULL, 0);
+}
+
+Test(netns, a_forwarded_connection_before_the_server_fails_alone)
+{
+	forward_before_the_server();
+}
+
+Test(netns_held, a_forwarded_connection_before_the_server_fails_alone)
+{
+	forward_before_the_server();
+}
+
 /* A forwarded port another program holds is a clear error, and the cell does not start. */
 Test(netns, a_forwarded_port_in_use_is_a_clear_error)
 {
@@ -542,15 +620,14 @@ Test(netns, a_forwarded_port_in_use_is_a_clear_error)
 Test(netns, a_cell_cannot_stop_the_making_of_its_forwarded_connections)
 {
 	unsigned host_port = free_port(), cell_port = 18733;
-	_cleanup_free_ char *extra = NULL, *sh = NULL, *ready = NULL, *out = NULL, *path = NULL,
-			    *want = NULL, *done = NULL;
+	_cleanup_free_ char *sh = NULL, *ready = NULL, *out = NULL, *path = NULL, *want = NULL,
+			    *done = NULL;
 	char *control[] = {NULL, NULL};
 	struct th_result r;
 	int fds[300];
 	pid_t member;
 
-	cr_assert(ge(int, asprintf(&extra, ", \"forward\": [\"%u:%u\"]", host_port, cell_port), 0));
-	set_config(extra);
+	set_forward(host_port, cell_port);
 	ready = th_join(t.proj, "stopped");
 	done = th_join(t.proj, "done");
 	sh = fmt("python3 -m http.server --bind 127.0.0.1 %u >/dev/null 2>&1 & sleep 0.5; "

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "helpers.h"
+#include "limit.h"
 #include "macro.h"
 #include "project.h"
 #include "session.h"
@@ -448,6 +449,61 @@ Test(pam, close_without_open_or_twice_is_fine)
 	cr_assert(eq(str, r.out, (char *)"0\n0\n0\n"), "%s", r.err);
 	th_result_done(&r);
 	cr_assert(eq(uint, leftovers(), 0));
+}
+
+/* The config's limits hold a login's cell too (its cgroup2 directory, or v1 directories on a
+ * hybrid host, which the login joins and leaves with the cell): a process over the memory limit
+ * is killed, the account's ledger has what the limits saw, and nothing of them is left. */
+Test(pam, a_logins_cell_is_held_to_the_configs_limits)
+{
+	char *line, *l, *config;
+	char *cmd[] = {(char *)"/usr/bin/python3", (char *)"-c",
+		       (char *)"print(open('/proc/self/cgroup').read(), flush=True)\n"
+			       "b = bytearray(256 << 20); print('alive')\n",
+		       NULL};
+	struct th_result r;
+	char want[64];
+
+	cr_assert(ge(
+		int,
+		asprintf(&config,
+			 "{\"name\": \"agent\", \"limits\": {\"memory\": \"64M\", \"pids\": 64}, "
+			 "\"network\": {\"mode\": \"proxy\", \"allow\": [\"registry.test:%u\"]}}\n",
+			 t.port),
+		0));
+	free(th_write(t.proj, ".cell.json", config));
+	free(config);
+	cr_assert(ge(int, asprintf(&line, "session required " MODULE " project=%s", t.proj), 0));
+	write_service(line);
+	free(line);
+	r = drive(cmd);
+	cr_assert(not(eq(ptr, strstr(r.out, "open: Success\n"), NULL)), "%s\n%s", r.out, r.err);
+	cr_assert(not(eq(ptr, strstr(r.out, "status: 137\n"), NULL)), "%s\n%s", r.out, r.err);
+	cr_assert(eq(ptr, strstr(r.out, "alive"), NULL), "%s", r.out);
+	/* (on a hybrid host, its v1 directories: named as its cgroup2 one) */
+	snprintf(want, sizeof(want), "/" CELL_SESSION_SLICE "/%u-pam-", (unsigned)t.uid);
+	cr_assert(not(eq(ptr, strstr(r.out, want), NULL)), "%s", r.out);
+	cr_assert(not(eq(ptr, strstr(r.out, "close: Success\n"), NULL)), "%s\n%s", r.out, r.err);
+	th_result_done(&r);
+	cr_assert(eq(uint, leftovers(), 0));
+	/* nothing of its limits is left: no record of its v1 directories */
+	{
+		char prefix[32];
+		DIR *d = opendir(CELL_LIMITS_DIR);
+		unsigned n = 0;
+
+		snprintf(prefix, sizeof(prefix), "%u-pam-", (unsigned)t.uid);
+		for (struct dirent *e; d && (e = readdir(d));)
+			n += !strncmp(e->d_name, prefix, strlen(prefix));
+		if (d)
+			closedir(d);
+		cr_assert(eq(uint, n, 0));
+	}
+	l = ledger();
+	cr_assert(not(eq(ptr, strstr(l, "\"limits\":{\"memory_peak\":"), NULL)), "%s", l);
+	cr_assert(eq(ptr, strstr(l, "\"oom_kills\":0"), NULL), "%s", l);
+	cr_assert(not(eq(ptr, strstr(l, "\"oom_kills\":"), NULL)), "%s", l);
+	free(l);
 }
 
 /* network=none overrides the config's proxy: no proxy, no variables, nothing reachable */

@@ -2244,6 +2244,34 @@ static int session_members(void)
 	return m ? n : -1;
 }
 
+/* Code in the cell signals the session's PID 1 as the keeper would (SIGTERM, SIGHUP by kill()):
+ * the session is the keeper's to end, and goes on, with its members. */
+Test(session, the_cell_cannot_end_its_own_session)
+{
+	char *first[] = {t.cell,       (char *)"run", (char *)"--", (char *)"/bin/sleep",
+			 (char *)"30", NULL};
+	char *second[] = {t.cell,	(char *)"run",
+			  (char *)"--", (char *)"/bin/sh",
+			  (char *)"-c", (char *)"kill -TERM 1; kill -HUP 1; sleep 1; echo alive",
+			  NULL};
+	pid_t a = th_spawn_as(t.uid, t.gid, t.proj, first, t.env);
+	struct th_result r;
+	int sa;
+
+	for (int i = 0; i < 200 && session_members() != 1; i++)
+		usleep(50000);
+	cr_assert(eq(int, session_members(), 1));
+	th_run_as(t.uid, t.gid, t.proj, second, t.env, &r);
+	cr_assert(eq(int, r.status, 0), "%d %s %s", r.status, r.out, r.err);
+	cr_assert(eq(str, r.out, "alive\n"), "%s", r.err);
+	th_result_done(&r);
+	/* the first member is there still */
+	cr_assert(eq(int, session_members(), 1));
+	cr_assert(eq(int, waitpid(a, &sa, WNOHANG), 0));
+	kill(a, SIGTERM);
+	cr_assert(eq(int, waitpid(a, &sa, 0), a));
+}
+
 Test(session, commands_of_a_project_at_once_share_one_cell_and_one_record)
 {
 	char *first[] = {
