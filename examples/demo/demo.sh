@@ -213,7 +213,11 @@ JSON
 	trap 'rm -f "/etc/pam.d/$service"; rm -rf "$work"' EXIT
 	python3 -m http.server "$port" --bind 127.0.0.1 -d "$work/registry" > /dev/null 2>&1 &
 	upstream=$!
-	sleep 0.3
+	# (until it listens: python takes its time on a slow machine)
+	for _ in $(seq 100); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+		sleep 0.1
+	done
 	run "$pam_driver" "$service" celltest sh -c "grep '^0::' /proc/self/cgroup; \
 curl -sS http://registry.test:$port/left-pad; \
 curl -sS -o /dev/null -w '%{http_code} for example.net\n' http://example.net/; \
