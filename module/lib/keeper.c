@@ -206,12 +206,14 @@ int cell_keeper_join(int fd, const char *hash, const char *tty, const char *what
 					  .seccomp_fd = TAKE_FD(seccomp)};
 	snprintf(ret->id, sizeof(ret->id), "%s", id);
 	ret->mode = mode_of(mode);
-	/* (a proxy cell's members join it one way or the other: nothing is guessed) */
+	ret->held = streq(held, "held");
+	/* (a proxy cell's members join it one way or the other: nothing is guessed; a BPF cell is
+	 * always cell-session's) */
 	if (isolation_of(isolation) < 0 ||
-	    (ret->mode == CELL_NET_PROXY && isolation_of(isolation) == CELL_ISOLATION_AUTO))
+	    (ret->mode == CELL_NET_PROXY && isolation_of(isolation) == CELL_ISOLATION_AUTO) ||
+	    (isolation_of(isolation) == CELL_ISOLATION_BPF && !ret->held))
 		return -EPROTO;
 	ret->isolation = (enum cell_isolation)isolation_of(isolation);
-	ret->held = streq(held, "held");
 	return 0;
 }
 

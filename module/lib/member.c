@@ -270,14 +270,13 @@ static int env_fd(char **env)
 	return cell_memfd_new("cell-member-env", buf, len);
 }
 
-/* A member of a cell that cell-session opened (the session says: a BPF proxy cell, a netns one
- * held to its limits there) joins by cell-session (into the cgroup), or not at all; any other is
- * joined by our own child (in a network namespace of its own, the cell's network comes with its
- * namespaces). */
+/* A member of a cell that cell-session opened (the session says "held": a BPF proxy cell, a
+ * netns one held to its limits there) joins by cell-session (into the cgroup), or not at all; any
+ * other is joined by our own child (in a network namespace of its own, the cell's network comes
+ * with its namespaces). */
 static bool by_helper(const struct cell_member *m)
 {
-	return m->grant.mode == CELL_NET_PROXY &&
-	       (m->grant.isolation != CELL_ISOLATION_NETNS || m->grant.held);
+	return m->grant.held;
 }
 
 /* [cell-session join --id ID --] cell-init --join --chdir DIR [...] -- COMMAND... */

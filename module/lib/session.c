@@ -125,6 +125,16 @@ static char *cell_name(uid_t uid, const char *id)
 	return name;
 }
 
+/* uid's cell id: its name ("<uid>-<id>") and its directory in slice (-EINVAL: not an id). */
+static int cell_dir(const char *slice, uid_t uid, const char *id, char **ret_name, char **ret_path)
+{
+	if (!cell_session_id_valid(id))
+		return -EINVAL;
+	*ret_name = cell_name(uid, id);
+	*ret_path = *ret_name ? cell_path_join(slice, *ret_name) : NULL;
+	return *ret_path ? 0 : -ENOMEM;
+}
+
 void cell_session_free(struct cell_session *s)
 {
 	if (!s)
@@ -249,19 +259,15 @@ int cell_session_open(const char *slice, uid_t uid, const char *id, const struct
 		      const struct cell_limits *l, struct cell_session **ret)
 {
 	_cleanup_(session_freep) struct cell_session *s = NULL;
-	_cleanup_free_ char *name = cell_name(uid, id), *path = NULL;
+	_cleanup_free_ char *name = NULL, *path = NULL;
 	int r;
 
-	if (!cell_session_id_valid(id))
-		return -EINVAL;
-	if (!name)
-		return -ENOMEM;
+	r = cell_dir(slice, uid, id, &name, &path);
+	if (r < 0)
+		return r;
 	r = cell_bpf_setup(slice);
 	if (r < 0)
 		return r;
-	path = cell_path_join(slice, name);
-	if (!path)
-		return -ENOMEM;
 	r = make_cell_dir(slice, uid, path);
 	if (r < 0)
 		return r;
@@ -601,16 +607,15 @@ int cell_session_reap_all(const char *slice, void (*fn)(uid_t uid, const char *i
 
 int cell_session_join(const char *slice, uid_t uid, const char *id)
 {
-	_cleanup_free_ char *name = cell_name(uid, id), *path = NULL;
+	_cleanup_free_ char *name = NULL, *path = NULL;
 	_cleanup_strv_free_ char **limit_dirs = NULL;
 	_cleanup_close_ int dir_fd = -1, procs = -1;
 	char pid[16];
 	int n, r;
 
-	if (!cell_session_id_valid(id))
-		return -EINVAL;
-	if (!name || !(path = cell_path_join(slice, name)))
-		return -ENOMEM;
+	r = cell_dir(slice, uid, id, &name, &path);
+	if (r < 0)
+		return r;
 	dir_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (dir_fd < 0)
 		return negative_errno();
@@ -634,14 +639,13 @@ int cell_session_join(const char *slice, uid_t uid, const char *id)
 
 int cell_session_counters(const char *slice, uid_t uid, const char *id, struct cell_counters *ret)
 {
-	_cleanup_free_ char *name = cell_name(uid, id), *path = NULL;
+	_cleanup_free_ char *name = NULL, *path = NULL;
 	uint64_t cg;
 	int r;
 
-	if (!cell_session_id_valid(id))
-		return -EINVAL;
-	if (!name || !(path = cell_path_join(slice, name)))
-		return -ENOMEM;
+	r = cell_dir(slice, uid, id, &name, &path);
+	if (r < 0)
+		return r;
 	r = cell_bpf_cgroup_id(path, &cg);
 	if (r < 0)
 		return r;
@@ -650,14 +654,14 @@ int cell_session_counters(const char *slice, uid_t uid, const char *id, struct c
 
 int cell_session_usage(const char *slice, uid_t uid, const char *id, struct cell_limits_usage *ret)
 {
-	_cleanup_free_ char *name = cell_name(uid, id), *path = NULL;
+	_cleanup_free_ char *name = NULL, *path = NULL;
 	_cleanup_strv_free_ char **dirs = NULL;
 	_cleanup_close_ int dir_fd = -1;
+	int r;
 
-	if (!cell_session_id_valid(id))
-		return -EINVAL;
-	if (!name || !(path = cell_path_join(slice, name)))
-		return -ENOMEM;
+	r = cell_dir(slice, uid, id, &name, &path);
+	if (r < 0)
+		return r;
 	dir_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (dir_fd < 0)
 		return negative_errno();

@@ -318,6 +318,16 @@ void th_test_user(uid_t *ret_uid, gid_t *ret_gid)
 	*ret_gid = pw->pw_gid;
 }
 
+void th_cell_user(uid_t *ret_uid, gid_t *ret_gid)
+{
+	if (geteuid() == 0) {
+		th_test_user(ret_uid, ret_gid);
+	} else {
+		*ret_uid = getuid();
+		*ret_gid = getgid();
+	}
+}
+
 void th_run_ok(const char *dir, char *const argv[], char *const envp[])
 {
 	struct th_result r;

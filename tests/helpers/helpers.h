@@ -70,6 +70,8 @@ void th_result_done(struct th_result *r);
 /* The unprivileged user root's tests run cells as; made (useradd) if missing. */
 #define TH_TEST_USER "celltest"
 void th_test_user(uid_t *ret_uid, gid_t *ret_gid);
+/* Who a test's cells run as: the test user as root, else the caller. */
+void th_cell_user(uid_t *ret_uid, gid_t *ret_gid);
 
 /*
  * What the tests run as the test user, where that user can reach it whatever the checkout's

@@ -60,12 +60,7 @@ static void cell_ok(const char *verb)
 static void setup(void)
 {
 	memset(&t, 0, sizeof(t));
-	if (geteuid() == 0) {
-		th_test_user(&t.uid, &t.gid);
-	} else {
-		t.uid = getuid();
-		t.gid = getgid();
-	}
+	th_cell_user(&t.uid, &t.gid);
 	t.tmp = th_mkdtemp();
 	chmod(t.tmp, 0755);
 	th_stage(&t.stage);

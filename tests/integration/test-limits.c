@@ -53,12 +53,7 @@ static void setup_with(bool privileged)
 	memset(&t, 0, sizeof(t));
 	if (privileged && geteuid() != 0)
 		th_skip("needs root (to install cell-session setuid)");
-	if (geteuid() == 0) {
-		th_test_user(&t.uid, &t.gid);
-	} else {
-		t.uid = getuid();
-		t.gid = getgid();
-	}
+	th_cell_user(&t.uid, &t.gid);
 	t.tmp = th_mkdtemp();
 	chmod(t.tmp, 0755);
 	th_stage(&t.stage);

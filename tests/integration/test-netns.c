@@ -146,12 +146,7 @@ static void setup_with(bool held)
 	t.held = held;
 	if (held && geteuid() != 0)
 		th_skip("needs root (to install cell-session setuid)");
-	if (geteuid() == 0) {
-		th_test_user(&t.uid, &t.gid);
-	} else {
-		t.uid = getuid();
-		t.gid = getgid();
-	}
+	th_cell_user(&t.uid, &t.gid);
 	t.tmp = th_mkdtemp();
 	chmod(t.tmp, 0755);
 	/* cell-session as make install leaves it without SETUID=1: no privilege (held: with) */

@@ -119,7 +119,8 @@ Test(keeper, other_answers_are_said_apart)
 	 * cell-session holds the cell) */
 	cr_assert(eq(int, join_with("ok proj-1 proxy 41234", 2, &g, other), -EPROTO));
 	cr_assert(eq(int, join_with("ok proj-1 proxy 41234 bpf", 2, &g, other), -EPROTO));
-	/* held is a word of two, and only a proxy cell's */
+	/* held is a word of two, and only a proxy cell's; a BPF cell is always held */
+	cr_assert(eq(int, join_with("ok proj-1 proxy 41234 bpf -", 2, &g, other), -EPROTO));
 	cr_assert(eq(int, join_with("ok proj-1 proxy 41234 netns yes", 2, &g, other), -EPROTO));
 	cr_assert(eq(int, join_with("ok proj-1 none 0 - held", 2, &g, other), -EPROTO));
 	cr_assert(eq(int, join_with("nonsense", 0, &g, other), -EPROTO));
