@@ -600,6 +600,7 @@ static int keep(const struct cell_project *p, const struct cell_config *c, const
 	struct cell_instance_args a = {
 		.cwd = p->root, .interactive = true, .session = true, .provider_cached = true};
 	int pipefd[2] = {-1, -1}, status = 0, sig = 0, r;
+	char failed;
 
 	*k = (struct keeper){.project = p,
 			     .hash = hash,
@@ -633,13 +634,16 @@ static int keep(const struct cell_project *p, const struct cell_config *c, const
 	}
 	if (r < 0 && d.message)
 		cell_diag_print(stderr, &d);
-	if (k->ready_fd >= 0)
-		(void)!write(k->ready_fd, (char[]){failure_byte(r, inst)}, 1);
+	failed = failure_byte(r, inst);
 	if (!k->closing)
 		begin_close(k);
 	if (inst && inst->id)
 		remove_session_dirs(inst);
 	cell_instance_close(inst);
+	/* a session that never started is told once its cell is closed: the opener's command
+	 * ends with nothing of the cell left */
+	if (k->ready_fd >= 0)
+		(void)!write(k->ready_fd, &failed, 1);
 	for (size_t i = 0; i < k->n; i++) {
 		if (k->members[i].leaving)
 			(void)send_msg(k->members[i].fd, "closed");

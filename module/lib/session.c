@@ -11,6 +11,7 @@
 #include <string.h>
 #include <netinet/in.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -350,8 +351,18 @@ pid_t cell_session_fork(const struct cell_session *s, int *ret_pidfd)
 		.exit_signal = SIGCHLD,
 		.cgroup = (uint64_t)s->dir_fd,
 	};
+	pid_t parent = getpid();
 	long pid = syscall(SYS_clone3, &args, sizeof(args));
 
+	/* Should cell-session die before the child's exec, the cell's reap must be able to end
+	 * it: the child lets go of the cell's locked directory at once (else the cell is "alive"
+	 * to the reap), and dies with its parent while it is root (a process not the user's in the
+	 * cell makes the reap refuse; dropping privilege clears the signal) */
+	if (pid == 0) {
+		close(s->dir_fd);
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent)
+			_exit(127);
+	}
 	return pid < 0 ? negative_errno() : (pid_t)pid;
 }
 

@@ -84,7 +84,9 @@ int cell_session_events(struct cell_session *s, int (*fn)(const struct cell_even
 /*
  * Forks a child that starts in the cell's cgroup (clone3 with CLONE_INTO_CGROUP: no write to
  * cgroup.procs, which waits for an RCU grace period); returns its pid (0 in the child) and a
- * pidfd of it in *ret_pidfd, or a negative errno.
+ * pidfd of it in *ret_pidfd, or a negative errno. The child has no hold of the cell's
+ * directory (its lock is the parent's alone), and is killed should the parent die before the
+ * child changes its user ids.
  */
 pid_t cell_session_fork(const struct cell_session *s, int *ret_pidfd);
 /*
