@@ -35,14 +35,16 @@ SHELL := /bin/bash
 DEB_PKGS := build-essential pkg-config clang llvm libbpf-dev bpftool libcjson-dev nettle-dev \
 	bubblewrap libcriterion-dev libseccomp-dev libpam0g-dev cppcheck clang-format libclang-rt-14-dev \
 	curl python3 tmux zsh fish hyperfine iproute2 util-linux procps git tinyproxy openssl \
-	libelf-dev zlib1g-dev wget nodejs perl direnv strace nix-bin libyaml-dev postgresql-15
+	libelf-dev zlib1g-dev wget nodejs perl direnv strace nix-bin libyaml-dev postgresql-15 \
+	libssl-dev
 
-LIB_PKGS := libcjson nettle libseccomp yaml-0.1
+LIB_PKGS := libcjson nettle libseccomp yaml-0.1 openssl
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(LIB_PKGS))
-# nettle, libseccomp and libyaml are linked in (Debian ships their archives): every cell start
-# pays for each shared library the dynamic loader maps, and the first two are a fifth of cell's
-# own cost (libyaml is cell import's alone: nothing to map at every start for it)
-PKG_LIBS = -pthread -Wl,-Bstatic $(shell $(PKG_CONFIG) --libs nettle libseccomp yaml-0.1) \
+# nettle, libseccomp, libyaml and OpenSSL are linked in (Debian ships their archives): every
+# cell start pays for each shared library the dynamic loader maps, and the first two are a fifth
+# of cell's own cost (libyaml is cell import's alone, OpenSSL the proxy's: nothing to map at
+# every start for them)
+PKG_LIBS = -pthread -Wl,-Bstatic $(shell $(PKG_CONFIG) --libs nettle libseccomp yaml-0.1 openssl) \
 	-Wl,-Bdynamic $(shell $(PKG_CONFIG) --libs libcjson) $(BPF_LIBS)
 # libbpf (and what it needs) linked in as well, for the same reason
 BPF_LIBS = -Wl,-Bstatic $(shell $(PKG_CONFIG) --libs --static libbpf) -Wl,-Bdynamic
@@ -194,7 +196,8 @@ $(SHIM): $(SHIM_OBJ)
 # libraries (it is loaded into sshd, su, login); never built with the sanitizers (its hosts
 # are not); only the two PAM entry points exported.
 PAM_CFLAGS = -std=gnu17 $(WARNINGS) $(CFLAGS) -fPIC -fno-strict-aliasing $(HARDENING)
-# (not the devenv importer: libyaml has no business in sshd)
+# (not the devenv importer: libyaml has no business in sshd; OpenSSL is there for the plan of
+# a cell that inspects hosts, which trusts the user's CA)
 PAM_OBJ := $(filter-out $(BUILD)/pic/module/lib/devenvimport.o,$(LIB_SRC:%.c=$(BUILD)/pic/%.o)) \
 	$(BUILD)/pic/module/pam/pam_cell.o
 $(BUILD)/pic/module/lib/bpf.o: $(BPF_SKEL)
@@ -206,7 +209,7 @@ $(PAM_MODULE): $(PAM_OBJ) module/pam/pam_cell.map
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(PAM_CFLAGS) -shared -Wl,-z,defs -Wl,-z,now -Wl,-z,relro \
 		-Wl,--version-script=module/pam/pam_cell.map -o $@ $(PAM_OBJ) -lpam -pthread \
-		$(shell $(PKG_CONFIG) --libs nettle libseccomp libcjson libbpf zlib)
+		$(shell $(PKG_CONFIG) --libs nettle libseccomp libcjson libbpf zlib openssl)
 
 # The PAM tests' driver: a real Linux-PAM stack (pam_start, open_session, a command in the
 # session, close_session).

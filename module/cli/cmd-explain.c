@@ -26,11 +26,45 @@ static const char *red(bool on)
 	return !tty ? "" : on ? "\033[1;31m" : "\033[0m";
 }
 
+static void print_list(const char *title, char *const *l)
+{
+	if (!l)
+		return;
+	printf("        %s: ", title);
+	for (size_t i = 0; l[i]; i++)
+		printf("%s%s", i ? ", " : "", l[i]);
+	printf("\n");
+}
+
 static void print_rules(const char *title, const struct cell_rule *rules, size_t n)
 {
 	printf("  %s:%s\n", title, n ? "" : " (none)");
-	for (size_t i = 0; i < n; i++)
-		printf("    %-34s %s\n", rules[i].text, rules[i].origin);
+	for (size_t i = 0; i < n; i++) {
+		const struct cell_rule *r = &rules[i];
+
+		printf("    %-34s %s\n", r->text, r->origin);
+		if (r->inspect)
+			printf("        inspect: the proxy ends its TLS (the cell trusts your cell CA) "
+			       "and sees each request\n");
+		print_list("methods", r->methods);
+		print_list("paths", r->paths);
+		/* (as written: the secret's value never shows) */
+		if (r->inject_header)
+			printf("        inject: %s: %s\n", r->inject_header, r->inject_value);
+	}
+}
+
+/* The user's secrets: their names and where they come from, never their values. */
+static void print_secrets(const struct cell_config *c)
+{
+	static const char *const sources[] = {"command", "file", "env"};
+
+	for (size_t i = 0; i < c->n_secrets; i++) {
+		const struct cell_secret *sec = &c->secrets[i];
+
+		printf("  secret %s: %s %s\n", sec->name, sources[sec->source],
+		       sec->source == CELL_SECRET_COMMAND ? sec->command[0] : sec->where);
+	}
 }
 
 /* How a proxy cell is held to its proxy here, and why (plan.h). */
@@ -79,6 +113,7 @@ static void print_network(const struct cell_config *c)
 		break;
 	}
 	print_rules("allow", c->network.allow, c->network.n_allow);
+	print_secrets(c);
 	print_rules("deny", c->network.deny, c->network.n_deny);
 	printf("  local ports:");
 	for (size_t i = 0; i < c->network.n_local_ports; i++)

@@ -104,9 +104,9 @@ static void print_request(const cJSON *o, const char *when)
 {
 	const char *method = str(o, "method");
 
-	printf("%s  proxy   %s %s:%ld  %s%s%s\n", when, method[0] ? method : "CONNECT",
-	       str(o, "host")[0] ? str(o, "host") : "?", num(o, "port"), str(o, "decision"),
-	       str(o, "reason")[0] ? ": " : "", str(o, "reason"));
+	printf("%s  proxy   %s %s:%ld%s  %s%s%s\n", when, method[0] ? method : "CONNECT",
+	       str(o, "host")[0] ? str(o, "host") : "?", num(o, "port"), str(o, "path"),
+	       str(o, "decision"), str(o, "reason")[0] ? ": " : "", str(o, "reason"));
 }
 
 /* Prints a line of either log (as it is, with --json); allowed requests are not denials. */

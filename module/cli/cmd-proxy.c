@@ -15,6 +15,8 @@
 #include "commands.h"
 #include "ledger.h"
 #include "netpolicy.h"
+#include "secrets.h"
+#include "tls.h"
 #include "xdg.h"
 #include "proxy.h"
 #include "strv.h"
@@ -276,7 +278,8 @@ int cmd_proxy(int argc, char *argv[])
 	struct cell_proxy_options po = {0};
 	_cleanup_project_ struct cell_project *p = NULL;
 	_cleanup_config_ struct cell_config *c = NULL;
-	_cleanup_free_ char *cwd = NULL, *ledger = NULL, *desc = NULL, *name = NULL, *log = NULL;
+	_cleanup_free_ char *cwd = NULL, *ledger = NULL, *desc = NULL, *name = NULL, *log = NULL,
+			    *tls_dir = NULL;
 	struct cell_netpolicy *policy = NULL;
 	struct cell_proxy *proxy = NULL;
 	struct cli_cell_options o = {0};
@@ -284,6 +287,8 @@ int cmd_proxy(int argc, char *argv[])
 	const char *listen_on = NULL, *notices = NULL, *system_dir = NULL, *system_config = NULL;
 	struct activation act;
 	_cleanup_(cell_upstream_done) struct cell_upstream upstream = {0};
+	_cleanup_diag_ struct cell_diag secrets_diag = {0};
+	_cleanup_(cell_secrets_freep) struct cell_secret_values *secrets = NULL;
 	bool via = false;
 	int fd = -1, opt, r;
 
@@ -367,6 +372,21 @@ int cmd_proxy(int argc, char *argv[])
 		return CELL_EXIT_FAILURE;
 	}
 	po.upstream = via ? &upstream : NULL;
+	/* (made when a tunnel is first inspected; without it, inspected hosts get 502) */
+	if (cell_tls_dir(&tls_dir) >= 0)
+		po.tls_dir = tls_dir;
+	/* the user's secrets, read here, outside the cell; held in this process only, which no
+	 * one may dump or trace (the user's other processes included) */
+	if (c->n_secrets > 0) {
+		(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+		if (cell_secrets_load(c, &secrets, &secrets_diag) < 0) {
+			fprintf(stderr, "cell: %s\n",
+				secrets_diag.message ? secrets_diag.message
+						     : "cannot read the secrets");
+			po.secrets_error = secrets_diag.message;
+		}
+		po.secrets = secrets;
+	}
 	/* the request log lives next to the ledger */
 	if (cell_ledger_path(p->id, &ledger) < 0 ||
 	    cell_project_state_file(p->id, "proxy.log", &log) < 0) {

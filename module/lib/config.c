@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "config-processes.h"
+#include "config-secrets.h"
 #include "expand.h"
 #include "schema.h"
 #include "suggest.h"
@@ -89,7 +90,9 @@ struct ctx {
 	bool user;		  /* the user's own config */
 	struct cell_rule **rules; /* the list network.allow or network.deny goes to */
 	size_t *n_rules;
-	char **raw; /* bwrap_args being read */
+	struct cell_rule rule;	/* the rule object being read */
+	const cJSON *rule_host; /* ...its "host" */
+	char **raw;		/* bwrap_args being read */
 };
 
 static struct ctx *ctx_of(struct cell_schema *s)
@@ -320,19 +323,24 @@ static int apply_mounts(struct cell_schema *s, const cJSON *v)
 	return cell_schema_elements(s, v, "an array of mounts", mount_one);
 }
 
+static bool rule_plain(const struct cell_rule *r)
+{
+	return !r->methods && !r->paths && !r->inspect && !r->inject_header;
+}
+
+/* Adds a plain rule (host only), unless the list has it already. */
 static int add_rule(struct cell_rule **rules, size_t *n, const char *text, const char *origin)
 {
 	struct cell_rule *nr;
 
 	for (size_t i = 0; i < *n; i++)
-		if (streq((*rules)[i].text, text))
+		if (streq((*rules)[i].text, text) && rule_plain(&(*rules)[i]))
 			return 0;
 	nr = reallocarray(*rules, *n + 1, sizeof(*nr));
 	if (!nr)
 		return -ENOMEM;
 	*rules = nr;
-	nr[*n].text = strdup(text);
-	nr[*n].origin = strdup(origin);
+	nr[*n] = (struct cell_rule){.text = strdup(text), .origin = strdup(origin)};
 	if (!nr[*n].text || !nr[*n].origin) {
 		free(nr[*n].text);
 		free(nr[*n].origin);
@@ -359,6 +367,241 @@ static int add_netpreset(struct cell_rule **rules, size_t *n, const struct cell_
 	return 0;
 }
 
+/* An HTTP method as a rule names it: a token of capitals ("GET", "PROPFIND"). */
+static bool valid_method(const char *m)
+{
+	size_t n = strlen(m);
+
+	if (n == 0 || n > 16)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isupper((unsigned char)m[i]) && m[i] != '-' && m[i] != '_')
+			return false;
+	return true;
+}
+
+static int method_one(struct cell_schema *s, const cJSON *v)
+{
+	struct ctx *x = ctx_of(s);
+	int r = cell_schema_expect(s, v, cJSON_IsString, "a method");
+
+	if (r < 0)
+		return r;
+	if (!valid_method(v->valuestring))
+		return cell_schema_fail(s, false,
+					"\"%s\" is not an HTTP method (capitals, as \"GET\" or "
+					"\"POST\")",
+					v->valuestring);
+	if (cell_strv_contains(x->rule.methods, v->valuestring))
+		return 0;
+	return cell_strv_extend(&x->rule.methods, v->valuestring) < 0 ? oom(s) : 0;
+}
+
+/* A path a rule names: from "/", printable, no spaces, '*' anywhere (matching anything). */
+static const char *path_problem(const char *p)
+{
+	if (p[0] != '/')
+		return "it does not start with '/'";
+	if (strlen(p) > 1024)
+		return "it is longer than 1024 characters";
+	for (const char *c = p; *c; c++)
+		if ((unsigned char)*c <= ' ' || (unsigned char)*c >= 0x7f)
+			return "it has a space, a control or a non-ASCII character (write it "
+			       "percent-encoded, as a request has it)";
+	if (strchr(p, '?') || strchr(p, '#'))
+		return "a path rule matches the path without its query ('?') or fragment ('#')";
+	return NULL;
+}
+
+static int path_one(struct cell_schema *s, const cJSON *v)
+{
+	struct ctx *x = ctx_of(s);
+	int r = cell_schema_expect(s, v, cJSON_IsString, "a path");
+	const char *why;
+
+	if (r < 0)
+		return r;
+	why = path_problem(v->valuestring);
+	if (why)
+		return cell_schema_fail(s, false, "\"%s\" is not a path rule: %s", v->valuestring,
+					why);
+	if (cell_strv_contains(x->rule.paths, v->valuestring))
+		return 0;
+	return cell_strv_extend(&x->rule.paths, v->valuestring) < 0 ? oom(s) : 0;
+}
+
+static int rule_host(struct cell_schema *s, const cJSON *v)
+{
+	int r = cell_schema_expect(s, v, cJSON_IsString, "a host rule");
+
+	if (r < 0)
+		return r;
+	ctx_of(s)->rule_host = v;
+	return 0;
+}
+
+static int rule_methods(struct cell_schema *s, const cJSON *v)
+{
+	return cell_schema_elements(s, v, "an array of methods", method_one);
+}
+
+static int rule_paths(struct cell_schema *s, const cJSON *v)
+{
+	return cell_schema_elements(s, v, "an array of paths", path_one);
+}
+
+static int rule_inspect(struct cell_schema *s, const cJSON *v)
+{
+	int r = cell_schema_expect(s, v, cJSON_IsBool, "true or false");
+
+	if (r >= 0)
+		ctx_of(s)->rule.inspect = cJSON_IsTrue(v);
+	return r;
+}
+
+/* An HTTP field name (RFC 9110 5.1: a token). */
+static bool valid_field_name(const char *n)
+{
+	if (!*n || strlen(n) > 64)
+		return false;
+	for (const char *c = n; *c; c++)
+		if (!isalnum((unsigned char)*c) && !strchr("!#$%&'*+-.^_`|~", *c))
+			return false;
+	return true;
+}
+
+static int inject_header(struct cell_schema *s, const cJSON *v)
+{
+	struct ctx *x = ctx_of(s);
+	int r = cell_schema_expect(s, v, cJSON_IsString, "a header's name");
+
+	if (r < 0)
+		return r;
+	if (!valid_field_name(v->valuestring))
+		return cell_schema_fail(s, false, "\"%s\" is not a header's name", v->valuestring);
+	return set_string(s, &x->rule.inject_header, v->valuestring);
+}
+
+static int no_ref(const char *name, size_t len, void *data)
+{
+	(void)name;
+	(void)len;
+	(void)data;
+	return 0;
+}
+
+static int inject_value(struct cell_schema *s, const cJSON *v)
+{
+	struct ctx *x = ctx_of(s);
+	const char *why = NULL;
+	int r = cell_schema_expect(s, v, cJSON_IsString, "a string");
+
+	if (r < 0)
+		return r;
+	for (const char *c = v->valuestring; *c; c++)
+		if ((unsigned char)*c < ' ' || *c == 0x7f)
+			return cell_schema_fail(s, false,
+						"a header's value has no control characters");
+	if (cell_secret_refs(v->valuestring, no_ref, NULL, &why) < 0)
+		return cell_schema_fail(s, false, "\"%s\": %s", v->valuestring, why);
+	return set_string(s, &x->rule.inject_value, v->valuestring);
+}
+
+static int rule_inject(struct cell_schema *s, const cJSON *v)
+{
+	static const struct cell_schema_member members[] = {
+		{"header", inject_header},
+		{"value", inject_value},
+	};
+	struct ctx *x = ctx_of(s);
+	int r = cell_schema_members(s, v, "an object with \"header\" and \"value\"", members,
+				    ELEMENTSOF(members));
+
+	if (r >= 0 && (!x->rule.inject_header || !x->rule.inject_value))
+		r = cell_schema_fail(s, false, "\"inject\" needs \"header\" and \"value\"");
+	return r;
+}
+
+static void rule_done(struct cell_rule *r)
+{
+	free(r->text);
+	free(r->origin);
+	free(r->inject_header);
+	free(r->inject_value);
+	cell_strv_free(r->methods);
+	cell_strv_free(r->paths);
+	*r = (struct cell_rule){0};
+}
+
+/*
+ * {"host": "api.github.com", "methods": [...], "paths": [...], "inspect": true}: an allow rule
+ * that sees requests. Over HTTPS (a rule without a port covers 443) the proxy sees them only
+ * when it terminates the host's TLS: methods and paths there need "inspect".
+ */
+static int rule_object(struct cell_schema *s, const cJSON *v, const char *origin)
+{
+	static const struct cell_schema_member members[] = {
+		{"host", rule_host},	   {"methods", rule_methods}, {"paths", rule_paths},
+		{"inspect", rule_inspect}, {"inject", rule_inject},
+	};
+	struct ctx *x = ctx_of(s);
+	char canon[CELL_HOST_MAX + 16];
+	struct cell_netrule nr;
+	const char *why = NULL;
+	struct cell_rule *grown;
+	int r;
+
+	if (x->rules != &x->c->network.allow)
+		return cell_schema_fail(s, false,
+					"network.deny takes host rules (strings): a denied host "
+					"is denied whatever the request");
+	rule_done(&x->rule);
+	x->rule_host = NULL;
+	r = cell_schema_members(
+		s, v,
+		"an object with \"host\" (and \"methods\", \"paths\", \"inspect\", \"inject\")",
+		members, ELEMENTSOF(members));
+	if (r >= 0 && !x->rule_host)
+		r = cell_schema_fail(s, false, "a rule object needs \"host\"");
+	if (r >= 0 && cell_netrule_parse(x->rule_host->valuestring, &nr, &why) < 0)
+		r = cell_schema_fail(s, false, "\"%s\" is not a host rule: %s",
+				     x->rule_host->valuestring, why);
+	if (r >= 0 && x->rule.inspect && nr.kind != CELL_NETRULE_HOST &&
+	    nr.kind != CELL_NETRULE_SUFFIX)
+		r = cell_schema_fail(s, false,
+				     "\"inspect\" needs a host name (the certificate the cell "
+				     "sees is made for it), not an address");
+	if (r >= 0 && x->rule.inject_header && !x->rule.inspect)
+		r = cell_schema_fail(
+			s, false,
+			"\"inject\" needs \"inspect\": true (the proxy sets the header "
+			"only in requests it sees)");
+	if (r >= 0 && (x->rule.methods || x->rule.paths) && !x->rule.inspect &&
+	    (nr.port == 0 || nr.port == 443))
+		r = cell_schema_fail(s, false,
+				     "methods and paths of %s over HTTPS are seen only with "
+				     "\"inspect\": true (or give the rule a plain HTTP port, as "
+				     "\"%s:80\")",
+				     x->rule_host->valuestring, x->rule_host->valuestring);
+	if (r < 0)
+		return r;
+	if (cell_netrule_format(&nr, canon, sizeof(canon)) < 0)
+		return oom(s);
+	if (rule_plain(&x->rule))
+		return add_rule(x->rules, x->n_rules, canon, origin) < 0 ? oom(s) : 0;
+	grown = reallocarray(*x->rules, *x->n_rules + 1, sizeof(*grown));
+	if (!grown)
+		return oom(s);
+	*x->rules = grown;
+	x->rule.text = strdup(canon);
+	x->rule.origin = strdup(origin);
+	if (!x->rule.text || !x->rule.origin)
+		return oom(s);
+	grown[(*x->n_rules)++] = x->rule;
+	x->rule = (struct cell_rule){0};
+	return 0;
+}
+
 static int rule_one(struct cell_schema *s, const cJSON *v)
 {
 	struct ctx *x = ctx_of(s);
@@ -368,7 +611,17 @@ static int rule_one(struct cell_schema *s, const cJSON *v)
 	const char *why = NULL;
 	int r;
 
-	r = cell_schema_expect(s, v, cJSON_IsString, "a string");
+	if (cJSON_IsObject(v)) {
+		origin = cell_schema_origin(s);
+		if (!origin)
+			return oom(s);
+		r = rule_object(s, v, origin);
+		rule_done(&x->rule);
+		return r;
+	}
+	r = cell_schema_expect(s, v, cJSON_IsString,
+			       x->rules == &x->c->network.allow ? "a string or a rule object"
+								: "a string");
 	if (r < 0)
 		return r;
 	origin = cell_schema_origin(s);
@@ -1058,11 +1311,32 @@ static int apply_processes(struct cell_schema *s, const cJSON *v)
 	return cell_config_apply_processes(s, v, ctx_of(s)->c);
 }
 
+static int apply_secrets(struct cell_schema *s, const cJSON *v)
+{
+	struct ctx *x = ctx_of(s);
+
+	if (!x->user)
+		return cell_schema_fail(
+			s, true,
+			"belongs in your own config (~/.config/cell/config.json): a project does "
+			"not choose what its cell's requests carry");
+	return cell_config_apply_secrets(s, v, x->c, x->root, x->env);
+}
+
 static const struct cell_schema_member top_members[] = {
-	{"name", apply_name},	  {"presets", apply_presets},	    {"shell", apply_shell},
-	{"mounts", apply_mounts}, {"network", apply_network},	    {"env", apply_env},
-	{"limits", apply_limits}, {"hardening", apply_hardening},   {"scripts", apply_scripts},
-	{"hooks", apply_hooks},	  {"bwrap_args", apply_bwrap_args}, {"processes", apply_processes},
+	{"name", apply_name},
+	{"presets", apply_presets},
+	{"shell", apply_shell},
+	{"mounts", apply_mounts},
+	{"network", apply_network},
+	{"env", apply_env},
+	{"limits", apply_limits},
+	{"hardening", apply_hardening},
+	{"scripts", apply_scripts},
+	{"hooks", apply_hooks},
+	{"bwrap_args", apply_bwrap_args},
+	{"processes", apply_processes},
+	{"secrets", apply_secrets},
 };
 
 static int apply(struct cell_config *c, bool user, const char *file, const char *text, size_t len,
@@ -1132,12 +1406,54 @@ static char *name_from_root(const char *root)
 	return s;
 }
 
+/* The first secret an inject names that the config does not define. */
+struct unknown_secret {
+	const struct cell_config *c;
+	const char *name;
+	size_t len;
+};
+
+static int find_unknown(const char *name, size_t len, void *data)
+{
+	struct unknown_secret *u = data;
+
+	for (size_t i = 0; i < u->c->n_secrets; i++)
+		if (strlen(u->c->secrets[i].name) == len &&
+		    !strncmp(u->c->secrets[i].name, name, len))
+			return 0;
+	u->name = name;
+	u->len = len;
+	return 1;
+}
+
+/* Each ${secret:NAME} of an inject names a secret of the user's config. */
+static int check_injects(const struct cell_config *c, struct cell_diag *diag)
+{
+	for (size_t i = 0; i < c->network.n_allow; i++) {
+		const struct cell_rule *r = &c->network.allow[i];
+		struct unknown_secret u = {.c = c};
+		const char *why = NULL;
+
+		if (!r->inject_value ||
+		    cell_secret_refs(r->inject_value, find_unknown, &u, &why) <= 0)
+			continue;
+		return cell_diag_set(diag, -EINVAL, NULL, NULL,
+				     "%s: inject names secret \"%.*s\", which \"secrets\" in your "
+				     "own config (~/.config/cell/config.json) does not define",
+				     r->origin, (int)u.len, u.name);
+	}
+	return 0;
+}
+
 int cell_config_finish(struct cell_config *c, const char *project_root,
 		       const struct cell_config_env *env, struct cell_diag *diag)
 {
 	size_t n_front = 0;
 	int r;
 
+	r = check_injects(c, diag);
+	if (r < 0)
+		return r;
 	if (!c->name) {
 		c->name = name_from_root(project_root);
 		if (!c->name)
@@ -1192,10 +1508,8 @@ int cell_config_finish(struct cell_config *c, const char *project_root,
 
 static void rules_free(struct cell_rule *rules, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		free(rules[i].text);
-		free(rules[i].origin);
-	}
+	for (size_t i = 0; i < n; i++)
+		rule_done(&rules[i]);
 	free(rules);
 }
 
@@ -1232,6 +1546,7 @@ void cell_config_free(struct cell_config *c)
 	cell_strv_free(c->hooks.enter);
 	cell_strv_free(c->bwrap_args);
 	cell_config_processes_free(c->processes, c->n_processes);
+	cell_config_secrets_free(c->secrets, c->n_secrets);
 	cell_diag_clear(&c->bwrap_args_objection);
 	free(c);
 }

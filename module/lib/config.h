@@ -58,6 +58,29 @@ struct cell_mount {
 struct cell_rule {
 	char *text;
 	char *origin;
+	/* an allow rule written as an object (docs/design.md §11): the requests it allows (NULL:
+	 * any method, any path), and whether the proxy terminates the host's TLS to see them */
+	char **methods; /* "GET", "HEAD" */
+	char **paths;	/* exact ("/repos/acme/x"), or with a "*" that matches anything */
+	bool inspect;
+	/* "inject": the proxy sets this header on every request to the host, its value with
+	 * each ${secret:NAME} replaced by the secret (an inspected rule's only) */
+	char *inject_header;
+	char *inject_value;
+};
+
+/* "secrets" (the user's config only): where the proxy reads a secret, outside the cell. */
+enum cell_secret_source {
+	CELL_SECRET_COMMAND, /* its output, the trailing newline dropped */
+	CELL_SECRET_FILE,    /* the file's first line */
+	CELL_SECRET_ENV,     /* a variable of the proxy's environment (the user's) */
+};
+
+struct cell_secret {
+	char *name;
+	enum cell_secret_source source;
+	char **command; /* COMMAND: argv, argv[0] a path or a name looked up in PATH */
+	char *where;	/* FILE: the path (expanded); ENV: the variable's name */
 };
 
 /* What a process of `cell up` does when it ends (procs.h). */
@@ -146,6 +169,8 @@ struct cell_config {
 	} hardening;
 	struct cell_process *processes; /* in the order the files give them */
 	size_t n_processes;
+	struct cell_secret *secrets; /* the user's config's */
+	size_t n_secrets;
 	/* raw bubblewrap arguments after cell's own mounts (rawargs.h says which pass) */
 	char **bwrap_args;
 	/* Set while the last file that gave bwrap_args is being read: the error to give if that

@@ -8,10 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "macro.h"
 #include "config.h"
 #include "netpolicy.h"
+#include "strv.h"
 
 static bool all_digits(const char *s, size_t n)
 {
@@ -283,6 +285,7 @@ int cell_netrule_format(const struct cell_netrule *r, char *buf, size_t size)
 struct compiled {
 	struct cell_netrule rule;
 	const char *text;
+	const struct cell_rule *src; /* its methods, paths and inspect */
 };
 
 struct cell_netpolicy {
@@ -307,6 +310,7 @@ static int compile(const struct cell_rule *rules, size_t n, struct compiled **re
 			return -EINVAL;
 		}
 		out[i].text = rules[i].text;
+		out[i].src = &rules[i];
 	}
 	*ret = out;
 	return 0;
@@ -512,6 +516,160 @@ enum cell_netverdict cell_netpolicy_check(const struct cell_netpolicy *p, const 
 	m = first_match(p->allow, p->n_allow, host, port, false);
 	*ret_rule = m ? m->text : NULL;
 	return m ? CELL_NET_ALLOWED : CELL_NET_DENIED;
+}
+
+unsigned cell_netpolicy_host(const struct cell_netpolicy *p, const char *host, uint16_t port)
+{
+	unsigned char addr[16];
+	int family = literal(host, addr);
+	unsigned flags = 0;
+
+	for (size_t i = 0; i < p->n_allow; i++) {
+		const struct compiled *m = &p->allow[i];
+
+		if (!host_matches(&m->rule, host, family, addr) ||
+		    !port_matches(&m->rule, port, false))
+			continue;
+		if (m->src->inspect)
+			flags |= CELL_NETHOST_INSPECT;
+		if (!m->src->methods && !m->src->paths)
+			flags |= CELL_NETHOST_OPEN;
+	}
+	return flags;
+}
+
+const struct cell_rule *cell_netpolicy_injection(const struct cell_netpolicy *p, const char *host,
+						 uint16_t port)
+{
+	unsigned char addr[16];
+	int family = literal(host, addr);
+
+	for (size_t i = 0; i < p->n_allow; i++) {
+		const struct compiled *m = &p->allow[i];
+
+		if (m->src->inject_header && host_matches(&m->rule, host, family, addr) &&
+		    port_matches(&m->rule, port, false))
+			return m->src;
+	}
+	return NULL;
+}
+
+/* Whether s matches pattern, where '*' matches any run of characters ('/' among them). */
+static bool star_match(const char *pattern, const char *s, size_t n)
+{
+	const char *star = NULL, *resume = NULL, *end = s + n;
+
+	while (s < end) {
+		if (*pattern == '*') {
+			star = pattern++;
+			resume = s;
+		} else if (*pattern && *pattern == *s) {
+			pattern++;
+			s++;
+		} else if (star) {
+			pattern = star + 1;
+			s = ++resume;
+		} else {
+			return false;
+		}
+	}
+	while (*pattern == '*')
+		pattern++;
+	return !*pattern;
+}
+
+bool cell_netpolicy_path_plain(const char *path, size_t n)
+{
+	if (n == 0 || path[0] != '/')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		size_t seg = 0;
+
+		if (path[i] == '\\')
+			return false;
+		if (path[i] == '%' && i + 3 <= n &&
+		    (!strncasecmp(path + i, "%2e", 3) || !strncasecmp(path + i, "%2f", 3) ||
+		     !strncasecmp(path + i, "%5c", 3) || !strncmp(path + i, "%00", 3)))
+			return false;
+		if (path[i] != '/')
+			continue;
+		while (i + 1 + seg < n && path[i + 1 + seg] != '/')
+			seg++;
+		/* "//", "/./", "/../": a server may read them as another path than the rule saw */
+		if ((seg == 0 && i + 1 < n) || (seg == 1 && path[i + 1] == '.') ||
+		    (seg == 2 && path[i + 1] == '.' && path[i + 2] == '.'))
+			return false;
+	}
+	return true;
+}
+
+static bool rule_allows(const struct cell_rule *r, const char *method, const char *path,
+			size_t path_len)
+{
+	bool paths_ok = !r->paths;
+
+	if (r->methods && !cell_strv_contains(r->methods, method))
+		return false;
+	for (char **pp = r->paths; pp && *pp && !paths_ok; pp++)
+		paths_ok = star_match(*pp, path, path_len);
+	return paths_ok;
+}
+
+/* "methods: GET, HEAD; paths: /repos/acme/x", after what buf has ("..., or "). */
+static void describe(const struct cell_rule *r, char *buf, size_t size)
+{
+	size_t used = strlen(buf), start;
+
+	if (used)
+		used += (size_t)snprintf(buf + used, size > used ? size - used : 0, ", or ");
+	start = used;
+	for (int list = 0; list < 2; list++) {
+		char **l = list == 0 ? r->methods : r->paths;
+
+		if (!l)
+			continue;
+		used += (size_t)snprintf(buf + used, size > used ? size - used : 0,
+					 "%s%s: ", used > start ? "; " : "",
+					 list == 0 ? "methods" : "paths");
+		for (char **e = l; *e; e++)
+			used += (size_t)snprintf(buf + used, size > used ? size - used : 0, "%s%s",
+						 e == l ? "" : ", ", *e);
+	}
+}
+
+enum cell_netverdict cell_netpolicy_request(const struct cell_netpolicy *p, const char *host,
+					    uint16_t port, const char *method, const char *path,
+					    size_t path_len, char *why, size_t why_size)
+{
+	bool plain_form = true;
+	unsigned char addr[16];
+	int family = literal(host, addr);
+	size_t bare = strcspn(path, "?#");
+
+	if (bare < path_len)
+		path_len = bare;
+	why[0] = '\0';
+	for (size_t i = 0; i < p->n_allow; i++) {
+		const struct compiled *m = &p->allow[i];
+
+		if (!host_matches(&m->rule, host, family, addr) ||
+		    !port_matches(&m->rule, port, false))
+			continue;
+		if (!m->src->methods && !m->src->paths)
+			return CELL_NET_ALLOWED;
+		if (m->src->paths && !cell_netpolicy_path_plain(path, path_len)) {
+			plain_form = false;
+			continue;
+		}
+		if (rule_allows(m->src, method, path, path_len))
+			return CELL_NET_ALLOWED;
+		describe(m->src, why, why_size);
+	}
+	if (!plain_form)
+		snprintf(why, why_size,
+			 "its path is not in plain form (\"//\", \".\" or \"..\" segments, "
+			 "encoded '.', '/' or '\\')");
+	return CELL_NET_DENIED;
 }
 
 const char *cell_netpolicy_pinned(const struct cell_netpolicy *p, const char *host)

@@ -62,6 +62,32 @@ void cell_netpolicy_free(struct cell_netpolicy *p);
  */
 enum cell_netverdict cell_netpolicy_check(const struct cell_netpolicy *p, const char *host,
 					  uint16_t port, const char **ret_rule);
+/*
+ * What the allow rules that match host and port let through, as flags: CELL_NETHOST_OPEN, a
+ * rule allows any request (a tunnel may go blind); CELL_NETHOST_INSPECT, a rule asks for the
+ * host's TLS to be terminated (its requests are seen). Neither: only some requests, which the
+ * proxy must see (plain HTTP).
+ */
+#define CELL_NETHOST_OPEN 1u
+#define CELL_NETHOST_INSPECT 2u
+unsigned cell_netpolicy_host(const struct cell_netpolicy *p, const char *host, uint16_t port);
+/*
+ * Decides one request the proxy sees (its host allowed by cell_netpolicy_check): allowed when
+ * an allow rule that matches host and port allows method and path (path_len bytes from '/',
+ * its query not part of what paths match). Denied, why says what the rule allows ("methods:
+ * GET, HEAD; paths: /repos/acme/x") or what is wrong with the path.
+ */
+enum cell_netverdict cell_netpolicy_request(const struct cell_netpolicy *p, const char *host,
+					    uint16_t port, const char *method, const char *path,
+					    size_t path_len, char *why, size_t why_size);
+/* The allow rule that injects a header into requests to host and port (tls.h), or NULL. */
+const struct cell_rule *cell_netpolicy_injection(const struct cell_netpolicy *p, const char *host,
+						 uint16_t port);
+/*
+ * Whether a request's path (n bytes) is in the plain form path rules are matched against: from
+ * '/', no empty, "." or ".." segment, no encoded '.', '/', '\' or NUL, no '\'.
+ */
+bool cell_netpolicy_path_plain(const char *path, size_t n);
 /* The config's resolve map: the address a host is pinned to, or NULL. */
 const char *cell_netpolicy_pinned(const struct cell_netpolicy *p, const char *host);
 /* An IPv4 or IPv6 address, in network byte order. */

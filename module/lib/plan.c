@@ -18,6 +18,7 @@
 #include "shellrc.h"
 #include "shimproto.h"
 #include "strv.h"
+#include "tls.h"
 #include "syscell.h"
 #include "xdg.h"
 
@@ -696,6 +697,51 @@ static int add_shim(struct cell_plan *plan, const struct cell_config *c, const c
 	return r;
 }
 
+/* Where a cell with inspected hosts has its trust bundle: the system's own path. */
+#define CELL_TLS_BUNDLE_PATH "/etc/ssl/certs/ca-certificates.crt"
+
+static bool inspects(const struct cell_config *c)
+{
+	for (size_t i = 0; i < c->network.n_allow; i++)
+		if (c->network.allow[i].inspect)
+			return true;
+	return false;
+}
+
+/*
+ * A cell whose rules inspect hosts trusts the user's CA (tls.h; made here on first use, its key
+ * never bound): a bundle of what it trusted (the system's bundle, and the file the user's
+ * SSL_CERT_FILE names) and the CA, at the system bundle's path, and the variables TLS clients
+ * read pointing at it.
+ */
+static int add_inspection(struct cell_plan *plan, const struct cell_config *c,
+			  const struct cell_plan_input *in)
+{
+	static const char *const vars[] = {"SSL_CERT_FILE",	 "NODE_EXTRA_CA_CERTS",
+					   "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
+					   "GIT_SSL_CAINFO",	 "NIX_SSL_CERT_FILE"};
+	_cleanup_free_ char *dir = NULL, *ca = NULL, *system = NULL, *user = NULL, *bundle = NULL;
+	const char *user_file = env_get(in->environ, "SSL_CERT_FILE");
+	int r;
+
+	if (!inspects(c))
+		return 0;
+	r = cell_tls_dir(&dir);
+	if (r >= 0)
+		r = cell_tls_ca_ensure(dir, &ca);
+	if (r < 0)
+		return r;
+	system = certificates_of(CELL_TLS_BUNDLE_PATH);
+	if (user_file && user_file[0] == '/' && !streq(user_file, CELL_TLS_BUNDLE_PATH))
+		user = certificates_of(user_file);
+	if (asprintf(&bundle, "%s%s%s", system ? system : "", user ? user : "", ca) < 0)
+		return -ENOMEM;
+	r = add_file(plan, CELL_TLS_BUNDLE_PATH, bundle);
+	for (size_t i = 0; r >= 0 && i < ELEMENTSOF(vars); i++)
+		r = env_set(&plan->env, vars[i], CELL_TLS_BUNDLE_PATH);
+	return r;
+}
+
 /*
  * A proxy cell: the proxy's variables, the shim, and the notices file (the proxy's and the
  * kernel's denials, a line each, for the shell hook to show at the prompt).
@@ -721,7 +767,9 @@ static int add_proxy(struct cell_plan *plan, const struct cell_project *p,
 	}
 	r = cell_mount_plan_add(&plan->mounts, CELL_OP_RO_BIND, plan->notices_path,
 				CELL_NOTICES_PATH, "the cell's notices");
-	return r < 0 ? r : env_set(&plan->env, "CELL_NOTICES", CELL_NOTICES_PATH);
+	if (r >= 0)
+		r = env_set(&plan->env, "CELL_NOTICES", CELL_NOTICES_PATH);
+	return r < 0 ? r : add_inspection(plan, c, in);
 }
 
 /* A login's cell: the session's proxy variables and CELL_ID, and the shim for its proxy. */

@@ -22,8 +22,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config-secrets.h"
+#include "config.h"
 #include "event.h"
 #include "http.h"
+#include "listen.h"
 #include "ledger.h"
 #include "macro.h"
 #include "nameserv.h"
@@ -34,6 +37,8 @@
 #include "resolver.h"
 #include "shimproto.h"
 #include "stats.h"
+#include "tls.h"
+#include "tlspump.h"
 #include "upstream.h"
 
 #define BUF_SIZE (256 * 1024)
@@ -108,6 +113,7 @@ struct conn {
 	/* for the request log: this request's or tunnel's */
 	bool logged;
 	char method[12];
+	char *path; /* a request's, as the log has it (NULL: a tunnel's) */
 	char *rule;
 	int status;
 	long started;
@@ -124,6 +130,7 @@ struct conn {
 	bool via;	  /* through the upstream proxy (cell_proxy_options.upstream) */
 	bool via_checked; /* ...the host's addresses (as we see them) held to the rules */
 	bool relayed;	  /* accepted on a relayed port (cell_proxy_relay) */
+	bool inspected;	  /* the clear side of an inspected tunnel to host:port (tls.h) */
 };
 
 /* A relayed port's listening socket (cell_proxy_relay). */
@@ -162,11 +169,11 @@ struct cell_proxy {
 	struct cell_ipaddr *local; /* this machine's addresses, read when a connection needs them */
 	size_t n_local;
 	bool local_known;
-	long local_read;	/* when, on the loop's clock */
-	char scratch[BUF_SIZE]; /* where heads are rewritten */
+	long local_read;	    /* when, on the loop's clock */
+	struct cell_tls *tls;	    /* the CA's, made at the first inspected tunnel */
+	struct cell_tlspump *pumps; /* inspected tunnels' TLS, both sides */
+	char scratch[BUF_SIZE];	    /* where heads are rewritten */
 };
-
-#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 static struct cell_host_stats *host_stats(struct conn *c)
 {
@@ -315,6 +322,7 @@ static void log_request(struct conn *c, const char *decision, const char *reason
 		/* a request refused before it was parsed is no tunnel */
 		.kind = c->form == CELL_HTTP_CONNECT && c->method[0] ? "tunnel" : "request",
 		.method = c->form == CELL_HTTP_CONNECT || !c->method[0] ? NULL : c->method,
+		.path = c->form == CELL_HTTP_CONNECT ? NULL : c->path,
 		.host = c->host[0] ? c->host : NULL,
 		.port = c->port,
 		.decision = decision,
@@ -363,6 +371,7 @@ static void conn_close(struct conn *c)
 static void conn_free(struct conn *c)
 {
 	free(c->rule);
+	free(c->path);
 	free(c->pending);
 	free(c->addrs);
 	c->c2u.len = c->u2c.len = 0;
@@ -417,6 +426,109 @@ static void deny(struct conn *c, const char *why)
 	answer(c, 403, "Forbidden", body);
 }
 
+static int names_secret(const char *name, size_t len, void *data)
+{
+	const char *wanted = data;
+
+	return strlen(wanted) == len && !strncmp(wanted, name, len);
+}
+
+/*
+ * The first secret whose value the request carries (in its head, or in what came of its body
+ * with it) to a host whose rules do not inject that secret: exfiltration of a value that leaked
+ * into the cell. NULL when none.
+ */
+static const struct cell_secret_value *carried_secret(const struct conn *c,
+						      const struct cell_rule *inject)
+{
+	const struct cell_secret_values *s = c->p->o.secrets;
+	size_t n = c->c2u.len < c->head_len + 4096 ? c->c2u.len : c->head_len + 4096;
+	const char *why = NULL;
+
+	for (size_t i = 0; s && i < s->n; i++) {
+		if (inject && cell_secret_refs(inject->inject_value, names_secret,
+					       (void *)s->v[i].name, &why) > 0)
+			continue;
+		if (memmem(c->c2u.data, n, s->v[i].value, s->v[i].len))
+			return &s->v[i];
+	}
+	return NULL;
+}
+
+/* The value of an inject rule's header into buf, each ${secret:NAME} replaced; -ENOKEY (with
+ * *ret_missing) for a secret the proxy does not hold. */
+static int injected_value(const struct cell_proxy *p, const char *tmpl, char *buf, size_t size,
+			  const char **ret_missing)
+{
+	size_t n = 0;
+
+	for (const char *at = tmpl; *at;) {
+		const struct cell_secret_value *v;
+		const char *name, *end;
+
+		if (!startswith(at, "${secret:")) {
+			if (n + 1 >= size)
+				return -E2BIG;
+			buf[n++] = *at++;
+			continue;
+		}
+		name = at + 9;
+		end = strchr(name, '}');
+		v = end ? cell_secrets_find(p->o.secrets, name, (size_t)(end - name)) : NULL;
+		if (!v) {
+			*ret_missing = name;
+			return -ENOKEY;
+		}
+		if (n + v->len >= size)
+			return -E2BIG;
+		memcpy(buf + n, v->value, v->len);
+		n += v->len;
+		at = end + 1;
+	}
+	buf[n] = '\0';
+	return 0;
+}
+
+/* A request (or a tunnel) to an allowed host that its rules do not allow. */
+static void deny_request(struct conn *c, const char *what, const char *why)
+{
+	char body[1024];
+
+	host_stats(c)->denied++;
+	snprintf(body, sizeof(body), "cell: %s is not allowed for %s in %s (%s)\n", what, c->host,
+		 c->p->project.name, why);
+	if (c->p->notices_fd >= 0)
+		(void)!write(c->p->notices_fd, body, strlen(body));
+	answer(c, 403, "Forbidden", body);
+}
+
+/* Whether the rules for c's host allow request r (else it is answered 403). */
+static bool request_allowed(struct conn *c, const struct cell_http_request *r)
+{
+	char why[512], what[160];
+
+	const struct cell_secret_values *secrets = c->p->o.secrets;
+
+	free(c->path);
+	c->path = strndup(r->path, r->path_len < 1024 ? r->path_len : 1024);
+	/* (the log and the answer never show a secret's value) */
+	for (size_t i = 0; c->path && secrets && i < secrets->n; i++)
+		if (memmem(r->path, r->path_len, secrets->v[i].value, secrets->v[i].len)) {
+			free(c->path);
+			if (asprintf(&c->path, "(a path with secret %s in it)",
+				     secrets->v[i].name) < 0)
+				c->path = NULL;
+			break;
+		}
+	if (cell_netpolicy_request(c->p->project.policy, c->host, c->port, c->method, r->path,
+				   r->path_len, why, sizeof(why)) == CELL_NET_ALLOWED)
+		return true;
+	snprintf(what, sizeof(what), "%s %.120s%s", c->method, c->path ? c->path : "?",
+		 c->path && strlen(c->path) > 120 ? "..." : "");
+	deny_request(c, what, why);
+	return false;
+}
+
 static void fail(struct conn *c, int status, const char *fmt, ...) _printf_(3, 4);
 static void fail(struct conn *c, int status, const char *fmt, ...)
 {
@@ -445,47 +557,6 @@ static void fail(struct conn *c, int status, const char *fmt, ...)
 		return;
 	}
 	answer(c, status, status == 504 ? "Gateway Timeout" : "Bad Gateway", body);
-}
-
-/* An IP literal and a port as a socket address; false for a name. */
-static bool literal_sockaddr(const char *text, uint16_t port, struct sockaddr_storage *ss,
-			     socklen_t *ret_len)
-{
-	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-
-	memset(ss, 0, sizeof(*ss));
-	if (inet_pton(AF_INET, text, &s4->sin_addr) == 1) {
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons(port);
-		*ret_len = sizeof(*s4);
-		return true;
-	}
-	if (inet_pton(AF_INET6, text, &s6->sin6_addr) == 1) {
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(port);
-		*ret_len = sizeof(*s6);
-		return true;
-	}
-	return false;
-}
-
-/* The address of an IPv4 or IPv6 socket address as text (left alone otherwise); its port. */
-static uint16_t sockaddr_text(const struct sockaddr *sa, char text[INET6_ADDRSTRLEN])
-{
-	if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
-
-		inet_ntop(AF_INET6, &s6->sin6_addr, text, INET6_ADDRSTRLEN);
-		return ntohs(s6->sin6_port);
-	}
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
-
-		inet_ntop(AF_INET, &s4->sin_addr, text, INET6_ADDRSTRLEN);
-		return ntohs(s4->sin_port);
-	}
-	return 0;
 }
 
 static void try_connect(struct conn *c);
@@ -528,7 +599,8 @@ static bool wants_keep_alive(const struct cell_http_request *r)
  * hop-by-hop fields dropped, "Connection: close" (one request per connection to the upstream),
  * then whatever of the body already arrived. Bytes after the body are the next request's.
  */
-static int rewrite_request(struct conn *c, const struct cell_http_request *r)
+static int rewrite_request(struct conn *c, const struct cell_http_request *r,
+			   const char *inject_header, const char *inject_value)
 {
 	const struct cell_http_header *conn =
 		cell_http_find_header(r->headers, r->n_headers, "Connection");
@@ -552,11 +624,20 @@ static int rewrite_request(struct conn *c, const struct cell_http_request *r)
 		n += (size_t)snprintf(out + n, BUF_SIZE - n,
 				      v6 ? "Host: [%s]:%u\r\n" : "Host: %s:%u\r\n", c->host,
 				      c->port);
-	for (size_t i = 0; i < r->n_headers && n < BUF_SIZE; i++)
-		if (!cell_http_hop_by_hop(conn, &r->headers[i]))
-			n += (size_t)snprintf(out + n, BUF_SIZE - n, "%.*s: %.*s\r\n",
-					      (int)r->headers[i].name_len, r->headers[i].name,
-					      (int)r->headers[i].value_len, r->headers[i].value);
+	for (size_t i = 0; i < r->n_headers && n < BUF_SIZE; i++) {
+		const struct cell_http_header *h = &r->headers[i];
+
+		/* (the injected header replaces whatever the client sent under that name) */
+		if (cell_http_hop_by_hop(conn, h) ||
+		    (inject_header && strlen(inject_header) == h->name_len &&
+		     !strncasecmp(inject_header, h->name, h->name_len)))
+			continue;
+		n += (size_t)snprintf(out + n, BUF_SIZE - n, "%.*s: %.*s\r\n", (int)h->name_len,
+				      h->name, (int)h->value_len, h->value);
+	}
+	if (inject_header && n < BUF_SIZE)
+		n += (size_t)snprintf(out + n, BUF_SIZE - n, "%s: %s\r\n", inject_header,
+				      inject_value);
 	if (n < BUF_SIZE)
 		n += (size_t)snprintf(out + n, BUF_SIZE - n, "Connection: close\r\n\r\n");
 	if (r->chunked)
@@ -578,6 +659,7 @@ static int rewrite_request(struct conn *c, const struct cell_http_request *r)
 }
 
 static void tunnel_ready(struct conn *c);
+static int tls_to_host(struct conn *c);
 
 /*
  * Connected to the upstream proxy for a tunnel: it is asked to CONNECT the host (its answer's
@@ -658,6 +740,10 @@ static void established(struct conn *c)
 		free(c->addrs);
 		c->addrs = NULL;
 		ask_upstream(c);
+		return;
+	}
+	if (c->inspected && tls_to_host(c) < 0) {
+		fail(c, 502, "cell: cannot start TLS to %s", c->host);
 		return;
 	}
 	tunnel_ready(c);
@@ -749,7 +835,7 @@ static void try_connect(struct conn *c)
 			char text[INET6_ADDRSTRLEN] = "?";
 			char reason[256];
 
-			sockaddr_text(sa, text);
+			cell_sockaddr_text(sa, text);
 			snprintf(reason, sizeof(reason), "it resolves to %s, %s", text, why);
 			deny(c, reason);
 			return;
@@ -780,7 +866,7 @@ static bool known_address_at(struct conn *c, const char *text, uint16_t port)
 	struct sockaddr_storage ss;
 	socklen_t len;
 
-	if (!literal_sockaddr(text, port, &ss, &len))
+	if (!cell_sockaddr_from_literal(text, port, &ss, &len))
 		return false;
 	free(c->addrs);
 	c->addrs = calloc(1, sizeof(*c->addrs));
@@ -875,7 +961,7 @@ static bool via_allowed(struct conn *c)
 					       c->p->local, c->p->n_local, &why)) {
 			char text[INET6_ADDRSTRLEN] = "?", reason[256];
 
-			sockaddr_text(sa, text);
+			cell_sockaddr_text(sa, text);
 			snprintf(reason, sizeof(reason), "it resolves to %s, %s", text, why);
 			deny(c, reason);
 			return false;
@@ -898,6 +984,130 @@ static void via_connect(struct conn *c)
 
 /* A request whose Connection field names what frames it (or says where it goes): passed on
  * without them, the next hop would read its body as requests of their own. */
+static bool names_framing(const struct cell_http_request *r);
+static void read_head(struct conn *c);
+
+/* A new connection on fd (the client's), its head awaited; NULL (fd closed) without memory. */
+static struct conn *conn_new(struct cell_proxy *p, int fd)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+
+	if (!c) {
+		close(fd);
+		return NULL;
+	}
+	c->p = p;
+	c->id = ++p->next_id;
+	c->client = (struct cell_event_source){.fd = fd, .on_event = client_event};
+	c->upstream = (struct cell_event_source){.fd = -1, .on_event = upstream_event};
+	c->deadline = cell_event_now(p->loop) + p->o.head_timeout_ms;
+	log_start(c);
+	c->next = p->conns;
+	p->conns = c;
+	p->n_conns++;
+	watch(c);
+	return c;
+}
+
+/*
+ * A request in an inspected tunnel: in origin form ("GET /path"), its Host the tunnel's (a
+ * request for another name would be that name's, on the tunnel host's connection).
+ */
+static bool inspected_request_ok(struct conn *c, const struct cell_http_request *r)
+{
+	const struct cell_http_header *h = cell_http_find_header(r->headers, r->n_headers, "Host");
+	char host[CELL_HOST_MAX + 1];
+	uint16_t port = 0;
+	bool v6;
+
+	if (r->form != CELL_HTTP_ORIGIN) {
+		answer(c, 400, "Bad Request",
+		       "cell: a bad request: in an inspected tunnel a request names a path, not a "
+		       "host\n");
+		return false;
+	}
+	if (!h ||
+	    cell_http_parse_authority(h->value, h->value_len, false, c->port, host, &v6, &port,
+				      &(const char *){NULL}) < 0 ||
+	    strcasecmp(host, c->host) != 0 || port != c->port) {
+		answer(c, 400, "Bad Request",
+		       "cell: a bad request: in an inspected tunnel, Host names the tunnel's host\n");
+		return false;
+	}
+	return true;
+}
+
+/*
+ * An allowed CONNECT to a host a rule inspects: the client is told 200 and its TLS ends here
+ * (a pump, with a certificate for the host from the user's CA); what it sends in the clear
+ * comes back as a new connection of ours, whose requests go to the host over TLS of our own.
+ */
+static void inspect(struct conn *c)
+{
+	static const char ok[] = "HTTP/1.1 200 Connection Established\r\n\r\n";
+	struct cell_proxy *p = c->p;
+	struct conn *inner;
+	int pair[2] = {-1, -1}, fd, r;
+	SSL *ssl = NULL;
+
+	if (!p->tls && (!p->o.tls_dir || cell_tls_new(p->o.tls_dir, &p->tls) < 0)) {
+		fail(c, 502, "cell: cannot inspect %s: the CA in %s cannot be used", c->host,
+		     p->o.tls_dir ? p->o.tls_dir : "(none)");
+		return;
+	}
+	ssl = cell_tls_accept(p->tls, c->host);
+	if (!ssl || socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair) < 0) {
+		SSL_free(ssl);
+		fail(c, 502, "cell: cannot inspect %s: out of memory", c->host);
+		return;
+	}
+	if (!c->early &&
+	    send(c->client.fd, ok, sizeof(ok) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) != sizeof(ok) - 1) {
+		SSL_free(ssl);
+		close(pair[0]);
+		close(pair[1]);
+		conn_close(c);
+		return;
+	}
+	host_stats(c)->tunnels++;
+	c->status = 200;
+	log_request(c, "allowed", NULL);
+	cell_event_unwatch(p->loop, &c->client);
+	fd = c->client.fd;
+	c->client.fd = -1;
+	inner = conn_new(p, pair[1]);
+	if (inner) {
+		inner->inspected = true;
+		memcpy(inner->host, c->host, sizeof(inner->host));
+		inner->port = c->port;
+	}
+	/* (what the client sent after the head, its TLS hello perhaps, is the pump's first) */
+	r = cell_tlspump_start(p->loop, &p->pumps, ssl, fd, pair[0], c->c2u.data + c->head_len,
+			       c->c2u.len - c->head_len, c->host);
+	if (r < 0 && inner)
+		conn_close(inner);
+	conn_close(c);
+}
+
+/* Connected to an inspected host: TLS of our own to it, the request goes in the clear. */
+static int tls_to_host(struct conn *c)
+{
+	struct cell_proxy *p = c->p;
+	SSL *ssl = cell_tls_connect(p->tls, c->host);
+	int pair[2], net;
+
+	if (!ssl)
+		return -ENOMEM;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair) < 0) {
+		SSL_free(ssl);
+		return -errno;
+	}
+	cell_event_unwatch(p->loop, &c->upstream);
+	net = c->upstream.fd;
+	c->upstream.fd = pair[1];
+	return cell_tlspump_start(p->loop, &p->pumps, ssl, net, pair[0], NULL, 0, c->host);
+}
+
 static bool names_framing(const struct cell_http_request *r)
 {
 	static const char *const framing[] = {"content-length", "transfer-encoding", "host"};
@@ -914,25 +1124,35 @@ static void handle_request(struct conn *c, const struct cell_http_request *r)
 {
 	const char *rule = NULL, *pinned;
 	enum cell_netverdict verdict;
+	enum cell_http_form form = r->form;
+	const struct cell_rule *inject;
+	const struct cell_secret_value *leaked;
+	unsigned host_flags;
 
-	if (r->form == CELL_HTTP_ORIGIN) {
+	if (c->inspected) {
+		/* (in the tunnel the requests are the host's: a path, and its name in Host) */
+		if (!inspected_request_ok(c, r))
+			return;
+		form = CELL_HTTP_ABSOLUTE;
+	} else if (r->form == CELL_HTTP_ORIGIN) {
 		serve_own(c, r);
 		return;
+	} else {
+		memcpy(c->host, r->host, sizeof(c->host));
+		c->port = r->port;
 	}
-	memcpy(c->host, r->host, sizeof(c->host));
 	/* an address the shim handed out stands for its name: the allowlist and the counts see
 	 * the name */
-	if (cell_nameserv_unfake(c->p->fakes, c->host, sizeof(c->host)) < 0) {
+	if (!c->inspected && cell_nameserv_unfake(c->p->fakes, c->host, sizeof(c->host)) < 0) {
 		fail(c, 502,
 		     "cell: %s is a fake address that stands for no name here (looked up in another "
 		     "cell, or before the cell's proxy restarted)",
 		     r->host);
 		return;
 	}
-	c->port = r->port;
-	c->form = r->form;
+	c->form = form;
 	snprintf(c->method, sizeof(c->method), "%.*s", (int)r->method_len, r->method);
-	c->keep_alive = r->form == CELL_HTTP_ABSOLUTE && wants_keep_alive(r);
+	c->keep_alive = form == CELL_HTTP_ABSOLUTE && wants_keep_alive(r);
 	c->head_method = r->method_len == 4 && !memcmp(r->method, "HEAD", 4);
 	c->resp_head = true;
 	{
@@ -958,19 +1178,75 @@ static void handle_request(struct conn *c, const struct cell_http_request *r)
 		deny(c, rule ? "network.deny names it" : NULL);
 		return;
 	}
+	host_flags = cell_netpolicy_host(c->p->project.policy, c->host, c->port);
+	inject = c->inspected ? cell_netpolicy_injection(c->p->project.policy, c->host, c->port)
+			      : NULL;
+	leaked = carried_secret(c, inject);
+	if (leaked) {
+		char body[512];
+
+		host_stats(c)->denied++;
+		snprintf(body, sizeof(body),
+			 "cell: a request to %s carries the value of secret %s, which goes only to "
+			 "the hosts whose rules inject it\n",
+			 c->host, leaked->name);
+		if (c->p->notices_fd >= 0)
+			(void)!write(c->p->notices_fd, body, strlen(body));
+		answer(c, 403, "Forbidden", body);
+		return;
+	}
+	if (form == CELL_HTTP_ABSOLUTE && !request_allowed(c, r))
+		return;
+	if (form == CELL_HTTP_CONNECT && (host_flags & CELL_NETHOST_INSPECT)) {
+		inspect(c);
+		return;
+	}
+	/* a blind tunnel hides the requests that a host's rules must see */
+	if (form == CELL_HTTP_CONNECT && !(host_flags & CELL_NETHOST_OPEN)) {
+		char what[CELL_HOST_MAX + 32];
+
+		snprintf(what, sizeof(what), "a tunnel to port %u", (unsigned)c->port);
+		deny_request(c, what,
+			     "its rules allow some requests only, which the proxy sees in plain "
+			     "HTTP, or with \"inspect\": true");
+		return;
+	}
 	/* an allowed host goes through the upstream proxy, unless NO_PROXY names it or the config
 	 * pins its address (network.resolve: a name of the user's, at an address of the user's) */
 	pinned = cell_netpolicy_pinned(c->p->project.policy, c->host);
 	c->via = c->p->o.upstream && !pinned && !cell_upstream_bypass(c->p->o.upstream, c->host);
-	if (r->form == CELL_HTTP_ABSOLUTE && names_framing(r)) {
+	if (c->inspected && c->via) {
+		fail(c, 502,
+		     "cell: %s is inspected, and an inspected host is not reached through an "
+		     "upstream proxy (yet): add it to network.upstream_no_proxy",
+		     c->host);
+		return;
+	}
+	if (form == CELL_HTTP_ABSOLUTE && names_framing(r)) {
 		answer(c, 400, "Bad Request",
 		       "cell: a bad request: its Connection field names Content-Length, "
 		       "Transfer-Encoding or Host, which go to the next hop\n");
 		return;
 	}
 	/* the parsed head points into c2u: rewrite it now, not parse it again once connected */
-	if (r->form == CELL_HTTP_ABSOLUTE) {
-		int e = rewrite_request(c, r);
+	if (form == CELL_HTTP_ABSOLUTE) {
+		char value[8192];
+		const char *missing = NULL;
+		int e = inject ? injected_value(c->p, inject->inject_value, value, sizeof(value),
+						&missing)
+			       : 0;
+
+		if (e < 0) {
+			const char *err = e == -ENOKEY ? c->p->o.secrets_error : NULL;
+
+			fail(c, 502, "cell: the %s header for %s cannot be set: %s%.*s%s%s%s",
+			     inject->inject_header, c->host,
+			     e == -ENOKEY ? "the proxy holds no secret " : "it is too long",
+			     missing ? (int)strcspn(missing, "}") : 0, missing ? missing : "",
+			     err ? " (" : "", err ? err : "", err ? ")" : "");
+			return;
+		}
+		e = rewrite_request(c, r, inject ? inject->inject_header : NULL, value);
 
 		if (e == -EBADMSG) {
 			answer(c, 400, "Bad Request",
@@ -982,7 +1258,7 @@ static void handle_request(struct conn *c, const struct cell_http_request *r)
 			return;
 		}
 	}
-	if (r->form == CELL_HTTP_CONNECT &&
+	if (form == CELL_HTTP_CONNECT &&
 	    cell_http_find_header(r->headers, r->n_headers, CELL_SHIM_EARLY_FIELD))
 		answer_early(c);
 	c->deadline = cell_event_now(c->p->loop) + c->p->o.connect_timeout_ms;
@@ -1109,8 +1385,10 @@ static void next_request(struct conn *c)
 {
 	cell_event_close(&c->upstream);
 	c->state = HEAD;
-	c->host[0] = '\0';
-	c->port = 0;
+	if (!c->inspected) { /* (an inspected tunnel's requests are all its host's) */
+		c->host[0] = '\0';
+		c->port = 0;
+	}
 	c->head_len = 0;
 	c->req = c->resp = (struct body){0};
 	c->resp_head = c->head_method = c->keep_alive = c->answered = false;
@@ -1613,24 +1891,11 @@ static void listener_event(struct cell_event_source *s, uint32_t events)
 			close(fd);
 			continue;
 		}
-		c = calloc(1, sizeof(*c));
-		if (!c) {
-			close(fd);
-			continue;
-		}
 		no_delay(fd);
-		c->p = p;
-		c->id = ++p->next_id;
-		c->client = (struct cell_event_source){.fd = fd, .on_event = client_event};
-		c->upstream = (struct cell_event_source){.fd = -1, .on_event = upstream_event};
-		c->deadline = cell_event_now(p->loop) + p->o.head_timeout_ms;
-		log_start(c);
-		c->next = p->conns;
-		p->conns = c;
-		p->n_conns++;
-		watch(c);
+		c = conn_new(p, fd);
 		/* on loopback the request is often there already: no epoll round to wait for it */
-		read_head(c);
+		if (c)
+			read_head(c);
 	}
 }
 
@@ -1822,6 +2087,7 @@ static void tick(void *data)
 		}
 		pc = &c->next;
 	}
+	cell_tlspump_collect(&p->pumps);
 	if (now - p->last_flush >= p->o.flush_ms)
 		flush(p);
 }
@@ -1855,98 +2121,6 @@ static void signal_event(struct cell_event_source *s, uint32_t events)
 	(void)events;
 	if (read(s->fd, &si, sizeof(si)) == sizeof(si))
 		cell_event_loop_quit(p->loop);
-}
-
-int cell_proxy_listen(const char *spec, int *ret_fd, char **ret_desc)
-{
-	struct sockaddr_storage ss = {0};
-	socklen_t len;
-	int fd, one = 1, r;
-
-	if (startswith(spec, "unix:")) {
-		struct sockaddr_un *un = (struct sockaddr_un *)&ss;
-
-		if (strlen(spec + 5) >= sizeof(un->sun_path))
-			return -ENAMETOOLONG;
-		un->sun_family = AF_UNIX;
-		strcpy(un->sun_path, spec + 5);
-		len = sizeof(*un);
-	} else {
-		char host[CELL_HOST_MAX + 1];
-		const char *why;
-		uint16_t port = 0;
-		bool v6;
-		const char *colon = strrchr(spec, ':');
-
-		/* port 0 is any free port, which the authority parser refuses: handle it here */
-		if (colon && streq(colon, ":0")) {
-			if (cell_http_parse_authority(spec, (size_t)(colon - spec), false, 1, host,
-						      &v6, &port, &why) < 0)
-				return -EINVAL;
-			port = 0;
-		} else if (cell_http_parse_authority(spec, strlen(spec), true, 0, host, &v6, &port,
-						     &why) < 0) {
-			return -EINVAL;
-		}
-		if (!literal_sockaddr(host, port, &ss, &len))
-			return -EINVAL;
-	}
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return negative_errno();
-	if (ss.ss_family != AF_UNIX)
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 4096) < 0) {
-		r = negative_errno();
-		close(fd);
-		return r;
-	}
-	r = cell_proxy_describe(fd, ret_desc);
-	if (r < 0) {
-		close(fd);
-		return r;
-	}
-	*ret_fd = fd;
-	return 0;
-}
-
-int cell_proxy_describe(int fd, char **ret_desc)
-{
-	struct sockaddr_storage ss = {0};
-	socklen_t len = sizeof(ss);
-	int r;
-
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
-		return negative_errno();
-	if (ss.ss_family == AF_UNIX) {
-		const struct sockaddr_un *un = (const struct sockaddr_un *)&ss;
-
-		r = asprintf(ret_desc, "unix:%.*s", (int)sizeof(un->sun_path), un->sun_path);
-	} else {
-		char text[INET6_ADDRSTRLEN] = "?";
-		uint16_t bound = sockaddr_text((struct sockaddr *)&ss, text);
-
-		r = asprintf(ret_desc, ss.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", text, bound);
-	}
-	return r < 0 ? -ENOMEM : 0;
-}
-
-int cell_proxy_adopt(int fd)
-{
-	int type = 0, listening = 0, flags;
-	socklen_t len = sizeof(type);
-
-	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
-		return errno == EBADF ? -EBADF : -ENOTSOCK;
-	len = sizeof(listening);
-	if (type != SOCK_STREAM ||
-	    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 || !listening)
-		return -EINVAL;
-	flags = fcntl(fd, F_GETFL);
-	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 ||
-	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
-		return negative_errno();
-	return 0;
 }
 
 int cell_proxy_new(const struct cell_proxy_project *project, const struct cell_proxy_options *o,
@@ -1984,6 +2158,9 @@ int cell_proxy_new(const struct cell_proxy_project *project, const struct cell_p
 		p->o.peer_cgroup = o->peer_cgroup;
 		p->o.cell_net_fd = o->cell_net_fd;
 		p->o.upstream = o->upstream;
+		p->o.tls_dir = o->tls_dir;
+		p->o.secrets = o->secrets;
+		p->o.secrets_error = o->secrets_error;
 	}
 	{
 		/* two descriptors a connection, and a few for ourselves */
@@ -2107,6 +2284,8 @@ void cell_proxy_free(struct cell_proxy *p)
 		conn_close(c);
 		conn_free(c);
 	}
+	cell_tlspump_free_all(&p->pumps);
+	cell_tls_free(p->tls);
 	if (p->notices_fd >= 0)
 		close(p->notices_fd);
 	cell_resolver_free(p->resolver);

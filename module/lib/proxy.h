@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "netpolicy.h"
+#include "secrets.h"
 #include "upstream.h"
 
 /*
@@ -40,6 +41,14 @@ struct cell_proxy_options {
 	/* the proxy allowed hosts are reached through (upstream.h; kept by the caller), or NULL:
 	 * straight */
 	const struct cell_upstream *upstream;
+	/* the user's CA for inspected hosts (tls.h), made at the first inspected tunnel; NULL:
+	 * inspection cannot be done (an inspected host's tunnel gets 502) */
+	const char *tls_dir;
+	/* the values of the user's secrets (secrets.h; kept by the caller), for the rules that
+	 * inject them, and to refuse requests that carry them elsewhere; NULL: none. And, when
+	 * they could not be read, why (an inject then answers 502 with it). */
+	const struct cell_secret_values *secrets;
+	const char *secrets_error;
 };
 
 /* What the proxy works for: the project's policy, its names, and where the counts go. */

@@ -107,6 +107,7 @@ int cell_reqlog_write(struct cell_reqlog *l, const struct cell_reqlog_entry *e)
 	     cell_json_put_time(line, sizeof(line), &n, e->time_ms) &&
 	     cell_json_put(line, sizeof(line), &n, ",\"kind\":\"%s\"", e->kind) &&
 	     cell_json_put_field(line, sizeof(line), &n, "method", e->method) &&
+	     cell_json_put_field(line, sizeof(line), &n, "path", e->path) &&
 	     cell_json_put_field(line, sizeof(line), &n, "host", e->host) &&
 	     (!e->host || cell_json_put(line, sizeof(line), &n, ",\"port\":%u", e->port)) &&
 	     cell_json_put_field(line, sizeof(line), &n, "decision", e->decision) &&

@@ -18,6 +18,7 @@ struct cell_reqlog_entry {
 	int64_t time_ms;    /* wall clock, when the request came */
 	const char *kind;   /* "request" or "tunnel" */
 	const char *method; /* NULL for a tunnel */
+	const char *path;   /* a request's path, when the proxy saw it (plain HTTP, inspected) */
 	const char *host;   /* NULL when the request named none */
 	uint16_t port;
 	const char *decision; /* "allowed", "denied", "failed" (upstream), "bad" (request) */

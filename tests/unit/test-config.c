@@ -210,8 +210,8 @@ Test(config, empty_file_and_wrong_top_level)
 
 Test(config, wrong_type_names_the_json_path)
 {
-	expect_error("{\n  \"network\": {\n    \"allow\": [\"a.com\", \"b.com\", 3]\n  }\n}",
-		     FILE_ ":3:33: network.allow[2]: expected a string, got a number");
+	expect_error("{\n  \"network\": {\n    \"allow\": [\"a.com\", \"b.com\", 3]\n  }\n}", FILE_
+		     ":3:33: network.allow[2]: expected a string or a rule object, got a number");
 	expect_error("{\"presets\": \"node\"}",
 		     FILE_ ":1:13: presets: expected an array of preset names, got a string");
 	expect_error("{\"hardening\": {\"allow_userns\": \"yes\"}}",
@@ -822,4 +822,53 @@ Test(config, upstream_proxy_is_the_users_alone)
 			 USER_FILE ":1:32: network.upstream_proxy: \"https://p:443\" is not "
 				   "\"http://HOST:PORT\" or \"none\": only http:// proxies are "
 				   "supported");
+}
+
+Test(config, allow_rule_objects_read_methods_paths_and_inspect)
+{
+	struct cell_config *c =
+		load_ok("{\"network\": {\"allow\": [\"github.com\", {\"host\": \"API.github.com\", "
+			"\"inspect\": true, \"methods\": [\"GET\", \"HEAD\", \"GET\"], \"paths\": "
+			"[\"/repos/acme/*\"]}, {\"host\": \"github.com\"}]}}");
+
+	/* the plain object is the string rule again: once */
+	cr_assert(eq(sz, c->network.n_allow, 2));
+	cr_assert(eq(str, c->network.allow[1].text, "api.github.com"));
+	cr_assert(c->network.allow[1].inspect);
+	cr_assert(eq(sz, cell_strv_length(c->network.allow[1].methods), 2));
+	cr_assert(eq(str, c->network.allow[1].paths[0], "/repos/acme/*"));
+	cr_assert(not(c->network.allow[0].inspect));
+	cell_config_free(c);
+}
+
+Test(config, allow_rule_objects_are_checked)
+{
+	expect_error("{\"network\": {\"allow\": [{\"host\": \"a.test\", \"methods\": [\"GET\"]}]}}",
+		     FILE_ ":1:24: network.allow[0]: methods and paths of a.test over HTTPS are "
+			   "seen only with \"inspect\": true (or give the rule a plain HTTP port, "
+			   "as \"a.test:80\")");
+	expect_error("{\"network\": {\"allow\": [{\"host\": \"a.test\", \"inspect\": true, "
+		     "\"methods\": [\"get\"]}]}}",
+		     FILE_ ":1:72: network.allow[0].methods[0]: \"get\" is not an HTTP method "
+			   "(capitals, as \"GET\" or \"POST\")");
+	expect_error(
+		"{\"network\": {\"allow\": [{\"host\": \"a.test:80\", \"paths\": [\"x/*\"]}]}}",
+		FILE_ ":1:56: network.allow[0].paths[0]: \"x/*\" is not a path rule: it does "
+		      "not start with '/'");
+	expect_error(
+		"{\"network\": {\"allow\": [{\"host\": \"a.test:80\", \"paths\": [\"/x?y=1\"]}]}}",
+		FILE_ ":1:56: network.allow[0].paths[0]: \"/x?y=1\" is not a path rule: a path "
+		      "rule matches the path without its query ('?') or fragment ('#')");
+	expect_error("{\"network\": {\"allow\": [{\"inspect\": true}]}}",
+		     FILE_ ":1:24: network.allow[0]: a rule object needs \"host\"");
+	expect_error("{\"network\": {\"allow\": [{\"host\": \"10.0.0.0/8\", \"inspect\": true}]}}",
+		     FILE_
+		     ":1:24: network.allow[0]: \"inspect\" needs a host name (the certificate "
+		     "the cell sees is made for it), not an address");
+	expect_error("{\"network\": {\"deny\": [{\"host\": \"a.test\"}]}}",
+		     FILE_ ":1:23: network.deny[0]: network.deny takes host rules (strings): a "
+			   "denied host is denied whatever the request");
+	expect_error("{\"network\": {\"allow\": [{\"host\": \"a.test\", \"inspekt\": true}]}}",
+		     FILE_
+		     ":1:43: network.allow[0].inspekt: unknown key; did you mean \"inspect\"?");
 }

@@ -505,3 +505,91 @@ Test(netpolicy, reads_this_machines_addresses)
 		fclose(f);
 	free(local);
 }
+
+struct request_case {
+	char host[32];
+	unsigned port;
+	char method[8];
+	char path[64];
+	int verdict;
+	char why[96]; /* what the refusal says ("" when allowed) */
+};
+
+ParameterizedTestParameters(netpolicy, decides_requests)
+{
+	static struct request_case cases[] = {
+		{"api.github.com", 443, "GET", "/repos/acme/x", CELL_NET_ALLOWED, ""},
+		{"api.github.com", 443, "HEAD", "/repos/acme/", CELL_NET_ALLOWED, ""},
+		/* the query is not part of what paths match */
+		{"api.github.com", 443, "GET", "/repos/acme/x?page=2", CELL_NET_ALLOWED, ""},
+		{"api.github.com", 443, "POST", "/repos/acme/x/git/refs", CELL_NET_DENIED,
+		 "methods: GET, HEAD; paths: /repos/acme/*"},
+		{"api.github.com", 443, "GET", "/repos/other/x", CELL_NET_DENIED,
+		 "methods: GET, HEAD; paths: /repos/acme/*"},
+		/* a prefix is not a path of its own: "/repos/acme" is not below "/repos/acme/" */
+		{"api.github.com", 443, "GET", "/repos/acme", CELL_NET_DENIED,
+		 "methods: GET, HEAD; paths: /repos/acme/*"},
+		/* what a server could read as another path is refused before matching */
+		{"api.github.com", 443, "GET", "/repos/acme/../other", CELL_NET_DENIED,
+		 "its path is not in plain form"},
+		{"api.github.com", 443, "GET", "/repos/acme/%2e%2e/other", CELL_NET_DENIED,
+		 "its path is not in plain form"},
+		{"api.github.com", 443, "GET", "/repos/acme/x%2Fy", CELL_NET_DENIED,
+		 "its path is not in plain form"},
+		{"api.github.com", 443, "GET", "/repos//acme/x", CELL_NET_DENIED,
+		 "its path is not in plain form"},
+		{"api.github.com", 443, "GET", "/repos/acme/./x", CELL_NET_DENIED,
+		 "its path is not in plain form"},
+		/* an exact path, and a '*' inside one */
+		{"plain.test", 80, "POST", "/upload", CELL_NET_ALLOWED, ""},
+		{"plain.test", 80, "POST", "/upload/x", CELL_NET_DENIED,
+		 "methods: POST; paths: /upload"},
+		{"plain.test", 80, "GET", "/a/b/git-upload-pack", CELL_NET_ALLOWED, ""},
+		{"plain.test", 80, "GET", "/a/b/git-receive-pack", CELL_NET_DENIED,
+		 "methods: POST; paths: /upload, or methods: GET; paths: /*/git-upload-pack"},
+		/* a second rule for the host that allows everything wins */
+		{"open.test", 443, "DELETE", "/x", CELL_NET_ALLOWED, ""},
+	};
+	return cr_make_param_array(struct request_case, cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct request_case *c, netpolicy, decides_requests)
+{
+	struct cell_config *cfg = NULL;
+	struct cell_netpolicy *p = policy(
+		"{\"network\": {\"allow\": ["
+		"{\"host\": \"api.github.com\", \"inspect\": true, \"methods\": [\"GET\", \"HEAD\"], "
+		"\"paths\": [\"/repos/acme/*\"]},"
+		"{\"host\": \"plain.test:80\", \"methods\": [\"POST\"], \"paths\": [\"/upload\"]},"
+		"{\"host\": \"plain.test:80\", \"methods\": [\"GET\"], \"paths\": [\"/*/git-upload-pack\"]},"
+		"{\"host\": \"open.test\", \"inspect\": true, \"methods\": [\"GET\"]}, \"open.test\"]}}",
+		&cfg);
+	char why[256];
+	int v = (int)cell_netpolicy_request(p, c->host, (uint16_t)c->port, c->method, c->path,
+					    strlen(c->path), why, sizeof(why));
+
+	cr_assert(eq(int, v, c->verdict), "%s %s%s: %s", c->method, c->host, c->path, why);
+	if (c->verdict == CELL_NET_DENIED)
+		cr_assert(eq(int, strncmp(why, c->why, strlen(c->why)), 0), "%s", why);
+	cell_netpolicy_free(p);
+	cell_config_free(cfg);
+}
+
+Test(netpolicy, says_which_hosts_are_inspected_and_which_are_open)
+{
+	struct cell_config *cfg = NULL;
+	struct cell_netpolicy *p = policy(
+		"{\"network\": {\"allow\": [\"github.com\", {\"host\": \"api.github.com\", "
+		"\"inspect\": true}, {\"host\": \"*.acme.test\", \"inspect\": true, "
+		"\"methods\": [\"GET\"]}, {\"host\": \"plain.test:80\", \"paths\": [\"/x\"]}]}}",
+		&cfg);
+
+	cr_assert(eq(u32, cell_netpolicy_host(p, "github.com", 443), CELL_NETHOST_OPEN));
+	cr_assert(eq(u32, cell_netpolicy_host(p, "api.github.com", 443),
+		     CELL_NETHOST_OPEN | CELL_NETHOST_INSPECT));
+	cr_assert(eq(u32, cell_netpolicy_host(p, "a.acme.test", 443), CELL_NETHOST_INSPECT));
+	cr_assert(eq(u32, cell_netpolicy_host(p, "plain.test", 80), 0));
+	cr_assert(eq(u32, cell_netpolicy_host(p, "plain.test", 443), 0));
+	cell_netpolicy_free(p);
+	cell_config_free(cfg);
+}
