@@ -292,7 +292,7 @@ test: deps
 # libFuzzer targets (clang), each run for FUZZ_SECONDS from the seed corpus in tests/fuzz/corpus;
 # new inputs it finds go to $(BUILD)/fuzz/corpus-*, a crash to $(BUILD)/fuzz/crash-*.
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS := http config dotenv devenvimport
+FUZZ_TARGETS := http config dotenv devenvimport netrules
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz-%)
 
 # (the BPF loader, and the session, login-cell, project-session, cell-registry and host-probe

@@ -350,7 +350,29 @@ static int add_rule(struct cell_rule **rules, size_t *n, const char *text, const
 	return 0;
 }
 
-/* Adds the hosts of a known "@preset", each with origin "ORIGIN (@preset)". */
+/* A request preset's rule, inspected, with origin o. */
+static int add_preset_rule(struct cell_rule **rules, size_t *n,
+			   const struct cell_netpreset_rule *pr, const char *o)
+{
+	struct cell_rule *grown = reallocarray(*rules, *n + 1, sizeof(*grown));
+	struct cell_rule *r;
+
+	if (!grown)
+		return -ENOMEM;
+	*rules = grown;
+	r = &grown[*n];
+	*r = (struct cell_rule){.text = strdup(pr->host), .origin = strdup(o), .inspect = true};
+	(*n)++;
+	for (const char *const *m = pr->methods; m && *m; m++)
+		if (cell_strv_extend(&r->methods, *m) < 0)
+			return -ENOMEM;
+	for (const char *const *p = pr->paths; p && *p; p++)
+		if (cell_strv_extend(&r->paths, *p) < 0)
+			return -ENOMEM;
+	return r->text && r->origin ? 0 : -ENOMEM;
+}
+
+/* Adds the hosts (or rules) of a known "@preset", each with origin "ORIGIN (@preset)". */
 static int add_netpreset(struct cell_rule **rules, size_t *n, const struct cell_netpreset *p,
 			 const char *origin)
 {
@@ -359,8 +381,13 @@ static int add_netpreset(struct cell_rule **rules, size_t *n, const struct cell_
 
 	if (asprintf(&o, "%s (%s)", origin, p->name) < 0)
 		return -ENOMEM;
-	for (const char *const *h = p->hosts; *h; h++) {
+	for (const char *const *h = p->hosts; h && *h; h++) {
 		r = add_rule(rules, n, *h, o);
+		if (r < 0)
+			return r;
+	}
+	for (const struct cell_netpreset_rule *pr = p->rules; pr && pr->host; pr++) {
+		r = add_preset_rule(rules, n, pr, o);
 		if (r < 0)
 			return r;
 	}
@@ -640,6 +667,12 @@ static int rule_one(struct cell_schema *s, const cJSON *v)
 		r = cell_schema_get_enum(s, v, names, n, "a host preset", &which);
 		if (r < 0)
 			return r;
+		if (all[which].rules && x->rules != &x->c->network.allow)
+			return cell_schema_fail(
+				s, false,
+				"%s allows some requests to its hosts: network.deny "
+				"takes host presets",
+				all[which].name);
 		return add_netpreset(x->rules, x->n_rules, &all[which], origin) < 0 ? oom(s) : 0;
 	}
 	if (cell_netrule_parse(v->valuestring, &rule, &why) < 0)

@@ -3,6 +3,8 @@
 #include "preset.h"
 
 #define HOSTS(...) ((const char *const[]){__VA_ARGS__, NULL})
+#define LIST(...) ((const char *const[]){__VA_ARGS__, NULL})
+#define RULES(...) ((const struct cell_netpreset_rule[]){__VA_ARGS__, {NULL, NULL, NULL}})
 #define MOUNTS(...)                        \
 	(const struct cell_preset_mount[]) \
 	{                                  \
@@ -12,13 +14,25 @@
 
 /* Keep README.md's preset reference in step with these tables. */
 static const struct cell_netpreset netpresets[] = {
-	{"@npm", HOSTS("registry.npmjs.org", "registry.yarnpkg.com")},
-	{"@pypi", HOSTS("pypi.org", "files.pythonhosted.org")},
-	{"@crates", HOSTS("crates.io", "index.crates.io", "static.crates.io")},
-	{"@go", HOSTS("proxy.golang.org", "sum.golang.org")},
-	{"@nix", HOSTS("cache.nixos.org", "channels.nixos.org", "releases.nixos.org")},
-	{"@github", HOSTS("github.com", "api.github.com", "codeload.github.com",
-			  "objects.githubusercontent.com", "raw.githubusercontent.com")},
+	{"@npm", HOSTS("registry.npmjs.org", "registry.yarnpkg.com"), NULL},
+	{"@pypi", HOSTS("pypi.org", "files.pythonhosted.org"), NULL},
+	{"@crates", HOSTS("crates.io", "index.crates.io", "static.crates.io"), NULL},
+	{"@go", HOSTS("proxy.golang.org", "sum.golang.org"), NULL},
+	{"@nix", HOSTS("cache.nixos.org", "channels.nixos.org", "releases.nixos.org"), NULL},
+	{"@github",
+	 HOSTS("github.com", "api.github.com", "codeload.github.com",
+	       "objects.githubusercontent.com", "raw.githubusercontent.com"),
+	 NULL},
+	/* clone and fetch over HTTPS (git's smart protocol: GET info/refs, POST git-upload-pack),
+	 * the API and downloads read-only; a push (POST git-receive-pack) is refused */
+	{"@github-read", NULL,
+	 RULES({"github.com", LIST("GET", "HEAD"), NULL},
+	       {"github.com", LIST("POST"), LIST("/*/git-upload-pack")},
+	       {"api.github.com", LIST("GET", "HEAD"), NULL},
+	       {"codeload.github.com", LIST("GET", "HEAD"), NULL},
+	       {"*.githubusercontent.com", LIST("GET", "HEAD"), NULL})},
+	/* what npm install fetches: packages and their metadata (no publish, no audit) */
+	{"@npm-install", NULL, RULES({"registry.npmjs.org", LIST("GET", "HEAD"), NULL})},
 };
 
 #define PRESET(n, s, a, ...)                                       \

@@ -5,10 +5,21 @@
 
 #include "config.h"
 
-/* A named list of hosts, written "@name" in network.allow and network.deny. */
+/* A rule of a request preset: an inspected host, the methods and paths it allows. */
+struct cell_netpreset_rule {
+	const char *host;
+	const char *const *methods; /* NULL: any */
+	const char *const *paths;   /* NULL: any */
+};
+
+/*
+ * A named list of hosts, written "@name" in network.allow and network.deny; or (rules set) of
+ * inspected hosts and the requests they allow, in network.allow only ("@github-read").
+ */
 struct cell_netpreset {
 	const char *name; /* "@npm" */
 	const char *const *hosts;
+	const struct cell_netpreset_rule *rules; /* ended by a NULL host */
 };
 
 struct cell_preset_mount {

@@ -460,3 +460,89 @@ Test(inspect, a_secret_that_cannot_be_read_is_a_502_that_says_why)
 		  "%s", r.err);
 	th_result_done(&r);
 }
+
+/* git's smart HTTP over TLS: git http-backend as CGI, for the repositories in argv[2]. */
+static const char git_py[] =
+	"import http.server, os, ssl, subprocess, sys\n"
+	"class G(http.server.BaseHTTPRequestHandler):\n"
+	"    protocol_version = 'HTTP/1.1'\n"
+	"    def log_message(self, *a): pass\n"
+	"    def run(self):\n"
+	"        path, _, query = self.path.partition('?')\n"
+	"        n = int(self.headers.get('Content-Length') or 0)\n"
+	"        body = self.rfile.read(n) if n else b''\n"
+	"        env = dict(os.environ, GIT_PROJECT_ROOT=sys.argv[2], GIT_HTTP_EXPORT_ALL='1',\n"
+	"                   REQUEST_METHOD=self.command, PATH_INFO=path, QUERY_STRING=query,\n"
+	"                   CONTENT_TYPE=self.headers.get('Content-Type', ''),\n"
+	"                   CONTENT_LENGTH=str(n), REMOTE_USER='t', REMOTE_ADDR='127.0.0.1',\n"
+	"                   HTTP_CONTENT_ENCODING=self.headers.get('Content-Encoding', ''),\n"
+	"                   GIT_PROTOCOL=self.headers.get('Git-Protocol', ''))\n"
+	"        out = subprocess.run(['git', 'http-backend'], input=body, env=env,\n"
+	"                             capture_output=True).stdout\n"
+	"        head, _, rest = out.partition(b'\\r\\n\\r\\n')\n"
+	"        status, fields = 200, []\n"
+	"        for line in head.decode().split('\\r\\n'):\n"
+	"            k, _, v = line.partition(': ')\n"
+	"            if k.lower() == 'status': status = int(v.split()[0])\n"
+	"            elif k: fields.append((k, v))\n"
+	"        self.send_response(status)\n"
+	"        for k, v in fields: self.send_header(k, v)\n"
+	"        self.send_header('Content-Length', str(len(rest)))\n"
+	"        self.end_headers()\n"
+	"        self.wfile.write(rest)\n"
+	"    do_GET = do_POST = run\n"
+	"s = http.server.ThreadingHTTPServer(('127.0.0.1', 0), G)\n"
+	"c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n"
+	"c.load_cert_chain(sys.argv[1] + '.pem', sys.argv[1] + '.key')\n"
+	"s.socket = c.wrap_socket(s.socket, server_side=True)\n"
+	"print(s.server_address[1], flush=True)\n"
+	"s.serve_forever()\n";
+
+/* As @github-read allows: git clone works through the inspected host, git push is refused
+ * (its POST to git-receive-pack) with the rule's message in cell log. */
+Test(inspect, git_clones_over_https_and_a_push_is_refused_by_the_rule)
+{
+	_cleanup_free_ char *repos = th_join(t.tmp, "repos"), *cert = th_join(t.pki, "good"),
+			    *make = NULL, *allow = NULL, *sh = NULL;
+	char *gen[] = {(char *)"/bin/sh", (char *)"-c", NULL, NULL};
+	char *serve[] = {
+		(char *)"/usr/bin/python3", (char *)"-c", (char *)git_py, cert, repos, NULL};
+	struct th_result r;
+	unsigned port;
+	pid_t git;
+
+	if (access("/usr/bin/git", X_OK) != 0)
+		th_skip("git is not installed (make deps)");
+	make = fmt(
+		"set -e; mkdir -p %s; cd %s; git init -q --bare -b main app.git; "
+		"git init -q -b main w; cd w; echo hello > README; git add README; "
+		"git -c user.name=t -c user.email=t@t commit -qm one; git push -q ../app.git main",
+		repos, repos);
+	gen[2] = make;
+	th_run(NULL, gen, t.env.v, &r);
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	th_result_done(&r);
+	git = th_spawn_server(NULL, serve, t.env.v, "%u", &port);
+	allow = fmt("{\"host\": \"inspect.test:%u\", \"inspect\": true, \"methods\": [\"GET\", "
+		    "\"HEAD\"]}, {\"host\": \"inspect.test:%u\", \"inspect\": true, \"methods\": "
+		    "[\"POST\"], \"paths\": [\"/*/git-upload-pack\"]}",
+		    port, port);
+	set_allow(allow);
+	sh = fmt("git clone -q https://inspect.test:%u/app.git && cat app/README && cd app && "
+		 "echo more >> README && git -c user.name=t -c user.email=t@t commit -qam two && "
+		 "git push -q origin main; echo \"push $?\"",
+		 port);
+	r = in_cell(sh);
+	cr_assert(eq(str, r.out, "hello\npush 1\n"), "%s", r.err);
+	cr_assert(contains(r.err, "403"), "%s", r.err);
+	th_result_done(&r);
+	r = cell((char *[]){(char *)"log", NULL});
+	cr_assert(contains(r.out,
+			   "/app.git/git-receive-pack  denied: POST /app.git/git-receive-pack "
+			   "is not allowed for inspect.test in webapp (methods: GET, HEAD, or "
+			   "methods: POST; paths: /*/git-upload-pack)"),
+		  "%s", r.out);
+	th_result_done(&r);
+	kill(git, SIGKILL);
+	waitpid(git, NULL, 0);
+}

@@ -245,7 +245,7 @@ Test(config, unknown_key_suggests_or_lists)
 		     FILE_ ":1:14: network.alow: unknown key; did you mean \"allow\"?");
 	expect_error(
 		"{\"colour\": 1}", FILE_
-		":1:2: colour: unknown key (known keys here: name, presets, shell, mounts, network, env, limits, hardening, scripts, hooks, bwrap_args, processes)");
+		":1:2: colour: unknown key (known keys here: name, presets, shell, mounts, network, env, limits, hardening, scripts, hooks, bwrap_args, processes, secrets)");
 }
 
 Test(config, duplicate_key_is_an_error)
@@ -414,14 +414,25 @@ Test(config, every_preset_loads_and_every_preset_host_is_a_rule)
 		cr_assert(gt(sz, c->network.n_allow, 0), "preset %s allows nothing", p[i].name);
 		cell_config_free(c);
 	}
-	for (size_t i = 0; i < nn; i++)
-		for (const char *const *h = np[i].hosts; *h; h++) {
+	for (size_t i = 0; i < nn; i++) {
+		for (const char *const *h = np[i].hosts; h && *h; h++) {
 			struct cell_netrule rule;
 			const char *why;
 
 			cr_assert(eq(int, cell_netrule_parse(*h, &rule, &why), 0), "%s", *h);
 			cr_assert(eq(int, rule.kind, CELL_NETRULE_HOST));
 		}
+		/* a request preset's hosts are names (their certificates are made for them) */
+		for (const struct cell_netpreset_rule *r = np[i].rules; r && r->host; r++) {
+			struct cell_netrule rule;
+			const char *why;
+
+			cr_assert(eq(int, cell_netrule_parse(r->host, &rule, &why), 0), "%s",
+				  r->host);
+			cr_assert(rule.kind == CELL_NETRULE_HOST ||
+				  rule.kind == CELL_NETRULE_SUFFIX);
+		}
+	}
 }
 
 Test(config, unknown_presets_suggest)
@@ -431,10 +442,10 @@ Test(config, unknown_presets_suggest)
 		":1:22: presets[1]: \"pyton\" is not a preset (node, python, rust, go, nix, nix-daemon, github); did you mean \"python\"?");
 	expect_error(
 		"{\"network\": {\"allow\": [\"@npmm\"]}}", FILE_
-		":1:24: network.allow[0]: \"@npmm\" is not a host preset (@npm, @pypi, @crates, @go, @nix, @github); did you mean \"@npm\"?");
+		":1:24: network.allow[0]: \"@npmm\" is not a host preset (@npm, @pypi, @crates, @go, @nix, @github, @github-read, @npm-install); did you mean \"@npm\"?");
 	expect_error(
 		"{\"network\": {\"deny\": [\"@ads\"]}}", FILE_
-		":1:23: network.deny[0]: \"@ads\" is not a host preset (@npm, @pypi, @crates, @go, @nix, @github)");
+		":1:23: network.deny[0]: \"@ads\" is not a host preset (@npm, @pypi, @crates, @go, @nix, @github, @github-read, @npm-install)");
 }
 
 Test(config, bad_host_rules_say_why)
@@ -871,4 +882,82 @@ Test(config, allow_rule_objects_are_checked)
 	expect_error("{\"network\": {\"allow\": [{\"host\": \"a.test\", \"inspekt\": true}]}}",
 		     FILE_
 		     ":1:43: network.allow[0].inspekt: unknown key; did you mean \"inspect\"?");
+}
+
+Test(config, secrets_come_from_the_users_config_only)
+{
+	struct cell_diag d = {0};
+	struct cell_config *c = NULL;
+	int r = load2("{\"secrets\": {\"github\": {\"command\": [\"pass\", \"show\", \"gh\"]}, "
+		      "\"npm\": {\"file\": \"~/.npmtoken\"}, \"pypi\": {\"env\": \"PYPI_TOKEN\"}}}",
+		      "{\"network\": {\"allow\": [{\"host\": \"api.github.com\", \"inspect\": "
+		      "true, \"inject\": {\"header\": \"Authorization\", \"value\": \"Bearer "
+		      "${secret:github}\"}}]}}",
+		      &env, &c, &d);
+
+	cr_assert(eq(int, r, 0), "%s", d.message ? d.message : "");
+	cr_assert(eq(sz, c->n_secrets, 3));
+	cr_assert(eq(str, c->secrets[0].command[2], "gh"));
+	cr_assert(eq(str, c->secrets[1].where, "/home/u/.npmtoken"));
+	cr_assert(eq(int, (int)c->secrets[2].source, (int)CELL_SECRET_ENV));
+	cr_assert(eq(str, c->network.allow[0].inject_value, "Bearer ${secret:github}"));
+	cell_config_free(c);
+	/* a project names no secret */
+	expect_error("{\"secrets\": {\"github\": {\"env\": \"T\"}}}", FILE_
+		     ":1:2: secrets: belongs in your own config (~/.config/cell/config.json): "
+		     "a project does not choose what its cell's requests carry");
+}
+
+Test(config, inject_is_checked)
+{
+	expect_error_env(
+		"{\"secrets\": {\"gh\": {\"env\": \"T\"}}}",
+		"{\"network\": {\"allow\": [{\"host\": \"a.test\", \"inject\": {\"header\": "
+		"\"Authorization\", \"value\": \"${secret:gh}\"}}]}}",
+		&env,
+		FILE_ ":1:24: network.allow[0]: \"inject\" needs \"inspect\": true (the proxy "
+		      "sets the header only in requests it sees)");
+	expect_error_env(
+		"{\"secrets\": {\"gh\": {\"env\": \"T\"}}}",
+		"{\"network\": {\"allow\": [{\"host\": \"a.test\", \"inspect\": true, "
+		"\"inject\": {\"header\": \"Authorization\", \"value\": \"${secret:other}\"}}]}}",
+		&env,
+		FILE_ ": network.allow[0]: inject names secret \"other\", which \"secrets\" in "
+		      "your own config (~/.config/cell/config.json) does not define");
+	expect_error(
+		"{\"network\": {\"allow\": [{\"host\": \"a.test\", \"inspect\": true, \"inject\": "
+		"{\"header\": \"Bad Header\", \"value\": \"x\"}}]}}",
+		FILE_ ":1:81: network.allow[0].inject.header: \"Bad Header\" is not a header's "
+		      "name");
+	expect_error(
+		"{\"network\": {\"allow\": [{\"host\": \"a.test\", \"inspect\": true, \"inject\": "
+		"{\"header\": \"X\", \"value\": \"${HOME}\"}}]}}",
+		FILE_ ":1:95: network.allow[0].inject.value: \"${HOME}\": \"${\" starts a "
+		      "secret's name here, as ${secret:NAME}");
+	expect_error_env("{\"secrets\": {\"gh\": {\"env\": \"T\", \"file\": \"/x\"}}}", "{}", &env,
+			 USER_FILE ":1:33: secrets.gh.file: a secret has one source: \"command\", "
+				   "\"file\" or \"env\"");
+	expect_error_env("{\"secrets\": {\"g h\": {\"env\": \"T\"}}}", "{}", &env,
+			 USER_FILE ":1:14: secrets[\"g h\"]: a secret's name has 1 to 64 letters, "
+				   "digits, '.', '_' or '-'");
+}
+
+Test(config, request_presets_expand_to_inspected_rules)
+{
+	struct cell_config *c = load_ok("{\"network\": {\"allow\": [\"@github-read\"]}}");
+	const struct cell_rule *post = NULL;
+
+	for (size_t i = 0; i < c->network.n_allow; i++) {
+		cr_assert(c->network.allow[i].inspect, "%s", c->network.allow[i].text);
+		cr_assert(not(eq(ptr, c->network.allow[i].methods, NULL)));
+		if (cell_strv_contains(c->network.allow[i].methods, "POST"))
+			post = &c->network.allow[i];
+	}
+	cr_assert(not(eq(ptr, (void *)post, NULL)));
+	cr_assert(eq(str, post->paths[0], "/*/git-upload-pack"));
+	cr_assert(eq(str, post->origin, FILE_ ": network.allow[0] (@github-read)"));
+	cell_config_free(c);
+	expect_error("{\"network\": {\"deny\": [\"@npm-install\"]}}", FILE_
+		     ":1:23: network.deny[0]: @npm-install allows some requests to its hosts: "
+		     "network.deny takes host presets");
 }
