@@ -372,13 +372,15 @@ int cmd_proxy(int argc, char *argv[])
 		return CELL_EXIT_FAILURE;
 	}
 	po.upstream = via ? &upstream : NULL;
-	/* (made when a tunnel is first inspected; without it, inspected hosts get 502) */
-	if (cell_tls_dir(&tls_dir) >= 0)
+	/* (made when a tunnel is first inspected; without it, inspected hosts get 502). Not in a
+	 * login's cell: its proxy runs as the login's user, whose home its cell has */
+	if (!system_dir && cell_tls_dir(&tls_dir) >= 0)
 		po.tls_dir = tls_dir;
-	/* the user's secrets, read here, outside the cell; held in this process only, which no
-	 * one may dump or trace (the user's other processes included) */
+	/* the CA's key and the user's secrets are held in this process only, which no one may
+	 * dump or trace (the user's other processes included) */
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	/* the user's secrets, read here, outside the cell */
 	if (c->n_secrets > 0) {
-		(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 		if (cell_secrets_load(c, &secrets, &secrets_diag) < 0) {
 			fprintf(stderr, "cell: %s\n",
 				secrets_diag.message ? secrets_diag.message

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <cJSON.h>
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,9 +9,12 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "fileio.h"
 #include "ledger.h"
+#include "reqlog.h"
 #include "running.h"
 #include "stats.h"
+#include "xdg.h"
 
 struct merge {
 	struct cell_stats stats;
@@ -156,12 +160,131 @@ static void print_table(const struct cell_stats *s, const char *name)
 	}
 }
 
+/* Requests to one host under one path prefix, from the request log. */
+struct path_count {
+	char host[256];
+	char prefix[160];
+	uint64_t requests, denied, up, down;
+};
+
+struct path_counts {
+	struct path_count *v;
+	size_t n;
+};
+
+/* A path's first two segments ("/repos/acme/x?y" → "/repos/acme"). */
+static void path_prefix(const char *path, char *buf, size_t size)
+{
+	size_t n = strcspn(path, "?#"), end = 0;
+
+	for (int seg = 0; seg < 2 && end < n; seg++) {
+		end++;
+		end += strcspn(path + end, "/?#");
+		if (end > n)
+			end = n;
+	}
+	snprintf(buf, size, "%.*s", (int)(end ? end : 1), end ? path : "/");
+}
+
+static int count_path(const char *line, size_t len, struct path_counts *pc)
+{
+	cJSON *o = cJSON_ParseWithLength(line, len);
+	const char *host = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "host")),
+		   *path = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "path")),
+		   *decision =
+			   cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "decision"));
+	const cJSON *up = cJSON_GetObjectItemCaseSensitive(o, "up"),
+		    *down = cJSON_GetObjectItemCaseSensitive(o, "down");
+	struct path_count key = {0}, *c = NULL;
+
+	if (!host || !path) {
+		cJSON_Delete(o);
+		return 0;
+	}
+	snprintf(key.host, sizeof(key.host), "%s", host);
+	path_prefix(path, key.prefix, sizeof(key.prefix));
+	for (size_t i = 0; i < pc->n && !c; i++)
+		if (streq(pc->v[i].host, key.host) && streq(pc->v[i].prefix, key.prefix))
+			c = &pc->v[i];
+	if (!c) {
+		struct path_count *grown = reallocarray(pc->v, pc->n + 1, sizeof(*grown));
+
+		if (!grown) {
+			cJSON_Delete(o);
+			return -ENOMEM;
+		}
+		pc->v = grown;
+		c = &pc->v[pc->n++];
+		*c = key;
+	}
+	c->requests++;
+	c->denied += decision && !streq(decision, "allowed");
+	c->up += cJSON_IsNumber(up) ? (uint64_t)up->valuedouble : 0;
+	c->down += cJSON_IsNumber(down) ? (uint64_t)down->valuedouble : 0;
+	cJSON_Delete(o);
+	return 0;
+}
+
+static int by_requests(const void *a, const void *b)
+{
+	const struct path_count *x = a, *y = b;
+
+	return x->requests < y->requests ? 1 : x->requests > y->requests ? -1 : 0;
+}
+
+/*
+ * --paths: the requests the proxy saw (plain HTTP and inspected hosts: docs/inspect.md) by host
+ * and path prefix, from the request log and its rotated files (the recent ones only).
+ */
+static int print_paths(const struct cell_project *p, const char *name)
+{
+	_cleanup_free_ char *log = NULL;
+	struct path_counts pc = {0};
+	int r = cell_project_state_file(p->id, "proxy.log", &log);
+
+	if (r < 0)
+		return CELL_EXIT_FAILURE;
+	for (int k = CELL_REQLOG_KEEP; k >= 0 && r >= 0; k--) {
+		_cleanup_free_ char *path = NULL, *text = NULL;
+		size_t len = 0;
+
+		if (k ? asprintf(&path, "%s.%d", log, k) < 0 : !(path = strdup(log)))
+			return CELL_EXIT_FAILURE;
+		if (cell_read_file(path, 0, 64 * 1024 * 1024, &text, &len) < 0)
+			continue;
+		for (char *line = text, *end; r >= 0 && line < text + len; line = end + 1) {
+			end = memchr(line, '\n', (size_t)(text + len - line));
+			if (!end)
+				end = text + len;
+			r = count_path(line, (size_t)(end - line), &pc);
+		}
+	}
+	qsort(pc.v, pc.n, sizeof(*pc.v), by_requests);
+	printf("%s: requests the proxy saw, by path (the request log's recent history)\n", name);
+	printf("%-32s %-32s %9s %11s %11s %7s\n", "host", "path", "requests", "up", "down",
+	       "denied");
+	for (size_t i = 0; i < pc.n; i++) {
+		char up[32], down[32];
+
+		cell_stats_human(pc.v[i].up, up, sizeof(up));
+		cell_stats_human(pc.v[i].down, down, sizeof(down));
+		printf("%-32s %-32s %9llu %11s %11s %7llu\n", pc.v[i].host, pc.v[i].prefix,
+		       (unsigned long long)pc.v[i].requests, up, down,
+		       (unsigned long long)pc.v[i].denied);
+	}
+	if (pc.n == 0)
+		printf("(none: only plain HTTP requests and inspected hosts' have paths)\n");
+	free(pc.v);
+	return r < 0 ? CELL_EXIT_FAILURE : CELL_EXIT_OK;
+}
+
 int cmd_stats(int argc, char *argv[])
 {
 	static const struct option options[] = {
 		{"help", no_argument, NULL, 'h'},
 		{"json", no_argument, NULL, 'j'},
 		{"since", required_argument, NULL, 's'},
+		{"paths", no_argument, NULL, 'p'},
 		{0},
 	};
 	_cleanup_project_ struct cell_project *p = NULL;
@@ -169,7 +292,7 @@ int cmd_stats(int argc, char *argv[])
 	_cleanup_free_ char *path = NULL, *line = NULL, *live = NULL;
 	struct merge m = {0};
 	struct cell_stats *s = &m.stats;
-	bool json = false;
+	bool json = false, paths = false;
 	int opt, r;
 
 	opterr = 0;
@@ -187,6 +310,10 @@ int cmd_stats(int argc, char *argv[])
 					optarg);
 			continue;
 		}
+		if (opt == 'p') {
+			paths = true;
+			continue;
+		}
 		if (opt != 'j')
 			return cli_bad_option(argv, opt);
 		json = true;
@@ -196,6 +323,8 @@ int cmd_stats(int argc, char *argv[])
 	r = cli_open_project(optind < argc ? argv[optind] : NULL, &p, &c);
 	if (r >= 0)
 		return r;
+	if (paths)
+		return print_paths(p, c->name);
 	if (cell_ledger_path(p->id, &path) < 0)
 		return CELL_EXIT_FAILURE;
 	r = cell_ledger_read(path, merge, &m);

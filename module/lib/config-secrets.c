@@ -92,6 +92,11 @@ static int apply_command(struct cell_schema *s, const cJSON *v)
 			s, v, "an array of strings (the command and its arguments)", arg_one);
 	if (r >= 0 && !sec->command)
 		r = cell_schema_fail(s, false, "the command is empty");
+	if (r >= 0 && strchr(sec->command[0], '/') && sec->command[0][0] != '/')
+		r = cell_schema_fail(s, false,
+				     "\"%s\": a command is a name (found in /usr/local/bin, "
+				     "/usr/bin or /bin) or an absolute path",
+				     sec->command[0]);
 	sec->source = CELL_SECRET_COMMAND;
 	return r;
 }

@@ -338,6 +338,10 @@ long cell_http_parse_request(const char *buf, size_t len, struct cell_http_reque
 		return CELL_HTTP_BAD;
 	if (other_te)
 		BAD("a Transfer-Encoding other than chunked");
+	/* (HTTP/1.0 has no chunked framing: a server may read the body as requests of their own;
+	 * RFC 9112 6.1) */
+	if (r.chunked && r.minor_version == 0)
+		BAD("Transfer-Encoding in an HTTP/1.0 request");
 	*ret = r;
 	return (long)(p - buf);
 }

@@ -585,11 +585,14 @@ bool cell_netpolicy_path_plain(const char *path, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		size_t seg = 0;
 
-		if (path[i] == '\\')
+		/* (';': path parameters, which servers cut from each segment before they resolve
+		 * "..": "/a/..;/b"; '#': no client sends a fragment, a server may cut there) */
+		if (path[i] == '\\' || path[i] == ';' || path[i] == '#')
 			return false;
 		if (path[i] == '%' && i + 3 <= n &&
 		    (!strncasecmp(path + i, "%2e", 3) || !strncasecmp(path + i, "%2f", 3) ||
-		     !strncasecmp(path + i, "%5c", 3) || !strncmp(path + i, "%00", 3)))
+		     !strncasecmp(path + i, "%5c", 3) || !strncmp(path + i, "%00", 3) ||
+		     !strncmp(path + i, "%25", 3) || !strncasecmp(path + i, "%3b", 3)))
 			return false;
 		if (path[i] != '/')
 			continue;
@@ -644,10 +647,11 @@ enum cell_netverdict cell_netpolicy_request(const struct cell_netpolicy *p, cons
 	bool plain_form = true;
 	unsigned char addr[16];
 	int family = literal(host, addr);
-	size_t bare = strcspn(path, "?#");
+	const char *query = memchr(path, '?', path_len);
 
-	if (bare < path_len)
-		path_len = bare;
+	/* (the path is the request's bytes, not a string: nothing past path_len is read) */
+	if (query)
+		path_len = (size_t)(query - path);
 	why[0] = '\0';
 	for (size_t i = 0; i < p->n_allow; i++) {
 		const struct compiled *m = &p->allow[i];
@@ -668,7 +672,7 @@ enum cell_netverdict cell_netpolicy_request(const struct cell_netpolicy *p, cons
 	if (!plain_form)
 		snprintf(why, why_size,
 			 "its path is not in plain form (\"//\", \".\" or \"..\" segments, "
-			 "encoded '.', '/' or '\\')");
+			 "';', '#', '\\', or such encoded)");
 	return CELL_NET_DENIED;
 }
 

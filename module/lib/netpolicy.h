@@ -85,7 +85,8 @@ const struct cell_rule *cell_netpolicy_injection(const struct cell_netpolicy *p,
 						 uint16_t port);
 /*
  * Whether a request's path (n bytes) is in the plain form path rules are matched against: from
- * '/', no empty, "." or ".." segment, no encoded '.', '/', '\' or NUL, no '\'.
+ * '/', no empty, "." or ".." segment, no '\', ';' or '#', and none of them (nor '.', NUL or
+ * '%') percent-encoded.
  */
 bool cell_netpolicy_path_plain(const char *path, size_t n);
 /* The config's resolve map: the address a host is pinned to, or NULL. */

@@ -112,8 +112,8 @@ struct conn {
 	bool served; /* a request was answered: the client may now idle between requests */
 	/* for the request log: this request's or tunnel's */
 	bool logged;
-	char method[12];
-	char *path; /* a request's, as the log has it (NULL: a tunnel's) */
+	char method[24]; /* (a longer one is refused where rules decide by method) */
+	char *path;	 /* a request's, as the log has it (NULL: a tunnel's) */
 	char *rule;
 	int status;
 	long started;
@@ -172,6 +172,7 @@ struct cell_proxy {
 	long local_read;	    /* when, on the loop's clock */
 	struct cell_tls *tls;	    /* the CA's, made at the first inspected tunnel */
 	struct cell_tlspump *pumps; /* inspected tunnels' TLS, both sides */
+	size_t n_pumps;		    /* (counted with the connections, against max_conns) */
 	char scratch[BUF_SIZE];	    /* where heads are rewritten */
 };
 
@@ -503,11 +504,15 @@ static void deny_request(struct conn *c, const char *what, const char *why)
 }
 
 /* Whether the rules for c's host allow request r (else it is answered 403). */
+/* Fields that servers take for another method or path than the request line's. */
+static const char *const overrides[] = {"X-HTTP-Method-Override", "X-HTTP-Method",
+					"X-Method-Override", "X-Original-URL", "X-Rewrite-URL"};
+
 static bool request_allowed(struct conn *c, const struct cell_http_request *r)
 {
-	char why[512], what[160];
-
 	const struct cell_secret_values *secrets = c->p->o.secrets;
+	char why[512], what[160];
+	bool open = cell_netpolicy_host(c->p->project.policy, c->host, c->port) & CELL_NETHOST_OPEN;
 
 	free(c->path);
 	c->path = strndup(r->path, r->path_len < 1024 ? r->path_len : 1024);
@@ -519,6 +524,16 @@ static bool request_allowed(struct conn *c, const struct cell_http_request *r)
 				     secrets->v[i].name) < 0)
 				c->path = NULL;
 			break;
+		}
+	if (!open && r->method_len >= sizeof(c->method)) {
+		deny_request(c, "a request with a method this long", "no rule names one");
+		return false;
+	}
+	for (size_t i = 0; !open && i < ELEMENTSOF(overrides); i++)
+		if (cell_http_find_header(r->headers, r->n_headers, overrides[i])) {
+			snprintf(what, sizeof(what), "a request with %s", overrides[i]);
+			deny_request(c, what, "its rules decide by the method and path it names");
+			return false;
 		}
 	if (cell_netpolicy_request(c->p->project.policy, c->host, c->port, c->method, r->path,
 				   r->path_len, why, sizeof(why)) == CELL_NET_ALLOWED)
@@ -1084,6 +1099,7 @@ static void inspect(struct conn *c)
 	/* (what the client sent after the head, its TLS hello perhaps, is the pump's first) */
 	r = cell_tlspump_start(p->loop, &p->pumps, ssl, fd, pair[0], c->c2u.data + c->head_len,
 			       c->c2u.len - c->head_len, c->host);
+	p->n_pumps++;
 	if (r < 0 && inner)
 		conn_close(inner);
 	conn_close(c);
@@ -1105,6 +1121,7 @@ static int tls_to_host(struct conn *c)
 	cell_event_unwatch(p->loop, &c->upstream);
 	net = c->upstream.fd;
 	c->upstream.fd = pair[1];
+	p->n_pumps++;
 	return cell_tlspump_start(p->loop, &p->pumps, ssl, net, pair[0], NULL, 0, c->host);
 }
 
@@ -1562,7 +1579,7 @@ static bool response_head(struct conn *c, char *p, size_t n)
 	memcpy(out + 8, p + 8, r.status_line_len - 8);
 	o = r.status_line_len;
 	conn = cell_http_find_header(r.headers, r.n_headers, "Connection");
-	for (size_t i = 0; i < r.n_headers; i++)
+	for (size_t i = 0; i < r.n_headers && o < BUF_SIZE; i++)
 		if (!cell_http_hop_by_hop(conn, &r.headers[i]))
 			o += (size_t)snprintf(out + o, BUF_SIZE - o, "%.*s: %.*s\r\n",
 					      (int)r.headers[i].name_len, r.headers[i].name,
@@ -1578,12 +1595,24 @@ static bool response_head(struct conn *c, char *p, size_t n)
 			body_start(&c->resp, BODY_UNTIL_CLOSE, 0);
 		if (c->resp.kind == BODY_UNTIL_CLOSE)
 			c->keep_alive = false;
-		o += (size_t)snprintf(out + o, BUF_SIZE - o, "Connection: %s\r\n",
-				      c->keep_alive ? "keep-alive" : "close");
+		if (o < BUF_SIZE)
+			o += (size_t)snprintf(out + o, BUF_SIZE - o, "Connection: %s\r\n",
+					      c->keep_alive ? "keep-alive" : "close");
 		c->status = r.status;
 	}
-	o += (size_t)snprintf(out + o, BUF_SIZE - o, "\r\n");
-	/* the head only ever grows by our Connection field, which HEAD_ROOM keeps room for */
+	if (o < BUF_SIZE)
+		o += (size_t)snprintf(out + o, BUF_SIZE - o, "\r\n");
+	/* the head grows by our Connection field (HEAD_ROOM keeps room for it) and by a space
+	 * after each field's colon that the upstream left out: one that does not fit is refused */
+	if (o >= BUF_SIZE || c->u2c.len - (size_t)len + o > BUF_SIZE) {
+		c->status = 0;
+		if (c->answered) {
+			conn_close(c);
+			return false;
+		}
+		fail(c, 502, "cell: %s:%u sent a bad response: a head too large", c->host, c->port);
+		return false;
+	}
 	memmove(p + o, p + len, n - (size_t)len);
 	memcpy(p, out, o);
 	c->u2c.len = c->u2c.len + o - (size_t)len;
@@ -1882,7 +1911,7 @@ static void listener_event(struct cell_event_source *s, uint32_t events)
 			close(fd);
 			continue;
 		}
-		if (p->n_conns >= p->o.max_conns) {
+		if (p->n_conns + p->n_pumps >= p->o.max_conns) {
 			static const char busy[] =
 				"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
 				"Connection: close\r\n\r\n";
@@ -2087,7 +2116,7 @@ static void tick(void *data)
 		}
 		pc = &c->next;
 	}
-	cell_tlspump_collect(&p->pumps);
+	p->n_pumps = cell_tlspump_collect(&p->pumps, now);
 	if (now - p->last_flush >= p->o.flush_ms)
 		flush(p);
 }

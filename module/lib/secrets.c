@@ -15,21 +15,25 @@
 #include "secrets.h"
 
 const char *const cell_secret_dirs[] = {
-	".ssh", ".gnupg", ".aws", ".config/gh", ".docker", ".kube", ".netrc", ".password-store",
+	".ssh",	      ".gnupg",		 ".aws",
+	".config/gh", ".docker",	 ".kube",
+	".netrc",     ".password-store", ".local/share/cell",
 };
 const size_t cell_n_secret_dirs = ELEMENTSOF(cell_secret_dirs);
 
 #define SECRET_MAX (64 * 1024)
 
-/* name as execve wants it: itself when it has a '/', else the first executable in PATH. */
+/*
+ * name as execve wants it: itself when it has a '/', else the first executable in the system's
+ * directories, never the caller's PATH (which a project's environment may have put a directory
+ * of the project's in: direnv's PATH_add node_modules/.bin, and the cell can write there).
+ */
 static char *program_path(const char *name)
 {
-	const char *path = getenv("PATH");
-	char dirs[4096], *save = NULL;
+	char dirs[] = "/usr/local/bin:/usr/bin:/bin", *save = NULL;
 
 	if (strchr(name, '/'))
 		return strdup(name);
-	snprintf(dirs, sizeof(dirs), "%s", path && *path ? path : "/usr/local/bin:/usr/bin:/bin");
 	for (char *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
 		char *candidate = NULL;
 
@@ -57,7 +61,10 @@ static int read_secret(const struct cell_secret *sec, char **ret, size_t *ret_le
 		char *saved = argv[0];
 
 		if (!prog) {
-			snprintf(why, why_size, "its command '%s' is not found in PATH", argv[0]);
+			snprintf(
+				why, why_size,
+				"its command '%s' is not in /usr/local/bin, /usr/bin or /bin (give its path)",
+				argv[0]);
 			return -ENOENT;
 		}
 		argv[0] = prog;

@@ -25,9 +25,9 @@ struct cell_secret_values {
 
 /*
  * Reads every secret of c's "secrets" (config-secrets.h), outside any cell: a command's output
- * (its argv[0] looked up in PATH; stdin /dev/null; up to 64 KiB; the trailing newline dropped),
- * a file's first line, a variable. An error names the secret and what went wrong, never its
- * value; an empty secret is an error. *ret is NULL when c has none.
+ * (its argv[0] a path, or looked up in /usr/local/bin, /usr/bin, /bin; stdin /dev/null; up to 64
+ * KiB; the trailing newline dropped), a file's first line, a variable. An error names the secret
+ * and what went wrong, never its value; an empty secret is an error. *ret is NULL when c has none.
  */
 int cell_secrets_load(const struct cell_config *c, struct cell_secret_values **ret,
 		      struct cell_diag *diag);

@@ -100,11 +100,13 @@ static X509 *new_cert(EVP_PKEY *key, const char *cn, long seconds)
 {
 	X509 *x = X509_new();
 
+	/* (a CN holds 64 characters at most: a longer name is the SAN's alone) */
 	if (!x || !X509_set_version(x, 2) || set_serial(x) < 0 ||
 	    !X509_gmtime_adj(X509_getm_notBefore(x), -3600) ||
 	    !X509_gmtime_adj(X509_getm_notAfter(x), seconds) || !X509_set_pubkey(x, key) ||
 	    !X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_UTF8,
-					(const unsigned char *)cn, -1, -1, 0)) {
+					(const unsigned char *)cn,
+					strlen(cn) > 64 ? 64 : (int)strlen(cn), -1, 0)) {
 		X509_free(x);
 		return NULL;
 	}

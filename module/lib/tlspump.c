@@ -16,6 +16,12 @@
 /* what waits on either side at most (TLS bytes in the engine, clear bytes for the plain side) */
 #define CAP (64 * 1024)
 #define CHUNK (16 * 1024)
+/* a pump that moves nothing this long ends: before its handshake is done, while both sides
+ * are open (as a tunnel's idle timeout), and once its plain side has ended (what is left for
+ * the peer, which may never read it) */
+#define HANDSHAKE_MS 10000
+#define IDLE_MS 300000
+#define DRAIN_MS 5000
 
 struct cell_tlspump {
 	struct cell_tlspump *next;
@@ -32,6 +38,7 @@ struct cell_tlspump {
 	bool plain_closed;  /* ...and reads no more (a hang-up) */
 	bool plain_wr_shut; /* we told the plain side we have no more */
 	bool net_wr_shut;   /* close_notify sent and the socket's writing half shut */
+	long deadline;	    /* on the loop's clock: past it, the pump ends */
 	char host[256];
 	size_t to_plain_len;
 	size_t to_net_off, to_net_len;
@@ -232,27 +239,35 @@ static void watch(struct cell_tlspump *t)
 	if (!t->failed && t->to_net_len > 0)
 		net |= EPOLLOUT;
 	if ((t->handshaken || t->failed) && !t->plain_eof && (t->failed || net_pending(t) < CAP))
-		plain |= EPOLLIN;
-	if (!t->plain_eof)
-		plain |= EPOLLRDHUP; /* (a hang-up is reported whatever we ask) */
+		plain |= EPOLLIN | EPOLLRDHUP;
 	if (t->to_plain_len > 0 && !t->plain_wr_shut)
 		plain |= EPOLLOUT;
+	/* a side with nothing to wait for is not watched at all: epoll reports a hang-up
+	 * whatever it is asked, and level-triggered, a closed side would wake the loop for
+	 * ever (the deadline ends a pump that waits too long) */
 	if (t->net.fd >= 0)
-		(void)cell_event_watch(t->loop, &t->net, net);
+		(void)(net ? cell_event_watch(t->loop, &t->net, net)
+			   : cell_event_unwatch(t->loop, &t->net));
 	if (t->plain.fd >= 0)
-		(void)cell_event_watch(t->loop, &t->plain, plain);
+		(void)(plain ? cell_event_watch(t->loop, &t->plain, plain)
+			     : cell_event_unwatch(t->loop, &t->plain));
 }
 
 static void run(struct cell_tlspump *t)
 {
 	bool client = !SSL_is_server(t->ssl);
-	bool progress = true;
+	bool progress = true, moved = false;
 
 	while (progress && !t->dead) {
 		progress = from_net(t, client);
 		progress |= to_plain(t);
 		progress |= to_net(t);
+		moved |= progress;
 	}
+	if (moved || !t->deadline)
+		t->deadline = cell_event_now(t->loop) + (!t->handshaken && !t->failed ? HANDSHAKE_MS
+							 : t->plain_eof		      ? DRAIN_MS
+										      : IDLE_MS);
 	/* both ways done: what we had is out, and the plain side has ended */
 	if (!t->dead && t->plain_eof && t->net_wr_shut && t->plain_wr_shut) {
 		t->dead = true;
@@ -265,8 +280,12 @@ static void run(struct cell_tlspump *t)
 
 static void net_event(struct cell_event_source *s, uint32_t events)
 {
-	(void)events;
-	run(container_of(s, struct cell_tlspump, net));
+	struct cell_tlspump *t = container_of(s, struct cell_tlspump, net);
+
+	/* (a reset or a hang-up while we only write: the writes that follow fail and end it) */
+	if ((events & (EPOLLHUP | EPOLLERR)) && !(t->net.events & EPOLLIN))
+		t->net_eof = true;
+	run(t);
 }
 
 static void plain_event(struct cell_event_source *s, uint32_t events)
@@ -327,18 +346,22 @@ static void pump_free(struct cell_tlspump *t)
 	free(t);
 }
 
-void cell_tlspump_collect(struct cell_tlspump **list)
+size_t cell_tlspump_collect(struct cell_tlspump **list, long now)
 {
+	size_t alive = 0;
+
 	while (*list) {
 		struct cell_tlspump *t = *list;
 
-		if (t->dead) {
+		if (t->dead || now > t->deadline) {
 			*list = t->next;
 			pump_free(t);
 		} else {
 			list = &t->next;
+			alive++;
 		}
 	}
+	return alive;
 }
 
 void cell_tlspump_free_all(struct cell_tlspump **list)

@@ -29,7 +29,11 @@ struct cell_tlspump;
  */
 int cell_tlspump_start(struct cell_event_loop *loop, struct cell_tlspump **list, SSL *ssl,
 		       int net_fd, int plain_fd, const char *early, size_t n, const char *host);
-/* Frees the pumps of the list that have ended (call from the loop's tick, not in a callback). */
-void cell_tlspump_collect(struct cell_tlspump **list);
+/*
+ * Frees the pumps of the list that have ended, or moved nothing for too long (10 s before the
+ * handshake is done, 5 s once the plain side has ended, else 300 s); call from the loop's tick,
+ * not in a callback, with the loop's clock. Returns how many are left.
+ */
+size_t cell_tlspump_collect(struct cell_tlspump **list, long now);
 /* Ends and frees every pump of the list. */
 void cell_tlspump_free_all(struct cell_tlspump **list);

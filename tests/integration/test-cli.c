@@ -298,7 +298,7 @@ Test(cli, user_config_is_merged_from_xdg_config_home)
 	cr_assert(eq(int, r.status, 2));
 	cr_assert(contains(
 		r.err,
-		"config/cell/config.json:1:24: network.allow[0]: expected a string, got a number\n"));
+		"config/cell/config.json:1:24: network.allow[0]: expected a string or a rule object, got a number\n"));
 	th_result_done(&r);
 }
 

@@ -8,6 +8,7 @@
  */
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
+#include <dirent.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "helpers.h"
 #include "macro.h"
 
@@ -260,6 +262,12 @@ Test(inspect, clients_trust_the_cells_ca_and_requests_are_held_to_the_rule)
 	}
 	cr_assert(contains(r.out, "\"method\":\"GET\",\"path\":\"/ok/node\""), "%s", r.out);
 	th_result_done(&r);
+	/* and cell stats groups them by host and path */
+	r = cell((char *[]){(char *)"stats", (char *)"--paths", NULL});
+	cr_assert(contains(r.out, "/ok/a "), "%s %s", r.out, r.err);
+	cr_assert(contains(r.out, "/secret "), "%s", r.out);
+	cr_assert(contains(r.out, "inspect.test"), "%s", r.out);
+	th_result_done(&r);
 }
 
 /* The host's certificate is verified: one no one trusts is a 502 that says why. */
@@ -331,8 +339,8 @@ Test(inspect, plain_http_requests_are_held_to_the_rule)
 		   "cell: DELETE /pub/a is not allowed for plain.test in webapp (methods: GET; "
 		   "paths: /pub/*)\n"
 		   "cell: GET /pub/../etc/passwd is not allowed for plain.test in webapp (its path "
-		   "is not in plain form (\"//\", \".\" or \"..\" segments, encoded '.', '/' or "
-		   "'\\'))\n"
+		   "is not in plain form (\"//\", \".\" or \"..\" segments, ';', '#', '\\', or "
+		   "such encoded))\n"
 		   "exit 56\n");
 	cr_assert(eq(str, r.out, want), "%s", r.err);
 	cr_assert(contains(r.err, "CONNECT tunnel failed, response 403"), "%s", r.err);
@@ -545,4 +553,94 @@ Test(inspect, git_clones_over_https_and_a_push_is_refused_by_the_rule)
 	th_result_done(&r);
 	kill(git, SIGKILL);
 	waitpid(git, NULL, 0);
+}
+
+/* Python in the cell: an inspected tunnel that never starts its TLS; it says so and stays. */
+static const char silent_py[] =
+	"import os, socket, sys, time, urllib.parse\n"
+	"p = urllib.parse.urlsplit(os.environ['https_proxy'])\n"
+	"h, port = sys.argv[1], sys.argv[2]\n"
+	"s = socket.create_connection((p.hostname, p.port))\n"
+	"s.sendall(('CONNECT %s:%s HTTP/1.1\\r\\nHost: %s:%s\\r\\n\\r\\n' % (h, port, h, port)).encode())\n"
+	"head = b''\n"
+	"while not head.endswith(b'\\r\\n\\r\\n'): head += s.recv(1)\n"
+	"print(head.split(b'\\r\\n')[0].decode(), flush=True)\n"
+	"open('silent', 'w').close()\n"
+	"time.sleep(60)\n";
+
+/* The CPU time (ticks) of the test user's cell proxy, or -1. */
+static long proxy_ticks(void)
+{
+	DIR *d = opendir("/proc");
+	long ticks = -1;
+
+	for (struct dirent *e; d && ticks < 0 && (e = readdir(d));) {
+		_cleanup_free_ char *cmdline = NULL, *stat = NULL, *path = NULL;
+		size_t n = 0;
+		unsigned long ut, st;
+		const char *rest;
+
+		if (atoi(e->d_name) <= 0)
+			continue;
+		size_t len = 0;
+
+		path = fmt("/proc/%s/cmdline", e->d_name);
+		if (cell_read_file(path, 0, 65536, &cmdline, &len) < 0)
+			continue;
+		n = strlen(cmdline);
+		if (n + 1 >= len || !streq(cmdline, t.stage.cell) ||
+		    !startswith(cmdline + n + 1, "proxy"))
+			continue;
+		free(path);
+		path = fmt("/proc/%s/stat", e->d_name);
+		stat = th_read(path);
+		rest = stat ? strrchr(stat, ')') : NULL;
+		/* fields 14 and 15: utime, stime */
+		if (rest && sscanf(rest + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+				   &ut, &st) == 2)
+			ticks = (long)(ut + st);
+	}
+	if (d)
+		closedir(d);
+	return ticks;
+}
+
+/*
+ * A client that opens an inspected tunnel and never says a word: the proxy gives up on it (its
+ * request head's timeout, 10 s, then the handshake's), and waits for nothing meanwhile: it does
+ * not spin on the half-closed pair.
+ */
+Test(inspect, a_silent_tunnel_does_not_keep_the_proxy_busy)
+{
+	_cleanup_free_ char *allow = NULL, *port = NULL, *done = th_join(t.proj, "silent");
+	char *argv[] = {t.stage.cell,
+			(char *)"run",
+			(char *)"--",
+			(char *)"/usr/bin/python3",
+			(char *)"silent.py",
+			(char *)"inspect.test",
+			NULL,
+			NULL};
+	long before, after;
+	pid_t pid;
+
+	allow = fmt("{\"host\": \"inspect.test:%u\", \"inspect\": true}", t.good_port);
+	set_allow(allow);
+	free(th_write(t.proj, "silent.py", silent_py));
+	th_chown_r(t.proj, t.uid, t.gid);
+	port = fmt("%u", t.good_port);
+	argv[6] = port;
+	pid = th_spawn_as(t.uid, t.gid, t.proj, argv, t.env.v);
+	cr_assert(th_wait_for_file(done, 20), "the tunnel was not made");
+	/* past the head's timeout: the proxy has answered 408 on the pair and closed its end */
+	sleep(12);
+	before = proxy_ticks();
+	cr_assert(ge(long, before, 0), "no proxy found");
+	sleep(2);
+	after = proxy_ticks();
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	/* (spinning, it would take all of the 2 s: 200 ticks at 100 Hz) */
+	cr_assert(lt(long, after - before, sysconf(_SC_CLK_TCK) / 2), "the proxy took %ld ticks",
+		  after - before);
 }

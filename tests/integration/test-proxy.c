@@ -1094,7 +1094,8 @@ Test(proxy, logs_each_request_and_tunnel_and_rotates_the_log)
 	stop_proxy();
 	log = request_log("proxy.log");
 	/* a forwarded request, with the rule that allowed it and the bytes both ways */
-	p = strstr(log, "\"kind\":\"request\",\"method\":\"GET\",\"host\":\"registry.test\"");
+	p = strstr(log, "\"kind\":\"request\",\"method\":\"GET\",\"path\":\"/logged\","
+			"\"host\":\"registry.test\"");
 	cr_assert(not(eq(ptr, p, NULL)), "%s", log);
 	cr_assert(eq(int, strncmp(strchr(p, ','), ",\"method\"", 9), 0));
 	cr_assert(

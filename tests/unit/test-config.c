@@ -937,6 +937,10 @@ Test(config, inject_is_checked)
 	expect_error_env("{\"secrets\": {\"gh\": {\"env\": \"T\", \"file\": \"/x\"}}}", "{}", &env,
 			 USER_FILE ":1:33: secrets.gh.file: a secret has one source: \"command\", "
 				   "\"file\" or \"env\"");
+	expect_error_env("{\"secrets\": {\"gh\": {\"command\": [\"bin/gh\"]}}}", "{}", &env,
+			 USER_FILE
+			 ":1:32: secrets.gh.command: \"bin/gh\": a command is a name (found "
+			 "in /usr/local/bin, /usr/bin or /bin) or an absolute path");
 	expect_error_env("{\"secrets\": {\"g h\": {\"env\": \"T\"}}}", "{}", &env,
 			 USER_FILE ":1:14: secrets[\"g h\"]: a secret's name has 1 to 64 letters, "
 				   "digits, '.', '_' or '-'");

@@ -128,6 +128,8 @@ ParameterizedTestParameters(http, refuses)
 		 "a bad Content-Length"},
 		{"POST http://a.test/ HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
 		 "a Transfer-Encoding other than chunked"},
+		{"POST http://a.test/ HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+		 "Transfer-Encoding in an HTTP/1.0 request"},
 		{"POST http://a.test/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
 		 "a Transfer-Encoding other than chunked"},
 		{"GET http://a.test/ HTTP/1.1\r\nHost: b.test\r\n\r\n",

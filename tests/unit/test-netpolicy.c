@@ -540,6 +540,17 @@ ParameterizedTestParameters(netpolicy, decides_requests)
 		 "its path is not in plain form"},
 		{"api.github.com", 443, "GET", "/repos/acme/./x", CELL_NET_DENIED,
 		 "its path is not in plain form"},
+		/* path parameters, fragments and double encoding (a server that cuts ";..." from
+		 * each segment resolves "/..;/" as ".."; one that decodes twice reads %252e as .)
+		 */
+		{"api.github.com", 443, "GET", "/repos/acme/..;/other/x", CELL_NET_DENIED,
+		 "its path is not in plain form"},
+		{"api.github.com", 443, "GET", "/repos/acme/x#/../../other", CELL_NET_DENIED,
+		 "its path is not in plain form"},
+		{"api.github.com", 443, "GET", "/repos/acme/%252e%252e/other", CELL_NET_DENIED,
+		 "its path is not in plain form"},
+		{"api.github.com", 443, "GET", "/repos/acme/x%3B/y", CELL_NET_DENIED,
+		 "its path is not in plain form"},
 		/* an exact path, and a '*' inside one */
 		{"plain.test", 80, "POST", "/upload", CELL_NET_ALLOWED, ""},
 		{"plain.test", 80, "POST", "/upload/x", CELL_NET_DENIED,

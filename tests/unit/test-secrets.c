@@ -69,7 +69,8 @@ Test(secrets, that_cannot_be_read_are_named)
 		const char *json, *want;
 	} cases[] = {
 		{"{\"x\": {\"command\": [\"cell-no-such-program\"]}}",
-		 "secret \"x\": its command 'cell-no-such-program' is not found in PATH"},
+		 "secret \"x\": its command 'cell-no-such-program' is not in /usr/local/bin, /usr/bin or "
+		 "/bin (give its path)"},
 		{"{\"x\": {\"command\": [\"false\"]}}",
 		 "secret \"x\": its command 'false' exited with status 1"},
 		{"{\"x\": {\"command\": [\"printf\", \"a\\\\nb\"]}}",
