@@ -332,6 +332,8 @@ Test(inspect, plain_http_requests_are_held_to_the_rule)
 	set_allow(allow);
 	sh = fmt("u=http://plain.test:%u; curl -sS $u/pub/a; curl -sS -X DELETE $u/pub/a; "
 		 "curl -sS $u/pub/../etc/passwd --path-as-is; "
+		 "curl -sS --path-as-is \"$u/pub/..;/secret\"; "
+		 "curl -sS -H 'X-HTTP-Method-Override: DELETE' $u/pub/a; "
 		 "curl -sS -p $u/pub/a; echo \"exit $?\"",
 		 t.plain_port);
 	r = in_cell(sh);
@@ -341,6 +343,11 @@ Test(inspect, plain_http_requests_are_held_to_the_rule)
 		   "cell: GET /pub/../etc/passwd is not allowed for plain.test in webapp (its path "
 		   "is not in plain form (\"//\", \".\" or \"..\" segments, ';', '#', '\\', or "
 		   "such encoded))\n"
+		   "cell: GET /pub/..;/secret is not allowed for plain.test in webapp (its path "
+		   "is not in plain form (\"//\", \".\" or \"..\" segments, ';', '#', '\\', or "
+		   "such encoded))\n"
+		   "cell: a request with X-HTTP-Method-Override is not allowed for plain.test in "
+		   "webapp (its rules decide by the method and path it names)\n"
 		   "exit 56\n");
 	cr_assert(eq(str, r.out, want), "%s", r.err);
 	cr_assert(contains(r.err, "CONNECT tunnel failed, response 403"), "%s", r.err);
