@@ -12,7 +12,6 @@
 #include "http.h"
 #include "listen.h"
 #include "macro.h"
-#include "proxy.h"
 
 bool cell_sockaddr_from_literal(const char *text, uint16_t port, struct sockaddr_storage *ss,
 				socklen_t *ret_len)

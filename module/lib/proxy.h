@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "listen.h"
 #include "netpolicy.h"
 #include "secrets.h"
 #include "upstream.h"
@@ -73,18 +74,7 @@ struct cell_proxy_project {
 
 struct cell_proxy;
 
-/*
- * "127.0.0.1:PORT" (0: any free port), "[::1]:PORT", or "unix:PATH". Returns a listening,
- * non-blocking socket and, in *ret_desc, what to print after "listening on ".
- */
-int cell_proxy_listen(const char *spec, int *ret_fd, char **ret_desc);
-/* What to print after "listening on " for the listening socket fd. */
-int cell_proxy_describe(int fd, char **ret_desc);
-/*
- * Takes on a listening socket someone else made (socket activation): -EINVAL unless fd is a
- * listening stream socket; makes it non-blocking and close-on-exec.
- */
-int cell_proxy_adopt(int fd);
+/* (its listening socket: listen.h) */
 int cell_proxy_new(const struct cell_proxy_project *project, const struct cell_proxy_options *o,
 		   int listen_fd, struct cell_proxy **ret);
 /* Serves until SIGTERM or SIGINT, then stops accepting, writes the counters, closes all. */
