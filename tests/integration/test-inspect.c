@@ -148,12 +148,13 @@ static struct th_result in_cell(const char *script)
 /* .cell.json with these allow rules (the test's names pinned to its servers), allowed. */
 static void set_allow(const char *allow)
 {
-	_cleanup_free_ char *json =
-		fmt("{\"name\": \"webapp\", \"network\": {\"mode\": \"proxy\", \"isolation\": "
-		    "\"netns\", \"allow\": [%s], \"resolve\": {\"inspect.test\": \"127.0.0.1\", "
-		    "\"bad.test\": \"127.0.0.1\", \"blind.test\": \"127.0.0.1\", \"plain.test\": "
-		    "\"127.0.0.1\"}}, \"env\": {\"set\": {\"GITHUB_TOKEN\": \"" PLACEHOLDER "\"}}}",
-		    allow);
+	_cleanup_free_ char *json = fmt(
+		"{\"name\": \"webapp\", \"network\": {\"mode\": \"proxy\", \"isolation\": "
+		"\"netns\", \"allow\": [%s], \"resolve\": {\"inspect.test\": \"127.0.0.1\", "
+		"\"bad.test\": \"127.0.0.1\", \"blind.test\": \"127.0.0.1\", \"plain.test\": "
+		"\"127.0.0.1\", \"hostile.test\": \"127.0.0.1\"}}, \"env\": {\"set\": {\"GITHUB_TOKEN\": \"" PLACEHOLDER
+		"\"}}}",
+		allow);
 	struct th_result r;
 
 	free(th_write(t.proj, ".cell.json", json));
@@ -650,4 +651,52 @@ Test(inspect, a_silent_tunnel_does_not_keep_the_proxy_busy)
 	/* (spinning, it would take all of the 2 s: 200 ticks at 100 Hz) */
 	cr_assert(lt(long, after - before, sysconf(_SC_CLK_TCK) / 2), "the proxy took %ld ticks",
 		  after - before);
+}
+
+/*
+ * A hostile upstream: a response head just short of the proxy's buffer, its fields written
+ * "name:value" (no space, which the proxy's rewrite adds), so that the rewritten head would
+ * run past the buffer's end.
+ */
+static const char hostile_py[] =
+	"import socket\n"
+	"s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(4)\n"
+	"print(s.getsockname()[1], flush=True)\n"
+	"while True:\n"
+	"    c, _ = s.accept()\n"
+	"    r = b''\n"
+	"    while b'\\r\\n\\r\\n' not in r: r += c.recv(4096)\n"
+	"    total = 256 * 1024 - 80\n"
+	"    head = b'HTTP/1.1 200 OK\\r\\nContent-Length: 0\\r\\n'\n"
+	"    fields = [b'x%02d:' % i for i in range(98)]\n"
+	"    fill = total - len(head) - 2 - sum(len(f) + 2 for f in fields)\n"
+	"    per = fill // len(fields)\n"
+	"    for i, f in enumerate(fields):\n"
+	"        n = per + (fill - per * len(fields) if i == 0 else 0)\n"
+	"        head += f + b'v' * n + b'\\r\\n'\n"
+	"    c.sendall(head + b'\\r\\n')\n"
+	"    c.close()\n";
+
+/* The proxy refuses a response head its rewrite would grow past its buffer, and goes on. */
+Test(inspect, a_response_head_that_would_outgrow_the_buffer_is_refused)
+{
+	char *argv[] = {(char *)"/usr/bin/python3", (char *)"-c", (char *)hostile_py, NULL};
+	_cleanup_free_ char *allow = NULL, *sh = NULL, *want = NULL;
+	struct th_result r;
+	unsigned port;
+	pid_t hostile = th_spawn_server(NULL, argv, t.env.v, "%u", &port);
+
+	allow = fmt("\"hostile.test:%u\", \"plain.test:%u\"", port, t.plain_port);
+	set_allow(allow);
+	sh = fmt("curl -sS -w '%%{http_code}\\n' http://hostile.test:%u/x; "
+		 "curl -sS http://plain.test:%u/after",
+		 port, t.plain_port);
+	r = in_cell(sh);
+	want = fmt("cell: hostile.test:%u sent a bad response: a head too large\n502\n"
+		   "GET /after auth=None body=0\n",
+		   port);
+	cr_assert(eq(str, r.out, want), "%s", r.err);
+	th_result_done(&r);
+	kill(hostile, SIGKILL);
+	waitpid(hostile, NULL, 0);
 }
