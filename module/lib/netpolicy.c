@@ -518,18 +518,24 @@ enum cell_netverdict cell_netpolicy_check(const struct cell_netpolicy *p, const 
 	return m ? CELL_NET_ALLOWED : CELL_NET_DENIED;
 }
 
+/* The allow rule after prev (NULL: the first) that matches host (family, addr) and port. */
+static const struct compiled *next_allow(const struct cell_netpolicy *p,
+					 const struct compiled *prev, const char *host, int family,
+					 const unsigned char *addr, uint16_t port)
+{
+	const struct compiled *from = prev ? prev + 1 : p->allow;
+
+	return match(from, (size_t)(p->allow + p->n_allow - from), host, family, addr, port, false);
+}
+
 unsigned cell_netpolicy_host(const struct cell_netpolicy *p, const char *host, uint16_t port)
 {
 	unsigned char addr[16];
 	int family = literal(host, addr);
 	unsigned flags = 0;
 
-	for (size_t i = 0; i < p->n_allow; i++) {
-		const struct compiled *m = &p->allow[i];
-
-		if (!host_matches(&m->rule, host, family, addr) ||
-		    !port_matches(&m->rule, port, false))
-			continue;
+	for (const struct compiled *m = next_allow(p, NULL, host, family, addr, port); m;
+	     m = next_allow(p, m, host, family, addr, port)) {
 		if (m->src->inspect)
 			flags |= CELL_NETHOST_INSPECT;
 		if (!m->src->methods && !m->src->paths)
@@ -544,13 +550,10 @@ const struct cell_rule *cell_netpolicy_injection(const struct cell_netpolicy *p,
 	unsigned char addr[16];
 	int family = literal(host, addr);
 
-	for (size_t i = 0; i < p->n_allow; i++) {
-		const struct compiled *m = &p->allow[i];
-
-		if (m->src->inject_header && host_matches(&m->rule, host, family, addr) &&
-		    port_matches(&m->rule, port, false))
+	for (const struct compiled *m = next_allow(p, NULL, host, family, addr, port); m;
+	     m = next_allow(p, m, host, family, addr, port))
+		if (m->src->inject_header)
 			return m->src;
-	}
 	return NULL;
 }
 
@@ -653,12 +656,8 @@ enum cell_netverdict cell_netpolicy_request(const struct cell_netpolicy *p, cons
 	if (query)
 		path_len = (size_t)(query - path);
 	why[0] = '\0';
-	for (size_t i = 0; i < p->n_allow; i++) {
-		const struct compiled *m = &p->allow[i];
-
-		if (!host_matches(&m->rule, host, family, addr) ||
-		    !port_matches(&m->rule, port, false))
-			continue;
+	for (const struct compiled *m = next_allow(p, NULL, host, family, addr, port); m;
+	     m = next_allow(p, m, host, family, addr, port)) {
 		if (!m->src->methods && !m->src->paths)
 			return CELL_NET_ALLOWED;
 		if (m->src->paths && !cell_netpolicy_path_plain(path, path_len)) {

@@ -413,18 +413,24 @@ static void answer(struct conn *c, int status, const char *reason, const char *b
 	watch(c);
 }
 
+/* A 403 with body, counted, and its line for the cell's prompt (one write: lines of two
+ * writers never mix). */
+static void refuse(struct conn *c, const char *body)
+{
+	host_stats(c)->denied++;
+	if (c->p->notices_fd >= 0)
+		(void)!write(c->p->notices_fd, body, strlen(body));
+	answer(c, 403, "Forbidden", body);
+}
+
 static void deny(struct conn *c, const char *why)
 {
 	char body[1024];
 
-	host_stats(c)->denied++;
 	snprintf(body, sizeof(body),
 		 "cell: %s is not in %s's network allowlist%s%s (cell allow-host %s)\n", c->host,
 		 c->p->project.name, why ? ": " : "", why ? why : "", c->host);
-	/* the line for the cell's prompt (one write: lines of two writers never mix) */
-	if (c->p->notices_fd >= 0)
-		(void)!write(c->p->notices_fd, body, strlen(body));
-	answer(c, 403, "Forbidden", body);
+	refuse(c, body);
 }
 
 static int names_secret(const char *name, size_t len, void *data)
@@ -456,37 +462,56 @@ static const struct cell_secret_value *carried_secret(const struct conn *c,
 	return NULL;
 }
 
+/* An inject value being filled in: the text up to each ${secret:NAME}, then the secret. */
+struct filling {
+	const struct cell_secret_values *secrets;
+	const char *from; /* the template's text not copied yet */
+	char *buf;
+	size_t size, n;
+	const char *missing;
+};
+
+static bool put(struct filling *f, const char *s, size_t len)
+{
+	if (f->n + len >= f->size)
+		return false;
+	memcpy(f->buf + f->n, s, len);
+	f->n += len;
+	return true;
+}
+
+static int fill_secret(const char *name, size_t len, void *data)
+{
+	struct filling *f = data;
+	const struct cell_secret_value *v = cell_secrets_find(f->secrets, name, len);
+	const char *ref = name - strlen("${secret:");
+
+	if (!v) {
+		f->missing = name;
+		return -ENOKEY;
+	}
+	if (!put(f, f->from, (size_t)(ref - f->from)) || !put(f, v->value, v->len))
+		return -E2BIG;
+	f->from = name + len + 1;
+	return 0;
+}
+
 /* The value of an inject rule's header into buf, each ${secret:NAME} replaced; -ENOKEY (with
  * *ret_missing) for a secret the proxy does not hold. */
 static int injected_value(const struct cell_proxy *p, const char *tmpl, char *buf, size_t size,
 			  const char **ret_missing)
 {
-	size_t n = 0;
+	struct filling f = {.secrets = p->o.secrets, .from = tmpl, .buf = buf, .size = size};
+	const char *why = NULL;
+	int r = cell_secret_refs(tmpl, fill_secret, &f, &why);
 
-	for (const char *at = tmpl; *at;) {
-		const struct cell_secret_value *v;
-		const char *name, *end;
-
-		if (!startswith(at, "${secret:")) {
-			if (n + 1 >= size)
-				return -E2BIG;
-			buf[n++] = *at++;
-			continue;
-		}
-		name = at + 9;
-		end = strchr(name, '}');
-		v = end ? cell_secrets_find(p->o.secrets, name, (size_t)(end - name)) : NULL;
-		if (!v) {
-			*ret_missing = name;
-			return -ENOKEY;
-		}
-		if (n + v->len >= size)
-			return -E2BIG;
-		memcpy(buf + n, v->value, v->len);
-		n += v->len;
-		at = end + 1;
-	}
-	buf[n] = '\0';
+	if (r == -ENOKEY)
+		*ret_missing = f.missing;
+	if (r < 0)
+		return r;
+	if (!put(&f, f.from, strlen(f.from)))
+		return -E2BIG;
+	buf[f.n] = '\0';
 	return 0;
 }
 
@@ -495,24 +520,22 @@ static void deny_request(struct conn *c, const char *what, const char *why)
 {
 	char body[1024];
 
-	host_stats(c)->denied++;
 	snprintf(body, sizeof(body), "cell: %s is not allowed for %s in %s (%s)\n", what, c->host,
 		 c->p->project.name, why);
-	if (c->p->notices_fd >= 0)
-		(void)!write(c->p->notices_fd, body, strlen(body));
-	answer(c, 403, "Forbidden", body);
+	refuse(c, body);
 }
 
-/* Whether the rules for c's host allow request r (else it is answered 403). */
 /* Fields that servers take for another method or path than the request line's. */
 static const char *const overrides[] = {"X-HTTP-Method-Override", "X-HTTP-Method",
 					"X-Method-Override", "X-Original-URL", "X-Rewrite-URL"};
 
-static bool request_allowed(struct conn *c, const struct cell_http_request *r)
+/* Whether the rules for c's host (host_flags: cell_netpolicy_host's) allow request r, else it
+ * is answered 403. */
+static bool request_allowed(struct conn *c, const struct cell_http_request *r, unsigned host_flags)
 {
 	const struct cell_secret_values *secrets = c->p->o.secrets;
 	char why[512], what[160];
-	bool open = cell_netpolicy_host(c->p->project.policy, c->host, c->port) & CELL_NETHOST_OPEN;
+	bool open = host_flags & CELL_NETHOST_OPEN;
 
 	free(c->path);
 	c->path = strndup(r->path, r->path_len < 1024 ? r->path_len : 1024);
@@ -997,9 +1020,6 @@ static void via_connect(struct conn *c)
 		try_connect(c);
 }
 
-/* A request whose Connection field names what frames it (or says where it goes): passed on
- * without them, the next hop would read its body as requests of their own. */
-static bool names_framing(const struct cell_http_request *r);
 static void read_head(struct conn *c);
 
 /* A new connection on fd (the client's), its head awaited; NULL (fd closed) without memory. */
@@ -1125,6 +1145,8 @@ static int tls_to_host(struct conn *c)
 	return cell_tlspump_start(p->loop, &p->pumps, ssl, net, pair[0], NULL, 0, c->host);
 }
 
+/* A request whose Connection field names what frames it (or says where it goes): passed on
+ * without them, the next hop would read its body as requests of their own. */
 static bool names_framing(const struct cell_http_request *r)
 {
 	static const char *const framing[] = {"content-length", "transfer-encoding", "host"};
@@ -1202,17 +1224,14 @@ static void handle_request(struct conn *c, const struct cell_http_request *r)
 	if (leaked) {
 		char body[512];
 
-		host_stats(c)->denied++;
 		snprintf(body, sizeof(body),
 			 "cell: a request to %s carries the value of secret %s, which goes only to "
 			 "the hosts whose rules inject it\n",
 			 c->host, leaked->name);
-		if (c->p->notices_fd >= 0)
-			(void)!write(c->p->notices_fd, body, strlen(body));
-		answer(c, 403, "Forbidden", body);
+		refuse(c, body);
 		return;
 	}
-	if (form == CELL_HTTP_ABSOLUTE && !request_allowed(c, r))
+	if (form == CELL_HTTP_ABSOLUTE && !request_allowed(c, r, host_flags))
 		return;
 	if (form == CELL_HTTP_CONNECT && (host_flags & CELL_NETHOST_INSPECT)) {
 		inspect(c);
