@@ -152,6 +152,77 @@ run cell run "${as_user[@]}" -- env LD_PRELOAD= curl -sS --noproxy '*' "http://r
 run cell run "${as_user[@]}" -- curl -sS --noproxy '*' "http://registry.test:$port/left-pad"
 run cell run "${as_user[@]}" -- curl -sS --noproxy '*' http://example.net/
 
+step "Seeing inside requests: a rule by method, and a secret the cell never holds (inspect, inject)"
+# a stand-in API over TLS, with a CA of its own, which the proxy is told to trust as OpenSSL
+# reads it (SSL_CERT_FILE); it says whether the real token came
+mkdir -p "$work/pki"
+(cd "$work/pki" &&
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+		-subj /CN=demo-api-ca -keyout ca.key -out ca.pem 2>/dev/null &&
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=api.test \
+		-keyout api.key -out api.csr 2>/dev/null &&
+	printf 'subjectAltName=DNS:api.test\n' > ext &&
+	openssl x509 -req -in api.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+		-extfile ext -out api.pem 2>/dev/null)
+cat > "$work/pki/api.py" <<'PY'
+import http.server, ssl, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def do_GET(self):
+        real = self.headers.get('Authorization') == 'Bearer ' + sys.argv[2]
+        body = ('%s %s: %s\n' % (self.command, self.path,
+                'the real token arrived' if real else 'no real token')).encode()
+        self.send_response(200 if real else 401)
+        self.send_header('Content-Length', str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    do_POST = do_GET
+s = http.server.HTTPServer(('127.0.0.1', 0), H)
+c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+c.load_cert_chain(sys.argv[1] + '.pem', sys.argv[1] + '.key')
+s.socket = c.wrap_socket(s.socket, server_side=True)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+PY
+python3 -u "$work/pki/api.py" "$work/pki/api" demo-real-token-4f1c > "$work/api.log" 2>&1 &
+api=$!
+apiport=""
+for _ in $(seq 50); do
+	apiport=$(head -1 "$work/api.log")
+	[ -n "$apiport" ] && break
+	sleep 0.1
+done
+# the secret is named in your own config (a project's cannot name one), read by the proxy
+mkdir -p "$XDG_CONFIG_HOME/cell"
+printf '{"secrets": {"api": {"command": ["printf", "%%s", "demo-real-token-4f1c"]}}}\n' \
+	> "$XDG_CONFIG_HOME/cell/config.json"
+mkdir -p "$work/api"
+cat > "$work/api/.cell.json" <<JSON
+{
+  "name": "api",
+  "network": {
+    "allow": [{"host": "api.test:$apiport", "inspect": true, "methods": ["GET"],
+               "inject": {"header": "Authorization", "value": "Bearer \${secret:api}"}}],
+    "resolve": {"api.test": "127.0.0.1"}
+  },
+  "env": {"set": {"API_TOKEN": "cell-placeholder"}}
+}
+JSON
+chmod -R a+rX "$work/api" "$work/pki"
+cd "$work/api"
+cell allow >/dev/null
+export SSL_CERT_FILE="$work/pki/ca.pem"
+# curl in the cell trusts your cell CA (made now, its key outside the cell) without a flag; it
+# sends the placeholder, the proxy puts the real token in
+run cell run "${as_user[@]}" -- sh -c \
+	"echo \"the cell holds: \$API_TOKEN\"; curl -sS -H \"Authorization: Bearer \$API_TOKEN\" https://api.test:$apiport/repos"
+# the rule allows GET only
+run cell run "${as_user[@]}" -- curl -sS -X POST "https://api.test:$apiport/repos"
+unset SSL_CERT_FILE
+rm -f "$XDG_CONFIG_HOME/cell/config.json"
+kill "$api" 2>/dev/null; wait "$api" 2>/dev/null || true
+cd "$work/net"
+
 step "What a cell stops on this machine: the escapes the test suite tries, from inside a real cell"
 run cell doctor --escape "${as_user[@]}"
 
