@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "budget.h"
 #include "cli.h"
 #include "commands.h"
 #include "fileio.h"
@@ -278,6 +279,55 @@ static int print_paths(const struct cell_project *p, const char *name)
 	return r < 0 ? CELL_EXIT_FAILURE : CELL_EXIT_OK;
 }
 
+/* What the project used of network.budget in the periods now (the ledger's records). */
+static void print_budget(const struct cell_budget *b, const char *ledger)
+{
+	_cleanup_(cell_budget_meter_freep) struct cell_budget_meter *m = NULL;
+	int64_t now = (int64_t)time(NULL);
+	int r;
+
+	if (!cell_budget_any(b))
+		return;
+	r = cell_budget_meter_new(ledger, NULL, &m);
+	if (r >= 0)
+		r = cell_budget_meter_refresh(m, b, now);
+	if (r < 0) {
+		fprintf(stderr, "cell: cannot read the ledger '%s': %s\n", ledger, strerror(-r));
+		return;
+	}
+	for (size_t k = 0; k < CELL_BUDGET_N; k++) {
+		const struct cell_rate *rate = &b->rate[k];
+		bool bytes = k != CELL_BUDGET_CONNECTIONS,
+		     per_host = k == CELL_BUDGET_HOST_OUT || k == CELL_BUDGET_HOST_IN;
+		const char *top = NULL;
+		char used_s[32], amount[32], at[32];
+		uint64_t used;
+		time_t end = (time_t)cell_period_end(now, rate->period);
+		struct tm tm;
+
+		if (!rate->amount)
+			continue;
+		if (per_host)
+			top = cell_budget_meter_top(m, b, (enum cell_budget_kind)k, &used);
+		else
+			used = cell_budget_meter_used(m, b, (enum cell_budget_kind)k, NULL);
+		if (bytes) {
+			cell_stats_human(used, used_s, sizeof(used_s));
+			cell_stats_human(rate->amount, amount, sizeof(amount));
+		} else {
+			snprintf(used_s, sizeof(used_s), "%llu", (unsigned long long)used);
+			snprintf(amount, sizeof(amount), "%llu", (unsigned long long)rate->amount);
+		}
+		localtime_r(&end, &tm);
+		strftime(at, sizeof(at), "%Y-%m-%d %H:%M", &tm);
+		printf("budget: %s %s of %s per %s (%llu%%%s%s); starts again at %s\n",
+		       cell_budget_key((enum cell_budget_kind)k), used_s, amount,
+		       cell_period_name(rate->period),
+		       (unsigned long long)(used >= rate->amount ? 100 : used * 100 / rate->amount),
+		       top ? ", the most: " : "", top ? top : "", at);
+	}
+}
+
 int cmd_stats(int argc, char *argv[])
 {
 	static const struct option options[] = {
@@ -348,6 +398,7 @@ int cmd_stats(int argc, char *argv[])
 			printf("%s\n", line);
 	} else {
 		print_table(s, c->name);
+		print_budget(&c->network.budget, path);
 		if (m.open)
 			printf("(the kernel's counts include %u open cell%s)\n", m.open,
 			       m.open == 1 ? "" : "s");

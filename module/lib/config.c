@@ -20,6 +20,7 @@
 #include "preset.h"
 #include "rawargs.h"
 #include "strv.h"
+#include "units.h"
 #include "upstream.h"
 
 static const char *const mount_modes[_CELL_MOUNT_MAX] = {
@@ -898,6 +899,61 @@ static int apply_isolation(struct cell_schema *s, const cJSON *v)
 	return 0;
 }
 
+static int apply_budget_one(struct cell_schema *s, const cJSON *v, enum cell_budget_kind k)
+{
+	const char *why = NULL;
+	int r = cell_schema_expect(s, v, cJSON_IsString,
+				   k == CELL_BUDGET_CONNECTIONS ? "a number per period (\"60/minute\")"
+								: "a size per period (\"50M/day\")");
+
+	if (r < 0)
+		return r;
+	if (cell_rate_parse(v->valuestring, k != CELL_BUDGET_CONNECTIONS,
+			    &ctx_of(s)->c->network.budget.rate[k], &why) < 0)
+		return cell_schema_fail(s, false, "\"%s\" is not a budget: %s", v->valuestring,
+					why);
+	return 0;
+}
+
+static int apply_budget_out(struct cell_schema *s, const cJSON *v)
+{
+	return apply_budget_one(s, v, CELL_BUDGET_OUT);
+}
+
+static int apply_budget_in(struct cell_schema *s, const cJSON *v)
+{
+	return apply_budget_one(s, v, CELL_BUDGET_IN);
+}
+
+static int apply_budget_host_out(struct cell_schema *s, const cJSON *v)
+{
+	return apply_budget_one(s, v, CELL_BUDGET_HOST_OUT);
+}
+
+static int apply_budget_host_in(struct cell_schema *s, const cJSON *v)
+{
+	return apply_budget_one(s, v, CELL_BUDGET_HOST_IN);
+}
+
+static int apply_budget_connections(struct cell_schema *s, const cJSON *v)
+{
+	return apply_budget_one(s, v, CELL_BUDGET_CONNECTIONS);
+}
+
+/* network.budget: what the project may send and receive, and connect, per period (budget.h). */
+static int apply_budget(struct cell_schema *s, const cJSON *v)
+{
+	static const struct cell_schema_member members[] = {
+		{"out", apply_budget_out},
+		{"in", apply_budget_in},
+		{"per_host_out", apply_budget_host_out},
+		{"per_host_in", apply_budget_host_in},
+		{"connections", apply_budget_connections},
+	};
+
+	return cell_schema_members(s, v, "an object", members, ELEMENTSOF(members));
+}
+
 static int apply_network(struct cell_schema *s, const cJSON *v)
 {
 	static const struct cell_schema_member members[] = {
@@ -910,6 +966,7 @@ static int apply_network(struct cell_schema *s, const cJSON *v)
 		{"forward", apply_forward},
 		{"upstream_proxy", apply_upstream},
 		{"upstream_no_proxy", apply_no_proxy},
+		{"budget", apply_budget},
 	};
 
 	return cell_schema_members(s, v, "an object", members, ELEMENTSOF(members));
@@ -1101,54 +1158,6 @@ static int apply_hooks(struct cell_schema *s, const cJSON *v)
 	return cell_schema_members(s, v, "an object", members, ELEMENTSOF(members));
 }
 
-/* "4G", "512M", "1.5G" (binary units, an optional "B" or "iB"), or digits alone: bytes. */
-static int parse_size(const char *s, uint64_t *ret)
-{
-	static const char units[] = "KMGT";
-	const char *p = s, *u;
-	double v, mult = 1;
-
-	/* by hand first: strtod alone would take "0x10", "1e6" and "inf" */
-	p += strspn(p, "0123456789");
-	if (p == s)
-		return -EINVAL;
-	if (*p == '.') {
-		size_t frac = strspn(p + 1, "0123456789");
-
-		if (frac == 0)
-			return -EINVAL;
-		p += 1 + frac;
-	}
-	if (*p) {
-		u = strchr(units, toupper((unsigned char)*p));
-		if (!u || !*u)
-			return -EINVAL;
-		mult = ldexp(1.0, 10 * (int)(u - units + 1));
-		p++;
-		if (streq(p, "iB") || streq(p, "B"))
-			p += strlen(p);
-		if (*p)
-			return -EINVAL;
-	}
-	if (mult == 1 && *p == '\0' && !strchr(s, '.')) {
-		/* whole bytes: exact, not through a double */
-		unsigned long long b;
-
-		errno = 0;
-		b = strtoull(s, NULL, 10);
-		if (errno != 0 || b > (1ULL << 53))
-			return -EINVAL;
-		*ret = b;
-		return 0;
-	}
-	v = strtod(s, NULL) * mult;
-	/* 2^53: above it a double no longer counts every byte */
-	if (v > 9007199254740992.0 || v != floor(v))
-		return -EINVAL;
-	*ret = (uint64_t)v;
-	return 0;
-}
-
 static int apply_memory(struct cell_schema *s, const cJSON *v)
 {
 	struct cell_config *c = ctx_of(s)->c;
@@ -1167,7 +1176,7 @@ static int apply_memory(struct cell_schema *s, const cJSON *v)
 	r = cell_schema_expect(s, v, cJSON_IsString, "a size (\"4G\") or a number of bytes");
 	if (r < 0)
 		return r;
-	if (parse_size(v->valuestring, &bytes) < 0)
+	if (cell_size_parse(v->valuestring, &bytes) < 0)
 		return cell_schema_fail(
 			s, false,
 			"\"%s\" is not a size (a number with K, M, G or T: \"512M\", \"4G\")",

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "budget.h"
 #include "diag.h"
 
 enum cell_mount_mode {
@@ -142,6 +143,7 @@ struct cell_config {
 		bool upstream_no_proxy_set;
 		struct cell_kv *resolve; /* host → address */
 		size_t n_resolve;
+		struct cell_budget budget;
 	} network;
 	struct {
 		char **pass;

@@ -257,6 +257,54 @@ size_t cell_ledger_writer_free(struct cell_ledger_writer *w)
 	return lost;
 }
 
+int cell_ledger_read_from(const char *path, uint64_t *offset,
+			  int (*fn)(const char *line, size_t len, void *data), void *data)
+{
+	_cleanup_free_ char *text = NULL;
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+	size_t len, done = 0;
+	ssize_t n;
+	int r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return errno != ENOENT ? negative_errno() : *offset ? -ESTALE : 0;
+	r = lock(fd, LOCK_SH);
+	if (r < 0)
+		return r;
+	if (fstat(fd, &st) < 0)
+		return negative_errno();
+	if ((uint64_t)st.st_size < *offset)
+		return -ESTALE;
+	if ((uint64_t)st.st_size - *offset > LEDGER_MAX)
+		return -EFBIG;
+	len = (size_t)((uint64_t)st.st_size - *offset);
+	text = malloc(len + 1);
+	if (!text)
+		return -ENOMEM;
+	while (done < len) {
+		n = pread(fd, text + done, len - done, (off_t)(*offset + done));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return negative_errno();
+		if (n == 0)
+			break;
+		done += (size_t)n;
+	}
+	/* up to the last complete line: a record being written is read next time */
+	for (char *p = text, *nl; (nl = memchr(p, '\n', done - (size_t)(p - text))); p = nl + 1) {
+		*offset += (uint64_t)(nl + 1 - p);
+		if (nl == p)
+			continue;
+		r = fn(p, (size_t)(nl - p), data);
+		if (r != 0)
+			return r;
+	}
+	return 0;
+}
+
 int cell_ledger_read(const char *path, int (*fn)(const char *line, size_t len, void *data),
 		     void *data)
 {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
 
 /*
  * A project's ledger: an append-only JSON Lines file, one record per line
@@ -42,3 +43,10 @@ size_t cell_ledger_writer_free(struct cell_ledger_writer *w);
  */
 int cell_ledger_read(const char *path, int (*fn)(const char *line, size_t len, void *data),
 		     void *data);
+/*
+ * cell_ledger_read, but from byte *offset on, and *offset moved past the last complete line
+ * read (a line still being written is read by the next call): a reader that follows the
+ * ledger. -ESTALE when the ledger is shorter than *offset (it was replaced: read it from 0).
+ */
+int cell_ledger_read_from(const char *path, uint64_t *offset,
+			  int (*fn)(const char *line, size_t len, void *data), void *data);

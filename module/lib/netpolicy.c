@@ -293,6 +293,7 @@ struct cell_netpolicy {
 	size_t n_allow, n_deny;
 	const struct cell_kv *pins;
 	size_t n_pins;
+	struct cell_budget budget;
 };
 
 static int compile(const struct cell_rule *rules, size_t n, struct compiled **ret)
@@ -334,8 +335,14 @@ int cell_netpolicy_new(const struct cell_config *c, struct cell_netpolicy **ret)
 	p->n_deny = c->network.n_deny;
 	p->pins = c->network.resolve;
 	p->n_pins = c->network.n_resolve;
+	p->budget = c->network.budget;
 	*ret = p;
 	return 0;
+}
+
+const struct cell_budget *cell_netpolicy_budget(const struct cell_netpolicy *p)
+{
+	return &p->budget;
 }
 
 void cell_netpolicy_free(struct cell_netpolicy *p)

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+struct cell_budget;
 struct cell_config;
 
 /* One entry of network.allow or network.deny. */
@@ -89,6 +90,8 @@ const struct cell_rule *cell_netpolicy_injection(const struct cell_netpolicy *p,
  * '%') percent-encoded.
  */
 bool cell_netpolicy_path_plain(const char *path, size_t n);
+/* The config's network.budget (budget.h). */
+const struct cell_budget *cell_netpolicy_budget(const struct cell_netpolicy *p);
 /* The config's resolve map: the address a host is pinned to, or NULL. */
 const char *cell_netpolicy_pinned(const struct cell_netpolicy *p, const char *host);
 /* An IPv4 or IPv6 address, in network byte order. */

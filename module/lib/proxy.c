@@ -14,6 +14,7 @@
 #include <sys/epoll.h>
 #include <sys/inotify.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -27,6 +28,7 @@
 #include "event.h"
 #include "http.h"
 #include "listen.h"
+#include "budget.h"
 #include "ledger.h"
 #include "macro.h"
 #include "nameserv.h"
@@ -159,6 +161,8 @@ struct cell_proxy {
 	struct cell_reqlog *log;
 	bool log_failed;		   /* said once on stderr */
 	struct cell_ledger_writer *ledger; /* project.ledger's, or NULL */
+	struct cell_budget_meter *budget;  /* what the project used of its budget (with a ledger) */
+	char writer[24];		   /* this proxy's name in its records ("writer") */
 	int notices_fd;			   /* project.notices, or -1 */
 	long last_flush;
 	int64_t flush_start;
@@ -405,7 +409,12 @@ static void answer(struct conn *c, int status, const char *reason, const char *b
 		size_t len = strcspn(b, "\n");
 
 		snprintf(why, sizeof(why), "%.*s", (int)len, b);
-		log_request(c, status == 403 ? "denied" : status >= 500 ? "failed" : "bad", why);
+		log_request(c,
+			    status == 403   ? "denied"
+			    : status == 429 ? "over-budget"
+			    : status >= 500 ? "failed"
+					    : "bad",
+			    why);
 	}
 	c->state = ANSWERING;
 	c->deadline = cell_event_now(c->p->loop) + 2000;
@@ -1159,6 +1168,28 @@ static bool names_framing(const struct cell_http_request *r)
 	return false;
 }
 
+/* A request or tunnel the budget has room for is counted against it; one it has none for is
+ * answered 429, counted as denied. */
+static bool within_budget(struct conn *c)
+{
+	struct cell_proxy *p = c->p;
+	char why[512];
+
+	if (!p->budget)
+		return true;
+	if (cell_budget_meter_admit(p->budget, cell_netpolicy_budget(p->project.policy),
+				    p->project.name, host_stats(c)->host, (int64_t)time(NULL), why,
+				    sizeof(why))) {
+		cell_budget_meter_count(p->budget, host_stats(c)->host, 0, 0, 1);
+		return true;
+	}
+	host_stats(c)->denied++;
+	if (p->notices_fd >= 0)
+		(void)!write(p->notices_fd, why, strlen(why));
+	answer(c, 429, "Too Many Requests", why);
+	return false;
+}
+
 static void handle_request(struct conn *c, const struct cell_http_request *r)
 {
 	const char *rule = NULL, *pinned;
@@ -1232,6 +1263,8 @@ static void handle_request(struct conn *c, const struct cell_http_request *r)
 		return;
 	}
 	if (form == CELL_HTTP_ABSOLUTE && !request_allowed(c, r, host_flags))
+		return;
+	if (!within_budget(c))
 		return;
 	if (form == CELL_HTTP_CONNECT && (host_flags & CELL_NETHOST_INSPECT)) {
 		inspect(c);
@@ -1527,13 +1560,47 @@ static void moved(struct conn *c, ssize_t n)
 		c->deadline = cell_event_now(c->p->loop) + c->p->o.idle_timeout_ms;
 }
 
+/* Bytes host may still move in that direction under the budget (UINT64_MAX: no limit). */
+static uint64_t budget_left(struct conn *c, bool out)
+{
+	const struct cell_proxy *p = c->p;
+
+	return p->budget ? cell_budget_meter_left(p->budget,
+						  cell_netpolicy_budget(p->project.policy),
+						  host_stats(c)->host, out, (int64_t)time(NULL))
+			 : UINT64_MAX;
+}
+
+/* A connection that would go past the budget: closed, and said why. */
+static bool budget_cut(struct conn *c)
+{
+	struct cell_proxy *p = c->p;
+	char why[512];
+
+	if (cell_budget_meter_admit(p->budget, cell_netpolicy_budget(p->project.policy),
+				    p->project.name, host_stats(c)->host, (int64_t)time(NULL), why,
+				    sizeof(why)))
+		return true;
+	snprintf(why + strcspn(why, "\n"), sizeof(why) - strcspn(why, "\n"),
+		 ": the connection to %s was closed\n", c->host);
+	host_stats(c)->denied++;
+	if (p->notices_fd >= 0)
+		(void)!write(p->notices_fd, why, strlen(why));
+	return false;
+}
+
 /* Sends what waits for the client; counts what came from upstream (not our own 200). */
 static bool to_client(struct conn *c)
 {
 	size_t max = for_client(c);
-	ssize_t n = max ? push(c->p, c->client.fd, &c->u2c, max) : 0;
+	uint64_t left = c->state == RELAY ? budget_left(c, false) : UINT64_MAX;
+	ssize_t n;
 	size_t ours;
 
+	/* (what the budget lets through: our own bytes first, then as many of the host's) */
+	if (left < UINT64_MAX && (uint64_t)max > c->ours_down + left)
+		max = c->ours_down + (size_t)left;
+	n = max ? push(c->p, c->client.fd, &c->u2c, max) : 0;
 	if (n < 0)
 		return false;
 	if (c->state == RELAY && c->form == CELL_HTTP_ABSOLUTE)
@@ -1543,6 +1610,11 @@ static bool to_client(struct conn *c)
 	if (c->state == RELAY) {
 		host_stats(c)->bytes_down += (uint64_t)n - ours;
 		c->down += (uint64_t)n - ours;
+		if (c->p->budget)
+			cell_budget_meter_count(c->p->budget, host_stats(c)->host, 0,
+						(uint64_t)n - ours, 0);
+		if (for_client(c) && budget_left(c, false) == 0)
+			return budget_cut(c);
 	}
 	moved(c, n);
 	return true;
@@ -1551,14 +1623,18 @@ static bool to_client(struct conn *c)
 /* Sends what waits for the upstream, and counts it. */
 static bool to_upstream(struct conn *c)
 {
-	ssize_t n = c->c2u.len && c->upstream.fd >= 0
-			    ? push(c->p, c->upstream.fd, &c->c2u, c->c2u.len)
-			    : 0;
+	uint64_t left = c->c2u.len && c->upstream.fd >= 0 ? budget_left(c, true) : 0;
+	size_t max = (uint64_t)c->c2u.len < left ? c->c2u.len : (size_t)left;
+	ssize_t n = max ? push(c->p, c->upstream.fd, &c->c2u, max) : 0;
 
 	if (n < 0)
 		return false;
 	host_stats(c)->bytes_up += (uint64_t)n;
 	c->up += (uint64_t)n;
+	if (c->p->budget && n > 0)
+		cell_budget_meter_count(c->p->budget, host_stats(c)->host, (uint64_t)n, 0, 0);
+	if (c->c2u.len && c->upstream.fd >= 0 && budget_left(c, true) == 0)
+		return budget_cut(c);
 	moved(c, n);
 	return true;
 }
@@ -2099,8 +2175,11 @@ static void flush(struct cell_proxy *p)
 		p->flush_start = now;
 		return;
 	}
-	if (cell_stats_record(&p->stats, "proxy", p->project.id, p->project.name, p->flush_start,
-			      now, &line) < 0 ||
+	if (p->budget)
+		(void)cell_budget_meter_refresh(p->budget, cell_netpolicy_budget(p->project.policy),
+						now);
+	if (cell_stats_record_by(&p->stats, "proxy", p->project.id, p->project.name,
+				 p->flush_start, now, p->writer, &line) < 0 ||
 	    cell_ledger_writer_add(p->ledger, line) < 0)
 		return; /* kept, and tried again at the next flush */
 	restart_stats(p);
@@ -2240,6 +2319,18 @@ int cell_proxy_new(const struct cell_proxy_project *project, const struct cell_p
 		r = cell_reqlog_open(project->log, p->o.log_max, &p->log);
 	if (r >= 0 && project->ledger)
 		r = cell_ledger_writer_new(project->ledger, p->o.flush_ms, FINISH_MS, &p->ledger);
+	if (r >= 0 && project->ledger) {
+		uint64_t id = 0;
+
+		/* (records of this proxy are counted live, not again from the ledger) */
+		if (getrandom(&id, sizeof(id), 0) != sizeof(id))
+			id = (uint64_t)getpid() << 32 ^ (uint64_t)time(NULL);
+		snprintf(p->writer, sizeof(p->writer), "proxy-%016llx", (unsigned long long)id);
+		r = cell_budget_meter_new(project->ledger, p->writer, &p->budget);
+	}
+	if (r >= 0 && p->budget)
+		(void)cell_budget_meter_refresh(p->budget, cell_netpolicy_budget(project->policy),
+						(int64_t)time(NULL));
 	if (r >= 0 && p->o.peer_cgroup)
 		r = cell_peer_new(&p->peers);
 	if (r >= 0)
@@ -2346,6 +2437,7 @@ void cell_proxy_free(struct cell_proxy *p)
 	cell_stats_done(&p->stats);
 	cell_reqlog_free(p->log);
 	cell_ledger_writer_free(p->ledger);
+	cell_budget_meter_free(p->budget);
 	cell_peer_free(p->peers);
 	free(p->relays);
 	free(p->local);

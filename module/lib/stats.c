@@ -90,6 +90,13 @@ void cell_stats_human(uint64_t bytes, char *buf, size_t size)
 int cell_stats_record(const struct cell_stats *s, const char *kind, const char *project,
 		      const char *name, int64_t start, int64_t end, char **ret_line)
 {
+	return cell_stats_record_by(s, kind, project, name, start, end, NULL, ret_line);
+}
+
+int cell_stats_record_by(const struct cell_stats *s, const char *kind, const char *project,
+			 const char *name, int64_t start, int64_t end, const char *writer,
+			 char **ret_line)
+{
 	cJSON *root = cJSON_CreateObject(), *hosts;
 	int r = -ENOMEM;
 
@@ -101,6 +108,7 @@ int cell_stats_record(const struct cell_stats *s, const char *kind, const char *
 	    !cJSON_AddStringToObject(root, "name", name) ||
 	    !cJSON_AddNumberToObject(root, "start", (double)start) ||
 	    !cJSON_AddNumberToObject(root, "end", (double)end) ||
+	    (writer && !cJSON_AddStringToObject(root, "writer", writer)) ||
 	    !(hosts = cJSON_AddObjectToObject(root, "hosts")))
 		goto out;
 	if (s->cells) {

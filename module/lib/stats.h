@@ -47,6 +47,10 @@ bool cell_stats_counted(const struct cell_stats *s);
  */
 int cell_stats_record(const struct cell_stats *s, const char *kind, const char *project,
 		      const char *name, int64_t start, int64_t end, char **ret_line);
+/* cell_stats_record, and "writer":WRITER after "end": who counted it (a proxy, budget.h). */
+int cell_stats_record_by(const struct cell_stats *s, const char *kind, const char *project,
+			 const char *name, int64_t start, int64_t end, const char *writer,
+			 char **ret_line);
 /* Adds the counts of one ledger record into s; -EINVAL for a line that is not one. */
 int cell_stats_merge_record(struct cell_stats *s, const char *line, size_t len);
 /*

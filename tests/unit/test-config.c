@@ -965,3 +965,30 @@ Test(config, request_presets_expand_to_inspected_rules)
 		     ":1:23: network.deny[0]: @npm-install allows some requests to its hosts: "
 		     "network.deny takes host presets");
 }
+
+Test(config, a_budget_per_period)
+{
+	struct cell_config *c = load_ok(
+		"{\"network\": {\"budget\": {\"out\": \"50M/day\", \"per_host_out\": \"10M/hour\", "
+		"\"connections\": \"60/minute\"}}}");
+
+	cr_assert(eq(u64, c->network.budget.rate[CELL_BUDGET_OUT].amount, 50ull << 20));
+	cr_assert(eq(u32, c->network.budget.rate[CELL_BUDGET_OUT].period, CELL_PERIOD_DAY));
+	cr_assert(eq(u64, c->network.budget.rate[CELL_BUDGET_HOST_OUT].amount, 10ull << 20));
+	cr_assert(eq(u32, c->network.budget.rate[CELL_BUDGET_HOST_OUT].period, CELL_PERIOD_HOUR));
+	cr_assert(eq(u64, c->network.budget.rate[CELL_BUDGET_CONNECTIONS].amount, 60));
+	cr_assert(eq(u64, c->network.budget.rate[CELL_BUDGET_IN].amount, 0));
+	cell_config_free(c);
+	expect_error("{\"network\": {\"budget\": {\"out\": \"50M\"}}}", FILE_
+		     ":1:32: network.budget.out: \"50M\" is not a budget: expected a size per "
+		     "period, such as \"50M/day\" or \"5M/hour\"");
+	expect_error("{\"network\": {\"budget\": {\"in\": \"5G/month\"}}}", FILE_
+		     ":1:31: network.budget.in: \"5G/month\" is not a budget: the period is "
+		     "minute, hour or day");
+	expect_error("{\"network\": {\"budget\": {\"connections\": 60}}}", FILE_
+		     ":1:40: network.budget.connections: expected a number per period "
+		     "(\"60/minute\"), got a number");
+	expect_error("{\"network\": {\"budget\": {\"bytes\": \"1M/day\"}}}", FILE_
+		     ":1:25: network.budget.bytes: unknown key (known keys here: out, in, "
+		     "per_host_out, per_host_in, connections)");
+}
