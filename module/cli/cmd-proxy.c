@@ -13,6 +13,7 @@
 #include "bpf.h"
 #include "cli.h"
 #include "commands.h"
+#include "fileio.h"
 #include "ledger.h"
 #include "netpolicy.h"
 #include "secrets.h"
@@ -256,6 +257,23 @@ static int open_system(const char *dir, const char *config, struct cell_project 
 }
 
 /* The project's proxy in the foreground: "listening on ADDR" first, once it accepts. */
+/* The project's root in its state directory's "root" (a line), when it is not there yet. */
+static void note_root(const struct cell_project *p)
+{
+	_cleanup_free_ char *path = NULL, *old = NULL, *line = NULL;
+	size_t len = 0;
+
+	if (cell_project_state_file(p->id, "root", &path) < 0 ||
+	    asprintf(&line, "%s\n", p->root) < 0) {
+		return;
+	}
+	if (cell_read_file(path, 0, 8192, &old, &len) >= 0 && len == strlen(line) &&
+	    memcmp(old, line, len) == 0)
+		return;
+	if (cell_mkdir_parent(path, 0700) >= 0)
+		(void)cell_write_file_atomic(path, line, strlen(line), 0600, false);
+}
+
 int cmd_proxy(int argc, char *argv[])
 {
 	static const struct option options[] = {
@@ -395,6 +413,9 @@ int cmd_proxy(int argc, char *argv[])
 		cell_netpolicy_free(policy);
 		return CELL_EXIT_FAILURE;
 	}
+	/* where the project is, next to its ledger: cell metrics finds its budget there */
+	if (!system_dir)
+		note_root(p);
 	/* two descriptors a tunnel: as many as the hard limit allows */
 	{
 		struct rlimit rl;

@@ -27,6 +27,10 @@ static const struct cli_command commands[] = {
 	 "Run the project's allowlisting HTTP proxy in the foreground", NULL},
 	{"stats", cmd_stats, "[--json] [--since DATE] [--paths] [DIR]",
 	 "Print the project's network use per host, from its ledger", NULL},
+	{"metrics", cmd_metrics, "[--textfile DIR | --listen ADDR:PORT]",
+	 "Print your projects' counts (root: every user's) in the Prometheus text format; "
+	 "--textfile: into DIR/cell.prom for node_exporter; --listen: serve them over HTTP",
+	 NULL},
 	{"log", cmd_log, "[-f] [--json] [DIR]",
 	 "Print what the kernel and the proxy refused the project's cells; -f follows", NULL},
 	{"status", cmd_status, "[--json]",

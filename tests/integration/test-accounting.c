@@ -1,0 +1,380 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Accounting people act on (docs/design.md §7): a project's budget across its cells, its counts
+ * as Prometheus metrics (checked by Debian's promtool, scraped by a real Prometheus). Real
+ * clients in real cells (a network namespace of the cell's own: no privilege needed) against
+ * this test's own HTTP server on the host's loopback.
+ */
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "helpers.h"
+#include "macro.h"
+
+static struct {
+	char *tmp, *home, *proj;
+	struct th_stage stage;
+	uid_t uid;
+	gid_t gid;
+	struct th_env env;
+	pid_t server;
+	unsigned port;
+} t;
+
+static char *fmt(const char *f, ...) _printf_(1, 2);
+static char *fmt(const char *f, ...)
+{
+	va_list ap;
+	char *s = NULL;
+	int n;
+
+	va_start(ap, f);
+	n = vasprintf(&s, f, ap);
+	va_end(ap);
+	cr_assert(ge(int, n, 0));
+	return s;
+}
+
+static bool contains(const char *haystack, const char *needle)
+{
+	return haystack && strstr(haystack, needle);
+}
+
+/* Each request answered "METHOD PATH got N" (N: the body's bytes), keep-alive. */
+static const char server_py[] =
+	"import http.server\n"
+	"class H(http.server.BaseHTTPRequestHandler):\n"
+	"    protocol_version = 'HTTP/1.1'\n"
+	"    def log_message(self, *a): pass\n"
+	"    def answer(self):\n"
+	"        n = int(self.headers.get('Content-Length') or 0)\n"
+	"        body = self.rfile.read(n) if n else b''\n"
+	"        out = ('%s %s got %d\\n' % (self.command, self.path, len(body))).encode()\n"
+	"        self.send_response(200)\n"
+	"        self.send_header('Content-Length', str(len(out)))\n"
+	"        self.end_headers()\n"
+	"        self.wfile.write(out)\n"
+	"    do_GET = do_POST = answer\n"
+	"s = http.server.ThreadingHTTPServer(('127.0.0.1', 0), H)\n"
+	"print(s.server_address[1], flush=True)\n"
+	"s.serve_forever()\n";
+
+/* cell ARGS... in dir (NULL: the project), as the test user. */
+static struct th_result cell_in(const char *dir, char *const args[])
+{
+	char *argv[32] = {t.stage.cell};
+	size_t n = 1;
+	struct th_result r;
+
+	for (size_t i = 0; args[i] && n < ELEMENTSOF(argv) - 1; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	th_run_as(t.uid, t.gid, dir ? dir : t.proj, argv, t.env.v, &r);
+	return r;
+}
+
+static struct th_result cell(char *const args[])
+{
+	return cell_in(NULL, args);
+}
+
+/* sh -c SCRIPT in a cell of the project in dir. */
+static struct th_result in_cell_of(const char *dir, const char *script)
+{
+	return cell_in(dir, (char *[]){(char *)"run", (char *)"--", (char *)"/bin/sh",
+				       (char *)"-c", (char *)script, NULL});
+}
+
+/* dir/.cell.json (project name) allowing the test's server as up.test, with more of
+ * network, allowed. */
+static void set_config_of(const char *dir, const char *name, const char *more)
+{
+	_cleanup_free_ char *json =
+		fmt("{\"name\": \"%s\", \"network\": {\"mode\": \"proxy\", \"isolation\": "
+		    "\"netns\", \"allow\": [\"up.test:%u\"], \"resolve\": {\"up.test\": "
+		    "\"127.0.0.1\"}%s}}",
+		    name, t.port, more);
+	struct th_result r;
+
+	free(th_write(dir, ".cell.json", json));
+	th_chown_r(dir, t.uid, t.gid);
+	r = cell_in(dir, (char *[]){(char *)"allow", NULL});
+	cr_assert(eq(int, r.status, 0), "cell allow: %s", r.err);
+	th_result_done(&r);
+}
+
+static void setup(void)
+{
+	char *argv[] = {(char *)"/usr/bin/python3", (char *)"-c", (char *)server_py, NULL};
+
+	memset(&t, 0, sizeof(t));
+	th_cell_user(&t.uid, &t.gid);
+	t.tmp = th_mkdtemp();
+	chmod(t.tmp, 0755);
+	th_stage(&t.stage);
+	t.home = th_join(t.tmp, "home");
+	t.proj = th_join(t.tmp, "proj");
+	free(th_write(t.home, ".profile", "\n"));
+	free(th_write(t.proj, "README", "webapp\n"));
+	th_env_user(&t.env, t.home);
+	th_chown_r(t.tmp, t.uid, t.gid);
+	t.server = th_spawn_server(NULL, argv, t.env.v, "%u", &t.port);
+}
+
+static void teardown(void)
+{
+	if (t.server > 0) {
+		kill(t.server, SIGKILL);
+		waitpid(t.server, NULL, 0);
+	}
+	th_env_done(&t.env);
+	th_rm_rf(t.tmp);
+	free(t.tmp);
+	free(t.home);
+	free(t.proj);
+	th_stage_done(&t.stage);
+}
+
+TestSuite(accounting, .init = setup, .fini = teardown, .timeout = 180);
+
+/*
+ * The budget is the project's: a second cell, opened after the first closed, has what the first
+ * left; the upload that would cross it is cut there and the next request gets the reason;
+ * cell stats shows the use against the budget.
+ */
+Test(accounting, a_budget_spans_the_cells_of_a_project)
+{
+	_cleanup_free_ char *up = NULL;
+	struct th_result r;
+
+	set_config_of(t.proj, "webapp", ", \"budget\": {\"per_host_out\": \"100K/day\"}");
+	up = fmt("head -c 61440 /dev/zero > /tmp/body; "
+		 "curl -sS --data-binary @/tmp/body http://up.test:%u/up",
+		 t.port);
+	r = in_cell_of(t.proj, up);
+	cr_assert(eq(str, r.out, "POST /up got 61440\n"), "%s", r.err);
+	th_result_done(&r);
+	/* a second cell: 40 KiB left */
+	free(up);
+	up = fmt("head -c 61440 /dev/zero > /tmp/body; "
+		 "curl -sS --data-binary @/tmp/body http://up.test:%u/up; echo curl=$?; "
+		 "curl -sS http://up.test:%u/small",
+		 t.port, t.port);
+	r = in_cell_of(t.proj, up);
+	cr_assert(not(contains(r.out, "got 61440")), "went through: %s", r.out);
+	cr_assert(contains(r.out, "curl=52\n") || contains(r.out, "curl=56\n"), "%s %s", r.out,
+		  r.err);
+	cr_assert(contains(r.out, "cell: webapp has used its budget of 100.0 KiB out per day to "
+				  "any one host (network.budget.per_host_out; up.test: 100.0 KiB "
+				  "used); it starts again at "),
+		  "%s", r.out);
+	th_result_done(&r);
+	r = cell((char *[]){(char *)"stats", NULL});
+	cr_assert(contains(r.out, "budget: per_host_out 100.0 KiB of 100.0 KiB per day (100%, "
+				  "the most: up.test)"),
+		  "%s %s", r.out, r.err);
+	th_result_done(&r);
+}
+
+/* promtool's verdict on text (Debian's prometheus package has it). */
+static void promtool_check(const char *text)
+{
+	_cleanup_free_ char *file = th_write(t.tmp, "metrics.prom", text), *sh = NULL;
+	char *argv[] = {(char *)"/bin/sh", (char *)"-c", NULL, NULL};
+	struct th_result r;
+
+	sh = fmt("promtool check metrics < %s", file);
+	argv[2] = sh;
+	th_run(NULL, argv, t.env.v, &r);
+	cr_assert(eq(int, r.status, 0), "promtool: %s %s", r.out, r.err);
+	th_result_done(&r);
+}
+
+static void need_promtool(void)
+{
+	if (access("/usr/bin/promtool", X_OK) != 0)
+		th_skip("promtool is not installed (make deps: Debian's prometheus)");
+}
+
+/*
+ * Sixteen cells at once, of four projects, each making three requests: every request is in
+ * the metrics (no record lost), and the text is what promtool accepts.
+ */
+Test(accounting, metrics_of_16_concurrent_cells_lose_no_record)
+{
+	enum { PROJECTS = 4, CELLS = 16, REQUESTS = 3 };
+	_cleanup_free_ char *sh = NULL;
+	pid_t pids[CELLS];
+	char *dirs[PROJECTS];
+	struct th_result r;
+
+	need_promtool();
+	for (int i = 0; i < PROJECTS; i++) {
+		_cleanup_free_ char *name = fmt("p%d", i);
+
+		dirs[i] = th_join(t.tmp, name);
+		free(th_write(dirs[i], "README", "x\n"));
+		set_config_of(dirs[i], name, "");
+	}
+	sh = fmt("for i in 1 2 3; do curl -sS http://up.test:%u/n$i >/dev/null || exit 1; done",
+		 t.port);
+	for (int i = 0; i < CELLS; i++) {
+		char *argv[] = {t.stage.cell, (char *)"run", (char *)"--",
+				(char *)"/bin/sh", (char *)"-c", sh,
+				NULL};
+
+		pids[i] = th_spawn_as(t.uid, t.gid, dirs[i % PROJECTS], argv, t.env.v);
+	}
+	for (int i = 0; i < CELLS; i++) {
+		int status;
+
+		cr_assert(eq(int, waitpid(pids[i], &status, 0), pids[i]));
+		cr_assert(eq(int, WIFEXITED(status) ? WEXITSTATUS(status) : -1, 0), "cell %d", i);
+	}
+	r = cell((char *[]){(char *)"metrics", NULL});
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	for (int i = 0; i < PROJECTS; i++) {
+		_cleanup_free_ char *want = fmt("project=\"p%d\",", i), *line = NULL;
+		const char *at = r.out;
+		bool found = false;
+
+		/* cell_proxy_requests_total{user=..,project="pI",project_id=..,host="up.test"} 12 */
+		while ((at = strstr(at, "\ncell_proxy_requests_total{"))) {
+			size_t len = strcspn(at + 1, "\n");
+
+			free(line);
+			line = strndup(at + 1, len);
+			at += 1 + len;
+			if (contains(line, want) && contains(line, "host=\"up.test\"")) {
+				cr_assert(endswith(line, "} 12"), "%s", line);
+				found = true;
+			}
+		}
+		cr_assert(found, "no requests of p%d in:\n%s", i, r.out);
+		free(dirs[i]);
+	}
+	promtool_check(r.out);
+	th_result_done(&r);
+}
+
+/* --textfile writes DIR/cell.prom for node_exporter, whole. */
+Test(accounting, metrics_go_to_a_textfile_for_node_exporter)
+{
+	_cleanup_free_ char *dir = th_join(t.tmp, "textfile"), *path = NULL, *text = NULL,
+			    *sh = NULL;
+	struct th_result r;
+
+	need_promtool();
+	set_config_of(t.proj, "webapp", ", \"budget\": {\"out\": \"1G/day\"}");
+	sh = fmt("curl -sS http://up.test:%u/t", t.port);
+	th_result_done((r = in_cell_of(t.proj, sh), &r));
+	cr_assert(eq(int, cell_mkdir_p(dir, 0755), 0));
+	th_chown_r(dir, t.uid, t.gid);
+	r = cell((char *[]){(char *)"metrics", (char *)"--textfile", dir, NULL});
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	th_result_done(&r);
+	path = th_join(dir, "cell.prom");
+	text = th_read(path);
+	cr_assert(contains(text, "host=\"up.test\"} 1\n"), "%s", text);
+	cr_assert(contains(text, "cell_budget_limit_bytes{user="), "%s", text);
+	cr_assert(contains(text, ",kind=\"out\",period=\"day\"} 1073741824\n"), "%s", text);
+	promtool_check(text);
+	cr_assert(eq(sz, th_count_entries(dir), 1), "a temporary file was left in %s", dir);
+}
+
+/* A real Prometheus scrapes cell metrics --listen; its API then has the project's series. */
+Test(accounting, prometheus_scrapes_cell_metrics)
+{
+	_cleanup_free_ char *sh = NULL, *yml = NULL, *ymlpath = NULL, *data = NULL, *q = NULL;
+	char *listen[] = {t.stage.cell, (char *)"metrics", (char *)"--listen",
+			  (char *)"127.0.0.1:0", NULL};
+	char *prom[8];
+	unsigned mport = 0, pport = 0;
+	pid_t metrics, prometheus = 0;
+	struct th_result r;
+	bool seen = false;
+
+	if (access("/usr/bin/prometheus", X_OK) != 0)
+		th_skip("prometheus is not installed (make deps)");
+	set_config_of(t.proj, "webapp", "");
+	sh = fmt("curl -sS http://up.test:%u/a http://up.test:%u/b", t.port, t.port);
+	th_result_done((r = in_cell_of(t.proj, sh), &r));
+	/* as the test user (root's would be every user's projects) */
+	if (getuid() == 0) {
+		_cleanup_free_ char *reuid = fmt("--reuid=%u", (unsigned)t.uid),
+				    *regid = fmt("--regid=%u", (unsigned)t.gid);
+		char *argv[] = {(char *)"/usr/bin/setpriv", reuid, regid, (char *)"--clear-groups",
+				(char *)"--",		    listen[0], listen[1], listen[2],
+				listen[3],		    NULL};
+
+		metrics = th_spawn_server(t.home, argv, t.env.v, "listening on 127.0.0.1:%u",
+					  &mport);
+	} else {
+		metrics = th_spawn_server(t.home, listen, t.env.v, "listening on 127.0.0.1:%u",
+					  &mport);
+	}
+	data = th_join(t.tmp, "prometheus");
+	yml = fmt("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: cell\n"
+		  "    static_configs:\n      - targets: ['127.0.0.1:%u']\n",
+		  mport);
+	ymlpath = th_write(t.tmp, "prometheus.yml", yml);
+	{
+		/* a free port for Prometheus' own listener: one the kernel just gave */
+		char *probe[] = {(char *)"/usr/bin/python3", (char *)"-c",
+				 (char *)"import socket; s = socket.socket(); s.bind(('127.0.0.1', "
+					 "0)); print(s.getsockname()[1])",
+				 NULL};
+
+		th_run(NULL, probe, t.env.v, &r);
+		cr_assert(eq(int, sscanf(r.out, "%u", &pport), 1));
+		th_result_done(&r);
+	}
+	{
+		_cleanup_free_ char *cfg = fmt("--config.file=%s", ymlpath),
+				    *st = fmt("--storage.tsdb.path=%s", data),
+				    *web = fmt("--web.listen-address=127.0.0.1:%u", pport);
+
+		prom[0] = (char *)"/usr/bin/prometheus";
+		prom[1] = cfg;
+		prom[2] = st;
+		prom[3] = web;
+		prom[4] = NULL;
+		prometheus = th_fork();
+		if (prometheus == 0) {
+			int null = open("/dev/null", O_WRONLY);
+
+			dup2(null, 1);
+			dup2(null, 2);
+			execve(prom[0], prom, t.env.v);
+			_exit(127);
+		}
+	}
+	q = fmt("curl -sS 'http://127.0.0.1:%u/api/v1/query?query="
+		"cell_proxy_requests_total%%7Bproject%%3D%%22webapp%%22%%7D'",
+		pport);
+	for (int i = 0; i < 60 && !seen; i++) {
+		char *argv[] = {(char *)"/bin/sh", (char *)"-c", q, NULL};
+
+		sleep(1);
+		th_run(NULL, argv, t.env.v, &r);
+		seen = contains(r.out, "\"host\":\"up.test\"") && contains(r.out, "\"2\"]");
+		if (!seen && i == 59)
+			cr_assert(seen, "Prometheus never had the series: %s %s", r.out, r.err);
+		th_result_done(&r);
+	}
+	kill(prometheus, SIGKILL);
+	waitpid(prometheus, NULL, 0);
+	kill(metrics, SIGKILL);
+	waitpid(metrics, NULL, 0);
+}
