@@ -134,3 +134,11 @@ bool cli_trusted(const struct cell_project *p, char **ret_dir);
 int cli_up_dir(const struct cell_project *p, char **ret);
 /* cell down's and cell ps's command line ([DIR]): the up directory of the project there. */
 int cli_up_dir_of_args(int argc, char *argv[], char **ret);
+/* p's config text with entries (NULL-ended) appended to network.allow, made if missing; NULL
+ * when it is not an object. */
+char *cli_config_with_allow(const struct cell_project *p, char *const *entries);
+/*
+ * Makes text (taken) p's config, trusted (trust: cli_trusted's record): it must load; trusted
+ * first, then written. Returns -1, or the exit code, having said why.
+ */
+int cli_config_replace(struct cell_project *p, char *text, const char *trust);

@@ -14,28 +14,6 @@
 #include "netpolicy.h"
 #include "trust.h"
 
-/* The config text with rule appended to network.allow (created if missing), keys in order. */
-static char *with_rule(const struct cell_project *p, const char *rule)
-{
-	cJSON *root = cJSON_ParseWithLength(p->text, p->len), *network, *allow;
-	char *out = NULL;
-
-	if (!cJSON_IsObject(root))
-		goto out;
-	network = cJSON_GetObjectItemCaseSensitive(root, "network");
-	if (!network)
-		network = cJSON_AddObjectToObject(root, "network");
-	allow = cJSON_IsObject(network) ? cJSON_GetObjectItemCaseSensitive(network, "allow") : NULL;
-	if (cJSON_IsObject(network) && !allow)
-		allow = cJSON_AddArrayToObject(network, "allow");
-	if (!cJSON_IsArray(allow) || !cJSON_AddItemToArray(allow, cJSON_CreateString(rule)))
-		goto out;
-	out = cJSON_Print(root);
-out:
-	cJSON_Delete(root);
-	return out;
-}
-
 /*
  * Adds a host to the project's network.allow and trusts the result, since the user asked for
  * it. Inside a cell it refuses: nothing in a cell may widen its own policy (and the config and
@@ -48,8 +26,8 @@ int cmd_allow_host(int argc, char *argv[])
 		{0},
 	};
 	_cleanup_project_ struct cell_project *p = NULL;
-	_cleanup_config_ struct cell_config *c = NULL, *check = NULL;
-	_cleanup_free_ char *text = NULL, *trust = NULL, *old = NULL;
+	_cleanup_config_ struct cell_config *c = NULL;
+	_cleanup_free_ char *text = NULL, *trust = NULL;
 	char canon[CELL_HOST_MAX + 16];
 	struct cell_netrule rule;
 	const char *why = NULL;
@@ -95,36 +73,14 @@ int cmd_allow_host(int argc, char *argv[])
 			printf("cell: %s already allows %s\n", p->config_path, canon);
 			return CELL_EXIT_OK;
 		}
-	text = with_rule(p, canon);
+	text = cli_config_with_allow(p, (char *[]){canon, NULL});
 	if (!text) {
 		fprintf(stderr, "cell: cannot add %s to %s\n", canon, p->config_path);
 		return CELL_EXIT_FAILURE;
 	}
-	/* the new text must load before it replaces the old one */
-	old = TAKE_PTR(p->text);
-	p->text = TAKE_PTR(text);
-	p->len = strlen(p->text);
-	r = cli_load_config(p, &check);
+	r = cli_config_replace(p, TAKE_PTR(text), trust);
 	if (r >= 0)
 		return r;
-	/*
-	 * Trust first, then the file: a running proxy reloads the moment the file changes, and
-	 * must find it allowed. If the write fails, the old bytes get their record back.
-	 */
-	r = cell_trust_allow(trust, p);
-	if (r >= 0) {
-		r = cell_write_file_atomic(p->config_path, p->text, p->len, 0644, true);
-		if (r < 0) {
-			free(p->text);
-			p->text = TAKE_PTR(old);
-			p->len = strlen(p->text);
-			(void)cell_trust_allow(trust, p);
-		}
-	}
-	if (r < 0) {
-		fprintf(stderr, "cell: cannot update %s: %s\n", p->config_path, strerror(-r));
-		return CELL_EXIT_FAILURE;
-	}
 	printf("cell: %s now allows %s (and is allowed)\n", p->config_path, canon);
 	return CELL_EXIT_OK;
 }

@@ -291,6 +291,7 @@ int cmd_proxy(int argc, char *argv[])
 		{"system", required_argument, NULL, 'S'},
 		{"config", required_argument, NULL, 'F'},
 		{"peer-cgroup", required_argument, NULL, 'P'},
+		{"learn", optional_argument, NULL, 'E'},
 		{0},
 	};
 	struct cell_proxy_options po = {0};
@@ -326,6 +327,18 @@ int cmd_proxy(int argc, char *argv[])
 			system_dir = optarg;
 		} else if (opt == 'F' && optarg[0] == '/') {
 			system_config = optarg;
+		} else if (opt == 'E') {
+			/* cell learn's cell (plan.h): record, or let through, what is refused */
+			if (!optarg || streq(optarg, "record"))
+				po.learn = CELL_LEARN_RECORD;
+			else if (streq(optarg, "permissive"))
+				po.learn = CELL_LEARN_PERMISSIVE;
+			else if (streq(optarg, "off"))
+				po.learn = CELL_LEARN_OFF;
+			else
+				return cli_bad_usage(argv[0],
+						     "--learn=%s: expected record, permissive or off",
+						     optarg);
 		} else if (opt == 'P') {
 			/* the cell's cgroup: only its processes are served */
 			r = cell_bpf_cgroup_id(optarg, &po.peer_cgroup);

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <cJSON.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -9,6 +10,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "fileio.h"
+#include "jsonpos.h"
 #include "path.h"
 #include "bwrap.h"
 #include "launch.h"
@@ -511,4 +514,143 @@ int cli_up_dir_of_args(int argc, char *argv[], char **ret)
 	if (r < 0)
 		r = cli_find_project(where ? where : ".", &p);
 	return r < 0 ? cli_up_dir(p, ret) : r;
+}
+
+/* The ordinal of key among o's members, or -1. */
+static long ordinal(const cJSON *o, const char *key)
+{
+	long i = 0;
+	const cJSON *m;
+
+	cJSON_ArrayForEach(m, o)
+	{
+		if (m->string && streq(m->string, key))
+			return i;
+		i++;
+	}
+	return -1;
+}
+
+/* Where the array that opens at text[at] closes (its ']'), strings skipped; -1 if it does not. */
+static long array_close(const char *text, size_t len, size_t at)
+{
+	int depth = 0;
+
+	for (size_t i = at; i < len; i++) {
+		if (text[i] == '"') {
+			for (i++; i < len && text[i] != '"'; i++)
+				i += text[i] == '\\';
+			continue;
+		}
+		depth += text[i] == '[' || text[i] == '{';
+		depth -= text[i] == ']' || text[i] == '}';
+		if (depth == 0)
+			return text[i] == ']' ? (long)i : -1;
+	}
+	return -1;
+}
+
+/*
+ * The config with entries added at the end of its network.allow array, the rest of the text as
+ * it was (a diff of it shows only them); NULL when it has no such array.
+ */
+static char *insert_allow(const struct cell_project *p, const cJSON *root, char *const *entries)
+{
+	const cJSON *network = cJSON_GetObjectItemCaseSensitive(root, "network");
+	size_t path[2];
+	long at, close, net = ordinal(root, "network"), allow = ordinal(network, "allow"), last;
+	char *out = NULL, *added = NULL, *more;
+
+	if (net < 0 || allow < 0)
+		return NULL;
+	path[0] = (size_t)net;
+	path[1] = (size_t)allow;
+	at = cell_json_locate(p->text, p->len, path, 2, false);
+	if (at < 0 || p->text[at] != '[' ||
+	    (close = array_close(p->text, p->len, (size_t)at)) < 0)
+		return NULL;
+	for (last = close - 1; last > at && strchr(" \t\r\n", p->text[last]); last--)
+		;
+	for (size_t i = 0; entries[i]; i++) {
+		cJSON *v = cJSON_CreateString(entries[i]);
+		char *json = v ? cJSON_PrintUnformatted(v) : NULL;
+
+		cJSON_Delete(v);
+		if (!json || asprintf(&more, "%s%s%s", added ? added : "",
+				      added || last > at ? ", " : "", json) < 0) {
+			free(json);
+			free(added);
+			return NULL;
+		}
+		free(json);
+		free(added);
+		added = more;
+	}
+	if (asprintf(&out, "%.*s%s%s", (int)(last + 1), p->text, added ? added : "",
+		     p->text + last + 1) < 0)
+		out = NULL;
+	free(added);
+	return out;
+}
+
+char *cli_config_with_allow(const struct cell_project *p, char *const *entries)
+{
+	cJSON *root = cJSON_ParseWithLength(p->text, p->len), *network, *allow;
+	char *out = NULL;
+
+	if (!cJSON_IsObject(root))
+		goto out;
+	out = insert_allow(p, root, entries);
+	if (out)
+		goto out;
+	/* no network.allow yet: the whole config, printed again */
+	network = cJSON_GetObjectItemCaseSensitive(root, "network");
+	if (!network)
+		network = cJSON_AddObjectToObject(root, "network");
+	allow = cJSON_IsObject(network) ? cJSON_GetObjectItemCaseSensitive(network, "allow") : NULL;
+	if (cJSON_IsObject(network) && !allow)
+		allow = cJSON_AddArrayToObject(network, "allow");
+	if (!cJSON_IsArray(allow))
+		goto out;
+	for (size_t i = 0; entries[i]; i++)
+		if (!cJSON_AddItemToArray(allow, cJSON_CreateString(entries[i])))
+			goto out;
+	out = cJSON_Print(root);
+out:
+	cJSON_Delete(root);
+	return out;
+}
+
+int cli_config_replace(struct cell_project *p, char *text, const char *trust)
+{
+	_cleanup_config_ struct cell_config *check = NULL;
+	_cleanup_free_ char *old = NULL;
+	int r;
+
+	/* the new text must load before it replaces the old one */
+	old = TAKE_PTR(p->text);
+	p->text = text;
+	p->len = strlen(p->text);
+	r = cli_load_config(p, &check);
+	if (r >= 0)
+		return r;
+	/*
+	 * Trust first, then the file: a running proxy reloads the moment the file changes, and
+	 * must find it allowed. If the write fails, the old bytes get their record back.
+	 */
+	r = cell_trust_allow(trust, p);
+	if (r >= 0) {
+		r = cell_write_file_atomic(p->config_path, p->text, p->len, 0644, true);
+		if (r < 0) {
+			free(p->text);
+			p->text = TAKE_PTR(old);
+			p->len = strlen(p->text);
+			(void)cell_trust_allow(trust, p);
+		}
+	}
+	if (r < 0) {
+		fprintf(stderr, "cell: cannot update %s: %s\n", p->config_path, strerror(-r));
+		return CELL_EXIT_FAILURE;
+	}
+	return -1;
 }

@@ -27,6 +27,15 @@ static const struct cli_command commands[] = {
 	 "Run the project's allowlisting HTTP proxy in the foreground", NULL},
 	{"stats", cmd_stats, "[--json] [--since DATE] [--paths] [DIR]",
 	 "Print the project's network use per host, from its ledger", NULL},
+	{"learn", cmd_learn, "[-C DIR] [--permissive] [--apply] [-- COMMAND [ARGS...]]",
+	 "Run the project's cell (or COMMAND in it) recording what it reaches that no rule "
+	 "allows, then propose the smallest change to network.allow; --apply writes it",
+	 "Connections to hosts the config does not allow are refused as ever, and recorded by\n"
+	 "host, port, process, method and path (where the proxy sees them). --permissive lets\n"
+	 "them through instead (network.deny still refuses), with a banner. The proposal uses a\n"
+	 "preset where one covers the hosts, and *.DOMAIN where three names or more below one\n"
+	 "domain were needed; it is printed as a diff of .cell.json. --apply writes it and\n"
+	 "allows it, as cell allow-host does."},
 	{"metrics", cmd_metrics, "[--textfile DIR | --listen ADDR:PORT]",
 	 "Print your projects' counts (root: every user's) in the Prometheus text format; "
 	 "--textfile: into DIR/cell.prom for node_exporter; --listen: serve them over HTTP",

@@ -89,6 +89,7 @@ static int plan(const struct cell_project *p, const struct cell_config *c,
 		.oldpwd = a->oldpwd,
 		.login = a->login,
 		.session = a->session,
+		.learn = a->learn,
 		.provider_env = penv,
 		.provider_notice = notice,
 	};

@@ -76,7 +76,7 @@ static void put_pid(char *to, pid_t pid)
 /* (socket activation as sd_listen_fds(3) has it: descriptor 3, LISTEN_FDS=1, LISTEN_PID=its
  * pid, which only the child knows: so fork, not posix_spawn) */
 static pid_t spawn_proxy(const struct cell_project *p, const struct cell_proxy_fds *f,
-			 const char *notices, const char *peer_cgroup)
+			 const char *notices, const char *peer_cgroup, enum cell_learn learn)
 {
 	char self[PATH_MAX], fds_var[32], pid_var[sizeof(LISTEN_PID_VAR) + 16], names_var[1024];
 	ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -86,6 +86,9 @@ static pid_t spawn_proxy(const struct cell_project *p, const struct cell_proxy_f
 			p->root,
 			(char *)"--notices",
 			(char *)notices,
+			(char *)(learn == CELL_LEARN_PERMISSIVE ? "--learn=permissive"
+				 : learn == CELL_LEARN_RECORD	? "--learn"
+								: "--learn=off"),
 			peer_cgroup ? (char *)"--peer-cgroup" : NULL,
 			(char *)peer_cgroup,
 			NULL};
@@ -196,7 +199,7 @@ int cell_proxy_cell_spawn(struct cell_proxy_cell *pc, const struct cell_proxy_fd
 		f.fds[f.n] = more->fds[i];
 		f.names[f.n++] = more->names[i];
 	}
-	pid = spawn_proxy(pc->project, &f, pc->notices_path, pc->peer_cgroup);
+	pid = spawn_proxy(pc->project, &f, pc->notices_path, pc->peer_cgroup, pc->learn);
 	/* the proxy has it now; should the proxy die, connections are refused, not left waiting */
 	close(pc->listen_fd);
 	pc->listen_fd = pc->session.listen_fd = -1;
@@ -247,6 +250,7 @@ int cell_proxy_cell_start(struct cell_proxy_cell *pc, const struct cell_network_
 	int r;
 
 	pc->notices_path = c->plan->notices_path;
+	pc->learn = c->plan->learn;
 	r = cell_mkdir_parent(pc->notices_path, 0700);
 	if (r >= 0) {
 		pc->notices_fd = open(

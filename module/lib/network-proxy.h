@@ -13,6 +13,7 @@
 #include "diag.h"
 #include "launch.h"
 #include "network.h"
+#include "plan.h"
 #include "running.h"
 
 struct cell_proxy_cell {
@@ -26,6 +27,7 @@ struct cell_proxy_cell {
 	 * and the kernel's, a line each (the plan's notices file) */
 	const char *notices_path;
 	int notices_fd;
+	enum cell_learn learn; /* the plan's: the proxy is told */
 };
 
 /* Descriptors the proxy gets by socket activation, and their names (cmd-proxy.c reads them). */

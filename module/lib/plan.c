@@ -558,6 +558,7 @@ static int net_mode(struct cell_plan *plan, const struct cell_project *p,
 		    struct cell_diag *diag)
 {
 	plan->net_mode = cell_plan_net_mode(c, in->login);
+	plan->learn = in->login ? CELL_LEARN_OFF : in->learn;
 	if (plan->net_mode != CELL_NET_PROXY)
 		return 0;
 	plan->isolation = cell_plan_isolation(c, in->host, NULL);

@@ -12,6 +12,13 @@
 #include "provider.h"
 #include "seccomp.h"
 
+/* How a cell learn cell's proxy records (and, permissive, lets through) what it refuses. */
+enum cell_learn {
+	CELL_LEARN_OFF,
+	CELL_LEARN_RECORD,	 /* refuses as ever, and records who (the process) */
+	CELL_LEARN_PERMISSIVE, /* lets hosts the allowlist does not name through, recorded */
+};
+
 /* A file the cell gets that exists nowhere on disk (a generated shell rc), read-only. */
 struct cell_plan_file {
 	char *dest;
@@ -53,6 +60,7 @@ struct cell_plan {
 	char **warnings;    /* risky choices the config made, for cell explain */
 	char **bwrap_args;  /* the config's raw bubblewrap arguments, after the mounts */
 	bool session;	    /* a project session's cell: no command, its members join it */
+	enum cell_learn learn; /* cell learn: its proxy records who went where (learn.h) */
 	char *leave_dir;    /* a session's: host directory of its members' leave files, bound at
 			       CELL_PLAN_LEAVE_DIR */
 };
@@ -84,6 +92,7 @@ struct cell_plan_input {
 	const char *provider_notice;
 	/* a project session's cell (cell-init holds it; every command joins it as a member) */
 	bool session;
+	enum cell_learn learn; /* cell learn's cell */
 };
 
 int cell_plan_build(const struct cell_project *p, const struct cell_config *c,

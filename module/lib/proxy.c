@@ -35,6 +35,7 @@
 #include "netns.h"
 #include "peer.h"
 #include "proxy.h"
+#include "sockowner.h"
 #include "reqlog.h"
 #include "resolver.h"
 #include "shimproto.h"
@@ -133,6 +134,9 @@ struct conn {
 	bool via_checked; /* ...the host's addresses (as we see them) held to the rules */
 	bool relayed;	  /* accepted on a relayed port (cell_proxy_relay) */
 	bool inspected;	  /* the clear side of an inspected tunnel to host:port (tls.h) */
+	bool learned;	  /* let through by cell learn --permissive: no rule allows it */
+	char comm[16];	  /* cell learn: the process that connected (sockowner.h) */
+	char *exe;
 };
 
 /* A relayed port's listening socket (cell_proxy_relay). */
@@ -337,7 +341,14 @@ static void log_request(struct conn *c, const char *decision, const char *reason
 		.down = c->down,
 		.duration_ms = cell_event_now(p->loop) - c->started,
 		.reason = reason,
+		.learn = p->o.learn == CELL_LEARN_PERMISSIVE ? "permissive"
+			 : p->o.learn == CELL_LEARN_RECORD   ? "record"
+							     : NULL,
+		.comm = c->comm[0] ? c->comm : NULL,
+		.exe = c->exe,
 	};
+	if (c->learned && streq(decision, "allowed"))
+		e.decision = "learned";
 	r = cell_reqlog_write(p->log, &e);
 	if (r < 0 && !p->log_failed) {
 		fprintf(stderr, "cell: cannot write to the request log: %s\n", strerror(-r));
@@ -375,6 +386,7 @@ static void conn_close(struct conn *c)
 
 static void conn_free(struct conn *c)
 {
+	free(c->exe);
 	free(c->rule);
 	free(c->path);
 	free(c->pending);
@@ -538,17 +550,13 @@ static void deny_request(struct conn *c, const char *what, const char *why)
 static const char *const overrides[] = {"X-HTTP-Method-Override", "X-HTTP-Method",
 					"X-Method-Override", "X-Original-URL", "X-Rewrite-URL"};
 
-/* Whether the rules for c's host (host_flags: cell_netpolicy_host's) allow request r, else it
- * is answered 403. */
-static bool request_allowed(struct conn *c, const struct cell_http_request *r, unsigned host_flags)
+/* A forwarded request's path, for the log: as it came, but never a secret's value. */
+static void note_path(struct conn *c, const struct cell_http_request *r)
 {
 	const struct cell_secret_values *secrets = c->p->o.secrets;
-	char why[512], what[160];
-	bool open = host_flags & CELL_NETHOST_OPEN;
 
 	free(c->path);
 	c->path = strndup(r->path, r->path_len < 1024 ? r->path_len : 1024);
-	/* (the log and the answer never show a secret's value) */
 	for (size_t i = 0; c->path && secrets && i < secrets->n; i++)
 		if (memmem(r->path, r->path_len, secrets->v[i].value, secrets->v[i].len)) {
 			free(c->path);
@@ -557,6 +565,15 @@ static bool request_allowed(struct conn *c, const struct cell_http_request *r, u
 				c->path = NULL;
 			break;
 		}
+}
+
+/* Whether the rules for c's host (host_flags: cell_netpolicy_host's) allow request r, else it
+ * is answered 403. */
+static bool request_allowed(struct conn *c, const struct cell_http_request *r, unsigned host_flags)
+{
+	char why[512], what[160];
+	bool open = host_flags & CELL_NETHOST_OPEN;
+
 	if (!open && r->method_len >= sizeof(c->method)) {
 		deny_request(c, "a request with a method this long", "no rule names one");
 		return false;
@@ -1122,6 +1139,8 @@ static void inspect(struct conn *c)
 	inner = conn_new(p, pair[1]);
 	if (inner) {
 		inner->inspected = true;
+		memcpy(inner->comm, c->comm, sizeof(inner->comm));
+		inner->exe = c->exe ? strdup(c->exe) : NULL;
 		memcpy(inner->host, c->host, sizeof(inner->host));
 		inner->port = c->port;
 	}
@@ -1224,6 +1243,8 @@ static void handle_request(struct conn *c, const struct cell_http_request *r)
 	snprintf(c->method, sizeof(c->method), "%.*s", (int)r->method_len, r->method);
 	c->keep_alive = form == CELL_HTTP_ABSOLUTE && wants_keep_alive(r);
 	c->head_method = r->method_len == 4 && !memcmp(r->method, "HEAD", 4);
+	if (form == CELL_HTTP_ABSOLUTE)
+		note_path(c, r);
 	c->resp_head = true;
 	{
 		struct cell_stats *st = &c->p->stats;
@@ -1244,11 +1265,15 @@ static void handle_request(struct conn *c, const struct cell_http_request *r)
 	/* for the request log; a reload may replace the policy while a tunnel is open */
 	free(c->rule);
 	c->rule = rule ? strdup(rule) : NULL;
-	if (verdict != CELL_NET_ALLOWED) {
+	/* cell learn --permissive: what no rule names goes, and is logged as learned */
+	c->learned = verdict != CELL_NET_ALLOWED && !rule &&
+		     c->p->o.learn == CELL_LEARN_PERMISSIVE;
+	if (verdict != CELL_NET_ALLOWED && !c->learned) {
 		deny(c, rule ? "network.deny names it" : NULL);
 		return;
 	}
-	host_flags = cell_netpolicy_host(c->p->project.policy, c->host, c->port);
+	host_flags = c->learned ? CELL_NETHOST_OPEN
+				: cell_netpolicy_host(c->p->project.policy, c->host, c->port);
 	inject = c->inspected ? cell_netpolicy_injection(c->p->project.policy, c->host, c->port)
 			      : NULL;
 	leaked = carried_secret(c, inject);
@@ -1262,7 +1287,7 @@ static void handle_request(struct conn *c, const struct cell_http_request *r)
 		refuse(c, body);
 		return;
 	}
-	if (form == CELL_HTTP_ABSOLUTE && !request_allowed(c, r, host_flags))
+	if (form == CELL_HTTP_ABSOLUTE && !c->learned && !request_allowed(c, r, host_flags))
 		return;
 	if (!within_budget(c))
 		return;
@@ -2017,6 +2042,14 @@ static void listener_event(struct cell_event_source *s, uint32_t events)
 		}
 		no_delay(fd);
 		c = conn_new(p, fd);
+		if (c && p->o.learn != CELL_LEARN_OFF) {
+			char exe[PATH_MAX];
+
+			if (cell_sock_owner(fd, c->comm, sizeof(c->comm), exe, sizeof(exe)) >= 0)
+				c->exe = exe[0] ? strdup(exe) : NULL;
+			else
+				c->comm[0] = '\0';
+		}
 		/* on loopback the request is often there already: no epoll round to wait for it */
 		if (c)
 			read_head(c);
@@ -2287,6 +2320,7 @@ int cell_proxy_new(const struct cell_proxy_project *project, const struct cell_p
 		p->o.upstream = o->upstream;
 		p->o.tls_dir = o->tls_dir;
 		p->o.secrets = o->secrets;
+		p->o.learn = o->learn;
 		p->o.secrets_error = o->secrets_error;
 	}
 	{

@@ -7,6 +7,7 @@
 
 #include "listen.h"
 #include "netpolicy.h"
+#include "plan.h"
 #include "secrets.h"
 #include "upstream.h"
 
@@ -50,6 +51,9 @@ struct cell_proxy_options {
 	 * they could not be read, why (an inject then answers 502 with it). */
 	const struct cell_secret_values *secrets;
 	const char *secrets_error;
+	/* cell learn's cell: who connected is logged with each request (sockowner.h), and,
+	 * permissive, hosts no rule names are let through (network.deny still refuses) */
+	enum cell_learn learn;
 };
 
 /* What the proxy works for: the project's policy, its names, and where the counts go. */

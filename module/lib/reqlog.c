@@ -117,6 +117,9 @@ int cell_reqlog_write(struct cell_reqlog *l, const struct cell_reqlog_entry *e)
 			   (unsigned long long)e->up, (unsigned long long)e->down,
 			   e->duration_ms) &&
 	     cell_json_put_field(line, sizeof(line), &n, "reason", e->reason) &&
+	     cell_json_put_field(line, sizeof(line), &n, "learn", e->learn) &&
+	     cell_json_put_field(line, sizeof(line), &n, "comm", e->comm) &&
+	     cell_json_put_field(line, sizeof(line), &n, "exe", e->exe) &&
 	     cell_json_put(line, sizeof(line), &n, "}\n");
 	if (!ok)
 		return -E2BIG;

@@ -27,6 +27,10 @@ struct cell_reqlog_entry {
 	uint64_t up, down;    /* bytes to and from the upstream */
 	long duration_ms;
 	const char *reason; /* for what was not allowed or failed, or NULL */
+	/* cell learn's cell: "record" or "permissive" (NULL: not one), and the process that
+	 * connected as the kernel knew it then (its comm, its executable), NULL if not known */
+	const char *learn;
+	const char *comm, *exe;
 };
 
 /* Opens (creating it and its directory) the log at path. */

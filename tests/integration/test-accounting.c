@@ -378,3 +378,109 @@ Test(accounting, prometheus_scrapes_cell_metrics)
 	kill(metrics, SIGKILL);
 	waitpid(metrics, NULL, 0);
 }
+
+/* An npm-like run: packages from three hosts of one domain, an API from another, in two
+ * clients. */
+static char *fetches(void)
+{
+	return fmt("curl -sS http://a.pkg.test:%u/pkg/a http://b.pkg.test:%u/pkg/b "
+		   "http://c.pkg.test:%u/pkg/c; "
+		   "python3 -c 'import urllib.request as u, sys; "
+		   "print(u.urlopen(sys.argv[1]).read().decode(), end=\"\")' "
+		   "http://api.solo.test:%u/v1 2>/dev/null || echo python refused",
+		   t.port, t.port, t.port, t.port);
+}
+
+static void set_learn_config(void)
+{
+	_cleanup_free_ char *json =
+		fmt("{\"name\": \"webapp\", \"network\": {\"mode\": \"proxy\", \"isolation\": "
+		    "\"netns\", \"allow\": [\"up.test:%u\"], \"resolve\": {\"a.pkg.test\": "
+		    "\"127.0.0.1\", \"b.pkg.test\": \"127.0.0.1\", \"c.pkg.test\": \"127.0.0.1\", "
+		    "\"api.solo.test\": \"127.0.0.1\", \"up.test\": \"127.0.0.1\"}}}",
+		    t.port);
+	struct th_result r;
+
+	free(th_write(t.proj, ".cell.json", json));
+	th_chown_r(t.proj, t.uid, t.gid);
+	r = cell((char *[]){(char *)"allow", NULL});
+	cr_assert(eq(int, r.status, 0), "cell allow: %s", r.err);
+	th_result_done(&r);
+}
+
+static const char all_fetched[] = "GET /pkg/a got 0\nGET /pkg/b got 0\nGET /pkg/c got 0\n"
+				  "GET /v1 got 0\n";
+
+/*
+ * cell learn records what the run was refused, by whom (curl, python3), proposes the smallest
+ * change (a wildcard for the three package hosts, the API host alone) as a diff; --apply writes
+ * and allows it, and the same run then goes through.
+ */
+Test(accounting, learn_proposes_the_change_that_passes_the_run)
+{
+	_cleanup_free_ char *sh = fetches(),
+			    *proposed = fmt("+{\"name\": \"webapp\", \"network\": {\"mode\": "
+					    "\"proxy\", \"isolation\": \"netns\", \"allow\": "
+					    "[\"up.test:%u\", \"*.pkg.test:%u\", "
+					    "\"api.solo.test:%u\"], ",
+					    t.port, t.port, t.port),
+			    *by_curl = fmt("a.pkg.test:%u  refused 1 time, by curl (/usr/bin/curl); "
+					   "GET /pkg/a",
+					   t.port),
+			    *by_python = fmt("api.solo.test:%u  refused 1 time, by python3 (", t.port);
+	char *learn[] = {(char *)"learn", (char *)"--", (char *)"/bin/sh", (char *)"-c", sh, NULL};
+	char *apply[] = {(char *)"learn", (char *)"--apply", (char *)"--",
+			 (char *)"/bin/sh", (char *)"-c",      sh,
+			 NULL};
+	struct th_result r;
+
+	set_learn_config();
+	r = cell(learn);
+	cr_assert(contains(r.out, "python refused\n"), "%s", r.out);
+	cr_assert(contains(r.out, by_curl), "%s\n%s", r.out, r.err);
+	cr_assert(contains(r.out, by_python), "%s", r.out);
+	cr_assert(contains(r.out, proposed), "%s", r.out);
+	cr_assert(contains(r.out, "(cell learn --apply writes it and allows it)"), "%s", r.out);
+	th_result_done(&r);
+	/* nothing written without --apply */
+	r = in_cell_of(t.proj, sh);
+	cr_assert(contains(r.out, "python refused\n"), "%s", r.out);
+	th_result_done(&r);
+
+	r = cell(apply);
+	cr_assert(contains(r.out, "now allows what the run needed (and is allowed)"), "%s %s",
+		  r.out, r.err);
+	th_result_done(&r);
+	r = in_cell_of(t.proj, sh);
+	cr_assert(eq(str, r.out, (char *)all_fetched), "%s", r.err);
+	th_result_done(&r);
+	/* and a run that needs nothing more says so */
+	r = cell(learn);
+	cr_assert(contains(r.out, "cell learn: the run needed no host that "), "%s", r.out);
+	th_result_done(&r);
+}
+
+/* --permissive lets the run through (with a banner), and what it needed is proposed the same. */
+Test(accounting, learn_permissive_lets_the_run_through_and_records_it)
+{
+	_cleanup_free_ char *sh = fetches(),
+			    *star = fmt("\"up.test:%u\", \"*.pkg.test:%u\", \"api.solo.test:%u\"]",
+					t.port, t.port, t.port),
+			    *passed = fmt("b.pkg.test:%u  let through 1 time, by curl", t.port);
+	char *learn[] = {(char *)"learn",   (char *)"--permissive", (char *)"--", (char *)"/bin/sh",
+			 (char *)"-c", sh,		      NULL};
+	struct th_result r;
+
+	set_learn_config();
+	r = cell(learn);
+	cr_assert(eq(int, r.status, 0), "%s %s", r.out, r.err);
+	cr_assert(contains(r.out, all_fetched), "%s", r.out);
+	cr_assert(contains(r.err, "THIS CELL MAY REACH ANY HOST"), "%s", r.err);
+	cr_assert(contains(r.out, passed), "%s", r.out);
+	cr_assert(contains(r.out, star), "%s", r.out);
+	th_result_done(&r);
+	/* the config is as it was: an ordinary cell is refused */
+	r = in_cell_of(t.proj, sh);
+	cr_assert(contains(r.out, "python refused\n"), "%s", r.out);
+	th_result_done(&r);
+}

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: MIT */
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "learn.h"
+#include "strv.h"
+
+/* The proposal for needs, joined with spaces. */
+static char *propose(const struct cell_learn_need *needs, size_t n, char *const *allow,
+		     size_t n_allow)
+{
+	char **rules = NULL, *out = calloc(1, 4096);
+
+	cr_assert(eq(int, cell_learn_propose(needs, n, allow, n_allow, &rules), 0));
+	for (size_t i = 0; rules[i]; i++) {
+		if (i)
+			strcat(out, " ");
+		strcat(out, rules[i]);
+	}
+	cell_strv_free(rules);
+	return out;
+}
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+Test(learn, a_preset_covers_its_registrys_hosts)
+{
+	const struct cell_learn_need needs[] = {
+		{"registry.npmjs.org", 443}, {"registry.yarnpkg.com", 443}, {"api.acme.test", 443}};
+	char *got = propose(needs, N(needs), NULL, 0);
+
+	cr_assert(eq(str, got, "@npm api.acme.test"));
+	free(got);
+	/* a preset already allowed is not proposed again; its hosts need nothing */
+	got = propose(needs, N(needs), (char *[]){(char *)"@npm"}, 1);
+	cr_assert(eq(str, got, "api.acme.test"));
+	free(got);
+	/* a preset's host at another port is no preset's */
+	got = propose((struct cell_learn_need[]){{"registry.npmjs.org", 8443}}, 1, NULL, 0);
+	cr_assert(eq(str, got, "registry.npmjs.org:8443"));
+	free(got);
+}
+
+Test(learn, three_names_below_a_domain_make_a_wildcard_two_do_not)
+{
+	const struct cell_learn_need two[] = {{"a.cdn.test", 443}, {"b.cdn.test", 80},
+					      {"a.cdn.test", 443}};
+	const struct cell_learn_need three[] = {{"a.cdn.test", 443}, {"b.cdn.test", 80},
+						{"c.cdn.test", 443}, {"cdn.test", 443},
+						{"x.y.cdn.test", 443}};
+	char *got = propose(two, N(two), NULL, 0);
+
+	cr_assert(eq(str, got, "a.cdn.test b.cdn.test"));
+	free(got);
+	/* the apex is no subdomain of itself ("*." does not match it); a deeper name is below
+	 * another domain */
+	got = propose(three, N(three), NULL, 0);
+	cr_assert(eq(str, got, "*.cdn.test cdn.test x.y.cdn.test"));
+	free(got);
+}
+
+Test(learn, ports_and_addresses_stay_apart)
+{
+	const struct cell_learn_need needs[] = {
+		{"a.pkg.test", 8080}, {"b.pkg.test", 8080}, {"c.pkg.test", 9090},
+		{"d.pkg.test", 8080}, {"10.1.2.3", 5432},   {"fd00::1", 443},
+		{"1.2.3.4", 443},     {"a.co", 443},	    {"b.co", 443},
+		{"c.co", 443}};
+	char *got = propose(needs, N(needs), NULL, 0);
+
+	/* (no "*.co": a domain of one label is no one's) */
+	cr_assert(eq(str, got,
+		     "*.pkg.test:8080 1.2.3.4 10.1.2.3:5432 [fd00::1] a.co b.co c.co "
+		     "c.pkg.test:9090"));
+	free(got);
+}
+
+Test(learn, nothing_needed_proposes_nothing)
+{
+	char *got = propose(NULL, 0, NULL, 0);
+
+	cr_assert(eq(str, got, ""));
+	free(got);
+}
