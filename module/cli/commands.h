@@ -10,6 +10,7 @@ int cmd_proxy(int argc, char *argv[]);
 int cmd_stats(int argc, char *argv[]);
 int cmd_metrics(int argc, char *argv[]);
 int cmd_learn(int argc, char *argv[]);
+int cmd_top(int argc, char *argv[]);
 int cmd_log(int argc, char *argv[]);
 int cmd_status(int argc, char *argv[]);
 int cmd_up(int argc, char *argv[]);

@@ -36,6 +36,10 @@ static const struct cli_command commands[] = {
 	 "preset where one covers the hosts, and *.DOMAIN where three names or more below one\n"
 	 "domain were needed; it is printed as a diff of .cell.json. --apply writes it and\n"
 	 "allows it, as cell allow-host does."},
+	{"top", cmd_top, "[-n COUNT] [-d SECONDS]",
+	 "Watch your open cells' traffic: connections, bytes per second per host, refusals as "
+	 "they come (Tab: next project, q: quit); plain lines when not on a terminal",
+	 NULL},
 	{"metrics", cmd_metrics, "[--textfile DIR | --listen ADDR:PORT]",
 	 "Print your projects' counts (root: every user's) in the Prometheus text format; "
 	 "--textfile: into DIR/cell.prom for node_exporter; --listen: serve them over HTTP",

@@ -29,6 +29,7 @@
 #include "http.h"
 #include "listen.h"
 #include "budget.h"
+#include "fileio.h"
 #include "ledger.h"
 #include "macro.h"
 #include "nameserv.h"
@@ -170,6 +171,11 @@ struct cell_proxy {
 	int notices_fd;			   /* project.notices, or -1 */
 	long last_flush;
 	int64_t flush_start;
+	struct cell_stats flushed; /* what the records written so far counted (cell top) */
+	char *live_path;	   /* where cell top reads the counts so far, or NULL */
+	long last_live;		   /* when they were last written, on the loop's clock */
+	uint64_t live_sum;	   /* ... and what they summed to then */
+	int64_t started;
 	char *pool[POOL_MAX]; /* free buffers */
 	size_t n_pool;
 	struct cell_peer *peers;   /* who connects (o.peer_cgroup), or NULL */
@@ -2215,8 +2221,40 @@ static void flush(struct cell_proxy *p)
 				 p->flush_start, now, p->writer, &line) < 0 ||
 	    cell_ledger_writer_add(p->ledger, line) < 0)
 		return; /* kept, and tried again at the next flush */
+	(void)cell_stats_add(&p->flushed, &p->stats);
 	restart_stats(p);
 	p->flush_start = now;
+}
+
+/*
+ * For cell top: what this proxy counted since it started, and its open connections, in a file
+ * of the project's live/ directory (written whole, renamed into place) once a second when they
+ * changed.
+ */
+static void write_live(struct cell_proxy *p, long now)
+{
+	_cleanup_free_ char *line = NULL, *doc = NULL;
+	struct cell_stats all = {0};
+	uint64_t sum = p->n_conns;
+
+	if (!p->live_path || now - p->last_live < 1000)
+		return;
+	p->last_live = now;
+	for (size_t i = 0; i < p->stats.n_hosts; i++)
+		sum += p->stats.hosts[i].bytes_up + p->stats.hosts[i].bytes_down +
+		       p->stats.hosts[i].requests + p->stats.hosts[i].tunnels +
+		       p->stats.hosts[i].denied;
+	sum += p->flush_start;
+	if (sum == p->live_sum)
+		return;
+	p->live_sum = sum;
+	if (cell_stats_add(&all, &p->flushed) >= 0 && cell_stats_add(&all, &p->stats) >= 0 &&
+	    cell_stats_record_by(&all, "live", p->project.id, p->project.name, p->started,
+				 (int64_t)time(NULL), p->writer, &line) >= 0 &&
+	    asprintf(&doc, "{\"pid\":%d,\"conns\":%zu,\"record\":%s}\n", (int)getpid(),
+		     p->n_conns, line) >= 0)
+		(void)cell_write_file_atomic(p->live_path, doc, strlen(doc), 0600, false);
+	cell_stats_done(&all);
 }
 
 static void tick(void *data)
@@ -2250,6 +2288,7 @@ static void tick(void *data)
 	p->n_pumps = cell_tlspump_collect(&p->pumps, now);
 	if (now - p->last_flush >= p->o.flush_ms)
 		flush(p);
+	write_live(p, now);
 }
 
 static void watch_event(struct cell_event_source *s, uint32_t events)
@@ -2422,7 +2461,19 @@ int cell_proxy_new(const struct cell_proxy_project *project, const struct cell_p
 		return r;
 	}
 	p->last_flush = cell_event_now(p->loop);
-	p->flush_start = (int64_t)time(NULL);
+	p->flush_start = p->started = (int64_t)time(NULL);
+	/* (cell top's: next to the ledger; none for a proxy that keeps no ledger) */
+	if (project->ledger && strrchr(project->ledger, '/')) {
+		int len = (int)(strrchr(project->ledger, '/') - project->ledger);
+
+		if (asprintf(&p->live_path, "%.*s/live/%d.json", len, project->ledger,
+			     (int)getpid()) < 0)
+			p->live_path = NULL;
+		else if (cell_mkdir_parent(p->live_path, 0700) < 0) {
+			free(p->live_path);
+			p->live_path = NULL;
+		}
+	}
 	*ret = p;
 	return 0;
 }
@@ -2469,6 +2520,10 @@ void cell_proxy_free(struct cell_proxy *p)
 	if (p->watcher.fd >= 0)
 		close(p->watcher.fd);
 	cell_stats_done(&p->stats);
+	cell_stats_done(&p->flushed);
+	if (p->live_path)
+		unlink(p->live_path);
+	free(p->live_path);
 	cell_reqlog_free(p->log);
 	cell_ledger_writer_free(p->ledger);
 	cell_budget_meter_free(p->budget);

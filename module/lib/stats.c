@@ -56,14 +56,33 @@ static const struct {
 	{"denied", offsetof(struct cell_host_stats, denied)},
 };
 
+static bool counted(const struct cell_host_stats *e)
+{
+	return e->requests | e->tunnels | e->bytes_up | e->bytes_down | e->denied;
+}
+
 static uint64_t *counter(struct cell_host_stats *h, size_t i)
 {
 	return (uint64_t *)((char *)h + counters[i].offset);
 }
 
-static bool counted(const struct cell_host_stats *e)
+
+int cell_stats_add(struct cell_stats *into, const struct cell_stats *from)
 {
-	return e->requests | e->tunnels | e->bytes_up | e->bytes_down | e->denied;
+	for (size_t i = 0; i < from->n_hosts; i++) {
+		const struct cell_host_stats *f = &from->hosts[i];
+		struct cell_host_stats *h;
+		int r;
+
+		if (!counted(f))
+			continue;
+		r = cell_stats_host(into, f->host, &h);
+		if (r < 0)
+			return r;
+		for (size_t k = 0; k < ELEMENTSOF(counters); k++)
+			*counter(h, k) += *counter((struct cell_host_stats *)f, k);
+	}
+	return 0;
 }
 
 bool cell_stats_counted(const struct cell_stats *s)

@@ -36,6 +36,8 @@ struct cell_host_stats *cell_stats_find(const struct cell_stats *s, const char *
 /* The entry for host, added (zeroed) if new. */
 int cell_stats_host(struct cell_stats *s, const char *host, struct cell_host_stats **ret);
 void cell_stats_done(struct cell_stats *s);
+/* Adds from's hosts' counts to into's (hosts with nothing counted are left out). */
+int cell_stats_add(struct cell_stats *into, const struct cell_stats *from);
 /* Whether any host has anything counted. */
 bool cell_stats_counted(const struct cell_stats *s);
 /*

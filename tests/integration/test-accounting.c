@@ -484,3 +484,117 @@ Test(accounting, learn_permissive_lets_the_run_through_and_records_it)
 	cr_assert(contains(r.out, "python refused\n"), "%s", r.out);
 	th_result_done(&r);
 }
+
+/* tmux ARGS... as the test user, on the test's own server socket. */
+static struct th_result tmux(const char *const *args)
+{
+	_cleanup_free_ char *sock = th_join(t.tmp, "tmux.sock");
+	char *argv[16] = {(char *)"/usr/bin/tmux", (char *)"-S", sock};
+	size_t n = 3;
+	struct th_result r;
+
+	while (*args && n < ELEMENTSOF(argv) - 1)
+		argv[n++] = (char *)*args++;
+	argv[n] = NULL;
+	th_run_as(t.uid, t.gid, t.home, argv, t.env.v, &r);
+	return r;
+}
+
+/* What the tmux pane shows, once it has want (within 10 s); the last capture otherwise. */
+static char *pane_with(const char *want)
+{
+	char *out = NULL;
+
+	for (int i = 0; i < 50; i++) {
+		struct th_result r = tmux((const char *[]){"capture-pane", "-p", "-t", "top", NULL});
+
+		free(out);
+		out = strdup(r.out ? r.out : "");
+		th_result_done(&r);
+		if (contains(out, want))
+			break;
+		usleep(200 * 1000);
+	}
+	return out;
+}
+
+/*
+ * cell top: the open cells of two projects and their hosts, on a terminal (tmux) with Tab to
+ * switch project, q to quit; refusals as they come; plain lines when not on a terminal.
+ */
+Test(accounting, top_watches_open_cells_on_a_terminal_and_in_lines)
+{
+	_cleanup_free_ char *loop = NULL, *cmd = NULL, *pane = NULL;
+	pid_t pids[2];
+	char *dirs[2];
+	struct th_result r;
+
+	if (access("/usr/bin/tmux", X_OK) != 0)
+		th_skip("tmux is not installed (make deps)");
+	loop = fmt("for i in $(seq 1 60); do curl -s http://up.test:%u/x$i >/dev/null; "
+		   "curl -s http://nope.test/ >/dev/null; sleep 0.2; done",
+		   t.port);
+	for (int i = 0; i < 2; i++) {
+		_cleanup_free_ char *name = fmt("top%d", i);
+		char *argv[] = {t.stage.cell, (char *)"run", (char *)"--", (char *)"/bin/sh",
+				(char *)"-c", loop, NULL};
+
+		dirs[i] = th_join(t.tmp, name);
+		free(th_write(dirs[i], "README", "x\n"));
+		set_config_of(dirs[i], name, "");
+		pids[i] = th_spawn_as(t.uid, t.gid, dirs[i], argv, t.env.v);
+	}
+	/* plain lines */
+	r = cell((char *[]){(char *)"top", (char *)"-n", (char *)"4", (char *)"-d", (char *)"0.5",
+			    NULL});
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	cr_assert(contains(r.out, "  top0  up.test  connections "), "%s", r.out);
+	cr_assert(contains(r.out, "  top1  up.test  connections "), "%s", r.out);
+	cr_assert(contains(r.out, "  top0  denied GET nope.test  nope.test is not in top0's network "
+				  "allowlist"),
+		  "%s", r.out);
+	th_result_done(&r);
+
+	/* a terminal */
+	cmd = fmt("exec env -i HOME=%s PATH=/usr/bin:/bin XDG_STATE_HOME=%s/.local/state "
+		  "XDG_CONFIG_HOME=%s/.config XDG_DATA_HOME=%s/.local/share %s top -d 0.3",
+		  t.home, t.home, t.home, t.home, t.stage.cell);
+	r = tmux((const char *[]){"new-session", "-d", "-s", "top", "-x", "132", "-y", "40", cmd,
+				  NULL});
+	cr_assert(eq(int, r.status, 0), "tmux: %s", r.err);
+	th_result_done(&r);
+	pane = pane_with("cell top: 2 projects with open cells");
+	cr_assert(contains(pane, "cell top: 2 projects with open cells"), "%s", pane);
+	cr_assert(contains(pane, "up.test"), "%s", pane);
+	cr_assert(contains(pane, "denied GET nope.test"), "%s", pane);
+	{
+		/* the project shown in detail is the one marked; Tab moves the mark */
+		const char *first = contains(pane, "> top0") ? "> top0" : "> top1";
+		const char *second = streq(first, "> top0") ? "> top1" : "> top0";
+
+		cr_assert(contains(pane, first), "%s", pane);
+		th_result_done((r = tmux((const char *[]){"send-keys", "-t", "top", "Tab", NULL}),
+				&r));
+		free(pane);
+		pane = pane_with(second);
+		cr_assert(contains(pane, second), "Tab did not switch:\n%s", pane);
+	}
+	th_result_done((r = tmux((const char *[]){"send-keys", "-t", "top", "q", NULL}), &r));
+	for (int i = 0; i < 50; i++) {
+		r = tmux((const char *[]){"has-session", "-t", "top", NULL});
+		bool gone = r.status != 0;
+
+		th_result_done(&r);
+		if (gone)
+			break;
+		usleep(100 * 1000);
+	}
+	r = tmux((const char *[]){"has-session", "-t", "top", NULL});
+	cr_assert(not(eq(int, r.status, 0)), "q did not quit cell top");
+	th_result_done(&r);
+	for (int i = 0; i < 2; i++) {
+		kill(pids[i], SIGTERM);
+		waitpid(pids[i], NULL, 0);
+		free(dirs[i]);
+	}
+}
