@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "budget.h"
+#include "chart.h"
 #include "cli.h"
 #include "commands.h"
 #include "fileio.h"
@@ -279,6 +280,127 @@ static int print_paths(const struct cell_project *p, const char *name)
 	return r < 0 ? CELL_EXIT_FAILURE : CELL_EXIT_OK;
 }
 
+/* The ledger's records by time, for --html: each record's bytes per host at its end. */
+struct timeline {
+	int64_t since, first, last;
+	struct cell_stats totals; /* bytes per host, to choose the series */
+	/* second pass: the buckets */
+	const struct cell_chart *chart;
+	uint64_t *values[CELL_CHART_SERIES_MAX];
+};
+
+static int timeline_add(const char *line, size_t len, void *data)
+{
+	struct timeline *tl = data;
+	cJSON *o = cJSON_ParseWithLength(line, len), *h;
+	const cJSON *start = cJSON_GetObjectItemCaseSensitive(o, "start"),
+		    *end = cJSON_GetObjectItemCaseSensitive(o, "end");
+	int64_t at;
+
+	if (!cJSON_IsNumber(start) || !cJSON_IsNumber(end) || end->valuedouble < (double)tl->since) {
+		cJSON_Delete(o);
+		return 0;
+	}
+	at = (int64_t)end->valuedouble;
+	cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(o, "hosts"))
+	{
+		const cJSON *up = cJSON_GetObjectItemCaseSensitive(h, "up"),
+			    *down = cJSON_GetObjectItemCaseSensitive(h, "down");
+		uint64_t bytes = (cJSON_IsNumber(up) && up->valuedouble > 0 ? (uint64_t)up->valuedouble
+									    : 0) +
+				 (cJSON_IsNumber(down) && down->valuedouble > 0
+					  ? (uint64_t)down->valuedouble
+					  : 0);
+		struct cell_host_stats *e;
+
+		if (!h->string || !bytes)
+			continue;
+		if (!tl->chart) {
+			if (cell_stats_host(&tl->totals, h->string, &e) >= 0)
+				e->bytes_up += bytes;
+			if (!tl->first || (int64_t)start->valuedouble < tl->first)
+				tl->first = (int64_t)start->valuedouble;
+			tl->last = at > tl->last ? at : tl->last;
+			continue;
+		}
+		{
+			const struct cell_chart *c = tl->chart;
+			size_t s = c->n_series - 1, b = (size_t)((at - c->start) / c->bucket);
+
+			/* a host among the series, else the last series ("other hosts") */
+			for (size_t i = 0; i < c->n_series; i++)
+				if (streq(c->names[i], h->string)) {
+					s = i;
+					break;
+				}
+			if (at >= c->start && b < c->n_buckets)
+				tl->values[s][b] += bytes;
+		}
+	}
+	cJSON_Delete(o);
+	return 0;
+}
+
+/* --html FILE: bytes per host over time, the ledger's, as a page with a chart (chart.h). */
+static int write_html(const char *ledger, const char *name, int64_t since, const char *file)
+{
+	struct timeline tl = {.since = since};
+	struct cell_chart c = {0};
+	_cleanup_free_ char *title = NULL, *subtitle = NULL, *html = NULL;
+	char from[32], to[32];
+	size_t n_hosts;
+	int r = cell_ledger_read(ledger, timeline_add, &tl);
+
+	if (r < 0) {
+		fprintf(stderr, "cell: cannot read the ledger '%s': %s\n", ledger, strerror(-r));
+		return CELL_EXIT_FAILURE;
+	}
+	cell_stats_sort(&tl.totals);
+	n_hosts = tl.totals.n_hosts;
+	c.n_series = n_hosts > CELL_CHART_SERIES_MAX ? CELL_CHART_SERIES_MAX : n_hosts;
+	for (size_t i = 0; i < c.n_series; i++)
+		c.names[i] = tl.totals.hosts[i].host;
+	if (n_hosts > CELL_CHART_SERIES_MAX)
+		c.names[CELL_CHART_SERIES_MAX - 1] = "other hosts";
+	if (c.n_series) {
+		int64_t span = tl.last - tl.first + 1;
+
+		c.bucket = span / 48 + (span % 48 != 0);
+		c.bucket = (c.bucket + 59) / 60 * 60; /* whole minutes */
+		c.start = tl.first - tl.first % 60;
+		c.n_buckets = (size_t)((tl.last - c.start) / c.bucket + 1);
+		for (size_t i = 0; i < c.n_series; i++)
+			if (!(tl.values[i] = calloc(c.n_buckets, sizeof(uint64_t))))
+				r = -ENOMEM;
+		tl.chart = &c;
+		if (r >= 0)
+			r = cell_ledger_read(ledger, timeline_add, &tl);
+		for (size_t i = 0; i < c.n_series; i++)
+			c.values[i] = tl.values[i];
+	}
+	strftime(from, sizeof(from), "%Y-%m-%d %H:%M", localtime(&(time_t){(time_t)tl.first}));
+	strftime(to, sizeof(to), "%Y-%m-%d %H:%M", localtime(&(time_t){(time_t)tl.last}));
+	if (r >= 0 && (asprintf(&title, "%s: bytes per host", name) < 0 ||
+		       asprintf(&subtitle, "From %s to %s, in columns of %lld minute%s (up and down).",
+				from, to, (long long)(c.bucket / 60), c.bucket == 60 ? "" : "s") < 0))
+		r = -ENOMEM;
+	c.title = title;
+	c.subtitle = c.n_series ? subtitle : NULL;
+	if (r >= 0)
+		r = cell_chart_html(&c, &html);
+	if (r >= 0)
+		r = cell_write_file_atomic(file, html, strlen(html), 0644, false);
+	for (size_t i = 0; i < CELL_CHART_SERIES_MAX; i++)
+		free(tl.values[i]);
+	cell_stats_done(&tl.totals);
+	if (r < 0) {
+		fprintf(stderr, "cell: cannot write '%s': %s\n", file, strerror(-r));
+		return CELL_EXIT_FAILURE;
+	}
+	printf("cell: wrote %s (open it in a browser)\n", file);
+	return CELL_EXIT_OK;
+}
+
 /* What the project used of network.budget in the periods now (the ledger's records). */
 static void print_budget(const struct cell_budget *b, const char *ledger)
 {
@@ -335,6 +457,7 @@ int cmd_stats(int argc, char *argv[])
 		{"json", no_argument, NULL, 'j'},
 		{"since", required_argument, NULL, 's'},
 		{"paths", no_argument, NULL, 'p'},
+		{"html", required_argument, NULL, 'H'},
 		{0},
 	};
 	_cleanup_project_ struct cell_project *p = NULL;
@@ -343,6 +466,7 @@ int cmd_stats(int argc, char *argv[])
 	struct merge m = {0};
 	struct cell_stats *s = &m.stats;
 	bool json = false, paths = false;
+	const char *html = NULL;
 	int opt, r;
 
 	opterr = 0;
@@ -364,6 +488,10 @@ int cmd_stats(int argc, char *argv[])
 			paths = true;
 			continue;
 		}
+		if (opt == 'H') {
+			html = optarg;
+			continue;
+		}
 		if (opt != 'j')
 			return cli_bad_option(argv, opt);
 		json = true;
@@ -377,6 +505,8 @@ int cmd_stats(int argc, char *argv[])
 		return print_paths(p, c->name);
 	if (cell_ledger_path(p->id, &path) < 0)
 		return CELL_EXIT_FAILURE;
+	if (html)
+		return write_html(path, c->name, m.since, html);
 	r = cell_ledger_read(path, merge, &m);
 	if (r < 0) {
 		fprintf(stderr, "cell: cannot read the ledger '%s': %s\n", path, strerror(-r));

@@ -25,7 +25,7 @@ static const struct cli_command commands[] = {
 	 "[-C DIR] [--listen ADDR] [--max-head BYTES] [--head-timeout MS] [--connect-timeout MS] "
 	 "[--idle-timeout MS] [--max-tunnels N] [--flush-interval MS] [--log-max BYTES] [--notices FILE]",
 	 "Run the project's allowlisting HTTP proxy in the foreground", NULL},
-	{"stats", cmd_stats, "[--json] [--since DATE] [--paths] [DIR]",
+	{"stats", cmd_stats, "[--json] [--since DATE] [--paths] [--html FILE] [DIR]",
 	 "Print the project's network use per host, from its ledger", NULL},
 	{"learn", cmd_learn, "[-C DIR] [--permissive] [--apply] [-- COMMAND [ARGS...]]",
 	 "Run the project's cell (or COMMAND in it) recording what it reaches that no rule "

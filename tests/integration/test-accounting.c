@@ -20,6 +20,7 @@
 
 #include "fileio.h"
 #include "helpers.h"
+#include "ledger.h"
 #include "macro.h"
 
 static struct {
@@ -597,4 +598,86 @@ Test(accounting, top_watches_open_cells_on_a_terminal_and_in_lines)
 		waitpid(pids[i], NULL, 0);
 		free(dirs[i]);
 	}
+}
+
+/* What Chromium rendered of the chart: a copy of the page with a script that measures it. */
+static const char measure_js[] =
+	"<script>addEventListener('load', () => {"
+	"  const svg = document.querySelector('svg.chart').getBoundingClientRect();"
+	"  const bars = [...document.querySelectorAll('rect.bar')].map(r => "
+	"    r.getBoundingClientRect());"
+	"  const inside = bars.filter(b => b.width > 2 && b.height > 0 && b.left >= svg.left && "
+	"    b.right <= svg.right && b.top >= svg.top && b.bottom <= svg.bottom).length;"
+	"  const legend = [...document.querySelectorAll('.legend li')].map(l => l.textContent);"
+	"  const p = document.createElement('pre'); p.id = 'measured';"
+	"  p.textContent = 'svg ' + Math.round(svg.width) + 'x' + Math.round(svg.height) + "
+	"    ' bars ' + bars.length + ' inside ' + inside + ' legend ' + legend.join('|');"
+	"  document.body.appendChild(p);"
+	"});</script>";
+
+/*
+ * cell stats --html: the ledger's bytes per host over time as a page with an SVG chart; Chromium
+ * renders it, and every column of every host is drawn inside the chart with its legend.
+ */
+Test(accounting, stats_html_is_a_chart_chromium_renders)
+{
+	_cleanup_free_ char *page = th_join(t.tmp, "stats.html"), *ledger = NULL, *html = NULL,
+			    *copy = NULL, *url = NULL, *id = NULL, *dom = NULL;
+	const char *chromium = "/usr/bin/chromium-headless-shell";
+	int64_t now = (int64_t)time(NULL);
+	struct th_result r;
+
+	if (access(chromium, X_OK) != 0)
+		th_skip("chromium-headless-shell is not installed (make deps)");
+	set_config_of(t.proj, "webapp", "");
+	r = cell((char *[]){(char *)"stats", (char *)"--json", NULL});
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	{
+		const char *at = strstr(r.out, "\"project\":\"");
+
+		cr_assert(not(eq(ptr, (void *)at, NULL)), "%s", r.out);
+		id = strndup(at + 11, strcspn(at + 11, "\""));
+	}
+	th_result_done(&r);
+	ledger = fmt("%s/.local/state/cell/projects/%s/ledger.jsonl", t.home, id);
+	/* three hosts, an hour: six records (one name that needs escaping in HTML) */
+	for (int i = 0; i < 6; i++) {
+		_cleanup_free_ char *line = fmt(
+			"{\"v\":1,\"kind\":\"proxy\",\"project\":\"%s\",\"name\":\"webapp\","
+			"\"start\":%lld,\"end\":%lld,\"hosts\":{\"registry.npmjs.org\":{\"requests\":3,"
+			"\"tunnels\":0,\"up\":%d,\"down\":%d,\"denied\":0},\"github.com\":{\"requests\":"
+			"1,\"tunnels\":0,\"up\":100,\"down\":%d,\"denied\":0},\"a<b>&c.test\":{"
+			"\"requests\":1,\"tunnels\":0,\"up\":10,\"down\":5000,\"denied\":0}}}",
+			id, (long long)(now - 3600 + i * 600 - 10), (long long)(now - 3600 + i * 600),
+			1000 * (i + 1), 200000 * (i + 1), 50000 * (6 - i));
+
+		cr_assert(eq(int, cell_ledger_append(ledger, line), 0));
+	}
+	th_chown_r(t.home, t.uid, t.gid);
+	r = cell((char *[]){(char *)"stats", (char *)"--html", page, NULL});
+	cr_assert(eq(int, r.status, 0), "%s %s", r.out, r.err);
+	th_result_done(&r);
+	html = th_read(page);
+	cr_assert(contains(html, "<svg class=\"chart\""), "%s", html);
+	cr_assert(contains(html, "a&lt;b&gt;&amp;c.test"), "not escaped: %s", html);
+	cr_assert(not(contains(html, "<script")), "the page runs no script");
+	cr_assert(not(contains(html, "http://") && !contains(html, "xmlns=\"http://www.w3.org")),
+		  "the page loads nothing");
+	copy = fmt("%.*s%s</body></html>\n", (int)(strstr(html, "</body>") - html), html,
+		   measure_js);
+	free(th_write(t.tmp, "measure.html", copy));
+	url = fmt("file://%s/measure.html", t.tmp);
+	{
+		char *argv[] = {(char *)chromium, (char *)"--no-sandbox", (char *)"--disable-gpu",
+				(char *)"--window-size=1000,900", (char *)"--dump-dom", url, NULL};
+
+		th_run(NULL, argv, t.env.v, &r);
+	}
+	cr_assert(eq(int, r.status, 0), "chromium: %s", r.err);
+	dom = strdup(r.out);
+	th_result_done(&r);
+	/* six records, each with three hosts: 18 columns' parts, all drawn inside the chart */
+	cr_assert(contains(dom, "<pre id=\"measured\">svg 860x380 bars 18 inside 18 legend "
+				"registry.npmjs.org|github.com|a&lt;b&gt;&amp;c.test</pre>"),
+		  "%s", dom);
 }
