@@ -248,6 +248,15 @@ keys "echo back outside, in \$PWD" && shows '^back outside'
 tmux -S "$sock" capture-pane -p | sed -e '/^$/d' -e "s|$work|~|g"
 tmux -S "$sock" kill-server
 
+step "Accounting: what a run needed (cell learn), and metrics for Prometheus"
+# mirror.test is in no rule: the run is refused, and cell learn proposes the rule it needed
+run cell learn "${as_user[@]}" -- curl -sS "http://mirror.test:$port/left-pad"
+# the ledger's counts for node_exporter's textfile collector (or cell metrics --listen)
+mkdir -p "$work/metrics"
+run cell metrics --textfile "$work/metrics"
+run grep '^cell_proxy_requests_total.*project="net"' "$work/metrics/cell.prom"
+run cell stats --html "$work/net-stats.html"
+
 kill "$upstream" 2>/dev/null; wait "$upstream" 2>/dev/null || true
 # what the proxy counted per host, and what the kernel counted for the cells
 run cell stats

@@ -263,6 +263,8 @@ int cmd_learn(int argc, char *argv[])
 		{"directory", required_argument, NULL, 'C'},
 		{"permissive", no_argument, NULL, 'p'},
 		{"apply", no_argument, NULL, 'a'},
+		{"user", required_argument, NULL, 'u'},
+		{"allow-root", no_argument, NULL, 'R'},
 		{0},
 	};
 	_cleanup_project_ struct cell_project *p = NULL;
@@ -276,7 +278,7 @@ int cmd_learn(int argc, char *argv[])
 	int opt, r, status;
 
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+:hC:", options, NULL)) >= 0) {
+	while ((opt = getopt_long(argc, argv, "+:hC:u:", options, NULL)) >= 0) {
 		if (opt == 'h') {
 			cli_usage(argv[0], false);
 			return CELL_EXIT_OK;
@@ -287,6 +289,10 @@ int cmd_learn(int argc, char *argv[])
 			permissive = true;
 		else if (opt == 'a')
 			apply = true;
+		else if (opt == 'u')
+			o.user = optarg;
+		else if (opt == 'R')
+			o.allow_root = true;
 		else
 			return cli_bad_option(argv, opt);
 	}

@@ -27,7 +27,8 @@ static const struct cli_command commands[] = {
 	 "Run the project's allowlisting HTTP proxy in the foreground", NULL},
 	{"stats", cmd_stats, "[--json] [--since DATE] [--paths] [--html FILE] [DIR]",
 	 "Print the project's network use per host, from its ledger", NULL},
-	{"learn", cmd_learn, "[-C DIR] [--permissive] [--apply] [-- COMMAND [ARGS...]]",
+	{"learn", cmd_learn,
+	 "[-C DIR] [--permissive] [--apply] [--user NAME] [--allow-root] [-- COMMAND [ARGS...]]",
 	 "Run the project's cell (or COMMAND in it) recording what it reaches that no rule "
 	 "allows, then propose the smallest change to network.allow; --apply writes it",
 	 "Connections to hosts the config does not allow are refused as ever, and recorded by\n"

@@ -443,6 +443,11 @@ Test(accounting, learn_proposes_the_change_that_passes_the_run)
 	cr_assert(contains(r.out, proposed), "%s", r.out);
 	cr_assert(contains(r.out, "(cell learn --apply writes it and allows it)"), "%s", r.out);
 	th_result_done(&r);
+	/* cell log shows the refusals with their method and path */
+	r = cell((char *[]){(char *)"log", NULL});
+	cr_assert(contains(r.out, "proxy   GET a.pkg.test:"), "%s %s", r.out, r.err);
+	cr_assert(contains(r.out, "/pkg/a  denied"), "%s", r.out);
+	th_result_done(&r);
 	/* nothing written without --apply */
 	r = in_cell_of(t.proj, sh);
 	cr_assert(contains(r.out, "python refused\n"), "%s", r.out);
