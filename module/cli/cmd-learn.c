@@ -88,7 +88,8 @@ static void take(struct run *run, const char *line, size_t len)
 	cJSON *o = cJSON_ParseWithLength(line, len);
 	const char *learn = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "learn")),
 		   *host = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "host")),
-		   *decision = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "decision")),
+		   *decision =
+			   cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "decision")),
 		   *rule = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "rule")),
 		   *method = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "method")),
 		   *path = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "path")),
@@ -207,8 +208,7 @@ static const char banner[] =
 	"Every connection is recorded. Run only what you would run outside a cell.\n";
 
 /* The proposal for what the run needed, printed as a diff (and written with apply). */
-static int propose(struct cell_project *p, const struct cell_config *c, struct run *run,
-		   bool apply)
+static int propose(struct cell_project *p, const struct cell_config *c, struct run *run, bool apply)
 {
 	_cleanup_free_ struct cell_learn_need *needs = calloc(run->n + 1, sizeof(*needs));
 	_cleanup_strv_free_ char **rules = NULL, **allow = NULL;
@@ -297,8 +297,9 @@ int cmd_learn(int argc, char *argv[])
 			return cli_bad_option(argv, opt);
 	}
 	if (getenv("CELL_ID")) {
-		fprintf(stderr, "cell: learn works only outside a cell: nothing in a cell may widen "
-				"its own network\n");
+		fprintf(stderr,
+			"cell: learn works only outside a cell: nothing in a cell may widen "
+			"its own network\n");
 		return CELL_EXIT_FAILURE;
 	}
 	r = cli_cell_open(&o, &p, &c, &cwd);

@@ -134,8 +134,8 @@ static void collect_project(const char *user, const char *id, const char *live, 
 	cell_running_list(count_open, &o);
 	if (!l.name[0])
 		snprintf(l.name, sizeof(l.name), "%.*s", (int)strcspn(id, "-"), id);
-	if (cell_stats_record(&l.stats, "total", id, l.name, l.stats.first_start,
-			      l.stats.last_end, &line) < 0 ||
+	if (cell_stats_record(&l.stats, "total", id, l.name, l.stats.first_start, l.stats.last_end,
+			      &line) < 0 ||
 	    !(rec = cJSON_Parse(line))) {
 		cell_stats_done(&l.stats);
 		return;
@@ -374,7 +374,8 @@ int cmd_metrics(int argc, char *argv[])
 		fputs(text, stdout);
 		return CELL_EXIT_OK;
 	}
-	/* node_exporter's textfile collector reads DIR's .prom files; a scrape never sees half a file */
+	/* node_exporter's textfile collector reads DIR's .prom files; a scrape never sees half a
+	 * file */
 	path = cell_path_join(textfile, "cell.prom");
 	r = path ? cell_write_file_atomic(path, text, strlen(text), 0644, false) : -ENOMEM;
 	if (r < 0) {

@@ -336,9 +336,9 @@ int cmd_proxy(int argc, char *argv[])
 			else if (streq(optarg, "off"))
 				po.learn = CELL_LEARN_OFF;
 			else
-				return cli_bad_usage(argv[0],
-						     "--learn=%s: expected record, permissive or off",
-						     optarg);
+				return cli_bad_usage(
+					argv[0], "--learn=%s: expected record, permissive or off",
+					optarg);
 		} else if (opt == 'P') {
 			/* the cell's cgroup: only its processes are served */
 			r = cell_bpf_cgroup_id(optarg, &po.peer_cgroup);

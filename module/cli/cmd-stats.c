@@ -297,7 +297,8 @@ static int timeline_add(const char *line, size_t len, void *data)
 		    *end = cJSON_GetObjectItemCaseSensitive(o, "end");
 	int64_t at;
 
-	if (!cJSON_IsNumber(start) || !cJSON_IsNumber(end) || end->valuedouble < (double)tl->since) {
+	if (!cJSON_IsNumber(start) || !cJSON_IsNumber(end) ||
+	    end->valuedouble < (double)tl->since) {
 		cJSON_Delete(o);
 		return 0;
 	}
@@ -306,11 +307,11 @@ static int timeline_add(const char *line, size_t len, void *data)
 	{
 		const cJSON *up = cJSON_GetObjectItemCaseSensitive(h, "up"),
 			    *down = cJSON_GetObjectItemCaseSensitive(h, "down");
-		uint64_t bytes = (cJSON_IsNumber(up) && up->valuedouble > 0 ? (uint64_t)up->valuedouble
-									    : 0) +
-				 (cJSON_IsNumber(down) && down->valuedouble > 0
-					  ? (uint64_t)down->valuedouble
-					  : 0);
+		uint64_t bytes =
+			(cJSON_IsNumber(up) && up->valuedouble > 0 ? (uint64_t)up->valuedouble
+								   : 0) +
+			(cJSON_IsNumber(down) && down->valuedouble > 0 ? (uint64_t)down->valuedouble
+								       : 0);
 		struct cell_host_stats *e;
 
 		if (!h->string || !bytes)
@@ -380,9 +381,10 @@ static int write_html(const char *ledger, const char *name, int64_t since, const
 	}
 	strftime(from, sizeof(from), "%Y-%m-%d %H:%M", localtime(&(time_t){(time_t)tl.first}));
 	strftime(to, sizeof(to), "%Y-%m-%d %H:%M", localtime(&(time_t){(time_t)tl.last}));
-	if (r >= 0 && (asprintf(&title, "%s: bytes per host", name) < 0 ||
-		       asprintf(&subtitle, "From %s to %s, in columns of %lld minute%s (up and down).",
-				from, to, (long long)(c.bucket / 60), c.bucket == 60 ? "" : "s") < 0))
+	if (r >= 0 &&
+	    (asprintf(&title, "%s: bytes per host", name) < 0 ||
+	     asprintf(&subtitle, "From %s to %s, in columns of %lld minute%s (up and down).", from,
+		      to, (long long)(c.bucket / 60), c.bucket == 60 ? "" : "s") < 0))
 		r = -ENOMEM;
 	c.title = title;
 	c.subtitle = c.n_series ? subtitle : NULL;
@@ -453,12 +455,9 @@ static void print_budget(const struct cell_budget *b, const char *ledger)
 int cmd_stats(int argc, char *argv[])
 {
 	static const struct option options[] = {
-		{"help", no_argument, NULL, 'h'},
-		{"json", no_argument, NULL, 'j'},
-		{"since", required_argument, NULL, 's'},
-		{"paths", no_argument, NULL, 'p'},
-		{"html", required_argument, NULL, 'H'},
-		{0},
+		{"help", no_argument, NULL, 'h'},	 {"json", no_argument, NULL, 'j'},
+		{"since", required_argument, NULL, 's'}, {"paths", no_argument, NULL, 'p'},
+		{"html", required_argument, NULL, 'H'},	 {0},
 	};
 	_cleanup_project_ struct cell_project *p = NULL;
 	_cleanup_config_ struct cell_config *c = NULL;

@@ -92,7 +92,8 @@ static struct host_row *row_of(struct project_view *v, const char *host)
 static void remember(struct top *t, const struct project_view *v, const char *line, size_t len)
 {
 	cJSON *o = cJSON_ParseWithLength(line, len);
-	const char *decision = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "decision")),
+	const char *decision =
+			   cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "decision")),
 		   *host = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "host")),
 		   *method = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "method")),
 		   *path = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "path")),
@@ -103,9 +104,9 @@ static void remember(struct top *t, const struct project_view *v, const char *li
 
 	if (decision && (streq(decision, "denied") || streq(decision, "over-budget"))) {
 		strftime(when, sizeof(when), "%H:%M:%S", localtime(&sec));
-		if (asprintf(&s, "%s  %s  %s %s%s%s  %s", when, v->name ? v->name : v->id,
-			     decision, method ? method : "CONNECT", method ? " " : " ",
-			     host ? host : "?", reason ? reason : "") >= 0) {
+		if (asprintf(&s, "%s  %s  %s %s%s%s  %s", when, v->name ? v->name : v->id, decision,
+			     method ? method : "CONNECT", method ? " " : " ", host ? host : "?",
+			     reason ? reason : "") >= 0) {
 			(void)path;
 			if (t->n_recent == RECENT_MAX) {
 				free(t->recent[0]);
@@ -213,7 +214,8 @@ static void look(struct top *t)
 		while ((f = readdir(ld))) {
 			_cleanup_free_ char *path = NULL;
 
-			if (endswith(f->d_name, ".json") && (path = cell_path_join(live, f->d_name)))
+			if (endswith(f->d_name, ".json") &&
+			    (path = cell_path_join(live, f->d_name)))
 				read_live(v, &fresh, path);
 		}
 		closedir(ld);
@@ -232,9 +234,10 @@ static void look(struct top *t)
 				row->up_rate = span > 0 && h->bytes_up >= row->up
 						       ? (double)(h->bytes_up - row->up) / span
 						       : 0;
-				row->down_rate = span > 0 && h->bytes_down >= row->down
-							 ? (double)(h->bytes_down - row->down) / span
-							 : 0;
+				row->down_rate =
+					span > 0 && h->bytes_down >= row->down
+						? (double)(h->bytes_down - row->down) / span
+						: 0;
 				row->changed = now;
 			} else if (now - row->changed > 1.5) {
 				row->up_rate = row->down_rate = 0;
@@ -306,8 +309,8 @@ static void draw(const struct top *t)
 	if (t->current < t->n && t->v[t->current].proxies) {
 		const struct project_view *v = &t->v[t->current];
 
-		printf("\n%s\n%-36s %12s %12s %10s %7s\n", v->name ? v->name : v->id, "host",
-		       "up", "down", "requests", "denied");
+		printf("\n%s\n%-36s %12s %12s %10s %7s\n", v->name ? v->name : v->id, "host", "up",
+		       "down", "requests", "denied");
 		for (size_t k = 0; k < v->n_hosts; k++) {
 			const struct host_row *h = &v->hosts[k];
 			char up[40], down[40];
@@ -389,8 +392,8 @@ int cmd_top(int argc, char *argv[])
 			double s = strtod(optarg, &end);
 
 			if (*end || !(s >= 0.1 && s <= 3600))
-				return cli_bad_usage(argv[0], "-d '%s': expected seconds (0.1..3600)",
-						     optarg);
+				return cli_bad_usage(
+					argv[0], "-d '%s': expected seconds (0.1..3600)", optarg);
 			delay_ms = (long)(s * 1000);
 		} else {
 			return cli_bad_option(argv, opt);
@@ -413,7 +416,8 @@ int cmd_top(int argc, char *argv[])
 		struct pollfd in = {STDIN_FILENO, POLLIN, 0};
 		char key = 0;
 
-		if (t.terminal && poll(&in, 1, (int)delay_ms) > 0 && read(STDIN_FILENO, &key, 1) == 1) {
+		if (t.terminal && poll(&in, 1, (int)delay_ms) > 0 &&
+		    read(STDIN_FILENO, &key, 1) == 1) {
 			if (key == 'q')
 				break;
 			if (key == '\t' || key == 'n' || key == 'p')

@@ -566,8 +566,7 @@ static char *insert_allow(const struct cell_project *p, const cJSON *root, char 
 	path[0] = (size_t)net;
 	path[1] = (size_t)allow;
 	at = cell_json_locate(p->text, p->len, path, 2, false);
-	if (at < 0 || p->text[at] != '[' ||
-	    (close = array_close(p->text, p->len, (size_t)at)) < 0)
+	if (at < 0 || p->text[at] != '[' || (close = array_close(p->text, p->len, (size_t)at)) < 0)
 		return NULL;
 	for (last = close - 1; last > at && strchr(" \t\r\n", p->text[last]); last--)
 		;

@@ -231,8 +231,7 @@ static int read_record(const char *line, size_t len, void *data)
 	return 0;
 }
 
-int cell_budget_meter_refresh(struct cell_budget_meter *m, const struct cell_budget *b,
-			      int64_t now)
+int cell_budget_meter_refresh(struct cell_budget_meter *m, const struct cell_budget *b, int64_t now)
 {
 	bool again = false;
 	int r;
@@ -393,7 +392,7 @@ bool cell_budget_meter_admit(const struct cell_budget_meter *m, const struct cel
 			 "cell: %s has used its budget of %s %s per %s%s (network.budget.%s; "
 			 "%s%s%s used); it starts again at %s\n",
 			 project, amount,
-			 !bytes ? "connections"
+			 !bytes						     ? "connections"
 			 : k == CELL_BUDGET_OUT || k == CELL_BUDGET_HOST_OUT ? "out"
 									     : "in",
 			 cell_period_name(r->period), per_host ? " to any one host" : "", keys[k],

@@ -65,8 +65,9 @@ static void chart(FILE *f, const struct cell_chart *c)
 			sum += c->values[s][b];
 		top = sum > top ? sum : top;
 	}
-	fprintf(f, "<svg class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
-		   "height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\">\n",
+	fprintf(f,
+		"<svg class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
+		"height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\">\n",
 		WIDTH, HEIGHT, WIDTH, HEIGHT);
 	/* the y axis: four gridlines, in bytes for people */
 	for (int i = 0; i <= 4; i++) {
@@ -106,8 +107,8 @@ static void chart(FILE *f, const struct cell_chart *c)
 			"<text class=\"xlabel\" x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s</text>\n",
 			LEFT + plot_w * i / 4.0, HEIGHT - BOTTOM + 20, label);
 	}
-	fprintf(f, "<line class=\"axis\" x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\"/>\n</svg>\n",
-		LEFT, TOP + (int)plot_h, WIDTH - RIGHT, TOP + (int)plot_h);
+	fprintf(f, "<line class=\"axis\" x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\"/>\n</svg>\n", LEFT,
+		TOP + (int)plot_h, WIDTH - RIGHT, TOP + (int)plot_h);
 }
 
 int cell_chart_html(const struct cell_chart *c, char **ret_html)
@@ -143,7 +144,8 @@ int cell_chart_html(const struct cell_chart *c, char **ret_html)
 		fputs("<p class=\"empty\">Nothing was counted in this time.</p>\n", f);
 	fputs("<ul class=\"legend\">\n", f);
 	for (size_t s = 0; s < c->n_series; s++) {
-		fprintf(f, "<li><span class=\"swatch\" style=\"background:%s\"></span>", colours[s]);
+		fprintf(f, "<li><span class=\"swatch\" style=\"background:%s\"></span>",
+			colours[s]);
 		put_text(f, c->names[s]);
 		fputs("</li>\n", f);
 	}

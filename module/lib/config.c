@@ -903,8 +903,9 @@ static int apply_budget_one(struct cell_schema *s, const cJSON *v, enum cell_bud
 {
 	const char *why = NULL;
 	int r = cell_schema_expect(s, v, cJSON_IsString,
-				   k == CELL_BUDGET_CONNECTIONS ? "a number per period (\"60/minute\")"
-								: "a size per period (\"50M/day\")");
+				   k == CELL_BUDGET_CONNECTIONS
+					   ? "a number per period (\"60/minute\")"
+					   : "a size per period (\"50M/day\")");
 
 	if (r < 0)
 		return r;

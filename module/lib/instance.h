@@ -49,8 +49,8 @@ struct cell_instance_args {
 	const char *leave_path;
 	const char *oldpwd;
 	bool login;
-	bool session;	      /* a project session's cell, or a member's plan for one (keeper.h) */
-	bool provider_cached; /* the provider's cache only (its opener has just run it) */
+	bool session;	       /* a project session's cell, or a member's plan for one (keeper.h) */
+	bool provider_cached;  /* the provider's cache only (its opener has just run it) */
 	enum cell_learn learn; /* cell learn's cell (plan.h) */
 };
 

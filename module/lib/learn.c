@@ -63,7 +63,7 @@ static char *entry_of(const char *prefix, const char *host, uint16_t port)
 	if (default_port(port))
 		return asprintf(&s, "[%s]", host) < 0 ? NULL : s;
 	return asprintf(&s, v6 ? "%s[%s]:%u" : "%s%s:%u", prefix, host, (unsigned)port) < 0 ? NULL
-												 : s;
+											    : s;
 }
 
 static int add(char ***v, size_t *n, char *s)

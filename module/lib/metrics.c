@@ -12,7 +12,7 @@
 /* A label value as the text format has it: \, " and newline escaped. */
 static void put_value(FILE *f, const char *v)
 {
-	for (; *v; v++) {
+	for (; v && *v; v++) {
 		if (*v == '\\' || *v == '"')
 			fputc('\\', f);
 		if (*v == '\n') {
@@ -38,8 +38,8 @@ static double num(const cJSON *o, const char *key)
 }
 
 /* name{user=..,project=..,project_id=..[,k1=v1[,k2=v2]]} value */
-static void sample(FILE *f, const char *name, const cJSON *project, const char *k1,
-		   const char *v1, const char *k2, const char *v2, double value)
+static void sample(FILE *f, const char *name, const cJSON *project, const char *k1, const char *v1,
+		   const char *k2, const char *v2, double value)
 {
 	fprintf(f, "%s{user=\"", name);
 	put_value(f, str(project, "user"));
@@ -74,7 +74,8 @@ static void proxy_families(FILE *f, const cJSON *projects)
 	} per_host[] = {
 		{"cell_proxy_requests_total", "requests",
 		 "HTTP requests the proxy forwarded, by host."},
-		{"cell_proxy_tunnels_total", "tunnels", "CONNECT tunnels the proxy opened, by host."},
+		{"cell_proxy_tunnels_total", "tunnels",
+		 "CONNECT tunnels the proxy opened, by host."},
 		{"cell_proxy_denied_total", "denied",
 		 "Requests and tunnels the proxy refused (the policy, the budget), by host."},
 	};
@@ -88,8 +89,10 @@ static void proxy_families(FILE *f, const cJSON *projects)
 				cJSON_GetObjectItemCaseSensitive(p, "record"), "hosts");
 
 			cJSON_ArrayForEach(h, hosts)
-			sample(f, per_host[i].name, p, "host", h->string, NULL, NULL,
-			       num(h, per_host[i].key));
+			{
+				sample(f, per_host[i].name, p, "host", h->string, NULL, NULL,
+				       num(h, per_host[i].key));
+			}
 		}
 	}
 	family(f, "cell_proxy_bytes_total", "counter",
@@ -160,7 +163,9 @@ static void cell_families(FILE *f, const cJSON *projects)
 	}
 	family(f, "cell_cells_open", "gauge", "Cells of the project open now.");
 	cJSON_ArrayForEach(p, projects)
-	sample(f, "cell_cells_open", p, NULL, NULL, NULL, NULL, num(p, "open"));
+	{
+		sample(f, "cell_cells_open", p, NULL, NULL, NULL, NULL, num(p, "open"));
+	}
 }
 
 static void budget_families(FILE *f, const cJSON *projects)
@@ -183,14 +188,16 @@ static void budget_families(FILE *f, const cJSON *projects)
 	for (size_t i = 0; i < ELEMENTSOF(fams); i++) {
 		family(f, fams[i].name, "gauge", fams[i].help);
 		cJSON_ArrayForEach(p, projects)
-		cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(p, "budget"))
 		{
-			const char *kind = str(b, "kind");
+			cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(p, "budget"))
+			{
+				const char *kind = str(b, "kind");
 
-			if (streq(kind, "connections") == fams[i].bytes)
-				continue;
-			sample(f, fams[i].name, p, "kind", kind, "period", str(b, "period"),
-			       num(b, fams[i].field));
+				if (streq(kind, "connections") == fams[i].bytes)
+					continue;
+				sample(f, fams[i].name, p, "kind", kind, "period", str(b, "period"),
+				       num(b, fams[i].field));
+			}
 		}
 	}
 }

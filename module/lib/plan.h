@@ -15,7 +15,7 @@
 /* How a cell learn cell's proxy records (and, permissive, lets through) what it refuses. */
 enum cell_learn {
 	CELL_LEARN_OFF,
-	CELL_LEARN_RECORD,	 /* refuses as ever, and records who (the process) */
+	CELL_LEARN_RECORD,     /* refuses as ever, and records who (the process) */
 	CELL_LEARN_PERMISSIVE, /* lets hosts the allowlist does not name through, recorded */
 };
 
@@ -61,8 +61,8 @@ struct cell_plan {
 	char **bwrap_args;  /* the config's raw bubblewrap arguments, after the mounts */
 	bool session;	    /* a project session's cell: no command, its members join it */
 	enum cell_learn learn; /* cell learn: its proxy records who went where (learn.h) */
-	char *leave_dir;    /* a session's: host directory of its members' leave files, bound at
-			       CELL_PLAN_LEAVE_DIR */
+	char *leave_dir;       /* a session's: host directory of its members' leave files, bound at
+				  CELL_PLAN_LEAVE_DIR */
 };
 
 /* Where a session's members find their leave files (cell enter --leave-to) in the cell. */

@@ -1272,8 +1272,7 @@ static void handle_request(struct conn *c, const struct cell_http_request *r)
 	free(c->rule);
 	c->rule = rule ? strdup(rule) : NULL;
 	/* cell learn --permissive: what no rule names goes, and is logged as learned */
-	c->learned = verdict != CELL_NET_ALLOWED && !rule &&
-		     c->p->o.learn == CELL_LEARN_PERMISSIVE;
+	c->learned = verdict != CELL_NET_ALLOWED && !rule && c->p->o.learn == CELL_LEARN_PERMISSIVE;
 	if (verdict != CELL_NET_ALLOWED && !c->learned) {
 		deny(c, rule ? "network.deny names it" : NULL);
 		return;
@@ -1596,10 +1595,10 @@ static uint64_t budget_left(struct conn *c, bool out)
 {
 	const struct cell_proxy *p = c->p;
 
-	return p->budget ? cell_budget_meter_left(p->budget,
-						  cell_netpolicy_budget(p->project.policy),
-						  host_stats(c)->host, out, (int64_t)time(NULL))
-			 : UINT64_MAX;
+	return p->budget
+		       ? cell_budget_meter_left(p->budget, cell_netpolicy_budget(p->project.policy),
+						host_stats(c)->host, out, (int64_t)time(NULL))
+		       : UINT64_MAX;
 }
 
 /* A connection that would go past the budget: closed, and said why. */
@@ -2217,8 +2216,8 @@ static void flush(struct cell_proxy *p)
 	if (p->budget)
 		(void)cell_budget_meter_refresh(p->budget, cell_netpolicy_budget(p->project.policy),
 						now);
-	if (cell_stats_record_by(&p->stats, "proxy", p->project.id, p->project.name,
-				 p->flush_start, now, p->writer, &line) < 0 ||
+	if (cell_stats_record_by(&p->stats, "proxy", p->project.id, p->project.name, p->flush_start,
+				 now, p->writer, &line) < 0 ||
 	    cell_ledger_writer_add(p->ledger, line) < 0)
 		return; /* kept, and tried again at the next flush */
 	(void)cell_stats_add(&p->flushed, &p->stats);
@@ -2251,8 +2250,8 @@ static void write_live(struct cell_proxy *p, long now)
 	if (cell_stats_add(&all, &p->flushed) >= 0 && cell_stats_add(&all, &p->stats) >= 0 &&
 	    cell_stats_record_by(&all, "live", p->project.id, p->project.name, p->started,
 				 (int64_t)time(NULL), p->writer, &line) >= 0 &&
-	    asprintf(&doc, "{\"pid\":%d,\"conns\":%zu,\"record\":%s}\n", (int)getpid(),
-		     p->n_conns, line) >= 0)
+	    asprintf(&doc, "{\"pid\":%d,\"conns\":%zu,\"record\":%s}\n", (int)getpid(), p->n_conns,
+		     line) >= 0)
 		(void)cell_write_file_atomic(p->live_path, doc, strlen(doc), 0600, false);
 	cell_stats_done(&all);
 }

@@ -66,7 +66,6 @@ static uint64_t *counter(struct cell_host_stats *h, size_t i)
 	return (uint64_t *)((char *)h + counters[i].offset);
 }
 
-
 int cell_stats_add(struct cell_stats *into, const struct cell_stats *from)
 {
 	for (size_t i = 0; i < from->n_hosts; i++) {

@@ -93,8 +93,8 @@ static struct th_result cell(char *const args[])
 /* sh -c SCRIPT in a cell of the project in dir. */
 static struct th_result in_cell_of(const char *dir, const char *script)
 {
-	return cell_in(dir, (char *[]){(char *)"run", (char *)"--", (char *)"/bin/sh",
-				       (char *)"-c", (char *)script, NULL});
+	return cell_in(dir, (char *[]){(char *)"run", (char *)"--", (char *)"/bin/sh", (char *)"-c",
+				       (char *)script, NULL});
 }
 
 /* dir/.cell.json (project name) allowing the test's server as up.test, with more of
@@ -231,9 +231,9 @@ Test(accounting, metrics_of_16_concurrent_cells_lose_no_record)
 	sh = fmt("for i in 1 2 3; do curl -sS http://up.test:%u/n$i >/dev/null || exit 1; done",
 		 t.port);
 	for (int i = 0; i < CELLS; i++) {
-		char *argv[] = {t.stage.cell, (char *)"run", (char *)"--",
-				(char *)"/bin/sh", (char *)"-c", sh,
-				NULL};
+		char *argv[] = {
+			t.stage.cell, (char *)"run", (char *)"--", (char *)"/bin/sh", (char *)"-c",
+			sh,	      NULL};
 
 		pids[i] = th_spawn_as(t.uid, t.gid, dirs[i % PROJECTS], argv, t.env.v);
 	}
@@ -250,7 +250,8 @@ Test(accounting, metrics_of_16_concurrent_cells_lose_no_record)
 		const char *at = r.out;
 		bool found = false;
 
-		/* cell_proxy_requests_total{user=..,project="pI",project_id=..,host="up.test"} 12 */
+		/* cell_proxy_requests_total{user=..,project="pI",project_id=..,host="up.test"} 12
+		 */
 		while ((at = strstr(at, "\ncell_proxy_requests_total{"))) {
 			size_t len = strcspn(at + 1, "\n");
 
@@ -315,12 +316,19 @@ Test(accounting, prometheus_scrapes_cell_metrics)
 	if (getuid() == 0) {
 		_cleanup_free_ char *reuid = fmt("--reuid=%u", (unsigned)t.uid),
 				    *regid = fmt("--regid=%u", (unsigned)t.gid);
-		char *argv[] = {(char *)"/usr/bin/setpriv", reuid, regid, (char *)"--clear-groups",
-				(char *)"--",		    listen[0], listen[1], listen[2],
-				listen[3],		    NULL};
+		char *argv[] = {(char *)"/usr/bin/setpriv",
+				reuid,
+				regid,
+				(char *)"--clear-groups",
+				(char *)"--",
+				listen[0],
+				listen[1],
+				listen[2],
+				listen[3],
+				NULL};
 
-		metrics = th_spawn_server(t.home, argv, t.env.v, "listening on 127.0.0.1:%u",
-					  &mport);
+		metrics =
+			th_spawn_server(t.home, argv, t.env.v, "listening on 127.0.0.1:%u", &mport);
 	} else {
 		metrics = th_spawn_server(t.home, listen, t.env.v, "listening on 127.0.0.1:%u",
 					  &mport);
@@ -425,13 +433,19 @@ Test(accounting, learn_proposes_the_change_that_passes_the_run)
 					    "[\"up.test:%u\", \"*.pkg.test:%u\", "
 					    "\"api.solo.test:%u\"], ",
 					    t.port, t.port, t.port),
-			    *by_curl = fmt("a.pkg.test:%u  refused 1 time, by curl (/usr/bin/curl); "
-					   "GET /pkg/a",
-					   t.port),
-			    *by_python = fmt("api.solo.test:%u  refused 1 time, by python3 (", t.port);
+			    *by_curl =
+				    fmt("a.pkg.test:%u  refused 1 time, by curl (/usr/bin/curl); "
+					"GET /pkg/a",
+					t.port),
+			    *by_python =
+				    fmt("api.solo.test:%u  refused 1 time, by python3 (", t.port);
 	char *learn[] = {(char *)"learn", (char *)"--", (char *)"/bin/sh", (char *)"-c", sh, NULL};
-	char *apply[] = {(char *)"learn", (char *)"--apply", (char *)"--",
-			 (char *)"/bin/sh", (char *)"-c",      sh,
+	char *apply[] = {(char *)"learn",
+			 (char *)"--apply",
+			 (char *)"--",
+			 (char *)"/bin/sh",
+			 (char *)"-c",
+			 sh,
 			 NULL};
 	struct th_result r;
 
@@ -473,8 +487,13 @@ Test(accounting, learn_permissive_lets_the_run_through_and_records_it)
 			    *star = fmt("\"up.test:%u\", \"*.pkg.test:%u\", \"api.solo.test:%u\"]",
 					t.port, t.port, t.port),
 			    *passed = fmt("b.pkg.test:%u  let through 1 time, by curl", t.port);
-	char *learn[] = {(char *)"learn",   (char *)"--permissive", (char *)"--", (char *)"/bin/sh",
-			 (char *)"-c", sh,		      NULL};
+	char *learn[] = {(char *)"learn",
+			 (char *)"--permissive",
+			 (char *)"--",
+			 (char *)"/bin/sh",
+			 (char *)"-c",
+			 sh,
+			 NULL};
 	struct th_result r;
 
 	set_learn_config();
@@ -512,7 +531,8 @@ static char *pane_with(const char *want)
 	char *out = NULL;
 
 	for (int i = 0; i < 50; i++) {
-		struct th_result r = tmux((const char *[]){"capture-pane", "-p", "-t", "top", NULL});
+		struct th_result r =
+			tmux((const char *[]){"capture-pane", "-p", "-t", "top", NULL});
 
 		free(out);
 		out = strdup(r.out ? r.out : "");
@@ -543,7 +563,7 @@ Test(accounting, top_watches_open_cells_on_a_terminal_and_in_lines)
 	for (int i = 0; i < 2; i++) {
 		_cleanup_free_ char *name = fmt("top%d", i);
 		char *argv[] = {t.stage.cell, (char *)"run", (char *)"--", (char *)"/bin/sh",
-				(char *)"-c", loop, NULL};
+				(char *)"-c", loop,	     NULL};
 
 		dirs[i] = th_join(t.tmp, name);
 		free(th_write(dirs[i], "README", "x\n"));
@@ -556,8 +576,9 @@ Test(accounting, top_watches_open_cells_on_a_terminal_and_in_lines)
 	cr_assert(eq(int, r.status, 0), "%s", r.err);
 	cr_assert(contains(r.out, "  top0  up.test  connections "), "%s", r.out);
 	cr_assert(contains(r.out, "  top1  up.test  connections "), "%s", r.out);
-	cr_assert(contains(r.out, "  top0  denied GET nope.test  nope.test is not in top0's network "
-				  "allowlist"),
+	cr_assert(contains(r.out,
+			   "  top0  denied GET nope.test  nope.test is not in top0's network "
+			   "allowlist"),
 		  "%s", r.out);
 	th_result_done(&r);
 
@@ -579,8 +600,8 @@ Test(accounting, top_watches_open_cells_on_a_terminal_and_in_lines)
 		const char *second = streq(first, "> top0") ? "> top1" : "> top0";
 
 		cr_assert(contains(pane, first), "%s", pane);
-		th_result_done((r = tmux((const char *[]){"send-keys", "-t", "top", "Tab", NULL}),
-				&r));
+		th_result_done(
+			(r = tmux((const char *[]){"send-keys", "-t", "top", "Tab", NULL}), &r));
 		free(pane);
 		pane = pane_with(second);
 		cr_assert(contains(pane, second), "Tab did not switch:\n%s", pane);
@@ -653,8 +674,9 @@ Test(accounting, stats_html_is_a_chart_chromium_renders)
 			"\"tunnels\":0,\"up\":%d,\"down\":%d,\"denied\":0},\"github.com\":{\"requests\":"
 			"1,\"tunnels\":0,\"up\":100,\"down\":%d,\"denied\":0},\"a<b>&c.test\":{"
 			"\"requests\":1,\"tunnels\":0,\"up\":10,\"down\":5000,\"denied\":0}}}",
-			id, (long long)(now - 3600 + i * 600 - 10), (long long)(now - 3600 + i * 600),
-			1000 * (i + 1), 200000 * (i + 1), 50000 * (6 - i));
+			id, (long long)(now - 3600 + i * 600 - 10),
+			(long long)(now - 3600 + i * 600), 1000 * (i + 1), 200000 * (i + 1),
+			50000 * (6 - i));
 
 		cr_assert(eq(int, cell_ledger_append(ledger, line), 0));
 	}
@@ -673,8 +695,13 @@ Test(accounting, stats_html_is_a_chart_chromium_renders)
 	free(th_write(t.tmp, "measure.html", copy));
 	url = fmt("file://%s/measure.html", t.tmp);
 	{
-		char *argv[] = {(char *)chromium, (char *)"--no-sandbox", (char *)"--disable-gpu",
-				(char *)"--window-size=1000,900", (char *)"--dump-dom", url, NULL};
+		char *argv[] = {(char *)chromium,
+				(char *)"--no-sandbox",
+				(char *)"--disable-gpu",
+				(char *)"--window-size=1000,900",
+				(char *)"--dump-dom",
+				url,
+				NULL};
 
 		th_run(NULL, argv, t.env.v, &r);
 	}

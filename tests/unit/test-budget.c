@@ -49,7 +49,8 @@ Test(budget, rates_parse_with_a_size_or_count_and_a_period)
 	cr_assert(eq(u32, r.period, CELL_PERIOD_MINUTE));
 
 	cr_assert(eq(int, cell_rate_parse("50M", true, &r, &why), -EINVAL));
-	cr_assert(eq(str, (char *)why, "expected a size per period, such as \"50M/day\" or \"5M/hour\""));
+	cr_assert(eq(str, (char *)why,
+		     "expected a size per period, such as \"50M/day\" or \"5M/hour\""));
 	cr_assert(eq(int, cell_rate_parse("50M/week", true, &r, &why), -EINVAL));
 	cr_assert(eq(str, (char *)why, "the period is minute, hour or day"));
 	cr_assert(eq(int, cell_rate_parse("0/day", true, &r, &why), -EINVAL));
@@ -122,8 +123,9 @@ Test(budget, a_meter_counts_the_period_from_the_ledger_and_its_own)
 	cr_assert(eq(u64, cell_budget_meter_used(m, &b, CELL_BUDGET_OUT, NULL), 1000));
 	cr_assert(eq(u64, cell_budget_meter_left(m, &b, "a.test", true, now), 0));
 	cr_assert(not(cell_budget_meter_admit(m, &b, "web", "a.test", now, why, sizeof(why))));
-	cr_assert(not(eq(ptr, strstr(why, "cell: web has used its budget of 1000 B out per day "
-					  "(network.budget.out; 1000 B used); it starts again at "),
+	cr_assert(not(eq(ptr,
+			 strstr(why, "cell: web has used its budget of 1000 B out per day "
+				     "(network.budget.out; 1000 B used); it starts again at "),
 			 NULL)),
 		  "%s", why);
 
@@ -149,8 +151,9 @@ Test(budget, per_host_limits_name_the_host_and_connections_count)
 	cr_assert(eq(int, cell_budget_meter_new(path, NULL, &m), 0));
 	cr_assert(eq(int, cell_budget_meter_refresh(m, &b, now), 0));
 	cr_assert(not(cell_budget_meter_admit(m, &b, "web", "a.test", now, why, sizeof(why))));
-	cr_assert(not(eq(ptr, strstr(why, "100 B out per hour to any one host "
-					  "(network.budget.per_host_out; a.test: 100 B used)"),
+	cr_assert(not(eq(ptr,
+			 strstr(why, "100 B out per hour to any one host "
+				     "(network.budget.per_host_out; a.test: 100 B used)"),
 			 NULL)),
 		  "%s", why);
 	cr_assert(cell_budget_meter_admit(m, &b, "web", "b.test", now, why, sizeof(why)));

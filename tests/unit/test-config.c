@@ -982,13 +982,13 @@ Test(config, a_budget_per_period)
 	expect_error("{\"network\": {\"budget\": {\"out\": \"50M\"}}}", FILE_
 		     ":1:32: network.budget.out: \"50M\" is not a budget: expected a size per "
 		     "period, such as \"50M/day\" or \"5M/hour\"");
-	expect_error("{\"network\": {\"budget\": {\"in\": \"5G/month\"}}}", FILE_
-		     ":1:31: network.budget.in: \"5G/month\" is not a budget: the period is "
-		     "minute, hour or day");
-	expect_error("{\"network\": {\"budget\": {\"connections\": 60}}}", FILE_
-		     ":1:40: network.budget.connections: expected a number per period "
-		     "(\"60/minute\"), got a number");
-	expect_error("{\"network\": {\"budget\": {\"bytes\": \"1M/day\"}}}", FILE_
-		     ":1:25: network.budget.bytes: unknown key (known keys here: out, in, "
-		     "per_host_out, per_host_in, connections)");
+	expect_error("{\"network\": {\"budget\": {\"in\": \"5G/month\"}}}",
+		     FILE_ ":1:31: network.budget.in: \"5G/month\" is not a budget: the period is "
+			   "minute, hour or day");
+	expect_error("{\"network\": {\"budget\": {\"connections\": 60}}}",
+		     FILE_ ":1:40: network.budget.connections: expected a number per period "
+			   "(\"60/minute\"), got a number");
+	expect_error("{\"network\": {\"budget\": {\"bytes\": \"1M/day\"}}}",
+		     FILE_ ":1:25: network.budget.bytes: unknown key (known keys here: out, in, "
+			   "per_host_out, per_host_in, connections)");
 }

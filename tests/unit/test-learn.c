@@ -45,10 +45,12 @@ Test(learn, a_preset_covers_its_registrys_hosts)
 
 Test(learn, three_names_below_a_domain_make_a_wildcard_two_do_not)
 {
-	const struct cell_learn_need two[] = {{"a.cdn.test", 443}, {"b.cdn.test", 80},
-					      {"a.cdn.test", 443}};
-	const struct cell_learn_need three[] = {{"a.cdn.test", 443}, {"b.cdn.test", 80},
-						{"c.cdn.test", 443}, {"cdn.test", 443},
+	const struct cell_learn_need two[] = {
+		{"a.cdn.test", 443}, {"b.cdn.test", 80}, {"a.cdn.test", 443}};
+	const struct cell_learn_need three[] = {{"a.cdn.test", 443},
+						{"b.cdn.test", 80},
+						{"c.cdn.test", 443},
+						{"cdn.test", 443},
 						{"x.y.cdn.test", 443}};
 	char *got = propose(two, N(two), NULL, 0);
 
@@ -63,11 +65,11 @@ Test(learn, three_names_below_a_domain_make_a_wildcard_two_do_not)
 
 Test(learn, ports_and_addresses_stay_apart)
 {
-	const struct cell_learn_need needs[] = {
-		{"a.pkg.test", 8080}, {"b.pkg.test", 8080}, {"c.pkg.test", 9090},
-		{"d.pkg.test", 8080}, {"10.1.2.3", 5432},   {"fd00::1", 443},
-		{"1.2.3.4", 443},     {"a.co", 443},	    {"b.co", 443},
-		{"c.co", 443}};
+	const struct cell_learn_need needs[] = {{"a.pkg.test", 8080}, {"b.pkg.test", 8080},
+						{"c.pkg.test", 9090}, {"d.pkg.test", 8080},
+						{"10.1.2.3", 5432},   {"fd00::1", 443},
+						{"1.2.3.4", 443},     {"a.co", 443},
+						{"b.co", 443},	      {"c.co", 443}};
 	char *got = propose(needs, N(needs), NULL, 0);
 
 	/* (no "*.co": a domain of one label is no one's) */
