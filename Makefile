@@ -36,7 +36,7 @@ DEB_PKGS := build-essential pkg-config clang llvm libbpf-dev bpftool libcjson-de
 	bubblewrap libcriterion-dev libseccomp-dev libpam0g-dev cppcheck clang-format libclang-rt-14-dev \
 	curl python3 tmux zsh fish hyperfine iproute2 util-linux procps git tinyproxy openssl \
 	libelf-dev zlib1g-dev wget nodejs perl direnv strace nix-bin libyaml-dev postgresql-15 \
-	libssl-dev prometheus chromium-headless-shell
+	libssl-dev prometheus chromium-headless-shell publicsuffix
 
 LIB_PKGS := libcjson nettle libseccomp yaml-0.1 openssl
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(LIB_PKGS))

@@ -15,7 +15,9 @@
 #include "commands.h"
 #include "fileio.h"
 #include "learn.h"
+#include "netpolicy.h"
 #include "path.h"
+#include "psl.h"
 #include "reqlog.h"
 #include "strv.h"
 #include "xdg.h"
@@ -111,6 +113,10 @@ static void take(struct run *run, const char *line, size_t len)
 		cJSON_Delete(o);
 		return;
 	}
+	/* a name that resolved to a special address: a rule for the name would not pass it, and
+	 * one for the address would open the proxy's guard (never proposed) */
+	if (refused && reason && strstr(reason, ": it resolves to "))
+		refused = false;
 	if (!learned && !refused) {
 		/* a rule's methods or paths, or network.deny: not for cell learn to widen */
 		list_add(&s->other, reason ? reason : "refused by a rule");
@@ -184,21 +190,39 @@ static void print_diff(const struct cell_project *p, const char *new_text)
 	rmdir(dir);
 }
 
+/* text with what could drive a terminal (control bytes, escapes) shown as '?': a process in
+ * the cell names itself (comm, its executable's path). */
+static void put_clean(const char *text)
+{
+	for (const unsigned char *c = (const unsigned char *)text; *c; c++)
+		putchar(*c < 0x20 || *c == 0x7f ? '?' : *c);
+}
+
 static void report(const struct run *run)
 {
 	for (size_t i = 0; i < run->n; i++) {
 		const struct seen *s = &run->v[i];
 
+		const char *special = cell_address_special(s->host);
+
 		printf("  %s:%u  %s %u time%s", s->host, (unsigned)s->port,
 		       s->passed ? "let through" : "refused", s->passed ? s->passed : s->refused,
 		       (s->passed ? s->passed : s->refused) == 1 ? "" : "s");
-		if (s->who)
-			printf(", by %s", s->who);
-		if (s->what)
-			printf("; %s", s->what);
-		if (s->other)
-			printf("\n    also refused by its rules (not proposed: edit them by hand): %s",
-			       s->other);
+		if (s->who) {
+			printf(", by ");
+			put_clean(s->who);
+		}
+		if (s->what) {
+			printf("; ");
+			put_clean(s->what);
+		}
+		if (special)
+			printf("\n    not proposed: %s (a rule for it would let the cell reach it)",
+			       special);
+		if (s->other) {
+			printf("\n    also refused, not proposed (edit the rules by hand): ");
+			put_clean(s->other);
+		}
 		printf("\n");
 	}
 }
@@ -213,20 +237,31 @@ static int propose(struct cell_project *p, const struct cell_config *c, struct r
 	_cleanup_free_ struct cell_learn_need *needs = calloc(run->n + 1, sizeof(*needs));
 	_cleanup_strv_free_ char **rules = NULL, **allow = NULL;
 	_cleanup_free_ char *text = NULL, *trust = NULL;
+	struct cell_psl *psl = NULL;
 	size_t n = 0;
 	int r;
 
 	if (!needs)
 		return CELL_EXIT_FAILURE;
 	for (size_t i = 0; i < run->n; i++)
-		if (run->v[i].refused || run->v[i].passed)
+		if ((run->v[i].refused || run->v[i].passed) &&
+		    !cell_address_special(run->v[i].host))
 			needs[n++] = (struct cell_learn_need){run->v[i].host, run->v[i].port};
 	for (size_t i = 0; i < c->network.n_allow; i++)
 		if (cell_strv_extend(&allow, c->network.allow[i].text) < 0)
 			return CELL_EXIT_FAILURE;
-	if (cell_learn_propose(needs, n, allow, cell_strv_length(allow), &rules) < 0)
+	/* (without the public suffix list, no wildcard: it could be everyone's) */
+	if (cell_psl_load(CELL_PSL_PATH, &psl) < 0)
+		psl = NULL;
+	r = cell_learn_propose(needs, n, allow, cell_strv_length(allow), psl, &rules);
+	cell_psl_free(psl);
+	if (r < 0)
 		return CELL_EXIT_FAILURE;
 	if (!rules[0]) {
+		if (run->n) {
+			printf("cell learn: refused, and nothing to propose:\n");
+			report(run);
+		}
 		printf("cell learn: the run needed no host that %s does not allow\n",
 		       p->config_path);
 		return CELL_EXIT_OK;

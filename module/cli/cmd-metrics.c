@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -175,6 +176,17 @@ static void collect_user(const char *user, cJSON *arr)
 	closedir(d);
 }
 
+#define OTHER_DEADLINE_MS 10000
+#define OTHER_MAX (32 * 1024 * 1024)
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
 /*
  * Another user's projects (root): read as that user, in a child that drops to it, whose home's
  * files are then opened with no more right than the user has; its summaries come back as JSON.
@@ -216,10 +228,24 @@ static void collect_other(const struct passwd *pw, cJSON *arr)
 		close(pipefd[0]);
 		return;
 	}
-	for (;;) {
-		ssize_t n = read(pipefd[0], buf, sizeof(buf));
+	/* the child is the user's (it may stop, block on a FIFO, or never end): it has
+	 * OTHER_DEADLINE_MS and OTHER_MAX bytes, then it is killed and its projects left out */
+	for (long left = OTHER_DEADLINE_MS;;) {
+		struct pollfd p = {pipefd[0], POLLIN, 0};
+		long before = now_ms();
+		ssize_t n;
 		char *grown;
 
+		if (left <= 0 || poll(&p, 1, (int)left) <= 0 || len > OTHER_MAX) {
+			fprintf(stderr, "cell: %s's projects are left out: reading them %s\n",
+				pw->pw_name, len > OTHER_MAX ? "gave too much" : "took too long");
+			kill(pid, SIGKILL);
+			free(out);
+			out = NULL;
+			break;
+		}
+		left -= now_ms() - before;
+		n = read(pipefd[0], buf, sizeof(buf));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -275,14 +301,19 @@ static void serve_one(int fd)
 					"Content-Length: 26\r\nConnection: close\r\n\r\n"
 					"only /metrics is served.\r\n";
 	_cleanup_free_ char *text = NULL, *head = NULL;
+	static const struct timeval send_limit = {.tv_sec = 5};
+	long deadline = now_ms() + 5000;
 	char req[4096];
 	size_t n = 0;
 
+	/* one scrape at a time: a client that sends or reads slowly has 5 s */
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_limit, sizeof(send_limit));
 	while (n < sizeof(req) - 1) {
 		struct pollfd p = {fd, POLLIN, 0};
+		long left = deadline - now_ms();
 		ssize_t r;
 
-		if (poll(&p, 1, 5000) <= 0)
+		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
 			return;
 		r = read(fd, req + n, sizeof(req) - 1 - n);
 		if (r <= 0)

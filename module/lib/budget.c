@@ -117,13 +117,18 @@ int64_t cell_period_end(int64_t now, uint32_t period)
 }
 
 /* What one period holds: counts in all, and by host. */
+/* What one period holds: counts in all, and by host (at most TALLY_HOSTS names: past them, the
+ * rest are counted together, which can only make a per-host limit stricter). */
+#define TALLY_HOSTS 512
+#define TALLY_OTHERS "other-hosts.invalid"
+
 struct tally {
 	uint64_t out, in, connections;
 	struct cell_stats hosts;
 };
 
 struct usage {
-	int64_t start;	     /* of the period counted; 0: not counted */
+	int64_t start, end;  /* the period counted (start 0: none) */
 	struct tally ledger; /* the ledger's records that ended in the period */
 	struct tally own;    /* what this meter was told since the period began */
 };
@@ -132,6 +137,8 @@ struct cell_budget_meter {
 	char *ledger;
 	char *skip_writer;
 	uint64_t offset; /* the ledger is read up to here */
+	bool whole;	 /* the ledger must be read again, from its records of the periods */
+	int error;	 /* why the ledger could not be read (0: it was) */
 	struct usage u[ELEMENTSOF(periods)];
 };
 
@@ -149,6 +156,8 @@ static void tally_add(struct tally *t, const char *host, uint64_t up, uint64_t d
 	t->out += up;
 	t->in += down;
 	t->connections += connections;
+	if (t->hosts.n_hosts >= TALLY_HOSTS && !cell_stats_find(&t->hosts, host))
+		host = TALLY_OTHERS;
 	/* (out of memory: the totals still count) */
 	if (cell_stats_host(&t->hosts, host, &h) < 0)
 		return;
@@ -219,52 +228,96 @@ static int read_record(const char *line, size_t len, void *data)
 	}
 	cJSON_ArrayForEach(host, cJSON_GetObjectItemCaseSensitive(o, "hosts"))
 	{
-		if (!host->string || !cJSON_IsObject(host))
+		uint64_t up = whole(host, "up"), down = whole(host, "down"),
+			 conns = whole(host, "requests") + whole(host, "tunnels");
+
+		/* (a host that was only refused used nothing: a record may name thousands) */
+		if (!host->string || !cJSON_IsObject(host) || !(up | down | conns))
 			continue;
 		for (size_t i = 0; i < ELEMENTSOF(m->u); i++)
 			if (m->u[i].start && end->valuedouble >= (double)m->u[i].start)
-				tally_add(&m->u[i].ledger, host->string, whole(host, "up"),
-					  whole(host, "down"),
-					  whole(host, "requests") + whole(host, "tunnels"));
+				tally_add(&m->u[i].ledger, host->string, up, down, conns);
 	}
 	cJSON_Delete(o);
 	return 0;
 }
 
-int cell_budget_meter_refresh(struct cell_budget_meter *m, const struct cell_budget *b, int64_t now)
+/* Reads what the ledger gained (or, whole, its records of the periods counted). */
+static int read_ledger(struct cell_budget_meter *m)
 {
-	bool again = false;
 	int r;
 
+	for (;;) {
+		if (m->whole) {
+			int64_t since = 0;
+
+			for (size_t i = 0; i < ELEMENTSOF(m->u); i++)
+				if (m->u[i].start && (!since || m->u[i].start < since))
+					since = m->u[i].start;
+			for (size_t i = 0; i < ELEMENTSOF(m->u); i++)
+				tally_done(&m->u[i].ledger);
+			m->offset = 0;
+			r = since ? cell_ledger_seek(m->ledger, since, &m->offset) : 0;
+			if (r < 0)
+				return m->error = r;
+		}
+		/* (read whole at a period's start: a writer's line and fdatasync are waited for,
+		 * once; what came since, never) */
+		r = cell_ledger_read_from(m->ledger, &m->offset, m->whole, read_record, m);
+		if (r == -ESTALE && !m->whole) {
+			m->whole = true; /* the ledger was replaced: read the new one whole */
+			continue;
+		}
+		if (r == -EWOULDBLOCK) /* (a writer is at it: the next look) */
+			return 0;
+		m->error = r < 0 ? r : 0;
+		if (r >= 0)
+			m->whole = false;
+		return r < 0 ? r : 0;
+	}
+}
+
+/* Starts the periods that began by now: their own counts from nothing, the ledger again. */
+static void roll(struct cell_budget_meter *m, int64_t now)
+{
+	for (size_t i = 0; i < ELEMENTSOF(m->u); i++) {
+		if (!m->u[i].start || now < m->u[i].end)
+			continue;
+		m->u[i].start = cell_period_start(now, periods[i]);
+		m->u[i].end = cell_period_end(now, periods[i]);
+		tally_done(&m->u[i].own);
+		m->whole = true;
+	}
+	if (m->whole)
+		(void)read_ledger(m);
+}
+
+int cell_budget_meter_refresh(struct cell_budget_meter *m, const struct cell_budget *b, int64_t now)
+{
 	for (size_t i = 0; i < ELEMENTSOF(m->u); i++) {
 		int64_t start = uses_period(b, periods[i]) ? cell_period_start(now, periods[i]) : 0;
 
 		if (start == m->u[i].start)
 			continue;
 		/* a new period, or one now counted: its own counts start again, and the
-		 * ledger is read again from its beginning for every period */
+		 * ledger is read again for every period */
 		m->u[i].start = start;
+		m->u[i].end = start ? cell_period_end(now, periods[i]) : 0;
 		tally_done(&m->u[i].own);
-		again = true;
+		m->whole = true;
 	}
-	if (!cell_budget_any(b))
+	if (!cell_budget_any(b)) {
+		m->whole = false;
+		m->error = 0;
 		return 0;
-	for (;;) {
-		if (again) {
-			for (size_t i = 0; i < ELEMENTSOF(m->u); i++)
-				tally_done(&m->u[i].ledger);
-			m->offset = 0;
-		}
-		r = cell_ledger_read_from(m->ledger, &m->offset, read_record, m);
-		if (r != -ESTALE || again)
-			return r < 0 ? r : 0;
-		again = true; /* the ledger was replaced: read the new one whole */
 	}
+	return read_ledger(m);
 }
 
 void cell_budget_meter_count(struct cell_budget_meter *m, const char *host, uint64_t up,
-			     uint64_t down, uint64_t connections)
+			     uint64_t down, uint64_t connections, int64_t now)
 {
+	roll(m, now);
 	for (size_t i = 0; i < ELEMENTSOF(m->u); i++)
 		if (m->u[i].start)
 			tally_add(&m->u[i].own, host, up, down, connections);
@@ -329,21 +382,24 @@ const char *cell_budget_meter_top(const struct cell_budget_meter *m, const struc
 	return top;
 }
 
-uint64_t cell_budget_meter_left(const struct cell_budget_meter *m, const struct cell_budget *b,
+uint64_t cell_budget_meter_left(struct cell_budget_meter *m, const struct cell_budget *b,
 				const char *host, bool out, int64_t now)
 {
 	const enum cell_budget_kind kinds[] = {out ? CELL_BUDGET_OUT : CELL_BUDGET_IN,
 					       out ? CELL_BUDGET_HOST_OUT : CELL_BUDGET_HOST_IN};
 	uint64_t left = UINT64_MAX;
 
+	roll(m, now);
 	for (size_t i = 0; i < ELEMENTSOF(kinds); i++) {
 		const struct cell_rate *r = &b->rate[kinds[i]];
 		const struct usage *u = usage_of(m, r->period);
 		uint64_t used;
 
-		/* (a period that ended since the meter's last refresh: the next one is unused) */
-		if (!r->amount || !u || u->start != cell_period_start(now, r->period))
+		if (!r->amount || !u || !u->start)
 			continue;
+		/* what the ledger holds cannot be known: nothing more (fail closed) */
+		if (m->error)
+			return 0;
 		used = cell_budget_meter_used(m, b, kinds[i], host);
 		if (used >= r->amount)
 			left = 0;
@@ -353,7 +409,7 @@ uint64_t cell_budget_meter_left(const struct cell_budget_meter *m, const struct 
 	return left;
 }
 
-bool cell_budget_meter_admit(const struct cell_budget_meter *m, const struct cell_budget *b,
+bool cell_budget_meter_admit(struct cell_budget_meter *m, const struct cell_budget *b,
 			     const char *project, const char *host, int64_t now, char *why,
 			     size_t size)
 {
@@ -361,6 +417,17 @@ bool cell_budget_meter_admit(const struct cell_budget_meter *m, const struct cel
 						      CELL_BUDGET_IN, CELL_BUDGET_HOST_OUT,
 						      CELL_BUDGET_HOST_IN};
 
+	roll(m, now);
+	if (m->error && cell_budget_any(b)) {
+		snprintf(
+			why, size,
+			"cell: %s's budget cannot be checked: its ledger (%s) cannot be read: %s\n",
+			project, m->ledger,
+			m->error == -EFBIG	   ? "the records of this period are too many"
+			: m->error == -EWOULDBLOCK ? "a writer holds it; try again"
+						   : strerror(-m->error));
+		return false;
+	}
 	for (size_t i = 0; i < ELEMENTSOF(order); i++) {
 		enum cell_budget_kind k = order[i];
 		const struct cell_rate *r = &b->rate[k];
@@ -372,7 +439,7 @@ bool cell_budget_meter_admit(const struct cell_budget_meter *m, const struct cel
 		struct tm tm;
 		uint64_t used;
 
-		if (!r->amount || !u || u->start != cell_period_start(now, r->period))
+		if (!r->amount || !u || !u->start)
 			continue;
 		used = cell_budget_meter_used(m, b, k, host);
 		if (used < r->amount)

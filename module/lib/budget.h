@@ -64,14 +64,16 @@ static inline void cell_budget_meter_freep(struct cell_budget_meter **m)
 }
 /*
  * Follows budget b (which may change: a reloaded config) at time now: a period that began since
- * starts again from the ledger; records appended since the last refresh are read. -errno when
- * the ledger cannot be read (what was counted stays).
+ * starts again from the ledger (its records of the period: cell_ledger_seek); records appended
+ * since the last refresh are read. Never waits for the ledger's lock. -errno when the ledger
+ * cannot be read: then admit refuses, and left is 0, until a refresh can read it.
  */
 int cell_budget_meter_refresh(struct cell_budget_meter *m, const struct cell_budget *b,
 			      int64_t now);
-/* Counts bytes of host's, and connections to it (a request or a tunnel each). */
+/* Counts bytes of host's, and connections to it (a request or a tunnel each), at now (a period
+ * that ended by now is over: the count is the next one's). */
 void cell_budget_meter_count(struct cell_budget_meter *m, const char *host, uint64_t up,
-			     uint64_t down, uint64_t connections);
+			     uint64_t down, uint64_t connections, int64_t now);
 /* What was used of kind (host: for the per-host kinds) in its period now. */
 uint64_t cell_budget_meter_used(const struct cell_budget_meter *m, const struct cell_budget *b,
 				enum cell_budget_kind k, const char *host);
@@ -80,15 +82,17 @@ const char *cell_budget_meter_top(const struct cell_budget_meter *m, const struc
 				  enum cell_budget_kind k, uint64_t *ret_used);
 /*
  * Bytes host may still send (out) or receive, under every byte limit of b: UINT64_MAX when no
- * limit applies.
+ * limit applies, 0 when the ledger could not be read (a budget that cannot be checked lets
+ * nothing more through). A period that ended by now is over: the next one starts (from the
+ * ledger, read again then).
  */
-uint64_t cell_budget_meter_left(const struct cell_budget_meter *m, const struct cell_budget *b,
+uint64_t cell_budget_meter_left(struct cell_budget_meter *m, const struct cell_budget *b,
 				const char *host, bool out, int64_t now);
 /*
  * Whether a new request or tunnel to host may start now: false when a limit is used up, and
  * why, a line for the client ("cell: ...: the budget of 50.0 MiB out per day is used (...); it
  * starts again at 00:00").
  */
-bool cell_budget_meter_admit(const struct cell_budget_meter *m, const struct cell_budget *b,
+bool cell_budget_meter_admit(struct cell_budget_meter *m, const struct cell_budget *b,
 			     const char *project, const char *host, int64_t now, char *why,
 			     size_t size);

@@ -3,10 +3,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -96,11 +98,24 @@ int cell_write_file_atomic(const char *path, const void *buf, size_t len, mode_t
 	_cleanup_close_ int fd = -1;
 	int r;
 
-	if (asprintf(&tmp, "%s.tmp.%d", path, (int)getpid()) < 0)
-		return -ENOMEM;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+	/* a new file of a name no one could guess: nothing planted there (a FIFO, a hard link to
+	 * another file) is opened, let alone truncated */
+	for (int attempt = 0; fd < 0 && attempt < 16; attempt++) {
+		uint64_t id = 0;
+
+		if (getrandom(&id, sizeof(id), 0) != sizeof(id))
+			id = (uint64_t)getpid() << 16 ^ (uint64_t)attempt;
+		free(tmp);
+		if (asprintf(&tmp, "%s.tmp.%016llx", path, (unsigned long long)id) < 0) {
+			tmp = NULL;
+			return -ENOMEM;
+		}
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+		if (fd < 0 && errno != EEXIST)
+			return negative_errno();
+	}
 	if (fd < 0)
-		return negative_errno();
+		return -EEXIST;
 	r = cell_write_all(fd, buf, len);
 	if (r >= 0 && durable && fsync(fd) < 0)
 		r = negative_errno();

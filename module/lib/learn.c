@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "learn.h"
+#include "psl.h"
 #include "macro.h"
 #include "preset.h"
 #include "strv.h"
@@ -103,7 +104,7 @@ static bool below(const struct cell_learn_need *need, const char *dom, uint16_t 
 }
 
 int cell_learn_propose(const struct cell_learn_need *needs, size_t n, char *const *allow,
-		       size_t n_allow, char ***ret)
+		       size_t n_allow, const struct cell_psl *psl, char ***ret)
 {
 	_cleanup_free_ bool *covered = calloc(n ? n : 1, sizeof(bool));
 	char **presets = NULL, **rules = NULL;
@@ -127,6 +128,10 @@ int cell_learn_propose(const struct cell_learn_need *needs, size_t n, char *cons
 	/* "*.domain" for three names or more right below it, at one port */
 	for (size_t i = 0; r >= 0 && i < n; i++) {
 		const char *dom = covered[i] ? NULL : parent(needs[i].host);
+
+		/* never "*." of a domain anyone may register names under (co.uk, github.io) */
+		if (dom && (!psl || cell_psl_is_suffix(psl, dom)))
+			dom = NULL;
 		uint16_t port = rule_port(needs[i].port);
 		size_t names = 0;
 

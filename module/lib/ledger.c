@@ -257,7 +257,66 @@ size_t cell_ledger_writer_free(struct cell_ledger_writer *w)
 	return lost;
 }
 
-int cell_ledger_read_from(const char *path, uint64_t *offset,
+/* The "end" of the first whole line at or after off (0 when there is none, or it has none). */
+static int64_t end_after(int fd, uint64_t off, uint64_t size, uint64_t *ret_line)
+{
+	char buf[8192];
+	ssize_t n;
+	char *nl, *end;
+
+	if (off > 0) {
+		/* (the line that off falls in belongs to the search before it) */
+		n = pread(fd, buf, sizeof(buf) - 1, (off_t)off - 1);
+		if (n <= 0)
+			return 0;
+		buf[n] = '\0';
+		nl = memchr(buf, '\n', (size_t)n);
+		if (!nl)
+			return 0;
+		off += (uint64_t)(nl - buf);
+	}
+	if (off >= size)
+		return 0;
+	n = pread(fd, buf, sizeof(buf) - 1, (off_t)off);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	*ret_line = off;
+	end = strstr(buf, "\"end\":");
+	nl = memchr(buf, '\n', (size_t)n);
+	return end && (!nl || end < nl) ? strtoll(end + 6, NULL, 10) : 0;
+}
+
+int cell_ledger_seek(const char *path, int64_t since, uint64_t *ret)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	uint64_t lo = 0, hi, line = 0;
+	struct stat st;
+
+	if (fd < 0)
+		return errno == ENOENT ? (*ret = 0, 0) : negative_errno();
+	if (fstat(fd, &st) < 0)
+		return negative_errno();
+	hi = (uint64_t)st.st_size;
+	/* records are appended about in the order they end (a writer waits for the lock some
+	 * seconds at most): an hour's margin, then the first line ending before it */
+	while (hi - lo > 8192) {
+		uint64_t mid = lo + (hi - lo) / 2;
+		int64_t end = end_after(fd, mid, (uint64_t)st.st_size, &line);
+
+		if (end && end < since - 3600)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	line = 0;
+	if (lo > 0)
+		(void)end_after(fd, lo, (uint64_t)st.st_size, &line);
+	*ret = line;
+	return 0;
+}
+
+int cell_ledger_read_from(const char *path, uint64_t *offset, bool wait,
 			  int (*fn)(const char *line, size_t len, void *data), void *data)
 {
 	_cleanup_free_ char *text = NULL;
@@ -270,7 +329,9 @@ int cell_ledger_read_from(const char *path, uint64_t *offset,
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return errno != ENOENT ? negative_errno() : *offset ? -ESTALE : 0;
-	r = lock(fd, LOCK_SH);
+	/* (a writer holds the lock for a line and its fdatasync: without wait, the caller tries
+	 * again later) */
+	r = lock(fd, wait ? LOCK_SH : LOCK_SH | LOCK_NB);
 	if (r < 0)
 		return r;
 	if (fstat(fd, &st) < 0)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,9 +45,16 @@ size_t cell_ledger_writer_free(struct cell_ledger_writer *w);
 int cell_ledger_read(const char *path, int (*fn)(const char *line, size_t len, void *data),
 		     void *data);
 /*
+ * Where the records that ended at since or later begin, about: an offset at a line's start
+ * before which every record ended more than an hour before since (records are appended about
+ * in the order they end); a binary search, a few dozen reads however long the ledger.
+ */
+int cell_ledger_seek(const char *path, int64_t since, uint64_t *ret);
+/*
  * cell_ledger_read, but from byte *offset on, and *offset moved past the last complete line
  * read (a line still being written is read by the next call): a reader that follows the
- * ledger. -ESTALE when the ledger is shorter than *offset (it was replaced: read it from 0).
+ * ledger. -ESTALE when the ledger is shorter than *offset (it was replaced: read it from 0);
+ * without wait, -EWOULDBLOCK when a writer holds the lock (try again later).
  */
-int cell_ledger_read_from(const char *path, uint64_t *offset,
+int cell_ledger_read_from(const char *path, uint64_t *offset, bool wait,
 			  int (*fn)(const char *line, size_t len, void *data), void *data);

@@ -9,17 +9,47 @@
 #include "macro.h"
 #include "metrics.h"
 
-/* A label value as the text format has it: \, " and newline escaped. */
+/* The length of the valid UTF-8 sequence at s (1 to 4), or 0 when it is not one. */
+static size_t utf8_len(const unsigned char *s)
+{
+	size_t n = s[0] < 0x80		   ? 1
+		   : (s[0] & 0xe0) == 0xc0 ? 2
+		   : (s[0] & 0xf0) == 0xe0 ? 3
+		   : (s[0] & 0xf8) == 0xf0 ? 4
+					   : 0;
+
+	if (n == 2 && s[0] < 0xc2)
+		return 0; /* overlong */
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
+/*
+ * A label value as the text format has it: \, " and newline escaped, and what Prometheus would
+ * refuse (invalid UTF-8, which fails the whole scrape) or a terminal would act on (control
+ * bytes) as '?': a user's project names are theirs to choose.
+ */
 static void put_value(FILE *f, const char *v)
 {
-	for (; v && *v; v++) {
-		if (*v == '\\' || *v == '"')
+	const unsigned char *c = (const unsigned char *)v;
+
+	while (c && *c) {
+		size_t n = utf8_len(c);
+
+		if (*c == '\\' || *c == '"') {
 			fputc('\\', f);
-		if (*v == '\n') {
+			fputc(*c, f);
+		} else if (*c == '\n') {
 			fputs("\\n", f);
-			continue;
+		} else if (n == 0 || *c < 0x20 || *c == 0x7f) {
+			fputc('?', f);
+			n = 1;
+		} else {
+			fwrite(c, 1, n, f);
 		}
-		fputc(*v, f);
+		c += n ? n : 1;
 	}
 }
 

@@ -729,6 +729,17 @@ static const char *special_v6(const unsigned char a[16])
 	return NULL;
 }
 
+const char *cell_address_special(const char *literal)
+{
+	unsigned char a[16];
+
+	if (inet_pton(AF_INET, literal, a) == 1)
+		return special_v4(a);
+	if (inet_pton(AF_INET6, literal, a) == 1)
+		return special_v6(a);
+	return NULL;
+}
+
 static void freeifaddrsp(struct ifaddrs **p)
 {
 	if (*p)

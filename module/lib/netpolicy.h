@@ -92,6 +92,10 @@ const struct cell_rule *cell_netpolicy_injection(const struct cell_netpolicy *p,
 bool cell_netpolicy_path_plain(const char *path, size_t n);
 /* The config's network.budget (budget.h). */
 const struct cell_budget *cell_netpolicy_budget(const struct cell_netpolicy *p);
+/* What kind of special address an IP literal is ("a loopback address", "the cloud metadata
+ * address", ...), which the proxy refuses unless a rule names it; NULL for an ordinary address
+ * or a name. */
+const char *cell_address_special(const char *literal);
 /* The config's resolve map: the address a host is pinned to, or NULL. */
 const char *cell_netpolicy_pinned(const struct cell_netpolicy *p, const char *host);
 /* An IPv4 or IPv6 address, in network byte order. */

@@ -57,6 +57,7 @@
  * that is no one's: .invalid, RFC 6761) */
 #define HOSTS_MAX 4096
 #define OTHER_HOSTS "other-hosts.invalid"
+#define REFUSED_HOSTS_MAX 64
 /*
  * How long the list of this machine's own addresses (refused as upstreams) is kept: reading it
  * is a netlink dump, a dozen system calls and some tens of microseconds (more on a host with
@@ -163,6 +164,7 @@ struct cell_proxy {
 	uint64_t next_id;
 	bool accept_paused;
 	struct cell_stats stats;
+	size_t n_refused_hosts; /* names in stats only refused since the last flush */
 	struct cell_reqlog *log;
 	bool log_failed;		   /* said once on stderr */
 	struct cell_ledger_writer *ledger; /* project.ledger's, or NULL */
@@ -1203,9 +1205,9 @@ static bool within_budget(struct conn *c)
 	if (!p->budget)
 		return true;
 	if (cell_budget_meter_admit(p->budget, cell_netpolicy_budget(p->project.policy),
-				    p->project.name, host_stats(c)->host, (int64_t)time(NULL), why,
+				    p->project.name, c->host, (int64_t)time(NULL), why,
 				    sizeof(why))) {
-		cell_budget_meter_count(p->budget, host_stats(c)->host, 0, 0, 1);
+		cell_budget_meter_count(p->budget, c->host, 0, 0, 1, (int64_t)time(NULL));
 		return true;
 	}
 	host_stats(c)->denied++;
@@ -1252,22 +1254,29 @@ static void handle_request(struct conn *c, const struct cell_http_request *r)
 	if (form == CELL_HTTP_ABSOLUTE)
 		note_path(c, r);
 	c->resp_head = true;
+	verdict = cell_netpolicy_check(c->p->project.policy, c->host, c->port, &rule);
 	{
 		struct cell_stats *st = &c->p->stats;
 		struct cell_host_stats *h;
+		bool known = cell_stats_find(st, c->host) != NULL,
+		     refused =
+			     verdict != CELL_NET_ALLOWED && c->p->o.learn != CELL_LEARN_PERMISSIVE;
 		/* a cell that asks for ever new names cannot grow a record (or the proxy) without
-		 * end: past HOSTS_MAX, new names are counted together */
-		const char *counted = st->n_hosts < HOSTS_MAX || cell_stats_find(st, c->host)
-					      ? c->host
-					      : OTHER_HOSTS;
+		 * end: past HOSTS_MAX, new names are counted together, and past
+		 * REFUSED_HOSTS_MAX names that are refused (a record every 10 s names each) */
+		const char *counted =
+			known || (st->n_hosts < HOSTS_MAX &&
+				  (!refused || c->p->n_refused_hosts < REFUSED_HOSTS_MAX))
+				? c->host
+				: OTHER_HOSTS;
 
 		if (cell_stats_host(st, counted, &h) < 0) {
 			conn_close(c);
 			return;
 		}
+		c->p->n_refused_hosts += !known && refused && counted == c->host;
 		c->stats = (size_t)(h - st->hosts);
 	}
-	verdict = cell_netpolicy_check(c->p->project.policy, c->host, c->port, &rule);
 	/* for the request log; a reload may replace the policy while a tunnel is open */
 	free(c->rule);
 	c->rule = rule ? strdup(rule) : NULL;
@@ -1608,7 +1617,7 @@ static bool budget_cut(struct conn *c)
 	char why[512];
 
 	if (cell_budget_meter_admit(p->budget, cell_netpolicy_budget(p->project.policy),
-				    p->project.name, host_stats(c)->host, (int64_t)time(NULL), why,
+				    p->project.name, c->host, (int64_t)time(NULL), why,
 				    sizeof(why)))
 		return true;
 	snprintf(why + strcspn(why, "\n"), sizeof(why) - strcspn(why, "\n"),
@@ -1641,8 +1650,8 @@ static bool to_client(struct conn *c)
 		host_stats(c)->bytes_down += (uint64_t)n - ours;
 		c->down += (uint64_t)n - ours;
 		if (c->p->budget)
-			cell_budget_meter_count(c->p->budget, host_stats(c)->host, 0,
-						(uint64_t)n - ours, 0);
+			cell_budget_meter_count(c->p->budget, c->host, 0, (uint64_t)n - ours, 0,
+						(int64_t)time(NULL));
 		if (for_client(c) && budget_left(c, false) == 0)
 			return budget_cut(c);
 	}
@@ -1662,7 +1671,8 @@ static bool to_upstream(struct conn *c)
 	host_stats(c)->bytes_up += (uint64_t)n;
 	c->up += (uint64_t)n;
 	if (c->p->budget && n > 0)
-		cell_budget_meter_count(c->p->budget, host_stats(c)->host, (uint64_t)n, 0, 0);
+		cell_budget_meter_count(c->p->budget, c->host, (uint64_t)n, 0, 0,
+					(int64_t)time(NULL));
 	if (c->c2u.len && c->upstream.fd >= 0 && budget_left(c, true) == 0)
 		return budget_cut(c);
 	moved(c, n);
@@ -2192,6 +2202,7 @@ static void restart_stats(struct cell_proxy *p)
 	}
 	cell_stats_done(&p->stats);
 	p->stats = fresh;
+	p->n_refused_hosts = 0;
 	/* every host is in the table now: these lookups find, never add */
 	for (struct conn *c = p->conns; c; c = c->next)
 		if (!c->dead && c->host[0] && cell_stats_host(&p->stats, c->host, &h) >= 0)

@@ -97,7 +97,40 @@ int cell_reqlog_append(struct cell_reqlog *l, const char *line, size_t n)
 	return 0;
 }
 
+static int write_entry(struct cell_reqlog *l, const struct cell_reqlog_entry *e);
+
+/* A copy of s cut to at most max bytes (on a character's start: no half UTF-8 sequence). */
+static char *cut(const char *s, size_t max)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (!s)
+		return NULL;
+	if (n > max) {
+		n = max;
+		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+			n--;
+	}
+	return strndup(s, n);
+}
+
 int cell_reqlog_write(struct cell_reqlog *l, const struct cell_reqlog_entry *e)
+{
+	struct cell_reqlog_entry short_e = *e;
+	_cleanup_free_ char *path = NULL, *reason = NULL, *exe = NULL;
+	int r = write_entry(l, e);
+
+	if (r != -E2BIG)
+		return r;
+	/* a line too long (a path of escapes: each byte a "\u00ff") is still a line: its long
+	 * fields cut, never the record dropped */
+	short_e.path = path = cut(e->path, 160);
+	short_e.reason = reason = cut(e->reason, 160);
+	short_e.exe = exe = cut(e->exe, 160);
+	return write_entry(l, &short_e);
+}
+
+static int write_entry(struct cell_reqlog *l, const struct cell_reqlog_entry *e)
 {
 	char line[LINE_MAX_BYTES];
 	size_t n = 0;

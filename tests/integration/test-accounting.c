@@ -8,12 +8,14 @@
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -400,6 +402,18 @@ static char *fetches(void)
 		   t.port, t.port, t.port, t.port);
 }
 
+/* What a hostile run adds: this machine's own sshd by address (an allow rule for it would
+ * open the proxy's guard), and a process whose name would drive the terminal of the person
+ * reading the report. */
+static char *hostile_fetches(void)
+{
+	return fmt("curl -s -o /dev/null http://127.0.0.1:22/; "
+		   "python3 -c 'import ctypes, urllib.request as u; "
+		   "ctypes.CDLL(None).prctl(15, b\"\\x1b[2J\\x1b]52;c;aGk=\\x07\", 0, 0, 0); "
+		   "u.urlopen(\"http://api.solo.test:%u/esc\")' 2>/dev/null; true",
+		   t.port);
+}
+
 static void set_learn_config(void)
 {
 	_cleanup_free_ char *json =
@@ -450,6 +464,21 @@ Test(accounting, learn_proposes_the_change_that_passes_the_run)
 	struct th_result r;
 
 	set_learn_config();
+	/* a hostile run first: its process names and a loopback address */
+	{
+		_cleanup_free_ char *hostile = hostile_fetches();
+		char *h[] = {(char *)"learn", (char *)"--", (char *)"/bin/sh",
+			     (char *)"-c",    hostile,	    NULL};
+
+		r = cell(h);
+		cr_assert(not(contains(r.out, "\x1b")), "an escape reached the terminal: %s",
+			  r.out);
+		cr_assert(contains(r.out, "127.0.0.1:22  refused 1 time"), "%s", r.out);
+		cr_assert(contains(r.out, "not proposed: a loopback address"), "%s", r.out);
+		cr_assert(not(contains(r.out, "\"127.0.0.1:22\"")), "proposed: %s", r.out);
+		cr_assert(contains(r.out, "by ?[2J?]52;c;aGk=?"), "%s", r.out);
+		th_result_done(&r);
+	}
 	r = cell(learn);
 	cr_assert(contains(r.out, "python refused\n"), "%s", r.out);
 	cr_assert(contains(r.out, by_curl), "%s\n%s", r.out, r.err);
@@ -712,4 +741,71 @@ Test(accounting, stats_html_is_a_chart_chromium_renders)
 	cr_assert(contains(dom, "<pre id=\"measured\">svg 860x380 bars 18 inside 18 legend "
 				"registry.npmjs.org|github.com|a&lt;b&gt;&amp;c.test</pre>"),
 		  "%s", dom);
+}
+
+/*
+ * A budget's next period starts at its boundary, not at the proxy's next flush: a cell that
+ * sends right after the minute turns gets no window without a limit (it had up to 10 s, and
+ * what it sent then was never counted).
+ */
+Test(accounting, a_budget_period_has_no_open_window_at_its_start)
+{
+	_cleanup_free_ char *sh = NULL;
+	struct th_result r;
+	time_t now = time(NULL);
+	int sec = (int)(now % 60);
+
+	set_config_of(t.proj, "webapp", ", \"budget\": {\"connections\": \"2/minute\"}");
+	/* start at :50 of a minute (local minutes are whole minutes of the epoch) */
+	sleep((unsigned)((50 - sec + 60) % 60));
+	sh = fmt("u=http://up.test:%u; curl -s $u/a; curl -s $u/b; "
+		 "s=$(date +%%S); sleep $((61 - ${s#0})); "
+		 "for i in 1 2 3 4; do curl -s $u/n$i; done",
+		 t.port);
+	r = in_cell_of(t.proj, sh);
+	/* two in the first minute, two in the next, the rest refused */
+	cr_assert(contains(r.out, "GET /a got 0\nGET /b got 0\nGET /n1 got 0\nGET /n2 got 0\n"),
+		  "%s", r.out);
+	cr_assert(contains(r.out, "its budget of 2 connections per minute"), "%s", r.out);
+	cr_assert(not(contains(r.out, "GET /n3 got 0")), "%s", r.out);
+	th_result_done(&r);
+}
+
+/* As root, cell metrics reads each user's state as that user, in a child with a deadline: a
+ * user whose ledger is a FIFO (any read of it waits for ever) is left out, the rest reported. */
+Test(accounting, metrics_as_root_survive_a_users_fifo)
+{
+	_cleanup_free_ char *dir = NULL, *fifo = NULL, *sh = NULL;
+	struct passwd *pw;
+	struct th_result r;
+	time_t before;
+
+	if (getuid() != 0)
+		th_skip("needs root (cell metrics reads every user's projects only as root)");
+	pw = getpwnam(TH_TEST_USER);
+	cr_assert(not(eq(ptr, pw, NULL)));
+	sh = fmt("curl -sS http://up.test:%u/m", t.port);
+	th_result_done((r = in_cell_of(t.proj, sh), &r));
+	dir = fmt("%s/.local/state/cell/projects/zz-fifo-test", pw->pw_dir);
+	cr_assert(eq(int, cell_mkdir_p(dir, 0700), 0));
+	fifo = th_join(dir, "ledger.jsonl");
+	unlink(fifo);
+	cr_assert(eq(int, mkfifo(fifo, 0600), 0));
+	th_chown_r(dir, pw->pw_uid, pw->pw_gid);
+	before = time(NULL);
+	{
+		char *argv[] = {t.stage.cell, (char *)"metrics", NULL};
+
+		th_run(NULL, argv, t.env.v, &r);
+	}
+	unlink(fifo);
+	rmdir(dir);
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	cr_assert(le(long, (long)(time(NULL) - before), 20L));
+	cr_assert(contains(r.err, "cell: " TH_TEST_USER "'s projects are left out: reading them "
+				  "took too long"),
+		  "%s", r.err);
+	/* root's own (the test's HOME) are there */
+	cr_assert(contains(r.out, "# TYPE cell_proxy_requests_total counter"), "%s", r.out);
+	th_result_done(&r);
 }

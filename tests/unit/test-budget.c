@@ -112,7 +112,7 @@ Test(budget, a_meter_counts_the_period_from_the_ledger_and_its_own)
 	cr_assert(eq(u64, cell_budget_meter_left(m, &b, "a.test", true, now), 700));
 	cr_assert(eq(u64, cell_budget_meter_left(m, &b, "a.test", false, now), 400));
 	cr_assert(eq(u64, cell_budget_meter_left(m, &b, "b.test", false, now), 500));
-	cell_budget_meter_count(m, "b.test", 200, 450, 1);
+	cell_budget_meter_count(m, "b.test", 200, 450, 1, now);
 	cr_assert(eq(u64, cell_budget_meter_left(m, &b, "a.test", true, now), 500));
 	cr_assert(eq(u64, cell_budget_meter_left(m, &b, "b.test", false, now), 50));
 	cr_assert(cell_budget_meter_admit(m, &b, "web", "b.test", now, why, sizeof(why)));
@@ -160,7 +160,7 @@ Test(budget, per_host_limits_name_the_host_and_connections_count)
 	cr_assert(eq(str, (char *)cell_budget_meter_top(m, &b, CELL_BUDGET_HOST_OUT, &used),
 		     "a.test"));
 	cr_assert(eq(u64, used, 100));
-	cell_budget_meter_count(m, "b.test", 0, 0, 1);
+	cell_budget_meter_count(m, "b.test", 0, 0, 1, now);
 	cr_assert(not(cell_budget_meter_admit(m, &b, "web", "b.test", now, why, sizeof(why))));
 	cr_assert(not(eq(ptr, strstr(why, "its budget of 3 connections per day"), NULL)), "%s",
 		  why);
@@ -184,5 +184,90 @@ Test(budget, a_replaced_ledger_is_read_again)
 	record(NULL, now, "a.test", 7, 0, 1);
 	cr_assert(eq(int, cell_budget_meter_refresh(m, &b, now), 0));
 	cr_assert(eq(u64, cell_budget_meter_used(m, &b, CELL_BUDGET_OUT, NULL), 7));
+	cell_budget_meter_free(m);
+}
+
+/*
+ * A period that ends while the proxy runs is over at once, not at its next refresh: what is
+ * counted after the boundary is the new period's and counts against it (it was a window of
+ * no limit, whose counts were then thrown away).
+ */
+Test(budget, the_next_period_starts_at_its_boundary_and_keeps_its_counts)
+{
+	struct cell_budget b = {0};
+	struct cell_budget_meter *m;
+	int64_t now = (int64_t)time(NULL), hour = cell_period_end(now, CELL_PERIOD_HOUR);
+	char why[512];
+
+	b.rate[CELL_BUDGET_OUT] = (struct cell_rate){1000, CELL_PERIOD_HOUR};
+	b.rate[CELL_BUDGET_CONNECTIONS] = (struct cell_rate){2, CELL_PERIOD_MINUTE};
+	cr_assert(eq(int, cell_budget_meter_new(path, "me", &m), 0));
+	cr_assert(eq(int, cell_budget_meter_refresh(m, &b, hour - 10), 0));
+	cell_budget_meter_count(m, "a.test", 1000, 0, 2, hour - 10);
+	cr_assert(not(cell_budget_meter_admit(m, &b, "web", "a.test", hour - 9, why, sizeof(why))));
+	/* two seconds into the next hour, before any refresh */
+	cr_assert(cell_budget_meter_admit(m, &b, "web", "a.test", hour + 2, why, sizeof(why)));
+	cr_assert(eq(u64, cell_budget_meter_left(m, &b, "a.test", true, hour + 2), 1000));
+	cell_budget_meter_count(m, "a.test", 5000, 0, 2, hour + 2);
+	cr_assert(eq(u64, cell_budget_meter_left(m, &b, "a.test", true, hour + 3), 0));
+	cr_assert(not(cell_budget_meter_admit(m, &b, "web", "a.test", hour + 3, why, sizeof(why))));
+	/* the refresh keeps them */
+	cr_assert(eq(int, cell_budget_meter_refresh(m, &b, hour + 4), 0));
+	cr_assert(eq(u64, cell_budget_meter_used(m, &b, CELL_BUDGET_OUT, NULL), 5000));
+	cell_budget_meter_free(m);
+}
+
+/* Records naming thousands of refused hosts (a cell can make them) cost the meter nothing. */
+Test(budget, hosts_that_used_nothing_are_not_tallied)
+{
+	struct cell_budget b = {0};
+	struct cell_budget_meter *m;
+	int64_t now = (int64_t)time(NULL);
+	size_t cap = 1024 * 1024, n = 0;
+	char *line = malloc(cap);
+
+	n += (size_t)snprintf(line, cap,
+			      "{\"v\":1,\"kind\":\"proxy\",\"project\":\"p-1\",\"name\":\"web\","
+			      "\"start\":%lld,\"end\":%lld,\"hosts\":{",
+			      (long long)now - 10, (long long)now);
+	for (int i = 0; i < 4000; i++)
+		n += (size_t)snprintf(line + n, cap - n,
+				      "\"refused-%d.test\":{\"requests\":0,\"tunnels\":0,\"up\":0,"
+				      "\"down\":0,\"denied\":1},",
+				      i);
+	snprintf(line + n, cap - n,
+		 "\"a.test\":{\"requests\":1,\"tunnels\":0,\"up\":7,\"down\":0,\"denied\":0}}}");
+	cr_assert(eq(int, cell_ledger_append(path, line), 0));
+	free(line);
+	b.rate[CELL_BUDGET_HOST_OUT] = (struct cell_rate){100, CELL_PERIOD_DAY};
+	cr_assert(eq(int, cell_budget_meter_new(path, NULL, &m), 0));
+	cr_assert(eq(int, cell_budget_meter_refresh(m, &b, now), 0));
+	cr_assert(eq(u64, cell_budget_meter_used(m, &b, CELL_BUDGET_HOST_OUT, "a.test"), 7));
+	{
+		uint64_t used;
+
+		cr_assert(eq(str, (char *)cell_budget_meter_top(m, &b, CELL_BUDGET_HOST_OUT, &used),
+			     "a.test"));
+	}
+	cell_budget_meter_free(m);
+}
+
+/* A long ledger is read from its records of the period on, found by a binary search. */
+Test(budget, a_long_ledger_is_read_from_the_period_on)
+{
+	struct cell_budget b = {0};
+	struct cell_budget_meter *m;
+	int64_t now = (int64_t)time(NULL), day = cell_period_start(now, CELL_PERIOD_DAY);
+	uint64_t at = 0;
+
+	for (int i = 0; i < 3000; i++)
+		record(NULL, day - 7 * 86400 + i * 60, "a.test", 1000, 0, 1);
+	record(NULL, day + 5, "a.test", 3, 0, 1);
+	cr_assert(eq(int, cell_ledger_seek(path, day, &at), 0));
+	cr_assert(gt(u64, at, 0));
+	b.rate[CELL_BUDGET_OUT] = (struct cell_rate){100, CELL_PERIOD_DAY};
+	cr_assert(eq(int, cell_budget_meter_new(path, NULL, &m), 0));
+	cr_assert(eq(int, cell_budget_meter_refresh(m, &b, now), 0));
+	cr_assert(eq(u64, cell_budget_meter_used(m, &b, CELL_BUDGET_OUT, NULL), 3));
 	cell_budget_meter_free(m);
 }

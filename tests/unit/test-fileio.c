@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fileio.h"
@@ -51,4 +52,22 @@ Test(fileio, remove_tree_at_follows_no_link)
 	free(kept);
 	free(link);
 	free(dlink);
+}
+
+/* A FIFO (or a hard link) planted where the temporary file used to be named (PATH.tmp.PID) is
+ * never opened: the temporary name cannot be guessed, and an existing file is never reused. */
+Test(fileio, an_atomic_write_opens_nothing_planted_for_it, .timeout = 10)
+{
+	char *tmp = th_mkdtemp(), *path = th_join(tmp, "cell.prom"), *planted = NULL, *text;
+
+	cr_assert(ge(int, asprintf(&planted, "%s.tmp.%d", path, (int)getpid()), 0));
+	cr_assert(eq(int, mkfifo(planted, 0600), 0));
+	cr_assert(eq(int, cell_write_file_atomic(path, "x 1\n", 4, 0644, false), 0));
+	text = th_read(path);
+	cr_assert(eq(str, text, "x 1\n"));
+	free(text);
+	th_rm_rf(tmp);
+	free(tmp);
+	free(path);
+	free(planted);
 }

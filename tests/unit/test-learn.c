@@ -4,8 +4,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "helpers.h"
 #include "learn.h"
+#include "psl.h"
 #include "strv.h"
+
+static struct cell_psl *psl;
+
+static void setup(void)
+{
+	/* Debian's list (publicsuffix): the real one */
+	if (cell_psl_load(CELL_PSL_PATH, &psl) < 0)
+		th_skip("the public suffix list is not installed (make deps: publicsuffix)");
+}
+
+static void teardown(void)
+{
+	cell_psl_free(psl);
+	psl = NULL;
+}
+
+TestSuite(learn, .init = setup, .fini = teardown);
 
 /* The proposal for needs, joined with spaces. */
 static char *propose(const struct cell_learn_need *needs, size_t n, char *const *allow,
@@ -13,7 +32,7 @@ static char *propose(const struct cell_learn_need *needs, size_t n, char *const 
 {
 	char **rules = NULL, *out = calloc(1, 4096);
 
-	cr_assert(eq(int, cell_learn_propose(needs, n, allow, n_allow, &rules), 0));
+	cr_assert(eq(int, cell_learn_propose(needs, n, allow, n_allow, psl, &rules), 0));
 	for (size_t i = 0; rules[i]; i++) {
 		if (i)
 			strcat(out, " ");
@@ -85,4 +104,28 @@ Test(learn, nothing_needed_proposes_nothing)
 
 	cr_assert(eq(str, got, ""));
 	free(got);
+}
+
+/* No "*." of a domain anyone may register under: everyone's names would be allowed. */
+Test(learn, no_wildcard_of_a_public_suffix)
+{
+	const struct cell_learn_need needs[] = {{"a.co.uk", 443},     {"b.co.uk", 443},
+						{"c.co.uk", 443},     {"x.github.io", 443},
+						{"y.github.io", 443}, {"z.github.io", 443}};
+	char **rules = NULL;
+	char *got = propose(needs, N(needs), NULL, 0);
+
+	cr_assert(eq(str, got, "a.co.uk b.co.uk c.co.uk x.github.io y.github.io z.github.io"));
+	free(got);
+	cr_assert(cell_psl_is_suffix(psl, "com"));
+	cr_assert(not(cell_psl_is_suffix(psl, "example.com")));
+	/* without the list, no wildcard at all */
+	cr_assert(eq(int,
+		     cell_learn_propose((struct cell_learn_need[]){{"a.x.test", 443},
+								   {"b.x.test", 443},
+								   {"c.x.test", 443}},
+					3, NULL, 0, NULL, &rules),
+		     0));
+	cr_assert(eq(str, rules[0], "a.x.test"));
+	cell_strv_free(rules);
 }
