@@ -402,12 +402,12 @@ static char *fetches(void)
 		   t.port, t.port, t.port, t.port);
 }
 
-/* What a hostile run adds: this machine's own sshd by address (an allow rule for it would
- * open the proxy's guard), and a process whose name would drive the terminal of the person
- * reading the report. */
+/* What a hostile run adds: the cloud metadata address (an allow rule for it would open the
+ * proxy's guard), and a process whose name would drive the terminal of the person reading the
+ * report. */
 static char *hostile_fetches(void)
 {
-	return fmt("curl -s -o /dev/null http://127.0.0.1:22/; "
+	return fmt("curl -s -o /dev/null http://169.254.169.254/latest/meta-data/; "
 		   "python3 -c 'import ctypes, urllib.request as u; "
 		   "ctypes.CDLL(None).prctl(15, b\"\\x1b[2J\\x1b]52;c;aGk=\\x07\", 0, 0, 0); "
 		   "u.urlopen(\"http://api.solo.test:%u/esc\")' 2>/dev/null; true",
@@ -473,10 +473,11 @@ Test(accounting, learn_proposes_the_change_that_passes_the_run)
 		r = cell(h);
 		cr_assert(not(contains(r.out, "\x1b")), "an escape reached the terminal: %s",
 			  r.out);
-		cr_assert(contains(r.out, "127.0.0.1:22  refused 1 time"), "%s", r.out);
-		cr_assert(contains(r.out, "not proposed: a loopback address"), "%s", r.out);
-		cr_assert(not(contains(r.out, "\"127.0.0.1:22\"")), "proposed: %s", r.out);
-		cr_assert(contains(r.out, "by ?[2J?]52;c;aGk=?"), "%s", r.out);
+		cr_assert(contains(r.out, "169.254.169.254:80  refused 1 time"), "%s", r.out);
+		cr_assert(contains(r.out, "not proposed: the cloud metadata address"), "%s", r.out);
+		cr_assert(not(contains(r.out, "\"169.254.169.254\"")), "proposed: %s", r.out);
+		/* (comm holds 15 bytes: the BEL at the end is cut by the kernel) */
+		cr_assert(contains(r.out, "by ?[2J?]52;c;aGk= ("), "%s", r.out);
 		th_result_done(&r);
 	}
 	r = cell(learn);
