@@ -364,6 +364,7 @@ bench-run: $(CELL) $(CELL_INIT) $(CELL_SESSION) $(BENCH_UPSTREAM) $(BENCH_EXCHAN
 	$(Q)python3 tests/bench/hook.py $(abspath $(CELL))
 	$(Q)python3 tests/bench/netns.py $(abspath $(CELL)) $(abspath $(BENCH_UPSTREAM))
 	$(Q)python3 tests/bench/inspect.py $(abspath $(CELL))
+	$(Q)python3 tests/bench/budget.py $(abspath $(CELL))
 
 .PHONY: demo demo-run
 # deps first (a fresh machine has no compiler yet); offline once everything is installed
