@@ -378,11 +378,18 @@ demo-run: $(CELL) $(CELL_INIT) $(CELL_SESSION) $(SHIM) $(PAM_MODULE) $(PAM_DRIVE
 C_FILES = $(shell find module shim bpf tests -name '*.[ch]' -not -path '*/fixtures/*')
 
 .PHONY: lint
+# what may be at the top of the tree (and dotfiles): the fixed layout (and build/, untracked)
+ROOT_LAYOUT := module|shim|bpf|shell|tests|docs|examples|debian|Makefile|README\.md|LICENSE|build
+
 lint: deps
 	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--inline-suppr --std=c11 -D_GNU_SOURCE -DCELL_VERSION='"lint"' -Imodule/lib -iquote module/lib \
 		--suppress=missingIncludeSystem module
 	$(Q)clang-format --dry-run -Werror $(C_FILES)
+	$(Q)stray=$$( (git ls-files 2>/dev/null || ls -A) | sed 's|/.*||' | sort -u | \
+		grep -vxE '$(ROOT_LAYOUT)|\..*' ); \
+	if [ -n "$$stray" ]; then \
+		echo "lint: files at the top that are not the layout's: $$stray" >&2; exit 1; fi
 	@echo "lint: clean"
 
 # cell finds cell-init next to itself (a build tree) or in LIBEXECDIR, which is compiled in:
