@@ -14,6 +14,7 @@ BUILD ?= build
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 LIBEXECDIR ?= $(PREFIX)/libexec/cell
+MANDIR ?= $(PREFIX)/share/man
 # where the system's PAM modules are (Debian: /lib/x86_64-linux-gnu/security)
 PAMDIR ?= $(shell pkg-config --variable=libdir pam 2>/dev/null || echo /lib)/security
 DESTDIR ?=
@@ -36,7 +37,7 @@ DEB_PKGS := build-essential pkg-config clang llvm libbpf-dev bpftool libcjson-de
 	bubblewrap libcriterion-dev libseccomp-dev libpam0g-dev cppcheck clang-format libclang-rt-14-dev \
 	curl python3 tmux zsh fish hyperfine iproute2 util-linux procps git tinyproxy openssl \
 	libelf-dev zlib1g-dev wget nodejs perl direnv strace nix-bin libyaml-dev postgresql-15 \
-	libssl-dev prometheus chromium-headless-shell publicsuffix
+	libssl-dev prometheus chromium-headless-shell publicsuffix scdoc man-db
 
 LIB_PKGS := libcjson nettle libseccomp yaml-0.1 openssl
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(LIB_PKGS))
@@ -90,7 +91,25 @@ UNIT := $(BUILD)/test-unit
 INTEG := $(BUILD)/test-integration
 
 .PHONY: all
-all: $(CELL) $(CELL_INIT) $(CELL_SESSION) $(SHIM) $(PAM_MODULE)
+MAN_PAGES := $(BUILD)/man/cell.1 $(BUILD)/man/cell.json.5 $(BUILD)/man/pam_cell.8
+
+all: $(CELL) $(CELL_INIT) $(CELL_SESSION) $(SHIM) $(PAM_MODULE) $(MAN_PAGES)
+
+# Man pages, from scdoc sources in docs/man/: cell(1)'s COMMANDS section is what `cell help --man`
+# prints from the command table `cell help` reads (the two say the same).
+.PHONY: man
+man: $(MAN_PAGES)
+$(BUILD)/man/cell.1: docs/man/cell.1.scd $(CELL)
+	@mkdir -p $(@D)
+	$(Q)$(CELL) help --man > $@.commands
+	$(Q)awk -v f=$@.commands '/^@COMMANDS@$$/ { while ((getline l < f) > 0) print l; next } \
+		{ print }' $< | scdoc > $@.tmp && mv $@.tmp $@ && rm -f $@.commands
+$(BUILD)/man/%.5: docs/man/%.5.scd
+	@mkdir -p $(@D)
+	$(Q)scdoc < $< > $@.tmp && mv $@.tmp $@
+$(BUILD)/man/%.8: docs/man/%.8.scd
+	@mkdir -p $(@D)
+	$(Q)scdoc < $< > $@.tmp && mv $@.tmp $@
 
 # BPF, as libbpf-bootstrap builds it: vmlinux.h from the running kernel's BTF, the object, a
 # linked object, then the skeleton that module/lib/bpf.c (its only user) includes.
@@ -386,6 +405,10 @@ lint: deps
 		--inline-suppr --std=c11 -D_GNU_SOURCE -DCELL_VERSION='"lint"' -Imodule/lib -iquote module/lib \
 		--suppress=missingIncludeSystem module
 	$(Q)clang-format --dry-run -Werror $(C_FILES)
+	$(Q)$(MAKE) --no-print-directory man
+	$(Q)for m in $(MAN_PAGES); do \
+		w=$$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -E UTF-8 -l $$m 2>&1 >/dev/null); \
+		if [ -n "$$w" ]; then echo "lint: $$m: $$w" >&2; exit 1; fi; done
 	$(Q)stray=$$( (git ls-files 2>/dev/null || ls -A) | sed 's|/.*||' | sort -u | \
 		grep -vxE '$(ROOT_LAYOUT)|\..*' ); \
 	if [ -n "$$stray" ]; then \
@@ -395,7 +418,7 @@ lint: deps
 # cell finds cell-init next to itself (a build tree) or in LIBEXECDIR, which is compiled in:
 # build with the same PREFIX you install with.
 .PHONY: install
-install: $(CELL) $(CELL_INIT) $(CELL_SESSION) $(SHIM) $(PAM_MODULE)
+install: $(CELL) $(CELL_INIT) $(CELL_SESSION) $(SHIM) $(PAM_MODULE) $(MAN_PAGES)
 	@if [ "$(SANITIZE)" = 1 ] && [ "$(SETUID)" = 1 ]; then \
 		echo "make install: a sanitizer build is never installed setuid (its runtime reads" \
 			"ASAN_OPTIONS before main: any user would have root's powers)" >&2; exit 1; fi
@@ -406,6 +429,10 @@ install: $(CELL) $(CELL_INIT) $(CELL_SESSION) $(SHIM) $(PAM_MODULE)
 	install -m 0644 $(SHIM) $(DESTDIR)$(LIBEXECDIR)/libcellshim.so
 	install -m $(if $(filter 1,$(SETUID)),4755,0755) $(CELL_SESSION) \
 		$(DESTDIR)$(LIBEXECDIR)/cell-session
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	install -m 0644 $(BUILD)/man/cell.1 $(DESTDIR)$(MANDIR)/man1/cell.1
+	install -m 0644 $(BUILD)/man/cell.json.5 $(DESTDIR)$(MANDIR)/man5/cell.json.5
+	install -m 0644 $(BUILD)/man/pam_cell.8 $(DESTDIR)$(MANDIR)/man8/pam_cell.8
 
 .PHONY: clean
 clean:

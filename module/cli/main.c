@@ -127,8 +127,63 @@ static void help(FILE *f)
 	fprintf(f, "\nRun 'cell COMMAND --help' for a command's options.\n");
 }
 
+/* text for scdoc(5): its markup characters (*, _, \\) taken as they are */
+static void put_scdoc(FILE *f, const char *text)
+{
+	for (; *text; text++) {
+		if (*text == '*' || *text == '_' || *text == '\\')
+			fputc('\\', f);
+		fputc(*text, f);
+	}
+}
+
+/*
+ * cell help --man: the COMMANDS section of cell(1) in scdoc, from the table `cell help` reads
+ * (the man page and `cell help COMMAND` say the same: one source). make builds the page.
+ */
+static void man_commands(FILE *f)
+{
+	fputs("# COMMANDS\n\n", f);
+	for (size_t i = 0; i < ELEMENTSOF(commands); i++) {
+		const struct cli_command *c = &commands[i];
+
+		fputs("*cell ", f);
+		put_scdoc(f, c->name);
+		fputs("*", f);
+		if (c->args[0]) {
+			fputc(' ', f);
+			put_scdoc(f, c->args);
+		}
+		fputs("\n\t", f);
+		put_scdoc(f, c->summary);
+		fputs(".\n", f);
+		for (const char *line = c->help; line && *line;) {
+			size_t n = strcspn(line, "\n"), lead = strspn(line, " ");
+			size_t len = n > lead ? n - lead : 0;
+			const char *next = line + n + (line[n] == '\n');
+			char *one = strndup(line + n - len, len);
+
+			/* (a blank line is a new paragraph of the same indented block; a line
+			 * that starts with spaces is a row of a table: a paragraph of its own,
+			 * indented further) */
+			fputs(!n ? "\n" : lead ? "\n\t\t" : "\n\t", f);
+			if (one)
+				put_scdoc(f, one);
+			if (len && lead && startswith(next, "  "))
+				fputc('\n', f); /* (rows: paragraphs of their own) */
+			free(one);
+			line = next;
+		}
+		fputs("\n\n", f);
+	}
+}
+
 int cmd_help(int argc, char *argv[])
 {
+	if (argc == 2 && streq(argv[1], "--man")) {
+		man_commands(stdout);
+		return CELL_EXIT_OK;
+	}
 	if (argc > 2)
 		return cli_bad_usage(argv[0], "unexpected argument '%s'", argv[2]);
 	if (argc == 2 && !streq(argv[1], "--help") && !streq(argv[1], "-h")) {

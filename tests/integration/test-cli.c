@@ -1015,3 +1015,39 @@ Test(cli, the_privileged_helper_is_hardened)
 	cr_assert(h.stack_protector, "no stack protector");
 	cr_assert(h.fortified, "no fortified libc calls (_FORTIFY_SOURCE)");
 }
+
+/* man cell (the page make built) has every command `cell help` lists, with the same usage: one
+ * table makes both. */
+Test(cli, the_man_page_has_every_command_of_cell_help)
+{
+	char *man[] = {(char *)"/usr/bin/man", (char *)"-l", (char *)CELL_TEST_BUILD "/man/cell.1",
+		       NULL};
+	char *env_man[] = {(char *)"MANWIDTH=300", (char *)"LC_ALL=C.UTF-8",
+			   (char *)"PATH=/usr/bin:/bin", NULL};
+	struct th_result page, help = cell(NULL, "help", NULL);
+	size_t seen = 0;
+
+	if (access("/usr/bin/man", X_OK) != 0 || access(CELL_TEST_BUILD "/man/cell.1", R_OK) != 0)
+		th_skip("man or the built page is missing (make deps; make)");
+	th_run(NULL, man, env_man, &page);
+	cr_assert(eq(int, page.status, 0), "%s", page.err);
+	for (char *line = strtok(help.out, "\n"); line; line = strtok(NULL, "\n")) {
+		char name[64], usage[512], *want = NULL;
+		struct th_result one;
+
+		if (sscanf(line, "  %63s", name) != 1 || line[0] != ' ')
+			continue;
+		one = cell(NULL, "help", name, NULL);
+		/* "usage: cell NAME ARGS" as the man page's "cell NAME ARGS" */
+		snprintf(usage, sizeof(usage), "%.*s", (int)strcspn(one.out, "\n"), one.out);
+		cr_assert(eq(int, strncmp(usage, "usage: ", 7), 0), "%s", one.out);
+		cr_assert(ge(int, asprintf(&want, "       %s\n", usage + 7), 0));
+		cr_assert(contains(page.out, want), "man cell lacks '%s'", usage + 7);
+		free(want);
+		th_result_done(&one);
+		seen++;
+	}
+	cr_assert(gt(sz, seen, 20));
+	th_result_done(&help);
+	th_result_done(&page);
+}
