@@ -14,7 +14,8 @@ BUILD ?= build
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 LIBEXECDIR ?= $(PREFIX)/libexec/cell
-MANDIR ?= $(PREFIX)/share/man
+DATADIR ?= $(PREFIX)/share
+MANDIR ?= $(DATADIR)/man
 # where the system's PAM modules are (Debian: /lib/x86_64-linux-gnu/security)
 PAMDIR ?= $(shell pkg-config --variable=libdir pam 2>/dev/null || echo /lib)/security
 DESTDIR ?=
@@ -433,6 +434,11 @@ install: $(CELL) $(CELL_INIT) $(CELL_SESSION) $(SHIM) $(PAM_MODULE) $(MAN_PAGES)
 	install -m 0644 $(BUILD)/man/cell.1 $(DESTDIR)$(MANDIR)/man1/cell.1
 	install -m 0644 $(BUILD)/man/cell.json.5 $(DESTDIR)$(MANDIR)/man5/cell.json.5
 	install -m 0644 $(BUILD)/man/pam_cell.8 $(DESTDIR)$(MANDIR)/man8/pam_cell.8
+	install -d $(DESTDIR)$(DATADIR)/bash-completion/completions \
+		$(DESTDIR)$(DATADIR)/zsh/site-functions $(DESTDIR)$(DATADIR)/fish/vendor_completions.d
+	install -m 0644 shell/completion.bash $(DESTDIR)$(DATADIR)/bash-completion/completions/cell
+	install -m 0644 shell/completion.zsh $(DESTDIR)$(DATADIR)/zsh/site-functions/_cell
+	install -m 0644 shell/completion.fish $(DESTDIR)$(DATADIR)/fish/vendor_completions.d/cell.fish
 
 .PHONY: clean
 clean:

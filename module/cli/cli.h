@@ -142,3 +142,9 @@ char *cli_config_with_allow(const struct cell_project *p, char *const *entries);
  * first, then written. Returns -1, or the exit code, having said why.
  */
 int cli_config_replace(struct cell_project *p, char *text, const char *trust);
+/*
+ * cell help --complete commands | options COMMAND | hosts: what the shells' completions offer
+ * (the commands of table with their summaries, a tab between; the options COMMAND's usage
+ * names; the hosts the project's proxy refused), a line each.
+ */
+int cli_complete(const struct cli_command *table, size_t n, int argc, char *argv[]);

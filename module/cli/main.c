@@ -184,6 +184,9 @@ int cmd_help(int argc, char *argv[])
 		man_commands(stdout);
 		return CELL_EXIT_OK;
 	}
+	/* (for the shells' completions: shell/completion.*) */
+	if (argc >= 2 && streq(argv[1], "--complete"))
+		return cli_complete(commands, ELEMENTSOF(commands), argc, argv);
 	if (argc > 2)
 		return cli_bad_usage(argv[0], "unexpected argument '%s'", argv[2]);
 	if (argc == 2 && !streq(argv[1], "--help") && !streq(argv[1], "-h")) {
