@@ -305,4 +305,4 @@ python3 -c 'import socket; socket.create_connection((\"192.0.2.1\", 80))' 2>&1 |
 	kill "$upstream" 2>/dev/null; wait "$upstream" 2>/dev/null || true
 fi
 
-printf '\nThat is the tour; README.md says more about each part.\n'
+printf '\nThat is the tour; README.md and the pages under docs/ say more about each part.\n'
