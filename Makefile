@@ -255,7 +255,7 @@ $(INTEG): $(INTEG_OBJ) $(HELPER_OBJ) $(LIBCELL)
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(TEST_LIBS)
 
 .PHONY: tests
-tests: $(CELL) $(CELL_INIT) $(CELL_SESSION) $(SETUID_HELPER) $(SHIM) $(PAM_MODULE) $(PAM_DRIVER) \
+tests: $(CELL) $(CELL_INIT) $(CELL_SESSION) $(SETUID_HELPER) $(SHIM) $(PAM_MODULE) $(PAM_DRIVER) $(MAN_PAGES) \
 	$(PROBE) $(UNIT) $(INTEG)
 
 # Installs only what is missing, so a machine that has everything pays one dpkg-query.
