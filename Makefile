@@ -38,7 +38,7 @@ DEB_PKGS := build-essential pkg-config clang llvm libbpf-dev bpftool libcjson-de
 	bubblewrap libcriterion-dev libseccomp-dev libpam0g-dev cppcheck clang-format libclang-rt-14-dev \
 	curl python3 tmux zsh fish hyperfine iproute2 util-linux procps git tinyproxy openssl \
 	libelf-dev zlib1g-dev wget nodejs perl direnv strace nix-bin libyaml-dev postgresql-15 \
-	libssl-dev prometheus chromium-headless-shell publicsuffix scdoc man-db
+	libssl-dev prometheus chromium-headless-shell publicsuffix scdoc man-db debhelper lintian
 
 LIB_PKGS := libcjson nettle libseccomp yaml-0.1 openssl
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(LIB_PKGS))
@@ -46,10 +46,16 @@ PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(LIB_PKGS))
 # cell start pays for each shared library the dynamic loader maps, and the first two are a fifth
 # of cell's own cost (libyaml is cell import's alone, OpenSSL the proxy's: nothing to map at
 # every start for them)
-PKG_LIBS = -pthread -Wl,-Bstatic $(shell $(PKG_CONFIG) --libs nettle libseccomp yaml-0.1 openssl) \
-	-Wl,-Bdynamic $(shell $(PKG_CONFIG) --libs libcjson) $(BPF_LIBS)
+# (LINK_STATIC=0: the shared libraries, as a distribution's package must use them)
+LINK_STATIC ?= 1
+ifeq ($(LINK_STATIC),1)
+STATIC_ON := -Wl,-Bstatic
+STATIC_OFF := -Wl,-Bdynamic
+endif
+PKG_LIBS = -pthread $(STATIC_ON) $(shell $(PKG_CONFIG) --libs nettle libseccomp yaml-0.1 openssl) \
+	$(STATIC_OFF) $(shell $(PKG_CONFIG) --libs libcjson zlib) $(BPF_LIBS)
 # libbpf (and what it needs) linked in as well, for the same reason
-BPF_LIBS = -Wl,-Bstatic $(shell $(PKG_CONFIG) --libs --static libbpf) -Wl,-Bdynamic
+BPF_LIBS = $(STATIC_ON) $(shell $(PKG_CONFIG) --libs $(if $(STATIC_ON),--static) libbpf) $(STATIC_OFF)
 TEST_CFLAGS = $(shell $(PKG_CONFIG) --cflags criterion)
 TEST_LIBS = $(shell $(PKG_CONFIG) --libs criterion)
 
@@ -439,6 +445,20 @@ install: $(CELL) $(CELL_INIT) $(CELL_SESSION) $(SHIM) $(PAM_MODULE) $(MAN_PAGES)
 	install -m 0644 shell/completion.bash $(DESTDIR)$(DATADIR)/bash-completion/completions/cell
 	install -m 0644 shell/completion.zsh $(DESTDIR)$(DATADIR)/zsh/site-functions/_cell
 	install -m 0644 shell/completion.fish $(DESTDIR)$(DATADIR)/fish/vendor_completions.d/cell.fish
+
+# The Debian package (debian/, debhelper): built from the committed tree (git archive) in
+# $(BUILD)/deb/, where dpkg-buildpackage leaves cell_$(VERSION)_ARCH.deb.
+.PHONY: deb
+deb: deps
+	$(Q)rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/cell-$(VERSION)
+	$(Q)git archive HEAD | tar -x -C $(BUILD)/deb/cell-$(VERSION)
+	$(Q)cd $(BUILD)/deb/cell-$(VERSION) && dpkg-buildpackage -us -uc -b
+	$(Q)ls $(BUILD)/deb/*.deb
+
+# The package as a user gets it (root: it installs and purges it; CI runs it after make test).
+.PHONY: test-package
+test-package: test-user
+	$(Q)bash tests/package/test.sh
 
 .PHONY: clean
 clean:
