@@ -52,8 +52,8 @@ ifeq ($(LINK_STATIC),1)
 STATIC_ON := -Wl,-Bstatic
 STATIC_OFF := -Wl,-Bdynamic
 endif
-PKG_LIBS = -pthread $(STATIC_ON) $(shell $(PKG_CONFIG) --libs nettle libseccomp yaml-0.1 openssl) \
-	$(STATIC_OFF) $(shell $(PKG_CONFIG) --libs libcjson zlib) $(BPF_LIBS)
+PKG_LIBS = -pthread $(STATIC_ON) $(shell $(PKG_CONFIG) --libs nettle libseccomp yaml-0.1 openssl zlib) \
+	$(STATIC_OFF) $(shell $(PKG_CONFIG) --libs libcjson) $(BPF_LIBS)
 # libbpf (and what it needs) linked in as well, for the same reason
 BPF_LIBS = $(STATIC_ON) $(shell $(PKG_CONFIG) --libs $(if $(STATIC_ON),--static) libbpf) $(STATIC_OFF)
 TEST_CFLAGS = $(shell $(PKG_CONFIG) --cflags criterion)
