@@ -322,8 +322,7 @@ int cell_ledger_read_from(const char *path, uint64_t *offset, bool wait,
 	_cleanup_free_ char *text = NULL;
 	_cleanup_close_ int fd = -1;
 	struct stat st;
-	size_t len, done = 0;
-	ssize_t n;
+	size_t done = 0;
 	int r;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -340,20 +339,11 @@ int cell_ledger_read_from(const char *path, uint64_t *offset, bool wait,
 		return -ESTALE;
 	if ((uint64_t)st.st_size - *offset > LEDGER_MAX)
 		return -EFBIG;
-	len = (size_t)((uint64_t)st.st_size - *offset);
-	text = malloc(len + 1);
-	if (!text)
-		return -ENOMEM;
-	while (done < len) {
-		n = pread(fd, text + done, len - done, (off_t)(*offset + done));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return negative_errno();
-		if (n == 0)
-			break;
-		done += (size_t)n;
-	}
+	if (lseek(fd, (off_t)*offset, SEEK_SET) < 0)
+		return negative_errno();
+	r = cell_read_full_fd(fd, LEDGER_MAX, &text, &done);
+	if (r < 0)
+		return r;
 	/* up to the last complete line: a record being written is read next time */
 	for (char *p = text, *nl; (nl = memchr(p, '\n', done - (size_t)(p - text))); p = nl + 1) {
 		*offset += (uint64_t)(nl + 1 - p);
@@ -369,26 +359,7 @@ int cell_ledger_read_from(const char *path, uint64_t *offset, bool wait,
 int cell_ledger_read(const char *path, int (*fn)(const char *line, size_t len, void *data),
 		     void *data)
 {
-	_cleanup_free_ char *text = NULL;
-	_cleanup_close_ int fd = -1;
-	size_t len = 0;
-	int r;
+	uint64_t offset = 0;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : negative_errno();
-	r = lock(fd, LOCK_SH);
-	if (r < 0)
-		return r;
-	r = cell_read_full_fd(fd, LEDGER_MAX, &text, &len);
-	if (r < 0)
-		return r;
-	for (char *p = text, *nl; (nl = memchr(p, '\n', len - (size_t)(p - text))); p = nl + 1) {
-		if (nl == p)
-			continue;
-		r = fn(p, (size_t)(nl - p), data);
-		if (r != 0)
-			return r;
-	}
-	return 0;
+	return cell_ledger_read_from(path, &offset, true, fn, data);
 }
