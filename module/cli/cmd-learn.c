@@ -85,8 +85,9 @@ static bool at_or_after(const char *time_s, int64_t ms)
 }
 
 /* One line of the request log: what a learn cell's proxy saw since the run began. */
-static void take(struct run *run, const char *line, size_t len)
+static int take(const char *line, size_t len, void *data)
 {
+	struct run *run = data;
 	cJSON *o = cJSON_ParseWithLength(line, len);
 	const char *learn = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "learn")),
 		   *host = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "host")),
@@ -111,7 +112,7 @@ static void take(struct run *run, const char *line, size_t len)
 	    !(learned || (decision && streq(decision, "denied"))) ||
 	    !(s = seen_of(run, host, (uint16_t)port->valuedouble))) {
 		cJSON_Delete(o);
-		return;
+		return 0;
 	}
 	/* a name that resolved to a special address: a rule for the name would not pass it, and
 	 * one for the address would open the proxy's guard (never proposed) */
@@ -121,7 +122,7 @@ static void take(struct run *run, const char *line, size_t len)
 		/* a rule's methods or paths, or network.deny: not for cell learn to widen */
 		list_add(&s->other, reason ? reason : "refused by a rule");
 		cJSON_Delete(o);
-		return;
+		return 0;
 	}
 	s->refused += refused;
 	s->passed += learned;
@@ -133,6 +134,7 @@ static void take(struct run *run, const char *line, size_t len)
 		list_add(&s->what, what);
 	}
 	cJSON_Delete(o);
+	return 0;
 }
 
 /* The request log (and its rotated files) of project p, taken in order. */
@@ -140,23 +142,8 @@ static void read_log(const struct cell_project *p, struct run *run)
 {
 	_cleanup_free_ char *log = NULL;
 
-	if (cell_project_state_file(p->id, "proxy.log", &log) < 0)
-		return;
-	for (int k = CELL_REQLOG_KEEP; k >= 0; k--) {
-		_cleanup_free_ char *path = NULL, *text = NULL;
-		size_t len = 0;
-
-		if (k ? asprintf(&path, "%s.%d", log, k) < 0 : !(path = strdup(log)))
-			return;
-		if (cell_read_file(path, 0, 64 * 1024 * 1024, &text, &len) < 0)
-			continue;
-		for (char *line = text, *end; line < text + len; line = end + 1) {
-			end = memchr(line, '\n', (size_t)(text + len - line));
-			if (!end)
-				end = text + len;
-			take(run, line, (size_t)(end - line));
-		}
-	}
+	if (cell_project_state_file(p->id, "proxy.log", &log) >= 0)
+		(void)cell_reqlog_read(log, take, run);
 }
 
 /* diff -u of the config before and after, labelled with its path. */

@@ -188,8 +188,10 @@ static void path_prefix(const char *path, char *buf, size_t size)
 	snprintf(buf, size, "%.*s", (int)(end ? end : 1), end ? path : "/");
 }
 
-static int count_path(const char *line, size_t len, struct path_counts *pc)
+static int count_path(const char *line, size_t len, void *data)
 {
+	struct path_counts *pc = data;
+
 	cJSON *o = cJSON_ParseWithLength(line, len);
 	const char *host = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "host")),
 		   *path = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "path")),
@@ -246,21 +248,7 @@ static int print_paths(const struct cell_project *p, const char *name)
 
 	if (r < 0)
 		return CELL_EXIT_FAILURE;
-	for (int k = CELL_REQLOG_KEEP; k >= 0 && r >= 0; k--) {
-		_cleanup_free_ char *path = NULL, *text = NULL;
-		size_t len = 0;
-
-		if (k ? asprintf(&path, "%s.%d", log, k) < 0 : !(path = strdup(log)))
-			return CELL_EXIT_FAILURE;
-		if (cell_read_file(path, 0, 64 * 1024 * 1024, &text, &len) < 0)
-			continue;
-		for (char *line = text, *end; r >= 0 && line < text + len; line = end + 1) {
-			end = memchr(line, '\n', (size_t)(text + len - line));
-			if (!end)
-				end = text + len;
-			r = count_path(line, (size_t)(end - line), &pc);
-		}
-	}
+	r = cell_reqlog_read(log, count_path, &pc);
 	qsort(pc.v, pc.n, sizeof(*pc.v), by_requests);
 	printf("%s: requests the proxy saw, by path (the request log's recent history)\n", name);
 	printf("%-32s %-32s %9s %11s %11s %7s\n", "host", "path", "requests", "up", "down",

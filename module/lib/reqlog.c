@@ -159,6 +159,29 @@ static int write_entry(struct cell_reqlog *l, const struct cell_reqlog_entry *e)
 	return cell_reqlog_append(l, line, n);
 }
 
+int cell_reqlog_read(const char *path, int (*fn)(const char *line, size_t len, void *data),
+		     void *data)
+{
+	int r = 0;
+
+	for (int k = CELL_REQLOG_KEEP; k >= 0 && r == 0; k--) {
+		_cleanup_free_ char *file = NULL, *text = NULL;
+		size_t len = 0;
+
+		if (k ? asprintf(&file, "%s.%d", path, k) < 0 : !(file = strdup(path)))
+			return -ENOMEM;
+		if (cell_read_file(file, 0, 64 * 1024 * 1024, &text, &len) < 0)
+			continue;
+		for (char *line = text, *end; r == 0 && line < text + len; line = end + 1) {
+			end = memchr(line, '\n', (size_t)(text + len - line));
+			if (!end)
+				end = text + len;
+			r = fn(line, (size_t)(end - line), data);
+		}
+	}
+	return r;
+}
+
 void cell_reqlog_free(struct cell_reqlog *l)
 {
 	if (!l)

@@ -41,3 +41,7 @@ int cell_reqlog_append(struct cell_reqlog *l, const char *line, size_t n);
 /* Appends the entry's line, rotating first if it would pass max_bytes. */
 int cell_reqlog_write(struct cell_reqlog *l, const struct cell_reqlog_entry *e);
 void cell_reqlog_free(struct cell_reqlog *l);
+/* Calls fn for each line of the log at path and of its rotated files, oldest first; stops
+ * early when fn returns non-zero and returns that (a file that cannot be read is skipped). */
+int cell_reqlog_read(const char *path, int (*fn)(const char *line, size_t len, void *data),
+		     void *data);
