@@ -106,10 +106,7 @@ static cJSON *budget_of(const char *id, const char *ledger)
 
 		if (!r->amount)
 			continue;
-		if (k == CELL_BUDGET_HOST_OUT || k == CELL_BUDGET_HOST_IN)
-			(void)cell_budget_meter_top(m, b, (enum cell_budget_kind)k, &used);
-		else
-			used = cell_budget_meter_used(m, b, (enum cell_budget_kind)k, NULL);
+		(void)cell_budget_meter_top(m, b, (enum cell_budget_kind)k, &used);
 		o = cJSON_CreateObject();
 		if (!o || !cJSON_AddItemToArray(arr, o))
 			break;

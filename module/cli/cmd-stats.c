@@ -409,8 +409,7 @@ static void print_budget(const struct cell_budget *b, const char *ledger)
 	}
 	for (size_t k = 0; k < CELL_BUDGET_N; k++) {
 		const struct cell_rate *rate = &b->rate[k];
-		bool bytes = k != CELL_BUDGET_CONNECTIONS,
-		     per_host = k == CELL_BUDGET_HOST_OUT || k == CELL_BUDGET_HOST_IN;
+		bool bytes = k != CELL_BUDGET_CONNECTIONS;
 		const char *top = NULL;
 		char used_s[32], amount[32], at[32];
 		uint64_t used;
@@ -419,10 +418,7 @@ static void print_budget(const struct cell_budget *b, const char *ledger)
 
 		if (!rate->amount)
 			continue;
-		if (per_host)
-			top = cell_budget_meter_top(m, b, (enum cell_budget_kind)k, &used);
-		else
-			used = cell_budget_meter_used(m, b, (enum cell_budget_kind)k, NULL);
+		top = cell_budget_meter_top(m, b, (enum cell_budget_kind)k, &used);
 		if (bytes) {
 			cell_stats_human(used, used_s, sizeof(used_s));
 			cell_stats_human(rate->amount, amount, sizeof(amount));

@@ -365,6 +365,10 @@ const char *cell_budget_meter_top(const struct cell_budget_meter *m, const struc
 	const char *top = NULL;
 	uint64_t most = 0;
 
+	if (k != CELL_BUDGET_HOST_OUT && k != CELL_BUDGET_HOST_IN) {
+		*ret_used = cell_budget_meter_used(m, b, k, NULL);
+		return NULL;
+	}
 	for (int side = 0; u && u->start && side < 2; side++) {
 		const struct tally *t = side ? &u->own : &u->ledger;
 

@@ -77,7 +77,8 @@ void cell_budget_meter_count(struct cell_budget_meter *m, const char *host, uint
 /* What was used of kind (host: for the per-host kinds) in its period now. */
 uint64_t cell_budget_meter_used(const struct cell_budget_meter *m, const struct cell_budget *b,
 				enum cell_budget_kind k, const char *host);
-/* Of the per-host kind k, the host that used the most, and how much (NULL: none). */
+/* What was used of kind k now: for a per-host kind, by the host that used the most (returned;
+ * NULL: none), else in all (NULL returned). */
 const char *cell_budget_meter_top(const struct cell_budget_meter *m, const struct cell_budget *b,
 				  enum cell_budget_kind k, uint64_t *ret_used);
 /*
