@@ -76,7 +76,7 @@ ALL_LDFLAGS += -fsanitize=address,undefined
 endif
 
 LIB_SRC := $(sort $(wildcard module/lib/*.c))
-CLI_SRC := $(filter-out module/cli/cell-init.c module/cli/cell-session.c,\
+CLI_SRC := $(filter-out module/cli/cell-init.c module/cli/cell-session.c module/cli/cell-proxy.c,\
 	$(sort $(wildcard module/cli/*.c)))
 UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 INTEG_SRC := $(sort $(wildcard tests/integration/*.c))
@@ -92,6 +92,7 @@ LIBCELL := $(BUILD)/libcell.a
 CELL := $(BUILD)/cell
 CELL_INIT := $(BUILD)/cell-init
 CELL_SESSION := $(BUILD)/cell-session
+CELL_PROXY := $(BUILD)/cell-proxy
 SHIM := $(BUILD)/libcellshim.so
 PAM_MODULE := $(BUILD)/pam_cell.so
 UNIT := $(BUILD)/test-unit
@@ -100,7 +101,7 @@ INTEG := $(BUILD)/test-integration
 .PHONY: all
 MAN_PAGES := $(BUILD)/man/cell.1 $(BUILD)/man/cell.json.5 $(BUILD)/man/pam_cell.8
 
-all: $(CELL) $(CELL_INIT) $(CELL_SESSION) $(SHIM) $(PAM_MODULE) $(MAN_PAGES)
+all: $(CELL) $(CELL_INIT) $(CELL_SESSION) $(CELL_PROXY) $(SHIM) $(PAM_MODULE) $(MAN_PAGES)
 
 # Man pages, from scdoc sources in docs/man/: cell(1)'s COMMANDS section is what `cell help --man`
 # prints from the command table `cell help` reads (the two say the same).
@@ -191,6 +192,12 @@ $(CELL): $(CLI_OBJ) $(LIBCELL)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+# The proxy (cell proxy execs it; cells and logins start it): the only program with OpenSSL (TLS
+# for inspected hosts), whose start-up (its relocations) no other cell command pays for.
+$(CELL_PROXY): $(BUILD)/module/cli/cell-proxy.o $(BUILD)/module/cli/common.o $(LIBCELL)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
 # PID 1 of every cell: libc only (and libcell's join.c and what it uses, themselves libc only),
 # so it runs from any cell's /usr.
 $(CELL_INIT): $(BUILD)/module/cli/cell-init.o $(BUILD)/module/lib/join.o \
@@ -222,9 +229,9 @@ $(SHIM): $(SHIM_OBJ)
 # libraries (it is loaded into sshd, su, login); never built with the sanitizers (its hosts
 # are not); only the two PAM entry points exported.
 PAM_CFLAGS = -std=gnu17 $(WARNINGS) $(CFLAGS) -fPIC -fno-strict-aliasing $(HARDENING)
-# (not the devenv importer: libyaml has no business in sshd; OpenSSL is there for the plan of
-# a cell that inspects hosts, which trusts the user's CA)
-PAM_OBJ := $(filter-out $(BUILD)/pic/module/lib/devenvimport.o,$(LIB_SRC:%.c=$(BUILD)/pic/%.o)) \
+# (not the devenv importer nor the proxy: libyaml and OpenSSL have no business in sshd)
+PAM_NOT := devenvimport proxy tls tlspump
+PAM_OBJ := $(filter-out $(PAM_NOT:%=$(BUILD)/pic/module/lib/%.o),$(LIB_SRC:%.c=$(BUILD)/pic/%.o)) \
 	$(BUILD)/pic/module/pam/pam_cell.o
 $(BUILD)/pic/module/lib/bpf.o: $(BPF_SKEL)
 $(BUILD)/pic/%.o: %.c
@@ -235,7 +242,7 @@ $(PAM_MODULE): $(PAM_OBJ) module/pam/pam_cell.map
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(PAM_CFLAGS) -shared -Wl,-z,defs -Wl,-z,now -Wl,-z,relro \
 		-Wl,--version-script=module/pam/pam_cell.map -o $@ $(PAM_OBJ) -lpam -pthread \
-		$(shell $(PKG_CONFIG) --libs nettle libseccomp libcjson libbpf zlib openssl)
+		$(shell $(PKG_CONFIG) --libs nettle libseccomp libcjson libbpf zlib)
 
 # The PAM tests' driver: a real Linux-PAM stack (pam_start, open_session, a command in the
 # session, close_session).
@@ -261,7 +268,7 @@ $(INTEG): $(INTEG_OBJ) $(HELPER_OBJ) $(LIBCELL)
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(TEST_LIBS)
 
 .PHONY: tests
-tests: $(CELL) $(CELL_INIT) $(CELL_SESSION) $(SETUID_HELPER) $(SHIM) $(PAM_MODULE) $(PAM_DRIVER) $(MAN_PAGES) \
+tests: $(CELL) $(CELL_INIT) $(CELL_SESSION) $(CELL_PROXY) $(SETUID_HELPER) $(SHIM) $(PAM_MODULE) $(PAM_DRIVER) $(MAN_PAGES) \
 	$(PROBE) $(UNIT) $(INTEG)
 
 # Installs only what is missing, so a machine that has everything pays one dpkg-query.
@@ -363,6 +370,12 @@ $(BENCH_EXCHANGE): $(BUILD)/tests/bench/exchange.o
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^
 
+# cell run's floor: a launcher that only starts bwrap and waits.
+BENCH_WRAP := $(BUILD)/bench-wrap
+$(BENCH_WRAP): $(BUILD)/tests/bench/wrap.o
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^
+
 # The BPF bench's workload, run inside proxy-mode cells: libc only.
 BENCH_CONNECT := $(BUILD)/bench-connect
 $(BENCH_CONNECT): $(BUILD)/tests/bench/connect.o
@@ -380,9 +393,9 @@ $(BENCH_EMPTY_BPF): tests/bench/empty.bpf.c $(BPF_DIR)/vmlinux.h
 bench: deps
 	$(Q)$(MAKE) --no-print-directory bench-run
 
-bench-run: $(CELL) $(CELL_INIT) $(CELL_SESSION) $(BENCH_UPSTREAM) $(BENCH_EXCHANGE) $(BENCH_CONNECT) \
-	   $(BENCH_EMPTY_BPF) test-user
-	$(Q)python3 tests/bench/cell-run.py $(abspath $(CELL))
+bench-run: $(CELL) $(CELL_INIT) $(CELL_SESSION) $(CELL_PROXY) $(BENCH_UPSTREAM) $(BENCH_EXCHANGE) $(BENCH_CONNECT) \
+	   $(BENCH_WRAP) $(BENCH_EMPTY_BPF) test-user
+	$(Q)python3 tests/bench/cell-run.py $(abspath $(CELL)) $(abspath $(BENCH_WRAP))
 	$(Q)python3 tests/bench/proxy.py $(abspath $(CELL)) $(abspath $(BENCH_UPSTREAM)) \
 		$(abspath $(BENCH_EXCHANGE))
 	$(Q)python3 tests/bench/bpf.py $(abspath $(BUILD)) $(abspath $(BENCH_CONNECT)) \
@@ -397,7 +410,7 @@ bench-run: $(CELL) $(CELL_INIT) $(CELL_SESSION) $(BENCH_UPSTREAM) $(BENCH_EXCHAN
 demo: deps
 	$(Q)$(MAKE) --no-print-directory demo-run
 
-demo-run: $(CELL) $(CELL_INIT) $(CELL_SESSION) $(SHIM) $(PAM_MODULE) $(PAM_DRIVER) test-user
+demo-run: $(CELL) $(CELL_INIT) $(CELL_SESSION) $(CELL_PROXY) $(SHIM) $(PAM_MODULE) $(PAM_DRIVER) test-user
 	$(Q)bash examples/demo/demo.sh $(abspath $(CELL)) $(abspath $(PAM_MODULE)) \
 		$(abspath $(PAM_DRIVER))
 
@@ -425,7 +438,7 @@ lint: deps
 # cell finds cell-init next to itself (a build tree) or in LIBEXECDIR, which is compiled in:
 # build with the same PREFIX you install with.
 .PHONY: install
-install: $(CELL) $(CELL_INIT) $(CELL_SESSION) $(SHIM) $(PAM_MODULE) $(MAN_PAGES)
+install: $(CELL) $(CELL_INIT) $(CELL_SESSION) $(CELL_PROXY) $(SHIM) $(PAM_MODULE) $(MAN_PAGES)
 	@if [ "$(SANITIZE)" = 1 ] && [ "$(SETUID)" = 1 ]; then \
 		echo "make install: a sanitizer build is never installed setuid (its runtime reads" \
 			"ASAN_OPTIONS before main: any user would have root's powers)" >&2; exit 1; fi
@@ -433,6 +446,7 @@ install: $(CELL) $(CELL_INIT) $(CELL_SESSION) $(SHIM) $(PAM_MODULE) $(MAN_PAGES)
 	install -m 0644 $(PAM_MODULE) $(DESTDIR)$(PAMDIR)/pam_cell.so
 	install -m 0755 $(CELL) $(DESTDIR)$(BINDIR)/cell
 	install -m 0755 $(CELL_INIT) $(DESTDIR)$(LIBEXECDIR)/cell-init
+	install -m 0755 $(CELL_PROXY) $(DESTDIR)$(LIBEXECDIR)/cell-proxy
 	install -m 0644 $(SHIM) $(DESTDIR)$(LIBEXECDIR)/libcellshim.so
 	install -m $(if $(filter 1,$(SETUID)),4755,0755) $(CELL_SESSION) \
 		$(DESTDIR)$(LIBEXECDIR)/cell-session
@@ -465,5 +479,6 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(BUILD)/module/cli/cell-init.d \
+	$(BUILD)/module/cli/cell-proxy.d \
 	$(BUILD)/tests/probe/probe.d $(BUILD)/tests/bench/upstream.d $(BUILD)/tests/bench/exchange.d $(BUILD)/tests/bench/connect.d $(UNIT_OBJ:.o=.d) $(INTEG_OBJ:.o=.d) $(HELPER_OBJ:.o=.d) \
 	$(SHIM_OBJ:.o=.d) $(PAM_OBJ:.o=.d)

@@ -21,10 +21,7 @@ static const struct cli_command commands[] = {
 	{"login-shell", cmd_login_shell, "[-c COMMAND]",
 	 "An account's login shell for logins pam_cell.so puts in a cell (as cell-login-shell)",
 	 NULL},
-	{"proxy", cmd_proxy,
-	 "[-C DIR] [--listen ADDR] [--max-head BYTES] [--head-timeout MS] [--connect-timeout MS] "
-	 "[--idle-timeout MS] [--max-tunnels N] [--flush-interval MS] [--log-max BYTES] [--notices FILE]",
-	 "Run the project's allowlisting HTTP proxy in the foreground", NULL},
+	{"proxy", cmd_proxy, CELL_PROXY_ARGS, CELL_PROXY_SUMMARY, CELL_PROXY_HELP},
 	{"stats", cmd_stats, "[--json] [--since DATE] [--paths] [--html FILE] [DIR]",
 	 "Print the project's network use per host, from its ledger", NULL},
 	{"learn", cmd_learn,
@@ -167,6 +164,9 @@ static void man_commands(FILE *f)
 			 * that starts with spaces is a row of a table: a paragraph of its own,
 			 * indented further) */
 			fputs(!n ? "\n" : lead ? "\n\t\t" : "\n\t", f);
+			/* (a row that starts with - is an option, not a list entry) */
+			if (one && one[0] == '-')
+				fputc('\\', f);
 			if (one)
 				put_scdoc(f, one);
 			if (len && lead && startswith(next, "  "))

@@ -157,22 +157,18 @@ struct keeper_start {
  * own: keeper_gid) for good and execs a fresh program, so nothing of the caller's memory (sshd's
  * host keys, the authentication) is left in a process the account owns. It holds the cgroup
  * directory (and so its lock, shared with the descriptor root's session closed) for as long as
- * the cell is to live: cell proxy --system on the cell's listening socket (socket activation),
+ * the cell is to live: cell-proxy --system on the cell's listening socket (socket activation),
  * whose stdout is the readiness pipe that "listening on" goes to; or sleep, whose exec closes
  * the pipe. Nothing else of the caller's stays open. Never returns.
  */
 static _noreturn_ void keeper(const struct keeper_start *k)
 {
 	/* (the proxy serves the cell's processes only: --peer-cgroup) */
-	char pid[32], *const proxy_argv[] = {(char *)"cell",
-					     (char *)"proxy",
-					     (char *)"--system",
-					     (char *)k->project,
-					     (char *)"--peer-cgroup",
-					     (char *)k->cgroup,
-					     k->config ? (char *)"--config" : NULL,
-					     (char *)k->config,
-					     NULL};
+	char pid[32], *const proxy_argv[] = {
+			      (char *)"cell-proxy", (char *)"--system",
+			      (char *)k->project,   (char *)"--peer-cgroup",
+			      (char *)k->cgroup,    k->config ? (char *)"--config" : NULL,
+			      (char *)k->config,    NULL};
 	char *const sleep_argv[] = {(char *)"sleep", (char *)"infinity", NULL};
 	const bool proxy = k->prog->proxy;
 	int prog_fd = fcntl(k->prog->fd, F_DUPFD_CLOEXEC, 100), program;
@@ -214,23 +210,23 @@ static void keeper_program_close(struct keeper_program *k)
 }
 
 /*
- * Opens what the keeper will exec, as root: the cell program (cell) for a proxy, else sleep;
+ * Opens what the keeper will exec, as root: cell-proxy for a proxy, else sleep;
  * a regular file of root's that no one else can write, in directories that are root's alone
  * (the account must not be able to put anything in its place).
  */
-static int keeper_program(const char *cell, bool proxy, struct keeper_program *ret,
+static int keeper_program(const char *program, bool proxy, struct keeper_program *ret,
 			  struct cell_diag *d)
 {
-	const char *path = proxy ? cell : "/bin/sleep";
+	const char *path = proxy ? program : "/bin/sleep";
 	char real[PATH_MAX], bad[PATH_MAX];
 	struct stat st;
 	int fd;
 
 	if (!path)
 		return cell_diag_set(d, -ENOENT, NULL, NULL,
-				     "no cell program for the cell's proxy (looked for it beside "
+				     "no cell-proxy for the cell's proxy (looked for it beside "
 				     "pam_cell.so and in %s)",
-				     CELL_BINDIR);
+				     CELL_LIBEXECDIR);
 	if (!realpath(path, real))
 		return cell_diag_set(d, -errno, path, NULL, "cannot find the keeper's program: %s",
 				     strerror(errno));
@@ -482,7 +478,7 @@ static int login_open(struct cell_network_cell *c, struct cell_diag *d)
 	}
 	r = keeper_gid(pw, &kgid, d);
 	if (r >= 0)
-		r = keeper_program(a->cell, c->mode == CELL_NET_PROXY, &prog, d);
+		r = keeper_program(a->proxy, c->mode == CELL_NET_PROXY, &prog, d);
 	if (r < 0)
 		return r;
 	r = cell_session_open(l->slice, pw->pw_uid, c->id, &policy,

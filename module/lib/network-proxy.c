@@ -20,6 +20,7 @@
 #include "ledger.h"
 #include "macro.h"
 #include "fileio.h"
+#include "host.h"
 #include "log.h"
 #include "network-proxy.h"
 #include "process.h"
@@ -73,15 +74,14 @@ static void put_pid(char *to, pid_t pid)
 	*to = '\0';
 }
 
-/* (socket activation as sd_listen_fds(3) has it: descriptor 3, LISTEN_FDS=1, LISTEN_PID=its
- * pid, which only the child knows: so fork, not posix_spawn) */
+/* cell-proxy (socket activation as sd_listen_fds(3) has it: descriptor 3, LISTEN_FDS=1,
+ * LISTEN_PID=its pid, which only the child knows: so fork, not posix_spawn) */
 static pid_t spawn_proxy(const struct cell_project *p, const struct cell_proxy_fds *f,
 			 const char *notices, const char *peer_cgroup, enum cell_learn learn)
 {
-	char self[PATH_MAX], fds_var[32], pid_var[sizeof(LISTEN_PID_VAR) + 16], names_var[1024];
-	ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	char *argv[] = {self,
-			(char *)"proxy",
+	_cleanup_free_ char *program = NULL;
+	char fds_var[32], pid_var[sizeof(LISTEN_PID_VAR) + 16], names_var[1024];
+	char *argv[] = {NULL,
 			(char *)"-C",
 			p->root,
 			(char *)"--notices",
@@ -96,10 +96,11 @@ static pid_t spawn_proxy(const struct cell_project *p, const struct cell_proxy_f
 	size_t n = 0, at = 0;
 	sigset_t none;
 	pid_t pid;
+	int r = cell_host_find_helper("cell-proxy", &program);
 
-	if (len <= 0)
-		return -ENOENT;
-	self[len] = '\0';
+	if (r < 0)
+		return r;
+	argv[0] = program;
 	if (f->n == 0 || f->n > CELL_PROXY_FDS_MAX)
 		return -EINVAL;
 	snprintf(fds_var, sizeof(fds_var), "LISTEN_FDS=%zu", f->n);
@@ -132,7 +133,7 @@ static pid_t spawn_proxy(const struct cell_project *p, const struct cell_proxy_f
 			_exit(127);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		put_pid(pid_var + strlen(LISTEN_PID_VAR), getpid());
-		execve(self, argv, envp);
+		execve(program, argv, envp);
 		_exit(127);
 	}
 	return pid < 0 ? negative_errno() : pid;

@@ -7,8 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ca.h"
 #include "dotenv.h"
 #include "fileio.h"
+#include "host.h"
 #include "mounts.h"
 #include "path.h"
 #include "plan.h"
@@ -18,7 +20,6 @@
 #include "shellrc.h"
 #include "shimproto.h"
 #include "strv.h"
-#include "tls.h"
 #include "syscell.h"
 #include "xdg.h"
 
@@ -710,8 +711,8 @@ static bool inspects(const struct cell_config *c)
 }
 
 /*
- * A cell whose rules inspect hosts trusts the user's CA (tls.h; made here on first use, its key
- * never bound): a bundle of what it trusted (the system's bundle, and the file the user's
+ * A cell whose rules inspect hosts trusts the user's CA (ca.h; made by cell-proxy on first use,
+ * its key never bound): a bundle of what it trusted (the system's bundle, and the file the user's
  * SSL_CERT_FILE names) and the CA, at the system bundle's path, and the variables TLS clients
  * read pointing at it.
  */
@@ -721,15 +722,20 @@ static int add_inspection(struct cell_plan *plan, const struct cell_config *c,
 	static const char *const vars[] = {"SSL_CERT_FILE",	 "NODE_EXTRA_CA_CERTS",
 					   "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
 					   "GIT_SSL_CAINFO",	 "NIX_SSL_CERT_FILE"};
-	_cleanup_free_ char *dir = NULL, *ca = NULL, *system = NULL, *user = NULL, *bundle = NULL;
+	_cleanup_free_ char *dir = NULL, *ca = NULL, *system = NULL, *user = NULL, *bundle = NULL,
+			    *proxy = NULL;
 	const char *user_file = env_get(in->environ, "SSL_CERT_FILE");
 	int r;
 
 	if (!inspects(c))
 		return 0;
-	r = cell_tls_dir(&dir);
-	if (r >= 0)
-		r = cell_tls_ca_ensure(dir, &ca);
+	r = cell_ca_dir(&dir);
+	if (r >= 0) {
+		/* (cell-proxy makes the CA on first use: the proxy is the one with OpenSSL) */
+		if (cell_host_find_helper("cell-proxy", &proxy) < 0)
+			proxy = NULL;
+		r = cell_ca_certificate(dir, proxy, &ca);
+	}
 	if (r < 0)
 		return r;
 	system = certificates_of(CELL_TLS_BUNDLE_PATH);

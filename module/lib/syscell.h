@@ -26,9 +26,8 @@ struct cell_syscell_args {
 	bool debug;	     /* debug: more in syslog */
 	bool require_login_shell; /* require_login_shell: refuse an account whose login shell
 				   * is not cell-login-shell */
-	const char *shim; /* libcellshim.so for the session (not an argument: the caller's) */
-	const char
-		*cell; /* the cell program, which the keeper of a proxy cell execs (the caller's) */
+	const char *shim;  /* libcellshim.so for the session (not an argument: the caller's) */
+	const char *proxy; /* cell-proxy, which the keeper of a proxy cell execs (the caller's) */
 };
 
 /* Parses pam_cell.so's arguments (pointing into argv); an unknown or bad one fills diag. */

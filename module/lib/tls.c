@@ -18,7 +18,6 @@
 #include "macro.h"
 #include "path.h"
 #include "tls.h"
-#include "xdg.h"
 
 #define LEAVES_MAX 64
 #define LEAF_SECONDS (24 * 3600)
@@ -53,17 +52,6 @@ static void pkey_freep(EVP_PKEY **k)
 static void bio_freep(BIO **b)
 {
 	BIO_free_all(*b);
-}
-
-int cell_tls_dir(char **ret)
-{
-	_cleanup_free_ char *data = NULL;
-	int r = cell_xdg_dir(CELL_XDG_DATA, &data);
-
-	if (r < 0)
-		return r;
-	*ret = cell_path_join(data, "ca");
-	return *ret ? 0 : -ENOMEM;
 }
 
 /* A random positive 127-bit serial number. */
@@ -159,8 +147,8 @@ static int write_cert(BIO *b, const void *x)
 /* The CA's key and certificate from dir, or -ENOENT. */
 static int load_ca(const char *dir, EVP_PKEY **ret_key, X509 **ret_cert)
 {
-	_cleanup_free_ char *key_path = cell_path_join(dir, CELL_TLS_CA_KEY),
-			    *cert_path = cell_path_join(dir, CELL_TLS_CA_CERT), *key_pem = NULL,
+	_cleanup_free_ char *key_path = cell_path_join(dir, CELL_CA_KEY),
+			    *cert_path = cell_path_join(dir, CELL_CA_CERT), *key_pem = NULL,
 			    *cert_pem = NULL;
 	_cleanup_(bio_freep) BIO *kb = NULL, *cb = NULL;
 	EVP_PKEY *key;
@@ -214,8 +202,8 @@ static int ca_open(const char *dir, EVP_PKEY **ret_key, X509 **ret_cert)
 	r = make_ca(&key, &x);
 	if (r < 0)
 		return r;
-	key_path = cell_path_join(dir, CELL_TLS_CA_KEY);
-	cert_path = cell_path_join(dir, CELL_TLS_CA_CERT);
+	key_path = cell_path_join(dir, CELL_CA_KEY);
+	cert_path = cell_path_join(dir, CELL_CA_CERT);
 	key_pem = pem_of(write_key, key);
 	cert_pem = pem_of(write_cert, x);
 	if (!key_path || !cert_path || !key_pem || !cert_pem)

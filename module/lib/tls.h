@@ -3,20 +3,16 @@
 
 #include <openssl/ssl.h>
 
+#include "ca.h"
+
 /*
- * TLS for the hosts a rule inspects (docs/design.md §11). The user's CA (its key 0600 in
- * $XDG_DATA_HOME/cell/ca, outside every cell) signs, on the fly, a certificate for each inspected
- * host the cell asks for; the cell trusts the CA (plan.c binds a bundle with it). The proxy's
- * own connection to the host is real TLS, verified against the system's trust store
+ * TLS for the hosts a rule inspects (docs/design.md §11). The user's CA (ca.h: its key 0600
+ * in $XDG_DATA_HOME/cell/ca, outside every cell) signs, on the fly, a certificate for each
+ * inspected host the cell asks for; the cell trusts the CA (plan.c binds a bundle with it). The
+ * proxy's own connection to the host is real TLS, verified against the system's trust store
  * (SSL_CERT_FILE and SSL_CERT_DIR as OpenSSL reads them), the host's name checked.
  */
 struct cell_tls;
-
-/* The user's CA directory: $XDG_DATA_HOME/cell/ca. */
-int cell_tls_dir(char **ret);
-
-#define CELL_TLS_CA_KEY "ca.key"
-#define CELL_TLS_CA_CERT "ca.crt"
 
 /*
  * The CA in dir (made 0700 if missing): loaded, or made on first use (EC P-256, ten years; the

@@ -82,19 +82,19 @@ static const char *installed(const char *path, char *buf, size_t size)
 }
 
 /*
- * The shim and the cell program: beside this module (a build tree), or as a prefix that make
- * install laid out has them from libexec/cell/, else where make install puts them.
+ * The shim and the proxy program: beside this module (a build tree), else where make install
+ * puts them (the proxy also from a prefix make install laid out: lib/security, libexec/cell).
  */
-static void find_programs(struct cell_syscell_args *a, char *shim, char *cell, size_t size)
+static void find_programs(struct cell_syscell_args *a, char *shim, char *proxy, size_t size)
 {
 	a->shim = beside("libcellshim.so", shim, size);
 	if (!a->shim)
 		a->shim = installed(CELL_LIBEXECDIR "/libcellshim.so", shim, size);
-	a->cell = beside("cell", cell, size);
-	if (!a->cell)
-		a->cell = beside("../../bin/cell", cell, size);
-	if (!a->cell)
-		a->cell = installed(CELL_BINDIR "/cell", cell, size);
+	a->proxy = beside("cell-proxy", proxy, size);
+	if (!a->proxy)
+		a->proxy = beside("../../libexec/cell/cell-proxy", proxy, size);
+	if (!a->proxy)
+		a->proxy = installed(CELL_LIBEXECDIR "/cell-proxy", proxy, size);
 }
 
 /* The cell's variables (its plan's) for the session's processes; on failure none of them. */

@@ -21,6 +21,9 @@ import time
 
 ROUNDS = int(os.environ.get("ROUNDS", "200"))
 cell = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build/cell")
+# a launcher that only starts bwrap and waits (tests/bench/wrap.c): the floor of any program
+# between the caller and bwrap, measured in the same run
+wrap = os.path.abspath(sys.argv[2] if len(sys.argv) > 2 else "build/bench-wrap")
 
 if os.geteuid() == 0:
     # a cell never runs as root; the bench runs as the test user, like the escape suite
@@ -90,6 +93,7 @@ else:
 
 commands = {"cell run --new -- true": ([cell, "run", "--new", "--", "true"], None),
             "bwrap (same argv)": (argv, bare_bwrap),
+            "launcher + bwrap": ([wrap] + argv, bare_bwrap),
             "cell run -- true (join)": ([cell, "run", "--", "true"], None),
             "netns proxy cell --new": ([cell, "run", "--new", "--", "true"], None)}
 where = {"netns proxy cell --new": netns}
@@ -113,7 +117,7 @@ for _ in range(ROUNDS):
 med = {k: statistics.median(v) for k, v in times.items()}
 for k, v in times.items():
     q = statistics.quantiles(v, n=10)
-    print(f"{k:22s} median {med[k]:7.3f} ms   p10 {q[0]:7.3f}   p90 {q[-1]:7.3f}   ({ROUNDS} runs)")
+    print(f"{k:24s} median {med[k]:7.3f} ms   p10 {q[0]:7.3f}   p90 {q[-1]:7.3f}   ({ROUNDS} runs)")
 ratio = med["cell run --new -- true"] / med["bwrap (same argv)"]
 print(f"ratio cell/bwrap: {ratio:.3f} (target <= 1.3); cell's own cost: "
       f"{med['cell run --new -- true'] - med['bwrap (same argv)']:.3f} ms per cell")
@@ -121,6 +125,10 @@ join = med["cell run -- true (join)"] / med["bwrap (same argv)"]
 print(f"ratio joining the open session/bwrap: {join:.3f} (target <= 0.5)")
 ns = med["netns proxy cell --new"] / med["bwrap (same argv)"]
 print(f"ratio netns proxy cell/bwrap: {ns:.3f} (target <= 1.3)")
+floor = med["launcher + bwrap"] / med["bwrap (same argv)"]
+print(f"floor: a launcher that does nothing but start bwrap and wait: {floor:.3f}; cell's own "
+      f"work beyond it: {med['cell run --new -- true'] - med['launcher + bwrap']:.3f} ms "
+      f"(new cell), {med['netns proxy cell --new'] - med['launcher + bwrap']:.3f} ms (netns)")
 holder.terminate()
 holder.wait()
 subprocess.run(["rm", "-rf", work])

@@ -411,11 +411,13 @@ void th_stage(struct th_stage *ret)
 	s.probe = th_join(s.dir, "bin/test-probe");
 	s.helper = th_join(s.dir, "libexec/cell/cell-session");
 	s.shim = th_join(s.dir, "libexec/cell/libcellshim.so");
+	s.proxy = th_join(s.dir, "libexec/cell/cell-proxy");
 	s.pam_module = th_join(s.dir, "libexec/cell/pam_cell.so");
 	stage_file(CELL_TEST_BUILD "/cell", s.cell, 0755);
 	stage_file(CELL_TEST_BUILD "/test-probe", s.probe, 0755);
 	init = th_join(s.dir, "libexec/cell/cell-init");
 	stage_file(CELL_TEST_BUILD "/cell-init", init, 0755);
+	stage_file(CELL_TEST_BUILD "/cell-proxy", s.proxy, 0755);
 	stage_file(CELL_TEST_BUILD "/libcellshim.so", s.shim, 0644);
 	stage_file(CELL_TEST_BUILD "/pam_cell.so", s.pam_module, 0644);
 	stage_file(CELL_TEST_BUILD "/cell-session", s.helper, 0755);
@@ -437,6 +439,7 @@ void th_stage_done(struct th_stage *s)
 	free(s->dir);
 	free(s->cell);
 	free(s->helper);
+	free(s->proxy);
 	free(s->shim);
 	free(s->pam_module);
 	free(s->probe);

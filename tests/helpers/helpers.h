@@ -83,6 +83,7 @@ struct th_stage {
 	char *dir;
 	char *cell;	  /* dir/bin/cell */
 	char *helper;	  /* dir/libexec/cell/cell-session */
+	char *proxy;	  /* dir/libexec/cell/cell-proxy */
 	char *shim;	  /* dir/libexec/cell/libcellshim.so */
 	char *pam_module; /* dir/libexec/cell/pam_cell.so (it finds the shim beside itself) */
 	char *probe;	  /* dir/bin/test-probe */

@@ -596,8 +596,7 @@ static long proxy_ticks(void)
 		if (cell_read_file(path, 0, 65536, &cmdline, &len) < 0)
 			continue;
 		n = strlen(cmdline);
-		if (n + 1 >= len || !streq(cmdline, t.stage.cell) ||
-		    !startswith(cmdline + n + 1, "proxy"))
+		if (n + 1 >= len || !streq(cmdline, t.stage.proxy))
 			continue;
 		free(path);
 		path = fmt("/proc/%s/stat", e->d_name);

@@ -685,7 +685,7 @@ Test(pam, a_session_whose_proxy_died_still_closes_cleanly)
 	/* a fresh cell proxy, exec'd: nothing of the PAM caller's memory (sshd's keys); what it
 	 * will hold is not the account's to read, nor is it the account's to trace */
 	snprintf(script, sizeof(script),
-		 "k=$(pgrep -u " TH_TEST_USER " -f '^cell proxy --system %s '); "
+		 "k=$(pgrep -u " TH_TEST_USER " -f '^cell-proxy --system %s '); "
 		 "echo \"keeper: $(tr '\\0' ' ' </proc/$k/cmdline)\"; "
 		 "pgrep -u " TH_TEST_USER " -x test-pam-driver || echo no fork of the caller; "
 		 "cat /proc/$k/environ >/dev/null 2>&1 && echo keeper readable || "
@@ -705,7 +705,7 @@ Test(pam, a_session_whose_proxy_died_still_closes_cleanly)
 	cr_assert(eq(int, r.status, 0), "%s\n%s", r.out, r.err);
 	cr_assert(not(eq(ptr, strstr(r.out, "keeper unreadable\n"), NULL)), "%s", r.out);
 	cr_assert(not(eq(ptr, strstr(r.out, "attach -1 1\n"), NULL)), "%s", r.out);
-	snprintf(want, sizeof(want), "keeper: cell proxy --system %s --peer-cgroup ", t.proj);
+	snprintf(want, sizeof(want), "keeper: cell-proxy --system %s --peer-cgroup ", t.proj);
 	cr_assert(not(eq(ptr, strstr(r.out, want), NULL)), "%s", r.out);
 	cr_assert(not(eq(ptr, strstr(r.out, "no fork of the caller\n"), NULL)), "%s", r.out);
 	/* the proxy is gone: refused, not left hanging; its port is no longer the cell's (the

@@ -1469,7 +1469,7 @@ ParameterizedTest(struct fault *f, session, a_killed_process_leaves_nothing_behi
 	/* anchored: bwrap's command line holds the cell's command too */
 	cr_assert(ge(int, asprintf(&pattern[0], "^%s open", t.helper), 0));
 	cr_assert(ge(int, asprintf(&pattern[1], "^%s run", t.cell), 0));
-	cr_assert(ge(int, asprintf(&pattern[2], "^%s proxy", t.cell), 0));
+	cr_assert(ge(int, asprintf(&pattern[2], "^%s -C ", t.stage.proxy), 0));
 	cr_assert(ge(int, asprintf(&pattern[3], "^/usr/bin/python3 net.py proxy %s", sleep), 0));
 	run = th_spawn_as(t.uid, t.gid, t.proj, argv, t.env);
 	proxy = find_process(pattern[2]);
@@ -1832,7 +1832,7 @@ Test(session, the_proxy_starts_at_the_cells_first_connection)
 			(char *)"sleep 1.62",
 			NULL};
 	char *probes[] = {(char *)"listening", (char *)"proxy", NULL};
-	char *record = NULL, *at, path[64], cmdline[64] = "";
+	char *record = NULL, *at, path[64], cmdline[PATH_MAX] = "";
 	pid_t run, proxy = 0;
 	struct th_result r;
 	int status, fd;
@@ -1855,7 +1855,7 @@ Test(session, the_proxy_starts_at_the_cells_first_connection)
 	cr_assert(ge(int, fd, 0));
 	cr_assert(gt(long, (long)read(fd, cmdline, sizeof(cmdline) - 1), 0));
 	close(fd);
-	cr_assert(eq(str, cmdline + strlen(cmdline) + 1, (char *)"proxy"));
+	cr_assert(eq(str, cmdline, t.stage.proxy));
 	cr_assert(eq(int, waitpid(run, &status, 0), run));
 	cr_assert(eq(int, status, 0));
 	cr_assert(gone(proxy), "the proxy outlived its cell");

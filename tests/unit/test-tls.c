@@ -11,7 +11,7 @@
 /* The CA is made once (its key 0600 in a 0700 directory), then loaded as it is. */
 Test(tls, the_ca_is_made_on_first_use_and_kept)
 {
-	char *tmp = th_mkdtemp(), *dir = th_join(tmp, "ca"), *key = th_join(dir, CELL_TLS_CA_KEY);
+	char *tmp = th_mkdtemp(), *dir = th_join(tmp, "ca"), *key = th_join(dir, CELL_CA_KEY);
 	char *first = NULL, *again = NULL;
 	struct cell_tls *t = NULL;
 	struct stat st;
@@ -51,8 +51,8 @@ Test(tls, a_damaged_ca_is_refused)
 {
 	char *tmp = th_mkdtemp(), *dir = th_join(tmp, "ca"), *pem = NULL;
 
-	free(th_write(dir, CELL_TLS_CA_KEY, "not a key\n"));
-	free(th_write(dir, CELL_TLS_CA_CERT, "not a certificate\n"));
+	free(th_write(dir, CELL_CA_KEY, "not a key\n"));
+	free(th_write(dir, CELL_CA_CERT, "not a certificate\n"));
 	cr_assert(lt(int, cell_tls_ca_ensure(dir, &pem), 0));
 	th_rm_rf(tmp);
 	free(tmp);
