@@ -535,6 +535,44 @@ static const struct compiled *next_allow(const struct cell_netpolicy *p,
 	return match(from, (size_t)(p->allow + p->n_allow - from), host, family, addr, port, false);
 }
 
+/* Adds port to the ascending set ports (n of them, at most max: the lowest); the new n. */
+static size_t add_port(uint16_t *ports, size_t n, size_t max, uint16_t port)
+{
+	size_t i = 0;
+
+	while (i < n && ports[i] < port)
+		i++;
+	if (i == max || (i < n && ports[i] == port))
+		return n;
+	if (n == max)
+		n--;
+	memmove(ports + i + 1, ports + i, (n - i) * sizeof(*ports));
+	ports[i] = port;
+	return n + 1;
+}
+
+size_t cell_netpolicy_host_ports(const struct cell_netpolicy *p, const char *host, uint16_t *ports,
+				 size_t max)
+{
+	unsigned char addr[16];
+	int family = literal(host, addr);
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->n_allow; i++) {
+		const struct cell_netrule *r = &p->allow[i].rule;
+
+		if (!host_matches(r, host, family, addr))
+			continue;
+		if (r->port) {
+			n = add_port(ports, n, max, r->port);
+		} else {
+			n = add_port(ports, n, max, 80);
+			n = add_port(ports, n, max, 443);
+		}
+	}
+	return n;
+}
+
 unsigned cell_netpolicy_host(const struct cell_netpolicy *p, const char *host, uint16_t port)
 {
 	unsigned char addr[16];
@@ -809,7 +847,7 @@ bool cell_netpolicy_address_ok(const struct cell_netpolicy *p, const char *host,
 	}
 	/* an address deny rule holds whatever name led to the address */
 	if (match(p->deny, p->n_deny, host, family, addr, port, true)) {
-		*ret_why = "an address network.deny names";
+		*ret_why = CELL_NETPOLICY_WHY_DENIED;
 		return false;
 	}
 	special = family == AF_INET ? special_v4(addr) : special_v6(addr);

@@ -64,6 +64,12 @@ void cell_netpolicy_free(struct cell_netpolicy *p);
 enum cell_netverdict cell_netpolicy_check(const struct cell_netpolicy *p, const char *host,
 					  uint16_t port, const char **ret_rule);
 /*
+ * The ports the allow rules let host through on (a rule without a port: 80 and 443), the
+ * lowest max of them in ascending order, into ports; returns how many it put there.
+ */
+size_t cell_netpolicy_host_ports(const struct cell_netpolicy *p, const char *host, uint16_t *ports,
+				 size_t max);
+/*
  * What the allow rules that match host and port let through, as flags: CELL_NETHOST_OPEN, a
  * rule allows any request (a tunnel may go blind); CELL_NETHOST_INSPECT, a rule asks for the
  * host's TLS to be terminated (its requests are seen). Neither: only some requests, which the
@@ -121,6 +127,8 @@ int cell_local_addresses(struct cell_ipaddr **ret, size_t *ret_n);
  * IPv4-mapped and NAT64 IPv6 addresses (64:ff9b::/96, 64:ff9b:1::/48) are judged by their IPv4
  * part, by the special ranges and by the rules alike (cell_netpolicy_check too).
  */
+/* (address_ok's why for an address network.deny names: no allow rule undoes that) */
+#define CELL_NETPOLICY_WHY_DENIED "an address network.deny names"
 bool cell_netpolicy_address_ok(const struct cell_netpolicy *p, const char *host, uint16_t port,
 			       const struct sockaddr *sa, const struct cell_ipaddr *local,
 			       size_t n_local, const char **ret_why);

@@ -452,13 +452,88 @@ static void refuse(struct conn *c, const char *body)
 	answer(c, 403, "Forbidden", body);
 }
 
-static void deny(struct conn *c, const char *why)
+/* The host as a rule names it, with the port where the port is not a default one (80, 443) or
+ * always: "api.test", "api.test:8765", "[::1]:8080". */
+static void host_text(const struct conn *c, bool port, char *buf, size_t size)
 {
-	char body[1024];
+	bool v6 = strchr(c->host, ':') != NULL;
 
-	snprintf(body, sizeof(body),
-		 "cell: %s is not in %s's network allowlist%s%s (cell allow-host %s)\n", c->host,
-		 c->p->project.name, why ? ": " : "", why ? why : "", c->host);
+	port = port || (c->port != 80 && c->port != 443);
+	if (port)
+		snprintf(buf, size, "%s%s%s:%u", v6 ? "[" : "", c->host, v6 ? "]" : "",
+			 (unsigned)c->port);
+	else
+		snprintf(buf, size, "%s", c->host);
+}
+
+/*
+ * No rule names the host at this port. The fix said is the one that lets exactly this through:
+ * the port named where it is not a default one, or where the host is allowed on others (then
+ * they are said: the host is not what is missing).
+ */
+static void deny_unlisted(struct conn *c)
+{
+	char body[1024], name[CELL_HOST_MAX + 16], list[64] = "";
+	uint16_t ports[4];
+	size_t n =
+		cell_netpolicy_host_ports(c->p->project.policy, c->host, ports, ELEMENTSOF(ports));
+	size_t at = 0;
+
+	host_text(c, n > 0, name, sizeof(name));
+	for (size_t i = 0; i < n && at < sizeof(list); i++)
+		at += (size_t)snprintf(list + at, sizeof(list) - at, "%s%u",
+				       i == 0	    ? ""
+				       : i + 1 == n ? " and "
+						    : ", ",
+				       (unsigned)ports[i]);
+	if (n > 0)
+		snprintf(body, sizeof(body),
+			 "cell: %s is not in %s's network allowlist: %s is allowed on port%s %s "
+			 "only (cell allow-host %s)\n",
+			 name, c->p->project.name, c->host, n > 1 ? "s" : "", list, name);
+	else
+		snprintf(body, sizeof(body),
+			 "cell: %s is not in %s's network allowlist (cell allow-host %s)\n", name,
+			 c->p->project.name, name);
+	refuse(c, body);
+}
+
+/* A network.deny rule names the host: no allow rule can undo that. */
+static void deny_by_rule(struct conn *c, const char *rule)
+{
+	char body[1024], name[CELL_HOST_MAX + 16];
+
+	host_text(c, false, name, sizeof(name));
+	snprintf(body, sizeof(body), "cell: %s is refused by %s's network.deny (%s)\n", name,
+		 c->p->project.name, rule);
+	refuse(c, body);
+}
+
+/* Whether a rule naming the address lets it through (address_ok said why not). */
+static bool address_fixable(const char *why)
+{
+	return !streq(why, CELL_NETPOLICY_WHY_DENIED);
+}
+
+/*
+ * The host is allowed, but the address it resolved to is not one its name may reach (why: a
+ * loopback address, ...). A rule that names the address and port lets it through, unless
+ * network.deny names the address (fixable false).
+ */
+static void deny_address(struct conn *c, const struct sockaddr *sa, const char *why, bool fixable)
+{
+	char body[1024], name[CELL_HOST_MAX + 16], text[INET6_ADDRSTRLEN] = "?";
+
+	cell_sockaddr_text(sa, text);
+	host_text(c, false, name, sizeof(name));
+	if (fixable)
+		snprintf(body, sizeof(body),
+			 "cell: %s resolves to %s, %s, which no rule of %s's names "
+			 "(cell allow-host %s%s%s:%u)\n",
+			 name, text, why, c->p->project.name, sa->sa_family == AF_INET6 ? "[" : "",
+			 text, sa->sa_family == AF_INET6 ? "]" : "", (unsigned)c->port);
+	else
+		snprintf(body, sizeof(body), "cell: %s resolves to %s, %s\n", name, text, why);
 	refuse(c, body);
 }
 
@@ -904,12 +979,7 @@ static void try_connect(struct conn *c)
 		 */
 		if (!c->via && !cell_netpolicy_address_ok(c->p->project.policy, c->host, c->port,
 							  sa, c->p->local, c->p->n_local, &why)) {
-			char text[INET6_ADDRSTRLEN] = "?";
-			char reason[256];
-
-			cell_sockaddr_text(sa, text);
-			snprintf(reason, sizeof(reason), "it resolves to %s, %s", text, why);
-			deny(c, reason);
+			deny_address(c, sa, why, address_fixable(why));
 			return;
 		}
 		fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -1031,11 +1101,7 @@ static bool via_allowed(struct conn *c)
 
 		if (!cell_netpolicy_address_ok(c->p->project.policy, c->host, c->port, sa,
 					       c->p->local, c->p->n_local, &why)) {
-			char text[INET6_ADDRSTRLEN] = "?", reason[256];
-
-			cell_sockaddr_text(sa, text);
-			snprintf(reason, sizeof(reason), "it resolves to %s, %s", text, why);
-			deny(c, reason);
+			deny_address(c, sa, why, address_fixable(why));
 			return false;
 		}
 	}
@@ -1283,7 +1349,10 @@ static void handle_request(struct conn *c, const struct cell_http_request *r)
 	/* cell learn --permissive: what no rule names goes, and is logged as learned */
 	c->learned = verdict != CELL_NET_ALLOWED && !rule && c->p->o.learn == CELL_LEARN_PERMISSIVE;
 	if (verdict != CELL_NET_ALLOWED && !c->learned) {
-		deny(c, rule ? "network.deny names it" : NULL);
+		if (rule)
+			deny_by_rule(c, rule);
+		else
+			deny_unlisted(c);
 		return;
 	}
 	host_flags = c->learned ? CELL_NETHOST_OPEN

@@ -466,22 +466,26 @@ Test(proxy, policy_decides_with_a_human_403)
 
 	start_proxy(NULL, NULL);
 	r = curl(denied, NULL, NULL);
-	cr_assert(eq(
-		str, r.out,
-		"cell: example.net is not in px's network allowlist (cell allow-host example.net)\n"));
+	/* (the port is not a default one: the fix names it) */
+	snprintf(want, sizeof(want),
+		 "cell: example.net:%u is not in px's network allowlist (cell allow-host "
+		 "example.net:%u)\n",
+		 t.upstream_port, t.upstream_port);
+	cr_assert(eq(str, r.out, want));
 	th_result_done(&r);
 	r = curl(deny_rule, "-p", NULL);
 	cr_assert(not(eq(int, r.status, 0)), "a denied tunnel must not open");
 	th_result_done(&r);
+	/* (no allow-host can undo a deny rule: none is suggested) */
 	r = curl(deny_rule, NULL, NULL);
-	cr_assert(eq(
-		str, r.out,
-		"cell: bad.corp.test is not in px's network allowlist: network.deny names it (cell allow-host bad.corp.test)\n"));
+	snprintf(want, sizeof(want),
+		 "cell: bad.corp.test:%u is refused by px's network.deny (bad.corp.test)\n",
+		 t.upstream_port);
+	cr_assert(eq(str, r.out, want));
 	th_result_done(&r);
 	/* *.corp.test does not match corp.test itself */
 	r = curl(apex, NULL, NULL);
-	cr_assert(not(eq(ptr, strstr(r.out, "corp.test is not in px's network allowlist"), NULL)),
-		  "%s", r.out);
+	cr_assert(not(eq(ptr, strstr(r.out, "corp.test:"), NULL)), "%s", r.out);
 	th_result_done(&r);
 	r = curl(sub, NULL, NULL);
 	snprintf(want, sizeof(want), "GET / HTTP/1.1\r\n");
@@ -501,7 +505,8 @@ Test(proxy, refuses_rebinding_to_loopback)
 
 	start_proxy(NULL, NULL);
 	r = curl(u, NULL, NULL);
-	cr_assert(not(eq(ptr, strstr(r.out, "it resolves to 127.0.0.1, a loopback address"), NULL)),
+	cr_assert(contains(r.out, "resolves to 127.0.0.1, a loopback address, which no rule of "
+				  "px's names (cell allow-host 127.0.0.1:"),
 		  "%s", r.out);
 	th_result_done(&r);
 	free(u);
@@ -526,9 +531,15 @@ Test(proxy, address_rules_decide_for_every_form_of_an_ipv4_address)
 	/* a deny rule written as IPv6 holds the plain IPv4 address */
 	denied = url("127.0.0.2", "/");
 	r = curl(denied, NULL, NULL);
-	cr_assert(eq(str, r.out,
-		     "cell: 127.0.0.2 is not in px's network allowlist: network.deny names it "
-		     "(cell allow-host 127.0.0.2)\n"));
+	{
+		char want[128];
+
+		snprintf(
+			want, sizeof(want),
+			"cell: 127.0.0.2:%u is refused by px's network.deny ([::ffff:127.0.0.2])\n",
+			t.upstream_port);
+		cr_assert(eq(str, r.out, want));
+	}
 	th_result_done(&r);
 	free(mapped);
 	free(denied);
@@ -589,7 +600,7 @@ Test(proxy, refuses_a_name_that_resolves_to_this_machine)
 	/* allowed by name, but the name leads to this machine */
 	u = url("own.test", "/");
 	r = curl(u, NULL, NULL);
-	snprintf(want, sizeof(want), ": it resolves to %s, an address of this machine", own);
+	snprintf(want, sizeof(want), " resolves to %s, an address of this machine", own);
 	cr_assert(not(eq(ptr, strstr(r.out, want), NULL)), "%s", r.out);
 	th_result_done(&r);
 	free(u);
@@ -663,7 +674,7 @@ Test(proxy, keeps_the_client_connection_alive_and_checks_each_request)
 	p = strstr(p, "[1 200]GET /two HTTP/1.1\r\n");
 	cr_assert(not(eq(ptr, p, NULL)), "%s", r.out);
 	/* the third request names another host: checked again, and refused */
-	p = strstr(p, "[0 200]cell: example.net is not in px's network allowlist");
+	p = strstr(p, "[0 200]cell: example.net:");
 	cr_assert(not(eq(ptr, p, NULL)), "%s", r.out);
 	cr_assert(not(eq(ptr, strstr(p, "[0 403]"), NULL)), "%s", r.out);
 	th_result_done(&r);
@@ -1126,8 +1137,7 @@ Test(proxy, logs_each_request_and_tunnel_and_rotates_the_log)
 		 t.upstream_port);
 	p = strstr(log, denied);
 	cr_assert(not(eq(ptr, p, NULL)), "%s", log);
-	cr_assert(not(eq(ptr, strstr(p, "\"reason\":\"example.net is not in px's network"), NULL)),
-		  "%s", log);
+	cr_assert(not(eq(ptr, strstr(p, "\"reason\":\"example.net:"), NULL)), "%s", log);
 	/* a bad request names no host */
 	cr_assert(
 		not(eq(ptr, strstr(log, "\"kind\":\"request\",\"decision\":\"bad\",\"status\":400"),
@@ -1578,6 +1588,74 @@ Test(proxy, a_forwarded_request_whose_client_stopped_reading_costs_no_cpu)
 	stuck_reader_costs_no_cpu(true);
 }
 
+/* The fix a refusal suggests, run as it is printed, lets exactly that request through: the port
+ * named when the host is allowed on others (the host is not what is missing), and when the
+ * port is not a default one. */
+Test(proxy, the_fix_a_refusal_suggests_lets_the_request_through)
+{
+	char *other = url("later.test", "/o"), *reg = NULL, body[512], *fix, *end;
+	struct th_result r;
+
+	write_config(", \"later.test\"");
+	cr_assert(ge(int, asprintf(&reg, "http://registry.test/r"), 0));
+	start_proxy(NULL, NULL);
+	for (int round = 0; round < 2; round++) {
+		char *u = round == 0 ? other : reg, *argv[8] = {(char *)CELL};
+		bool through = false;
+		int n = 1;
+
+		r = curl(u, NULL, NULL);
+		snprintf(body, sizeof(body), "%s", r.out);
+		th_result_done(&r);
+		if (round == 0)
+			/* later.test is allowed, on 80 and 443 */
+			cr_assert(contains(body, "later.test is allowed on ports 80 and 443 only "),
+				  "%s", body);
+		else
+			/* registry.test is allowed on the upstream's port only; this is port 80 */
+			cr_assert(contains(body, "cell: registry.test:80 is not in px's network "
+						 "allowlist: registry.test is allowed on port "),
+				  "%s", body);
+		fix = strstr(body, "(cell allow-host ");
+		cr_assert(not(eq(ptr, fix, NULL)), "%s", body);
+		fix += strlen("(cell ");
+		end = strchr(fix, ')');
+		cr_assert(not(eq(ptr, end, NULL)));
+		*end = '\0';
+		/* the suggested command, word by word */
+		for (char *save = NULL, *w = strtok_r(fix, " ", &save); w && n < 7;
+		     w = strtok_r(NULL, " ", &save))
+			argv[n++] = w;
+		th_run(t.proj, argv, t.env, &r);
+		cr_assert(eq(int, r.status, 0), "%s", r.err);
+		th_result_done(&r);
+		if (round == 1)
+			break; /* (nothing listens on port 80 here: allowed is what is checked) */
+		for (int i = 0; i < 50 && !through; i++) {
+			r = curl(u, NULL, NULL);
+			through = strncmp(r.out, "GET /o HTTP/1.1\r\n", 17) == 0;
+			snprintf(body, sizeof(body), "%s", r.out);
+			th_result_done(&r);
+			if (!through)
+				usleep(100000);
+		}
+		cr_assert(through, "the suggested fix did not let the request through: %s", body);
+	}
+	/* registry.test:80 is allowed now: the proxy no longer refuses it (it is only not there) */
+	for (int i = 0; i < 50; i++) {
+		r = curl(reg, NULL, NULL);
+		if (!contains(r.out, "allowlist")) {
+			th_result_done(&r);
+			break;
+		}
+		th_result_done(&r);
+		cr_assert(lt(int, i, 49), "registry.test:80 is still refused");
+		usleep(100000);
+	}
+	free(other);
+	free(reg);
+}
+
 Test(proxy, reloads_an_allowed_change_and_ignores_an_untrusted_one)
 {
 	char *later = url("later.test", "/now"), *reg = url("registry.test", "/still"), host[64];
@@ -1587,8 +1665,8 @@ Test(proxy, reloads_an_allowed_change_and_ignores_an_untrusted_one)
 
 	start_proxy(NULL, NULL);
 	r = curl(later, NULL, NULL);
-	cr_assert(not(eq(ptr, strstr(r.out, "later.test is not in px's network allowlist"), NULL)),
-		  "%s", r.out);
+	cr_assert(contains(r.out, "later.test:") && contains(r.out, "px's network allowlist"), "%s",
+		  r.out);
 	th_result_done(&r);
 	snprintf(host, sizeof(host), "later.test:%u", t.upstream_port);
 	th_run(t.proj, argv, t.env, &r);
@@ -1619,7 +1697,8 @@ Test(proxy, reloads_an_allowed_change_and_ignores_an_untrusted_one)
 		th_result_done(&r);
 		for (int i = 0; i < 50 && !denied; i++) {
 			r = curl(reg, NULL, NULL);
-			denied = strstr(r.out, "registry.test is not in px's network allowlist");
+			denied = strstr(r.out, "registry.test:") &&
+				 strstr(r.out, "is not in px's network allowlist");
 			th_result_done(&r);
 			if (!denied)
 				usleep(100000);
@@ -2142,7 +2221,7 @@ Test(proxy, the_upstream_proxy_is_never_asked_for_the_hosts_loopback_or_a_fake_a
 	cr_assert(not(contains(r.out, "GET /loop")), "%s", r.out);
 	th_result_done(&r);
 	r = curl(u, NULL, NULL);
-	cr_assert(contains(r.out, "it resolves to 127.0.0.1"), "%s", r.out);
+	cr_assert(contains(r.out, "resolves to 127.0.0.1"), "%s", r.out);
 	th_result_done(&r);
 	free(u);
 	snprintf(req, sizeof(req), "GET /cell/resolve/only-upstream.test HTTP/1.1\r\n\r\n");

@@ -604,3 +604,32 @@ Test(netpolicy, says_which_hosts_are_inspected_and_which_are_open)
 	cell_netpolicy_free(p);
 	cell_config_free(cfg);
 }
+
+/* The ports a host is allowed on (what a refusal says when only the port is missing). */
+Test(netpolicy, the_ports_a_host_is_allowed_on)
+{
+	struct cell_config *c = NULL;
+	struct cell_netpolicy *p = policy(
+		"{\"network\": {\"allow\": [\"api.test:8765\", \"api.test\", \"*.pkg.test:9000\", "
+		"\"10.0.0.1:5432\", \"many.test:1\", \"many.test:2\", \"many.test:3\", "
+		"\"many.test:4\", \"many.test:5\"]}}",
+		&c);
+	uint16_t ports[4];
+
+	cr_assert(eq(sz, cell_netpolicy_host_ports(p, "api.test", ports, 4), (size_t)3));
+	cr_assert(eq(u16, ports[0], 80));
+	cr_assert(eq(u16, ports[1], 443));
+	cr_assert(eq(u16, ports[2], 8765));
+	cr_assert(eq(sz, cell_netpolicy_host_ports(p, "a.pkg.test", ports, 4), (size_t)1));
+	cr_assert(eq(u16, ports[0], 9000));
+	/* the apex is not below itself */
+	cr_assert(eq(sz, cell_netpolicy_host_ports(p, "pkg.test", ports, 4), (size_t)0));
+	cr_assert(eq(sz, cell_netpolicy_host_ports(p, "10.0.0.1", ports, 4), (size_t)1));
+	cr_assert(eq(sz, cell_netpolicy_host_ports(p, "other.test", ports, 4), (size_t)0));
+	/* the lowest max of them */
+	cr_assert(eq(sz, cell_netpolicy_host_ports(p, "many.test", ports, 4), (size_t)4));
+	cr_assert(eq(u16, ports[0], 1));
+	cr_assert(eq(u16, ports[3], 4));
+	cell_netpolicy_free(p);
+	cell_config_free(c);
+}
