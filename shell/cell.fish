@@ -187,7 +187,8 @@ if status is-interactive; and not set -q _cell_hooked
                 _cell_notices
             end
             test "$PWD" != "$_cell_pwd"; and _cell_inside
-        else if test "$PWD" != "$_cell_pwd" -o -n "$_cell_pending"
+        else if not set -q CELL_ID; and test "$PWD" != "$_cell_pwd" -o -n "$_cell_pending"
+            # (not in a cell: another shell started in one is just a shell)
             _cell_outside
         end
     end

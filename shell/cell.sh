@@ -144,7 +144,8 @@
 				# notices written since they were last read (a time test, no read)
 				[[ -n ${_cell_nfd-} && ! $_cell_seen -nt $CELL_NOTICES ]] && _cell_notices
 				[[ $PWD != "$_cell_pwd" ]] && _cell_inside
-			elif [[ $PWD != "$_cell_pwd" || -n $_cell_pending ]]; then
+			elif [[ -z ${CELL_ID-} ]] && [[ $PWD != "$_cell_pwd" || -n $_cell_pending ]]; then
+				# (not in a cell: another shell started in one is just a shell)
 				_cell_outside
 			fi
 		fi

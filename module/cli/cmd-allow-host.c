@@ -5,9 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
-#include "bwrap.h"
 #include "cli.h"
 #include "commands.h"
 #include "fileio.h"
@@ -31,7 +29,6 @@ int cmd_allow_host(int argc, char *argv[])
 	char canon[CELL_HOST_MAX + 16];
 	struct cell_netrule rule;
 	const char *why = NULL;
-	struct stat st;
 	int opt, r;
 
 	opterr = 0;
@@ -45,11 +42,6 @@ int cmd_allow_host(int argc, char *argv[])
 		return cli_bad_usage(argv[0], "no host given");
 	if (argc - optind > 2)
 		return cli_bad_usage(argv[0], "unexpected argument '%s'", argv[optind + 2]);
-	if (getenv("CELL_ID") || stat(CELL_INIT_PATH, &st) == 0) {
-		fprintf(stderr, "cell: allow-host works only outside a cell: nothing in a cell may "
-				"widen its own network\n");
-		return CELL_EXIT_FAILURE;
-	}
 	if (argv[optind][0] == '@' || cell_netrule_parse(argv[optind], &rule, &why) < 0 ||
 	    cell_netrule_format(&rule, canon, sizeof(canon)) < 0) {
 		fprintf(stderr, "cell: '%s' is not a host rule: %s\n", argv[optind],

@@ -318,12 +318,6 @@ int cmd_learn(int argc, char *argv[])
 		else
 			return cli_bad_option(argv, opt);
 	}
-	if (getenv("CELL_ID")) {
-		fprintf(stderr,
-			"cell: learn works only outside a cell: nothing in a cell may widen "
-			"its own network\n");
-		return CELL_EXIT_FAILURE;
-	}
 	r = cli_cell_open(&o, &p, &c, &cwd);
 	if (r >= 0)
 		return r;

@@ -3,8 +3,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "bwrap.h"
 #include "commands.h"
 #include "log.h"
 #include "path.h"
@@ -113,6 +115,37 @@ static const struct cli_command *command_find(const char *name)
 		if (streq(commands[i].name, name))
 			return &commands[i];
 	return streq(name, escape_probe.name) ? &escape_probe : NULL;
+}
+
+/*
+ * Inside a cell, a command sees the cell's files, not the user's: its trust records, state
+ * and config are not there, so what it would say is wrong and what it would change stays in
+ * the cell. Only these work there as outside: help (and --help of any command), the version,
+ * the hook's code (the cell's shell rc evals it), a login's shell, and cell doctor --escape's
+ * attempts (made in the cell it opened).
+ */
+static bool works_inside(const char *verb, int argc, char *argv[])
+{
+	static const char *const verbs[] = {"help", "version", "hook", "login-shell",
+					    CELL_ESCAPE_PROBE_VERB};
+
+	for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+		if (streq(verb, verbs[i]))
+			return true;
+	for (int i = 1; i < argc && !streq(argv[i], "--"); i++)
+		if (streq(argv[i], "--help") || streq(argv[i], "-h"))
+			return true;
+	return false;
+}
+
+/* Whether this process is in a cell (the cell's init is at CELL_INIT_PATH in every cell, and
+ * its processes have CELL_ID), and the cell's name if it says one (NULL: it does not). */
+static bool inside_cell(const char **ret_name)
+{
+	const char *name = getenv("CELL_NAME");
+
+	*ret_name = name && *name && !strpbrk(name, "\n\r\033") ? name : NULL;
+	return getenv("CELL_ID") || access(CELL_INIT_PATH, F_OK) == 0;
 }
 
 static void help(FILE *f)
@@ -230,7 +263,7 @@ int main(int argc, char *argv[])
 		{0},
 	};
 	const struct cli_command *cmd;
-	const char *level = getenv("CELL_LOG");
+	const char *level = getenv("CELL_LOG"), *name;
 	enum cell_log_level l;
 	int c;
 
@@ -277,5 +310,10 @@ int main(int argc, char *argv[])
 	argv += optind;
 	argc -= optind;
 	optind = 0;
+	if (!works_inside(cmd->name, argc, argv) && inside_cell(&name)) {
+		fprintf(stderr, "cell: you are inside %s%s; run 'cell %s' outside it\n",
+			name ? "cell " : "a cell", name ? name : "", cmd->name);
+		return CELL_EXIT_FAILURE;
+	}
 	return cmd->run(argc, argv);
 }

@@ -913,7 +913,9 @@ Test(cli, allow_host_refuses_inside_a_cell)
 		free(dir);
 	}
 	cr_assert(eq(int, r.status, 1));
-	cr_assert(contains(r.err, "allow-host works only outside a cell"));
+	cr_assert(
+		contains(r.err, "cell: you are inside a cell; run 'cell allow-host' outside it\n"),
+		"%s", r.err);
 	th_result_done(&r);
 }
 

@@ -589,3 +589,47 @@ Test(join, a_descriptor_the_command_inherits_does_not_reach_the_member)
 	waitpid(t.bg[0], &status, 0);
 	t.bg[0] = 0;
 }
+
+/*
+ * Inside a cell, a command that would read or change the user's trust records, state or config
+ * (none of which the cell has) refuses in one line that says where to run it; help, the version
+ * and the hook's code work as outside. Every command of the table is tried, in a real cell.
+ */
+Test(join, a_command_inside_a_cell_says_to_run_it_outside)
+{
+	static const char *const works[] = {"help", "version", "hook", "login-shell"};
+	char script[1024], *line, *save = NULL, *lines;
+	struct th_result r;
+	size_t refused = 0;
+
+	snprintf(script, sizeof(script),
+		 "for v in $(%s help --complete commands | cut -f1); do "
+		 "  case $v in help|version|hook|login-shell) continue ;; esac; "
+		 "  out=$(%s $v </dev/null 2>&1); echo \"$v $? $out\"; "
+		 "done; %s version; %s help >/dev/null && echo help works",
+		 CELL, CELL, CELL, CELL);
+	r = run(NULL, script);
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	lines = strdup(r.out);
+	for (line = strtok_r(lines, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char verb[32], want[160];
+		int status;
+
+		if (sscanf(line, "%31s %d", verb, &status) != 2 || streq(verb, "cell") ||
+		    streq(verb, "help"))
+			continue;
+		for (size_t i = 0; i < ELEMENTSOF(works); i++)
+			cr_assert(not(streq(verb, works[i])));
+		snprintf(want, sizeof(want),
+			 "%s 1 cell: you are inside cell joined; run 'cell %s' outside it", verb,
+			 verb);
+		cr_assert(streq(line, want), "%s", line);
+		refused++;
+	}
+	/* (run, enter, allow, deny, status, stats, doctor, ...: the table has 20 more) */
+	cr_assert(ge(sz, refused, (size_t)20), "%s", r.out);
+	cr_assert(not(eq(ptr, strstr(r.out, "cell " CELL_VERSION "\n"), NULL)), "%s", r.out);
+	cr_assert(not(eq(ptr, strstr(r.out, "help works\n"), NULL)), "%s", r.out);
+	free(lines);
+	th_result_done(&r);
+}
