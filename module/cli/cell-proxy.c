@@ -275,11 +275,18 @@ static void note_root(const struct cell_project *p)
 		(void)cell_write_file_atomic(path, line, strlen(line), 0600, false);
 }
 
-/* --print-ca: the user's CA for inspected hosts, made on first use (a plan asks for it). */
+/* --print-ca: the user's CA for inspected hosts, made on first use (a plan asks for it); as the
+ * user sudo names, as the proxy is run (root's own CA, never made in the user's home). */
 static int print_ca(void)
 {
 	_cleanup_free_ char *dir = NULL, *pem = NULL;
-	int r = cell_ca_dir(&dir);
+	int r = cli_become_user(&(struct cli_cell_options){.allow_root = true});
+
+	if (r >= 0)
+		return r;
+	/* the CA's key is held here: not for the user's other processes to dump or trace */
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	r = cell_ca_dir(&dir);
 
 	if (r >= 0)
 		r = cell_tls_ca_ensure(dir, &pem);

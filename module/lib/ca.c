@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 
 #define CERT_MAX (64 * 1024)
 #define CERT_BEGIN "-----BEGIN CERTIFICATE-----\n"
+#define CERT_END "-----END CERTIFICATE-----\n"
 
 int cell_ca_dir(char **ret)
 {
@@ -25,20 +27,34 @@ int cell_ca_dir(char **ret)
 	return *ret ? 0 : -ENOMEM;
 }
 
-/* A PEM certificate and nothing else (no key may ever reach a cell's trust bundle). */
-static bool certificate_only(const char *pem)
+/*
+ * One PEM certificate and nothing else: its BEGIN line, base64 lines, its END line (no key, no
+ * second block, no other text may ever reach a cell's trust bundle), len bytes with no NUL.
+ */
+static bool one_certificate(const char *pem, size_t len)
 {
-	return strncmp(pem, CERT_BEGIN, strlen(CERT_BEGIN)) == 0 && !strstr(pem, "PRIVATE KEY");
+	const char *p = pem + strlen(CERT_BEGIN), *end;
+
+	if (strlen(pem) != len || strncmp(pem, CERT_BEGIN, strlen(CERT_BEGIN)) != 0)
+		return false;
+	end = strstr(p, CERT_END);
+	if (!end || end[strlen(CERT_END)] != '\0')
+		return false;
+	for (; p < end; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("+/=\n", *p))
+			return false;
+	return true;
 }
 
 int cell_ca_certificate(const char *dir, const char *proxy, char **ret_pem)
 {
 	_cleanup_free_ char *path = cell_path_join(dir, CELL_CA_CERT), *pem = NULL;
+	size_t len = 0;
 	int r;
 
 	if (!path)
 		return -ENOMEM;
-	r = cell_read_file(path, O_NOFOLLOW | O_NONBLOCK, CERT_MAX, &pem, NULL);
+	r = cell_read_file(path, O_NOFOLLOW | O_NONBLOCK, CERT_MAX, &pem, &len);
 	if (r == -ENOENT) {
 		char *const argv[] = {(char *)proxy, (char *)"--print-ca", NULL};
 
@@ -47,10 +63,11 @@ int cell_ca_certificate(const char *dir, const char *proxy, char **ret_pem)
 		r = cell_run_capture(argv, CERT_MAX, &pem);
 		if (r > 0)
 			r = -EIO;
+		len = pem ? strlen(pem) : 0;
 	}
 	if (r < 0)
 		return r;
-	if (!certificate_only(pem))
+	if (!one_certificate(pem, len))
 		return -EBADMSG;
 	*ret_pem = TAKE_PTR(pem);
 	return 0;

@@ -17,6 +17,6 @@ int cell_ca_dir(char **ret);
  * The CA's certificate in PEM (free it): DIR/ca.crt as it is, once there is one (its key is
  * written before it); else what `proxy --print-ca` prints (proxy: cell-proxy, which makes the
  * CA on first use). -ENOENT: no certificate and no proxy program; -EIO: the program failed
- * (it says why when run by hand); -EBADMSG: what came is not a certificate.
+ * (it says why when run by hand); -EBADMSG: what came is not one certificate and nothing else.
  */
 int cell_ca_certificate(const char *dir, const char *proxy, char **ret_pem);

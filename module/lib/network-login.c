@@ -98,7 +98,7 @@ static void account_env(const struct passwd *pw)
 struct keeper_program {
 	int fd;
 	const char *path; /* for words only */
-	bool proxy; /* cell proxy --system, else sleep (network none: it only holds the lock) */
+	bool proxy; /* cell-proxy --system, else sleep (network none: it only holds the lock) */
 };
 
 /*
@@ -218,7 +218,7 @@ static int keeper_program(const char *program, bool proxy, struct keeper_program
 			  struct cell_diag *d)
 {
 	const char *path = proxy ? program : "/bin/sleep";
-	char real[PATH_MAX], bad[PATH_MAX];
+	char real[PATH_MAX], dir[PATH_MAX], bad[PATH_MAX];
 	struct stat st;
 	int fd;
 
@@ -230,12 +230,14 @@ static int keeper_program(const char *program, bool proxy, struct keeper_program
 	if (!realpath(path, real))
 		return cell_diag_set(d, -errno, path, NULL, "cannot find the keeper's program: %s",
 				     strerror(errno));
-	cell_path_dirname(real);
-	if (!cell_root_owned_dirs(real, bad, sizeof(bad)))
+	/* (the resolved path is what is checked, and what is opened) */
+	memcpy(dir, real, sizeof(dir));
+	cell_path_dirname(dir);
+	if (!cell_root_owned_dirs(dir, bad, sizeof(bad)))
 		return cell_diag_set(d, -EPERM, path, NULL,
 				     "the keeper's program is in '%s', which is not root's alone",
 				     bad);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return cell_diag_set(d, -errno, path, NULL, "cannot open the keeper's program: %s",
 				     strerror(errno));

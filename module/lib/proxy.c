@@ -517,8 +517,9 @@ static bool address_fixable(const char *why)
 
 /*
  * The host is allowed, but the address it resolved to is not one its name may reach (why: a
- * loopback address, ...). A rule that names the address and port lets it through, unless
- * network.deny names the address (fixable false).
+ * loopback address, ...). Only a pin of this name to the address (network.resolve) lets it
+ * through as narrowly as asked (an allow rule for the address would open it to every name),
+ * unless network.deny names the address (fixable false).
  */
 static void deny_address(struct conn *c, const struct sockaddr *sa, const char *why, bool fixable)
 {
@@ -528,10 +529,9 @@ static void deny_address(struct conn *c, const struct sockaddr *sa, const char *
 	host_text(c, false, name, sizeof(name));
 	if (fixable)
 		snprintf(body, sizeof(body),
-			 "cell: %s resolves to %s, %s, which no rule of %s's names "
-			 "(cell allow-host %s%s%s:%u)\n",
-			 name, text, why, c->p->project.name, sa->sa_family == AF_INET6 ? "[" : "",
-			 text, sa->sa_family == AF_INET6 ? "]" : "", (unsigned)c->port);
+			 "cell: %s resolves to %s, %s, where a name may not lead (a pin in "
+			 "%s's network.resolve can let %s reach it)\n",
+			 name, text, why, c->p->project.name, c->host);
 	else
 		snprintf(body, sizeof(body), "cell: %s resolves to %s, %s\n", name, text, why);
 	refuse(c, body);

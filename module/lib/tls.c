@@ -157,9 +157,10 @@ static int load_ca(const char *dir, EVP_PKEY **ret_key, X509 **ret_cert)
 
 	if (!key_path || !cert_path)
 		return -ENOMEM;
-	r = cell_read_file(key_path, O_NOFOLLOW, 64 * 1024, &key_pem, NULL);
+	/* (non-blocking: a FIFO in their place is refused, never waited on) */
+	r = cell_read_file(key_path, O_NOFOLLOW | O_NONBLOCK, 64 * 1024, &key_pem, NULL);
 	if (r >= 0)
-		r = cell_read_file(cert_path, O_NOFOLLOW, 64 * 1024, &cert_pem, NULL);
+		r = cell_read_file(cert_path, O_NOFOLLOW | O_NONBLOCK, 64 * 1024, &cert_pem, NULL);
 	if (r < 0)
 		return r;
 	kb = BIO_new_mem_buf(key_pem, -1);

@@ -83,7 +83,7 @@ static const char *installed(const char *path, char *buf, size_t size)
 
 /*
  * The shim and the proxy program: beside this module (a build tree), else where make install
- * puts them (the proxy also from a prefix make install laid out: lib/security, libexec/cell).
+ * puts them.
  */
 static void find_programs(struct cell_syscell_args *a, char *shim, char *proxy, size_t size)
 {
@@ -91,8 +91,6 @@ static void find_programs(struct cell_syscell_args *a, char *shim, char *proxy, 
 	if (!a->shim)
 		a->shim = installed(CELL_LIBEXECDIR "/libcellshim.so", shim, size);
 	a->proxy = beside("cell-proxy", proxy, size);
-	if (!a->proxy)
-		a->proxy = beside("../../libexec/cell/cell-proxy", proxy, size);
 	if (!a->proxy)
 		a->proxy = installed(CELL_LIBEXECDIR "/cell-proxy", proxy, size);
 }

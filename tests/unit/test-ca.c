@@ -81,6 +81,18 @@ Test(ca, a_file_that_is_not_a_certificate_alone_is_refused)
 	cr_assert(eq(int, cell_ca_certificate(dir, PROXY, &pem), -EBADMSG));
 	free(th_write(dir, CELL_CA_CERT, "hello\n"));
 	cr_assert(eq(int, cell_ca_certificate(dir, PROXY, &pem), -EBADMSG));
+	/* a second block, or text after the one, or a key in another form within it */
+	free(th_write(dir, CELL_CA_CERT,
+		      "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
+		      "-----BEGIN CERTIFICATE-----\nCCCC\n-----END CERTIFICATE-----\n"));
+	cr_assert(eq(int, cell_ca_certificate(dir, PROXY, &pem), -EBADMSG));
+	free(th_write(dir, CELL_CA_CERT,
+		      "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\nPRIVATE\n"));
+	cr_assert(eq(int, cell_ca_certificate(dir, PROXY, &pem), -EBADMSG));
+	free(th_write(dir, CELL_CA_CERT,
+		      "-----BEGIN CERTIFICATE-----\nPrivate-Lines: 1\nAAAA\n"
+		      "-----END CERTIFICATE-----\n"));
+	cr_assert(eq(int, cell_ca_certificate(dir, PROXY, &pem), -EBADMSG));
 	cr_assert(eq(ptr, pem, NULL));
 	th_rm_rf(tmp);
 	free(tmp);
