@@ -12,7 +12,9 @@
 #include "detect.h"
 #include "fileio.h"
 #include "path.h"
+#include "project.h"
 #include "quote.h"
+#include "xdg.h"
 
 static char *render(const char *name, const struct cell_detected *d)
 {
@@ -64,6 +66,7 @@ int cmd_init(int argc, char *argv[])
 	};
 	_cleanup_free_ char *real = NULL, *path = NULL, *text = NULL, *name = NULL, *q = NULL;
 	_cleanup_close_ int dirfd = -1, fd = -1;
+	_cleanup_diag_ struct cell_diag diag = {0};
 	struct cell_detected d;
 	const char *dir = ".";
 	int c, r;
@@ -87,6 +90,11 @@ int cmd_init(int argc, char *argv[])
 	real = realpath(dir, NULL);
 	if (!real) {
 		fprintf(stderr, "cell: cannot resolve '%s': %s\n", dir, strerror(errno));
+		return CELL_EXIT_FAILURE;
+	}
+	/* a config there would stop every cell under it, at each cd: said now, nothing written */
+	if (cell_project_root_check(real, cell_home(), &diag) < 0) {
+		cli_print_diag(&diag);
 		return CELL_EXIT_FAILURE;
 	}
 	dirfd = open(real, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -64,7 +64,14 @@ static const struct cli_command commands[] = {
 	{"allow-host", cmd_allow_host, "HOST [DIR]",
 	 "Add HOST (a host rule: name, *.domain, host:port, address) to the project's network.allow",
 	 NULL},
-	{"allow", cmd_allow, "[DIR]", "Trust the project's .cell.json as it is now", NULL},
+	{"allow", cmd_allow, "[--yes] [DIR]", "Trust the project's .cell.json as it is now",
+	 "What in it weakens the cell (what cell explain warns of: the network unfiltered, your\n"
+	 "home or a directory of credentials bound, relaxed hardening, raw bubblewrap arguments)\n"
+	 "is said first, and on a terminal asked about: allow anyway? [y/N]. Elsewhere such a\n"
+	 "config is allowed only with --yes. Then a line of what it opens: its hosts, mounts\n"
+	 "and variables.\n"
+	 "\n"
+	 "  -y, --yes   allow a config with warnings without asking"},
 	{"deny", cmd_deny, "[DIR]", "Revoke trust in the project's .cell.json", NULL},
 	{"explain", cmd_explain, "[--write-seccomp FILE] [DIR]",
 	 "Print the project's merged, resolved config and whether it is trusted", NULL},

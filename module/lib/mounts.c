@@ -12,6 +12,7 @@
 #include "fileio.h"
 #include "mounts.h"
 #include "path.h"
+#include "project.h"
 
 /* System directories bound read-only when they exist (merged-/usr symlinks stay symlinks). */
 static const char *const system_dirs[] = {
@@ -575,17 +576,9 @@ int cell_mounts_plan(const struct cell_config *c, const struct cell_mounts_input
 	struct cell_mount_plan p = {0};
 	int r;
 
-	if (streq(in->root, "/"))
-		return cell_diag_set(
-			diag, -EINVAL, NULL, NULL,
-			"the project root cannot be '/': the cell would be the whole system");
-	if (in->home && cell_path_is_below(in->home, in->root))
-		return cell_diag_set(
-			diag, -EINVAL, NULL, NULL,
-			"the project '%s' holds your home directory '%s': a cell there "
-			"would expose all of it (~/.ssh, your shell rc files, cell's own "
-			"trust records); put .cell.json in a project directory",
-			in->root, in->home);
+	r = cell_project_root_check(in->root, in->home, diag);
+	if (r < 0)
+		return r;
 	r = add_system(&p);
 	if (r >= 0)
 		r = add(&p, CELL_OP_PROC, CELL_CLASS_DEFAULT, NULL, "/proc", NULL, NULL);

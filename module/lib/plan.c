@@ -15,6 +15,7 @@
 #include "path.h"
 #include "plan.h"
 #include "quote.h"
+#include "review.h"
 #include "rawargs.h"
 #include "secrets.h"
 #include "shellrc.h"
@@ -380,47 +381,6 @@ static int warn(struct cell_plan *plan, const char *fmt, ...)
 	return cell_strv_consume(&plan->warnings, s);
 }
 
-/* What a careful reviewer of the config should be told before allowing it. */
-static int collect_warnings(struct cell_plan *plan, const struct cell_config *c, const char *home)
-{
-	int r = 0;
-
-	if (c->network.mode == CELL_NET_HOST)
-		r = warn(plan, "network.mode is \"host\": the cell reaches any host, unfiltered "
-			       "and uncounted");
-	if (r >= 0 && cell_strv_contains(c->presets, "nix-daemon"))
-		r = warn(plan, "preset nix-daemon: the cell asks the nix daemon for builds, which "
-			       "run outside the cell, with the network, past the proxy, and land "
-			       "in the store every cell and the host use");
-	for (size_t i = 0; i < c->n_mounts && r >= 0; i++) {
-		const struct cell_mount *m = &c->mounts[i];
-		bool writable = m->mode == CELL_MOUNT_RW || m->mode == CELL_MOUNT_DEV;
-
-		if (streq(m->path, "/"))
-			r = warn(plan, "%s binds / into the cell: the whole system is visible",
-				 m->origin);
-		else if (home && streq(m->path, home) && writable)
-			r = warn(plan, "%s binds your home directory read-write", m->origin);
-		else if (home && streq(m->path, home))
-			r = warn(plan,
-				 "%s binds your home directory: every secret in it is readable",
-				 m->origin);
-		for (size_t k = 0; home && r >= 0 && k < cell_n_secret_dirs; k++) {
-			_cleanup_free_ char *secret = cell_path_join(home, cell_secret_dirs[k]);
-
-			if (!secret)
-				return -ENOMEM;
-			if (m->mode != CELL_MOUNT_TMPFS && m->mode != CELL_MOUNT_STATE &&
-			    (cell_path_is_below(m->path, secret) ||
-			     (cell_path_is_below(secret, m->path) && !streq(m->path, "/") &&
-			      !streq(m->path, home))))
-				r = warn(plan, "%s exposes ~/%s, which holds credentials",
-					 m->origin, cell_secret_dirs[k]);
-		}
-	}
-	return r;
-}
-
 /*
  * Whether path is where the cell can write on the host (the project, rw and device binds,
  * overlays' upper directories: a link it makes there would decide what a raw bind's source is),
@@ -517,10 +477,7 @@ static int add_raw_args(struct cell_plan *plan, const struct cell_config *c, con
 	for (size_t i = 0; r >= 0 && i < n; i++)
 		r = raw_arg(plan, root, i ? c->bwrap_args[i - 1] : "", c->bwrap_args[i], roles[i],
 			    diag);
-	if (r < 0)
-		return r;
-	return warn(plan, "bwrap_args adds raw bubblewrap arguments (after cell's own mounts): "
-			  "cell cannot vouch for what they do to the cell");
+	return r;
 }
 
 /* The network in effect: the config's; a login's cell has the login's network (host, confined
@@ -803,7 +760,43 @@ static int add_login_network(struct cell_plan *plan, const struct cell_config *c
 }
 
 /* cell enter: the shell with its prompt marked, in place of the command. */
-static int add_shell(struct cell_plan *plan, const char *shell)
+/* A state directory (made when the cell starts) bound read-write at dest. */
+static int add_state_bind(struct cell_plan *plan, const char *src, const char *dest,
+			  const char *origin)
+{
+	int r = cell_mount_plan_add(&plan->mounts, CELL_OP_BIND, src, dest, origin);
+	struct cell_mount_op *op = &plan->mounts.ops[plan->mounts.n - 1];
+
+	if (r < 0)
+		return r;
+	op->upper_dir = strdup(src);
+	return op->upper_dir ? 0 : -ENOMEM;
+}
+
+/*
+ * The shell's history, the project's own: a directory in its state directory (made when the
+ * cell starts), bound where the shell keeps it (bash's and zsh's HISTFILE is set there by the
+ * cell's rc; fish keeps it in its data directory, bound from there). Your own history stays
+ * outside, unseen by the cell; every visit of the project sees the ones before.
+ */
+static int add_history(struct cell_plan *plan, const char *shell, const char *state_dir,
+		       const char *home)
+{
+	_cleanup_free_ char *dir = cell_path_join(state_dir, "history"), *fish = NULL;
+
+	if (!dir)
+		return -ENOMEM;
+	if (!streq(cell_path_basename(shell), "fish"))
+		return add_state_bind(plan, dir, CELL_SHELL_HISTORY_DIR,
+				      "your shell's history here");
+	fish = home ? cell_path_join(home, ".local/share/fish") : NULL;
+	if (!fish)
+		return home ? -ENOMEM : 0;
+	return add_state_bind(plan, dir, fish, "your shell's history here");
+}
+
+static int add_shell(struct cell_plan *plan, const char *shell, const char *state_dir,
+		     const char *home)
 {
 	struct cell_shellrc rc;
 	int r = 0;
@@ -817,7 +810,7 @@ static int add_shell(struct cell_plan *plan, const char *shell)
 		r = add_file(plan, rc.files[i].dest, rc.files[i].content);
 	if (r >= 0 && rc.env_name)
 		r = env_set(&plan->env, rc.env_name, rc.env_value);
-	return r;
+	return r < 0 ? r : add_history(plan, shell, state_dir, home);
 }
 
 /* cell enter --leave-to: the shell hook's file, and where the outer shell was (cd -). */
@@ -834,19 +827,6 @@ static int add_leave(struct cell_plan *plan, const struct cell_plan_input *in)
 	if (r >= 0 && in->oldpwd && in->oldpwd[0] == '/')
 		r = env_set(&plan->env, "CELL_OLDPWD", in->oldpwd);
 	return r;
-}
-
-/* A state directory (made when the cell starts) bound read-write at dest. */
-static int add_state_bind(struct cell_plan *plan, const char *src, const char *dest,
-			  const char *origin)
-{
-	int r = cell_mount_plan_add(&plan->mounts, CELL_OP_BIND, src, dest, origin);
-	struct cell_mount_op *op = &plan->mounts.ops[plan->mounts.n - 1];
-
-	if (r < 0)
-		return r;
-	op->upper_dir = strdup(src);
-	return op->upper_dir ? 0 : -ENOMEM;
 }
 
 /*
@@ -1038,13 +1018,13 @@ int cell_plan_build(const struct cell_project *p, const struct cell_config *c,
 	if (r >= 0 && in->login)
 		r = add_login_network(plan, c, in);
 	if (r >= 0 && in->interactive)
-		r = add_shell(plan, in->shell);
+		r = add_shell(plan, in->shell, state_dir, in->home);
 	if (r >= 0 && in->session)
 		r = add_session(plan, in, state_dir);
 	if (r >= 0 && in->leave_path)
 		r = add_leave(plan, in);
 	if (r >= 0)
-		r = collect_warnings(plan, c, in->home);
+		r = cell_review_warnings(c, in->home, &plan->warnings);
 	if (r >= 0)
 		r = add_raw_args(plan, c, p->root, diag);
 	if (r < 0)

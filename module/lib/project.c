@@ -244,3 +244,22 @@ int cell_project_load_config(const struct cell_project *p, const char *user_conf
 	*ret = TAKE_PTR(c);
 	return 0;
 }
+
+int cell_project_root_check(const char *root, const char *home, struct cell_diag *diag)
+{
+	_cleanup_free_ char *real_home = home ? realpath(home, NULL) : NULL;
+
+	if (streq(root, "/"))
+		return cell_diag_set(
+			diag, -EINVAL, NULL, NULL,
+			"the project root cannot be '/': the cell would be the whole system");
+	if ((home && cell_path_is_below(home, root)) ||
+	    (real_home && cell_path_is_below(real_home, root)))
+		return cell_diag_set(
+			diag, -EINVAL, NULL, NULL,
+			"the project '%s' holds your home directory '%s': a cell there "
+			"would expose all of it (~/.ssh, your shell rc files, cell's own "
+			"trust records); put .cell.json in a project directory",
+			root, home);
+	return 0;
+}

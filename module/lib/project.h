@@ -24,6 +24,12 @@ struct cell_project {
 int cell_project_find(const char *dir, struct cell_project **ret, struct cell_diag *diag);
 void cell_project_free(struct cell_project *p);
 /*
+ * Whether root can be a project: not '/' (the cell would be the whole system) and not your home
+ * directory nor above it (a cell there would expose all of it, and every cell below would be
+ * this one). home: the user's, or NULL. -EINVAL and diag says why.
+ */
+int cell_project_root_check(const char *root, const char *home, struct cell_diag *diag);
+/*
  * The project at root for a cell root opens for someone else (pam_cell.so): its config is
  * config, or root/.cell.json, and must be a regular file owned by root and writable by no
  * one else (-EPERM). Nothing is looked for above root.

@@ -24,6 +24,10 @@
 	"PATH=${__cell_path-}$__cell_rest; PATH=${PATH#:}\n"                        \
 	"unset __cell_path __cell_rest __cell_ifs __cell_had_ifs __cell_glob __cell_d\n"
 
+/* The project's history (plan.c binds its directory at CELL_SHELL_HISTORY_DIR), whatever the
+ * user's files said: theirs is outside, and the cell's home is gone with the cell. */
+#define HISTORY_SH(file) "HISTFILE=" CELL_SHELL_HISTORY_DIR "/" file "\n"
+
 /*
  * The prompt shows [cell:NAME] without touching the user's files: each shell gets a small rc of
  * ours, bound read-only into the cell, that reads the user's own files first. CELL_PROMPT=0
@@ -39,7 +43,8 @@ static const char bash_rc[] =
 	"done\n"
 	"if [ -z \"$__cell_login\" ] && [ -r ~/.bashrc ]; then . ~/.bashrc; fi\n"
 	"unset __cell_f __cell_login\n" PATH_FIRST
-	"if [ \"${CELL_PROMPT-1}\" != 0 ]; then PS1=\"[cell:$CELL_NAME] $PS1\"; fi\n";
+	"if [ \"${CELL_PROMPT-1}\" != 0 ]; then PS1=\"[cell:$CELL_NAME] $PS1\"; fi\n" HISTORY_SH(
+		"bash_history");
 
 /* (zsh: /etc/zsh/zshenv runs before ours and keeps a PATH that is set) */
 static const char zsh_env[] = "__cell_path=$PATH\n"
@@ -55,7 +60,9 @@ static const char zsh_rc[] =
 	"PATH=$__cell_path${__cell_rest:+:${(j.:.)__cell_rest}}\n"
 	"unset __cell_path __cell_rest __cell_d\n"
 	"if [ \"${CELL_PROMPT-1}\" != 0 ]; then PROMPT=\"[cell:$CELL_NAME] $PROMPT\"; fi\n"
-	"ZDOTDIR=\"$HOME\"\n";
+	"ZDOTDIR=\"$HOME\"\n" HISTORY_SH(
+		"zsh_history") "(( ${SAVEHIST:-0} > 0 )) || SAVEHIST=1000\n"
+			       "(( ${HISTSIZE:-0} >= SAVEHIST )) || HISTSIZE=$SAVEHIST\n";
 
 static const char fish_init[] =
 	"if test \"$CELL_PROMPT\" != 0; and functions -q fish_prompt\n"

@@ -12,6 +12,10 @@ struct cell_shellrc_file {
  * variable that mark its prompt with [cell:NAME] while reading the user's own files first.
  * Unused entries are NULL. Everything points at static text, or at shell.
  */
+/* Where an interactive cell's shell keeps its history (the project's, from its state directory:
+ * plan.c binds it): bash's and zsh's HISTFILE; fish's data directory is bound from there too. */
+#define CELL_SHELL_HISTORY_DIR "/run/cell/history"
+
 struct cell_shellrc {
 	const char *argv[5];
 	struct cell_shellrc_file files[3];

@@ -124,7 +124,7 @@ struct verb {
 ParameterizedTestParameters(cli, every_command_has_help_and_rejects_bad_options)
 {
 	static struct verb verbs[] = {
-		{"allow", "usage: cell allow [DIR]\n"},
+		{"allow", "usage: cell allow [--yes] [DIR]\n"},
 		{"deny", "usage: cell deny [DIR]\n"},
 		{"explain", "usage: cell explain [--write-seccomp FILE] [DIR]\n"},
 		{"enter",
@@ -177,7 +177,11 @@ Test(cli, trust_round_trip)
 
 	r = cell("proj", "allow", NULL);
 	cr_assert(eq(int, r.status, 0));
-	snprintf(want, sizeof(want), "cell: allowed %s\n", cfg);
+	/* and a line of what it opens */
+	snprintf(want, sizeof(want),
+		 "cell: allowed %s\n  network: no host (its proxy refuses every one); mounts: 0; "
+		 "env: 0 variables\n",
+		 cfg);
 	cr_assert(eq(str, r.out, want));
 	th_result_done(&r);
 	r = cell(NULL, "explain", "proj", NULL);
@@ -1052,4 +1056,108 @@ Test(cli, the_man_page_has_every_command_of_cell_help)
 	cr_assert(gt(sz, seen, 20));
 	th_result_done(&help);
 	th_result_done(&page);
+}
+
+/* cell allow in risky/, on a terminal (script(1) gives it one), answer typed a second later. */
+static struct th_result allow_on_a_terminal(const char *answer)
+{
+	char *dir = th_join(tmp, "risky"), *line = NULL;
+	char *sh[] = {(char *)"/bin/sh", (char *)"-c", NULL, NULL};
+	struct th_result r;
+
+	cr_assert(ge(int,
+		     asprintf(&line,
+			      "{ sleep 1; printf '%s\\n'; sleep 1; } | "
+			      "/usr/bin/script -qec '%s allow' /dev/null",
+			      answer, CELL),
+		     0));
+	sh[2] = line;
+	th_run(dir, sh, envp, &r);
+	free(line);
+	free(dir);
+	return r;
+}
+
+/*
+ * What weakens the cell is said when it is allowed, and asked about on a terminal; without a
+ * terminal, only --yes allows it. A plain config is allowed at once (trust_round_trip).
+ */
+Test(cli, allowing_a_risky_config_says_why_and_asks)
+{
+	struct th_result r;
+
+	free(th_write(tmp, "risky/.cell.json",
+		      "{\"name\": \"risky\", \"network\": {\"mode\": \"host\"}, "
+		      "\"mounts\": [{\"path\": \"~/.ssh\", \"mode\": \"ro\"}]}\n"));
+	cr_assert(eq(int, cell_mkdir_p(home, 0755), 0));
+	{
+		char *ssh = th_join(home, ".ssh");
+
+		cr_assert(eq(int, cell_mkdir_p(ssh, 0700), 0));
+		free(ssh);
+	}
+	/* no terminal, no --yes: said, and nothing allowed */
+	r = cell("risky", "allow", NULL);
+	cr_assert(eq(int, r.status, 1), "%s", r.err);
+	cr_assert(contains(r.err, "WARNING: network.mode is \"host\": the cell reaches any host"),
+		  "%s", r.err);
+	cr_assert(contains(r.err, "mounts[0] exposes ~/.ssh, which holds credentials"), "%s",
+		  r.err);
+	cr_assert(contains(r.err, "cell: nothing was allowed: allow it anyway with 'cell allow "
+				  "--yes'\n"),
+		  "%s", r.err);
+	th_result_done(&r);
+	r = cell("risky", "explain", NULL);
+	cr_assert(contains(r.out, "(NOT TRUSTED)"), "%s", r.out);
+	th_result_done(&r);
+	/* on a terminal: asked; no is no */
+	r = allow_on_a_terminal("n");
+	cr_assert(contains(r.out, "allow anyway? [y/N]"), "%s", r.out);
+	cr_assert(contains(r.out, "cell: nothing was allowed"), "%s", r.out);
+	th_result_done(&r);
+	r = cell("risky", "explain", NULL);
+	cr_assert(contains(r.out, "(NOT TRUSTED)"), "%s", r.out);
+	th_result_done(&r);
+	/* yes is yes */
+	r = allow_on_a_terminal("y");
+	cr_assert(contains(r.out, "cell: allowed "), "%s", r.out);
+	cr_assert(contains(r.out, "network: the host's, unfiltered; mounts: 1"), "%s", r.out);
+	th_result_done(&r);
+	r = cell("risky", "explain", NULL);
+	cr_assert(contains(r.out, "(trusted)"), "%s", r.out);
+	th_result_done(&r);
+	/* and a script says --yes */
+	free(th_write(tmp, "risky/.cell.json",
+		      "{\"name\": \"risky\", \"hardening\": {\"allow_userns\": true}}\n"));
+	r = cell("risky", "allow", "--yes", NULL);
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	cr_assert(contains(r.err, "WARNING: hardening.allow_userns"), "%s", r.err);
+	th_result_done(&r);
+}
+
+/* Your home (or /) cannot be a project: cell init and cell allow say so and write nothing. */
+Test(cli, home_is_not_a_project)
+{
+	char *cfg = th_join(home, ".cell.json");
+	struct th_result r;
+
+	r = cell("home", "init", NULL);
+	cr_assert(eq(int, r.status, 1), "%s", r.err);
+	cr_assert(contains(r.err, "holds your home directory"), "%s", r.err);
+	cr_assert(not(eq(int, access(cfg, F_OK), 0)), "cell init wrote %s", cfg);
+	th_result_done(&r);
+	r = cell(NULL, "init", "/", NULL);
+	cr_assert(eq(int, r.status, 1), "%s", r.err);
+	cr_assert(contains(r.err, "the project root cannot be '/'"), "%s", r.err);
+	th_result_done(&r);
+	free(th_write(home, ".cell.json", "{\"name\": \"home\"}\n"));
+	r = cell("home", "allow", NULL);
+	cr_assert(eq(int, r.status, 1), "%s", r.err);
+	cr_assert(contains(r.err, "holds your home directory"), "%s", r.err);
+	cr_assert(contains(r.err, "cell: nothing was allowed\n"), "%s", r.err);
+	th_result_done(&r);
+	r = cell("home", "explain", NULL);
+	cr_assert(contains(r.out, "(NOT TRUSTED)"), "%s", r.out);
+	th_result_done(&r);
+	free(cfg);
 }

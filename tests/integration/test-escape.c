@@ -65,9 +65,10 @@ static void find_user(void)
 	th_test_user(&t.uid, &t.gid);
 }
 
+/* (--yes: the suite's configs weaken the cell on purpose, and it knows) */
 static void allow(void)
 {
-	char *argv[] = {(char *)CELL, (char *)"allow", NULL};
+	char *argv[] = {(char *)CELL, (char *)"allow", (char *)"--yes", NULL};
 	struct th_result r;
 
 	th_run_as(t.uid, t.gid, t.proj, argv, t.env, &r);

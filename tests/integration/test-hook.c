@@ -849,3 +849,54 @@ Test(hook, two_terminals_in_a_project_share_its_cell)
 	th_result_done(&r);
 	free(web);
 }
+
+ParameterizedTestParameters(hook, history_survives_a_visit)
+{
+	static int idx[] = {0, 1, 2};
+
+	return cr_make_param_array(int, idx, ELEMENTSOF(idx));
+}
+
+/*
+ * A command typed in one visit of a project is in the shell's history at the next visit (the
+ * project's own history, in its state directory), and not in the outer shell's.
+ */
+ParameterizedTest(int *i, hook, history_survives_a_visit)
+{
+	char *a = project("a", "{\"network\": {\"mode\": \"none\"}}", true);
+	char *b = project("b", "{\"network\": {\"mode\": \"none\"}}", true);
+
+	start_shell(*i, NULL);
+	expect_at("out %s ssh", t.home);
+	type("cd src/a");
+	expect_at("a %s nossh", a);
+	type("echo visited-a-once");
+	wait_text("\nvisited-a-once");
+	type("cd ..");
+	expect_at("out %s ssh", t.src);
+	/* (another project's visit between: its history is its own) */
+	type("cd b");
+	expect_at("b %s nossh", b);
+	/* ([n]: the line that asks does not count itself) */
+	type("history | grep -c 'echo visited-a-o[n]ce' | sed 's/^/b-saw-/'");
+	cr_assert(eq(str, wait_line("b-saw-"), "0"), "%s", screen());
+	/* (fish leaves out what another session saved in the second it started: a second on) */
+	usleep(1100000);
+	type("cd ../a");
+	expect_at("a %s nossh", a);
+	type("history | grep -c 'echo visited-a-o[n]ce' | sed 's/^/a-saw-/'");
+	{
+		char *n = wait_line("a-saw-");
+
+		cr_assert(not(streq(n, "0")), "%s: %s", shells[*i].name, screen());
+		cr_assert(not(streq(n, "")), "%s: %s", shells[*i].name, screen());
+		free(n);
+	}
+	type("cd ..");
+	expect_at("out %s ssh", t.src);
+	/* the outer shell's own history has not what was typed in the cells */
+	type("history | grep -c 'echo visited-a-o[n]ce' | sed 's/^/out-saw-/'");
+	cr_assert(eq(str, wait_line("out-saw-"), "0"), "%s", screen());
+	free(a);
+	free(b);
+}
