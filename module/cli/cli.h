@@ -64,6 +64,7 @@ struct cli_cell_options {
 	bool allow_root;      /* --allow-root */
 	const char *leave_to; /* enter --leave-to FILE (the shell hook's) */
 	bool new_cell;	      /* --new: a cell of its own, not the project's session */
+	bool quiet;	      /* run -q, --quiet: the cell's denials are not said at its end */
 };
 
 /*
@@ -115,6 +116,9 @@ int cli_instance_open(const struct cell_project *p, const struct cell_config *c,
 		      const struct cell_instance_args *a, struct cell_instance **ret);
 /* Prints the plan's notices, runs the cell, closes it; returns the cell's exit status. */
 int cli_instance_run(struct cell_instance *inst);
+/* cell run's: what the proxy and the kernel refused its cell, said when its command ends (the
+ * lines the shell hook shows at a prompt); off by default. */
+void cli_say_denials(bool on);
 /* Both: a cell of p, from open to close; the exit code. */
 int cli_cell_run(const struct cell_project *p, const struct cell_config *c,
 		 const struct cell_instance_args *a);

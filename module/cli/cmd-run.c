@@ -23,6 +23,8 @@ int cmd_run(int argc, char *argv[])
 	if (r >= 0)
 		return r;
 	a = (struct cell_instance_args){.cwd = cwd, .command = argv + optind};
+	/* what the cell was refused, said once the command ends (the hook says it at a prompt) */
+	cli_say_denials(!o.quiet);
 	/* the project's session (one cell its commands share), unless --new */
 	r = o.new_cell ? -1 : cli_session_run(p, c, &a, NULL, NULL);
 	if (r >= 0)

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 #include <cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -106,6 +108,7 @@ int cli_parse_cell_options(int argc, char *argv[], bool with_dir, struct cli_cel
 		{"allow-root", no_argument, NULL, 'R'},
 		{"leave-to", required_argument, NULL, 'L'},
 		{"new", no_argument, NULL, 'N'},
+		{"quiet", no_argument, NULL, 'q'},
 		{0},
 	};
 	const char *allow_root = getenv("CELL_ALLOW_ROOT");
@@ -115,7 +118,7 @@ int cli_parse_cell_options(int argc, char *argv[], bool with_dir, struct cli_cel
 	o->allow_root = allow_root && streq(allow_root, "1");
 	opterr = 0;
 	/* '+': a command's own options are not ours */
-	while ((c = getopt_long(argc, argv, with_dir ? "+:hC:u:" : "+:hu:", options, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, with_dir ? "+:hC:u:q" : "+:hu:", options, NULL)) >= 0) {
 		switch (c) {
 		case 'h':
 			cli_usage(argv[0], false);
@@ -138,6 +141,11 @@ int cli_parse_cell_options(int argc, char *argv[], bool with_dir, struct cli_cel
 			break;
 		case 'N':
 			o->new_cell = true;
+			break;
+		case 'q':
+			if (!with_dir)
+				return cli_bad_option(argv, '?');
+			o->quiet = true;
 			break;
 		default:
 			return cli_bad_option(argv, c);
@@ -396,15 +404,71 @@ static void print_notices(char **notices)
 	}
 }
 
+/* cell run's: the denials of its cell said when its command ends (cli_say_denials). */
+static bool say_denials;
+
+void cli_say_denials(bool on)
+{
+	say_denials = on;
+}
+
+/*
+ * The cell's notices file, held open from before its command runs (a session's keeper removes
+ * it when the last member leaves, which may be this one): what is there now is not this
+ * command's. -1: none to say.
+ */
+static int denials_open(const char *notices, off_t *ret_from)
+{
+	struct stat st;
+	int fd;
+
+	if (!say_denials || !notices)
+		return -1;
+	fd = open(notices, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
+		close(fd);
+		return -1;
+	}
+	*ret_from = fd >= 0 ? st.st_size : 0;
+	return fd;
+}
+
+/* What the cell's notices file gained since from (its lines, a denial or a proxy's word each),
+ * to stderr as the prompt shows them (control characters made harmless); closes fd. */
+static void print_denials(int fd, off_t from)
+{
+	char buf[16384];
+	ssize_t n;
+
+	if (fd < 0)
+		return;
+	n = pread(fd, buf, sizeof(buf) - 1, from);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	for (char *line = buf, *end; *line; line = end + 1) {
+		end = strchr(line, '\n');
+		if (!end)
+			break; /* (a line still being written) */
+		*end = '\0';
+		cli_put_safe(stderr, line);
+		fputc('\n', stderr);
+	}
+}
+
 int cli_instance_run(struct cell_instance *inst)
 {
 	_cleanup_diag_ struct cell_diag d = {0};
 	int status = 0, terminal_sig = 0, r;
+	off_t from = 0;
+	int denials = denials_open(inst->plan->notices_path, &from);
 
 	print_notices(inst->plan->notices);
 	if (cell_plan_say_once(inst->cell.project->id, inst->plan->notice_once))
 		print_notices((char *[]){inst->plan->notice_once, NULL});
 	r = cell_instance_run(inst, &status, &terminal_sig, &d);
+	print_denials(denials, from);
 	cell_instance_close(inst);
 	if (r < 0) {
 		cli_print_diag(&d);
@@ -449,7 +513,8 @@ int cli_session_run(const struct cell_project *p, const struct cell_config *c,
 {
 	_cleanup_diag_ struct cell_diag d = {0};
 	struct cell_member *m = NULL;
-	int status = 0, terminal_sig = 0, r;
+	int status = 0, terminal_sig = 0, denials, r;
+	off_t from = 0;
 
 	char other[CELL_SHA256_HEX_LEN + 1];
 
@@ -470,7 +535,9 @@ int cli_session_run(const struct cell_project *p, const struct cell_config *c,
 		cell_member_free(m);
 		return CELL_EXIT_FAILURE;
 	}
+	denials = denials_open(m->plan->notices_path, &from);
 	r = cell_member_run(m, &status, &terminal_sig, &d);
+	print_denials(denials, from);
 	if (r >= 0 && m->oom && c->limits.memory)
 		cell_network_say_oom(c->name, c->limits.memory);
 	cell_member_free(m);

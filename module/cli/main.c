@@ -13,8 +13,17 @@
 #include "suggest.h"
 
 static const struct cli_command commands[] = {
-	{"run", cmd_run, "[-C DIR] [--new] [--user NAME] [--allow-root] [--] COMMAND [ARGS...]",
-	 "Run COMMAND in the cell of the project around the current directory", NULL},
+	{"run", cmd_run,
+	 "[-C DIR] [--new] [--quiet] [--user NAME] [--allow-root] [--] COMMAND [ARGS...]",
+	 "Run COMMAND in the cell of the project around the current directory",
+	 "What the cell's proxy and the kernel refused it is said on stderr when COMMAND ends,\n"
+	 "a line each, as the shell hook says it at a prompt.\n"
+	 "\n"
+	 "  -C DIR          the project around DIR (default: the current directory)\n"
+	 "  --new           a cell of its own, not the project's open session\n"
+	 "  -q, --quiet     say nothing of what was refused\n"
+	 "  --user NAME     (root) run the cell as NAME\n"
+	 "  --allow-root    run the cell as root (in a user namespace, no capabilities)"},
 	{"enter", cmd_enter, "[--new] [--user NAME] [--allow-root] [--leave-to FILE] [DIR]",
 	 "Start your shell in the project's cell; exit it to leave", NULL},
 	{"hook", cmd_hook, "bash|zsh|fish | --status",

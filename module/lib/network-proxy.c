@@ -77,7 +77,8 @@ static void put_pid(char *to, pid_t pid)
 /* cell-proxy (socket activation as sd_listen_fds(3) has it: descriptor 3, LISTEN_FDS=1,
  * LISTEN_PID=its pid, which only the child knows: so fork, not posix_spawn) */
 static pid_t spawn_proxy(const struct cell_project *p, const struct cell_proxy_fds *f,
-			 const char *notices, const char *peer_cgroup, enum cell_learn learn)
+			 const char *notices, int notices_fd, const char *peer_cgroup,
+			 enum cell_learn learn)
 {
 	_cleanup_free_ char *program = NULL;
 	char fds_var[32], pid_var[sizeof(LISTEN_PID_VAR) + 16], names_var[1024];
@@ -126,8 +127,11 @@ static pid_t spawn_proxy(const struct cell_project *p, const struct cell_proxy_f
 		/* system calls only from here */
 		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 
+		/* what it says (a reload, a policy kept) goes to the cell's notices: the prompt
+		 * and cell run show them between commands, never onto a line being typed */
 		if (null < 0 || setsid() < 0 || dup2(null, STDIN_FILENO) < 0 ||
-		    dup2(null, STDOUT_FILENO) < 0)
+		    dup2(null, STDOUT_FILENO) < 0 ||
+		    dup2(notices_fd >= 0 ? notices_fd : null, STDERR_FILENO) < 0)
 			_exit(127);
 		if (cell_fds_arrange(f->fds, f->n, 3) < 0)
 			_exit(127);
@@ -200,7 +204,8 @@ int cell_proxy_cell_spawn(struct cell_proxy_cell *pc, const struct cell_proxy_fd
 		f.fds[f.n] = more->fds[i];
 		f.names[f.n++] = more->names[i];
 	}
-	pid = spawn_proxy(pc->project, &f, pc->notices_path, pc->peer_cgroup, pc->learn);
+	pid = spawn_proxy(pc->project, &f, pc->notices_path, pc->notices_fd, pc->peer_cgroup,
+			  pc->learn);
 	/* the proxy has it now; should the proxy die, connections are refused, not left waiting */
 	close(pc->listen_fd);
 	pc->listen_fd = pc->session.listen_fd = -1;

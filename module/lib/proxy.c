@@ -442,12 +442,16 @@ static void answer(struct conn *c, int status, const char *reason, const char *b
 	watch(c);
 }
 
-/* A 403 with body, counted, and its line for the cell's prompt (one write: lines of two
- * writers never mix). */
+/*
+ * A 403 with body, counted, and for a tunnel its line for the cell's prompt (one write: lines of
+ * two writers never mix). A request's own 403 carries the line as its body, which the client
+ * shows where it shows bodies: the prompt does not say it again. A refused CONNECT's body is
+ * what clients drop (curl: "CONNECT tunnel failed, response 403"), so the prompt says why.
+ */
 static void refuse(struct conn *c, const char *body)
 {
 	host_stats(c)->denied++;
-	if (c->p->notices_fd >= 0)
+	if (c->p->notices_fd >= 0 && c->form == CELL_HTTP_CONNECT)
 		(void)!write(c->p->notices_fd, body, strlen(body));
 	answer(c, 403, "Forbidden", body);
 }

@@ -753,11 +753,21 @@ ParameterizedTest(int *i, hook, denials_are_shown_once_at_the_next_prompt)
 	start_shell(*i, NULL);
 	type("cd src/a");
 	expect_at("a %s nossh", a);
-	/* the proxy refuses a host; the kernel, a connection around the proxy */
-	type("curl -s -o /dev/null http://evil.test/; echo @@curl");
+	/* the proxy refuses a host (a tunnel: its 403's body is not shown by curl); the kernel, a
+	 * connection around the proxy */
+	type("curl -s -o /dev/null https://evil.test/; echo @@curl");
 	free(wait_line("@@curl"));
 	expect_notice_once("cell: evil.test is not in a's network allowlist (cell allow-host "
 			   "evil.test)");
+	/* a request's 403 body, which curl shows: not said again at the prompt */
+	type("curl -s http://plain.test/; echo @@plain");
+	free(wait_line("@@plain"));
+	type("echo @@after-plain");
+	free(wait_line("@@after-plain"));
+	s = screen();
+	cr_assert(eq(uint, count(s, "cell: plain.test is not in a's network allowlist"), 1), "%s",
+		  s);
+	free(s);
 	if (bpf) {
 		type("LD_PRELOAD= python3 -c 'import socket; socket.create_connection("
 		     "(\"192.0.2.1\", 80))' 2>/dev/null; echo @@py");

@@ -752,3 +752,70 @@ Test(netns, the_organisations_ca_reaches_the_cells_programs)
 	kill(server, SIGKILL);
 	waitpid(server, NULL, 0);
 }
+
+/*
+ * cell run says what its cell was refused when its command ends, as the prompt does: a refused
+ * tunnel's reason (its 403 body no client shows) once; a request's own 403 body is the client's
+ * to show, not said again. What the proxy says of itself (a policy kept) goes the same way,
+ * never straight onto the terminal while the command runs; --quiet says none of it.
+ */
+Test(netns, cell_run_says_what_its_cell_was_refused_when_it_ends)
+{
+	char *sh = fmt("curl -sS -o /dev/null -w '%%{http_code}\\n' "
+		       "http://registry.test:%u/hello; sleep 2; "
+		       "curl -s -o /dev/null https://denied.test:%u/; echo tunnel refused; "
+		       "curl -s http://denied.test:%u/x; echo done",
+		       t.port, t.port, t.port);
+	char *line =
+		fmt("cell: denied.test:%u is not in netns's network allowlist (cell allow-host "
+		    "denied.test:%u)\n",
+		    t.port, t.port);
+	char *argv[] = {(char *)"run", (char *)"--", (char *)"/bin/sh", (char *)"-c", sh, NULL};
+	/* (--new: a cell of its own, whose proxy cell run itself starts; a session's, the keeper)
+	 */
+	char *quiet[] = {(char *)"run",
+			 (char *)"--new",
+			 (char *)"--quiet",
+			 (char *)"--",
+			 (char *)"/bin/sh",
+			 (char *)"-c",
+			 sh,
+			 NULL};
+	struct th_result r;
+
+	set_config(NULL);
+	for (int round = 0; round < 2; round++) {
+		pid_t edit = fork();
+
+		cr_assert(ge(int, edit, 0));
+		if (edit == 0) {
+			/* while the command runs: an edit nobody allowed, which the proxy keeps
+			 * its policy through, and says so */
+			usleep(800000);
+			free(th_write(t.proj, ".cell.json", "{\"name\": \"netns\"}\n"));
+			_exit(0);
+		}
+		r = cell(round == 0 ? argv : quiet);
+		waitpid(edit, NULL, 0);
+		cr_assert(eq(int, r.status, 0), "%s%s", r.out, r.err);
+		/* the request's 403 body, as curl shows it */
+		cr_assert(contains(r.out, "200\ntunnel refused\ncell: denied.test:"), "%s", r.out);
+		if (round == 0) {
+			char *at = strstr(r.err, line);
+
+			cr_assert(not(eq(ptr, at, NULL)), "%s", r.err);
+			cr_assert(eq(ptr, strstr(at + 1, line), NULL), "said twice: %s", r.err);
+			cr_assert(contains(r.err,
+					   "changed and is not allowed; keeping the policy in "
+					   "force"),
+				  "%s", r.err);
+		} else {
+			cr_assert(not(contains(r.err, "allowlist")), "%s", r.err);
+			cr_assert(not(contains(r.err, "keeping the policy")), "%s", r.err);
+		}
+		th_result_done(&r);
+		set_config(NULL);
+	}
+	free(sh);
+	free(line);
+}

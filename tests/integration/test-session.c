@@ -340,8 +340,10 @@ static struct th_result in_cell(char *const probes[])
 /* cell run -- INTERPRETER NAME as the test user, NAME written into the project with text. */
 static struct th_result run_file(const char *interpreter, const char *name, const char *text)
 {
-	char *argv[] = {t.cell,	      (char *)"run", (char *)"--", (char *)interpreter,
-			(char *)name, NULL};
+	/* (--quiet: what a test's program says on stderr is all there is) */
+	char *argv[] = {t.cell,	      (char *)"run",	   (char *)"--quiet",
+			(char *)"--", (char *)interpreter, (char *)name,
+			NULL};
 	struct th_result r;
 
 	free(th_write(t.proj, name, text));
