@@ -617,72 +617,136 @@ static long array_close(const char *text, size_t len, size_t at)
 	return -1;
 }
 
-/*
- * The config with entries added at the end of its network.allow array, the rest of the text as
- * it was (a diff of it shows only them); NULL when it has no such array.
- */
-static char *insert_allow(const struct cell_project *p, const cJSON *root, char *const *entries)
+/* entries as JSON strings, sep between them (", ", or ",\n" and an indent). */
+static char *json_strings(char *const *entries, const char *sep)
 {
-	const cJSON *network = cJSON_GetObjectItemCaseSensitive(root, "network");
-	size_t path[2];
-	long at, close, net = ordinal(root, "network"), allow = ordinal(network, "allow"), last;
-	char *out = NULL, *added = NULL, *more;
+	char *out = strdup(""), *more;
 
-	if (net < 0 || allow < 0)
-		return NULL;
-	path[0] = (size_t)net;
-	path[1] = (size_t)allow;
-	at = cell_json_locate(p->text, p->len, path, 2, false);
-	if (at < 0 || p->text[at] != '[' || (close = array_close(p->text, p->len, (size_t)at)) < 0)
-		return NULL;
-	for (last = close - 1; last > at && strchr(" \t\r\n", p->text[last]); last--)
-		;
-	for (size_t i = 0; entries[i]; i++) {
+	for (size_t i = 0; out && entries[i]; i++) {
 		cJSON *v = cJSON_CreateString(entries[i]);
 		char *json = v ? cJSON_PrintUnformatted(v) : NULL;
 
 		cJSON_Delete(v);
-		if (!json || asprintf(&more, "%s%s%s", added ? added : "",
-				      added || last > at ? ", " : "", json) < 0) {
-			free(json);
-			free(added);
-			return NULL;
-		}
+		more = NULL;
+		if (!json || asprintf(&more, "%s%s%s", out, json, entries[i + 1] ? sep : "") < 0)
+			more = NULL;
 		free(json);
-		free(added);
-		added = more;
+		free(out);
+		out = more;
 	}
-	if (asprintf(&out, "%.*s%s%s", (int)(last + 1), p->text, added ? added : "",
-		     p->text + last + 1) < 0)
-		out = NULL;
-	free(added);
 	return out;
+}
+
+/*
+ * The indent of the first line after the bracket or brace at text[at], if what it opens goes
+ * on over lines ("[\n    \"a\"": "    "); NULL when it does not (or is empty).
+ */
+static char *indent_after(const char *text, size_t len, size_t at)
+{
+	size_t i = at + 1, from;
+
+	while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r'))
+		i++;
+	if (i >= len || text[i] != '\n')
+		return NULL;
+	from = ++i;
+	while (i < len && (text[i] == ' ' || text[i] == '\t'))
+		i++;
+	if (i >= len || text[i] == ']' || text[i] == '}' || text[i] == '\n')
+		return NULL;
+	return strndup(text + from, i - from);
+}
+
+/* text with what inserted at offset at (NULL on failure). */
+static char *spliced(const char *text, size_t len, size_t at, const char *what)
+{
+	char *out;
+
+	if (!what ||
+	    asprintf(&out, "%.*s%s%.*s", (int)at, text, what, (int)(len - at), text + at) < 0)
+		return NULL;
+	return out;
+}
+
+/*
+ * Where a new first line goes inside the container at text[at] written over lines: after the
+ * newline that follows its bracket.
+ */
+static size_t first_line(const char *text, size_t at)
+{
+	return (size_t)(strchr(text + at, '\n') - text) + 1;
+}
+
+/*
+ * The config with entries added to its network.allow array, and everything else as it was:
+ * an array written over lines gets them as lines of their own at its top, with its indent (a
+ * diff shows only lines added); one written on a line, at its end. A config without the array
+ * (or without network) gets it as the first member of network (or of the file), the same way.
+ * NULL when the text does not have that shape.
+ */
+static char *insert_allow(const struct cell_project *p, const cJSON *root, char *const *entries)
+{
+	const cJSON *network = cJSON_GetObjectItemCaseSensitive(root, "network");
+	long net = ordinal(root, "network"), allow = network ? ordinal(network, "allow") : -1;
+	size_t path[2] = {(size_t)net, (size_t)allow}, depth = net < 0 ? 0 : allow < 0 ? 1 : 2;
+	_cleanup_free_ char *indent = NULL, *list = NULL, *what = NULL;
+	long at = cell_json_locate(p->text, p->len, path, depth, false), close, last;
+
+	if (at < 0 || (network && !cJSON_IsObject(network)) ||
+	    p->text[at] != (depth == 2 ? '[' : '{'))
+		return NULL;
+	indent = indent_after(p->text, p->len, (size_t)at);
+	if (indent && depth == 2) {
+		/* a line each: INDENT"rule",\n */
+		_cleanup_free_ char *sep = NULL, *lines = NULL;
+
+		if (asprintf(&sep, ",\n%s", indent) < 0)
+			return NULL;
+		lines = json_strings(entries, sep);
+		if (!lines || asprintf(&what, "%s%s,\n", indent, lines) < 0)
+			return NULL;
+		return spliced(p->text, p->len, first_line(p->text, (size_t)at), what);
+	}
+	list = json_strings(entries, ", ");
+	if (!list)
+		return NULL;
+	if (indent) {
+		if (asprintf(&what,
+			     depth == 1 ? "%s\"allow\": [%s],\n"
+					: "%s\"network\": {\"allow\": [%s]},\n",
+			     indent, list) < 0)
+			return NULL;
+		return spliced(p->text, p->len, first_line(p->text, (size_t)at), what);
+	}
+	if (depth < 2) {
+		/* (after the brace; a comma unless the object is empty) */
+		size_t i = (size_t)at + 1;
+		bool empty;
+
+		while (i < p->len && strchr(" \t\r\n", p->text[i]))
+			i++;
+		empty = i < p->len && p->text[i] == '}';
+		if (asprintf(&what,
+			     depth == 1 ? "\"allow\": [%s]%s" : "\"network\": {\"allow\": [%s]}%s",
+			     list, empty ? "" : ", ") < 0)
+			return NULL;
+		return spliced(p->text, p->len, (size_t)at + 1, what);
+	}
+	close = array_close(p->text, p->len, (size_t)at);
+	if (close < 0)
+		return NULL;
+	for (last = close - 1; last > at && strchr(" \t\r\n", p->text[last]); last--)
+		;
+	if (asprintf(&what, "%s%s", last > at ? ", " : "", list) < 0)
+		return NULL;
+	return spliced(p->text, p->len, (size_t)last + 1, what);
 }
 
 char *cli_config_with_allow(const struct cell_project *p, char *const *entries)
 {
-	cJSON *root = cJSON_ParseWithLength(p->text, p->len), *network, *allow;
-	char *out = NULL;
+	cJSON *root = cJSON_ParseWithLength(p->text, p->len);
+	char *out = cJSON_IsObject(root) ? insert_allow(p, root, entries) : NULL;
 
-	if (!cJSON_IsObject(root))
-		goto out;
-	out = insert_allow(p, root, entries);
-	if (out)
-		goto out;
-	/* no network.allow yet: the whole config, printed again */
-	network = cJSON_GetObjectItemCaseSensitive(root, "network");
-	if (!network)
-		network = cJSON_AddObjectToObject(root, "network");
-	allow = cJSON_IsObject(network) ? cJSON_GetObjectItemCaseSensitive(network, "allow") : NULL;
-	if (cJSON_IsObject(network) && !allow)
-		allow = cJSON_AddArrayToObject(network, "allow");
-	if (!cJSON_IsArray(allow))
-		goto out;
-	for (size_t i = 0; entries[i]; i++)
-		if (!cJSON_AddItemToArray(allow, cJSON_CreateString(entries[i])))
-			goto out;
-	out = cJSON_Print(root);
-out:
 	cJSON_Delete(root);
 	return out;
 }

@@ -1161,3 +1161,57 @@ Test(cli, home_is_not_a_project)
 	th_result_done(&r);
 	free(cfg);
 }
+
+/*
+ * cell allow-host keeps the file as its author wrote it: the rule goes in as a line of its own
+ * with the array's indent, keys keep their order, the final newline stays; git diff shows one
+ * line added. A network without allow gets it as a line of its own too.
+ */
+Test(cli, allow_host_adds_one_line_to_the_file_as_written)
+{
+	static const char *const configs[] = {
+		"{\n  \"name\": \"p\",\n  \"network\": {\n    \"mode\": \"proxy\",\n"
+		"    \"allow\": [\n      \"github.com\",\n      \"x.test\"\n    ]\n  },\n"
+		"  \"env\": {\"pass\": [\"TERM\"]}\n}\n",
+		"{\n\t\"name\": \"p\",\n\t\"network\": {\n\t\t\"mode\": \"proxy\"\n\t}\n}\n",
+	};
+
+	for (size_t i = 0; i < ELEMENTSOF(configs); i++) {
+		char *dir = th_join(tmp, "gitproj"), *cfg, *text;
+		char *git[] = {(char *)"/bin/sh", (char *)"-c",
+			       (char *)"git init -q . && git add .cell.json && "
+				       "git -c user.name=t -c user.email=t@t commit -qm c",
+			       NULL};
+		char *diff[] = {(char *)"/usr/bin/git", (char *)"diff", (char *)"--numstat", NULL};
+		char *body[] = {(char *)"/usr/bin/git", (char *)"diff", (char *)"-U0", NULL};
+		struct th_result r;
+
+		th_rm_rf(dir);
+		cfg = th_write(dir, ".cell.json", configs[i]);
+		th_run(dir, git, envp, &r);
+		cr_assert(eq(int, r.status, 0), "%s", r.err);
+		th_result_done(&r);
+		th_result_done((r = cell("gitproj", "allow", NULL), &r));
+		r = cell("gitproj", "allow-host", "api.test:8443", NULL);
+		cr_assert(eq(int, r.status, 0), "%s", r.err);
+		th_result_done(&r);
+		th_run(dir, diff, envp, &r);
+		cr_assert(eq(str, r.out, "1\t0\t.cell.json\n"), "%s", r.out);
+		th_result_done(&r);
+		th_run(dir, body, envp, &r);
+		cr_assert(contains(r.out, i == 0 ? "\n+      \"api.test:8443\",\n"
+						 : "\n+\t\t\"allow\": [\"api.test:8443\"],\n"),
+			  "%s", r.out);
+		th_result_done(&r);
+		text = th_read(cfg);
+		cr_assert(eq(chr, text[strlen(text) - 1], '\n'));
+		free(text);
+		/* and what it wrote is allowed and in force */
+		r = cell("gitproj", "explain", NULL);
+		cr_assert(contains(r.out, "(trusted)"), "%s", r.out);
+		cr_assert(contains(r.out, "api.test:8443"), "%s", r.out);
+		th_result_done(&r);
+		free(cfg);
+		free(dir);
+	}
+}
