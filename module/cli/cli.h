@@ -31,6 +31,9 @@ struct cli_command {
 	const char *help; /* more, after the summary in `cell help VERB`, or NULL */
 };
 
+/* text, from column at of f's line, in lines that end before column 80, each later one from
+ * column indent; ends with a newline. */
+void cli_put_wrapped(FILE *f, const char *text, size_t at, size_t indent);
 /* Registers the command table cli_usage() reads (main() does, first). */
 void cli_usage_table(const struct cli_command *commands, size_t n);
 

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,12 +62,28 @@ static void say_closed(const struct cell_running *c, void *data)
 
 int cmd_gc(int argc, char *argv[])
 {
-	bool all = argc == 2 && streq(argv[1], "--all");
+	static const struct option options[] = {
+		{"help", no_argument, NULL, 'h'},
+		{"all", no_argument, NULL, 'a'},
+		{0},
+	};
 	_cleanup_free_ char *state_home = NULL;
+	bool all = false;
 	unsigned sessions;
+	int opt;
 
-	if (argc > 1 && !all)
-		return cli_bad_usage(argv[0], "unexpected argument '%s'", argv[1]);
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+:h", options, NULL)) >= 0) {
+		if (opt == 'h') {
+			cli_usage(argv[0], false);
+			return CELL_EXIT_OK;
+		}
+		if (opt != 'a')
+			return cli_bad_option(argv, opt);
+		all = true;
+	}
+	if (optind < argc)
+		return cli_bad_usage(argv[0], "unexpected argument '%s'", argv[optind]);
 	if (cell_network_bpf_reap(say_closed, NULL) == 0)
 		printf("no cell to close\n");
 	/* project sessions cut short: their socket, runtime and leave directories */

@@ -110,6 +110,12 @@ int cmd_hook(int argc, char *argv[])
 	bool want_status = false;
 	int c, r;
 
+	/* (cell hook bash --help too: the shell's name is no option) */
+	for (int i = 1; i < argc; i++)
+		if (streq(argv[i], "--help") || streq(argv[i], "-h")) {
+			cli_usage(argv[0], false);
+			return CELL_EXIT_OK;
+		}
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+:h", options, NULL)) >= 0) {
 		switch (c) {

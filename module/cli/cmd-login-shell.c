@@ -41,8 +41,13 @@ int cmd_login_shell(int argc, char *argv[])
 	char *shell_argv[4] = {NULL}, id[64];
 	int opt, r;
 
+	static const struct option options[] = {
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+
 	opterr = 0;
-	while ((opt = getopt(argc, argv, "+:hc:")) >= 0) {
+	while ((opt = getopt_long(argc, argv, "+:hc:", options, NULL)) >= 0) {
 		if (opt == 'h') {
 			cli_usage("login-shell", false);
 			return CELL_EXIT_OK;

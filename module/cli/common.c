@@ -39,6 +39,43 @@ void cli_usage_table(const struct cli_command *commands, size_t n)
 	table_len = n;
 }
 
+/* Where a line of room columns breaks text: at its last space outside [brackets], else at its
+ * last space, else at its first. */
+static size_t break_at(const char *text, size_t room)
+{
+	size_t any = 0, outside = 0;
+	int depth = 0;
+
+	for (size_t i = 0; i <= room && text[i]; i++) {
+		depth += text[i] == '[';
+		depth -= text[i] == ']' && depth > 0;
+		if (text[i] == ' ') {
+			any = i;
+			outside = depth == 0 ? i : outside;
+		}
+	}
+	return outside ? outside : any ? any : strcspn(text, " ");
+}
+
+void cli_put_wrapped(FILE *f, const char *text, size_t at, size_t indent)
+{
+	if (!*text)
+		fputc('\n', f);
+	while (*text) {
+		size_t room = at < 79 ? 79 - at : 20, n = strlen(text);
+
+		if (n > room)
+			n = break_at(text, room);
+		fprintf(f, "%.*s\n", (int)n, text);
+		text += n;
+		while (*text == ' ')
+			text++;
+		if (*text)
+			fprintf(f, "%*s", (int)indent, "");
+		at = indent;
+	}
+}
+
 void cli_usage(const char *verb, bool to_stderr)
 {
 	const struct cli_command *c = NULL;
@@ -49,9 +86,17 @@ void cli_usage(const char *verb, bool to_stderr)
 			c = &table[i];
 	if (!c)
 		return;
-	fprintf(f, "usage: cell %s%s%s\n", c->name, c->args[0] ? " " : "", c->args);
-	if (!to_stderr)
-		fprintf(f, "\n%s.\n", c->summary);
+	fprintf(f, "usage: cell %s%s", c->name, c->args[0] ? " " : "");
+	cli_put_wrapped(f, c->args[0] ? c->args : "", strlen("usage: cell  ") + strlen(c->name),
+			strlen("usage: cell  ") + strlen(c->name));
+	if (!to_stderr) {
+		_cleanup_free_ char *summary = NULL;
+
+		if (asprintf(&summary, "%s.", c->summary) >= 0) {
+			fputc('\n', f);
+			cli_put_wrapped(f, summary, 0, 0);
+		}
+	}
 	if (!to_stderr && c->help)
 		fprintf(f, "\n%s\n", c->help);
 }

@@ -25,16 +25,30 @@ static const struct cli_command commands[] = {
 	 "  --user NAME     (root) run the cell as NAME\n"
 	 "  --allow-root    run the cell as root (in a user namespace, no capabilities)"},
 	{"enter", cmd_enter, "[--new] [--user NAME] [--allow-root] [--leave-to FILE] [DIR]",
-	 "Start your shell in the project's cell; exit it to leave", NULL},
+	 "Start your shell in the project's cell; exit it to leave",
+	 "  --new             a cell of its own, not the project's open session\n"
+	 "  --user NAME       (root) the cell's user\n"
+	 "  --allow-root      run the cell as root (in a user namespace, no capabilities)\n"
+	 "  --leave-to FILE   the shell hook's: where the cell's shell says to go next\n"
+	 "  DIR               the project around DIR (default: the current directory)"},
 	{"hook", cmd_hook, "bash|zsh|fish | --status",
 	 "Print the shell code that enters a project's cell on cd (eval it in your shell's rc)",
-	 NULL},
+	 "  bash, zsh, fish   the shell whose code: eval \"$(cell hook bash)\" in ~/.bashrc,\n"
+	 "                    eval \"$(cell hook zsh)\" in ~/.zshrc, cell hook fish | source\n"
+	 "                    in ~/.config/fish/config.fish\n"
+	 "  --status          whether this shell has the hook, and where it is"},
 	{"login-shell", cmd_login_shell, "[-c COMMAND]",
 	 "An account's login shell for logins pam_cell.so puts in a cell (as cell-login-shell)",
-	 NULL},
+	 "  -c COMMAND   run COMMAND (ssh host COMMAND), not an interactive login shell"},
 	{"proxy", cmd_proxy, CELL_PROXY_ARGS, CELL_PROXY_SUMMARY, CELL_PROXY_HELP},
 	{"stats", cmd_stats, "[--json] [--since DATE] [--paths] [--html FILE] [DIR]",
-	 "Print the project's network use per host, from its ledger", NULL},
+	 "Print the project's network use per host, from its ledger",
+	 "  --json          the totals as JSON\n"
+	 "  --since DATE    the records that ended at or after DATE (YYYY-MM-DD [HH:MM[:SS]],\n"
+	 "                  today, yesterday, or a span ago: 2h, 7d)\n"
+	 "  --paths         the requests by host and path prefix (plain HTTP, inspected hosts)\n"
+	 "  --html FILE     bytes per host over time, as a page with a chart\n"
+	 "  DIR             the project around DIR (default: the current directory)"},
 	{"learn", cmd_learn,
 	 "[-C DIR] [--permissive] [--apply] [--user NAME] [--allow-root] [-- COMMAND [ARGS...]]",
 	 "Run the project's cell (or COMMAND in it) recording what it reaches that no rule "
@@ -44,35 +58,64 @@ static const struct cli_command commands[] = {
 	 "them through instead (network.deny still refuses), with a banner. The proposal uses a\n"
 	 "preset where one covers the hosts, and *.DOMAIN where three names or more below one\n"
 	 "domain were needed; it is printed as a diff of .cell.json. --apply writes it and\n"
-	 "allows it, as cell allow-host does."},
+	 "allows it, as cell allow-host does.\n"
+	 "\n"
+	 "  -C DIR          the project around DIR (default: the current directory)\n"
+	 "  --permissive    let what no rule names through (network.deny still refuses)\n"
+	 "  --apply         write the proposal into .cell.json and allow it\n"
+	 "  --user NAME     (root) the cell's user\n"
+	 "  --allow-root    run the cell as root (in a user namespace, no capabilities)\n"
+	 "  COMMAND         what to run in the cell (default: your shell)"},
 	{"top", cmd_top, "[-n COUNT] [-d SECONDS]",
 	 "Watch your open cells' traffic: connections, bytes per second per host, refusals as "
 	 "they come (Tab: next project, q: quit); plain lines when not on a terminal",
-	 NULL},
+	 "  -n COUNT     stop after COUNT updates\n"
+	 "  -d SECONDS   seconds between updates (default 1)"},
 	{"metrics", cmd_metrics, "[--textfile DIR | --listen ADDR:PORT]",
 	 "Print your projects' counts (root: every user's) in the Prometheus text format; "
 	 "--textfile: into DIR/cell.prom for node_exporter; --listen: serve them over HTTP",
-	 NULL},
+	 "  --textfile DIR          write them to DIR/cell.prom (node_exporter's textfile\n"
+	 "                          collector), replaced whole\n"
+	 "  --listen ADDR:PORT      serve them at http://ADDR:PORT/metrics, with no\n"
+	 "                          authentication (keep it on 127.0.0.1)"},
 	{"log", cmd_log, "[-f] [--json] [DIR]",
-	 "Print what the kernel and the proxy refused the project's cells; -f follows", NULL},
+	 "Print what the kernel and the proxy refused the project's cells; -f follows",
+	 "  -f, --follow   go on printing as the logs grow\n"
+	 "  --json         the logs' own lines\n"
+	 "  DIR            the project around DIR (default: the current directory)"},
 	{"status", cmd_status, "[--json]",
-	 "List your open cells: project, since when, state, pid, proxy port, live counters", NULL},
+	 "List your open cells: project, since when, state, pid, proxy port, live counters",
+	 "  --json   a line of JSON each, with the keeper and proxy pids, cgroup, counters"},
 	{"up", cmd_up, "[-d] [-C DIR] [--user NAME] [--allow-root] [NAME...]",
 	 "Run the config's processes in the project's session: prefixed output, ^C stops them; "
 	 "-d: in the background, once they are ready",
-	 NULL},
-	{"down", cmd_down, "[DIR]", "Stop the project's processes that cell up runs", NULL},
+	 "  -d, --detach    start them in the background, and return once they are ready\n"
+	 "  -C DIR          the project around DIR (default: the current directory)\n"
+	 "  --user NAME     (root) the cell's user\n"
+	 "  --allow-root    run the cell as root (in a user namespace, no capabilities)\n"
+	 "  NAME            only these processes (and what they depend on)"},
+	{"down", cmd_down, "[DIR]", "Stop the project's processes that cell up runs",
+	 "  DIR   the project around DIR (default: the current directory)"},
 	{"ps", cmd_ps, "[DIR]",
-	 "List the project's processes: name, pid, state, restarts, ready, last status", NULL},
+	 "List the project's processes: name, pid, state, restarts, ready, last status",
+	 "  DIR   the project around DIR (default: the current directory)"},
 	{"logs", cmd_logs, "[-f] [-C DIR] [NAME...]",
-	 "Print the output of the project's processes; -f follows it", NULL},
+	 "Print the output of the project's processes; -f follows it",
+	 "  -f, --follow   go on printing as they write\n"
+	 "  -C DIR         the project around DIR (default: the current directory)\n"
+	 "  NAME           only these processes"},
 	{"gc", cmd_gc, "[--all]",
 	 "Close and record cells cut short (a killed cell command or keeper); cell run and cell "
 	 "enter do it too. --all (root): every user's dead cells",
-	 NULL},
+	 "  --all   (root) every user's cells cut short, not only yours"},
 	{"allow-host", cmd_allow_host, "HOST [DIR]",
 	 "Add HOST (a host rule: name, *.domain, host:port, address) to the project's network.allow",
-	 NULL},
+	 "The rule goes into .cell.json as a line of its own, the rest of the file as it was,\n"
+	 "and the result is allowed (the config must be allowed as it is first).\n"
+	 "\n"
+	 "  HOST   registry.npmjs.org (ports 80 and 443), *.example.com, api.test:8443,\n"
+	 "         10.0.0.0/8:5432\n"
+	 "  DIR    the project around DIR (default: the current directory)"},
 	{"allow", cmd_allow, "[--yes] [DIR]", "Trust the project's .cell.json as it is now",
 	 "What in it weakens the cell (what cell explain warns of: the network unfiltered, your\n"
 	 "home or a directory of credentials bound, relaxed hardening, raw bubblewrap arguments)\n"
@@ -80,19 +123,30 @@ static const struct cli_command commands[] = {
 	 "config is allowed only with --yes. Then a line of what it opens: its hosts, mounts\n"
 	 "and variables.\n"
 	 "\n"
-	 "  -y, --yes   allow a config with warnings without asking"},
-	{"deny", cmd_deny, "[DIR]", "Revoke trust in the project's .cell.json", NULL},
+	 "  -y, --yes   allow a config with warnings without asking\n"
+	 "  DIR         the project around DIR (default: the current directory)"},
+	{"deny", cmd_deny, "[DIR]", "Revoke trust in the project's .cell.json",
+	 "  DIR   the project around DIR (default: the current directory)"},
 	{"explain", cmd_explain, "[--write-seccomp FILE] [DIR]",
-	 "Print the project's merged, resolved config and whether it is trusted", NULL},
+	 "Print the project's merged, resolved config and whether it is trusted",
+	 "  --write-seccomp FILE   also write the cell's syscall filter (raw BPF) to FILE\n"
+	 "  DIR                    the project around DIR (default: the current directory)"},
 	{"env", cmd_env, "[--json] [--refresh] [DIR]",
 	 "Show the environment a cell of the project gets and where each variable comes from "
 	 "(its provider runs if its cache is stale; --refresh: even if not)",
-	 NULL},
+	 "  --json      the variables as JSON, each with where it comes from\n"
+	 "  --refresh   run the provider (devenv, nix, direnv, mise) even if its cache is fresh\n"
+	 "  DIR         the project around DIR (default: the current directory)"},
 	{"doctor", cmd_doctor, "[--escape [--user NAME] [--allow-root] [DIR]]",
 	 "Check what this machine offers cell, and how to fix what is missing; --escape tries escapes from inside a real cell",
-	 NULL},
+	 "  --escape       try the escapes of the escape suite from inside a real cell\n"
+	 "  --user NAME    (root) the cell's user\n"
+	 "  --allow-root   run the cell as root (in a user namespace, no capabilities)\n"
+	 "  DIR            the project whose config the cell has (default: a minimal one)"},
 	{"init", cmd_init, "[--name NAME] [DIR]",
-	 "Write a starter .cell.json for the project type found in DIR", NULL},
+	 "Write a starter .cell.json for the project type found in DIR",
+	 "  --name NAME   the cell's name (default: DIR's)\n"
+	 "  DIR           where (default: the current directory; not your home, nor /)"},
 	{"import", cmd_import, "devenv [--force] [DIR]",
 	 "Write DIR/.cell.json from devenv's sandbox settings, for you to review and allow",
 	 "Reads the sandbox: section of ~/.config/devenv/devenv.yaml ($XDG_CONFIG_HOME/devenv/),\n"
@@ -115,8 +169,12 @@ static const struct cli_command commands[] = {
 	 "\n"
 	 "An error names the YAML file, line and column, and writes nothing. An existing\n"
 	 ".cell.json is replaced only with --force. Like any new .cell.json, nothing in it\n"
-	 "applies before 'cell allow'."},
-	{"help", cmd_help, "[COMMAND]", "Show help for cell or for one command", NULL},
+	 "applies before 'cell allow'.\n"
+	 "\n"
+	 "  --force   replace an existing .cell.json\n"
+	 "  DIR       the project (default: the current directory)"},
+	{"help", cmd_help, "[COMMAND]", "Show help for cell or for one command",
+	 "  COMMAND   its usage, what it does, and its options"},
 	{"version", cmd_version, "", "Print cell's version", NULL},
 };
 
@@ -166,10 +224,16 @@ static bool inside_cell(const char **ret_name)
 
 static void help(FILE *f)
 {
+	size_t width = 0;
+
+	for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+		width = strlen(commands[i].name) > width ? strlen(commands[i].name) : width;
 	fprintf(f, "usage: cell [--verbose] COMMAND [ARGS]\n\n"
 		   "A sandbox cell for every project.\n\nCommands:\n");
-	for (size_t i = 0; i < ELEMENTSOF(commands); i++)
-		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+	for (size_t i = 0; i < ELEMENTSOF(commands); i++) {
+		fprintf(f, "  %-*s  ", (int)width, commands[i].name);
+		cli_put_wrapped(f, commands[i].summary, width + 4, width + 4);
+	}
 	fprintf(f, "\nRun 'cell COMMAND --help' for a command's options.\n");
 }
 
@@ -238,7 +302,11 @@ int cmd_help(int argc, char *argv[])
 		return cli_complete(commands, ELEMENTSOF(commands), argc, argv);
 	if (argc > 2)
 		return cli_bad_usage(argv[0], "unexpected argument '%s'", argv[2]);
-	if (argc == 2 && !streq(argv[1], "--help") && !streq(argv[1], "-h")) {
+	if (argc == 2 && (streq(argv[1], "--help") || streq(argv[1], "-h"))) {
+		cli_usage(argv[0], false);
+		return CELL_EXIT_OK;
+	}
+	if (argc == 2) {
 		if (!command_find(argv[1]))
 			return cli_bad_usage(argv[0], "unknown command '%s'", argv[1]);
 		cli_usage(argv[1], false);

@@ -138,19 +138,41 @@ ParameterizedTestParameters(cli, every_command_has_help_and_rejects_bad_options)
 	return cr_make_param_array(struct verb, verbs, sizeof(verbs) / sizeof(verbs[0]));
 }
 
+/* s with the usage's wrapped lines joined again (a newline and the indent: one space). */
+static char *unwrapped(const char *s)
+{
+	char *out = strdup(s), *w = out;
+
+	for (const char *p = s; *p; p++) {
+		if (p[0] == '\n' && p[1] == ' ' && p > s && p[-1] != '\n') {
+			while (p[1] == ' ')
+				p++;
+			*w++ = ' ';
+			continue;
+		}
+		*w++ = *p;
+	}
+	*w = '\0';
+	return out;
+}
+
 ParameterizedTest(struct verb *v, cli, every_command_has_help_and_rejects_bad_options)
 {
 	struct th_result r = cell(NULL, v->name, "--help", NULL);
-	char want[160];
+	char want[160], *got;
 
 	cr_assert(eq(int, r.status, 0));
-	cr_assert(eq(int, strncmp(r.out, v->usage, strlen(v->usage)), 0), "%s", r.out);
+	got = unwrapped(r.out);
+	cr_assert(eq(int, strncmp(got, v->usage, strlen(v->usage)), 0), "%s", r.out);
+	free(got);
 	th_result_done(&r);
 
 	r = cell(NULL, v->name, "--bogus", NULL);
 	snprintf(want, sizeof(want), "cell %s: unknown option '--bogus'\n%s", v->name, v->usage);
 	cr_assert(eq(int, r.status, 64));
-	cr_assert(eq(int, strncmp(r.err, want, strlen(want)), 0), "%s", r.err);
+	got = unwrapped(r.err);
+	cr_assert(eq(int, strncmp(got, want, strlen(want)), 0), "%s", r.err);
+	free(got);
 	th_result_done(&r);
 
 	r = cell(NULL, v->name, "a", "b", NULL);
@@ -684,9 +706,16 @@ Test(cli, run_needs_a_command_and_known_options)
 	struct th_result r = cell(NULL, "run", NULL);
 
 	cr_assert(eq(int, r.status, 64));
-	cr_assert(contains(
-		r.err,
-		"cell run: no command given\nusage: cell run [-C DIR] [--new] [--user NAME] [--allow-root] [--] COMMAND [ARGS...]\n"));
+	{
+		char *err = unwrapped(r.err);
+
+		cr_assert(contains(err,
+				   "cell run: no command given\nusage: cell run [-C DIR] [--new] "
+				   "[--quiet] [--user NAME] [--allow-root] [--] COMMAND "
+				   "[ARGS...]\n"),
+			  "%s", r.err);
+		free(err);
+	}
 	th_result_done(&r);
 	r = cell(NULL, "run", "--bogus", "--", "true", NULL);
 	cr_assert(eq(int, r.status, 64));
@@ -1041,11 +1070,16 @@ Test(cli, the_man_page_has_every_command_of_cell_help)
 		char name[64], usage[512], *want = NULL;
 		struct th_result one;
 
-		if (sscanf(line, "  %63s", name) != 1 || line[0] != ' ')
+		char *joined;
+
+		/* (a summary's later lines are indented further) */
+		if (sscanf(line, "  %63s", name) != 1 || line[0] != ' ' || line[2] == ' ')
 			continue;
 		one = cell(NULL, "help", name, NULL);
 		/* "usage: cell NAME ARGS" as the man page's "cell NAME ARGS" */
-		snprintf(usage, sizeof(usage), "%.*s", (int)strcspn(one.out, "\n"), one.out);
+		joined = unwrapped(one.out);
+		snprintf(usage, sizeof(usage), "%.*s", (int)strcspn(joined, "\n"), joined);
+		free(joined);
 		cr_assert(eq(int, strncmp(usage, "usage: ", 7), 0), "%s", one.out);
 		cr_assert(ge(int, asprintf(&want, "       %s\n", usage + 7), 0));
 		cr_assert(contains(page.out, want), "man cell lacks '%s'", usage + 7);
@@ -1214,4 +1248,52 @@ Test(cli, allow_host_adds_one_line_to_the_file_as_written)
 		free(cfg);
 		free(dir);
 	}
+}
+
+/*
+ * Every command of the table takes --help: its usage, what it does, and a line for each of its
+ * options (every -X and --name its usage names starts a line of the help).
+ */
+Test(cli, every_command_of_the_table_explains_its_options)
+{
+	struct th_result list = cell(NULL, "help", "--complete", "commands", NULL);
+	char *save = NULL, *lines = strdup(list.out);
+	size_t n = 0;
+
+	cr_assert(eq(int, list.status, 0), "%s", list.err);
+	for (char *line = strtok_r(lines, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char verb[32], want[64], *usage, *end;
+		struct th_result r;
+
+		snprintf(verb, sizeof(verb), "%.*s", (int)strcspn(line, "\t"), line);
+		r = cell(NULL, verb, "--help", NULL);
+		cr_assert(eq(int, r.status, 0), "cell %s --help: %s", verb, r.err);
+		snprintf(want, sizeof(want), "usage: cell %s", verb);
+		cr_assert(eq(int, strncmp(r.out, want, strlen(want)), 0), "%s", r.out);
+		usage = unwrapped(r.out);
+		end = strchr(usage, '\n');
+		cr_assert(not(eq(ptr, end, NULL)));
+		*end = '\0';
+		/* each option of the usage line: a word -X or --name (after [ or |), up to ] or =
+		 */
+		for (char *w_save = NULL, *w = strtok_r(usage, " ", &w_save); w;
+		     w = strtok_r(NULL, " ", &w_save)) {
+			char opt[40], first[48], later[48];
+
+			w += strspn(w, "[(|");
+			if (w[0] != '-' || streq(w, "--") || strlen(w) < 2)
+				continue;
+			snprintf(opt, sizeof(opt), "%.*s", (int)strcspn(w, "]|=)"), w);
+			snprintf(first, sizeof(first), "\n  %s", opt);
+			snprintf(later, sizeof(later), ", %s", opt);
+			cr_assert(contains(r.out, first) || contains(r.out, later),
+				  "cell %s --help has no line for %s:\n%s", verb, opt, r.out);
+		}
+		free(usage);
+		th_result_done(&r);
+		n++;
+	}
+	cr_assert(ge(sz, n, (size_t)25), "%s", list.out);
+	free(lines);
+	th_result_done(&list);
 }
