@@ -6,7 +6,8 @@
 #   make demo       deps + build, then run cell on examples/demo (offline)
 #   make lint       cppcheck + clang-format --dry-run
 #   make install    PREFIX=/usr/local DESTDIR= SETUID=1 (cell-session setuid root: BPF mode
-#                   for every user)
+#                   for every user) PAMDIR=$(PREFIX)/lib/security
+#   make uninstall  the same variables: removes what make install put there
 #   V=1             show the commands; SANITIZE=1 builds with ASan+UBSan
 
 VERSION := 0.1.0
@@ -16,8 +17,9 @@ BINDIR ?= $(PREFIX)/bin
 LIBEXECDIR ?= $(PREFIX)/libexec/cell
 DATADIR ?= $(PREFIX)/share
 MANDIR ?= $(DATADIR)/man
-# where the system's PAM modules are (Debian: /lib/x86_64-linux-gnu/security)
-PAMDIR ?= $(shell pkg-config --variable=libdir pam 2>/dev/null || echo /lib)/security
+# pam_cell.so: under the prefix like the rest (a PAM stack then names it by its path); the
+# system's PAM directory only when asked: PAMDIR=$(pkg-config --variable=libdir pam)/security
+PAMDIR ?= $(PREFIX)/lib/security
 DESTDIR ?=
 PKG_CONFIG ?= pkg-config
 SANITIZE ?= 0
@@ -459,6 +461,18 @@ install: $(CELL) $(CELL_INIT) $(CELL_SESSION) $(CELL_PROXY) $(SHIM) $(PAM_MODULE
 	install -m 0644 shell/completion.bash $(DESTDIR)$(DATADIR)/bash-completion/completions/cell
 	install -m 0644 shell/completion.zsh $(DESTDIR)$(DATADIR)/zsh/site-functions/_cell
 	install -m 0644 shell/completion.fish $(DESTDIR)$(DATADIR)/fish/vendor_completions.d/cell.fish
+
+# What make install put there, and nothing else: its files, and cell's own directory
+# (LIBEXECDIR; bin/, man/ and the like may be others' too).
+INSTALLED = $(BINDIR)/cell $(LIBEXECDIR)/cell-init $(LIBEXECDIR)/cell-proxy \
+	$(LIBEXECDIR)/libcellshim.so $(LIBEXECDIR)/cell-session $(PAMDIR)/pam_cell.so \
+	$(MANDIR)/man1/cell.1 $(MANDIR)/man5/cell.json.5 $(MANDIR)/man8/pam_cell.8 \
+	$(DATADIR)/bash-completion/completions/cell $(DATADIR)/zsh/site-functions/_cell \
+	$(DATADIR)/fish/vendor_completions.d/cell.fish
+.PHONY: uninstall
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	rmdir --ignore-fail-on-non-empty $(DESTDIR)$(LIBEXECDIR) 2>/dev/null || true
 
 # The Debian package (debian/, debhelper): built from the committed tree (git archive) in
 # $(BUILD)/deb/, where dpkg-buildpackage leaves cell_$(VERSION)_ARCH.deb.

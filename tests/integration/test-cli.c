@@ -1297,3 +1297,62 @@ Test(cli, every_command_of_the_table_explains_its_options)
 	free(lines);
 	th_result_done(&list);
 }
+
+#ifdef __SANITIZE_ADDRESS__
+#define THIS_BUILD_SANITIZE "SANITIZE=1"
+#else
+#define THIS_BUILD_SANITIZE "SANITIZE=0"
+#endif
+
+/* make install PREFIX=... puts everything under the prefix, pam_cell.so too; make uninstall
+ * with the same variables takes back exactly that. (The build the tests run: nothing is
+ * built.) */
+Test(cli, install_stays_under_its_prefix_and_uninstall_takes_it_back)
+{
+	char *dest = th_join(tmp, "dest"), *script = NULL;
+	char *sh[] = {(char *)"/bin/sh", (char *)"-c", NULL, NULL};
+	struct th_result r;
+
+	if (access("/usr/bin/make", X_OK) != 0)
+		th_skip("no make (make deps)");
+	cr_assert(ge(int,
+		     asprintf(&script,
+			      "set -e; m='make -s --no-print-directory -C %s BUILD=%s %s "
+			      "PREFIX=/opt/cell-test DESTDIR=%s'; $m install >/dev/null; "
+			      "find %s -type f | sort; echo @@uninstall; $m uninstall; "
+			      "find %s -type f; test -d %s/opt/cell-test/libexec/cell || "
+			      "echo libexec gone",
+			      CELL_TEST_SRC, CELL_TEST_BUILD, THIS_BUILD_SANITIZE, dest, dest, dest,
+			      dest),
+		     0));
+	sh[2] = script;
+	th_run(NULL, sh, envp, &r);
+	cr_assert(eq(int, r.status, 0), "%s%s", r.out, r.err);
+	{
+		char *want = NULL;
+
+		cr_assert(
+			ge(int,
+			   asprintf(&want,
+				    "%1$s/opt/cell-test/bin/cell\n"
+				    "%1$s/opt/cell-test/lib/security/pam_cell.so\n"
+				    "%1$s/opt/cell-test/libexec/cell/cell-init\n"
+				    "%1$s/opt/cell-test/libexec/cell/cell-proxy\n"
+				    "%1$s/opt/cell-test/libexec/cell/cell-session\n"
+				    "%1$s/opt/cell-test/libexec/cell/libcellshim.so\n"
+				    "%1$s/opt/cell-test/share/bash-completion/completions/cell\n"
+				    "%1$s/opt/cell-test/share/fish/vendor_completions.d/cell.fish\n"
+				    "%1$s/opt/cell-test/share/man/man1/cell.1\n"
+				    "%1$s/opt/cell-test/share/man/man5/cell.json.5\n"
+				    "%1$s/opt/cell-test/share/man/man8/pam_cell.8\n"
+				    "%1$s/opt/cell-test/share/zsh/site-functions/_cell\n"
+				    "@@uninstall\nlibexec gone\n",
+				    dest),
+			   0));
+		cr_assert(eq(str, r.out, want), "%s", r.err);
+		free(want);
+	}
+	th_result_done(&r);
+	free(script);
+	free(dest);
+}
