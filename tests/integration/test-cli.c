@@ -1356,3 +1356,25 @@ Test(cli, install_stays_under_its_prefix_and_uninstall_takes_it_back)
 	free(script);
 	free(dest);
 }
+
+/* make demo checks what each step shows: a step that does not hold ends it, non-zero, naming
+ * the step (here cell doctor says nothing of the machine: the first step). */
+Test(cli, the_demo_fails_naming_a_step_that_does_not_hold)
+{
+	char *fake = th_write(tmp, "fake-cell",
+			      "#!/bin/sh\n"
+			      "[ \"$1\" = doctor ] && { echo 'cell 0 doctor'; exit 0; }\n"
+			      "exec " CELL " \"$@\"\n");
+	char *argv[] = {(char *)"/bin/bash", (char *)CELL_TEST_SRC "/examples/demo/demo.sh", fake,
+			NULL};
+	struct th_result r;
+
+	cr_assert(eq(int, chmod(fake, 0755), 0));
+	th_run(tmp, argv, envp, &r);
+	cr_assert(eq(int, r.status, 1), "%s%s", r.out, r.err);
+	cr_assert(contains(r.err, "make demo: the step \"What this machine offers\" did not hold: "
+				  "the last command printed no line matching"),
+		  "%s", r.err);
+	th_result_done(&r);
+	free(fake);
+}
