@@ -299,7 +299,7 @@ run_suite = LSAN_OPTIONS=exitcode=0 $(1) --short-filename 2>&1 | tee $(1).log &&
 	python3 tests/sanitizer-check.py $(1).log || \
 	{ echo "$(1): sanitizer reports above" >&2; exit 1; }
 else
-run_suite = $(1) --short-filename
+run_suite = $(1) --short-filename 2>&1 | tee $(1).log
 endif
 
 # The escape suite runs its cells as an unprivileged user; as root (CI) that is "celltest".
@@ -321,8 +321,11 @@ test-asan:
 
 .PHONY: test
 test: deps
+	$(Q)mkdir -p $(BUILD) && touch $(BUILD)/.test-start
 	$(Q)$(MAKE) --no-print-directory check
 	$(Q)$(MAKE) --no-print-directory test-asan
+	$(Q)python3 tests/summary.py --since $(BUILD)/.test-start $(UNIT).log $(INTEG).log \
+		$(BUILD)/asan/test-unit.log $(BUILD)/asan/test-integration.log
 
 # libFuzzer targets (clang), each run for FUZZ_SECONDS from the seed corpus in tests/fuzz/corpus;
 # new inputs it finds go to $(BUILD)/fuzz/corpus-*, a crash to $(BUILD)/fuzz/crash-*.

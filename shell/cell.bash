@@ -29,6 +29,11 @@ if [[ $- == *i* && -z ${_cell_hooked-} ]]; then
 		fi
 	fi
 @COMMON@
+	# the leave file goes with this shell (where no EXIT trap of yours is set; else cell enter
+	# removes it once the shell is gone)
+	if [[ -z ${CELL_LEAVE-} && -z $(trap -p EXIT) ]]; then
+		trap 'command rm -f -- "$_cell_leave"' EXIT
+	fi
 	if [[ ${PROMPT_COMMAND@a} == *a* ]]; then
 		PROMPT_COMMAND=(_cell_hook "${PROMPT_COMMAND[@]}")
 	elif [[ -n ${PROMPT_COMMAND-} ]]; then

@@ -26,6 +26,11 @@ if status is-interactive; and not set -q _cell_hooked
     set -g _cell_leave $runtime/cell-hook.(id -u).$fish_pid
     set -gx CELL_HOOK "fish $fish_pid"
 
+    # the leave file goes with this shell
+    function _cell_exit --on-event fish_exit
+        set -q CELL_LEAVE; or command rm -f -- $_cell_leave
+    end
+
     # The nearest directory from $argv[1] up (stopping short of $argv[2], if given) with a
     # .cell.json, in _cell_found.
     function _cell_find

@@ -28,4 +28,8 @@ if [[ -o interactive && -z ${_cell_hooked-} ]]; then
 @COMMON@
 	typeset -ga precmd_functions
 	precmd_functions=(_cell_hook ${precmd_functions:#_cell_hook})
+	# the leave file goes with this shell
+	_cell_exit() { [[ -n ${CELL_LEAVE-} ]] || command rm -f -- "$_cell_leave"; }
+	typeset -ga zshexit_functions
+	zshexit_functions=(_cell_exit ${zshexit_functions:#_cell_exit})
 fi

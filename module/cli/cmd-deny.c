@@ -16,6 +16,7 @@ int cmd_deny(int argc, char *argv[])
 	_cleanup_free_ char *dir = NULL, *config = NULL;
 	const char *start;
 	unsigned removed = 0;
+	bool found = false;
 	int r;
 
 	r = cli_parse_dir_only(argc, argv, &start);
@@ -27,9 +28,11 @@ int cmd_deny(int argc, char *argv[])
 	r = cell_project_find(start, &p, &d);
 	if (r >= 0) {
 		config = strdup(p->config_path);
+		found = true;
 	} else if (d.file) {
 		/* found, but unreadable, too large or a symlink: that file is the one to deny */
 		config = strdup(d.file);
+		found = true;
 	} else {
 		_cleanup_free_ char *real = realpath(start, NULL);
 
@@ -48,9 +51,16 @@ int cmd_deny(int argc, char *argv[])
 		fprintf(stderr, "cell: cannot remove trust for %s: %s\n", config, strerror(-r));
 		return CELL_EXIT_FAILURE;
 	}
-	if (removed > 0)
+	if (removed > 0) {
 		printf("cell: denied %s\n", config);
-	else
+	} else if (!found) {
+		/* no config and no record of one here: what cell run says */
+		_cleanup_project_ struct cell_project *none = NULL;
+
+		r = cli_find_project(start, &none);
+		return r >= 0 ? r : CELL_EXIT_OK;
+	} else {
 		printf("cell: %s was not allowed\n", config);
+	}
 	return CELL_EXIT_OK;
 }

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +53,43 @@ static int leave_file_mark(const char *path)
 	return 0;
 }
 
+/*
+ * The leave files of the hook's shells that are gone (cell-hook.UID.PID beside path, PID no
+ * longer running): removed, where a shell's own way out (an EXIT trap of the user's in bash, a
+ * shell killed) left them. Only the user's own regular files that look like one.
+ */
+static void leave_files_sweep(const char *path)
+{
+	_cleanup_free_ char *dir = strdup(path);
+	_cleanup_close_ int dfd = -1;
+	char prefix[64];
+	DIR *d;
+	struct dirent *e;
+
+	if (!dir)
+		return;
+	cell_path_dirname(dir);
+	snprintf(prefix, sizeof(prefix), "cell-hook.%u.", (unsigned)geteuid());
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	d = dfd >= 0 ? fdopendir(dup(dfd)) : NULL;
+	while (d && (e = readdir(d))) {
+		char *end;
+		long pid;
+		struct stat st;
+
+		if (strncmp(e->d_name, prefix, strlen(prefix)) != 0)
+			continue;
+		pid = strtol(e->d_name + strlen(prefix), &end, 10);
+		if (*end || pid <= 1 || (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
+			continue;
+		if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+		    st.st_uid == geteuid() && st.st_size <= PATH_MAX + 1)
+			(void)unlinkat(dfd, e->d_name, 0);
+	}
+	if (d)
+		closedir(d);
+}
+
 int cmd_enter(int argc, char *argv[])
 {
 	_cleanup_project_ struct cell_project *p = NULL;
@@ -68,6 +107,8 @@ int cmd_enter(int argc, char *argv[])
 		return cli_bad_usage(argv[0], "unexpected argument '%s'", argv[optind + 1]);
 	if (optind < argc)
 		o.dir = argv[optind];
+	if (o.leave_to)
+		leave_files_sweep(o.leave_to);
 	r = o.leave_to ? leave_file_reset(o.leave_to) : 0;
 	if (r < 0) {
 		fprintf(stderr, "cell: --leave-to '%s': %s\n", o.leave_to,

@@ -150,6 +150,12 @@ static void print_config(const struct cell_config *c)
 		printf("%s%s\n", m->optional ? " (optional)" : "",
 		       m->canonicalize ? " (canonicalize)" : "");
 		printf("          from %s\n", m->origin);
+		/* (the cell below cannot be planned then: this is why) */
+		if (m->mode != CELL_MOUNT_TMPFS && m->mode != CELL_MOUNT_STATE && !m->optional &&
+		    access(m->path, F_OK) < 0 && errno == ENOENT)
+			printf("%s          ERROR: '%s' does not exist (\"optional\": true skips a "
+			       "missing source)%s\n",
+			       red(true), m->path, red(false));
 	}
 	printf("env:\n  pass:");
 	for (size_t i = 0; c->env.pass && c->env.pass[i]; i++)
@@ -321,13 +327,12 @@ int cmd_explain(int argc, char *argv[])
 	printf("user config: %s%s\n", user ? user : "(no home directory)",
 	       user && stat(user, &st) == 0 ? "" : " (not present)");
 	print_config(c);
+	/* (a cell that cannot be planned is said, and the rest still is) */
 	r = print_cell(p, c, seccomp_out);
-	if (r >= 0)
-		return r;
 	if (!trusted) {
 		fprintf(stderr,
 			"cell: %s is not allowed; nothing above takes effect until you run '%s'\n",
 			p->config_path, allow ? allow : "cell allow");
 	}
-	return CELL_EXIT_OK;
+	return r >= 0 ? r : CELL_EXIT_OK;
 }

@@ -213,6 +213,7 @@ static void mount_done(struct cell_mount *m)
 	free(m->path);
 	free(m->dest);
 	free(m->origin);
+	free(m->where);
 }
 
 static int mount_path_or_dest(struct cell_schema *s, const cJSON *v)
@@ -310,7 +311,9 @@ static int mount_one(struct cell_schema *s, const cJSON *v)
 			       enough */
 	if (r >= 0) {
 		m->origin = cell_schema_origin(s);
-		if (!m->dest || !m->origin || insert_mount(x->c, m, x->c->n_mounts) < 0)
+		m->where = cell_schema_origin_at(s);
+		if (!m->dest || !m->origin || !m->where ||
+		    insert_mount(x->c, m, x->c->n_mounts) < 0)
 			r = oom(s);
 		else
 			memset(m, 0, sizeof(*m));

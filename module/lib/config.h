@@ -53,6 +53,7 @@ struct cell_mount {
 	bool ephemeral; /* overlay: writes go to a tmpfs and are gone when the cell ends */
 	bool from_preset;
 	char *origin; /* "FILE: mounts[2]" or "preset node" */
+	char *where;  /* a file's: "FILE:LINE:COL: mounts[2]", for errors; else NULL */
 };
 
 /* An allow or deny rule in canonical form, and where it came from. */

@@ -375,9 +375,11 @@ static int add_config_mount(struct cell_mount_plan *p, const struct cell_mount *
 		if (stat(m->path, &st) < 0) {
 			if (errno == ENOENT && m->optional)
 				return 0;
+			/* (where in its file the mount is: FILE:LINE:COL) */
 			return cell_diag_set(
-				diag, negative_errno(), NULL, NULL, "%s: '%s' %s%s", m->origin,
-				m->path, errno == ENOENT ? "does not exist" : strerror(errno),
+				diag, negative_errno(), NULL, NULL, "%s: '%s' %s%s",
+				m->where ? m->where : m->origin, m->path,
+				errno == ENOENT ? "does not exist" : strerror(errno),
 				errno == ENOENT ? " (\"optional\": true skips a missing source)"
 						: "");
 		}

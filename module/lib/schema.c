@@ -109,6 +109,26 @@ char *cell_schema_origin(const struct cell_schema *s)
 	return o;
 }
 
+char *cell_schema_origin_at(const struct cell_schema *s)
+{
+	_cleanup_diag_ struct cell_diag d = {0};
+	size_t ordinals[CELL_SCHEMA_DEPTH];
+	char path[512], *o;
+	long off = -1;
+
+	render_path(s, path, sizeof(path));
+	for (size_t i = 0; i < s->depth && i < CELL_SCHEMA_DEPTH; i++)
+		ordinals[i] = s->segs[i].ordinal;
+	if (s->depth <= CELL_SCHEMA_DEPTH)
+		off = cell_json_locate(s->text, s->len, ordinals, s->depth, false);
+	if (off >= 0)
+		cell_diag_locate(&d, s->text, s->len, (size_t)off);
+	if (d.line ? asprintf(&o, "%s:%u:%u: %s", s->file, d.line, d.column, path) < 0
+		   : asprintf(&o, "%s: %s", s->file, path) < 0)
+		return NULL;
+	return o;
+}
+
 static const char *type_name(const cJSON *v)
 {
 	if (cJSON_IsBool(v))

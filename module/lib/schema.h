@@ -45,6 +45,8 @@ int cell_schema_fail(struct cell_schema *s, bool at_key, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* "FILE: PATH", the origin of whatever is at the current path. */
 char *cell_schema_origin(const struct cell_schema *s);
+/* The same with the value's line and column: "FILE:LINE:COL: network.allow[2]" (free it). */
+char *cell_schema_origin_at(const struct cell_schema *s);
 /* Fails with "expected WHAT, got TYPE" unless is(v). */
 int cell_schema_expect(struct cell_schema *s, const cJSON *v, cJSON_bool (*is)(const cJSON *),
 		       const char *what);

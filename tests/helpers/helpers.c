@@ -73,19 +73,31 @@ char *th_mkdtemp(void)
 	return t;
 }
 
+/* (before nftw descends: a directory a test made unreadable or unwritable is opened up) */
+static int open_up(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)ftw;
+	if (flag == FTW_D || flag == FTW_DNR)
+		chmod(path, (st->st_mode & 07777) | 0700);
+	return 0;
+}
+
+/* (whatever one entry says, the rest is removed: a test's directory is never left behind) */
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)st;
+	(void)flag;
 	(void)ftw;
-	if (flag == FTW_DP)
-		chmod(path, 0700);
-	return remove(path) < 0 && errno != ENOENT ? -1 : 0;
+	(void)remove(path);
+	return 0;
 }
 
 void th_rm_rf(const char *path)
 {
-	if (path)
-		nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	if (!path)
+		return;
+	nftw(path, open_up, 16, FTW_PHYS);
+	nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 char *th_join(const char *a, const char *b)

@@ -1378,3 +1378,74 @@ Test(cli, the_demo_fails_naming_a_step_that_does_not_hold)
 	th_result_done(&r);
 	free(fake);
 }
+
+/* make test's last line says what its four runs say, and fails where one did not pass. */
+Test(cli, make_tests_last_line_sums_up_its_runs)
+{
+	char *logs[4],
+		*argv[8] = {(char *)"/usr/bin/python3", (char *)CELL_TEST_SRC "/tests/summary.py"};
+	static const char *const says[4] = {
+		"3 | Passing: 3 | Failing: 0", "5 | Passing: 5 | Failing: 0",
+		"3 | Passing: 3 | Failing: 0", "5 | Passing: 4 | Failing: 1"};
+	struct th_result r;
+
+	for (int i = 0; i < 4; i++) {
+		char name[16], *text = NULL;
+
+		snprintf(name, sizeof(name), "log%d", i);
+		cr_assert(
+			ge(int,
+			   asprintf(&text, "SKIP: x\n[====] Synthesis: Tested: %s | Crashing: 0 \n",
+				    says[i]),
+			   0));
+		logs[i] = th_write(tmp, name, text);
+		argv[2 + i] = logs[i];
+		free(text);
+	}
+	th_run(NULL, argv, envp, &r);
+	cr_assert(eq(int, r.status, 1));
+	cr_assert(contains(r.err, "log3: 1 of 5 tests failed"), "%s", r.err);
+	th_result_done(&r);
+	free(th_write(tmp, "log3",
+		      "[====] Synthesis: Tested: 5 | Passing: 5 | Failing: 0 | Crashing: 0 \n"));
+	th_run(NULL, argv, envp, &r);
+	cr_assert(eq(int, r.status, 0), "%s", r.err);
+	cr_assert(eq(
+		str, r.out,
+		"make test: all 8 tests passed (3 unit, 5 integration), also under ASan+UBSan\n"));
+	th_result_done(&r);
+	for (int i = 0; i < 4; i++)
+		free(logs[i]);
+}
+
+/* cell deny where there is no config says what cell run says; a mount whose source is missing
+ * is named by its line and column, and cell explain still shows the rest, the mount marked. */
+Test(cli, deny_without_a_config_and_a_missing_mount_source)
+{
+	char *cfg, want[512];
+	struct th_result r = cell(NULL, "deny", NULL), run;
+
+	run = cell(NULL, "run", "--allow-root", "--", "true", NULL);
+	cr_assert(eq(int, r.status, 1), "%s", r.out);
+	cr_assert(eq(str, r.err, run.err));
+	cr_assert(contains(r.err, "no .cell.json in '"), "%s", r.err);
+	th_result_done(&r);
+	th_result_done(&run);
+	cfg = th_write(
+		tmp, "m/.cell.json",
+		"{\n  \"name\": \"m\",\n  \"network\": {\"mode\": \"none\"},\n  \"mounts\": [\n"
+		"    {\"path\": \"/nonexistent/data\", \"mode\": \"ro\"}\n  ]\n}\n");
+	r = cell("m", "explain", NULL);
+	cr_assert(eq(int, r.status, 2), "%s", r.err);
+	snprintf(want, sizeof(want), "cell: %s:5:5: mounts[0]: '/nonexistent/data' does not exist",
+		 cfg);
+	cr_assert(contains(r.err, want), "%s", r.err);
+	cr_assert(contains(r.out, "          ERROR: '/nonexistent/data' does not exist"), "%s",
+		  r.out);
+	/* the rest is there */
+	cr_assert(contains(r.out, "\nenv:\n"), "%s", r.out);
+	cr_assert(contains(r.out, "\nbwrap_args: (none)\n"), "%s", r.out);
+	cr_assert(contains(r.err, "is not allowed; nothing above takes effect"), "%s", r.err);
+	th_result_done(&r);
+	free(cfg);
+}

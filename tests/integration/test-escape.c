@@ -906,19 +906,12 @@ Test(escape, enter_gives_a_marked_shell_with_job_control)
 	env_add("TERM=xterm");
 	free(tmux("kill-server", NULL, NULL, NULL));
 	{
-		char *argv[] = {(char *)"/usr/bin/tmux",
-				(char *)"-L",
-				(char *)"cell-test",
-				(char *)"new-session",
-				(char *)"-d",
-				(char *)"-s",
-				(char *)"t",
-				(char *)"-x",
-				(char *)"150",
-				(char *)"-y",
-				(char *)"30",
-				(char *)"/bin/bash --norc --noprofile",
-				NULL};
+		char *argv[] = {(char *)"/usr/bin/tmux", (char *)"-L", (char *)"cell-test",
+				(char *)"new-session", (char *)"-d", (char *)"-s", (char *)"t",
+				(char *)"-x", (char *)"150", (char *)"-y", (char *)"30",
+				/* (no history file: it would be written as the server goes, after
+				 * the teardown) */
+				(char *)"env HISTFILE= /bin/bash --norc --noprofile", NULL};
 		struct th_result r;
 
 		th_run_as(t.uid, t.gid, t.proj, argv, t.env, &r);

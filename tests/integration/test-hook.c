@@ -910,3 +910,58 @@ ParameterizedTest(int *i, hook, history_survives_a_visit)
 	free(a);
 	free(b);
 }
+
+ParameterizedTestParameters(hook, the_leave_file_goes_with_its_shell)
+{
+	static int idx[] = {0, 1, 2};
+
+	return cr_make_param_array(int, idx, ELEMENTSOF(idx));
+}
+
+/* The hook's leave file is gone once its shell exits; one a killed shell left is removed by
+ * the next cell enter of another. */
+ParameterizedTest(int *i, hook, the_leave_file_goes_with_its_shell)
+{
+	char *a = project("a", "{\"network\": {\"mode\": \"none\"}}", true), *leave;
+	struct stat st;
+	bool gone = false;
+
+	start_shell(*i, NULL);
+	type("cd src/a");
+	expect_at("a %s nossh", a);
+	type("cd ..");
+	expect_at("out %s ssh", t.src);
+	type("echo \"@@leave $_cell_leave\"");
+	leave = wait_line("@@leave ");
+	cr_assert(eq(int, stat(leave, &st), 0), "%s: %s", leave, strerror(errno));
+	type("exit");
+	for (int k = 0; k < 200 && !gone; k++, usleep(25000))
+		gone = stat(leave, &st) < 0 && errno == ENOENT;
+	cr_assert(gone, "%s outlived its shell (%s)", leave, shells[*i].name);
+	free(leave);
+	end_tmux();
+	/* a shell killed (no exit hook runs): the next shell's cell enter removes its file */
+	start_shell(*i, NULL);
+	type("echo \"@@leave $_cell_leave\"");
+	leave = wait_line("@@leave ");
+	type("cd src/a");
+	expect_at("a %s nossh", a);
+	type("cd ..");
+	expect_at("out %s ssh", t.src);
+	cr_assert(eq(int, stat(leave, &st), 0), "%s", leave);
+	{
+		pid_t pid = (pid_t)strtol(strrchr(leave, '.') + 1, NULL, 10);
+
+		cr_assert(eq(int, kill(pid, SIGKILL), 0));
+		for (int k = 0; k < 200 && kill(pid, 0) == 0; k++)
+			usleep(25000);
+	}
+	end_tmux();
+	cr_assert(eq(int, stat(leave, &st), 0), "%s", leave);
+	start_shell(*i, NULL);
+	type("cd src/a");
+	expect_at("a %s nossh", a);
+	cr_assert(not(eq(int, stat(leave, &st), 0)), "%s outlived its killed shell", leave);
+	free(leave);
+	free(a);
+}
