@@ -493,10 +493,17 @@ static void print_denials(int fd, off_t from)
 		return;
 	buf[n] = '\0';
 	for (char *line = buf, *end; *line; line = end + 1) {
+		bool said = false;
+
 		end = strchr(line, '\n');
 		if (!end)
 			break; /* (a line still being written) */
 		*end = '\0';
+		/* (once each: a client that tries every address of a name is refused each time) */
+		for (char *before = buf; before < line && !said; before += strlen(before) + 1)
+			said = streq(before, line);
+		if (said)
+			continue;
 		cli_put_safe(stderr, line);
 		fputc('\n', stderr);
 	}
