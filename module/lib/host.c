@@ -113,6 +113,8 @@ int cell_host_probe(struct cell_host *ret, struct cell_diag *diag)
 		h.shim = NULL;
 		cell_log(CELL_LOG_DEBUG, "no libcellshim.so: a cell runs without the shim");
 	}
+	if (cell_host_find_helper("cell-proxy", &h.proxy) < 0)
+		h.proxy = NULL;
 	h.self = realpath("/proc/self/exe", NULL);
 	*ret = h;
 	return 0;
@@ -126,6 +128,7 @@ void cell_host_done(struct cell_host *h)
 	free(h->bwrap);
 	free(h->helper);
 	free(h->shim);
+	free(h->proxy);
 	free(h->self);
 	free(h->state_home);
 	*h = (struct cell_host){0};

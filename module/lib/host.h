@@ -20,6 +20,7 @@ struct cell_host {
 	 * (by its release; looked at only where there is a helper) */
 	bool unix_hooks;
 	char *shim;	  /* libcellshim.so; NULL: this build has none */
+	char *proxy;	  /* cell-proxy (it also makes the user's CA); NULL: this build has none */
 	char *self;	  /* this program (bound into the cell for the hook in rc files) */
 	char *state_home; /* $XDG_STATE_HOME/cell */
 };

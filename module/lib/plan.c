@@ -10,7 +10,6 @@
 #include "ca.h"
 #include "dotenv.h"
 #include "fileio.h"
-#include "host.h"
 #include "mounts.h"
 #include "path.h"
 #include "plan.h"
@@ -679,20 +678,16 @@ static int add_inspection(struct cell_plan *plan, const struct cell_config *c,
 	static const char *const vars[] = {"SSL_CERT_FILE",	 "NODE_EXTRA_CA_CERTS",
 					   "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
 					   "GIT_SSL_CAINFO",	 "NIX_SSL_CERT_FILE"};
-	_cleanup_free_ char *dir = NULL, *ca = NULL, *system = NULL, *user = NULL, *bundle = NULL,
-			    *proxy = NULL;
+	_cleanup_free_ char *dir = NULL, *ca = NULL, *system = NULL, *user = NULL, *bundle = NULL;
 	const char *user_file = env_get(in->environ, "SSL_CERT_FILE");
 	int r;
 
 	if (!inspects(c))
 		return 0;
 	r = cell_ca_dir(&dir);
-	if (r >= 0) {
-		/* (cell-proxy makes the CA on first use: the proxy is the one with OpenSSL) */
-		if (cell_host_find_helper("cell-proxy", &proxy) < 0)
-			proxy = NULL;
-		r = cell_ca_certificate(dir, proxy, &ca);
-	}
+	/* (cell-proxy makes the CA on first use: the proxy is the one with OpenSSL) */
+	if (r >= 0)
+		r = cell_ca_certificate(dir, in->host->proxy, &ca);
 	if (r < 0)
 		return r;
 	system = certificates_of(CELL_TLS_BUNDLE_PATH);
