@@ -458,9 +458,11 @@ void cli_say_denials(bool on)
 }
 
 /*
- * The cell's notices file, held open from before its command runs (a session's keeper removes
- * it when the last member leaves, which may be this one): what is there now is not this
- * command's. -1: none to say.
+ * The cell's notices file, and in *ret_from where this command's lines start: a session's,
+ * held open from before its command runs (its keeper removes it when the last member leaves,
+ * which may be this one; what is there before is not this command's); a cell of its own's,
+ * opened once its command ended (its proxy made it anew when the cell started, and removes it
+ * when the cell closes), from its start (ret_from NULL). -1: none to say.
  */
 static int denials_open(const char *notices, off_t *ret_from)
 {
@@ -474,7 +476,8 @@ static int denials_open(const char *notices, off_t *ret_from)
 		close(fd);
 		return -1;
 	}
-	*ret_from = fd >= 0 ? st.st_size : 0;
+	if (ret_from)
+		*ret_from = fd >= 0 ? st.st_size : 0;
 	return fd;
 }
 
@@ -507,20 +510,20 @@ static void print_denials(int fd, off_t from)
 		cli_put_safe(stderr, line);
 		fputc('\n', stderr);
 	}
+	if ((size_t)n == sizeof(buf) - 1)
+		fputs("cell: (and more; all of what the cell was refused: cell log)\n", stderr);
 }
 
 int cli_instance_run(struct cell_instance *inst)
 {
 	_cleanup_diag_ struct cell_diag d = {0};
 	int status = 0, terminal_sig = 0, r;
-	off_t from = 0;
-	int denials = denials_open(inst->plan->notices_path, &from);
 
 	print_notices(inst->plan->notices);
 	if (cell_plan_say_once(inst->cell.project->id, inst->plan->notice_once))
 		print_notices((char *[]){inst->plan->notice_once, NULL});
 	r = cell_instance_run(inst, &status, &terminal_sig, &d);
-	print_denials(denials, from);
+	print_denials(denials_open(inst->plan->notices_path, NULL), 0);
 	cell_instance_close(inst);
 	if (r < 0) {
 		cli_print_diag(&d);

@@ -194,9 +194,9 @@ static const struct cli_command *command_find(const char *name)
 /*
  * Inside a cell, a command sees the cell's files, not the user's: its trust records, state
  * and config are not there, so what it would say is wrong and what it would change stays in
- * the cell. Only these work there as outside: help (and --help of any command), the version,
- * the hook's code (the cell's shell rc evals it), a login's shell, and cell doctor --escape's
- * attempts (made in the cell it opened).
+ * the cell. Only these work there as outside: help (and any command's --help as its first
+ * argument), the version, the hook's code (the cell's shell rc evals it), a login's shell,
+ * and cell doctor --escape's attempts (made in the cell it opened).
  */
 static bool works_inside(const char *verb, int argc, char *argv[])
 {
@@ -206,10 +206,9 @@ static bool works_inside(const char *verb, int argc, char *argv[])
 	for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
 		if (streq(verb, verbs[i]))
 			return true;
-	for (int i = 1; i < argc && !streq(argv[i], "--"); i++)
-		if (streq(argv[i], "--help") || streq(argv[i], "-h"))
-			return true;
-	return false;
+	/* (only right after the verb: later, an option's argument or an operand may be spelled
+	 * --help, and the command would go on with it) */
+	return argc > 1 && (streq(argv[1], "--help") || streq(argv[1], "-h"));
 }
 
 /* Whether this process is in a cell (the cell's init is at CELL_INIT_PATH in every cell, and

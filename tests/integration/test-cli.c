@@ -927,29 +927,45 @@ Test(cli, allow_host_adds_a_network_section_when_there_is_none)
 	free(cfg);
 }
 
+/* Inside a cell, allow-host refuses, also when --help comes after its host (only --help right
+ * after the verb is help; there it would be taken as the directory and the host added). */
 Test(cli, allow_host_refuses_inside_a_cell)
 {
-	struct th_result r;
-	char *argv[] = {(char *)CELL, (char *)"allow-host", (char *)"evil.example", NULL};
+	char *cfg = th_write(tmp, "proj/.cell.json", "{}"), *dir = th_join(tmp, "proj"), *text;
 	char *env[10];
 	int n = 0;
 
-	free(th_write(tmp, "proj/.cell.json", "{}"));
 	for (; envp[n]; n++)
 		env[n] = envp[n];
 	env[n++] = (char *)"CELL_ID=proj-123";
 	env[n] = NULL;
-	{
-		char *dir = th_join(tmp, "proj");
+	for (int later = 0; later < 2; later++) {
+		char *argv[] = {(char *)CELL, (char *)"allow-host", (char *)"evil.example",
+				later ? (char *)"--help" : NULL, NULL};
+		struct th_result r;
 
 		th_run(dir, argv, env, &r);
-		free(dir);
+		cr_assert(eq(int, r.status, 1), "%s", r.err);
+		cr_assert(
+			contains(r.err,
+				 "cell: you are inside a cell; run 'cell allow-host' outside it\n"),
+			"%s", r.err);
+		th_result_done(&r);
 	}
-	cr_assert(eq(int, r.status, 1));
-	cr_assert(
-		contains(r.err, "cell: you are inside a cell; run 'cell allow-host' outside it\n"),
-		"%s", r.err);
-	th_result_done(&r);
+	{
+		char *argv[] = {(char *)CELL, (char *)"allow-host", (char *)"--help", NULL};
+		struct th_result r;
+
+		th_run(dir, argv, env, &r);
+		cr_assert(eq(int, r.status, 0), "%s", r.err);
+		cr_assert(contains(r.out, "usage: cell allow-host"), "%s", r.out);
+		th_result_done(&r);
+	}
+	text = th_read(cfg);
+	cr_assert(eq(str, text, (char *)"{}"));
+	free(text);
+	free(dir);
+	free(cfg);
 }
 
 Test(cli, enter_leave_to_empties_only_a_shell_hooks_file)

@@ -889,7 +889,12 @@ ParameterizedTest(int *i, hook, history_survives_a_visit)
 	expect_at("b %s nossh", b);
 	/* ([n]: the line that asks does not count itself) */
 	type("history | grep -c 'echo visited-a-o[n]ce' | sed 's/^/b-saw-/'");
-	cr_assert(eq(str, wait_line("b-saw-"), "0"), "%s", screen());
+	{
+		char *n = wait_line("b-saw-");
+
+		cr_assert(eq(str, n, "0"), "%s", screen());
+		free(n);
+	}
 	/* (fish leaves out what another session saved in the second it started: a second on) */
 	usleep(1100000);
 	type("cd ../a");
@@ -906,7 +911,12 @@ ParameterizedTest(int *i, hook, history_survives_a_visit)
 	expect_at("out %s ssh", t.src);
 	/* the outer shell's own history has not what was typed in the cells */
 	type("history | grep -c 'echo visited-a-o[n]ce' | sed 's/^/out-saw-/'");
-	cr_assert(eq(str, wait_line("out-saw-"), "0"), "%s", screen());
+	{
+		char *n = wait_line("out-saw-");
+
+		cr_assert(eq(str, n, "0"), "%s", screen());
+		free(n);
+	}
 	free(a);
 	free(b);
 }
