@@ -83,7 +83,7 @@ int cmd_allow(int argc, char *argv[])
 		fprintf(stderr, "cell: nothing was allowed\n");
 		return CELL_EXIT_FAILURE;
 	}
-	if (cell_review_warnings(c, cell_home(), &warnings) < 0)
+	if (cell_review_warnings(c, p->root, cell_home(), &warnings) < 0)
 		return CELL_EXIT_FAILURE;
 	for (size_t i = 0; warnings && warnings[i]; i++)
 		fprintf(stderr, "WARNING: %s\n", warnings[i]);

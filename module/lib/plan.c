@@ -1019,7 +1019,7 @@ int cell_plan_build(const struct cell_project *p, const struct cell_config *c,
 	if (r >= 0 && in->leave_path)
 		r = add_leave(plan, in);
 	if (r >= 0)
-		r = cell_review_warnings(c, in->home, &plan->warnings);
+		r = cell_review_warnings(c, p->root, in->home, &plan->warnings);
 	if (r >= 0)
 		r = add_raw_args(plan, c, p->root, diag);
 	if (r < 0)

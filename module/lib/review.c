@@ -4,8 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "macro.h"
+#include "netpolicy.h"
 #include "path.h"
 #include "review.h"
 #include "secrets.h"
@@ -26,38 +28,99 @@ static int warn(char ***warnings, const char *fmt, ...)
 	return cell_strv_consume(warnings, s);
 }
 
-static int warn_mount(char ***warnings, const struct cell_mount *m, const char *home)
+/* path with the links of its longest existing part resolved (where it will lead once the rest
+ * is made), or NULL: no memory (path is absolute and normalised). */
+static char *leads_to(const char *path)
+{
+	_cleanup_free_ char *parent = NULL, *real_parent = NULL;
+	char *real = realpath(path, NULL);
+
+	if (real || streq(path, "/"))
+		return real ? real : strdup(path);
+	parent = strdup(path);
+	if (!parent)
+		return NULL;
+	cell_path_dirname(parent);
+	real_parent = leads_to(parent);
+	return real_parent ? cell_path_join(real_parent, cell_path_basename(path)) : NULL;
+}
+
+/* Whether path is where this machine's services listen: a socket, or the run-time directories
+ * that hold theirs (/run, X11's). */
+static bool holds_sockets(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+		return true;
+	return cell_path_is_below(path, "/run") || cell_path_is_below(path, "/tmp/.X11-unix") ||
+	       (!streq(path, "/") && cell_path_is_below("/run", path));
+}
+
+/*
+ * path: the mount's own, links resolved (where it exists: /proc/self/root/home/u/.ssh, or a
+ * link to ~/.ssh, is ~/.ssh); home and root likewise.
+ */
+static int warn_mount(char ***warnings, const struct cell_mount *m, const char *path,
+		      const char *root, const char *home)
 {
 	bool writable = m->mode == CELL_MOUNT_RW || m->mode == CELL_MOUNT_DEV;
+	bool home_said = false;
 	int r = 0;
 
-	if (streq(m->path, "/"))
+	if (streq(path, "/"))
 		r = warn(warnings, "%s binds / into the cell: the whole system is visible",
 			 m->origin);
-	else if (home && streq(m->path, home) && writable)
+	else if (home && streq(path, home) && writable)
 		r = warn(warnings, "%s binds your home directory read-write", m->origin);
-	else if (home && streq(m->path, home))
+	else if (home && streq(path, home))
 		r = warn(warnings, "%s binds your home directory: every secret in it is readable",
 			 m->origin);
+	home_said = streq(path, "/") || (home && streq(path, home));
 	for (size_t k = 0; home && r >= 0 && k < cell_n_secret_dirs; k++) {
 		_cleanup_free_ char *secret = cell_path_join(home, cell_secret_dirs[k]);
 
 		if (!secret)
 			return -ENOMEM;
 		if (m->mode != CELL_MOUNT_TMPFS && m->mode != CELL_MOUNT_STATE &&
-		    (cell_path_is_below(m->path, secret) ||
-		     (cell_path_is_below(secret, m->path) && !streq(m->path, "/") &&
-		      !streq(m->path, home))))
+		    (cell_path_is_below(path, secret) ||
+		     (cell_path_is_below(secret, path) && !home_said)))
 			r = warn(warnings, "%s exposes ~/%s, which holds credentials", m->origin,
 				 cell_secret_dirs[k]);
 	}
+	/* (a preset's mounts are cell's own; the one that reaches outside is warned of above) */
+	if (r < 0 || m->from_preset || m->mode == CELL_MOUNT_TMPFS || m->mode == CELL_MOUNT_STATE)
+		return r;
+	if (m->mode == CELL_MOUNT_DEV)
+		r = warn(warnings,
+			 "%s binds %s with its device files: the cell reaches those devices "
+			 "directly",
+			 m->origin, path);
+	else if (writable && !home_said && !(root && cell_path_is_below(path, root)))
+		r = warn(warnings,
+			 "%s binds %s read-write: what the cell writes there stays, outside the "
+			 "project (a shell's startup file, a program on your PATH and cell's own "
+			 "config are such places)",
+			 m->origin, path);
+	if (r >= 0 && m->mode != CELL_MOUNT_OVERLAY && !streq(path, "/") && holds_sockets(path))
+		r = warn(warnings,
+			 "%s binds %s, where services of this machine listen: the cell can ask "
+			 "them to act for it, outside the cell (read-only does not stop that)",
+			 m->origin, path);
 	return r;
 }
 
-int cell_review_warnings(const struct cell_config *c, const char *home, char ***warnings)
+int cell_review_warnings(const struct cell_config *c, const char *root, const char *home,
+			 char ***warnings)
 {
+	_cleanup_free_ char *real_home = home ? leads_to(home) : NULL;
+	_cleanup_free_ char *real_root = root ? leads_to(root) : NULL;
 	int r = 0;
 
+	if ((home && !real_home) || (root && !real_root))
+		return -ENOMEM;
+	home = real_home;
+	root = real_root;
 	if (c->network.mode == CELL_NET_HOST)
 		r = warn(warnings,
 			 "network.mode is \"host\": the cell reaches any host, unfiltered "
@@ -68,8 +131,11 @@ int cell_review_warnings(const struct cell_config *c, const char *home, char ***
 			"preset nix-daemon: the cell asks the nix daemon for builds, which run "
 			"outside the cell, with the network, past the proxy, and land in the store "
 			"every cell and the host use");
-	for (size_t i = 0; i < c->n_mounts && r >= 0; i++)
-		r = warn_mount(warnings, &c->mounts[i], home);
+	for (size_t i = 0; i < c->n_mounts && r >= 0; i++) {
+		_cleanup_free_ char *real = leads_to(c->mounts[i].path);
+
+		r = real ? warn_mount(warnings, &c->mounts[i], real, root, home) : -ENOMEM;
+	}
 	if (r >= 0 && c->hardening.allow_userns)
 		r = warn(warnings, "hardening.allow_userns: a user namespace in the cell regains "
 				   "every capability there, and the kernel's code behind them");
@@ -132,9 +198,34 @@ static void allowed(const struct cell_config *c, char *buf, size_t size)
 		snprintf(buf + at, size - at, "%s)", more ? ", ..." : "");
 }
 
+/*
+ * What the cell reaches on this machine and its network past the allowlist's hosts, after net
+ * (at its end): "; this machine's ports: 5432, 6379" (network.local_ports), "; pinned:
+ * registry.test at 127.0.0.1 (a loopback address)" (network.resolve, which lets a pinned name
+ * reach a special address the proxy refuses otherwise).
+ */
+static void beyond(const struct cell_config *c, char *net, size_t size)
+{
+	size_t at = strlen(net);
+
+	for (size_t i = 0; i < c->network.n_local_ports && at < size; i++)
+		at += (size_t)snprintf(
+			net + at, size - at, "%s%u",
+			i ? ", " : "; this machine's ports: ", c->network.local_ports[i]);
+	for (size_t i = 0; i < c->network.n_resolve && at < size; i++) {
+		const struct cell_kv *pin = &c->network.resolve[i];
+		const char *special = cell_address_special(pin->value);
+
+		at += (size_t)snprintf(net + at, size - at, "%s%s at %s%s%s%s",
+				       i ? ", " : "; pinned: ", pin->key, pin->value,
+				       special ? " (" : "", special ? special : "",
+				       special ? ")" : "");
+	}
+}
+
 int cell_review_summary(const struct cell_config *c, char *buf, size_t size)
 {
-	char net[512];
+	char net[1024];
 	size_t n_env = c->env.n_set + cell_strv_length(c->env.files);
 	int n;
 
@@ -147,6 +238,7 @@ int cell_review_summary(const struct cell_config *c, char *buf, size_t size)
 		break;
 	default:
 		allowed(c, net, sizeof(net));
+		beyond(c, net, sizeof(net));
 		break;
 	}
 	n = snprintf(buf, size, "network: %s; mounts: %zu; env: %zu variable%s%s", net, c->n_mounts,

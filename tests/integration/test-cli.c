@@ -498,7 +498,13 @@ Test(cli, import_devenv_writes_a_config_explain_accepts)
 	r = cell("dev", "explain", NULL);
 	cr_assert(contains(r.out, "(NOT TRUSTED)"), "%s", r.out);
 	th_result_done(&r);
+	/* (devenv's read-write bind of a cache outside the project is said, and needs --yes) */
 	r = cell(NULL, "allow", "dev", NULL);
+	cr_assert(eq(int, r.status, 1), "%s", r.err);
+	cr_assert(contains(r.err, "/.cache/pip read-write: what the cell writes there stays"), "%s",
+		  r.err);
+	th_result_done(&r);
+	r = cell(NULL, "allow", "--yes", "dev", NULL);
 	cr_assert(eq(int, r.status, 0), "%s", r.err);
 	th_result_done(&r);
 	r = cell("dev", "explain", NULL);
@@ -1183,6 +1189,33 @@ Test(cli, allowing_a_risky_config_says_why_and_asks)
 	cr_assert(eq(int, r.status, 0), "%s", r.err);
 	cr_assert(contains(r.err, "WARNING: hardening.allow_userns"), "%s", r.err);
 	th_result_done(&r);
+}
+
+/*
+ * What a bind reaches is judged by where its links lead: a link in the project to ~/.ssh is
+ * ~/.ssh, and a read-write bind of a startup file outside the project is said too.
+ */
+Test(cli, allowing_says_what_a_link_reaches)
+{
+	char *ssh = th_join(home, ".ssh"), *link = th_join(tmp, "sneaky/keys");
+	struct th_result r;
+
+	free(th_write(tmp, "sneaky/.cell.json",
+		      "{\"name\": \"sneaky\", \"mounts\": [{\"path\": \"./keys\", \"dest\": "
+		      "\"/k\"}, {\"path\": \"~/.bashrc\", \"mode\": \"rw\"}]}\n"));
+	free(th_write(home, ".bashrc", "# the user's\n"));
+	cr_assert(eq(int, cell_mkdir_p(ssh, 0700), 0));
+	cr_assert(eq(int, symlink(ssh, link), 0));
+	r = cell("sneaky", "allow", NULL);
+	cr_assert(eq(int, r.status, 1), "%s", r.err);
+	cr_assert(contains(r.err, "mounts[0] exposes ~/.ssh, which holds credentials"), "%s",
+		  r.err);
+	cr_assert(contains(r.err, "/.bashrc read-write: what the cell writes there stays"), "%s",
+		  r.err);
+	cr_assert(contains(r.err, "cell: nothing was allowed"), "%s", r.err);
+	th_result_done(&r);
+	free(link);
+	free(ssh);
 }
 
 /* Your home (or /) cannot be a project: cell init and cell allow say so and write nothing. */
