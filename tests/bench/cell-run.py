@@ -2,13 +2,16 @@
 """make bench: `cell run -- true` against bare bwrap with the same argv.
 
 Also a proxy cell in a network namespace of its own (network.isolation "netns": the proxy's
-socket made in the cell by cell-init before the command runs) against the same baseline.
+socket made in the cell by cell-init before the command runs) against the same baseline, new
+and joining its open session.
 
-Three are interleaved (one of each per round) so that machine noise hits them alike, and the
-median of each is compared: a new cell (`cell run --new`), bare bwrap, and `cell run` joining the
-project's open session (a command of the project holds it open meanwhile). The baseline is the exact argv cell runs (from `cell -v`), with the
-same seccomp program on fd 3, an info pipe on fd 4 and cell-init's ready pipe on fd 5: the difference is cell's own work
-(starting up, config, trust, plan, seccomp compile, fd plumbing, waiting and forwarding).
+All are interleaved (one of each per round) so that machine noise hits them alike, and the
+median of each is compared: a new cell (`cell run --new`), bare bwrap, a launcher that only
+starts bwrap (the floor of any), and `cell run` joining the project's open session (a command
+of the project holds it open meanwhile). The baseline is the exact argv cell runs (from
+`cell -v`), with the same seccomp program on fd 3, an info pipe on fd 4 and cell-init's ready
+pipe on fd 5: the difference is cell's own work (starting up, config, trust, plan, seccomp
+compile, fd plumbing, waiting and forwarding).
 """
 import os
 import pwd
@@ -79,24 +82,30 @@ def bare_bwrap():
     os.lseek(args_fd, 0, os.SEEK_SET)
 
 
-# the project's session, held open by a command of its own while the bench joins it
-holder = subprocess.Popen([cell, "run", "--", "sleep", "3600"], cwd=proj, env=env,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-for _ in range(200):
-    st = subprocess.run([cell, "status", "--json"], cwd=proj, env=env, capture_output=True,
-                        text=True).stdout
-    if '"members":[{' in st:
-        break
-    time.sleep(0.05)
-else:
-    sys.exit("the holder's session did not open")
+
+
+def hold(where):
+    """The project's session, held open by a command of its own while the bench joins it."""
+    holder = subprocess.Popen([cell, "run", "--", "sleep", "3600"], cwd=where, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(200):
+        st = subprocess.run([cell, "status", "--json"], cwd=where, env=env,
+                            capture_output=True, text=True).stdout
+        if '"members":[{' in st:
+            return holder
+        time.sleep(0.05)
+    sys.exit(f"the holder's session in {where} did not open")
+
+
+holders = [hold(proj), hold(netns)]
 
 commands = {"cell run --new -- true": ([cell, "run", "--new", "--", "true"], None),
             "bwrap (same argv)": (argv, bare_bwrap),
             "launcher + bwrap": ([wrap] + argv, bare_bwrap),
             "cell run -- true (join)": ([cell, "run", "--", "true"], None),
-            "netns proxy cell --new": ([cell, "run", "--new", "--", "true"], None)}
-where = {"netns proxy cell --new": netns}
+            "netns proxy cell --new": ([cell, "run", "--new", "--", "true"], None),
+            "netns cell run -- true (join)": ([cell, "run", "--", "true"], None)}
+where = {"netns proxy cell --new": netns, "netns cell run -- true (join)": netns}
 for name, (c, pre) in commands.items():
     if pre:
         pre()
@@ -117,7 +126,7 @@ for _ in range(ROUNDS):
 med = {k: statistics.median(v) for k, v in times.items()}
 for k, v in times.items():
     q = statistics.quantiles(v, n=10)
-    print(f"{k:24s} median {med[k]:7.3f} ms   p10 {q[0]:7.3f}   p90 {q[-1]:7.3f}   ({ROUNDS} runs)")
+    print(f"{k:30s} median {med[k]:7.3f} ms   p10 {q[0]:7.3f}   p90 {q[-1]:7.3f}   ({ROUNDS} runs)")
 ratio = med["cell run --new -- true"] / med["bwrap (same argv)"]
 print(f"ratio cell/bwrap: {ratio:.3f} (target <= 1.3); cell's own cost: "
       f"{med['cell run --new -- true'] - med['bwrap (same argv)']:.3f} ms per cell")
@@ -129,6 +138,9 @@ floor = med["launcher + bwrap"] / med["bwrap (same argv)"]
 print(f"floor: a launcher that does nothing but start bwrap and wait: {floor:.3f}; cell's own "
       f"work beyond it: {med['cell run --new -- true'] - med['launcher + bwrap']:.3f} ms "
       f"(new cell), {med['netns proxy cell --new'] - med['launcher + bwrap']:.3f} ms (netns)")
-holder.terminate()
-holder.wait()
+nsjoin = med["netns cell run -- true (join)"] / med["bwrap (same argv)"]
+print(f"ratio joining the netns proxy cell's open session/bwrap: {nsjoin:.3f}")
+for holder in holders:
+    holder.terminate()
+    holder.wait()
 subprocess.run(["rm", "-rf", work])
